@@ -1,0 +1,36 @@
+# signalgate — `make` prints this help.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+
+.DEFAULT_GOAL := help
+.PHONY: help setup run test lint bench clean
+
+help: ## show this help
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -U pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+setup: $(BIN)/.installed ## create .venv and install signalgate with its dev tools
+
+run: setup ## run the service locally: Redis (embedded if none), SQLite, web; sends a sample alert
+	$(BIN)/signalgate run
+
+lint: setup ## ruff, ruff format, mypy --strict, import-linter contracts
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: lint ## lint, then the whole test suite (unit, integration, e2e)
+	$(BIN)/pytest
+
+bench: setup ## benchmarks: print figures (ingest under load, ...)
+	$(BIN)/python -m bench.ingest
+
+clean: ## remove the virtualenv and local state
+	rm -rf $(VENV) .signalgate signalgate.db signalgate.db-* .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,217 @@
+"""SQL through SQLAlchemy Core on the SQLModel tables: SQLite by default, PostgreSQL in prod."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from sqlalchemy import Connection, Engine, create_engine, event, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+
+from app.adapters.tables import SignalEventRow, SignalRow
+from app.domain.signals import Signal, SignalRecord, SignalStatus
+from app.ports import SignalQuery, SignalView, StatusChange, Unavailable
+
+signals = SignalRow.__table__  # type: ignore[attr-defined]
+events = SignalEventRow.__table__  # type: ignore[attr-defined]
+
+_signal_decoder = msgspec.json.Decoder(Signal)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine with sane pool settings; SQLite gets WAL so readers never block the writer."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args={"connect_timeout": 3}
+    )
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _row(record: SignalRecord) -> dict[str, Any]:
+    signal = record.signal
+    return {
+        "id": record.id,
+        "received_at": record.received_at,
+        "updated_at": record.received_at,
+        "status": record.status.value,
+        "reason": record.reason,
+        "duplicate_of": record.duplicate_of,
+        "source": signal.source,
+        "dialect": record.dialect,
+        "strategy": signal.strategy,
+        "account": signal.account,
+        "symbol": signal.symbol,
+        "action": signal.action.value,
+        "quantity": signal.quantity,
+        "price": signal.price,
+        "confidence": signal.confidence,
+        "alert_id": signal.alert_id,
+        "fired_at": signal.fired_at,
+        "dedupe_key": record.dedupe_key,
+        "client": record.client,
+        "signal": msgspec.to_builtins(signal),
+        "payload": record.payload,
+    }
+
+
+def _view(row: Any, history: list[StatusChange]) -> SignalView:
+    return SignalView(
+        id=row.id,
+        received_at=_utc(row.received_at),
+        status=row.status,
+        dialect=row.dialect,
+        source=row.source,
+        strategy=row.strategy,
+        account=row.account,
+        symbol=row.symbol,
+        action=row.action,
+        confidence=row.confidence,
+        signal=msgspec.convert(row.signal, Signal),
+        reason=row.reason,
+        duplicate_of=row.duplicate_of,
+        payload=row.payload,
+        client=row.client,
+        history=history,
+    )
+
+
+class SqlSignalStore:
+    """`SignalStore` and `SignalReader` over one engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        dialect = engine.dialect.name
+        self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        try:
+            with self._engine.begin() as conn:
+                yield conn
+        except (OperationalError, InterfaceError, DisconnectionError) as exc:
+            raise Unavailable(f"database unreachable ({type(exc).__name__})") from exc
+
+    def add_many(self, records: Sequence[SignalRecord]) -> None:
+        if not records:
+            return
+        stmt = (
+            self._insert(signals)
+            .on_conflict_do_nothing(index_elements=["id"])
+            .returning(signals.c.id)
+        )
+        by_id = {r.id: r for r in records}
+        with self._begin() as conn:
+            inserted = conn.execute(stmt, [_row(r) for r in records]).scalars().all()
+            if inserted:
+                conn.execute(
+                    events.insert(),
+                    [
+                        {
+                            "signal_id": i,
+                            "at": by_id[i].received_at,
+                            "status": by_id[i].status.value,
+                            "detail": by_id[i].reason,
+                        }
+                        for i in inserted
+                    ],
+                )
+
+    def first_since(self, dedupe_key: str, since: datetime) -> str | None:
+        query = (
+            select(signals.c.id)
+            .where(
+                signals.c.dedupe_key == dedupe_key,
+                signals.c.received_at >= since,
+                signals.c.status.in_([SignalStatus.QUEUED.value, SignalStatus.SPOOLED.value]),
+            )
+            .order_by(signals.c.received_at)
+            .limit(1)
+        )
+        with self._begin() as conn:
+            return conn.execute(query).scalar()
+
+    def spooled(self, limit: int) -> list[SignalRecord]:
+        query = (
+            select(signals)
+            .where(signals.c.status == SignalStatus.SPOOLED.value)
+            .order_by(signals.c.id)
+            .limit(limit)
+        )
+        with self._begin() as conn:
+            rows = conn.execute(query).all()
+        return [
+            SignalRecord(
+                id=row.id,
+                received_at=_utc(row.received_at),
+                status=SignalStatus.SPOOLED,
+                signal=msgspec.convert(row.signal, Signal),
+                dialect=row.dialect,
+                dedupe_key=row.dedupe_key,
+                payload=row.payload,
+                client=row.client,
+            )
+            for row in rows
+        ]
+
+    def set_status(self, ids: Sequence[str], status: SignalStatus, at: datetime) -> None:
+        if not ids:
+            return
+        with self._begin() as conn:
+            conn.execute(
+                update(signals)
+                .where(signals.c.id.in_(ids))
+                .values(status=status.value, updated_at=at)
+            )
+            conn.execute(
+                events.insert(), [{"signal_id": i, "at": at, "status": status.value} for i in ids]
+            )
+
+    def get(self, signal_id: str) -> SignalView | None:
+        with self._begin() as conn:
+            row = conn.execute(select(signals).where(signals.c.id == signal_id)).first()
+            if row is None:
+                return None
+            history = conn.execute(
+                select(events.c.at, events.c.status, events.c.detail)
+                .where(events.c.signal_id == signal_id)
+                .order_by(events.c.id)
+            ).all()
+        return _view(row, [StatusChange(_utc(h.at), h.status, h.detail) for h in history])
+
+    def find(self, query: SignalQuery) -> list[SignalView]:
+        stmt = select(signals).order_by(signals.c.id.desc()).limit(query.limit)
+        for column, value in (
+            (signals.c.status, query.status),
+            (signals.c.strategy, query.strategy),
+            (signals.c.symbol, query.symbol),
+        ):
+            if value is not None:
+                stmt = stmt.where(column == value)
+        if query.since is not None:
+            stmt = stmt.where(signals.c.received_at >= query.since)
+        if query.before is not None:
+            stmt = stmt.where(signals.c.id < query.before)
+        with self._begin() as conn:
+            return [_view(row, []) for row in conn.execute(stmt).all()]
+
+    def ping(self) -> None:
+        with self._begin() as conn:
+            conn.execute(text("SELECT 1"))

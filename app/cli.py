@@ -1,0 +1,156 @@
+"""`signalgate ...`: the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+
+from app.config import ConfigError, Settings, load_settings
+
+STATE_DIR = Path(".signalgate")
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        print(f"signalgate: invalid settings:\n{exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def migrate(settings: Settings) -> None:
+    """Bring the database schema to the newest migration (alembic upgrade head)."""
+    from alembic.config import Config  # noqa: PLC0415
+
+    from alembic import command  # noqa: PLC0415 - only the commands that migrate pay for alembic
+
+    config = Config(str(Path(__file__).resolve().parent.parent / "alembic.ini"))
+    config.attributes["database_url"] = settings.database_url
+    config.attributes["configure_logger"] = False
+    command.upgrade(config, "head")
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    migrate(_settings())
+    print("signalgate: database schema is up to date")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """The web process: Litestar under uvicorn, $WEB_CONCURRENCY processes on $PORT."""
+    import uvicorn  # noqa: PLC0415
+
+    settings = _settings()
+    uvicorn.run(
+        "app.web:create_app",
+        factory=True,
+        host=args.host,
+        port=settings.port,
+        workers=settings.web_concurrency,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        proxy_headers=False,  # X-Forwarded-For is honoured only from TRUSTED_PROXIES, by the app
+        server_header=False,
+    )
+    return 0
+
+
+def _resolve_redis(settings: Settings) -> tuple[str, object | None]:
+    """REDIS_URL, else the Redis on 127.0.0.1:6379, else an embedded one (said in one line)."""
+    from app.adapters.redis_server import LOCAL, answers, start_embedded  # noqa: PLC0415
+
+    if settings.redis_url:
+        return settings.redis_url, None
+    if answers(LOCAL):
+        print("signalgate: REDIS_URL is not set; using the Redis at 127.0.0.1:6379")
+        return LOCAL, None
+    url, process = start_embedded(STATE_DIR / "redis")
+    print(
+        f"signalgate: no Redis reachable; started an embedded Redis at {url} (data in {STATE_DIR})"
+    )
+    return url, process
+
+
+def _show_sample(port: int, secret: str | None) -> None:
+    """Wait for the web process, then send one sample alert and show how to look it up."""
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    alert: dict[str, object] = {
+        "symbol": "BINANCE:BTCUSDT",
+        "action": "buy",
+        "qty": "0.01",
+        "take_profit": {"percent": 2},
+        "stop_loss": {"percent": 1},
+        "strategy": "demo",
+    }
+    if secret:
+        alert["secret"] = secret
+    body = json.dumps(alert)
+    try:
+        answer = httpx.post(f"{base}/webhook", content=body, timeout=5).text
+    except httpx.HTTPError as exc:
+        answer = f"(could not send: {exc})"
+    shown = body.replace(secret, "$WEBHOOK_SECRET") if secret else body
+    print(
+        f"\nsignalgate is up on {base}  (API docs: {base}/schema/swagger)\n"
+        f"sample alert:\n  curl -s -X POST {base}/webhook -d '{shown}'\n"
+        f"answer:\n  {answer}\n"
+        f"look it up:\n  curl -s {base}/signals\n",
+        flush=True,
+    )
+
+
+def cmd_run(_: argparse.Namespace) -> int:
+    """A whole local run: Redis (embedded if needed), migrations, the Procfile processes."""
+    from honcho.manager import Manager  # noqa: PLC0415
+
+    settings = _settings()
+    redis_url, embedded = _resolve_redis(settings)
+    migrate(settings)
+    env = {**os.environ, "REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1"}
+    manager = Manager()
+    manager.add_process("web", f"{sys.executable} -m app.cli serve", env=env)
+    threading.Thread(
+        target=_show_sample, args=(settings.port, settings.webhook_secret), daemon=True
+    ).start()
+    try:
+        manager.loop()
+    finally:
+        if embedded is not None:
+            embedded.terminate()  # type: ignore[attr-defined]
+    return int(manager.returncode or 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="signalgate", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="run everything locally (embedded defaults)").set_defaults(
+        func=cmd_run
+    )
+    serve = commands.add_parser("serve", help="the web process (binds $PORT)")
+    serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server binds all interfaces
+    serve.set_defaults(func=cmd_serve)
+    commands.add_parser("migrate", help="alembic upgrade head").set_defaults(func=cmd_migrate)
+    from app.send import add_send_command  # noqa: PLC0415
+
+    add_send_command(commands)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

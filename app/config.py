@@ -1,0 +1,215 @@
+"""Settings from the environment: the only reader of os.environ.
+
+`load_settings()` reads every setting once and reports every bad value at once, one sentence each.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+T = TypeVar("T")
+
+# https://www.tradingview.com/support/solutions/43000529348 (webhook sender addresses)
+TRADINGVIEW_IPS = ("52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7")
+DEFAULT_DATABASE_URL = "sqlite:///signalgate.db"
+MAX_BODY_BYTES = 64 * 1024
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class TradingMode(enum.StrEnum):
+    PAPER = "paper"
+    TESTNET = "testnet"
+    LIVE = "live"
+
+
+class ConfigError(ValueError):
+    """One or more settings are invalid; the message has one line per problem."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    port: int = 8000
+    web_concurrency: int = 1
+    redis_url: str | None = field(
+        default=None, repr=False
+    )  # None: use 127.0.0.1:6379 if it answers, else an embedded Redis
+    database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
+    webhook_secret: str | None = field(default=None, repr=False)
+    api_token: str | None = field(default=None, repr=False)
+    confidence_threshold: float = 0.6
+    strategy_thresholds: Mapping[str, float] = field(default_factory=dict)
+    confidence_required: frozenset[str] = frozenset()
+    signal_max_age_seconds: int = 120
+    dedupe_window_seconds: int = 60
+    dedupe_id_window_seconds: int = 86_400
+    rate_limit_per_minute: int = 600
+    tradingview_ips_only: bool = False
+    trusted_proxies: tuple[IPNetwork, ...] = ()
+    trading_mode: TradingMode = TradingMode.PAPER
+    queue_name: str = "signals"
+    log_level: str = "INFO"
+
+
+def database_url(raw: str) -> str:
+    """Accept Heroku's `postgres://` form and pick the psycopg 3 driver for PostgreSQL."""
+    for prefix in ("postgres://", "postgresql://"):
+        if raw.startswith(prefix):
+            return "postgresql+psycopg://" + raw[len(prefix) :]
+    return raw
+
+
+def redis_url(raw: str) -> str:
+    """Heroku Redis is `rediss://` with a self-signed certificate: skip verification unless told."""
+    parts = urlsplit(raw)
+    if parts.scheme != "rediss":
+        return raw
+    query = dict(parse_qsl(parts.query))
+    query.setdefault("ssl_cert_reqs", "none")
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError("use true or false")
+
+
+def _number(raw: str, kind: Callable[[str], T], hint: str) -> T:
+    try:
+        return kind(raw.strip())
+    except ValueError:
+        raise ValueError(hint) from None
+
+
+def _positive_int(raw: str) -> int:
+    value = _number(raw, int, "use a whole number above 0")
+    if value <= 0:
+        raise ValueError("use a whole number above 0")
+    return value
+
+
+def _port(raw: str) -> int:
+    value = _number(raw, int, "use a port number from 1 to 65535")
+    if not 0 < value < 65536:
+        raise ValueError("use a port number from 1 to 65535")
+    return value
+
+
+def _unit_interval(raw: str) -> float:
+    value = _number(raw, float, "use a number from 0 to 1")
+    if not 0.0 <= value <= 1.0:
+        raise ValueError("use a number from 0 to 1")
+    return value
+
+
+def _networks(raw: str) -> tuple[IPNetwork, ...]:
+    try:
+        return tuple(
+            ipaddress.ip_network(p.strip(), strict=False) for p in raw.split(",") if p.strip()
+        )
+    except ValueError:
+        raise ValueError("use IP addresses or CIDR ranges separated by commas") from None
+
+
+def _mode(raw: str) -> TradingMode:
+    try:
+        return TradingMode(raw.strip().lower())
+    except ValueError:
+        raise ValueError("use paper, testnet or live") from None
+
+
+def _thresholds(raw: str) -> dict[str, float]:
+    """`momentum=0.7,my_tv_strategy=0.5`."""
+    result: dict[str, float] = {}
+    for item in filter(None, (p.strip() for p in raw.split(","))):
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise ValueError("use name=number pairs separated by commas, like momentum=0.7")
+        result[name.strip()] = _unit_interval(value)
+    return result
+
+
+def _names(raw: str) -> frozenset[str]:
+    return frozenset(p.strip() for p in raw.split(",") if p.strip())
+
+
+def _database(raw: str) -> str:
+    url = database_url(raw.strip())
+    if "://" not in url:
+        raise ValueError("use a URL like postgres://user:pass@host/db or sqlite:///signalgate.db")
+    return url
+
+
+def _redis(raw: str) -> str:
+    url = raw.strip()
+    if urlsplit(url).scheme not in {"redis", "rediss", "unix"}:
+        raise ValueError("use a URL like redis://host:6379/0 or rediss://...")
+    return redis_url(url)
+
+
+def _log_level(raw: str) -> str:
+    value = raw.strip().upper()
+    if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ValueError("use DEBUG, INFO, WARNING or ERROR")
+    return value
+
+
+def _nonempty(raw: str) -> str:
+    if not raw.strip():
+        raise ValueError("it is empty; unset it or give it a value")
+    return raw.strip()
+
+
+_SECRETS = frozenset({"webhook_secret", "api_token", "redis_url", "database_url"})
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read every setting from the environment; raise ConfigError naming each bad one."""
+    env = os.environ if environ is None else environ
+    errors: list[str] = []
+    values: dict[str, object] = {}
+
+    def read(name: str, attr: str, parse: Callable[[str], T]) -> None:
+        raw = env.get(name)
+        if raw is None:
+            return
+        try:
+            values[attr] = parse(raw)
+        except ValueError as exc:
+            shown = "(hidden)" if attr in _SECRETS else repr(raw)
+            errors.append(f"{name}={shown} is not valid: {exc}.")
+
+    read("PORT", "port", _port)
+    read("WEB_CONCURRENCY", "web_concurrency", _positive_int)
+    read("REDIS_URL", "redis_url", _redis)
+    read("DATABASE_URL", "database_url", _database)
+    read("WEBHOOK_SECRET", "webhook_secret", _nonempty)
+    read("API_TOKEN", "api_token", _nonempty)
+    read("CONFIDENCE_THRESHOLD", "confidence_threshold", _unit_interval)
+    read("CONFIDENCE_THRESHOLDS", "strategy_thresholds", _thresholds)
+    read("CONFIDENCE_REQUIRED", "confidence_required", _names)
+    read("SIGNAL_MAX_AGE_SECONDS", "signal_max_age_seconds", _positive_int)
+    read("DEDUPE_WINDOW_SECONDS", "dedupe_window_seconds", _positive_int)
+    read("DEDUPE_ID_WINDOW_SECONDS", "dedupe_id_window_seconds", _positive_int)
+    read("RATE_LIMIT_PER_MINUTE", "rate_limit_per_minute", _positive_int)
+    read("TRADINGVIEW_IPS_ONLY", "tradingview_ips_only", _bool)
+    read("TRUSTED_PROXIES", "trusted_proxies", _networks)
+    read("TRADING_MODE", "trading_mode", _mode)
+    read("QUEUE_NAME", "queue_name", _nonempty)
+    read("LOG_LEVEL", "log_level", _log_level)
+
+    if values.get("trading_mode") is TradingMode.LIVE and not values.get("webhook_secret"):
+        errors.append("TRADING_MODE=live needs WEBHOOK_SECRET: set a long random secret.")
+    if errors:
+        raise ConfigError("\n".join(errors))
+    return Settings(**values)  # type: ignore[arg-type]

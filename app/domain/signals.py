@@ -1,0 +1,179 @@
+"""The normalized trading signal and the intake rules that apply to it.
+
+Pure code: no clock, no environment, no I/O. Times and ids are passed in.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from datetime import datetime
+from decimal import Decimal
+
+import msgspec
+
+
+class Action(enum.StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+    CLOSE = "close"  # flatten the position (exit / flat)
+    REVERSE = "reverse"  # close, then open the other side
+
+
+class PositionSide(enum.StrEnum):
+    """Which position a CLOSE/REVERSE refers to, when the alert says so."""
+
+    LONG = "long"
+    SHORT = "short"
+
+
+class QtyMode(enum.StrEnum):
+    BASE = "base"  # quantity of the base asset (coins, contracts)
+    QUOTE = "quote"  # notional in the quote currency
+    PERCENT_EQUITY = "percent_equity"  # percent of account equity
+    RISK_PERCENT = "risk_percent"  # percent of equity lost if the stop is hit
+
+
+class OrderType(enum.StrEnum):
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP = "stop"
+    STOP_LIMIT = "stop_limit"
+
+
+class StopKind(enum.StrEnum):
+    PRICE = "price"  # absolute stop price
+    PERCENT = "percent"  # percent away from the entry
+    TRAILING = "trailing"  # trailing distance in percent
+
+
+class TakeProfit(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One take-profit target: an absolute price or a percent from entry, and its share."""
+
+    price: Decimal | None = None
+    percent: Decimal | None = None
+    share: Decimal = Decimal(1)  # fraction of the position this target closes
+
+
+class StopLoss(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    kind: StopKind
+    value: Decimal  # a price for PRICE, a percent for PERCENT and TRAILING
+
+
+class Signal(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A trading intent in one shape, whatever dialect or strategy produced it."""
+
+    symbol: str  # unified: BTC/USDT (spot), BTC/USDT:USDT (linear perpetual)
+    action: Action
+    source: str  # "tradingview:<dialect>" or "strategy:<name>"
+    ticker: str = ""  # the ticker as the alert wrote it
+    strategy: str | None = None
+    account: str = "default"
+    venue: str | None = None  # venue hint, lower-case ccxt id ("binance")
+    position_side: PositionSide | None = None
+    quantity: Decimal | None = None
+    qty_mode: QtyMode = QtyMode.BASE
+    order_type: OrderType = OrderType.MARKET
+    price: Decimal | None = None  # the alert's reference price (close, trigger price)
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    take_profits: tuple[TakeProfit, ...] = ()
+    stop_loss: StopLoss | None = None
+    leverage: Decimal | None = None
+    confidence: float | None = None
+    alert_id: str | None = None
+    fired_at: datetime | None = None
+    max_lag_seconds: int | None = None
+    comment: str | None = None
+
+
+class Accepted(msgspec.Struct, frozen=True):
+    pass
+
+
+class Filtered(msgspec.Struct, frozen=True):
+    reason: str
+
+
+class Stale(msgspec.Struct, frozen=True):
+    reason: str
+
+
+Screening = Accepted | Filtered | Stale
+
+
+def effective_confidence(signal: Signal, *, required: bool) -> float | None:
+    """An alert without a confidence counts as 1.0 unless its strategy requires one."""
+    if signal.confidence is not None:
+        return signal.confidence
+    return None if required else 1.0
+
+
+def screen(
+    signal: Signal,
+    *,
+    now: datetime,
+    threshold: float,
+    confidence_required: bool,
+    max_age_seconds: int,
+) -> Screening:
+    """Apply the staleness and confidence rules, in that order, with a stated reason."""
+    if signal.fired_at is not None:
+        age = (now - signal.fired_at).total_seconds()
+        limit = max_age_seconds
+        if signal.max_lag_seconds is not None:
+            limit = min(limit, signal.max_lag_seconds)
+        if age > limit:
+            return Stale(f"alert fired {age:.0f} s ago, older than the {limit} s allowed")
+        if age < -max_age_seconds:
+            return Stale(f"alert fire time is {-age:.0f} s in the future; check the sender's clock")
+    confidence = effective_confidence(signal, required=confidence_required)
+    if confidence is None:
+        return Filtered("this strategy requires a confidence and the alert carries none")
+    if confidence < threshold:
+        return Filtered(f"confidence {confidence:g} is below the threshold {threshold:g}")
+    return Accepted()
+
+
+_digest_encoder = msgspec.json.Encoder(order="deterministic")
+
+
+def dedupe_key(signal: Signal) -> str:
+    """The key two copies of one alert share.
+
+    The alert's own id when it has one; otherwise a digest of the whole normalized signal (its fire
+    time included, so two firings of one alert differ while two copies of one firing do not).
+    """
+    scope = f"{signal.account}:{signal.strategy or '-'}"
+    if signal.alert_id:
+        return f"id:{scope}:{signal.alert_id}"
+    digest = hashlib.sha256(_digest_encoder.encode(signal)).hexdigest()[:32]
+    return f"digest:{scope}:{digest}"
+
+
+def dedupe_window(signal: Signal, *, window_seconds: int, id_window_seconds: int) -> int:
+    """How long, in seconds, a copy of this signal counts as a duplicate."""
+    return id_window_seconds if signal.alert_id else window_seconds
+
+
+class SignalStatus(enum.StrEnum):
+    QUEUED = "queued"  # kept in Redis and on its way to a worker
+    SPOOLED = "spooled"  # kept in the database while Redis was unreachable; re-queued later
+    FILTERED = "filtered"  # below the confidence threshold: recorded, not queued
+    STALE = "stale"  # fired too long ago: recorded, not queued
+    DUPLICATE = "duplicate"  # a copy of an earlier signal: recorded, not queued
+
+
+class SignalRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What intake keeps of one received signal: the audit row."""
+
+    id: str
+    received_at: datetime
+    status: SignalStatus
+    signal: Signal
+    dialect: str
+    dedupe_key: str
+    reason: str | None = None
+    duplicate_of: str | None = None
+    payload: dict[str, object] | str | None = None  # as received, secrets removed
+    client: str | None = None  # the sender's address

@@ -1,0 +1,231 @@
+"""The HTTP edge (Litestar): decode, call one service, map the result to a status."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Litestar, Request, Response, get, post
+from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.openapi.config import OpenAPIConfig
+from litestar.params import FromPath, QueryParameter
+
+from app.bootstrap import Services, build_services
+from app.config import MAX_BODY_BYTES, TRADINGVIEW_IPS, Settings, load_settings
+from app.domain.auth import client_address, is_loopback, secret_matches, signature_matches
+from app.domain.dialects import AlertError, InvalidAlert, parse_alert
+from app.ports import SignalQuery, SignalView
+
+log = logging.getLogger("signalgate.web")
+
+_json = msgspec.json.Encoder()
+
+# submit() outcome -> HTTP status
+_STATUS = {
+    "queued": 202,
+    "spooled": 202,
+    "filtered": 200,
+    "stale": 200,
+    "duplicate": 200,
+    "rate_limited": 429,
+    "unavailable": 503,
+}
+
+
+def _answer(
+    code: int, status: str, reason: str | None = None, signal_id: str | None = None, **extra: Any
+) -> Response[bytes]:
+    body = {"status": status, "signal_id": signal_id, "reason": reason, **extra}
+    return Response(_json.encode(body), status_code=code, media_type="application/json")
+
+
+def _services(request: Request[Any, Any, Any]) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def _sender(request: Request[Any, Any, Any], settings: Settings) -> str | None:
+    peer = request.client.host if request.client else None
+    return client_address(peer, request.headers.get("x-forwarded-for"), settings.trusted_proxies)
+
+
+async def _webhook(request: Request[Any, Any, Any], strategy: str | None) -> Response[bytes]:
+    services = _services(request)
+    settings = services.settings
+    client = _sender(request, settings)
+    if settings.tradingview_ips_only and client not in TRADINGVIEW_IPS:
+        return _answer(403, "forbidden", "this address is not one of TradingView's webhook senders")
+    body = await request.body()
+    try:
+        alert = parse_alert(body, strategy=strategy)
+    except InvalidAlert as exc:
+        return _answer(422, "invalid", str(exc), field=exc.field)
+    except AlertError as exc:
+        return _answer(400, "unparseable", str(exc))
+    if settings.webhook_secret is not None:
+        signature = request.headers.get("x-signature")
+        if signature is not None:
+            if not signature_matches(settings.webhook_secret, body, signature):
+                return _answer(401, "unauthorized", "the X-Signature does not match the body")
+        elif not secret_matches(
+            settings.webhook_secret, (alert.secret, request.query_params.get("token"))
+        ):
+            reason = (
+                "the secret is wrong"
+                if alert.secret or "token" in request.query_params
+                else "the alert carries no secret: add a secret field or ?token= to the URL"
+            )
+            return _answer(401, "unauthorized", reason)
+    assert services.intake is not None, "services not started"
+    result = await services.intake.submit(
+        alert.signal,
+        dialect=alert.dialect,
+        payload=alert.sanitized,
+        client=client,
+        sender=f"webhook:{alert.signal.strategy or '-'}",
+    )
+    response = _answer(_STATUS[result.status], result.status, result.reason, result.signal_id)
+    if result.retry_after_seconds is not None:
+        response.headers["Retry-After"] = str(result.retry_after_seconds)
+    return response
+
+
+@post("/webhook", request_max_body_size=MAX_BODY_BYTES, summary="Receive an alert")
+async def webhook(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """Receive an alert in any supported dialect (JSON or text)."""
+    return await _webhook(request, None)
+
+
+@post(
+    "/webhook/{strategy:str}", request_max_body_size=MAX_BODY_BYTES, summary="Alert for a strategy"
+)
+async def webhook_for_strategy(
+    request: Request[Any, Any, Any], strategy: FromPath[str]
+) -> Response[bytes]:
+    """Receive an alert for the named strategy (its per-strategy settings apply)."""
+    return await _webhook(request, strategy[:100])
+
+
+def _authorize_read(request: Request[Any, Any, Any]) -> None:
+    services = _services(request)
+    token = services.settings.api_token
+    if token is None:
+        if not is_loopback(request.client.host if request.client else None):
+            raise NotAuthorizedException(
+                "API_TOKEN is not set, so the read API answers only on this machine: set API_TOKEN."
+            )
+        return
+    presented = request.headers.get("authorization", "")
+    scheme, _, value = presented.partition(" ")
+    if scheme.lower() != "bearer" or not secret_matches(token, [value.strip()]):
+        raise NotAuthorizedException("send Authorization: Bearer <API_TOKEN>.")
+
+
+class SignalPage(msgspec.Struct):
+    signals: list[SignalView]
+    next: str | None
+
+
+@get("/signals", summary="List signals, newest first")
+async def list_signals(
+    request: Request[Any, Any, Any],
+    status: Annotated[str | None, QueryParameter()] = None,
+    strategy: Annotated[str | None, QueryParameter()] = None,
+    symbol: Annotated[str | None, QueryParameter()] = None,
+    since: Annotated[datetime | None, QueryParameter()] = None,
+    before: Annotated[str | None, QueryParameter(description="`next` of the previous page")] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
+) -> SignalPage:
+    _authorize_read(request)
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    query = SignalQuery(
+        status=status,
+        strategy=strategy,
+        symbol=symbol,
+        since=since.astimezone(UTC) if since else None,
+        before=before,
+        limit=limit,
+    )
+    found = await asyncio.to_thread(_services(request).reader.find, query)
+    return SignalPage(found, found[-1].id if len(found) == limit else None)
+
+
+@get("/signals/{signal_id:str}", summary="One signal with its history")
+async def get_signal(request: Request[Any, Any, Any], signal_id: FromPath[str]) -> SignalView:
+    _authorize_read(request)
+    found = await asyncio.to_thread(_services(request).reader.get, signal_id)
+    if found is None:
+        raise HTTPException(status_code=404, detail=f"no signal with id {signal_id[:40]!r}.")
+    return found
+
+
+@get("/health", summary="The process is up")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/ready", summary="Redis and the database are reachable")
+async def ready(request: Request[Any, Any, Any]) -> Response[bytes]:
+    checks = await _services(request).readiness()
+    ok = all(v == "ok" for v in checks.values())
+    return Response(
+        _json.encode({"status": "ready" if ok else "not ready", "checks": checks}),
+        status_code=200 if ok else 503,
+        media_type="application/json",
+    )
+
+
+_HTTP_STATUS_NAMES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    429: "rate_limited",
+}
+
+
+def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+    code = exc.status_code
+    reason = exc.detail
+    if code == 413:
+        reason = f"the body is larger than {MAX_BODY_BYTES // 1024} KiB; send a shorter alert."
+    elif isinstance(exc, ValidationException):
+        reason = "a query parameter is invalid: " + "; ".join(
+            f"{e.get('key')}: {e.get('message')}" for e in (exc.extra or []) if isinstance(e, dict)
+        )
+    return _answer(code, _HTTP_STATUS_NAMES.get(code, "error"), str(reason))
+
+
+def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return _answer(500, "error", "internal error; the server log has the details.")
+
+
+def create_app(services: Services | None = None) -> Litestar:
+    """The Litestar app. Without `services`, builds them from the environment."""
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        svc = services or build_services(load_settings())
+        app.state.services = svc
+        await svc.startup()
+        try:
+            yield
+        finally:
+            await svc.shutdown()
+
+    return Litestar(
+        route_handlers=[webhook, webhook_for_strategy, list_signals, get_signal, health, ready],
+        lifespan=[lifespan],
+        exception_handlers={HTTPException: _http_error, Exception: _unexpected},
+        openapi_config=OpenAPIConfig(title="signalgate", version="0.1.0", path="/schema"),
+        request_max_body_size=MAX_BODY_BYTES,
+    )

@@ -1,0 +1,162 @@
+"""Ingest benchmark: signalgate's webhook vs a minimal reference handler, both under uvicorn.
+
+Loads each with wrk on 127.0.0.1 at concurrency 1 and 32 for a bounded time and prints
+requests/s, p50 and p99. Also checks that every accepted alert reached SQL and the RQ queue.
+Run with `make bench`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import redis
+import sqlalchemy
+
+from app.adapters.redis_server import answers, free_port, start_embedded
+
+HERE = Path(__file__).resolve().parent
+SECRET = "bench-secret"
+
+
+def wait_up(port: int, path: str = "/health") -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}{path}", timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError(f"server on port {port} did not come up")
+
+
+def start_server(
+    app: str, port: int, env: dict[str, str], factory: bool
+) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
+    command += [
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+    ]
+    if factory:
+        command.append("--factory")
+    process = subprocess.Popen(command, env=env)  # noqa: S603
+    wait_up(port)
+    return process
+
+
+def load(port: int, connections: int, seconds: int, run: str) -> dict[str, float]:
+    env = {**os.environ, "BENCH_SECRET": SECRET, "BENCH_RUN": run}
+    out = subprocess.run(  # noqa: S603
+        [
+            "wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "--latency",
+            "-s", str(HERE / "wrk_alert.lua"), f"http://127.0.0.1:{port}",
+        ],
+        env=env, capture_output=True, text=True, check=True, timeout=seconds + 60,
+    ).stdout  # fmt: skip
+    line = next(line for line in out.splitlines() if line.startswith("RESULT "))
+    result: dict[str, float] = json.loads(line.removeprefix("RESULT "))
+    result["rps"] = result["requests"] / result["seconds"]
+    return result
+
+
+def row(name: str, c: int, r: dict[str, float]) -> str:
+    return (
+        f"{name:<12} c={c:<3} {r['rps']:>8.0f} req/s   p50 {r['p50_ms']:>6.2f} ms   "
+        f"p99 {r['p99_ms']:>6.2f} ms   errors {int(r['errors'])}   status {r['status']}"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=10)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: `sudo apt-get install wrk` (Debian/Ubuntu), then run again.")
+        return 2
+
+    workdir = Path(tempfile.mkdtemp(prefix="signalgate-bench-"))
+    redis_url = "redis://127.0.0.1:6379/10"
+    embedded = None
+    if not answers(redis_url):
+        redis_url, embedded = start_embedded(workdir / "redis")
+    redis.Redis.from_url(redis_url).flushdb()
+    db_url = f"sqlite:///{workdir / 'bench.db'}"
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": db_url,
+        "WEBHOOK_SECRET": SECRET,
+        "RATE_LIMIT_PER_MINUTE": "100000000",
+        "LOG_LEVEL": "WARNING",
+    }
+    subprocess.run([sys.executable, "-m", "app.cli", "migrate"], env=env, check=True)  # noqa: S603
+
+    results: dict[str, dict[int, dict[str, float]]] = {}
+    servers = {
+        "reference": ("bench.reference_app:app", False),
+        "signalgate": ("app.web:create_app", True),
+    }
+    accepted = 0
+    for name, (app, factory) in servers.items():
+        port = free_port()
+        process = start_server(app, port, env, factory)
+        try:
+            results[name] = {}
+            for connections in (1, 32):
+                load(port, connections, 2, run=f"warm-{name}-{connections}")  # warm-up
+                result = load(port, connections, args.seconds, run=f"{name}-{connections}")
+                results[name][connections] = result
+                print(row(name, connections, result), flush=True)
+                if name == "signalgate":
+                    accepted += int(result["status"].get("202", 0))  # type: ignore[attr-defined]
+        finally:
+            if name == "signalgate":
+                drained = drain_time(db_url, redis_url)
+            process.terminate()
+            process.wait(10)
+
+    ours, ref = results["signalgate"][32], results["reference"][32]
+    print()
+    print(
+        f"signalgate / reference throughput at c=32: {ours['rps'] / ref['rps']:.2f}x (target >= 0.8)"
+    )
+    print(f"signalgate p99 at c=32: {ours['p99_ms']:.1f} ms (target < 25 ms)")
+    print(
+        f"forwarder: every accepted alert in SQL and on the RQ queue {drained:.2f} s after the load"
+    )
+    if embedded is not None:
+        embedded.terminate()
+    shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+def drain_time(db_url: str, redis_url: str) -> float:
+    """Seconds after the load ends until the inbox stream is empty (all forwarded)."""
+    client = redis.Redis.from_url(redis_url)
+    start = time.monotonic()
+    while client.xlen("signalgate:inbox") > 0 and time.monotonic() - start < 120:
+        time.sleep(0.05)
+    engine = sqlalchemy.create_engine(db_url)
+    with engine.connect() as conn:
+        rows = conn.execute(sqlalchemy.text("SELECT count(*) FROM signals")).scalar()
+    jobs = client.llen("rq:queue:signals")
+    print(f"rows in SQL: {rows}, jobs on the RQ queue: {jobs}")
+    return time.monotonic() - start
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,90 @@
+"""Real components: the machine's Redis (or an embedded one) and databases migrated by alembic."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+import sqlalchemy
+
+from app.adapters.redis_server import answers, start_embedded
+from app.cli import migrate
+from app.config import Settings, database_url
+
+REDIS_DB = 9  # keep off the default database of a developer's Redis
+
+
+@pytest.fixture(scope="session")
+def redis_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """REDIS_TEST_URL, else the machine's Redis, else an embedded one for this session."""
+    configured = os.environ.get("REDIS_TEST_URL")
+    if configured:
+        yield configured
+        return
+    local = f"redis://127.0.0.1:6379/{REDIS_DB}"
+    if answers(local):
+        yield local
+        return
+    url, process = start_embedded(tmp_path_factory.mktemp("redis"))
+    yield url
+    process.terminate()
+    process.wait(10)
+
+
+@pytest.fixture
+def redis_url(redis_server_url: str) -> Iterator[str]:
+    client = redis.Redis.from_url(redis_server_url)
+    client.flushdb()
+    yield redis_server_url
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'signalgate.db'}"
+    migrate(Settings(database_url=url))
+    return url
+
+
+POSTGRES_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    url = database_url(POSTGRES_URL)
+    try:
+        engine = sqlalchemy.create_engine(url, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(sqlalchemy.text("SELECT 1"))
+        engine.dispose()
+    except sqlalchemy.exc.OperationalError:
+        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URL.split('@')[-1]}: skipped")
+    return url
+
+
+@pytest.fixture
+def postgres_url(postgres_empty_url: str) -> str:
+    """A fresh database at the newest migration."""
+    migrate(Settings(database_url=postgres_empty_url))
+    return postgres_empty_url
+
+
+@pytest.fixture
+def postgres_empty_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty database for one test, dropped afterwards."""
+    name = f"signalgate_test_{uuid.uuid4().hex[:12]}"
+    admin = sqlalchemy.create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+    url = postgres_server.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    with admin.connect() as conn:
+        conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()

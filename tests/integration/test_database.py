@@ -1,0 +1,126 @@
+"""Migrations up and down, and the signal store, on SQLite and on the real PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+import sqlalchemy
+from alembic import command
+from alembic.config import Config
+
+from app.adapters.db import SqlSignalStore, make_engine
+from app.cli import migrate
+from app.config import load_settings
+from app.domain.signals import (
+    Action,
+    Signal,
+    SignalRecord,
+    SignalStatus,
+    StopKind,
+    StopLoss,
+    TakeProfit,
+)
+from app.ports import SignalQuery
+
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest) -> str:
+    name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    return str(request.getfixturevalue(name))
+
+
+@pytest.fixture
+def engine(database: str) -> Iterator[sqlalchemy.Engine]:
+    engine = make_engine(database)
+    yield engine
+    engine.dispose()
+
+
+def alembic_config(url: str) -> Config:
+    config = Config("alembic.ini")
+    config.attributes["database_url"] = url
+    config.attributes["configure_logger"] = False
+    return config
+
+
+def tables(url: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        return set(sqlalchemy.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_migrations_go_down_and_up_again(database: str):
+    assert {"signals", "signal_events", "alembic_version"} <= tables(database)
+    command.downgrade(alembic_config(database), "base")
+    assert tables(database) == {"alembic_version"}
+    command.upgrade(alembic_config(database), "head")
+    assert {"signals", "signal_events"} <= tables(database)
+
+
+def record(n: int, status: SignalStatus = SignalStatus.QUEUED, **changes: object) -> SignalRecord:
+    signal = Signal(
+        symbol="BTC/USDT:USDT",
+        action=Action.BUY,
+        source="tradingview:native",
+        quantity=Decimal("0.123456789012345678"),
+        price=Decimal("65000.5"),
+        take_profits=(TakeProfit(price=Decimal(67000)),),
+        stop_loss=StopLoss(StopKind.PERCENT, Decimal("1.5")),
+        strategy="s1",
+        fired_at=T0,
+    )
+    return SignalRecord(
+        id=f"01J{n:023d}",
+        received_at=T0 + timedelta(seconds=n),
+        status=status,
+        signal=signal,
+        dialect="native",
+        dedupe_key=f"k{n}",
+        payload={"symbol": "BTCUSDT.P", "qty": "0.123456789012345678"},
+        **changes,  # type: ignore[arg-type]
+    )
+
+
+def test_store_round_trips_money_exactly_and_keeps_history(engine: sqlalchemy.Engine):
+    store = SqlSignalStore(engine)
+    store.add_many([record(1), record(2, SignalStatus.SPOOLED)])
+    store.add_many([record(1)])  # repeated by the forwarder: kept once
+    view = store.get(record(1).id)
+    assert view is not None
+    assert view.signal == record(1).signal
+    assert view.signal.quantity == Decimal("0.123456789012345678")
+    assert view.received_at == T0 + timedelta(seconds=1)
+    assert [h.status for h in view.history] == ["queued"]
+
+    assert [r.id for r in store.spooled(10)] == [record(2).id]
+    store.set_status([record(2).id], SignalStatus.QUEUED, T0 + timedelta(minutes=1))
+    assert store.spooled(10) == []
+    assert [h.status for h in store.get(record(2).id).history] == ["spooled", "queued"]  # type: ignore[union-attr]
+
+    assert store.first_since("k1", T0) == record(1).id
+    assert store.first_since("k1", T0 + timedelta(seconds=5)) is None
+    found = store.find(SignalQuery(strategy="s1", since=T0, limit=1))
+    assert [v.id for v in found] == [record(2).id]
+    store.ping()
+
+
+def test_money_columns_are_numeric(engine: sqlalchemy.Engine):
+    columns = {c["name"]: c["type"] for c in sqlalchemy.inspect(engine).get_columns("signals")}
+    assert isinstance(columns["quantity"], sqlalchemy.Numeric)
+    assert not isinstance(columns["quantity"], sqlalchemy.Float)
+    assert isinstance(columns["price"], sqlalchemy.Numeric)
+
+
+def test_heroku_postgres_url_migrates_the_real_server(postgres_empty_url: str):
+    heroku_form = postgres_empty_url.replace("postgresql+psycopg://", "postgres://")
+    settings = load_settings({"DATABASE_URL": heroku_form})
+    assert settings.database_url == postgres_empty_url
+    migrate(settings)
+    assert "signals" in tables(postgres_empty_url)
