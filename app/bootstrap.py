@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -50,20 +51,30 @@ class Forwarder:
     spool_every_seconds: float = 1.0
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
+    _parent: int | None = None
+
+    def watch_parent(self, pid: int) -> None:
+        """Stop when the process that started us is gone (uvicorn may exit by re-raising the
+        signal it caught, which skips its caller's clean-up)."""
+        self._parent = pid
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run, name="forwarder", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
+        """Finish the batch in hand, then stop (safe from a signal handler)."""
         self._stop.set()
-        if self._thread is not None:
+        if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
 
     def run(self) -> None:
         backoff = 0.2
         next_spool = 0.0
         while not self._stop.is_set():
+            if self._parent is not None and os.getppid() != self._parent:
+                log.info("forwarder: the web process is gone; stopping")
+                return
             try:
                 if time.monotonic() >= next_spool:
                     if drain_spool(self.store, self.queue, self.reader, self.clock, self.policy):
@@ -91,7 +102,6 @@ class Services:
     intake: Intake | None = None
     forwarder: Forwarder | None = None
     _async_redis: redis.asyncio.Redis | None = None
-    _sync_redis: redis.Redis | None = None
 
     @property
     def reader(self) -> SignalReader:
@@ -102,35 +112,34 @@ class Services:
         self._async_redis = redis.asyncio.Redis.from_url(
             self.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0
         )
-        self._sync_redis = redis.Redis.from_url(
-            self.redis_url, socket_timeout=5.0, socket_connect_timeout=1.0
-        )
-        clock = SystemClock()
-        policy = intake_policy(self.settings)
         self.intake = Intake(
             inbox=RedisInbox(self._async_redis),
             store=self.signals,
-            clock=clock,
+            clock=SystemClock(),
             new_id=new_ulid,
-            policy=policy,
+            policy=intake_policy(self.settings),
         )
         if run_forwarder:
-            self.forwarder = Forwarder(
-                reader=RedisInboxReader(self._sync_redis),
-                store=self.signals,
-                queue=RqJobQueue(self._sync_redis, self.settings.queue_name),
-                clock=clock,
-                policy=policy,
-            )
+            self.forwarder = self.build_forwarder()
             self.forwarder.start()
+
+    def build_forwarder(self) -> Forwarder:
+        client = redis.Redis.from_url(
+            self.redis_url, socket_timeout=5.0, socket_connect_timeout=1.0
+        )
+        return Forwarder(
+            reader=RedisInboxReader(client),
+            store=self.signals,
+            queue=RqJobQueue(client, self.settings.queue_name),
+            clock=SystemClock(),
+            policy=intake_policy(self.settings),
+        )
 
     async def shutdown(self) -> None:
         if self.forwarder is not None:
             self.forwarder.stop()
         if self._async_redis is not None:
             await self._async_redis.aclose()
-        if self._sync_redis is not None:
-            self._sync_redis.close()
         self.engine.dispose()
 
     async def readiness(self) -> dict[str, str]:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
+import subprocess
 import sys
 import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -44,15 +48,46 @@ def cmd_migrate(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_forward(args: argparse.Namespace) -> int:
+    """The inbox forwarder alone: moves accepted alerts into SQL and onto the RQ queue."""
+    from app.bootstrap import build_services  # noqa: PLC0415
+
+    forwarder = build_services(_settings()).build_forwarder()
+    if args.exit_with_parent:
+        forwarder.watch_parent(os.getppid())
+    # The web processes answer TradingView within its 3 s; the forwarder catches up when they idle.
+    os.nice(19)
+    signal.signal(signal.SIGTERM, lambda *_: forwarder.stop())
+    with contextlib.suppress(KeyboardInterrupt):
+        forwarder.run()
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
-    """The web process: Litestar under uvicorn, $WEB_CONCURRENCY processes on $PORT."""
+    """The web process: Litestar under uvicorn ($WEB_CONCURRENCY processes on $PORT), plus one
+    forwarder process, so that SQL writes and RQ enqueues stay off the request path."""
     import uvicorn  # noqa: PLC0415
 
     settings = _settings()
+    forwarder = None
+    if not args.no_forwarder:
+        forwarder = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "forward", "--exit-with-parent"]
+        )
+    try:
+        _run_uvicorn(uvicorn, settings, args.host)
+    finally:
+        if forwarder is not None:
+            forwarder.terminate()
+            forwarder.wait(10)
+    return 0
+
+
+def _run_uvicorn(uvicorn: Any, settings: Settings, host: str) -> None:
     uvicorn.run(
-        "app.web:create_app",
+        "app.web:create_served_app",
         factory=True,
-        host=args.host,
+        host=host,
         port=settings.port,
         workers=settings.web_concurrency,
         log_level=settings.log_level.lower(),
@@ -60,7 +95,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         proxy_headers=False,  # X-Forwarded-For is honoured only from TRUSTED_PROXIES, by the app
         server_header=False,
     )
-    return 0
 
 
 def _resolve_redis(settings: Settings) -> tuple[str, object | None]:
@@ -143,7 +177,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     serve = commands.add_parser("serve", help="the web process (binds $PORT)")
     serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server binds all interfaces
+    serve.add_argument(
+        "--no-forwarder", action="store_true", help="run `signalgate forward` elsewhere instead"
+    )
     serve.set_defaults(func=cmd_serve)
+    forward = commands.add_parser("forward", help="the inbox forwarder alone (serve runs one)")
+    forward.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
+    forward.set_defaults(func=cmd_forward)
     commands.add_parser("migrate", help="alembic upgrade head").set_defaults(func=cmd_migrate)
     from app.send import add_send_command  # noqa: PLC0415
 

@@ -12,19 +12,27 @@ request = function()
   return wrk.format("POST", "/webhook", {["Content-Type"] = "text/plain"}, body)
 end
 
-local statuses = {}
+local threads = {}
+setup = function(thread)
+  table.insert(threads, thread)
+end
+
+accepted, other = 0, 0
 response = function(status, headers, body)
-  statuses[status] = (statuses[status] or 0) + 1
+  if status == 202 then accepted = accepted + 1 else other = other + 1 end
 end
 
 done = function(summary, latency, requests)
-  local codes = {}
-  for code, n in pairs(statuses) do table.insert(codes, string.format('"%d":%d', code, n)) end
+  local ok, bad = 0, 0
+  for _, thread in ipairs(threads) do
+    ok = ok + thread:get("accepted")
+    bad = bad + thread:get("other")
+  end
   io.write(string.format(
     'RESULT {"requests":%d,"seconds":%.3f,"p50_ms":%.3f,"p90_ms":%.3f,"p99_ms":%.3f,' ..
-    '"max_ms":%.3f,"errors":%d,"status":{%s}}\n',
+    '"max_ms":%.3f,"errors":%d,"accepted":%d,"other":%d}\n',
     summary.requests, summary.duration / 1e6, latency:percentile(50) / 1e3,
     latency:percentile(90) / 1e3, latency:percentile(99) / 1e3, latency.max / 1e3,
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    table.concat(codes, ",")))
+    ok, bad))
 end

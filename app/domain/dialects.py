@@ -43,7 +43,7 @@ import codecs
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -61,6 +61,7 @@ from app.domain.symbols import SymbolError, normalize_symbol, venue_id
 
 T = TypeVar("T")
 _Range = tuple[Decimal, Decimal]  # exclusive low, inclusive high
+_Table = dict[str, tuple[str, Callable[[object, str], Any]]]  # alert key -> Signal field, reader
 
 DIALECTS = ("native", "tradingview", "traderspost", "3commas", "octobot", "pineconnector")
 SECRET_FIELDS = frozenset({"secret", "passphrase", "token", "api_key", "apikey", "password"})
@@ -72,8 +73,10 @@ _MAX_ITEMS = 100  # keys of an object, items of a list, fields of a text alert
 _MAX_TARGETS = 10
 _MAX_DIGITS = 30
 _ONE = Decimal(1)
+_NAN = Decimal("NaN")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS_EPOCH_FROM = Decimal("1e11")  # 1e11 s is the year 5138: larger epochs are milliseconds
+_EPOCH_RANGE: _Range = (Decimal(0), Decimal("1e14"))  # 1e14 ms is the year 5138 too
 
 _POSITIVE: _Range = (Decimal(0), Decimal("1e15"))
 _PERCENT: _Range = (Decimal(0), Decimal(100))
@@ -103,12 +106,22 @@ class InvalidAlert(AlertError):
 
 
 class ParsedAlert(msgspec.Struct, frozen=True):
-    """A parsed alert: its signal, its dialect, the secret it carried and a loggable copy."""
+    """A parsed alert: its signal, its dialect, the secret it carried and a loggable copy.
+
+    Log or store ``signal`` and ``sanitized``, never the whole struct encoded: it holds the secret.
+    """
 
     signal: Signal
     dialect: str
     secret: str | None
     sanitized: dict[str, object] | str
+
+    def __repr__(self) -> str:  # so that logging a ParsedAlert never prints the secret
+        shown = None if self.secret is None else "***"
+        return (
+            f"ParsedAlert(signal={self.signal!r}, dialect={self.dialect!r}, secret={shown!r}, "
+            f"sanitized={self.sanitized!r})"
+        )
 
 
 def parse_alert(body: bytes, *, strategy: str | None = None) -> ParsedAlert:
@@ -144,6 +157,10 @@ def _invalid(field: str, problem: str) -> InvalidAlert:
     return InvalidAlert(f"{field} {problem}.", field=field)
 
 
+def _missing(field: str, why: str = "add it to the alert message") -> InvalidAlert:
+    return InvalidAlert(f"{field} is missing; {why}.", field=field)
+
+
 def _check_placeholder(value: str, field: str) -> None:
     start = value.find("{{")
     end = value.find("}}", start) if start >= 0 else -1
@@ -156,14 +173,16 @@ def _check_placeholder(value: str, field: str) -> None:
 
 
 def _text(value: object, field: str, limit: int = _MAX_TEXT) -> str:
-    match value:
-        case str():
+    if type(value) is str:
+        if "{{" in value:
             _check_placeholder(value, field)
-            text = " ".join(value.split()) if len(value) <= 4 * limit else value
-        case int() | Decimal() if not isinstance(value, bool):
-            text = str(value)
-        case _:
-            raise _invalid(field, "must be text")
+        text = value.strip()
+        if not text.isprintable() and len(text) <= 4 * limit:  # newlines and tabs become spaces
+            text = " ".join(text.split())
+    elif type(value) is int or type(value) is Decimal:
+        text = str(value)
+    else:
+        raise _invalid(field, "must be text")
     if len(text) > limit:
         raise _invalid(field, f"must be at most {limit} characters")
     if not text.isprintable():
@@ -172,28 +191,29 @@ def _text(value: object, field: str, limit: int = _MAX_TEXT) -> str:
 
 
 def _decimal(value: object, field: str) -> Decimal:
-    match value:
-        case bool():
-            number = Decimal("NaN")
-        case int() | Decimal():
-            number = Decimal(value)
-        case str():
+    # type() rather than isinstance(): JSON true/false are bools, and bool is an int.
+    if type(value) is Decimal:  # a JSON float; its literal may be arbitrarily long
+        number = value if len(value.as_tuple().digits) <= _MAX_DIGITS else _NAN
+    elif type(value) is int:
+        number = Decimal(value)
+    elif type(value) is str:
+        if "{{" in value:
             _check_placeholder(value, field)
-            try:
-                number = Decimal(value.strip()) if len(value) <= 60 else Decimal("NaN")
-            except InvalidOperation:
-                number = Decimal("NaN")
-        case _:
-            number = Decimal("NaN")
-    if not number.is_finite() or len(number.as_tuple().digits) > _MAX_DIGITS:
+        try:
+            number = Decimal(value) if len(value) <= 60 else _NAN
+        except InvalidOperation:
+            number = _NAN
+    else:
+        number = _NAN
+    if not number.is_finite():
         raise _invalid(field, "must be a finite number such as 0.5")
     return number
 
 
 def _number(value: object, field: str, within: _Range = _POSITIVE) -> Decimal:
-    number, (low, high) = _decimal(value, field), within
-    if not low < number <= high:
-        raise _invalid(field, f"must be above {low} and at most {high:f}")
+    number = _decimal(value, field)
+    if not within[0] < number <= within[1]:
+        raise _invalid(field, f"must be above {within[0]} and at most {within[1]:f}")
     if number.adjusted() < -18:  # finer than any venue trades: a unit mistake
         raise _invalid(field, "is too small to trade; check its unit")
     return number
@@ -210,15 +230,17 @@ def _confidence(value: object, field: str) -> float:
 
 
 def _time(value: object, field: str) -> datetime:
-    if isinstance(value, str) and not value.strip().replace(".", "", 1).isdigit():
+    if type(value) is str and not value.strip().replace(".", "", 1).isdigit():
         _check_placeholder(value, field)
         try:
             moment = datetime.fromisoformat(value.strip())
             return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
         except (ValueError, OverflowError):
-            raise _invalid(field, "must be an ISO 8601 time such as 2024-05-01T12:00:00Z") from None
-    epoch = _number(value, field, (Decimal(0), Decimal("1e14")))
-    return _EPOCH + timedelta(seconds=float(epoch / 1000 if epoch >= _MS_EPOCH_FROM else epoch))
+            pass
+    elif type(value) in (str, int, Decimal):  # epoch seconds or milliseconds
+        epoch = _number(value, field, _EPOCH_RANGE)
+        return _EPOCH + timedelta(seconds=float(epoch / 1000 if epoch >= _MS_EPOCH_FROM else epoch))
+    raise _invalid(field, "must be an ISO 8601 time such as 2024-05-01T12:00:00Z, or an epoch")
 
 
 def _lag(value: object, field: str) -> int:
@@ -267,17 +289,18 @@ class _Fields:
         self.prefix = prefix
 
     def get(self, *keys: str) -> tuple[str, object] | None:
+        """The first of ``keys`` present, as (path, value); blank strings count as absent."""
+        data = self.data
         for key in keys:
-            value = self.data.get(key)
-            if value is not None and value != "":
+            value = data.get(key)
+            if value is not None and (type(value) is not str or value):
                 return self.prefix + key, value
         return None
 
     def require(self, *keys: str) -> tuple[object, str]:
         found = self.get(*keys)
         if found is None:
-            field = self.prefix + keys[0]
-            raise InvalidAlert(f"{field} is missing; add it to the alert message.", field=field)
+            raise _missing(self.prefix + keys[0])
         return found[1], found[0]
 
     def read(self, convert: Callable[[object, str], T], *keys: str) -> T | None:
@@ -299,6 +322,17 @@ class _Fields:
         return _Fields(value or {}, f"{self.prefix}{key}.")
 
 
+def _read_table(f: _Fields, table: _Table) -> dict[str, Any]:
+    """The Signal fields a table maps from the alert's keys; an earlier key beats its aliases."""
+    found: dict[str, Any] = {}
+    data = f.data
+    for key, (name, read) in table.items():
+        value = data.get(key)
+        if value is not None and (type(value) is not str or value) and name not in found:
+            found[name] = read(value, f.prefix + key)
+    return found
+
+
 # --- pieces shared by dialects --------------------------------------------------------------------
 
 _ORDER_TYPES = {kind.value: kind for kind in OrderType}
@@ -316,13 +350,16 @@ _INFERRED_ORDER_TYPES = {
 }
 
 
-def _order_type(named: OrderType | None, limit: Decimal | None, stop: Decimal | None) -> OrderType:
+def _order_type(
+    named: OrderType | None, limit: Decimal | None, stop: Decimal | None, fields: tuple[str, str]
+) -> OrderType:
+    """The named order type, checked for its prices, or the one its prices imply."""
     if named is None:
         return _INFERRED_ORDER_TYPES[limit is not None, stop is not None]
     if named in (OrderType.LIMIT, OrderType.STOP_LIMIT) and limit is None:
-        raise InvalidAlert(f"A {named.value} order needs a limit price; add one.", field=None)
+        raise _missing(fields[0], f"a {named.value} order needs it")
     if named in (OrderType.STOP, OrderType.STOP_LIMIT) and stop is None:
-        raise InvalidAlert(f"A {named.value} order needs a stop price; add one.", field=None)
+        raise _missing(fields[1], f"a {named.value} order needs it")
     return named
 
 
@@ -337,12 +374,15 @@ def _strategy_intent(
     now = f.choice(_MARKET_POSITIONS, "market_position")
     before = f.choice(_MARKET_POSITIONS, "prev_market_position")
     if now == "flat":  # the strategy is flat after this order: close all, whatever contracts says
-        if before in _POSITION_SIDES:
-            return Action.CLOSE, _POSITION_SIDES[before], None
-        return Action.CLOSE, PositionSide.LONG if side is Action.SELL else PositionSide.SHORT, None
+        return Action.CLOSE, _POSITION_SIDES.get(before or "", _closed_by(side)), None
     if now in _POSITION_SIDES and before in _POSITION_SIDES and now != before:
         return Action.REVERSE, _POSITION_SIDES[before], f.number("market_position_size")
     return side, None, quantity
+
+
+def _closed_by(action: Action) -> PositionSide:
+    """The position an order on this side closes: a sell closes a long."""
+    return PositionSide.LONG if action is Action.SELL else PositionSide.SHORT
 
 
 def _direction(action: Action, side: PositionSide | None) -> int | None:
@@ -374,6 +414,8 @@ _Target = tuple[Decimal | None, Decimal | None, Decimal | None]  # price, percen
 def _take_profits(targets: list[_Target], field: str) -> tuple[TakeProfit, ...]:
     if len(targets) > _MAX_TARGETS:
         raise _invalid(field, f"may hold at most {_MAX_TARGETS} targets")
+    if len(targets) == 1 and targets[0][2] is None:  # the common case
+        return (TakeProfit(price=targets[0][0], percent=targets[0][1]),)
     shares = [share for _, _, share in targets]
     missing = [index for index, share in enumerate(shares) if share is None]
     rest = _ONE - sum((share for share in shares if share is not None), Decimal(0))
@@ -409,8 +451,11 @@ def _native_take_profits(value: object, field: str) -> tuple[TakeProfit, ...]:
     return _take_profits(targets, field)
 
 
-_NATIVE_STOPS = {"price": StopKind.PRICE, "percent": StopKind.PERCENT}
-_NATIVE_STOPS |= {"trailing_percent": StopKind.TRAILING}
+_NATIVE_STOPS = {
+    "price": StopKind.PRICE,
+    "percent": StopKind.PERCENT,
+    "trailing_percent": StopKind.TRAILING,
+}
 
 
 def _native_stop_loss(value: object, field: str) -> StopLoss:
@@ -427,70 +472,120 @@ def _native_stop_loss(value: object, field: str) -> StopLoss:
 
 # --- JSON dialects ------------------------------------------------------------------------------
 
-_NATIVE_ACTIONS = {"buy": Action.BUY, "long": Action.BUY, "sell": Action.SELL}
-_NATIVE_ACTIONS |= {"short": Action.SELL, "close": Action.CLOSE, "exit": Action.CLOSE}
-_NATIVE_ACTIONS |= {"flat": Action.CLOSE, "reverse": Action.REVERSE}
+_NATIVE_ACTIONS = {
+    "buy": Action.BUY,
+    "long": Action.BUY,
+    "sell": Action.SELL,
+    "short": Action.SELL,
+    "close": Action.CLOSE,
+    "exit": Action.CLOSE,
+    "flat": Action.CLOSE,
+    "reverse": Action.REVERSE,
+}
+
+
+def _position_side(value: object, field: str) -> PositionSide:
+    return _choice(value, field, _POSITION_SIDES)
+
+
+def _leverage(value: object, field: str) -> Decimal:
+    return _number(value, field, _LEVERAGE)
+
+
+_NATIVE_FIELDS: _Table = {
+    "strategy": ("strategy", _text),
+    "account": ("account", _text),
+    "venue": ("venue", _venue),
+    "exchange": ("venue", _venue),
+    "position_side": ("position_side", _position_side),
+    "price": ("price", _number),
+    "limit_price": ("limit_price", _number),
+    "stop_price": ("stop_price", _number),
+    "take_profit": ("take_profits", _native_take_profits),
+    "stop_loss": ("stop_loss", _native_stop_loss),
+    "leverage": ("leverage", _leverage),
+    "confidence": ("confidence", _confidence),
+    "id": ("alert_id", _text),
+    "alert_id": ("alert_id", _text),
+    "time": ("fired_at", _time),
+    "timestamp": ("fired_at", _time),
+    "max_lag": ("max_lag_seconds", _lag),
+    "comment": ("comment", _text),
+}
 
 
 def _native(f: _Fields, route: str | None) -> Signal:
     ticker, symbol, venue = _symbol(*f.require("symbol"))
+    action = _choice(*f.require("action", "side"), _NATIVE_ACTIONS)
     mode = f.choice(_QTY_MODES, "qty_mode") or QtyMode.BASE
-    limit, stop = f.number("limit_price"), f.number("stop_price")
+    fields = _read_table(f, _NATIVE_FIELDS)
+    limit, stop = fields.get("limit_price"), fields.get("stop_price")
+    order_type = _order_type(
+        f.choice(_ORDER_TYPES, "order_type"), limit, stop, ("limit_price", "stop_price")
+    )
+    fields.setdefault("venue", venue)
+    if route:
+        fields["strategy"] = route
     return Signal(
         symbol=symbol,
-        action=_choice(*f.require("action", "side"), _NATIVE_ACTIONS),
+        action=action,
         source="tradingview:native",
         ticker=ticker,
-        strategy=route or f.read(_text, "strategy"),
-        account=f.read(_text, "account") or "default",
-        venue=f.read(_venue, "venue", "exchange") or venue,
-        position_side=f.choice(_POSITION_SIDES, "position_side"),
         quantity=_quantity(f, mode, "qty", "quantity"),
         qty_mode=mode,
-        order_type=_order_type(f.choice(_ORDER_TYPES, "order_type"), limit, stop),
-        price=f.number("price"),
-        limit_price=limit,
-        stop_price=stop,
-        take_profits=f.read(_native_take_profits, "take_profit") or (),
-        stop_loss=f.read(_native_stop_loss, "stop_loss"),
-        leverage=f.number("leverage", within=_LEVERAGE),
-        confidence=f.read(_confidence, "confidence"),
-        alert_id=f.read(_text, "id", "alert_id"),
-        fired_at=f.read(_time, "time", "timestamp"),
-        max_lag_seconds=f.read(_lag, "max_lag"),
-        comment=f.read(_text, "comment"),
+        order_type=order_type,
+        **fields,
     )
+
+
+_TRADINGVIEW_FIELDS: _Table = {
+    "strategy": ("strategy", _text),
+    "exchange": ("venue", _venue),
+    "price": ("price", _number),
+    "tp": ("take_profits", _native_take_profits),
+    "sl": ("stop_loss", _native_stop_loss),
+    "confidence": ("confidence", _confidence),
+    "id": ("alert_id", _text),
+    "alert_id": ("alert_id", _text),
+    "timenow": ("fired_at", _time),  # the fire time beats {{time}}, the bar's open
+    "time": ("fired_at", _time),
+    "comment": ("comment", _text),
+}
 
 
 def _tradingview(f: _Fields, route: str | None) -> Signal:
     ticker, symbol, venue = _symbol(*f.require("ticker"))
     side = _choice(*f.require("action"), _SIDES)
     action, position_side, quantity = _strategy_intent(side, f, f.number("contracts"))
+    fields = _read_table(f, _TRADINGVIEW_FIELDS)
+    fields.setdefault("venue", venue)
+    if route:
+        fields["strategy"] = route
     return Signal(
         symbol=symbol,
         action=action,
         source="tradingview:tradingview",
         ticker=ticker,
-        strategy=route or f.read(_text, "strategy"),
-        venue=f.read(_venue, "exchange") or venue,
         position_side=position_side,
         quantity=quantity,
-        price=f.number("price"),
-        take_profits=f.read(_native_take_profits, "tp") or (),
-        stop_loss=f.read(_native_stop_loss, "sl"),
-        confidence=f.read(_confidence, "confidence"),
-        alert_id=f.read(_text, "id", "alert_id"),
-        fired_at=f.read(_time, "timenow", "time"),
-        comment=f.read(_text, "comment"),
+        **fields,
     )
 
 
 _TRADERSPOST_ACTIONS = {"buy": "buy", "sell": "sell", "exit": "exit", "add": "add"}
-_SENTIMENTS = {"bullish": "long", "long": "long", "bearish": "short", "short": "short"}
-_SENTIMENTS |= {"flat": "flat"}
-_TRADERSPOST_QTY = {"fixed_quantity": QtyMode.BASE, "dollar_amount": QtyMode.QUOTE}
-_TRADERSPOST_QTY |= {"percent_of_equity": QtyMode.PERCENT_EQUITY}
-_TRADERSPOST_QTY |= {"risk_percent": QtyMode.RISK_PERCENT}
+_SENTIMENTS = {
+    "bullish": "long",
+    "long": "long",
+    "bearish": "short",
+    "short": "short",
+    "flat": "flat",
+}
+_TRADERSPOST_QTY = {
+    "fixed_quantity": QtyMode.BASE,
+    "dollar_amount": QtyMode.QUOTE,
+    "percent_of_equity": QtyMode.PERCENT_EQUITY,
+    "risk_percent": QtyMode.RISK_PERCENT,  # ours; TradersPost's risk_dollar_amount has no twin
+}
 _TRADERSPOST_STOPS = {"stop": "stop", "stop_limit": "stop", "trailing_stop": "trailing_stop"}
 
 
@@ -506,8 +601,8 @@ def _traderspost_intent(f: _Fields) -> tuple[Action, PositionSide | None]:
         if sentiment not in ("long", "short"):
             raise _invalid(f.prefix + "sentiment", "must be bullish or bearish with add")
         return (Action.BUY if sentiment == "long" else Action.SELL), None
-    if sentiment == "flat":  # buy to flat closes a short, sell to flat a long
-        return Action.CLOSE, PositionSide.SHORT if word == "buy" else PositionSide.LONG
+    if sentiment == "flat":
+        return Action.CLOSE, _closed_by(_SIDES[word])
     return _SIDES[word], None
 
 
@@ -528,7 +623,8 @@ def _traderspost_take_profit(
 def _traderspost_stop_loss(sl: _Fields, entry: Decimal | None, sign: int | None) -> StopLoss | None:
     amount = sl.number("amount")
     if amount is not None:  # below the entry of a long, above that of a short
-        amount = _offset(entry, amount, None if sign is None else -sign, sl.prefix + "amount")
+        below = None if sign is None else -sign
+        amount = _offset(entry, amount, below, sl.prefix + "amount")
     given = [
         (kind, value)
         for kind, value in (
@@ -569,7 +665,9 @@ def _traderspost(f: _Fields, route: str | None) -> Signal:
         position_side=position_side,
         quantity=_quantity(f, mode, "quantity"),
         qty_mode=mode,
-        order_type=_order_type(f.choice(_ORDER_TYPES, "orderType"), limit, stop),
+        order_type=_order_type(
+            f.choice(_ORDER_TYPES, "orderType"), limit, stop, ("limitPrice", "stopPrice")
+        ),
         price=price,
         limit_price=limit,
         stop_price=stop,
@@ -579,13 +677,21 @@ def _traderspost(f: _Fields, route: str | None) -> Signal:
     )
 
 
-_THREECOMMAS_ACTIONS = {"enter_long": (Action.BUY, None), "enter_short": (Action.SELL, None)}
-_THREECOMMAS_ACTIONS |= {"exit_long": (Action.CLOSE, PositionSide.LONG)}
-_THREECOMMAS_ACTIONS |= {"exit_short": (Action.CLOSE, PositionSide.SHORT)}
-_THREECOMMAS_ACTIONS |= {"buy": (Action.BUY, None), "sell": (Action.SELL, None)}
+_THREECOMMAS_ACTIONS: dict[str, tuple[Action, PositionSide | None]] = {
+    "enter_long": (Action.BUY, None),
+    "exit_long": (Action.CLOSE, PositionSide.LONG),
+    "enter_short": (Action.SELL, None),
+    "exit_short": (Action.CLOSE, PositionSide.SHORT),
+    "buy": (Action.BUY, None),
+    "sell": (Action.SELL, None),
+}
 # "position" is a percent of the open position, which no QtyMode expresses.
-_THREECOMMAS_UNITS = {"base": "base", "quote": "quote", "margin_percent": "percent_equity"}
-_THREECOMMAS_UNITS |= {"position_percent": "position"}
+_THREECOMMAS_UNITS = {
+    "base": "base",
+    "quote": "quote",
+    "margin_percent": "percent_equity",
+    "position_percent": "position",
+}
 _THREECOMMAS_ORDER_TYPES = {"market": OrderType.MARKET, "limit": OrderType.LIMIT}
 
 
@@ -614,7 +720,7 @@ def _threecommas(f: _Fields, route: str | None) -> Signal:
         position_side=position_side,
         quantity=amount,
         qty_mode=QtyMode(unit),
-        order_type=_order_type(order_type, limit, None),
+        order_type=order_type,
         price=price,
         limit_price=limit,
         fired_at=f.read(_time, "timestamp"),
@@ -679,29 +785,30 @@ def _sanitize(payload: dict[str, object], path: str, depth: int) -> dict[str, ob
     for key, value in payload.items():
         if key.lower() in SECRET_FIELDS:
             continue
-        where = f"{path}.{key}" if path else key
-        copy[key] = _sanitize_value(value, where, depth)
+        if type(value) is dict or type(value) is list:
+            copy[key] = _sanitize_value(value, path + key, depth)
+            continue
+        if type(value) is str and "{{" in value:  # inlined: most values are flat scalars
+            _check_placeholder(value, path + key)
+        copy[key] = value
     return copy
 
 
 def _sanitize_value(value: object, where: str, depth: int) -> object:
-    match value:
-        case str():
+    if type(value) is str:
+        if "{{" in value:
             _check_placeholder(value, where)
-            return value
-        case dict():
-            return _sanitize(value, where, depth + 1)
-        case list():
-            if depth + 1 >= _MAX_DEPTH or len(value) > _MAX_ITEMS:
-                raise _too_big(where)
-            return [
-                _sanitize_value(item, f"{where}[{i}]", depth + 1) for i, item in enumerate(value)
-            ]
-        case _:
-            return value
+    elif type(value) is dict:
+        return _sanitize(value, where + ".", depth + 1)
+    elif type(value) is list:
+        if depth + 1 >= _MAX_DEPTH or len(value) > _MAX_ITEMS:
+            raise _too_big(where)
+        return [_sanitize_value(item, f"{where}[{i}]", depth + 1) for i, item in enumerate(value)]
+    return value
 
 
 def _too_big(path: str) -> InvalidAlert:
+    path = path.removesuffix(".")
     return InvalidAlert(
         f"{path or 'The alert'} nests deeper than {_MAX_DEPTH} levels or holds more than "
         f"{_MAX_ITEMS} items; send a smaller alert.",
@@ -727,7 +834,9 @@ def _parse_text(body: bytes, route: str | None) -> ParsedAlert:
     try:
         text = body.decode()
     except UnicodeDecodeError:
-        raise UnparseableAlert("The alert is neither JSON nor UTF-8 text; send JSON.") from None
+        text = "\x00"
+    if not text.replace("\n", " ").replace("\r", " ").replace("\t", " ").isprintable():
+        raise UnparseableAlert("The alert is neither JSON nor readable text; send JSON.")
     head = text.split("\n", 1)[0].split(";", 1)[0].split(",", 1)[0]
     if "=" in head:
         return _octobot(text, route)
@@ -739,8 +848,8 @@ def _parse_text(body: bytes, route: str | None) -> ParsedAlert:
     )
 
 
-def _text_alert(
-    dialect: str, pairs: dict[str, str], secret: str | None, kept: list[str], separator: str
+def _text_fields(
+    dialect: str, pairs: dict[str, str], kept: list[str], separator: str
 ) -> tuple[_Fields, str]:
     """Check every value for placeholders and return the fields and the sanitized text."""
     if len(pairs) > _MAX_ITEMS:
@@ -751,8 +860,11 @@ def _text_alert(
 
 
 _OCTOBOT_SIGNALS = {"buy": Action.BUY, "sell": Action.SELL}
-_OCTOBOT_ORDER_TYPES = {"market": OrderType.MARKET, "limit": OrderType.LIMIT}
-_OCTOBOT_ORDER_TYPES |= {"stop": OrderType.STOP}
+_OCTOBOT_ORDER_TYPES = {
+    "market": OrderType.MARKET,
+    "limit": OrderType.LIMIT,
+    "stop": OrderType.STOP,
+}
 _OCTOBOT_SECRETS = ("SECRET", "TOKEN")
 _TP_KEY = "TAKE_PROFIT_PRICE"
 
@@ -777,7 +889,7 @@ def _octobot(text: str, route: str | None) -> ParsedAlert:
     for key in _OCTOBOT_SECRETS:
         pairs.pop(key, None)
     try:
-        f, sanitized = _text_alert("OctoBot", pairs, secret, kept, "\n")
+        f, sanitized = _text_fields("OctoBot", pairs, kept, "\n")
         signal = _octobot_signal(f, route)
     except AlertError as error:
         raise _redact(error, secret) from None
@@ -807,9 +919,9 @@ def _octobot_signal(f: _Fields, route: str | None) -> Signal:
     order_type = f.choice(_OCTOBOT_ORDER_TYPES, "ORDER_TYPE") or OrderType.MARKET
     price, stop = f.number("PRICE"), f.number("STOP_PRICE")
     if order_type is OrderType.LIMIT and price is None:
-        f.require("PRICE")
+        raise _missing("PRICE", "a LIMIT order needs it")
     if order_type is OrderType.STOP and stop is None:
-        f.require("STOP_PRICE")
+        raise _missing("STOP_PRICE", "a STOP order needs it")
     limit = price if order_type is OrderType.LIMIT else None
     tp_keys = [key for key in f.data if key == _TP_KEY or _tp_index(key) is not None]
     tp_keys.sort(key=lambda key: _tp_index(key) or 0)
@@ -841,11 +953,6 @@ def _tp_index(key: str) -> int | None:
     if suffix == key or not (suffix.isascii() and suffix.isdigit() and len(suffix) <= 2):
         return None
     return int(suffix)
-
-
-def _closed_by(action: Action) -> PositionSide:
-    """The position an order on this side closes: a sell closes a long."""
-    return PositionSide.LONG if action is Action.SELL else PositionSide.SHORT
 
 
 _PINECONNECTOR_COMMANDS = {
@@ -883,13 +990,17 @@ def _pineconnector(text: str, route: str | None) -> ParsedAlert:
         pairs[key] = value.strip('"')
         if key not in SECRET_FIELDS:
             kept.append(f"{key}={value}")
-    secret = _secret(pairs.pop("secret", None) or fields[0], "secret")
+    secret = _secret(pairs.pop("secret", None) or fields[0], "secret") or None
     try:
-        f, sanitized = _text_alert("PineConnector", pairs, secret, kept, ",")
+        f, sanitized = _text_fields("PineConnector", pairs, kept, ",")
         signal = _pineconnector_signal(f, route)
     except AlertError as error:
         raise _redact(error, secret) from None
     return ParsedAlert(signal=signal, dialect="pineconnector", secret=secret, sanitized=sanitized)
+
+
+def _both_sent(field: str) -> Decimal:
+    raise _invalid(field, f"and {field}price cannot both be sent; keep one")
 
 
 def _pineconnector_signal(f: _Fields, route: str | None) -> Signal:
@@ -897,13 +1008,14 @@ def _pineconnector_signal(f: _Fields, route: str | None) -> Signal:
     action, position_side, order_type = _choice(*f.require("command"), _PINECONNECTOR_COMMANDS)
     price = f.number("price")
     if order_type is not OrderType.MARKET and price is None:
-        f.require("price")
+        raise _missing("price", "a pending order needs it")
     sign = _direction(action, position_side)
+    below = None if sign is None else -sign
     take_profit, stop_loss = f.number("tpprice"), f.number("slprice")
     if (tp := f.number("tp")) is not None:
-        take_profit = _offset(price, tp, sign, "tp")
+        take_profit = _offset(price, tp, sign, "tp") if take_profit is None else _both_sent("tp")
     if (sl := f.number("sl")) is not None:
-        stop_loss = _offset(price, sl, None if sign is None else -sign, "sl")
+        stop_loss = _offset(price, sl, below, "sl") if stop_loss is None else _both_sent("sl")
     return Signal(
         symbol=symbol,
         action=action,

@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy
-from alembic import command
 from alembic.config import Config
 
+from alembic import command
 from app.adapters.db import SqlSignalStore, make_engine
 from app.cli import migrate
 from app.config import load_settings
