@@ -222,6 +222,11 @@ def create_app(services: Services | None = None, *, run_forwarder: bool = True) 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         svc = services or build_services(load_settings())
+        if svc.settings.webhook_secret is None:
+            log.warning(
+                "WEBHOOK_SECRET is not set: anyone who can reach /webhook can queue signals; "
+                "set it before exposing this service"
+            )
         app.state.services = svc
         await svc.startup(run_forwarder=run_forwarder)
         # Long-lived objects out of the collector's way: fewer, shorter pauses on the hot path.

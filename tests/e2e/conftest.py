@@ -1,0 +1,76 @@
+"""The processes of the Procfile, started for real and spoken to over HTTP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.adapters.redis_server import free_port
+from tests.integration.conftest import redis_server_url, redis_url  # noqa: F401 - fixtures
+
+SECRET = "e2e-secret-value"
+TOKEN = "e2e-token"
+
+
+class Service:
+    def __init__(self, process: subprocess.Popen[bytes], port: int, env: dict[str, str]) -> None:
+        self.process = process
+        self.base = f"http://127.0.0.1:{port}"
+        self.env = env
+
+    def get(self, path: str) -> httpx.Response:
+        return httpx.get(self.base + path, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)
+
+
+def wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the process exited with {process.returncode}")
+        try:
+            if httpx.get(base + "/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise AssertionError("the service did not come up within 30 s")
+
+
+@pytest.fixture
+def start_service(
+    tmp_path: Path,
+    redis_url: str,  # noqa: F811 - the fixture of the same name
+) -> Iterator[Callable[..., Service]]:
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(**settings: str) -> Service:
+        port = free_port()
+        env = {
+            **os.environ,
+            "PORT": str(port),
+            "REDIS_URL": redis_url,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'e2e.db'}",
+            "WEBHOOK_SECRET": SECRET,
+            "API_TOKEN": TOKEN,
+            "LOG_LEVEL": "WARNING",
+            **settings,
+        }
+        subprocess.run([sys.executable, "-m", "app.cli", "migrate"], env=env, check=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1"], env=env
+        )
+        started.append(process)
+        service = Service(process, port, env)
+        wait_until_up(service.base, process)
+        return service
+
+    yield start
+    for process in started:
+        process.terminate()
+        process.wait(15)
