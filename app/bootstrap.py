@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import redis
 import redis.asyncio
@@ -21,8 +18,8 @@ from app.adapters.inbox_redis import RedisInbox, RedisInboxReader
 from app.adapters.queue_rq import RqJobQueue
 from app.adapters.system import SystemClock, new_ulid
 from app.config import Settings
-from app.intake import Intake, IntakePolicy, drain_spool, forward
-from app.ports import Clock, SignalReader, Unavailable
+from app.intake import Forwarder, Intake, IntakePolicy
+from app.ports import SignalReader, Unavailable
 
 log = logging.getLogger("signalgate")
 
@@ -37,58 +34,6 @@ def intake_policy(settings: Settings) -> IntakePolicy:
         dedupe_id_window_seconds=settings.dedupe_id_window_seconds,
         rate_limit_per_minute=settings.rate_limit_per_minute,
     )
-
-
-@dataclass
-class Forwarder:
-    """A thread that moves the inbox into SQL and RQ, and re-queues the spool when Redis is back."""
-
-    reader: RedisInboxReader
-    store: SqlSignalStore
-    queue: RqJobQueue
-    clock: Clock
-    policy: IntakePolicy
-    spool_every_seconds: float = 1.0
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-    _parent: int | None = None
-
-    def watch_parent(self, pid: int) -> None:
-        """Stop when the process that started us is gone (uvicorn may exit by re-raising the
-        signal it caught, which skips its caller's clean-up)."""
-        self._parent = pid
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self.run, name="forwarder", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Finish the batch in hand, then stop (safe from a signal handler)."""
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
-
-    def run(self) -> None:
-        backoff = 0.2
-        next_spool = 0.0
-        while not self._stop.is_set():
-            if self._parent is not None and os.getppid() != self._parent:
-                log.info("forwarder: the web process is gone; stopping")
-                return
-            try:
-                if time.monotonic() >= next_spool:
-                    if drain_spool(self.store, self.queue, self.reader, self.clock, self.policy):
-                        continue  # more may be waiting
-                    next_spool = time.monotonic() + self.spool_every_seconds
-                forward(self.reader, self.store, self.queue)
-                backoff = 0.2
-            except Unavailable as exc:
-                log.warning("forwarder waiting %.1f s: %s", backoff, exc)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
-            except Exception:
-                log.exception("forwarder error; retrying")
-                self._stop.wait(1.0)
 
 
 @dataclass

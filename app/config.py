@@ -152,8 +152,13 @@ def _database(raw: str) -> str:
 
 def _redis(raw: str) -> str:
     url = raw.strip()
-    if urlsplit(url).scheme not in {"redis", "rediss", "unix"}:
-        raise ValueError("use a URL like redis://host:6379/0 or rediss://...")
+    hint = "use a URL like redis://host:6379/0 or rediss://..."
+    try:
+        scheme = urlsplit(url).scheme
+    except ValueError:
+        raise ValueError(hint) from None
+    if scheme not in {"redis", "rediss", "unix"}:
+        raise ValueError(hint)
     return redis_url(url)
 
 

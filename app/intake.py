@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -222,3 +225,58 @@ def drain_spool(
     store.set_status([r.id for r in records], SignalStatus.QUEUED, clock.now())
     log.info("re-queued %d spooled signals", len(records))
     return len(records)
+
+
+@dataclass
+class Forwarder:
+    """Runs `forward` and `drain_spool` until stopped, waiting out outages with a backoff.
+
+    In its own process (`signalgate forward`, started by `serve`) or as a thread (`start`).
+    """
+
+    reader: InboxReader
+    store: SignalStore
+    queue: JobQueue
+    clock: Clock
+    policy: IntakePolicy
+    spool_every_seconds: float = 1.0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+    _parent: int | None = None
+
+    def watch_parent(self, pid: int) -> None:
+        """Stop when the process that started us is gone (uvicorn may exit by re-raising the
+        signal it caught, which skips its caller's clean-up)."""
+        self._parent = pid
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="forwarder", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Finish the batch in hand, then stop (safe from a signal handler)."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+    def run(self) -> None:
+        backoff = 0.2
+        next_spool = 0.0
+        while not self._stop.is_set():
+            if self._parent is not None and os.getppid() != self._parent:
+                log.info("forwarder: the web process is gone; stopping")
+                return
+            try:
+                if time.monotonic() >= next_spool:
+                    if drain_spool(self.store, self.queue, self.reader, self.clock, self.policy):
+                        continue  # more may be waiting
+                    next_spool = time.monotonic() + self.spool_every_seconds
+                forward(self.reader, self.store, self.queue)
+                backoff = 0.2
+            except Unavailable as exc:
+                log.warning("forwarder waiting %.1f s: %s", backoff, exc)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+            except Exception:
+                log.exception("forwarder error; retrying")
+                self._stop.wait(1.0)

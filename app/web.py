@@ -113,10 +113,11 @@ async def webhook_for_strategy(
 
 
 def _authorize_read(request: Request[Any, Any, Any]) -> None:
-    services = _services(request)
-    token = services.settings.api_token
+    settings = _services(request).settings
+    token = settings.api_token
     if token is None:
-        if not is_loopback(request.client.host if request.client else None):
+        # the sender as seen through trusted proxies: a local proxy does not make everyone local
+        if not is_loopback(_sender(request, settings)):
             raise NotAuthorizedException(
                 "API_TOKEN is not set, so the read API answers only on this machine: set API_TOKEN."
             )
@@ -198,6 +199,10 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     reason = exc.detail
     if code == 413:
         reason = f"the body is larger than {MAX_BODY_BYTES // 1024} KiB; send a shorter alert."
+    elif code == 404 and reason == "Not Found":
+        reason = f"there is no {request.url.path[:80]!r}; the API is listed at /schema."
+    elif code == 405:
+        reason = f"{request.url.path[:80]!r} does not take {request.method}; see /schema."
     elif isinstance(exc, ValidationException):
         reason = "a query parameter is invalid: " + "; ".join(
             f"{e.get('key')}: {e.get('message')}" for e in (exc.extra or []) if isinstance(e, dict)

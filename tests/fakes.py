@@ -81,6 +81,8 @@ class FakeInbox:
         self.acked.update(entry_ids)
 
     def claim_dedupe(self, records: Sequence[tuple[SignalRecord, int]]) -> None:
+        if self.down:
+            raise Unavailable("inbox down")
         for record, seconds in records:
             self.dedupe.setdefault(
                 record.dedupe_key, (record.id, self.clock.now() + timedelta(seconds=seconds))

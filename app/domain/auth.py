@@ -25,8 +25,9 @@ def signature_matches(secret: str, body: bytes, header: str) -> bool:
     scheme, _, digest = header.strip().partition("=")
     if scheme.lower() != "sha256" or not digest:
         return False
-    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, digest.strip().lower())
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest().encode()
+    # bytes, not str: compare_digest refuses non-ASCII str, and a header may carry anything
+    return hmac.compare_digest(expected, digest.strip().lower().encode("utf-8", "replace"))
 
 
 def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -41,8 +42,8 @@ def client_address(
 ) -> str | None:
     """The sender's address: the peer, or, when the peer is a trusted proxy, the nearest
     untrusted address in X-Forwarded-For (walked from the right, so a sender cannot forge it)."""
-    if peer is None:
-        return None
+    if peer is None or not forwarded_for or not trusted_proxies:
+        return peer
     address = _address(peer)
     if address is None or not forwarded_for or not _in(address, trusted_proxies):
         return peer

@@ -190,6 +190,15 @@ def test_signals_filters_and_pages(client):
     assert "limit" in bad.json()["reason"]
 
 
+def test_unknown_paths_and_methods_say_what_to_do(client):
+    missing = client.get("/nope")
+    assert missing.status_code == 404
+    assert "/schema" in missing.json()["reason"]
+    wrong = client.get("/webhook")
+    assert wrong.status_code == 405
+    assert "does not take GET" in wrong.json()["reason"]
+
+
 def test_health_ready_and_openapi(client):
     assert client.get("/health").json() == {"status": "ok"}
     ready = client.get("/ready")

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.domain.dialects import (
+    DIALECTS,
     AlertError,
     InvalidAlert,
     ParsedAlert,
@@ -24,6 +25,7 @@ from app.domain.signals import (
     StopKind,
     StopLoss,
     TakeProfit,
+    dedupe_key,
 )
 
 FIRED = datetime(2024, 5, 1, 12, tzinfo=UTC)
@@ -187,14 +189,7 @@ def test_one_trade_reads_the_same_in_every_dialect(
 
 
 def test_round_trip_covers_every_dialect() -> None:
-    assert {row[0] for row in ROUND_TRIP} == {
-        "native",
-        "tradingview",
-        "traderspost",
-        "3commas",
-        "octobot",
-        "pineconnector",
-    }
+    assert {row[0] for row in ROUND_TRIP} == set(DIALECTS)
 
 
 # --- each dialect, real-looking alerts ------------------------------------------------------------
@@ -1065,6 +1060,57 @@ def test_money_is_decimal_never_float() -> None:
     assert signal.price == Decimal("0.3")
     assert signal.take_profits[0].price == Decimal("0.7")
     assert isinstance(signal.quantity, Decimal)
+
+
+# Alerts that differ only in how they spell a number: each group must make one signal, and so
+# one dedupe digest (the digest encodes Decimals as they are spelled).
+ONE_NUMBER_MANY_SPELLINGS = {
+    "price": [
+        {**B, "price": 65000},
+        {**B, "price": 65000.0},
+        {**B, "price": "65000.00"},
+        {**B, "price": "6.5E+4"},
+        b'{"symbol": "BTCUSDT", "action": "buy", "price": 6.5e4}',
+    ],
+    "qty": [
+        {**B, "qty": 0.5},
+        {**B, "qty": "0.500"},
+        {**B, "qty": "5e-1"},
+        b'{"symbol": "BTCUSDT", "action": "buy", "qty": 0.50}',
+    ],
+    "shares": [
+        {**B, "take_profit": [66000, 67000]},  # split evenly: 0.500000 each
+        {**B, "take_profit": [{"price": 66000, "share": "0.5"}, {"price": 67000, "share": 0.50}]},
+    ],
+    "distance": [  # 65000.5 + 999.5 from the entry
+        {**T, "price": 65000.5, "takeProfit": {"amount": 999.5}},
+        {**T, "price": "65000.50", "takeProfit": {"amount": "9.995e2"}},
+        {**T, "price": 65000.5, "takeProfit": {"limitPrice": 66000}},
+    ],
+    "octobot": ["SYMBOL=BTCUSDT;SIGNAL=BUY;VOLUME=1", "SYMBOL=BTCUSDT;SIGNAL=BUY;VOLUME=1.000"],
+    "pineconnector": [
+        f"{LICENSE},buy,BTCUSDT,risk=0.1,price=65000,tp=500",
+        f"{LICENSE},buy,BTCUSDT,risk=0.10,price=6.5e4,tp=500.0",
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    "alerts", ONE_NUMBER_MANY_SPELLINGS.values(), ids=list(ONE_NUMBER_MANY_SPELLINGS)
+)
+def test_one_number_spelled_many_ways_makes_one_signal(alerts: list[Any]) -> None:
+    signals = [parse(alert).signal for alert in alerts]
+    assert len({msgspec.json.encode(signal) for signal in signals}) == 1
+    assert len({dedupe_key(signal) for signal in signals}) == 1
+
+
+def test_numbers_come_out_plain() -> None:
+    signal = parse({**B, "price": "6.5E+4", "qty": "0.50", "take_profit": [1e3, 2e3]}).signal
+    assert [str(signal.price), str(signal.quantity)] == ["65000", "0.5"]
+    assert [(str(t.price), str(t.share)) for t in signal.take_profits] == [
+        ("1000", "0.5"),
+        ("2000", "0.5"),
+    ]
 
 
 def outcome(data: bytes) -> str:

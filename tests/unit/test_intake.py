@@ -3,11 +3,12 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+import anyio
 import msgspec
 import pytest
 
 from app.domain.signals import Action, Signal, SignalStatus
-from app.intake import Intake, IntakePolicy, drain_spool, forward
+from app.intake import Forwarder, Intake, IntakePolicy, drain_spool, forward
 from tests.fakes import FakeClock, FakeInbox, FakeQueue, FakeStore, SequentialIds
 
 pytestmark = pytest.mark.anyio
@@ -201,3 +202,24 @@ async def test_forward_is_idempotent_when_acknowledging_fails(inbox, store, cloc
     assert forward(inbox, store, queue) == 1
     assert len(queue.jobs) == 1
     assert len(store.rows) == 1
+
+
+async def test_forwarder_rides_out_an_outage_and_drains_the_spool(inbox, store, clock, queue):
+    intake = make_intake(inbox, store, clock)
+    inbox.down = queue.down = True  # one Redis holds both
+    _, spooled_id, _ = await submit(intake)  # kept in the database while Redis is away
+    forwarder = Forwarder(inbox, store, queue, clock, IntakePolicy(), spool_every_seconds=0.01)
+    forwarder.start()
+    try:
+        await anyio.sleep(0.3)  # the forwarder retries with a backoff meanwhile
+        assert queue.jobs == []
+        inbox.down = queue.down = False
+        _, queued_id, _ = await submit(intake, msgspec.structs.replace(BUY, quantity=Decimal(2)))
+        with anyio.fail_after(5):
+            while len(queue.jobs) < 2:  # noqa: ASYNC110 - polling another thread's progress
+                await anyio.sleep(0.01)
+        assert queue.jobs == [spooled_id, queued_id]
+        assert {store.rows[i].status for i in queue.jobs} == {SignalStatus.QUEUED}
+    finally:
+        forwarder.stop()
+    assert not forwarder._thread.is_alive()

@@ -1,0 +1,329 @@
+"""Settings from the environment: every value parsed, every bad one reported, no secret shown."""
+
+from __future__ import annotations
+
+from ipaddress import ip_network
+from typing import Any
+
+import pytest
+
+from app.config import (
+    ConfigError,
+    Settings,
+    TradingMode,
+    database_url,
+    load_settings,
+    redis_url,
+)
+
+SECRET = "wh-s3cret-9f8e7d"
+TOKEN = "api-t0ken-1a2b3c"
+PASSWORD = "hunter2-pw"
+
+
+def refusal(environ: dict[str, str]) -> list[str]:
+    """The lines of the ConfigError that `environ` is refused with."""
+    with pytest.raises(ConfigError) as refused:
+        load_settings(environ)
+    return str(refused.value).splitlines()
+
+
+DEFAULTS = [
+    ("port", 8000),
+    ("web_concurrency", 1),
+    ("redis_url", None),
+    ("database_url", "sqlite:///signalgate.db"),
+    ("webhook_secret", None),
+    ("api_token", None),
+    ("confidence_threshold", 0.6),
+    ("strategy_thresholds", {}),
+    ("confidence_required", frozenset()),
+    ("signal_max_age_seconds", 120),
+    ("dedupe_window_seconds", 60),
+    ("dedupe_id_window_seconds", 86_400),
+    ("rate_limit_per_minute", 600),
+    ("tradingview_ips_only", False),
+    ("trusted_proxies", ()),
+    ("trading_mode", TradingMode.PAPER),
+    ("queue_name", "signals"),
+    ("log_level", "INFO"),
+]
+
+
+@pytest.mark.parametrize(("attr", "default"), DEFAULTS)
+def test_an_empty_environment_gives_the_defaults(attr: str, default: object) -> None:
+    assert getattr(load_settings({}), attr) == default
+
+
+def test_the_defaults_table_covers_every_setting() -> None:
+    assert [attr for attr, _ in DEFAULTS] == list(Settings.__dataclass_fields__)
+
+
+# (variable, raw value, setting, parsed value)
+PARSED = [
+    ("PORT", " 5000 ", "port", 5000),
+    ("PORT", "65535", "port", 65535),
+    ("WEB_CONCURRENCY", "4", "web_concurrency", 4),
+    ("REDIS_URL", "redis://cache:6379/1", "redis_url", "redis://cache:6379/1"),
+    ("REDIS_URL", "unix:///tmp/redis.sock", "redis_url", "unix:///tmp/redis.sock"),
+    ("DATABASE_URL", "sqlite:///tmp/x.db", "database_url", "sqlite:///tmp/x.db"),
+    ("WEBHOOK_SECRET", f"  {SECRET}\n", "webhook_secret", SECRET),
+    ("API_TOKEN", TOKEN, "api_token", TOKEN),
+    ("CONFIDENCE_THRESHOLD", "0.75", "confidence_threshold", 0.75),
+    ("CONFIDENCE_THRESHOLD", "0", "confidence_threshold", 0.0),
+    ("CONFIDENCE_THRESHOLD", "1", "confidence_threshold", 1.0),
+    (
+        "CONFIDENCE_THRESHOLDS",
+        "momentum=0.7,x=0.5",
+        "strategy_thresholds",
+        {"momentum": 0.7, "x": 0.5},
+    ),
+    (
+        "CONFIDENCE_THRESHOLDS",
+        " momentum = 0.7 , , my_tv_strategy=1 ,",
+        "strategy_thresholds",
+        {"momentum": 0.7, "my_tv_strategy": 1.0},
+    ),
+    ("CONFIDENCE_THRESHOLDS", "", "strategy_thresholds", {}),
+    (
+        "CONFIDENCE_REQUIRED",
+        "momentum, breakout,,",
+        "confidence_required",
+        {"momentum", "breakout"},
+    ),
+    ("SIGNAL_MAX_AGE_SECONDS", "30", "signal_max_age_seconds", 30),
+    ("DEDUPE_WINDOW_SECONDS", "15", "dedupe_window_seconds", 15),
+    ("DEDUPE_ID_WINDOW_SECONDS", "3600", "dedupe_id_window_seconds", 3600),
+    ("RATE_LIMIT_PER_MINUTE", "120", "rate_limit_per_minute", 120),
+    ("TRADINGVIEW_IPS_ONLY", "true", "tradingview_ips_only", True),
+    ("TRADINGVIEW_IPS_ONLY", " YES ", "tradingview_ips_only", True),
+    ("TRADINGVIEW_IPS_ONLY", "on", "tradingview_ips_only", True),
+    ("TRADINGVIEW_IPS_ONLY", "1", "tradingview_ips_only", True),
+    ("TRADINGVIEW_IPS_ONLY", "off", "tradingview_ips_only", False),
+    ("TRADINGVIEW_IPS_ONLY", "", "tradingview_ips_only", False),
+    ("TRADING_MODE", "TestNet", "trading_mode", TradingMode.TESTNET),
+    ("QUEUE_NAME", " orders ", "queue_name", "orders"),
+    ("LOG_LEVEL", "debug", "log_level", "DEBUG"),
+]
+
+
+@pytest.mark.parametrize(("variable", "raw", "attr", "parsed"), PARSED)
+def test_every_setting_is_parsed(variable: str, raw: str, attr: str, parsed: object) -> None:
+    assert getattr(load_settings({variable: raw}), attr) == parsed
+
+
+def test_the_parsing_table_covers_every_setting() -> None:
+    parsed = {attr for _, _, attr, _ in PARSED} | {"trusted_proxies"}  # tested below
+    assert parsed == set(Settings.__dataclass_fields__)
+
+
+def test_settings_are_read_together() -> None:
+    settings = load_settings(
+        {"PORT": "5000", "TRADING_MODE": "testnet", "CONFIDENCE_THRESHOLDS": "momentum=0.7"}
+    )
+    assert (settings.port, settings.trading_mode) == (5000, TradingMode.TESTNET)
+    assert settings.strategy_thresholds == {"momentum": 0.7}
+    assert settings.log_level == "INFO"
+
+
+@pytest.mark.parametrize(
+    ("raw", "networks"),
+    [
+        ("10.0.0.0/8", ("10.0.0.0/8",)),
+        ("10.0.0.0/8, 192.168.1.7 ,,", ("10.0.0.0/8", "192.168.1.7/32")),
+        ("10.1.2.3/8", ("10.0.0.0/8",)),  # host bits are dropped, not refused
+        ("::1, fd00::/8", ("::1/128", "fd00::/8")),
+        ("", ()),
+    ],
+)
+def test_trusted_proxies_are_addresses_or_cidr_ranges(raw: str, networks: tuple[str, ...]) -> None:
+    expected = tuple(ip_network(n) for n in networks)
+    assert load_settings({"TRUSTED_PROXIES": raw}).trusted_proxies == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "url"),
+    [
+        ("postgres://u:p@db.host:5432/d1", "postgresql+psycopg://u:p@db.host:5432/d1"),
+        ("postgresql://u:p@db.host/d1", "postgresql+psycopg://u:p@db.host/d1"),
+        ("postgresql+psycopg://u:p@db.host/d1", "postgresql+psycopg://u:p@db.host/d1"),
+        ("sqlite:///signalgate.db", "sqlite:///signalgate.db"),
+        ("mysql://u:p@db.host/d1", "mysql://u:p@db.host/d1"),
+    ],
+)
+def test_database_url_picks_psycopg_for_postgresql(raw: str, url: str) -> None:
+    assert database_url(raw) == url
+    assert load_settings({"DATABASE_URL": f" {raw} "}).database_url == url
+
+
+@pytest.mark.parametrize(
+    ("raw", "url"),
+    [
+        ("redis://h:6379/0", "redis://h:6379/0"),
+        ("rediss://:pw@h:6380", "rediss://:pw@h:6380?ssl_cert_reqs=none"),
+        (
+            "rediss://:pw@h:6380/0?ssl_cert_reqs=required",
+            "rediss://:pw@h:6380/0?ssl_cert_reqs=required",
+        ),
+        (
+            "rediss://:pw@h:6380/0?health_check_interval=10",
+            "rediss://:pw@h:6380/0?health_check_interval=10&ssl_cert_reqs=none",
+        ),
+    ],
+)
+def test_heroku_rediss_skips_certificate_checks_unless_told(raw: str, url: str) -> None:
+    assert redis_url(raw) == url
+    assert load_settings({"REDIS_URL": raw}).redis_url == url
+
+
+# (variable, bad value, what the message says to use)
+BAD = [
+    ("PORT", "eighty", "use a port number from 1 to 65535"),
+    ("PORT", "0", "use a port number from 1 to 65535"),
+    ("PORT", "70000", "use a port number from 1 to 65535"),
+    ("WEB_CONCURRENCY", "0", "use a whole number above 0"),
+    ("WEB_CONCURRENCY", "2.5", "use a whole number above 0"),
+    ("REDIS_URL", "localhost:6379", "use a URL like redis://host:6379/0"),
+    ("DATABASE_URL", "signalgate.db", "use a URL like postgres://"),
+    ("WEBHOOK_SECRET", "   ", "unset it or give it a value"),
+    ("API_TOKEN", "", "unset it or give it a value"),
+    ("CONFIDENCE_THRESHOLD", "high", "use a number from 0 to 1"),
+    ("CONFIDENCE_THRESHOLD", "1.5", "use a number from 0 to 1"),
+    ("CONFIDENCE_THRESHOLD", "-0.1", "use a number from 0 to 1"),
+    ("CONFIDENCE_THRESHOLD", "nan", "use a number from 0 to 1"),
+    ("CONFIDENCE_THRESHOLDS", "momentum", "use name=number pairs separated by commas"),
+    ("CONFIDENCE_THRESHOLDS", "=0.5", "use name=number pairs separated by commas"),
+    ("CONFIDENCE_THRESHOLDS", "momentum=0.7;x=0.5", "use a number from 0 to 1"),
+    ("CONFIDENCE_THRESHOLDS", "momentum=1.5", "use a number from 0 to 1"),
+    ("CONFIDENCE_THRESHOLDS", "momentum=", "use a number from 0 to 1"),
+    ("SIGNAL_MAX_AGE_SECONDS", "-5", "use a whole number above 0"),
+    ("DEDUPE_WINDOW_SECONDS", "1m", "use a whole number above 0"),
+    ("DEDUPE_ID_WINDOW_SECONDS", "0", "use a whole number above 0"),
+    ("RATE_LIMIT_PER_MINUTE", "lots", "use a whole number above 0"),
+    ("TRADINGVIEW_IPS_ONLY", "maybe", "use true or false"),
+    ("TRUSTED_PROXIES", "10.0.0.0/33", "use IP addresses or CIDR ranges separated by commas"),
+    ("TRUSTED_PROXIES", "10.0.0.1, proxy.local", "use IP addresses or CIDR ranges"),
+    ("TRADING_MODE", "real", "use paper, testnet or live"),
+    ("QUEUE_NAME", " ", "unset it or give it a value"),
+    ("LOG_LEVEL", "verbose", "use DEBUG, INFO, WARNING or ERROR"),
+]
+
+
+@pytest.mark.parametrize(("variable", "raw", "instead"), BAD)
+def test_a_bad_value_names_the_variable_and_what_to_use(
+    variable: str, raw: str, instead: str
+) -> None:
+    [line] = refusal({variable: raw})
+    assert line.startswith(f"{variable}=")
+    assert "is not valid" in line
+    assert instead in line
+
+
+def test_every_bad_value_is_reported_at_once_one_line_each() -> None:
+    environ = {variable: raw for variable, raw, _ in BAD}  # one bad value per variable
+    lines = refusal(environ)
+    assert [line.split("=", 1)[0] for line in lines] == list(environ)
+    for line, variable in zip(lines, environ, strict=True):
+        assert environ[variable] in line or "(hidden)" in line
+
+
+def test_a_shown_value_is_quoted_so_that_it_stays_on_its_line() -> None:
+    [line] = refusal({"LOG_LEVEL": "loud\nPORT=1"})
+    assert line == "LOG_LEVEL='loud\\nPORT=1' is not valid: use DEBUG, INFO, WARNING or ERROR."
+
+
+@pytest.mark.parametrize(
+    ("variable", "raw"),
+    [
+        ("WEBHOOK_SECRET", " "),
+        ("DATABASE_URL", f"user:{PASSWORD}@db.host/d1"),
+        ("DATABASE_URL", f"{PASSWORD}"),
+        ("REDIS_URL", f"http://:{PASSWORD}@cache:6379"),
+        ("REDIS_URL", f"{PASSWORD}@cache:6379"),
+    ],
+)
+def test_a_bad_secret_is_named_but_hidden(variable: str, raw: str) -> None:
+    [line] = refusal({variable: raw})
+    assert line.startswith(f"{variable}=(hidden) is not valid: ")
+    assert PASSWORD not in line
+
+
+def test_secrets_stay_out_of_errors_about_other_settings() -> None:
+    environ = {
+        "WEBHOOK_SECRET": SECRET,
+        "API_TOKEN": TOKEN,
+        "DATABASE_URL": f"postgres://app:{PASSWORD}@db.host/d1",
+        "REDIS_URL": f"rediss://:{PASSWORD}@cache:6380",
+        "PORT": "nope",
+        "TRADING_MODE": "live",
+    }
+    message = "\n".join(refusal(environ))
+    assert message.startswith("PORT=")
+    for secret in (SECRET, TOKEN, PASSWORD):
+        assert secret not in message
+
+
+def test_repr_of_settings_shows_no_secret() -> None:
+    settings = load_settings(
+        {
+            "WEBHOOK_SECRET": SECRET,
+            "API_TOKEN": TOKEN,
+            "DATABASE_URL": f"postgres://app:{PASSWORD}@db.host/d1",
+            "REDIS_URL": f"rediss://:{PASSWORD}-r@cache:6380",
+            "QUEUE_NAME": "orders",
+        }
+    )
+    shown = repr(settings)
+    assert "queue_name='orders'" in shown  # the repr does show the plain settings
+    for secret in (SECRET, TOKEN, PASSWORD):
+        assert secret not in shown
+    assert settings.webhook_secret == SECRET
+    assert settings.redis_url == f"rediss://:{PASSWORD}-r@cache:6380?ssl_cert_reqs=none"
+
+
+@pytest.mark.parametrize(
+    ("environ", "lines"),
+    [
+        (
+            {"TRADING_MODE": "live"},
+            ["TRADING_MODE=live needs WEBHOOK_SECRET: set a long random secret."],
+        ),
+        (
+            {"TRADING_MODE": " LIVE ", "API_TOKEN": TOKEN},
+            ["TRADING_MODE=live needs WEBHOOK_SECRET: set a long random secret."],
+        ),
+        (
+            {"TRADING_MODE": "live", "WEBHOOK_SECRET": "  "},
+            [
+                "WEBHOOK_SECRET=(hidden) is not valid: it is empty; unset it or give it a value.",
+                "TRADING_MODE=live needs WEBHOOK_SECRET: set a long random secret.",
+            ],
+        ),
+    ],
+)
+def test_live_trading_without_a_webhook_secret_is_refused(
+    environ: dict[str, str], lines: list[str]
+) -> None:
+    assert refusal(environ) == lines
+
+
+@pytest.mark.parametrize("mode", ["paper", "testnet"])
+def test_only_live_trading_needs_a_webhook_secret(mode: str) -> None:
+    assert load_settings({"TRADING_MODE": mode}).webhook_secret is None
+
+
+def test_live_trading_with_a_webhook_secret_is_accepted() -> None:
+    settings = load_settings({"TRADING_MODE": "live", "WEBHOOK_SECRET": SECRET})
+    assert (settings.trading_mode, settings.webhook_secret) == (TradingMode.LIVE, SECRET)
+
+
+def test_an_unparseable_redis_url_still_says_what_to_use() -> None:
+    [line] = refusal({"REDIS_URL": f"redis://:{PASSWORD}@[::1:6379"})
+    assert PASSWORD not in line
+    assert "use a URL like redis://host:6379/0" in line
+
+
+def test_settings_are_frozen() -> None:
+    settings: Any = load_settings({})
+    with pytest.raises(AttributeError):
+        settings.port = 1
