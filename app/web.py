@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Litestar, Request, Response, get, post
+from litestar.response.base import ASGIResponse
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.openapi.config import OpenAPIConfig
 from litestar.params import FromPath, QueryParameter
@@ -39,9 +40,22 @@ _STATUS = {
 
 
 def _answer(
-    code: int, status: str, reason: str | None = None, signal_id: str | None = None, **extra: Any
-) -> Response[bytes]:
+    code: int,
+    status: str,
+    reason: str | None = None,
+    signal_id: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> ASGIResponse:
+    """The webhook's answer, built straight as an ASGI response (it is on the hot path)."""
     body = {"status": status, "signal_id": signal_id, "reason": reason, **extra}
+    return ASGIResponse(
+        body=_json.encode(body), status_code=code, media_type="application/json", headers=headers
+    )
+
+
+def _error(code: int, status: str, reason: str) -> Response[bytes]:
+    body = {"status": status, "signal_id": None, "reason": reason}
     return Response(_json.encode(body), status_code=code, media_type="application/json")
 
 
@@ -50,12 +64,22 @@ def _services(request: Request[Any, Any, Any]) -> Services:
     return services
 
 
+def _header(request: Request[Any, Any, Any], name: bytes) -> str | None:
+    """One header, read without building Litestar's header map (the webhook's hot path)."""
+    for key, value in request.scope["headers"]:
+        if key == name:  # ASGI servers give lower-case names
+            return bytes(value).decode("latin-1")
+    return None
+
+
 def _sender(request: Request[Any, Any, Any], settings: Settings) -> str | None:
     peer = request.client.host if request.client else None
+    if not settings.trusted_proxies:
+        return peer
     return client_address(peer, request.headers.get("x-forwarded-for"), settings.trusted_proxies)
 
 
-async def _webhook(request: Request[Any, Any, Any], strategy: str | None) -> Response[bytes]:
+async def _webhook(request: Request[Any, Any, Any], strategy: str | None) -> ASGIResponse:
     services = _services(request)
     settings = services.settings
     client = _sender(request, settings)
@@ -69,7 +93,7 @@ async def _webhook(request: Request[Any, Any, Any], strategy: str | None) -> Res
     except AlertError as exc:
         return _answer(400, "unparseable", str(exc))
     if settings.webhook_secret is not None:
-        signature = request.headers.get("x-signature")
+        signature = _header(request, b"x-signature")
         if signature is not None:
             if not signature_matches(settings.webhook_secret, body, signature):
                 return _answer(401, "unauthorized", "the X-Signature does not match the body")
@@ -90,14 +114,18 @@ async def _webhook(request: Request[Any, Any, Any], strategy: str | None) -> Res
         client=client,
         sender=f"webhook:{alert.signal.strategy or '-'}",
     )
-    response = _answer(_STATUS[result.status], result.status, result.reason, result.signal_id)
-    if result.retry_after_seconds is not None:
-        response.headers["Retry-After"] = str(result.retry_after_seconds)
-    return response
+    retry = result.retry_after_seconds
+    return _answer(
+        _STATUS[result.status],
+        result.status,
+        result.reason,
+        result.signal_id,
+        headers=None if retry is None else {"Retry-After": str(retry)},
+    )
 
 
 @post("/webhook", request_max_body_size=MAX_BODY_BYTES, summary="Receive an alert")
-async def webhook(request: Request[Any, Any, Any]) -> Response[bytes]:
+async def webhook(request: Request[Any, Any, Any]) -> ASGIResponse:
     """Receive an alert in any supported dialect (JSON or text)."""
     return await _webhook(request, None)
 
@@ -107,7 +135,7 @@ async def webhook(request: Request[Any, Any, Any]) -> Response[bytes]:
 )
 async def webhook_for_strategy(
     request: Request[Any, Any, Any], strategy: FromPath[str]
-) -> Response[bytes]:
+) -> ASGIResponse:
     """Receive an alert for the named strategy (its per-strategy settings apply)."""
     return await _webhook(request, strategy[:100])
 
@@ -207,12 +235,12 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
         reason = "a query parameter is invalid: " + "; ".join(
             f"{e.get('key')}: {e.get('message')}" for e in (exc.extra or []) if isinstance(e, dict)
         )
-    return _answer(code, _HTTP_STATUS_NAMES.get(code, "error"), str(reason))
+    return _error(code, _HTTP_STATUS_NAMES.get(code, "error"), str(reason))
 
 
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return _answer(500, "error", "internal error; the server log has the details.")
+    return _error(500, "error", "internal error; the server log has the details.")
 
 
 def create_app(services: Services | None = None, *, run_forwarder: bool = True) -> Litestar:
