@@ -12,10 +12,10 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Litestar, Request, Response, get, post
-from litestar.response.base import ASGIResponse
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.openapi.config import OpenAPIConfig
 from litestar.params import FromPath, QueryParameter
+from litestar.response.base import ASGIResponse
 
 from app.bootstrap import Services, build_services
 from app.config import MAX_BODY_BYTES, TRADINGVIEW_IPS, Settings, load_settings
