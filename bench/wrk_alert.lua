@@ -1,4 +1,6 @@
 -- Each request is a distinct alert (a fresh id), so none is answered "duplicate".
+-- No response() callback: it would make wrk parse every answer in Lua, and wrk shares the two
+-- cores with the server. The benchmark checks instead that every request became a row and a job.
 local counter = 0
 local secret = os.getenv("BENCH_SECRET") or "bench-secret"
 local run = os.getenv("BENCH_RUN") or tostring(os.time())
@@ -12,27 +14,12 @@ request = function()
   return wrk.format("POST", "/webhook", {["Content-Type"] = "text/plain"}, body)
 end
 
-local threads = {}
-setup = function(thread)
-  table.insert(threads, thread)
-end
-
-accepted, other = 0, 0
-response = function(status, headers, body)
-  if status == 202 then accepted = accepted + 1 else other = other + 1 end
-end
-
 done = function(summary, latency, requests)
-  local ok, bad = 0, 0
-  for _, thread in ipairs(threads) do
-    ok = ok + thread:get("accepted")
-    bad = bad + thread:get("other")
-  end
+  local e = summary.errors
   io.write(string.format(
     'RESULT {"requests":%d,"seconds":%.3f,"p50_ms":%.3f,"p90_ms":%.3f,"p99_ms":%.3f,' ..
-    '"max_ms":%.3f,"errors":%d,"accepted":%d,"other":%d}\n',
+    '"max_ms":%.3f,"errors":%d,"non_2xx":%d}\n',
     summary.requests, summary.duration / 1e6, latency:percentile(50) / 1e3,
     latency:percentile(90) / 1e3, latency:percentile(99) / 1e3, latency.max / 1e3,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    ok, bad))
+    e.connect + e.read + e.write + e.timeout, e.status))
 end
