@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Protocol
 
 import msgspec
 
+from app.domain.market import Market, OrderBook
+from app.domain.orders import Fill, OrderRequest, OrderStatus
 from app.domain.signals import Signal, SignalRecord, SignalStatus
 
 
@@ -133,3 +136,92 @@ class SignalReader(Protocol):
     def ping(self) -> None:
         """Raise Unavailable when the database cannot be reached."""
         ...
+
+
+# --- venues -------------------------------------------------------------------------------------
+
+
+class ExchangeError(Exception):
+    """Something a venue said or did not say. Adapters translate their library's errors into
+    one of the subclasses, with the venue's message, so nothing above them imports ccxt."""
+
+
+class Retryable(ExchangeError):
+    """Network trouble, rate limit, venue busy: a read may be retried with a backoff."""
+
+
+class OutcomeUnknown(ExchangeError):
+    """An order was sent and no answer came back: it may or may not exist. Never re-send it
+    blindly; look it up by its client order id."""
+
+
+class Fatal(ExchangeError):
+    """The venue refused: retrying the same request will not help."""
+
+
+class InsufficientFunds(Fatal):
+    pass
+
+
+class InvalidOrder(Fatal):
+    """Below the minimums, bad precision, unknown symbol, reduce-only with no position..."""
+
+
+class AuthenticationFailed(Fatal):
+    pass
+
+
+class OrderNotFound(Fatal):
+    pass
+
+
+class Capabilities(msgspec.Struct, frozen=True):
+    """What a venue can do, as data (routing and brackets read it; no `if venue == ...`)."""
+
+    native_oco: bool = False
+    attached_tp_sl: bool = False
+    stop_market: bool = True
+    reduce_only: bool = False
+    client_order_id_max_length: int = 36
+    spot_locks_resting_sells: bool = True  # two resting sells cannot share the same coins
+
+
+class Balance(msgspec.Struct, frozen=True):
+    asset: str
+    free: Decimal
+    used: Decimal  # reserved by resting orders
+
+    @property
+    def total(self) -> Decimal:
+        return self.free + self.used
+
+
+class Exchange(Protocol):
+    """One venue, in the project's own types. Implemented by the paper exchange and by ccxt."""
+
+    name: str
+    capabilities: Capabilities
+
+    async def markets(self) -> dict[str, Market]: ...
+
+    async def order_book(self, symbol: str, depth: int = 20) -> OrderBook: ...
+
+    async def balances(self) -> dict[str, Balance]: ...
+
+    async def create_order(self, request: OrderRequest) -> OrderStatus:
+        """Place an order. Raises OutcomeUnknown when the answer was lost (look it up)."""
+        ...
+
+    async def cancel_order(self, symbol: str, order_id: str) -> OrderStatus: ...
+
+    async def fetch_order(self, symbol: str, order_id: str) -> OrderStatus: ...
+
+    async def fetch_order_by_client_id(
+        self, symbol: str, client_order_id: str
+    ) -> OrderStatus | None:
+        """The order with this client order id, or None when the venue has none."""
+        ...
+
+    async def open_orders(self, symbol: str | None = None) -> list[OrderStatus]: ...
+
+    async def fills_since(self, symbol: str, since: datetime) -> list[Fill]: ...

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import pytest
+
+from app.domain.orders import (
+    TERMINAL,
+    TRANSITIONS,
+    IllegalTransition,
+    Leg,
+    OrderState,
+    Side,
+    client_order_id,
+    transition,
+)
+
+S = OrderState
+
+
+@pytest.mark.parametrize(
+    ("current", "new"),
+    [
+        (S.SUBMITTED, S.ACCEPTED),
+        (S.SUBMITTED, S.UNKNOWN),
+        (S.ACCEPTED, S.PARTIALLY_FILLED),
+        (S.PARTIALLY_FILLED, S.PARTIALLY_FILLED),
+        (S.PARTIALLY_FILLED, S.FILLED),
+        (S.ACCEPTED, S.CANCEL_PENDING),
+        (S.CANCEL_PENDING, S.FILLED),  # the cancel lost the race to a fill
+        (S.UNKNOWN, S.FILLED),  # resolved by looking it up
+        (S.UNKNOWN, S.REJECTED),
+        (S.FILLED, S.FILLED),
+    ],
+)
+def test_allowed_transitions(current: OrderState, new: OrderState) -> None:
+    assert transition(current, new) is new
+
+
+@pytest.mark.parametrize(
+    ("current", "new"),
+    [
+        (S.FILLED, S.CANCELLED),
+        (S.CANCELLED, S.FILLED),
+        (S.REJECTED, S.ACCEPTED),
+        (S.ACCEPTED, S.SUBMITTED),
+        (S.ACCEPTED, S.REJECTED),
+        (S.EXPIRED, S.PARTIALLY_FILLED),
+    ],
+)
+def test_illegal_transitions_are_refused(current: OrderState, new: OrderState) -> None:
+    with pytest.raises(IllegalTransition, match=f"from {current} to {new}"):
+        transition(current, new)
+
+
+def test_terminal_states_and_table_covers_every_state() -> None:
+    assert set(TRANSITIONS) == set(OrderState)
+    assert {S.FILLED, S.CANCELLED, S.REJECTED, S.EXPIRED} == TERMINAL
+
+
+def test_client_order_ids_are_deterministic_distinct_and_fit_binance() -> None:
+    signal_id = "01JX5Z3K8Q4W2N7R9T1V3B5C7D"
+    ids = {client_order_id(signal_id, leg, revision) for leg in Leg for revision in (0, 1)}
+    assert len(ids) == len(Leg) * 2
+    assert client_order_id(signal_id, Leg.ENTRY) == client_order_id(signal_id, Leg.ENTRY)
+    assert all(len(i) <= 36 for i in ids)
+    with pytest.raises(ValueError, match="longer than the venue's 20"):
+        client_order_id(signal_id, Leg.ENTRY, max_length=20)
+
+
+def test_side_opposite() -> None:
+    assert Side.BUY.opposite is Side.SELL
+    assert Side.SELL.opposite is Side.BUY
