@@ -29,7 +29,9 @@ lint: setup ## ruff, ruff format, mypy --strict, import-linter contracts
 test: lint ## lint, then the whole test suite (unit, integration, e2e)
 	$(BIN)/pytest
 
-bench: setup ## benchmarks: print figures (ingest under load, ...)
+bench: setup ## benchmarks: print figures (market data feed, paper exchange, ingest under load)
+	$(BIN)/python -m bench.feed
+	$(BIN)/python -m bench.paper
 	$(BIN)/python -m bench.ingest
 
 clean: ## remove the virtualenv and local state

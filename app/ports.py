@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
 import msgspec
 
-from app.domain.market import Market, OrderBook
+from app.domain.market import Market, OrderBook, Tick
 from app.domain.orders import Fill, OrderRequest, OrderStatus
 from app.domain.signals import Signal, SignalRecord, SignalStatus
 
@@ -225,3 +225,13 @@ class Exchange(Protocol):
     async def open_orders(self, symbol: str | None = None) -> list[OrderStatus]: ...
 
     async def fills_since(self, symbol: str, since: datetime) -> list[Fill]: ...
+
+
+class MarketData(Protocol):
+    """Ticks from a live, replayed or synthetic source, and the book at the latest tick."""
+
+    def ticks(self) -> AsyncIterator[Tick]: ...
+
+    def order_book(self, symbol: str, depth: int = 20) -> OrderBook | None:
+        """None before the symbol's first tick."""
+        ...

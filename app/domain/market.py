@@ -60,6 +60,18 @@ class OrderBook(msgspec.Struct, frozen=True):
         return (bid + ask) / 2
 
 
+class Candle(msgspec.Struct, frozen=True):
+    """One recorded bar; `at` is the time in the file (usually its open)."""
+
+    symbol: str
+    at: datetime
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+
+
 class Tick(msgspec.Struct, frozen=True):
     """A price update from a feed."""
 

@@ -1,0 +1,611 @@
+"""The paper venue: a deterministic, in-process matching engine for spot markets.
+
+Pure: no clock (every call takes `now`), no I/O. Orders match against the last order book given
+to `on_book`; our own fills do not deplete that book (each new book is fresh liquidity, and an
+unchanged book brings none). Fees are charged in the quote currency on buys and sells alike.
+Spot only for now: no positions, no reduce-only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+import msgspec
+
+from app.domain.market import Level, Market, MarketKind, OrderBook, Tick
+from app.domain.orders import (
+    Fill,
+    OrderKind,
+    OrderRequest,
+    OrderState,
+    OrderStatus,
+    Side,
+    transition,
+)
+
+_ZERO = Decimal(0)
+DEFAULT_BALANCES: Mapping[str, Decimal] = {"USDT": Decimal(50000)}
+OPEN_STATES = frozenset({OrderState.ACCEPTED, OrderState.PARTIALLY_FILLED})
+_BUY = Side.BUY
+_S = OrderState
+
+
+class PaperRejection(Exception):
+    """The paper venue refused a request; the message is one sentence for the user."""
+
+
+class InvalidPaperOrder(PaperRejection):
+    """Unknown symbol, bad amount or price, below the minimums, would trigger at once."""
+
+
+class InsufficientPaperFunds(PaperRejection):
+    pass
+
+
+class DuplicateClientOrderId(PaperRejection):
+    pass
+
+
+class PaperOrderNotFound(PaperRejection):
+    pass
+
+
+class OrderClosed(PaperOrderNotFound):
+    """The order exists but is filled, cancelled or expired: it cannot be cancelled."""
+
+
+class PaperBalance(msgspec.Struct):
+    asset: str
+    free: Decimal = _ZERO
+    reserved: Decimal = _ZERO  # held by resting orders
+
+
+class PaperOrder(msgspec.Struct):
+    order_id: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    kind: OrderKind
+    amount: Decimal
+    state: OrderState
+    created_at: datetime
+    updated_at: datetime
+    price: Decimal | None = None
+    trigger_price: Decimal | None = None
+    filled: Decimal = _ZERO
+    cost: Decimal = _ZERO  # quote, before fees
+    fee: Decimal = _ZERO  # quote
+    reserved: Decimal = _ZERO  # quote for buys, base for sells
+
+
+class PaperState(msgspec.Struct, frozen=True):
+    """Everything a venue holds, as plain values (books excluded: the feed sends them again)."""
+
+    name: str
+    markets: tuple[Market, ...]
+    balances: tuple[PaperBalance, ...]
+    orders: tuple[PaperOrder, ...]
+    fills: tuple[Fill, ...]
+    next_order_number: int
+
+
+_STATE_CODEC = msgspec.json.Encoder()
+_STATE_DECODER = msgspec.json.Decoder(PaperState)
+
+
+def truncate(value: Decimal, step: Decimal) -> Decimal:
+    """The largest multiple of `step` not above `value` (amounts are truncated)."""
+    return value // step * step
+
+
+def round_to(value: Decimal, step: Decimal) -> Decimal:
+    """The nearest multiple of `step`, halves up (prices are rounded)."""
+    return (value / step).to_integral_value(ROUND_HALF_UP) * step
+
+
+def _walk(
+    levels: Sequence[Level], amount: Decimal, limit: Decimal | None, is_buy: bool
+) -> tuple[list[tuple[Decimal, Decimal]], Decimal, Decimal]:
+    """Take `amount` best first, not past `limit`: the (price, size) matches, filled, cost."""
+    matches: list[tuple[Decimal, Decimal]] = []
+    filled = cost = _ZERO
+    remaining = amount
+    for level in levels:
+        price = level.price
+        if limit is not None and (price > limit if is_buy else price < limit):
+            break
+        size = level.amount
+        if size >= remaining:
+            matches.append((price, remaining))
+            return matches, filled + remaining, cost + remaining * price
+        matches.append((price, size))
+        filled += size
+        cost += size * price
+        remaining -= size
+    return matches, filled, cost
+
+
+def _positive(value: Decimal | None, what: str) -> Decimal:
+    if value is None or not value.is_finite() or value <= 0:
+        raise InvalidPaperOrder(f"the {what} must be a positive number, not {value}")
+    return value
+
+
+class PaperVenue:
+    """One paper venue: markets, balances, orders and fills, matched against given books."""
+
+    def __init__(
+        self,
+        name: str,
+        markets: Iterable[Market],
+        balances: Mapping[str, Decimal] | None = None,
+    ) -> None:
+        self.name = name
+        self._markets = {market.symbol: market for market in markets}
+        start = DEFAULT_BALANCES if balances is None else balances
+        self._wallets = {asset: PaperBalance(asset, Decimal(free)) for asset, free in start.items()}
+        self._orders: dict[str, PaperOrder] = {}
+        self._by_client_id: dict[str, PaperOrder] = {}
+        self._resting: dict[str, dict[str, PaperOrder]] = {}  # symbol -> id -> order, by time
+        self._books: dict[str, OrderBook] = {}
+        self._fills: list[Fill] = []
+        self._next_order_number = 1
+
+    # --- reading ---------------------------------------------------------------------------
+
+    @property
+    def markets(self) -> dict[str, Market]:
+        return dict(self._markets)
+
+    def balances(self) -> dict[str, PaperBalance]:
+        return {a: PaperBalance(a, w.free, w.reserved) for a, w in self._wallets.items()}
+
+    def book(self, symbol: str) -> OrderBook | None:
+        return self._books.get(symbol)
+
+    def order(self, order_id: str) -> OrderStatus:
+        found = self._orders.get(order_id)
+        if found is None:
+            raise PaperOrderNotFound(f"there is no order {order_id} on {self.name}")
+        return self._status(found)
+
+    def order_by_client_id(self, client_order_id: str) -> OrderStatus | None:
+        found = self._by_client_id.get(client_order_id)
+        return None if found is None else self._status(found)
+
+    def open_orders(self, symbol: str | None = None) -> list[OrderStatus]:
+        books = [self._resting.get(symbol, {})] if symbol else list(self._resting.values())
+        return [self._status(order) for resting in books for order in resting.values()]
+
+    def fills_since(self, symbol: str, since: datetime) -> list[Fill]:
+        return [f for f in self._fills if f.symbol == symbol and f.at >= since]
+
+    # --- placing and cancelling ------------------------------------------------------------
+
+    def create_order(self, request: OrderRequest, now: datetime) -> OrderStatus:
+        """Place an order; raises a `PaperRejection` (and keeps nothing) when the venue refuses."""
+        market = self._markets.get(request.symbol)
+        if market is None or not market.active or market.kind is not MarketKind.SPOT:
+            raise InvalidPaperOrder(f"{request.symbol} is not a spot market on {self.name}")
+        if request.client_order_id in self._by_client_id:
+            raise DuplicateClientOrderId(
+                f"client order id {request.client_order_id} is already used on {self.name}"
+            )
+        if request.reduce_only:
+            raise InvalidPaperOrder("reduce-only orders need a swap market; this venue is spot")
+        amount = self._amount(request.amount, market)
+        kind = request.kind
+        if kind is OrderKind.MARKET:
+            return self._market_order(request, market, amount, now)
+        if kind is OrderKind.LIMIT:
+            return self._limit_order(request, market, amount, now)
+        return self._trigger_order(request, market, amount, now)
+
+    def cancel_order(self, order_id: str, now: datetime) -> OrderStatus:
+        order = self._orders.get(order_id)
+        if order is None:
+            raise PaperOrderNotFound(f"there is no order {order_id} on {self.name}")
+        if order.state not in OPEN_STATES:
+            raise OrderClosed(f"order {order_id} is {order.state} and cannot be cancelled")
+        self._release(order)
+        self._close(order, _S.CANCELLED, now)
+        return self._status(order)
+
+    # --- market data -----------------------------------------------------------------------
+
+    def on_book(self, book: OrderBook, now: datetime) -> list[OrderStatus]:
+        """Take a new book: fill crossed resting limits (maker) and fire triggered stops.
+
+        Returns the orders that changed, in time priority.
+        """
+        previous = self._books.get(book.symbol)
+        self._books[book.symbol] = book
+        resting = self._resting.get(book.symbol)
+        if not resting or book is previous or book == previous:
+            return []
+        bid, ask = book.best_bid, book.best_ask
+        changed = []
+        for order in list(resting.values()):
+            is_buy = order.side is _BUY
+            if order.kind is OrderKind.LIMIT:
+                limit = order.price
+                assert limit is not None
+                levels = book.asks if is_buy else book.bids
+                depth = sum(
+                    (
+                        lv.amount
+                        for lv in levels
+                        if (lv.price <= limit if is_buy else lv.price >= limit)
+                    ),
+                    _ZERO,
+                )
+                if not depth:
+                    continue
+                self._maker_fill(order, min(depth, order.amount - order.filled), now)
+            else:
+                reference = ask if is_buy else bid
+                if reference is None or not self._triggered(order, reference):
+                    continue
+                self._fire(order, book.asks if is_buy else book.bids, now)
+            changed.append(self._status(order))
+        return changed
+
+    def on_tick(self, tick: Tick, now: datetime) -> list[OrderStatus]:
+        """Take a trade price: limits it crosses fill in full (maker), stops it crosses fire
+        against the last book (or at the tick price when there is none)."""
+        resting = self._resting.get(tick.symbol)
+        if not resting:
+            return []
+        price = tick.price
+        book = self._books.get(tick.symbol)
+        changed = []
+        for order in list(resting.values()):
+            is_buy = order.side is _BUY
+            if order.kind is OrderKind.LIMIT:
+                limit = order.price
+                assert limit is not None
+                if price > limit if is_buy else price < limit:
+                    continue
+                self._maker_fill(order, order.amount - order.filled, now)
+            else:
+                if not self._triggered(order, price):
+                    continue
+                levels: Sequence[Level]
+                if book is None:
+                    levels = (Level(price, order.amount - order.filled),)
+                else:
+                    levels = book.asks if is_buy else book.bids
+                self._fire(order, levels, now)
+            changed.append(self._status(order))
+        return changed
+
+    # --- state -----------------------------------------------------------------------------
+
+    def snapshot(self) -> PaperState:
+        """A deep copy of everything the venue holds, ready to persist."""
+        state = PaperState(
+            name=self.name,
+            markets=tuple(self._markets.values()),
+            balances=tuple(self._wallets.values()),
+            orders=tuple(self._orders.values()),
+            fills=tuple(self._fills),
+            next_order_number=self._next_order_number,
+        )
+        return _STATE_DECODER.decode(_STATE_CODEC.encode(state))
+
+    @classmethod
+    def restore(cls, state: PaperState) -> PaperVenue:
+        state = _STATE_DECODER.decode(_STATE_CODEC.encode(state))  # share nothing with caller
+        venue = cls(state.name, state.markets, {})
+        venue._wallets = {w.asset: w for w in state.balances}
+        for order in state.orders:
+            venue._orders[order.order_id] = order
+            venue._by_client_id[order.client_order_id] = order
+            if order.state in OPEN_STATES:
+                venue._resting.setdefault(order.symbol, {})[order.order_id] = order
+        venue._fills = list(state.fills)
+        venue._next_order_number = state.next_order_number
+        return venue
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _market_order(
+        self, request: OrderRequest, market: Market, amount: Decimal, now: datetime
+    ) -> OrderStatus:
+        book = self._books.get(market.symbol)
+        if book is None:
+            raise InvalidPaperOrder(f"there is no order book for {market.symbol} yet")
+        is_buy = request.side is _BUY
+        levels = book.asks if is_buy else book.bids
+        if levels:
+            self._check_cost(market, amount, levels[0].price)
+        base, quote = self._wallet(market.base), self._wallet(market.quote)
+        if not is_buy and base.free < amount:
+            raise self._short(base, amount)
+        matches, _, cost = _walk(levels, amount, None, is_buy)
+        if is_buy:
+            needed = cost + cost * market.taker_fee
+            if quote.free < needed:
+                raise self._short(quote, needed)
+        order = self._new_order(request, amount, None, None, now)
+        self._take(order, market, matches, now)
+        self._finish_taking(order, now)
+        return self._status(order)
+
+    def _limit_order(
+        self, request: OrderRequest, market: Market, amount: Decimal, now: datetime
+    ) -> OrderStatus:
+        price = round_to(_positive(request.price, "limit price"), market.price_step)
+        if not price:
+            raise InvalidPaperOrder(f"the limit price rounds to 0 at a step of {market.price_step}")
+        self._check_cost(market, amount, price)
+        is_buy = request.side is _BUY
+        book = self._books.get(market.symbol)
+        levels: Sequence[Level] = () if book is None else (book.asks if is_buy else book.bids)
+        matches, filled, cost = _walk(levels, amount, price, is_buy)
+        base, quote = self._wallet(market.base), self._wallet(market.quote)
+        rest_notional = (amount - filled) * price
+        hold = rest_notional + rest_notional * market.maker_fee if is_buy else amount - filled
+        if is_buy:
+            needed = cost + cost * market.taker_fee + hold
+            if quote.free < needed:
+                raise self._short(quote, needed)
+        elif base.free < amount:
+            raise self._short(base, amount)
+        order = self._new_order(request, amount, price, None, now)
+        if matches:
+            self._take(order, market, matches, now)
+        if order.filled == amount:
+            order.state = transition(order.state, _S.FILLED)
+            return self._status(order)
+        self._hold(order, quote if is_buy else base, hold)
+        order.state = transition(order.state, _S.PARTIALLY_FILLED if matches else _S.ACCEPTED)
+        return self._status(order)
+
+    def _trigger_order(
+        self, request: OrderRequest, market: Market, amount: Decimal, now: datetime
+    ) -> OrderStatus:
+        trigger = round_to(_positive(request.trigger_price, "trigger price"), market.price_step)
+        if not trigger:
+            raise InvalidPaperOrder(
+                f"the trigger price rounds to 0 at a step of {market.price_step}"
+            )
+        self._check_cost(market, amount, trigger)
+        is_buy = request.side is _BUY
+        order = self._new_order(request, amount, None, trigger, now, keep=False)
+        book = self._books.get(market.symbol)
+        if book is not None:
+            reference = book.best_ask if is_buy else book.best_bid
+            if reference is not None and self._triggered(order, reference):
+                raise InvalidPaperOrder(
+                    f"the trigger price {trigger} would trigger immediately at {reference}"
+                )
+        if is_buy:
+            notional = amount * trigger
+            hold, wallet = notional + notional * market.taker_fee, self._wallet(market.quote)
+        else:
+            hold, wallet = amount, self._wallet(market.base)
+        if wallet.free < hold:
+            raise self._short(wallet, hold)
+        self._keep(order)
+        self._hold(order, wallet, hold)
+        order.state = transition(order.state, _S.ACCEPTED)
+        return self._status(order)
+
+    @staticmethod
+    def _triggered(order: PaperOrder, price: Decimal) -> bool:
+        trigger = order.trigger_price
+        assert trigger is not None
+        rising = (order.kind is OrderKind.STOP_MARKET) is (order.side is _BUY)
+        return price >= trigger if rising else price <= trigger
+
+    def _fire(self, order: PaperOrder, levels: Sequence[Level], now: datetime) -> None:
+        """A triggered stop: release its hold and fill like a market order; what cannot fill
+        (depth or funds) expires."""
+        market = self._markets[order.symbol]
+        self._release(order)
+        matches, _, cost = _walk(levels, order.amount - order.filled, None, order.side is _BUY)
+        if order.side is _BUY and self._wallet(market.quote).free < cost + cost * market.taker_fee:
+            matches = []
+        self._take(order, market, matches, now)
+        self._finish_taking(order, now)
+
+    def _take(
+        self,
+        order: PaperOrder,
+        market: Market,
+        matches: list[tuple[Decimal, Decimal]],
+        now: datetime,
+    ) -> None:
+        """Taker fills: one per level, balances moved from free."""
+        if not matches:
+            return
+        fee_rate = market.taker_fee
+        filled, cost, fee = self._record(order, market, matches, fee_rate, now, maker=False)
+        base, quote = self._wallet(market.base), self._wallet(market.quote)
+        if order.side is _BUY:
+            quote.free -= cost + fee
+            base.free += filled
+        else:
+            base.free -= filled
+            quote.free += cost - fee
+
+    def _maker_fill(self, order: PaperOrder, size: Decimal, now: datetime) -> None:
+        """A resting limit filled at its own price, paid from its hold."""
+        market = self._markets[order.symbol]
+        price = order.price
+        assert price is not None
+        filled, cost, fee = self._record(
+            order, market, [(price, size)], market.maker_fee, now, maker=True
+        )
+        base, quote = self._wallet(market.base), self._wallet(market.quote)
+        if order.side is _BUY:
+            spent = cost + fee
+            quote.reserved -= spent
+            order.reserved -= spent
+            base.free += filled
+        else:
+            base.reserved -= filled
+            order.reserved -= filled
+            quote.free += cost - fee
+        if order.filled == order.amount:
+            self._release(order)  # nothing is left when the arithmetic is exact; be sure
+            self._close(order, _S.FILLED, now)
+        else:
+            order.state = transition(order.state, _S.PARTIALLY_FILLED)
+
+    def _record(
+        self,
+        order: PaperOrder,
+        market: Market,
+        matches: list[tuple[Decimal, Decimal]],
+        fee_rate: Decimal,
+        now: datetime,
+        *,
+        maker: bool,
+    ) -> tuple[Decimal, Decimal, Decimal]:
+        filled = cost = fee = _ZERO
+        append = self._fills.append
+        for price, size in matches:
+            notional = price * size
+            charge = notional * fee_rate
+            append(
+                Fill(
+                    order.order_id,
+                    order.client_order_id,
+                    order.symbol,
+                    order.side,
+                    price,
+                    size,
+                    charge,
+                    market.quote,
+                    now,
+                    maker,
+                )
+            )
+            filled += size
+            cost += notional
+            fee += charge
+        order.filled += filled
+        order.cost += cost
+        order.fee += fee
+        order.updated_at = now
+        return filled, cost, fee
+
+    def _finish_taking(self, order: PaperOrder, now: datetime) -> None:
+        """After a market-style fill: filled, or the rest expires (IOC, as venues do)."""
+        if order.filled == order.amount:
+            self._close(order, _S.FILLED, now)
+            return
+        if order.filled:
+            order.state = transition(order.state, _S.PARTIALLY_FILLED)
+        self._close(order, _S.EXPIRED, now)
+
+    def _close(self, order: PaperOrder, state: OrderState, now: datetime) -> None:
+        order.state = transition(order.state, state)
+        order.updated_at = now
+        resting = self._resting.get(order.symbol)
+        if resting:
+            resting.pop(order.order_id, None)
+
+    def _new_order(
+        self,
+        request: OrderRequest,
+        amount: Decimal,
+        price: Decimal | None,
+        trigger: Decimal | None,
+        now: datetime,
+        *,
+        keep: bool = True,
+    ) -> PaperOrder:
+        order = PaperOrder(
+            str(self._next_order_number),
+            request.client_order_id,
+            request.symbol,
+            request.side,
+            request.kind,
+            amount,
+            _S.SUBMITTED,
+            now,
+            now,
+            price,
+            trigger,
+        )
+        if keep:
+            self._keep(order)
+        return order
+
+    def _keep(self, order: PaperOrder) -> None:
+        self._next_order_number += 1
+        self._orders[order.order_id] = order
+        self._by_client_id[order.client_order_id] = order
+
+    def _hold(self, order: PaperOrder, wallet: PaperBalance, amount: Decimal) -> None:
+        wallet.free -= amount
+        wallet.reserved += amount
+        order.reserved = amount
+        self._resting.setdefault(order.symbol, {})[order.order_id] = order
+
+    def _release(self, order: PaperOrder) -> None:
+        if not order.reserved:
+            return
+        market = self._markets[order.symbol]
+        wallet = self._wallet(market.quote if order.side is _BUY else market.base)
+        wallet.reserved -= order.reserved
+        wallet.free += order.reserved
+        order.reserved = _ZERO
+
+    def _wallet(self, asset: str) -> PaperBalance:
+        wallet = self._wallets.get(asset)
+        if wallet is None:
+            wallet = self._wallets[asset] = PaperBalance(asset)
+        return wallet
+
+    @staticmethod
+    def _short(wallet: PaperBalance, needed: Decimal) -> InsufficientPaperFunds:
+        return InsufficientPaperFunds(
+            f"insufficient {wallet.asset}: {needed} needed, {wallet.free} free"
+        )
+
+    @staticmethod
+    def _amount(value: Decimal, market: Market) -> Decimal:
+        amount = truncate(_positive(value, "amount"), market.amount_step)
+        if not amount:
+            raise InvalidPaperOrder(
+                f"the amount {value} is below the {market.symbol} step of {market.amount_step}"
+            )
+        if amount < market.min_amount:
+            raise InvalidPaperOrder(
+                f"the amount {amount} is below the {market.symbol} minimum of {market.min_amount}"
+            )
+        return amount
+
+    @staticmethod
+    def _check_cost(market: Market, amount: Decimal, price: Decimal) -> None:
+        if market.min_cost and amount * price < market.min_cost:
+            raise InvalidPaperOrder(
+                f"the order's cost {amount * price} is below the {market.symbol} minimum "
+                f"of {market.min_cost}"
+            )
+
+    def _status(self, order: PaperOrder) -> OrderStatus:
+        filled = order.filled
+        return OrderStatus(
+            order.order_id,
+            order.client_order_id,
+            order.symbol,
+            order.side,
+            order.kind,
+            order.state,
+            order.amount,
+            filled,
+            order.cost / filled if filled else None,
+            order.price,
+            order.trigger_price,
+            order.fee,
+            self._markets[order.symbol].quote,
+            False,
+            order.updated_at,
+        )

@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from app.adapters.exchange_paper import PaperExchange
+from app.domain.market import Level, Market, OrderBook
+from app.domain.orders import OrderKind, OrderRequest, OrderState, Side
+from app.domain.paper import PaperVenue
+from app.ports import (
+    Balance,
+    Exchange,
+    ExchangeError,
+    InsufficientFunds,
+    InvalidOrder,
+    OrderNotFound,
+)
+
+pytestmark = pytest.mark.anyio
+
+D = Decimal
+SYMBOL = "BTC/USDT"
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+MARKET = Market(SYMBOL, "BTC", "USDT", amount_step=D("0.001"), min_cost=D(10))
+
+
+def book(bids: str = "", asks: str = "") -> OrderBook:
+    """`book(bids="99x1", asks="100x1 101x2")`: price x amount, best first."""
+
+    def levels(text: str) -> tuple[Level, ...]:
+        return tuple(Level(D(p), D(a)) for p, a in (pair.split("x") for pair in text.split()))
+
+    return OrderBook(SYMBOL, levels(bids), levels(asks))
+
+
+class FixedFeed:
+    """A book source whose book the test can move."""
+
+    def __init__(self, current: OrderBook) -> None:
+        self.current = current
+
+    def __call__(self, symbol: str) -> OrderBook:
+        assert symbol == SYMBOL
+        return self.current
+
+
+@pytest.fixture
+def feed() -> FixedFeed:
+    return FixedFeed(book(bids="99x1 98x2", asks="100x1 101x2"))
+
+
+@pytest.fixture
+def exchange(feed: FixedFeed) -> PaperExchange:
+    """A paper exchange with 50,000 USDT and 1 BTC over the movable feed."""
+    venue = PaperVenue("paper", [MARKET], {"USDT": D(50_000), "BTC": D(1)})
+    return PaperExchange(venue, feed, lambda: NOW)
+
+
+def request(
+    side: Side,
+    kind: OrderKind,
+    amount: str,
+    *,
+    price: str | None = None,
+    trigger: str | None = None,
+    client_id: str = "sgA",
+) -> OrderRequest:
+    return OrderRequest(
+        client_id,
+        SYMBOL,
+        side,
+        kind,
+        D(amount),
+        None if price is None else D(price),
+        None if trigger is None else D(trigger),
+    )
+
+
+def test_it_is_an_exchange_with_capabilities_as_data(exchange: PaperExchange) -> None:
+    port: Exchange = exchange
+    assert port.name == "paper"
+    caps = port.capabilities
+    assert (caps.native_oco, caps.stop_market, caps.reduce_only) == (False, True, False)
+    assert caps.client_order_id_max_length == 36
+    assert caps.spot_locks_resting_sells
+
+
+async def test_a_market_order_fills_from_the_feed_and_moves_balances(
+    exchange: PaperExchange,
+) -> None:
+    status = await exchange.create_order(request(Side.BUY, OrderKind.MARKET, "2"))
+
+    assert (status.state, status.average_price) == (OrderState.FILLED, D("100.5"))
+    assert await exchange.fetch_order(SYMBOL, status.order_id) == status
+    assert await exchange.fetch_order_by_client_id(SYMBOL, "sgA") == status
+    assert await exchange.fetch_order_by_client_id(SYMBOL, "sgB") is None
+    assert [f.price for f in await exchange.fills_since(SYMBOL, NOW)] == [D(100), D(101)]
+    balances = await exchange.balances()
+    assert balances["BTC"] == Balance("BTC", D(3), D(0))
+    assert balances["USDT"].total == D(50_000) - D(201) - D("0.201")
+
+
+async def test_resting_orders_fill_when_the_feed_moves(
+    exchange: PaperExchange, feed: FixedFeed
+) -> None:
+    placed = await exchange.create_order(request(Side.SELL, OrderKind.LIMIT, "1", price="105"))
+    assert [o.order_id for o in await exchange.open_orders(SYMBOL)] == [placed.order_id]
+    assert (await exchange.balances())["BTC"] == Balance("BTC", D(0), D(1))
+
+    feed.current = book(bids="106x5", asks="107x5")
+
+    assert (await exchange.fetch_order(SYMBOL, placed.order_id)).state is OrderState.FILLED
+    assert await exchange.open_orders() == []
+
+
+async def test_order_book_is_cut_to_depth(exchange: PaperExchange) -> None:
+    cut = await exchange.order_book(SYMBOL, depth=1)
+    assert (len(cut.bids), len(cut.asks)) == (1, 1)
+    assert SYMBOL in await exchange.markets()
+
+
+@pytest.mark.parametrize(
+    ("order", "error", "message"),
+    [
+        (request(Side.SELL, OrderKind.MARKET, "2"), InsufficientFunds, "insufficient BTC"),
+        (request(Side.BUY, OrderKind.LIMIT, "0.05", price="100"), InvalidOrder, "below"),
+        (request(Side.BUY, OrderKind.LIMIT, "1"), InvalidOrder, "limit price"),
+    ],
+)
+async def test_refusals_become_the_ports_errors(
+    exchange: PaperExchange, order: OrderRequest, error: type[ExchangeError], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        await exchange.create_order(order)
+
+
+async def test_a_second_order_with_the_same_client_id_is_invalid(exchange: PaperExchange) -> None:
+    await exchange.create_order(request(Side.BUY, OrderKind.MARKET, "1"))
+
+    with pytest.raises(InvalidOrder, match="already used"):
+        await exchange.create_order(request(Side.SELL, OrderKind.MARKET, "1"))
+
+
+async def test_unknown_and_closed_orders_are_not_found(exchange: PaperExchange) -> None:
+    filled = await exchange.create_order(request(Side.BUY, OrderKind.MARKET, "1"))
+
+    with pytest.raises(OrderNotFound, match="is filled"):
+        await exchange.cancel_order(SYMBOL, filled.order_id)
+    with pytest.raises(OrderNotFound, match="no order 42"):
+        await exchange.fetch_order(SYMBOL, "42")
+    with pytest.raises(OrderNotFound):
+        await exchange.fetch_order("ETH/USDT", filled.order_id)
+
+
+async def test_cancel_releases_the_hold(exchange: PaperExchange) -> None:
+    placed = await exchange.create_order(request(Side.BUY, OrderKind.LIMIT, "1", price="90"))
+    assert (await exchange.balances())["USDT"].used == D(90) + D("0.09")
+
+    cancelled = await exchange.cancel_order(SYMBOL, placed.order_id)
+
+    assert cancelled.state is OrderState.CANCELLED
+    assert (await exchange.balances())["USDT"] == Balance("USDT", D(50_000), D(0))
