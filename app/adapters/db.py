@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +39,21 @@ def make_engine(url: str) -> Engine:
     return create_engine(
         url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args={"connect_timeout": 3}
     )
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction whose lost or refused connections surface as `Unavailable`."""
+    try:
+        with engine.begin() as conn:
+            yield conn
+    except (OperationalError, InterfaceError, DisconnectionError) as exc:
+        raise Unavailable(f"database unreachable ({type(exc).__name__})") from exc
+
+
+def dialect_insert(engine: Engine) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT (SQLite and PostgreSQL)."""
+    return postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
 
 def _utc(value: datetime) -> datetime:
@@ -98,16 +113,10 @@ class SqlSignalStore:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        dialect = engine.dialect.name
-        self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        self._insert = dialect_insert(engine)
 
-    @contextmanager
-    def _begin(self) -> Iterator[Connection]:
-        try:
-            with self._engine.begin() as conn:
-                yield conn
-        except (OperationalError, InterfaceError, DisconnectionError) as exc:
-            raise Unavailable(f"database unreachable ({type(exc).__name__})") from exc
+    def _begin(self) -> AbstractContextManager[Connection]:
+        return transaction(self._engine)
 
     def add_many(self, records: Sequence[SignalRecord]) -> None:
         if not records:

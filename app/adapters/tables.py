@@ -57,4 +57,19 @@ class SignalEventRow(SQLModel, table=True):
     detail: str | None = Field(default=None, sa_column=Column(String(500)))
 
 
+class PaperVenueRow(SQLModel, table=True):
+    """A paper venue's whole state (`PaperState`) as one JSON document, Decimals as strings.
+
+    JSON rather than normalized tables: the state is only ever read and written whole, by the
+    one process running the venue, and never queried; msgspec writes every Decimal as a string,
+    so money comes back exactly (no float on the way), and the struct's schema travels with it.
+    """
+
+    __tablename__ = "paper_venues"
+
+    name: str = Field(sa_column=Column(String(100), primary_key=True))
+    state: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = _utc_column()
+
+
 metadata = SQLModel.metadata

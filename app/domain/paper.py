@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
-
-import msgspec
+from decimal import Decimal
 
 from app.domain.market import Level, Market, MarketKind, OrderBook, Tick
 from app.domain.orders import (
@@ -24,113 +22,51 @@ from app.domain.orders import (
     Side,
     transition,
 )
+from app.domain.paper_rules import (
+    check_cost,
+    order_amount,
+    order_price,
+    round_to,
+    short,
+    triggered,
+    truncate,
+    walk,
+)
+from app.domain.paper_state import (
+    DEFAULT_BALANCES,
+    OPEN_STATES,
+    DuplicateClientOrderId,
+    InsufficientPaperFunds,
+    InvalidPaperOrder,
+    OrderClosed,
+    PaperBalance,
+    PaperOrder,
+    PaperOrderNotFound,
+    PaperRejection,
+    PaperState,
+    copy_state,
+)
+
+__all__ = [
+    "DEFAULT_BALANCES",
+    "OPEN_STATES",
+    "DuplicateClientOrderId",
+    "InsufficientPaperFunds",
+    "InvalidPaperOrder",
+    "OrderClosed",
+    "PaperBalance",
+    "PaperOrder",
+    "PaperOrderNotFound",
+    "PaperRejection",
+    "PaperState",
+    "PaperVenue",
+    "round_to",
+    "truncate",
+]
 
 _ZERO = Decimal(0)
-DEFAULT_BALANCES: Mapping[str, Decimal] = {"USDT": Decimal(50000)}
-OPEN_STATES = frozenset({OrderState.ACCEPTED, OrderState.PARTIALLY_FILLED})
 _BUY = Side.BUY
 _S = OrderState
-
-
-class PaperRejection(Exception):
-    """The paper venue refused a request; the message is one sentence for the user."""
-
-
-class InvalidPaperOrder(PaperRejection):
-    """Unknown symbol, bad amount or price, below the minimums, would trigger at once."""
-
-
-class InsufficientPaperFunds(PaperRejection):
-    pass
-
-
-class DuplicateClientOrderId(PaperRejection):
-    pass
-
-
-class PaperOrderNotFound(PaperRejection):
-    pass
-
-
-class OrderClosed(PaperOrderNotFound):
-    """The order exists but is filled, cancelled or expired: it cannot be cancelled."""
-
-
-class PaperBalance(msgspec.Struct):
-    asset: str
-    free: Decimal = _ZERO
-    reserved: Decimal = _ZERO  # held by resting orders
-
-
-class PaperOrder(msgspec.Struct):
-    order_id: str
-    client_order_id: str
-    symbol: str
-    side: Side
-    kind: OrderKind
-    amount: Decimal
-    state: OrderState
-    created_at: datetime
-    updated_at: datetime
-    price: Decimal | None = None
-    trigger_price: Decimal | None = None
-    filled: Decimal = _ZERO
-    cost: Decimal = _ZERO  # quote, before fees
-    fee: Decimal = _ZERO  # quote
-    reserved: Decimal = _ZERO  # quote for buys, base for sells
-
-
-class PaperState(msgspec.Struct, frozen=True):
-    """Everything a venue holds, as plain values (books excluded: the feed sends them again)."""
-
-    name: str
-    markets: tuple[Market, ...]
-    balances: tuple[PaperBalance, ...]
-    orders: tuple[PaperOrder, ...]
-    fills: tuple[Fill, ...]
-    next_order_number: int
-
-
-_STATE_CODEC = msgspec.json.Encoder()
-_STATE_DECODER = msgspec.json.Decoder(PaperState)
-
-
-def truncate(value: Decimal, step: Decimal) -> Decimal:
-    """The largest multiple of `step` not above `value` (amounts are truncated)."""
-    return value // step * step
-
-
-def round_to(value: Decimal, step: Decimal) -> Decimal:
-    """The nearest multiple of `step`, halves up (prices are rounded)."""
-    return (value / step).to_integral_value(ROUND_HALF_UP) * step
-
-
-def _walk(
-    levels: Sequence[Level], amount: Decimal, limit: Decimal | None, is_buy: bool
-) -> tuple[list[tuple[Decimal, Decimal]], Decimal, Decimal]:
-    """Take `amount` best first, not past `limit`: the (price, size) matches, filled, cost."""
-    matches: list[tuple[Decimal, Decimal]] = []
-    filled = cost = _ZERO
-    remaining = amount
-    for level in levels:
-        price = level.price
-        if limit is not None and (price > limit if is_buy else price < limit):
-            break
-        size = level.amount
-        if size >= remaining:
-            matches.append((price, remaining))
-            return matches, filled + remaining, cost + remaining * price
-        matches.append((price, size))
-        filled += size
-        cost += size * price
-        remaining -= size
-    return matches, filled, cost
-
-
-def _positive(value: Decimal | None, what: str) -> Decimal:
-    if value is None or not value.is_finite() or value <= 0:
-        raise InvalidPaperOrder(f"the {what} must be a positive number, not {value}")
-    return value
 
 
 class PaperVenue:
@@ -195,7 +131,7 @@ class PaperVenue:
             )
         if request.reduce_only:
             raise InvalidPaperOrder("reduce-only orders need a swap market; this venue is spot")
-        amount = self._amount(request.amount, market)
+        amount = order_amount(request.amount, market)
         kind = request.kind
         if kind is OrderKind.MARKET:
             return self._market_order(request, market, amount, now)
@@ -246,7 +182,7 @@ class PaperVenue:
                 self._maker_fill(order, min(depth, order.amount - order.filled), now)
             else:
                 reference = ask if is_buy else bid
-                if reference is None or not self._triggered(order, reference):
+                if reference is None or not triggered(order, reference):
                     continue
                 self._fire(order, book.asks if is_buy else book.bids, now)
             changed.append(self._status(order))
@@ -270,7 +206,7 @@ class PaperVenue:
                     continue
                 self._maker_fill(order, order.amount - order.filled, now)
             else:
-                if not self._triggered(order, price):
+                if not triggered(order, price):
                     continue
                 levels: Sequence[Level]
                 if book is None:
@@ -293,11 +229,11 @@ class PaperVenue:
             fills=tuple(self._fills),
             next_order_number=self._next_order_number,
         )
-        return _STATE_DECODER.decode(_STATE_CODEC.encode(state))
+        return copy_state(state)
 
     @classmethod
     def restore(cls, state: PaperState) -> PaperVenue:
-        state = _STATE_DECODER.decode(_STATE_CODEC.encode(state))  # share nothing with caller
+        state = copy_state(state)  # share nothing with the caller
         venue = cls(state.name, state.markets, {})
         venue._wallets = {w.asset: w for w in state.balances}
         for order in state.orders:
@@ -320,15 +256,15 @@ class PaperVenue:
         is_buy = request.side is _BUY
         levels = book.asks if is_buy else book.bids
         if levels:
-            self._check_cost(market, amount, levels[0].price)
+            check_cost(market, amount, levels[0].price)
         base, quote = self._wallet(market.base), self._wallet(market.quote)
         if not is_buy and base.free < amount:
-            raise self._short(base, amount)
-        matches, _, cost = _walk(levels, amount, None, is_buy)
+            raise short(base, amount)
+        matches, _, cost = walk(levels, amount, None, is_buy)
         if is_buy:
             needed = cost + cost * market.taker_fee
             if quote.free < needed:
-                raise self._short(quote, needed)
+                raise short(quote, needed)
         order = self._new_order(request, amount, None, None, now)
         self._take(order, market, matches, now)
         self._finish_taking(order, now)
@@ -337,23 +273,20 @@ class PaperVenue:
     def _limit_order(
         self, request: OrderRequest, market: Market, amount: Decimal, now: datetime
     ) -> OrderStatus:
-        price = round_to(_positive(request.price, "limit price"), market.price_step)
-        if not price:
-            raise InvalidPaperOrder(f"the limit price rounds to 0 at a step of {market.price_step}")
-        self._check_cost(market, amount, price)
+        price = order_price(request.price, "limit price", market, amount)
         is_buy = request.side is _BUY
         book = self._books.get(market.symbol)
         levels: Sequence[Level] = () if book is None else (book.asks if is_buy else book.bids)
-        matches, filled, cost = _walk(levels, amount, price, is_buy)
+        matches, filled, cost = walk(levels, amount, price, is_buy)
         base, quote = self._wallet(market.base), self._wallet(market.quote)
         rest_notional = (amount - filled) * price
         hold = rest_notional + rest_notional * market.maker_fee if is_buy else amount - filled
         if is_buy:
             needed = cost + cost * market.taker_fee + hold
             if quote.free < needed:
-                raise self._short(quote, needed)
+                raise short(quote, needed)
         elif base.free < amount:
-            raise self._short(base, amount)
+            raise short(base, amount)
         order = self._new_order(request, amount, price, None, now)
         if matches:
             self._take(order, market, matches, now)
@@ -367,18 +300,13 @@ class PaperVenue:
     def _trigger_order(
         self, request: OrderRequest, market: Market, amount: Decimal, now: datetime
     ) -> OrderStatus:
-        trigger = round_to(_positive(request.trigger_price, "trigger price"), market.price_step)
-        if not trigger:
-            raise InvalidPaperOrder(
-                f"the trigger price rounds to 0 at a step of {market.price_step}"
-            )
-        self._check_cost(market, amount, trigger)
+        trigger = order_price(request.trigger_price, "trigger price", market, amount)
         is_buy = request.side is _BUY
         order = self._new_order(request, amount, None, trigger, now, keep=False)
         book = self._books.get(market.symbol)
         if book is not None:
             reference = book.best_ask if is_buy else book.best_bid
-            if reference is not None and self._triggered(order, reference):
+            if reference is not None and triggered(order, reference):
                 raise InvalidPaperOrder(
                     f"the trigger price {trigger} would trigger immediately at {reference}"
                 )
@@ -388,25 +316,18 @@ class PaperVenue:
         else:
             hold, wallet = amount, self._wallet(market.base)
         if wallet.free < hold:
-            raise self._short(wallet, hold)
+            raise short(wallet, hold)
         self._keep(order)
         self._hold(order, wallet, hold)
         order.state = transition(order.state, _S.ACCEPTED)
         return self._status(order)
-
-    @staticmethod
-    def _triggered(order: PaperOrder, price: Decimal) -> bool:
-        trigger = order.trigger_price
-        assert trigger is not None
-        rising = (order.kind is OrderKind.STOP_MARKET) is (order.side is _BUY)
-        return price >= trigger if rising else price <= trigger
 
     def _fire(self, order: PaperOrder, levels: Sequence[Level], now: datetime) -> None:
         """A triggered stop: release its hold and fill like a market order; what cannot fill
         (depth or funds) expires."""
         market = self._markets[order.symbol]
         self._release(order)
-        matches, _, cost = _walk(levels, order.amount - order.filled, None, order.side is _BUY)
+        matches, _, cost = walk(levels, order.amount - order.filled, None, order.side is _BUY)
         if order.side is _BUY and self._wallet(market.quote).free < cost + cost * market.taker_fee:
             matches = []
         self._take(order, market, matches, now)
@@ -562,33 +483,6 @@ class PaperVenue:
         if wallet is None:
             wallet = self._wallets[asset] = PaperBalance(asset)
         return wallet
-
-    @staticmethod
-    def _short(wallet: PaperBalance, needed: Decimal) -> InsufficientPaperFunds:
-        return InsufficientPaperFunds(
-            f"insufficient {wallet.asset}: {needed} needed, {wallet.free} free"
-        )
-
-    @staticmethod
-    def _amount(value: Decimal, market: Market) -> Decimal:
-        amount = truncate(_positive(value, "amount"), market.amount_step)
-        if not amount:
-            raise InvalidPaperOrder(
-                f"the amount {value} is below the {market.symbol} step of {market.amount_step}"
-            )
-        if amount < market.min_amount:
-            raise InvalidPaperOrder(
-                f"the amount {amount} is below the {market.symbol} minimum of {market.min_amount}"
-            )
-        return amount
-
-    @staticmethod
-    def _check_cost(market: Market, amount: Decimal, price: Decimal) -> None:
-        if market.min_cost and amount * price < market.min_cost:
-            raise InvalidPaperOrder(
-                f"the order's cost {amount * price} is below the {market.symbol} minimum "
-                f"of {market.min_cost}"
-            )
 
     def _status(self, order: PaperOrder) -> OrderStatus:
         filled = order.filled

@@ -6,9 +6,9 @@ from decimal import Decimal
 import pytest
 
 from app.adapters.exchange_paper import PaperExchange
-from app.domain.market import Level, Market, OrderBook
+from app.domain.market import Market, OrderBook
 from app.domain.orders import OrderKind, OrderRequest, OrderState, Side
-from app.domain.paper import PaperVenue
+from app.domain.paper import PaperState, PaperVenue
 from app.ports import (
     Balance,
     Exchange,
@@ -16,23 +16,16 @@ from app.ports import (
     InsufficientFunds,
     InvalidOrder,
     OrderNotFound,
+    OutcomeUnknown,
+    Unavailable,
 )
+from tests.paper_helpers import SYMBOL, book, order
 
 pytestmark = pytest.mark.anyio
 
 D = Decimal
-SYMBOL = "BTC/USDT"
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 MARKET = Market(SYMBOL, "BTC", "USDT", amount_step=D("0.001"), min_cost=D(10))
-
-
-def book(bids: str = "", asks: str = "") -> OrderBook:
-    """`book(bids="99x1", asks="100x1 101x2")`: price x amount, best first."""
-
-    def levels(text: str) -> tuple[Level, ...]:
-        return tuple(Level(D(p), D(a)) for p, a in (pair.split("x") for pair in text.split()))
-
-    return OrderBook(SYMBOL, levels(bids), levels(asks))
 
 
 class FixedFeed:
@@ -58,24 +51,9 @@ def exchange(feed: FixedFeed) -> PaperExchange:
     return PaperExchange(venue, feed, lambda: NOW)
 
 
-def request(
-    side: Side,
-    kind: OrderKind,
-    amount: str,
-    *,
-    price: str | None = None,
-    trigger: str | None = None,
-    client_id: str = "sgA",
-) -> OrderRequest:
-    return OrderRequest(
-        client_id,
-        SYMBOL,
-        side,
-        kind,
-        D(amount),
-        None if price is None else D(price),
-        None if trigger is None else D(trigger),
-    )
+def request(side: Side, kind: OrderKind, amount: str, **prices: str) -> OrderRequest:
+    """An order request with the client order id `sgA` (the tests repeat it on purpose)."""
+    return order(side, kind, amount, client_id="sgA", **prices)
 
 
 def test_it_is_an_exchange_with_capabilities_as_data(exchange: PaperExchange) -> None:
@@ -162,3 +140,52 @@ async def test_cancel_releases_the_hold(exchange: PaperExchange) -> None:
 
     assert cancelled.state is OrderState.CANCELLED
     assert (await exchange.balances())["USDT"] == Balance("USDT", D(50_000), D(0))
+
+
+class MemoryStore:
+    """Keeps states in a dict; `down` makes every call fail as a lost database does."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, PaperState] = {}
+        self.saves = 0
+        self.down = False
+
+    def load(self, name: str) -> PaperState | None:
+        return self.states.get(name)
+
+    def save(self, name: str, state: PaperState) -> None:
+        if self.down:
+            raise Unavailable("database unreachable (OperationalError)")
+        self.saves += 1
+        self.states[name] = state
+
+
+async def test_a_stored_exchange_saves_every_change_and_reopens_as_it_was(
+    feed: FixedFeed,
+) -> None:
+    store = MemoryStore()
+    exchange = PaperExchange.open("paper", [MARKET], feed, lambda: NOW, store, {"BTC": D(1)})
+    placed = await exchange.create_order(request(Side.SELL, OrderKind.LIMIT, "1", price="500"))
+    await exchange.balances()  # reads save nothing
+    assert store.saves == 2  # opened, placed
+
+    feed.current = book(bids="600x5", asks="601x5")
+    await exchange.open_orders(SYMBOL)  # the new book fills the resting sell
+    assert store.saves == 3
+
+    reopened = PaperExchange.open("paper", [MARKET], feed, lambda: NOW, store)
+    assert await reopened.balances() == await exchange.balances()
+    assert (await reopened.fetch_order(SYMBOL, placed.order_id)).state is OrderState.FILLED
+
+
+async def test_an_order_placed_while_the_store_is_down_is_of_unknown_outcome(
+    feed: FixedFeed,
+) -> None:
+    store = MemoryStore()
+    exchange = PaperExchange.open("paper", [MARKET], feed, lambda: NOW, store)
+    store.down = True
+
+    with pytest.raises(OutcomeUnknown, match="could not be saved"):
+        await exchange.create_order(request(Side.BUY, OrderKind.MARKET, "1"))
+
+    assert await exchange.fetch_order_by_client_id(SYMBOL, "sgA") is not None

@@ -7,7 +7,7 @@ import msgspec
 import pytest
 
 import app.domain.paper as paper
-from app.domain.market import Level, Market, OrderBook, Tick
+from app.domain.market import Market, OrderBook, Tick
 from app.domain.orders import (
     IllegalTransition,
     OrderKind,
@@ -25,9 +25,9 @@ from app.domain.paper import (
     PaperState,
     PaperVenue,
 )
+from tests.paper_helpers import SYMBOL, book, order
 
 D = Decimal
-SYMBOL = "BTC/USDT"
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=1)
 MARKET = Market(
@@ -43,37 +43,7 @@ MARKET = Market(
 )
 
 
-def book(bids: str = "", asks: str = "") -> OrderBook:
-    """`book(bids="99x1 98x2", asks="100x1 101x2")`: price x amount, best first."""
-
-    def levels(text: str) -> tuple[Level, ...]:
-        return tuple(Level(D(p), D(a)) for p, a in (pair.split("x") for pair in text.split()))
-
-    return OrderBook(SYMBOL, levels(bids), levels(asks))
-
-
 STANDARD_BOOK = book(bids="99x1 98x2 97x5", asks="100x1 101x2 102x5")
-_ids = iter(range(10**6))
-
-
-def order(
-    side: Side,
-    kind: OrderKind,
-    amount: str,
-    *,
-    price: str | None = None,
-    trigger: str | None = None,
-    client_id: str | None = None,
-) -> OrderRequest:
-    return OrderRequest(
-        client_id or f"c{next(_ids)}",
-        SYMBOL,
-        side,
-        kind,
-        D(amount),
-        None if price is None else D(price),
-        None if trigger is None else D(trigger),
-    )
 
 
 def wallet(venue: PaperVenue, asset: str) -> tuple[D, D]:
