@@ -5,13 +5,21 @@
 
 from __future__ import annotations
 
-import enum
 import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from app.config_venues import (
+    PAPER,
+    MarketDataSettings,
+    TradingMode,
+    VenueSettings,
+    read_market_data,
+    read_venues,
+)
 
 T = TypeVar("T")
 
@@ -21,12 +29,6 @@ DEFAULT_DATABASE_URL = "sqlite:///signalgate.db"
 MAX_BODY_BYTES = 64 * 1024
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-class TradingMode(enum.StrEnum):
-    PAPER = "paper"
-    TESTNET = "testnet"
-    LIVE = "live"
 
 
 class ConfigError(ValueError):
@@ -55,6 +57,10 @@ class Settings:
     trading_mode: TradingMode = TradingMode.PAPER
     queue_name: str = "signals"
     log_level: str = "INFO"
+    venues: tuple[VenueSettings, ...] = field(
+        default_factory=lambda: (VenueSettings(PAPER, PAPER, TradingMode.PAPER),)
+    )
+    market_data: MarketDataSettings = field(default_factory=MarketDataSettings)
 
 
 def database_url(raw: str) -> str:
@@ -213,8 +219,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     read("QUEUE_NAME", "queue_name", _nonempty)
     read("LOG_LEVEL", "log_level", _log_level)
 
-    if values.get("trading_mode") is TradingMode.LIVE and not values.get("webhook_secret"):
+    mode = values.get("trading_mode", TradingMode.PAPER)
+    assert isinstance(mode, TradingMode)
+    if mode is TradingMode.LIVE and not values.get("webhook_secret"):
         errors.append("TRADING_MODE=live needs WEBHOOK_SECRET: set a long random secret.")
+    values["venues"] = read_venues(env, mode, errors)
+    values["market_data"] = read_market_data(env, errors)
     if errors:
         raise ConfigError("\n".join(errors))
     return Settings(**values)  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ from app.config import (
     load_settings,
     redis_url,
 )
+from app.config_venues import MarketDataSettings, VenueSettings
 
 SECRET = "wh-s3cret-9f8e7d"
 TOKEN = "api-t0ken-1a2b3c"
@@ -47,6 +48,8 @@ DEFAULTS = [
     ("trading_mode", TradingMode.PAPER),
     ("queue_name", "signals"),
     ("log_level", "INFO"),
+    ("venues", (VenueSettings("paper", "paper", TradingMode.PAPER),)),
+    ("market_data", MarketDataSettings()),
 ]
 
 
@@ -113,7 +116,8 @@ def test_every_setting_is_parsed(variable: str, raw: str, attr: str, parsed: obj
 
 
 def test_the_parsing_table_covers_every_setting() -> None:
-    parsed = {attr for _, _, attr, _ in PARSED} | {"trusted_proxies"}  # tested below
+    # trusted_proxies is tested below; venues and market data in test_config_venues.py
+    parsed = {attr for _, _, attr, _ in PARSED} | {"trusted_proxies", "venues", "market_data"}
     assert parsed == set(Settings.__dataclass_fields__)
 
 

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from app.config import ConfigError, TradingMode, load_settings
+
+KEYS = {"BINANCE_API_KEY": "k-123", "BINANCE_API_SECRET": "s-456-very-secret"}
+
+
+def test_the_default_is_one_paper_venue_on_a_synthetic_feed() -> None:
+    settings = load_settings({})
+    [venue] = settings.venues
+    assert (venue.name, venue.exchange, venue.mode) == ("paper", "paper", TradingMode.PAPER)
+    assert venue.balances == {"USDT": Decimal(50_000)}
+    assert venue.fee == Decimal("0.001")
+    assert settings.market_data.source == "synthetic"
+    assert settings.market_data.symbols == ("BTC/USDT", "ETH/USDT")
+
+
+def test_several_paper_venues_with_their_own_fees_prices_and_balances() -> None:
+    settings = load_settings(
+        {
+            "VENUES": "paper,paper_cheap",
+            "PAPER_CHEAP_FEE": "0.0005",
+            "PAPER_CHEAP_PRICE_OFFSET_BPS": "-3",
+            "PAPER_CHEAP_BALANCES": "usdt=1000,BTC=0.5",
+        }
+    )
+    cheap = settings.venues[1]
+    assert (cheap.fee, cheap.price_offset_bps) == (Decimal("0.0005"), Decimal(-3))
+    assert cheap.balances == {"USDT": Decimal(1000), "BTC": Decimal("0.5")}
+
+
+def test_a_testnet_ccxt_venue() -> None:
+    settings = load_settings(
+        {"TRADING_MODE": "testnet", "VENUES": "paper,binance", "BINANCE_MODE": "testnet", **KEYS}
+    )
+    binance = settings.venues[1]
+    assert (binance.exchange, binance.mode, binance.api_key) == ("binance", "testnet", "k-123")
+    assert "s-456" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"VENUES": "binance", **KEYS}, "BINANCE_MODE is not set: use testnet or live"),
+        (
+            {"VENUES": "binance", "BINANCE_MODE": "paper", **KEYS},
+            "BINANCE_MODE='paper' is not valid",
+        ),
+        (
+            {"VENUES": "binance", "BINANCE_MODE": "testnet", **KEYS},
+            "BINANCE_MODE=testnet needs TRADING_MODE=testnet or live",
+        ),
+        (
+            {"TRADING_MODE": "testnet", "VENUES": "binance", "BINANCE_MODE": "live", **KEYS},
+            "BINANCE_MODE=live needs TRADING_MODE=live",
+        ),
+        (
+            {"TRADING_MODE": "testnet", "VENUES": "binance", "BINANCE_MODE": "testnet"},
+            "BINANCE_API_KEY and BINANCE_API_SECRET are needed",
+        ),
+        ({"PAPER_MODE": "live"}, "a paper venue trades on paper only"),
+        ({"PAPER_FEE": "0.5"}, "PAPER_FEE='0.5' is not valid: use a fraction from 0 to 0.1"),
+        ({"PAPER_BALANCES": "USDT"}, "PAPER_BALANCES='USDT' is not valid"),
+        ({"PAPER_PRICE_OFFSET_BPS": "nan"}, "PAPER_PRICE_OFFSET_BPS='nan' is not valid"),
+        ({"VENUES": "pa per!"}, "use names of letters, digits and _"),
+        ({"VENUES": " , "}, "VENUES is empty"),
+        ({"MARKET_DATA": "moon"}, "MARKET_DATA='moon' is not valid"),
+        ({"SYMBOLS": "BTCUSDT"}, "use ccxt symbols like BTC/USDT"),
+        ({"MARKET_DATA_SEED": "x"}, "MARKET_DATA_SEED='x' is not valid"),
+    ],
+)
+def test_venue_mistakes_are_refused_with_what_to_do(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env)
+    assert message in str(caught.value)
+    assert "s-456" not in str(caught.value)
+
+
+def test_market_data_sources() -> None:
+    replay = load_settings({"MARKET_DATA": "replay:data/btc.csv", "SYMBOLS": "btc/usdt"})
+    assert (replay.market_data.source, replay.market_data.path) == ("replay", "data/btc.csv")
+    assert replay.market_data.symbols == ("BTC/USDT",)
+    live = load_settings({"MARKET_DATA": "ccxt:Binance", "MARKET_DATA_SEED": "7"})
+    assert (live.market_data.exchange, live.market_data.seed) == ("binance", 7)
