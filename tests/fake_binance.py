@@ -91,6 +91,7 @@ class FakeBinance:
     trades: list[dict[str, Any]] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
+    last_prices: dict[str, str] = field(default_factory=dict)  # ticker's last; default: mid
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1000))
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _release: threading.Event = field(default_factory=threading.Event)
@@ -160,6 +161,7 @@ class FakeBinance:
             ("GET", "/api/v3/time"): (False, lambda _: {"serverTime": _now_ms()}),
             ("GET", "/api/v3/exchangeInfo"): (False, self._exchange_info),
             ("GET", "/api/v3/depth"): (False, self._depth),
+            ("GET", "/api/v3/ticker/24hr"): (False, self._ticker_24hr),
             ("GET", "/api/v3/account"): (True, self._account),
             ("POST", "/api/v3/order"): (True, self._create),
             ("GET", "/api/v3/order"): (True, self._fetch),
@@ -250,6 +252,36 @@ class FakeBinance:
         bids = [[str(Decimal(spec["bid"]) - i * 10 * tick), "1.00000"] for i in range(5)]
         asks = [[str(Decimal(spec["ask"]) + i * 10 * tick), "1.00000"] for i in range(5)]
         return {"lastUpdateId": 1, "bids": bids, "asks": asks}
+
+    def _ticker_24hr(self, params: dict[str, str]) -> Json:
+        spec = self._spec(params)
+        bid, ask = Decimal(spec["bid"]), Decimal(spec["ask"])
+        with self._lock:
+            last = self.last_prices.get(params["symbol"]) or str((bid + ask) / 2)
+        now = _now_ms()
+        return {
+            "symbol": params["symbol"],
+            "priceChange": "0",
+            "priceChangePercent": "0",
+            "weightedAvgPrice": last,
+            "prevClosePrice": last,
+            "lastPrice": last,
+            "lastQty": "0.1",
+            "bidPrice": spec["bid"],
+            "bidQty": "1.00000",
+            "askPrice": spec["ask"],
+            "askQty": "1.00000",
+            "openPrice": last,
+            "highPrice": spec["ask"],
+            "lowPrice": spec["bid"],
+            "volume": "123.45000",
+            "quoteVolume": "6172500.00",
+            "openTime": now - 86_400_000,
+            "closeTime": now,
+            "firstId": 1,
+            "lastId": 100,
+            "count": 100,
+        }
 
     # --- signed --------------------------------------------------------------------------
 
