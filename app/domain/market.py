@@ -81,3 +81,18 @@ class Tick(msgspec.Struct, frozen=True):
     bid: Decimal | None = None
     ask: Decimal | None = None
     volume: Decimal = Decimal(0)
+
+
+def shifted(book: OrderBook, bps: Decimal) -> OrderBook:
+    """The same book with every price moved by `bps` basis points, kept to each price's
+    decimal places (so paper venues fed by one feed quote different prices)."""
+    if not bps:
+        return book
+    factor = 1 + bps / 10_000
+
+    def move(levels: tuple[Level, ...]) -> tuple[Level, ...]:
+        return tuple(
+            Level((level.price * factor).quantize(level.price), level.amount) for level in levels
+        )
+
+    return OrderBook(book.symbol, move(book.bids), move(book.asks), book.at)
