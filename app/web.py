@@ -191,7 +191,11 @@ async def get_signal(request: Request[Any, Any, Any], signal_id: FromPath[str]) 
     _authorize_read(request)
     found = await asyncio.to_thread(_services(request).reader.get, signal_id)
     if found is None:
-        raise HTTPException(status_code=404, detail=f"no signal with id {signal_id[:40]!r}.")
+        raise HTTPException(
+            status_code=404,
+            detail=f"no signal with id {signal_id[:40]!r}; one accepted less than a second ago "
+            "may still be on its way to the database, so ask again.",
+        )
     return found
 
 
