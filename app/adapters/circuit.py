@@ -20,8 +20,9 @@ class BreakerState(enum.StrEnum):
 
 class CircuitBreaker:
     """Opens after `failure_threshold` consecutive failures (no answer from the venue);
-    after `cool_down_seconds` it half-opens: calls go through, and the first failure opens it
-    again while the first success closes it."""
+    after `cool_down_seconds` it half-opens: one call, the probe, goes through while the others
+    are refused; the probe's failure opens it again, its success closes it. A probe that never
+    reports (its task was cancelled) is given up after another cool-down."""
 
     def __init__(
         self,
@@ -34,6 +35,7 @@ class CircuitBreaker:
         self._clock = clock
         self._failures = 0
         self._opened_at: float | None = None
+        self._probe_at: float | None = None
 
     @property
     def state(self) -> BreakerState:
@@ -44,19 +46,26 @@ class CircuitBreaker:
         return BreakerState.OPEN
 
     def check(self, venue: str) -> None:
-        """Raise Retryable (nothing is sent) while open."""
-        if self.state is BreakerState.OPEN:
+        """Raise Retryable (nothing is sent) while open, and in half-open while a probe is out."""
+        state, now = self.state, self._clock()
+        if state is BreakerState.OPEN:
             assert self._opened_at is not None
-            wait = self.cool_down_seconds - (self._clock() - self._opened_at)
+            wait = self.cool_down_seconds - (now - self._opened_at)
             raise Retryable(
                 f"{venue} is not answering: its circuit is open for another {wait:.1f} s."
             )
+        if state is BreakerState.HALF_OPEN:
+            if self._probe_at is not None and now - self._probe_at < self.cool_down_seconds:
+                raise Retryable(f"{venue} is being probed after an outage; try again shortly.")
+            self._probe_at = now
 
     def record_success(self) -> None:
         self._failures = 0
         self._opened_at = None
+        self._probe_at = None
 
     def record_failure(self) -> None:
+        self._probe_at = None
         self._failures += 1
         if self.state is BreakerState.HALF_OPEN or self._failures >= self.failure_threshold:
             self._opened_at = self._clock()
