@@ -26,6 +26,7 @@ from app.ports import SignalQuery, SignalView
 log = logging.getLogger("signalgate.web")
 
 _json = msgspec.json.Encoder()
+_JSON = "application/json"
 
 # submit() outcome -> HTTP status
 _STATUS = {
@@ -48,15 +49,14 @@ def _answer(
     **extra: Any,
 ) -> ASGIResponse:
     """The webhook's answer, built straight as an ASGI response (it is on the hot path)."""
-    body = {"status": status, "signal_id": signal_id, "reason": reason, **extra}
-    return ASGIResponse(
-        body=_json.encode(body), status_code=code, media_type="application/json", headers=headers
-    )
+    body = _json.encode({"status": status, "signal_id": signal_id, "reason": reason, **extra})
+    return ASGIResponse(body=body, status_code=code, media_type=_JSON, headers=headers)
 
 
 def _error(code: int, status: str, reason: str) -> Response[bytes]:
-    body = {"status": status, "signal_id": None, "reason": reason}
-    return Response(_json.encode(body), status_code=code, media_type="application/json")
+    """The same body for the exception handlers, which must return a `Response`."""
+    body = _json.encode({"status": status, "signal_id": None, "reason": reason})
+    return Response(body, status_code=code, media_type=_JSON)
 
 
 def _services(request: Request[Any, Any, Any]) -> Services:
@@ -74,9 +74,8 @@ def _header(request: Request[Any, Any, Any], name: bytes) -> str | None:
 
 def _sender(request: Request[Any, Any, Any], settings: Settings) -> str | None:
     peer = request.client.host if request.client else None
-    if not settings.trusted_proxies:
-        return peer
-    return client_address(peer, request.headers.get("x-forwarded-for"), settings.trusted_proxies)
+    forwarded = _header(request, b"x-forwarded-for") if settings.trusted_proxies else None
+    return client_address(peer, forwarded, settings.trusted_proxies)
 
 
 async def _webhook(request: Request[Any, Any, Any], strategy: str | None) -> ASGIResponse:
@@ -211,7 +210,7 @@ async def ready(request: Request[Any, Any, Any]) -> Response[bytes]:
     return Response(
         _json.encode({"status": "ready" if ok else "not ready", "checks": checks}),
         status_code=200 if ok else 503,
-        media_type="application/json",
+        media_type=_JSON,
     )
 
 

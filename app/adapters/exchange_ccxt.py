@@ -173,6 +173,36 @@ class RetryPolicy(msgspec.Struct, frozen=True):
 # --- the adapter ---------------------------------------------------------------------------
 
 
+def ccxt_client(
+    exchange_id: str,
+    mode: Mode,
+    profile: VenueProfile,
+    *,
+    credentials: Mapping[str, str] | None = None,
+    base_url: str | None = None,
+    options: Mapping[str, object] | None = None,
+    timeout_ms: int = 10_000,
+    rate_limit_ms: int | None = None,
+) -> Any:
+    """A ccxt async instance as every adapter wants it: ccxt's own retries off (they would retry
+    order creation too), its throttle on, the sandbox for testnet, the URL override applied."""
+    config: dict[str, Any] = {
+        **(credentials or {}),
+        "enableRateLimit": True,
+        "timeout": timeout_ms,
+        "options": {**profile.options, **(options or {}), "maxRetriesOnFailure": 0},
+    }
+    if rate_limit_ms is not None:
+        config["rateLimit"] = rate_limit_ms
+    client = getattr(ccxt_async, exchange_id)(config)
+    if mode == "testnet":
+        client.set_sandbox_mode(True)
+    if base_url is not None:
+        root = base_url.rstrip("/")
+        client.urls["api"] = {key: root + path for key, path in profile.api_paths.items()}
+    return client
+
+
 class CcxtExchange:
     """Implements `app.ports.Exchange` over one ccxt async exchange instance.
 
@@ -214,22 +244,18 @@ class CcxtExchange:
         self._markets: dict[str, Market] = {}
         self._markets_at: float | None = None
         self._markets_lock = asyncio.Lock()
-        config: dict[str, Any] = {
-            "apiKey": api_key,
-            "secret": secret,
-            "enableRateLimit": True,
-            "timeout": timeout_ms,
-            "options": {**profile.options, **(options or {}), "maxRetriesOnFailure": 0},
-        }
+        credentials = {"apiKey": api_key, "secret": secret}
         if password:
-            config["password"] = password
-        client = getattr(ccxt_async, exchange_id)(config)
-        if mode == "testnet":
-            client.set_sandbox_mode(True)
-        if base_url is not None:
-            root = base_url.rstrip("/")
-            client.urls["api"] = {key: root + path for key, path in profile.api_paths.items()}
-        self.client: Any = client
+            credentials["password"] = password
+        self.client: Any = ccxt_client(
+            exchange_id,
+            mode,
+            profile,
+            credentials=credentials,
+            base_url=base_url,
+            options=options,
+            timeout_ms=timeout_ms,
+        )
 
     def __repr__(self) -> str:  # never the secret
         return f"CcxtExchange({self.name!r}, mode={self.mode!r})"

@@ -20,10 +20,9 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import ccxt.async_support as ccxt_async
 from ccxt.base import errors as ccxt_errors
 
-from app.adapters.exchange_ccxt import VENUES, Mode, translate
+from app.adapters.exchange_ccxt import VENUES, Mode, ccxt_client, translate
 from app.domain.market import Level, OrderBook, Tick
 from app.ports import Retryable
 
@@ -120,21 +119,15 @@ class CcxtMarketData:
         self._clock = clock
         self._now = now
         self._books: dict[str, OrderBook] = {}
-        # like CcxtExchange: ccxt's own retries off, its throttle on; no keys (public only)
-        config: dict[str, Any] = {
-            "enableRateLimit": True,
-            "timeout": timeout_ms,
-            "options": {**profile.options, **(options or {}), "maxRetriesOnFailure": 0},
-        }
-        if rate_limit_ms is not None:
-            config["rateLimit"] = rate_limit_ms
-        client = getattr(ccxt_async, exchange_id)(config)
-        if mode == "testnet":
-            client.set_sandbox_mode(True)
-        if base_url is not None:
-            root = base_url.rstrip("/")
-            client.urls["api"] = {key: root + path for key, path in profile.api_paths.items()}
-        self.client: Any = client
+        self.client: Any = ccxt_client(  # public endpoints only: no keys
+            exchange_id,
+            mode,
+            profile,
+            base_url=base_url,
+            options=options,
+            timeout_ms=timeout_ms,
+            rate_limit_ms=rate_limit_ms,
+        )
 
     def __repr__(self) -> str:
         return f"CcxtMarketData({self.name!r}, {list(self.symbols)!r})"

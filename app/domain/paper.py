@@ -247,6 +247,15 @@ class PaperVenue:
 
     # --- internals -------------------------------------------------------------------------
 
+    def _ensure_funds(
+        self, market: Market, is_buy: bool, amount: Decimal, quote_needed: Decimal
+    ) -> None:
+        """A buy needs `quote_needed` of the quote currency free; a sell `amount` of the base."""
+        wallet = self._wallet(market.quote if is_buy else market.base)
+        needed = quote_needed if is_buy else amount
+        if wallet.free < needed:
+            raise short(wallet, needed)
+
     def _market_order(
         self, request: OrderRequest, market: Market, amount: Decimal, now: datetime
     ) -> OrderStatus:
@@ -257,14 +266,8 @@ class PaperVenue:
         levels = book.asks if is_buy else book.bids
         if levels:
             check_cost(market, amount, levels[0].price)
-        base, quote = self._wallet(market.base), self._wallet(market.quote)
-        if not is_buy and base.free < amount:
-            raise short(base, amount)
         matches, _, cost = walk(levels, amount, None, is_buy)
-        if is_buy:
-            needed = cost + cost * market.taker_fee
-            if quote.free < needed:
-                raise short(quote, needed)
+        self._ensure_funds(market, is_buy, amount, cost + cost * market.taker_fee)
         order = self._new_order(request, amount, None, None, now)
         self._take(order, market, matches, now)
         self._finish_taking(order, now)
@@ -278,22 +281,16 @@ class PaperVenue:
         book = self._books.get(market.symbol)
         levels: Sequence[Level] = () if book is None else (book.asks if is_buy else book.bids)
         matches, filled, cost = walk(levels, amount, price, is_buy)
-        base, quote = self._wallet(market.base), self._wallet(market.quote)
         rest_notional = (amount - filled) * price
         hold = rest_notional + rest_notional * market.maker_fee if is_buy else amount - filled
-        if is_buy:
-            needed = cost + cost * market.taker_fee + hold
-            if quote.free < needed:
-                raise short(quote, needed)
-        elif base.free < amount:
-            raise short(base, amount)
+        self._ensure_funds(market, is_buy, amount, cost + cost * market.taker_fee + hold)
         order = self._new_order(request, amount, price, None, now)
         if matches:
             self._take(order, market, matches, now)
         if order.filled == amount:
             order.state = transition(order.state, _S.FILLED)
             return self._status(order)
-        self._hold(order, quote if is_buy else base, hold)
+        self._hold(order, self._wallet(market.quote if is_buy else market.base), hold)
         order.state = transition(order.state, _S.PARTIALLY_FILLED if matches else _S.ACCEPTED)
         return self._status(order)
 
