@@ -32,7 +32,10 @@ test: lint ## lint, then the whole test suite (unit, integration, e2e)
 bench: setup ## benchmarks: print figures (market data feed, paper exchange, ingest under load)
 	$(BIN)/python -m bench.feed
 	$(BIN)/python -m bench.paper
+	$(BIN)/python -m bench.routing
+	$(BIN)/python -m bench.paper_remote
 	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.execution
 
 clean: ## remove the virtualenv and local state
 	rm -rf $(VENV) .signalgate signalgate.db signalgate.db-* .pytest_cache .mypy_cache .ruff_cache

@@ -5,6 +5,7 @@ from __future__ import annotations
 from logging.config import fileConfig
 
 from alembic import context
+from app.adapters import tables_execution  # noqa: F401 - registers the execution tables
 from app.adapters.db import make_engine
 from app.adapters.tables import metadata
 from app.config import load_settings

@@ -8,18 +8,23 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from functools import cached_property
 
 import redis
 import redis.asyncio
 from sqlalchemy import Engine
 
 from app.adapters.db import SqlSignalStore, make_engine
+from app.adapters.execution_store import SqlExecutionStore
 from app.adapters.inbox_redis import RedisInbox, RedisInboxReader
+from app.adapters.metrics_sql import SqlRedisMetrics
 from app.adapters.queue_rq import RqJobQueue
 from app.adapters.system import SystemClock, new_ulid
+from app.bootstrap_execution import remote_venues
 from app.config import Settings
 from app.intake import Forwarder, Intake, IntakePolicy
-from app.ports import SignalReader, Unavailable
+from app.ports import Exchange, MetricsSource, SignalReader, Unavailable
+from app.ports_execution import ExecutionStore
 
 log = logging.getLogger("signalgate")
 
@@ -51,6 +56,25 @@ class Services:
     @property
     def reader(self) -> SignalReader:
         return self.signals
+
+    @cached_property
+    def execution(self) -> ExecutionStore:
+        """Brackets, orders and the trading state (read by the API; the kill switch)."""
+        return SqlExecutionStore(self.engine)
+
+    @cached_property
+    def venues(self) -> dict[str, Exchange]:
+        """The venues for marking positions; built on the web process's event loop."""
+        assert self._async_redis is not None, "call startup() first"
+        return remote_venues(self.settings, self._async_redis, timeout_seconds=0.8)
+
+    @cached_property
+    def metrics(self) -> MetricsSource:
+        """The figures of `/metrics`, on a blocking Redis client of its own (used from threads)."""
+        client = redis.Redis.from_url(
+            self.redis_url, socket_timeout=5.0, socket_connect_timeout=1.0
+        )
+        return SqlRedisMetrics(self.engine, client, self.settings.queue_name)
 
     async def startup(self, *, run_forwarder: bool = True) -> None:
         """Open the event-loop-bound clients; start the forwarder thread."""

@@ -48,6 +48,35 @@ def cmd_migrate(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    """rq-dashboard alone, for local use: the service's Redis, on 127.0.0.1 unless told."""
+    import uvicorn  # noqa: PLC0415
+    from a2wsgi import WSGIMiddleware  # noqa: PLC0415
+
+    from app.adapters.redis_server import LOCAL, answers  # noqa: PLC0415
+    from app.web_ops import dashboard_app  # noqa: PLC0415
+
+    settings = _settings()
+    redis_url = settings.redis_url or (LOCAL if answers(LOCAL) else None)
+    if redis_url is None:
+        print(
+            "signalgate: no Redis at 127.0.0.1:6379: set REDIS_URL to the service's Redis "
+            "(`signalgate run` prints the one it uses).",
+            file=sys.stderr,
+        )
+        return 2
+    print(f"signalgate: rq-dashboard on http://{args.host}:{args.port}/", flush=True)
+    uvicorn.run(
+        WSGIMiddleware(dashboard_app(redis_url)),  # type: ignore[arg-type]
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        server_header=False,
+    )
+    return 0
+
+
 def cmd_forward(args: argparse.Namespace) -> int:
     """The inbox forwarder alone: moves accepted alerts into SQL and onto the RQ queue."""
     from app.bootstrap import build_services  # noqa: PLC0415
@@ -142,8 +171,34 @@ def _show_sample(port: int, secret: str | None) -> None:
     print(
         f"\nsignalgate is up on {base}  (API docs: {base}/schema/swagger)\n"
         f"sample alert:\n  curl -s -X POST {base}/webhook -d '{shown}'\n"
-        f"answer:\n  {answer}\n"
-        f"look it up:\n  curl -s {base}/signals\n",
+        f"answer:\n  {answer}\n",
+        flush=True,
+    )
+    with contextlib.suppress(ValueError, KeyError, httpx.HTTPError):
+        _show_outcome(base, json.loads(answer)["signal_id"])
+
+
+def _show_outcome(base: str, signal_id: str) -> None:
+    """Follow the sample through the worker: its decision and the orders of its bracket."""
+    deadline = time.monotonic() + 30
+    shown: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        response = httpx.get(f"{base}/signals/{signal_id}", timeout=2)
+        if response.status_code == 200:
+            shown = response.json()
+            if shown["status"] not in ("queued", "spooled"):
+                break
+        time.sleep(0.3)
+    lines = [f"{shown.get('status', 'still queued')}: {shown.get('reason') or ''}"]
+    lines += [
+        f"  {o['leg']:<5} {o['side']:<4} {o['kind']:<17} {o['amount']} @ "
+        f"{o['average_price'] or o['trigger_price'] or o['price'] or 'market'}  {o['state']}"
+        for o in shown.get("orders", [])
+    ]
+    print(
+        "what the worker did:\n  " + "\n  ".join(lines) + "\n"
+        f"the whole lineage:\n  curl -s {base}/signals/{signal_id}\n"
+        f"positions and orders:\n  curl -s {base}/positions\n  curl -s {base}/orders\n",
         flush=True,
     )
 
@@ -157,7 +212,9 @@ def cmd_run(_: argparse.Namespace) -> int:
     migrate(settings)
     env = {**os.environ, "REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1"}
     manager = Manager()
-    manager.add_process("web", f"{sys.executable} -m app.cli serve", env=env)
+    for name in ("web", "worker", "monitor"):
+        command = "serve" if name == "web" else name
+        manager.add_process(name, f"{sys.executable} -m app.cli {command}", env=env)
     threading.Thread(
         target=_show_sample, args=(settings.port, settings.webhook_secret), daemon=True
     ).start()
@@ -185,9 +242,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     forward.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
     forward.set_defaults(func=cmd_forward)
     commands.add_parser("migrate", help="alembic upgrade head").set_defaults(func=cmd_migrate)
+    dashboard = commands.add_parser("dashboard", help="rq-dashboard alone (also at /rq in web)")
+    dashboard.add_argument("--port", type=int, default=9181)
+    dashboard.add_argument("--host", default="127.0.0.1", help="bind address (default: local only)")
+    dashboard.set_defaults(func=cmd_dashboard)
+    from app.cli_execution import add_execution_commands  # noqa: PLC0415
     from app.send import add_send_command  # noqa: PLC0415
 
     add_send_command(commands)
+    add_execution_commands(commands)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

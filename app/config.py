@@ -9,9 +9,23 @@ import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from app.config_risk import (
+    band_percent,
+    basis_points,
+    default_size_error,
+    entry_policy,
+    interval,
+    money,
+    qty_mode,
+    quantity,
+    seconds,
+    symbols,
+    unprotected_policy,
+)
 from app.config_venues import (
     PAPER,
     MarketDataSettings,
@@ -20,6 +34,8 @@ from app.config_venues import (
     read_market_data,
     read_venues,
 )
+from app.domain.execution_policy import EntryPolicy
+from app.domain.signals import QtyMode
 
 T = TypeVar("T")
 
@@ -61,6 +77,23 @@ class Settings:
         default_factory=lambda: (VenueSettings(PAPER, PAPER, TradingMode.PAPER),)
     )
     market_data: MarketDataSettings = field(default_factory=MarketDataSettings)
+    # Risk gate and sizing: money in the quote currency; see app/config_risk.py.
+    max_order_notional: Decimal = Decimal(1000)
+    max_total_exposure: Decimal = Decimal(5000)
+    max_open_positions: int = 5
+    max_daily_loss: Decimal = Decimal(500)
+    stop_loss_cooldown_seconds: int = 900
+    max_orders_per_minute: int = 30
+    price_band_percent: Decimal = Decimal(2)
+    symbols_allow: frozenset[str] = frozenset()  # empty: every symbol
+    symbols_deny: frozenset[str] = frozenset()
+    default_qty_mode: QtyMode = QtyMode.QUOTE
+    default_quantity: Decimal = Decimal(100)
+    # Execution: see app/domain/execution_policy.py.
+    entry_policy: EntryPolicy = EntryPolicy.IGNORE
+    close_unprotected: bool = True
+    slippage_bps: Decimal = Decimal(50)
+    monitor_interval_seconds: float = 0.5
 
 
 def database_url(raw: str) -> str:
@@ -184,6 +217,34 @@ def _nonempty(raw: str) -> str:
 _SECRETS = frozenset({"webhook_secret", "api_token", "redis_url", "database_url"})
 
 
+Reader = Callable[[str, str, Callable[[str], object]], None]
+
+
+def _read_risk(read: Reader, values: Mapping[str, object], errors: list[str]) -> None:
+    """The risk gate's and sizing's settings (parsers in app/config_risk.py)."""
+    read("MAX_ORDER_NOTIONAL", "max_order_notional", money)
+    read("MAX_TOTAL_EXPOSURE", "max_total_exposure", money)
+    read("MAX_OPEN_POSITIONS", "max_open_positions", _positive_int)
+    read("MAX_DAILY_LOSS", "max_daily_loss", money)
+    read("STOP_LOSS_COOLDOWN_SECONDS", "stop_loss_cooldown_seconds", seconds)
+    read("MAX_ORDERS_PER_MINUTE", "max_orders_per_minute", _positive_int)
+    read("PRICE_BAND_PERCENT", "price_band_percent", band_percent)
+    read("SYMBOLS_ALLOW", "symbols_allow", symbols)
+    read("SYMBOLS_DENY", "symbols_deny", symbols)
+    read("DEFAULT_QTY_MODE", "default_qty_mode", qty_mode)
+    read("DEFAULT_QUANTITY", "default_quantity", quantity)
+    read("ENTRY_POLICY", "entry_policy", entry_policy)
+    read("UNPROTECTED_POLICY", "close_unprotected", unprotected_policy)
+    read("SLIPPAGE_BPS", "slippage_bps", basis_points)
+    read("MONITOR_INTERVAL_SECONDS", "monitor_interval_seconds", interval)
+    # Both defaults (quote, 100) agree; only two set together can disagree.
+    size_mode, size_quantity = values.get("default_qty_mode"), values.get("default_quantity")
+    if isinstance(size_mode, QtyMode) and isinstance(size_quantity, Decimal):
+        size_error = default_size_error(size_mode, size_quantity)
+        if size_error:
+            errors.append(size_error)
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read every setting from the environment; raise ConfigError naming each bad one."""
     env = os.environ if environ is None else environ
@@ -218,6 +279,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     read("TRADING_MODE", "trading_mode", _mode)
     read("QUEUE_NAME", "queue_name", _nonempty)
     read("LOG_LEVEL", "log_level", _log_level)
+    _read_risk(read, values, errors)
 
     mode = values.get("trading_mode", TradingMode.PAPER)
     assert isinstance(mode, TradingMode)

@@ -32,7 +32,7 @@ _RANK = {TradingMode.PAPER: 0, TradingMode.TESTNET: 1, TradingMode.LIVE: 2}
 @dataclass(frozen=True, slots=True)
 class VenueSettings:
     name: str  # lower-case, as in VENUES
-    exchange: str  # "paper" or a ccxt exchange id
+    exchange: str  # "paper" or a ccxt exchange id with a profile (binance, binanceusdm, ...)
     mode: TradingMode
     api_key: str | None = field(default=None, repr=False)
     api_secret: str | None = field(default=None, repr=False)

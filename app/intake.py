@@ -240,6 +240,7 @@ class Forwarder:
     clock: Clock
     policy: IntakePolicy
     spool_every_seconds: float = 1.0
+    linger_seconds: float = 0.02
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _parent: int | None = None
@@ -262,21 +263,40 @@ class Forwarder:
     def run(self) -> None:
         backoff = 0.2
         next_spool = 0.0
-        while not self._stop.is_set():
-            if self._parent is not None and os.getppid() != self._parent:
-                log.info("forwarder: the web process is gone; stopping")
-                return
+        while self._pause(0):
             try:
                 if time.monotonic() >= next_spool:
                     if drain_spool(self.store, self.queue, self.reader, self.clock, self.policy):
                         continue  # more may be waiting
                     next_spool = time.monotonic() + self.spool_every_seconds
-                forward(self.reader, self.store, self.queue)
+                if forward(self.reader, self.store, self.queue) and self.queue.backlog():
+                    # the workers are behind: let more arrive, so they get one job per batch
+                    # instead of one per signal (RQ's cost is per job); no wait when they keep up
+                    self._pause(self.linger_seconds)
                 backoff = 0.2
             except Unavailable as exc:
                 log.warning("forwarder waiting %.1f s: %s", backoff, exc)
-                self._stop.wait(backoff)
+                self._pause(backoff)
                 backoff = min(backoff * 2, 5.0)
             except Exception:
                 log.exception("forwarder error; retrying")
-                self._stop.wait(1.0)
+                self._pause(1.0)
+
+    def _pause(self, seconds: float) -> bool:
+        """Wait up to `seconds`, watching for a stop and for the parent's exit.
+
+        Returns:
+            False when the forwarder should stop.
+        """
+        deadline = time.monotonic() + seconds
+        while True:
+            if self._stop.is_set():
+                return False
+            if self._parent is not None and os.getppid() != self._parent:
+                log.info("forwarder: the web process is gone; stopping")
+                self._stop.set()
+                return False
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return True
+            self._stop.wait(min(left, 0.1))

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
 
 from app.domain.market import Market, OrderBook, Tick
 from app.domain.orders import Fill, OrderRequest, OrderStatus
 from app.domain.signals import Signal, SignalRecord, SignalStatus
+from app.ports_execution import OrderView
 
 
 class Unavailable(Exception):
@@ -86,14 +87,22 @@ class SignalStore(Protocol):
 
 class JobQueue(Protocol):
     def enqueue_signals(self, signal_ids: Sequence[str]) -> None:
-        """Enqueue one execution job per id with a deterministic job id; existing jobs are kept."""
+        """Enqueue execution jobs for these ids (one per batch) with deterministic job ids;
+        existing jobs are kept."""
+        ...
+
+    def backlog(self) -> int:
+        """Jobs waiting for a worker."""
         ...
 
 
 class StatusChange(msgspec.Struct, frozen=True):
+    """One step of a signal's lineage: a status, or an execution step with its facts."""
+
     at: datetime
     status: str
     detail: str | None = None
+    data: dict[str, Any] | None = None
 
 
 class SignalView(msgspec.Struct, frozen=True):
@@ -115,6 +124,7 @@ class SignalView(msgspec.Struct, frozen=True):
     payload: dict[str, object] | str | None = None
     client: str | None = None
     history: list[StatusChange] = []
+    orders: list[OrderView] = []  # the orders its bracket placed, as last reported
 
 
 class SignalQuery(msgspec.Struct, frozen=True):
@@ -196,6 +206,18 @@ class Balance(msgspec.Struct, frozen=True):
         return self.free + self.used
 
 
+class Position(msgspec.Struct, frozen=True):
+    """A derivative position as the venue reports it."""
+
+    symbol: str
+    amount: Decimal  # signed, in the unit orders use (contracts): + long, - short
+    entry_price: Decimal
+    mark_price: Decimal | None = None
+    leverage: Decimal | None = None
+    unrealized_pnl: Decimal | None = None
+    liquidation_price: Decimal | None = None
+
+
 class Exchange(Protocol):
     """One venue, in the project's own types. Implemented by the paper exchange and by ccxt."""
 
@@ -226,6 +248,14 @@ class Exchange(Protocol):
 
     async def fills_since(self, symbol: str, since: datetime) -> list[Fill]: ...
 
+    async def positions(self, symbols: Sequence[str] | None = None) -> list[Position]:
+        """Open derivative positions (none at zero); a spot venue has none."""
+        ...
+
+    async def set_leverage(self, symbol: str, leverage: Decimal) -> None:
+        """Set the leverage of a swap market. Raises InvalidOrder on a spot market."""
+        ...
+
 
 class MarketData(Protocol):
     """Ticks from a live, replayed or synthetic source, and the book at the latest tick."""
@@ -234,4 +264,43 @@ class MarketData(Protocol):
 
     def order_book(self, symbol: str, depth: int = 20) -> OrderBook | None:
         """None before the symbol's first tick."""
+        ...
+
+
+# --- metrics
+
+
+class MetricsSnapshot(msgspec.Struct, frozen=True):
+    """What `/metrics` shows, computed at scrape time from the shared stores (so every process
+    answers the same figures).
+
+    `decisions` counts risk decisions of the last 24 hours by outcome (`approved`, `denied`) and
+    reason: the failed check's name for a denial (one count per failed check), `""` for an
+    approval. `trading_state` is 1 for the current state and 0 for the others.
+
+    `extra` holds further gauges by name: `"venues_healthy:venue": {"binance": 1.0}` is shown
+    as `signalgate_venues_healthy{venue="binance"} 1`; a name without `:label` holds one
+    unlabelled value under the key `""`.
+    """
+
+    signals_by_status: dict[str, int]
+    queue_depth: dict[str, int]
+    jobs_by_state: dict[str, int]
+    job_latencies_seconds: tuple[float, ...]
+    orders_by_state: dict[str, int] = msgspec.field(default_factory=dict)
+    brackets_by_state: dict[str, int] = msgspec.field(default_factory=dict)
+    brackets_unprotected: int = 0
+    decisions: dict[str, dict[str, int]] = msgspec.field(default_factory=dict)
+    trading_state: dict[str, int] = msgspec.field(default_factory=dict)
+    execution_latencies_seconds: tuple[float, ...] = ()
+    extra: dict[str, dict[str, float]] = msgspec.field(default_factory=dict)
+
+
+class MetricsSource(Protocol):
+    def collect(self) -> MetricsSnapshot:
+        """The figures now (blocking I/O: call it from a thread).
+
+        Raises:
+            Unavailable: a store could not be reached.
+        """
         ...

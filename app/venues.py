@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from app.adapters.exchange_ccxt import VENUES as CCXT_PROFILES
+from app.adapters.ccxt_profiles import VENUES as CCXT_PROFILES
 from app.adapters.exchange_ccxt import CcxtExchange
 from app.adapters.exchange_paper import PaperExchange
 from app.adapters.market_ccxt import CcxtMarketData
@@ -88,7 +88,8 @@ def build_venues(
     """Every venue of `settings.venues`, by name.
 
     Raises:
-        VenueSetupError: a ccxt venue signalgate has no profile for yet.
+        VenueSetupError: a ccxt venue signalgate has no profile for yet, or a testnet ccxt
+            does not offer.
     """
     store = SqlPaperStore(engine)
     venues: dict[str, Exchange] = {}
@@ -103,24 +104,27 @@ def build_venues(
                 balances=venue.balances,
             )
         else:
-            venues[venue.name] = _ccxt_venue(venue)
+            venues[venue.name] = ccxt_venue(venue)
     return venues
 
 
-def _ccxt_venue(venue: VenueSettings) -> CcxtExchange:
+def ccxt_venue(venue: VenueSettings) -> CcxtExchange:
     if venue.exchange not in CCXT_PROFILES:
         known = ", ".join(sorted(CCXT_PROFILES))
         raise VenueSetupError(
             f"{venue.name.upper()}_EXCHANGE={venue.exchange!r} has no venue profile yet "
-            f"(known: {known}); add one to app/adapters/exchange_ccxt.py VENUES."
+            f"(known: {known}); pick one of those or add a row to app/adapters/ccxt_profiles.py."
         )
     assert venue.api_key is not None
     assert venue.api_secret is not None
-    return CcxtExchange(
-        venue.exchange,
-        mode="live" if venue.mode == "live" else "testnet",
-        api_key=venue.api_key,
-        secret=venue.api_secret,
-        password=venue.api_password,
-        base_url=venue.api_url,
-    )
+    try:
+        return CcxtExchange(
+            venue.exchange,
+            mode="live" if venue.mode == "live" else "testnet",
+            api_key=venue.api_key,
+            secret=venue.api_secret,
+            password=venue.api_password,
+            base_url=venue.api_url,
+        )
+    except ValueError as error:  # e.g. ccxt has no testnet for this exchange
+        raise VenueSetupError(f"{venue.name.upper()}_MODE={venue.mode}: {error}") from error

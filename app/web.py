@@ -22,6 +22,9 @@ from app.config import MAX_BODY_BYTES, TRADINGVIEW_IPS, Settings, load_settings
 from app.domain.auth import client_address, is_loopback, secret_matches, signature_matches
 from app.domain.dialects import AlertError, InvalidAlert, parse_alert
 from app.ports import SignalQuery, SignalView
+from app.ports_execution import OrderQuery
+from app.web_execution import EXECUTION_ROUTES
+from app.web_ops import OPS_ROUTES
 
 log = logging.getLogger("signalgate.web")
 
@@ -139,7 +142,7 @@ async def webhook_for_strategy(
     return await _webhook(request, strategy[:100])
 
 
-def _authorize_read(request: Request[Any, Any, Any]) -> None:
+def authorize_read(request: Request[Any, Any, Any]) -> None:
     settings = _services(request).settings
     token = settings.api_token
     if token is None:
@@ -170,7 +173,7 @@ async def list_signals(
     before: Annotated[str | None, QueryParameter(description="`next` of the previous page")] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
 ) -> SignalPage:
-    _authorize_read(request)
+    authorize_read(request)
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
     query = SignalQuery(
@@ -187,15 +190,19 @@ async def list_signals(
 
 @get("/signals/{signal_id:str}", summary="One signal with its history")
 async def get_signal(request: Request[Any, Any, Any], signal_id: FromPath[str]) -> SignalView:
-    _authorize_read(request)
-    found = await asyncio.to_thread(_services(request).reader.get, signal_id)
+    authorize_read(request)
+    services = _services(request)
+    found = await asyncio.to_thread(services.reader.get, signal_id)
     if found is None:
         raise HTTPException(
             status_code=404,
             detail=f"no signal with id {signal_id[:40]!r}; one accepted less than a second ago "
             "may still be on its way to the database, so ask again.",
         )
-    return found
+    orders = await asyncio.to_thread(
+        services.execution.orders, OrderQuery(signal_id=signal_id, limit=500)
+    )
+    return msgspec.structs.replace(found, orders=orders[::-1])
 
 
 @get("/health", summary="The process is up")
@@ -275,7 +282,16 @@ def create_app(services: Services | None = None, *, run_forwarder: bool = True) 
             await svc.shutdown()
 
     return Litestar(
-        route_handlers=[webhook, webhook_for_strategy, list_signals, get_signal, health, ready],
+        route_handlers=[
+            webhook,
+            webhook_for_strategy,
+            list_signals,
+            get_signal,
+            health,
+            ready,
+            *OPS_ROUTES,
+            *EXECUTION_ROUTES,
+        ],
         lifespan=[lifespan],
         exception_handlers={HTTPException: _http_error, Exception: _unexpected},
         openapi_config=OpenAPIConfig(title="signalgate", version="0.1.0", path="/schema"),

@@ -1,9 +1,14 @@
 """A local fake of Binance's SPOT REST API, good enough for unmodified ccxt `binance`.
 
-It keeps orders, balances and trades in memory, fills market orders at once against a fixed book,
+It keeps orders, balances and trades in memory, fills market orders at once against the book,
 verifies the HMAC signature of signed endpoints and answers errors in Binance's JSON dialect.
-Tests inject faults: the next N requests to a path answer 429 or 503, hang past the client's
-timeout, or (for `POST /api/v3/order`) create the order and then never answer.
+The book starts at `SYMBOLS`' bid and ask; tests move it with `set_price`. Resting orders rest
+like Binance's: a LIMIT fills once the book crosses its price, a STOP_LOSS / TAKE_PROFIT (what
+ccxt sends for a spot order with `triggerPrice` / `takeProfitPrice`) triggers when the last
+price crosses its `stopPrice` and then fills as a market order (the *_LIMIT kinds turn into a
+resting limit). Tests inject faults: the next N requests to a path answer 429 or 503, hang past
+the client's timeout, or (for `POST /api/v3/order`) create the order and then never answer; and
+`before_next` runs a test's action just before the venue handles a request (a race).
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ SYMBOLS: dict[str, dict[str, str]] = {
 ORDER_TYPES = ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT",
                "TAKE_PROFIT_LIMIT"]  # fmt: skip
 OPEN_STATES = ("NEW", "PARTIALLY_FILLED")
+TRIGGERED = ("STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT")
 
 
 class BinanceError(Exception):
@@ -74,6 +80,15 @@ class Fault:
 
 
 @dataclass
+class Hook:
+    """Runs `action` once, just before the venue handles the next `method` `path` request."""
+
+    method: str
+    path: str
+    action: Callable[[], None]
+
+
+@dataclass
 class FakeBinance:
     """The venue's state; the HTTP handler calls `handle`."""
 
@@ -91,7 +106,13 @@ class FakeBinance:
     trades: list[dict[str, Any]] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
+    hooks: list[Hook] = field(default_factory=list)
     last_prices: dict[str, str] = field(default_factory=dict)  # ticker's last; default: mid
+    books: dict[str, tuple[Decimal, Decimal]] = field(
+        default_factory=lambda: {
+            symbol: (Decimal(spec["bid"]), Decimal(spec["ask"])) for symbol, spec in SYMBOLS.items()
+        }
+    )  # best bid and ask per symbol
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1000))
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _release: threading.Event = field(default_factory=threading.Event)
@@ -102,9 +123,28 @@ class FakeBinance:
         with self._lock:
             self.faults.append(Fault(method, path, kind, count))
 
+    def before_next(self, method: str, path: str, action: Callable[[], None]) -> None:
+        """Run `action` just before the next `method` `path` request is handled."""
+        with self._lock:
+            self.hooks.append(Hook(method, path, action))
+
+    def set_price(
+        self, symbol: str, bid: Decimal, ask: Decimal, last: Decimal | None = None
+    ) -> None:
+        """Move the book (and the last price, default the mid); resting orders it reaches fill."""
+        with self._lock:
+            self.books[symbol] = (bid, ask)
+            self.last_prices[symbol] = str(last if last is not None else (bid + ask) / 2)
+            self._match_resting(symbol)
+
     def orders_with_client_id(self, client_order_id: str) -> list[dict[str, Any]]:
         with self._lock:
             return [o for o in self.orders.values() if o["clientOrderId"] == client_order_id]
+
+    def order_book(self) -> list[dict[str, Any]]:
+        """Every order the venue holds (open or not), oldest first, as Binance shows them."""
+        with self._lock:
+            return [_public(o) for _, o in sorted(self.orders.items())]
 
     def count(self, method: str, path: str) -> int:
         with self._lock:
@@ -114,6 +154,14 @@ class FakeBinance:
         self._release.set()
 
     # --- dispatch ----------------------------------------------------------------------------
+
+    def _take_hook(self, method: str, path: str) -> Hook | None:
+        with self._lock:
+            for hook in self.hooks:
+                if (hook.method, hook.path) == (method, path):
+                    self.hooks.remove(hook)
+                    return hook
+        return None
 
     def _take_fault(self, method: str, path: str) -> str | None:
         with self._lock:
@@ -131,6 +179,8 @@ class FakeBinance:
         path, query = split.path, split.query
         with self._lock:
             self.requests.append((method, path))
+        if (hook := self._take_hook(method, path)) is not None:
+            hook.action()
         fault = self._take_fault(method, path)
         if fault == "429":
             return 429, {"code": -1003, "msg": "Too many requests; please use the websocket."}
@@ -249,14 +299,16 @@ class FakeBinance:
     def _depth(self, params: dict[str, str]) -> Json:
         spec = self._spec(params)
         tick = Decimal(spec["tick"])
-        bids = [[str(Decimal(spec["bid"]) - i * 10 * tick), "1.00000"] for i in range(5)]
-        asks = [[str(Decimal(spec["ask"]) + i * 10 * tick), "1.00000"] for i in range(5)]
+        with self._lock:
+            bid, ask = self.books[params["symbol"]]
+        bids = [[str(bid - i * 10 * tick), "1.00000"] for i in range(5)]
+        asks = [[str(ask + i * 10 * tick), "1.00000"] for i in range(5)]
         return {"lastUpdateId": 1, "bids": bids, "asks": asks}
 
     def _ticker_24hr(self, params: dict[str, str]) -> Json:
-        spec = self._spec(params)
-        bid, ask = Decimal(spec["bid"]), Decimal(spec["ask"])
+        self._spec(params)
         with self._lock:
+            bid, ask = self.books[params["symbol"]]
             last = self.last_prices.get(params["symbol"]) or str((bid + ask) / 2)
         now = _now_ms()
         return {
@@ -267,13 +319,13 @@ class FakeBinance:
             "prevClosePrice": last,
             "lastPrice": last,
             "lastQty": "0.1",
-            "bidPrice": spec["bid"],
+            "bidPrice": str(bid),
             "bidQty": "1.00000",
-            "askPrice": spec["ask"],
+            "askPrice": str(ask),
             "askQty": "1.00000",
             "openPrice": last,
-            "highPrice": spec["ask"],
-            "lowPrice": spec["bid"],
+            "highPrice": str(ask),
+            "lowPrice": str(bid),
             "volume": "123.45000",
             "quoteVolume": "6172500.00",
             "openTime": now - 86_400_000,
@@ -312,18 +364,19 @@ class FakeBinance:
         qty = Decimal(params.get("quantity", "0"))
         if qty < Decimal(spec["min_qty"]) or qty % Decimal(spec["step"]) != 0:
             raise BinanceError(400, -1013, "Filter failure: LOT_SIZE")
-        fill_price = Decimal(spec["ask"] if side == "BUY" else spec["bid"])
+        stop = _stop_price(kind, params)
         price = Decimal(params["price"]) if "price" in params else None
-        if qty * (price or fill_price) < Decimal(spec["min_notional"]):
-            raise BinanceError(400, -1013, "Filter failure: NOTIONAL")
         client_id = params.get("newClientOrderId") or f"x-fake{next(self._ids)}"
-        fills_now = kind == "MARKET" or (
-            kind == "LIMIT"
-            and price is not None
-            and (price >= fill_price if side == "BUY" else price <= fill_price)
-        )
-        base, quote = spec["base"], spec["quote"]
         with self._lock:
+            bid, ask = self.books[symbol]
+            fill_price = ask if side == "BUY" else bid
+            if qty * (price or fill_price) < Decimal(spec["min_notional"]):
+                raise BinanceError(400, -1013, "Filter failure: NOTIONAL")
+            if stop is not None and self._triggers(symbol, kind, side, stop):
+                raise BinanceError(400, -2010, "Stop price would trigger immediately.")
+            fills_now = kind == "MARKET" or (
+                kind == "LIMIT" and price is not None and _marketable(side, price, fill_price)
+            )
             # like Binance, only an open order's client id is refused; a filled one may be reused
             if any(
                 o["clientOrderId"] == client_id and o["status"] in OPEN_STATES
@@ -331,7 +384,7 @@ class FakeBinance:
             ):
                 raise BinanceError(400, -2010, "Duplicate order sent.")
             # what the order spends (BUY: quote, SELL: base), locked if it rests
-            spend_asset = quote if side == "BUY" else base
+            spend_asset = spec["quote"] if side == "BUY" else spec["base"]
             spend = qty * (fill_price if fills_now or price is None else price)
             spend = spend if side == "BUY" else qty
             free, locked = self.balances.setdefault(spend_asset, [Decimal(0), Decimal(0)])
@@ -354,56 +407,96 @@ class FakeBinance:
                 "timeInForce": params.get("timeInForce", "GTC"),
                 "type": kind,
                 "side": side,
-                "stopPrice": params.get("stopPrice", "0"),
+                "stopPrice": str(stop) if stop is not None else "0",
                 "time": now,
                 "updateTime": now,
-                "isWorking": True,
-                "workingTime": now,
+                "isWorking": stop is None,  # a stop order works once triggered
+                "workingTime": now if stop is None else -1,
                 "origQuoteOrderQty": "0",
                 "selfTradePreventionMode": "EXPIRE_MAKER",
             }
+            fills: list[dict[str, Any]] = []
             if fills_now:
-                cost = qty * fill_price
-                self._move(quote, -cost if side == "BUY" else cost)
-                self._move(base, qty if side == "BUY" else -qty)
-                order.update(status="FILLED", executedQty=str(qty), cummulativeQuoteQty=str(cost))
-                self.trades.append(
+                trade = self._fill(order, fill_price, maker=False)
+                fills = [
                     {
-                        "symbol": symbol,
-                        "id": next(self._ids),
-                        "orderId": order_id,
-                        "orderListId": -1,
-                        "price": str(fill_price),
-                        "qty": str(qty),
-                        "quoteQty": str(cost),
-                        "commission": "0",
-                        "commissionAsset": base,
-                        "time": now,
-                        "isBuyer": side == "BUY",
-                        "isMaker": False,
-                        "isBestMatch": True,
+                        "price": trade["price"],
+                        "qty": trade["qty"],
+                        "commission": trade["commission"],
+                        "commissionAsset": trade["commissionAsset"],
+                        "tradeId": trade["id"],
                     }
-                )
+                ]
             else:
                 self.balances[spend_asset] = [free - spend, locked + spend]
                 order["_locked"] = (spend_asset, spend)
             self.orders[order_id] = order
             answer = _public(order)
         answer["transactTime"] = now
-        answer["fills"] = (
-            [
-                {
-                    "price": str(fill_price),
-                    "qty": str(qty),
-                    "commission": "0",
-                    "commissionAsset": base,
-                    "tradeId": self.trades[-1]["id"],
-                }
-            ]
-            if fills_now
-            else []
-        )
+        answer["fills"] = fills
         return answer
+
+    def _triggers(self, symbol: str, kind: str, side: str, stop: Decimal) -> bool:
+        """Whether the last price has reached a stop order's `stopPrice` (lock held)."""
+        bid, ask = self.books[symbol]
+        last = Decimal(self.last_prices.get(symbol) or (bid + ask) / 2)
+        rising = (kind.startswith("TAKE_PROFIT")) == (side == "SELL")
+        return last >= stop if rising else last <= stop
+
+    def _match_resting(self, symbol: str) -> None:
+        """Fill what the book now reaches: limits at their price, triggered stops at market."""
+        bid, ask = self.books[symbol]
+        for order in list(self.orders.values()):
+            if order["symbol"] != symbol or order["status"] not in OPEN_STATES:
+                continue
+            kind, side = order["type"], order["side"]
+            market = ask if side == "BUY" else bid
+            just_triggered = False
+            if kind in TRIGGERED and not order["isWorking"]:
+                if not self._triggers(symbol, kind, side, Decimal(order["stopPrice"])):
+                    continue
+                just_triggered = True
+                order.update(isWorking=True, workingTime=_now_ms())
+            if kind in ("STOP_LOSS", "TAKE_PROFIT"):
+                self._fill(order, market, maker=False)
+            elif _marketable(side, Decimal(order["price"]), market):
+                at = market if just_triggered else Decimal(order["price"])
+                self._fill(order, at, maker=not just_triggered)
+
+    def _fill(self, order: dict[str, Any], price: Decimal, *, maker: bool) -> dict[str, Any]:
+        """Fill the whole order at `price`, freeing what it locked (lock held)."""
+        spec = SYMBOLS[order["symbol"]]
+        base, quote = spec["base"], spec["quote"]
+        qty = Decimal(order["origQty"])
+        cost = qty * price
+        buy = order["side"] == "BUY"
+        if "_locked" in order:
+            asset, amount = order.pop("_locked")
+            free, locked = self.balances[asset]
+            self.balances[asset] = [free + amount, locked - amount]
+        self._move(quote, -cost if buy else cost)
+        self._move(base, qty if buy else -qty)
+        now = _now_ms()
+        order.update(
+            status="FILLED", executedQty=str(qty), cummulativeQuoteQty=str(cost), updateTime=now
+        )
+        trade = {
+            "symbol": order["symbol"],
+            "id": next(self._ids),
+            "orderId": order["orderId"],
+            "orderListId": -1,
+            "price": str(price),
+            "qty": str(qty),
+            "quoteQty": str(cost),
+            "commission": "0",
+            "commissionAsset": base,
+            "time": now,
+            "isBuyer": buy,
+            "isMaker": maker,
+            "isBestMatch": True,
+        }
+        self.trades.append(trade)
+        return trade
 
     def _move(self, asset: str, delta: Decimal) -> None:
         free, locked = self.balances.setdefault(asset, [Decimal(0), Decimal(0)])
@@ -460,6 +553,27 @@ class FakeBinance:
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def _marketable(side: str, limit: Decimal, market: Decimal) -> bool:
+    return limit >= market if side == "BUY" else limit <= market
+
+
+def _stop_price(kind: str, params: dict[str, str]) -> Decimal | None:
+    """A stop order's `stopPrice` (Binance requires one), None for other kinds."""
+    if kind not in TRIGGERED:
+        return None
+    try:
+        stop = Decimal(params["stopPrice"])
+    except (KeyError, ArithmeticError):
+        stop = Decimal(0)
+    if not stop.is_finite() or stop <= 0:
+        raise BinanceError(
+            400,
+            -1102,
+            "Mandatory parameter 'stopPrice' was not sent, was empty/null, or malformed.",
+        )
+    return stop
 
 
 def _public(order: dict[str, Any]) -> dict[str, Any]:

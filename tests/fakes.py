@@ -138,3 +138,8 @@ class FakeQueue:
         if self.down:
             raise Unavailable("queue down")
         self.jobs.extend(i for i in signal_ids if i not in self.jobs)
+
+    def backlog(self) -> int:
+        if self.down:
+            raise Unavailable("queue down")
+        return len(self.jobs)

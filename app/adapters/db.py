@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 
 from app.adapters.tables import SignalEventRow, SignalRow
-from app.domain.signals import Signal, SignalRecord, SignalStatus
+from app.domain.signals import NOT_KEPT, Signal, SignalRecord, SignalStatus
 from app.ports import SignalQuery, SignalView, StatusChange, Unavailable
 
 signals = SignalRow.__table__  # type: ignore[attr-defined]
@@ -149,7 +149,7 @@ class SqlSignalStore:
             .where(
                 signals.c.dedupe_key == dedupe_key,
                 signals.c.received_at >= since,
-                signals.c.status.in_([SignalStatus.QUEUED.value, SignalStatus.SPOOLED.value]),
+                signals.c.status.notin_([status.value for status in NOT_KEPT]),
             )
             .order_by(signals.c.received_at)
             .limit(1)
@@ -199,11 +199,11 @@ class SqlSignalStore:
             if row is None:
                 return None
             history = conn.execute(
-                select(events.c.at, events.c.status, events.c.detail)
+                select(events.c.at, events.c.status, events.c.detail, events.c.data)
                 .where(events.c.signal_id == signal_id)
                 .order_by(events.c.id)
             ).all()
-        return _view(row, [StatusChange(_utc(h.at), h.status, h.detail) for h in history])
+        return _view(row, [StatusChange(_utc(h.at), h.status, h.detail, h.data) for h in history])
 
     def find(self, query: SignalQuery) -> list[SignalView]:
         stmt = select(signals).order_by(signals.c.id.desc()).limit(query.limit)

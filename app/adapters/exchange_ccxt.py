@@ -1,7 +1,7 @@
 """The `Exchange` port over a ccxt async exchange (testnet or live).
 
 Everything ccxt raises is translated here into `app.ports` errors, so nothing above imports
-ccxt. Venue quirks are rows of `VENUES`, not branches.
+ccxt. Venue quirks are rows of `ccxt_profiles.VENUES`, not branches.
 
 Reads are retried with a backoff (ccxt's own retries stay off: they would retry POSTs too).
 Order creation is never retried blindly. When a create gets no reliable answer (timeout,
@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, TypeVar
@@ -34,18 +34,22 @@ import ccxt.async_support as ccxt_async
 import msgspec
 from ccxt.base import errors as ccxt_errors
 
+# re-exported: market_ccxt and older callers import them from here
+from app.adapters.ccxt_profiles import VENUES as VENUES  # noqa: PLC0414
+from app.adapters.ccxt_profiles import ClientIdLookup, overridden_urls
+from app.adapters.ccxt_profiles import VenueProfile as VenueProfile  # noqa: PLC0414
 from app.adapters.circuit import BreakerState, CircuitBreaker
 from app.domain.market import Level, Market, MarketKind, OrderBook
 from app.domain.orders import Fill, OrderKind, OrderRequest, OrderState, OrderStatus, Side
 from app.ports import (
     AuthenticationFailed,
-    Capabilities,
     ExchangeError,
     Fatal,
     InsufficientFunds,
     InvalidOrder,
     OrderNotFound,
     OutcomeUnknown,
+    Position,
     Retryable,
 )
 from app.ports import Balance as PortBalance
@@ -56,55 +60,6 @@ T = TypeVar("T")
 Mode = Literal["testnet", "live"]
 RawOrder = dict[str, Any]
 
-
-class VenueProfile(msgspec.Struct, frozen=True):
-    """One venue's quirks, as data."""
-
-    client_order_id_param: str  # the create_order param carrying our client order id
-    lookup_client_id_param: str  # the fetch_order param to find an order by it
-    duplicate_messages: tuple[str, ...]  # how the venue refuses a re-used client order id
-    expiry_option: str  # the ccxt option holding how long a sent request stays executable (ms)
-    expiry_ms: int  # its value when the options do not set it
-    api_paths: dict[str, str]  # `urls['api']` keys -> paths under a base URL override
-    options: dict[str, object]  # ccxt options this project needs
-    capabilities: Capabilities
-
-
-VENUES: dict[str, VenueProfile] = {
-    "binance": VenueProfile(
-        client_order_id_param="newClientOrderId",
-        lookup_client_id_param="origClientOrderId",
-        duplicate_messages=("Duplicate order sent",),
-        expiry_option="recvWindow",
-        expiry_ms=5000,
-        api_paths={
-            "public": "/api/v3",
-            "private": "/api/v3",
-            "v1": "/api/v1",
-            "sapi": "/sapi/v1",
-            "sapiV2": "/sapi/v2",
-            "sapiV3": "/sapi/v3",
-            "sapiV4": "/sapi/v4",
-        },
-        options={
-            "defaultType": "spot",
-            "fetchMarkets": {"types": ["spot"]},
-            "fetchMargins": False,  # sapi margin pairs: not needed for spot
-            "fetchCurrencies": False,  # sapi capital config: private, slow, not needed
-            "adjustForTimeDifference": False,
-            "warnOnFetchOpenOrdersWithoutSymbol": False,
-            "recvWindow": 5000,
-        },
-        capabilities=Capabilities(
-            native_oco=True,
-            attached_tp_sl=False,
-            stop_market=True,
-            reduce_only=False,
-            client_order_id_max_length=36,
-            spot_locks_resting_sells=True,
-        ),
-    ),
-}
 
 # ccxt error -> port error, first match wins (OrderNotFound is a ccxt InvalidOrder: keep it first)
 _ERRORS: tuple[tuple[type[Exception], type[ExchangeError]], ...] = (
@@ -196,10 +151,15 @@ def ccxt_client(
         config["rateLimit"] = rate_limit_ms
     client = getattr(ccxt_async, exchange_id)(config)
     if mode == "testnet":
+        if not client.urls.get("test"):
+            raise ValueError(f"ccxt has no testnet for {exchange_id}: use live or another venue.")
         client.set_sandbox_mode(True)
     if base_url is not None:
-        root = base_url.rstrip("/")
-        client.urls["api"] = {key: root + path for key, path in profile.api_paths.items()}
+        client.urls["api"] = overridden_urls(client.urls["api"], base_url, profile)
+        if profile.override_exceptions is not None:
+            for table in ("exact", "broad"):
+                extra = client.exceptions.get(profile.override_exceptions, {}).get(table, {})
+                client.exceptions[table] = {**client.exceptions.get(table, {}), **extra}
     return client
 
 
@@ -362,7 +322,7 @@ class CcxtExchange:
             log.warning("%s create %s got no answer (%s): looking it up", self.name,
                         request.client_order_id, error)  # fmt: skip
             return await self._resolve_lost_create(request, args, sent_at, error)
-        return _status(raw, request)
+        return self._order(raw, request)
 
     def _prepared(
         self, request: OrderRequest, market: Market
@@ -386,7 +346,10 @@ class CcxtExchange:
                 f" minimum of {market.min_cost} {market.quote}."
             )
         params: dict[str, object] = {self.profile.client_order_id_param: request.client_order_id}
-        if request.reduce_only and self.capabilities.reduce_only:
+        if request.reduce_only and market.kind is MarketKind.SWAP:
+            # on spot there is no position to reduce: the flag has no meaning there
+            if not self.capabilities.reduce_only:
+                raise InvalidOrder(f"{self.name} cannot place reduce-only orders on {symbol}.")
             params["reduceOnly"] = True
         order_type = "limit" if request.kind is OrderKind.LIMIT else "market"
         if request.kind in (OrderKind.STOP_MARKET, OrderKind.TAKE_PROFIT_MARKET):
@@ -420,7 +383,12 @@ class CcxtExchange:
             return found
         # Not found. The lost request may still be in flight: wait until the venue would refuse
         # it (its expiry after it was sent), then ask again before sending the copy.
-        expiry_ms = self.client.options.get(self.profile.expiry_option) or self.profile.expiry_ms
+        expiry_ms = self._request_expiry_ms()
+        if expiry_ms is None:
+            raise OutcomeUnknown(
+                f"{self.name} did not answer for order {cid} and its requests do not expire, so"
+                " it is not sent again; reconcile it by client order id."
+            ) from cause
         ready_at = sent_at + float(expiry_ms) / 1000 + self.retry.expiry_margin_seconds
         if (wait := ready_at - self._clock()) > 0:
             await self._sleep(wait)
@@ -431,13 +399,13 @@ class CcxtExchange:
         try:
             raw = await self._call("create_order", *args)
         except InvalidOrder as error:
-            if not any(m in str(error) for m in self.profile.duplicate_messages):
+            if not self._duplicate(error):
                 raise
             found = await self._lookup_after_lost_create(request, error)
         except (Retryable, OutcomeUnknown) as error:
             found = await self._lookup_after_lost_create(request, error)
         else:
-            return _status(raw, request)
+            return self._order(raw, request)
         if found is None:
             raise OutcomeUnknown(
                 f"{self.name} did not confirm order {cid}; reconcile it by client order id."
@@ -463,39 +431,93 @@ class CcxtExchange:
             f" exists ({cause}); reconcile it by client order id."
         ) from cause
 
+    def _request_expiry_ms(self) -> float | None:
+        option = self.profile.expiry_option
+        value = self.client.options.get(option) if option else None
+        return float(value) if value else self.profile.expiry_ms
+
+    def _duplicate(self, error: InvalidOrder) -> bool:
+        """The venue refused a client order id it already has."""
+        return isinstance(error.__cause__, ccxt_errors.DuplicateOrderId) or any(
+            m in str(error) for m in self.profile.duplicate_messages
+        )
+
     async def _by_client_id(
-        self, symbol: str, client_order_id: str, request: OrderRequest | None = None
+        self,
+        symbol: str,
+        client_order_id: str,
+        request: OrderRequest | None = None,
+        *,
+        retried: bool = False,
     ) -> OrderStatus | None:
-        params = {self.profile.lookup_client_id_param: client_order_id}
-        try:
-            raw = await self._call("fetch_order", None, symbol, params)
-        except OrderNotFound:
-            return None
+        """The order by client id, as the profile says the venue can find it."""
+        ask = self._read if retried else self._call
+        if self.profile.lookup is ClientIdLookup.FETCH_ORDER:
+            params = {self.profile.lookup_client_id_param: client_order_id}
+            try:
+                raw = await ask("fetch_order", None, symbol, params)
+            except OrderNotFound:
+                return None
+            return self._order(raw, request)
+        # SCAN: the venue cannot be asked by client id; look among its open and recent orders
+        methods = ["fetch_open_orders", self.profile.recent_orders_method]
+        for method in filter(None, methods):
+            for raw in await ask(method, symbol):
+                if self._client_id(raw) == client_order_id:
+                    return self._order(raw, request)
+        return None
+
+    def _client_id(self, raw: RawOrder) -> str:
+        found = str(raw.get("clientOrderId") or "")
+        prefix = self.profile.client_id_prefix
+        return found[len(prefix) :] if prefix and found.startswith(prefix) else found
+
+    def _order(self, raw: RawOrder, request: OrderRequest | None = None) -> OrderStatus:
+        """ccxt's order in the port's types, our client id without the venue's prefix."""
+        if self.profile.client_id_prefix and raw.get("clientOrderId"):
+            raw = {**raw, "clientOrderId": self._client_id(raw)}
         return _status(raw, request)
 
     async def cancel_order(self, symbol: str, order_id: str) -> OrderStatus:
         # a cancel is idempotent enough to send once; its outcome is read back by the caller
-        return _status(await self._call("cancel_order", order_id, symbol))
+        return self._order(await self._call("cancel_order", order_id, symbol))
 
     async def fetch_order(self, symbol: str, order_id: str) -> OrderStatus:
-        return _status(await self._read("fetch_order", order_id, symbol))
+        return self._order(await self._read("fetch_order", order_id, symbol))
 
     async def fetch_order_by_client_id(
         self, symbol: str, client_order_id: str
     ) -> OrderStatus | None:
-        params = {self.profile.lookup_client_id_param: client_order_id}
-        try:
-            raw = await self._read("fetch_order", None, symbol, params)
-        except OrderNotFound:
-            return None
-        return _status(raw)
+        return await self._by_client_id(symbol, client_order_id, retried=True)
 
     async def open_orders(self, symbol: str | None = None) -> list[OrderStatus]:
-        return [_status(raw) for raw in await self._read("fetch_open_orders", symbol)]
+        return [self._order(raw) for raw in await self._read("fetch_open_orders", symbol)]
 
     async def fills_since(self, symbol: str, since: datetime) -> list[Fill]:
         raw = await self._read("fetch_my_trades", symbol, int(since.timestamp() * 1000))
         return [_fill(trade) for trade in raw]
+
+    # --- derivatives -------------------------------------------------------------------------
+
+    async def positions(self, symbols: Sequence[str] | None = None) -> list[Position]:
+        if not self.profile.swaps:
+            return []
+        raw = await self._read("fetch_positions", list(symbols) if symbols else None)
+        found = (_position(p) for p in raw)
+        return [p for p in found if p.amount != 0]
+
+    async def set_leverage(self, symbol: str, leverage: Decimal) -> None:
+        market = await self._market(symbol)
+        if market.kind is not MarketKind.SWAP:
+            raise InvalidOrder(
+                f"{symbol} on {self.name} is a spot market: leverage applies to perpetual swaps"
+                " only."
+            )
+        if not leverage.is_finite() or leverage < 1:
+            raise InvalidOrder(f"leverage {leverage} is not valid: use a number of at least 1.")
+        # the venue's own type: Binance takes whole numbers only, others a decimal
+        value = int(leverage) if leverage == leverage.to_integral_value() else float(leverage)
+        await self._read("set_leverage", value, symbol)
 
 
 # --- ccxt structures -> domain ------------------------------------------------------------
@@ -556,6 +578,20 @@ def _status(raw: RawOrder, request: OrderRequest | None = None) -> OrderStatus:
         fee_currency=fee.get("currency"),
         reduce_only=bool(raw.get("reduceOnly")) or (request.reduce_only if request else False),
         updated_at=_at(raw.get("lastUpdateTimestamp") or raw.get("timestamp")),
+    )
+
+
+def _position(raw: Mapping[str, Any]) -> Position:
+    """ccxt's position; the amount in the unit orders use (contracts), signed by side."""
+    contracts = _dec0(raw.get("contracts"))
+    return Position(
+        symbol=raw["symbol"],
+        amount=-contracts if raw.get("side") == "short" else contracts,
+        entry_price=_dec0(raw.get("entryPrice")),
+        mark_price=_dec(raw.get("markPrice")),
+        leverage=_dec(raw.get("leverage")),
+        unrealized_pnl=_dec(raw.get("unrealizedPnl")),
+        liquidation_price=_dec(raw.get("liquidationPrice")) or None,
     )
 
 

@@ -6,7 +6,9 @@ retried job can look an order up instead of placing it twice.
 
 from __future__ import annotations
 
+import base64
 import enum
+import hashlib
 from datetime import datetime
 from decimal import Decimal
 
@@ -92,19 +94,33 @@ def transition(current: OrderState, new: OrderState) -> OrderState:
     raise IllegalTransition(f"an order cannot go from {current} to {new}")
 
 
-def client_order_id(signal_id: str, leg: Leg, revision: int = 0, *, max_length: int = 36) -> str:
-    """The deterministic id of one leg of one signal's bracket: `sg<signal><leg><revision>`.
+_LEG_CODES = {Leg.ENTRY: "en", Leg.TAKE_PROFIT: "tp", Leg.STOP_LOSS: "sl", Leg.EXIT: "ex"}
+MAX_TARGETS = 10  # take-profit targets per bracket: the index is one digit
+_MIN_DIGEST_LENGTH = 16  # 14 base32 characters of digest: 70 bits, no collision in practice
+
+
+def client_order_id(
+    signal_id: str, leg: Leg, revision: int = 0, *, index: int = 0, max_length: int = 36
+) -> str:
+    """The deterministic id of one leg of one signal's bracket: `sg<signal><leg><index><revision>`,
+    or, where the venue allows fewer characters, `sg` and a digest of that, cut to fit.
 
     Args:
         signal_id: the 26-character signal id.
-        leg: which leg.
+        leg: which leg (a two-letter code in the id).
         revision: bumped when a leg is replaced (resized after a partial fill, moved).
-        max_length: the venue's limit on client order ids (Binance: 36).
+        index: which take-profit target (one digit, so ids never collide).
+        max_length: the venue's limit on client order ids (Binance 36, OKX 32, Gate 28).
     """
-    value = f"sg{signal_id}{leg.value}{revision}"
-    if len(value) > max_length:
-        raise ValueError(f"client order id {value!r} is longer than the venue's {max_length}")
-    return value
+    if not 0 <= index < MAX_TARGETS:
+        raise ValueError(f"a bracket has at most {MAX_TARGETS} take-profit targets")
+    value = f"sg{signal_id}{_LEG_CODES[leg]}{index}{revision}"
+    if len(value) <= max_length:
+        return value
+    if max_length < _MIN_DIGEST_LENGTH:
+        raise ValueError(f"a client order id needs at least {_MIN_DIGEST_LENGTH} characters")
+    digest = base64.b32encode(hashlib.sha256(value.encode()).digest()).decode().lower()
+    return "sg" + digest[: max_length - 2]
 
 
 class OrderRequest(msgspec.Struct, frozen=True):

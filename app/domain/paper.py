@@ -4,6 +4,9 @@ Pure: no clock (every call takes `now`), no I/O. Orders match against the last o
 to `on_book`; our own fills do not deplete that book (each new book is fresh liquidity, and an
 unchanged book brings none). Fees are charged in the quote currency on buys and sells alike.
 Spot only for now: no positions, no reduce-only.
+
+The records live in a `PaperLedger`, which tracks what changed for an incremental save
+(`changes()`) and forgets old history on request (`prune()`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from app.domain.orders import (
     Side,
     transition,
 )
+from app.domain.paper_ledger import PaperLedger
 from app.domain.paper_rules import (
     check_cost,
     order_amount,
@@ -40,6 +44,7 @@ from app.domain.paper_state import (
     InvalidPaperOrder,
     OrderClosed,
     PaperBalance,
+    PaperChanges,
     PaperOrder,
     PaperOrderNotFound,
     PaperRejection,
@@ -55,6 +60,7 @@ __all__ = [
     "InvalidPaperOrder",
     "OrderClosed",
     "PaperBalance",
+    "PaperChanges",
     "PaperOrder",
     "PaperOrderNotFound",
     "PaperRejection",
@@ -81,13 +87,10 @@ class PaperVenue:
         self.name = name
         self._markets = {market.symbol: market for market in markets}
         start = DEFAULT_BALANCES if balances is None else balances
-        self._wallets = {asset: PaperBalance(asset, Decimal(free)) for asset, free in start.items()}
-        self._orders: dict[str, PaperOrder] = {}
-        self._by_client_id: dict[str, PaperOrder] = {}
-        self._resting: dict[str, dict[str, PaperOrder]] = {}  # symbol -> id -> order, by time
+        self._ledger = PaperLedger(
+            PaperBalance(asset, Decimal(free)) for asset, free in start.items()
+        )
         self._books: dict[str, OrderBook] = {}
-        self._fills: list[Fill] = []
-        self._next_order_number = 1
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -96,27 +99,39 @@ class PaperVenue:
         return dict(self._markets)
 
     def balances(self) -> dict[str, PaperBalance]:
-        return {a: PaperBalance(a, w.free, w.reserved) for a, w in self._wallets.items()}
+        return {a: PaperBalance(a, w.free, w.reserved) for a, w in self._ledger.wallets.items()}
 
     def book(self, symbol: str) -> OrderBook | None:
         return self._books.get(symbol)
 
     def order(self, order_id: str) -> OrderStatus:
-        found = self._orders.get(order_id)
+        found = self._ledger.orders.get(order_id)
         if found is None:
             raise PaperOrderNotFound(f"there is no order {order_id} on {self.name}")
         return self._status(found)
 
     def order_by_client_id(self, client_order_id: str) -> OrderStatus | None:
-        found = self._by_client_id.get(client_order_id)
+        found = self._ledger.by_client_id.get(client_order_id)
         return None if found is None else self._status(found)
 
     def open_orders(self, symbol: str | None = None) -> list[OrderStatus]:
-        books = [self._resting.get(symbol, {})] if symbol else list(self._resting.values())
-        return [self._status(order) for resting in books for order in resting.values()]
+        resting = self._ledger.resting
+        books = [resting.get(symbol, {})] if symbol else list(resting.values())
+        return [self._status(order) for orders in books for order in orders.values()]
 
     def fills_since(self, symbol: str, since: datetime) -> list[Fill]:
-        return [f for f in self._fills if f.symbol == symbol and f.at >= since]
+        """The fills in memory (see `history_since`) on `symbol` from `since` on."""
+        return [f for f in self._ledger.fills if f.symbol == symbol and f.at >= since]
+
+    @property
+    def history_since(self) -> datetime | None:
+        """None when memory holds every order and fill this venue had; else the time from
+        which it holds the closed orders and fills (older ones were pruned or not loaded)."""
+        return self._ledger.history_since
+
+    def status_of(self, order: PaperOrder) -> OrderStatus:
+        """The status of an order of this venue, also one kept elsewhere (a store)."""
+        return self._status(order)
 
     # --- placing and cancelling ------------------------------------------------------------
 
@@ -125,7 +140,7 @@ class PaperVenue:
         market = self._markets.get(request.symbol)
         if market is None or not market.active or market.kind is not MarketKind.SPOT:
             raise InvalidPaperOrder(f"{request.symbol} is not a spot market on {self.name}")
-        if request.client_order_id in self._by_client_id:
+        if request.client_order_id in self._ledger.by_client_id:
             raise DuplicateClientOrderId(
                 f"client order id {request.client_order_id} is already used on {self.name}"
             )
@@ -134,19 +149,23 @@ class PaperVenue:
         amount = order_amount(request.amount, market)
         kind = request.kind
         if kind is OrderKind.MARKET:
-            return self._market_order(request, market, amount, now)
-        if kind is OrderKind.LIMIT:
-            return self._limit_order(request, market, amount, now)
-        return self._trigger_order(request, market, amount, now)
+            placed = self._market_order(request, market, amount, now)
+        elif kind is OrderKind.LIMIT:
+            placed = self._limit_order(request, market, amount, now)
+        else:
+            placed = self._trigger_order(request, market, amount, now)
+        self._ledger.touch(placed)
+        return self._status(placed)
 
     def cancel_order(self, order_id: str, now: datetime) -> OrderStatus:
-        order = self._orders.get(order_id)
+        order = self._ledger.orders.get(order_id)
         if order is None:
             raise PaperOrderNotFound(f"there is no order {order_id} on {self.name}")
         if order.state not in OPEN_STATES:
             raise OrderClosed(f"order {order_id} is {order.state} and cannot be cancelled")
-        self._release(order)
+        self._ledger.release(order, self._markets[order.symbol])
         self._close(order, _S.CANCELLED, now)
+        self._ledger.touch(order)
         return self._status(order)
 
     # --- market data -----------------------------------------------------------------------
@@ -158,7 +177,7 @@ class PaperVenue:
         """
         previous = self._books.get(book.symbol)
         self._books[book.symbol] = book
-        resting = self._resting.get(book.symbol)
+        resting = self._ledger.resting.get(book.symbol)
         if not resting or book is previous or book == previous:
             return []
         bid, ask = book.best_bid, book.best_ask
@@ -185,13 +204,14 @@ class PaperVenue:
                 if reference is None or not triggered(order, reference):
                     continue
                 self._fire(order, book.asks if is_buy else book.bids, now)
+            self._ledger.touch(order)
             changed.append(self._status(order))
         return changed
 
     def on_tick(self, tick: Tick, now: datetime) -> list[OrderStatus]:
         """Take a trade price: limits it crosses fill in full (maker), stops it crosses fire
         against the last book (or at the tick price when there is none)."""
-        resting = self._resting.get(tick.symbol)
+        resting = self._ledger.resting.get(tick.symbol)
         if not resting:
             return []
         price = tick.price
@@ -214,6 +234,7 @@ class PaperVenue:
                 else:
                     levels = book.asks if is_buy else book.bids
                 self._fire(order, levels, now)
+            self._ledger.touch(order)
             changed.append(self._status(order))
         return changed
 
@@ -221,29 +242,48 @@ class PaperVenue:
 
     def snapshot(self) -> PaperState:
         """A deep copy of everything the venue holds, ready to persist."""
+        ledger = self._ledger
         state = PaperState(
             name=self.name,
             markets=tuple(self._markets.values()),
-            balances=tuple(self._wallets.values()),
-            orders=tuple(self._orders.values()),
-            fills=tuple(self._fills),
-            next_order_number=self._next_order_number,
+            balances=tuple(ledger.wallets.values()),
+            orders=tuple(ledger.orders.values()),
+            fills=tuple(ledger.fills),
+            next_order_number=ledger.next_order_number,
+            history_since=ledger.history_since,
         )
         return copy_state(state)
 
     @classmethod
     def restore(cls, state: PaperState) -> PaperVenue:
+        """The venue `state` describes, with nothing to save: it came from a store (or a
+        snapshot)."""
         state = copy_state(state)  # share nothing with the caller
         venue = cls(state.name, state.markets, {})
-        venue._wallets = {w.asset: w for w in state.balances}
-        for order in state.orders:
-            venue._orders[order.order_id] = order
-            venue._by_client_id[order.client_order_id] = order
-            if order.state in OPEN_STATES:
-                venue._resting.setdefault(order.symbol, {})[order.order_id] = order
-        venue._fills = list(state.fills)
-        venue._next_order_number = state.next_order_number
+        venue._ledger = ledger = PaperLedger(
+            state.balances,
+            state.next_order_number,
+            saved=True,
+            history_since=state.history_since,
+        )
+        ledger.restore(state.orders, state.fills)
         return venue
+
+    def changes(self) -> PaperChanges:
+        """What changed since the last call (or since the venue was made): the rows to save.
+
+        The tracking starts afresh; give the changes back with `requeue` if the save fails.
+        """
+        return self._ledger.changes(self._markets.values())
+
+    def requeue(self, changes: PaperChanges) -> None:
+        """Take back changes a failed save did not keep, so the next `changes()` has them."""
+        self._ledger.requeue(changes)
+
+    def prune(self, before: datetime) -> int:
+        """Forget closed orders last changed, and fills made, before `before` (a store keeps
+        them); open orders always stay. Returns how many orders and fills were forgotten."""
+        return self._ledger.prune(before)
 
     # --- internals -------------------------------------------------------------------------
 
@@ -251,14 +291,14 @@ class PaperVenue:
         self, market: Market, is_buy: bool, amount: Decimal, quote_needed: Decimal
     ) -> None:
         """A buy needs `quote_needed` of the quote currency free; a sell `amount` of the base."""
-        wallet = self._wallet(market.quote if is_buy else market.base)
+        wallet = self._ledger.peek(market.quote if is_buy else market.base)
         needed = quote_needed if is_buy else amount
         if wallet.free < needed:
             raise short(wallet, needed)
 
     def _market_order(
         self, request: OrderRequest, market: Market, amount: Decimal, now: datetime
-    ) -> OrderStatus:
+    ) -> PaperOrder:
         book = self._books.get(market.symbol)
         if book is None:
             raise InvalidPaperOrder(f"there is no order book for {market.symbol} yet")
@@ -269,13 +309,13 @@ class PaperVenue:
         matches, _, cost = walk(levels, amount, None, is_buy)
         self._ensure_funds(market, is_buy, amount, cost + cost * market.taker_fee)
         order = self._new_order(request, amount, None, None, now)
-        self._take(order, market, matches, now)
+        self._ledger.take(order, market, matches, now)
         self._finish_taking(order, now)
-        return self._status(order)
+        return order
 
     def _limit_order(
         self, request: OrderRequest, market: Market, amount: Decimal, now: datetime
-    ) -> OrderStatus:
+    ) -> PaperOrder:
         price = order_price(request.price, "limit price", market, amount)
         is_buy = request.side is _BUY
         book = self._books.get(market.symbol)
@@ -286,17 +326,18 @@ class PaperVenue:
         self._ensure_funds(market, is_buy, amount, cost + cost * market.taker_fee + hold)
         order = self._new_order(request, amount, price, None, now)
         if matches:
-            self._take(order, market, matches, now)
+            self._ledger.take(order, market, matches, now)
         if order.filled == amount:
             order.state = transition(order.state, _S.FILLED)
-            return self._status(order)
-        self._hold(order, self._wallet(market.quote if is_buy else market.base), hold)
+            self._ledger.closed(order)
+            return order
+        self._ledger.hold(order, market.quote if is_buy else market.base, hold)
         order.state = transition(order.state, _S.PARTIALLY_FILLED if matches else _S.ACCEPTED)
-        return self._status(order)
+        return order
 
     def _trigger_order(
         self, request: OrderRequest, market: Market, amount: Decimal, now: datetime
-    ) -> OrderStatus:
+    ) -> PaperOrder:
         trigger = order_price(request.trigger_price, "trigger price", market, amount)
         is_buy = request.side is _BUY
         order = self._new_order(request, amount, None, trigger, now, keep=False)
@@ -309,108 +350,41 @@ class PaperVenue:
                 )
         if is_buy:
             notional = amount * trigger
-            hold, wallet = notional + notional * market.taker_fee, self._wallet(market.quote)
+            hold, asset = notional + notional * market.taker_fee, market.quote
         else:
-            hold, wallet = amount, self._wallet(market.base)
-        if wallet.free < hold:
-            raise short(wallet, hold)
-        self._keep(order)
-        self._hold(order, wallet, hold)
+            hold, asset = amount, market.base
+        if self._ledger.peek(asset).free < hold:
+            raise short(self._ledger.peek(asset), hold)
+        self._ledger.keep(order)
+        self._ledger.hold(order, asset, hold)
         order.state = transition(order.state, _S.ACCEPTED)
-        return self._status(order)
+        return order
 
     def _fire(self, order: PaperOrder, levels: Sequence[Level], now: datetime) -> None:
         """A triggered stop: release its hold and fill like a market order; what cannot fill
         (depth or funds) expires."""
         market = self._markets[order.symbol]
-        self._release(order)
+        self._ledger.release(order, market)
         matches, _, cost = walk(levels, order.amount - order.filled, None, order.side is _BUY)
-        if order.side is _BUY and self._wallet(market.quote).free < cost + cost * market.taker_fee:
+        if (
+            order.side is _BUY
+            and self._ledger.peek(market.quote).free < cost + cost * market.taker_fee
+        ):
             matches = []
-        self._take(order, market, matches, now)
+        self._ledger.take(order, market, matches, now)
         self._finish_taking(order, now)
-
-    def _take(
-        self,
-        order: PaperOrder,
-        market: Market,
-        matches: list[tuple[Decimal, Decimal]],
-        now: datetime,
-    ) -> None:
-        """Taker fills: one per level, balances moved from free."""
-        if not matches:
-            return
-        fee_rate = market.taker_fee
-        filled, cost, fee = self._record(order, market, matches, fee_rate, now, maker=False)
-        base, quote = self._wallet(market.base), self._wallet(market.quote)
-        if order.side is _BUY:
-            quote.free -= cost + fee
-            base.free += filled
-        else:
-            base.free -= filled
-            quote.free += cost - fee
 
     def _maker_fill(self, order: PaperOrder, size: Decimal, now: datetime) -> None:
         """A resting limit filled at its own price, paid from its hold."""
         market = self._markets[order.symbol]
-        price = order.price
-        assert price is not None
-        filled, cost, fee = self._record(
-            order, market, [(price, size)], market.maker_fee, now, maker=True
-        )
-        base, quote = self._wallet(market.base), self._wallet(market.quote)
-        if order.side is _BUY:
-            spent = cost + fee
-            quote.reserved -= spent
-            order.reserved -= spent
-            base.free += filled
-        else:
-            base.reserved -= filled
-            order.reserved -= filled
-            quote.free += cost - fee
+        self._ledger.make(order, market, size, now)
         if order.filled == order.amount:
-            self._release(order)  # nothing is left when the arithmetic is exact; be sure
+            self._ledger.release(
+                order, market
+            )  # nothing is left when the arithmetic is exact; be sure
             self._close(order, _S.FILLED, now)
         else:
             order.state = transition(order.state, _S.PARTIALLY_FILLED)
-
-    def _record(
-        self,
-        order: PaperOrder,
-        market: Market,
-        matches: list[tuple[Decimal, Decimal]],
-        fee_rate: Decimal,
-        now: datetime,
-        *,
-        maker: bool,
-    ) -> tuple[Decimal, Decimal, Decimal]:
-        filled = cost = fee = _ZERO
-        append = self._fills.append
-        for price, size in matches:
-            notional = price * size
-            charge = notional * fee_rate
-            append(
-                Fill(
-                    order.order_id,
-                    order.client_order_id,
-                    order.symbol,
-                    order.side,
-                    price,
-                    size,
-                    charge,
-                    market.quote,
-                    now,
-                    maker,
-                )
-            )
-            filled += size
-            cost += notional
-            fee += charge
-        order.filled += filled
-        order.cost += cost
-        order.fee += fee
-        order.updated_at = now
-        return filled, cost, fee
 
     def _finish_taking(self, order: PaperOrder, now: datetime) -> None:
         """After a market-style fill: filled, or the rest expires (IOC, as venues do)."""
@@ -424,9 +398,7 @@ class PaperVenue:
     def _close(self, order: PaperOrder, state: OrderState, now: datetime) -> None:
         order.state = transition(order.state, state)
         order.updated_at = now
-        resting = self._resting.get(order.symbol)
-        if resting:
-            resting.pop(order.order_id, None)
+        self._ledger.closed(order)
 
     def _new_order(
         self,
@@ -439,7 +411,7 @@ class PaperVenue:
         keep: bool = True,
     ) -> PaperOrder:
         order = PaperOrder(
-            str(self._next_order_number),
+            str(self._ledger.next_order_number),
             request.client_order_id,
             request.symbol,
             request.side,
@@ -452,34 +424,8 @@ class PaperVenue:
             trigger,
         )
         if keep:
-            self._keep(order)
+            self._ledger.keep(order)
         return order
-
-    def _keep(self, order: PaperOrder) -> None:
-        self._next_order_number += 1
-        self._orders[order.order_id] = order
-        self._by_client_id[order.client_order_id] = order
-
-    def _hold(self, order: PaperOrder, wallet: PaperBalance, amount: Decimal) -> None:
-        wallet.free -= amount
-        wallet.reserved += amount
-        order.reserved = amount
-        self._resting.setdefault(order.symbol, {})[order.order_id] = order
-
-    def _release(self, order: PaperOrder) -> None:
-        if not order.reserved:
-            return
-        market = self._markets[order.symbol]
-        wallet = self._wallet(market.quote if order.side is _BUY else market.base)
-        wallet.reserved -= order.reserved
-        wallet.free += order.reserved
-        order.reserved = _ZERO
-
-    def _wallet(self, asset: str) -> PaperBalance:
-        wallet = self._wallets.get(asset)
-        if wallet is None:
-            wallet = self._wallets[asset] = PaperBalance(asset)
-        return wallet
 
     def _status(self, order: PaperOrder) -> OrderStatus:
         filled = order.filled

@@ -1,4 +1,5 @@
-"""The paper venue's values and refusals: balances, orders, the whole state, and its codec.
+"""The paper venue's values and refusals: balances, orders, the whole state, its changes
+since a save, and its codec.
 
 A `PaperState` is plain data, so it can be kept anywhere: msgspec writes its Decimals as
 strings, exact both ways.
@@ -77,6 +78,34 @@ class PaperState(msgspec.Struct, frozen=True):
     orders: tuple[PaperOrder, ...]
     fills: tuple[Fill, ...]
     next_order_number: int
+    # None: the orders and fills are the venue's whole history; else only the closed orders
+    # and fills from this time on (a bounded load from a store, or a pruned venue).
+    history_since: datetime | None = None
+
+
+class PaperChanges(msgspec.Struct, frozen=True):
+    """What a venue changed since its last save: the rows to write, not the whole state.
+
+    `orders` and `balances` are copies as they are now (each at most once), `fills` the new
+    ones in order; `next_order_number` is None when unchanged, `markets` is set only for a
+    venue never saved before.
+    """
+
+    orders: tuple[PaperOrder, ...] = ()
+    balances: tuple[PaperBalance, ...] = ()
+    fills: tuple[Fill, ...] = ()
+    next_order_number: int | None = None
+    markets: tuple[Market, ...] | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not (
+            self.orders
+            or self.balances
+            or self.fills
+            or self.markets is not None
+            or self.next_order_number is not None
+        )
 
 
 _ENCODER = msgspec.json.Encoder()

@@ -162,6 +162,13 @@ class SignalStatus(enum.StrEnum):
     FILTERED = "filtered"  # below the confidence threshold: recorded, not queued
     STALE = "stale"  # fired too long ago: recorded, not queued
     DUPLICATE = "duplicate"  # a copy of an earlier signal: recorded, not queued
+    EXECUTED = "executed"  # the worker placed its orders (or closed what it asked to close)
+    DENIED = "denied"  # refused by the risk gate or routing, every reason on its lineage
+    FAILED = "failed"  # the venues refused or could not be reached; see its lineage
+
+
+PENDING = frozenset({SignalStatus.QUEUED, SignalStatus.SPOOLED})
+NOT_KEPT = frozenset({SignalStatus.FILTERED, SignalStatus.STALE, SignalStatus.DUPLICATE})
 
 
 class SignalRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

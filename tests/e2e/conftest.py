@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
+import psutil  # type: ignore[import-untyped]
 import pytest
 
 from app.adapters.redis_server import free_port
@@ -72,5 +73,11 @@ def start_service(
 
     yield start
     for process in started:
+        try:
+            children = psutil.Process(process.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            children = []
         process.terminate()
         process.wait(15)
+        _, alive = psutil.wait_procs(children, timeout=15)
+        assert not alive, f"still running after the service stopped: {alive}"

@@ -93,12 +93,12 @@ async def test_a_ccxt_venue_without_a_profile_is_refused_with_what_to_do(engine)
     settings = load_settings(
         {
             "TRADING_MODE": "testnet",
-            "VENUES": "kraken",
-            "KRAKEN_MODE": "testnet",
-            "KRAKEN_API_KEY": "k",
-            "KRAKEN_API_SECRET": "s",
+            "VENUES": "bitfinex",
+            "BITFINEX_MODE": "testnet",
+            "BITFINEX_API_KEY": "k",
+            "BITFINEX_API_SECRET": "s",
         }
     )
     feed = build_market_data(settings, now=NOW, paced=False)
-    with pytest.raises(VenueSetupError, match="KRAKEN_EXCHANGE='kraken' has no venue profile"):
+    with pytest.raises(VenueSetupError, match="BITFINEX_EXCHANGE='bitfinex' has no venue profile"):
         build_venues(settings, engine=engine, market_data=feed, clock=lambda: NOW)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from ipaddress import ip_network
 from typing import Any
 
@@ -15,7 +16,12 @@ from app.config import (
     load_settings,
     redis_url,
 )
+from app.config_risk import risk_limits, sizing_policy
 from app.config_venues import MarketDataSettings, VenueSettings
+from app.domain.execution_policy import EntryPolicy
+from app.domain.risk import RiskLimits
+from app.domain.signals import QtyMode
+from app.domain.sizing import SizingPolicy
 
 SECRET = "wh-s3cret-9f8e7d"
 TOKEN = "api-t0ken-1a2b3c"
@@ -50,6 +56,21 @@ DEFAULTS = [
     ("log_level", "INFO"),
     ("venues", (VenueSettings("paper", "paper", TradingMode.PAPER),)),
     ("market_data", MarketDataSettings()),
+    ("max_order_notional", Decimal(1000)),
+    ("max_total_exposure", Decimal(5000)),
+    ("max_open_positions", 5),
+    ("max_daily_loss", Decimal(500)),
+    ("stop_loss_cooldown_seconds", 900),
+    ("max_orders_per_minute", 30),
+    ("price_band_percent", Decimal(2)),
+    ("symbols_allow", frozenset()),
+    ("symbols_deny", frozenset()),
+    ("default_qty_mode", QtyMode.QUOTE),
+    ("default_quantity", Decimal(100)),
+    ("entry_policy", EntryPolicy.IGNORE),
+    ("close_unprotected", True),
+    ("slippage_bps", Decimal(50)),
+    ("monitor_interval_seconds", 0.5),
 ]
 
 
@@ -107,6 +128,32 @@ PARSED = [
     ("TRADING_MODE", "TestNet", "trading_mode", TradingMode.TESTNET),
     ("QUEUE_NAME", " orders ", "queue_name", "orders"),
     ("LOG_LEVEL", "debug", "log_level", "DEBUG"),
+    ("MAX_ORDER_NOTIONAL", " 250.5 ", "max_order_notional", Decimal("250.5")),
+    ("MAX_TOTAL_EXPOSURE", "20000", "max_total_exposure", Decimal(20_000)),
+    ("MAX_OPEN_POSITIONS", "2", "max_open_positions", 2),
+    ("MAX_DAILY_LOSS", "75", "max_daily_loss", Decimal(75)),
+    ("STOP_LOSS_COOLDOWN_SECONDS", "0", "stop_loss_cooldown_seconds", 0),
+    ("STOP_LOSS_COOLDOWN_SECONDS", "3600", "stop_loss_cooldown_seconds", 3600),
+    ("MAX_ORDERS_PER_MINUTE", "5", "max_orders_per_minute", 5),
+    ("PRICE_BAND_PERCENT", "0.5", "price_band_percent", Decimal("0.5")),
+    ("PRICE_BAND_PERCENT", "100", "price_band_percent", Decimal(100)),
+    (
+        "SYMBOLS_ALLOW",
+        " btc/usdt, ETH/USDT:USDT ,,",
+        "symbols_allow",
+        frozenset({"BTC/USDT", "ETH/USDT:USDT"}),
+    ),
+    ("SYMBOLS_ALLOW", "", "symbols_allow", frozenset()),
+    ("SYMBOLS_DENY", "DOGE/USDT", "symbols_deny", frozenset({"DOGE/USDT"})),
+    ("DEFAULT_QTY_MODE", " Percent_Equity ", "default_qty_mode", QtyMode.PERCENT_EQUITY),
+    ("DEFAULT_QTY_MODE", "risk_percent", "default_qty_mode", QtyMode.RISK_PERCENT),
+    ("DEFAULT_QUANTITY", "0.01", "default_quantity", Decimal("0.01")),
+    ("ENTRY_POLICY", " Add ", "entry_policy", EntryPolicy.ADD),
+    ("ENTRY_POLICY", "reverse", "entry_policy", EntryPolicy.REVERSE),
+    ("UNPROTECTED_POLICY", "keep", "close_unprotected", False),
+    ("UNPROTECTED_POLICY", "close", "close_unprotected", True),
+    ("SLIPPAGE_BPS", "25", "slippage_bps", Decimal(25)),
+    ("MONITOR_INTERVAL_SECONDS", "2", "monitor_interval_seconds", 2.0),
 ]
 
 
@@ -210,6 +257,31 @@ BAD = [
     ("TRADING_MODE", "real", "use paper, testnet or live"),
     ("QUEUE_NAME", " ", "unset it or give it a value"),
     ("LOG_LEVEL", "verbose", "use DEBUG, INFO, WARNING or ERROR"),
+    ("MAX_ORDER_NOTIONAL", "0", "use an amount above 0, like 1000"),
+    ("MAX_ORDER_NOTIONAL", "1,000", "use an amount above 0, like 1000"),
+    ("MAX_ORDER_NOTIONAL", "inf", "use an amount above 0, like 1000"),
+    ("MAX_TOTAL_EXPOSURE", "-5", "use an amount above 0, like 1000"),
+    ("MAX_OPEN_POSITIONS", "0", "use a whole number above 0"),
+    ("MAX_DAILY_LOSS", "nan", "use an amount above 0, like 1000"),
+    ("STOP_LOSS_COOLDOWN_SECONDS", "-1", "use a whole number of seconds, 0 or more"),
+    ("STOP_LOSS_COOLDOWN_SECONDS", "15m", "use a whole number of seconds, 0 or more"),
+    ("MAX_ORDERS_PER_MINUTE", "many", "use a whole number above 0"),
+    ("PRICE_BAND_PERCENT", "0", "use a percent above 0 and at most 100, like 2"),
+    ("PRICE_BAND_PERCENT", "150", "use a percent above 0 and at most 100, like 2"),
+    (
+        "SYMBOLS_ALLOW",
+        "BTC/USDT,ETHUSDT",
+        "use unified symbols like BTC/USDT or BTC/USDT:USDT separated by commas ('ETHUSDT' is",
+    ),
+    ("SYMBOLS_DENY", "BINANCE:BTCUSDT", "use unified symbols like BTC/USDT"),
+    ("DEFAULT_QTY_MODE", "contracts", "use base, quote, percent_equity or risk_percent"),
+    ("DEFAULT_QUANTITY", "-100", "use a number above 0, like 100"),
+    ("ENTRY_POLICY", "pyramid", "use ignore, add or reverse"),
+    ("UNPROTECTED_POLICY", "panic", "use close or keep"),
+    ("SLIPPAGE_BPS", "0", "use basis points above 0, at most 10000"),
+    ("SLIPPAGE_BPS", "20000", "use basis points above 0, at most 10000"),
+    ("MONITOR_INTERVAL_SECONDS", "0", "use seconds from 0.05 to 3600"),
+    ("MONITOR_INTERVAL_SECONDS", "soon", "use seconds, like 0.5"),
 ]
 
 
@@ -331,3 +403,57 @@ def test_settings_are_frozen() -> None:
     settings: Any = load_settings({})
     with pytest.raises(AttributeError):
         settings.port = 1
+
+
+@pytest.mark.parametrize("mode", ["percent_equity", "risk_percent"])
+def test_a_default_percent_above_100_is_refused(mode: str) -> None:
+    assert refusal({"DEFAULT_QTY_MODE": mode, "DEFAULT_QUANTITY": "250"}) == [
+        f"DEFAULT_QUANTITY=250 is a percent with DEFAULT_QTY_MODE={mode}: use a number above 0 "
+        "and at most 100."
+    ]
+
+
+@pytest.mark.parametrize(("mode", "quantity"), [("quote", "250"), ("percent_equity", "100")])
+def test_a_default_quantity_fitting_its_mode_is_accepted(mode: str, quantity: str) -> None:
+    settings = load_settings({"DEFAULT_QTY_MODE": mode, "DEFAULT_QUANTITY": quantity})
+    assert (settings.default_qty_mode, settings.default_quantity) == (mode, Decimal(quantity))
+
+
+def test_the_default_risk_settings_give_the_default_limits_and_policy() -> None:
+    settings = load_settings({})
+    assert risk_limits(settings) == RiskLimits()
+    assert sizing_policy(settings) == SizingPolicy()
+
+
+def test_risk_limits_and_sizing_policy_come_from_the_settings() -> None:
+    settings = load_settings(
+        {
+            "MAX_ORDER_NOTIONAL": "250",
+            "MAX_TOTAL_EXPOSURE": "900",
+            "MAX_OPEN_POSITIONS": "2",
+            "MAX_DAILY_LOSS": "40",
+            "STOP_LOSS_COOLDOWN_SECONDS": "60",
+            "MAX_ORDERS_PER_MINUTE": "4",
+            "PRICE_BAND_PERCENT": "1.5",
+            "SYMBOLS_ALLOW": "BTC/USDT,ETH/USDT",
+            "SYMBOLS_DENY": "ETH/USDT",
+            "DEFAULT_QTY_MODE": "risk_percent",
+            "DEFAULT_QUANTITY": "0.5",
+        }
+    )
+    assert risk_limits(settings) == RiskLimits(
+        allow_symbols=frozenset({"BTC/USDT", "ETH/USDT"}),
+        deny_symbols=frozenset({"ETH/USDT"}),
+        max_order_notional=Decimal(250),
+        max_total_exposure=Decimal(900),
+        max_open_positions=2,
+        max_daily_loss=Decimal(40),
+        stop_loss_cooldown_seconds=60,
+        max_orders_per_minute=4,
+        price_band_percent=Decimal("1.5"),
+    )
+    assert sizing_policy(settings) == SizingPolicy(
+        default_mode=QtyMode.RISK_PERCENT,
+        default_quantity=Decimal("0.5"),
+        max_order_notional=Decimal(250),  # computed sizes share the gate's order cap
+    )

@@ -1,14 +1,21 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
 from app.adapters.exchange_paper import PaperExchange
 from app.domain.market import Market, OrderBook
-from app.domain.orders import OrderKind, OrderRequest, OrderState, Side
-from app.domain.paper import PaperState, PaperVenue
+from app.domain.orders import Fill, OrderKind, OrderRequest, OrderState, Side
+from app.domain.paper import (
+    OPEN_STATES,
+    PaperBalance,
+    PaperChanges,
+    PaperOrder,
+    PaperState,
+    PaperVenue,
+)
 from app.ports import (
     Balance,
     Exchange,
@@ -17,6 +24,7 @@ from app.ports import (
     InvalidOrder,
     OrderNotFound,
     OutcomeUnknown,
+    Retryable,
     Unavailable,
 )
 from tests.paper_helpers import SYMBOL, book, order
@@ -143,21 +151,73 @@ async def test_cancel_releases_the_hold(exchange: PaperExchange) -> None:
 
 
 class MemoryStore:
-    """Keeps states in a dict; `down` makes every call fail as a lost database does."""
+    """Keeps venues as rows in dicts, as `SqlPaperStore` does in SQL; `down` makes every call
+    fail as a lost database does."""
 
     def __init__(self) -> None:
-        self.states: dict[str, PaperState] = {}
+        self.markets: dict[str, tuple[Market, ...]] = {}
+        self.numbers: dict[str, int] = {}
+        self.orders: dict[str, dict[str, PaperOrder]] = {}
+        self.balances: dict[str, dict[str, PaperBalance]] = {}
+        self.fills: dict[str, list[Fill]] = {}
         self.saves = 0
         self.down = False
 
-    def load(self, name: str) -> PaperState | None:
-        return self.states.get(name)
-
-    def save(self, name: str, state: PaperState) -> None:
+    def _reach(self) -> None:
         if self.down:
             raise Unavailable("database unreachable (OperationalError)")
+
+    def load(self, name: str, since: datetime | None = None) -> PaperState | None:
+        self._reach()
+        if name not in self.markets:
+            return None
+        orders = [
+            o
+            for o in self.orders[name].values()
+            if since is None or o.state in OPEN_STATES or o.updated_at >= since
+        ]
+        return PaperState(
+            name,
+            self.markets[name],
+            tuple(self.balances[name].values()),
+            tuple(sorted(orders, key=lambda o: int(o.order_id))),
+            tuple(f for f in self.fills[name] if since is None or f.at >= since),
+            self.numbers[name],
+            since,
+        )
+
+    def save_changes(self, name: str, changes: PaperChanges) -> None:
+        self._reach()
         self.saves += 1
-        self.states[name] = state
+        if changes.markets is not None:
+            self.markets[name] = changes.markets
+            self.orders[name], self.balances[name], self.fills[name] = {}, {}, []
+        if changes.next_order_number is not None:
+            self.numbers[name] = changes.next_order_number
+        self.orders[name].update((o.order_id, o) for o in changes.orders)
+        self.balances[name].update((b.asset, b) for b in changes.balances)
+        self.fills[name].extend(changes.fills)
+
+    def order_by_client_id(self, name: str, client_order_id: str) -> PaperOrder | None:
+        self._reach()
+        found = [o for o in self.orders[name].values() if o.client_order_id == client_order_id]
+        return found[0] if found else None
+
+    def order(self, name: str, order_id: str) -> PaperOrder | None:
+        self._reach()
+        return self.orders[name].get(order_id)
+
+    def fills_between(self, name: str, symbol: str, since: datetime, until: datetime) -> list[Fill]:
+        self._reach()
+        return [f for f in self.fills[name] if f.symbol == symbol and since <= f.at < until]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
 
 
 async def test_a_stored_exchange_saves_every_change_and_reopens_as_it_was(
@@ -167,6 +227,7 @@ async def test_a_stored_exchange_saves_every_change_and_reopens_as_it_was(
     exchange = PaperExchange.open("paper", [MARKET], feed, lambda: NOW, store, {"BTC": D(1)})
     placed = await exchange.create_order(request(Side.SELL, OrderKind.LIMIT, "1", price="500"))
     await exchange.balances()  # reads save nothing
+    await exchange.fetch_order(SYMBOL, placed.order_id)  # an unchanged book: nothing to save
     assert store.saves == 2  # opened, placed
 
     feed.current = book(bids="600x5", asks="601x5")
@@ -176,6 +237,7 @@ async def test_a_stored_exchange_saves_every_change_and_reopens_as_it_was(
     reopened = PaperExchange.open("paper", [MARKET], feed, lambda: NOW, store)
     assert await reopened.balances() == await exchange.balances()
     assert (await reopened.fetch_order(SYMBOL, placed.order_id)).state is OrderState.FILLED
+    assert await reopened.fills_since(SYMBOL, NOW) == await exchange.fills_since(SYMBOL, NOW)
 
 
 async def test_an_order_placed_while_the_store_is_down_is_of_unknown_outcome(
@@ -189,3 +251,99 @@ async def test_an_order_placed_while_the_store_is_down_is_of_unknown_outcome(
         await exchange.create_order(request(Side.BUY, OrderKind.MARKET, "1"))
 
     assert await exchange.fetch_order_by_client_id(SYMBOL, "sgA") is not None
+
+
+async def test_changes_a_failed_save_missed_are_saved_with_the_next_one(
+    feed: FixedFeed,
+) -> None:
+    store = MemoryStore()
+    exchange = PaperExchange.open("paper", [MARKET], feed, lambda: NOW, store)
+    store.down = True
+    with pytest.raises(OutcomeUnknown):
+        await exchange.create_order(request(Side.BUY, OrderKind.MARKET, "1"))
+    store.down = False
+
+    second = await exchange.create_order(order(Side.BUY, OrderKind.MARKET, "1", client_id="sgB"))
+
+    reopened = PaperExchange.open("paper", [MARKET], feed, lambda: NOW, store)
+    assert await reopened.fetch_order_by_client_id(SYMBOL, "sgA") is not None
+    assert await reopened.fetch_order_by_client_id(SYMBOL, "sgB") == second
+    assert await reopened.balances() == await exchange.balances()
+    fills = await reopened.fills_since(SYMBOL, NOW)
+    assert [f.client_order_id for f in fills] == ["sgA", "sgB"]
+    assert fills == await exchange.fills_since(SYMBOL, NOW)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def aged(feed: FixedFeed, clock: Clock) -> tuple[PaperExchange, MemoryStore]:
+    """A stored exchange keeping one hour in memory, whose market order `sgA` (filled at NOW)
+    is two hours old and pruned from memory."""
+    store = MemoryStore()
+    exchange = PaperExchange.open(
+        "paper", [MARKET], feed, clock, store, retention=timedelta(hours=1)
+    )
+    return exchange, store
+
+
+async def test_old_orders_and_fills_pruned_from_memory_are_read_from_the_store(
+    aged: tuple[PaperExchange, MemoryStore], clock: Clock
+) -> None:
+    exchange, store = aged
+    old = await exchange.create_order(request(Side.BUY, OrderKind.MARKET, "2"))
+    old_fills = await exchange.fills_since(SYMBOL, NOW)
+    clock.now = NOW + timedelta(hours=2)
+    recent = await exchange.create_order(order(Side.SELL, OrderKind.MARKET, "1", client_id="sgB"))
+
+    assert exchange.venue.order_by_client_id("sgA") is None  # pruned from memory
+    assert await exchange.fetch_order_by_client_id(SYMBOL, "sgA") == old
+    assert await exchange.fetch_order(SYMBOL, old.order_id) == old
+    assert await exchange.fetch_order_by_client_id("ETH/USDT", "sgA") is None
+    with pytest.raises(OrderNotFound, match="is filled"):
+        await exchange.cancel_order(SYMBOL, old.order_id)
+    with pytest.raises(InvalidOrder, match="already used"):
+        await exchange.create_order(request(Side.BUY, OrderKind.MARKET, "1"))
+    fills = await exchange.fills_since(SYMBOL, NOW)
+    assert fills[: len(old_fills)] == old_fills
+    assert [f.order_id for f in fills[len(old_fills) :]] == [recent.order_id]
+    assert await exchange.fetch_order_by_client_id(SYMBOL, "sgC") is None
+
+    store.down = True
+    with pytest.raises(Retryable, match="could not be read"):
+        await exchange.fetch_order_by_client_id(SYMBOL, "sgC")
+
+
+async def test_a_reopened_exchange_loads_only_recent_history_and_finds_the_rest(
+    aged: tuple[PaperExchange, MemoryStore], feed: FixedFeed, clock: Clock
+) -> None:
+    exchange, store = aged
+    old = await exchange.create_order(request(Side.BUY, OrderKind.MARKET, "1"))
+    resting = await exchange.create_order(
+        order(Side.SELL, OrderKind.LIMIT, "1", price="500", client_id="sgR")
+    )
+    clock.now = NOW + timedelta(hours=2)
+
+    reopened = PaperExchange.open(
+        "paper", [MARKET], feed, clock, store, retention=timedelta(hours=1)
+    )
+
+    assert reopened.venue.history_since == NOW + timedelta(hours=1)
+    assert reopened.venue.snapshot().fills == ()
+    assert await reopened.open_orders(SYMBOL) == [resting]
+    assert await reopened.fetch_order_by_client_id(SYMBOL, "sgA") == old
+    with pytest.raises(InvalidOrder, match="already used"):
+        await reopened.create_order(request(Side.SELL, OrderKind.MARKET, "1"))
+
+
+async def test_without_a_store_nothing_is_pruned(exchange: PaperExchange) -> None:
+    clock = Clock()
+    exchange._clock = clock  # the fixture's exchange, on a movable clock
+    placed = await exchange.create_order(request(Side.BUY, OrderKind.MARKET, "1"))
+    clock.now = NOW + timedelta(days=30)
+
+    assert await exchange.fetch_order_by_client_id(SYMBOL, "sgA") == placed
+    assert exchange.venue.history_since is None

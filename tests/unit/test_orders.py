@@ -58,12 +58,26 @@ def test_terminal_states_and_table_covers_every_state() -> None:
 
 def test_client_order_ids_are_deterministic_distinct_and_fit_binance() -> None:
     signal_id = "01JX5Z3K8Q4W2N7R9T1V3B5C7D"
-    ids = {client_order_id(signal_id, leg, revision) for leg in Leg for revision in (0, 1)}
-    assert len(ids) == len(Leg) * 2
+    ids = {
+        client_order_id(signal_id, leg, revision, index=index)
+        for leg in Leg
+        for revision in (0, 1, 10, 11)
+        for index in (0, 1)
+    }
+    assert len(ids) == len(Leg) * 4 * 2  # index and revision never run into each other
     assert client_order_id(signal_id, Leg.ENTRY) == client_order_id(signal_id, Leg.ENTRY)
     assert all(len(i) <= 36 for i in ids)
-    with pytest.raises(ValueError, match="longer than the venue's 20"):
-        client_order_id(signal_id, Leg.ENTRY, max_length=20)
+    short = {client_order_id(signal_id, leg, revision, max_length=18) for leg in Leg
+             for revision in range(50)}  # fmt: skip
+    assert len(short) == len(Leg) * 50
+    assert all(len(i) == 18 and i.startswith("sg") for i in short)
+    assert client_order_id(signal_id, Leg.ENTRY, max_length=18) == client_order_id(
+        signal_id, Leg.ENTRY, max_length=18
+    )
+    with pytest.raises(ValueError, match="at least 16 characters"):
+        client_order_id(signal_id, Leg.ENTRY, max_length=12)
+    with pytest.raises(ValueError, match="at most 10 take-profit targets"):
+        client_order_id(signal_id, Leg.TAKE_PROFIT, index=10)
 
 
 def test_side_opposite() -> None:

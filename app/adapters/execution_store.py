@@ -1,0 +1,304 @@
+"""`ExecutionStore` in SQL: brackets with their orders, lineage steps and the trading controls."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+from sqlalchemy import Connection, Engine, and_, func, select, update
+
+from app.adapters.db import dialect_insert, events, signals, transaction
+from app.adapters.tables_execution import BracketRow, ControlRow, OrderRow
+from app.domain.brackets import FINAL, Bracket, LegOrder
+from app.domain.orders import Leg, Side
+from app.domain.risk import TradingState
+from app.domain.signals import PENDING, Signal, SignalStatus
+from app.ports_execution import Activity, Holding, OrderQuery, OrderView, PendingSignal
+
+brackets = BracketRow.__table__  # type: ignore[attr-defined]
+orders = OrderRow.__table__  # type: ignore[attr-defined]
+controls = ControlRow.__table__  # type: ignore[attr-defined]
+
+_OPEN = [s.value for s in PENDING]
+_FINAL = [s.value for s in FINAL]
+_TRADING = "trading_state"
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _order_row(bracket: Bracket, order: LegOrder, at: datetime) -> dict[str, Any]:
+    return {
+        "bracket_id": bracket.id,
+        "account": bracket.account,
+        "venue": bracket.venue,
+        "symbol": bracket.symbol,
+        "leg": order.leg.value,
+        "client_order_id": order.client_order_id,
+        "order_id": order.order_id,
+        "side": order.side.value,
+        "kind": order.kind.value,
+        "state": order.state.value,
+        "amount": order.amount,
+        "filled": order.filled,
+        "average_price": order.average_price,
+        "price": order.price,
+        "trigger_price": order.trigger_price,
+        "fee": order.fee,
+        "fee_currency": order.fee_currency,
+        "reduce_only": order.reduce_only,
+        "created_at": at,
+        "updated_at": at,
+    }
+
+
+class SqlExecutionStore:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._insert = dialect_insert(engine)
+        self._steps: list[dict[str, Any]] = []  # lineage steps not written yet
+
+    def _begin(self) -> AbstractContextManager[Connection]:
+        return transaction(self._engine)
+
+    # --- signals ------------------------------------------------------------------------------
+
+    def signal(self, signal_id: str) -> PendingSignal | None:
+        return self.signals([signal_id]).get(signal_id)
+
+    def signals(self, signal_ids: Sequence[str]) -> dict[str, PendingSignal]:
+        query = select(signals.c.id, signals.c.received_at, signals.c.status, signals.c.signal)
+        with self._begin() as conn:
+            rows = conn.execute(query.where(signals.c.id.in_(list(signal_ids)))).all()
+        return {row.id: _pending(row) for row in rows}
+
+    def pending(self, account: str, symbol: str, up_to: str) -> list[PendingSignal]:
+        query = (
+            select(signals.c.id, signals.c.received_at, signals.c.status, signals.c.signal)
+            .where(
+                signals.c.account == account,
+                signals.c.symbol == symbol,
+                signals.c.status.in_(_OPEN),
+                signals.c.id <= up_to,
+            )
+            .order_by(signals.c.id)
+        )
+        with self._begin() as conn:
+            return [_pending(row) for row in conn.execute(query).all()]
+
+    def record(
+        self,
+        signal_id: str,
+        at: datetime,
+        step: str,
+        detail: str | None = None,
+        data: dict[str, Any] | None = None,
+        *,
+        status: SignalStatus | None = None,
+    ) -> None:
+        """Lineage steps are written with the next bracket save or status change (one
+        transaction instead of one each); a status change is written at once."""
+        self._steps.append(
+            {"signal_id": signal_id, "at": at, "status": step, "detail": _short(detail),
+             "data": data}
+        )  # fmt: skip
+        if status is None:
+            return
+        with self._writing() as conn:
+            conn.execute(
+                update(signals)
+                .where(signals.c.id == signal_id)
+                .values(status=status.value, updated_at=at, reason=_short(detail, 500))
+            )
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """A write transaction that also writes the waiting lineage steps (kept on failure)."""
+        steps, self._steps = self._steps, []
+        try:
+            with self._begin() as conn:
+                if steps:
+                    conn.execute(events.insert(), steps)
+                yield conn
+        except BaseException:
+            self._steps = steps + self._steps
+            raise
+
+    # --- brackets -----------------------------------------------------------------------------
+
+    def save_bracket(self, bracket: Bracket, at: datetime) -> None:
+        row = {
+            "account": bracket.account,
+            "venue": bracket.venue,
+            "symbol": bracket.symbol,
+            "side": bracket.side.value,
+            "state": bracket.state.value,
+            "opened_at": bracket.opened_at,
+            "closed_at": bracket.closed_at,
+            "updated_at": at,
+            "realized_pnl": bracket.realized_pnl,
+            "position": bracket.position,
+            "entry_price": bracket.entry_price,
+            "data": msgspec.to_builtins(bracket),
+        }
+        upsert = (
+            self._insert(brackets)
+            .values(id=bracket.id, **row)
+            .on_conflict_do_update(index_elements=["id"], set_=row)
+        )
+        order_rows = [_order_row(bracket, order, at) for order in bracket.orders]
+        with self._writing() as conn:
+            conn.execute(upsert)
+            if order_rows:
+                stmt = self._insert(orders)
+                keep = {"created_at", "venue", "client_order_id"}
+                changes = {c: stmt.excluded[c] for c in order_rows[0] if c not in keep}
+                conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=["venue", "client_order_id"], set_=changes
+                    ),
+                    order_rows,
+                )
+
+    def bracket(self, bracket_id: str) -> Bracket | None:
+        with self._begin() as conn:
+            data = conn.execute(select(brackets.c.data).where(brackets.c.id == bracket_id)).scalar()
+        return None if data is None else msgspec.convert(data, Bracket)
+
+    def open_brackets(self, account: str | None = None, symbol: str | None = None) -> list[Bracket]:
+        query = select(brackets.c.data).where(brackets.c.state.notin_(_FINAL))
+        if account is not None:
+            query = query.where(brackets.c.account == account)
+        if symbol is not None:
+            query = query.where(brackets.c.symbol == symbol)
+        with self._begin() as conn:
+            rows = conn.execute(query.order_by(brackets.c.id)).scalars().all()
+        return [msgspec.convert(data, Bracket) for data in rows]
+
+    def holdings(self, account: str, symbol: str | None = None) -> list[Holding]:
+        query = select(
+            brackets.c.id,
+            brackets.c.venue,
+            brackets.c.symbol,
+            brackets.c.side,
+            brackets.c.position,
+            brackets.c.entry_price,
+        ).where(brackets.c.state.notin_(_FINAL), brackets.c.account == account)
+        if symbol is not None:
+            query = query.where(brackets.c.symbol == symbol)
+        with self._begin() as conn:
+            rows = conn.execute(query.order_by(brackets.c.id)).all()
+        return [
+            Holding(r.id, r.venue, r.symbol, Side(r.side), r.position, r.entry_price) for r in rows
+        ]
+
+    def activity(self, account: str, now: datetime) -> Activity:
+        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        pnl = select(func.coalesce(func.sum(brackets.c.realized_pnl), 0)).where(
+            brackets.c.account == account, brackets.c.closed_at >= day
+        )
+        recent = select(func.count()).where(
+            orders.c.account == account, orders.c.created_at >= now - timedelta(minutes=1)
+        )
+        stops = (
+            select(orders.c.symbol, func.max(orders.c.updated_at))
+            .where(
+                and_(
+                    orders.c.account == account,
+                    orders.c.leg == Leg.STOP_LOSS.value,
+                    orders.c.state.in_(["filled", "partially_filled"]),  # money is text on SQLite
+                    orders.c.updated_at >= day - timedelta(days=1),
+                )
+            )
+            .group_by(orders.c.symbol)
+        )
+        with self._begin() as conn:
+            realized = Decimal(str(conn.execute(pnl).scalar() or 0))
+            count = int(conn.execute(recent).scalar() or 0)
+            last = {symbol: _utc(at) for symbol, at in conn.execute(stops).all()}
+        return Activity(realized, count, last)
+
+    # --- controls -----------------------------------------------------------------------------
+
+    def trading_state(self) -> TradingState:
+        query = select(controls.c.value).where(controls.c.name == _TRADING)
+        with self._begin() as conn:
+            value = conn.execute(query).scalar()
+        return TradingState(value) if value else TradingState.ACTIVE
+
+    def set_trading_state(self, state: TradingState, at: datetime, reason: str) -> None:
+        values = {"value": state.value, "reason": _short(reason, 500), "updated_at": at}
+        stmt = (
+            self._insert(controls)
+            .values(name=_TRADING, **values)
+            .on_conflict_do_update(index_elements=["name"], set_=values)
+        )
+        with self._begin() as conn:
+            conn.execute(stmt)
+
+    # --- reading orders -----------------------------------------------------------------------
+
+    def orders(self, query: OrderQuery) -> list[OrderView]:
+        stmt = select(orders).order_by(orders.c.id.desc()).limit(query.limit)
+        for column, value in (
+            (orders.c.bracket_id, query.signal_id),
+            (orders.c.account, query.account),
+            (orders.c.symbol, query.symbol),
+            (orders.c.venue, query.venue),
+            (orders.c.state, query.state),
+        ):
+            if value is not None:
+                stmt = stmt.where(column == value)
+        if query.open_only:
+            done = ["filled", "cancelled", "rejected", "expired"]
+            stmt = stmt.where(orders.c.state.notin_(done))
+        if query.before is not None:
+            stmt = stmt.where(orders.c.id < query.before)
+        with self._begin() as conn:
+            rows = conn.execute(stmt).all()
+        return [
+            OrderView(
+                id=r.id,
+                signal_id=r.bracket_id,
+                account=r.account,
+                venue=r.venue,
+                symbol=r.symbol,
+                leg=r.leg,
+                client_order_id=r.client_order_id,
+                order_id=r.order_id,
+                side=r.side,
+                kind=r.kind,
+                state=r.state,
+                amount=r.amount,
+                filled=r.filled,
+                average_price=r.average_price,
+                price=r.price,
+                trigger_price=r.trigger_price,
+                fee=r.fee,
+                fee_currency=r.fee_currency,
+                reduce_only=r.reduce_only,
+                created_at=_utc(r.created_at),
+                updated_at=_utc(r.updated_at),
+            )
+            for r in rows
+        ]
+
+
+def _pending(row: Any) -> PendingSignal:
+    return PendingSignal(
+        id=row.id,
+        received_at=_utc(row.received_at),
+        status=SignalStatus(row.status),
+        signal=msgspec.convert(row.signal, Signal),
+    )
+
+
+def _short(text: str | None, limit: int = 2000) -> str | None:
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - 1] + "…"

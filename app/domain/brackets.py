@@ -1,0 +1,428 @@
+"""Brackets: an entry with take-profit and stop-loss legs kept one-cancels-the-other.
+
+A bracket is a value. `plan()` compares what should protect the position (from the fills and the
+targets) with the orders that do, and returns the actions that close the gap, in the order they
+must run. The executor applies them one at a time and plans again after anything unexpected (a
+cancel that lost to a fill), so the one function drives the first placement, partial fills, OCO,
+closing, over-fills and recovery after a crash.
+
+Two ways to protect, chosen from the venue's capabilities:
+- resting legs (venues with reduce-only orders, e.g. perpetuals): the stop-loss and every
+  take-profit rest on the venue as reduce-only trigger orders; when one fills the others shrink
+  or go.
+- a resting stop, watched targets (spot): two resting sells cannot share the same coins, so the
+  stop-loss rests for the whole position and the take-profits are watched here; when the price
+  reaches a target, the stop is cancelled first, the target sold at market, and the stop placed
+  again for what is left.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+
+import msgspec
+
+from app.domain.market import Market
+from app.domain.orders import (
+    TERMINAL,
+    Leg,
+    OrderKind,
+    OrderState,
+    OrderStatus,
+    Side,
+    client_order_id,
+    transition,
+)
+from app.domain.targets import split_amount, trailing_stop
+
+_ZERO = Decimal(0)
+_UNSETTLED = frozenset({OrderState.SUBMITTED, OrderState.UNKNOWN, OrderState.CANCEL_PENDING})
+
+
+class BracketState(enum.StrEnum):
+    OPENING = "opening"  # entry placed, nothing filled yet
+    OPEN = "open"  # a position, protected as configured
+    UNPROTECTED = "unprotected"  # a protective leg could not be placed: an incident
+    CLOSED = "closed"
+    FAILED = "failed"  # the entry never filled (refused, cancelled, expired)
+
+
+FINAL = frozenset({BracketState.CLOSED, BracketState.FAILED})
+
+
+class LegOrder(msgspec.Struct, frozen=True):
+    """One order of a bracket as we asked for it and as the venue last reported it."""
+
+    leg: Leg
+    client_order_id: str
+    side: Side
+    kind: OrderKind
+    amount: Decimal
+    index: int = 0  # the take-profit target
+    revision: int = 0
+    price: Decimal | None = None
+    trigger_price: Decimal | None = None
+    reduce_only: bool = False
+    state: OrderState = OrderState.SUBMITTED
+    order_id: str | None = None  # the venue's id, once known
+    filled: Decimal = _ZERO
+    average_price: Decimal | None = None
+    fee: Decimal = _ZERO
+    fee_currency: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.state not in TERMINAL
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.amount - self.filled
+
+
+class Bracket(msgspec.Struct, frozen=True):
+    id: str  # the signal's id
+    account: str
+    venue: str
+    symbol: str
+    side: Side  # the entry's side: buy opens a long
+    market: Market  # the venue's market: steps and minimums
+    opened_at: datetime
+    state: BracketState = BracketState.OPENING
+    take_profits: tuple[tuple[Decimal, Decimal], ...] = ()  # (price, share of the position)
+    stop_loss: Decimal | None = None
+    trailing_percent: Decimal | None = None  # the stop follows the best price by this much
+    best_price: Decimal | None = None  # the best exit price seen since entry (trailing stops)
+    resting_legs: bool = False  # True: reduce-only legs rest on the venue; False: spot
+    client_id_length: int = 36  # the venue's longest client order id
+    orders: tuple[LegOrder, ...] = ()
+    closing: bool = False  # a close was asked: cancel the legs, flatten, settle
+    note: str | None = None
+    closed_at: datetime | None = None
+    realized_pnl: Decimal = _ZERO
+
+    @property
+    def entry_filled(self) -> Decimal:
+        """Base amount the entries brought in, net of fees the venue took in the base asset."""
+        base = self.market.base
+        return sum(
+            (
+                o.filled - (o.fee if o.fee_currency == base else _ZERO)
+                for o in self.orders
+                if o.side is self.side and o.leg is Leg.ENTRY
+            ),
+            _ZERO,
+        )
+
+    @property
+    def exited(self) -> Decimal:
+        """Base amount sold back (for a long) by the legs and exits, minus any buy-backs."""
+        out = sum((o.filled for o in self.orders if o.side is not self.side), _ZERO)
+        back = sum(
+            (o.filled for o in self.orders if o.side is self.side and o.leg is not Leg.ENTRY),
+            _ZERO,
+        )
+        return out - back
+
+    @property
+    def position(self) -> Decimal:
+        """What is still held in the entry's direction (negative: over-filled exits)."""
+        return self.entry_filled - self.exited
+
+    @property
+    def entry_price(self) -> Decimal | None:
+        return _average([o for o in self.orders if o.leg is Leg.ENTRY])
+
+    def order(self, client_order_id: str) -> LegOrder:
+        for order in self.orders:
+            if order.client_order_id == client_order_id:
+                return order
+        raise KeyError(f"bracket {self.id} has no order {client_order_id}")
+
+
+def _average(orders: list[LegOrder]) -> Decimal | None:
+    filled = sum((o.filled for o in orders), _ZERO)
+    if not filled:
+        return None
+    value = sum((o.filled * (o.average_price or _ZERO) for o in orders), _ZERO)
+    return value / filled
+
+
+# --- actions ------------------------------------------------------------------------------------
+
+
+class Place(msgspec.Struct, frozen=True, tag=True):
+    order: LegOrder
+
+
+class Cancel(msgspec.Struct, frozen=True, tag=True):
+    client_order_id: str
+
+
+class Settle(msgspec.Struct, frozen=True, tag=True):
+    state: BracketState  # CLOSED or FAILED
+
+
+Action = Place | Cancel | Settle
+
+
+def placeable(amount: Decimal, price: Decimal | None, market: Market) -> bool:
+    """Whether an order of `amount` (already a step multiple) meets the venue's minimums."""
+    if amount <= 0 or amount < market.min_amount:
+        return False
+    return price is None or amount * price >= market.min_cost
+
+
+def _truncate(value: Decimal, step: Decimal) -> Decimal:
+    return value // step * step if value > 0 else _ZERO
+
+
+def _new_leg(
+    bracket: Bracket,
+    leg: Leg,
+    side: Side,
+    kind: OrderKind,
+    amount: Decimal,
+    *,
+    index: int = 0,
+    trigger: Decimal | None = None,
+    reduce_only: bool = False,
+) -> LegOrder:
+    revision = 1 + max(
+        (o.revision for o in bracket.orders if o.leg is leg and o.index == index), default=-1
+    )
+    return LegOrder(
+        leg=leg,
+        client_order_id=client_order_id(
+            bracket.id, leg, revision, index=index, max_length=bracket.client_id_length
+        ),
+        side=side,
+        kind=kind,
+        amount=amount,
+        index=index,
+        revision=revision,
+        trigger_price=trigger,
+        reduce_only=reduce_only,
+    )
+
+
+def target_amounts(bracket: Bracket) -> tuple[Decimal, ...]:
+    """What each take-profit target closes, from the entry filled so far."""
+    if not bracket.take_profits:
+        return ()
+    filled = _truncate(bracket.entry_filled, bracket.market.amount_step)
+    shares = [share for _, share in bracket.take_profits]
+    total = sum(shares, _ZERO)
+    covered = _truncate(filled * total, bracket.market.amount_step) if total < 1 else filled
+    if covered <= 0:
+        return tuple(_ZERO for _ in shares)
+    return split_amount(covered, [share / total for share in shares], bracket.market)
+
+
+def _target_left(bracket: Bracket, index: int, amounts: tuple[Decimal, ...]) -> Decimal:
+    done = sum(
+        (o.filled for o in bracket.orders if o.leg is Leg.TAKE_PROFIT and o.index == index),
+        _ZERO,
+    )
+    return max(amounts[index] - done, _ZERO)
+
+
+def _reached(side: Side, target: Decimal, price: Decimal) -> bool:
+    return price >= target if side is Side.BUY else price <= target
+
+
+def plan(bracket: Bracket, exit_price: Decimal | None) -> list[Action]:
+    """The actions that make the venue's orders match what the position needs.
+
+    Args:
+        bracket: the bracket with its orders as last reported by the venue.
+        exit_price: the price the position would exit at now (the best bid for a long, the best
+            ask for a short); None when unknown (targets watched here then wait).
+
+    Returns:
+        Actions to run in order; after a Cancel whose order turns out filled, plan again.
+        Nothing while an order's outcome is unsettled (look it up first).
+    """
+    if bracket.state in FINAL or any(o.state in _UNSETTLED for o in bracket.orders):
+        return []
+    market = bracket.market
+    exit_side = bracket.side.opposite
+    resting = bracket.resting_legs
+    live = [o for o in bracket.orders if o.is_open]
+    legs = [o for o in live if o.leg is not Leg.ENTRY]
+    entries = [o for o in live if o.leg is Leg.ENTRY]
+    position = bracket.position
+
+    if position < 0:  # a cancel lost to a fill: more went out than came in; buy it back
+        over = -position
+        return [
+            *(Cancel(o.client_order_id) for o in legs),
+            Place(_new_leg(bracket, Leg.EXIT, bracket.side, OrderKind.MARKET, over,
+                           reduce_only=resting)),
+        ]  # fmt: skip
+    held = _truncate(position, market.amount_step)
+    if bracket.closing:
+        cancels: list[Action] = [Cancel(o.client_order_id) for o in live if o.leg is not Leg.EXIT]
+        if cancels or any(o.leg is Leg.EXIT for o in live):
+            return cancels
+        if placeable(held, exit_price, market):
+            exit_order = _new_leg(
+                bracket, Leg.EXIT, exit_side, OrderKind.MARKET, held, reduce_only=resting
+            )
+            return [Place(exit_order)]
+        return [_settle(bracket)]
+    if not placeable(held, exit_price, market):  # nothing (left) to protect
+        drop: list[Action] = [Cancel(o.client_order_id) for o in legs]
+        if entries:
+            return drop
+        return [*drop, _settle(bracket)]
+
+    stops = [o for o in legs if o.leg is Leg.STOP_LOSS]
+    amounts = target_amounts(bracket)
+    if not resting and exit_price is not None:
+        for index, (target, _) in enumerate(bracket.take_profits):
+            amount = min(_target_left(bracket, index, amounts), held)
+            if amount <= 0 or not _reached(bracket.side, target, exit_price):
+                continue
+            if not placeable(amount, exit_price, market):
+                continue
+            fire = _new_leg(
+                bracket, Leg.TAKE_PROFIT, exit_side, OrderKind.MARKET, amount, index=index
+            )
+            # the stop holds the coins: free them first, then sell the target
+            return [*(Cancel(o.client_order_id) for o in stops), Place(fire)]
+
+    actions: list[Action] = []
+    if bracket.stop_loss is not None:
+        actions += _keep(
+            bracket, stops, Leg.STOP_LOSS, 0, held, bracket.stop_loss, OrderKind.STOP_MARKET
+        )
+    if resting:
+        for index, (target, _) in enumerate(bracket.take_profits):
+            want = min(_target_left(bracket, index, amounts), held)
+            mine = [o for o in legs if o.leg is Leg.TAKE_PROFIT and o.index == index]
+            if want <= 0 or not placeable(want, target, market):
+                actions += [Cancel(o.client_order_id) for o in mine]
+                continue
+            actions += _keep(
+                bracket, mine, Leg.TAKE_PROFIT, index, want, target, OrderKind.TAKE_PROFIT_MARKET
+            )
+    return actions
+
+
+def _keep(
+    bracket: Bracket,
+    current: list[LegOrder],
+    leg: Leg,
+    index: int,
+    amount: Decimal,
+    trigger: Decimal,
+    kind: OrderKind,
+) -> list[Action]:
+    """One resting order of `amount` at `trigger`: keep a matching one, else replace."""
+    if len(current) == 1:
+        order = current[0]
+        if order.remaining == amount and order.trigger_price == trigger:
+            return []
+    wanted = _new_leg(
+        bracket,
+        leg,
+        bracket.side.opposite,
+        kind,
+        amount,
+        index=index,
+        trigger=trigger,
+        reduce_only=bracket.resting_legs,
+    )
+    return [*(Cancel(o.client_order_id) for o in current), Place(wanted)]
+
+
+def _settle(bracket: Bracket) -> Settle:
+    return Settle(BracketState.CLOSED if bracket.entry_filled > 0 else BracketState.FAILED)
+
+
+# --- updates ------------------------------------------------------------------------------------
+
+
+def trailed(bracket: Bracket, exit_price: Decimal | None) -> Bracket:
+    """The bracket with its trailing stop moved after a better price (never loosened)."""
+    percent = bracket.trailing_percent
+    if percent is None or exit_price is None or bracket.stop_loss is None:
+        return bracket
+    best = bracket.best_price
+    better = best is None or (exit_price > best if bracket.side is Side.BUY else exit_price < best)
+    if not better:
+        return bracket
+    stop = trailing_stop(bracket.side, bracket.stop_loss, exit_price, percent, bracket.market)
+    return msgspec.structs.replace(bracket, best_price=exit_price, stop_loss=stop)
+
+
+def with_order(bracket: Bracket, order: LegOrder) -> Bracket:
+    """The bracket with `order` added, or replacing the one with its client order id."""
+    orders = [o for o in bracket.orders if o.client_order_id != order.client_order_id]
+    if len(orders) == len(bracket.orders):
+        return msgspec.structs.replace(bracket, orders=(*bracket.orders, order))
+    kept = tuple(order if o.client_order_id == order.client_order_id else o for o in bracket.orders)
+    return msgspec.structs.replace(bracket, orders=kept)
+
+
+def reported(order: LegOrder, status: OrderStatus) -> LegOrder:
+    """`order` as the venue reports it now; the state change is checked against the table.
+
+    Raises:
+        IllegalTransition: the venue reported a change the state machine does not allow.
+    """
+    return msgspec.structs.replace(
+        order,
+        state=transition(order.state, status.state),
+        order_id=status.order_id or order.order_id,
+        filled=status.filled,
+        average_price=status.average_price,
+        fee=status.fee,
+        fee_currency=status.fee_currency,
+    )
+
+
+def settled(bracket: Bracket, state: BracketState, at: datetime) -> Bracket:
+    """The bracket closed (or failed) at `at` with its realized P&L in the quote asset."""
+    return msgspec.structs.replace(
+        bracket, state=state, closed_at=at, realized_pnl=realized_pnl(bracket)
+    )
+
+
+def realized_pnl(bracket: Bracket) -> Decimal:
+    """Quote P&L of what went out at its prices against the entry's average, fees paid in the
+    quote asset (or the base asset, valued at the order's price) deducted."""
+    entry = bracket.entry_price
+    if entry is None:
+        return -_fees(bracket)
+    sign = 1 if bracket.side is Side.BUY else -1
+    exits = [o for o in bracket.orders if o.leg is not Leg.ENTRY]
+    gross = sum(
+        (
+            (o.average_price or entry) * o.filled * (1 if o.side is not bracket.side else -1)
+            for o in exits
+        ),
+        _ZERO,
+    )
+    return sign * (gross - entry * bracket.exited) - _fees(bracket)
+
+
+def _fees(bracket: Bracket) -> Decimal:
+    quote, base = bracket.market.quote, bracket.market.base
+    total = _ZERO
+    for o in bracket.orders:
+        if o.fee_currency in (None, quote):
+            total += o.fee
+        elif o.fee_currency == base and o.leg is not Leg.ENTRY:
+            total += o.fee * (o.average_price or _ZERO)
+    return total
+
+
+def unrealized_pnl(bracket: Bracket, mark: Decimal) -> Decimal:
+    entry = bracket.entry_price
+    if entry is None:
+        return _ZERO
+    sign = 1 if bracket.side is Side.BUY else -1
+    return sign * (mark - entry) * bracket.position

@@ -1,0 +1,23 @@
+"""How execution behaves where a trader must choose: a frozen value read once from settings."""
+
+from __future__ import annotations
+
+import enum
+from decimal import Decimal
+
+import msgspec
+
+
+class EntryPolicy(enum.StrEnum):
+    """What an entry does while the account holds a position in the symbol."""
+
+    IGNORE = "ignore"  # denied: one position per symbol
+    ADD = "add"  # same side: another bracket; opposite side: close, then open
+    REVERSE = "reverse"  # opposite side: close, then open; same side: denied
+
+
+class ExecutionPolicy(msgspec.Struct, frozen=True):
+    entry_policy: EntryPolicy = EntryPolicy.IGNORE
+    close_unprotected: bool = True  # a bracket whose leg cannot be placed is flattened
+    slippage_bps: Decimal = Decimal(50)  # the most a venue's book may move the price for the size
+    book_depth: int = 20

@@ -1,0 +1,258 @@
+"""The pre-trade risk gate: every check runs and states its reason, with the numbers.
+
+Pure code: the account snapshot, the limits and the time are passed in. A denial is ours (DENIED);
+a venue's refusal is a rejection and is not decided here.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+
+import msgspec
+
+from app.domain.market import Market
+from app.domain.orders import Side
+from app.domain.risk_checks import (
+    NOT_AN_ENTRY,
+    CheckName,
+    CheckResult,
+    order_values,
+    sized_checks,
+)
+from app.domain.sizing import number_text
+
+
+class TradingState(enum.StrEnum):
+    ACTIVE = "active"
+    REDUCING = "reducing_only"  # exits only
+    HALTED = "halted"  # nothing at all
+
+
+class RiskLimits(msgspec.Struct, frozen=True):
+    """The account's limits; money in the account currency (quote, USD-like)."""
+
+    allow_symbols: frozenset[str] = frozenset()  # empty: every symbol allowed
+    deny_symbols: frozenset[str] = frozenset()
+    max_order_notional: Decimal = Decimal(1000)
+    max_total_exposure: Decimal = Decimal(5000)
+    max_open_positions: int = 5
+    max_daily_loss: Decimal = Decimal(500)  # realized loss today at/over it blocks entries
+    stop_loss_cooldown_seconds: int = 900  # per symbol after a stop-loss fill
+    max_orders_per_minute: int = 30
+    price_band_percent: Decimal = Decimal(2)  # alert price vs market mid
+
+
+class OpenPosition(msgspec.Struct, frozen=True):
+    venue: str
+    symbol: str
+    amount: Decimal  # signed: + long, - short
+    entry_price: Decimal
+    mark_price: Decimal
+
+    @property
+    def notional(self) -> Decimal:
+        return abs(self.amount) * self.mark_price
+
+
+class AccountSnapshot(msgspec.Struct, frozen=True):
+    """What the gate needs to know of the account at the moment of the check."""
+
+    account: str
+    trading_state: TradingState
+    positions: tuple[OpenPosition, ...] = ()
+    realized_pnl_today: Decimal = Decimal(0)
+    orders_last_minute: int = 0
+    last_stop_loss_at: Mapping[str, datetime] = {}  # by symbol
+    equity: Decimal = Decimal(0)  # for sizing
+    currency: str = "USDT"  # the currency of equity, PnL and the limits, for the reasons' text
+
+
+class RiskRequest(msgspec.Struct, frozen=True):
+    """The order the pipeline wants to place, sized and routed."""
+
+    symbol: str
+    side: Side
+    amount: Decimal
+    price: Decimal  # expected average entry price
+    reduces: bool  # an exit: close, or the closing half of a reverse
+    market: Market  # the chosen venue's market
+    venue: str
+    free_quote: Decimal  # free quote (spot) or settle (swap) balance on the venue
+    free_base: Decimal
+    alert_price: Decimal | None = None  # the price the alert quoted, if any
+    market_price: Decimal | None = None  # mid on the venue now; None: no data, the check fails
+    take_profits: tuple[Decimal, ...] = ()
+    stop_loss: Decimal | None = None
+    leverage: Decimal = Decimal(1)  # swaps: margin is notional / leverage
+
+
+class Approved(msgspec.Struct, frozen=True, tag=True):
+    checks: tuple[CheckResult, ...]
+
+
+class Denied(msgspec.Struct, frozen=True, tag=True):
+    checks: tuple[CheckResult, ...]
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        return tuple(c.detail for c in self.checks if not c.passed)
+
+
+Decision = Approved | Denied
+
+
+def check_before_sizing(
+    symbol: str,
+    side: Side,
+    reduces: bool,
+    snapshot: AccountSnapshot,
+    limits: RiskLimits,
+    now: datetime,
+) -> tuple[CheckResult, ...]:
+    """The checks that need no size or venue, so that execution can deny early.
+
+    Args:
+        symbol: the unified symbol of the signal.
+        side: the side of the order to place.
+        reduces: True for an exit (a close, or the closing half of a reverse).
+        snapshot: the account now.
+        limits: the account's limits.
+        now: the time of the check (aware, like the snapshot's times).
+
+    Returns:
+        The results of trading_state, symbol_list, max_daily_loss, stop_loss_cooldown and
+        orders_per_minute, passed or not, in that order.
+    """
+    del side  # the same for both sides today; kept so callers need not change when it matters
+    return (
+        _trading_state(reduces, snapshot),
+        _symbol_list(symbol, limits),
+        _daily_loss(reduces, snapshot, limits),
+        _cooldown(symbol, reduces, snapshot, limits, now),
+        _orders_per_minute(snapshot, limits),
+    )
+
+
+def check(
+    request: RiskRequest, snapshot: AccountSnapshot, limits: RiskLimits, now: datetime
+) -> Approved | Denied:
+    """Run every check on the order (none stops the others) and decide.
+
+    Args:
+        request: the sized, routed order.
+        snapshot: the account now.
+        limits: the account's limits.
+        now: the time of the check.
+
+    Returns:
+        Approved when every check passed, else Denied; both carry every check's result.
+    """
+    checks = list(
+        check_before_sizing(request.symbol, request.side, request.reduces, snapshot, limits, now)
+    )
+    problem = order_values(request)
+    if problem:
+        # Arithmetic on such values is meaningless (NaN comparisons even raise): stop here.
+        checks.append(CheckResult(CheckName.ORDER_VALUES, False, problem))
+    else:
+        checks += sized_checks(request, snapshot, limits)
+    result = tuple(checks)
+    if all(c.passed for c in result):
+        return Approved(result)
+    return Denied(result)
+
+
+def _trading_state(reduces: bool, snapshot: AccountSnapshot) -> CheckResult:
+    name, state = CheckName.TRADING_STATE, snapshot.trading_state
+    if state is TradingState.HALTED:
+        return CheckResult(
+            name, False, f"trading is halted for account {snapshot.account}: nothing is placed"
+        )
+    if state is TradingState.REDUCING and not reduces:
+        return CheckResult(
+            name,
+            False,
+            f"account {snapshot.account} is reducing only: entries are refused, exits allowed",
+        )
+    return CheckResult(name, True, f"account {snapshot.account} is {state.value}")
+
+
+def _symbol_list(symbol: str, limits: RiskLimits) -> CheckResult:
+    name = CheckName.SYMBOL_LIST
+    if symbol in limits.deny_symbols:
+        return CheckResult(name, False, f"{symbol} is in the deny list (SYMBOLS_DENY)")
+    if limits.allow_symbols and symbol not in limits.allow_symbols:
+        allowed = ", ".join(sorted(limits.allow_symbols))
+        return CheckResult(
+            name, False, f"{symbol} is not in the allow list ({allowed}) (SYMBOLS_ALLOW)"
+        )
+    return CheckResult(name, True, f"{symbol} may be traded")
+
+
+def _daily_loss(reduces: bool, snapshot: AccountSnapshot, limits: RiskLimits) -> CheckResult:
+    name = CheckName.MAX_DAILY_LOSS
+    if reduces:
+        return CheckResult(name, True, NOT_AN_ENTRY)
+    loss, limit = -snapshot.realized_pnl_today, limits.max_daily_loss
+    text = f"realized loss today {number_text(max(loss, Decimal(0)), 2)} {snapshot.currency}"
+    if loss >= limit:
+        return CheckResult(
+            name, False, f"{text} is at or over the {number_text(limit)} limit (MAX_DAILY_LOSS)"
+        )
+    return CheckResult(name, True, f"{text} is under the {number_text(limit)} limit")
+
+
+def _cooldown(
+    symbol: str, reduces: bool, snapshot: AccountSnapshot, limits: RiskLimits, now: datetime
+) -> CheckResult:
+    name = CheckName.STOP_LOSS_COOLDOWN
+    if reduces:
+        return CheckResult(name, True, NOT_AN_ENTRY)
+    stopped_at = snapshot.last_stop_loss_at.get(symbol)
+    wait = limits.stop_loss_cooldown_seconds
+    if stopped_at is None:
+        return CheckResult(name, True, f"no recent stop-loss on {symbol}")
+    ago = (now - stopped_at).total_seconds()
+    if ago < wait:
+        return CheckResult(
+            name,
+            False,
+            f"{symbol} was stopped out {ago:.0f} s ago and entries wait {wait} s after a "
+            f"stop-loss (STOP_LOSS_COOLDOWN_SECONDS): {wait - ago:.0f} s left",
+        )
+    return CheckResult(name, True, f"{symbol} was stopped out {ago:.0f} s ago, over {wait} s")
+
+
+def _orders_per_minute(snapshot: AccountSnapshot, limits: RiskLimits) -> CheckResult:
+    name, count, limit = (
+        CheckName.ORDERS_PER_MINUTE,
+        snapshot.orders_last_minute,
+        limits.max_orders_per_minute,
+    )
+    if count >= limit:
+        return CheckResult(
+            name,
+            False,
+            f"{count} orders in the last minute reach the limit of {limit} (MAX_ORDERS_PER_MINUTE)",
+        )
+    return CheckResult(name, True, f"{count} orders in the last minute, under {limit}")
+
+
+__all__ = [
+    "NOT_AN_ENTRY",
+    "AccountSnapshot",
+    "Approved",
+    "CheckName",
+    "CheckResult",
+    "Decision",
+    "Denied",
+    "OpenPosition",
+    "RiskLimits",
+    "RiskRequest",
+    "TradingState",
+    "check",
+    "check_before_sizing",
+]

@@ -1,0 +1,266 @@
+"""The risk checks that need the sized, routed order: limits, prices, the venue, balances, legs.
+
+`app.domain.risk` holds the values and runs these; each returns one CheckResult whose detail is one
+sentence with the numbers.
+"""
+
+from __future__ import annotations
+
+import enum
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from app.domain.market import MarketKind
+from app.domain.orders import Side
+from app.domain.sizing import number_text
+
+if TYPE_CHECKING:
+    from app.domain.risk import AccountSnapshot, RiskLimits, RiskRequest
+
+NOT_AN_ENTRY = "not an entry"
+
+
+class CheckName(enum.StrEnum):
+    TRADING_STATE = "trading_state"
+    SYMBOL_LIST = "symbol_list"
+    MAX_DAILY_LOSS = "max_daily_loss"
+    STOP_LOSS_COOLDOWN = "stop_loss_cooldown"
+    ORDERS_PER_MINUTE = "orders_per_minute"
+    ORDER_VALUES = "order_values"  # amount and prices are finite numbers above 0
+    MAX_ORDER_NOTIONAL = "max_order_notional"
+    MAX_TOTAL_EXPOSURE = "max_total_exposure"
+    MAX_OPEN_POSITIONS = "max_open_positions"
+    PRICE_BAND = "price_band"
+    VENUE_MINIMUMS = "venue_minimums"
+    FREE_BALANCE = "free_balance"
+    REDUCE_ONLY = "reduce_only"
+    TP_SL_SANITY = "tp_sl_sanity"
+
+
+class CheckResult(msgspec.Struct, frozen=True):
+    name: str
+    passed: bool
+    detail: str  # one sentence with the numbers
+
+
+def order_values(request: RiskRequest) -> str | None:
+    """Why the order's numbers cannot be checked (not finite, or not above 0), or None."""
+    positive: list[tuple[str, Decimal | None]] = [
+        ("amount", request.amount),
+        ("price", request.price),
+        ("alert price", request.alert_price),
+        ("market price", request.market_price),
+        ("stop-loss", request.stop_loss),
+        ("leverage", request.leverage),
+        *(("take-profit", tp) for tp in request.take_profits),
+    ]
+    bad = [name for name, value in positive if value is not None and not _above_zero(value)]
+    for name, balance in (("free quote", request.free_quote), ("free base", request.free_base)):
+        if not balance.is_finite() or balance < 0:
+            bad.append(name)
+    if not bad:
+        return None
+    return f"the order's {', '.join(dict.fromkeys(bad))} must be finite numbers above 0"
+
+
+def sized_checks(
+    request: RiskRequest, snapshot: AccountSnapshot, limits: RiskLimits
+) -> list[CheckResult]:
+    """Every check that needs the order's size, price and venue, in a fixed order."""
+    return [
+        _order_notional(request, limits),
+        _total_exposure(request, snapshot, limits),
+        _open_positions(request, snapshot, limits),
+        _price_band(request, limits),
+        _venue_minimums(request),
+        _free_balance(request),
+        _reduce_only(request, snapshot),
+        _tp_sl_sanity(request),
+    ]
+
+
+def _above_zero(value: Decimal) -> bool:
+    return value.is_finite() and value > 0
+
+
+def _notional(request: RiskRequest) -> Decimal:
+    return request.amount * request.price
+
+
+def _order_notional(request: RiskRequest, limits: RiskLimits) -> CheckResult:
+    name = CheckName.MAX_ORDER_NOTIONAL
+    if request.reduces:
+        return CheckResult(name, True, NOT_AN_ENTRY)
+    limit = number_text(limits.max_order_notional)
+    text = f"order notional {number_text(_notional(request), 2)} {request.market.quote}"
+    if _notional(request) > limits.max_order_notional:
+        return CheckResult(name, False, f"{text} is above the {limit} limit (MAX_ORDER_NOTIONAL)")
+    return CheckResult(name, True, f"{text} is within the {limit} limit")
+
+
+def _total_exposure(
+    request: RiskRequest, snapshot: AccountSnapshot, limits: RiskLimits
+) -> CheckResult:
+    name = CheckName.MAX_TOTAL_EXPOSURE
+    if request.reduces:
+        return CheckResult(name, True, NOT_AN_ENTRY)
+    held = sum((p.notional for p in snapshot.positions), Decimal(0))
+    total = held + _notional(request)
+    limit = number_text(limits.max_total_exposure)
+    text = (
+        f"open positions {number_text(held, 2)} + this order {number_text(_notional(request), 2)}"
+        f" = {number_text(total, 2)} {snapshot.currency} of exposure"
+    )
+    if total > limits.max_total_exposure:
+        return CheckResult(name, False, f"{text} is above the {limit} limit (MAX_TOTAL_EXPOSURE)")
+    return CheckResult(name, True, f"{text} is within the {limit} limit")
+
+
+def _open_positions(
+    request: RiskRequest, snapshot: AccountSnapshot, limits: RiskLimits
+) -> CheckResult:
+    name = CheckName.MAX_OPEN_POSITIONS
+    if request.reduces:
+        return CheckResult(name, True, NOT_AN_ENTRY)
+    where = f"{request.symbol} on {request.venue}"
+    held = [p for p in snapshot.positions if p.amount != 0]
+    if any(p.venue == request.venue and p.symbol == request.symbol for p in held):
+        return CheckResult(name, True, f"adds to the open position in {where}")
+    limit = limits.max_open_positions
+    if len(held) >= limit:
+        return CheckResult(
+            name,
+            False,
+            f"{len(held)} positions are open and the limit is {limit} (MAX_OPEN_POSITIONS), "
+            f"so no new position in {where}",
+        )
+    return CheckResult(name, True, f"opens position {len(held) + 1} of {limit} in {where}")
+
+
+def _price_band(request: RiskRequest, limits: RiskLimits) -> CheckResult:
+    name, mid, alert = CheckName.PRICE_BAND, request.market_price, request.alert_price
+    if mid is None:
+        return CheckResult(
+            name, False, f"no market price for {request.symbol} on {request.venue} right now"
+        )
+    if alert is None:
+        return CheckResult(name, True, "the alert quoted no price")
+    deviation = abs(alert - mid) / mid * 100
+    band = number_text(limits.price_band_percent)
+    text = (
+        f"alert price {number_text(alert)} is {deviation:.2f}% from the market mid "
+        f"{number_text(mid)} on {request.venue}"
+    )
+    if deviation > limits.price_band_percent:
+        return CheckResult(name, False, f"{text}, outside the {band}% band (PRICE_BAND_PERCENT)")
+    return CheckResult(name, True, f"{text}, within the {band}% band")
+
+
+def _venue_minimums(request: RiskRequest) -> CheckResult:
+    market, amount = request.market, request.amount
+    cost = _notional(request)
+    problems = []
+    if not market.active:
+        problems.append("the market is not active")
+    if amount < market.min_amount:
+        problems.append(
+            f"amount {number_text(amount)} {market.base} is below the minimum "
+            f"{number_text(market.min_amount)}"
+        )
+    if cost < market.min_cost:
+        problems.append(
+            f"cost {number_text(cost, 2)} {market.quote} is below the minimum "
+            f"{number_text(market.min_cost)}"
+        )
+    if market.amount_step > 0 and amount % market.amount_step:
+        problems.append(
+            f"amount {number_text(amount)} is not a multiple of the step "
+            f"{number_text(market.amount_step)}"
+        )
+    where = f"{request.symbol} on {request.venue}"
+    if problems:
+        return CheckResult(CheckName.VENUE_MINIMUMS, False, f"{where}: {'; '.join(problems)}")
+    return CheckResult(
+        CheckName.VENUE_MINIMUMS,
+        True,
+        f"{where}: amount {number_text(amount)} {market.base} and cost "
+        f"{number_text(cost, 2)} {market.quote} meet the minimums",
+    )
+
+
+def _free_balance(request: RiskRequest) -> CheckResult:
+    name, market, venue = CheckName.FREE_BALANCE, request.market, request.venue
+    if market.kind is MarketKind.SPOT and request.side is Side.SELL:
+        if request.reduces:
+            return CheckResult(name, True, "an exit sells the position's own coins")
+        base, need, free = market.base, request.amount, request.free_base
+        text = f"selling {number_text(need)} {base} needs that much free on {venue}"
+        have = f"{number_text(free)} {base} is free"
+    else:
+        if market.kind is MarketKind.SWAP and request.reduces:
+            return CheckResult(name, True, "an exit frees margin rather than using it")
+        asset, free = market.settle or market.quote, request.free_quote
+        if market.kind is MarketKind.SPOT:
+            need = _notional(request) * (1 + market.taker_fee)
+            text = f"buying needs {number_text(need, 2)} {asset} with the taker fee"
+        else:
+            need = _notional(request) / request.leverage
+            text = (
+                f"the margin at {number_text(request.leverage)}x is {number_text(need, 2)} {asset}"
+            )
+        have = f"{number_text(free, 2)} {asset} is free on {venue}"
+    if need > free:
+        return CheckResult(name, False, f"{text} and only {have}")
+    return CheckResult(name, True, f"{text} and {have}")
+
+
+def _reduce_only(request: RiskRequest, snapshot: AccountSnapshot) -> CheckResult:
+    name = CheckName.REDUCE_ONLY
+    if not request.reduces:
+        return CheckResult(name, True, "not an exit")
+    held = sum(
+        (
+            p.amount
+            for p in snapshot.positions
+            if p.venue == request.venue and p.symbol == request.symbol
+        ),
+        Decimal(0),
+    )
+    amount, base = number_text(request.amount), request.market.base
+    order = (
+        f"an exit {request.side.value} of {amount} {base} in {request.symbol} on {request.venue}"
+    )
+    facing = held if request.side is Side.SELL else -held  # the size this exit may take off
+    if held == 0:
+        return CheckResult(name, False, f"{order} has no position to reduce")
+    kind = "long" if held > 0 else "short"
+    position = f"the {kind} position of {number_text(abs(held))}"
+    if facing < 0:
+        return CheckResult(name, False, f"{order} would add to {position} instead of reducing it")
+    if request.amount > facing:
+        return CheckResult(name, False, f"{order} is larger than {position}")
+    return CheckResult(name, True, f"{order} reduces {position}")
+
+
+def _tp_sl_sanity(request: RiskRequest) -> CheckResult:
+    name, price, stop = CheckName.TP_SL_SANITY, request.price, request.stop_loss
+    if not request.take_profits and stop is None:
+        return CheckResult(name, True, "no take-profit or stop-loss given")
+    long = request.side is Side.BUY
+    stop_side, target_side = ("below", "above") if long else ("above", "below")
+    problems = []
+    if stop is not None and (stop >= price if long else stop <= price):
+        problems.append(f"stop-loss {number_text(stop)} is not {stop_side} it")
+    problems += [
+        f"take-profit {number_text(tp)} is not {target_side} it"
+        for tp in request.take_profits
+        if (tp <= price if long else tp >= price)
+    ]
+    entry = f"{'long' if long else 'short'} at {number_text(price)}"
+    if problems:
+        return CheckResult(name, False, f"{entry}: {'; '.join(problems)}")
+    return CheckResult(
+        name, True, f"{entry}: the stop-loss is {stop_side} and every take-profit {target_side}"
+    )

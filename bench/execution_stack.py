@@ -1,0 +1,188 @@
+"""The processes of the execution benchmark: serve, worker and monitor on 127.0.0.1.
+
+Each process runs in its own process group (serve starts its forwarder as a child), so that
+`Stack.stop` ends everything it started, even when a run fails half-way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import httpx
+import psutil  # type: ignore[import-untyped]
+import redis
+import sqlalchemy
+
+from app.adapters.redis_server import free_port
+from app.cli import migrate
+from app.config import Settings, database_url
+
+SECRET = "bench-secret"
+REDIS_URL = "redis://127.0.0.1:6379/14"
+POSTGRES_URL = os.environ.get(
+    "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+SYMBOLS = ("BTC/USDT", "ETH/USDT")
+FINAL = ("executed", "denied", "failed", "filtered", "stale", "duplicate", "rejected")
+
+
+def bench_env(db_url: str, port: int, log_level: str) -> dict[str, str]:
+    """The service's settings for a benchmark of many small buys that must not be denied."""
+    return {
+        **os.environ,
+        "REDIS_URL": REDIS_URL,
+        "DATABASE_URL": db_url,
+        "PORT": str(port),
+        "WEBHOOK_SECRET": SECRET,
+        "API_TOKEN": "bench-token",
+        "LOG_LEVEL": log_level,
+        "RATE_LIMIT_PER_MINUTE": "100000000",
+        "MAX_ORDERS_PER_MINUTE": "100000000",
+        "MAX_OPEN_POSITIONS": "1000",
+        "MAX_TOTAL_EXPOSURE": "1000000000",
+        "ENTRY_POLICY": "add",
+        # a stop-loss filled by the random walk would deny the symbol's next entries for 900 s
+        "STOP_LOSS_COOLDOWN_SECONDS": "0",
+        "PAPER_BALANCES": "USDT=1000000000",
+        "SYMBOLS": ",".join(SYMBOLS),
+    }
+
+
+@dataclass
+class Database:
+    """A scratch database: a SQLite file in the work directory or a PostgreSQL database."""
+
+    url: str
+    admin_url: str | None = None
+    name: str | None = None
+
+    @classmethod
+    def create(cls, kind: str, workdir: Path) -> Database:
+        if kind == "sqlite":
+            return cls(f"sqlite:///{workdir / 'bench.db'}")
+        admin_url = database_url(POSTGRES_URL)
+        name = f"signalgate_bench_{uuid.uuid4().hex[:10]}"
+        admin = sqlalchemy.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        return cls(admin_url.rsplit("/", 1)[0] + f"/{name}", admin_url, name)
+
+    def migrate(self) -> None:
+        migrate(Settings(database_url=self.url))
+
+    def drop(self) -> None:
+        if self.admin_url is None:
+            return
+        admin = sqlalchemy.create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@dataclass
+class Stack:
+    """serve (web + forwarder), monitor and worker processes of one benchmark run."""
+
+    workdir: Path
+    db: Database
+    monitor_profile: Path | None = None  # run the monitor under cProfile, dumped here
+    log_level: str = "INFO"
+    port: int = field(default_factory=free_port)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    _logs: list[IO[bytes]] = field(default_factory=list)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return bench_env(self.db.url, self.port, self.log_level)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, name: str, *args: str, python: tuple[str, ...] = ()) -> None:
+        """Start `signalgate <name> <args>` (`python` goes before `-m app.cli`, like cProfile)."""
+        log = (self.workdir / f"{name}.log").open("ab")
+        self._logs.append(log)
+        command = [sys.executable, *python, "-m", "app.cli", name, *args]
+        self.processes[name] = subprocess.Popen(
+            command, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def start_service(self) -> None:
+        """serve and monitor, both up: the web answers and the paper venues are hosted."""
+        profile = self.monitor_profile
+        self.start("monitor", python=("-m", "cProfile", "-o", str(profile)) if profile else ())
+        self.start("serve", "--host", "127.0.0.1")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            self.check_alive()
+            try:
+                if httpx.get(f"{self.base_url}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"signalgate serve did not answer on port {self.port} within 30 s")
+
+    def check_alive(self) -> None:
+        for name, process in self.processes.items():
+            if process.poll() is not None and not (name == "worker" and process.returncode == 0):
+                tail = (self.workdir / f"{name}.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"signalgate {name} exited ({process.returncode}):\n{tail}")
+
+    def cpu_seconds(self, name: str) -> float:
+        """CPU time (user + system) of a process and its children so far."""
+        process = self.processes.get(name)
+        if process is None:
+            return 0.0
+        try:
+            parent = psutil.Process(process.pid)
+            total = 0.0
+            for proc in [parent, *parent.children(recursive=True)]:
+                times = proc.cpu_times()
+                total += times.user + times.system
+        except psutil.NoSuchProcess:
+            return 0.0
+        return total
+
+    def stop(self, name: str, timeout: float = 60) -> None:
+        process = self.processes.pop(name, None)
+        if process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(5)
+
+    def wait_exit(self, name: str, timeout: float) -> int:
+        process = self.processes[name]
+        try:
+            return process.wait(timeout)
+        finally:
+            self.stop(name)
+
+    def stop_all(self) -> None:
+        for name in list(self.processes):
+            self.stop(name)
+        for log in self._logs:
+            log.close()
+
+
+def flush_redis() -> redis.Redis:
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    return client

@@ -1,0 +1,291 @@
+"""Paper venues hosted in one task and traded on over the machine's real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import msgspec
+import pytest
+import redis.asyncio
+
+from app.adapters.circuit import BreakerState, CircuitBreaker
+from app.adapters.exchange_paper import PAPER_CAPABILITIES, PaperExchange
+from app.adapters.paper_remote import PaperHost, RemotePaperExchange
+from app.adapters.paper_wire import Envelope, encode
+from app.domain.market import Market, OrderBook
+from app.domain.orders import OrderKind, OrderState, Side
+from app.domain.paper import PaperVenue
+from app.ports import (
+    Balance,
+    Fatal,
+    InsufficientFunds,
+    InvalidOrder,
+    OrderNotFound,
+    OutcomeUnknown,
+    Retryable,
+)
+from tests.paper_helpers import SYMBOL, book, order
+
+pytestmark = [pytest.mark.anyio, pytest.mark.redis]
+
+D = Decimal
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+MARKET = Market(SYMBOL, "BTC", "USDT", amount_step=D("0.001"), min_cost=D(10))
+PREFIX = "test:paper"
+
+
+class MovableFeed:
+    def __init__(self, current: OrderBook) -> None:
+        self.current = current
+
+    def __call__(self, symbol: str) -> OrderBook:
+        return self.current
+
+
+@pytest.fixture
+def feed() -> MovableFeed:
+    return MovableFeed(book(bids="99.5x1 98x2", asks="100.25x1 101x2"))
+
+
+@pytest.fixture
+def venues(feed: MovableFeed) -> dict[str, PaperExchange]:
+    """Two venues on one feed: `paper` (50,000 USDT, 1 BTC) and `paper2` (100 USDT)."""
+    return {
+        "paper": PaperExchange(
+            PaperVenue("paper", [MARKET], {"USDT": D(50_000), "BTC": D(1)}), feed, lambda: NOW
+        ),
+        "paper2": PaperExchange(
+            PaperVenue("paper2", [MARKET], {"USDT": D(100)}), feed, lambda: NOW
+        ),
+    }
+
+
+@pytest.fixture
+async def client(redis_url: str) -> AsyncIterator[redis.asyncio.Redis]:
+    connection = redis.asyncio.Redis.from_url(redis_url)
+    yield connection
+    await connection.aclose()
+
+
+@pytest.fixture
+def host(client: redis.asyncio.Redis, venues: dict[str, PaperExchange]) -> PaperHost:
+    return PaperHost(client, venues, prefix=PREFIX)
+
+
+@asynccontextmanager
+async def serving(host: PaperHost) -> AsyncIterator[None]:
+    stop = asyncio.Event()
+    task = asyncio.create_task(host.serve(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+
+def remote(
+    client: redis.asyncio.Redis,
+    name: str = "paper",
+    *,
+    timeout: float = 2.0,
+    breaker: CircuitBreaker | None = None,
+) -> RemotePaperExchange:
+    return RemotePaperExchange(
+        name,
+        client,
+        capabilities=PAPER_CAPABILITIES,
+        timeout_seconds=timeout,
+        prefix=PREFIX,
+        breaker=breaker,
+    )
+
+
+async def test_every_call_round_trips_with_exact_decimals(
+    client: redis.asyncio.Redis, host: PaperHost, venues: dict[str, PaperExchange]
+) -> None:
+    local, venue = venues["paper"], remote(client)
+    async with serving(host):
+        bought = await venue.create_order(order(Side.BUY, OrderKind.MARKET, "1.5", client_id="sgM"))
+        resting = await venue.create_order(
+            order(Side.BUY, OrderKind.LIMIT, "0.123", price="90.05", client_id="sgL")
+        )
+
+        assert (bought.state, bought.average_price) == (OrderState.FILLED, D("100.5"))
+        assert bought == await local.fetch_order(SYMBOL, bought.order_id)
+        assert await venue.fetch_order(SYMBOL, bought.order_id) == bought
+        assert await venue.fetch_order_by_client_id(SYMBOL, "sgM") == bought
+        assert await venue.fetch_order_by_client_id(SYMBOL, "sgX") is None
+        assert await venue.open_orders(SYMBOL) == [resting]
+        assert await venue.open_orders() == [resting]
+        fills = await venue.fills_since(SYMBOL, NOW)
+        assert fills == await local.fills_since(SYMBOL, NOW)
+        assert [(f.price, f.amount, f.fee) for f in fills] == [
+            (D("100.25"), D(1), D("0.10025")),
+            (D(101), D("0.5"), D("0.0505")),
+        ]
+        assert (await venue.balances())["BTC"] == Balance("BTC", D("2.5"), D(0))
+        assert await venue.balances() == await local.balances()
+        assert await venue.order_book(SYMBOL, 1) == book(bids="99.5x1", asks="100.25x1")
+        assert await venue.markets() == {SYMBOL: MARKET}
+        assert await venue.positions([SYMBOL]) == await venue.positions() == []  # spot only
+
+        cancelled = await venue.cancel_order(SYMBOL, resting.order_id)
+        assert cancelled.state is OrderState.CANCELLED
+        assert await venue.open_orders(SYMBOL) == []
+    assert venue.circuit_state is BreakerState.CLOSED
+
+
+@pytest.mark.parametrize(
+    ("request_args", "error"),
+    [
+        (
+            {"side": Side.BUY, "kind": OrderKind.LIMIT, "amount": "600", "price": "100"},
+            InsufficientFunds,
+        ),
+        ({"side": Side.BUY, "kind": OrderKind.MARKET, "amount": "0.001"}, InvalidOrder),
+        (
+            {"side": Side.BUY, "kind": OrderKind.MARKET, "amount": "1", "symbol": "ETH/USDT"},
+            InvalidOrder,
+        ),
+    ],
+)
+async def test_venue_refusals_come_back_as_the_same_error_types(
+    client: redis.asyncio.Redis,
+    host: PaperHost,
+    request_args: dict[str, object],
+    error: type[Exception],
+) -> None:
+    venue = remote(client)
+    async with serving(host):
+        with pytest.raises(error) as raised:
+            await venue.create_order(order(**request_args))  # type: ignore[arg-type]
+        with pytest.raises(OrderNotFound, match="999"):
+            await venue.fetch_order(SYMBOL, "999")
+        with pytest.raises(InvalidOrder, match="spot"):
+            await venue.set_leverage(SYMBOL, D(3))
+    assert type(raised.value) is error
+    assert str(raised.value)  # the venue's message travels
+    assert venue.circuit_state is BreakerState.CLOSED  # a refusal is an answer
+
+
+async def test_a_reused_client_order_id_is_an_invalid_order(
+    client: redis.asyncio.Redis, host: PaperHost
+) -> None:
+    venue = remote(client)
+    async with serving(host):
+        await venue.create_order(order(Side.BUY, OrderKind.MARKET, "0.2", client_id="sgD"))
+        with pytest.raises(InvalidOrder):
+            await venue.create_order(order(Side.BUY, OrderKind.MARKET, "0.2", client_id="sgD"))
+
+
+async def test_an_unknown_venue_is_fatal(client: redis.asyncio.Redis, host: PaperHost) -> None:
+    async with serving(host):
+        with pytest.raises(Fatal, match="no venue 'nowhere'"):
+            await remote(client, "nowhere").balances()
+
+
+async def test_without_a_host_reads_are_retryable_creates_unknown_and_the_circuit_opens(
+    client: redis.asyncio.Redis, host: PaperHost
+) -> None:
+    breaker = CircuitBreaker(failure_threshold=3, cool_down_seconds=60)
+    venue = remote(client, timeout=0.2, breaker=breaker)
+
+    with pytest.raises(Retryable, match="monitor process"):
+        await venue.order_book(SYMBOL)
+    with pytest.raises(Retryable):
+        await venue.cancel_order(SYMBOL, "1")
+    assert venue.circuit_state is BreakerState.CLOSED
+    with pytest.raises(OutcomeUnknown, match="client order id"):
+        await venue.create_order(order(Side.BUY, OrderKind.MARKET, "0.2", client_id="sgLost"))
+    assert venue.circuit_state is BreakerState.OPEN
+
+    started = time.monotonic()
+    with pytest.raises(Retryable, match="circuit is open"):
+        await venue.create_order(order(Side.BUY, OrderKind.MARKET, "0.2", client_id="sgNext"))
+    assert time.monotonic() - started < 0.1  # refused at once, nothing sent
+    assert await client.llen(f"{PREFIX}:requests") == 0  # given-up requests were withdrawn
+
+    async with serving(host):
+        assert await remote(client).fetch_order_by_client_id(SYMBOL, "sgLost") is None
+
+
+async def test_a_create_past_its_deadline_is_never_executed(
+    client: redis.asyncio.Redis, host: PaperHost, venues: dict[str, PaperExchange]
+) -> None:
+    """Queued while the host was paused; the client gave up before the host took it."""
+    late = order(Side.BUY, OrderKind.MARKET, "0.2", client_id="sgLate")
+    envelope = Envelope("late", "paper", "create_order", msgspec.Raw(encode(late)), time.time())
+    await client.rpush(f"{PREFIX}:requests", encode(envelope))
+    await asyncio.sleep(0.01)
+    balances_before = await venues["paper"].balances()
+
+    async with serving(host):
+        venue = remote(client)
+        assert await venue.fetch_order_by_client_id(SYMBOL, "sgLate") is None
+        assert await venue.balances() == balances_before
+        assert await client.exists(f"{PREFIX}:reply:late") == 0
+
+
+async def test_concurrent_clients_get_their_own_replies(
+    client: redis.asyncio.Redis, host: PaperHost, redis_url: str
+) -> None:
+    others = [redis.asyncio.Redis.from_url(redis_url) for _ in range(3)]
+    try:
+        async with serving(host):
+            calls = [
+                (remote(connection, name).balances(), name)
+                for connection in [client, *others]
+                for name in ("paper", "paper2")
+                for _ in range(10)
+            ]
+            books = [remote(others[i % 3]).order_book(SYMBOL, 1 + i % 2) for i in range(40)]
+            results = await asyncio.gather(*(call for call, _ in calls), *books)
+    finally:
+        for connection in others:
+            await connection.aclose()
+
+    for (_, name), balances in zip(calls, results, strict=False):
+        assert ("BTC" in balances) == (name == "paper")
+    for i, got in enumerate(results[len(calls) :]):
+        assert len(got.bids) == 1 + i % 2  # type: ignore[union-attr]
+
+
+async def test_a_resting_stop_fires_on_the_tick_after_the_book_moves(
+    client: redis.asyncio.Redis,
+    host: PaperHost,
+    venues: dict[str, PaperExchange],
+    feed: MovableFeed,
+) -> None:
+    venue = remote(client)
+    async with serving(host):
+        stop = await venue.create_order(
+            order(Side.SELL, OrderKind.STOP_MARKET, "0.5", trigger="95", client_id="sgS")
+        )
+        assert stop.state is OrderState.ACCEPTED
+
+        feed.current = book(bids="94x1", asks="94.5x1")
+        assert venues["paper"].venue.order(stop.order_id).state is OrderState.ACCEPTED
+        await host.on_tick(SYMBOL)
+        assert venues["paper"].venue.order(stop.order_id).state is OrderState.FILLED
+
+        fired = await venue.fetch_order(SYMBOL, stop.order_id)
+        assert (fired.state, fired.average_price) == (OrderState.FILLED, D(94))
+
+
+async def test_markets_are_cached_for_a_while(client: redis.asyncio.Redis, host: PaperHost) -> None:
+    venue = remote(client, timeout=0.2)
+    async with serving(host):
+        first = await venue.markets()
+    assert await venue.markets() == first  # host gone, cache answers
+
+
+async def test_a_decoding_redis_client_is_refused(redis_url: str) -> None:
+    connection = redis.asyncio.Redis.from_url(redis_url, decode_responses=True)
+    with pytest.raises(ValueError, match="decode_responses=False"):
+        remote(connection)
+    await connection.aclose()

@@ -1,0 +1,78 @@
+"""The venue profile table holds facts about ccxt, checked against the installed ccxt."""
+
+from __future__ import annotations
+
+import inspect
+
+import ccxt.async_support as ccxt_async
+import pytest
+
+from app.adapters.ccxt_profiles import VENUES, ClientIdLookup, VenueProfile, overridden_urls
+
+ROWS = sorted(VENUES.items())
+
+
+def source(exchange_id: str) -> str:
+    return inspect.getsource(inspect.getmodule(getattr(ccxt_async, exchange_id)))
+
+
+def test_the_seed_venues_have_profiles_and_bitfinex_is_left_out() -> None:
+    seeds = {"binance", "binanceusdm", "coinbase", "kraken", "kucoin", "gate", "bingx",
+             "bitget", "bybit", "okx", "cryptocom"}  # fmt: skip
+    assert set(VENUES) == seeds
+    assert "bitfinex" not in VENUES  # ccxt sends its client order id as an integer
+
+
+@pytest.mark.parametrize(("exchange_id", "profile"), ROWS)
+def test_every_profile_names_a_ccxt_exchange_and_its_client_id_param(
+    exchange_id: str, profile: VenueProfile
+) -> None:
+    assert exchange_id in ccxt_async.exchanges
+    text = source(exchange_id)
+    if exchange_id == "binanceusdm":  # a thin subclass: the order code is binance's
+        text = source("binance")
+    assert f"'{profile.client_order_id_param}'" in text
+
+
+@pytest.mark.parametrize(("exchange_id", "profile"), ROWS)
+def test_every_lookup_is_one_ccxt_offers(exchange_id: str, profile: VenueProfile) -> None:
+    client = getattr(ccxt_async, exchange_id)()
+    if profile.lookup is ClientIdLookup.FETCH_ORDER:
+        assert profile.lookup_client_id_param is not None
+        assert client.has["fetchOrder"]
+    else:
+        assert profile.recent_orders_method is not None
+        assert client.has["fetchOpenOrders"]
+        assert hasattr(client, profile.recent_orders_method)
+
+
+@pytest.mark.parametrize(("exchange_id", "profile"), ROWS)
+def test_capabilities_agree_with_what_ccxt_says_the_venue_has(
+    exchange_id: str, profile: VenueProfile
+) -> None:
+    has = getattr(ccxt_async, exchange_id)().has
+    if profile.capabilities.attached_tp_sl:
+        assert has["createOrderWithTakeProfitAndStopLoss"]
+    if profile.swaps:
+        assert has["swap"]
+        assert has["fetchPositions"]
+        assert has["setLeverage"]
+    if profile.expiry_option is not None:
+        assert profile.expiry_option in getattr(ccxt_async, exchange_id)().options
+
+
+def test_only_venues_that_trade_swaps_say_they_can_reduce_only() -> None:
+    for profile in VENUES.values():
+        assert profile.capabilities.reduce_only == profile.swaps
+
+
+def test_a_base_url_override_keeps_each_path_under_the_new_host() -> None:
+    api = {"spot": "https://api.{hostname}/v5", "nested": {"rest": "https://www.okx.com"}, "n": 1}
+    assert overridden_urls(api, "http://127.0.0.1:9000/", VENUES["bybit"]) == {
+        "spot": "http://127.0.0.1:9000/v5",
+        "nested": {"rest": "http://127.0.0.1:9000"},
+        "n": 1,
+    }
+    binance = overridden_urls({}, "http://proxy", VENUES["binanceusdm"])
+    assert isinstance(binance, dict)
+    assert binance["fapiPrivateV3"] == "http://proxy/fapi/v3"

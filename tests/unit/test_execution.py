@@ -1,0 +1,231 @@
+"""The execution service over in-process paper venues and an in-memory store (no I/O)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import msgspec
+import pytest
+
+from app.adapters.exchange_paper import PaperExchange
+from app.bracket_driver import BracketDriver
+from app.domain.brackets import BracketState
+from app.domain.execution_policy import EntryPolicy, ExecutionPolicy
+from app.domain.market import Market, OrderBook
+from app.domain.orders import Leg, OrderState, Side
+from app.domain.paper import PaperVenue
+from app.domain.risk import RiskLimits, TradingState
+from app.domain.signals import Action, QtyMode, Signal, SignalStatus, StopKind, StopLoss, TakeProfit
+from app.domain.sizing import SizingPolicy
+from app.execution import Executor
+from app.monitor import BracketMonitor
+from app.ports_execution import NoLocks
+from tests.fakes_execution import MemoryExecutionStore
+from tests.paper_helpers import book
+
+pytestmark = pytest.mark.anyio
+D = Decimal
+NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
+MARKET = Market(
+    "BTC/USDT", "BTC", "USDT", amount_step=D("0.0001"), min_amount=D("0.0001"), min_cost=D(5)
+)
+
+
+ETH = msgspec.structs.replace(MARKET, symbol="ETH/USDT", base="ETH")
+ETH_BOOK = book("2999x10", "3000x10", symbol="ETH/USDT")
+
+
+class Books:
+    """What each paper venue sees of BTC/USDT (ETH/USDT stays put); tests move prices by
+    replacing a venue's book."""
+
+    def __init__(self, **books: OrderBook) -> None:
+        self.books = books
+
+    def for_venue(self, name: str) -> Callable[[str], OrderBook]:
+        return lambda symbol: ETH_BOOK if symbol == "ETH/USDT" else self.books[name]
+
+
+def paper(name: str, books: Books, fee: str = "0.001") -> PaperExchange:
+    markets = [
+        msgspec.structs.replace(m, taker_fee=D(fee), maker_fee=D(fee)) for m in (MARKET, ETH)
+    ]
+    return PaperExchange(PaperVenue(name, markets), books.for_venue(name), lambda: NOW)
+
+
+def alert(action: Action = Action.BUY, **kw: object) -> Signal:
+    values: dict[str, object] = {
+        "symbol": "BTC/USDT",
+        "action": action,
+        "source": "tradingview:native",
+        "quantity": D(500),
+        "qty_mode": QtyMode.QUOTE,
+        "take_profits": (TakeProfit(price=D(110_000)),),
+        "stop_loss": StopLoss(StopKind.PRICE, D(95_000)),
+    }
+    values.update(kw)
+    return Signal(**values)  # type: ignore[arg-type]
+
+
+class World:
+    def __init__(self, policy: ExecutionPolicy | None = None, **venue_books: str) -> None:
+        self.books = Books(**{n: book(*spec.split("|")) for n, spec in venue_books.items()})
+        self.venues = {name: paper(name, self.books) for name in venue_books}
+        self.store = MemoryExecutionStore()
+        self.executor = Executor(
+            store=self.store,
+            venues=self.venues,
+            modes=dict.fromkeys(venue_books, "paper"),
+            clock=lambda: NOW,
+            locks=NoLocks(),
+            limits=RiskLimits(),
+            sizing=SizingPolicy(),
+            policy=policy,
+        )
+        self.monitor = BracketMonitor(
+            store=self.store,
+            venues=self.venues,
+            driver=BracketDriver(self.store, lambda: NOW),
+            locks=NoLocks(),
+        )
+        self.ids = iter(f"01JX5Z3K8Q4W2N7R9T1V3B5C{n:02d}" for n in range(100))
+
+    async def send(self, signal: Signal) -> str:
+        signal_id = next(self.ids)
+        self.store.add(signal_id, signal, NOW)
+        await self.executor.execute(signal_id)
+        return signal_id
+
+    def move(self, venue: str, bids: str, asks: str) -> None:
+        self.books.books[venue] = book(bids, asks)
+
+
+async def test_an_alert_with_tp_and_sl_opens_one_entry_and_legs_on_the_best_venue() -> None:
+    world = World(a="99990x1|100010x1", b="99990x1|100000x1")  # b is cheaper to buy on
+    signal_id = await world.send(alert())
+    bracket = world.store.brackets[signal_id]
+    assert bracket.venue == "b"
+    assert world.store.rows[signal_id].status is SignalStatus.EXECUTED
+    entry, stop = bracket.orders
+    assert (entry.leg, entry.state, entry.filled) == (Leg.ENTRY, OrderState.FILLED, D("0.0050"))
+    assert (stop.leg, stop.state, stop.trigger_price) == (
+        Leg.STOP_LOSS,
+        OrderState.ACCEPTED,
+        D(95_000),
+    )
+    assert bracket.state is BracketState.OPEN
+    assert world.store.steps(signal_id)[:4] == ["sizing", "route", "decision", "order"]
+    assert [o.client_order_id for o in await world.venues["a"].open_orders()] == []
+
+
+async def test_a_take_profit_cancels_the_stop_and_closes_the_bracket() -> None:
+    world = World(a="99990x1|100000x1")
+    signal_id = await world.send(alert())
+    world.move("a", "110000x1", "110010x1")
+    await world.monitor.run_once()
+    bracket = world.store.brackets[signal_id]
+    states = {o.leg: o.state for o in bracket.orders}
+    assert states == {
+        Leg.ENTRY: OrderState.FILLED,
+        Leg.STOP_LOSS: OrderState.CANCELLED,
+        Leg.TAKE_PROFIT: OrderState.FILLED,
+    }
+    assert bracket.state is BracketState.CLOSED
+    assert bracket.realized_pnl > 0
+    assert await world.venues["a"].open_orders() == []
+
+
+async def test_a_stop_fill_closes_the_bracket() -> None:
+    world = World(a="99990x1|100000x1")
+    signal_id = await world.send(alert())
+    world.move("a", "94000x1", "94010x1")
+    await world.monitor.run_once()
+    bracket = world.store.brackets[signal_id]
+    assert bracket.state is BracketState.CLOSED
+    assert bracket.realized_pnl < 0
+
+
+async def test_a_close_alert_cancels_the_legs_and_flattens() -> None:
+    world = World(a="99990x1|100000x1")
+    opened = await world.send(alert())
+    closer = await world.send(alert(Action.CLOSE, take_profits=(), stop_loss=None))
+    assert world.store.brackets[opened].state is BracketState.CLOSED
+    assert world.store.rows[closer].status is SignalStatus.EXECUTED
+    assert await world.venues["a"].open_orders() == []
+    balances = await world.venues["a"].balances()
+    assert balances["BTC"].total == 0
+
+
+async def test_a_denied_alert_lists_every_failed_check() -> None:
+    world = World(a="99990x1|100000x1")
+    world.store.state = TradingState.REDUCING
+    signal_id = await world.send(
+        alert(quantity=D(2000), stop_loss=StopLoss(StopKind.PRICE, D(101_000)))
+    )
+    assert world.store.rows[signal_id].status is SignalStatus.DENIED
+    decision = world.store.lineage[signal_id][-1]
+    failed = {c["name"] for c in decision.data["checks"] if not c["passed"]}
+    assert {"trading_state", "max_order_notional", "tp_sl_sanity"} <= failed
+    assert signal_id not in world.store.brackets
+
+
+async def test_a_second_entry_is_ignored_by_default_and_added_when_asked() -> None:
+    world = World(a="99990x1|100000x1")
+    await world.send(alert())
+    second = await world.send(alert(alert_id="2"))
+    assert world.store.rows[second].status is SignalStatus.DENIED
+    adding = World(ExecutionPolicy(entry_policy=EntryPolicy.ADD), a="99990x1|100000x1")
+    await adding.send(alert())
+    again = await adding.send(alert(alert_id="2"))
+    assert adding.store.rows[again].status is SignalStatus.EXECUTED
+    assert len(adding.store.open_brackets()) == 2
+
+
+async def test_a_job_run_twice_places_nothing_twice() -> None:
+    world = World(a="99990x1|100000x1")
+    signal_id = await world.send(alert())
+    await world.executor.execute(signal_id)
+    world.store.rows[signal_id] = world.store.rows[signal_id].__class__(
+        signal_id, NOW, SignalStatus.QUEUED, alert()
+    )  # as if the job died before recording its end
+    await world.executor.execute(signal_id)
+    orders = world.venues["a"].venue.open_orders()
+    assert len(orders) == 1  # one stop; one entry filled once
+    assert world.venues["a"].venue.balances()["BTC"].reserved == D("0.0050")
+
+
+async def test_signals_of_one_symbol_run_in_arrival_order() -> None:
+    world = World(ExecutionPolicy(entry_policy=EntryPolicy.REVERSE), a="99990x1|100000x1")
+    first, second = next(world.ids), next(world.ids)
+    world.store.add(first, alert(), NOW)
+    world.store.add(second, alert(Action.CLOSE, take_profits=(), stop_loss=None), NOW)
+    await world.executor.execute(second)  # the later job runs first: it runs the earlier too
+    assert world.store.rows[first].status is SignalStatus.EXECUTED
+    assert world.store.brackets[first].state is BracketState.CLOSED
+    assert world.store.rows[second].status is SignalStatus.EXECUTED
+
+
+async def test_a_reverse_closes_the_long_and_opens_a_short_on_a_margin_venue() -> None:
+    world = World(a="99990x1|100000x1")
+    opened = await world.send(alert())
+    reversed_ = await world.send(alert(Action.REVERSE, take_profits=(), stop_loss=None))
+    assert world.store.brackets[opened].state is BracketState.CLOSED
+    # spot: a short needs coins the paper venue does not hold, so the new side is denied
+    assert world.store.rows[reversed_].status is SignalStatus.DENIED
+    assert Side.SELL  # the reversal was attempted on the opposite side
+
+
+async def test_a_batch_runs_each_symbol_in_order_and_every_signal_once() -> None:
+    world = World(a="99990x1|100000x1")
+    ids = [next(world.ids) for _ in range(3)]
+    world.store.add(ids[0], alert(), NOW)
+    world.store.add(ids[1], alert(symbol="ETH/USDT", take_profits=(), stop_loss=None), NOW)
+    world.store.add(ids[2], alert(Action.CLOSE, take_profits=(), stop_loss=None), NOW)
+    statuses = await world.executor.execute_many(ids[::-1])
+    assert statuses == dict.fromkeys(ids, SignalStatus.EXECUTED)
+    assert world.store.brackets[ids[0]].state is BracketState.CLOSED  # opened, then closed
+    assert world.store.brackets[ids[1]].state is BracketState.OPEN
+    assert await world.executor.execute_many(ids) == statuses  # a second run places nothing
+    assert len(world.venues["a"].venue.fills_since("BTC/USDT", NOW)) == 2

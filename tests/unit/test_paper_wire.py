@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import msgspec
+import pytest
+
+from app.adapters.paper_wire import (
+    CREATE_ORDER,
+    FETCH_BY_CLIENT_ID,
+    FILLS_SINCE,
+    Envelope,
+    FillsArgs,
+    Reply,
+    encode,
+    envelope_decoder,
+    error_from,
+    error_reply,
+    reply_decoder,
+)
+from app.domain.orders import OrderKind, OrderRequest, OrderState, OrderStatus, Side
+from app.ports import (
+    ExchangeError,
+    InsufficientFunds,
+    InvalidOrder,
+    OrderNotFound,
+    OutcomeUnknown,
+    Retryable,
+)
+
+REQUEST = OrderRequest(
+    "sgA", "BTC/USDT", Side.BUY, OrderKind.LIMIT, Decimal("0.00012345"), Decimal("65000.01")
+)
+
+
+def test_an_envelope_keeps_its_arguments_exact() -> None:
+    envelope = Envelope("id1", "paper", "create_order", msgspec.Raw(encode(REQUEST)), 1.5)
+    decoded = envelope_decoder.decode(encode(envelope))
+
+    assert (decoded.id, decoded.venue, decoded.method, decoded.deadline) == (
+        "id1",
+        "paper",
+        "create_order",
+        1.5,
+    )
+    assert CREATE_ORDER.args_decoder.decode(decoded.args) == REQUEST
+
+
+def test_results_keep_decimals_and_aware_times() -> None:
+    status = OrderStatus(
+        "7",
+        "sgA",
+        "BTC/USDT",
+        Side.BUY,
+        OrderKind.LIMIT,
+        OrderState.ACCEPTED,
+        Decimal("0.10000000"),
+        updated_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    reply = reply_decoder.decode(encode(Reply(result=msgspec.Raw(encode(status)))))
+    assert reply.error is None
+    got = FETCH_BY_CLIENT_ID.result_decoder.decode(reply.result)
+    assert got == status
+    assert str(got.amount) == "0.10000000"  # not even the trailing zeros are lost
+    since = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    assert FILLS_SINCE.args_decoder.decode(encode(FillsArgs("BTC/USDT", since))).since == since
+
+
+def test_a_none_result_travels() -> None:
+    reply = reply_decoder.decode(encode(Reply(result=msgspec.Raw(encode(None)))))
+    assert FETCH_BY_CLIENT_ID.result_decoder.decode(reply.result) is None
+
+
+@pytest.mark.parametrize(
+    "error", [InsufficientFunds, InvalidOrder, OrderNotFound, OutcomeUnknown, Retryable]
+)
+def test_port_errors_come_back_as_the_same_type_and_message(error: type[ExchangeError]) -> None:
+    reply = reply_decoder.decode(encode(error_reply(error("what the venue said"))))
+    back = error_from(reply)
+    assert type(back) is error
+    assert str(back) == "what the venue said"
+
+
+def test_an_error_subclass_travels_as_its_nearest_port_type() -> None:
+    class NoSuchPair(InvalidOrder):
+        pass
+
+    assert type(error_from(error_reply(NoSuchPair("no ETH/XYZ")))) is InvalidOrder
+    assert type(error_from(Reply(error="SomethingNew", message="?"))) is ExchangeError
