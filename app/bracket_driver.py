@@ -80,11 +80,12 @@ class BracketDriver:
 
     async def drive(self, bracket: Bracket, venue: Exchange) -> Bracket:
         """Bring the bracket's orders in line with its position; return it as saved."""
+        price = None  # read once a drive needs it: a drive takes milliseconds
         for _ in range(MAX_STEPS):
             if bracket.state in FINAL:
                 return bracket
             bracket = await self.settle_unknowns(bracket, venue)
-            price = await self.exit_price(bracket, venue)
+            price = price or await self.exit_price(bracket, venue)
             if (moved := trailed(bracket, price)) is not bracket:
                 bracket = self._save(moved)
             actions = plan(bracket, price)

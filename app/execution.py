@@ -39,7 +39,7 @@ from app.domain.signals import PENDING, Action, OrderType, PositionSide, Signal,
 from app.domain.sizing import SizingPolicy, SizingRequest, Unsizable, size
 from app.domain.targets import Targets, bracket_targets
 from app.ports import Exchange, ExchangeError, Fatal, OutcomeUnknown, Retryable
-from app.ports_execution import ExecutionStore, KeyLocks, PendingSignal, lock_key
+from app.ports_execution import ExecutionStore, Holding, KeyLocks, PendingSignal, lock_key
 
 log = logging.getLogger("signalgate.execution")
 _ZERO = Decimal(0)
@@ -202,19 +202,22 @@ class Executor:
         self, pending: PendingSignal, side: Side, *, checked_policy: bool = False
     ) -> None:
         signal = pending.signal
+        held = self._store.holdings(signal.account)
         if not checked_policy:
-            verdict = self._entry_policy(signal.account, signal.symbol, side)
+            verdict = self._entry_policy(signal.symbol, side, held)
             if isinstance(verdict, str):
                 check_result = _to_json(CheckResult("entry_policy", False, verdict))
                 self._record(
                     pending.id, "decision", verdict, SignalStatus.DENIED, checks=[check_result]
                 )
                 return None
-            if verdict and not await self._flatten_first(pending, side.opposite):
-                return None
+            if verdict:
+                if not await self._flatten_first(pending, side.opposite):
+                    return None
+                held = self._store.holdings(signal.account)
         now = self._now()
         views = await self._quotes(signal.symbol)
-        snapshot = self._snapshot(signal.account, views)
+        snapshot = self._snapshot(signal.account, views, held)
         early = check_before_sizing(signal.symbol, side, False, snapshot, self._limits, now)
         denial = _Denial(list(early))
         reference = _reference_price(signal, side, views)
@@ -271,9 +274,9 @@ class Executor:
         BINANCE: names the chart's exchange, which may not be a venue of this deployment."""
         return venue if venue in self._venues else None
 
-    def _entry_policy(self, account: str, symbol: str, side: Side) -> str | bool:
+    def _entry_policy(self, symbol: str, side: Side, holdings: Sequence[Holding]) -> str | bool:
         """A denial sentence, True to flatten the opposite side first, or False to go ahead."""
-        held = self._store.holdings(account, symbol)
+        held = [h for h in holdings if h.symbol == symbol]
         if not held:
             return False
         policy = self._policy.entry_policy
@@ -370,8 +373,9 @@ class Executor:
         try:
             market = (await venue.markets()).get(symbol)
             if market is not None and healthy:
-                book = await venue.order_book(symbol, self._policy.book_depth)
-                balances = await venue.balances()
+                book, balances = await asyncio.gather(
+                    venue.order_book(symbol, self._policy.book_depth), venue.balances()
+                )
                 quote_asset = market.settle or market.quote
                 if (q := balances.get(quote_asset)) is not None:
                     free_quote, total = q.free, q.total
@@ -391,7 +395,9 @@ class Executor:
         )
         return _Venue(quote, total)
 
-    def _snapshot(self, account: str, views: Sequence[_Venue]) -> AccountSnapshot:
+    def _snapshot(
+        self, account: str, views: Sequence[_Venue], holdings: Sequence[Holding]
+    ) -> AccountSnapshot:
         activity = self._store.activity(account, self._now())
         positions = tuple(
             OpenPosition(
@@ -401,7 +407,7 @@ class Executor:
                 entry_price=h.entry_price or _ZERO,
                 mark_price=h.entry_price or _ZERO,
             )
-            for h in self._store.holdings(account)
+            for h in holdings
             if h.position > 0
         )
         cash = sum((v.quote_total for v in views), _ZERO)

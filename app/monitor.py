@@ -14,7 +14,7 @@ import logging
 from collections.abc import Mapping
 
 from app.bracket_driver import BracketDriver
-from app.domain.brackets import FINAL
+from app.domain.brackets import FINAL, Bracket
 from app.ports import Exchange, ExchangeError, Unavailable
 from app.ports_execution import ExecutionStore, KeyLocks, lock_key
 
@@ -36,6 +36,19 @@ class BracketMonitor:
         self._driver = driver
         self._locks = locks
         self._interval = interval_seconds
+        self._seen: dict[str, tuple[object, Bracket]] = {}  # open brackets as last read
+
+    def _open_brackets(self) -> list[Bracket]:
+        """Every open bracket, reading and decoding only those saved since the last round."""
+        versions = self._store.open_bracket_versions()
+        changed = [i for i, v in versions.items() if i not in self._seen or self._seen[i][0] != v]
+        fresh = {b.id: b for b in self._store.brackets_by_id(changed)}
+        self._seen = {
+            i: (v, fresh[i]) if i in fresh else self._seen[i]
+            for i, v in versions.items()
+            if i in fresh or i in self._seen
+        }
+        return [bracket for _, bracket in sorted(self._seen.values(), key=lambda s: s[1].id)]
 
     async def run_once(self) -> int:
         """One round over every open bracket; returns how many needed work.
@@ -45,7 +58,7 @@ class BracketMonitor:
         sharing this process keeps answering the workers.
         """
         worked = 0
-        for listed in self._store.open_brackets():
+        for listed in self._open_brackets():
             await asyncio.sleep(0)
             venue = self._venues.get(listed.venue)
             if venue is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import datetime
 from decimal import Decimal
@@ -32,14 +32,32 @@ class Activity(msgspec.Struct, frozen=True):
 
 
 class Holding(msgspec.Struct, frozen=True):
-    """An open bracket as the risk gate sees it, without its orders."""
+    """What the open brackets of one venue, symbol and side hold, as the risk gate sees it."""
 
-    bracket_id: str
     venue: str
     symbol: str
-    side: Side  # the entry's side
-    position: Decimal  # held now, base units (0 while the entry has not filled)
-    entry_price: Decimal | None
+    side: Side  # the entries' side
+    position: Decimal  # held now, base units (0 while no entry has filled)
+    entry_price: Decimal | None  # the average over the filled entries
+    brackets: int = 1
+
+
+def sum_holdings(
+    rows: Iterable[tuple[str, str, str, Decimal | str, Decimal | str | None]],
+) -> list[Holding]:
+    """Open brackets (venue, symbol, side, position, entry price) summed per venue, symbol and
+    side: the amount held, the average entry price, how many brackets."""
+    sums: dict[tuple[str, str, str], list[Any]] = {}
+    for venue, symbol, side, position, entry_price in rows:
+        held = Decimal(position)
+        total = sums.setdefault((venue, symbol, side), [Decimal(0), Decimal(0), 0])
+        total[0] += held
+        total[1] += held * Decimal(entry_price) if entry_price else 0
+        total[2] += 1
+    return [
+        Holding(venue, symbol, Side(side), held, cost / held if held else None, count)
+        for (venue, symbol, side), (held, cost, count) in sorted(sums.items())
+    ]
 
 
 class OrderQuery(msgspec.Struct, frozen=True):
@@ -115,8 +133,14 @@ class ExecutionStore(Protocol):
         self, account: str | None = None, symbol: str | None = None
     ) -> list[Bracket]: ...
 
+    def open_bracket_versions(self) -> dict[str, object]:
+        """Every open bracket's id and a value that changes whenever the bracket is saved."""
+        ...
+
+    def brackets_by_id(self, bracket_ids: Sequence[str]) -> list[Bracket]: ...
+
     def holdings(self, account: str, symbol: str | None = None) -> list[Holding]:
-        """The account's open brackets (of one symbol), cheaply."""
+        """What the account's open brackets (of one symbol) hold, per venue, symbol and side."""
         ...
 
     def activity(self, account: str, now: datetime) -> Activity: ...

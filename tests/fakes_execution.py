@@ -11,7 +11,14 @@ from app.domain.brackets import FINAL, Bracket
 from app.domain.orders import Leg
 from app.domain.risk import TradingState
 from app.domain.signals import PENDING, Signal, SignalStatus
-from app.ports_execution import Activity, Holding, OrderQuery, OrderView, PendingSignal
+from app.ports_execution import (
+    Activity,
+    Holding,
+    OrderQuery,
+    OrderView,
+    PendingSignal,
+    sum_holdings,
+)
 
 
 class Step:
@@ -28,6 +35,8 @@ class MemoryExecutionStore:
         self.lineage: dict[str, list[Step]] = {}
         self.brackets: dict[str, Bracket] = {}
         self.order_times: dict[tuple[str, str], datetime] = {}
+        self.versions: dict[str, int] = {}
+        self.saves = 0
         self.state = TradingState.ACTIVE
 
     def add(self, signal_id: str, signal: Signal, at: datetime) -> None:
@@ -74,9 +83,17 @@ class MemoryExecutionStore:
         for order in bracket.orders:
             self.order_times.setdefault((bracket.venue, order.client_order_id), at)
         self.brackets[bracket.id] = bracket
+        self.saves += 1
+        self.versions[bracket.id] = self.saves
 
     def bracket(self, bracket_id: str) -> Bracket | None:
         return self.brackets.get(bracket_id)
+
+    def open_bracket_versions(self) -> dict[str, object]:
+        return {b.id: self.versions[b.id] for b in self.open_brackets()}
+
+    def brackets_by_id(self, bracket_ids: Sequence[str]) -> list[Bracket]:
+        return [self.brackets[i] for i in sorted(bracket_ids)]
 
     def open_brackets(self, account: str | None = None, symbol: str | None = None) -> list[Bracket]:
         return [
@@ -88,10 +105,10 @@ class MemoryExecutionStore:
         ]
 
     def holdings(self, account: str, symbol: str | None = None) -> list[Holding]:
-        return [
-            Holding(b.id, b.venue, b.symbol, b.side, b.position, b.entry_price)
+        return sum_holdings(
+            (b.venue, b.symbol, b.side.value, b.position, b.entry_price)
             for b in self.open_brackets(account, symbol)
-        ]
+        )
 
     def activity(self, account: str, now: datetime) -> Activity:
         day = now.replace(hour=0, minute=0, second=0, microsecond=0)

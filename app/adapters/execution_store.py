@@ -9,15 +9,22 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, Engine, and_, func, select, update
+from sqlalchemy import Connection, Engine, String, and_, cast, func, select, update
 
 from app.adapters.db import dialect_insert, events, signals, transaction
 from app.adapters.tables_execution import BracketRow, ControlRow, OrderRow
 from app.domain.brackets import FINAL, Bracket, LegOrder
-from app.domain.orders import Leg, Side
+from app.domain.orders import Leg
 from app.domain.risk import TradingState
 from app.domain.signals import PENDING, Signal, SignalStatus
-from app.ports_execution import Activity, Holding, OrderQuery, OrderView, PendingSignal
+from app.ports_execution import (
+    Activity,
+    Holding,
+    OrderQuery,
+    OrderView,
+    PendingSignal,
+    sum_holdings,
+)
 
 brackets = BracketRow.__table__  # type: ignore[attr-defined]
 orders = OrderRow.__table__  # type: ignore[attr-defined]
@@ -62,6 +69,22 @@ class SqlExecutionStore:
         self._engine = engine
         self._insert = dialect_insert(engine)
         self._steps: list[dict[str, Any]] = []  # lineage steps not written yet
+        # one row per venue, symbol and side, its money as text: exact, and far fewer rows
+        # than open brackets to read
+        position = cast(brackets.c.position, String)
+        cost = position + ":" + func.coalesce(cast(brackets.c.entry_price, String), "")
+        self._holdings = (
+            select(brackets.c.venue, brackets.c.symbol, brackets.c.side,
+                   func.aggregate_strings(cost, " "))
+            .where(brackets.c.state.notin_(_FINAL))
+            .group_by(brackets.c.venue, brackets.c.symbol, brackets.c.side)
+        )  # fmt: skip
+        # built once: a statement built per call costs more than the write itself
+        self._upsert_bracket = _upsert(self._insert(brackets), ["id"], keep={"id"})
+        self._upsert_orders = _upsert(
+            self._insert(orders), ["venue", "client_order_id"],
+            keep={"id", "created_at", "venue", "client_order_id"},
+        )  # fmt: skip
 
     def _begin(self) -> AbstractContextManager[Connection]:
         return transaction(self._engine)
@@ -133,6 +156,7 @@ class SqlExecutionStore:
 
     def save_bracket(self, bracket: Bracket, at: datetime) -> None:
         row = {
+            "id": bracket.id,
             "account": bracket.account,
             "venue": bracket.venue,
             "symbol": bracket.symbol,
@@ -146,29 +170,29 @@ class SqlExecutionStore:
             "entry_price": bracket.entry_price,
             "data": msgspec.to_builtins(bracket),
         }
-        upsert = (
-            self._insert(brackets)
-            .values(id=bracket.id, **row)
-            .on_conflict_do_update(index_elements=["id"], set_=row)
-        )
         order_rows = [_order_row(bracket, order, at) for order in bracket.orders]
         with self._writing() as conn:
-            conn.execute(upsert)
+            conn.execute(self._upsert_bracket, [row])
             if order_rows:
-                stmt = self._insert(orders)
-                keep = {"created_at", "venue", "client_order_id"}
-                changes = {c: stmt.excluded[c] for c in order_rows[0] if c not in keep}
-                conn.execute(
-                    stmt.on_conflict_do_update(
-                        index_elements=["venue", "client_order_id"], set_=changes
-                    ),
-                    order_rows,
-                )
+                conn.execute(self._upsert_orders, order_rows)
 
     def bracket(self, bracket_id: str) -> Bracket | None:
         with self._begin() as conn:
             data = conn.execute(select(brackets.c.data).where(brackets.c.id == bracket_id)).scalar()
         return None if data is None else msgspec.convert(data, Bracket)
+
+    def open_bracket_versions(self) -> dict[str, object]:
+        query = select(brackets.c.id, brackets.c.updated_at).where(brackets.c.state.notin_(_FINAL))
+        with self._begin() as conn:
+            return dict(conn.execute(query).all())
+
+    def brackets_by_id(self, bracket_ids: Sequence[str]) -> list[Bracket]:
+        if not bracket_ids:
+            return []
+        query = select(brackets.c.data).where(brackets.c.id.in_(list(bracket_ids)))
+        with self._begin() as conn:
+            rows = conn.execute(query.order_by(brackets.c.id)).scalars().all()
+        return [msgspec.convert(data, Bracket) for data in rows]
 
     def open_brackets(self, account: str | None = None, symbol: str | None = None) -> list[Bracket]:
         query = select(brackets.c.data).where(brackets.c.state.notin_(_FINAL))
@@ -181,21 +205,16 @@ class SqlExecutionStore:
         return [msgspec.convert(data, Bracket) for data in rows]
 
     def holdings(self, account: str, symbol: str | None = None) -> list[Holding]:
-        query = select(
-            brackets.c.id,
-            brackets.c.venue,
-            brackets.c.symbol,
-            brackets.c.side,
-            brackets.c.position,
-            brackets.c.entry_price,
-        ).where(brackets.c.state.notin_(_FINAL), brackets.c.account == account)
+        query = self._holdings.where(brackets.c.account == account)
         if symbol is not None:
             query = query.where(brackets.c.symbol == symbol)
         with self._begin() as conn:
-            rows = conn.execute(query.order_by(brackets.c.id)).all()
-        return [
-            Holding(r.id, r.venue, r.symbol, Side(r.side), r.position, r.entry_price) for r in rows
-        ]
+            rows = conn.execute(query).all()
+        return sum_holdings(
+            (venue, symbol, side, *pair.split(":"))
+            for venue, symbol, side, held in rows
+            for pair in held.split(" ")
+        )
 
     def activity(self, account: str, now: datetime) -> Activity:
         day = now.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -287,6 +306,12 @@ class SqlExecutionStore:
             )
             for r in rows
         ]
+
+
+def _upsert(insert: Any, keys: list[str], keep: set[str]) -> Any:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE every column but `keep` from the new row."""
+    changes = {c.name: insert.excluded[c.name] for c in insert.table.columns if c.name not in keep}
+    return insert.on_conflict_do_update(index_elements=keys, set_=changes)
 
 
 def _pending(row: Any) -> PendingSignal:

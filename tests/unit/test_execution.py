@@ -21,7 +21,7 @@ from app.domain.signals import Action, QtyMode, Signal, SignalStatus, StopKind, 
 from app.domain.sizing import SizingPolicy
 from app.execution import Executor
 from app.monitor import BracketMonitor
-from app.ports_execution import NoLocks
+from app.ports_execution import NoLocks, sum_holdings
 from tests.fakes_execution import MemoryExecutionStore
 from tests.paper_helpers import book
 
@@ -229,3 +229,30 @@ async def test_a_batch_runs_each_symbol_in_order_and_every_signal_once() -> None
     assert world.store.brackets[ids[1]].state is BracketState.OPEN
     assert await world.executor.execute_many(ids) == statuses  # a second run places nothing
     assert len(world.venues["a"].venue.fills_since("BTC/USDT", NOW)) == 2
+
+
+async def test_the_monitor_acts_on_a_bracket_changed_since_its_last_round() -> None:
+    world = World(a="99990x1|100000x1")
+    signal_id = await world.send(alert())
+    assert await world.monitor.run_once() == 0  # read and remembered: nothing to do
+    world.store.save_bracket(
+        msgspec.structs.replace(world.store.brackets[signal_id], closing=True), NOW
+    )  # a close asked for elsewhere, after the monitor's last read
+    assert await world.monitor.run_once() == 1
+    assert world.store.brackets[signal_id].state is BracketState.CLOSED
+    assert await world.monitor.run_once() == 0
+
+
+def test_holdings_are_summed_per_venue_symbol_and_side() -> None:
+    rows = [
+        ("a", "BTC/USDT", "buy", "0.1", "100"),
+        ("a", "BTC/USDT", "buy", "0.3", "200"),
+        ("a", "BTC/USDT", "buy", "0", None),  # an entry not filled yet
+        ("b", "BTC/USDT", "buy", "0.2", "150"),
+        ("a", "BTC/USDT", "sell", "0", None),
+    ]
+    held = {(h.venue, h.side): h for h in sum_holdings(rows)}
+    assert (held["a", Side.BUY].position, held["a", Side.BUY].entry_price) == (D("0.4"), D(175))
+    assert held["a", Side.BUY].brackets == 3
+    assert (held["b", Side.BUY].position, held["b", Side.BUY].entry_price) == (D("0.2"), D(150))
+    assert (held["a", Side.SELL].position, held["a", Side.SELL].entry_price) == (0, None)
