@@ -39,7 +39,14 @@ from app.domain.signals import PENDING, Action, OrderType, PositionSide, Signal,
 from app.domain.sizing import SizingPolicy, SizingRequest, Unsizable, size
 from app.domain.targets import Targets, bracket_targets
 from app.ports import Exchange, ExchangeError, Fatal, OutcomeUnknown, Retryable
-from app.ports_execution import ExecutionStore, Holding, KeyLocks, PendingSignal, lock_key
+from app.ports_execution import (
+    Activity,
+    ExecutionStore,
+    Holding,
+    KeyLocks,
+    PendingSignal,
+    lock_key,
+)
 
 log = logging.getLogger("signalgate.execution")
 _ZERO = Decimal(0)
@@ -202,9 +209,9 @@ class Executor:
         self, pending: PendingSignal, side: Side, *, checked_policy: bool = False
     ) -> None:
         signal = pending.signal
-        held = self._store.holdings(signal.account)
+        account, views = self._account(signal.account), await self._quotes(signal.symbol)
         if not checked_policy:
-            verdict = self._entry_policy(signal.symbol, side, held)
+            verdict = self._entry_policy(signal.symbol, side, account.holdings)
             if isinstance(verdict, str):
                 check_result = _to_json(CheckResult("entry_policy", False, verdict))
                 self._record(
@@ -214,10 +221,10 @@ class Executor:
             if verdict:
                 if not await self._flatten_first(pending, side.opposite):
                     return None
-                held = self._store.holdings(signal.account)
+                account = self._account(signal.account)
+                views = await self._quotes(signal.symbol)
         now = self._now()
-        views = await self._quotes(signal.symbol)
-        snapshot = self._snapshot(signal.account, views, held)
+        snapshot = _snapshot(account, views)
         early = check_before_sizing(signal.symbol, side, False, snapshot, self._limits, now)
         denial = _Denial(list(early))
         reference = _reference_price(signal, side, views)
@@ -395,34 +402,50 @@ class Executor:
         )
         return _Venue(quote, total)
 
-    def _snapshot(
-        self, account: str, views: Sequence[_Venue], holdings: Sequence[Holding]
-    ) -> AccountSnapshot:
-        activity = self._store.activity(account, self._now())
-        positions = tuple(
-            OpenPosition(
-                venue=h.venue,
-                symbol=h.symbol,
-                amount=h.position if h.side is Side.BUY else -h.position,
-                entry_price=h.entry_price or _ZERO,
-                mark_price=h.entry_price or _ZERO,
-            )
-            for h in holdings
-            if h.position > 0
-        )
-        cash = sum((v.quote_total for v in views), _ZERO)
-        return AccountSnapshot(
-            account=account,
+    def _account(self, account: str) -> _Account:
+        return _Account(
+            name=account,
+            holdings=self._store.holdings(account),
+            activity=self._store.activity(account, self._now()),
             trading_state=self._store.trading_state(),
-            positions=positions,
-            realized_pnl_today=activity.realized_pnl_today,
-            orders_last_minute=activity.orders_last_minute,
-            last_stop_loss_at=activity.last_stop_loss_at,
-            equity=cash + sum((p.notional for p in positions), _ZERO),
         )
 
 
 # --- pure helpers -----------------------------------------------------------------------------
+
+
+class _Account(msgspec.Struct, frozen=True):
+    """What the database knows of an account when a signal is checked."""
+
+    name: str
+    holdings: list[Holding]
+    activity: Activity
+    trading_state: TradingState
+
+
+def _snapshot(account: _Account, views: Sequence[_Venue]) -> AccountSnapshot:
+    positions = tuple(
+        OpenPosition(
+            venue=h.venue,
+            symbol=h.symbol,
+            amount=h.position if h.side is Side.BUY else -h.position,
+            entry_price=h.entry_price or _ZERO,
+            mark_price=h.entry_price or _ZERO,
+        )
+        for h in account.holdings
+        if h.position > 0
+    )
+    cash = sum((v.quote_total for v in views), _ZERO)
+    activity = account.activity
+    return AccountSnapshot(
+        account=account.name,
+        trading_state=account.trading_state,
+        positions=positions,
+        realized_pnl_today=activity.realized_pnl_today,
+        orders_last_minute=activity.orders_last_minute,
+        last_stop_loss_at=activity.last_stop_loss_at,
+        equity=cash + sum((p.notional for p in positions), _ZERO),
+    )
 
 
 class _Denial:
