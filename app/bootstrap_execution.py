@@ -27,6 +27,7 @@ from app.adapters.execution_store import SqlExecutionStore
 from app.adapters.locks_redis import RedisKeyLocks
 from app.adapters.paper_remote import PaperHost, RemotePaperExchange
 from app.adapters.system import SystemClock
+from app.adapters.ticks_redis import TickPublisher
 from app.bracket_driver import BracketDriver
 from app.config import Settings
 from app.config_risk import execution_policy, risk_limits, sizing_policy
@@ -129,7 +130,9 @@ async def run_monitor(settings: Settings, stop: asyncio.Event) -> None:
     log.info("monitor: hosting paper venues %s; watching brackets", ", ".join(paper) or "(none)")
     tasks = [
         asyncio.create_task(host.serve(stop), name="paper-host"),
-        asyncio.create_task(_feed(market_data, host, stop), name="market-data"),
+        asyncio.create_task(
+            _feed(market_data, host, TickPublisher(client), stop), name="market-data"
+        ),
         asyncio.create_task(monitor.run(stop), name="bracket-monitor"),
     ]
     try:
@@ -145,9 +148,12 @@ async def run_monitor(settings: Settings, stop: asyncio.Event) -> None:
         engine.dispose()
 
 
-async def _feed(market_data: MarketData, host: PaperHost, stop: asyncio.Event) -> None:
+async def _feed(
+    market_data: MarketData, host: PaperHost, ticks: TickPublisher, stop: asyncio.Event
+) -> None:
     async for tick in market_data.ticks():
         await host.on_tick(tick.symbol)
+        await ticks.publish(tick)  # the strategy process trades on these same prices
         if stop.is_set():
             return
 

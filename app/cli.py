@@ -211,8 +211,9 @@ def cmd_run(_: argparse.Namespace) -> int:
     redis_url, embedded = _resolve_redis(settings)
     migrate(settings)
     env = {**os.environ, "REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1"}
+    env.setdefault("STRATEGIES", "momentum,mean_reversion")  # the demo trades on its own too
     manager = Manager()
-    for name in ("web", "worker", "monitor"):
+    for name in ("web", "worker", "monitor", "strategy"):
         command = "serve" if name == "web" else name
         manager.add_process(name, f"{sys.executable} -m app.cli {command}", env=env)
     threading.Thread(

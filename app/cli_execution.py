@@ -1,4 +1,4 @@
-"""`signalgate worker | monitor | halt | resume | reduce-only`: the execution side's commands."""
+"""`signalgate worker | monitor | strategy | halt | resume | reduce-only`: the trading commands."""
 
 from __future__ import annotations
 
@@ -47,6 +47,26 @@ def cmd_monitor(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_strategy(_: argparse.Namespace) -> int:
+    from app.bootstrap_strategy import StrategyConfigError, run_strategy  # noqa: PLC0415
+
+    settings = _settings()
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await run_strategy(settings, stop)
+
+    try:
+        asyncio.run(main())
+    except StrategyConfigError as error:
+        print(f"signalgate: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _switch(state: TradingState) -> Any:
     def command(args: argparse.Namespace) -> int:
         from app.bootstrap_execution import set_trading_state  # noqa: PLC0415
@@ -65,6 +85,9 @@ def add_execution_commands(commands: Any) -> None:
     commands.add_parser(
         "monitor", help="the monitor process: hosts paper venues, watches brackets"
     ).set_defaults(func=cmd_monitor)
+    commands.add_parser(
+        "strategy", help="the strategy process: the enabled strategies, through the intake"
+    ).set_defaults(func=cmd_strategy)
     for name, state, what in (
         ("halt", TradingState.HALTED, "the kill switch: deny every signal"),
         ("reduce-only", TradingState.REDUCING, "deny entries, allow exits"),

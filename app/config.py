@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -94,6 +95,11 @@ class Settings:
     close_unprotected: bool = True
     slippage_bps: Decimal = Decimal(50)
     monitor_interval_seconds: float = 0.5
+    # The strategy engine (`signalgate strategy`): none enabled unless named.
+    strategies: tuple[str, ...] = ()
+    strategy_settings: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    strategy_modules: tuple[str, ...] = ()
+    strategy_gap_seconds: float = 30.0
 
 
 def database_url(raw: str) -> str:
@@ -182,6 +188,23 @@ def _names(raw: str) -> frozenset[str]:
     return frozenset(p.strip() for p in raw.split(",") if p.strip())
 
 
+def _ordered_names(raw: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(p.strip() for p in raw.split(",") if p.strip()))
+
+
+def _strategy_settings(raw: str) -> dict[str, dict[str, object]]:
+    """`{"momentum": {"threshold": 0.004, "symbols": {"ETH/USDT": {"threshold": 0.008}}}}`."""
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = None
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise ValueError(
+            'use a JSON object of objects by strategy name, like {"momentum": {"threshold": 0.004}}'
+        )
+    return value
+
+
 def _database(raw: str) -> str:
     url = database_url(raw.strip())
     if "://" not in url:
@@ -237,6 +260,10 @@ def _read_risk(read: Reader, values: Mapping[str, object], errors: list[str]) ->
     read("UNPROTECTED_POLICY", "close_unprotected", unprotected_policy)
     read("SLIPPAGE_BPS", "slippage_bps", basis_points)
     read("MONITOR_INTERVAL_SECONDS", "monitor_interval_seconds", interval)
+    read("STRATEGIES", "strategies", _ordered_names)
+    read("STRATEGY_SETTINGS", "strategy_settings", _strategy_settings)
+    read("STRATEGY_MODULES", "strategy_modules", _ordered_names)
+    read("STRATEGY_GAP_SECONDS", "strategy_gap_seconds", interval)
     # Both defaults (quote, 100) agree; only two set together can disagree.
     size_mode, size_quantity = values.get("default_qty_mode"), values.get("default_quantity")
     if isinstance(size_mode, QtyMode) and isinstance(size_quantity, Decimal):

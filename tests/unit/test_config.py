@@ -71,6 +71,10 @@ DEFAULTS = [
     ("close_unprotected", True),
     ("slippage_bps", Decimal(50)),
     ("monitor_interval_seconds", 0.5),
+    ("strategies", ()),
+    ("strategy_settings", {}),
+    ("strategy_modules", ()),
+    ("strategy_gap_seconds", 30.0),
 ]
 
 
@@ -154,6 +158,20 @@ PARSED = [
     ("UNPROTECTED_POLICY", "close", "close_unprotected", True),
     ("SLIPPAGE_BPS", "25", "slippage_bps", Decimal(25)),
     ("MONITOR_INTERVAL_SECONDS", "2", "monitor_interval_seconds", 2.0),
+    (
+        "STRATEGIES",
+        "momentum, mean_reversion,momentum",
+        "strategies",
+        ("momentum", "mean_reversion"),
+    ),
+    (
+        "STRATEGY_SETTINGS",
+        '{"momentum": {"threshold": 0.01}}',
+        "strategy_settings",
+        {"momentum": {"threshold": 0.01}},
+    ),
+    ("STRATEGY_MODULES", "my_strategies", "strategy_modules", ("my_strategies",)),
+    ("STRATEGY_GAP_SECONDS", "60", "strategy_gap_seconds", 60.0),
 ]
 
 
@@ -282,6 +300,8 @@ BAD = [
     ("SLIPPAGE_BPS", "20000", "use basis points above 0, at most 10000"),
     ("MONITOR_INTERVAL_SECONDS", "0", "use seconds from 0.05 to 3600"),
     ("MONITOR_INTERVAL_SECONDS", "soon", "use seconds, like 0.5"),
+    ("STRATEGY_SETTINGS", "momentum=1", "use a JSON object of objects by strategy name"),
+    ("STRATEGY_SETTINGS", '{"momentum": 1}', "use a JSON object of objects by strategy name"),
 ]
 
 

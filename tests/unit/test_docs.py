@@ -64,3 +64,17 @@ def test_readme_opens_with_the_two_commands() -> None:
     blocks = re.findall(r"```sh\n(.+?)\n```", README, re.S)
     assert blocks[:2] == ["make run", "make test"]
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_the_readme_strategy_of_your_own_runs_as_written() -> None:
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from app.domain.strategy import build_strategy  # noqa: PLC0415
+
+    code = re.search(r"```python\n(# my_strategies\.py.+?)```", README, re.S)
+    assert code is not None
+    exec(compile(code.group(1), "my_strategies.py", "exec"), {})
+    strategy = build_strategy("round_numbers")
+    at = datetime(2026, 11, 22, tzinfo=UTC)
+    proposals = [strategy.on_price("BTC/USDT", p, at) for p in (64_990.0, 65_010.0, 65_020.0)]
+    assert [p.side if p else None for p in proposals] == [None, "buy", None]
