@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from app.config import ConfigError, Settings, load_settings
@@ -31,19 +33,27 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_monitor(_: argparse.Namespace) -> int:
-    from app.bootstrap_execution import run_monitor  # noqa: PLC0415
-
-    settings = _settings()
+def _until_stopped(settings: Settings, run: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Run until SIGTERM or SIGINT sets the stop event `run` watches, logging at LOG_LEVEL."""
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        await run_monitor(settings, stop)
+        await run(stop)
 
     asyncio.run(main())
+
+
+def cmd_monitor(_: argparse.Namespace) -> int:
+    from app.bootstrap_execution import run_monitor  # noqa: PLC0415
+
+    settings = _settings()
+    _until_stopped(settings, lambda stop: run_monitor(settings, stop))
     return 0
 
 
@@ -51,16 +61,8 @@ def cmd_strategy(_: argparse.Namespace) -> int:
     from app.bootstrap_strategy import StrategyConfigError, run_strategy  # noqa: PLC0415
 
     settings = _settings()
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        await run_strategy(settings, stop)
-
     try:
-        asyncio.run(main())
+        _until_stopped(settings, lambda stop: run_strategy(settings, stop))
     except StrategyConfigError as error:
         print(f"signalgate: {error}", file=sys.stderr)
         return 2

@@ -10,6 +10,7 @@ again before they emit: a reconnect never releases a burst of stale signals.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -107,22 +108,30 @@ class StrategyEngine:
         return Decimal(repr(value)).quantize(self._quantum)
 
     async def run(self, feed: MarketData, stop: asyncio.Event) -> None:
-        """Until `stop`: every tick of the feed through `on_tick`. A failing feed is opened
-        again with a backoff (the gap it leaves resets the strategies)."""
+        """Until `stop`: every tick of the feed through `on_tick`."""
+        consuming = asyncio.create_task(self._consume(feed))
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({consuming, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (consuming, stopping):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _consume(self, feed: MarketData) -> None:
+        """A failing feed is opened again with a backoff (the gap it leaves resets the
+        strategies); a feed that ends ends the run."""
         backoff = 0.5
-        while not stop.is_set():
+        while True:
             try:
                 async for tick in feed.ticks():
                     backoff = 0.5
                     await self.on_tick(tick)
-                    if stop.is_set():
-                        return
             except Exception:
                 log.exception("strategy: the market data failed; reopening in %.1f s", backoff)
-            try:
-                await asyncio.wait_for(stop.wait(), backoff)
-            except TimeoutError:
-                backoff = min(backoff * 2, 30.0)
+            else:
+                return
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 30.0)
 
 
 def submit_through(intake: Intake) -> Submit:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 import statistics
@@ -211,3 +212,36 @@ async def test_a_gap_in_the_ticks_makes_the_strategies_warm_up_again() -> None:
     assert await engine.on_tick(tick(100, "105")) == []
     assert await engine.on_tick(tick(101, "105.1")) == []
     assert kept.signals == []
+
+
+class Flaky:
+    """A feed that fails on its first opening, then gives two ticks and waits forever."""
+
+    def __init__(self) -> None:
+        self.opened = 0
+
+    async def ticks(self):  # type: ignore[no-untyped-def]
+        self.opened += 1
+        if self.opened == 1:
+            raise ConnectionError("the feed went away")
+        yield tick(0, "100")
+        yield tick(1, "101")
+        await asyncio.Event().wait()
+
+    def order_book(self, symbol: str, depth: int = 20) -> None:
+        return None
+
+
+@pytest.mark.anyio
+async def test_the_engine_reopens_a_failed_feed_and_stops_while_it_is_idle() -> None:
+    kept, feed, stop = Kept(), Flaky(), asyncio.Event()
+    engine = StrategyEngine({"BTC/USDT": [Always()]}, kept)
+    running = asyncio.create_task(engine.run(feed, stop))
+    for _ in range(200):
+        if len(kept.signals) == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert feed.opened == 2
+    assert [s.price for s in kept.signals] == [Decimal(100), Decimal(101)]
+    stop.set()
+    await asyncio.wait_for(running, 2)
