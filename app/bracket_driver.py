@@ -224,6 +224,7 @@ class BracketDriver:
         raise AssertionError(f"unknown action {action!r}")
 
     async def _place(self, bracket: Bracket, venue: Exchange, order: LegOrder) -> Bracket:
+        self._store.flush()  # on record before it exists
         try:
             status = await venue.create_order(request_of(bracket, order))
         except OutcomeUnknown as error:
@@ -264,6 +265,7 @@ class BracketDriver:
         if order.order_id is None:  # never accepted by the venue: nothing rests there
             gone = msgspec.structs.replace(order, state=OrderState.CANCELLED)
             return self._save(with_order(bracket, gone)), False
+        self._store.flush()
         try:
             status = await venue.cancel_order(bracket.symbol, order.order_id)
         except OrderNotFound:  # already closed: filled (a lost race) or cancelled

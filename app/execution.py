@@ -112,8 +112,11 @@ class Executor:
 
     async def _run_key(self, account: str, symbol: str, up_to: str) -> None:
         async with self._locks.hold(lock_key(account, symbol)):
-            for pending in self._store.pending(account, symbol, up_to):
-                await self._one(pending)
+            try:
+                for pending in self._store.pending(account, symbol, up_to):
+                    await self._one(pending)
+            finally:
+                self._store.flush()  # under the lock
 
     def _record(
         self,
@@ -333,6 +336,7 @@ class Executor:
             entry = _entry_order(signal.order_type, bracket, candidate.amount, signal)
             bracket = with_order(bracket, entry)
             self._store.save_bracket(bracket, self._now())
+            self._store.flush()  # on record before it exists
             try:
                 status = await venue.create_order(request_of(bracket, entry))
             except OutcomeUnknown as error:

@@ -124,7 +124,15 @@ class ExecutionStore(Protocol):
         ...
 
     def save_bracket(self, bracket: Bracket, at: datetime) -> None:
-        """Insert or update the bracket and its orders (unique per venue and client order id)."""
+        """Insert or update the bracket and its orders (unique per venue and client order id).
+
+        May be kept back until the next read, status change or `flush`: call `flush` before
+        anything is sent to a venue, so that every order is on record before it exists.
+        """
+        ...
+
+    def flush(self) -> None:
+        """Write what is kept back (bracket saves, lineage steps)."""
         ...
 
     def bracket(self, bracket_id: str) -> Bracket | None: ...

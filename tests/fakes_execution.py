@@ -37,6 +37,7 @@ class MemoryExecutionStore:
         self.order_times: dict[tuple[str, str], datetime] = {}
         self.versions: dict[str, int] = {}
         self.saves = 0
+        self.flushes = 0
         self.state = TradingState.ACTIVE
 
     def add(self, signal_id: str, signal: Signal, at: datetime) -> None:
@@ -85,6 +86,9 @@ class MemoryExecutionStore:
         self.brackets[bracket.id] = bracket
         self.saves += 1
         self.versions[bracket.id] = self.saves
+
+    def flush(self) -> None:
+        self.flushes += 1
 
     def bracket(self, bracket_id: str) -> Bracket | None:
         return self.brackets.get(bracket_id)

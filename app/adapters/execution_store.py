@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -69,6 +69,7 @@ class SqlExecutionStore:
         self._engine = engine
         self._insert = dialect_insert(engine)
         self._steps: list[dict[str, Any]] = []  # lineage steps not written yet
+        self._saves: dict[str, tuple[Bracket, datetime]] = {}  # brackets not written yet
         # one row per venue, symbol and side, its money as text: exact, and far fewer rows
         # than open brackets to read
         position = cast(brackets.c.position, String)
@@ -89,6 +90,17 @@ class SqlExecutionStore:
     def _begin(self) -> AbstractContextManager[Connection]:
         return transaction(self._engine)
 
+    def _reading(self) -> AbstractContextManager[Connection]:
+        """A read that sees this store's own saves: they are written first."""
+        if self._saves:
+            self.flush()
+        return self._begin()
+
+    def flush(self) -> None:
+        if self._steps or self._saves:
+            with self._writing():
+                pass
+
     # --- signals ------------------------------------------------------------------------------
 
     def signal(self, signal_id: str) -> PendingSignal | None:
@@ -96,7 +108,7 @@ class SqlExecutionStore:
 
     def signals(self, signal_ids: Sequence[str]) -> dict[str, PendingSignal]:
         query = select(signals.c.id, signals.c.received_at, signals.c.status, signals.c.signal)
-        with self._begin() as conn:
+        with self._reading() as conn:
             rows = conn.execute(query.where(signals.c.id.in_(list(signal_ids)))).all()
         return {row.id: _pending(row) for row in rows}
 
@@ -111,7 +123,7 @@ class SqlExecutionStore:
             )
             .order_by(signals.c.id)
         )
-        with self._begin() as conn:
+        with self._reading() as conn:
             return [_pending(row) for row in conn.execute(query).all()]
 
     def record(
@@ -141,12 +153,20 @@ class SqlExecutionStore:
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
-        """A write transaction that also writes the waiting lineage steps (kept on failure)."""
+        """A write transaction that also writes the waiting lineage steps and bracket saves.
+
+        On failure the steps are kept for the next write, the saves dropped: a bracket is saved
+        under its account-and-symbol lock, and a save written after the lock is gone could
+        overwrite a newer one (what the venue did is read back by the monitor anyway).
+        """
         steps, self._steps = self._steps, []
+        saves, self._saves = self._saves, {}
         try:
             with self._begin() as conn:
                 if steps:
                     conn.execute(events.insert(), steps)
+                if saves:
+                    self._write_brackets(conn, saves.values())
                 yield conn
         except BaseException:
             self._steps = steps + self._steps
@@ -155,42 +175,48 @@ class SqlExecutionStore:
     # --- brackets -----------------------------------------------------------------------------
 
     def save_bracket(self, bracket: Bracket, at: datetime) -> None:
-        row = {
-            "id": bracket.id,
-            "account": bracket.account,
-            "venue": bracket.venue,
-            "symbol": bracket.symbol,
-            "side": bracket.side.value,
-            "state": bracket.state.value,
-            "opened_at": bracket.opened_at,
-            "closed_at": bracket.closed_at,
-            "updated_at": at,
-            "realized_pnl": bracket.realized_pnl,
-            "position": bracket.position,
-            "entry_price": bracket.entry_price,
-            "data": msgspec.to_builtins(bracket),
-        }
-        order_rows = [_order_row(bracket, order, at) for order in bracket.orders]
-        with self._writing() as conn:
-            conn.execute(self._upsert_bracket, [row])
-            if order_rows:
-                conn.execute(self._upsert_orders, order_rows)
+        """Kept until the next write, read or `flush` (the latest save of a bracket wins)."""
+        self._saves[bracket.id] = (bracket, at)
+
+    def _write_brackets(self, conn: Connection, saves: Iterable[tuple[Bracket, datetime]]) -> None:
+        rows: list[dict[str, Any]] = []
+        order_rows: list[dict[str, Any]] = []
+        for bracket, at in saves:
+            rows.append({
+                "id": bracket.id,
+                "account": bracket.account,
+                "venue": bracket.venue,
+                "symbol": bracket.symbol,
+                "side": bracket.side.value,
+                "state": bracket.state.value,
+                "opened_at": bracket.opened_at,
+                "closed_at": bracket.closed_at,
+                "updated_at": at,
+                "realized_pnl": bracket.realized_pnl,
+                "position": bracket.position,
+                "entry_price": bracket.entry_price,
+                "data": msgspec.to_builtins(bracket),
+            })  # fmt: skip
+            order_rows.extend(_order_row(bracket, order, at) for order in bracket.orders)
+        conn.execute(self._upsert_bracket, rows)
+        if order_rows:
+            conn.execute(self._upsert_orders, order_rows)
 
     def bracket(self, bracket_id: str) -> Bracket | None:
-        with self._begin() as conn:
+        with self._reading() as conn:
             data = conn.execute(select(brackets.c.data).where(brackets.c.id == bracket_id)).scalar()
         return None if data is None else msgspec.convert(data, Bracket)
 
     def open_bracket_versions(self) -> dict[str, object]:
         query = select(brackets.c.id, brackets.c.updated_at).where(brackets.c.state.notin_(_FINAL))
-        with self._begin() as conn:
+        with self._reading() as conn:
             return dict(conn.execute(query).all())
 
     def brackets_by_id(self, bracket_ids: Sequence[str]) -> list[Bracket]:
         if not bracket_ids:
             return []
         query = select(brackets.c.data).where(brackets.c.id.in_(list(bracket_ids)))
-        with self._begin() as conn:
+        with self._reading() as conn:
             rows = conn.execute(query.order_by(brackets.c.id)).scalars().all()
         return [msgspec.convert(data, Bracket) for data in rows]
 
@@ -200,7 +226,7 @@ class SqlExecutionStore:
             query = query.where(brackets.c.account == account)
         if symbol is not None:
             query = query.where(brackets.c.symbol == symbol)
-        with self._begin() as conn:
+        with self._reading() as conn:
             rows = conn.execute(query.order_by(brackets.c.id)).scalars().all()
         return [msgspec.convert(data, Bracket) for data in rows]
 
@@ -208,7 +234,7 @@ class SqlExecutionStore:
         query = self._holdings.where(brackets.c.account == account)
         if symbol is not None:
             query = query.where(brackets.c.symbol == symbol)
-        with self._begin() as conn:
+        with self._reading() as conn:
             rows = conn.execute(query).all()
         return sum_holdings(
             (venue, symbol, side, *pair.split(":"))
@@ -236,7 +262,7 @@ class SqlExecutionStore:
             )
             .group_by(orders.c.symbol)
         )
-        with self._begin() as conn:
+        with self._reading() as conn:
             realized = Decimal(str(conn.execute(pnl).scalar() or 0))
             count = int(conn.execute(recent).scalar() or 0)
             last = {symbol: _utc(at) for symbol, at in conn.execute(stops).all()}
@@ -246,7 +272,7 @@ class SqlExecutionStore:
 
     def trading_state(self) -> TradingState:
         query = select(controls.c.value).where(controls.c.name == _TRADING)
-        with self._begin() as conn:
+        with self._reading() as conn:
             value = conn.execute(query).scalar()
         return TradingState(value) if value else TradingState.ACTIVE
 
@@ -257,7 +283,7 @@ class SqlExecutionStore:
             .values(name=_TRADING, **values)
             .on_conflict_do_update(index_elements=["name"], set_=values)
         )
-        with self._begin() as conn:
+        with self._writing() as conn:
             conn.execute(stmt)
 
     # --- reading orders -----------------------------------------------------------------------
@@ -278,7 +304,7 @@ class SqlExecutionStore:
             stmt = stmt.where(orders.c.state.notin_(done))
         if query.before is not None:
             stmt = stmt.where(orders.c.id < query.before)
-        with self._begin() as conn:
+        with self._reading() as conn:
             rows = conn.execute(stmt).all()
         return [
             OrderView(

@@ -25,7 +25,20 @@ class BracketRow(SQLModel, table=True):
     columns are what queries filter on."""
 
     __tablename__ = "brackets"
-    __table_args__ = (Index("ix_brackets_account_symbol_state", "account", "symbol", "state"),)
+    __table_args__ = (
+        Index("ix_brackets_account_symbol_state", "account", "symbol", "state"),
+        Index("ix_brackets_account_closed_at", "account", "closed_at"),
+        Index(  # covers `holdings`: the rows, with their JSON, stay unread
+            "ix_brackets_holdings",
+            "account",
+            "state",
+            "venue",
+            "symbol",
+            "side",
+            "position",
+            "entry_price",
+        ),
+    )
 
     id: str = Field(sa_column=Column(String(26), primary_key=True))
     account: str = _text(100)
@@ -49,6 +62,7 @@ class OrderRow(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("venue", "client_order_id", name="uq_orders_venue_client_order_id"),
         Index("ix_orders_account_created_at", "account", "created_at"),
+        Index("ix_orders_account_leg_updated_at", "account", "leg", "updated_at"),
     )
 
     id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
