@@ -10,6 +10,7 @@ gate, sizing, routing, then the entry and its legs, every step on the signal's l
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -40,7 +41,7 @@ from app.domain.sizing import SizingPolicy, SizingRequest, Unsizable, size
 from app.domain.targets import Targets, bracket_targets
 from app.ports import Exchange, ExchangeError, Fatal, OutcomeUnknown, Retryable
 from app.ports_execution import (
-    Activity,
+    AccountState,
     ExecutionStore,
     Holding,
     KeyLocks,
@@ -212,7 +213,7 @@ class Executor:
         self, pending: PendingSignal, side: Side, *, checked_policy: bool = False
     ) -> None:
         signal = pending.signal
-        account, views = self._account(signal.account), await self._quotes(signal.symbol)
+        account, views = await self._account_and_quotes(signal.account, signal.symbol)
         if not checked_policy:
             verdict = self._entry_policy(signal.symbol, side, account.holdings)
             if isinstance(verdict, str):
@@ -224,10 +225,9 @@ class Executor:
             if verdict:
                 if not await self._flatten_first(pending, side.opposite):
                     return None
-                account = self._account(signal.account)
-                views = await self._quotes(signal.symbol)
+                account, views = await self._account_and_quotes(signal.account, signal.symbol)
         now = self._now()
-        snapshot = _snapshot(account, views)
+        snapshot = _snapshot(signal.account, account, views)
         early = check_before_sizing(signal.symbol, side, False, snapshot, self._limits, now)
         denial = _Denial(list(early))
         reference = _reference_price(signal, side, views)
@@ -406,28 +406,28 @@ class Executor:
         )
         return _Venue(quote, total)
 
-    def _account(self, account: str) -> _Account:
-        return _Account(
-            name=account,
-            holdings=self._store.holdings(account),
-            activity=self._store.activity(account, self._now()),
-            trading_state=self._store.trading_state(),
-        )
+    async def _account_and_quotes(
+        self, account: str, symbol: str
+    ) -> tuple[AccountState, list[_Venue]]:
+        """The account from the database while the venues answer: the venue requests go out
+        first, the database is read while they are on their way."""
+        quoting = asyncio.ensure_future(self._quotes(symbol))
+        for _ in range(3):  # the quote task and the request tasks it starts reach their sends
+            await asyncio.sleep(0)
+        try:
+            state = self._store.account_state(account, self._now())
+        except BaseException:
+            quoting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ExchangeError):
+                await quoting
+            raise
+        return state, await quoting
 
 
 # --- pure helpers -----------------------------------------------------------------------------
 
 
-class _Account(msgspec.Struct, frozen=True):
-    """What the database knows of an account when a signal is checked."""
-
-    name: str
-    holdings: list[Holding]
-    activity: Activity
-    trading_state: TradingState
-
-
-def _snapshot(account: _Account, views: Sequence[_Venue]) -> AccountSnapshot:
+def _snapshot(account: str, state: AccountState, views: Sequence[_Venue]) -> AccountSnapshot:
     positions = tuple(
         OpenPosition(
             venue=h.venue,
@@ -436,14 +436,14 @@ def _snapshot(account: _Account, views: Sequence[_Venue]) -> AccountSnapshot:
             entry_price=h.entry_price or _ZERO,
             mark_price=h.entry_price or _ZERO,
         )
-        for h in account.holdings
+        for h in state.holdings
         if h.position > 0
     )
     cash = sum((v.quote_total for v in views), _ZERO)
-    activity = account.activity
+    activity = state.activity
     return AccountSnapshot(
-        account=account.name,
-        trading_state=account.trading_state,
+        account=account,
+        trading_state=state.trading_state,
         positions=positions,
         realized_pnl_today=activity.realized_pnl_today,
         orders_last_minute=activity.orders_last_minute,

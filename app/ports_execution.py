@@ -60,6 +60,14 @@ def sum_holdings(
     ]
 
 
+class AccountState(msgspec.Struct, frozen=True):
+    """What the risk gate reads of an account for one signal, read together."""
+
+    holdings: list[Holding]
+    activity: Activity
+    trading_state: TradingState
+
+
 class OrderQuery(msgspec.Struct, frozen=True):
     signal_id: str | None = None
     account: str | None = None
@@ -152,6 +160,10 @@ class ExecutionStore(Protocol):
         ...
 
     def activity(self, account: str, now: datetime) -> Activity: ...
+
+    def account_state(self, account: str, now: datetime) -> AccountState:
+        """Holdings, activity and the trading state in one read."""
+        ...
 
     def trading_state(self) -> TradingState: ...
 

@@ -12,6 +12,7 @@ from app.domain.orders import Leg
 from app.domain.risk import TradingState
 from app.domain.signals import PENDING, Signal, SignalStatus
 from app.ports_execution import (
+    AccountState,
     Activity,
     Holding,
     OrderQuery,
@@ -113,6 +114,9 @@ class MemoryExecutionStore:
             (b.venue, b.symbol, b.side.value, b.position, b.entry_price)
             for b in self.open_brackets(account, symbol)
         )
+
+    def account_state(self, account: str, now: datetime) -> AccountState:
+        return AccountState(self.holdings(account), self.activity(account, now), self.state)
 
     def activity(self, account: str, now: datetime) -> Activity:
         day = now.replace(hour=0, minute=0, second=0, microsecond=0)

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, Engine, String, and_, cast, func, select, update
+from sqlalchemy import Connection, Engine, String, bindparam, cast, func, select, update
 
 from app.adapters.db import dialect_insert, events, signals, transaction
 from app.adapters.tables_execution import BracketRow, ControlRow, OrderRow
@@ -18,6 +18,7 @@ from app.domain.orders import Leg
 from app.domain.risk import TradingState
 from app.domain.signals import PENDING, Signal, SignalStatus
 from app.ports_execution import (
+    AccountState,
     Activity,
     Holding,
     OrderQuery,
@@ -70,16 +71,50 @@ class SqlExecutionStore:
         self._insert = dialect_insert(engine)
         self._steps: list[dict[str, Any]] = []  # lineage steps not written yet
         self._saves: dict[str, tuple[Bracket, datetime]] = {}  # brackets not written yet
-        # one row per venue, symbol and side, its money as text: exact, and far fewer rows
-        # than open brackets to read
+        # Hot reads built once, with bound parameters: SQLAlchemy then reuses their compiled
+        # form without rebuilding and re-keying a statement per call.
+        # Holdings: one row per venue, symbol and side, its money as text (exact), read from a
+        # covering index.
         position = cast(brackets.c.position, String)
         cost = position + ":" + func.coalesce(cast(brackets.c.entry_price, String), "")
-        self._holdings = (
+        held = (
             select(brackets.c.venue, brackets.c.symbol, brackets.c.side,
                    func.aggregate_strings(cost, " "))
-            .where(brackets.c.state.notin_(_FINAL))
+            .where(brackets.c.state.notin_(_FINAL), brackets.c.account == bindparam("account"))
             .group_by(brackets.c.venue, brackets.c.symbol, brackets.c.side)
         )  # fmt: skip
+        self._holdings = held
+        self._symbol_holdings = held.where(brackets.c.symbol == bindparam("symbol"))
+        self._pnl = select(func.coalesce(func.sum(brackets.c.realized_pnl), 0)).where(
+            brackets.c.account == bindparam("account"), brackets.c.closed_at >= bindparam("day")
+        )
+        self._recent = select(func.count()).where(
+            orders.c.account == bindparam("account"), orders.c.created_at >= bindparam("since")
+        )
+        self._stops = (
+            select(orders.c.symbol, func.max(orders.c.updated_at))
+            .where(
+                orders.c.account == bindparam("account"),
+                orders.c.leg == Leg.STOP_LOSS.value,
+                orders.c.state.in_(["filled", "partially_filled"]),
+                orders.c.updated_at >= bindparam("yesterday"),
+            )
+            .group_by(orders.c.symbol)
+        )
+        self._trading = select(controls.c.value).where(controls.c.name == _TRADING)
+        self._bracket = select(brackets.c.data).where(brackets.c.id == bindparam("id"))
+        columns = (signals.c.id, signals.c.received_at, signals.c.status, signals.c.signal)
+        self._signals = select(*columns).where(signals.c.id.in_(bindparam("ids", expanding=True)))
+        self._pending = (
+            select(*columns)
+            .where(
+                signals.c.account == bindparam("account"),
+                signals.c.symbol == bindparam("symbol"),
+                signals.c.status.in_(_OPEN),
+                signals.c.id <= bindparam("up_to"),
+            )
+            .order_by(signals.c.id)
+        )
         # built once: a statement built per call costs more than the write itself
         self._upsert_bracket = _upsert(self._insert(brackets), ["id"], keep={"id"})
         self._upsert_orders = _upsert(
@@ -107,24 +142,14 @@ class SqlExecutionStore:
         return self.signals([signal_id]).get(signal_id)
 
     def signals(self, signal_ids: Sequence[str]) -> dict[str, PendingSignal]:
-        query = select(signals.c.id, signals.c.received_at, signals.c.status, signals.c.signal)
         with self._reading() as conn:
-            rows = conn.execute(query.where(signals.c.id.in_(list(signal_ids)))).all()
+            rows = conn.execute(self._signals, {"ids": list(signal_ids)}).all()
         return {row.id: _pending(row) for row in rows}
 
     def pending(self, account: str, symbol: str, up_to: str) -> list[PendingSignal]:
-        query = (
-            select(signals.c.id, signals.c.received_at, signals.c.status, signals.c.signal)
-            .where(
-                signals.c.account == account,
-                signals.c.symbol == symbol,
-                signals.c.status.in_(_OPEN),
-                signals.c.id <= up_to,
-            )
-            .order_by(signals.c.id)
-        )
+        values = {"account": account, "symbol": symbol, "up_to": up_to}
         with self._reading() as conn:
-            return [_pending(row) for row in conn.execute(query).all()]
+            return [_pending(row) for row in conn.execute(self._pending, values).all()]
 
     def record(
         self,
@@ -204,7 +229,7 @@ class SqlExecutionStore:
 
     def bracket(self, bracket_id: str) -> Bracket | None:
         with self._reading() as conn:
-            data = conn.execute(select(brackets.c.data).where(brackets.c.id == bracket_id)).scalar()
+            data = conn.execute(self._bracket, {"id": bracket_id}).scalar()
         return None if data is None else msgspec.convert(data, Bracket)
 
     def open_bracket_versions(self) -> dict[str, object]:
@@ -231,11 +256,14 @@ class SqlExecutionStore:
         return [msgspec.convert(data, Bracket) for data in rows]
 
     def holdings(self, account: str, symbol: str | None = None) -> list[Holding]:
-        query = self._holdings.where(brackets.c.account == account)
-        if symbol is not None:
-            query = query.where(brackets.c.symbol == symbol)
         with self._reading() as conn:
-            rows = conn.execute(query).all()
+            return self._read_holdings(conn, account, symbol)
+
+    def _read_holdings(self, conn: Connection, account: str, symbol: str | None) -> list[Holding]:
+        if symbol is None:
+            rows = conn.execute(self._holdings, {"account": account}).all()
+        else:
+            rows = conn.execute(self._symbol_holdings, {"account": account, "symbol": symbol}).all()
         return sum_holdings(
             (venue, symbol, side, *pair.split(":"))
             for venue, symbol, side, held in rows
@@ -243,37 +271,36 @@ class SqlExecutionStore:
         )
 
     def activity(self, account: str, now: datetime) -> Activity:
-        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        pnl = select(func.coalesce(func.sum(brackets.c.realized_pnl), 0)).where(
-            brackets.c.account == account, brackets.c.closed_at >= day
-        )
-        recent = select(func.count()).where(
-            orders.c.account == account, orders.c.created_at >= now - timedelta(minutes=1)
-        )
-        stops = (
-            select(orders.c.symbol, func.max(orders.c.updated_at))
-            .where(
-                and_(
-                    orders.c.account == account,
-                    orders.c.leg == Leg.STOP_LOSS.value,
-                    orders.c.state.in_(["filled", "partially_filled"]),  # money is text on SQLite
-                    orders.c.updated_at >= day - timedelta(days=1),
-                )
-            )
-            .group_by(orders.c.symbol)
-        )
         with self._reading() as conn:
-            realized = Decimal(str(conn.execute(pnl).scalar() or 0))
-            count = int(conn.execute(recent).scalar() or 0)
-            last = {symbol: _utc(at) for symbol, at in conn.execute(stops).all()}
-        return Activity(realized, count, last)
+            return self._read_activity(conn, account, now)
+
+    def _read_activity(self, conn: Connection, account: str, now: datetime) -> Activity:
+        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        realized = conn.execute(self._pnl, {"account": account, "day": day}).scalar()
+        since = now - timedelta(minutes=1)
+        count = conn.execute(self._recent, {"account": account, "since": since}).scalar()
+        stops = conn.execute(
+            self._stops, {"account": account, "yesterday": day - timedelta(days=1)}
+        ).all()
+        last = {symbol: _utc(at) for symbol, at in stops}
+        return Activity(Decimal(str(realized or 0)), int(count or 0), last)
+
+    def account_state(self, account: str, now: datetime) -> AccountState:
+        with self._reading() as conn:
+            return AccountState(
+                holdings=self._read_holdings(conn, account, None),
+                activity=self._read_activity(conn, account, now),
+                trading_state=self._read_trading_state(conn),
+            )
 
     # --- controls -----------------------------------------------------------------------------
 
     def trading_state(self) -> TradingState:
-        query = select(controls.c.value).where(controls.c.name == _TRADING)
         with self._reading() as conn:
-            value = conn.execute(query).scalar()
+            return self._read_trading_state(conn)
+
+    def _read_trading_state(self, conn: Connection) -> TradingState:
+        value = conn.execute(self._trading).scalar()
         return TradingState(value) if value else TradingState.ACTIVE
 
     def set_trading_state(self, state: TradingState, at: datetime, reason: str) -> None:
