@@ -137,6 +137,7 @@ class _Walk:
         "position",
         "price",
         "prices",
+        "books",
         "rng",
         "spec",
         "step",
@@ -159,6 +160,7 @@ class _Walk:
         self.interval = spec.interval
         self.rng = random.Random(f"{seed}:{spec.symbol}")  # noqa: S311 - str seeds are stable
         self.book_seed = f"{seed}:{spec.symbol}:book"
+        self.books: dict[int | None, tuple[int, OrderBook]] = {}  # depth -> (count, its book)
         self.count = 0  # ticks emitted
         self.last: Tick | None = None
         self.factors: list[float] = []
@@ -307,7 +309,10 @@ class SyntheticMarket:
         walk = self._walks[symbol]
         if walk.last is None:
             return None
-        return _book(
+        kept = walk.books.get(depth)
+        if kept is not None and kept[0] == walk.count:  # asked again before the next tick
+            return kept[1]
+        book = _book(
             symbol,
             walk.units,
             self.shape,
@@ -317,6 +322,8 @@ class SyntheticMarket:
             at=walk.last.at,
             jitter=random.Random(f"{walk.book_seed}:{walk.count}"),  # noqa: S311
         )
+        walk.books[depth] = (walk.count, book)
+        return book
 
 
 def book_around(
