@@ -29,6 +29,20 @@ def test_same_seed_gives_the_same_ticks_and_books() -> None:
     assert first.order_book("ETH/USDT") == first.order_book("ETH/USDT")  # asking twice: same
 
 
+def test_a_book_is_built_once_per_tick_and_depth() -> None:
+    market = two_symbols(7)
+    list(market.ticks(4))
+    book = market.order_book("BTC/USDT", 20)
+    assert market.order_book("BTC/USDT", 20) is book  # the same tick: the same book
+    assert market.order_book("BTC/USDT", 5) is market.order_book("BTC/USDT", 5)
+    list(market.ticks(2))  # one tick each
+    moved = market.order_book("BTC/USDT", 20)
+    assert moved is not book
+    assert moved is not None
+    assert book is not None
+    assert moved.at > book.at
+
+
 def test_another_seed_gives_another_path() -> None:
     assert list(two_symbols(1).ticks(100)) != list(two_symbols(2).ticks(100))
 
