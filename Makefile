@@ -37,6 +37,7 @@ bench: setup ## benchmarks: print figures (market data feed, paper exchange, ing
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.execution
 	$(BIN)/python -m bench.strategy
+	$(BIN)/python -m bench.backtest
 
 clean: ## remove the virtualenv and local state
 	rm -rf $(VENV) .signalgate signalgate.db signalgate.db-* .pytest_cache .mypy_cache .ruff_cache

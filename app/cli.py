@@ -247,11 +247,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     dashboard.add_argument("--port", type=int, default=9181)
     dashboard.add_argument("--host", default="127.0.0.1", help="bind address (default: local only)")
     dashboard.set_defaults(func=cmd_dashboard)
+    from app.cli_backtest import add_backtest_commands  # noqa: PLC0415
     from app.cli_execution import add_execution_commands  # noqa: PLC0415
     from app.send import add_send_command  # noqa: PLC0415
 
     add_send_command(commands)
     add_execution_commands(commands)
+    add_backtest_commands(commands)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

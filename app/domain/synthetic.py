@@ -20,7 +20,7 @@ from decimal import Decimal
 
 import msgspec
 
-from app.domain.market import Level, OrderBook, Tick
+from app.domain.market import Candle, Level, OrderBook, Tick
 
 _CACHE_LIMIT = 200_000  # integer -> Decimal entries kept per step before the cache is reset
 
@@ -128,6 +128,7 @@ class _Walk:
     __slots__ = (
         "amounts",
         "book_seed",
+        "books",
         "cached",
         "count",
         "factors",
@@ -137,7 +138,6 @@ class _Walk:
         "position",
         "price",
         "prices",
-        "books",
         "rng",
         "spec",
         "step",
@@ -346,3 +346,28 @@ def book_around(
         depth=depth,
         at=at,
     )
+
+
+def synthetic_candles(
+    spec: SymbolSpec, *, seed: int, start: datetime, count: int, ticks_per_candle: int = 60
+) -> list[Candle]:
+    """`count` candles of the seeded walk, each made of `ticks_per_candle` ticks (OHLC of their
+    prices, volume their sum): sample data that needs no download."""
+    market = SyntheticMarket([spec], seed=seed, start=start)
+    ticks = market.ticks(count * ticks_per_candle)
+    candles = []
+    for _ in range(count):
+        prices = [next(ticks) for _ in range(ticks_per_candle)]
+        first = prices[0]
+        candles.append(
+            Candle(
+                symbol=spec.symbol,
+                at=first.at,
+                open=first.price,
+                high=max(t.price for t in prices),
+                low=min(t.price for t in prices),
+                close=prices[-1].price,
+                volume=sum((t.volume for t in prices), Decimal(0)),
+            )
+        )
+    return candles

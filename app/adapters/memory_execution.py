@@ -1,0 +1,166 @@
+"""`ExecutionStore` in memory: what a backtest executes against (one process, no database).
+
+It keeps what the risk gate reads incrementally -- open brackets, today's realized P&L by day,
+order times of the last minute, the last stop-loss fill per symbol -- so a long replay costs the
+same per signal at its end as at its start.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from app.domain.brackets import FINAL, Bracket
+from app.domain.orders import Leg
+from app.domain.risk import TradingState
+from app.domain.signals import PENDING, Signal, SignalStatus
+from app.ports_execution import (
+    AccountState,
+    Activity,
+    Holding,
+    OrderQuery,
+    OrderView,
+    PendingSignal,
+    sum_holdings,
+)
+
+
+class Step:
+    """One lineage step as recorded."""
+
+    def __init__(self, at: datetime, step: str, detail: str | None, data: Any) -> None:
+        self.at, self.step, self.detail, self.data = at, step, detail, data
+
+    def __repr__(self) -> str:
+        return f"Step({self.step!r}, {self.detail!r})"
+
+
+class MemoryExecutionStore:
+    def __init__(self) -> None:
+        self.rows: dict[str, PendingSignal] = {}
+        self.lineage: dict[str, list[Step]] = {}
+        self.brackets: dict[str, Bracket] = {}
+        self.open: dict[str, Bracket] = {}
+        self.versions: dict[str, int] = {}
+        self.saves = 0
+        self.state = TradingState.ACTIVE
+        self._seen_orders: set[tuple[str, str]] = set()
+        self._recent_orders: deque[datetime] = deque()
+        self._pnl_by_day: dict[tuple[str, date], Decimal] = {}
+        self._stop_fills: dict[tuple[str, str], datetime] = {}  # (account, symbol) -> last
+        self._stop_filled: dict[str, Decimal] = {}  # client order id -> amount seen filled
+
+    def add(self, signal_id: str, signal: Signal, at: datetime) -> None:
+        self.rows[signal_id] = PendingSignal(signal_id, at, SignalStatus.QUEUED, signal)
+
+    def steps(self, signal_id: str) -> list[str]:
+        return [s.step for s in self.lineage.get(signal_id, [])]
+
+    def signal(self, signal_id: str) -> PendingSignal | None:
+        return self.rows.get(signal_id)
+
+    def signals(self, signal_ids: Sequence[str]) -> dict[str, PendingSignal]:
+        return {i: self.rows[i] for i in signal_ids if i in self.rows}
+
+    def pending(self, account: str, symbol: str, up_to: str) -> list[PendingSignal]:
+        return sorted(
+            (
+                p
+                for p in self.rows.values()
+                if p.signal.account == account
+                and p.signal.symbol == symbol
+                and p.status in PENDING
+                and p.id <= up_to
+            ),
+            key=lambda p: p.id,
+        )
+
+    def record(
+        self,
+        signal_id: str,
+        at: datetime,
+        step: str,
+        detail: str | None = None,
+        data: dict[str, Any] | None = None,
+        *,
+        status: SignalStatus | None = None,
+    ) -> None:
+        self.lineage.setdefault(signal_id, []).append(Step(at, step, detail, data))
+        if status is not None and signal_id in self.rows:
+            p = self.rows[signal_id]
+            self.rows[signal_id] = PendingSignal(p.id, p.received_at, status, p.signal)
+
+    def save_bracket(self, bracket: Bracket, at: datetime) -> None:
+        for order in bracket.orders:
+            key = (bracket.venue, order.client_order_id)
+            if key not in self._seen_orders:
+                self._seen_orders.add(key)
+                self._recent_orders.append(at)
+            if order.leg is Leg.STOP_LOSS and order.filled > self._stop_filled.get(
+                order.client_order_id, Decimal(0)
+            ):
+                self._stop_filled[order.client_order_id] = order.filled
+                self._stop_fills[bracket.account, bracket.symbol] = at
+        was_open = bracket.id in self.open
+        if bracket.state in FINAL:
+            self.open.pop(bracket.id, None)
+            if was_open or bracket.id not in self.brackets:
+                closed = bracket.closed_at or at
+                day = (bracket.account, closed.date())
+                self._pnl_by_day[day] = self._pnl_by_day.get(day, Decimal(0)) + (
+                    bracket.realized_pnl
+                )
+        else:
+            self.open[bracket.id] = bracket
+        self.brackets[bracket.id] = bracket
+        self.saves += 1
+        self.versions[bracket.id] = self.saves
+
+    def flush(self) -> None:
+        """Nothing is kept back in memory."""
+
+    def bracket(self, bracket_id: str) -> Bracket | None:
+        return self.brackets.get(bracket_id)
+
+    def open_bracket_versions(self) -> dict[str, object]:
+        return {i: self.versions[i] for i in self.open}
+
+    def brackets_by_id(self, bracket_ids: Sequence[str]) -> list[Bracket]:
+        return [self.brackets[i] for i in sorted(bracket_ids)]
+
+    def open_brackets(self, account: str | None = None, symbol: str | None = None) -> list[Bracket]:
+        return [
+            b
+            for _, b in sorted(self.open.items())
+            if (account is None or b.account == account) and (symbol is None or b.symbol == symbol)
+        ]
+
+    def holdings(self, account: str, symbol: str | None = None) -> list[Holding]:
+        return sum_holdings(
+            (b.venue, b.symbol, b.side.value, b.position, b.entry_price)
+            for b in self.open_brackets(account, symbol)
+        )
+
+    def account_state(self, account: str, now: datetime) -> AccountState:
+        return AccountState(self.holdings(account), self.activity(account, now), self.state)
+
+    def activity(self, account: str, now: datetime) -> Activity:
+        recent = self._recent_orders
+        minute_ago = now - timedelta(minutes=1)
+        while recent and recent[0] < minute_ago:
+            recent.popleft()
+        stops = {s: at for (a, s), at in self._stop_fills.items() if a == account}
+        pnl = self._pnl_by_day.get((account, now.date()), Decimal(0))
+        return Activity(pnl, len(recent), stops)
+
+    def trading_state(self) -> TradingState:
+        return self.state
+
+    def set_trading_state(self, state: TradingState, at: datetime, reason: str) -> None:
+        self.state = state
+
+    def orders(self, query: OrderQuery) -> list[OrderView]:
+        raise NotImplementedError("a backtest reads its brackets; the SQL store lists orders")

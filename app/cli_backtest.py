@@ -1,0 +1,157 @@
+"""`signalgate backtest | sample-data`: replays recorded candles through the live code."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from app.config import ConfigError, load_settings
+
+
+def _fail(message: str) -> int:
+    print(f"signalgate: {message}", file=sys.stderr)
+    return 2
+
+
+def _time(raw: str) -> datetime:
+    value = datetime.fromisoformat(raw)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _decimal(raw: str) -> Decimal:
+    try:
+        return Decimal(raw)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a number") from None
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from app.adapters.market_data import ReplayError, read_csv, read_parquet  # noqa: PLC0415
+    from app.adapters.png_chart import line_chart  # noqa: PLC0415
+    from app.backtest import Backtest, BacktestConfig  # noqa: PLC0415
+    from app.bootstrap_strategy import StrategyConfigError, build_strategies  # noqa: PLC0415
+    from app.config_risk import execution_policy, risk_limits, sizing_policy  # noqa: PLC0415
+    from app.domain.backtest_report import report, text, trades_csv  # noqa: PLC0415
+    from app.domain.market import Candle  # noqa: PLC0415
+    from app.venues import paper_market  # noqa: PLC0415
+
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        return _fail(f"invalid settings:\n{exc}")
+    path = Path(args.data)
+    if not path.is_file():
+        return _fail(f"--data {path}: no such file; `signalgate sample-data` writes one")
+    try:
+        rows = read_parquet(path) if path.suffix == ".parquet" else read_csv(path)
+    except (ReplayError, ImportError) as error:
+        return _fail(str(error))
+    candles = [r for r in rows if isinstance(r, Candle)]
+    symbols = sorted({c.symbol for c in candles})
+    if not candles:
+        return _fail(f"{path} holds no candles (open, high, low, close columns)")
+    symbol = args.symbol or symbols[0]
+    if symbol not in symbols:
+        return _fail(f"{path} has no {symbol} candles; it has {', '.join(symbols)}")
+    candles = [
+        c
+        for c in candles
+        if c.symbol == symbol
+        and (args.start is None or c.at >= args.start)
+        and (args.end is None or c.at < args.end)
+    ]
+    if not candles:
+        return _fail("no candle falls between --from and --to")
+    try:
+        (strategy,) = build_strategies(_with_strategy(settings, args.strategy))
+    except StrategyConfigError as error:
+        return _fail(str(error))
+    backtest = Backtest(
+        BacktestConfig(
+            market=paper_market(symbol, args.fees),
+            strategy=strategy,
+            balance=args.balance,
+            limits=risk_limits(settings),
+            sizing=sizing_policy(settings),
+            policy=execution_policy(settings),
+            confidence_threshold=settings.strategy_thresholds.get(
+                args.strategy, settings.confidence_threshold
+            ),
+        )
+    )
+    total = len(candles)
+    show = _progress(total) if total >= 20_000 and sys.stderr.isatty() else None
+    result = asyncio.run(backtest.run(candles, show))
+    if show is not None:
+        print(file=sys.stderr)
+    figures = report(result.balance, result.equity, result.trades, result.fees)
+    out = Path(args.out or f"backtest-{args.strategy}-{symbol.replace('/', '').replace(':', '')}")
+    out.mkdir(parents=True, exist_ok=True)
+    summary = text(figures, symbol=symbol, strategy=args.strategy, candles=result.candles)
+    signals = ", ".join(f"{n} {status}" for status, n in result.signals.items()) or "none"
+    summary += f"\n  signals         {signals}\n"
+    (out / "report.txt").write_text(summary)
+    (out / "trades.csv").write_text(trades_csv(result.trades))
+    equity = [float(p.equity) for p in result.equity]
+    (out / "equity.png").write_bytes(line_chart(equity, baseline=float(result.balance)))
+    print(summary, end="")
+    print(f"  written         {out}/report.txt, {out}/trades.csv, {out}/equity.png")
+    return 0
+
+
+def _with_strategy(settings: Any, name: str) -> Any:
+    from dataclasses import replace  # noqa: PLC0415
+
+    return replace(settings, strategies=(name,))
+
+
+def _progress(total: int) -> Any:
+    def show(done: int) -> None:
+        filled = int(30 * done / total)
+        bar = "#" * filled + "." * (30 - filled)
+        print(f"\r[{bar}] {done / total:4.0%} {done:,}/{total:,} candles", end="", file=sys.stderr)
+
+    return show
+
+
+def cmd_sample_data(args: argparse.Namespace) -> int:
+    from app.domain.synthetic import SymbolSpec, synthetic_candles  # noqa: PLC0415
+
+    spec = SymbolSpec(args.symbol, args.price)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    candles = synthetic_candles(spec, seed=args.seed, start=start, count=args.candles)
+    lines = ["timestamp,symbol,open,high,low,close,volume"]
+    lines += [
+        f"{c.at.isoformat()},{c.symbol},{c.open},{c.high},{c.low},{c.close},{c.volume}"
+        for c in candles
+    ]
+    Path(args.out).write_text("\n".join(lines) + "\n")
+    print(f"signalgate: {len(candles):,} one-minute {args.symbol} candles in {args.out}")
+    return 0
+
+
+def add_backtest_commands(commands: Any) -> None:
+    run = commands.add_parser(
+        "backtest", help="replay candles through a strategy, the risk gate and a paper venue"
+    )
+    run.add_argument("--data", required=True, help="candles: CSV (or Parquet with pyarrow)")
+    run.add_argument("--strategy", required=True, help="a strategy name, like momentum")
+    run.add_argument("--symbol", help="the symbol to replay (default: the file's first)")
+    run.add_argument("--fees", type=_decimal, default=Decimal("0.001"), help="taker/maker fee")
+    run.add_argument("--balance", type=_decimal, default=Decimal(10_000), help="quote to start")
+    run.add_argument("--from", dest="start", type=_time, help="first candle time (ISO 8601)")
+    run.add_argument("--to", dest="end", type=_time, help="candles before this time")
+    run.add_argument("--out", help="directory for report.txt, trades.csv and equity.png")
+    run.set_defaults(func=cmd_backtest)
+    sample = commands.add_parser("sample-data", help="write synthetic candles to a CSV file")
+    sample.add_argument("--out", default="samples/btc_usdt_1m.csv")
+    sample.add_argument("--candles", type=int, default=10_000)
+    sample.add_argument("--symbol", default="BTC/USDT")
+    sample.add_argument("--price", type=_decimal, default=Decimal(65_000))
+    sample.add_argument("--seed", type=int, default=1)
+    sample.set_defaults(func=cmd_sample_data)
