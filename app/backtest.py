@@ -21,7 +21,6 @@ from app.adapters.exchange_paper import PaperExchange
 from app.adapters.memory_execution import MemoryExecutionStore
 from app.bracket_driver import BracketDriver
 from app.domain.backtest_report import EquityPoint, Trade, trades_of
-from app.domain.brackets import FINAL
 from app.domain.execution_policy import ExecutionPolicy
 from app.domain.market import Candle, Level, Market, OrderBook, Tick
 from app.domain.paper import PaperVenue
@@ -109,6 +108,7 @@ class Backtest:
         )
         self._count = 0
         self.statuses: dict[str, int] = {}
+        self._wallets = (-1, Decimal(0), Decimal(0))  # (store saves when read, quote, base)
 
     async def _submit(self, signal: Signal) -> str:
         self._count += 1
@@ -139,12 +139,18 @@ class Backtest:
         engine = StrategyEngine({symbol: [self.config.strategy]}, self._submit, gap=gap)
         equity: list[EquityPoint] = []
         count = 0
+        venue = self.venue.venue
         for candle in candles:
-            for at, price in _path(candle):
-                self.sim.move(price, at)
-                await self.venue.open_orders(symbol)  # the venue takes the price: triggers
-                if self.store.open:
-                    await self.monitor.run_once()
+            if self.store.open or venue.has_resting(symbol):
+                for n, (at, price) in enumerate(_path(candle)):
+                    self.sim.move(price, at)
+                    await self.venue.open_orders(symbol)  # the venue takes the price: triggers
+                    # the extremes are where targets and stops are met; the open and the close
+                    # lie between them
+                    if n in (1, 2) and self.store.open:
+                        await self.monitor.run_once()
+            else:  # nothing waits for a price: only the close matters (to the next entry)
+                self.sim.move(candle.close, candle.at)
             await engine.on_tick(_tick(candle))
             equity.append(EquityPoint(candle.at, self._equity(candle.close), self._exposed()))
             count += 1
@@ -164,17 +170,20 @@ class Backtest:
         )
 
     def _equity(self, price: Decimal) -> Decimal:
-        market = self.config.market
-        wallets = self.venue.venue.balances()
+        if self._wallets[0] != self.store.saves:  # only orders move the wallets
+            market = self.config.market
+            wallets = self.venue.venue.balances()
 
-        def total(asset: str) -> Decimal:
-            wallet = wallets.get(asset)
-            return Decimal(0) if wallet is None else wallet.free + wallet.reserved
+            def total(asset: str) -> Decimal:
+                wallet = wallets.get(asset)
+                return Decimal(0) if wallet is None else wallet.free + wallet.reserved
 
-        return total(market.quote) + total(market.base) * price
+            self._wallets = (self.store.saves, total(market.quote), total(market.base))
+        _, quote, base = self._wallets
+        return quote + base * price if base else quote
 
     def _exposed(self) -> bool:
-        return any(b.position > 0 for b in self.store.open.values() if b.state not in FINAL)
+        return bool(self.store.open) and any(b.position > 0 for b in self.store.open.values())
 
 
 def _path(candle: Candle) -> Sequence[tuple[datetime, Decimal]]:

@@ -41,6 +41,7 @@ class Step:
 class MemoryExecutionStore:
     def __init__(self) -> None:
         self.rows: dict[str, PendingSignal] = {}
+        self._waiting: dict[tuple[str, str], dict[str, PendingSignal]] = {}  # pending, by key
         self.lineage: dict[str, list[Step]] = {}
         self.brackets: dict[str, Bracket] = {}
         self.open: dict[str, Bracket] = {}
@@ -54,7 +55,15 @@ class MemoryExecutionStore:
         self._stop_filled: dict[str, Decimal] = {}  # client order id -> amount seen filled
 
     def add(self, signal_id: str, signal: Signal, at: datetime) -> None:
-        self.rows[signal_id] = PendingSignal(signal_id, at, SignalStatus.QUEUED, signal)
+        self._keep(PendingSignal(signal_id, at, SignalStatus.QUEUED, signal))
+
+    def _keep(self, row: PendingSignal) -> None:
+        self.rows[row.id] = row
+        waiting = self._waiting.setdefault((row.signal.account, row.signal.symbol), {})
+        if row.status in PENDING:
+            waiting[row.id] = row
+        else:
+            waiting.pop(row.id, None)
 
     def steps(self, signal_id: str) -> list[str]:
         return [s.step for s in self.lineage.get(signal_id, [])]
@@ -66,17 +75,8 @@ class MemoryExecutionStore:
         return {i: self.rows[i] for i in signal_ids if i in self.rows}
 
     def pending(self, account: str, symbol: str, up_to: str) -> list[PendingSignal]:
-        return sorted(
-            (
-                p
-                for p in self.rows.values()
-                if p.signal.account == account
-                and p.signal.symbol == symbol
-                and p.status in PENDING
-                and p.id <= up_to
-            ),
-            key=lambda p: p.id,
-        )
+        waiting = self._waiting.get((account, symbol), {})
+        return sorted((p for p in waiting.values() if p.id <= up_to), key=lambda p: p.id)
 
     def record(
         self,
@@ -91,7 +91,7 @@ class MemoryExecutionStore:
         self.lineage.setdefault(signal_id, []).append(Step(at, step, detail, data))
         if status is not None and signal_id in self.rows:
             p = self.rows[signal_id]
-            self.rows[signal_id] = PendingSignal(p.id, p.received_at, status, p.signal)
+            self._keep(PendingSignal(p.id, p.received_at, status, p.signal))
 
     def save_bracket(self, bracket: Bracket, at: datetime) -> None:
         for order in bracket.orders:

@@ -114,6 +114,10 @@ class PaperVenue:
         found = self._ledger.by_client_id.get(client_order_id)
         return None if found is None else self._status(found)
 
+    def has_resting(self, symbol: str) -> bool:
+        """Whether any order of `symbol` rests (waits for a price)."""
+        return bool(self._ledger.resting.get(symbol))
+
     def open_orders(self, symbol: str | None = None) -> list[OrderStatus]:
         resting = self._ledger.resting
         books = [resting.get(symbol, {})] if symbol else list(resting.values())
