@@ -77,13 +77,32 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def _die_with_parent() -> None:
+    """Linux: the kernel kills this process when its parent dies, however busy the machine
+    (the forwarder runs at the lowest CPU priority and might otherwise take long to notice).
+    Its work is at least once, so a kill mid-batch only repeats a step. Elsewhere the forwarder
+    notices by polling its parent."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes  # noqa: PLC0415
+
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def cmd_forward(args: argparse.Namespace) -> int:
     """The inbox forwarder alone: moves accepted alerts into SQL and onto the RQ queue."""
     from app.bootstrap import build_services  # noqa: PLC0415
 
+    parent = args.exit_with_parent
+    if parent is not None:
+        _die_with_parent()
+        if os.getppid() != parent:  # gone before the kernel was told
+            return 0
     forwarder = build_services(_settings()).build_forwarder()
-    if args.exit_with_parent:
-        forwarder.watch_parent(os.getppid())
+    if parent is not None:
+        forwarder.watch_parent(parent)
     # The web processes answer TradingView within its 3 s; the forwarder catches up when they idle.
     os.nice(19)
     signal.signal(signal.SIGTERM, lambda *_: forwarder.stop())
@@ -100,8 +119,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings()
     forwarder = None
     if not args.no_forwarder:
-        forwarder = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "forward", "--exit-with-parent"]
+        forwarder = subprocess.Popen(  # noqa: S603 - our own command line
+            [sys.executable, "-m", "app.cli", "forward", "--exit-with-parent", str(os.getpid())]
         )
     try:
         _run_uvicorn(uvicorn, settings, args.host)
@@ -240,7 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     serve.set_defaults(func=cmd_serve)
     forward = commands.add_parser("forward", help="the inbox forwarder alone (serve runs one)")
-    forward.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
+    forward.add_argument("--exit-with-parent", type=int, metavar="PID", help=argparse.SUPPRESS)
     forward.set_defaults(func=cmd_forward)
     commands.add_parser("migrate", help="alembic upgrade head").set_defaults(func=cmd_migrate)
     dashboard = commands.add_parser("dashboard", help="rq-dashboard alone (also at /rq in web)")

@@ -84,3 +84,23 @@ def test_sigterm_stops_the_web_and_its_forwarder(start_service):
     assert not alive
     with pytest.raises(httpx.HTTPError):
         httpx.get(service.base + "/health", timeout=1)
+
+
+def test_the_forwarder_dies_with_a_killed_web_process(start_service):
+    service = start_service()
+    children = psutil.Process(service.process.pid).children(recursive=True)
+    assert children, "serve should run its forwarder process"
+    service.process.kill()  # no clean-up runs: the kernel takes the forwarder down with it
+    service.process.wait(15)
+    _, alive = psutil.wait_procs(children, timeout=5)
+    assert not alive
+
+
+def test_a_forwarder_whose_web_process_is_already_gone_exits_at_once():
+    # a web process killed while its forwarder was still starting: the forwarder finds another
+    # parent than the one it was started for, and must not run on unattended
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", "forward", "--exit-with-parent", "1"],
+        capture_output=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0
