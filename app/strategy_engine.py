@@ -25,6 +25,10 @@ from app.ports import MarketData
 
 log = logging.getLogger("signalgate.strategy")
 
+# outcomes after which an entry will not become a position (a backtest knows the executor's too)
+_NOT_TAKEN = frozenset(
+    {"filtered", "stale", "duplicate", "rate_limited", "unavailable", "denied", "failed"}
+)
 _ACTIONS = {"buy": Action.BUY, "sell": Action.SELL, "close": Action.CLOSE}
 
 
@@ -76,6 +80,10 @@ class StrategyEngine:
             log.info("strategy %s: %s %s at %s (confidence %.2f, %s): %s", strategy.name,
                      proposal.side, tick.symbol, tick.price, proposal.confidence,
                      proposal.reason, outcome)  # fmt: skip
+            if proposal.side != "close" and outcome in _NOT_TAKEN:
+                missed = getattr(strategy, "missed", None)
+                if missed is not None:
+                    missed(tick.symbol)  # e.g. no exit will follow an entry that was not taken
             signals.append(signal)
         return signals
 

@@ -29,6 +29,9 @@ class Proposal(msgspec.Struct, frozen=True):
 
 
 class Strategy(Protocol):
+    """A strategy may also have `missed(symbol)`: its last entry was not taken (filtered,
+    denied...), which the engine calls when it knows."""
+
     name: str
 
     def on_price(self, symbol: str, price: float, at: datetime) -> Proposal | None: ...
@@ -139,6 +142,9 @@ class Momentum(PerSymbol[MomentumParams, _MomentumState]):
 # --- mean reversion -------------------------------------------------------------------------
 
 
+_MISSED = "missed"
+
+
 class MeanReversionParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     window: int = 50  # prices for the rolling mean and deviation
     entry_z: float = 1.5  # enter this many standard deviations away from the mean
@@ -152,12 +158,13 @@ class _ReversionState:
     def __init__(self, params: MeanReversionParams) -> None:
         self.params = params
         self.stats = RollingStats(params.window)
-        self.held = ""  # the side of the entry this strategy proposed and has not closed
+        self.held = ""  # the side of the entry proposed and not closed yet, or _MISSED
 
 
 class MeanReversion(PerSymbol[MeanReversionParams, _ReversionState]):
     """The price far from its rolling mean (|z| >= entry_z) goes back: buy below, sell above,
-    take profit at the mean, close when the price is back at the mean. Confidence is |z| / 3."""
+    take profit at the mean, close when the price is back at the mean (unless the entry was not
+    taken). Confidence is |z| / 3."""
 
     name = "mean_reversion"
 
@@ -171,6 +178,11 @@ class MeanReversion(PerSymbol[MeanReversionParams, _ReversionState]):
     def new_state(self, params: MeanReversionParams) -> _ReversionState:
         return _ReversionState(params)
 
+    def missed(self, symbol: str) -> None:
+        """The entry was not taken: no close is owed for it, and no new entry is proposed
+        before the price has been back within `entry_z`."""
+        self.state(symbol).held = _MISSED
+
     def on_price(self, symbol: str, price: float, at: datetime) -> Proposal | None:
         s = self.state(symbol)
         stats, p = s.stats, s.params
@@ -182,6 +194,10 @@ class MeanReversion(PerSymbol[MeanReversionParams, _ReversionState]):
         if std <= 0:
             return None
         z = (price - mean) / std
+        if s.held == _MISSED:  # one entry per excursion: wait for the price to come back
+            if abs(z) < p.entry_z:
+                s.held = ""
+            return None
         if not s.held:
             if abs(z) < p.entry_z:
                 return None

@@ -245,3 +245,16 @@ async def test_the_engine_reopens_a_failed_feed_and_stops_while_it_is_idle() -> 
     assert [s.price for s in kept.signals] == [Decimal(100), Decimal(101)]
     stop.set()
     await asyncio.wait_for(running, 2)
+
+
+@pytest.mark.anyio
+async def test_no_close_follows_a_mean_reversion_entry_that_was_not_taken() -> None:
+    for outcome, closes in (("queued", 1), ("filtered", 0), ("denied", 0)):
+        kept = Kept(outcome)
+        strategy = MeanReversion(MeanReversionParams(window=100, entry_z=1.2))
+        engine = StrategyEngine({"BTC/USDT": [strategy]}, kept, gap=timedelta(days=1))
+        for n, price in enumerate(sine(160)):  # one crest, then back to the mean
+            await engine.on_tick(tick(n, f"{price:.4f}"))
+        actions = [s.action for s in kept.signals]
+        assert actions.count(Action.SELL) == 1
+        assert actions.count(Action.CLOSE) == closes, outcome
