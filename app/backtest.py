@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import statistics
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -40,12 +40,13 @@ _DEPTH = Decimal(1_000_000_000)  # replayed prices have no recorded depth: fills
 @dataclass
 class BacktestConfig:
     market: Market  # fees included
-    strategy: Strategy
+    strategy: Strategy | None  # None: only the recorded alerts given to `run`
     balance: Decimal = Decimal(10_000)  # quote currency at the start
     limits: RiskLimits = field(default_factory=RiskLimits)
     sizing: SizingPolicy = field(default_factory=SizingPolicy)
     policy: ExecutionPolicy = field(default_factory=ExecutionPolicy)
     confidence_threshold: float = 0.6
+    strategy_thresholds: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -110,13 +111,17 @@ class Backtest:
         self.statuses: dict[str, int] = {}
         self._wallets = (-1, Decimal(0), Decimal(0))  # (store saves when read, quote, base)
 
-    async def _submit(self, signal: Signal) -> str:
+    async def _submit(self, signal: Signal, received_at: datetime | None = None) -> str:
+        """Screen the signal as the intake would (at its receipt time), then execute it."""
         self._count += 1
         signal_id = f"BT{self._count:024d}"  # in arrival order, like the intake's ids
+        config = self.config
         verdict = screen(
             signal,
-            now=self.sim.at,
-            threshold=self.config.confidence_threshold,
+            now=received_at or self.sim.at,
+            threshold=config.strategy_thresholds.get(
+                signal.strategy or "", config.confidence_threshold
+            ),
             confidence_required=False,
             max_age_seconds=120,
         )
@@ -129,14 +134,25 @@ class Backtest:
         return status
 
     async def run(
-        self, candles: Iterable[Candle], progress: Callable[[int], None] | None = None
+        self,
+        candles: Iterable[Candle],
+        progress: Callable[[int], None] | None = None,
+        alerts: Sequence[tuple[datetime, Signal]] = (),
     ) -> BacktestResult:
+        """Replay `candles`; `alerts` (receipt time, signal) are executed at the close of the
+        candle they arrived in, after the strategy's own signal of that candle."""
         symbol = self.config.market.symbol
         candles = list(candles)
+        waiting = sorted(
+            ((at, s) for at, s in alerts if s.symbol == symbol and _within(at, candles)),
+            key=lambda a: a[0],
+        )
+        next_alert = 0
         # a gap of five candles or more (missing data) warms the strategy up again, as live
         steps = [(b.at - a.at).total_seconds() for a, b in itertools.pairwise(candles[:100])]
         gap = timedelta(seconds=5 * statistics.median(steps)) if steps else timedelta(days=1)
-        engine = StrategyEngine({symbol: [self.config.strategy]}, self._submit, gap=gap)
+        strategies = [self.config.strategy] if self.config.strategy is not None else []
+        engine = StrategyEngine({symbol: strategies}, self._submit, gap=gap)
         equity: list[EquityPoint] = []
         count = 0
         venue = self.venue.venue
@@ -152,6 +168,13 @@ class Backtest:
             else:  # nothing waits for a price: only the close matters (to the next entry)
                 self.sim.move(candle.close, candle.at)
             await engine.on_tick(_tick(candle))
+            last = count + 1 == len(candles)
+            while next_alert < len(waiting) and (
+                last or waiting[next_alert][0] < candles[count + 1].at
+            ):
+                received_at, alert = waiting[next_alert]
+                next_alert += 1
+                await self._submit(alert, received_at)
             equity.append(EquityPoint(candle.at, self._equity(candle.close), self._exposed()))
             count += 1
             if progress is not None and count % 1000 == 0:
@@ -184,6 +207,14 @@ class Backtest:
 
     def _exposed(self) -> bool:
         return bool(self.store.open) and any(b.position > 0 for b in self.store.open.values())
+
+
+def _within(at: datetime, candles: Sequence[Candle]) -> bool:
+    """Whether `at` falls in the candles' time: from the first's start to the last's end."""
+    if not candles:
+        return False
+    step = candles[-1].at - candles[-2].at if len(candles) > 1 else timedelta(minutes=1)
+    return candles[0].at <= at < candles[-1].at + step
 
 
 def _path(candle: Candle) -> Sequence[tuple[datetime, Decimal]]:
