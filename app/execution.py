@@ -99,16 +99,16 @@ class Executor:
     async def execute_many(self, signal_ids: Sequence[str]) -> dict[str, SignalStatus]:
         """Run a batch: each account-and-symbol key in arrival order under its lock, the keys
         side by side (their venue round trips overlap). Same errors as `execute`."""
-        found = self._store.signals(signal_ids)
+        found = self._store.states(signal_ids)
         if missing := [i for i in signal_ids if i not in found]:
             raise SignalMissing(f"signals {', '.join(missing)} are not in the database")
         newest: dict[tuple[str, str], str] = {}
-        for pending in found.values():
-            if pending.status in PENDING:
-                key = (pending.signal.account, pending.signal.symbol)
-                newest[key] = max(newest.get(key, pending.id), pending.id)
+        for state in found.values():
+            if state.status in PENDING:
+                key = (state.account, state.symbol)
+                newest[key] = max(newest.get(key, state.id), state.id)
         await asyncio.gather(*(self._run_key(a, s, up_to) for (a, s), up_to in newest.items()))
-        done = self._store.signals(signal_ids) if newest else found
+        done = self._store.states(signal_ids) if newest else found
         return {signal_id: done[signal_id].status for signal_id in signal_ids}
 
     async def _run_key(self, account: str, symbol: str, up_to: str) -> None:
@@ -130,7 +130,7 @@ class Executor:
         self._store.record(signal_id, self._now(), step, detail, data or None, status=status)
 
     async def _one(self, pending: PendingSignal) -> None:
-        started = self._store.bracket(pending.id)
+        started = self._store.bracket(pending.id) if pending.started else None
         if started is not None:  # a crash or a retry: finish what was begun, place nothing twice
             venue = self._venues[started.venue]
             await self.driver.drive(started, venue)

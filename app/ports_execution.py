@@ -21,6 +21,16 @@ class PendingSignal(msgspec.Struct, frozen=True):
     received_at: datetime
     status: SignalStatus
     signal: Signal
+    started: bool = False  # a bracket exists: an earlier run began it (resume, place nothing twice)
+
+
+class SignalState(msgspec.Struct, frozen=True):
+    """What a job needs to know of its signals before it takes their locks."""
+
+    id: str
+    account: str
+    symbol: str
+    status: SignalStatus
 
 
 class Activity(msgspec.Struct, frozen=True):
@@ -110,8 +120,8 @@ class ExecutionStore(Protocol):
 
     def signal(self, signal_id: str) -> PendingSignal | None: ...
 
-    def signals(self, signal_ids: Sequence[str]) -> dict[str, PendingSignal]:
-        """The signals found among `signal_ids`, by id."""
+    def states(self, signal_ids: Sequence[str]) -> dict[str, SignalState]:
+        """The signals found among `signal_ids`, by id (without the signal itself)."""
         ...
 
     def pending(self, account: str, symbol: str, up_to: str) -> list[PendingSignal]:

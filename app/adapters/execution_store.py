@@ -24,6 +24,7 @@ from app.ports_execution import (
     OrderQuery,
     OrderView,
     PendingSignal,
+    SignalState,
     sum_holdings,
 )
 
@@ -103,10 +104,18 @@ class SqlExecutionStore:
         )
         self._trading = select(controls.c.value).where(controls.c.name == _TRADING)
         self._bracket = select(brackets.c.data).where(brackets.c.id == bindparam("id"))
-        columns = (signals.c.id, signals.c.received_at, signals.c.status, signals.c.signal)
-        self._signals = select(*columns).where(signals.c.id.in_(bindparam("ids", expanding=True)))
+        columns = (signals.c.id, signals.c.received_at, signals.c.status, signals.c.signal,
+                   brackets.c.id.is_not(None).label("started"))  # fmt: skip
+        with_bracket = signals.outerjoin(brackets, brackets.c.id == signals.c.id)
+        self._states = select(
+            signals.c.id, signals.c.account, signals.c.symbol, signals.c.status
+        ).where(signals.c.id.in_(bindparam("ids", expanding=True)))
+        self._one_signal = (
+            select(*columns).select_from(with_bracket).where(signals.c.id == bindparam("id"))
+        )
         self._pending = (
             select(*columns)
+            .select_from(with_bracket)
             .where(
                 signals.c.account == bindparam("account"),
                 signals.c.symbol == bindparam("symbol"),
@@ -139,12 +148,14 @@ class SqlExecutionStore:
     # --- signals ------------------------------------------------------------------------------
 
     def signal(self, signal_id: str) -> PendingSignal | None:
-        return self.signals([signal_id]).get(signal_id)
-
-    def signals(self, signal_ids: Sequence[str]) -> dict[str, PendingSignal]:
         with self._reading() as conn:
-            rows = conn.execute(self._signals, {"ids": list(signal_ids)}).all()
-        return {row.id: _pending(row) for row in rows}
+            row = conn.execute(self._one_signal, {"id": signal_id}).first()
+        return None if row is None else _pending(row)
+
+    def states(self, signal_ids: Sequence[str]) -> dict[str, SignalState]:
+        with self._reading() as conn:
+            rows = conn.execute(self._states, {"ids": list(signal_ids)}).all()
+        return {r.id: SignalState(r.id, r.account, r.symbol, SignalStatus(r.status)) for r in rows}
 
     def pending(self, account: str, symbol: str, up_to: str) -> list[PendingSignal]:
         values = {"account": account, "symbol": symbol, "up_to": up_to}
@@ -373,6 +384,7 @@ def _pending(row: Any) -> PendingSignal:
         received_at=_utc(row.received_at),
         status=SignalStatus(row.status),
         signal=msgspec.convert(row.signal, Signal),
+        started=bool(row.started),
     )
 
 

@@ -13,6 +13,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
 from app.domain.brackets import FINAL, Bracket
 from app.domain.orders import Leg
 from app.domain.risk import TradingState
@@ -24,6 +26,7 @@ from app.ports_execution import (
     OrderQuery,
     OrderView,
     PendingSignal,
+    SignalState,
     sum_holdings,
 )
 
@@ -71,12 +74,20 @@ class MemoryExecutionStore:
     def signal(self, signal_id: str) -> PendingSignal | None:
         return self.rows.get(signal_id)
 
-    def signals(self, signal_ids: Sequence[str]) -> dict[str, PendingSignal]:
-        return {i: self.rows[i] for i in signal_ids if i in self.rows}
+    def states(self, signal_ids: Sequence[str]) -> dict[str, SignalState]:
+        rows = (self.rows[i] for i in signal_ids if i in self.rows)
+        return {r.id: SignalState(r.id, r.signal.account, r.signal.symbol, r.status) for r in rows}
 
     def pending(self, account: str, symbol: str, up_to: str) -> list[PendingSignal]:
         waiting = self._waiting.get((account, symbol), {})
-        return sorted((p for p in waiting.values() if p.id <= up_to), key=lambda p: p.id)
+        return sorted(
+            (
+                msgspec.structs.replace(p, started=p.id in self.brackets)
+                for p in waiting.values()
+                if p.id <= up_to
+            ),
+            key=lambda p: p.id,
+        )
 
     def record(
         self,
