@@ -29,7 +29,7 @@ lint: setup ## ruff, ruff format, mypy --strict, import-linter contracts
 test: lint ## lint, then the whole test suite (unit, integration, e2e)
 	$(BIN)/pytest
 
-bench: setup ## benchmarks: print figures (market data feed, paper exchange, ingest under load)
+bench: setup ## benchmarks: print figures (feed, paper venue, routing, ingest, execution, strategy engine, backtest)
 	$(BIN)/python -m bench.feed
 	$(BIN)/python -m bench.paper
 	$(BIN)/python -m bench.routing
