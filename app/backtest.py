@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import statistics
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -25,10 +25,11 @@ from app.domain.execution_policy import ExecutionPolicy
 from app.domain.market import Candle, Level, Market, OrderBook, Tick
 from app.domain.paper import PaperVenue
 from app.domain.risk import RiskLimits
-from app.domain.signals import Accepted, Signal, SignalStatus, screen
+from app.domain.signals import Accepted, Signal, SignalStatus
 from app.domain.sizing import SizingPolicy
 from app.domain.strategy import Strategy
 from app.execution import Executor
+from app.intake import IntakePolicy
 from app.monitor import BracketMonitor
 from app.ports_execution import NoLocks
 from app.strategy_engine import StrategyEngine
@@ -45,8 +46,7 @@ class BacktestConfig:
     limits: RiskLimits = field(default_factory=RiskLimits)
     sizing: SizingPolicy = field(default_factory=SizingPolicy)
     policy: ExecutionPolicy = field(default_factory=ExecutionPolicy)
-    confidence_threshold: float = 0.6
-    strategy_thresholds: Mapping[str, float] = field(default_factory=dict)
+    screening: IntakePolicy = field(default_factory=IntakePolicy)  # thresholds, staleness
 
 
 @dataclass
@@ -115,16 +115,7 @@ class Backtest:
         """Screen the signal as the intake would (at its receipt time), then execute it."""
         self._count += 1
         signal_id = f"BT{self._count:024d}"  # in arrival order, like the intake's ids
-        config = self.config
-        verdict = screen(
-            signal,
-            now=received_at or self.sim.at,
-            threshold=config.strategy_thresholds.get(
-                signal.strategy or "", config.confidence_threshold
-            ),
-            confidence_required=False,
-            max_age_seconds=120,
-        )
+        verdict = self.config.screening.screen(signal, received_at or self.sim.at)
         if not isinstance(verdict, Accepted):
             status = SignalStatus.FILTERED.value
         else:

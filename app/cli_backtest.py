@@ -44,6 +44,7 @@ def _decimal(raw: str) -> Decimal:
 def cmd_backtest(args: argparse.Namespace) -> int:
     from app.adapters.png_chart import line_chart  # noqa: PLC0415
     from app.backtest import Backtest, BacktestConfig  # noqa: PLC0415
+    from app.bootstrap import intake_policy  # noqa: PLC0415
     from app.bootstrap_strategy import StrategyConfigError, build_strategies  # noqa: PLC0415
     from app.config_risk import execution_policy, risk_limits, sizing_policy  # noqa: PLC0415
     from app.domain.backtest_report import report, text, trades_csv  # noqa: PLC0415
@@ -79,8 +80,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             limits=risk_limits(settings),
             sizing=sizing_policy(settings),
             policy=execution_policy(settings),
-            confidence_threshold=settings.confidence_threshold,
-            strategy_thresholds=settings.strategy_thresholds,
+            screening=intake_policy(settings),
         )
     )
     total = len(candles)

@@ -13,13 +13,14 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import msgspec
 
 from app.domain.signals import (
     Accepted,
     Filtered,
+    Screening,
     Signal,
     SignalRecord,
     SignalStatus,
@@ -53,6 +54,17 @@ class IntakePolicy:
     dedupe_window_seconds: int = 60
     dedupe_id_window_seconds: int = 86_400
     rate_limit_per_minute: int = 600
+
+    def screen(self, signal: Signal, now: datetime) -> Screening:
+        """Staleness and confidence, with this policy's thresholds (per strategy name)."""
+        strategy = signal.strategy or ""
+        return screen(
+            signal,
+            now=now,
+            threshold=self.strategy_thresholds.get(strategy, self.confidence_threshold),
+            confidence_required=strategy in self.confidence_required,
+            max_age_seconds=self.max_age_seconds,
+        )
 
     def dedupe_seconds(self, signal: Signal) -> int:
         return dedupe_window(
@@ -113,14 +125,7 @@ class Intake:
             payload=payload,
             client=client,
         )
-        strategy = signal.strategy or ""
-        match screen(
-            signal,
-            now=now,
-            threshold=policy.strategy_thresholds.get(strategy, policy.confidence_threshold),
-            confidence_required=strategy in policy.confidence_required,
-            max_age_seconds=policy.max_age_seconds,
-        ):
+        match policy.screen(signal, now):
             case Filtered(reason):
                 record = msgspec.structs.replace(
                     record, status=SignalStatus.FILTERED, reason=reason
@@ -134,7 +139,7 @@ class Intake:
             admission = await self.inbox.admit(
                 record,
                 dedupe_seconds=window,
-                rate_key=sender or f"strategy:{strategy}",
+                rate_key=sender or f"strategy:{signal.strategy or ''}",
                 rate_limit=policy.rate_limit_per_minute,
             )
         except Unavailable:

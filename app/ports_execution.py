@@ -165,14 +165,9 @@ class ExecutionStore(Protocol):
 
     def brackets_by_id(self, bracket_ids: Sequence[str]) -> list[Bracket]: ...
 
-    def holdings(self, account: str, symbol: str | None = None) -> list[Holding]:
-        """What the account's open brackets (of one symbol) hold, per venue, symbol and side."""
-        ...
-
-    def activity(self, account: str, now: datetime) -> Activity: ...
-
     def account_state(self, account: str, now: datetime) -> AccountState:
-        """Holdings, activity and the trading state in one read."""
+        """What the account's open brackets hold (per venue, symbol and side), its recent
+        activity and the trading state, in one read."""
         ...
 
     def trading_state(self) -> TradingState: ...

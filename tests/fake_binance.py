@@ -19,7 +19,7 @@ import itertools
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -504,14 +504,7 @@ class FakeBinance:
 
     def _find(self, params: dict[str, str]) -> dict[str, Any]:
         self._spec(params)
-        for order in self.orders.values():
-            if order["symbol"] != params["symbol"]:
-                continue
-            if "orderId" in params and str(order["orderId"]) == params["orderId"]:
-                return order
-            if params.get("origClientOrderId") == order["clientOrderId"]:
-                return order
-        raise BinanceError(400, -2013, "Order does not exist.")
+        return find_order(self.orders.values(), params)
 
     def _fetch(self, params: dict[str, str]) -> Json:
         with self._lock:
@@ -574,6 +567,18 @@ def _stop_price(kind: str, params: dict[str, str]) -> Decimal | None:
             "Mandatory parameter 'stopPrice' was not sent, was empty/null, or malformed.",
         )
     return stop
+
+
+def find_order(orders: Iterable[dict[str, Any]], params: dict[str, str]) -> dict[str, Any]:
+    """The order of the request's symbol by `orderId` or `origClientOrderId`, like Binance."""
+    for order in orders:
+        if order["symbol"] != params["symbol"]:
+            continue
+        if "orderId" in params and str(order["orderId"]) == params["orderId"]:
+            return order
+        if params.get("origClientOrderId") == order["clientOrderId"]:
+            return order
+    raise BinanceError(400, -2013, "Order does not exist.")
 
 
 def _public(order: dict[str, Any]) -> dict[str, Any]:

@@ -13,13 +13,21 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from tests.fake_binance import SYMBOLS, BinanceError, FakeBinance, Json, _now_ms, _public
+from tests.fake_binance import (
+    OPEN_STATES,
+    SYMBOLS,
+    BinanceError,
+    FakeBinance,
+    Json,
+    _now_ms,
+    _public,
+    find_order,
+)
 
 FUTURES_ORDER_TYPES = ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT",
                        "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"]  # fmt: skip
 PERPETUALS = ("BTCUSDT",)
 MAX_LEVERAGE = 125
-OPEN = ("NEW", "PARTIALLY_FILLED")
 
 
 @dataclass
@@ -303,7 +311,7 @@ class FakeBinanceUsdm(FakeBinance):
         signed_qty = qty if side == "BUY" else -qty
         with self._lock:
             if any(
-                o["clientOrderId"] == client_id and o["status"] in OPEN
+                o["clientOrderId"] == client_id and o["status"] in OPEN_STATES
                 for o in self.futures_orders.values()
             ):
                 raise BinanceError(400, -4116, "ClientOrderId is duplicated.")
@@ -396,14 +404,7 @@ class FakeBinanceUsdm(FakeBinance):
 
     def _futures_find(self, params: dict[str, str]) -> dict[str, Any]:
         self._perpetual(params)
-        for order in self.futures_orders.values():
-            if order["symbol"] != params["symbol"]:
-                continue
-            if "orderId" in params and str(order["orderId"]) == params["orderId"]:
-                return order
-            if params.get("origClientOrderId") == order["clientOrderId"]:
-                return order
-        raise BinanceError(400, -2013, "Order does not exist.")
+        return find_order(self.futures_orders.values(), params)
 
     def _futures_fetch(self, params: dict[str, str]) -> Json:
         with self._lock:
@@ -415,7 +416,7 @@ class FakeBinanceUsdm(FakeBinance):
                 order = self._futures_find(params)
             except BinanceError:
                 raise BinanceError(400, -2011, "Unknown order sent.") from None
-            if order["status"] not in OPEN:
+            if order["status"] not in OPEN_STATES:
                 raise BinanceError(400, -2011, "Unknown order sent.")
             order.update(status="CANCELED", updateTime=_now_ms())
             return _public(order)
@@ -425,7 +426,7 @@ class FakeBinanceUsdm(FakeBinance):
             return [
                 _public(o)
                 for o in self.futures_orders.values()
-                if o["status"] in OPEN and params.get("symbol") in (None, o["symbol"])
+                if o["status"] in OPEN_STATES and params.get("symbol") in (None, o["symbol"])
             ]
 
     def _futures_all_orders(self, params: dict[str, str]) -> Json:

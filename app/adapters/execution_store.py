@@ -85,7 +85,6 @@ class SqlExecutionStore:
             .group_by(brackets.c.venue, brackets.c.symbol, brackets.c.side)
         )  # fmt: skip
         self._holdings = held
-        self._symbol_holdings = held.where(brackets.c.symbol == bindparam("symbol"))
         self._pnl = select(func.coalesce(func.sum(brackets.c.realized_pnl), 0)).where(
             brackets.c.account == bindparam("account"), brackets.c.closed_at >= bindparam("day")
         )
@@ -266,24 +265,13 @@ class SqlExecutionStore:
             rows = conn.execute(query.order_by(brackets.c.id)).scalars().all()
         return [msgspec.convert(data, Bracket) for data in rows]
 
-    def holdings(self, account: str, symbol: str | None = None) -> list[Holding]:
-        with self._reading() as conn:
-            return self._read_holdings(conn, account, symbol)
-
-    def _read_holdings(self, conn: Connection, account: str, symbol: str | None) -> list[Holding]:
-        if symbol is None:
-            rows = conn.execute(self._holdings, {"account": account}).all()
-        else:
-            rows = conn.execute(self._symbol_holdings, {"account": account, "symbol": symbol}).all()
+    def _read_holdings(self, conn: Connection, account: str) -> list[Holding]:
+        rows = conn.execute(self._holdings, {"account": account}).all()
         return sum_holdings(
             (venue, symbol, side, *pair.split(":"))
             for venue, symbol, side, held in rows
             for pair in held.split(" ")
         )
-
-    def activity(self, account: str, now: datetime) -> Activity:
-        with self._reading() as conn:
-            return self._read_activity(conn, account, now)
 
     def _read_activity(self, conn: Connection, account: str, now: datetime) -> Activity:
         day = now.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -299,7 +287,7 @@ class SqlExecutionStore:
     def account_state(self, account: str, now: datetime) -> AccountState:
         with self._reading() as conn:
             return AccountState(
-                holdings=self._read_holdings(conn, account, None),
+                holdings=self._read_holdings(conn, account),
                 activity=self._read_activity(conn, account, now),
                 trading_state=self._read_trading_state(conn),
             )

@@ -22,7 +22,6 @@ from app.domain.signals import PENDING, Signal, SignalStatus
 from app.ports_execution import (
     AccountState,
     Activity,
-    Holding,
     OrderQuery,
     OrderView,
     PendingSignal,
@@ -149,16 +148,14 @@ class MemoryExecutionStore:
             if (account is None or b.account == account) and (symbol is None or b.symbol == symbol)
         ]
 
-    def holdings(self, account: str, symbol: str | None = None) -> list[Holding]:
-        return sum_holdings(
-            (b.venue, b.symbol, b.side.value, b.position, b.entry_price)
-            for b in self.open_brackets(account, symbol)
-        )
-
     def account_state(self, account: str, now: datetime) -> AccountState:
-        return AccountState(self.holdings(account), self.activity(account, now), self.state)
+        holdings = sum_holdings(
+            (b.venue, b.symbol, b.side.value, b.position, b.entry_price)
+            for b in self.open_brackets(account)
+        )
+        return AccountState(holdings, self._activity(account, now), self.state)
 
-    def activity(self, account: str, now: datetime) -> Activity:
+    def _activity(self, account: str, now: datetime) -> Activity:
         recent = self._recent_orders
         minute_ago = now - timedelta(minutes=1)
         while recent and recent[0] < minute_ago:

@@ -11,6 +11,7 @@ import pytest
 import redis
 import sqlalchemy
 
+from app.adapters.db import make_engine
 from app.adapters.redis_server import answers, start_embedded
 from app.cli import migrate
 from app.config import Settings, database_url
@@ -42,6 +43,20 @@ def redis_url(redis_server_url: str) -> Iterator[str]:
     yield redis_server_url
     client.flushdb()
     client.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest) -> str:
+    """Each test once on SQLite and once on PostgreSQL, migrated."""
+    name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    return str(request.getfixturevalue(name))
+
+
+@pytest.fixture
+def engine(database: str) -> Iterator[sqlalchemy.Engine]:
+    engine = make_engine(database)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture

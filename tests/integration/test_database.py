@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import pytest
 import sqlalchemy
 from alembic.config import Config
 
@@ -26,19 +24,6 @@ from app.domain.signals import (
 from app.ports import SignalQuery
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database(request: pytest.FixtureRequest) -> str:
-    name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
-    return str(request.getfixturevalue(name))
-
-
-@pytest.fixture
-def engine(database: str) -> Iterator[sqlalchemy.Engine]:
-    engine = make_engine(database)
-    yield engine
-    engine.dispose()
 
 
 def alembic_config(url: str) -> Config:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 from typing import Any
 
@@ -11,18 +11,18 @@ import msgspec
 import pytest
 
 from app.adapters.ccxt_profiles import ClientIdLookup
-from app.adapters.exchange_ccxt import CcxtExchange, RetryPolicy
+from app.adapters.exchange_ccxt import CcxtExchange
 from app.domain.market import MarketKind
 from app.domain.orders import OrderKind, OrderRequest, OrderState, Side
 from app.ports import InsufficientFunds, InvalidOrder, OutcomeUnknown
-from tests.fake_binance import API_KEY, API_SECRET, RunningFake, serve_fake_binance
+from tests.fake_binance import RunningFake, serve_fake_binance
 from tests.fake_binance_usdm import FakeBinanceUsdm
+from tests.integration.test_exchange_ccxt import binance
 
 pytestmark = pytest.mark.anyio
 
 BTC = "BTC/USDT:USDT"
 ORDER = "/fapi/v1/order"
-FAST = RetryPolicy(attempts=3, backoff_seconds=0.01, lookup_attempts=3, expiry_margin_seconds=0.1)
 
 
 @pytest.fixture
@@ -36,22 +36,8 @@ def venue(fake: RunningFake) -> FakeBinanceUsdm:
     return fake.venue
 
 
-@asynccontextmanager
-async def usdm(fake: RunningFake, **overrides: Any) -> AsyncIterator[CcxtExchange]:
-    settings: dict[str, Any] = {
-        "mode": "testnet",
-        "api_key": API_KEY,
-        "secret": API_SECRET,
-        "base_url": fake.url,
-        "timeout_ms": 500,
-        "retry": FAST,
-        "options": {"recvWindow": 300},
-    } | overrides
-    exchange = CcxtExchange("binanceusdm", **settings)
-    try:
-        yield exchange
-    finally:
-        await exchange.close()
+def usdm(fake: RunningFake, **overrides: Any) -> AbstractAsyncContextManager[CcxtExchange]:
+    return binance(fake, "binanceusdm", **overrides)
 
 
 def market(cid: str, side: Side, amount: str, *, reduce_only: bool = False) -> OrderRequest:
@@ -147,10 +133,7 @@ async def test_a_leverage_the_venue_refuses_is_an_invalid_order(
 
 
 async def test_leverage_on_a_spot_market_is_an_invalid_order(fake: RunningFake) -> None:
-    async with CcxtExchange(
-        "binance", mode="testnet", api_key=API_KEY, secret=API_SECRET, base_url=fake.url,
-        timeout_ms=500, retry=FAST,
-    ) as spot:  # fmt: skip
+    async with binance(fake) as spot:
         with pytest.raises(InvalidOrder, match="spot market"):
             await spot.set_leverage("BTC/USDT", Decimal(5))
         assert await spot.positions() == []

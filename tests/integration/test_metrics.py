@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy
 from litestar.testing import TestClient
 
-from app.adapters.db import SqlSignalStore, make_engine
+from app.adapters.db import SqlSignalStore
 from app.adapters.execution_store import SqlExecutionStore
 from app.adapters.metrics_execution import SqlExecutionMetrics
 from app.domain.brackets import Bracket, BracketState, LegOrder
@@ -26,19 +26,6 @@ from tests.integration.test_webhook_http import make_client
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 MARKET = Market("BTC/USDT", "BTC", "USDT")
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database(request: pytest.FixtureRequest) -> str:
-    name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
-    return str(request.getfixturevalue(name))
-
-
-@pytest.fixture
-def engine(database: str) -> Iterator[sqlalchemy.Engine]:
-    engine = make_engine(database)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
