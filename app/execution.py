@@ -415,7 +415,7 @@ class Executor:
         for _ in range(3):  # the quote task and the request tasks it starts reach their sends
             await asyncio.sleep(0)
         try:
-            state = self._store.account_state(account, self._now())
+            state = self._store.account_state(account, symbol, self._now())
         except BaseException:
             quoting.cancel()
             with contextlib.suppress(asyncio.CancelledError, ExchangeError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import datetime
 from decimal import Decimal
@@ -50,24 +50,6 @@ class Holding(msgspec.Struct, frozen=True):
     position: Decimal  # held now, base units (0 while no entry has filled)
     entry_price: Decimal | None  # the average over the filled entries
     brackets: int = 1
-
-
-def sum_holdings(
-    rows: Iterable[tuple[str, str, str, Decimal | str, Decimal | str | None]],
-) -> list[Holding]:
-    """Open brackets (venue, symbol, side, position, entry price) summed per venue, symbol and
-    side: the amount held, the average entry price, how many brackets."""
-    sums: dict[tuple[str, str, str], list[Any]] = {}
-    for venue, symbol, side, position, entry_price in rows:
-        held = Decimal(position)
-        total = sums.setdefault((venue, symbol, side), [Decimal(0), Decimal(0), 0])
-        total[0] += held
-        total[1] += held * Decimal(entry_price) if entry_price else 0
-        total[2] += 1
-    return [
-        Holding(venue, symbol, Side(side), held, cost / held if held else None, count)
-        for (venue, symbol, side), (held, cost, count) in sorted(sums.items())
-    ]
 
 
 class AccountState(msgspec.Struct, frozen=True):
@@ -165,7 +147,7 @@ class ExecutionStore(Protocol):
 
     def brackets_by_id(self, bracket_ids: Sequence[str]) -> list[Bracket]: ...
 
-    def account_state(self, account: str, now: datetime) -> AccountState:
+    def account_state(self, account: str, symbol: str, now: datetime) -> AccountState:
         """What the account's open brackets hold (per venue, symbol and side), its recent
         activity and the trading state, in one read."""
         ...

@@ -5,16 +5,28 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, Engine, String, bindparam, cast, func, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Float,
+    String,
+    bindparam,
+    cast,
+    func,
+    select,
+    type_coerce,
+    update,
+)
+from sqlalchemy.types import NullType
 
 from app.adapters.db import dialect_insert, events, signals, transaction
 from app.adapters.tables_execution import BracketRow, ControlRow, OrderRow
 from app.domain.brackets import FINAL, Bracket, LegOrder
-from app.domain.orders import Leg
+from app.domain.orders import Leg, Side
 from app.domain.risk import TradingState
 from app.domain.signals import PENDING, Signal, SignalStatus
 from app.ports_execution import (
@@ -25,7 +37,6 @@ from app.ports_execution import (
     OrderView,
     PendingSignal,
     SignalState,
-    sum_holdings,
 )
 
 brackets = BracketRow.__table__  # type: ignore[attr-defined]
@@ -74,32 +85,29 @@ class SqlExecutionStore:
         self._saves: dict[str, tuple[Bracket, datetime]] = {}  # brackets not written yet
         # Hot reads built once, with bound parameters: SQLAlchemy then reuses their compiled
         # form without rebuilding and re-keying a statement per call.
-        # Holdings: one row per venue, symbol and side, its money as text (exact), read from a
-        # covering index.
-        position = cast(brackets.c.position, String)
-        cost = position + ":" + func.coalesce(cast(brackets.c.entry_price, String), "")
-        held = (
-            select(brackets.c.venue, brackets.c.symbol, brackets.c.side,
-                   func.aggregate_strings(cost, " "))
-            .where(brackets.c.state.notin_(_FINAL), brackets.c.account == bindparam("account"))
-            .group_by(brackets.c.venue, brackets.c.symbol, brackets.c.side)
-        )  # fmt: skip
-        self._holdings = held
-        self._pnl = select(func.coalesce(func.sum(brackets.c.realized_pnl), 0)).where(
-            brackets.c.account == bindparam("account"), brackets.c.closed_at >= bindparam("day")
-        )
-        self._recent = select(func.count()).where(
-            orders.c.account == bindparam("account"), orders.c.created_at >= bindparam("since")
-        )
-        self._stops = (
-            select(orders.c.symbol, func.max(orders.c.updated_at))
+        # Holdings: one row per venue, symbol and side, summed by the database from a covering
+        # index (the rows, with their JSON, stay unread).
+        self._holdings = _holdings_query(engine.dialect.name)
+        # The rest of the account in one row: today's P&L, the orders of the last minute, the
+        # symbol's last stop-loss fill, the trading state.
+        account: Any = bindparam("account")
+        self._activity = select(
+            select(type_coerce(func.coalesce(func.sum(brackets.c.realized_pnl), 0), NullType()))
+            .where(brackets.c.account == account, brackets.c.closed_at >= bindparam("day"))
+            .scalar_subquery(),
+            select(func.count())
+            .where(orders.c.account == account, orders.c.created_at >= bindparam("since"))
+            .scalar_subquery(),
+            select(func.max(orders.c.updated_at))
             .where(
-                orders.c.account == bindparam("account"),
+                orders.c.account == account,
+                orders.c.symbol == bindparam("symbol"),
                 orders.c.leg == Leg.STOP_LOSS.value,
                 orders.c.state.in_(["filled", "partially_filled"]),
                 orders.c.updated_at >= bindparam("yesterday"),
             )
-            .group_by(orders.c.symbol)
+            .scalar_subquery(),
+            select(controls.c.value).where(controls.c.name == _TRADING).scalar_subquery(),
         )
         self._trading = select(controls.c.value).where(controls.c.name == _TRADING)
         self._bracket = select(brackets.c.data).where(brackets.c.id == bindparam("id"))
@@ -265,32 +273,23 @@ class SqlExecutionStore:
             rows = conn.execute(query.order_by(brackets.c.id)).scalars().all()
         return [msgspec.convert(data, Bracket) for data in rows]
 
-    def _read_holdings(self, conn: Connection, account: str) -> list[Holding]:
-        rows = conn.execute(self._holdings, {"account": account}).all()
-        return sum_holdings(
-            (venue, symbol, side, *pair.split(":"))
-            for venue, symbol, side, held in rows
-            for pair in held.split(" ")
-        )
-
-    def _read_activity(self, conn: Connection, account: str, now: datetime) -> Activity:
+    def account_state(self, account: str, symbol: str, now: datetime) -> AccountState:
         day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        realized = conn.execute(self._pnl, {"account": account, "day": day}).scalar()
-        since = now - timedelta(minutes=1)
-        count = conn.execute(self._recent, {"account": account, "since": since}).scalar()
-        stops = conn.execute(
-            self._stops, {"account": account, "yesterday": day - timedelta(days=1)}
-        ).all()
-        last = {symbol: _utc(at) for symbol, at in stops}
-        return Activity(Decimal(str(realized or 0)), int(count or 0), last)
-
-    def account_state(self, account: str, now: datetime) -> AccountState:
+        since, yesterday = now - timedelta(minutes=1), day - timedelta(days=1)
+        values = {"account": account, "symbol": symbol, "day": day, "since": since,
+                  "yesterday": yesterday}  # fmt: skip
         with self._reading() as conn:
-            return AccountState(
-                holdings=self._read_holdings(conn, account),
-                activity=self._read_activity(conn, account, now),
-                trading_state=self._read_trading_state(conn),
-            )
+            held = conn.execute(self._holdings, values).all()
+            realized, recent, stopped, trading = conn.execute(self._activity, values).one()
+        return AccountState(
+            holdings=[_holding(*row) for row in held],
+            activity=Activity(
+                realized_pnl_today=_exact(realized),
+                orders_last_minute=int(recent or 0),
+                last_stop_loss_at={} if stopped is None else {symbol: _utc(stopped)},
+            ),
+            trading_state=TradingState(trading) if trading else TradingState.ACTIVE,
+        )
 
     # --- controls -----------------------------------------------------------------------------
 
@@ -380,3 +379,42 @@ def _short(text: str | None, limit: int = 2000) -> str | None:
     if text is None or len(text) <= limit:
         return text
     return text[: limit - 1] + "…"
+
+
+def _holdings_query(dialect: str) -> Any:
+    """Open brackets summed per venue, symbol and side: position, cost (position x entry price)
+    and count. PostgreSQL sums its NUMERIC money exactly; SQLite keeps money as exact text and
+    sums it in double precision (`_exact` rounds the sums back to 15 significant digits)."""
+    position: Any = brackets.c.position
+    price: Any = brackets.c.entry_price
+    if dialect == "sqlite":
+        position = cast(type_coerce(position, String), Float)
+        price = cast(type_coerce(price, String), Float)
+    return (
+        select(
+            brackets.c.venue, brackets.c.symbol, brackets.c.side,
+            type_coerce(func.sum(position), NullType()),
+            type_coerce(func.sum(position * price), NullType()),
+            func.count(),
+        )
+        .where(brackets.c.state.notin_(_FINAL), brackets.c.account == bindparam("account"))
+        .group_by(brackets.c.venue, brackets.c.symbol, brackets.c.side)
+        .order_by(brackets.c.venue, brackets.c.symbol, brackets.c.side)
+    )  # fmt: skip
+
+
+_SUMS = Context(prec=15)
+
+
+def _holding(venue: str, symbol: str, side: str, position: Any, cost: Any, count: int) -> Holding:
+    held = _exact(position)
+    price = _exact(cost) / held if held and cost is not None else None
+    return Holding(venue, symbol, Side(side), held, price, count)
+
+
+def _exact(value: Decimal | float | str) -> Decimal:
+    """A sum as the database returned it: PostgreSQL's exact Decimal, or SQLite's double rounded
+    to 15 significant digits (0.1 + 0.2 comes back as 0.3; ample for risk limits)."""
+    if isinstance(value, float):
+        return _SUMS.create_decimal(repr(value))
+    return Decimal(value)

@@ -8,7 +8,7 @@ same per signal at its end as at its start.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -16,17 +16,17 @@ from typing import Any
 import msgspec
 
 from app.domain.brackets import FINAL, Bracket
-from app.domain.orders import Leg
+from app.domain.orders import Leg, Side
 from app.domain.risk import TradingState
 from app.domain.signals import PENDING, Signal, SignalStatus
 from app.ports_execution import (
     AccountState,
     Activity,
+    Holding,
     OrderQuery,
     OrderView,
     PendingSignal,
     SignalState,
-    sum_holdings,
 )
 
 
@@ -148,19 +148,20 @@ class MemoryExecutionStore:
             if (account is None or b.account == account) and (symbol is None or b.symbol == symbol)
         ]
 
-    def account_state(self, account: str, now: datetime) -> AccountState:
+    def account_state(self, account: str, symbol: str, now: datetime) -> AccountState:
         holdings = sum_holdings(
             (b.venue, b.symbol, b.side.value, b.position, b.entry_price)
             for b in self.open_brackets(account)
         )
-        return AccountState(holdings, self._activity(account, now), self.state)
+        return AccountState(holdings, self._activity(account, symbol, now), self.state)
 
-    def _activity(self, account: str, now: datetime) -> Activity:
+    def _activity(self, account: str, symbol: str, now: datetime) -> Activity:
         recent = self._recent_orders
         minute_ago = now - timedelta(minutes=1)
         while recent and recent[0] < minute_ago:
             recent.popleft()
-        stops = {s: at for (a, s), at in self._stop_fills.items() if a == account}
+        stopped = self._stop_fills.get((account, symbol))
+        stops = {} if stopped is None else {symbol: stopped}
         pnl = self._pnl_by_day.get((account, now.date()), Decimal(0))
         return Activity(pnl, len(recent), stops)
 
@@ -172,3 +173,21 @@ class MemoryExecutionStore:
 
     def orders(self, query: OrderQuery) -> list[OrderView]:
         raise NotImplementedError("a backtest reads its brackets; the SQL store lists orders")
+
+
+def sum_holdings(
+    rows: Iterable[tuple[str, str, str, Decimal | str, Decimal | str | None]],
+) -> list[Holding]:
+    """Open brackets (venue, symbol, side, position, entry price) summed per venue, symbol and
+    side: the amount held, the average entry price, how many brackets."""
+    sums: dict[tuple[str, str, str], list[Any]] = {}
+    for venue, symbol, side, position, entry_price in rows:
+        held = Decimal(position)
+        total = sums.setdefault((venue, symbol, side), [Decimal(0), Decimal(0), 0])
+        total[0] += held
+        total[1] += held * Decimal(entry_price) if entry_price else 0
+        total[2] += 1
+    return [
+        Holding(venue, symbol, Side(side), held, cost / held if held else None, count)
+        for (venue, symbol, side), (held, cost, count) in sorted(sums.items())
+    ]

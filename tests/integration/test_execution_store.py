@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from msgspec.structs import replace
 
 from app.adapters.db import SqlSignalStore, make_engine
 from app.adapters.exchange_paper import PaperExchange
 from app.adapters.execution_store import SqlExecutionStore
-from app.domain.orders import OrderRequest, OrderStatus
+from app.domain.brackets import Bracket, BracketState
+from app.domain.orders import Leg, OrderRequest, OrderStatus, Side
 from app.domain.paper import PaperVenue
-from app.domain.risk import RiskLimits
+from app.domain.risk import RiskLimits, TradingState
 from app.domain.signals import SignalRecord, SignalStatus
 from app.domain.sizing import SizingPolicy
 from app.execution import Executor
 from app.monitor import BracketMonitor
-from app.ports_execution import NoLocks, OrderQuery
+from app.ports_execution import Activity, Holding, NoLocks, OrderQuery
 from tests.paper_helpers import book
+from tests.unit.test_brackets import entry, long
 from tests.unit.test_execution import MARKET, alert
 
 pytestmark = pytest.mark.anyio
@@ -78,3 +81,55 @@ async def test_every_order_is_on_record_before_it_is_sent_or_cancelled(
     assert str(saved.state) == "closed"
     assert saved.realized_pnl > Decimal(0)
     engine.dispose()
+
+
+def _bracket(number: int, filled: str, price: str, **changes: object) -> Bracket:
+    bracket_id = f"01JX5Z3K8Q4W2N7R9T1V3B5C{number:02d}"
+    order = replace(entry(filled, price=price), client_order_id=f"e{number}")
+    return replace(long(order), id=bracket_id, **changes)
+
+
+@pytest.mark.parametrize("database", ["sqlite_url", "postgres_url"])
+def test_the_account_state_sums_open_brackets_and_reads_the_symbols_last_stop(
+    database: str, request: pytest.FixtureRequest
+) -> None:
+    engine = make_engine(request.getfixturevalue(database))
+    try:
+        _check_account_state(SqlExecutionStore(engine))
+    finally:
+        engine.dispose()
+
+
+def _check_account_state(store: SqlExecutionStore) -> None:
+    stop = replace(
+        entry("0.010", price="95"), leg=Leg.STOP_LOSS, side=Side.SELL, client_order_id="s4"
+    )
+    for bracket in (
+        _bracket(1, "0.1", "100"),
+        _bracket(2, "0.2", "130"),  # with 1: 0.3 held at 120 on average
+        _bracket(3, "0.1", "101", venue="other"),
+        _bracket(  # closed by its stop: today's P&L and the symbol's last stop
+            4,
+            "0.010",
+            "100",
+            state=BracketState.CLOSED,
+            closed_at=NOW,
+            realized_pnl=Decimal("-0.05"),
+            orders=(entry(), stop),
+        ),
+        _bracket(5, "0", "0", symbol="ETH/USDT"),  # no fill yet: held 0, no price
+    ):
+        store.save_bracket(bracket, NOW)
+    store.set_trading_state(TradingState.REDUCING, NOW, "test")
+
+    state = store.account_state("default", "BTC/USDT", NOW + timedelta(seconds=30))
+
+    held = {(h.venue, h.symbol): h for h in state.holdings}
+    btc = "BTC/USDT"
+    assert held["paper", btc] == Holding("paper", btc, Side.BUY, Decimal("0.3"), Decimal(120), 2)
+    assert held["other", btc] == Holding("other", btc, Side.BUY, Decimal("0.1"), Decimal(101), 1)
+    assert held["paper", "ETH/USDT"].position == 0
+    assert held["paper", "ETH/USDT"].entry_price is None
+    assert state.activity == Activity(Decimal("-0.05"), 6, {"BTC/USDT": NOW})
+    assert state.trading_state is TradingState.REDUCING
+    assert store.account_state("default", "ETH/USDT", NOW).activity.last_stop_loss_at == {}

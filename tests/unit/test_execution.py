@@ -10,6 +10,7 @@ import msgspec
 import pytest
 
 from app.adapters.exchange_paper import PaperExchange
+from app.adapters.memory_execution import sum_holdings
 from app.bracket_driver import BracketDriver
 from app.domain.brackets import BracketState
 from app.domain.execution_policy import EntryPolicy, ExecutionPolicy
@@ -21,7 +22,7 @@ from app.domain.signals import Action, QtyMode, Signal, SignalStatus, StopKind, 
 from app.domain.sizing import SizingPolicy
 from app.execution import Executor
 from app.monitor import BracketMonitor
-from app.ports_execution import NoLocks, sum_holdings
+from app.ports_execution import NoLocks
 from tests.fakes_execution import MemoryExecutionStore
 from tests.paper_helpers import book
 
