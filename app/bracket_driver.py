@@ -30,6 +30,7 @@ from app.domain.brackets import (
     trailed,
     with_order,
 )
+from app.domain.market import OrderBook
 from app.domain.orders import IllegalTransition, Leg, OrderRequest, OrderState, OrderStatus, Side
 from app.ports import (
     Exchange,
@@ -78,9 +79,14 @@ class BracketDriver:
     def _lineage(self, bracket: Bracket, step: str, detail: str, **data: object) -> None:
         self._store.record(bracket.id, self._now(), step, detail, data or None)
 
-    async def drive(self, bracket: Bracket, venue: Exchange) -> Bracket:
-        """Bring the bracket's orders in line with its position; return it as saved."""
-        price = None  # read once a drive needs it: a drive takes milliseconds
+    async def drive(
+        self, bracket: Bracket, venue: Exchange, *, book: OrderBook | None = None
+    ) -> Bracket:
+        """Bring the bracket's orders in line with its position; return it as saved.
+
+        `book`: the venue's book as just read (the executor's quote), so that the exit price
+        is not asked for again; read from the venue when not given."""
+        price = _exit_side(bracket, book) if book is not None and _watched(bracket) else None
         for _ in range(MAX_STEPS):
             if bracket.state in FINAL:
                 return bracket
@@ -191,16 +197,13 @@ class BracketDriver:
     async def exit_price(self, bracket: Bracket, venue: Exchange) -> Decimal | None:
         """The price the position would exit at now, when a watched target or a trailing stop
         needs it (the best bid for a long, the best ask for a short)."""
-        watched = bracket.trailing_percent is not None or (
-            bracket.take_profits and not bracket.resting_legs
-        )
-        if not watched or bracket.position <= 0:
+        if not _watched(bracket):
             return None
         try:
             book = await venue.order_book(bracket.symbol, 5)
         except ExchangeError:
             return None
-        return book.best_bid if bracket.side is Side.BUY else book.best_ask
+        return _exit_side(bracket, book)
 
     async def _apply(
         self, bracket: Bracket, venue: Exchange, action: Action
@@ -286,3 +289,16 @@ class BracketDriver:
         if bracket.state is BracketState.OPENING and bracket.position > 0:
             return self._save(msgspec.structs.replace(bracket, state=BracketState.OPEN))
         return bracket
+
+
+def _watched(bracket: Bracket) -> bool:
+    """Whether a target or a trailing stop of the bracket is watched here, on the exit price."""
+    watched = bracket.trailing_percent is not None or (
+        bool(bracket.take_profits) and not bracket.resting_legs
+    )
+    return watched and bracket.position > 0
+
+
+def _exit_side(bracket: Bracket, book: OrderBook) -> Decimal | None:
+    """The price the bracket's position exits at: the best bid for a long, the ask for a short."""
+    return book.best_bid if bracket.side is Side.BUY else book.best_ask

@@ -363,7 +363,8 @@ class Executor:
                          f" {signal.symbol} on {candidate.venue}: {status.state}",
                          client_order_id=entry.client_order_id, order_id=status.order_id,
                          average_price=str(status.average_price))  # fmt: skip
-            bracket = await self.driver.drive(bracket, venue)
+            book = next(v.quote.book for v in views if v.quote.venue == candidate.venue)
+            bracket = await self.driver.drive(bracket, venue, book=book)
             self._record(pending.id, "bracket", f"bracket {bracket.state} on {candidate.venue}",
                          SignalStatus.EXECUTED, state=str(bracket.state))  # fmt: skip
             return
