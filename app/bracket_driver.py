@@ -173,8 +173,11 @@ class BracketDriver:
             )
         return with_order(bracket, updated)
 
-    async def settle_unknowns(self, bracket: Bracket, venue: Exchange) -> Bracket:
-        """Look up every order whose outcome we do not know by its client order id."""
+    async def settle_unknowns(
+        self, bracket: Bracket, venue: Exchange, *, resend: bool = True
+    ) -> Bracket:
+        """Look up every order whose outcome we do not know by its client order id; one the
+        venue never had is sent again with the same id (`resend`) or counted as expired."""
         for order in bracket.orders:
             if order.state not in (OrderState.SUBMITTED, OrderState.UNKNOWN):
                 continue
@@ -184,10 +187,10 @@ class BracketDriver:
                 log.warning("bracket %s: %s still unknown (%s)", bracket.id,
                             order.client_order_id, error)  # fmt: skip
                 continue
-            if found is None and order.order_id is None:
+            if found is None and order.order_id is None and resend:
                 # never reached the venue (the lost request expired): send it again, same id
                 bracket = await self._place(bracket, venue, order)
-            elif found is None:  # the venue had it and has forgotten it: nothing rests there
+            elif found is None:  # not sent again, or had and forgotten: nothing rests there
                 gone = msgspec.structs.replace(order, state=OrderState.EXPIRED)
                 bracket = self._save(with_order(bracket, gone))
             else:

@@ -25,12 +25,9 @@ from app.domain.execution_policy import EntryPolicy, ExecutionPolicy
 from app.domain.market import Market, MarketKind
 from app.domain.orders import Leg, OrderKind, OrderState, Side, client_order_id
 from app.domain.risk import (
-    AccountSnapshot,
     Approved,
     CheckResult,
-    OpenPosition,
     RiskLimits,
-    RiskRequest,
     TradingState,
     check,
     check_before_sizing,
@@ -39,6 +36,8 @@ from app.domain.routing import NoRoute, Route, VenueQuote, choose_route
 from app.domain.signals import PENDING, Action, OrderType, PositionSide, Signal, SignalStatus
 from app.domain.sizing import SizingPolicy, SizingRequest, Unsizable, size
 from app.domain.targets import Targets, bracket_targets
+from app.execution_units import UnitExecutor
+from app.execution_views import Denial, VenueView, risk_request, route_detail, snapshot_of
 from app.ports import Exchange, ExchangeError, Fatal, OutcomeUnknown, Retryable
 from app.ports_execution import (
     AccountState,
@@ -56,11 +55,6 @@ _to_json = msgspec.to_builtins
 
 class SignalMissing(Exception):
     """The job's signal is not in the database (yet): the job is retried."""
-
-
-class _Venue(msgspec.Struct, frozen=True):
-    quote: VenueQuote
-    quote_total: Decimal
 
 
 class Executor:
@@ -85,6 +79,17 @@ class Executor:
         self._sizing = sizing
         self._policy = policy or ExecutionPolicy()
         self.driver = BracketDriver(store, clock, close_unprotected=self._policy.close_unprotected)
+        self._units = UnitExecutor(
+            store=store,
+            venues=venues,
+            clock=clock,
+            locks=locks,
+            limits=limits,
+            sizing=sizing,
+            policy=self._policy,
+            driver=self.driver,
+            read=self.account_and_quotes,
+        )
 
     async def execute(self, signal_id: str) -> SignalStatus:
         """Run the signal (and any older queued one of its account and symbol).
@@ -107,15 +112,27 @@ class Executor:
             if state.status in PENDING:
                 key = (state.account, state.symbol)
                 newest[key] = max(newest.get(key, state.id), state.id)
-        await asyncio.gather(*(self._run_key(a, s, up_to) for (a, s), up_to in newest.items()))
+        units: set[str] = set()  # linked signals run as units, after the keys
+        await asyncio.gather(
+            *(self._run_key(a, s, up_to, units) for (a, s), up_to in newest.items())
+        )
+        for unit in sorted(units):
+            await self._units.run(unit)
         done = self._store.states(signal_ids) if newest else found
+        if units and (waiting := [i for i in signal_ids if done[i].status in PENDING]):
+            raise SignalMissing(
+                f"signals {', '.join(waiting)} are legs of units still waiting for other legs"
+            )
         return {signal_id: done[signal_id].status for signal_id in signal_ids}
 
-    async def _run_key(self, account: str, symbol: str, up_to: str) -> None:
+    async def _run_key(self, account: str, symbol: str, up_to: str, units: set[str]) -> None:
         async with self._locks.hold(lock_key(account, symbol)):
             try:
                 for pending in self._store.pending(account, symbol, up_to):
-                    await self._one(pending)
+                    if pending.signal.link is not None:
+                        units.add(pending.signal.link.unit)
+                    else:
+                        await self._one(pending)
             finally:
                 self._store.flush()  # under the lock
 
@@ -213,7 +230,7 @@ class Executor:
         self, pending: PendingSignal, side: Side, *, checked_policy: bool = False
     ) -> None:
         signal = pending.signal
-        account, views = await self._account_and_quotes(signal.account, signal.symbol)
+        account, views = await self.account_and_quotes(signal.account, signal.symbol)
         if not checked_policy:
             verdict = self._entry_policy(signal.symbol, side, account.holdings)
             if isinstance(verdict, str):
@@ -225,11 +242,11 @@ class Executor:
             if verdict:
                 if not await self._flatten_first(pending, side.opposite):
                     return None
-                account, views = await self._account_and_quotes(signal.account, signal.symbol)
+                account, views = await self.account_and_quotes(signal.account, signal.symbol)
         now = self._now()
-        snapshot = _snapshot(signal.account, account, views)
+        snapshot = snapshot_of(signal.account, account, views)
         early = check_before_sizing(signal.symbol, side, False, snapshot, self._limits, now)
-        denial = _Denial(list(early))
+        denial = Denial(list(early))
         reference = _reference_price(signal, side, views)
         market = _sizing_market(views, self._hint(signal.venue))
         if reference is None or market is None:
@@ -264,11 +281,11 @@ class Executor:
             self._record(pending.id, "route", route.reason, rejected=_to_json(route.rejected))
             denial.add("routing", route.reason)
             return self._deny(pending, denial)
-        self._record(pending.id, "route", _route_detail(route), chosen=_to_json(route.chosen),
+        self._record(pending.id, "route", route_detail(route), chosen=_to_json(route.chosen),
                      alternatives=_to_json(route.alternatives),
                      rejected=_to_json(route.rejected))  # fmt: skip
         decision = check(
-            _risk_request(signal, side, route, views, targets, reference), snapshot,
+            risk_request(signal, side, route, views, targets, reference), snapshot,
             self._limits, now,
         )  # fmt: skip
         if not isinstance(decision, Approved) or targets is None:
@@ -299,7 +316,7 @@ class Executor:
             )
         return not same
 
-    def _deny(self, pending: PendingSignal, denial: _Denial) -> None:
+    def _deny(self, pending: PendingSignal, denial: Denial) -> None:
         reasons = denial.reasons
         self._record(pending.id, "decision", "denied: " + "; ".join(reasons), SignalStatus.DENIED,
                      checks=_to_json(denial.checks))  # fmt: skip
@@ -309,7 +326,7 @@ class Executor:
         pending: PendingSignal,
         side: Side,
         route: Route,
-        views: Sequence[_Venue],
+        views: Sequence[VenueView],
         targets: Targets,
     ) -> None:
         signal = pending.signal
@@ -372,12 +389,12 @@ class Executor:
 
     # --- reading the venues -------------------------------------------------------------------
 
-    async def _quotes(self, symbol: str) -> list[_Venue]:
+    async def _quotes(self, symbol: str) -> list[VenueView]:
         return list(
             await asyncio.gather(*(self._quote(n, v, symbol) for n, v in self._venues.items()))
         )
 
-    async def _quote(self, name: str, venue: Exchange, symbol: str) -> _Venue:
+    async def _quote(self, name: str, venue: Exchange, symbol: str) -> VenueView:
         healthy = str(getattr(venue, "circuit_state", "closed")) == "closed"
         market: Market | None = None
         book = None
@@ -405,11 +422,11 @@ class Executor:
             free_quote=free_quote,
             free_base=free_base,
         )
-        return _Venue(quote, total)
+        return VenueView(quote, total)
 
-    async def _account_and_quotes(
+    async def account_and_quotes(
         self, account: str, symbol: str
-    ) -> tuple[AccountState, list[_Venue]]:
+    ) -> tuple[AccountState, list[VenueView]]:
         """The account from the database while the venues answer: the venue requests go out
         first, the database is read while they are on their way."""
         quoting = asyncio.ensure_future(self._quotes(symbol))
@@ -428,55 +445,13 @@ class Executor:
 # --- pure helpers -----------------------------------------------------------------------------
 
 
-def _snapshot(account: str, state: AccountState, views: Sequence[_Venue]) -> AccountSnapshot:
-    positions = tuple(
-        OpenPosition(
-            venue=h.venue,
-            symbol=h.symbol,
-            amount=h.position if h.side is Side.BUY else -h.position,
-            entry_price=h.entry_price or _ZERO,
-            mark_price=h.entry_price or _ZERO,
-        )
-        for h in state.holdings
-        if h.position > 0
-    )
-    cash = sum((v.quote_total for v in views), _ZERO)
-    activity = state.activity
-    return AccountSnapshot(
-        account=account,
-        trading_state=state.trading_state,
-        positions=positions,
-        realized_pnl_today=activity.realized_pnl_today,
-        orders_last_minute=activity.orders_last_minute,
-        last_stop_loss_at=activity.last_stop_loss_at,
-        equity=cash + sum((p.notional for p in positions), _ZERO),
-    )
-
-
-class _Denial:
-    """Collects every failed check for one denial."""
-
-    def __init__(self, checks: list[CheckResult]) -> None:
-        self.checks = checks
-        self.failed_extra: list[CheckResult] = []
-
-    def add(self, name: str, detail: str) -> None:
-        result = CheckResult(name, False, detail)
-        self.checks.append(result)
-        self.failed_extra.append(result)
-
-    @property
-    def reasons(self) -> list[str]:
-        return [c.detail for c in self.checks if not c.passed]
-
-
 def _side_of(position_side: PositionSide | None) -> Side | None:
     if position_side is None:
         return None
     return Side.BUY if position_side is PositionSide.LONG else Side.SELL
 
 
-def _reference_price(signal: Signal, side: Side, views: Sequence[_Venue]) -> Decimal | None:
+def _reference_price(signal: Signal, side: Side, views: Sequence[VenueView]) -> Decimal | None:
     if signal.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT) and signal.limit_price:
         return signal.limit_price
     books = [v.quote.book for v in views if v.quote.book is not None and v.quote.healthy]
@@ -487,7 +462,7 @@ def _reference_price(signal: Signal, side: Side, views: Sequence[_Venue]) -> Dec
     return signal.price
 
 
-def _sizing_market(views: Sequence[_Venue], hint: str | None) -> Market | None:
+def _sizing_market(views: Sequence[VenueView], hint: str | None) -> Market | None:
     listed = [v.quote for v in views if v.quote.market is not None]
     for quote in listed:
         if quote.venue == hint:
@@ -496,7 +471,7 @@ def _sizing_market(views: Sequence[_Venue], hint: str | None) -> Market | None:
 
 
 def _targets(
-    signal: Signal, side: Side, entry: Decimal, market: Market, denial: _Denial
+    signal: Signal, side: Side, entry: Decimal, market: Market, denial: Denial
 ) -> Targets | None:
     try:
         return bracket_targets(signal, side, entry, market)
@@ -520,47 +495,6 @@ def _retarget(bracket: Bracket, signal: Signal, side: Side, targets: Targets) ->
         stop_loss=actual.stop_loss,
         trailing_percent=actual.trailing_percent,
     )
-
-
-def _risk_request(
-    signal: Signal,
-    side: Side,
-    route: Route,
-    views: Sequence[_Venue],
-    targets: Targets | None,
-    reference: Decimal,
-) -> RiskRequest:
-    chosen = route.chosen
-    quote = next(v.quote for v in views if v.quote.venue == chosen.venue)
-    assert quote.market is not None
-    book = quote.book
-    return RiskRequest(
-        symbol=signal.symbol,
-        side=side,
-        amount=chosen.amount,
-        price=chosen.average_price if signal.order_type is OrderType.MARKET else reference,
-        reduces=False,
-        market=quote.market,
-        venue=chosen.venue,
-        free_quote=quote.free_quote,
-        free_base=quote.free_base,
-        alert_price=signal.price,
-        market_price=book.mid if book is not None else None,
-        take_profits=tuple(p for p, _ in targets.take_profits) if targets else (),
-        stop_loss=targets.stop_loss if targets else None,
-    )
-
-
-def _route_detail(route: Route) -> str:
-    chosen = route.chosen
-    text = (
-        f"{chosen.venue}: {chosen.amount} at {chosen.average_price}, "
-        f"{chosen.effective_price} with fees"
-    )
-    if route.alternatives:
-        others = ", ".join(f"{c.venue} {c.effective_price}" for c in route.alternatives)
-        text += f" (alternatives: {others})"
-    return text
 
 
 def _entry_order(

@@ -52,6 +52,11 @@ class Holding(msgspec.Struct, frozen=True):
     brackets: int = 1
 
 
+def leg_number(pending: PendingSignal) -> int:
+    """Where a linked signal's leg comes in its unit (0 for a signal without a link)."""
+    return pending.signal.link.leg if pending.signal.link is not None else 0
+
+
 class AccountState(msgspec.Struct, frozen=True):
     """What the risk gate reads of an account for one signal, read together."""
 
@@ -108,6 +113,11 @@ class ExecutionStore(Protocol):
 
     def pending(self, account: str, symbol: str, up_to: str) -> list[PendingSignal]:
         """Queued signals of one account and symbol up to `up_to` (included), oldest first."""
+        ...
+
+    def unit(self, unit_id: str) -> list[PendingSignal]:
+        """Every signal kept for the unit of linked signals `unit_id`, whatever its status,
+        in leg order."""
         ...
 
     def record(

@@ -79,6 +79,7 @@ def _row(record: SignalRecord) -> dict[str, Any]:
         "price": signal.price,
         "confidence": signal.confidence,
         "alert_id": signal.alert_id,
+        "unit_id": signal.link.unit if signal.link else None,
         "fired_at": signal.fired_at,
         "dedupe_key": record.dedupe_key,
         "client": record.client,

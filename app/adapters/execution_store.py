@@ -37,6 +37,7 @@ from app.ports_execution import (
     OrderView,
     PendingSignal,
     SignalState,
+    leg_number,
 )
 
 brackets = BracketRow.__table__  # type: ignore[attr-defined]
@@ -120,6 +121,9 @@ class SqlExecutionStore:
         self._one_signal = (
             select(*columns).select_from(with_bracket).where(signals.c.id == bindparam("id"))
         )
+        self._unit = (
+            select(*columns).select_from(with_bracket).where(signals.c.unit_id == bindparam("unit"))
+        )
         self._pending = (
             select(*columns)
             .select_from(with_bracket)
@@ -163,6 +167,11 @@ class SqlExecutionStore:
         with self._reading() as conn:
             rows = conn.execute(self._states, {"ids": list(signal_ids)}).all()
         return {r.id: SignalState(r.id, r.account, r.symbol, SignalStatus(r.status)) for r in rows}
+
+    def unit(self, unit_id: str) -> list[PendingSignal]:
+        with self._reading() as conn:
+            rows = conn.execute(self._unit, {"unit": unit_id}).all()
+        return sorted((_pending(row) for row in rows), key=leg_number)
 
     def pending(self, account: str, symbol: str, up_to: str) -> list[PendingSignal]:
         values = {"account": account, "symbol": symbol, "up_to": up_to}

@@ -27,6 +27,7 @@ from app.ports_execution import (
     OrderView,
     PendingSignal,
     SignalState,
+    leg_number,
 )
 
 
@@ -76,6 +77,14 @@ class MemoryExecutionStore:
     def states(self, signal_ids: Sequence[str]) -> dict[str, SignalState]:
         rows = (self.rows[i] for i in signal_ids if i in self.rows)
         return {r.id: SignalState(r.id, r.signal.account, r.signal.symbol, r.status) for r in rows}
+
+    def unit(self, unit_id: str) -> list[PendingSignal]:
+        legs = (
+            msgspec.structs.replace(p, started=p.id in self.brackets)
+            for p in self.rows.values()
+            if p.signal.link is not None and p.signal.link.unit == unit_id
+        )
+        return sorted(legs, key=leg_number)
 
     def pending(self, account: str, symbol: str, up_to: str) -> list[PendingSignal]:
         waiting = self._waiting.get((account, symbol), {})

@@ -51,6 +51,7 @@ class SignalRow(SQLModel, table=True):
     price: Decimal | None = Field(default=None, sa_column=Column(MONEY))
     confidence: float | None = None
     alert_id: str | None = Field(default=None, sa_column=Column(String(200)))
+    unit_id: str | None = Field(default=None, sa_column=Column(String(40), index=True))
     fired_at: datetime | None = _utc_column(nullable=True)
     dedupe_key: str = Field(sa_column=Column(String(300), nullable=False))
     client: str | None = Field(default=None, sa_column=Column(String(64)))

@@ -60,6 +60,15 @@ class StopLoss(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     value: Decimal  # a price for PRICE, a percent for PERCENT and TRAILING
 
 
+class Link(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One leg of a unit of linked signals (an arbitrage): execution trades every leg of the
+    unit or none, in leg order, and unwinds the legs already filled when a later one fails."""
+
+    unit: str  # the unit's id, shared by its legs
+    leg: int  # 0, 1, ...: the order the legs are placed in
+    legs: int  # how many legs the unit has
+
+
 class Signal(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A trading intent in one shape, whatever dialect or strategy produced it."""
 
@@ -85,6 +94,7 @@ class Signal(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     fired_at: datetime | None = None
     max_lag_seconds: int | None = None
     comment: str | None = None
+    link: Link | None = None  # set by the arbitrage strategy only; webhooks cannot link
 
 
 class Accepted(msgspec.Struct, frozen=True):

@@ -15,7 +15,7 @@ from app.domain.brackets import Bracket, BracketState
 from app.domain.orders import Leg, OrderRequest, OrderStatus, Side
 from app.domain.paper import PaperVenue
 from app.domain.risk import RiskLimits, TradingState
-from app.domain.signals import SignalRecord, SignalStatus
+from app.domain.signals import Action, SignalRecord, SignalStatus
 from app.domain.sizing import SizingPolicy
 from app.execution import Executor
 from app.monitor import BracketMonitor
@@ -23,6 +23,7 @@ from app.ports_execution import Activity, Holding, NoLocks, OrderQuery
 from tests.paper_helpers import book
 from tests.unit.test_brackets import entry, long
 from tests.unit.test_execution import MARKET, alert
+from tests.unit.test_execution_units import World, leg
 
 pytestmark = pytest.mark.anyio
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
@@ -133,3 +134,32 @@ def _check_account_state(store: SqlExecutionStore) -> None:
     assert state.activity == Activity(Decimal("-0.05"), 6, {"BTC/USDT": NOW})
     assert state.trading_state is TradingState.REDUCING
     assert store.account_state("default", "ETH/USDT", NOW).activity.last_stop_loss_at == {}
+
+
+@pytest.mark.parametrize("database", ["sqlite_url", "postgres_url"])
+async def test_a_unit_of_linked_signals_is_read_back_and_executed_from_sql(
+    database: str, request: pytest.FixtureRequest
+) -> None:
+    engine = make_engine(request.getfixturevalue(database))
+    world = World()  # venues a and b, priced for a direct arbitrage
+    world.executor = Executor(
+        store=SqlExecutionStore(engine), venues=world.venues, modes={"a": "paper", "b": "paper"},
+        clock=lambda: NOW, locks=NoLocks(), limits=RiskLimits(), sizing=SizingPolicy(),
+    )  # fmt: skip
+    legs = [leg(Action.SELL, "b", "100600", 1), leg(Action.BUY, "a", "100000", 0)]
+    records = [
+        SignalRecord(
+            f"01JX5Z3K8Q4W2N7R9T1V3B5C5{n}", NOW, SignalStatus.QUEUED, s, "strategy", f"u{n}"
+        )
+        for n, s in enumerate(legs)
+    ]  # the sell arrives first: legs are placed in leg order all the same
+    SqlSignalStore(engine).add_many(records)
+
+    statuses = await world.executor.execute_many([r.id for r in records])
+
+    assert set(statuses.values()) == {SignalStatus.EXECUTED}
+    store = SqlExecutionStore(engine)
+    assert [p.signal.link.leg for p in store.unit("arb-1") if p.signal.link] == [0, 1]
+    assert (world.btc("a"), world.btc("b")) == (Decimal("0.0050"), Decimal(0))
+    assert all(store.bracket(r.id).state is BracketState.CLOSED for r in records)  # type: ignore[union-attr]
+    engine.dispose()

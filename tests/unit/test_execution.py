@@ -188,9 +188,7 @@ async def test_a_job_run_twice_places_nothing_twice() -> None:
     world = World(a="99990x1|100000x1")
     signal_id = await world.send(alert())
     await world.executor.execute(signal_id)
-    world.store.rows[signal_id] = world.store.rows[signal_id].__class__(
-        signal_id, NOW, SignalStatus.QUEUED, alert()
-    )  # as if the job died before recording its end
+    world.store.add(signal_id, alert(), NOW)  # queued again: as if the job died before its end
     await world.executor.execute(signal_id)
     orders = world.venues["a"].venue.open_orders()
     assert len(orders) == 1  # one stop; one entry filled once

@@ -1,0 +1,206 @@
+"""Linked signals executed as one unit (an arbitrage): every leg or none, the unwind recorded."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import msgspec
+import pytest
+
+from app.adapters.exchange_paper import PaperExchange
+from app.domain.brackets import BracketState
+from app.domain.orders import Leg, OrderRequest, OrderState, OrderStatus
+from app.domain.paper import PaperVenue
+from app.domain.risk import RiskLimits
+from app.domain.signals import Action, Link, Signal, SignalStatus
+from app.domain.sizing import SizingPolicy
+from app.execution import Executor, SignalMissing
+from app.execution_units import UNIT_WAIT
+from app.ports import Fatal
+from app.ports_execution import NoLocks
+from tests.fakes_execution import MemoryExecutionStore
+from tests.paper_helpers import book
+from tests.unit.test_execution import ETH, MARKET, NOW
+
+pytestmark = pytest.mark.anyio
+D = Decimal
+AMOUNT = D("0.005")
+
+
+class Refusing(PaperExchange):
+    """A paper venue whose engine refuses every order (as a venue down for maintenance)."""
+
+    async def create_order(self, request: OrderRequest) -> OrderStatus:
+        raise Fatal("the venue refused the order: trading is suspended")
+
+
+class World:
+    """Venue a sells BTC at 100,000; venue b buys it at 100,600 and holds 0.005 BTC to sell."""
+
+    def __init__(self, *, b_holds: str = "0.005", refusing_b: bool = False) -> None:
+        self.now = NOW
+        books = {"a": book("99990x1", "100000x1"), "b": book("100600x1", "100610x1")}
+        kind = Refusing if refusing_b else PaperExchange
+        self.venues = {
+            "a": PaperExchange(PaperVenue("a", [MARKET, ETH]), lambda s: books["a"], self.clock),
+            "b": kind(
+                PaperVenue("b", [MARKET, ETH], {"USDT": D(50_000), "BTC": D(b_holds)}),
+                lambda s: books["b"],
+                self.clock,
+            ),
+        }
+        self.books = books
+        self.store = MemoryExecutionStore()
+        self.executor = Executor(
+            store=self.store,
+            venues=self.venues,
+            modes={"a": "paper", "b": "paper"},
+            clock=self.clock,
+            locks=NoLocks(),
+            limits=RiskLimits(),
+            sizing=SizingPolicy(),
+        )
+        self.ids = iter(f"01JX5Z3K8Q4W2N7R9T1V3B5C{n:02d}" for n in range(100))
+
+    def clock(self):  # type: ignore[no-untyped-def]
+        return self.now
+
+    def keep(self, signal: Signal) -> str:
+        signal_id = next(self.ids)
+        self.store.add(signal_id, signal, self.now)
+        return signal_id
+
+    def unit(self, kept: int = 2) -> list[str]:
+        """A direct arbitrage: buy on a at 100,000, sell on b at 100,600 (the first `kept`
+        legs kept)."""
+        buy = leg(Action.BUY, "a", "100000", 0)
+        sell = leg(Action.SELL, "b", "100600", 1)
+        return [self.keep(s) for s in (buy, sell)[:kept]]
+
+    def statuses(self, ids: list[str]) -> list[SignalStatus]:
+        return [self.store.rows[i].status for i in ids]
+
+    def btc(self, venue: str) -> Decimal:
+        held = self.venues[venue].venue.balances().get("BTC")
+        return D(0) if held is None else held.free + held.reserved
+
+
+def leg(action: Action, venue: str, price: str, number: int) -> Signal:
+    return Signal(
+        symbol="BTC/USDT",
+        action=action,
+        source="strategy:arbitrage",
+        strategy="arbitrage",
+        venue=venue,
+        quantity=AMOUNT,
+        price=D(price),
+        link=Link("arb-1", number, 2),
+    )
+
+
+async def test_a_unit_fills_every_leg_and_closes_their_brackets() -> None:
+    world = World()
+    ids = world.unit()
+
+    statuses = await world.executor.execute_many(ids)
+
+    assert list(statuses.values()) == [SignalStatus.EXECUTED, SignalStatus.EXECUTED]
+    assert (world.btc("a"), world.btc("b")) == (D("0.0050"), D(0))
+    for signal_id in ids:
+        bracket = world.store.brackets[signal_id]
+        assert bracket.state is BracketState.CLOSED
+        assert [o.state for o in bracket.orders] == [OrderState.FILLED]
+        assert world.store.steps(signal_id)[-1] == "unit"
+
+
+async def test_one_leg_failing_a_check_denies_every_leg_and_places_nothing() -> None:
+    world = World(b_holds="0")  # b has no BTC to sell
+    ids = world.unit()
+
+    await world.executor.execute_many(ids)
+
+    assert world.statuses(ids) == [SignalStatus.DENIED, SignalStatus.DENIED]
+    assert world.store.brackets == {}
+    assert world.venues["a"].venue.open_orders() == []
+    detail = world.store.lineage[ids[0]][-1].detail or ""
+    assert "no leg placed" in detail
+    assert "leg 2 (sell BTC/USDT on b)" in detail
+    assert "0.005 BTC is needed, 0 free" in detail
+
+
+async def test_a_leg_refused_by_its_venue_unwinds_the_filled_ones() -> None:
+    world = World(refusing_b=True)
+    ids = world.unit()
+
+    await world.executor.execute_many(ids)
+
+    assert world.statuses(ids) == [SignalStatus.FAILED, SignalStatus.FAILED]
+    bought = world.store.brackets[ids[0]]
+    assert [(o.leg, o.side, o.state) for o in bought.orders] == [
+        (Leg.ENTRY, "buy", OrderState.FILLED),
+        (Leg.EXIT, "sell", OrderState.FILLED),
+    ]
+    assert bought.state is BracketState.CLOSED
+    assert world.btc("a") == 0  # taken back
+    assert "unwind" in world.store.steps(ids[0])
+    assert "leg 2 (sell BTC/USDT on b) was not filled (rejected)" in (
+        world.store.lineage[ids[1]][-1].detail or ""
+    )
+
+
+async def test_a_unit_waits_for_its_missing_legs_then_is_denied() -> None:
+    world = World()
+    first = world.unit(kept=1)  # leg 1 of 2 only
+    first_signal = world.store.rows[first[0]].signal
+    assert first_signal.link == Link("arb-1", 0, 2)
+    with pytest.raises(SignalMissing):
+        await world.executor.execute_many(first)  # retried: the other leg may be on its way
+    assert world.statuses(first) == [SignalStatus.QUEUED]
+
+    world.now += UNIT_WAIT + timedelta(seconds=1)
+    await world.executor.execute_many(first)
+
+    assert world.statuses(first) == [SignalStatus.DENIED]
+    assert "only 1 of the unit's 2 legs arrived" in (world.store.lineage[first[0]][-1].detail or "")
+
+
+async def test_a_unit_whose_price_moved_past_the_slippage_budget_is_denied() -> None:
+    world = World()
+    world.books["b"] = book("100000x1", "100010x1")  # the rich bid is gone
+    ids = world.unit()
+
+    await world.executor.execute_many(ids)
+
+    assert world.statuses(ids) == [SignalStatus.DENIED, SignalStatus.DENIED]
+    assert "the opportunity is gone" in (world.store.lineage[ids[0]][-1].detail or "")
+
+
+async def test_a_leg_filtered_at_intake_denies_the_rest_of_its_unit() -> None:
+    world = World()
+    ids = world.unit()
+    row = world.store.rows[ids[1]]
+    world.store.rows[ids[1]] = msgspec.structs.replace(row, status=SignalStatus.FILTERED)
+
+    await world.executor.execute_many(ids[:1])
+
+    assert world.statuses(ids[:1]) == [SignalStatus.DENIED]
+    assert "leg 2 (sell BTC/USDT on b) is filtered" in (
+        world.store.lineage[ids[0]][-1].detail or ""
+    )
+
+
+async def test_a_unit_interrupted_after_its_first_fill_is_unwound_when_resumed() -> None:
+    world = World()
+    ids = world.unit()
+    units = world.executor._units
+    legs = world.store.unit("arb-1")
+    ready, reasons = await units._checked(legs)
+    assert reasons == []
+    await units._send_entry(ready[0])
+
+    await world.executor.execute_many(ids)  # the job's retry
+
+    assert world.statuses(ids) == [SignalStatus.FAILED, SignalStatus.FAILED]
+    assert world.btc("a") == 0
+    assert "resumed" in world.store.steps(ids[0])
