@@ -49,7 +49,7 @@ def _sync_redis(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=10.0, socket_connect_timeout=2.0)
 
 
-def _async_redis(url: str, timeout: float = 10.0) -> redis.asyncio.Redis:
+def async_redis(url: str, timeout: float = 10.0) -> redis.asyncio.Redis:
     # the paper client waits up to its own timeout for a reply: the socket must wait longer
     return redis.asyncio.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=2.0)
 
@@ -89,7 +89,7 @@ class WorkerRuntime:
         assert settings.redis_url is not None
         return Executor(
             store=SqlExecutionStore(self.engine),
-            venues=remote_venues(settings, _async_redis(settings.redis_url)),
+            venues=remote_venues(settings, async_redis(settings.redis_url)),
             modes=_modes(settings),
             clock=SystemClock().now,
             locks=RedisKeyLocks(_sync_redis(settings.redis_url)),
@@ -117,7 +117,7 @@ async def run_monitor(settings: Settings, stop: asyncio.Event) -> None:
     market_data = build_market_data(settings)
     venues = build_venues(settings, engine=engine, market_data=market_data, clock=clock)
     paper = {name: v for name, v in venues.items() if isinstance(v, PaperExchange)}
-    client = _async_redis(settings.redis_url)
+    client = async_redis(settings.redis_url)
     host = PaperHost(client, paper)
     store = SqlExecutionStore(engine)
     monitor = BracketMonitor(
@@ -143,7 +143,7 @@ async def run_monitor(settings: Settings, stop: asyncio.Event) -> None:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await _close(venues)
+        await close_venues(venues)
         await client.aclose()
         engine.dispose()
 
@@ -158,7 +158,7 @@ async def _feed(
             return
 
 
-async def _close(venues: Mapping[str, Exchange]) -> None:
+async def close_venues(venues: Mapping[str, Exchange]) -> None:
     for venue in venues.values():
         close = getattr(venue, "close", None)
         if close is not None:

@@ -7,12 +7,17 @@ import importlib
 import logging
 from datetime import timedelta
 
+import msgspec
 import redis.asyncio
 
+from app.adapters.system import SystemClock, new_ulid
 from app.adapters.ticks_redis import RedisTickFeed
+from app.arbitrage_scanner import ArbitrageParams, ArbitrageScanner
 from app.bootstrap import build_services
+from app.bootstrap_execution import async_redis, close_venues, remote_venues
 from app.config import Settings
 from app.domain.strategy import Strategy, build_strategy
+from app.ports import Exchange
 from app.strategy_engine import StrategyEngine, submit_through
 
 log = logging.getLogger("signalgate.strategy")
@@ -34,6 +39,8 @@ def build_strategies(settings: Settings) -> list[Strategy]:
             ) from error
     strategies = []
     for name in settings.strategies:
+        if name == ArbitrageScanner.name:
+            continue  # not on ticks: on the venues' books (`build_arbitrage`)
         try:
             strategies.append(build_strategy(name, settings.strategy_settings.get(name)))
         except ValueError as error:
@@ -44,11 +51,28 @@ def build_strategies(settings: Settings) -> list[Strategy]:
     return strategies
 
 
+def build_arbitrage(settings: Settings) -> ArbitrageParams | None:
+    """The arbitrage strategy's parameters when STRATEGIES enables it (symbols default to the
+    feed's)."""
+    if ArbitrageScanner.name not in settings.strategies:
+        return None
+    values = settings.strategy_settings.get(ArbitrageScanner.name) or {}
+    try:
+        params = msgspec.convert(values, ArbitrageParams, strict=False)
+    except msgspec.ValidationError as error:
+        raise StrategyConfigError(f"STRATEGY_SETTINGS for arbitrage: {error}") from error
+    if not params.symbols:
+        params = msgspec.structs.replace(params, symbols=tuple(settings.market_data.symbols))
+    return params
+
+
 async def run_strategy(settings: Settings, stop: asyncio.Event) -> None:
-    """Until `stop`: every tick the monitor publishes through the enabled strategies."""
+    """Until `stop`: every tick the monitor publishes through the enabled strategies, and the
+    arbitrage strategy on the venues' books."""
     assert settings.redis_url is not None
     strategies = build_strategies(settings)
-    if not strategies:
+    arbitrage = build_arbitrage(settings)
+    if not strategies and arbitrage is None:
         log.warning("strategy: no strategy is enabled (set STRATEGIES, like"
                     " STRATEGIES=momentum,mean_reversion); idle")  # fmt: skip
         await stop.wait()
@@ -56,16 +80,30 @@ async def run_strategy(settings: Settings, stop: asyncio.Event) -> None:
     services = build_services(settings)
     await services.startup(run_forwarder=False)  # the web process's forwarder moves them on
     assert services.intake is not None
+    submit = submit_through(services.intake)
     client = redis.asyncio.Redis.from_url(settings.redis_url, socket_connect_timeout=2.0)
-    engine = StrategyEngine(
-        dict.fromkeys(settings.market_data.symbols, strategies),
-        submit_through(services.intake),
-        gap=timedelta(seconds=settings.strategy_gap_seconds),
-    )
-    log.info("strategy: %s on %s", ", ".join(s.name for s in strategies),
-             ", ".join(settings.market_data.symbols))  # fmt: skip
+    runs = []
+    if strategies:
+        engine = StrategyEngine(
+            dict.fromkeys(settings.market_data.symbols, strategies),
+            submit,
+            gap=timedelta(seconds=settings.strategy_gap_seconds),
+        )
+        log.info("strategy: %s on %s", ", ".join(s.name for s in strategies),
+                 ", ".join(settings.market_data.symbols))  # fmt: skip
+        runs.append(engine.run(RedisTickFeed(client), stop))
+    venues: dict[str, Exchange] = {}
+    if arbitrage is not None:
+        venues = remote_venues(settings, async_redis(settings.redis_url))
+        scanner = ArbitrageScanner(
+            venues, arbitrage, submit, clock=SystemClock().now, new_id=new_ulid
+        )
+        log.info("strategy: arbitrage on %s across %s", ", ".join(arbitrage.symbols),
+                 ", ".join(venues))  # fmt: skip
+        runs.append(scanner.run(stop))
     try:
-        await engine.run(RedisTickFeed(client), stop)
+        await asyncio.gather(*runs)
     finally:
+        await close_venues(venues)
         await client.aclose()
         await services.shutdown()

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 
 import msgspec
 
 from app.domain.market import Level, Market, MarketKind, OrderBook
 from app.domain.orders import Side
+from app.domain.signals import Action, Link, QtyMode, Signal
 
 MIN_PROFIT = Decimal("0.002")
 _ONE = Decimal(1)
@@ -267,3 +269,44 @@ def best_triangular(
         for path in _triangles(pairs, start)
     )
     return max((o for o in found if o is not None), key=lambda o: o.profit, default=None)
+
+
+def unit_signals(
+    opportunity: Opportunity,
+    unit_id: str,
+    at: datetime,
+    *,
+    min_profit: Decimal = MIN_PROFIT,
+    max_lag_seconds: int = 5,
+) -> list[Signal]:
+    """The opportunity as linked signals, one per leg, for execution to trade as one unit.
+
+    Confidence is the net profit against twice the minimum (0.5 at the minimum, 1.0 at twice it
+    or more); each leg carries its venue, its amount in base units and the price it was found
+    at (execution refuses a leg whose price moved past the slippage budget since).
+    """
+    confidence = float(min(_ONE, opportunity.profit / (2 * min_profit)))
+    legs = len(opportunity.legs)
+    comment = (
+        f"{opportunity.kind} arbitrage: {opportunity.profit * 100:.3f}% net, "
+        f"{opportunity.spent:.2f} {opportunity.currency} in, {opportunity.received:.2f} back"
+    )
+    return [
+        Signal(
+            symbol=leg.symbol,
+            action=Action.BUY if leg.side is Side.BUY else Action.SELL,
+            source="strategy:arbitrage",
+            ticker=leg.symbol,
+            strategy="arbitrage",
+            venue=leg.venue,
+            quantity=leg.amount,
+            qty_mode=QtyMode.BASE,
+            price=leg.average_price,
+            confidence=confidence,
+            fired_at=at,
+            max_lag_seconds=max_lag_seconds,
+            comment=comment,
+            link=Link(unit_id, number, legs),
+        )
+        for number, leg in enumerate(opportunity.legs)
+    ]
