@@ -21,8 +21,10 @@ from app.adapters.exchange_paper import PaperExchange
 from app.adapters.memory_execution import MemoryExecutionStore
 from app.bracket_driver import BracketDriver
 from app.domain.backtest_report import EquityPoint, Trade, trades_of
+from app.domain.brackets import BracketState
 from app.domain.execution_policy import ExecutionPolicy
 from app.domain.market import Candle, Level, Market, OrderBook, Tick
+from app.domain.orders import Side
 from app.domain.paper import PaperVenue
 from app.domain.risk import RiskLimits
 from app.domain.signals import Accepted, Signal, SignalStatus
@@ -108,6 +110,7 @@ class Backtest:
             locks=NoLocks(),
         )
         self._count = 0
+        self._changes_seen = 0  # the venue's book changes the monitor has looked at
         self.statuses: dict[str, int] = {}
         self._wallets = (-1, Decimal(0), Decimal(0))  # (store saves when read, quote, base)
 
@@ -154,7 +157,8 @@ class Backtest:
                     await self.venue.open_orders(symbol)  # the venue takes the price: triggers
                     # the extremes are where targets and stops are met; the open and the close
                     # lie between them
-                    if n in (1, 2) and self.store.open:
+                    if n in (1, 2) and self.store.open and self._monitor_has_work(price):
+                        self._changes_seen = self.venue.book_changes
                         await self.monitor.run_once()
             else:  # nothing waits for a price: only the close matters (to the next entry)
                 self.sim.move(candle.close, candle.at)
@@ -182,6 +186,29 @@ class Backtest:
             signals=dict(sorted(self.statuses.items())),
             candles=count,
         )
+
+    def _monitor_has_work(self, price: Decimal) -> bool:
+        """Whether a monitor round could change anything: a resting order filled or triggered
+        since the last round, a watched take-profit reached, or a bracket not simply open with
+        its legs in place. Otherwise its plan is empty for every bracket and the round is
+        skipped (the same trades, measured: tests/unit/test_backtest.py)."""
+        if self.venue.book_changes != self._changes_seen:
+            return True
+        for bracket in self.store.open.values():
+            if bracket.state is not BracketState.OPEN or bracket.closing:
+                return True
+            if bracket.trailing_percent is not None:
+                return True
+            if bracket.take_profits and not bracket.resting_legs:
+                target = (
+                    min(p for p, _ in bracket.take_profits)
+                    if bracket.side is Side.BUY
+                    else (max(p for p, _ in bracket.take_profits))
+                )
+                exit_price = price if bracket.side is Side.BUY else price + self.sim.step
+                if (exit_price >= target) if bracket.side is Side.BUY else (exit_price <= target):
+                    return True
+        return False
 
     def _equity(self, price: Decimal) -> Decimal:
         if self._wallets[0] != self.store.saves:  # only orders move the wallets

@@ -123,6 +123,7 @@ class PaperExchange:
         self._store = store
         self._retention = retention
         self._next_prune: datetime | None = None
+        self.book_changes = 0  # how many books filled or triggered a resting order
 
     @classmethod
     def open(
@@ -175,6 +176,7 @@ class PaperExchange:
     def _refresh(self, symbol: str) -> datetime:
         now = self._clock()
         if symbol in self.venue.markets and self.venue.on_book(self._books(symbol), now):
+            self.book_changes += 1
             self._save(Retryable)
         if self._store is not None and (self._next_prune is None or now >= self._next_prune):
             self.venue.prune(now - self._retention)  # the store keeps what memory forgets

@@ -154,3 +154,27 @@ def test_backtest_errors_say_what_to_fix(
     assert "signalgate sample-data" in capsys.readouterr().err
     assert main(["backtest", "--data", str(SAMPLE), "--strategy", "nope"]) == 2
     assert "unknown strategy 'nope'" in capsys.readouterr().err
+
+
+class EveryStep(Backtest):
+    """The bracket monitor at both extremes of every candle while a bracket is open."""
+
+    def _monitor_has_work(self, price: Decimal) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("name", ["mean_reversion", "momentum"])
+def test_skipping_idle_monitor_rounds_changes_no_trade(name: str) -> None:
+    spec = SymbolSpec("BTC/USDT", Decimal(65_000))
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    candles = synthetic_candles(spec, seed=7, start=start, count=15_000, ticks_per_candle=10)
+    config = BacktestConfig(market=paper_market("BTC/USDT", D("0.001")), strategy=None)
+    results = []
+    for kind in (Backtest, EveryStep):
+        config.strategy = build_strategy(name)  # a fresh one: strategies keep state
+        results.append(asyncio.run(kind(config).run(candles)))
+    skipping, every_step = results
+    assert len(skipping.trades) > 20
+    assert skipping.trades == every_step.trades
+    assert skipping.equity == every_step.equity
+    assert skipping.signals == every_step.signals
