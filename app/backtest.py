@@ -61,6 +61,14 @@ class BacktestResult:
     signals: dict[str, int]  # status -> count
     candles: int
 
+    def __repr__(self) -> str:
+        # short: asyncio.run formats its main task, result included, when it ends (CPython
+        # 3.11's SIGINT check), and the whole equity curve took 0.2 s at 100,000 candles
+        return (
+            f"BacktestResult({self.symbol}, {self.candles} candles, {len(self.trades)} trades, "
+            f"signals {self.signals})"
+        )
+
 
 class _Sim:
     """Simulated time and the venue's current price."""
@@ -102,6 +110,7 @@ class Backtest:
             limits=config.limits,
             sizing=config.sizing,
             policy=config.policy,
+            in_process=True,
         )
         self.monitor = BracketMonitor(
             store=self.store,

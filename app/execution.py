@@ -69,7 +69,11 @@ class Executor:
         limits: RiskLimits,
         sizing: SizingPolicy,
         policy: ExecutionPolicy | None = None,
+        in_process: bool = False,
     ) -> None:
+        """`in_process`: every venue answers in this process (a backtest), so reads are made
+        one after the other, without tasks to overlap their round trips."""
+        self._in_process = in_process
         self._store = store
         self._venues = venues
         self._modes = modes
@@ -113,9 +117,8 @@ class Executor:
                 key = (state.account, state.symbol)
                 newest[key] = max(newest.get(key, state.id), state.id)
         units: set[str] = set()  # linked signals run as units, after the keys
-        await asyncio.gather(
-            *(self._run_key(a, s, up_to, units) for (a, s), up_to in newest.items())
-        )
+        runs = [self._run_key(a, s, up_to, units) for (a, s), up_to in newest.items()]
+        await (runs[0] if len(runs) == 1 else asyncio.gather(*runs))
         for unit in sorted(units):
             await self._units.run(unit)
         done = self._store.states(signal_ids) if newest else found
@@ -390,6 +393,8 @@ class Executor:
     # --- reading the venues -------------------------------------------------------------------
 
     async def _quotes(self, symbol: str) -> list[VenueView]:
+        if self._in_process:
+            return [await self._quote(n, v, symbol) for n, v in self._venues.items()]
         return list(
             await asyncio.gather(*(self._quote(n, v, symbol) for n, v in self._venues.items()))
         )
@@ -402,9 +407,13 @@ class Executor:
         try:
             market = (await venue.markets()).get(symbol)
             if market is not None and healthy:
-                book, balances = await asyncio.gather(
-                    venue.order_book(symbol, self._policy.book_depth), venue.balances()
-                )
+                depth = self._policy.book_depth
+                if self._in_process:
+                    book, balances = await venue.order_book(symbol, depth), await venue.balances()
+                else:
+                    book, balances = await asyncio.gather(
+                        venue.order_book(symbol, depth), venue.balances()
+                    )
                 quote_asset = market.settle or market.quote
                 if (q := balances.get(quote_asset)) is not None:
                     free_quote, total = q.free, q.total
@@ -429,6 +438,9 @@ class Executor:
     ) -> tuple[AccountState, list[VenueView]]:
         """The account from the database while the venues answer: the venue requests go out
         first, the database is read while they are on their way."""
+        if self._in_process:
+            views = await self._quotes(symbol)
+            return self._store.account_state(account, symbol, self._now()), views
         quoting = asyncio.ensure_future(self._quotes(symbol))
         for _ in range(3):  # the quote task and the request tasks it starts reach their sends
             await asyncio.sleep(0)
