@@ -48,6 +48,7 @@ log = logging.getLogger("signalgate.execution")
 
 UNIT_WAIT = timedelta(seconds=5)  # how long the legs kept wait for the unit's missing ones
 _BPS = Decimal(10_000)
+_0 = Decimal(0)
 _to_json = msgspec.to_builtins
 
 Read = Callable[[str, str], Awaitable[tuple[AccountState, list[VenueView]]]]
@@ -141,15 +142,21 @@ class UnitExecutor:
         """Every leg through the risk gate on its own venue; the failures of every leg."""
         ready: list[_Ready] = []
         reasons: list[str] = []
+        brought: dict[tuple[str, str], Decimal] = {}  # what earlier legs bring, by venue, asset
         for pending in legs:
-            outcome = await self._check_leg(pending)
+            outcome = await self._check_leg(pending, brought)
             if isinstance(outcome, _Ready):
                 ready.append(outcome)
+                _bring(brought, outcome)
             else:
                 reasons.extend(f"{_name(pending)}: {why}" for why in outcome)
         return ready, reasons
 
-    async def _check_leg(self, pending: PendingSignal) -> _Ready | list[str]:
+    async def _check_leg(
+        self, pending: PendingSignal, brought: Mapping[tuple[str, str], Decimal]
+    ) -> _Ready | list[str]:
+        """One leg's checks, its venue's free balances counting what the unit's earlier legs
+        bring there (a triangle's second leg spends what its first buys)."""
         signal = pending.signal
         side = Side.BUY if signal.action is Action.BUY else Side.SELL
         account, views = await self._read(signal.account, signal.symbol)
@@ -158,16 +165,33 @@ class UnitExecutor:
         book = view.quote.book if view is not None else None
         if view is None or market is None or signal.quantity is None or signal.price is None:
             return [f"venue {signal.venue} does not list {signal.symbol}"]
+        venue, quote = view.quote.venue, view.quote
+        quote = msgspec.structs.replace(
+            quote,
+            free_quote=quote.free_quote + brought.get((venue, market.settle or market.quote), _0),
+            free_base=quote.free_base + brought.get((venue, market.base), _0),
+        )
+        view = msgspec.structs.replace(view, quote=quote)
         price = (book.best_ask if side is Side.BUY else book.best_bid) if book else None
         now = self._now()
         snapshot = snapshot_of(signal.account, account, [view])
         denial = Denial(
             list(check_before_sizing(signal.symbol, side, False, snapshot, self._limits, now))
         )
+        reference = max(price or signal.price, signal.price)
+        amount = signal.quantity
+        funding = (
+            (venue, market.settle or market.quote) if side is Side.BUY else (venue, market.base)
+        )
+        if funding in brought:  # spends what an earlier leg brings: no more than that
+            affordable = (
+                quote.free_quote / (reference * (1 + market.taker_fee))
+                if side is Side.BUY
+                else quote.free_base
+            )
+            amount = min(amount, affordable)
         sized = size(
-            SizingRequest(
-                QtyMode.BASE, signal.quantity, price or signal.price, None, snapshot.equity
-            ),
+            SizingRequest(QtyMode.BASE, amount, reference, None, snapshot.equity),
             market,
             self._sizing,
         )
@@ -373,6 +397,21 @@ class UnitExecutor:
                     pending, "unit", "unit failed: its run was interrupted", SignalStatus.FAILED
                 )
         return None
+
+
+def _bring(brought: dict[tuple[str, str], Decimal], leg: _Ready) -> None:
+    """What an approved leg adds to and takes from its venue's balances, fees counted against
+    the unit (a buy receives its amount less the fee, a sell pays its amount)."""
+    chosen, market = leg.route.chosen, leg.view.quote.market
+    assert market is not None
+    base, settle = (chosen.venue, market.base), (chosen.venue, market.settle or market.quote)
+    value = chosen.amount * chosen.average_price
+    if leg.pending.signal.action is Action.BUY:
+        brought[base] = brought.get(base, _0) + chosen.amount * (1 - chosen.fee_rate)
+        brought[settle] = brought.get(settle, _0) - value * (1 + chosen.fee_rate)
+    else:
+        brought[base] = brought.get(base, _0) - chosen.amount
+        brought[settle] = brought.get(settle, _0) + value * (1 - chosen.fee_rate)
 
 
 def _name(pending: PendingSignal) -> str:

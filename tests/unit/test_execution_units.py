@@ -9,7 +9,9 @@ import msgspec
 import pytest
 
 from app.adapters.exchange_paper import PaperExchange
+from app.arbitrage_scanner import ArbitrageParams, ArbitrageScanner
 from app.domain.brackets import BracketState
+from app.domain.market import Market
 from app.domain.orders import Leg, OrderRequest, OrderState, OrderStatus
 from app.domain.paper import PaperVenue
 from app.domain.risk import RiskLimits
@@ -204,3 +206,46 @@ async def test_a_unit_interrupted_after_its_first_fill_is_unwound_when_resumed()
     assert world.statuses(ids) == [SignalStatus.FAILED, SignalStatus.FAILED]
     assert world.btc("a") == 0
     assert "resumed" in world.store.steps(ids[0])
+
+
+async def test_a_triangle_spends_in_each_leg_what_the_one_before_bought() -> None:
+    usdt = Decimal(1000)
+    markets = [
+        MARKET,
+        msgspec.structs.replace(ETH, amount_step=D("0.0001")),
+        Market(
+            "ETH/BTC",
+            "ETH",
+            "BTC",
+            amount_step=D("0.0001"),
+            min_amount=D("0.0001"),
+            min_cost=D("0.0001"),
+            price_step=D("0.00001"),
+        ),
+    ]
+    books = {
+        "BTC/USDT": book("99990x1", "100000x1"),
+        "ETH/BTC": book("0.02999x100", "0.03x100", symbol="ETH/BTC"),  # ETH at 3,000 via BTC
+        "ETH/USDT": book("3030x100", "3031x100", symbol="ETH/USDT"),  # and 3,030 for USDT
+    }
+    venue = PaperExchange(PaperVenue("t", markets, {"USDT": usdt}), books.__getitem__, lambda: NOW)
+    store = MemoryExecutionStore()
+    executor = Executor(store=store, venues={"t": venue}, modes={"t": "paper"}, clock=lambda: NOW,
+                        locks=NoLocks(), limits=RiskLimits(), sizing=SizingPolicy())  # fmt: skip
+    kept: list[str] = []
+
+    async def keep(signal: Signal) -> str:
+        kept.append(f"01JX5Z3K8Q4W2N7R9T1V3B5C{len(kept):02d}")
+        store.add(kept[-1], signal, NOW)
+        return "queued"
+
+    params = ArbitrageParams(notional=Decimal(500), triangle_start="USDT")
+    scan = ArbitrageScanner({"t": venue}, params, keep, clock=lambda: NOW, new_id=lambda: "tri")
+    (found,) = await scan.scan_once()
+    assert [leg.symbol for leg in found.legs] == ["BTC/USDT", "ETH/BTC", "ETH/USDT"]
+
+    statuses = await executor.execute_many(kept)
+
+    assert set(statuses.values()) == {SignalStatus.EXECUTED}, [store.lineage[i][-1] for i in kept]
+    wallets = venue.venue.balances()
+    assert wallets["USDT"].free > usdt  # the round trip paid, fees included
