@@ -93,8 +93,9 @@ async def run_strategy(settings: Settings, stop: asyncio.Event) -> None:
                  ", ".join(settings.market_data.symbols))  # fmt: skip
         runs.append(engine.run(RedisTickFeed(client), stop))
     venues: dict[str, Exchange] = {}
+    venue_client = async_redis(settings.redis_url)  # paper requests wait: its own timeout
     if arbitrage is not None:
-        venues = remote_venues(settings, async_redis(settings.redis_url))
+        venues = remote_venues(settings, venue_client)
         scanner = ArbitrageScanner(
             venues, arbitrage, submit, clock=SystemClock().now, new_id=new_ulid
         )
@@ -105,5 +106,6 @@ async def run_strategy(settings: Settings, stop: asyncio.Event) -> None:
         await asyncio.gather(*runs)
     finally:
         await close_venues(venues)
+        await venue_client.aclose()
         await client.aclose()
         await services.shutdown()
