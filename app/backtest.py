@@ -71,24 +71,26 @@ class BacktestResult:
 
 
 class _Sim:
-    """Simulated time and the venue's current price."""
+    """Simulated time and the venue's current price (its book built when first read)."""
 
     def __init__(self, symbol: str, step: Decimal) -> None:
         self.symbol, self.step = symbol, step
         self.at = datetime.min.replace(tzinfo=UTC)
+        self.price: Decimal | None = None
         self.book: OrderBook | None = None
 
     def now(self) -> datetime:
         return self.at
 
     def move(self, price: Decimal, at: datetime) -> None:
-        self.at = at
-        self.book = OrderBook(
-            self.symbol, (Level(price, _DEPTH),), (Level(price + self.step, _DEPTH),), at
-        )
+        self.at, self.price, self.book = at, price, None
 
     def books(self, symbol: str) -> OrderBook:
-        assert self.book is not None
+        if self.book is None:
+            price = self.price
+            assert price is not None
+            bid, ask = (Level(price, _DEPTH),), (Level(price + self.step, _DEPTH),)
+            self.book = OrderBook(self.symbol, bid, ask, self.at)
         return self.book
 
 
