@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from app.adapters.exchange_paper import PaperExchange
 from app.adapters.memory_execution import MemoryExecutionStore
-from app.bracket_driver import BracketDriver
+from app.bracket_driver import BracketDriver, exit_side, watched
 from app.domain.backtest_report import EquityPoint, Trade, trades_of
 from app.domain.brackets import BracketState
 from app.domain.execution_policy import ExecutionPolicy
@@ -168,7 +168,7 @@ class Backtest:
                     await self.venue.open_orders(symbol)  # the venue takes the price: triggers
                     # the extremes are where targets and stops are met; the open and the close
                     # lie between them
-                    if n in (1, 2) and self.store.open and self._monitor_has_work(price):
+                    if n in (1, 2) and self.store.open and self._monitor_has_work():
                         self._changes_seen = self.venue.book_changes
                         await self.monitor.run_once()
             else:  # nothing waits for a price: only the close matters (to the next entry)
@@ -198,26 +198,27 @@ class Backtest:
             candles=count,
         )
 
-    def _monitor_has_work(self, price: Decimal) -> bool:
+    def _monitor_has_work(self) -> bool:
         """Whether a monitor round could change anything: a resting order filled or triggered
         since the last round, a watched take-profit reached, or a bracket not simply open with
         its legs in place. Otherwise its plan is empty for every bracket and the round is
         skipped (the same trades, measured: tests/unit/test_backtest.py)."""
         if self.venue.book_changes != self._changes_seen:
             return True
+        book = self.sim.books(self.sim.symbol)
         for bracket in self.store.open.values():
             if bracket.state is not BracketState.OPEN or bracket.closing:
                 return True
             if bracket.trailing_percent is not None:
                 return True
-            if bracket.take_profits and not bracket.resting_legs:
-                target = (
-                    min(p for p, _ in bracket.take_profits)
+            if bracket.take_profits and watched(bracket):
+                exit_price = exit_side(bracket, book)
+                targets = [p for p, _ in bracket.take_profits]
+                if exit_price is not None and (
+                    exit_price >= min(targets)
                     if bracket.side is Side.BUY
-                    else (max(p for p, _ in bracket.take_profits))
-                )
-                exit_price = price if bracket.side is Side.BUY else price + self.sim.step
-                if (exit_price >= target) if bracket.side is Side.BUY else (exit_price <= target):
+                    else exit_price <= max(targets)
+                ):
                     return True
         return False
 

@@ -86,7 +86,7 @@ class BracketDriver:
 
         `book`: the venue's book as just read (the executor's quote), so that the exit price
         is not asked for again; read from the venue when not given."""
-        price = _exit_side(bracket, book) if book is not None and _watched(bracket) else None
+        price = exit_side(bracket, book) if book is not None and watched(bracket) else None
         for _ in range(MAX_STEPS):
             if bracket.state in FINAL:
                 return bracket
@@ -200,13 +200,13 @@ class BracketDriver:
     async def exit_price(self, bracket: Bracket, venue: Exchange) -> Decimal | None:
         """The price the position would exit at now, when a watched target or a trailing stop
         needs it (the best bid for a long, the best ask for a short)."""
-        if not _watched(bracket):
+        if not watched(bracket):
             return None
         try:
             book = await venue.order_book(bracket.symbol, 5)
         except ExchangeError:
             return None
-        return _exit_side(bracket, book)
+        return exit_side(bracket, book)
 
     async def _apply(
         self, bracket: Bracket, venue: Exchange, action: Action
@@ -294,7 +294,7 @@ class BracketDriver:
         return bracket
 
 
-def _watched(bracket: Bracket) -> bool:
+def watched(bracket: Bracket) -> bool:
     """Whether a target or a trailing stop of the bracket is watched here, on the exit price."""
     watched = bracket.trailing_percent is not None or (
         bool(bracket.take_profits) and not bracket.resting_legs
@@ -302,6 +302,6 @@ def _watched(bracket: Bracket) -> bool:
     return watched and bracket.position > 0
 
 
-def _exit_side(bracket: Bracket, book: OrderBook) -> Decimal | None:
+def exit_side(bracket: Bracket, book: OrderBook) -> Decimal | None:
     """The price the bracket's position exits at: the best bid for a long, the ask for a short."""
     return book.best_bid if bracket.side is Side.BUY else book.best_ask

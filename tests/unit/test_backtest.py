@@ -159,7 +159,7 @@ def test_backtest_errors_say_what_to_fix(
 class EveryStep(Backtest):
     """The bracket monitor at both extremes of every candle while a bracket is open."""
 
-    def _monitor_has_work(self, price: Decimal) -> bool:
+    def _monitor_has_work(self) -> bool:
         return True
 
 
