@@ -131,7 +131,7 @@ class Services:
 def build_services(settings: Settings) -> Services:
     if settings.redis_url is None:
         raise RuntimeError("REDIS_URL is not set: run `signalgate run` or set REDIS_URL.")
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, background_checkpoints=True)
     return Services(
         settings=settings,
         engine=engine,

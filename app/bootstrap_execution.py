@@ -106,13 +106,13 @@ class WorkerRuntime:
 def worker_runtime(settings: Settings) -> WorkerRuntime:
     if settings.redis_url is None:
         raise RuntimeError("REDIS_URL is not set: run `signalgate run` or set REDIS_URL.")
-    return WorkerRuntime(settings, make_engine(settings.database_url))
+    return WorkerRuntime(settings, make_engine(settings.database_url, background_checkpoints=True))
 
 
 async def run_monitor(settings: Settings, stop: asyncio.Event) -> None:
     """The monitor process: paper venues hosted and fed, and the bracket monitor, until `stop`."""
     assert settings.redis_url is not None
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, background_checkpoints=True)
     clock = SystemClock().now
     market_data = build_market_data(settings)
     venues = build_venues(settings, engine=engine, market_data=market_data, clock=clock)

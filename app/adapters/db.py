@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
@@ -22,8 +26,18 @@ events = SignalEventRow.__table__  # type: ignore[attr-defined]
 _signal_decoder = msgspec.json.Decoder(Signal)
 
 
-def make_engine(url: str) -> Engine:
-    """An engine with sane pool settings; SQLite gets WAL so readers never block the writer."""
+# SQLite: pages of WAL after which a commit copies them back into the database file itself
+# (SQLite's default is 1,000). A long-running process checkpoints in the background long before.
+_WAL_BACKSTOP_PAGES = 10_000
+
+
+def make_engine(url: str, *, background_checkpoints: bool = False) -> Engine:
+    """An engine with sane pool settings; SQLite gets WAL so readers never block the writer.
+
+    `background_checkpoints` (long-running processes, SQLite files): a thread copies the WAL back
+    into the database file every second, so that no commit has to (a commit that crosses SQLite's
+    threshold runs the checkpoint and its fsync itself: 10-15 ms on this machine's disk, where a
+    commit otherwise takes 70 us)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
@@ -33,12 +47,35 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA wal_autocheckpoint={_WAL_BACKSTOP_PAGES}")
             cursor.close()
 
+        path = engine.url.database
+        if background_checkpoints and path and path != ":memory:":
+            _start_checkpoints(engine, path)
         return engine
     return create_engine(
         url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args={"connect_timeout": 3}
     )
+
+
+def _start_checkpoints(engine: Engine, path: str, every_seconds: float = 1.0) -> None:
+    """Checkpoint the SQLite file at `path` every `every_seconds` from a daemon thread, until
+    the engine is garbage-collected. PASSIVE: it copies what no reader still needs and never
+    blocks a writer; sqlite3 releases the GIL while it works."""
+    stop = threading.Event()
+    weakref.finalize(engine, stop.set)
+
+    def run() -> None:
+        connection = sqlite3.connect(path, timeout=1)
+        try:
+            while not stop.wait(every_seconds):
+                with contextlib.suppress(sqlite3.Error):
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        finally:
+            connection.close()
+
+    threading.Thread(target=run, name="sqlite-checkpoints", daemon=True).start()
 
 
 @contextmanager

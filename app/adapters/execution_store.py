@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import logging
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Context, Decimal
 from typing import Any
@@ -12,10 +14,7 @@ import msgspec
 from sqlalchemy import (
     Connection,
     Engine,
-    Float,
-    String,
     bindparam,
-    cast,
     func,
     select,
     type_coerce,
@@ -24,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.types import NullType
 
 from app.adapters.db import dialect_insert, events, signals, transaction
-from app.adapters.tables_execution import BracketRow, ControlRow, OrderRow
+from app.adapters.tables_execution import BracketRow, ControlRow, HoldingRow, OrderRow
 from app.domain.brackets import FINAL, Bracket, LegOrder
 from app.domain.orders import Leg, Side
 from app.domain.risk import TradingState
@@ -41,12 +40,15 @@ from app.ports_execution import (
 )
 
 brackets = BracketRow.__table__  # type: ignore[attr-defined]
+holdings = HoldingRow.__table__  # type: ignore[attr-defined]
 orders = OrderRow.__table__  # type: ignore[attr-defined]
 controls = ControlRow.__table__  # type: ignore[attr-defined]
 
 _OPEN = [s.value for s in PENDING]
 _FINAL = [s.value for s in FINAL]
 _TRADING = "trading_state"
+_ZERO = Decimal(0)
+log = logging.getLogger("signalgate.execution")
 
 
 def _utc(value: datetime) -> datetime:
@@ -86,9 +88,23 @@ class SqlExecutionStore:
         self._saves: dict[str, tuple[Bracket, datetime]] = {}  # brackets not written yet
         # Hot reads built once, with bound parameters: SQLAlchemy then reuses their compiled
         # form without rebuilding and re-keying a statement per call.
-        # Holdings: one row per venue, symbol and side, summed by the database from a covering
-        # index (the rows, with their JSON, stay unread).
-        self._holdings = _holdings_query(engine.dialect.name)
+        # Holdings: a few rows kept up to date by every bracket save (`_move_holdings`).
+        self._holdings = (
+            select(holdings.c.venue, holdings.c.symbol, holdings.c.side, holdings.c.position,
+                   holdings.c.cost, holdings.c.brackets)
+            .where(holdings.c.account == bindparam("account"))
+            .order_by(holdings.c.venue, holdings.c.symbol, holdings.c.side)
+        )  # fmt: skip
+        self._held_before = select(*_CONTRIBUTION).where(
+            brackets.c.id.in_(bindparam("ids", expanding=True))
+        )
+        self._holding = select(holdings.c.position, holdings.c.cost, holdings.c.brackets).where(
+            *(holdings.c[name] == bindparam(name) for name in _HOLDING_KEY)
+        )
+        self._upsert_holding = _upsert(self._insert(holdings), list(_HOLDING_KEY), keep=set())
+        self._drop_holding = holdings.delete().where(
+            *(holdings.c[name] == bindparam(name) for name in _HOLDING_KEY)
+        )
         # The rest of the account in one row: today's P&L, the orders of the last minute, the
         # symbol's last stop-loss fill, the trading state.
         account: Any = bindparam("account")
@@ -230,7 +246,11 @@ class SqlExecutionStore:
         """Kept until the next write, read or `flush` (the latest save of a bracket wins)."""
         self._saves[bracket.id] = (bracket, at)
 
-    def _write_brackets(self, conn: Connection, saves: Iterable[tuple[Bracket, datetime]]) -> None:
+    def _write_brackets(
+        self, conn: Connection, saves: Collection[tuple[Bracket, datetime]]
+    ) -> None:
+        ids = [bracket.id for bracket, _ in saves]
+        before = conn.execute(self._held_before, {"ids": ids}).all()
         rows: list[dict[str, Any]] = []
         order_rows: list[dict[str, Any]] = []
         for bracket, at in saves:
@@ -253,6 +273,23 @@ class SqlExecutionStore:
         conn.execute(self._upsert_bracket, rows)
         if order_rows:
             conn.execute(self._upsert_orders, order_rows)
+        self._move_holdings(conn, holding_changes(before, [bracket for bracket, _ in saves]))
+
+    def _move_holdings(self, conn: Connection, changes: dict[HoldingKey, HeldSums]) -> None:
+        """Add the changes to the holdings rows (a row goes when its last bracket closes).
+
+        Read, added in exact Decimals and written back in the bracket's transaction: the rows
+        of one account and symbol change only under that key's lock, like its brackets."""
+        for key, change in changes.items():
+            where = dict(zip(_HOLDING_KEY, key, strict=True))
+            row = conn.execute(self._holding, where).first()
+            now = change if row is None else change.plus(HeldSums(*row))
+            if now.brackets > 0:
+                conn.execute(self._upsert_holding, {**where, **now.row()})
+                continue
+            if now.brackets < 0 or now.position:
+                log.error("holdings of %s out of step with the brackets: %s", key, now)
+            conn.execute(self._drop_holding, where)
 
     def bracket(self, bracket_id: str) -> Bracket | None:
         with self._reading() as conn:
@@ -288,7 +325,7 @@ class SqlExecutionStore:
         values = {"account": account, "symbol": symbol, "day": day, "since": since,
                   "yesterday": yesterday}  # fmt: skip
         with self._reading() as conn:
-            held = conn.execute(self._holdings, values).all()
+            held = conn.execute(self._holdings, {"account": account}).all()
             realized, recent, stopped, trading = conn.execute(self._activity, values).one()
         return AccountState(
             holdings=[_holding(*row) for row in held],
@@ -390,40 +427,72 @@ def _short(text: str | None, limit: int = 2000) -> str | None:
     return text[: limit - 1] + "…"
 
 
-def _holdings_query(dialect: str) -> Any:
-    """Open brackets summed per venue, symbol and side: position, cost (position x entry price)
-    and count. PostgreSQL sums its NUMERIC money exactly; SQLite keeps money as exact text and
-    sums it in double precision (`_exact` rounds the sums back to 15 significant digits)."""
-    position: Any = brackets.c.position
-    price: Any = brackets.c.entry_price
-    if dialect == "sqlite":
-        position = cast(type_coerce(position, String), Float)
-        price = cast(type_coerce(price, String), Float)
-    return (
-        select(
-            brackets.c.venue, brackets.c.symbol, brackets.c.side,
-            type_coerce(func.sum(position), NullType()),
-            type_coerce(func.sum(position * price), NullType()),
-            func.count(),
-        )
-        .where(brackets.c.state.notin_(_FINAL), brackets.c.account == bindparam("account"))
-        .group_by(brackets.c.venue, brackets.c.symbol, brackets.c.side)
-        .order_by(brackets.c.venue, brackets.c.symbol, brackets.c.side)
-    )  # fmt: skip
+HoldingKey = tuple[str, str, str, str]  # account, venue, symbol, side
+_HOLDING_KEY = ("account", "venue", "symbol", "side")
+_CONTRIBUTION = (brackets.c.id, *(brackets.c[name] for name in _HOLDING_KEY), brackets.c.state,
+                 brackets.c.position, brackets.c.entry_price)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class HeldSums:
+    """A holdings row's sums, or a change to them."""
+
+    position: Decimal
+    cost: Decimal  # position x entry price
+    brackets: int
+
+    def plus(self, other: HeldSums) -> HeldSums:
+        return HeldSums(self.position + other.position, self.cost + other.cost,
+                        self.brackets + other.brackets)  # fmt: skip
+
+    def negated(self) -> HeldSums:
+        return HeldSums(-self.position, -self.cost, -self.brackets)
+
+    @property
+    def nothing(self) -> bool:
+        return not (self.position or self.cost or self.brackets)
+
+    def row(self) -> dict[str, Any]:
+        return {"position": self.position, "cost": self.cost, "brackets": self.brackets}
+
+
+def _held(state: str, position: Decimal, entry_price: Decimal | None) -> HeldSums | None:
+    """What one bracket adds to its holdings row: nothing once it is closed or failed."""
+    if state in _FINAL:
+        return None
+    return HeldSums(position, position * entry_price if entry_price is not None else _ZERO, 1)
+
+
+def holding_changes(before: Iterable[Any], after: Iterable[Bracket]) -> dict[HoldingKey, HeldSums]:
+    """The changes to the holdings rows when the brackets `after` replace their rows `before`
+    (`_CONTRIBUTION` columns; a bracket saved for the first time has none)."""
+    changes: dict[HoldingKey, HeldSums] = {}
+
+    def add(key: HoldingKey, sums: HeldSums | None) -> None:
+        if sums is not None:
+            changes[key] = changes[key].plus(sums) if key in changes else sums
+
+    for row in before:
+        if (was := _held(row.state, row.position, row.entry_price)) is not None:
+            add((row.account, row.venue, row.symbol, row.side), was.negated())
+    for b in after:
+        key = (b.account, b.venue, b.symbol, b.side.value)
+        add(key, _held(b.state.value, b.position, b.entry_price))
+    return {key: sums for key, sums in changes.items() if not sums.nothing}
+
+
+def _holding(venue: str, symbol: str, side: str, position: Decimal, cost: Decimal,
+             count: int) -> Holding:  # fmt: skip
+    price = cost / position if position else None
+    return Holding(venue, symbol, Side(side), position, price, count)
 
 
 _SUMS = Context(prec=15)
 
 
-def _holding(venue: str, symbol: str, side: str, position: Any, cost: Any, count: int) -> Holding:
-    held = _exact(position)
-    price = _exact(cost) / held if held and cost is not None else None
-    return Holding(venue, symbol, Side(side), held, price, count)
-
-
 def _exact(value: Decimal | float | str) -> Decimal:
     """A sum as the database returned it: PostgreSQL's exact Decimal, or SQLite's double rounded
-    to 15 significant digits (0.1 + 0.2 comes back as 0.3; ample for risk limits)."""
+    to 15 significant digits (0.1 + 0.2 comes back as 0.3; ample for the day's P&L limit)."""
     if isinstance(value, float):
         return _SUMS.create_decimal(repr(value))
     return Decimal(value)

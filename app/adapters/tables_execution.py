@@ -28,16 +28,6 @@ class BracketRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_brackets_account_symbol_state", "account", "symbol", "state"),
         Index("ix_brackets_account_closed_at", "account", "closed_at"),
-        Index(  # covers `holdings`: the rows, with their JSON, stay unread
-            "ix_brackets_holdings",
-            "account",
-            "state",
-            "venue",
-            "symbol",
-            "side",
-            "position",
-            "entry_price",
-        ),
     )
 
     id: str = Field(sa_column=Column(String(26), primary_key=True))
@@ -53,6 +43,22 @@ class BracketRow(SQLModel, table=True):
     position: Decimal = Field(sa_column=Column(MONEY, nullable=False))  # held now, base units
     entry_price: Decimal | None = Field(default=None, sa_column=Column(MONEY))
     data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class HoldingRow(SQLModel, table=True):
+    """What the open brackets of one account, venue, symbol and side hold, kept up to date in the
+    transaction that saves a bracket (`SqlExecutionStore`): the risk gate reads a few rows here
+    instead of summing every open bracket per signal. No row while no bracket is open."""
+
+    __tablename__ = "holdings"
+
+    account: str = Field(sa_column=Column(String(100), primary_key=True))
+    venue: str = Field(sa_column=Column(String(100), primary_key=True))
+    symbol: str = Field(sa_column=Column(String(60), primary_key=True))
+    side: str = Field(sa_column=Column(String(4), primary_key=True))
+    position: Decimal = Field(sa_column=Column(MONEY, nullable=False))  # sum of positions
+    cost: Decimal = Field(sa_column=Column(MONEY, nullable=False))  # sum of position x entry price
+    brackets: int = Field(sa_column=Column(Integer, nullable=False))  # open brackets
 
 
 class OrderRow(SQLModel, table=True):

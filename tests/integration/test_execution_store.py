@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from msgspec.structs import replace
 
+from alembic import command
 from app.adapters.db import SqlSignalStore, make_engine
 from app.adapters.exchange_paper import PaperExchange
 from app.adapters.execution_store import SqlExecutionStore
-from app.domain.brackets import Bracket, BracketState
+from app.adapters.memory_execution import sum_holdings
+from app.domain.brackets import FINAL, Bracket, BracketState
 from app.domain.orders import Leg, OrderRequest, OrderStatus, Side
 from app.domain.paper import PaperVenue
 from app.domain.risk import RiskLimits, TradingState
@@ -20,6 +23,7 @@ from app.domain.sizing import SizingPolicy
 from app.execution import Executor
 from app.monitor import BracketMonitor
 from app.ports_execution import Activity, Holding, NoLocks, OrderQuery
+from tests.integration.test_database import alembic_config
 from tests.paper_helpers import book
 from tests.unit.test_brackets import entry, long
 from tests.unit.test_execution import MARKET, alert
@@ -134,6 +138,64 @@ def _check_account_state(store: SqlExecutionStore) -> None:
     assert state.activity == Activity(Decimal("-0.05"), 6, {"BTC/USDT": NOW})
     assert state.trading_state is TradingState.REDUCING
     assert store.account_state("default", "ETH/USDT", NOW).activity.last_stop_loss_at == {}
+
+
+@pytest.mark.parametrize("database", ["sqlite_url", "postgres_url"])
+def test_the_holdings_rows_follow_every_bracket_save(
+    database: str, request: pytest.FixtureRequest
+) -> None:
+    """Brackets opened, filled, moved between venues and symbols, closed and failed, one or
+    several per transaction: the holdings read equal the open brackets summed afresh."""
+    engine = make_engine(request.getfixturevalue(database))
+    store, latest = SqlExecutionStore(engine), {}
+    rng = random.Random(7)
+    try:
+        for _ in range(80):
+            for _ in range(rng.randint(1, 3)):
+                number = rng.randint(1, 8)
+                bracket = _bracket(
+                    number,
+                    rng.choice(["0", "0.010", "0.003", "0.007"]),
+                    rng.choice(["100", "101.5", "99.25"]),
+                    venue=rng.choice(["paper", "other"]),
+                    symbol=rng.choice(["BTC/USDT", "ETH/USDT"]),
+                    account=rng.choice(["default", "default", "second"]),
+                    state=rng.choice([*[BracketState.OPEN] * 4, BracketState.CLOSED,
+                                      BracketState.FAILED, BracketState.UNPROTECTED]),
+                )  # fmt: skip
+                store.save_bracket(bracket, NOW)
+                latest[bracket.id] = bracket
+            store.flush()
+            for account in ("default", "second"):
+                held = store.account_state(account, "BTC/USDT", NOW).holdings
+                assert held == sum_holdings(
+                    (b.venue, b.symbol, b.side.value, b.position, b.entry_price)
+                    for b in latest.values()
+                    if b.account == account and b.state not in FINAL
+                )
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("database", ["sqlite_url", "postgres_url"])
+def test_the_holdings_migration_fills_them_from_the_open_brackets(
+    database: str, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue(database)
+    engine = make_engine(url)
+    try:
+        store = SqlExecutionStore(engine)
+        for bracket in (_bracket(1, "0.1", "100"), _bracket(2, "0.2", "130"),
+                        _bracket(3, "0.1", "101", state=BracketState.CLOSED)):  # fmt: skip
+            store.save_bracket(bracket, NOW)
+        store.flush()
+        before = store.account_state("default", "BTC/USDT", NOW).holdings
+        command.downgrade(alembic_config(url), "0006")
+        command.upgrade(alembic_config(url), "head")
+        assert store.account_state("default", "BTC/USDT", NOW).holdings == before
+        assert before == [Holding("paper", "BTC/USDT", Side.BUY, Decimal("0.3"), Decimal(120), 2)]
+    finally:
+        engine.dispose()
 
 
 @pytest.mark.parametrize("database", ["sqlite_url", "postgres_url"])
