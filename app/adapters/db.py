@@ -9,7 +9,9 @@ import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+from urllib.request import pathname2url
 
 import msgspec
 from sqlalchemy import Connection, Engine, create_engine, event, select, text, update
@@ -65,15 +67,19 @@ def _start_checkpoints(engine: Engine, path: str, every_seconds: float = 1.0) ->
     blocks a writer; sqlite3 releases the GIL while it works."""
     stop = threading.Event()
     weakref.finalize(engine, stop.set)
+    uri = f"file:{pathname2url(str(Path(path).resolve()))}?mode=rw"
 
     def run() -> None:
-        connection = sqlite3.connect(path, timeout=1)
+        connection = None
         try:
             while not stop.wait(every_seconds):
-                with contextlib.suppress(sqlite3.Error):
+                with contextlib.suppress(sqlite3.Error):  # gone for now: the next round tries
+                    # mode=rw: a database file that is not there is not created
+                    connection = connection or sqlite3.connect(uri, uri=True, timeout=1)
                     connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         finally:
-            connection.close()
+            if connection is not None:
+                connection.close()
 
     threading.Thread(target=run, name="sqlite-checkpoints", daemon=True).start()
 

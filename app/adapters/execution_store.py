@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Engine,
     bindparam,
     func,
+    or_,
     select,
     type_coerce,
     update,
@@ -23,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.types import NullType
 
 from app.adapters.db import dialect_insert, events, signals, transaction
+from app.adapters.prepared import Prepared
 from app.adapters.tables_execution import BracketRow, ControlRow, HoldingRow, OrderRow
 from app.domain.brackets import FINAL, Bracket, LegOrder
 from app.domain.orders import Leg, Side
@@ -47,6 +50,9 @@ controls = ControlRow.__table__  # type: ignore[attr-defined]
 _OPEN = [s.value for s in PENDING]
 _FINAL = [s.value for s in FINAL]
 _TRADING = "trading_state"
+_STEP_KEYS = ["signal_id", "at", "status", "detail", "data"]
+_BRACKET_KEYS = ["id", "account", "venue", "symbol", "side", "state", "opened_at", "closed_at",
+                 "updated_at", "realized_pnl", "position", "entry_price", "data"]  # fmt: skip
 _ZERO = Decimal(0)
 log = logging.getLogger("signalgate.execution")
 
@@ -80,51 +86,67 @@ def _order_row(bracket: Bracket, order: LegOrder, at: datetime) -> dict[str, Any
     }
 
 
+_ORDER_KEYS = ["bracket_id", "account", "venue", "symbol", "leg", "client_order_id", "order_id",
+               "side", "kind", "state", "amount", "filled", "average_price", "price",
+               "trigger_price", "fee", "fee_currency", "reduce_only", "created_at",
+               "updated_at"]  # fmt: skip
+
+
 class SqlExecutionStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._insert = dialect_insert(engine)
         self._steps: list[dict[str, Any]] = []  # lineage steps not written yet
         self._saves: dict[str, tuple[Bracket, datetime]] = {}  # brackets not written yet
-        # Hot reads built once, with bound parameters: SQLAlchemy then reuses their compiled
-        # form without rebuilding and re-keying a statement per call.
+        # The statements of every signal, compiled once and run on the driver's cursor
+        # (`Prepared`); the rest are built once with bound parameters, so that SQLAlchemy reuses
+        # their compiled form.
+        prepared = functools.partial(Prepared, engine)
         # Holdings: a few rows kept up to date by every bracket save (`_move_holdings`).
-        self._holdings = (
+        self._holdings = prepared(
             select(holdings.c.venue, holdings.c.symbol, holdings.c.side, holdings.c.position,
                    holdings.c.cost, holdings.c.brackets)
             .where(holdings.c.account == bindparam("account"))
             .order_by(holdings.c.venue, holdings.c.symbol, holdings.c.side)
         )  # fmt: skip
-        self._held_before = select(*_CONTRIBUTION).where(
-            brackets.c.id.in_(bindparam("ids", expanding=True))
+        self._held_before = prepared(select(*_CONTRIBUTION).where(brackets.c.id == bindparam("id")))
+        holding_row = [holdings.c[name] == bindparam(name) for name in _HOLDING_KEY]
+        self._holding = prepared(
+            select(holdings.c.position, holdings.c.cost, holdings.c.brackets).where(*holding_row)
         )
-        self._holding = select(holdings.c.position, holdings.c.cost, holdings.c.brackets).where(
-            *(holdings.c[name] == bindparam(name) for name in _HOLDING_KEY)
+        self._upsert_holding = prepared(
+            _upsert(self._insert(holdings), list(_HOLDING_KEY), keep=set())
         )
-        self._upsert_holding = _upsert(self._insert(holdings), list(_HOLDING_KEY), keep=set())
-        self._drop_holding = holdings.delete().where(
-            *(holdings.c[name] == bindparam(name) for name in _HOLDING_KEY)
-        )
+        self._drop_holding = prepared(holdings.delete().where(*holding_row))
+        self._add_steps = prepared(events.insert(), _STEP_KEYS)
+        self._set_status = prepared(
+            update(signals)
+            .where(signals.c.id == bindparam("signal_id"))
+            .values(status=bindparam("new_status"), updated_at=bindparam("at"),
+                    reason=bindparam("reason"))
+        )  # fmt: skip
         # The rest of the account in one row: today's P&L, the orders of the last minute, the
         # symbol's last stop-loss fill, the trading state.
         account: Any = bindparam("account")
-        self._activity = select(
-            select(type_coerce(func.coalesce(func.sum(brackets.c.realized_pnl), 0), NullType()))
-            .where(brackets.c.account == account, brackets.c.closed_at >= bindparam("day"))
-            .scalar_subquery(),
-            select(func.count())
-            .where(orders.c.account == account, orders.c.created_at >= bindparam("since"))
-            .scalar_subquery(),
-            select(func.max(orders.c.updated_at))
-            .where(
-                orders.c.account == account,
-                orders.c.symbol == bindparam("symbol"),
-                orders.c.leg == Leg.STOP_LOSS.value,
-                orders.c.state.in_(["filled", "partially_filled"]),
-                orders.c.updated_at >= bindparam("yesterday"),
+        self._activity = prepared(
+            select(
+                select(type_coerce(func.coalesce(func.sum(brackets.c.realized_pnl), 0), NullType()))
+                .where(brackets.c.account == account, brackets.c.closed_at >= bindparam("day"))
+                .scalar_subquery(),
+                select(func.count())
+                .where(orders.c.account == account, orders.c.created_at >= bindparam("since"))
+                .scalar_subquery(),
+                select(func.max(orders.c.updated_at))
+                .where(
+                    orders.c.account == account,
+                    orders.c.symbol == bindparam("symbol"),
+                    orders.c.leg == Leg.STOP_LOSS.value,
+                    _any_of(orders.c.state, ["filled", "partially_filled"]),
+                    orders.c.updated_at >= bindparam("yesterday"),
+                )
+                .scalar_subquery(),
+                select(controls.c.value).where(controls.c.name == _TRADING).scalar_subquery(),
             )
-            .scalar_subquery(),
-            select(controls.c.value).where(controls.c.name == _TRADING).scalar_subquery(),
         )
         self._trading = select(controls.c.value).where(controls.c.name == _TRADING)
         self._bracket = select(brackets.c.data).where(brackets.c.id == bindparam("id"))
@@ -140,22 +162,25 @@ class SqlExecutionStore:
         self._unit = (
             select(*columns).select_from(with_bracket).where(signals.c.unit_id == bindparam("unit"))
         )
-        self._pending = (
+        self._pending = prepared(
             select(*columns)
             .select_from(with_bracket)
             .where(
                 signals.c.account == bindparam("account"),
                 signals.c.symbol == bindparam("symbol"),
-                signals.c.status.in_(_OPEN),
+                _any_of(signals.c.status, _OPEN),
                 signals.c.id <= bindparam("up_to"),
             )
             .order_by(signals.c.id)
         )
         # built once: a statement built per call costs more than the write itself
-        self._upsert_bracket = _upsert(self._insert(brackets), ["id"], keep={"id"})
-        self._upsert_orders = _upsert(
-            self._insert(orders), ["venue", "client_order_id"],
-            keep={"id", "created_at", "venue", "client_order_id"},
+        self._upsert_bracket = prepared(
+            _upsert(self._insert(brackets), ["id"], keep={"id"}), _BRACKET_KEYS
+        )
+        self._upsert_orders = prepared(
+            _upsert(self._insert(orders), ["venue", "client_order_id"],
+                    keep={"id", "created_at", "venue", "client_order_id"}),
+            _ORDER_KEYS,
         )  # fmt: skip
 
     def _begin(self) -> AbstractContextManager[Connection]:
@@ -177,7 +202,7 @@ class SqlExecutionStore:
     def signal(self, signal_id: str) -> PendingSignal | None:
         with self._reading() as conn:
             row = conn.execute(self._one_signal, {"id": signal_id}).first()
-        return None if row is None else _pending(row)
+        return None if row is None else _pending(*row)
 
     def states(self, signal_ids: Sequence[str]) -> dict[str, SignalState]:
         with self._reading() as conn:
@@ -187,12 +212,12 @@ class SqlExecutionStore:
     def unit(self, unit_id: str) -> list[PendingSignal]:
         with self._reading() as conn:
             rows = conn.execute(self._unit, {"unit": unit_id}).all()
-        return sorted((_pending(row) for row in rows), key=leg_number)
+        return sorted((_pending(*row) for row in rows), key=leg_number)
 
     def pending(self, account: str, symbol: str, up_to: str) -> list[PendingSignal]:
         values = {"account": account, "symbol": symbol, "up_to": up_to}
         with self._reading() as conn:
-            return [_pending(row) for row in conn.execute(self._pending, values).all()]
+            return [_pending(*row) for row in self._pending.rows(conn, values)]
 
     def record(
         self,
@@ -212,12 +237,10 @@ class SqlExecutionStore:
         )  # fmt: skip
         if status is None:
             return
+        values = {"signal_id": signal_id, "new_status": status.value, "at": at,
+                  "reason": _short(detail, 500)}  # fmt: skip
         with self._writing() as conn:
-            conn.execute(
-                update(signals)
-                .where(signals.c.id == signal_id)
-                .values(status=status.value, updated_at=at, reason=_short(detail, 500))
-            )
+            self._set_status.execute(conn, values)
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
@@ -232,7 +255,7 @@ class SqlExecutionStore:
         try:
             with self._begin() as conn:
                 if steps:
-                    conn.execute(events.insert(), steps)
+                    self._add_steps.executemany(conn, steps)
                 if saves:
                     self._write_brackets(conn, saves.values())
                 yield conn
@@ -249,8 +272,7 @@ class SqlExecutionStore:
     def _write_brackets(
         self, conn: Connection, saves: Collection[tuple[Bracket, datetime]]
     ) -> None:
-        ids = [bracket.id for bracket, _ in saves]
-        before = conn.execute(self._held_before, {"ids": ids}).all()
+        before = [row for b, _ in saves for row in self._held_before.rows(conn, {"id": b.id})]
         rows: list[dict[str, Any]] = []
         order_rows: list[dict[str, Any]] = []
         for bracket, at in saves:
@@ -270,9 +292,9 @@ class SqlExecutionStore:
                 "data": msgspec.to_builtins(bracket),
             })  # fmt: skip
             order_rows.extend(_order_row(bracket, order, at) for order in bracket.orders)
-        conn.execute(self._upsert_bracket, rows)
+        self._upsert_bracket.executemany(conn, rows)
         if order_rows:
-            conn.execute(self._upsert_orders, order_rows)
+            self._upsert_orders.executemany(conn, order_rows)
         self._move_holdings(conn, holding_changes(before, [bracket for bracket, _ in saves]))
 
     def _move_holdings(self, conn: Connection, changes: dict[HoldingKey, HeldSums]) -> None:
@@ -282,14 +304,14 @@ class SqlExecutionStore:
         of one account and symbol change only under that key's lock, like its brackets."""
         for key, change in changes.items():
             where = dict(zip(_HOLDING_KEY, key, strict=True))
-            row = conn.execute(self._holding, where).first()
-            now = change if row is None else change.plus(HeldSums(*row))
+            found = self._holding.rows(conn, where)
+            now = change.plus(HeldSums(*found[0])) if found else change
             if now.brackets > 0:
-                conn.execute(self._upsert_holding, {**where, **now.row()})
+                self._upsert_holding.execute(conn, {**where, **now.row()})
                 continue
             if now.brackets < 0 or now.position:
                 log.error("holdings of %s out of step with the brackets: %s", key, now)
-            conn.execute(self._drop_holding, where)
+            self._drop_holding.execute(conn, where)
 
     def bracket(self, bracket_id: str) -> Bracket | None:
         with self._reading() as conn:
@@ -325,8 +347,8 @@ class SqlExecutionStore:
         values = {"account": account, "symbol": symbol, "day": day, "since": since,
                   "yesterday": yesterday}  # fmt: skip
         with self._reading() as conn:
-            held = conn.execute(self._holdings, {"account": account}).all()
-            realized, recent, stopped, trading = conn.execute(self._activity, values).one()
+            held = self._holdings.rows(conn, {"account": account})
+            ((realized, recent, stopped, trading),) = self._activity.rows(conn, values)
         return AccountState(
             holdings=[_holding(*row) for row in held],
             activity=Activity(
@@ -411,14 +433,21 @@ def _upsert(insert: Any, keys: list[str], keep: set[str]) -> Any:
     return insert.on_conflict_do_update(index_elements=keys, set_=changes)
 
 
-def _pending(row: Any) -> PendingSignal:
+def _pending(
+    signal_id: str, received_at: datetime, status: str, signal: Any, started: object
+) -> PendingSignal:
     return PendingSignal(
-        id=row.id,
-        received_at=_utc(row.received_at),
-        status=SignalStatus(row.status),
-        signal=msgspec.convert(row.signal, Signal),
-        started=bool(row.started),
+        id=signal_id,
+        received_at=_utc(received_at),
+        status=SignalStatus(status),
+        signal=msgspec.convert(signal, Signal),
+        started=bool(started),
     )
+
+
+def _any_of(column: Any, values: Sequence[str]) -> Any:
+    """`column IN (values)` with one bound value each (a prepared statement holds no IN list)."""
+    return or_(*(column == value for value in values))
 
 
 def _short(text: str | None, limit: int = 2000) -> str | None:
@@ -472,9 +501,9 @@ def holding_changes(before: Iterable[Any], after: Iterable[Bracket]) -> dict[Hol
         if sums is not None:
             changes[key] = changes[key].plus(sums) if key in changes else sums
 
-    for row in before:
-        if (was := _held(row.state, row.position, row.entry_price)) is not None:
-            add((row.account, row.venue, row.symbol, row.side), was.negated())
+    for _, account, venue, symbol, side, state, position, entry_price in before:
+        if (was := _held(state, position, entry_price)) is not None:
+            add((account, venue, symbol, side), was.negated())
     for b in after:
         key = (b.account, b.venue, b.symbol, b.side.value)
         add(key, _held(b.state.value, b.position, b.entry_price))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -109,3 +110,27 @@ def test_heroku_postgres_url_migrates_the_real_server(postgres_empty_url: str):
     assert settings.database_url == postgres_empty_url
     migrate(settings)
     assert "signals" in tables(postgres_empty_url)
+
+
+def test_a_long_running_process_checkpoints_the_sqlite_wal_in_the_background(tmp_path):
+    """No commit of a worker waits for SQLite's checkpoint (and its fsync): a thread copies the
+    WAL into the database file, and does not create a file that is not there."""
+    path = tmp_path / "a b.db"
+    engine = make_engine(f"sqlite:///{path}", background_checkpoints=True)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sqlalchemy.text("CREATE TABLE t (a TEXT)"))
+            rows = [{"a": "x" * 500}] * 2000
+            conn.execute(sqlalchemy.text("INSERT INTO t VALUES (:a)"), rows)
+        assert path.stat().st_size < 100_000 < (tmp_path / "a b.db-wal").stat().st_size
+        deadline = time.monotonic() + 10
+        while path.stat().st_size < 1_000_000 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert path.stat().st_size > 1_000_000
+        engine.dispose()
+        for name in ("a b.db", "a b.db-wal", "a b.db-shm"):
+            (tmp_path / name).unlink(missing_ok=True)
+        time.sleep(1.5)  # a round of the thread while the file is gone
+        assert not path.exists()
+    finally:
+        engine.dispose()
