@@ -126,7 +126,7 @@ class SqlExecutionStore:
                     reason=bindparam("reason"))
         )  # fmt: skip
         # The rest of the account in one row: today's P&L, the orders of the last minute, the
-        # symbol's last stop-loss fill, the trading state.
+        # symbol's last stop-loss fill and partial fill, the trading state.
         account: Any = bindparam("account")
         self._activity = prepared(
             select(
@@ -136,15 +136,18 @@ class SqlExecutionStore:
                 select(func.count())
                 .where(orders.c.account == account, orders.c.created_at >= bindparam("since"))
                 .scalar_subquery(),
-                select(func.max(orders.c.updated_at))
-                .where(
-                    orders.c.account == account,
-                    orders.c.symbol == bindparam("symbol"),
-                    orders.c.leg == Leg.STOP_LOSS.value,
-                    _any_of(orders.c.state, ["filled", "partially_filled"]),
-                    orders.c.updated_at >= bindparam("yesterday"),
-                )
-                .scalar_subquery(),
+                *(
+                    select(func.max(orders.c.updated_at))
+                    .where(
+                        orders.c.account == account,
+                        orders.c.symbol == bindparam("symbol"),
+                        orders.c.leg == Leg.STOP_LOSS.value,
+                        orders.c.state == state,
+                        orders.c.updated_at >= bindparam("yesterday"),
+                    )
+                    .scalar_subquery()
+                    for state in ("filled", "partially_filled")
+                ),
                 select(controls.c.value).where(controls.c.name == _TRADING).scalar_subquery(),
             )
         )
@@ -348,7 +351,8 @@ class SqlExecutionStore:
                   "yesterday": yesterday}  # fmt: skip
         with self._reading() as conn:
             held = self._holdings.rows(conn, {"account": account})
-            ((realized, recent, stopped, trading),) = self._activity.rows(conn, values)
+            ((realized, recent, filled, partly, trading),) = self._activity.rows(conn, values)
+        stopped = max((at for at in (filled, partly) if at is not None), default=None)
         return AccountState(
             holdings=[_holding(*row) for row in held],
             activity=Activity(

@@ -68,7 +68,8 @@ class OrderRow(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("venue", "client_order_id", name="uq_orders_venue_client_order_id"),
         Index("ix_orders_account_created_at", "account", "created_at"),
-        Index("ix_orders_account_leg_updated_at", "account", "leg", "updated_at"),
+        # the symbol's last stop-loss fill: one index lookup per state
+        Index("ix_orders_last_stop", "account", "symbol", "leg", "state", "updated_at"),
     )
 
     id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))

@@ -15,7 +15,7 @@ from app.adapters.exchange_paper import PaperExchange
 from app.adapters.execution_store import SqlExecutionStore
 from app.adapters.memory_execution import sum_holdings
 from app.domain.brackets import FINAL, Bracket, BracketState
-from app.domain.orders import Leg, OrderRequest, OrderStatus, Side
+from app.domain.orders import Leg, OrderRequest, OrderState, OrderStatus, Side
 from app.domain.paper import PaperVenue
 from app.domain.risk import RiskLimits, TradingState
 from app.domain.signals import Action, SignalRecord, SignalStatus
@@ -109,6 +109,10 @@ def _check_account_state(store: SqlExecutionStore) -> None:
     stop = replace(
         entry("0.010", price="95"), leg=Leg.STOP_LOSS, side=Side.SELL, client_order_id="s4"
     )
+    partly_stopped = replace(
+        entry("0.004", OrderState.PARTIALLY_FILLED, price="95"),
+        leg=Leg.STOP_LOSS, side=Side.SELL, client_order_id="s6",
+    )  # fmt: skip
     for bracket in (
         _bracket(1, "0.1", "100"),
         _bracket(2, "0.2", "130"),  # with 1: 0.3 held at 120 on average
@@ -123,6 +127,13 @@ def _check_account_state(store: SqlExecutionStore) -> None:
             orders=(entry(), stop),
         ),
         _bracket(5, "0", "0", symbol="ETH/USDT"),  # no fill yet: held 0, no price
+        _bracket(
+            6,
+            "0.010",
+            "100",
+            symbol="SOL/USDT",
+            orders=(replace(entry(), client_order_id="e6"), partly_stopped),
+        ),
     ):
         store.save_bracket(bracket, NOW)
     store.set_trading_state(TradingState.REDUCING, NOW, "test")
@@ -135,9 +146,11 @@ def _check_account_state(store: SqlExecutionStore) -> None:
     assert held["other", btc] == Holding("other", btc, Side.BUY, Decimal("0.1"), Decimal(101), 1)
     assert held["paper", "ETH/USDT"].position == 0
     assert held["paper", "ETH/USDT"].entry_price is None
-    assert state.activity == Activity(Decimal("-0.05"), 6, {"BTC/USDT": NOW})
+    assert state.activity == Activity(Decimal("-0.05"), 8, {"BTC/USDT": NOW})
     assert state.trading_state is TradingState.REDUCING
     assert store.account_state("default", "ETH/USDT", NOW).activity.last_stop_loss_at == {}
+    sol = store.account_state("default", "SOL/USDT", NOW).activity
+    assert sol.last_stop_loss_at == {"SOL/USDT": NOW}
 
 
 @pytest.mark.parametrize("database", ["sqlite_url", "postgres_url"])
