@@ -17,6 +17,7 @@ import msgspec
 from sqlalchemy import Connection, Engine, bindparam, or_, select, update
 
 from app.adapters.db import dialect_insert, transaction
+from app.adapters.prepared import Prepared
 from app.adapters.tables import PaperBalanceRow, PaperFillRow, PaperOrderRow, PaperVenueRow
 from app.domain.market import Market
 from app.domain.orders import Fill, OrderKind, OrderState, Side
@@ -29,6 +30,11 @@ paper_fills = PaperFillRow.__table__  # type: ignore[attr-defined]
 
 _OPEN = [state.value for state in OPEN_STATES]
 _ORDER_CHANGES = ("state", "filled", "cost", "fee", "reserved", "updated_at")
+_ORDER_KEYS = ["venue", "order_id", "client_order_id", "symbol", "side", "kind", "amount", "price",
+               "trigger_price", "state", "filled", "cost", "fee", "reserved", "created_at",
+               "updated_at"]  # fmt: skip
+_FILL_KEYS = ["venue", "order_id", "client_order_id", "symbol", "side", "price", "amount", "fee",
+              "fee_currency", "at", "maker"]  # fmt: skip
 _markets = msgspec.convert
 
 
@@ -50,15 +56,24 @@ class SqlPaperStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         insert = dialect_insert(engine)
+        # the writes of every order: compiled once, run on the driver's cursor (`Prepared`)
         orders = insert(paper_orders)
-        self._upsert_orders = orders.on_conflict_do_update(
-            index_elements=["venue", "order_id"],
-            set_={name: orders.excluded[name] for name in _ORDER_CHANGES},
+        self._upsert_orders = Prepared(
+            engine,
+            orders.on_conflict_do_update(
+                index_elements=["venue", "order_id"],
+                set_={name: orders.excluded[name] for name in _ORDER_CHANGES},
+            ),
+            _ORDER_KEYS,
         )
         balances = insert(paper_balances)
-        self._upsert_balances = balances.on_conflict_do_update(
-            index_elements=["venue", "asset"],
-            set_={"free": balances.excluded.free, "reserved": balances.excluded.reserved},
+        self._upsert_balances = Prepared(
+            engine,
+            balances.on_conflict_do_update(
+                index_elements=["venue", "asset"],
+                set_={"free": balances.excluded.free, "reserved": balances.excluded.reserved},
+            ),
+            ["venue", "asset", "free", "reserved"],
         )
         venues = insert(paper_venues)
         self._upsert_venue = venues.on_conflict_do_update(
@@ -66,12 +81,12 @@ class SqlPaperStore:
             set_={name: venues.excluded[name] for name in ("markets", "next_order_number")}
             | {"updated_at": venues.excluded.updated_at},
         )
-        self._insert_fills = paper_fills.insert()
-        # built once: statements made per call cost more than the SQL itself at these rates
-        self._set_next_order_number = (
+        self._insert_fills = Prepared(engine, paper_fills.insert(), _FILL_KEYS)
+        self._set_next_order_number = Prepared(
+            engine,
             update(paper_venues)
             .where(paper_venues.c.name == bindparam("venue"))
-            .values(next_order_number=bindparam("number"), updated_at=bindparam("at"))
+            .values(next_order_number=bindparam("number"), updated_at=bindparam("at")),
         )
         by_venue = select(paper_orders).where(paper_orders.c.venue == bindparam("venue"))
         self._order_by_client_id = by_venue.where(
@@ -106,21 +121,20 @@ class SqlPaperStore:
                     },
                 )
             elif changes.next_order_number is not None:
-                result = conn.execute(
-                    self._set_next_order_number,
-                    {"venue": name, "number": changes.next_order_number, "at": now},
+                changed = self._set_next_order_number.execute(
+                    conn, {"venue": name, "number": changes.next_order_number, "at": now}
                 )
-                if not result.rowcount:
+                if not changed:
                     raise LookupError(
                         f"the paper venue {name} is not in the database; open it with "
                         "PaperExchange.open so it is saved whole first"
                     )
             if changes.balances:
-                conn.execute(self._upsert_balances, _balance_rows(name, changes.balances))
+                self._upsert_balances.executemany(conn, _balance_rows(name, changes.balances))
             if changes.orders:
-                conn.execute(self._upsert_orders, _order_rows(name, changes.orders))
+                self._upsert_orders.executemany(conn, _order_rows(name, changes.orders))
             if changes.fills:
-                conn.execute(self._insert_fills, _fill_rows(name, changes.fills))
+                self._insert_fills.executemany(conn, _fill_rows(name, changes.fills))
 
     # --- reading ---------------------------------------------------------------------------
 

@@ -47,29 +47,29 @@ class Prepared:
         ]
         return converted if self._positional else dict(zip(self._names, converted, strict=True))
 
-    def execute(self, conn: Connection, values: Mapping[str, Any] | None = None) -> None:
-        self._run(conn, lambda cursor: cursor.execute(self.sql, self._params(values or {})))
+    def execute(self, conn: Connection, values: Mapping[str, Any] | None = None) -> int:
+        """Run it once; the number of rows it changed."""
+        cursor = self._run(conn, self._params(values or {}), many=False)
+        changed = int(cursor.rowcount)
+        cursor.close()
+        return changed
 
     def executemany(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        params = [self._params(row) for row in rows]
-        self._run(conn, lambda cursor: cursor.executemany(self.sql, params))
+        self._run(conn, [self._params(row) for row in rows], many=True).close()
 
     def rows(
         self, conn: Connection, values: Mapping[str, Any] | None = None
     ) -> list[tuple[Any, ...]]:
         """The rows of a SELECT, their values converted like SQLAlchemy's."""
-        found: list[Any] = []
-
-        def read(cursor: Any) -> None:
-            found.extend(cursor.execute(self.sql, self._params(values or {})).fetchall())
-            if self._results is None:  # the driver's type codes choose the conversions
-                self._results = [
-                    c.type.dialect_impl(self._dialect).result_processor(self._dialect, d[1])
-                    for c, d in zip(self._columns, cursor.description, strict=True)
-                ]
-
-        self._run(conn, read)
-        results = self._results or []
+        cursor = self._run(conn, self._params(values or {}), many=False)
+        found = cursor.fetchall()
+        if self._results is None:  # the driver's type codes choose the conversions
+            self._results = [
+                c.type.dialect_impl(self._dialect).result_processor(self._dialect, d[1])
+                for c, d in zip(self._columns, cursor.description, strict=True)
+            ]
+        cursor.close()
+        results = self._results
         if not any(results):
             return [tuple(row) for row in found]
         return [
@@ -78,12 +78,18 @@ class Prepared:
             for row in found
         ]  # fmt: skip
 
-    def _run(self, conn: Connection, work: Callable[[Any], object]) -> None:
-        error = self._dialect.loaded_dbapi.Error
+    def _run(self, conn: Connection, params: Any, *, many: bool) -> Any:
+        """The cursor, having run the statement; SQLAlchemy's `before_cursor_execute`
+        listeners (tracing, tests that count writes) see it as they would a Core statement."""
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        for listener in conn.dispatch.before_cursor_execute:
+            listener(conn, cursor, self.sql, params, None, many)
+        error = self._dialect.loaded_dbapi.Error
         try:
-            work(cursor)
+            if many:
+                cursor.executemany(self.sql, params)
+            else:
+                cursor.execute(self.sql, params)
         except error as exc:  # as Connection.execute raises it: OperationalError and the rest
             raise DBAPIError.instance(self.sql, None, exc, error, dialect=self._dialect) from exc
-        finally:
-            cursor.close()
+        return cursor
