@@ -223,3 +223,11 @@ async def test_forwarder_rides_out_an_outage_and_drains_the_spool(inbox, store, 
     finally:
         forwarder.stop()
     assert not forwarder._thread.is_alive()
+
+
+def test_the_forwarder_lingers_only_while_the_workers_are_behind(inbox, store, clock, queue):
+    forwarder = Forwarder(inbox, store, queue, clock, IntakePolicy())
+    assert forwarder.linger(0) == 0  # the workers keep up: every alert goes at once
+    assert forwarder.linger(1) == pytest.approx(0.02)
+    assert forwarder.linger(5) == pytest.approx(0.10)  # further behind: bigger batches
+    assert forwarder.linger(1000) == forwarder.most_linger_seconds
