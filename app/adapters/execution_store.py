@@ -50,9 +50,6 @@ controls = ControlRow.__table__  # type: ignore[attr-defined]
 _OPEN = [s.value for s in PENDING]
 _FINAL = [s.value for s in FINAL]
 _TRADING = "trading_state"
-_STEP_KEYS = ["signal_id", "at", "status", "detail", "data"]
-_BRACKET_KEYS = ["id", "account", "venue", "symbol", "side", "state", "opened_at", "closed_at",
-                 "updated_at", "realized_pnl", "position", "entry_price", "data"]  # fmt: skip
 _ZERO = Decimal(0)
 log = logging.getLogger("signalgate.execution")
 
@@ -86,12 +83,6 @@ def _order_row(bracket: Bracket, order: LegOrder, at: datetime) -> dict[str, Any
     }
 
 
-_ORDER_KEYS = ["bracket_id", "account", "venue", "symbol", "leg", "client_order_id", "order_id",
-               "side", "kind", "state", "amount", "filled", "average_price", "price",
-               "trigger_price", "fee", "fee_currency", "reduce_only", "created_at",
-               "updated_at"]  # fmt: skip
-
-
 class SqlExecutionStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -118,7 +109,7 @@ class SqlExecutionStore:
             _upsert(self._insert(holdings), list(_HOLDING_KEY), keep=set())
         )
         self._drop_holding = prepared(holdings.delete().where(*holding_row))
-        self._add_steps = prepared(events.insert(), _STEP_KEYS)
+        self._add_steps = prepared(events.insert())
         self._set_status = prepared(
             update(signals)
             .where(signals.c.id == bindparam("signal_id"))
@@ -177,13 +168,10 @@ class SqlExecutionStore:
             .order_by(signals.c.id)
         )
         # built once: a statement built per call costs more than the write itself
-        self._upsert_bracket = prepared(
-            _upsert(self._insert(brackets), ["id"], keep={"id"}), _BRACKET_KEYS
-        )
+        self._upsert_bracket = prepared(_upsert(self._insert(brackets), ["id"], keep={"id"}))
         self._upsert_orders = prepared(
             _upsert(self._insert(orders), ["venue", "client_order_id"],
-                    keep={"id", "created_at", "venue", "client_order_id"}),
-            _ORDER_KEYS,
+                    keep={"id", "created_at", "venue", "client_order_id"})
         )  # fmt: skip
 
     def _begin(self) -> AbstractContextManager[Connection]:
@@ -298,7 +286,7 @@ class SqlExecutionStore:
         self._upsert_bracket.executemany(conn, rows)
         if order_rows:
             self._upsert_orders.executemany(conn, order_rows)
-        self._move_holdings(conn, holding_changes(before, [bracket for bracket, _ in saves]))
+        self._move_holdings(conn, _holding_changes(before, [bracket for bracket, _ in saves]))
 
     def _move_holdings(self, conn: Connection, changes: dict[HoldingKey, HeldSums]) -> None:
         """Add the changes to the holdings rows (a row goes when its last bracket closes).
@@ -496,7 +484,7 @@ def _held(state: str, position: Decimal, entry_price: Decimal | None) -> HeldSum
     return HeldSums(position, position * entry_price if entry_price is not None else _ZERO, 1)
 
 
-def holding_changes(before: Iterable[Any], after: Iterable[Bracket]) -> dict[HoldingKey, HeldSums]:
+def _holding_changes(before: Iterable[Any], after: Iterable[Bracket]) -> dict[HoldingKey, HeldSums]:
     """The changes to the holdings rows when the brackets `after` replace their rows `before`
     (`_CONTRIBUTION` columns; a bracket saved for the first time has none)."""
     changes: dict[HoldingKey, HeldSums] = {}
@@ -516,7 +504,7 @@ def holding_changes(before: Iterable[Any], after: Iterable[Bracket]) -> dict[Hol
 
 def _holding(venue: str, symbol: str, side: str, position: Decimal, cost: Decimal,
              count: int) -> Holding:  # fmt: skip
-    price = cost / position if position else None
+    price = cost / position if position and cost else None  # no price known: none
     return Holding(venue, symbol, Side(side), position, price, count)
 
 

@@ -30,11 +30,6 @@ paper_fills = PaperFillRow.__table__  # type: ignore[attr-defined]
 
 _OPEN = [state.value for state in OPEN_STATES]
 _ORDER_CHANGES = ("state", "filled", "cost", "fee", "reserved", "updated_at")
-_ORDER_KEYS = ["venue", "order_id", "client_order_id", "symbol", "side", "kind", "amount", "price",
-               "trigger_price", "state", "filled", "cost", "fee", "reserved", "created_at",
-               "updated_at"]  # fmt: skip
-_FILL_KEYS = ["venue", "order_id", "client_order_id", "symbol", "side", "price", "amount", "fee",
-              "fee_currency", "at", "maker"]  # fmt: skip
 _markets = msgspec.convert
 
 
@@ -64,7 +59,6 @@ class SqlPaperStore:
                 index_elements=["venue", "order_id"],
                 set_={name: orders.excluded[name] for name in _ORDER_CHANGES},
             ),
-            _ORDER_KEYS,
         )
         balances = insert(paper_balances)
         self._upsert_balances = Prepared(
@@ -73,7 +67,6 @@ class SqlPaperStore:
                 index_elements=["venue", "asset"],
                 set_={"free": balances.excluded.free, "reserved": balances.excluded.reserved},
             ),
-            ["venue", "asset", "free", "reserved"],
         )
         venues = insert(paper_venues)
         self._upsert_venue = venues.on_conflict_do_update(
@@ -81,7 +74,7 @@ class SqlPaperStore:
             set_={name: venues.excluded[name] for name in ("markets", "next_order_number")}
             | {"updated_at": venues.excluded.updated_at},
         )
-        self._insert_fills = Prepared(engine, paper_fills.insert(), _FILL_KEYS)
+        self._insert_fills = Prepared(engine, paper_fills.insert())
         self._set_next_order_number = Prepared(
             engine,
             update(paper_venues)

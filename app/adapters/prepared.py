@@ -4,64 +4,96 @@
 processing, result set-up) where SQLite itself answers in 10-50 us; a worker runs about twenty
 statements per signal. A `Prepared` statement is compiled by SQLAlchemy once per engine, so the
 SQL and every value conversion (money as exact text on SQLite, datetimes, JSON) are SQLAlchemy's
-own, and then runs on the DBAPI cursor of the caller's connection, inside its transaction.
+own, and then runs on the DBAPI cursor of the caller's connection, inside its transaction. An
+INSERT is compiled for the columns of the rows it is given (their keys), once per set of keys.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Dialect, Engine, Insert
 from sqlalchemy.exc import DBAPIError
 
 Convert = Callable[[Any], Any]
 
 
-class Prepared:
-    def __init__(self, engine: Engine, statement: Any, keys: Sequence[str] | None = None) -> None:
-        """`keys`: an INSERT's columns (all of the table's when not given)."""
-        dialect = self._dialect = engine.dialect
+@dataclass(frozen=True)
+class _Form:
+    """A statement compiled for one dialect (and, an INSERT, for one set of columns)."""
+
+    sql: str
+    names: Sequence[str]
+    positional: bool
+    defaults: dict[str, Any]
+    binds: list[tuple[str, Convert | None]]
+
+    @classmethod
+    def of(cls, statement: Any, dialect: Dialect, keys: Sequence[str] | None) -> _Form:
         compiled = statement.compile(dialect=dialect, column_keys=keys)
         if "POSTCOMPILE" in compiled.string:
             raise ValueError("a prepared statement cannot hold an IN list; write it out")
-        self.sql = compiled.string
         binds = compiled.binds
         names = compiled.positiontup if compiled.positional else list(binds)
         assert names is not None
-        self._names = names
-        self._positional = compiled.positional
-        self._defaults = {n: binds[n].value for n in names if not binds[n].required}
-        self._binds: list[tuple[str, Convert | None]] = [
-            (n, binds[n].type.dialect_impl(dialect).bind_processor(dialect)) for n in names
+        return cls(
+            sql=compiled.string,
+            names=names,
+            positional=compiled.positional,
+            defaults={n: binds[n].value for n in names if not binds[n].required},
+            binds=[(n, binds[n].type.dialect_impl(dialect).bind_processor(dialect)) for n in names],
+        )
+
+    def params(self, values: Mapping[str, Any]) -> Any:
+        if self.defaults:
+            values = {**self.defaults, **values}
+        converted = [
+            values[name] if convert is None else convert(values[name])
+            for name, convert in self.binds
         ]
+        return converted if self.positional else dict(zip(self.names, converted, strict=True))
+
+
+class Prepared:
+    def __init__(self, engine: Engine, statement: Any) -> None:
+        self._dialect = engine.dialect
+        self._statement = statement
+        self._insert = isinstance(statement, Insert)  # compiled for the columns it is given
+        self._forms: dict[tuple[str, ...], _Form] = {}
         self._columns = list(getattr(statement, "selected_columns", None) or ())
         self._results: list[Convert | None] | None = None  # known at the first answer
 
-    def _params(self, values: Mapping[str, Any]) -> Any:
-        if self._defaults:
-            values = {**self._defaults, **values}
-        converted = [
-            values[name] if convert is None else convert(values[name])
-            for name, convert in self._binds
-        ]
-        return converted if self._positional else dict(zip(self._names, converted, strict=True))
+    def _form(self, values: Mapping[str, Any]) -> _Form:
+        keys = tuple(values) if self._insert else ()
+        form = self._forms.get(keys)
+        if form is None:
+            form = self._forms[keys] = _Form.of(self._statement, self._dialect, keys or None)
+        return form
 
     def execute(self, conn: Connection, values: Mapping[str, Any] | None = None) -> int:
         """Run it once; the number of rows it changed."""
-        cursor = self._run(conn, self._params(values or {}), many=False)
+        values = values or {}
+        form = self._form(values)
+        cursor = self._run(conn, form.sql, form.params(values), many=False)
         changed = int(cursor.rowcount)
         cursor.close()
         return changed
 
     def executemany(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        self._run(conn, [self._params(row) for row in rows], many=True).close()
+        if not rows:
+            return
+        form = self._form(rows[0])
+        self._run(conn, form.sql, [form.params(row) for row in rows], many=True).close()
 
     def rows(
         self, conn: Connection, values: Mapping[str, Any] | None = None
     ) -> list[tuple[Any, ...]]:
         """The rows of a SELECT, their values converted like SQLAlchemy's."""
-        cursor = self._run(conn, self._params(values or {}), many=False)
+        values = values or {}
+        form = self._form(values)
+        cursor = self._run(conn, form.sql, form.params(values), many=False)
         found = cursor.fetchall()
         if self._results is None:  # the driver's type codes choose the conversions
             self._results = [
@@ -78,18 +110,18 @@ class Prepared:
             for row in found
         ]  # fmt: skip
 
-    def _run(self, conn: Connection, params: Any, *, many: bool) -> Any:
+    def _run(self, conn: Connection, sql: str, params: Any, *, many: bool) -> Any:
         """The cursor, having run the statement; SQLAlchemy's `before_cursor_execute`
         listeners (tracing, tests that count writes) see it as they would a Core statement."""
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         for listener in conn.dispatch.before_cursor_execute:
-            listener(conn, cursor, self.sql, params, None, many)
+            listener(conn, cursor, sql, params, None, many)
         error = self._dialect.loaded_dbapi.Error
         try:
             if many:
-                cursor.executemany(self.sql, params)
+                cursor.executemany(sql, params)
             else:
-                cursor.execute(self.sql, params)
+                cursor.execute(sql, params)
         except error as exc:  # as Connection.execute raises it: OperationalError and the rest
-            raise DBAPIError.instance(self.sql, None, exc, error, dialect=self._dialect) from exc
+            raise DBAPIError.instance(sql, None, exc, error, dialect=self._dialect) from exc
         return cursor
