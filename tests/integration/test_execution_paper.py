@@ -4,12 +4,13 @@ paper venue hosted over Redis, the bracket monitor -- and a worker killed mid-jo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -67,6 +68,7 @@ class Deployment:
     exchange: GatedPaperExchange
     store: SqlExecutionStore
     redis: redis.Redis
+    workers: list[asyncio.subprocess.Process] = field(default_factory=list)
 
     def monitor(self) -> BracketMonitor:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
@@ -86,9 +88,19 @@ class Deployment:
         raise AssertionError("the forwarder did not enqueue the job")
 
     async def worker(self, *args: str) -> asyncio.subprocess.Process:
-        return await asyncio.create_subprocess_exec(
+        process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "app.cli", "worker", *args, env=self.env, start_new_session=True
         )
+        self.workers.append(process)
+        return process
+
+    async def stop_workers(self) -> None:
+        """A test that failed half-way leaves no worker behind to take later tests' jobs."""
+        for process in self.workers:
+            if process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                await process.wait()
 
 
 @pytest.fixture(params=["sqlite_url", "postgres_url"])
@@ -110,7 +122,11 @@ async def deployment(redis_url: str, request: pytest.FixtureRequest) -> AsyncIte
     stop = asyncio.Event()
     host = asyncio.create_task(PaperHost(client, {"paper": exchange}).serve(stop))
     sync = redis.Redis.from_url(redis_url)
-    yield Deployment(settings, env, books, exchange, SqlExecutionStore(engine), sync)
+    deployment = Deployment(settings, env, books, exchange, SqlExecutionStore(engine), sync)
+    yield deployment
+    await deployment.stop_workers()
+    if exchange.gate is not None:  # a test that failed at the gate: let the host finish
+        exchange.gate.set()
     stop.set()
     await asyncio.wait_for(host, 10)
     await client.aclose()
