@@ -289,7 +289,7 @@ class Forwarder:
     def linger(self, backlog: int) -> float:
         """How long to let alerts gather before the next batch when `backlog` jobs wait.
 
-        None when the workers keep up. When they are behind, a job queued now waits for those
+        Nothing when the workers keep up. When they are behind, a job queued now waits for those
         ahead of it anyway (each takes longer than `linger_seconds`), so the alerts that arrive
         meanwhile join it: the workers get one job per batch instead of one per few signals,
         and RQ's cost is per job (about 4 ms and 57 Redis commands on this project's machine).

@@ -51,6 +51,15 @@ class Holding(msgspec.Struct, frozen=True):
     entry_price: Decimal | None  # the average over the filled entries
     brackets: int = 1
 
+    @classmethod
+    def summed(
+        cls, venue: str, symbol: str, side: str, position: Decimal, cost: Decimal, brackets: int
+    ) -> Holding:
+        """From sums over brackets: `cost` is the sum of position x entry price (no price while
+        nothing is held or no entry price is known)."""
+        price = cost / position if position and cost else None
+        return cls(venue, symbol, Side(side), position, price, brackets)
+
 
 def leg_number(pending: PendingSignal) -> int:
     """Where a linked signal's leg comes in its unit (0 for a signal without a link)."""

@@ -28,7 +28,7 @@ from app.adapters.db import dialect_insert, events, signals, transaction
 from app.adapters.prepared import Prepared
 from app.adapters.tables_execution import BracketRow, ControlRow, HoldingRow, OrderRow
 from app.domain.brackets import FINAL, Bracket, LegOrder
-from app.domain.orders import Leg, Side
+from app.domain.orders import Leg
 from app.domain.risk import TradingState
 from app.domain.signals import PENDING, Signal, SignalStatus
 from app.ports_execution import (
@@ -169,7 +169,6 @@ class SqlExecutionStore:
             )
             .order_by(signals.c.id)
         )
-        # built once: a statement built per call costs more than the write itself
         self._upsert_bracket = prepared(_upsert(self._insert(brackets), ["id"], keep={"id"}))
         # an order's own columns (bracket, account, symbol, leg, side, kind, creation) never
         # change: left out of the update, their indexes are not rewritten (-40% per upsert)
@@ -346,7 +345,7 @@ class SqlExecutionStore:
             ((realized, recent, filled, partly, trading),) = self._activity.rows(conn, values)
         stopped = max((at for at in (filled, partly) if at is not None), default=None)
         return AccountState(
-            holdings=[_holding(*row) for row in held],
+            holdings=[Holding.summed(*row) for row in held],
             activity=Activity(
                 realized_pnl_today=_exact(realized),
                 orders_last_minute=int(recent or 0),
@@ -504,12 +503,6 @@ def _holding_changes(before: Iterable[Any], after: Iterable[Bracket]) -> dict[Ho
         key = (b.account, b.venue, b.symbol, b.side.value)
         add(key, _held(b.state.value, b.position, b.entry_price))
     return {key: sums for key, sums in changes.items() if not sums.nothing}
-
-
-def _holding(venue: str, symbol: str, side: str, position: Decimal, cost: Decimal,
-             count: int) -> Holding:  # fmt: skip
-    price = cost / position if position and cost else None  # no price known: none
-    return Holding(venue, symbol, Side(side), position, price, count)
 
 
 _SUMS = Context(prec=15)

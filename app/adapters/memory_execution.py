@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 
 from app.domain.brackets import FINAL, Bracket
-from app.domain.orders import Leg, Side
+from app.domain.orders import Leg
 from app.domain.risk import TradingState
 from app.domain.signals import PENDING, Signal, SignalStatus
 from app.ports_execution import (
@@ -197,6 +197,6 @@ def sum_holdings(
         total[1] += held * Decimal(entry_price) if entry_price else 0
         total[2] += 1
     return [
-        Holding(venue, symbol, Side(side), held, cost / held if held else None, count)
+        Holding.summed(venue, symbol, side, held, cost, count)
         for (venue, symbol, side), (held, cost, count) in sorted(sums.items())
     ]
