@@ -173,9 +173,14 @@ class PaperExchange:
         except Unavailable as error:
             raise Retryable(f"the paper venue {self.name} could not be read: {error}") from error
 
+    def refresh(self, symbol: str) -> None:
+        """Take the current price of `symbol`: fill crossed resting limits, fire triggered stops
+        (what every request does first; a backtest moves the price without a request)."""
+        self._refresh(symbol)
+
     def _refresh(self, symbol: str) -> datetime:
         now = self._clock()
-        if symbol in self.venue.markets and self.venue.on_book(self._books(symbol), now):
+        if self.venue.lists(symbol) and self.venue.on_book(self._books(symbol), now):
             self.book_changes += 1
             self._save(Retryable)
         if self._store is not None and (self._next_prune is None or now >= self._next_prune):

@@ -98,6 +98,9 @@ class PaperVenue:
     def markets(self) -> dict[str, Market]:
         return dict(self._markets)
 
+    def lists(self, symbol: str) -> bool:
+        return symbol in self._markets
+
     def balances(self) -> dict[str, PaperBalance]:
         return {a: PaperBalance(a, w.free, w.reserved) for a, w in self._ledger.wallets.items()}
 

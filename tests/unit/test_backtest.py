@@ -4,6 +4,7 @@ monitor on replayed candles, determinism, the chart, and the command on the ship
 from __future__ import annotations
 
 import asyncio
+import gc
 import struct
 import zlib
 from datetime import UTC, datetime, timedelta
@@ -118,6 +119,22 @@ def test_the_same_inputs_give_the_same_result() -> None:
     second = run(candles, build_strategy("mean_reversion"))
     assert first == second
     assert first.trades  # type: ignore[attr-defined]
+
+
+def test_a_run_leaves_the_garbage_collector_as_it_found_it() -> None:
+    candles = [candle(n, "100", "100", "100", "100") for n in range(5)]
+    threshold, frozen = gc.get_threshold(), gc.get_freeze_count()
+    run(candles, BuyOnce())
+    assert gc.get_threshold() == threshold
+    assert gc.get_freeze_count() == frozen if not frozen else gc.get_freeze_count() >= frozen
+    gc.freeze()  # a process that froze its own objects (the web app does) keeps them frozen
+    try:
+        frozen_now = gc.get_freeze_count()
+        run(candles, BuyOnce())
+        assert gc.get_freeze_count() >= frozen_now > 0
+    finally:
+        if not frozen:
+            gc.unfreeze()
 
 
 def test_the_chart_is_a_png_of_the_requested_size() -> None:
