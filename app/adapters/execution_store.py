@@ -247,7 +247,7 @@ class SqlExecutionStore:
         steps, self._steps = self._steps, []
         saves, self._saves = self._saves, {}
         try:
-            with self._begin() as conn:
+            with transaction(self._engine, write=True) as conn:
                 if steps:
                     self._add_steps.executemany(conn, steps)
                 if saves:

@@ -102,7 +102,7 @@ class SqlPaperStore:
         if changes.empty:
             return
         now = datetime.now(UTC)
-        with self._begin() as conn:
+        with transaction(self._engine, write=True) as conn:
             if changes.markets is not None:
                 conn.execute(
                     self._upsert_venue,

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 import sqlalchemy
 from alembic.config import Config
 
 from alembic import command
-from app.adapters.db import SqlSignalStore, make_engine
+from app.adapters import db
+from app.adapters.db import SqlSignalStore, make_engine, transaction
 from app.cli import migrate
 from app.config import load_settings
 from app.domain.signals import (
@@ -22,7 +26,7 @@ from app.domain.signals import (
     StopLoss,
     TakeProfit,
 )
-from app.ports import SignalQuery
+from app.ports import SignalQuery, Unavailable
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -133,4 +137,50 @@ def test_a_long_running_process_checkpoints_the_sqlite_wal_in_the_background(tmp
         time.sleep(1.5)  # a round of the thread while the file is gone
         assert not path.exists()
     finally:
+        engine.dispose()
+
+
+def test_a_write_transaction_takes_sqlites_write_lock_at_once_and_waits_for_it(tmp_path):
+    """Another process's write lock is waited for (asked again every 0.1 ms, not after SQLite's
+    1, 2, 5 ... ms sleeps); once taken, no other writer gets in before the commit; the
+    connection's own wait is as it was afterwards."""
+    url = f"sqlite:///{tmp_path / 'lock.db'}"
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text("CREATE TABLE t (a INTEGER)"))
+    other = sqlite3.connect(
+        tmp_path / "lock.db", timeout=0, isolation_level=None, check_same_thread=False
+    )
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another process writes for 0.2 s
+        threading.Timer(0.2, other.execute, ["COMMIT"]).start()
+        started = time.monotonic()
+        with transaction(engine, write=True) as conn:
+            waited = time.monotonic() - started
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")  # held before the first write
+            conn.execute(sqlalchemy.text("INSERT INTO t VALUES (1)"))
+            timeout = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
+        assert waited >= 0.15
+        assert timeout == 30_000
+        assert other.execute("SELECT count(*) FROM t").fetchone() == (1,)
+    finally:
+        other.close()
+        engine.dispose()
+
+
+def test_a_write_lock_held_past_the_timeout_makes_the_database_unavailable(tmp_path, monkeypatch):
+    monkeypatch.setattr(db, "_BUSY_TIMEOUT_S", 0.2)
+    engine = make_engine(f"sqlite:///{tmp_path / 'held.db'}")
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text("CREATE TABLE t (a INTEGER)"))
+    other = sqlite3.connect(tmp_path / "held.db", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(Unavailable), transaction(engine, write=True):
+            pass
+        with engine.connect() as conn:  # the connection waits as long as before
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 200
+    finally:
+        other.close()
         engine.dispose()
