@@ -136,7 +136,7 @@ def _take_write_lock(connection: Any) -> None:
             else:
                 return
     finally:
-        connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_S * 1000}")
+        connection.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
 
 
 def dialect_insert(engine: Engine) -> Any:
