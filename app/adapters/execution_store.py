@@ -247,11 +247,12 @@ class SqlExecutionStore:
         steps, self._steps = self._steps, []
         saves, self._saves = self._saves, {}
         try:
+            rows = _bracket_rows(saves.values())  # made before the write lock is taken
             with transaction(self._engine, write=True) as conn:
                 if steps:
                     self._add_steps.executemany(conn, steps)
                 if saves:
-                    self._write_brackets(conn, saves.values())
+                    self._write_brackets(conn, saves.values(), *rows)
                 yield conn
         except BaseException:
             self._steps = steps + self._steps
@@ -264,28 +265,13 @@ class SqlExecutionStore:
         self._saves[bracket.id] = (bracket, at)
 
     def _write_brackets(
-        self, conn: Connection, saves: Collection[tuple[Bracket, datetime]]
+        self,
+        conn: Connection,
+        saves: Collection[tuple[Bracket, datetime]],
+        rows: list[dict[str, Any]],
+        order_rows: list[dict[str, Any]],
     ) -> None:
         before = [row for b, _ in saves for row in self._held_before.rows(conn, {"id": b.id})]
-        rows: list[dict[str, Any]] = []
-        order_rows: list[dict[str, Any]] = []
-        for bracket, at in saves:
-            rows.append({
-                "id": bracket.id,
-                "account": bracket.account,
-                "venue": bracket.venue,
-                "symbol": bracket.symbol,
-                "side": bracket.side.value,
-                "state": bracket.state.value,
-                "opened_at": bracket.opened_at,
-                "closed_at": bracket.closed_at,
-                "updated_at": at,
-                "realized_pnl": bracket.realized_pnl,
-                "position": bracket.position,
-                "entry_price": bracket.entry_price,
-                "data": msgspec.to_builtins(bracket),
-            })  # fmt: skip
-            order_rows.extend(_order_row(bracket, order, at) for order in bracket.orders)
         self._upsert_bracket.executemany(conn, rows)
         if order_rows:
             self._upsert_orders.executemany(conn, order_rows)
@@ -420,6 +406,32 @@ class SqlExecutionStore:
             )
             for r in rows
         ]
+
+
+def _bracket_rows(
+    saves: Iterable[tuple[Bracket, datetime]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The brackets' rows and their orders' rows."""
+    rows: list[dict[str, Any]] = []
+    order_rows: list[dict[str, Any]] = []
+    for bracket, at in saves:
+        rows.append({
+            "id": bracket.id,
+            "account": bracket.account,
+            "venue": bracket.venue,
+            "symbol": bracket.symbol,
+            "side": bracket.side.value,
+            "state": bracket.state.value,
+            "opened_at": bracket.opened_at,
+            "closed_at": bracket.closed_at,
+            "updated_at": at,
+            "realized_pnl": bracket.realized_pnl,
+            "position": bracket.position,
+            "entry_price": bracket.entry_price,
+            "data": msgspec.to_builtins(bracket),
+        })  # fmt: skip
+        order_rows.extend(_order_row(bracket, order, at) for order in bracket.orders)
+    return rows, order_rows
 
 
 def _upsert(insert: Any, keys: list[str], keep: set[str]) -> Any:

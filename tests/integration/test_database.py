@@ -184,3 +184,16 @@ def test_a_write_lock_held_past_the_timeout_makes_the_database_unavailable(tmp_p
     finally:
         other.close()
         engine.dispose()
+
+
+def test_a_write_transaction_inside_another_on_the_same_connection_says_so():
+    engine = make_engine("sqlite://")  # in memory: one connection per thread
+    try:
+        with (
+            transaction(engine, write=True),
+            pytest.raises(RuntimeError, match="inside another"),
+            transaction(engine, write=True),
+        ):
+            pass
+    finally:
+        engine.dispose()
