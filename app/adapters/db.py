@@ -139,7 +139,12 @@ def _take_write_lock(connection: Any) -> None:
                 code = getattr(error, "sqlite_errorcode", 0)  # extended: the low byte is the kind
                 busy = code & 0xFF == sqlite3.SQLITE_BUSY
                 waited = time.monotonic() - started
-                if not busy or waited > _BUSY_TIMEOUT_S:
+                if busy and waited > _BUSY_TIMEOUT_S:
+                    raise Unavailable(
+                        f"the SQLite database stayed locked by another process for {waited:.0f} s;"
+                        " look for a stuck process or a long write on the same database file"
+                    ) from error
+                if not busy:
                     raise DBAPIError.instance(
                         "BEGIN IMMEDIATE", None, error, sqlite3.Error
                     ) from error

@@ -247,12 +247,12 @@ class SqlExecutionStore:
         steps, self._steps = self._steps, []
         saves, self._saves = self._saves, {}
         try:
-            rows = _bracket_rows(saves.values())  # made before the write lock is taken
+            rows, order_rows = _bracket_rows(saves.values())  # before the write lock is taken
             with transaction(self._engine, write=True) as conn:
                 if steps:
                     self._add_steps.executemany(conn, steps)
                 if saves:
-                    self._write_brackets(conn, saves.values(), *rows)
+                    self._write_brackets(conn, saves.values(), rows, order_rows)
                 yield conn
         except BaseException:
             self._steps = steps + self._steps

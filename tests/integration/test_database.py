@@ -177,7 +177,10 @@ def test_a_write_lock_held_past_the_timeout_makes_the_database_unavailable(tmp_p
     other = sqlite3.connect(tmp_path / "held.db", isolation_level=None)
     try:
         other.execute("BEGIN IMMEDIATE")
-        with pytest.raises(Unavailable), transaction(engine, write=True):
+        with (
+            pytest.raises(Unavailable, match="locked by another process"),
+            transaction(engine, write=True),
+        ):
             pass
         with engine.connect() as conn:  # the connection waits as long as before
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 200
