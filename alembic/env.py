@@ -1,14 +1,15 @@
-"""Alembic environment: the URL comes from app.config (DATABASE_URL), the tables from SQLModel."""
+"""Alembic environment: the URL comes from app.config.settings (DATABASE_URL), the tables from
+SQLModel."""
 
 from __future__ import annotations
 
 from logging.config import fileConfig
 
 from alembic import context
-from app.adapters import tables_execution  # noqa: F401 - registers the execution tables
-from app.adapters.db import make_engine
-from app.adapters.tables import metadata
-from app.config import load_settings
+from app.adapters.sql import tables_execution  # noqa: F401 - registers the execution tables
+from app.adapters.sql.db import make_engine
+from app.adapters.sql.tables import metadata
+from app.config.settings import load_settings
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):

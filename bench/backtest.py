@@ -9,10 +9,11 @@ import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from app.backtest import Backtest, BacktestConfig
+from app.bootstrap.backtest import build_backtest
+from app.bootstrap.venues import paper_market
 from app.domain.strategy import build_strategy
 from app.domain.synthetic import SymbolSpec, synthetic_candles
-from app.venues import paper_market
+from app.services.backtest import BacktestConfig
 
 CANDLES = 100_000
 
@@ -28,7 +29,7 @@ def main() -> int:
                 market=paper_market("BTC/USDT", Decimal("0.001")), strategy=build_strategy(name)
             )
             started = time.perf_counter()
-            result = asyncio.run(Backtest(config).run(candles))
+            result = asyncio.run(build_backtest(config).run(candles))
             rates.append(CANDLES / (time.perf_counter() - started))
         print(
             f"backtest {name}: {sorted(rates)[1]:,.0f} candles/s, median of 3 (target 100,000); "

@@ -11,9 +11,9 @@ import redis
 import sqlalchemy
 from sqlalchemy import func, select
 
-from app.adapters.db import events, make_engine, signals
-from app.adapters.execution_store import orders
-from app.adapters.inbox_redis import STREAM
+from app.adapters.redis.inbox import STREAM
+from app.adapters.sql.db import events, make_engine, signals
+from app.adapters.sql.execution_store import orders
 from bench.execution_stack import FINAL, REDIS_URL
 
 QUEUE = "rq:queue:signals"

@@ -22,9 +22,9 @@ import psutil  # type: ignore[import-untyped]
 import redis
 import sqlalchemy
 
-from app.adapters.redis_server import free_port
-from app.cli import migrate
-from app.config import Settings, database_url
+from app.adapters.redis.server import free_port
+from app.bootstrap.local import migrate
+from app.config.settings import Settings, database_url
 
 SECRET = "bench-secret"
 REDIS_URL = "redis://127.0.0.1:6379/14"
@@ -110,10 +110,11 @@ class Stack:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, name: str, *args: str, python: tuple[str, ...] = ()) -> None:
-        """Start `signalgate <name> <args>` (`python` goes before `-m app.cli`, like cProfile)."""
+        """Start `signalgate <name> <args>` (`python` goes before `-m app.entrypoints.cli`, like
+        cProfile)."""
         log = (self.workdir / f"{name}.log").open("ab")
         self._logs.append(log)
-        command = [sys.executable, *python, "-m", "app.cli", name, *args]
+        command = [sys.executable, *python, "-m", "app.entrypoints.cli", name, *args]
         self.processes[name] = subprocess.Popen(
             command, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )

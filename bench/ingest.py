@@ -22,7 +22,7 @@ import httpx
 import redis
 import sqlalchemy
 
-from app.adapters.redis_server import answers, free_port, start_embedded
+from app.adapters.redis.server import answers, free_port, start_embedded
 
 HERE = Path(__file__).resolve().parent
 SECRET = "bench-secret"
@@ -91,14 +91,14 @@ def main() -> int:
         "RATE_LIMIT_PER_MINUTE": "100000000",
         "LOG_LEVEL": "WARNING",
     }
-    subprocess.run([sys.executable, "-m", "app.cli", "migrate"], env=env, check=True)
+    subprocess.run([sys.executable, "-m", "app.entrypoints.cli", "migrate"], env=env, check=True)
 
     servers = {
         # the same server for both: uvicorn, one web process, uvloop + httptools
         "reference": [sys.executable, "-m", "uvicorn", "bench.reference_app:app", "--host",
                       "127.0.0.1", "--port", "{port}", "--no-access-log", "--log-level", "warning"],
         # signalgate as its Procfile runs it: `signalgate serve` (web + its forwarder process)
-        "signalgate": [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1"],
+        "signalgate": [sys.executable, "-m", "app.entrypoints.cli", "serve", "--host", "127.0.0.1"],
     }  # fmt: skip
     runs: dict[tuple[str, int], list[dict[str, float]]] = {}
     sent = 0

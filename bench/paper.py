@@ -25,14 +25,14 @@ from pathlib import Path
 
 import sqlalchemy
 
-from app.adapters.db import make_engine
-from app.adapters.exchange_paper import PaperExchange
-from app.adapters.paper_store import SqlPaperStore
-from app.cli import migrate
-from app.config import Settings, database_url
+from app.adapters.paper.exchange import PaperExchange
+from app.adapters.paper.store import SqlPaperStore
+from app.adapters.sql.db import make_engine
+from app.bootstrap.local import migrate
+from app.config.settings import Settings, database_url
 from app.domain.market import Level, Market, OrderBook
 from app.domain.orders import OrderKind, OrderRequest, Side
-from app.domain.paper import PaperVenue
+from app.domain.paper.venue import PaperVenue
 
 TARGET = 20_000  # market orders per second, in process
 PERSISTED_TARGET = 2_000  # market orders per second, saved to SQLite

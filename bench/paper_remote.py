@@ -26,13 +26,13 @@ from statistics import quantiles
 import redis
 import redis.asyncio
 
-from app.adapters.exchange_paper import PAPER_CAPABILITIES, PaperExchange
-from app.adapters.paper_remote import PaperHost, RemotePaperExchange
-from app.adapters.redis_server import answers, start_embedded
+from app.adapters.paper.exchange import PAPER_CAPABILITIES, PaperExchange
+from app.adapters.paper.remote import PaperHost, RemotePaperExchange
+from app.adapters.redis.server import answers, start_embedded
 from app.domain.market import Market
 from app.domain.orders import OrderKind, OrderRequest, Side
-from app.domain.paper import PaperVenue
-from app.ports import Retryable
+from app.domain.paper.venue import PaperVenue
+from app.ports.errors import Retryable
 from bench.paper import SYMBOL, twenty_level_book
 
 TARGET = 1_600  # venue calls per second: 200 signals/s x ~8 calls

@@ -13,7 +13,7 @@ from app.domain.market import Tick
 from app.domain.signals import Signal
 from app.domain.strategy import MeanReversion, Momentum
 from app.domain.synthetic import SymbolSpec, SyntheticMarket
-from app.strategy_engine import StrategyEngine
+from app.services.strategy.engine import StrategyEngine
 
 SYMBOLS = [f"S{i:02d}/USDT" for i in range(20)]
 TICKS = 200_000

@@ -10,7 +10,8 @@ from itertools import count
 import msgspec
 
 from app.domain.signals import SignalRecord, SignalStatus
-from app.ports import Admission, Admitted, Duplicate, RateLimited, Unavailable
+from app.ports.errors import Unavailable
+from app.ports.signals import Admission, Admitted, Duplicate, RateLimited
 
 
 @dataclass

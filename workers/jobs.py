@@ -2,19 +2,7 @@
 
 from __future__ import annotations
 
-from app.bootstrap_execution import WorkerRuntime, worker_runtime
-from app.config import load_settings
-
-_runtime: WorkerRuntime | None = None
-
-
-def runtime() -> WorkerRuntime:
-    """This process's runtime, built on first use (the worker builds it before its first job)."""
-    global _runtime  # noqa: PLW0603 - one runtime per worker process, by design
-    if _runtime is None:
-        _runtime = worker_runtime(load_settings())
-        _runtime.start()
-    return _runtime
+from app.bootstrap.worker import process_runtime
 
 
 def execute_signal(signal_id: str) -> str:
@@ -22,9 +10,9 @@ def execute_signal(signal_id: str) -> str:
 
     Safe to run twice: a signal already executed returns its status and places nothing.
     """
-    return runtime().execute([signal_id])[signal_id].value
+    return process_runtime().execute([signal_id])[signal_id].value
 
 
 def execute_signals(signal_ids: list[str]) -> dict[str, str]:
     """Execute a batch the forwarder queued together; the same guarantees, signal by signal."""
-    return {i: status.value for i, status in runtime().execute(signal_ids).items()}
+    return {i: status.value for i, status in process_runtime().execute(signal_ids).items()}

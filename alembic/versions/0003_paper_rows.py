@@ -22,7 +22,7 @@ down_revision: Union[str, None] = '0002'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
-# SQLite's NUMERIC goes through float: money is kept as the Decimal's text there (app.adapters.tables.ExactMoney)
+# SQLite's NUMERIC goes through float: money is kept as the Decimal's text there (app.adapters.sql.tables.ExactMoney)
 MONEY = sa.Numeric(38, 18).with_variant(sa.String(64), 'sqlite')
 FILL_ID = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 UTC_TIME = sa.DateTime(timezone=True)

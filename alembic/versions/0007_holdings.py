@@ -13,7 +13,7 @@ from typing import Sequence, Union
 import sqlalchemy as sa
 from alembic import op
 
-from app.adapters.tables import EXACT_MONEY
+from app.adapters.sql.tables import EXACT_MONEY
 
 
 revision: str = '0007'

@@ -9,7 +9,7 @@ import enum
 import time
 from collections.abc import Callable
 
-from app.ports import Retryable
+from app.ports.errors import Retryable
 
 
 class BreakerState(enum.StrEnum):

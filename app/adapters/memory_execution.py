@@ -19,7 +19,7 @@ from app.domain.brackets import FINAL, Bracket
 from app.domain.orders import Leg
 from app.domain.risk import TradingState
 from app.domain.signals import PENDING, Signal, SignalStatus
-from app.ports_execution import (
+from app.ports.execution import (
     AccountState,
     Activity,
     Holding,

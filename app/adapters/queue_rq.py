@@ -17,7 +17,7 @@ from rq import Queue, Retry
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from app.ports import Unavailable
+from app.ports.errors import Unavailable
 
 EXECUTE_SIGNAL = "workers.jobs.execute_signal"
 EXECUTE_SIGNALS = "workers.jobs.execute_signals"

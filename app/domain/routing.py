@@ -15,7 +15,7 @@ import msgspec
 
 from app.domain.market import Market, MarketKind, OrderBook
 from app.domain.orders import Side
-from app.domain.paper_rules import truncate, walk
+from app.domain.paper.rules import truncate, walk
 
 MODE_RANK: dict[str, int] = {"paper": 0, "testnet": 1, "live": 2}
 _ONE = Decimal(1)

@@ -15,7 +15,7 @@ import msgspec
 
 from app.domain.market import Market
 from app.domain.orders import Side
-from app.domain.paper_rules import truncate
+from app.domain.paper.rules import truncate
 from app.domain.signals import Signal, StopKind, StopLoss, TakeProfit
 
 _ZERO = Decimal(0)

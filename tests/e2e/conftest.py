@@ -13,7 +13,7 @@ import httpx
 import psutil  # type: ignore[import-untyped]
 import pytest
 
-from app.adapters.redis_server import free_port
+from app.adapters.redis.server import free_port
 from tests.integration.conftest import redis_server_url, redis_url  # noqa: F401 - fixtures
 
 SECRET = "e2e-secret-value"
@@ -62,9 +62,11 @@ def start_service(
             "LOG_LEVEL": "WARNING",
             **settings,
         }
-        subprocess.run([sys.executable, "-m", "app.cli", "migrate"], env=env, check=True)
+        subprocess.run(
+            [sys.executable, "-m", "app.entrypoints.cli", "migrate"], env=env, check=True
+        )
         process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1"], env=env
+            [sys.executable, "-m", "app.entrypoints.cli", "serve", "--host", "127.0.0.1"], env=env
         )
         started.append(process)
         service = Service(process, port, env)

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import psutil  # type: ignore[import-untyped]
 
-from app.adapters.redis_server import free_port
+from app.adapters.redis.server import free_port
 
 TOKEN = "e2e-token"
 
@@ -41,7 +41,7 @@ def test_the_readme_arbitrage_example_executes_units_of_linked_signals(
         "STRATEGY_SETTINGS": '{"arbitrage": {"notional": 200}}',
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "run"],
+        [sys.executable, "-m", "app.entrypoints.cli", "run"],
         env=env,
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,

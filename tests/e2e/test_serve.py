@@ -11,7 +11,7 @@ import pytest
 import redis
 from rq import Queue
 
-from app.send import DIALECTS
+from app.entrypoints.cli.send import DIALECTS
 from tests.e2e.conftest import SECRET
 from tests.integration.helpers import eventually
 
@@ -20,7 +20,7 @@ TRADINGVIEW = "52.89.214.238"
 
 def send(service, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", "send", "--url", service.base, *args],
+        [sys.executable, "-m", "app.entrypoints.cli", "send", "--url", service.base, *args],
         env=service.env,
         capture_output=True,
         text=True,
@@ -100,7 +100,7 @@ def test_a_forwarder_whose_web_process_is_already_gone_exits_at_once():
     # a web process killed while its forwarder was still starting: the forwarder finds another
     # parent than the one it was started for, and must not run on unattended
     done = subprocess.run(
-        [sys.executable, "-m", "app.cli", "forward", "--exit-with-parent", "1"],
+        [sys.executable, "-m", "app.entrypoints.cli", "forward", "--exit-with-parent", "1"],
         capture_output=True, timeout=30, check=False,
     )  # fmt: skip
     assert done.returncode == 0

@@ -11,10 +11,10 @@ import pytest
 import redis
 import sqlalchemy
 
-from app.adapters.db import make_engine
-from app.adapters.redis_server import answers, start_embedded
-from app.cli import migrate
-from app.config import Settings, database_url
+from app.adapters.redis.server import answers, start_embedded
+from app.adapters.sql.db import make_engine
+from app.bootstrap.local import migrate
+from app.config.settings import Settings, database_url
 
 REDIS_DB = 9  # keep off the default database of a developer's Redis
 

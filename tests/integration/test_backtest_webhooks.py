@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from app.adapters.db import SqlSignalStore, make_engine
-from app.cli import main
+from app.adapters.sql.db import SqlSignalStore, make_engine
 from app.domain.signals import (
     Action,
     QtyMode,
@@ -22,6 +21,7 @@ from app.domain.signals import (
     StopLoss,
     TakeProfit,
 )
+from app.entrypoints.cli.main import main
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "btc_usdt_1m.csv"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)  # the sample's first candle

@@ -13,10 +13,10 @@ import sqlalchemy
 from alembic.config import Config
 
 from alembic import command
-from app.adapters import db
-from app.adapters.db import SqlSignalStore, make_engine, transaction
-from app.cli import migrate
-from app.config import load_settings
+from app.adapters.sql import db
+from app.adapters.sql.db import SqlSignalStore, make_engine, transaction
+from app.bootstrap.local import migrate
+from app.config.settings import load_settings
 from app.domain.signals import (
     Action,
     Signal,
@@ -26,7 +26,8 @@ from app.domain.signals import (
     StopLoss,
     TakeProfit,
 )
-from app.ports import SignalQuery, Unavailable
+from app.ports.errors import Unavailable
+from app.ports.signals import SignalQuery
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 

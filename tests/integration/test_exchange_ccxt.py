@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from app.adapters.ccxt.exchange import CcxtExchange, RetryPolicy
 from app.adapters.circuit import BreakerState, CircuitBreaker
-from app.adapters.exchange_ccxt import CcxtExchange, RetryPolicy
 from app.domain.orders import OrderKind, OrderRequest, OrderState, Side
-from app.ports import (
+from app.ports.errors import (
     AuthenticationFailed,
     InsufficientFunds,
     InvalidOrder,

@@ -10,11 +10,11 @@ from typing import Any
 import msgspec
 import pytest
 
-from app.adapters.ccxt_profiles import ClientIdLookup
-from app.adapters.exchange_ccxt import CcxtExchange
+from app.adapters.ccxt.exchange import CcxtExchange
+from app.adapters.ccxt.profiles import ClientIdLookup
 from app.domain.market import MarketKind
 from app.domain.orders import OrderKind, OrderRequest, OrderState, Side
-from app.ports import InsufficientFunds, InvalidOrder, OutcomeUnknown
+from app.ports.errors import InsufficientFunds, InvalidOrder, OutcomeUnknown
 from tests.fake_binance import RunningFake, serve_fake_binance
 from tests.fake_binance_usdm import FakeBinanceUsdm
 from tests.integration.test_exchange_ccxt import binance

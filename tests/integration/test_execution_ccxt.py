@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 import redis
 
-from app.adapters.db import SqlSignalStore, make_engine
-from app.adapters.exchange_ccxt import CcxtExchange, RetryPolicy
-from app.adapters.execution_store import SqlExecutionStore
-from app.adapters.locks_redis import RedisKeyLocks
+from app.adapters.ccxt.exchange import CcxtExchange, RetryPolicy
+from app.adapters.redis.locks import RedisKeyLocks
+from app.adapters.sql.db import SqlSignalStore, make_engine
+from app.adapters.sql.execution_store import SqlExecutionStore
 from app.domain.brackets import Bracket, BracketState
 from app.domain.orders import Leg, OrderState, client_order_id
 from app.domain.risk import RiskLimits
@@ -31,8 +31,8 @@ from app.domain.signals import (
     TakeProfit,
 )
 from app.domain.sizing import SizingPolicy
-from app.execution import Executor
-from app.monitor import BracketMonitor
+from app.services.brackets.monitor import BracketMonitor
+from app.services.execution.executor import Executor
 from tests.fake_binance import API_KEY, API_SECRET, RunningFake, serve_fake_binance
 
 pytestmark = pytest.mark.anyio

@@ -19,20 +19,20 @@ import redis
 import redis.asyncio
 from litestar.testing import AsyncTestClient
 
-from app.adapters.db import make_engine
-from app.adapters.exchange_paper import PaperExchange
-from app.adapters.execution_store import SqlExecutionStore
-from app.adapters.locks_redis import RedisKeyLocks
-from app.adapters.paper_remote import PaperHost
-from app.adapters.paper_store import SqlPaperStore
-from app.bootstrap import build_services
-from app.bracket_driver import BracketDriver
-from app.config import Settings
+from app.adapters.paper.exchange import PaperExchange
+from app.adapters.paper.remote import PaperHost
+from app.adapters.paper.store import SqlPaperStore
+from app.adapters.redis.locks import RedisKeyLocks
+from app.adapters.sql.db import make_engine
+from app.adapters.sql.execution_store import SqlExecutionStore
+from app.bootstrap.venues import paper_market
+from app.bootstrap.web import build_services
+from app.config.settings import Settings
 from app.domain.market import OrderBook
 from app.domain.orders import Leg, OrderRequest, OrderStatus, Side
-from app.monitor import BracketMonitor
-from app.venues import paper_market
-from app.web import create_app
+from app.entrypoints.web.app import create_app
+from app.services.brackets.driver import BracketDriver
+from app.services.brackets.monitor import BracketMonitor
 from tests.paper_helpers import book
 
 pytestmark = pytest.mark.anyio
@@ -89,7 +89,13 @@ class Deployment:
 
     async def worker(self, *args: str) -> asyncio.subprocess.Process:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "app.cli", "worker", *args, env=self.env, start_new_session=True
+            sys.executable,
+            "-m",
+            "app.entrypoints.cli",
+            "worker",
+            *args,
+            env=self.env,
+            start_new_session=True,
         )
         self.workers.append(process)
         return process

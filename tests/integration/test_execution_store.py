@@ -10,19 +10,19 @@ import pytest
 from msgspec.structs import replace
 
 from alembic import command
-from app.adapters.db import SqlSignalStore, make_engine
-from app.adapters.exchange_paper import PaperExchange
-from app.adapters.execution_store import SqlExecutionStore
 from app.adapters.memory_execution import sum_holdings
+from app.adapters.paper.exchange import PaperExchange
+from app.adapters.sql.db import SqlSignalStore, make_engine
+from app.adapters.sql.execution_store import SqlExecutionStore
 from app.domain.brackets import FINAL, Bracket, BracketState
 from app.domain.orders import Leg, OrderRequest, OrderState, OrderStatus, Side
-from app.domain.paper import PaperVenue
+from app.domain.paper.venue import PaperVenue
 from app.domain.risk import RiskLimits, TradingState
 from app.domain.signals import Action, SignalRecord, SignalStatus
 from app.domain.sizing import SizingPolicy
-from app.execution import Executor
-from app.monitor import BracketMonitor
-from app.ports_execution import Activity, Holding, NoLocks, OrderQuery
+from app.ports.execution import Activity, Holding, NoLocks, OrderQuery
+from app.services.brackets.monitor import BracketMonitor
+from app.services.execution.executor import Executor
 from tests.integration.test_database import alembic_config
 from tests.paper_helpers import book
 from tests.unit.test_brackets import entry, long

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from app.adapters.market_ccxt import CcxtMarketData
+from app.adapters.ccxt.market import CcxtMarketData
 from app.domain.market import Level, Tick
-from app.ports import Fatal
+from app.ports.errors import Fatal
 from tests.fake_binance import RunningFake, serve_fake_binance
 
 pytestmark = pytest.mark.anyio
@@ -123,7 +123,7 @@ async def test_a_burst_of_503s_and_429s_is_ridden_out(
         first = await take(source, 2)
         fake.venue.fail_next("GET", DEPTH, "503", 3)
         fake.venue.fail_next("GET", DEPTH, "429", 2)
-        with caplog.at_level(logging.INFO, logger="app.adapters.market_ccxt"):
+        with caplog.at_level(logging.INFO, logger="app.adapters.ccxt.market"):
             after = await take(source, 4)
 
     assert [t.symbol for t in first] == ["BTC/USDT", "ETH/USDT"]

@@ -12,9 +12,9 @@ import pytest
 import sqlalchemy
 from litestar.testing import TestClient
 
-from app.adapters.db import SqlSignalStore
-from app.adapters.execution_store import SqlExecutionStore
-from app.adapters.metrics_execution import SqlExecutionMetrics
+from app.adapters.sql.db import SqlSignalStore
+from app.adapters.sql.execution_store import SqlExecutionStore
+from app.adapters.sql.metrics_execution import SqlExecutionMetrics
 from app.domain.brackets import Bracket, BracketState, LegOrder
 from app.domain.market import Market
 from app.domain.orders import Leg, OrderKind, OrderState, Side

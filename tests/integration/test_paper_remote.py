@@ -14,14 +14,13 @@ import pytest
 import redis.asyncio
 
 from app.adapters.circuit import BreakerState, CircuitBreaker
-from app.adapters.exchange_paper import PAPER_CAPABILITIES, PaperExchange
-from app.adapters.paper_remote import PaperHost, RemotePaperExchange
-from app.adapters.paper_wire import Envelope, encode
+from app.adapters.paper.exchange import PAPER_CAPABILITIES, PaperExchange
+from app.adapters.paper.remote import PaperHost, RemotePaperExchange
+from app.adapters.paper.wire import Envelope, encode
 from app.domain.market import Market, OrderBook
 from app.domain.orders import OrderKind, OrderState, Side
-from app.domain.paper import PaperVenue
-from app.ports import (
-    Balance,
+from app.domain.paper.venue import PaperVenue
+from app.ports.errors import (
     Fatal,
     InsufficientFunds,
     InvalidOrder,
@@ -29,6 +28,7 @@ from app.ports import (
     OutcomeUnknown,
     Retryable,
 )
+from app.ports.exchange import Balance
 from tests.paper_helpers import SYMBOL, book, order
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]

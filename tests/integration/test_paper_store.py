@@ -15,13 +15,13 @@ import pytest
 import sqlalchemy
 
 from alembic import command
-from app.adapters.db import make_engine
-from app.adapters.exchange_paper import DEFAULT_RETENTION, PaperExchange
-from app.adapters.paper_store import SqlPaperStore
+from app.adapters.paper.exchange import DEFAULT_RETENTION, PaperExchange
+from app.adapters.paper.store import SqlPaperStore
+from app.adapters.sql.db import make_engine
 from app.domain.market import Market, OrderBook
 from app.domain.orders import OrderKind, OrderState, Side
-from app.domain.paper import PaperState, PaperVenue
-from app.ports import InvalidOrder, Unavailable
+from app.domain.paper.venue import PaperState, PaperVenue
+from app.ports.errors import InvalidOrder, Unavailable
 from tests.integration.test_database import alembic_config, tables
 from tests.paper_helpers import SYMBOL, book, order
 

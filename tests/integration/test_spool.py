@@ -11,10 +11,10 @@ from litestar.testing import TestClient
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-from app.adapters.redis_server import free_port, start_embedded
-from app.bootstrap import build_services
-from app.config import Settings
-from app.web import create_app
+from app.adapters.redis.server import free_port, start_embedded
+from app.bootstrap.web import build_services
+from app.config.settings import Settings
+from app.entrypoints.web.app import create_app
 from tests.integration.helpers import eventually
 
 AUTH = {"Authorization": "Bearer t"}

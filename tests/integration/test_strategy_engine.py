@@ -12,12 +12,12 @@ import redis.asyncio
 from litestar.testing import AsyncTestClient
 
 from app.adapters.market_data import SyntheticFeed
-from app.adapters.ticks_redis import TICKS_CHANNEL, RedisTickFeed, TickPublisher
-from app.bootstrap import build_services
+from app.adapters.redis.ticks import TICKS_CHANNEL, RedisTickFeed, TickPublisher
+from app.bootstrap.web import build_services
 from app.domain.strategy import Proposal
 from app.domain.synthetic import SymbolSpec, SyntheticMarket
-from app.strategy_engine import StrategyEngine, submit_through
-from app.web import create_app
+from app.entrypoints.web.app import create_app
+from app.services.strategy.engine import StrategyEngine, submit_through
 from tests.integration.test_execution_paper import AUTH, Deployment, deployment  # noqa: F401
 
 pytestmark = pytest.mark.anyio

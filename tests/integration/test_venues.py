@@ -9,12 +9,12 @@ from decimal import Decimal
 import pytest
 import sqlalchemy
 
-from app.adapters.db import make_engine
-from app.adapters.exchange_ccxt import CcxtExchange
-from app.config import load_settings
+from app.adapters.ccxt.exchange import CcxtExchange
+from app.adapters.sql.db import make_engine
+from app.bootstrap.venues import VenueSetupError, build_market_data, build_venues
+from app.config.settings import load_settings
 from app.domain.orders import OrderKind, OrderRequest, OrderState, Side
-from app.ports import MarketData
-from app.venues import VenueSetupError, build_market_data, build_venues
+from app.ports.exchange import MarketData
 from tests.fake_binance import API_KEY, API_SECRET, serve_fake_binance
 
 pytestmark = pytest.mark.anyio

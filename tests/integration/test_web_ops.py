@@ -21,12 +21,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
-from app.adapters.redis_server import free_port
-from app.bootstrap import build_services
-from app.config import Settings
-from app.config_venues import TradingMode
-from app.web import create_app
-from app.web_ops import COOKIE
+from app.adapters.redis.server import free_port
+from app.bootstrap.web import build_services
+from app.config.settings import Settings
+from app.config.venues import TradingMode
+from app.entrypoints.web.app import create_app
+from app.entrypoints.web.ops import COOKIE
 from tests.integration.helpers import eventually
 from tests.integration.test_webhook_http import SECRET, TOKEN, alert, make_client
 
@@ -203,7 +203,7 @@ def test_dashboard_command_serves_the_same_redis_on_localhost(client, redis_url,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.db'}",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "dashboard", "--port", str(port)],
+        [sys.executable, "-m", "app.entrypoints.cli", "dashboard", "--port", str(port)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -16,9 +16,9 @@ from rq import Queue
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from app.bootstrap import build_services
-from app.config import Settings
-from app.web import create_app
+from app.bootstrap.web import build_services
+from app.config.settings import Settings
+from app.entrypoints.web.app import create_app
 from tests.integration.helpers import eventually
 
 SECRET = "s3cret-Hook-Value"

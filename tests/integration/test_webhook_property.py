@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from litestar.testing import TestClient
 
-from app.bootstrap import build_services
-from app.cli import migrate
-from app.config import Settings
-from app.web import create_app
+from app.bootstrap.local import migrate
+from app.bootstrap.web import build_services
+from app.config.settings import Settings
+from app.entrypoints.web.app import create_app
 
 SECRET = "Pr0p-Secret-9f2c"
 

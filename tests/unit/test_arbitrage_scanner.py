@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from app.arbitrage_scanner import ArbitrageParams, ArbitrageScanner
-from app.bootstrap_strategy import StrategyConfigError, build_arbitrage, build_strategies
-from app.config import Settings
+from app.bootstrap.strategy import StrategyConfigError, build_arbitrage, build_strategies
+from app.config.settings import Settings
 from app.domain.signals import Action, Signal, SignalStatus
+from app.services.strategy.arbitrage import ArbitrageParams, ArbitrageScanner
 from tests.paper_helpers import book
 from tests.unit.test_execution import NOW
 from tests.unit.test_execution_units import World

@@ -13,14 +13,17 @@ from pathlib import Path
 
 import pytest
 
+from app.adapters.memory_execution import MemoryExecutionStore
+from app.adapters.paper.exchange import PaperExchange
 from app.adapters.png_chart import line_chart
-from app.backtest import Backtest, BacktestConfig
-from app.cli import main
+from app.bootstrap.backtest import build_backtest
+from app.bootstrap.venues import paper_market
 from app.domain.backtest_report import EquityPoint, max_drawdown, report, sharpe
 from app.domain.market import Candle
 from app.domain.strategy import Proposal, build_strategy
 from app.domain.synthetic import SymbolSpec, synthetic_candles
-from app.venues import paper_market
+from app.entrypoints.cli.main import main
+from app.services.backtest import Backtest, BacktestConfig
 
 D = Decimal
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -73,7 +76,7 @@ def candle(n: int, o: str, h: str, low: str, c: str) -> Candle:
 
 def run(candles: list[Candle], strategy: object, fee: str = "0.001") -> object:
     config = BacktestConfig(market=paper_market("BTC/USDT", D(fee)), strategy=strategy)  # type: ignore[arg-type]
-    return asyncio.run(Backtest(config).run(candles))
+    return asyncio.run(build_backtest(config).run(candles))
 
 
 def test_a_bracket_opened_on_a_close_takes_profit_when_a_later_high_reaches_the_target() -> None:
@@ -188,7 +191,8 @@ def test_skipping_idle_monitor_rounds_changes_no_trade(name: str) -> None:
     results = []
     for kind in (Backtest, EveryStep):
         config.strategy = build_strategy(name)  # a fresh one: strategies keep state
-        results.append(asyncio.run(kind(config).run(candles)))
+        backtest = kind(config, store=MemoryExecutionStore(), open_venue=PaperExchange)
+        results.append(asyncio.run(backtest.run(candles)))
     skipping, every_step = results
     assert len(skipping.trades) > 20
     assert skipping.trades == every_step.trades

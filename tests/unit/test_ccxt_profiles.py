@@ -7,7 +7,7 @@ import inspect
 import ccxt.async_support as ccxt_async
 import pytest
 
-from app.adapters.ccxt_profiles import VENUES, ClientIdLookup, VenueProfile, overridden_urls
+from app.adapters.ccxt.profiles import VENUES, ClientIdLookup, VenueProfile, overridden_urls
 
 ROWS = sorted(VENUES.items())
 

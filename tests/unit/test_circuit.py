@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from app.adapters.circuit import BreakerState, CircuitBreaker
-from app.ports import Retryable
+from app.ports.errors import Retryable
 
 
 class Clock:

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from app.config import (
+from app.bootstrap.policies import risk_limits, sizing_policy
+from app.config.settings import (
     ConfigError,
     Settings,
     TradingMode,
@@ -16,8 +17,7 @@ from app.config import (
     load_settings,
     redis_url,
 )
-from app.config_risk import risk_limits, sizing_policy
-from app.config_venues import MarketDataSettings, VenueSettings
+from app.config.venues import MarketDataSettings, VenueSettings
 from app.domain.execution_policy import EntryPolicy
 from app.domain.risk import RiskLimits
 from app.domain.signals import QtyMode

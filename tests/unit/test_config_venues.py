@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from app.config import ConfigError, TradingMode, load_settings
+from app.config.settings import ConfigError, TradingMode, load_settings
 
 KEYS = {"BINANCE_API_KEY": "k-123", "BINANCE_API_SECRET": "s-456-very-secret"}
 

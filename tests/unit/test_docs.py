@@ -30,8 +30,8 @@ TEMPLATES = dict(re.findall(r"<!-- template: (\S+) -->\n```\w+\n(.+?)\n```", REA
 
 
 def settings_read_by_config() -> set[str]:
-    source = (ROOT / "app" / "config.py").read_text()
-    return set(re.findall(r'read\("([A-Z_]+)"', source))
+    sources = (path.read_text() for path in (ROOT / "app" / "config").glob("*.py"))
+    return {name for source in sources for name in re.findall(r'read\("([A-Z_]+)"', source)}
 
 
 @pytest.mark.parametrize("name", sorted(settings_read_by_config()))

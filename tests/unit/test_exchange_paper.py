@@ -5,10 +5,10 @@ from decimal import Decimal
 
 import pytest
 
-from app.adapters.exchange_paper import PaperExchange
+from app.adapters.paper.exchange import PaperExchange
 from app.domain.market import Market, OrderBook
 from app.domain.orders import Fill, OrderKind, OrderRequest, OrderState, Side
-from app.domain.paper import (
+from app.domain.paper.venue import (
     OPEN_STATES,
     PaperBalance,
     PaperChanges,
@@ -16,9 +16,7 @@ from app.domain.paper import (
     PaperState,
     PaperVenue,
 )
-from app.ports import (
-    Balance,
-    Exchange,
+from app.ports.errors import (
     ExchangeError,
     InsufficientFunds,
     InvalidOrder,
@@ -27,6 +25,7 @@ from app.ports import (
     Retryable,
     Unavailable,
 )
+from app.ports.exchange import Balance, Exchange
 from tests.paper_helpers import SYMBOL, book, order
 
 pytestmark = pytest.mark.anyio

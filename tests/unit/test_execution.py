@@ -9,20 +9,20 @@ from decimal import Decimal
 import msgspec
 import pytest
 
-from app.adapters.exchange_paper import PaperExchange
 from app.adapters.memory_execution import sum_holdings
-from app.bracket_driver import BracketDriver
+from app.adapters.paper.exchange import PaperExchange
 from app.domain.brackets import BracketState
 from app.domain.execution_policy import EntryPolicy, ExecutionPolicy
 from app.domain.market import Market, OrderBook
 from app.domain.orders import Leg, OrderState, Side
-from app.domain.paper import PaperVenue
+from app.domain.paper.venue import PaperVenue
 from app.domain.risk import RiskLimits, TradingState
 from app.domain.signals import Action, QtyMode, Signal, SignalStatus, StopKind, StopLoss, TakeProfit
 from app.domain.sizing import SizingPolicy
-from app.execution import Executor
-from app.monitor import BracketMonitor
-from app.ports_execution import NoLocks
+from app.ports.execution import NoLocks
+from app.services.brackets.driver import BracketDriver
+from app.services.brackets.monitor import BracketMonitor
+from app.services.execution.executor import Executor
 from tests.fakes_execution import MemoryExecutionStore
 from tests.paper_helpers import book
 

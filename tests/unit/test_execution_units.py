@@ -8,19 +8,19 @@ from decimal import Decimal
 import msgspec
 import pytest
 
-from app.adapters.exchange_paper import PaperExchange
-from app.arbitrage_scanner import ArbitrageParams, ArbitrageScanner
+from app.adapters.paper.exchange import PaperExchange
 from app.domain.brackets import BracketState
 from app.domain.market import Market
 from app.domain.orders import Leg, OrderRequest, OrderState, OrderStatus
-from app.domain.paper import PaperVenue
+from app.domain.paper.venue import PaperVenue
 from app.domain.risk import RiskLimits
 from app.domain.signals import Action, Link, Signal, SignalStatus
 from app.domain.sizing import SizingPolicy
-from app.execution import Executor, SignalMissing
-from app.execution_units import UNIT_WAIT
-from app.ports import Fatal
-from app.ports_execution import NoLocks
+from app.ports.errors import Fatal
+from app.ports.execution import NoLocks
+from app.services.execution.executor import Executor, SignalMissing
+from app.services.execution.units import UNIT_WAIT
+from app.services.strategy.arbitrage import ArbitrageParams, ArbitrageScanner
 from tests.fakes_execution import MemoryExecutionStore
 from tests.paper_helpers import book
 from tests.unit.test_execution import ETH, MARKET, NOW

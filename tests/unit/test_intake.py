@@ -8,7 +8,7 @@ import msgspec
 import pytest
 
 from app.domain.signals import Action, Signal, SignalStatus
-from app.intake import Forwarder, Intake, IntakePolicy, drain_spool, forward
+from app.services.intake import Forwarder, Intake, IntakePolicy, drain_spool, forward
 from tests.fakes import FakeClock, FakeInbox, FakeQueue, FakeStore, SequentialIds
 
 pytestmark = pytest.mark.anyio

@@ -13,7 +13,7 @@ from app.adapters.market_data import (
 )
 from app.domain.market import Candle, Tick
 from app.domain.synthetic import SymbolSpec, SyntheticMarket
-from app.ports import MarketData
+from app.ports.exchange import MarketData
 
 pytestmark = pytest.mark.anyio
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 import msgspec
 import pytest
 
-import app.domain.paper as paper
+import app.domain.paper.venue as paper
 from app.domain.market import Market, OrderBook, Tick
 from app.domain.orders import (
     IllegalTransition,
@@ -16,7 +16,7 @@ from app.domain.orders import (
     Side,
     transition,
 )
-from app.domain.paper import (
+from app.domain.paper.venue import (
     DuplicateClientOrderId,
     InsufficientPaperFunds,
     InvalidPaperOrder,

@@ -9,7 +9,7 @@ import pytest
 
 from app.domain.market import Market
 from app.domain.orders import OrderKind, OrderRequest, OrderState, Side
-from app.domain.paper import (
+from app.domain.paper.venue import (
     InsufficientPaperFunds,
     InvalidPaperOrder,
     PaperChanges,

@@ -6,7 +6,7 @@ from decimal import Decimal
 import msgspec
 import pytest
 
-from app.adapters.paper_wire import (
+from app.adapters.paper.wire import (
     CREATE_ORDER,
     FETCH_BY_CLIENT_ID,
     FILLS_SINCE,
@@ -20,7 +20,7 @@ from app.adapters.paper_wire import (
     reply_decoder,
 )
 from app.domain.orders import OrderKind, OrderRequest, OrderState, OrderStatus, Side
-from app.ports import (
+from app.ports.errors import (
     ExchangeError,
     InsufficientFunds,
     InvalidOrder,

@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from app.cli import main
 from app.domain.dialects import ParsedAlert, parse_alert
 from app.domain.signals import Action, PositionSide, StopKind, StopLoss, TakeProfit
-from app.send import DIALECTS, Trade, render
+from app.entrypoints.cli.main import main
+from app.entrypoints.cli.send import DIALECTS, Trade, render
 
 FIRED = datetime(2024, 5, 1, 12, tzinfo=UTC)
 SECRET = "S3cr3t-Token-42"

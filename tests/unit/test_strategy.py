@@ -24,7 +24,7 @@ from app.domain.strategy import (
     register,
     registered,
 )
-from app.strategy_engine import StrategyEngine
+from app.services.strategy.engine import StrategyEngine
 
 T0 = datetime(2026, 11, 22, tzinfo=UTC)
 

@@ -1,0 +1,1 @@
+"""Venues through ccxt."""

@@ -1,0 +1,214 @@
+"""Live public market data: the `MarketData` port over a ccxt async exchange, by polling.
+
+Every `interval` seconds the order book of each symbol is fetched (and, when asked, its ticker
+for the last price and volume); one tick per symbol per poll is given and the book is kept for
+`order_book()`. Only public endpoints are used: no keys.
+
+Transient trouble (network errors, 429, 5xx) never ends `ticks()`: the poll is retried after a
+backoff that doubles up to a cap, and ticks resume when the venue is back. One line is logged
+when an outage starts and one when it ends, not one per failed poll. A refusal that retrying
+cannot fix (an unknown symbol) is raised as the port's `Fatal` error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from ccxt.base import errors as ccxt_errors
+
+from app.adapters.ccxt.exchange import VENUES, Mode, ccxt_client, translate
+from app.domain.market import Level, OrderBook, Tick
+from app.ports.errors import Retryable
+
+log = logging.getLogger(__name__)
+
+
+def _dec(value: object) -> Decimal | None:
+    """ccxt's floats (or strings) as Decimal, through their shortest text form."""
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def _levels(rows: Sequence[Sequence[Any]], depth: int) -> tuple[Level, ...]:
+    levels = []
+    for price, amount, *_ in rows[:depth]:
+        p, a = _dec(price), _dec(amount)
+        if p is not None and a is not None:
+            levels.append(Level(p, a))
+    return tuple(levels)
+
+
+def _utc(milliseconds: object) -> datetime | None:
+    if isinstance(milliseconds, bool) or not isinstance(milliseconds, int | float):
+        return None
+    return datetime.fromtimestamp(milliseconds / 1000, tz=UTC)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CcxtMarketData:
+    """Implements `app.ports.exchange.MarketData` by polling a ccxt async exchange's public
+    endpoints.
+
+    Args:
+        exchange_id: a row of `exchange_ccxt.VENUES` (its ccxt options and URL layout).
+        symbols: unified symbols, e.g. ``["BTC/USDT", "ETH/USDT"]``.
+        interval: seconds from the start of one poll to the start of the next.
+        depth: levels fetched and kept per side.
+        with_ticker: also fetch the ticker, for the last price and the 24 h volume; without it
+            the price is the book's mid.
+        backoff_seconds, max_backoff_seconds: the first wait after a failed poll, doubled after
+            each further failure up to the cap; back to the interval after a success.
+        base_url: overrides the venue's API root (the local fake in tests).
+        rate_limit_ms: overrides ccxt's pause between requests (its throttle stays on).
+        sleep, clock, now: injected for tests (`clock` is monotonic seconds, `now` stamps ticks
+            when the venue's book carries no time).
+
+    Use one instance per event loop and `await close()` it (or `async with`).
+    """
+
+    def __init__(
+        self,
+        exchange_id: str,
+        symbols: Sequence[str],
+        *,
+        interval: float = 1.0,
+        depth: int = 20,
+        with_ticker: bool = False,
+        mode: Mode = "live",
+        base_url: str | None = None,
+        options: Mapping[str, object] | None = None,
+        timeout_ms: int = 10_000,
+        rate_limit_ms: int | None = None,
+        backoff_seconds: float = 1.0,
+        max_backoff_seconds: float = 60.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        profile = VENUES.get(exchange_id)
+        if profile is None:
+            raise ValueError(f"there is no venue profile for {exchange_id!r} in VENUES")
+        if mode not in ("testnet", "live"):
+            raise ValueError(f"mode must be 'testnet' or 'live', not {mode!r}")
+        if not symbols:
+            raise ValueError("market data needs at least one symbol")
+        if interval <= 0 or depth <= 0 or backoff_seconds <= 0:
+            raise ValueError("interval, depth and backoff_seconds must be positive")
+        if max_backoff_seconds < backoff_seconds:
+            raise ValueError("max_backoff_seconds must be at least backoff_seconds")
+        self.name = exchange_id
+        self.symbols = tuple(symbols)
+        self.interval = interval
+        self.depth = depth
+        self.with_ticker = with_ticker
+        self.backoff_seconds = backoff_seconds
+        self.max_backoff_seconds = max_backoff_seconds
+        self._sleep = sleep
+        self._clock = clock
+        self._now = now
+        self._books: dict[str, OrderBook] = {}
+        self.client: Any = ccxt_client(  # public endpoints only: no keys
+            exchange_id,
+            mode,
+            profile,
+            base_url=base_url,
+            options=options,
+            timeout_ms=timeout_ms,
+            rate_limit_ms=rate_limit_ms,
+        )
+
+    def __repr__(self) -> str:
+        return f"CcxtMarketData({self.name!r}, {list(self.symbols)!r})"
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def __aenter__(self) -> CcxtMarketData:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # --- the port ------------------------------------------------------------------------------
+
+    def order_book(self, symbol: str, depth: int = 20) -> OrderBook | None:
+        book = self._books.get(symbol)
+        if book is None or (len(book.bids) <= depth and len(book.asks) <= depth):
+            return book
+        return OrderBook(symbol, book.bids[:depth], book.asks[:depth], book.at)
+
+    async def ticks(self) -> AsyncIterator[Tick]:
+        """Endless: one tick per symbol per poll. Raises only what retrying cannot fix."""
+        delay = self.backoff_seconds
+        outage: tuple[float, int, str] | None = None  # since, failed polls, first error
+        while True:
+            started = self._clock()
+            try:
+                for symbol in self.symbols:
+                    tick = await self._poll(symbol)
+                    if outage is not None:
+                        since, failures, _ = outage
+                        log.info("%s market data is back after %d failed polls in %.1f s",
+                                 self.name, failures, self._clock() - since)  # fmt: skip
+                        outage, delay = None, self.backoff_seconds
+                    if tick is not None:
+                        yield tick
+            except Retryable as error:
+                if outage is None:
+                    log.warning("%s market data unavailable (%s); retrying with a backoff",
+                                self.name, error)  # fmt: skip
+                    outage = (started, 1, str(error))
+                else:
+                    outage = (outage[0], outage[1] + 1, outage[2])
+                await self._sleep(delay)
+                delay = min(delay * 2, self.max_backoff_seconds)
+                continue
+            await self._sleep(max(0.0, self.interval - (self._clock() - started)))
+
+    # --- one symbol ----------------------------------------------------------------------------
+
+    async def _call(self, method: str, *args: Any) -> Any:
+        try:
+            return await getattr(self.client, method)(*args)
+        except ccxt_errors.BaseError as error:
+            raise translate(error) from error
+
+    async def _poll(self, symbol: str) -> Tick | None:
+        """Fetch the book (and ticker) of `symbol`, keep the book, and give its tick (None when
+        there is no price at all)."""
+        raw = await self._call("fetch_order_book", symbol, self.depth)
+        ticker: Mapping[str, Any] = (
+            await self._call("fetch_ticker", symbol) if self.with_ticker else {}
+        )
+        at = _utc(raw.get("timestamp")) or _utc(ticker.get("timestamp")) or self._now()
+        book = OrderBook(
+            symbol=symbol,
+            bids=_levels(raw.get("bids") or [], self.depth),
+            asks=_levels(raw.get("asks") or [], self.depth),
+            at=at,
+        )
+        self._books[symbol] = book
+        price = _dec(ticker.get("last")) or book.mid
+        if price is None:
+            return None
+        return Tick(
+            symbol=symbol,
+            at=at,
+            price=price,
+            bid=book.best_bid,
+            ask=book.best_ask,
+            volume=_dec(ticker.get("baseVolume")) or Decimal(0),
+        )

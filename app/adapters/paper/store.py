@@ -1,0 +1,282 @@
+"""Paper venues in SQL, one row per order, balance and fill, written as they change.
+
+A save writes only what changed since the last one (`PaperVenue.changes()`), in one
+transaction: upserts of the changed orders and balances, inserts of the new fills. A load
+rebuilds a venue from its open orders, balances and recent history; older closed orders and
+fills stay in SQL and are read one at a time (`order_by_client_id`, `order`, `fills_between`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from sqlalchemy import Connection, Engine, bindparam, or_, select, update
+
+from app.adapters.sql.db import dialect_insert, transaction
+from app.adapters.sql.prepared import Prepared
+from app.adapters.sql.tables import PaperBalanceRow, PaperFillRow, PaperOrderRow, PaperVenueRow
+from app.domain.market import Market
+from app.domain.orders import Fill, OrderKind, OrderState, Side
+from app.domain.paper.venue import OPEN_STATES, PaperBalance, PaperChanges, PaperOrder, PaperState
+
+paper_venues = PaperVenueRow.__table__  # type: ignore[attr-defined]
+paper_orders = PaperOrderRow.__table__  # type: ignore[attr-defined]
+paper_balances = PaperBalanceRow.__table__  # type: ignore[attr-defined]
+paper_fills = PaperFillRow.__table__  # type: ignore[attr-defined]
+
+_OPEN = [state.value for state in OPEN_STATES]
+_ORDER_CHANGES = ("state", "filled", "cost", "fee", "reserved", "updated_at")
+_markets = msgspec.convert
+
+
+def _to_utc(value: datetime) -> datetime:
+    """SQLite keeps no offset: every time goes in as UTC."""
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
+def _from_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class SqlPaperStore:
+    """Keeps paper venues over one engine (see `PaperExchange.open`).
+
+    Every method raises `Unavailable` when the database cannot be reached.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        insert = dialect_insert(engine)
+        # the writes of every order: compiled once, run on the driver's cursor (`Prepared`)
+        orders = insert(paper_orders)
+        self._upsert_orders = Prepared(
+            engine,
+            orders.on_conflict_do_update(
+                index_elements=["venue", "order_id"],
+                set_={name: orders.excluded[name] for name in _ORDER_CHANGES},
+            ),
+        )
+        balances = insert(paper_balances)
+        self._upsert_balances = Prepared(
+            engine,
+            balances.on_conflict_do_update(
+                index_elements=["venue", "asset"],
+                set_={"free": balances.excluded.free, "reserved": balances.excluded.reserved},
+            ),
+        )
+        venues = insert(paper_venues)
+        self._upsert_venue = venues.on_conflict_do_update(
+            index_elements=["name"],
+            set_={name: venues.excluded[name] for name in ("markets", "next_order_number")}
+            | {"updated_at": venues.excluded.updated_at},
+        )
+        self._insert_fills = Prepared(engine, paper_fills.insert())
+        self._set_next_order_number = Prepared(
+            engine,
+            update(paper_venues)
+            .where(paper_venues.c.name == bindparam("venue"))
+            .values(next_order_number=bindparam("number"), updated_at=bindparam("at")),
+        )
+        by_venue = select(paper_orders).where(paper_orders.c.venue == bindparam("venue"))
+        self._order_by_client_id = by_venue.where(
+            paper_orders.c.client_order_id == bindparam("key")
+        )
+        self._order_by_id = by_venue.where(paper_orders.c.order_id == bindparam("key"))
+
+    def _begin(self) -> AbstractContextManager[Connection]:
+        return transaction(self._engine)
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def save_changes(self, name: str, changes: PaperChanges) -> None:
+        """Write what venue `name` changed, all or nothing.
+
+        Raises:
+            Unavailable: the database could not be reached; nothing was written.
+            LookupError: the venue was never saved whole (its first changes carry its markets).
+        """
+        if changes.empty:
+            return
+        now = datetime.now(UTC)
+        with transaction(self._engine, write=True) as conn:
+            if changes.markets is not None:
+                conn.execute(
+                    self._upsert_venue,
+                    {
+                        "name": name,
+                        "markets": msgspec.to_builtins(changes.markets),
+                        "next_order_number": changes.next_order_number or 1,
+                        "updated_at": now,
+                    },
+                )
+            elif changes.next_order_number is not None:
+                changed = self._set_next_order_number.execute(
+                    conn, {"venue": name, "number": changes.next_order_number, "at": now}
+                )
+                if not changed:
+                    raise LookupError(
+                        f"the paper venue {name} is not in the database; open it with "
+                        "PaperExchange.open so it is saved whole first"
+                    )
+            if changes.balances:
+                self._upsert_balances.executemany(conn, _balance_rows(name, changes.balances))
+            if changes.orders:
+                self._upsert_orders.executemany(conn, _order_rows(name, changes.orders))
+            if changes.fills:
+                self._insert_fills.executemany(conn, _fill_rows(name, changes.fills))
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def load(self, name: str, since: datetime | None = None) -> PaperState | None:
+        """Venue `name` as last saved, or None when it was never saved: its balances, open
+        orders, and the closed orders and fills last changed at or after `since` (everything
+        when None)."""
+        venue_query = select(paper_venues.c.markets, paper_venues.c.next_order_number).where(
+            paper_venues.c.name == name
+        )
+        orders_query = select(paper_orders).where(paper_orders.c.venue == name)
+        fills_query = select(paper_fills).where(paper_fills.c.venue == name)
+        if since is not None:
+            orders_query = orders_query.where(
+                or_(paper_orders.c.state.in_(_OPEN), paper_orders.c.updated_at >= _to_utc(since))
+            )
+            fills_query = fills_query.where(paper_fills.c.at >= _to_utc(since))
+        with self._begin() as conn:
+            venue = conn.execute(venue_query).first()
+            if venue is None:
+                return None
+            balances = conn.execute(
+                select(paper_balances).where(paper_balances.c.venue == name)
+            ).all()
+            orders = conn.execute(orders_query).all()
+            fills = conn.execute(fills_query.order_by(paper_fills.c.id)).all()
+        return PaperState(
+            name=name,
+            markets=_markets(venue.markets, tuple[Market, ...]),
+            balances=tuple(PaperBalance(b.asset, b.free, b.reserved) for b in balances),
+            orders=tuple(sorted((_order(row) for row in orders), key=_order_number)),
+            fills=tuple(_fill(row) for row in fills),
+            next_order_number=venue.next_order_number,
+            history_since=since,
+        )
+
+    def order_by_client_id(self, name: str, client_order_id: str) -> PaperOrder | None:
+        """The order of venue `name` with this client order id, however old."""
+        return self._one_order(self._order_by_client_id, name, client_order_id)
+
+    def order(self, name: str, order_id: str) -> PaperOrder | None:
+        """The order `order_id` of venue `name`, however old."""
+        return self._one_order(self._order_by_id, name, order_id)
+
+    def fills_between(self, name: str, symbol: str, since: datetime, until: datetime) -> list[Fill]:
+        """The fills of venue `name` on `symbol` made at or after `since`, before `until`."""
+        query = (
+            select(paper_fills)
+            .where(
+                paper_fills.c.venue == name,
+                paper_fills.c.at >= _to_utc(since),
+                paper_fills.c.at < _to_utc(until),
+                paper_fills.c.symbol == symbol,
+            )
+            .order_by(paper_fills.c.id)
+        )
+        with self._begin() as conn:
+            return [_fill(row) for row in conn.execute(query)]
+
+    def _one_order(self, query: Any, name: str, key: str) -> PaperOrder | None:
+        with self._begin() as conn:
+            row = conn.execute(query, {"venue": name, "key": key}).first()
+        return None if row is None else _order(row)
+
+
+def _balance_rows(name: str, balances: Iterable[PaperBalance]) -> list[dict[str, Any]]:
+    return [
+        {"venue": name, "asset": b.asset, "free": b.free, "reserved": b.reserved} for b in balances
+    ]
+
+
+def _order_rows(name: str, orders: Iterable[PaperOrder]) -> list[dict[str, Any]]:
+    return [
+        {
+            "venue": name,
+            "order_id": o.order_id,
+            "client_order_id": o.client_order_id,
+            "symbol": o.symbol,
+            "side": o.side.value,
+            "kind": o.kind.value,
+            "amount": o.amount,
+            "price": o.price,
+            "trigger_price": o.trigger_price,
+            "state": o.state.value,
+            "filled": o.filled,
+            "cost": o.cost,
+            "fee": o.fee,
+            "reserved": o.reserved,
+            "created_at": _to_utc(o.created_at),
+            "updated_at": _to_utc(o.updated_at),
+        }
+        for o in orders
+    ]
+
+
+def _fill_rows(name: str, fills: Iterable[Fill]) -> list[dict[str, Any]]:
+    return [
+        {
+            "venue": name,
+            "order_id": f.order_id,
+            "client_order_id": f.client_order_id,
+            "symbol": f.symbol,
+            "side": f.side.value,
+            "price": f.price,
+            "amount": f.amount,
+            "fee": f.fee,
+            "fee_currency": f.fee_currency,
+            "at": _to_utc(f.at),
+            "maker": f.maker,
+        }
+        for f in fills
+    ]
+
+
+def _order(row: Any) -> PaperOrder:
+    return PaperOrder(
+        row.order_id,
+        row.client_order_id,
+        row.symbol,
+        Side(row.side),
+        OrderKind(row.kind),
+        row.amount,
+        OrderState(row.state),
+        _from_utc(row.created_at),
+        _from_utc(row.updated_at),
+        row.price,
+        row.trigger_price,
+        row.filled,
+        row.cost,
+        row.fee,
+        row.reserved,
+    )
+
+
+def _order_number(order: PaperOrder) -> int:
+    """Orders are numbered in time order: restoring them so keeps resting time priority."""
+    return int(order.order_id)
+
+
+def _fill(row: Any) -> Fill:
+    return Fill(
+        row.order_id,
+        row.client_order_id,
+        row.symbol,
+        Side(row.side),
+        row.price,
+        row.amount,
+        row.fee,
+        row.fee_currency,
+        _from_utc(row.at),
+        row.maker,
+    )

@@ -1,0 +1,1 @@
+"""SQL (SQLAlchemy Core over SQLModel tables): engine, tables, stores, prepared statements."""

@@ -1,0 +1,98 @@
+"""The figures of `/metrics`, read at scrape time from SQL and from RQ's keys in Redis (the
+execution figures in `metrics_execution`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import redis
+from redis.exceptions import RedisError
+from rq import Queue
+from rq.job import Job
+from rq.registry import BaseRegistry
+from rq.serializers import JSONSerializer
+from sqlalchemy import Engine, func, select
+
+from app.adapters.sql.db import signals, transaction
+from app.adapters.sql.metrics_execution import SqlExecutionMetrics
+from app.domain.signals import SignalStatus
+from app.ports.errors import Unavailable
+from app.ports.metrics import MetricsSnapshot
+
+LATENCY_WINDOW = 200  # finished jobs whose latency is shown: bounded, so a scrape stays cheap
+
+
+class SqlRedisMetrics:
+    """`MetricsSource` over the SQL engine and a synchronous Redis client.
+
+    Only reads: RQ's registry clean-ups (which fail or re-queue abandoned jobs) are left to the
+    workers, so a scrape never changes what it measures.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        client: redis.Redis,
+        queue_name: str,
+        latency_window: int = LATENCY_WINDOW,
+    ) -> None:
+        self._engine = engine
+        self._queue = Queue(queue_name, connection=client, serializer=JSONSerializer)
+        self._latency_window = latency_window
+        self._execution = SqlExecutionMetrics(engine)
+
+    def collect(self) -> MetricsSnapshot:
+        by_status = self._signals_by_status()
+        execution = self._execution.read(datetime.now(UTC))
+        try:
+            depth, jobs, latencies = self._rq_figures()
+        except (RedisError, OSError) as exc:
+            raise Unavailable(f"Redis unreachable ({type(exc).__name__})") from exc
+        return MetricsSnapshot(
+            signals_by_status=by_status,
+            queue_depth={self._queue.name: depth},
+            jobs_by_state=jobs,
+            job_latencies_seconds=latencies,
+            orders_by_state=execution.orders_by_state,
+            brackets_by_state=execution.brackets_by_state,
+            brackets_unprotected=execution.brackets_unprotected,
+            decisions=execution.decisions,
+            trading_state=execution.trading_state,
+            execution_latencies_seconds=execution.latencies_seconds,
+        )
+
+    def _signals_by_status(self) -> dict[str, int]:
+        # every known status, zero included, so that a series exists before its first signal
+        counts = {status.value: 0 for status in SignalStatus}
+        query = select(signals.c.status, func.count()).group_by(signals.c.status)
+        with transaction(self._engine) as conn:
+            for status, count in conn.execute(query).all():
+                counts[status] = int(count)
+        return counts
+
+    def _rq_figures(self) -> tuple[int, dict[str, int], tuple[float, ...]]:
+        queue = self._queue
+        registries: dict[str, BaseRegistry] = {
+            "started": queue.started_job_registry,
+            "failed": queue.failed_job_registry,
+            "deferred": queue.deferred_job_registry,
+            "scheduled": queue.scheduled_job_registry,
+        }
+        jobs = {state: int(r.get_job_count(cleanup=False)) for state, r in registries.items()}
+        return int(queue.count), jobs, self._latencies()
+
+    def _latencies(self) -> tuple[float, ...]:
+        """ended_at - enqueued_at of the most recently finished jobs.
+
+        The finished registry is scored by expiry (end + result_ttl), so the highest scores are
+        the latest ends while jobs share one result_ttl, as ours do.
+        """
+        finished = self._queue.finished_job_registry
+        ids = finished.get_job_ids(0, self._latency_window - 1, desc=True, cleanup=False)
+        found = Job.fetch_many(ids, connection=self._queue.connection, serializer=JSONSerializer)
+        latencies = []
+        for job in found:
+            if job is None or job.enqueued_at is None or job.ended_at is None:
+                continue  # expired between the two reads, or finished by an older RQ
+            latencies.append(max(0.0, (job.ended_at - job.enqueued_at).total_seconds()))
+        return tuple(latencies)

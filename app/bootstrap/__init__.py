@@ -1,0 +1,1 @@
+"""Wiring, one module per process: the only package that imports both adapters and services."""

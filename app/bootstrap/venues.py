@@ -1,0 +1,131 @@
+"""Builds the venues and the market data source from Settings (a part of the wiring).
+
+Paper venues are fed by the market data source, each with its own fee and price offset, and keep
+their state in SQL; ccxt venues trade on their testnet or live, as each venue's settings say.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from app.adapters.ccxt.exchange import CcxtExchange
+from app.adapters.ccxt.market import CcxtMarketData
+from app.adapters.ccxt.profiles import VENUES as CCXT_PROFILES
+from app.adapters.market_data import ReplayFeed, SyntheticFeed
+from app.adapters.paper.exchange import PaperExchange
+from app.adapters.paper.store import SqlPaperStore
+from app.config.settings import Settings
+from app.config.venues import VenueSettings
+from app.domain.market import Market, OrderBook, shifted
+from app.domain.synthetic import SymbolSpec, SyntheticMarket
+from app.ports.errors import Retryable
+from app.ports.exchange import Exchange, MarketData
+
+# Where the synthetic feed starts each symbol; others start at 100.
+START_PRICES = {"BTC": Decimal(65_000), "ETH": Decimal(3_000), "SOL": Decimal(150)}
+
+
+class VenueSetupError(ValueError):
+    """A venue cannot be built from its settings; the message says what to change."""
+
+
+def build_market_data(
+    settings: Settings, *, now: datetime | None = None, paced: bool = True
+) -> MarketData:
+    """The source `MARKET_DATA` names; a synthetic feed is paced in real time unless `paced`
+    is False (backtests, tests)."""
+    data = settings.market_data
+    match data.source:
+        case "replay":
+            assert data.path is not None
+            return ReplayFeed.from_csv(Path(data.path))
+        case "ccxt":
+            assert data.exchange is not None
+            return CcxtMarketData(data.exchange, data.symbols)
+        case _:
+            specs = [
+                SymbolSpec(symbol, START_PRICES.get(symbol.split("/")[0], Decimal(100)))
+                for symbol in data.symbols
+            ]
+            start = now or datetime.now(UTC)
+            market = SyntheticMarket(specs, seed=data.seed, start=start)
+            return SyntheticFeed(market, speed=1.0 if paced else None)
+
+
+def paper_market(symbol: str, fee: Decimal) -> Market:
+    base, quote = symbol.split(":", maxsplit=1)[0].split("/")
+    return Market(
+        symbol=symbol,
+        base=base,
+        quote=quote,
+        taker_fee=fee,
+        maker_fee=fee,
+        min_cost=Decimal(1),
+    )
+
+
+def _books(market_data: MarketData, bps: Decimal) -> Callable[[str], OrderBook]:
+    def book(symbol: str) -> OrderBook:
+        found = market_data.order_book(symbol)
+        if found is None:
+            raise Retryable(f"there is no price for {symbol} yet; the feed has not started.")
+        return shifted(found, bps)
+
+    return book
+
+
+def build_venues(
+    settings: Settings,
+    *,
+    engine: Engine,
+    market_data: MarketData,
+    clock: Callable[[], datetime],
+) -> dict[str, Exchange]:
+    """Every venue of `settings.venues`, by name.
+
+    Raises:
+        VenueSetupError: a ccxt venue signalgate has no profile for yet, or a testnet ccxt
+            does not offer.
+    """
+    store = SqlPaperStore(engine)
+    venues: dict[str, Exchange] = {}
+    for venue in settings.venues:
+        if venue.is_paper:
+            venues[venue.name] = PaperExchange.open(
+                venue.name,
+                [paper_market(symbol, venue.fee) for symbol in settings.market_data.symbols],
+                _books(market_data, venue.price_offset_bps),
+                clock,
+                store,
+                balances=venue.balances,
+            )
+        else:
+            venues[venue.name] = ccxt_venue(venue)
+    return venues
+
+
+def ccxt_venue(venue: VenueSettings) -> CcxtExchange:
+    if venue.exchange not in CCXT_PROFILES:
+        known = ", ".join(sorted(CCXT_PROFILES))
+        raise VenueSetupError(
+            f"{venue.name.upper()}_EXCHANGE={venue.exchange!r} has no venue profile yet "
+            f"(known: {known}); pick one of those or add a row to app/adapters/ccxt/profiles.py."
+        )
+    assert venue.api_key is not None
+    assert venue.api_secret is not None
+    try:
+        return CcxtExchange(
+            venue.exchange,
+            mode="live" if venue.mode == "live" else "testnet",
+            api_key=venue.api_key,
+            secret=venue.api_secret,
+            password=venue.api_password,
+            base_url=venue.api_url,
+        )
+    except ValueError as error:  # e.g. ccxt has no testnet for this exchange
+        raise VenueSetupError(f"{venue.name.upper()}_MODE={venue.mode}: {error}") from error

@@ -1,0 +1,132 @@
+"""Wiring: builds every adapter from Settings and hands them to the services.
+
+The only module that imports both adapters and services. Tests build the same services over fakes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from functools import cached_property
+
+import redis
+import redis.asyncio
+from sqlalchemy import Engine
+
+from app.adapters.queue_rq import RqJobQueue
+from app.adapters.redis.inbox import RedisInbox, RedisInboxReader
+from app.adapters.sql.db import SqlSignalStore, make_engine
+from app.adapters.sql.execution_store import SqlExecutionStore
+from app.adapters.sql.metrics import SqlRedisMetrics
+from app.adapters.system import SystemClock, new_ulid
+from app.bootstrap.policies import intake_policy
+from app.bootstrap.worker import remote_venues
+from app.config.settings import Settings
+from app.ports.errors import Unavailable
+from app.ports.exchange import Exchange
+from app.ports.execution import ExecutionStore
+from app.ports.metrics import MetricsSource
+from app.ports.signals import SignalReader
+from app.services.intake import Forwarder, Intake
+
+log = logging.getLogger("signalgate")
+
+
+@dataclass
+class Services:
+    """What the web process needs, built from Settings."""
+
+    settings: Settings
+    engine: Engine
+    signals: SqlSignalStore
+    redis_url: str
+    intake: Intake | None = None
+    forwarder: Forwarder | None = None
+    _async_redis: redis.asyncio.Redis | None = None
+
+    @property
+    def reader(self) -> SignalReader:
+        return self.signals
+
+    @cached_property
+    def execution(self) -> ExecutionStore:
+        """Brackets, orders and the trading state (read by the API; the kill switch)."""
+        return SqlExecutionStore(self.engine)
+
+    @cached_property
+    def venues(self) -> dict[str, Exchange]:
+        """The venues for marking positions; built on the web process's event loop."""
+        assert self._async_redis is not None, "call startup() first"
+        return remote_venues(self.settings, self._async_redis, timeout_seconds=0.8)
+
+    @cached_property
+    def metrics(self) -> MetricsSource:
+        """The figures of `/metrics`, on a blocking Redis client of its own (used from threads)."""
+        client = redis.Redis.from_url(
+            self.redis_url, socket_timeout=5.0, socket_connect_timeout=1.0
+        )
+        return SqlRedisMetrics(self.engine, client, self.settings.queue_name)
+
+    async def startup(self, *, run_forwarder: bool = True) -> None:
+        """Open the event-loop-bound clients; start the forwarder thread."""
+        self._async_redis = redis.asyncio.Redis.from_url(
+            self.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0
+        )
+        self.intake = Intake(
+            inbox=RedisInbox(self._async_redis),
+            store=self.signals,
+            clock=SystemClock(),
+            new_id=new_ulid,
+            policy=intake_policy(self.settings),
+        )
+        if run_forwarder:
+            self.forwarder = self.build_forwarder()
+            self.forwarder.start()
+
+    def build_forwarder(self) -> Forwarder:
+        client = redis.Redis.from_url(
+            self.redis_url, socket_timeout=5.0, socket_connect_timeout=1.0
+        )
+        return Forwarder(
+            reader=RedisInboxReader(client),
+            store=self.signals,
+            queue=RqJobQueue(client, self.settings.queue_name),
+            clock=SystemClock(),
+            policy=intake_policy(self.settings),
+        )
+
+    async def shutdown(self) -> None:
+        if self.forwarder is not None:
+            self.forwarder.stop()
+        if self._async_redis is not None:
+            await self._async_redis.aclose()
+        self.engine.dispose()
+
+    async def readiness(self) -> dict[str, str]:
+        """Each dependency's state: "ok" or what is wrong."""
+        checks: dict[str, str] = {}
+        try:
+            assert self._async_redis is not None
+            await self._async_redis.ping()
+            checks["redis"] = "ok"
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            checks["redis"] = f"unreachable ({type(exc).__name__})"
+        try:
+            await asyncio.to_thread(self.signals.ping)
+            checks["database"] = "ok"
+        except Unavailable as exc:
+            checks["database"] = str(exc)
+        return checks
+
+
+def build_services(settings: Settings) -> Services:
+    if settings.redis_url is None:
+        raise RuntimeError("REDIS_URL is not set: run `signalgate run` or set REDIS_URL.")
+    engine = make_engine(settings.database_url, background_checkpoints=True)
+    return Services(
+        settings=settings,
+        engine=engine,
+        signals=SqlSignalStore(engine),
+        redis_url=settings.redis_url,
+    )

@@ -1,0 +1,1 @@
+"""Settings from the environment: the only reader of os.environ."""

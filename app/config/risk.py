@@ -1,0 +1,107 @@
+"""Parsers of the risk, sizing and execution settings (`app.config.settings` reads with them);
+the domain objects built from the loaded settings are `app.bootstrap.policies`'s."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from app.domain.execution_policy import EntryPolicy
+from app.domain.signals import QtyMode
+
+_SYMBOL = re.compile(r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}(:[A-Z0-9]{1,20})?$")
+_MAX_MONEY = Decimal("1e12")
+_PERCENT_MODES = frozenset({QtyMode.PERCENT_EQUITY, QtyMode.RISK_PERCENT})
+
+
+def _decimal_above_zero(raw: str, high: Decimal, hint: str) -> Decimal:
+    try:
+        value = Decimal(raw.strip())
+    except InvalidOperation:
+        raise ValueError(hint) from None
+    if not value.is_finite() or not 0 < value <= high:
+        raise ValueError(hint)
+    return value
+
+
+def money(raw: str) -> Decimal:
+    """An amount of the quote currency above 0, like `1000` or `250.5`."""
+    return _decimal_above_zero(raw, _MAX_MONEY, "use an amount above 0, like 1000")
+
+
+def band_percent(raw: str) -> Decimal:
+    return _decimal_above_zero(raw, Decimal(100), "use a percent above 0 and at most 100, like 2")
+
+
+def quantity(raw: str) -> Decimal:
+    return _decimal_above_zero(raw, _MAX_MONEY, "use a number above 0, like 100")
+
+
+def seconds(raw: str) -> int:
+    """Whole seconds, 0 allowed (0 turns the wait off)."""
+    hint = "use a whole number of seconds, 0 or more"
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ValueError(hint) from None
+    if value < 0:
+        raise ValueError(hint)
+    return value
+
+
+def symbols(raw: str) -> frozenset[str]:
+    """Unified symbols separated by commas: `BTC/USDT,ETH/USDT:USDT`."""
+    names = frozenset(p.strip().upper() for p in raw.split(",") if p.strip())
+    for name in names:
+        if not _SYMBOL.match(name):
+            raise ValueError(
+                "use unified symbols like BTC/USDT or BTC/USDT:USDT separated by commas "
+                f"({name[:40]!r} is not one)"
+            )
+    return names
+
+
+def qty_mode(raw: str) -> QtyMode:
+    try:
+        return QtyMode(raw.strip().lower())
+    except ValueError:
+        raise ValueError("use base, quote, percent_equity or risk_percent") from None
+
+
+def default_size_error(mode: QtyMode, default_quantity: Decimal) -> str | None:
+    """The sentence refusing a default quantity its mode cannot take, or None."""
+    if mode in _PERCENT_MODES and default_quantity > 100:
+        return (
+            f"DEFAULT_QUANTITY={default_quantity} is a percent with DEFAULT_QTY_MODE={mode.value}:"
+            " use a number above 0 and at most 100."
+        )
+    return None
+
+
+def entry_policy(raw: str) -> EntryPolicy:
+    try:
+        return EntryPolicy(raw.strip().lower())
+    except ValueError:
+        raise ValueError("use ignore, add or reverse") from None
+
+
+def unprotected_policy(raw: str) -> bool:
+    """`close` flattens a bracket whose leg cannot be placed; `keep` leaves it as it is."""
+    value = raw.strip().lower()
+    if value not in {"close", "keep"}:
+        raise ValueError("use close or keep")
+    return value == "close"
+
+
+def basis_points(raw: str) -> Decimal:
+    return _decimal_above_zero(raw, Decimal(10_000), "use basis points above 0, at most 10000")
+
+
+def interval(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ValueError("use seconds, like 0.5") from None
+    if not 0.05 <= value <= 3600:
+        raise ValueError("use seconds from 0.05 to 3600")
+    return value

@@ -1,0 +1,319 @@
+"""Settings from the environment: the only reader of os.environ.
+
+`load_settings()` reads every setting once and reports every bad value at once, one sentence each.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from app.config.risk import (
+    band_percent,
+    basis_points,
+    default_size_error,
+    entry_policy,
+    interval,
+    money,
+    qty_mode,
+    quantity,
+    seconds,
+    symbols,
+    unprotected_policy,
+)
+from app.config.venues import (
+    PAPER,
+    MarketDataSettings,
+    TradingMode,
+    VenueSettings,
+    read_market_data,
+    read_venues,
+)
+from app.domain.execution_policy import EntryPolicy
+from app.domain.signals import QtyMode
+
+T = TypeVar("T")
+
+# https://www.tradingview.com/support/solutions/43000529348 (webhook sender addresses)
+TRADINGVIEW_IPS = ("52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7")
+DEFAULT_DATABASE_URL = "sqlite:///signalgate.db"
+MAX_BODY_BYTES = 64 * 1024
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class ConfigError(ValueError):
+    """One or more settings are invalid; the message has one line per problem."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    port: int = 8000
+    web_concurrency: int = 1
+    redis_url: str | None = field(
+        default=None, repr=False
+    )  # None: use 127.0.0.1:6379 if it answers, else an embedded Redis
+    database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
+    webhook_secret: str | None = field(default=None, repr=False)
+    api_token: str | None = field(default=None, repr=False)
+    confidence_threshold: float = 0.6
+    strategy_thresholds: Mapping[str, float] = field(default_factory=dict)
+    confidence_required: frozenset[str] = frozenset()
+    signal_max_age_seconds: int = 120
+    dedupe_window_seconds: int = 60
+    dedupe_id_window_seconds: int = 86_400
+    rate_limit_per_minute: int = 600
+    tradingview_ips_only: bool = False
+    trusted_proxies: tuple[IPNetwork, ...] = ()
+    trading_mode: TradingMode = TradingMode.PAPER
+    queue_name: str = "signals"
+    log_level: str = "INFO"
+    venues: tuple[VenueSettings, ...] = field(
+        default_factory=lambda: (VenueSettings(PAPER, PAPER, TradingMode.PAPER),)
+    )
+    market_data: MarketDataSettings = field(default_factory=MarketDataSettings)
+    # Risk gate and sizing: money in the quote currency; see app/config/risk.py.
+    max_order_notional: Decimal = Decimal(1000)
+    max_total_exposure: Decimal = Decimal(5000)
+    max_open_positions: int = 5
+    max_daily_loss: Decimal = Decimal(500)
+    stop_loss_cooldown_seconds: int = 900
+    max_orders_per_minute: int = 30
+    price_band_percent: Decimal = Decimal(2)
+    symbols_allow: frozenset[str] = frozenset()  # empty: every symbol
+    symbols_deny: frozenset[str] = frozenset()
+    default_qty_mode: QtyMode = QtyMode.QUOTE
+    default_quantity: Decimal = Decimal(100)
+    # Execution: see app/domain/execution_policy.py.
+    entry_policy: EntryPolicy = EntryPolicy.IGNORE
+    close_unprotected: bool = True
+    slippage_bps: Decimal = Decimal(50)
+    monitor_interval_seconds: float = 0.5
+    # The strategy engine (`signalgate strategy`): none enabled unless named.
+    strategies: tuple[str, ...] = ()
+    strategy_settings: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    strategy_modules: tuple[str, ...] = ()
+    strategy_gap_seconds: float = 30.0
+
+
+def database_url(raw: str) -> str:
+    """Accept Heroku's `postgres://` form and pick the psycopg 3 driver for PostgreSQL."""
+    for prefix in ("postgres://", "postgresql://"):
+        if raw.startswith(prefix):
+            return "postgresql+psycopg://" + raw[len(prefix) :]
+    return raw
+
+
+def redis_url(raw: str) -> str:
+    """Heroku Redis is `rediss://` with a self-signed certificate: skip verification unless told."""
+    parts = urlsplit(raw)
+    if parts.scheme != "rediss":
+        return raw
+    query = dict(parse_qsl(parts.query))
+    query.setdefault("ssl_cert_reqs", "none")
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError("use true or false")
+
+
+def _number(raw: str, kind: Callable[[str], T], hint: str) -> T:
+    try:
+        return kind(raw.strip())
+    except ValueError:
+        raise ValueError(hint) from None
+
+
+def _positive_int(raw: str) -> int:
+    value = _number(raw, int, "use a whole number above 0")
+    if value <= 0:
+        raise ValueError("use a whole number above 0")
+    return value
+
+
+def _port(raw: str) -> int:
+    value = _number(raw, int, "use a port number from 1 to 65535")
+    if not 0 < value < 65536:
+        raise ValueError("use a port number from 1 to 65535")
+    return value
+
+
+def _unit_interval(raw: str) -> float:
+    value = _number(raw, float, "use a number from 0 to 1")
+    if not 0.0 <= value <= 1.0:
+        raise ValueError("use a number from 0 to 1")
+    return value
+
+
+def _networks(raw: str) -> tuple[IPNetwork, ...]:
+    try:
+        return tuple(
+            ipaddress.ip_network(p.strip(), strict=False) for p in raw.split(",") if p.strip()
+        )
+    except ValueError:
+        raise ValueError("use IP addresses or CIDR ranges separated by commas") from None
+
+
+def _mode(raw: str) -> TradingMode:
+    try:
+        return TradingMode(raw.strip().lower())
+    except ValueError:
+        raise ValueError("use paper, testnet or live") from None
+
+
+def _thresholds(raw: str) -> dict[str, float]:
+    """`momentum=0.7,my_tv_strategy=0.5`."""
+    result: dict[str, float] = {}
+    for item in filter(None, (p.strip() for p in raw.split(","))):
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise ValueError("use name=number pairs separated by commas, like momentum=0.7")
+        result[name.strip()] = _unit_interval(value)
+    return result
+
+
+def _names(raw: str) -> frozenset[str]:
+    return frozenset(p.strip() for p in raw.split(",") if p.strip())
+
+
+def _ordered_names(raw: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(p.strip() for p in raw.split(",") if p.strip()))
+
+
+def _strategy_settings(raw: str) -> dict[str, dict[str, object]]:
+    """`{"momentum": {"threshold": 0.004, "symbols": {"ETH/USDT": {"threshold": 0.008}}}}`."""
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = None
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise ValueError(
+            'use a JSON object of objects by strategy name, like {"momentum": {"threshold": 0.004}}'
+        )
+    return value
+
+
+def _database(raw: str) -> str:
+    url = database_url(raw.strip())
+    if "://" not in url:
+        raise ValueError("use a URL like postgres://user:pass@host/db or sqlite:///signalgate.db")
+    return url
+
+
+def _redis(raw: str) -> str:
+    url = raw.strip()
+    hint = "use a URL like redis://host:6379/0 or rediss://..."
+    try:
+        scheme = urlsplit(url).scheme
+    except ValueError:
+        raise ValueError(hint) from None
+    if scheme not in {"redis", "rediss", "unix"}:
+        raise ValueError(hint)
+    return redis_url(url)
+
+
+def _log_level(raw: str) -> str:
+    value = raw.strip().upper()
+    if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ValueError("use DEBUG, INFO, WARNING or ERROR")
+    return value
+
+
+def _nonempty(raw: str) -> str:
+    if not raw.strip():
+        raise ValueError("it is empty; unset it or give it a value")
+    return raw.strip()
+
+
+_SECRETS = frozenset({"webhook_secret", "api_token", "redis_url", "database_url"})
+
+
+Reader = Callable[[str, str, Callable[[str], object]], None]
+
+
+def _read_risk(read: Reader, values: Mapping[str, object], errors: list[str]) -> None:
+    """The risk gate's and sizing's settings (parsers in app/config/risk.py)."""
+    read("MAX_ORDER_NOTIONAL", "max_order_notional", money)
+    read("MAX_TOTAL_EXPOSURE", "max_total_exposure", money)
+    read("MAX_OPEN_POSITIONS", "max_open_positions", _positive_int)
+    read("MAX_DAILY_LOSS", "max_daily_loss", money)
+    read("STOP_LOSS_COOLDOWN_SECONDS", "stop_loss_cooldown_seconds", seconds)
+    read("MAX_ORDERS_PER_MINUTE", "max_orders_per_minute", _positive_int)
+    read("PRICE_BAND_PERCENT", "price_band_percent", band_percent)
+    read("SYMBOLS_ALLOW", "symbols_allow", symbols)
+    read("SYMBOLS_DENY", "symbols_deny", symbols)
+    read("DEFAULT_QTY_MODE", "default_qty_mode", qty_mode)
+    read("DEFAULT_QUANTITY", "default_quantity", quantity)
+    read("ENTRY_POLICY", "entry_policy", entry_policy)
+    read("UNPROTECTED_POLICY", "close_unprotected", unprotected_policy)
+    read("SLIPPAGE_BPS", "slippage_bps", basis_points)
+    read("MONITOR_INTERVAL_SECONDS", "monitor_interval_seconds", interval)
+    read("STRATEGIES", "strategies", _ordered_names)
+    read("STRATEGY_SETTINGS", "strategy_settings", _strategy_settings)
+    read("STRATEGY_MODULES", "strategy_modules", _ordered_names)
+    read("STRATEGY_GAP_SECONDS", "strategy_gap_seconds", interval)
+    # Both defaults (quote, 100) agree; only two set together can disagree.
+    size_mode, size_quantity = values.get("default_qty_mode"), values.get("default_quantity")
+    if isinstance(size_mode, QtyMode) and isinstance(size_quantity, Decimal):
+        size_error = default_size_error(size_mode, size_quantity)
+        if size_error:
+            errors.append(size_error)
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read every setting from the environment; raise ConfigError naming each bad one."""
+    env = os.environ if environ is None else environ
+    errors: list[str] = []
+    values: dict[str, object] = {}
+
+    def read(name: str, attr: str, parse: Callable[[str], T]) -> None:
+        raw = env.get(name)
+        if raw is None:
+            return
+        try:
+            values[attr] = parse(raw)
+        except ValueError as exc:
+            shown = "(hidden)" if attr in _SECRETS else repr(raw)
+            errors.append(f"{name}={shown} is not valid: {exc}.")
+
+    read("PORT", "port", _port)
+    read("WEB_CONCURRENCY", "web_concurrency", _positive_int)
+    read("REDIS_URL", "redis_url", _redis)
+    read("DATABASE_URL", "database_url", _database)
+    read("WEBHOOK_SECRET", "webhook_secret", _nonempty)
+    read("API_TOKEN", "api_token", _nonempty)
+    read("CONFIDENCE_THRESHOLD", "confidence_threshold", _unit_interval)
+    read("CONFIDENCE_THRESHOLDS", "strategy_thresholds", _thresholds)
+    read("CONFIDENCE_REQUIRED", "confidence_required", _names)
+    read("SIGNAL_MAX_AGE_SECONDS", "signal_max_age_seconds", _positive_int)
+    read("DEDUPE_WINDOW_SECONDS", "dedupe_window_seconds", _positive_int)
+    read("DEDUPE_ID_WINDOW_SECONDS", "dedupe_id_window_seconds", _positive_int)
+    read("RATE_LIMIT_PER_MINUTE", "rate_limit_per_minute", _positive_int)
+    read("TRADINGVIEW_IPS_ONLY", "tradingview_ips_only", _bool)
+    read("TRUSTED_PROXIES", "trusted_proxies", _networks)
+    read("TRADING_MODE", "trading_mode", _mode)
+    read("QUEUE_NAME", "queue_name", _nonempty)
+    read("LOG_LEVEL", "log_level", _log_level)
+    _read_risk(read, values, errors)
+
+    mode = values.get("trading_mode", TradingMode.PAPER)
+    assert isinstance(mode, TradingMode)
+    if mode is TradingMode.LIVE and not values.get("webhook_secret"):
+        errors.append("TRADING_MODE=live needs WEBHOOK_SECRET: set a long random secret.")
+    values["venues"] = read_venues(env, mode, errors)
+    values["market_data"] = read_market_data(env, errors)
+    if errors:
+        raise ConfigError("\n".join(errors))
+    return Settings(**values)  # type: ignore[arg-type]

@@ -1,0 +1,213 @@
+"""Venue and market data settings, read from the environment mapping `app.config.settings`
+hands over.
+
+Modes are explicit per venue and never fall back: a paper venue trades on paper only, a ccxt venue
+needs `<VENUE>_MODE=testnet|live` and its keys, and no venue may go beyond `TRADING_MODE`.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import TypeVar
+
+T = TypeVar("T")
+
+PAPER = "paper"
+DEFAULT_BALANCES = {"USDT": Decimal(50_000)}
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
+
+
+class TradingMode(enum.StrEnum):
+    PAPER = "paper"
+    TESTNET = "testnet"
+    LIVE = "live"
+
+
+_RANK = {TradingMode.PAPER: 0, TradingMode.TESTNET: 1, TradingMode.LIVE: 2}
+
+
+@dataclass(frozen=True, slots=True)
+class VenueSettings:
+    name: str  # lower-case, as in VENUES
+    exchange: str  # "paper" or a ccxt exchange id with a profile (binance, binanceusdm, ...)
+    mode: TradingMode
+    api_key: str | None = field(default=None, repr=False)
+    api_secret: str | None = field(default=None, repr=False)
+    api_password: str | None = field(default=None, repr=False)
+    api_url: str | None = None  # a proxy or regional endpoint instead of the venue's own
+    fee: Decimal = Decimal("0.001")  # paper: taker and maker fee
+    balances: Mapping[str, Decimal] = field(default_factory=lambda: dict(DEFAULT_BALANCES))
+    price_offset_bps: Decimal = Decimal(0)  # paper: shifts the feed, so venues' prices differ
+
+    @property
+    def is_paper(self) -> bool:
+        return self.exchange == PAPER
+
+
+@dataclass(frozen=True, slots=True)
+class MarketDataSettings:
+    source: str = "synthetic"  # synthetic | replay | ccxt
+    path: str | None = None  # replay: the CSV or Parquet file
+    exchange: str | None = None  # ccxt: the exchange id whose public data is read
+    symbols: tuple[str, ...] = ("BTC/USDT", "ETH/USDT")
+    seed: int = 1
+
+
+def _decimal(raw: str, low: Decimal, high: Decimal, hint: str) -> Decimal:
+    try:
+        value = Decimal(raw.strip())
+    except InvalidOperation:
+        raise ValueError(hint) from None
+    if not value.is_finite() or not low <= value <= high:
+        raise ValueError(hint)
+    return value
+
+
+def _fee(raw: str) -> Decimal:
+    return _decimal(raw, Decimal(0), Decimal("0.1"), "use a fraction from 0 to 0.1, like 0.001")
+
+
+def _offset(raw: str) -> Decimal:
+    return _decimal(raw, Decimal(-1000), Decimal(1000), "use basis points from -1000 to 1000")
+
+
+def _setting(
+    get: Callable[[str], str | None],
+    prefix: str,
+    key: str,
+    parse: Callable[[str], T],
+    errors: list[str],
+) -> T | None:
+    raw = get(key)
+    if raw is None:
+        return None
+    try:
+        return parse(raw)
+    except ValueError as exc:
+        errors.append(f"{prefix}_{key}={raw!r} is not valid: {exc}.")
+        return None
+
+
+def _balances(raw: str) -> dict[str, Decimal]:
+    hint = "use ASSET=amount pairs separated by commas, like USDT=50000,BTC=0.5"
+    result: dict[str, Decimal] = {}
+    for item in filter(None, (p.strip() for p in raw.split(","))):
+        asset, sep, amount = item.partition("=")
+        if not sep or not asset.strip().isalnum():
+            raise ValueError(hint)
+        result[asset.strip().upper()] = _decimal(amount, Decimal(0), Decimal("1e15"), hint)
+    return result
+
+
+def read_venues(
+    env: Mapping[str, str], trading_mode: TradingMode, errors: list[str]
+) -> tuple[VenueSettings, ...]:
+    """`VENUES` (default `paper`) and each venue's `<VENUE>_...` settings; problems go to
+    `errors`, one sentence each, secrets never shown."""
+    names = [n.strip().lower() for n in env.get("VENUES", PAPER).split(",") if n.strip()]
+    venues = []
+    for name in names:
+        if not _NAME.match(name):
+            errors.append(
+                f"VENUES has {name[:40]!r}: use names of letters, digits and _, like paper,binance."
+            )
+            continue
+        venue = _read_venue(env, name, trading_mode, errors)
+        if venue is not None:
+            venues.append(venue)
+    if not names:
+        errors.append("VENUES is empty: name at least one venue, like paper.")
+    return tuple(venues)
+
+
+def _read_venue(
+    env: Mapping[str, str], name: str, trading_mode: TradingMode, errors: list[str]
+) -> VenueSettings | None:
+    prefix = name.upper()
+
+    def get(key: str) -> str | None:
+        value = env.get(f"{prefix}_{key}")
+        return value.strip() if value and value.strip() else None
+
+    exchange = (get("EXCHANGE") or (PAPER if name.startswith(PAPER) else name)).lower()
+    raw_mode = get("MODE")
+    if exchange == PAPER:
+        if raw_mode is not None and raw_mode.lower() != PAPER:
+            errors.append(
+                f"{prefix}_MODE={raw_mode!r} is not valid: a paper venue trades on paper only; "
+                f"set {prefix}_EXCHANGE to a ccxt exchange id for testnet or live."
+            )
+            return None
+        fee = _setting(get, prefix, "FEE", _fee, errors)
+        balances = _setting(get, prefix, "BALANCES", _balances, errors)
+        offset = _setting(get, prefix, "PRICE_OFFSET_BPS", _offset, errors)
+        return VenueSettings(
+            name=name,
+            exchange=PAPER,
+            mode=TradingMode.PAPER,
+            fee=Decimal("0.001") if fee is None else fee,
+            balances=dict(DEFAULT_BALANCES) if balances is None else balances,
+            price_offset_bps=Decimal(0) if offset is None else offset,
+        )
+
+    if raw_mode is None or raw_mode.lower() not in (TradingMode.TESTNET, TradingMode.LIVE):
+        shown = " is not set" if raw_mode is None else f"={raw_mode!r} is not valid"
+        errors.append(
+            f"{prefix}_MODE{shown}: use testnet or live (a ccxt venue never falls back to paper)."
+        )
+        return None
+    mode = TradingMode(raw_mode.lower())
+    if _RANK[mode] > _RANK[trading_mode]:
+        errors.append(
+            f"{prefix}_MODE={mode} needs TRADING_MODE={mode}"
+            + (" or live" if mode is TradingMode.TESTNET else ": set both to trade real money")
+            + f" (TRADING_MODE is {trading_mode})."
+        )
+        return None
+    key, secret = get("API_KEY"), get("API_SECRET")
+    if key is None or secret is None:
+        errors.append(f"{prefix}_API_KEY and {prefix}_API_SECRET are needed for a {mode} venue.")
+        return None
+    return VenueSettings(
+        name=name,
+        exchange=exchange,
+        mode=mode,
+        api_key=key,
+        api_secret=secret,
+        api_password=get("API_PASSWORD"),
+        api_url=get("API_URL"),
+    )
+
+
+def read_market_data(env: Mapping[str, str], errors: list[str]) -> MarketDataSettings:
+    """`MARKET_DATA` (synthetic | replay:PATH | ccxt:EXCHANGE), `SYMBOLS`, `MARKET_DATA_SEED`."""
+    raw = env.get("MARKET_DATA", "synthetic").strip()
+    source, _, argument = raw.partition(":")
+    settings = MarketDataSettings()
+    if source == "synthetic" and not argument:
+        pass
+    elif source == "replay" and argument:
+        settings = MarketDataSettings(source="replay", path=argument)
+    elif source == "ccxt" and argument:
+        settings = MarketDataSettings(source="ccxt", exchange=argument.lower())
+    else:
+        errors.append(
+            f"MARKET_DATA={raw!r} is not valid: use synthetic, replay:FILE.csv or ccxt:EXCHANGE."
+        )
+    symbols = tuple(s.strip().upper() for s in env.get("SYMBOLS", "").split(",") if s.strip())
+    if any("/" not in s for s in symbols):
+        errors.append(f"SYMBOLS={env['SYMBOLS']!r} is not valid: use ccxt symbols like BTC/USDT.")
+    seed = env.get("MARKET_DATA_SEED", "1").strip()
+    if not seed.isdigit():
+        errors.append(f"MARKET_DATA_SEED={seed!r} is not valid: use a whole number.")
+    return MarketDataSettings(
+        source=settings.source,
+        path=settings.path,
+        exchange=settings.exchange,
+        symbols=symbols or settings.symbols,
+        seed=int(seed) if seed.isdigit() else 1,
+    )

@@ -1,0 +1,1 @@
+"""The paper venue's matching engine, pure."""

@@ -1,0 +1,1 @@
+"""The edges: decode input, call one service, encode the answer."""

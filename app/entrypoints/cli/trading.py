@@ -1,0 +1,100 @@
+"""`signalgate worker | monitor | strategy | halt | resume | reduce-only`: the trading commands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from app.config.settings import ConfigError, Settings, load_settings
+from app.domain.risk import TradingState
+
+
+def _settings(*, needs_redis: bool = True) -> Settings:
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"signalgate: invalid settings:\n{exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if needs_redis and settings.redis_url is None:
+        print("signalgate: set REDIS_URL (`signalgate run` sets it for you).", file=sys.stderr)
+        raise SystemExit(2)
+    return settings
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from app.bootstrap.worker import run_worker  # noqa: PLC0415 - loads the venues
+
+    run_worker(_settings(), burst=args.burst)
+    return 0
+
+
+def _until_stopped(settings: Settings, run: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Run until SIGTERM or SIGINT sets the stop event `run` watches, logging at LOG_LEVEL."""
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await run(stop)
+
+    asyncio.run(main())
+
+
+def cmd_monitor(_: argparse.Namespace) -> int:
+    from app.bootstrap.worker import run_monitor  # noqa: PLC0415
+
+    settings = _settings()
+    _until_stopped(settings, lambda stop: run_monitor(settings, stop))
+    return 0
+
+
+def cmd_strategy(_: argparse.Namespace) -> int:
+    from app.bootstrap.strategy import StrategyConfigError, run_strategy  # noqa: PLC0415
+
+    settings = _settings()
+    try:
+        _until_stopped(settings, lambda stop: run_strategy(settings, stop))
+    except StrategyConfigError as error:
+        print(f"signalgate: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _switch(state: TradingState) -> Any:
+    def command(args: argparse.Namespace) -> int:
+        from app.bootstrap.worker import set_trading_state  # noqa: PLC0415
+
+        set_trading_state(_settings(needs_redis=False), state, args.reason)
+        print(f"signalgate: trading is now {state.value}")
+        return 0
+
+    return command
+
+
+def add_execution_commands(commands: Any) -> None:
+    worker = commands.add_parser("worker", help="the worker process: executes queued signals")
+    worker.add_argument("--burst", action="store_true", help="stop when the queue is empty")
+    worker.set_defaults(func=cmd_worker)
+    commands.add_parser(
+        "monitor", help="the monitor process: hosts paper venues, watches brackets"
+    ).set_defaults(func=cmd_monitor)
+    commands.add_parser(
+        "strategy", help="the strategy process: the enabled strategies, through the intake"
+    ).set_defaults(func=cmd_strategy)
+    for name, state, what in (
+        ("halt", TradingState.HALTED, "the kill switch: deny every signal"),
+        ("reduce-only", TradingState.REDUCING, "deny entries, allow exits"),
+        ("resume", TradingState.ACTIVE, "trade normally again"),
+    ):
+        switch = commands.add_parser(name, help=what)
+        switch.add_argument("--reason", default=f"signalgate {name} from the command line")
+        switch.set_defaults(func=_switch(state))

@@ -1,0 +1,188 @@
+"""HTTP routes of execution: orders, positions, and the kill switch.
+
+Reads follow the read API's token rules (`web.authorize_read`); the admin routes always need the
+API token: a kill switch anyone on the network could flip is not one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, get, post
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.params import QueryParameter
+
+from app.domain.auth import secret_matches
+from app.domain.brackets import Bracket, unrealized_pnl
+from app.domain.orders import Side
+from app.domain.risk import TradingState
+from app.ports.errors import ExchangeError
+from app.ports.execution import OrderQuery, OrderView
+
+
+class OrderPage(msgspec.Struct):
+    orders: list[OrderView]
+    next: int | None
+
+
+class PositionView(msgspec.Struct):
+    bracket_id: str
+    account: str
+    venue: str
+    symbol: str
+    side: str  # long | short
+    amount: Decimal
+    entry_price: Decimal | None
+    mark_price: Decimal | None
+    unrealized_pnl: Decimal | None
+    state: str
+    stop_loss: Decimal | None
+    take_profits: list[Decimal]
+    opened_at: datetime
+
+
+class TradingStateView(msgspec.Struct):
+    trading_state: str
+    reason: str | None = None
+
+
+def _services(request: Request[Any, Any, Any]) -> Any:
+    return request.app.state.services
+
+
+def _read(request: Request[Any, Any, Any]) -> None:
+    from app.entrypoints.web.app import authorize_read  # noqa: PLC0415 - web imports this module
+
+    authorize_read(request)
+
+
+def _authorize_admin(request: Request[Any, Any, Any]) -> None:
+    token = _services(request).settings.api_token
+    if token is None:
+        raise PermissionDeniedException(
+            "the admin API needs API_TOKEN: set it, or use `signalgate halt` on the server."
+        )
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not secret_matches(token, [value.strip()]):
+        raise NotAuthorizedException("send Authorization: Bearer <API_TOKEN>.")
+
+
+@get("/orders", summary="Orders signalgate placed, newest first")
+async def list_orders(
+    request: Request[Any, Any, Any],
+    account: Annotated[str | None, QueryParameter()] = None,
+    symbol: Annotated[str | None, QueryParameter()] = None,
+    venue: Annotated[str | None, QueryParameter()] = None,
+    order_state: Annotated[str | None, QueryParameter(name="state")] = None,
+    open_only: Annotated[bool, QueryParameter(name="open")] = False,
+    before: Annotated[int | None, QueryParameter(description="`next` of the previous page")] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+) -> OrderPage:
+    _read(request)
+    query = OrderQuery(
+        account=account,
+        symbol=symbol,
+        venue=venue,
+        state=order_state,
+        open_only=open_only,
+        before=before,
+        limit=limit,
+    )
+    found = await asyncio.to_thread(_services(request).execution.orders, query)
+    return OrderPage(found, found[-1].id if len(found) == limit else None)
+
+
+@get("/positions", summary="Open positions with their unrealized P&L")
+async def list_positions(
+    request: Request[Any, Any, Any],
+    account: Annotated[str | None, QueryParameter()] = None,
+) -> list[PositionView]:
+    _read(request)
+    services = _services(request)
+    brackets = await asyncio.to_thread(services.execution.open_brackets, account)
+    held = [b for b in brackets if b.position > 0]
+    marks = await _marks(services.venues, {(b.venue, b.symbol) for b in held})
+    return [_position(b, marks.get((b.venue, b.symbol))) for b in held]
+
+
+async def _marks(
+    venues: dict[str, Any], pairs: set[tuple[str, str]]
+) -> dict[tuple[str, str], Decimal]:
+    async def mark(venue: str, symbol: str) -> Decimal | None:
+        exchange = venues.get(venue)
+        if exchange is None:
+            return None
+        try:
+            book = await exchange.order_book(symbol, 1)
+        except ExchangeError:
+            return None
+        mid: Decimal | None = book.mid
+        return mid
+
+    found = await asyncio.gather(*(mark(v, s) for v, s in pairs))
+    return {pair: m for pair, m in zip(pairs, found, strict=True) if m is not None}
+
+
+def _position(bracket: Bracket, mark: Decimal | None) -> PositionView:
+    return PositionView(
+        bracket_id=bracket.id,
+        account=bracket.account,
+        venue=bracket.venue,
+        symbol=bracket.symbol,
+        side="long" if bracket.side is Side.BUY else "short",
+        amount=bracket.position,
+        entry_price=bracket.entry_price,
+        mark_price=mark,
+        unrealized_pnl=None if mark is None else unrealized_pnl(bracket, mark),
+        state=bracket.state.value,
+        stop_loss=bracket.stop_loss,
+        take_profits=[price for price, _ in bracket.take_profits],
+        opened_at=bracket.opened_at,
+    )
+
+
+class SwitchBody(msgspec.Struct):
+    reason: str | None = None
+
+
+async def _switch(request: Request[Any, Any, Any], state: TradingState) -> TradingStateView:
+    _authorize_admin(request)
+    raw = await request.body()
+    reason = "set through the API"
+    if raw.strip():
+        try:
+            reason = msgspec.json.decode(raw, type=SwitchBody).reason or reason
+        except msgspec.DecodeError:
+            reason = raw.decode(errors="replace")[:500]
+    store = _services(request).execution
+    await asyncio.to_thread(store.set_trading_state, state, datetime.now(UTC), reason)
+    return TradingStateView(state.value, reason)
+
+
+@post("/admin/halt", summary="Kill switch: deny every signal", status_code=200)
+async def halt(request: Request[Any, Any, Any]) -> TradingStateView:
+    return await _switch(request, TradingState.HALTED)
+
+
+@post("/admin/reduce-only", summary="Deny entries, allow exits", status_code=200)
+async def reduce_only(request: Request[Any, Any, Any]) -> TradingStateView:
+    return await _switch(request, TradingState.REDUCING)
+
+
+@post("/admin/resume", summary="Trade normally again", status_code=200)
+async def resume(request: Request[Any, Any, Any]) -> TradingStateView:
+    return await _switch(request, TradingState.ACTIVE)
+
+
+@get("/admin/state", summary="The trading state")
+async def trading_state(request: Request[Any, Any, Any]) -> TradingStateView:
+    _read(request)
+    state = await asyncio.to_thread(_services(request).execution.trading_state)
+    return TradingStateView(state.value)
+
+
+EXECUTION_ROUTES = [list_orders, list_positions, halt, reduce_only, resume, trading_state]

@@ -1,0 +1,1 @@
+"""Protocols the services speak to, and the project's own error types."""

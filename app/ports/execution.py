@@ -1,0 +1,212 @@
+"""What execution needs from the outside world besides the venues (`app.ports.exchange`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+import msgspec
+
+from app.domain.brackets import Bracket
+from app.domain.orders import Side
+from app.domain.risk import TradingState
+from app.domain.signals import Signal, SignalStatus
+
+
+class PendingSignal(msgspec.Struct, frozen=True):
+    id: str
+    received_at: datetime
+    status: SignalStatus
+    signal: Signal
+    started: bool = False  # a bracket exists: an earlier run began it (resume, place nothing twice)
+
+
+class SignalState(msgspec.Struct, frozen=True):
+    """What a job needs to know of its signals before it takes their locks."""
+
+    id: str
+    account: str
+    symbol: str
+    status: SignalStatus
+
+
+class Activity(msgspec.Struct, frozen=True):
+    """An account's recent trading, for the risk gate."""
+
+    realized_pnl_today: Decimal = Decimal(0)
+    orders_last_minute: int = 0
+    last_stop_loss_at: dict[str, datetime] = {}
+
+
+class Holding(msgspec.Struct, frozen=True):
+    """What the open brackets of one venue, symbol and side hold, as the risk gate sees it."""
+
+    venue: str
+    symbol: str
+    side: Side  # the entries' side
+    position: Decimal  # held now, base units (0 while no entry has filled)
+    entry_price: Decimal | None  # the average over the filled entries
+    brackets: int = 1
+
+    @classmethod
+    def summed(
+        cls, venue: str, symbol: str, side: str, position: Decimal, cost: Decimal, brackets: int
+    ) -> Holding:
+        """From sums over brackets: `cost` is the sum of position x entry price (no price while
+        nothing is held or no entry price is known)."""
+        price = cost / position if position and cost else None
+        return cls(venue, symbol, Side(side), position, price, brackets)
+
+
+def leg_number(pending: PendingSignal) -> int:
+    """Where a linked signal's leg comes in its unit (0 for a signal without a link)."""
+    return pending.signal.link.leg if pending.signal.link is not None else 0
+
+
+class AccountState(msgspec.Struct, frozen=True):
+    """What the risk gate reads of an account for one signal, read together."""
+
+    holdings: list[Holding]
+    activity: Activity
+    trading_state: TradingState
+
+
+class OrderQuery(msgspec.Struct, frozen=True):
+    signal_id: str | None = None
+    account: str | None = None
+    symbol: str | None = None
+    venue: str | None = None
+    state: str | None = None
+    open_only: bool = False
+    before: int | None = None  # cursor: the last row id of the previous page
+    limit: int = 100
+
+
+class OrderView(msgspec.Struct, frozen=True):
+    """One order as the API lists it."""
+
+    id: int
+    signal_id: str
+    account: str
+    venue: str
+    symbol: str
+    leg: str
+    client_order_id: str
+    order_id: str | None
+    side: str
+    kind: str
+    state: str
+    amount: Decimal
+    filled: Decimal
+    average_price: Decimal | None
+    price: Decimal | None
+    trigger_price: Decimal | None
+    fee: Decimal
+    fee_currency: str | None
+    reduce_only: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class ExecutionStore(Protocol):
+    """Brackets, their orders and each signal's lineage, in SQL."""
+
+    def signal(self, signal_id: str) -> PendingSignal | None: ...
+
+    def states(self, signal_ids: Sequence[str]) -> dict[str, SignalState]:
+        """The signals found among `signal_ids`, by id (without the signal itself)."""
+        ...
+
+    def pending(self, account: str, symbol: str, up_to: str) -> list[PendingSignal]:
+        """Queued signals of one account and symbol up to `up_to` (included), oldest first."""
+        ...
+
+    def unit(self, unit_id: str) -> list[PendingSignal]:
+        """Every signal kept for the unit of linked signals `unit_id`, whatever its status,
+        in leg order."""
+        ...
+
+    def record(
+        self,
+        signal_id: str,
+        at: datetime,
+        step: str,
+        detail: str | None = None,
+        data: dict[str, Any] | None = None,
+        *,
+        status: SignalStatus | None = None,
+    ) -> None:
+        """Add one step to the signal's lineage; with `status`, the signal's status changes too."""
+        ...
+
+    def save_bracket(self, bracket: Bracket, at: datetime) -> None:
+        """Insert or update the bracket and its orders (unique per venue and client order id).
+
+        May be kept back until the next read, status change or `flush`: call `flush` before
+        anything is sent to a venue, so that every order is on record before it exists.
+        """
+        ...
+
+    def flush(self) -> None:
+        """Write what is kept back (bracket saves, lineage steps)."""
+        ...
+
+    def bracket(self, bracket_id: str) -> Bracket | None: ...
+
+    def open_brackets(
+        self, account: str | None = None, symbol: str | None = None
+    ) -> list[Bracket]: ...
+
+    def open_bracket_versions(self) -> dict[str, object]:
+        """Every open bracket's id and a value that changes whenever the bracket is saved."""
+        ...
+
+    def brackets_by_id(self, bracket_ids: Sequence[str]) -> list[Bracket]: ...
+
+    def account_state(self, account: str, symbol: str, now: datetime) -> AccountState:
+        """What the account's open brackets hold (per venue, symbol and side), its recent
+        activity and the trading state, in one read."""
+        ...
+
+    def trading_state(self) -> TradingState: ...
+
+    def set_trading_state(self, state: TradingState, at: datetime, reason: str) -> None: ...
+
+    def orders(self, query: OrderQuery) -> list[OrderView]: ...
+
+
+class KeyLocks(Protocol):
+    """Mutual exclusion per account and symbol across every worker and the monitor."""
+
+    def hold(self, key: str) -> AbstractAsyncContextManager[None]:
+        """Wait for the key and hold it for the block.
+
+        Raises:
+            Busy: the key could not be had in time; the job is retried later.
+        """
+        ...
+
+    def try_hold(self, key: str) -> AbstractAsyncContextManager[bool]:
+        """Hold the key for the block if it is free now; yields whether it is held."""
+        ...
+
+
+class Busy(Exception):
+    """A lock could not be taken in time."""
+
+
+def lock_key(account: str, symbol: str) -> str:
+    return f"{account}:{symbol}"
+
+
+class NoLocks:
+    """`KeyLocks` for a single process (tests, backtests): every key is always free."""
+
+    def hold(self, key: str) -> AbstractAsyncContextManager[None]:
+        return nullcontext()
+
+    def try_hold(self, key: str) -> AbstractAsyncContextManager[bool]:
+        return nullcontext(True)

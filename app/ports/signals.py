@@ -1,0 +1,141 @@
+"""What the intake, the forwarder and the read API need: the inbox, the queue, the signal store."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+import msgspec
+
+from app.domain.signals import Signal, SignalRecord, SignalStatus
+from app.ports.execution import OrderView
+
+
+class Admitted(msgspec.Struct, frozen=True):
+    pass
+
+
+class Duplicate(msgspec.Struct, frozen=True):
+    first_id: str
+
+
+class RateLimited(msgspec.Struct, frozen=True):
+    retry_after_seconds: int
+
+
+Admission = Admitted | Duplicate | RateLimited
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class IdFactory(Protocol):
+    def __call__(self) -> str: ...
+
+
+class Inbox(Protocol):
+    """The fast, durable front door (Redis): rate limit, dedupe and keep a record in one step."""
+
+    async def admit(
+        self, record: SignalRecord, *, dedupe_seconds: int, rate_key: str, rate_limit: int
+    ) -> Admission:
+        """Keep `record` unless rate-limited; a queued one whose key is taken becomes a duplicate.
+
+        Raises:
+            Unavailable: the inbox could not be reached; nothing was kept.
+        """
+        ...
+
+
+class InboxReader(Protocol):
+    """The forwarder's side of the inbox: records kept by `Inbox.admit`, at least once."""
+
+    def read(self, count: int, block_ms: int) -> list[tuple[str, SignalRecord]]: ...
+
+    def ack(self, entry_ids: Sequence[str]) -> None: ...
+
+    def claim_dedupe(self, records: Sequence[tuple[SignalRecord, int]]) -> None:
+        """Mark re-queued spooled records as seen for their window in seconds, so that copies
+        arriving later are duplicates."""
+        ...
+
+
+class SignalStore(Protocol):
+    """The audit trail in SQL."""
+
+    def add_many(self, records: Sequence[SignalRecord]) -> None:
+        """Insert records; ids already stored are left as they are (safe to repeat)."""
+        ...
+
+    def first_since(self, dedupe_key: str, since: datetime) -> str | None:
+        """The id of the first non-duplicate signal with this key received since `since`."""
+        ...
+
+    def spooled(self, limit: int) -> list[SignalRecord]: ...
+
+    def set_status(self, ids: Sequence[str], status: SignalStatus, at: datetime) -> None: ...
+
+
+class JobQueue(Protocol):
+    def enqueue_signals(self, signal_ids: Sequence[str]) -> None:
+        """Enqueue execution jobs for these ids (one per batch) with deterministic job ids;
+        existing jobs are kept."""
+        ...
+
+    def backlog(self) -> int:
+        """Jobs waiting for a worker."""
+        ...
+
+
+class StatusChange(msgspec.Struct, frozen=True):
+    """One step of a signal's lineage: a status, or an execution step with its facts."""
+
+    at: datetime
+    status: str
+    detail: str | None = None
+    data: dict[str, Any] | None = None
+
+
+class SignalView(msgspec.Struct, frozen=True):
+    """A stored signal as the API shows it."""
+
+    id: str
+    received_at: datetime
+    status: str
+    dialect: str
+    source: str
+    strategy: str | None
+    account: str
+    symbol: str
+    action: str
+    confidence: float | None
+    signal: Signal
+    reason: str | None = None
+    duplicate_of: str | None = None
+    payload: dict[str, object] | str | None = None
+    client: str | None = None
+    history: list[StatusChange] = []
+    orders: list[OrderView] = []  # the orders its bracket placed, as last reported
+
+
+class SignalQuery(msgspec.Struct, frozen=True):
+    status: str | None = None
+    strategy: str | None = None
+    symbol: str | None = None
+    since: datetime | None = None
+    before: str | None = None  # cursor: the last id of the previous page
+    limit: int = 50
+
+
+class SignalReader(Protocol):
+    def get(self, signal_id: str) -> SignalView | None: ...
+
+    def find(self, query: SignalQuery) -> list[SignalView]:
+        """Newest first; page with `before`."""
+        ...
+
+    def ping(self) -> None:
+        """Raise Unavailable when the database cannot be reached."""
+        ...

@@ -1,0 +1,1 @@
+"""Use cases over ports; adapters arrive as arguments from bootstrap."""

@@ -1,0 +1,1 @@
+"""Brackets after the entry: the driver that places and cancels legs, and the monitor."""

@@ -1,0 +1,301 @@
+"""Drives one bracket on its venue: settles unknown orders, applies `plan()` until nothing is left
+to do, and records every order before it is sent (so a crash leaves a client order id to look up,
+never an order nobody knows about).
+
+Used by the worker right after an entry and by the bracket monitor on its schedule; the caller
+holds the account-and-symbol lock, so the two never drive the same bracket at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+
+import msgspec
+
+from app.domain.brackets import (
+    FINAL,
+    Action,
+    Bracket,
+    BracketState,
+    Cancel,
+    LegOrder,
+    Place,
+    Settle,
+    plan,
+    reported,
+    settled,
+    trailed,
+    with_order,
+)
+from app.domain.market import OrderBook
+from app.domain.orders import IllegalTransition, Leg, OrderRequest, OrderState, OrderStatus, Side
+from app.ports.errors import ExchangeError, Fatal, OrderNotFound, OutcomeUnknown, Retryable
+from app.ports.exchange import Exchange
+from app.ports.execution import ExecutionStore
+
+log = logging.getLogger("signalgate.brackets")
+
+MAX_STEPS = 12  # plan/apply rounds per drive; a healthy bracket needs two or three
+
+
+def request_of(bracket: Bracket, order: LegOrder) -> OrderRequest:
+    return OrderRequest(
+        client_order_id=order.client_order_id,
+        symbol=bracket.symbol,
+        side=order.side,
+        kind=order.kind,
+        amount=order.amount,
+        price=order.price,
+        trigger_price=order.trigger_price,
+        reduce_only=order.reduce_only,
+    )
+
+
+class BracketDriver:
+    def __init__(
+        self,
+        store: ExecutionStore,
+        clock: Callable[[], datetime],
+        *,
+        close_unprotected: bool = True,
+    ) -> None:
+        self._store = store
+        self._now = clock
+        self._close_unprotected = close_unprotected
+
+    def _save(self, bracket: Bracket) -> Bracket:
+        self._store.save_bracket(bracket, self._now())
+        return bracket
+
+    def _lineage(self, bracket: Bracket, step: str, detail: str, **data: object) -> None:
+        self._store.record(bracket.id, self._now(), step, detail, data or None)
+
+    async def drive(
+        self, bracket: Bracket, venue: Exchange, *, book: OrderBook | None = None
+    ) -> Bracket:
+        """Bring the bracket's orders in line with its position; return it as saved.
+
+        `book`: the venue's book as just read (the executor's quote), so that the exit price
+        is not asked for again; read from the venue when not given."""
+        price = exit_side(bracket, book) if book is not None and watched(bracket) else None
+        for _ in range(MAX_STEPS):
+            if bracket.state in FINAL:
+                return bracket
+            bracket = await self.settle_unknowns(bracket, venue)
+            price = price or await self.exit_price(bracket, venue)
+            if (moved := trailed(bracket, price)) is not bracket:
+                bracket = self._save(moved)
+            actions = plan(bracket, price)
+            if not actions:
+                return self._mark_open(bracket)
+            for action in actions:
+                bracket, replan = await self._apply(bracket, venue, action)
+                if replan:
+                    break
+        log.warning("bracket %s still has work after %d rounds", bracket.id, MAX_STEPS)
+        return bracket
+
+    async def statuses(
+        self, bracket: Bracket, venue: Exchange
+    ) -> list[tuple[LegOrder, OrderStatus]]:
+        """Every open order of the bracket as the venue reports it now (unread ones left out)."""
+        found = []
+        for order in bracket.orders:
+            if not order.is_open or order.order_id is None:
+                continue
+            status: OrderStatus | None
+            try:
+                status = await venue.fetch_order(bracket.symbol, order.order_id)
+            except OrderNotFound:
+                status = await venue.fetch_order_by_client_id(bracket.symbol, order.client_order_id)
+            except Retryable as error:
+                log.info("bracket %s: %s unread (%s)", bracket.id, order.client_order_id, error)
+                continue
+            if status is not None:
+                found.append((order, status))
+        return found
+
+    async def refresh(
+        self,
+        bracket: Bracket,
+        venue: Exchange,
+        statuses: list[tuple[LegOrder, OrderStatus]] | None = None,
+    ) -> Bracket:
+        """The bracket with its open orders read back from the venue (saved when changed)."""
+        changed = bracket
+        for order, status in (
+            statuses if statuses is not None else await self.statuses(bracket, venue)
+        ):
+            changed = self._reported(changed, changed.order(order.client_order_id), status)
+        return self._save(changed) if changed is not bracket else bracket
+
+    async def needs_work(
+        self, bracket: Bracket, statuses: list[tuple[LegOrder, OrderStatus]], venue: Exchange
+    ) -> bool:
+        """Whether the venue moved since the bracket was saved, or its plan has something to do
+        (a target reached, a trailing stop to move, an unknown order to look up)."""
+        if any(o.state is not s.state or o.filled != s.filled for o, s in statuses):
+            return True
+        price = await self.exit_price(bracket, venue)
+        return (
+            trailed(bracket, price) is not bracket
+            or bool(plan(bracket, price))
+            or any(o.state in (OrderState.SUBMITTED, OrderState.UNKNOWN) for o in bracket.orders)
+        )
+
+    def _reported(self, bracket: Bracket, order: LegOrder, status: OrderStatus) -> Bracket:
+        try:
+            updated = reported(order, status)
+        except IllegalTransition as error:
+            reason = f"{status.state} for {order.client_order_id}: {error}"
+            log.error("bracket %s: the venue reported %s", bracket.id, reason)  # noqa: TRY400
+            return bracket
+        if updated == order:
+            return bracket
+        if updated.filled != order.filled:
+            self._lineage(
+                bracket,
+                "fill",
+                f"{order.leg} {order.side} {updated.filled} of {order.amount} {bracket.symbol}"
+                f" at {updated.average_price} ({updated.state})",
+                client_order_id=order.client_order_id,
+                filled=str(updated.filled),
+                average_price=str(updated.average_price),
+            )
+        return with_order(bracket, updated)
+
+    async def settle_unknowns(
+        self, bracket: Bracket, venue: Exchange, *, resend: bool = True
+    ) -> Bracket:
+        """Look up every order whose outcome we do not know by its client order id; one the
+        venue never had is sent again with the same id (`resend`) or counted as expired."""
+        for order in bracket.orders:
+            if order.state not in (OrderState.SUBMITTED, OrderState.UNKNOWN):
+                continue
+            try:
+                found = await venue.fetch_order_by_client_id(bracket.symbol, order.client_order_id)
+            except ExchangeError as error:
+                log.warning("bracket %s: %s still unknown (%s)", bracket.id,
+                            order.client_order_id, error)  # fmt: skip
+                continue
+            if found is None and order.order_id is None and resend:
+                # never reached the venue (the lost request expired): send it again, same id
+                bracket = await self._place(bracket, venue, order)
+            elif found is None:  # not sent again, or had and forgotten: nothing rests there
+                gone = msgspec.structs.replace(order, state=OrderState.EXPIRED)
+                bracket = self._save(with_order(bracket, gone))
+            else:
+                bracket = self._save(self._reported(bracket, order, found))
+        return bracket
+
+    async def exit_price(self, bracket: Bracket, venue: Exchange) -> Decimal | None:
+        """The price the position would exit at now, when a watched target or a trailing stop
+        needs it (the best bid for a long, the best ask for a short)."""
+        if not watched(bracket):
+            return None
+        try:
+            book = await venue.order_book(bracket.symbol, 5)
+        except ExchangeError:
+            return None
+        return exit_side(bracket, book)
+
+    async def _apply(
+        self, bracket: Bracket, venue: Exchange, action: Action
+    ) -> tuple[Bracket, bool]:
+        """Run one action; True when the result calls for a new plan."""
+        match action:
+            case Place(order=order):
+                bracket = self._save(with_order(bracket, order))
+                bracket = await self._place(bracket, venue, order)
+                placed = bracket.order(order.client_order_id)
+                surprise = placed.state in (OrderState.REJECTED, OrderState.UNKNOWN)
+                return bracket, surprise or bracket.state in FINAL
+            case Cancel(client_order_id=cid):
+                return await self._cancel(bracket, venue, cid)
+            case Settle(state=state):
+                done = settled(bracket, state, self._now())
+                self._lineage(done, str(state), f"bracket {state}, realized P&L "
+                              f"{done.realized_pnl.normalize():f} {done.market.quote}",
+                              realized_pnl=str(done.realized_pnl))  # fmt: skip
+                return self._save(done), True
+        raise AssertionError(f"unknown action {action!r}")
+
+    async def _place(self, bracket: Bracket, venue: Exchange, order: LegOrder) -> Bracket:
+        self._store.flush()  # on record before it exists
+        try:
+            status = await venue.create_order(request_of(bracket, order))
+        except OutcomeUnknown as error:
+            log.warning("bracket %s: %s outcome unknown (%s)", bracket.id,
+                        order.client_order_id, error)  # fmt: skip
+            unknown = msgspec.structs.replace(order, state=OrderState.UNKNOWN)
+            return self._save(with_order(bracket, unknown))
+        except (Fatal, Retryable) as error:
+            refused = msgspec.structs.replace(order, state=OrderState.REJECTED)
+            bracket = with_order(bracket, refused)
+            self._lineage(bracket, "order_refused", f"{venue.name} refused {order.leg}"
+                          f" {order.client_order_id}: {error}",
+                          client_order_id=order.client_order_id)  # fmt: skip
+            if order.leg in (Leg.STOP_LOSS, Leg.TAKE_PROFIT):
+                bracket = self._unprotected(bracket, f"{order.leg} could not be placed: {error}")
+            return self._save(bracket)
+        bracket = self._reported(bracket, order, status)
+        self._lineage(bracket, "order", f"{order.leg} {order.kind} {order.side} {order.amount}"
+                      f" {bracket.symbol} on {venue.name}: {status.state}",
+                      client_order_id=order.client_order_id, order_id=status.order_id,
+                      state=str(status.state))  # fmt: skip
+        return self._save(bracket)
+
+    def _unprotected(self, bracket: Bracket, why: str) -> Bracket:
+        log.error("UNPROTECTED bracket %s %s %s on %s: %s", bracket.id, bracket.side,
+                  bracket.symbol, bracket.venue, why)  # fmt: skip
+        policy = "closing the position" if self._close_unprotected else "left as it is"
+        self._lineage(bracket, "unprotected", f"{why}; {policy}")
+        return msgspec.structs.replace(
+            bracket,
+            state=BracketState.UNPROTECTED,
+            note=why,
+            closing=bracket.closing or self._close_unprotected,
+        )
+
+    async def _cancel(self, bracket: Bracket, venue: Exchange, cid: str) -> tuple[Bracket, bool]:
+        order = bracket.order(cid)
+        if order.order_id is None:  # never accepted by the venue: nothing rests there
+            gone = msgspec.structs.replace(order, state=OrderState.CANCELLED)
+            return self._save(with_order(bracket, gone)), False
+        self._store.flush()
+        try:
+            status = await venue.cancel_order(bracket.symbol, order.order_id)
+        except OrderNotFound:  # already closed: filled (a lost race) or cancelled
+            try:
+                status = await venue.fetch_order(bracket.symbol, order.order_id)
+            except ExchangeError as error:
+                log.warning("bracket %s: %s unreadable after a cancel (%s)", bracket.id, cid, error)
+                return bracket, True
+        except ExchangeError as error:
+            log.warning("bracket %s: cancel of %s failed (%s)", bracket.id, cid, error)
+            pending = msgspec.structs.replace(order, state=OrderState.UNKNOWN)
+            return self._save(with_order(bracket, pending)), True
+        bracket = self._save(self._reported(bracket, order, status))
+        now = bracket.order(cid)
+        return bracket, now.filled != order.filled or now.state is not OrderState.CANCELLED
+
+    def _mark_open(self, bracket: Bracket) -> Bracket:
+        if bracket.state is BracketState.OPENING and bracket.position > 0:
+            return self._save(msgspec.structs.replace(bracket, state=BracketState.OPEN))
+        return bracket
+
+
+def watched(bracket: Bracket) -> bool:
+    """Whether a target or a trailing stop of the bracket is watched here, on the exit price."""
+    watched = bracket.trailing_percent is not None or (
+        bool(bracket.take_profits) and not bracket.resting_legs
+    )
+    return watched and bracket.position > 0
+
+
+def exit_side(bracket: Bracket, book: OrderBook) -> Decimal | None:
+    """The price the bracket's position exits at: the best bid for a long, the ask for a short."""
+    return book.best_bid if bracket.side is Side.BUY else book.best_ask

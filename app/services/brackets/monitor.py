@@ -1,0 +1,99 @@
+"""The bracket monitor: on a schedule, reads every open bracket's orders back from its venue,
+enforces one-cancels-the-other, fires watched targets, settles what is closed, and resolves
+orders whose outcome was unknown (the reconciliation, at start-up and on every round).
+
+It takes the same account-and-symbol lock as the workers, without waiting: a bracket a worker
+is busy with is simply looked at on the next round.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+
+from app.domain.brackets import FINAL, Bracket
+from app.ports.errors import ExchangeError, Unavailable
+from app.ports.exchange import Exchange
+from app.ports.execution import ExecutionStore, KeyLocks, lock_key
+from app.services.brackets.driver import BracketDriver
+
+log = logging.getLogger("signalgate.monitor")
+
+
+class BracketMonitor:
+    def __init__(
+        self,
+        *,
+        store: ExecutionStore,
+        venues: Mapping[str, Exchange],
+        driver: BracketDriver,
+        locks: KeyLocks,
+        interval_seconds: float = 0.5,
+    ) -> None:
+        self._store = store
+        self._venues = venues
+        self._driver = driver
+        self._locks = locks
+        self._interval = interval_seconds
+        self._seen: dict[str, tuple[object, Bracket]] = {}  # open brackets as last read
+
+    def _open_brackets(self) -> list[Bracket]:
+        """Every open bracket, reading and decoding only those saved since the last round."""
+        versions = self._store.open_bracket_versions()
+        changed = [i for i, v in versions.items() if i not in self._seen or self._seen[i][0] != v]
+        fresh = {b.id: b for b in self._store.brackets_by_id(changed)}
+        self._seen = {
+            i: (v, fresh[i]) if i in fresh else self._seen[i]
+            for i, v in versions.items()
+            if i in fresh or i in self._seen
+        }
+        return [bracket for _, bracket in sorted(self._seen.values(), key=lambda s: s[1].id)]
+
+    async def run_once(self) -> int:
+        """One round over every open bracket; returns how many needed work.
+
+        A bracket whose orders the venue reports as saved, and whose plan has nothing to do, is
+        left alone without taking its lock; the loop yields between brackets, so the paper host
+        sharing this process keeps answering the workers.
+        """
+        worked = 0
+        for listed in self._open_brackets():
+            await asyncio.sleep(0)
+            venue = self._venues.get(listed.venue)
+            if venue is None:
+                log.error("bracket %s is on venue %s, which is not configured", listed.id,
+                          listed.venue)  # fmt: skip
+                continue
+            try:
+                statuses = await self._driver.statuses(listed, venue)
+                if not await self._driver.needs_work(listed, statuses, venue):
+                    continue
+                async with self._locks.try_hold(lock_key(listed.account, listed.symbol)) as held:
+                    if not held:
+                        continue
+                    bracket = self._store.bracket(listed.id)  # as it is now, under the lock
+                    if bracket is None or bracket.state in FINAL:
+                        continue
+                    if bracket != listed:  # a worker changed it meanwhile: read the venue again
+                        statuses = await self._driver.statuses(bracket, venue)
+                    try:
+                        bracket = await self._driver.refresh(bracket, venue, statuses)
+                        await self._driver.drive(bracket, venue)
+                    finally:
+                        self._store.flush()  # under the lock
+                    worked += 1
+            except ExchangeError as error:
+                log.warning("bracket %s on %s: %s", listed.id, venue.name, error)
+        return worked
+
+    async def run(self, stop: asyncio.Event) -> None:
+        log.info("bracket monitor: every %.2f s", self._interval)
+        while not stop.is_set():
+            try:
+                await self.run_once()
+            except Unavailable as error:
+                log.warning("bracket monitor: database unavailable (%s); retrying", error)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._interval)

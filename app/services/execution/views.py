@@ -1,0 +1,108 @@
+"""What the executor reads of the account and the venues for one signal, and the pure steps
+from those readings to the risk gate's inputs: shared by single signals and units."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+import msgspec
+
+from app.domain.orders import Side
+from app.domain.risk import AccountSnapshot, CheckResult, OpenPosition, RiskRequest
+from app.domain.routing import Route, VenueQuote
+from app.domain.signals import OrderType, Signal
+from app.domain.targets import Targets
+from app.ports.execution import AccountState
+
+_ZERO = Decimal(0)
+
+
+class VenueView(msgspec.Struct, frozen=True):
+    """One venue as read for one symbol: the router's quote and the quote asset's total."""
+
+    quote: VenueQuote
+    quote_total: Decimal
+
+
+def snapshot_of(account: str, state: AccountState, views: Sequence[VenueView]) -> AccountSnapshot:
+    positions = tuple(
+        OpenPosition(
+            venue=h.venue,
+            symbol=h.symbol,
+            amount=h.position if h.side is Side.BUY else -h.position,
+            entry_price=h.entry_price or _ZERO,
+            mark_price=h.entry_price or _ZERO,
+        )
+        for h in state.holdings
+        if h.position > 0
+    )
+    cash = sum((v.quote_total for v in views), _ZERO)
+    activity = state.activity
+    return AccountSnapshot(
+        account=account,
+        trading_state=state.trading_state,
+        positions=positions,
+        realized_pnl_today=activity.realized_pnl_today,
+        orders_last_minute=activity.orders_last_minute,
+        last_stop_loss_at=activity.last_stop_loss_at,
+        equity=cash + sum((p.notional for p in positions), _ZERO),
+    )
+
+
+class Denial:
+    """Collects every failed check for one denial."""
+
+    def __init__(self, checks: list[CheckResult]) -> None:
+        self.checks = checks
+        self.failed_extra: list[CheckResult] = []
+
+    def add(self, name: str, detail: str) -> None:
+        result = CheckResult(name, False, detail)
+        self.checks.append(result)
+        self.failed_extra.append(result)
+
+    @property
+    def reasons(self) -> list[str]:
+        return [c.detail for c in self.checks if not c.passed]
+
+
+def risk_request(
+    signal: Signal,
+    side: Side,
+    route: Route,
+    views: Sequence[VenueView],
+    targets: Targets | None,
+    reference: Decimal,
+) -> RiskRequest:
+    chosen = route.chosen
+    quote = next(v.quote for v in views if v.quote.venue == chosen.venue)
+    assert quote.market is not None
+    book = quote.book
+    return RiskRequest(
+        symbol=signal.symbol,
+        side=side,
+        amount=chosen.amount,
+        price=chosen.average_price if signal.order_type is OrderType.MARKET else reference,
+        reduces=False,
+        market=quote.market,
+        venue=chosen.venue,
+        free_quote=quote.free_quote,
+        free_base=quote.free_base,
+        alert_price=signal.price,
+        market_price=book.mid if book is not None else None,
+        take_profits=tuple(p for p, _ in targets.take_profits) if targets else (),
+        stop_loss=targets.stop_loss if targets else None,
+    )
+
+
+def route_detail(route: Route) -> str:
+    chosen = route.chosen
+    text = (
+        f"{chosen.venue}: {chosen.amount} at {chosen.average_price}, "
+        f"{chosen.effective_price} with fees"
+    )
+    if route.alternatives:
+        others = ", ".join(f"{c.venue} {c.effective_price}" for c in route.alternatives)
+        text += f" (alternatives: {others})"
+    return text

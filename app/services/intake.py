@@ -1,0 +1,316 @@
+"""Signal intake: the one road from a webhook alert or a strategy signal to the queue.
+
+`Intake.submit` screens a signal (staleness, confidence), deduplicates it, rate-limits its
+sender and keeps it durably in one step. `forward` moves what was kept into SQL and onto the RQ
+queue, off the webhook's critical path; `drain_spool` re-queues what SQL kept while Redis was away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import msgspec
+
+from app.domain.signals import (
+    Accepted,
+    Filtered,
+    Screening,
+    Signal,
+    SignalRecord,
+    SignalStatus,
+    Stale,
+    dedupe_key,
+    dedupe_window,
+    screen,
+)
+from app.ports.errors import Unavailable
+from app.ports.signals import (
+    Admitted,
+    Clock,
+    Duplicate,
+    IdFactory,
+    Inbox,
+    InboxReader,
+    JobQueue,
+    RateLimited,
+    SignalStore,
+)
+
+log = logging.getLogger("signalgate.intake")
+
+
+@dataclass(frozen=True, slots=True)
+class IntakePolicy:
+    confidence_threshold: float = 0.6
+    strategy_thresholds: dict[str, float] = field(default_factory=dict)
+    confidence_required: frozenset[str] = frozenset()
+    max_age_seconds: int = 120
+    dedupe_window_seconds: int = 60
+    dedupe_id_window_seconds: int = 86_400
+    rate_limit_per_minute: int = 600
+
+    def screen(self, signal: Signal, now: datetime) -> Screening:
+        """Staleness and confidence, with this policy's thresholds (per strategy name)."""
+        strategy = signal.strategy or ""
+        return screen(
+            signal,
+            now=now,
+            threshold=self.strategy_thresholds.get(strategy, self.confidence_threshold),
+            confidence_required=strategy in self.confidence_required,
+            max_age_seconds=self.max_age_seconds,
+        )
+
+    def dedupe_seconds(self, signal: Signal) -> int:
+        return dedupe_window(
+            signal,
+            window_seconds=self.dedupe_window_seconds,
+            id_window_seconds=self.dedupe_id_window_seconds,
+        )
+
+
+class Submitted(msgspec.Struct, frozen=True):
+    """The answer to one submission. `status` is what the webhook reports."""
+
+    status: str  # queued | spooled | filtered | stale | duplicate | rate_limited | unavailable
+    signal_id: str | None = None
+    reason: str | None = None
+    retry_after_seconds: int | None = None
+
+
+@dataclass(slots=True)
+class Intake:
+    inbox: Inbox
+    store: SignalStore
+    clock: Clock
+    new_id: IdFactory
+    policy: IntakePolicy
+
+    async def submit(
+        self,
+        signal: Signal,
+        *,
+        dialect: str,
+        payload: dict[str, object] | str | None = None,
+        client: str | None = None,
+        sender: str | None = None,
+    ) -> Submitted:
+        """Screen, deduplicate and durably keep one signal.
+
+        Args:
+            signal: the normalized signal.
+            dialect: the alert dialect it was decoded from, or "strategy".
+            payload: the sanitized payload as received, stored for the audit trail.
+            client: the sender's address.
+            sender: who is rate-limited (the token or strategy); defaults to the strategy.
+
+        Returns:
+            The outcome: 202-worthy (`queued`, `spooled`), 200-worthy (`filtered`, `stale`,
+            `duplicate`), `rate_limited`, or `unavailable` when nothing could keep it.
+        """
+        policy = self.policy
+        now = self.clock.now()
+        record = SignalRecord(
+            id=self.new_id(),
+            received_at=now,
+            status=SignalStatus.QUEUED,
+            signal=signal,
+            dialect=dialect,
+            dedupe_key=dedupe_key(signal),
+            payload=payload,
+            client=client,
+        )
+        match policy.screen(signal, now):
+            case Filtered(reason):
+                record = msgspec.structs.replace(
+                    record, status=SignalStatus.FILTERED, reason=reason
+                )
+            case Stale(reason):
+                record = msgspec.structs.replace(record, status=SignalStatus.STALE, reason=reason)
+            case Accepted():
+                pass
+        window = policy.dedupe_seconds(signal)
+        try:
+            admission = await self.inbox.admit(
+                record,
+                dedupe_seconds=window,
+                rate_key=sender or f"strategy:{signal.strategy or ''}",
+                rate_limit=policy.rate_limit_per_minute,
+            )
+        except Unavailable:
+            return await self._spool(record, window)
+        match admission:
+            case Admitted():
+                return Submitted(record.status.value, record.id, record.reason)
+            case Duplicate(first_id):
+                return Submitted("duplicate", first_id, "the same alert was received before")
+            case RateLimited(retry_after):
+                return Submitted(
+                    "rate_limited",
+                    reason=f"more than {policy.rate_limit_per_minute} alerts a minute; "
+                    f"retry in {retry_after} s",
+                    retry_after_seconds=retry_after,
+                )
+
+    async def _spool(self, record: SignalRecord, window: int) -> Submitted:
+        """Redis is away: keep the signal in SQL so that it survives, and re-queue it later."""
+        if record.status is SignalStatus.QUEUED:
+            record = msgspec.structs.replace(record, status=SignalStatus.SPOOLED)
+
+        def keep() -> str | None:
+            if record.status is SignalStatus.SPOOLED:
+                since = record.received_at - timedelta(seconds=window)
+                first = self.store.first_since(record.dedupe_key, since)
+                if first is not None:
+                    self.store.add_many(
+                        [
+                            msgspec.structs.replace(
+                                record, status=SignalStatus.DUPLICATE, duplicate_of=first
+                            )
+                        ]
+                    )
+                    return first
+            self.store.add_many([record])
+            return None
+
+        try:
+            first = await asyncio.to_thread(keep)
+        except Unavailable:
+            log.error(  # noqa: TRY400 - the cause is logged by the adapters; this is the verdict
+                "signal %s lost: neither Redis nor the database could keep it", record.id
+            )
+            return Submitted(
+                "unavailable",
+                reason="neither Redis nor the database is reachable; the alert was not kept, "
+                "send it again",
+            )
+        if first is not None:
+            return Submitted("duplicate", first, "the same alert was received before")
+        log.warning("Redis unreachable: signal %s spooled to the database", record.id)
+        return Submitted(record.status.value, record.id, record.reason)
+
+
+def forward(reader: InboxReader, store: SignalStore, queue: JobQueue, *, batch: int = 500) -> int:
+    """Move one batch from the inbox into SQL and onto the job queue, then acknowledge it.
+
+    At least once: a crash between the steps repeats them, and both are idempotent (ids already
+    stored are kept; jobs already enqueued are kept).
+
+    Returns:
+        How many inbox entries were forwarded.
+    """
+    entries = reader.read(batch, block_ms=200)
+    if not entries:
+        return 0
+    records = [record for _, record in entries]
+    store.add_many(records)
+    queue.enqueue_signals([r.id for r in records if r.status is SignalStatus.QUEUED])
+    reader.ack([entry_id for entry_id, _ in entries])
+    return len(entries)
+
+
+def drain_spool(
+    store: SignalStore, queue: JobQueue, reader: InboxReader, clock: Clock, policy: IntakePolicy
+) -> int:
+    """Re-queue signals spooled to SQL while Redis was unreachable, oldest first.
+
+    Returns:
+        How many signals were re-queued.
+    """
+    records = store.spooled(limit=500)
+    if not records:
+        return 0
+    reader.claim_dedupe([(r, policy.dedupe_seconds(r.signal)) for r in records])
+    queue.enqueue_signals([r.id for r in records])
+    store.set_status([r.id for r in records], SignalStatus.QUEUED, clock.now())
+    log.info("re-queued %d spooled signals", len(records))
+    return len(records)
+
+
+@dataclass
+class Forwarder:
+    """Runs `forward` and `drain_spool` until stopped, waiting out outages with a backoff.
+
+    In its own process (`signalgate forward`, started by `serve`) or as a thread (`start`).
+    """
+
+    reader: InboxReader
+    store: SignalStore
+    queue: JobQueue
+    clock: Clock
+    policy: IntakePolicy
+    spool_every_seconds: float = 1.0
+    linger_seconds: float = 0.02  # per job waiting on the queue
+    most_linger_seconds: float = 0.25
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+    _parent: int | None = None
+
+    def watch_parent(self, pid: int) -> None:
+        """Stop when the process that started us is gone (uvicorn may exit by re-raising the
+        signal it caught, which skips its caller's clean-up)."""
+        self._parent = pid
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="forwarder", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Finish the batch in hand, then stop (safe from a signal handler)."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+    def run(self) -> None:
+        backoff = 0.2
+        next_spool = 0.0
+        while self._pause(0):
+            try:
+                if time.monotonic() >= next_spool:
+                    if drain_spool(self.store, self.queue, self.reader, self.clock, self.policy):
+                        continue  # more may be waiting
+                    next_spool = time.monotonic() + self.spool_every_seconds
+                if forward(self.reader, self.store, self.queue):
+                    self._pause(self.linger(self.queue.backlog()))
+                backoff = 0.2
+            except Unavailable as exc:
+                log.warning("forwarder waiting %.1f s: %s", backoff, exc)
+                self._pause(backoff)
+                backoff = min(backoff * 2, 5.0)
+            except Exception:
+                log.exception("forwarder error; retrying")
+                self._pause(1.0)
+
+    def linger(self, backlog: int) -> float:
+        """How long to let alerts gather before the next batch when `backlog` jobs wait.
+
+        Nothing when the workers keep up. When they are behind, a job queued now waits for those
+        ahead of it anyway (each takes longer than `linger_seconds`), so the alerts that arrive
+        meanwhile join it: the workers get one job per batch instead of one per few signals,
+        and RQ's cost is per job (about 4 ms and 57 Redis commands on this project's machine).
+        """
+        return min(self.linger_seconds * backlog, self.most_linger_seconds)
+
+    def _pause(self, seconds: float) -> bool:
+        """Wait up to `seconds`, watching for a stop and for the parent's exit.
+
+        Returns:
+            False when the forwarder should stop.
+        """
+        deadline = time.monotonic() + seconds
+        while True:
+            if self._stop.is_set():
+                return False
+            if self._parent is not None and os.getppid() != self._parent:
+                log.info("forwarder: the web process is gone; stopping")
+                self._stop.set()
+                return False
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return True
+            self._stop.wait(min(left, 0.1))

@@ -1,0 +1,1 @@
+"""The strategy engine and the arbitrage scanner: signals of our own, through the intake."""
