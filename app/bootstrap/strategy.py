@@ -12,8 +12,8 @@ import redis.asyncio
 
 from app.adapters.redis.ticks import RedisTickFeed
 from app.adapters.system import SystemClock, new_ulid
+from app.bootstrap.venues import async_redis, close_venues, remote_venues
 from app.bootstrap.web import build_services
-from app.bootstrap.worker import async_redis, close_venues, remote_venues
 from app.config.settings import Settings
 from app.domain.strategy import Strategy, build_strategy
 from app.ports.exchange import Exchange

@@ -6,18 +6,21 @@ their state in SQL; ccxt venues trade on their testnet or live, as each venue's 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import redis
+import redis.asyncio
 from sqlalchemy import Engine
 
 from app.adapters.ccxt.exchange import CcxtExchange
 from app.adapters.ccxt.market import CcxtMarketData
 from app.adapters.ccxt.profiles import VENUES as CCXT_PROFILES
 from app.adapters.market_data import ReplayFeed, SyntheticFeed
-from app.adapters.paper.exchange import PaperExchange
+from app.adapters.paper.exchange import PAPER_CAPABILITIES, PaperExchange
+from app.adapters.paper.remote import RemotePaperExchange
 from app.adapters.paper.store import SqlPaperStore
 from app.config.settings import Settings
 from app.config.venues import VenueSettings
@@ -129,3 +132,39 @@ def ccxt_venue(venue: VenueSettings) -> CcxtExchange:
         )
     except ValueError as error:  # e.g. ccxt has no testnet for this exchange
         raise VenueSetupError(f"{venue.name.upper()}_MODE={venue.mode}: {error}") from error
+
+
+def venue_modes(settings: Settings) -> dict[str, str]:
+    return {venue.name: venue.mode.value for venue in settings.venues}
+
+
+def sync_redis(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=10.0, socket_connect_timeout=2.0)
+
+
+def async_redis(url: str, timeout: float = 10.0) -> redis.asyncio.Redis:
+    # the paper client waits up to its own timeout for a reply: the socket must wait longer
+    return redis.asyncio.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=2.0)
+
+
+def remote_venues(
+    settings: Settings, client: redis.asyncio.Redis, *, timeout_seconds: float = 5.0
+) -> dict[str, Exchange]:
+    """Every venue as a worker or the web process sees it: paper ones through the monitor.
+    `client`'s socket timeout must be longer than `timeout_seconds`."""
+    venues: dict[str, Exchange] = {}
+    for venue in settings.venues:
+        if venue.is_paper:
+            venues[venue.name] = RemotePaperExchange(
+                venue.name, client, capabilities=PAPER_CAPABILITIES, timeout_seconds=timeout_seconds
+            )
+        else:
+            venues[venue.name] = ccxt_venue(venue)
+    return venues
+
+
+async def close_venues(venues: Mapping[str, Exchange]) -> None:
+    for venue in venues.values():
+        close = getattr(venue, "close", None)
+        if close is not None:
+            await close()

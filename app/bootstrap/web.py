@@ -1,12 +1,9 @@
-"""Wiring: builds every adapter from Settings and hands them to the services.
-
-The only module that imports both adapters and services. Tests build the same services over fakes.
-"""
+"""The `web` process: the services the HTTP edge calls, built from Settings (tests build the same
+services over their own settings)."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -14,14 +11,14 @@ import redis
 import redis.asyncio
 from sqlalchemy import Engine
 
-from app.adapters.queue_rq import RqJobQueue
-from app.adapters.redis.inbox import RedisInbox, RedisInboxReader
+from app.adapters.redis.inbox import RedisInbox
 from app.adapters.sql.db import SqlSignalStore, make_engine
 from app.adapters.sql.execution_store import SqlExecutionStore
 from app.adapters.sql.metrics import SqlRedisMetrics
 from app.adapters.system import SystemClock, new_ulid
+from app.bootstrap.forwarder import build_forwarder
 from app.bootstrap.policies import intake_policy
-from app.bootstrap.worker import remote_venues
+from app.bootstrap.venues import remote_venues
 from app.config.settings import Settings
 from app.ports.errors import Unavailable
 from app.ports.exchange import Exchange
@@ -29,8 +26,6 @@ from app.ports.execution import ExecutionStore
 from app.ports.metrics import MetricsSource
 from app.ports.signals import SignalReader
 from app.services.intake import Forwarder, Intake
-
-log = logging.getLogger("signalgate")
 
 
 @dataclass
@@ -81,20 +76,8 @@ class Services:
             policy=intake_policy(self.settings),
         )
         if run_forwarder:
-            self.forwarder = self.build_forwarder()
+            self.forwarder = build_forwarder(self.settings, self.signals)
             self.forwarder.start()
-
-    def build_forwarder(self) -> Forwarder:
-        client = redis.Redis.from_url(
-            self.redis_url, socket_timeout=5.0, socket_connect_timeout=1.0
-        )
-        return Forwarder(
-            reader=RedisInboxReader(client),
-            store=self.signals,
-            queue=RqJobQueue(client, self.settings.queue_name),
-            clock=SystemClock(),
-            policy=intake_policy(self.settings),
-        )
 
     async def shutdown(self) -> None:
         if self.forwarder is not None:

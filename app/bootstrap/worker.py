@@ -1,20 +1,15 @@
-"""Wiring of the execution side: the worker's runtime and the monitor process.
+"""The `worker` process: an RQ worker running the executor, on one event loop for its life.
 
-Like `app.bootstrap.web`, it builds adapters from Settings and hands them to the services.
-
-- Workers reach the paper venues through Redis (`RemotePaperExchange`) and ccxt venues directly,
-  all on one event loop per process kept for the process's life (ccxt and redis.asyncio clients
-  are bound to the loop that opened them; RQ would start a new loop per async job).
-- The monitor process hosts the paper venues (the one process that owns their state), feeds them
-  every market data tick, serves the workers' requests, and runs the bracket monitor.
+Workers reach the paper venues through Redis (`RemotePaperExchange`) and ccxt venues directly,
+all on one event loop per process kept for the process's life (ccxt and redis.asyncio clients are
+bound to the loop that opened them; RQ would start a new loop per async job).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import redis
@@ -23,53 +18,17 @@ from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 from sqlalchemy import Engine
 
-from app.adapters.paper.exchange import PAPER_CAPABILITIES, PaperExchange
-from app.adapters.paper.remote import PaperHost, RemotePaperExchange
 from app.adapters.redis.locks import RedisKeyLocks
-from app.adapters.redis.ticks import TickPublisher
 from app.adapters.sql.db import make_engine
 from app.adapters.sql.execution_store import SqlExecutionStore
 from app.adapters.system import SystemClock
 from app.bootstrap.policies import execution_policy, risk_limits, sizing_policy
-from app.bootstrap.venues import build_market_data, build_venues, ccxt_venue
+from app.bootstrap.venues import async_redis, remote_venues, sync_redis, venue_modes
 from app.config.settings import Settings, load_settings
-from app.domain.risk import TradingState
 from app.domain.signals import SignalStatus
-from app.ports.exchange import Exchange, MarketData
-from app.services.brackets.driver import BracketDriver
-from app.services.brackets.monitor import BracketMonitor
 from app.services.execution.executor import Executor
 
 log = logging.getLogger("signalgate")
-
-
-def _modes(settings: Settings) -> dict[str, str]:
-    return {venue.name: venue.mode.value for venue in settings.venues}
-
-
-def _sync_redis(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=10.0, socket_connect_timeout=2.0)
-
-
-def async_redis(url: str, timeout: float = 10.0) -> redis.asyncio.Redis:
-    # the paper client waits up to its own timeout for a reply: the socket must wait longer
-    return redis.asyncio.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=2.0)
-
-
-def remote_venues(
-    settings: Settings, client: redis.asyncio.Redis, *, timeout_seconds: float = 5.0
-) -> dict[str, Exchange]:
-    """Every venue as a worker or the web process sees it: paper ones through the monitor.
-    `client`'s socket timeout must be longer than `timeout_seconds`."""
-    venues: dict[str, Exchange] = {}
-    for venue in settings.venues:
-        if venue.is_paper:
-            venues[venue.name] = RemotePaperExchange(
-                venue.name, client, capabilities=PAPER_CAPABILITIES, timeout_seconds=timeout_seconds
-            )
-        else:
-            venues[venue.name] = ccxt_venue(venue)
-    return venues
 
 
 @dataclass
@@ -92,9 +51,9 @@ class WorkerRuntime:
         return Executor(
             store=SqlExecutionStore(self.engine),
             venues=remote_venues(settings, async_redis(settings.redis_url)),
-            modes=_modes(settings),
+            modes=venue_modes(settings),
             clock=SystemClock().now,
-            locks=RedisKeyLocks(_sync_redis(settings.redis_url)),
+            locks=RedisKeyLocks(sync_redis(settings.redis_url)),
             limits=risk_limits(settings),
             sizing=sizing_policy(settings),
             policy=execution_policy(settings),
@@ -150,68 +109,3 @@ def run_worker(settings: Settings, *, burst: bool = False) -> bool:
             logging_level=settings.log_level,
         )
     )
-
-
-async def run_monitor(settings: Settings, stop: asyncio.Event) -> None:
-    """The monitor process: paper venues hosted and fed, and the bracket monitor, until `stop`."""
-    assert settings.redis_url is not None
-    engine = make_engine(settings.database_url, background_checkpoints=True)
-    clock = SystemClock().now
-    market_data = build_market_data(settings)
-    venues = build_venues(settings, engine=engine, market_data=market_data, clock=clock)
-    paper = {name: v for name, v in venues.items() if isinstance(v, PaperExchange)}
-    client = async_redis(settings.redis_url)
-    host = PaperHost(client, paper)
-    store = SqlExecutionStore(engine)
-    monitor = BracketMonitor(
-        store=store,
-        venues=venues,
-        driver=BracketDriver(store, clock, close_unprotected=settings.close_unprotected),
-        locks=RedisKeyLocks(_sync_redis(settings.redis_url)),
-        interval_seconds=settings.monitor_interval_seconds,
-    )
-    log.info("monitor: hosting paper venues %s; watching brackets", ", ".join(paper) or "(none)")
-    tasks = [
-        asyncio.create_task(host.serve(stop), name="paper-host"),
-        asyncio.create_task(
-            _feed(market_data, host, TickPublisher(client), stop), name="market-data"
-        ),
-        asyncio.create_task(monitor.run(stop), name="bracket-monitor"),
-    ]
-    try:
-        await stop.wait()
-    finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await close_venues(venues)
-        await client.aclose()
-        engine.dispose()
-
-
-async def _feed(
-    market_data: MarketData, host: PaperHost, ticks: TickPublisher, stop: asyncio.Event
-) -> None:
-    async for tick in market_data.ticks():
-        await host.on_tick(tick.symbol)
-        await ticks.publish(tick)  # the strategy process trades on these same prices
-        if stop.is_set():
-            return
-
-
-async def close_venues(venues: Mapping[str, Exchange]) -> None:
-    for venue in venues.values():
-        close = getattr(venue, "close", None)
-        if close is not None:
-            await close()
-
-
-def set_trading_state(settings: Settings, state: TradingState, reason: str) -> None:
-    """The kill switch, from the CLI."""
-    engine = make_engine(settings.database_url)
-    try:
-        SqlExecutionStore(engine).set_trading_state(state, SystemClock().now(), reason)
-    finally:
-        engine.dispose()

@@ -3,11 +3,16 @@ the domain objects built from the loaded settings are `app.bootstrap.policies`'s
 
 from __future__ import annotations
 
+import enum
 import re
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
+from typing import TypeVar
 
 from app.domain.execution_policy import EntryPolicy
 from app.domain.signals import QtyMode
+
+E = TypeVar("E", bound=enum.StrEnum)
 
 _SYMBOL = re.compile(r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}(:[A-Z0-9]{1,20})?$")
 _MAX_MONEY = Decimal("1e12")
@@ -61,11 +66,22 @@ def symbols(raw: str) -> frozenset[str]:
     return names
 
 
-def qty_mode(raw: str) -> QtyMode:
-    try:
-        return QtyMode(raw.strip().lower())
-    except ValueError:
-        raise ValueError("use base, quote, percent_equity or risk_percent") from None
+def one_of(kind: type[E]) -> Callable[[str], E]:
+    """A parser of one of `kind`'s values, in any case; its error lists them."""
+    values = [member.value for member in kind]
+    hint = f"use {', '.join(values[:-1])} or {values[-1]}"
+
+    def parse(raw: str) -> E:
+        try:
+            return kind(raw.strip().lower())
+        except ValueError:
+            raise ValueError(hint) from None
+
+    return parse
+
+
+qty_mode = one_of(QtyMode)
+entry_policy = one_of(EntryPolicy)
 
 
 def default_size_error(mode: QtyMode, default_quantity: Decimal) -> str | None:
@@ -76,13 +92,6 @@ def default_size_error(mode: QtyMode, default_quantity: Decimal) -> str | None:
             " use a number above 0 and at most 100."
         )
     return None
-
-
-def entry_policy(raw: str) -> EntryPolicy:
-    try:
-        return EntryPolicy(raw.strip().lower())
-    except ValueError:
-        raise ValueError("use ignore, add or reverse") from None
 
 
 def unprotected_policy(raw: str) -> bool:

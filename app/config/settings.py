@@ -21,6 +21,7 @@ from app.config.risk import (
     entry_policy,
     interval,
     money,
+    one_of,
     qty_mode,
     quantity,
     seconds,
@@ -166,13 +167,6 @@ def _networks(raw: str) -> tuple[IPNetwork, ...]:
         raise ValueError("use IP addresses or CIDR ranges separated by commas") from None
 
 
-def _mode(raw: str) -> TradingMode:
-    try:
-        return TradingMode(raw.strip().lower())
-    except ValueError:
-        raise ValueError("use paper, testnet or live") from None
-
-
 def _thresholds(raw: str) -> dict[str, float]:
     """`momentum=0.7,my_tv_strategy=0.5`."""
     result: dict[str, float] = {}
@@ -303,7 +297,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     read("RATE_LIMIT_PER_MINUTE", "rate_limit_per_minute", _positive_int)
     read("TRADINGVIEW_IPS_ONLY", "tradingview_ips_only", _bool)
     read("TRUSTED_PROXIES", "trusted_proxies", _networks)
-    read("TRADING_MODE", "trading_mode", _mode)
+    read("TRADING_MODE", "trading_mode", one_of(TradingMode))
     read("QUEUE_NAME", "queue_name", _nonempty)
     read("LOG_LEVEL", "log_level", _log_level)
     _read_risk(read, values, errors)

@@ -80,14 +80,14 @@ def _die_with_parent() -> None:
 
 def cmd_forward(args: argparse.Namespace) -> int:
     """The inbox forwarder alone: moves accepted alerts into SQL and onto the RQ queue."""
-    from app.bootstrap.web import build_services  # noqa: PLC0415
+    from app.bootstrap.forwarder import build_forwarder  # noqa: PLC0415
 
     parent = args.exit_with_parent
     if parent is not None:
         _die_with_parent()
         if os.getppid() != parent:  # gone before the kernel was told
             return 0
-    forwarder = build_services(_settings()).build_forwarder()
+    forwarder = build_forwarder(_settings())
     if parent is not None:
         forwarder.watch_parent(parent)
     # The web processes answer TradingView within its 3 s; the forwarder catches up when they idle.

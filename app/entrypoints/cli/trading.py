@@ -50,7 +50,7 @@ def _until_stopped(settings: Settings, run: Callable[[asyncio.Event], Awaitable[
 
 
 def cmd_monitor(_: argparse.Namespace) -> int:
-    from app.bootstrap.worker import run_monitor  # noqa: PLC0415
+    from app.bootstrap.monitor import run_monitor  # noqa: PLC0415
 
     settings = _settings()
     _until_stopped(settings, lambda stop: run_monitor(settings, stop))
@@ -71,7 +71,7 @@ def cmd_strategy(_: argparse.Namespace) -> int:
 
 def _switch(state: TradingState) -> Any:
     def command(args: argparse.Namespace) -> int:
-        from app.bootstrap.worker import set_trading_state  # noqa: PLC0415
+        from app.bootstrap.admin import set_trading_state  # noqa: PLC0415
 
         set_trading_state(_settings(needs_redis=False), state, args.reason)
         print(f"signalgate: trading is now {state.value}")
