@@ -83,6 +83,9 @@ def process_runtime(settings: Settings | None = None) -> WorkerRuntime:
     return _runtime
 
 
+COMMAND_WAIT_SECONDS = 1.0
+
+
 class SignalWorker(SimpleWorker):
     """Runs `workers.jobs` jobs in its own process, on one event loop.
 
@@ -93,6 +96,19 @@ class SignalWorker(SimpleWorker):
     SIGKILL), then it exits. A job killed anyway is re-run by RQ and finds its orders by client
     order id.
     """
+
+    def subscribe(self) -> None:
+        """RQ's command channel, read by a thread that waits at most `COMMAND_WAIT_SECONDS` per
+        read. RQ's own waits 60 s, and redis-py 8 joins that thread when the worker stops: a
+        worker whose unsubscribe raced the thread's read took a minute to exit, longer than the
+        30 s Heroku gives after SIGTERM."""
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(
+            sleep_time=COMMAND_WAIT_SECONDS,
+            daemon=True,
+            exception_handler=self._pubsub_exception_handler,
+        )
 
 
 def run_worker(settings: Settings, *, burst: bool = False) -> bool:
