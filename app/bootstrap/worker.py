@@ -104,7 +104,7 @@ class SignalWorker(SimpleWorker):
         30 s Heroku gives after SIGTERM."""
         self.pubsub = self.connection.pubsub()
         self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
-        self.pubsub_thread = self.pubsub.run_in_thread(
+        self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]
             sleep_time=COMMAND_WAIT_SECONDS,
             daemon=True,
             exception_handler=self._pubsub_exception_handler,

@@ -1,4 +1,4 @@
-"""The worker process exits promptly when it stops (RQ's command-channel thread must not hold it)."""
+"""The worker process exits promptly when it stops (RQ's command thread must not hold it)."""
 
 from __future__ import annotations
 
