@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from app.domain.brackets import FINAL, Bracket
+from app.domain.brackets.bracket import FINAL, Bracket
 from app.domain.orders import Leg
 from app.domain.risk import TradingState
 from app.domain.signals import PENDING, Signal, SignalStatus

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from app.domain.backtest_report import EquityPoint, Trade, trades_of
-from app.domain.brackets import Bracket, BracketState
+from app.domain.brackets.bracket import Bracket, BracketState
 from app.domain.execution_policy import ExecutionPolicy
 from app.domain.market import Candle, Level, Market, OrderBook, Tick
 from app.domain.orders import Side

@@ -11,7 +11,7 @@ import pytest
 
 from app.adapters.memory_execution import sum_holdings
 from app.adapters.paper.exchange import PaperExchange
-from app.domain.brackets import BracketState
+from app.domain.brackets.bracket import BracketState
 from app.domain.execution_policy import EntryPolicy, ExecutionPolicy
 from app.domain.market import Market, OrderBook
 from app.domain.orders import Leg, OrderState, Side

@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from app.adapters.paper.exchange import PaperExchange
-from app.domain.brackets import BracketState
+from app.domain.brackets.bracket import BracketState
 from app.domain.market import Market
 from app.domain.orders import Leg, OrderRequest, OrderState, OrderStatus
 from app.domain.paper.venue import PaperVenue

@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from app.domain.brackets import Bracket, BracketState, LegOrder, reported, with_order
+from app.domain.brackets.bracket import Bracket, BracketState, LegOrder, reported, with_order
 from app.domain.execution_policy import EntryPolicy, ExecutionPolicy
 from app.domain.market import Market, MarketKind
 from app.domain.orders import Leg, OrderKind, OrderState, Side, client_order_id

@@ -24,15 +24,8 @@ from typing import Any
 
 import msgspec
 
-from app.domain.brackets import (
-    FINAL,
-    Bracket,
-    BracketState,
-    LegOrder,
-    reported,
-    settled,
-    with_order,
-)
+from app.domain.brackets.bracket import FINAL, Bracket, BracketState, LegOrder, reported, with_order
+from app.domain.brackets.pnl import settled
 from app.domain.execution_policy import ExecutionPolicy
 from app.domain.orders import Leg, OrderKind, OrderState, Side, client_order_id
 from app.domain.risk import Approved, RiskLimits, check, check_before_sizing
