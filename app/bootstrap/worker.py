@@ -33,7 +33,7 @@ from app.adapters.system import SystemClock
 from app.bootstrap.policies import execution_policy, risk_limits, sizing_policy
 from app.bootstrap.venues import build_market_data, build_venues, ccxt_venue
 from app.config.settings import Settings, load_settings
-from app.domain.risk import TradingState
+from app.domain.risk_values import TradingState
 from app.domain.signals import SignalStatus
 from app.ports.exchange import Exchange, MarketData
 from app.services.brackets.driver import BracketDriver

@@ -26,7 +26,7 @@ from app.domain.execution_policy import ExecutionPolicy
 from app.domain.market import Candle, Level, Market, OrderBook, Tick
 from app.domain.orders import Side
 from app.domain.paper.venue import PaperVenue
-from app.domain.risk import RiskLimits
+from app.domain.risk_values import RiskLimits
 from app.domain.signals import Accepted, Signal, SignalStatus
 from app.domain.sizing import SizingPolicy
 from app.domain.strategy import Strategy

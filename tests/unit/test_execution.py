@@ -16,7 +16,7 @@ from app.domain.execution_policy import EntryPolicy, ExecutionPolicy
 from app.domain.market import Market, OrderBook
 from app.domain.orders import Leg, OrderState, Side
 from app.domain.paper.venue import PaperVenue
-from app.domain.risk import RiskLimits, TradingState
+from app.domain.risk_values import RiskLimits, TradingState
 from app.domain.signals import Action, QtyMode, Signal, SignalStatus, StopKind, StopLoss, TakeProfit
 from app.domain.sizing import SizingPolicy
 from app.ports.execution import NoLocks

@@ -20,7 +20,7 @@ from app.domain.auth import secret_matches
 from app.domain.brackets.bracket import Bracket
 from app.domain.brackets.pnl import unrealized_pnl
 from app.domain.orders import Side
-from app.domain.risk import TradingState
+from app.domain.risk_values import TradingState
 from app.ports.errors import ExchangeError
 from app.ports.execution import OrderQuery, OrderView
 
