@@ -21,7 +21,7 @@ down_revision: Union[str, None] = '0006'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
-_FINAL = ('closed', 'failed')  # app.domain.brackets.FINAL
+_FINAL = ('closed', 'failed')  # app.domain.brackets.bracket.FINAL
 
 
 def upgrade() -> None:

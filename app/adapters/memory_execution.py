@@ -15,9 +15,9 @@ from typing import Any
 
 import msgspec
 
-from app.domain.brackets import FINAL, Bracket
+from app.domain.brackets.bracket import FINAL, Bracket
 from app.domain.orders import Leg
-from app.domain.risk import TradingState
+from app.domain.risk_values import TradingState
 from app.domain.signals import PENDING, Signal, SignalStatus
 from app.ports.execution import (
     AccountState,

@@ -6,7 +6,7 @@ from app.adapters.sql.db import make_engine
 from app.adapters.sql.execution_store import SqlExecutionStore
 from app.adapters.system import SystemClock
 from app.config.settings import Settings
-from app.domain.risk import TradingState
+from app.domain.risk_values import TradingState
 
 
 def set_trading_state(settings: Settings, state: TradingState, reason: str) -> None:

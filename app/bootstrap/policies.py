@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.config.settings import Settings
 from app.domain.execution_policy import ExecutionPolicy
-from app.domain.risk import RiskLimits
+from app.domain.risk_values import RiskLimits
 from app.domain.sizing import SizingPolicy
 from app.services.intake import IntakePolicy
 

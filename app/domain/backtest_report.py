@@ -21,7 +21,7 @@ from decimal import Decimal
 
 import msgspec
 
-from app.domain.brackets import Bracket, BracketState
+from app.domain.brackets.bracket import Bracket, BracketState
 from app.domain.orders import Leg
 
 _YEAR = timedelta(days=365)

@@ -6,87 +6,23 @@ a venue's refusal is a rejection and is not decided here.
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 
 import msgspec
 
-from app.domain.market import Market
 from app.domain.orders import Side
-from app.domain.risk_checks import (
-    NOT_AN_ENTRY,
+from app.domain.risk_checks import order_values, sized_checks
+from app.domain.risk_values import (
+    AccountSnapshot,
     CheckName,
     CheckResult,
-    order_values,
-    sized_checks,
+    RiskLimits,
+    RiskRequest,
+    TradingState,
+    exits_pass,
 )
 from app.domain.sizing import number_text
-
-
-class TradingState(enum.StrEnum):
-    ACTIVE = "active"
-    REDUCING = "reducing_only"  # exits only
-    HALTED = "halted"  # nothing at all
-
-
-class RiskLimits(msgspec.Struct, frozen=True):
-    """The account's limits; money in the account currency (quote, USD-like)."""
-
-    allow_symbols: frozenset[str] = frozenset()  # empty: every symbol allowed
-    deny_symbols: frozenset[str] = frozenset()
-    max_order_notional: Decimal = Decimal(1000)
-    max_total_exposure: Decimal = Decimal(5000)
-    max_open_positions: int = 5
-    max_daily_loss: Decimal = Decimal(500)  # realized loss today at/over it blocks entries
-    stop_loss_cooldown_seconds: int = 900  # per symbol after a stop-loss fill
-    max_orders_per_minute: int = 30
-    price_band_percent: Decimal = Decimal(2)  # alert price vs market mid
-
-
-class OpenPosition(msgspec.Struct, frozen=True):
-    venue: str
-    symbol: str
-    amount: Decimal  # signed: + long, - short
-    entry_price: Decimal
-    mark_price: Decimal
-
-    @property
-    def notional(self) -> Decimal:
-        return abs(self.amount) * self.mark_price
-
-
-class AccountSnapshot(msgspec.Struct, frozen=True):
-    """What the gate needs to know of the account at the moment of the check."""
-
-    account: str
-    trading_state: TradingState
-    positions: tuple[OpenPosition, ...] = ()
-    realized_pnl_today: Decimal = Decimal(0)
-    orders_last_minute: int = 0
-    last_stop_loss_at: Mapping[str, datetime] = {}  # by symbol
-    equity: Decimal = Decimal(0)  # for sizing
-    currency: str = "USDT"  # the currency of equity, PnL and the limits, for the reasons' text
-
-
-class RiskRequest(msgspec.Struct, frozen=True):
-    """The order the pipeline wants to place, sized and routed."""
-
-    symbol: str
-    side: Side
-    amount: Decimal
-    price: Decimal  # expected average entry price
-    reduces: bool  # an exit: close, or the closing half of a reverse
-    market: Market  # the chosen venue's market
-    venue: str
-    free_quote: Decimal  # free quote (spot) or settle (swap) balance on the venue
-    free_base: Decimal
-    alert_price: Decimal | None = None  # the price the alert quoted, if any
-    market_price: Decimal | None = None  # mid on the venue now; None: no data, the check fails
-    take_profits: tuple[Decimal, ...] = ()
-    stop_loss: Decimal | None = None
-    leverage: Decimal = Decimal(1)  # swaps: margin is notional / leverage
 
 
 class Approved(msgspec.Struct, frozen=True, tag=True):
@@ -127,11 +63,14 @@ def check_before_sizing(
         orders_per_minute, passed or not, in that order.
     """
     del side  # the same for both sides today; kept so callers need not change when it matters
+    if reduces:
+        entry_limits = exits_pass(CheckName.MAX_DAILY_LOSS, CheckName.STOP_LOSS_COOLDOWN)
+    else:
+        entry_limits = [_daily_loss(snapshot, limits), _cooldown(symbol, snapshot, limits, now)]
     return (
         _trading_state(reduces, snapshot),
         _symbol_list(symbol, limits),
-        _daily_loss(reduces, snapshot, limits),
-        _cooldown(symbol, reduces, snapshot, limits, now),
+        *entry_limits,
         _orders_per_minute(snapshot, limits),
     )
 
@@ -192,10 +131,8 @@ def _symbol_list(symbol: str, limits: RiskLimits) -> CheckResult:
     return CheckResult(name, True, f"{symbol} may be traded")
 
 
-def _daily_loss(reduces: bool, snapshot: AccountSnapshot, limits: RiskLimits) -> CheckResult:
+def _daily_loss(snapshot: AccountSnapshot, limits: RiskLimits) -> CheckResult:
     name = CheckName.MAX_DAILY_LOSS
-    if reduces:
-        return CheckResult(name, True, NOT_AN_ENTRY)
     loss, limit = -snapshot.realized_pnl_today, limits.max_daily_loss
     text = f"realized loss today {number_text(max(loss, Decimal(0)), 2)} {snapshot.currency}"
     if loss >= limit:
@@ -206,11 +143,9 @@ def _daily_loss(reduces: bool, snapshot: AccountSnapshot, limits: RiskLimits) ->
 
 
 def _cooldown(
-    symbol: str, reduces: bool, snapshot: AccountSnapshot, limits: RiskLimits, now: datetime
+    symbol: str, snapshot: AccountSnapshot, limits: RiskLimits, now: datetime
 ) -> CheckResult:
     name = CheckName.STOP_LOSS_COOLDOWN
-    if reduces:
-        return CheckResult(name, True, NOT_AN_ENTRY)
     stopped_at = snapshot.last_stop_loss_at.get(symbol)
     wait = limits.stop_loss_cooldown_seconds
     if stopped_at is None:
@@ -239,20 +174,3 @@ def _orders_per_minute(snapshot: AccountSnapshot, limits: RiskLimits) -> CheckRe
             f"{count} orders in the last minute reach the limit of {limit} (MAX_ORDERS_PER_MINUTE)",
         )
     return CheckResult(name, True, f"{count} orders in the last minute, under {limit}")
-
-
-__all__ = [
-    "NOT_AN_ENTRY",
-    "AccountSnapshot",
-    "Approved",
-    "CheckName",
-    "CheckResult",
-    "Decision",
-    "Denied",
-    "OpenPosition",
-    "RiskLimits",
-    "RiskRequest",
-    "TradingState",
-    "check",
-    "check_before_sizing",
-]

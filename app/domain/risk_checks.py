@@ -1,48 +1,24 @@
 """The risk checks that need the sized, routed order: limits, prices, the venue, balances, legs.
 
-`app.domain.risk` holds the values and runs these; each returns one CheckResult whose detail is one
-sentence with the numbers.
+`app.domain.risk` runs these; each returns one CheckResult whose detail is one sentence with the
+numbers.
 """
 
 from __future__ import annotations
 
-import enum
 from decimal import Decimal
-from typing import TYPE_CHECKING
-
-import msgspec
 
 from app.domain.market import MarketKind
 from app.domain.orders import Side
+from app.domain.risk_values import (
+    AccountSnapshot,
+    CheckName,
+    CheckResult,
+    RiskLimits,
+    RiskRequest,
+    exits_pass,
+)
 from app.domain.sizing import number_text
-
-if TYPE_CHECKING:
-    from app.domain.risk import AccountSnapshot, RiskLimits, RiskRequest
-
-NOT_AN_ENTRY = "not an entry"
-
-
-class CheckName(enum.StrEnum):
-    TRADING_STATE = "trading_state"
-    SYMBOL_LIST = "symbol_list"
-    MAX_DAILY_LOSS = "max_daily_loss"
-    STOP_LOSS_COOLDOWN = "stop_loss_cooldown"
-    ORDERS_PER_MINUTE = "orders_per_minute"
-    ORDER_VALUES = "order_values"  # amount and prices are finite numbers above 0
-    MAX_ORDER_NOTIONAL = "max_order_notional"
-    MAX_TOTAL_EXPOSURE = "max_total_exposure"
-    MAX_OPEN_POSITIONS = "max_open_positions"
-    PRICE_BAND = "price_band"
-    VENUE_MINIMUMS = "venue_minimums"
-    FREE_BALANCE = "free_balance"
-    REDUCE_ONLY = "reduce_only"
-    TP_SL_SANITY = "tp_sl_sanity"
-
-
-class CheckResult(msgspec.Struct, frozen=True):
-    name: str
-    passed: bool
-    detail: str  # one sentence with the numbers
 
 
 def order_values(request: RiskRequest) -> str | None:
@@ -69,10 +45,20 @@ def sized_checks(
     request: RiskRequest, snapshot: AccountSnapshot, limits: RiskLimits
 ) -> list[CheckResult]:
     """Every check that needs the order's size, price and venue, in a fixed order."""
+    if request.reduces:
+        entry_limits = exits_pass(
+            CheckName.MAX_ORDER_NOTIONAL,
+            CheckName.MAX_TOTAL_EXPOSURE,
+            CheckName.MAX_OPEN_POSITIONS,
+        )
+    else:
+        entry_limits = [
+            _order_notional(request, limits),
+            _total_exposure(request, snapshot, limits),
+            _open_positions(request, snapshot, limits),
+        ]
     return [
-        _order_notional(request, limits),
-        _total_exposure(request, snapshot, limits),
-        _open_positions(request, snapshot, limits),
+        *entry_limits,
         _price_band(request, limits),
         _venue_minimums(request),
         _free_balance(request),
@@ -89,41 +75,49 @@ def _notional(request: RiskRequest) -> Decimal:
     return request.amount * request.price
 
 
+def _within_limit(
+    name: CheckName, text: str, value: Decimal, limit: Decimal, setting: str
+) -> CheckResult:
+    shown = number_text(limit)
+    if value > limit:
+        return CheckResult(name, False, f"{text} is above the {shown} limit ({setting})")
+    return CheckResult(name, True, f"{text} is within the {shown} limit")
+
+
 def _order_notional(request: RiskRequest, limits: RiskLimits) -> CheckResult:
-    name = CheckName.MAX_ORDER_NOTIONAL
-    if request.reduces:
-        return CheckResult(name, True, NOT_AN_ENTRY)
-    limit = number_text(limits.max_order_notional)
-    text = f"order notional {number_text(_notional(request), 2)} {request.market.quote}"
-    if _notional(request) > limits.max_order_notional:
-        return CheckResult(name, False, f"{text} is above the {limit} limit (MAX_ORDER_NOTIONAL)")
-    return CheckResult(name, True, f"{text} is within the {limit} limit")
+    notional = _notional(request)
+    text = f"order notional {number_text(notional, 2)} {request.market.quote}"
+    return _within_limit(
+        CheckName.MAX_ORDER_NOTIONAL,
+        text,
+        notional,
+        limits.max_order_notional,
+        "MAX_ORDER_NOTIONAL",
+    )
 
 
 def _total_exposure(
     request: RiskRequest, snapshot: AccountSnapshot, limits: RiskLimits
 ) -> CheckResult:
-    name = CheckName.MAX_TOTAL_EXPOSURE
-    if request.reduces:
-        return CheckResult(name, True, NOT_AN_ENTRY)
     held = sum((p.notional for p in snapshot.positions), Decimal(0))
     total = held + _notional(request)
-    limit = number_text(limits.max_total_exposure)
     text = (
         f"open positions {number_text(held, 2)} + this order {number_text(_notional(request), 2)}"
         f" = {number_text(total, 2)} {snapshot.currency} of exposure"
     )
-    if total > limits.max_total_exposure:
-        return CheckResult(name, False, f"{text} is above the {limit} limit (MAX_TOTAL_EXPOSURE)")
-    return CheckResult(name, True, f"{text} is within the {limit} limit")
+    return _within_limit(
+        CheckName.MAX_TOTAL_EXPOSURE,
+        text,
+        total,
+        limits.max_total_exposure,
+        "MAX_TOTAL_EXPOSURE",
+    )
 
 
 def _open_positions(
     request: RiskRequest, snapshot: AccountSnapshot, limits: RiskLimits
 ) -> CheckResult:
     name = CheckName.MAX_OPEN_POSITIONS
-    if request.reduces:
-        return CheckResult(name, True, NOT_AN_ENTRY)
     where = f"{request.symbol} on {request.venue}"
     held = [p for p in snapshot.positions if p.amount != 0]
     if any(p.venue == request.venue and p.symbol == request.symbol for p in held):

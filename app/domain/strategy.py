@@ -44,10 +44,17 @@ S = TypeVar("S")
 
 
 class PerSymbol(Generic[P, S]):
-    """Parameters (defaults, overridden per symbol) and a state per symbol."""
+    """Parameters (defaults, overridden per symbol) and a state per symbol.
 
-    def __init__(self, params: P, per_symbol: Mapping[str, P] | None = None) -> None:
-        self.params = params
+    A subclass names its parameters struct (`params_type`, whose defaults apply when no
+    parameters are given) and how a symbol's state is made from its parameters (`new_state`).
+    """
+
+    params_type: type[P]
+    new_state: Callable[[P], S]
+
+    def __init__(self, params: P | None = None, per_symbol: Mapping[str, P] | None = None) -> None:
+        self.params = self.params_type() if params is None else params
         self.per_symbol = dict(per_symbol or {})
         self._states: dict[str, S] = {}
 
@@ -56,9 +63,6 @@ class PerSymbol(Generic[P, S]):
         if state is None:
             state = self._states[symbol] = self.new_state(self.per_symbol.get(symbol, self.params))
         return state
-
-    def new_state(self, params: P) -> S:
-        raise NotImplementedError
 
     def reset(self, symbol: str) -> None:
         """Forget the symbol's prices: the strategy warms up again before it emits."""
@@ -98,16 +102,8 @@ class Momentum(PerSymbol[MomentumParams, _MomentumState]):
     move has faded."""
 
     name = "momentum"
-
-    def __init__(
-        self,
-        params: MomentumParams | None = None,
-        per_symbol: Mapping[str, MomentumParams] | None = None,
-    ) -> None:
-        super().__init__(params or MomentumParams(), per_symbol)
-
-    def new_state(self, params: MomentumParams) -> _MomentumState:
-        return _MomentumState(params)
+    params_type = MomentumParams
+    new_state = _MomentumState
 
     def on_price(self, symbol: str, price: float, at: datetime) -> Proposal | None:
         s = self.state(symbol)
@@ -167,16 +163,8 @@ class MeanReversion(PerSymbol[MeanReversionParams, _ReversionState]):
     taken). Confidence is |z| / 3."""
 
     name = "mean_reversion"
-
-    def __init__(
-        self,
-        params: MeanReversionParams | None = None,
-        per_symbol: Mapping[str, MeanReversionParams] | None = None,
-    ) -> None:
-        super().__init__(params or MeanReversionParams(), per_symbol)
-
-    def new_state(self, params: MeanReversionParams) -> _ReversionState:
-        return _ReversionState(params)
+    params_type = MeanReversionParams
+    new_state = _ReversionState
 
     def missed(self, symbol: str) -> None:
         """The entry was not taken: no close is owed for it, and no new entry is proposed

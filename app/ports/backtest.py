@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
-from app.domain.brackets import Bracket
+from app.domain.brackets.bracket import Bracket
 from app.domain.market import OrderBook
 from app.domain.paper.venue import PaperVenue
 from app.domain.signals import Signal

@@ -10,9 +10,9 @@ from typing import Any, Protocol
 
 import msgspec
 
-from app.domain.brackets import Bracket
+from app.domain.brackets.bracket import Bracket
 from app.domain.orders import Side
-from app.domain.risk import TradingState
+from app.domain.risk_values import TradingState
 from app.domain.signals import Signal, SignalStatus
 
 

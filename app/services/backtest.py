@@ -21,12 +21,12 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from app.domain.backtest_report import EquityPoint, Trade, trades_of
-from app.domain.brackets import Bracket, BracketState
+from app.domain.brackets.bracket import Bracket, BracketState
 from app.domain.execution_policy import ExecutionPolicy
 from app.domain.market import Candle, Level, Market, OrderBook, Tick
 from app.domain.orders import Side
 from app.domain.paper.venue import PaperVenue
-from app.domain.risk import RiskLimits
+from app.domain.risk_values import RiskLimits
 from app.domain.signals import Accepted, Signal, SignalStatus
 from app.domain.sizing import SizingPolicy
 from app.domain.strategy import Strategy

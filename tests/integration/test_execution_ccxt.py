@@ -18,9 +18,9 @@ from app.adapters.ccxt.exchange import CcxtExchange, RetryPolicy
 from app.adapters.redis.locks import RedisKeyLocks
 from app.adapters.sql.db import SqlSignalStore, make_engine
 from app.adapters.sql.execution_store import SqlExecutionStore
-from app.domain.brackets import Bracket, BracketState
+from app.domain.brackets.bracket import Bracket, BracketState
 from app.domain.orders import Leg, OrderState, client_order_id
-from app.domain.risk import RiskLimits
+from app.domain.risk_values import RiskLimits
 from app.domain.signals import (
     Action,
     Signal,

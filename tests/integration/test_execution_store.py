@@ -14,10 +14,10 @@ from app.adapters.memory_execution import sum_holdings
 from app.adapters.paper.exchange import PaperExchange
 from app.adapters.sql.db import SqlSignalStore, make_engine
 from app.adapters.sql.execution_store import SqlExecutionStore
-from app.domain.brackets import FINAL, Bracket, BracketState
+from app.domain.brackets.bracket import FINAL, Bracket, BracketState
 from app.domain.orders import Leg, OrderRequest, OrderState, OrderStatus, Side
 from app.domain.paper.venue import PaperVenue
-from app.domain.risk import RiskLimits, TradingState
+from app.domain.risk_values import RiskLimits, TradingState
 from app.domain.signals import Action, SignalRecord, SignalStatus
 from app.domain.sizing import SizingPolicy
 from app.ports.execution import Activity, Holding, NoLocks, OrderQuery

@@ -15,11 +15,10 @@ from litestar.testing import TestClient
 from app.adapters.sql.db import SqlSignalStore
 from app.adapters.sql.execution_store import SqlExecutionStore
 from app.adapters.sql.metrics_execution import SqlExecutionMetrics
-from app.domain.brackets import Bracket, BracketState, LegOrder
+from app.domain.brackets.bracket import Bracket, BracketState, LegOrder
 from app.domain.market import Market
 from app.domain.orders import Leg, OrderKind, OrderState, Side
-from app.domain.risk import TradingState
-from app.domain.risk_checks import CheckName
+from app.domain.risk_values import CheckName, TradingState
 from app.domain.signals import Action, Signal, SignalRecord, SignalStatus
 from tests.integration.test_web_ops import scrape
 from tests.integration.test_webhook_http import make_client

@@ -20,7 +20,8 @@ from app.adapters.paper.store import SqlPaperStore
 from app.adapters.sql.db import make_engine
 from app.domain.market import Market, OrderBook
 from app.domain.orders import OrderKind, OrderState, Side
-from app.domain.paper.venue import PaperState, PaperVenue
+from app.domain.paper.state import PaperState
+from app.domain.paper.venue import PaperVenue
 from app.ports.errors import InvalidOrder, Unavailable
 from tests.integration.test_database import alembic_config, tables
 from tests.paper_helpers import SYMBOL, book, order

@@ -7,20 +7,9 @@ from decimal import Decimal
 import msgspec
 import pytest
 
-from app.domain.brackets import (
-    Bracket,
-    BracketState,
-    Cancel,
-    LegOrder,
-    Place,
-    Settle,
-    plan,
-    realized_pnl,
-    reported,
-    target_amounts,
-    trailed,
-    with_order,
-)
+from app.domain.brackets.bracket import Bracket, BracketState, LegOrder, reported, with_order
+from app.domain.brackets.planner import Cancel, Place, Settle, plan, target_amounts, trailed
+from app.domain.brackets.pnl import realized_pnl
 from app.domain.market import Market, MarketKind
 from app.domain.orders import (
     IllegalTransition,

@@ -19,7 +19,7 @@ from app.config.settings import (
 )
 from app.config.venues import MarketDataSettings, VenueSettings
 from app.domain.execution_policy import EntryPolicy
-from app.domain.risk import RiskLimits
+from app.domain.risk_values import RiskLimits
 from app.domain.signals import QtyMode
 from app.domain.sizing import SizingPolicy
 

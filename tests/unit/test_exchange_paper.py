@@ -8,14 +8,8 @@ import pytest
 from app.adapters.paper.exchange import PaperExchange
 from app.domain.market import Market, OrderBook
 from app.domain.orders import Fill, OrderKind, OrderRequest, OrderState, Side
-from app.domain.paper.venue import (
-    OPEN_STATES,
-    PaperBalance,
-    PaperChanges,
-    PaperOrder,
-    PaperState,
-    PaperVenue,
-)
+from app.domain.paper.state import OPEN_STATES, PaperBalance, PaperChanges, PaperOrder, PaperState
+from app.domain.paper.venue import PaperVenue
 from app.ports.errors import (
     ExchangeError,
     InsufficientFunds,

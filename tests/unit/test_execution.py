@@ -11,12 +11,12 @@ import pytest
 
 from app.adapters.memory_execution import sum_holdings
 from app.adapters.paper.exchange import PaperExchange
-from app.domain.brackets import BracketState
+from app.domain.brackets.bracket import BracketState
 from app.domain.execution_policy import EntryPolicy, ExecutionPolicy
 from app.domain.market import Market, OrderBook
 from app.domain.orders import Leg, OrderState, Side
 from app.domain.paper.venue import PaperVenue
-from app.domain.risk import RiskLimits, TradingState
+from app.domain.risk_values import RiskLimits, TradingState
 from app.domain.signals import Action, QtyMode, Signal, SignalStatus, StopKind, StopLoss, TakeProfit
 from app.domain.sizing import SizingPolicy
 from app.ports.execution import NoLocks

@@ -9,11 +9,11 @@ import msgspec
 import pytest
 
 from app.adapters.paper.exchange import PaperExchange
-from app.domain.brackets import BracketState
+from app.domain.brackets.bracket import BracketState
 from app.domain.market import Market
 from app.domain.orders import Leg, OrderRequest, OrderState, OrderStatus
 from app.domain.paper.venue import PaperVenue
-from app.domain.risk import RiskLimits
+from app.domain.risk_values import RiskLimits
 from app.domain.signals import Action, Link, Signal, SignalStatus
 from app.domain.sizing import SizingPolicy
 from app.ports.errors import Fatal

@@ -6,7 +6,7 @@ from decimal import Decimal
 import msgspec
 import pytest
 
-import app.domain.paper.venue as paper
+import app.domain.paper.fills as paper_fills
 from app.domain.market import Market, OrderBook, Tick
 from app.domain.orders import (
     IllegalTransition,
@@ -16,15 +16,15 @@ from app.domain.orders import (
     Side,
     transition,
 )
-from app.domain.paper.venue import (
+from app.domain.paper.state import (
     DuplicateClientOrderId,
     InsufficientPaperFunds,
     InvalidPaperOrder,
     OrderClosed,
     PaperOrderNotFound,
     PaperState,
-    PaperVenue,
 )
+from app.domain.paper.venue import PaperVenue
 from tests.paper_helpers import SYMBOL, book, order
 
 D = Decimal
@@ -424,7 +424,7 @@ def test_every_state_change_goes_through_the_transition_table(
         seen.append((current, new))
         return transition(current, new)
 
-    monkeypatch.setattr(paper, "transition", recording)
+    monkeypatch.setattr(paper_fills, "transition", recording)
     venue_with_book.create_order(order(Side.BUY, OrderKind.MARKET, "10"), NOW)
     resting = venue_with_book.create_order(order(Side.BUY, OrderKind.LIMIT, "1", price="90"), NOW)
     venue_with_book.cancel_order(resting.order_id, LATER)

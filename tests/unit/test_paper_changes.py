@@ -9,13 +9,13 @@ import pytest
 
 from app.domain.market import Market
 from app.domain.orders import OrderKind, OrderRequest, OrderState, Side
-from app.domain.paper.venue import (
+from app.domain.paper.state import (
     InsufficientPaperFunds,
     InvalidPaperOrder,
     PaperChanges,
     PaperOrderNotFound,
-    PaperVenue,
 )
+from app.domain.paper.venue import PaperVenue
 from tests.paper_helpers import SYMBOL, book, order
 
 D = Decimal

@@ -11,18 +11,15 @@ import pytest
 
 from app.domain.market import Market, MarketKind
 from app.domain.orders import Side
-from app.domain.risk import (
+from app.domain.risk import Approved, Denied, check, check_before_sizing
+from app.domain.risk_values import (
     AccountSnapshot,
-    Approved,
     CheckName,
     CheckResult,
-    Denied,
     OpenPosition,
     RiskLimits,
     RiskRequest,
     TradingState,
-    check,
-    check_before_sizing,
 )
 
 D = Decimal

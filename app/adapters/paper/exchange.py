@@ -23,7 +23,7 @@ from typing import Protocol, TypeVar
 
 from app.domain.market import Market, OrderBook
 from app.domain.orders import Fill, OrderRequest, OrderStatus
-from app.domain.paper.venue import (
+from app.domain.paper.state import (
     OPEN_STATES,
     DuplicateClientOrderId,
     InsufficientPaperFunds,
@@ -34,8 +34,8 @@ from app.domain.paper.venue import (
     PaperOrderNotFound,
     PaperRejection,
     PaperState,
-    PaperVenue,
 )
+from app.domain.paper.venue import PaperVenue
 from app.ports.errors import (
     ExchangeError,
     InsufficientFunds,

@@ -21,7 +21,7 @@ from app.adapters.sql.prepared import Prepared
 from app.adapters.sql.tables import PaperBalanceRow, PaperFillRow, PaperOrderRow, PaperVenueRow
 from app.domain.market import Market
 from app.domain.orders import Fill, OrderKind, OrderState, Side
-from app.domain.paper.venue import OPEN_STATES, PaperBalance, PaperChanges, PaperOrder, PaperState
+from app.domain.paper.state import OPEN_STATES, PaperBalance, PaperChanges, PaperOrder, PaperState
 
 paper_venues = PaperVenueRow.__table__  # type: ignore[attr-defined]
 paper_orders = PaperOrderRow.__table__  # type: ignore[attr-defined]

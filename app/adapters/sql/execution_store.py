@@ -27,9 +27,9 @@ from sqlalchemy.types import NullType
 from app.adapters.sql.db import dialect_insert, events, signals, transaction
 from app.adapters.sql.prepared import Prepared
 from app.adapters.sql.tables_execution import BracketRow, ControlRow, HoldingRow, OrderRow
-from app.domain.brackets import FINAL, Bracket, LegOrder
+from app.domain.brackets.bracket import FINAL, Bracket, LegOrder
 from app.domain.orders import Leg
-from app.domain.risk import TradingState
+from app.domain.risk_values import TradingState
 from app.domain.signals import PENDING, Signal, SignalStatus
 from app.ports.execution import (
     AccountState,

@@ -16,10 +16,9 @@ from sqlalchemy import ColumnElement, Connection, Engine, Table, func, select
 
 from app.adapters.sql.db import events, signals, transaction
 from app.adapters.sql.execution_store import brackets, controls, orders
-from app.domain.brackets import BracketState
+from app.domain.brackets.bracket import BracketState
 from app.domain.orders import OrderState
-from app.domain.risk import TradingState
-from app.domain.risk_checks import CheckName
+from app.domain.risk_values import CheckName, TradingState
 from app.domain.signals import SignalStatus
 
 DECISION_WINDOW = timedelta(hours=24)

@@ -7,7 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 from app.domain.dialects.results import invalid, missing
-from app.domain.dialects.values import POSITIVE, Range, T, read_choice, read_number
+from app.domain.dialects.values import POSITIVE, Instrument, Range, T, read_choice, read_number
+from app.domain.signals import Action, Signal
 
 Table = dict[str, tuple[str, Callable[[object, str], Any]]]  # alert key -> Signal field, reader
 TextPairs = tuple[dict[str, str], str, str | None]  # a text alert: its pairs, sanitized, secret
@@ -56,11 +57,10 @@ class Fields:
         return Fields(value or {}, f"{self.prefix}{key}.")
 
 
-def read_table(f: Fields, table: Table, *, venue: str | None, route: str | None) -> dict[str, Any]:
+def read_table(f: Fields, table: Table, *, route: str | None) -> dict[str, Any]:
     """The Signal fields a table maps from the alert's keys; an earlier key beats its aliases.
 
-    The venue the ticker names fills in for an alert that names none; the strategy named in the
-    URL (``route``) beats the alert's.
+    The strategy named in the URL (``route``) beats the alert's.
     """
     found: dict[str, Any] = {}
     data = f.data
@@ -68,7 +68,16 @@ def read_table(f: Fields, table: Table, *, venue: str | None, route: str | None)
         value = data.get(key)
         if value is not None and (type(value) is not str or value) and name not in found:
             found[name] = read(value, f.prefix + key)
-    found.setdefault("venue", venue)
     if route:
         found["strategy"] = route
     return found
+
+
+def alert_signal(dialect: str, instrument: Instrument, action: Action, **fields: Any) -> Signal:
+    """The Signal of an alert in `dialect` with its other `fields`; a venue the alert names
+    beats the one its ticker names."""
+    ticker, symbol, venue = instrument
+    fields["venue"] = fields.get("venue") or venue
+    return Signal(
+        symbol=symbol, action=action, source=f"tradingview:{dialect}", ticker=ticker, **fields
+    )

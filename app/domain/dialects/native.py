@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from app.domain.dialects.exits import read_stop_loss, read_take_profits
-from app.domain.dialects.fields import Fields, Table, read_table
+from app.domain.dialects.fields import Fields, Table, alert_signal, read_table
 from app.domain.dialects.orders import (
     ORDER_TYPES,
     POSITION_SIDES,
@@ -69,21 +69,20 @@ _FIELDS: Table = {
 
 
 def native_signal(f: Fields, route: str | None) -> Signal:
-    ticker, symbol, venue = read_symbol(*f.require("symbol"))
+    instrument = read_symbol(*f.require("symbol"))
     action = read_choice(*f.require("action", "side"), _ACTIONS)
     mode = f.choice(_QTY_MODES, "qty_mode") or QtyMode.BASE
-    fields = read_table(f, _FIELDS, venue=venue, route=route)
+    fields = read_table(f, _FIELDS, route=route)
     order_type = resolve_order_type(
         f.choice(ORDER_TYPES, "order_type"),
         fields.get("limit_price"),
         fields.get("stop_price"),
         ("limit_price", "stop_price"),
     )
-    return Signal(
-        symbol=symbol,
-        action=action,
-        source="tradingview:native",
-        ticker=ticker,
+    return alert_signal(
+        "native",
+        instrument,
+        action,
         quantity=read_quantity(f, mode, "qty", "quantity"),
         qty_mode=mode,
         order_type=order_type,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from app.domain.dialects.exits import Target, take_profits
-from app.domain.dialects.fields import Fields, TextPairs
+from app.domain.dialects.fields import Fields, TextPairs, alert_signal
 from app.domain.dialects.orders import closed_by
 from app.domain.dialects.results import UnparseableAlert, invalid, missing
 from app.domain.dialects.values import (
@@ -66,7 +66,7 @@ def _volume(value: object, field: str) -> tuple[Decimal, QtyMode]:
 
 
 def octobot_signal(f: Fields, route: str | None) -> Signal:
-    ticker, symbol, venue = read_symbol(*f.require("SYMBOL"))
+    instrument = read_symbol(*f.require("SYMBOL"))
     value, field = f.require("SIGNAL")
     if isinstance(value, str) and value.strip().lower() == "cancel":
         raise invalid(field, "CANCEL is not supported yet; cancel the order on the venue")
@@ -84,13 +84,12 @@ def octobot_signal(f: Fields, route: str | None) -> Signal:
     tp_keys = [key for key in f.data if key == _TP_KEY or _tp_index(key) is not None]
     tp_keys.sort(key=lambda key: _tp_index(key) or 0)
     targets: list[Target] = [(f.number(key), None, None) for key in tp_keys]
-    return Signal(
-        symbol=symbol,
-        action=action,
-        source="tradingview:octobot",
-        ticker=ticker,
+    return alert_signal(
+        "octobot",
+        instrument,
+        action,
         strategy=route,
-        venue=f.read(read_venue, "EXCHANGE") or venue,
+        venue=f.read(read_venue, "EXCHANGE"),
         position_side=position_side,
         quantity=volume,
         qty_mode=mode,

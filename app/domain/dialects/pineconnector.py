@@ -12,7 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from app.domain.dialects.exits import offset
-from app.domain.dialects.fields import Fields, TextPairs
+from app.domain.dialects.fields import Fields, TextPairs, alert_signal
 from app.domain.dialects.orders import direction
 from app.domain.dialects.results import SECRET_FIELDS, UnparseableAlert, invalid, missing
 from app.domain.dialects.values import MAX_ITEMS, read_choice, read_secret, read_symbol, read_text
@@ -71,7 +71,7 @@ def _both_sent(field: str) -> Decimal:
 
 
 def pineconnector_signal(f: Fields, route: str | None) -> Signal:
-    ticker, symbol, venue = read_symbol(*f.require("symbol"))
+    instrument = read_symbol(*f.require("symbol"))
     action, position_side, order_type = read_choice(*f.require("command"), _COMMANDS)
     price = f.number("price")
     if order_type is not OrderType.MARKET and price is None:
@@ -83,13 +83,11 @@ def pineconnector_signal(f: Fields, route: str | None) -> Signal:
         take_profit = offset(price, tp, sign, "tp") if take_profit is None else _both_sent("tp")
     if (sl := f.number("sl")) is not None:
         stop_loss = offset(price, sl, below, "sl") if stop_loss is None else _both_sent("sl")
-    return Signal(
-        symbol=symbol,
-        action=action,
-        source="tradingview:pineconnector",
-        ticker=ticker,
+    return alert_signal(
+        "pineconnector",
+        instrument,
+        action,
         strategy=route,
-        venue=venue,
         position_side=position_side,
         quantity=f.number("risk"),
         order_type=order_type,

@@ -7,7 +7,7 @@ position_percent is a share of the position, so only 100 (all) is accepted.
 
 from __future__ import annotations
 
-from app.domain.dialects.fields import Fields
+from app.domain.dialects.fields import Fields, alert_signal
 from app.domain.dialects.orders import strategy_intent
 from app.domain.dialects.results import invalid
 from app.domain.dialects.values import (
@@ -41,7 +41,7 @@ _ORDER_TYPES = {"market": OrderType.MARKET, "limit": OrderType.LIMIT}
 
 
 def threecommas_signal(f: Fields, route: str | None) -> Signal:
-    ticker, symbol, venue = read_symbol(*f.require("tv_instrument"))
+    instrument = read_symbol(*f.require("tv_instrument"))
     action, position_side = read_choice(*f.require("action"), _ACTIONS)
     order = f.child("order")
     unit = order.choice(_UNITS, "currency_type") or "base"
@@ -55,13 +55,12 @@ def threecommas_signal(f: Fields, route: str | None) -> Signal:
     price = f.number("trigger_price")
     order_type = order.choice(_ORDER_TYPES, "order_type") or OrderType.MARKET
     limit = (order.number("price") or price) if order_type is OrderType.LIMIT else None
-    return Signal(
-        symbol=symbol,
-        action=action,
-        source="tradingview:3commas",
-        ticker=ticker,
+    return alert_signal(
+        "3commas",
+        instrument,
+        action,
         strategy=route or f.read(read_text, "bot_uuid"),
-        venue=f.read(read_venue, "tv_exchange") or venue,
+        venue=f.read(read_venue, "tv_exchange"),
         position_side=position_side,
         quantity=amount,
         qty_mode=QtyMode(unit),

@@ -12,7 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from app.domain.dialects.exits import offset
-from app.domain.dialects.fields import Fields
+from app.domain.dialects.fields import Fields, alert_signal
 from app.domain.dialects.orders import (
     ORDER_TYPES,
     SIDES,
@@ -98,19 +98,17 @@ def _stop_loss(sl: Fields, entry: Decimal | None, sign: int | None) -> StopLoss 
 
 
 def traderspost_signal(f: Fields, route: str | None) -> Signal:
-    ticker, symbol, venue = read_symbol(*f.require("ticker"))
+    instrument = read_symbol(*f.require("ticker"))
     action, position_side = _intent(f)
     mode = f.choice(_QTY_MODES, "quantityType") or QtyMode.BASE
     limit, stop = f.number("limitPrice"), f.number("stopPrice")
     price = f.number("price", "signalPrice")
     entry, sign = limit or stop or price, direction(action, position_side)
-    return Signal(
-        symbol=symbol,
-        action=action,
-        source="tradingview:traderspost",
-        ticker=ticker,
+    return alert_signal(
+        "traderspost",
+        instrument,
+        action,
         strategy=route,
-        venue=venue,
         position_side=position_side,
         quantity=read_quantity(f, mode, "quantity"),
         qty_mode=mode,

@@ -11,7 +11,7 @@ duplicates; send ``id`` (e.g. "{{strategy.order.id}}-{{timenow}}") for that.
 from __future__ import annotations
 
 from app.domain.dialects.exits import read_stop_loss, read_take_profits
-from app.domain.dialects.fields import Fields, Table, read_table
+from app.domain.dialects.fields import Fields, Table, alert_signal, read_table
 from app.domain.dialects.orders import SIDES, strategy_intent
 from app.domain.dialects.values import (
     read_choice,
@@ -40,15 +40,14 @@ _FIELDS: Table = {
 
 
 def tradingview_signal(f: Fields, route: str | None) -> Signal:
-    ticker, symbol, venue = read_symbol(*f.require("ticker"))
+    instrument = read_symbol(*f.require("ticker"))
     side = read_choice(*f.require("action"), SIDES)
     action, position_side, quantity = strategy_intent(side, f, f.number("contracts"))
-    return Signal(
-        symbol=symbol,
-        action=action,
-        source="tradingview:tradingview",
-        ticker=ticker,
+    return alert_signal(
+        "tradingview",
+        instrument,
+        action,
         position_side=position_side,
         quantity=quantity,
-        **read_table(f, _FIELDS, venue=venue, route=route),
+        **read_table(f, _FIELDS, route=route),
     )

@@ -17,6 +17,7 @@ from app.domain.symbols import SymbolError, normalize_symbol, venue_id
 
 T = TypeVar("T")
 Range = tuple[Decimal, Decimal]  # exclusive low, inclusive high
+Instrument = tuple[str, str, str | None]  # the ticker as sent, the unified symbol, its venue
 
 MAX_TEXT = 200  # ids, comments, names
 MAX_ITEMS = 100  # keys of an object, items of a list, fields of a text alert
@@ -156,7 +157,7 @@ def read_choice(value: object, field: str, table: Mapping[str, T]) -> T:
     return table[word]
 
 
-def read_symbol(value: object, field: str) -> tuple[str, str, str | None]:
+def read_symbol(value: object, field: str) -> Instrument:
     """The ticker as sent, the unified symbol, and the venue the ticker names (if any)."""
     ticker = read_text(value, field, 100)
     try:

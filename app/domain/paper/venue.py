@@ -11,68 +11,30 @@ The records live in a `PaperLedger`, which tracks what changed for an incrementa
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 
-from app.domain.market import Level, Market, MarketKind, OrderBook, Tick
-from app.domain.orders import (
-    Fill,
-    OrderKind,
-    OrderRequest,
-    OrderState,
-    OrderStatus,
-    Side,
-    transition,
-)
+from app.domain.market import Market, MarketKind, OrderBook, Tick
+from app.domain.orders import Fill, OrderKind, OrderRequest, OrderState, OrderStatus
+from app.domain.paper.entry import NewOrder, enter
+from app.domain.paper.fills import close, fire, make
 from app.domain.paper.ledger import PaperLedger
-from app.domain.paper.rules import (
-    check_cost,
-    order_amount,
-    order_price,
-    round_to,
-    short,
-    triggered,
-    truncate,
-    walk,
-)
+from app.domain.paper.matching import BookPrices, Prices, TickPrices
+from app.domain.paper.rules import order_amount
 from app.domain.paper.state import (
     DEFAULT_BALANCES,
     OPEN_STATES,
     DuplicateClientOrderId,
-    InsufficientPaperFunds,
     InvalidPaperOrder,
     OrderClosed,
     PaperBalance,
     PaperChanges,
     PaperOrder,
     PaperOrderNotFound,
-    PaperRejection,
     PaperState,
     copy_state,
 )
-
-__all__ = [
-    "DEFAULT_BALANCES",
-    "OPEN_STATES",
-    "DuplicateClientOrderId",
-    "InsufficientPaperFunds",
-    "InvalidPaperOrder",
-    "OrderClosed",
-    "PaperBalance",
-    "PaperChanges",
-    "PaperOrder",
-    "PaperOrderNotFound",
-    "PaperRejection",
-    "PaperState",
-    "PaperVenue",
-    "round_to",
-    "truncate",
-]
-
-_ZERO = Decimal(0)
-_BUY = Side.BUY
-_S = OrderState
 
 
 class PaperVenue:
@@ -154,13 +116,8 @@ class PaperVenue:
         if request.reduce_only:
             raise InvalidPaperOrder("reduce-only orders need a swap market; this venue is spot")
         amount = order_amount(request.amount, market)
-        kind = request.kind
-        if kind is OrderKind.MARKET:
-            placed = self._market_order(request, market, amount, now)
-        elif kind is OrderKind.LIMIT:
-            placed = self._limit_order(request, market, amount, now)
-        else:
-            placed = self._trigger_order(request, market, amount, now)
+        new = NewOrder(request, market, amount, self._books.get(market.symbol), now)
+        placed = enter(self._ledger, new)
         self._ledger.touch(placed)
         return self._status(placed)
 
@@ -171,7 +128,7 @@ class PaperVenue:
         if order.state not in OPEN_STATES:
             raise OrderClosed(f"order {order_id} is {order.state} and cannot be cancelled")
         self._ledger.release(order, self._markets[order.symbol])
-        self._close(order, _S.CANCELLED, now)
+        close(self._ledger, order, OrderState.CANCELLED, now)
         self._ledger.touch(order)
         return self._status(order)
 
@@ -184,64 +141,36 @@ class PaperVenue:
         """
         previous = self._books.get(book.symbol)
         self._books[book.symbol] = book
-        resting = self._ledger.resting.get(book.symbol)
-        if not resting or book is previous or book == previous:
+        if not self._ledger.resting.get(book.symbol) or book is previous or book == previous:
             return []
-        bid, ask = book.best_bid, book.best_ask
-        changed = []
-        for order in list(resting.values()):
-            is_buy = order.side is _BUY
-            if order.kind is OrderKind.LIMIT:
-                limit = order.price
-                assert limit is not None
-                levels = book.asks if is_buy else book.bids
-                depth = sum(
-                    (
-                        lv.amount
-                        for lv in levels
-                        if (lv.price <= limit if is_buy else lv.price >= limit)
-                    ),
-                    _ZERO,
-                )
-                if not depth:
-                    continue
-                self._maker_fill(order, min(depth, order.amount - order.filled), now)
-            else:
-                reference = ask if is_buy else bid
-                if reference is None or not triggered(order, reference):
-                    continue
-                self._fire(order, book.asks if is_buy else book.bids, now)
-            self._ledger.touch(order)
-            changed.append(self._status(order))
-        return changed
+        return self._match(book.symbol, BookPrices(book), now)
 
     def on_tick(self, tick: Tick, now: datetime) -> list[OrderStatus]:
         """Take a trade price: limits it crosses fill in full (maker), stops it crosses fire
         against the last book (or at the tick price when there is none)."""
-        resting = self._ledger.resting.get(tick.symbol)
-        if not resting:
+        if not self._ledger.resting.get(tick.symbol):
             return []
-        price = tick.price
-        book = self._books.get(tick.symbol)
+        return self._match(tick.symbol, TickPrices(tick.price, self._books.get(tick.symbol)), now)
+
+    def _match(self, symbol: str, prices: Prices, now: datetime) -> list[OrderStatus]:
+        """The resting orders of `symbol` (some) against new `prices`: those that changed, in time
+        priority."""
+        resting = self._ledger.resting[symbol]
+        ledger, market = self._ledger, self._markets[symbol]
+        maker_size, stop_levels = prices.maker_size, prices.stop_levels
         changed = []
         for order in list(resting.values()):
-            is_buy = order.side is _BUY
             if order.kind is OrderKind.LIMIT:
-                limit = order.price
-                assert limit is not None
-                if price > limit if is_buy else price < limit:
+                size = maker_size(order)
+                if size is None:
                     continue
-                self._maker_fill(order, order.amount - order.filled, now)
+                make(ledger, order, market, size, now)
             else:
-                if not triggered(order, price):
+                levels = stop_levels(order)
+                if levels is None:
                     continue
-                levels: Sequence[Level]
-                if book is None:
-                    levels = (Level(price, order.amount - order.filled),)
-                else:
-                    levels = book.asks if is_buy else book.bids
-                self._fire(order, levels, now)
-            self._ledger.touch(order)
+                fire(ledger, order, market, levels, now)
+            ledger.touch(order)
             changed.append(self._status(order))
         return changed
 
@@ -291,148 +220,6 @@ class PaperVenue:
         """Forget closed orders last changed, and fills made, before `before` (a store keeps
         them); open orders always stay. Returns how many orders and fills were forgotten."""
         return self._ledger.prune(before)
-
-    # --- internals -------------------------------------------------------------------------
-
-    def _ensure_funds(
-        self, market: Market, is_buy: bool, amount: Decimal, quote_needed: Decimal
-    ) -> None:
-        """A buy needs `quote_needed` of the quote currency free; a sell `amount` of the base."""
-        wallet = self._ledger.peek(market.quote if is_buy else market.base)
-        needed = quote_needed if is_buy else amount
-        if wallet.free < needed:
-            raise short(wallet, needed)
-
-    def _market_order(
-        self, request: OrderRequest, market: Market, amount: Decimal, now: datetime
-    ) -> PaperOrder:
-        book = self._books.get(market.symbol)
-        if book is None:
-            raise InvalidPaperOrder(f"there is no order book for {market.symbol} yet")
-        is_buy = request.side is _BUY
-        levels = book.asks if is_buy else book.bids
-        if levels:
-            check_cost(market, amount, levels[0].price)
-        matches, _, cost = walk(levels, amount, None, is_buy)
-        self._ensure_funds(market, is_buy, amount, cost + cost * market.taker_fee)
-        order = self._new_order(request, amount, None, None, now)
-        self._ledger.take(order, market, matches, now)
-        self._finish_taking(order, now)
-        return order
-
-    def _limit_order(
-        self, request: OrderRequest, market: Market, amount: Decimal, now: datetime
-    ) -> PaperOrder:
-        price = order_price(request.price, "limit price", market, amount)
-        is_buy = request.side is _BUY
-        book = self._books.get(market.symbol)
-        levels: Sequence[Level] = () if book is None else (book.asks if is_buy else book.bids)
-        matches, filled, cost = walk(levels, amount, price, is_buy)
-        rest_notional = (amount - filled) * price
-        hold = rest_notional + rest_notional * market.maker_fee if is_buy else amount - filled
-        self._ensure_funds(market, is_buy, amount, cost + cost * market.taker_fee + hold)
-        order = self._new_order(request, amount, price, None, now)
-        if matches:
-            self._ledger.take(order, market, matches, now)
-        if order.filled == amount:
-            order.state = transition(order.state, _S.FILLED)
-            self._ledger.closed(order)
-            return order
-        self._ledger.hold(order, market.quote if is_buy else market.base, hold)
-        order.state = transition(order.state, _S.PARTIALLY_FILLED if matches else _S.ACCEPTED)
-        return order
-
-    def _trigger_order(
-        self, request: OrderRequest, market: Market, amount: Decimal, now: datetime
-    ) -> PaperOrder:
-        trigger = order_price(request.trigger_price, "trigger price", market, amount)
-        is_buy = request.side is _BUY
-        order = self._new_order(request, amount, None, trigger, now, keep=False)
-        book = self._books.get(market.symbol)
-        if book is not None:
-            reference = book.best_ask if is_buy else book.best_bid
-            if reference is not None and triggered(order, reference):
-                raise InvalidPaperOrder(
-                    f"the trigger price {trigger} would trigger immediately at {reference}"
-                )
-        if is_buy:
-            notional = amount * trigger
-            hold, asset = notional + notional * market.taker_fee, market.quote
-        else:
-            hold, asset = amount, market.base
-        if self._ledger.peek(asset).free < hold:
-            raise short(self._ledger.peek(asset), hold)
-        self._ledger.keep(order)
-        self._ledger.hold(order, asset, hold)
-        order.state = transition(order.state, _S.ACCEPTED)
-        return order
-
-    def _fire(self, order: PaperOrder, levels: Sequence[Level], now: datetime) -> None:
-        """A triggered stop: release its hold and fill like a market order; what cannot fill
-        (depth or funds) expires."""
-        market = self._markets[order.symbol]
-        self._ledger.release(order, market)
-        matches, _, cost = walk(levels, order.amount - order.filled, None, order.side is _BUY)
-        if (
-            order.side is _BUY
-            and self._ledger.peek(market.quote).free < cost + cost * market.taker_fee
-        ):
-            matches = []
-        self._ledger.take(order, market, matches, now)
-        self._finish_taking(order, now)
-
-    def _maker_fill(self, order: PaperOrder, size: Decimal, now: datetime) -> None:
-        """A resting limit filled at its own price, paid from its hold."""
-        market = self._markets[order.symbol]
-        self._ledger.make(order, market, size, now)
-        if order.filled == order.amount:
-            self._ledger.release(
-                order, market
-            )  # nothing is left when the arithmetic is exact; be sure
-            self._close(order, _S.FILLED, now)
-        else:
-            order.state = transition(order.state, _S.PARTIALLY_FILLED)
-
-    def _finish_taking(self, order: PaperOrder, now: datetime) -> None:
-        """After a market-style fill: filled, or the rest expires (IOC, as venues do)."""
-        if order.filled == order.amount:
-            self._close(order, _S.FILLED, now)
-            return
-        if order.filled:
-            order.state = transition(order.state, _S.PARTIALLY_FILLED)
-        self._close(order, _S.EXPIRED, now)
-
-    def _close(self, order: PaperOrder, state: OrderState, now: datetime) -> None:
-        order.state = transition(order.state, state)
-        order.updated_at = now
-        self._ledger.closed(order)
-
-    def _new_order(
-        self,
-        request: OrderRequest,
-        amount: Decimal,
-        price: Decimal | None,
-        trigger: Decimal | None,
-        now: datetime,
-        *,
-        keep: bool = True,
-    ) -> PaperOrder:
-        order = PaperOrder(
-            str(self._ledger.next_order_number),
-            request.client_order_id,
-            request.symbol,
-            request.side,
-            request.kind,
-            amount,
-            _S.SUBMITTED,
-            now,
-            now,
-            price,
-            trigger,
-        )
-        if keep:
-            self._ledger.keep(order)
-        return order
 
     def _status(self, order: PaperOrder) -> OrderStatus:
         filled = order.filled

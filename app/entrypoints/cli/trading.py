@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from app.config.settings import ConfigError, Settings, load_settings
-from app.domain.risk import TradingState
+from app.domain.risk_values import TradingState
 
 
 def _settings(*, needs_redis: bool = True) -> Settings:

@@ -17,9 +17,10 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.params import QueryParameter
 
 from app.domain.auth import secret_matches
-from app.domain.brackets import Bracket, unrealized_pnl
+from app.domain.brackets.bracket import Bracket
+from app.domain.brackets.pnl import unrealized_pnl
 from app.domain.orders import Side
-from app.domain.risk import TradingState
+from app.domain.risk_values import TradingState
 from app.ports.errors import ExchangeError
 from app.ports.execution import OrderQuery, OrderView
 

@@ -15,21 +15,9 @@ from decimal import Decimal
 
 import msgspec
 
-from app.domain.brackets import (
-    FINAL,
-    Action,
-    Bracket,
-    BracketState,
-    Cancel,
-    LegOrder,
-    Place,
-    Settle,
-    plan,
-    reported,
-    settled,
-    trailed,
-    with_order,
-)
+from app.domain.brackets.bracket import FINAL, Bracket, BracketState, LegOrder, reported, with_order
+from app.domain.brackets.planner import Action, Cancel, Place, Settle, plan, trailed
+from app.domain.brackets.pnl import settled
 from app.domain.market import OrderBook
 from app.domain.orders import IllegalTransition, Leg, OrderRequest, OrderState, OrderStatus, Side
 from app.ports.errors import ExchangeError, Fatal, OrderNotFound, OutcomeUnknown, Retryable

@@ -13,7 +13,7 @@ import contextlib
 import logging
 from collections.abc import Mapping
 
-from app.domain.brackets import FINAL, Bracket
+from app.domain.brackets.bracket import FINAL, Bracket
 from app.ports.errors import ExchangeError, Unavailable
 from app.ports.exchange import Exchange
 from app.ports.execution import ExecutionStore, KeyLocks, lock_key

@@ -19,18 +19,12 @@ from typing import Any
 
 import msgspec
 
-from app.domain.brackets import Bracket, BracketState, LegOrder, reported, with_order
+from app.domain.brackets.bracket import Bracket, BracketState, LegOrder, reported, with_order
 from app.domain.execution_policy import EntryPolicy, ExecutionPolicy
 from app.domain.market import Market, MarketKind
 from app.domain.orders import Leg, OrderKind, OrderState, Side, client_order_id
-from app.domain.risk import (
-    Approved,
-    CheckResult,
-    RiskLimits,
-    TradingState,
-    check,
-    check_before_sizing,
-)
+from app.domain.risk import Approved, check, check_before_sizing
+from app.domain.risk_values import CheckResult, RiskLimits, TradingState
 from app.domain.routing import NoRoute, Route, VenueQuote, choose_route
 from app.domain.signals import PENDING, Action, OrderType, PositionSide, Signal, SignalStatus
 from app.domain.sizing import SizingPolicy, SizingRequest, Unsizable, size

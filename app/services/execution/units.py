@@ -24,18 +24,12 @@ from typing import Any
 
 import msgspec
 
-from app.domain.brackets import (
-    FINAL,
-    Bracket,
-    BracketState,
-    LegOrder,
-    reported,
-    settled,
-    with_order,
-)
+from app.domain.brackets.bracket import FINAL, Bracket, BracketState, LegOrder, reported, with_order
+from app.domain.brackets.pnl import settled
 from app.domain.execution_policy import ExecutionPolicy
 from app.domain.orders import Leg, OrderKind, OrderState, Side, client_order_id
-from app.domain.risk import Approved, RiskLimits, check, check_before_sizing
+from app.domain.risk import Approved, check, check_before_sizing
+from app.domain.risk_values import RiskLimits
 from app.domain.routing import NoRoute, Route, choose_route
 from app.domain.signals import PENDING, Action, QtyMode, Signal, SignalStatus
 from app.domain.sizing import SizingPolicy, SizingRequest, Unsizable, size

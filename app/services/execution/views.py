@@ -9,7 +9,7 @@ from decimal import Decimal
 import msgspec
 
 from app.domain.orders import Side
-from app.domain.risk import AccountSnapshot, CheckResult, OpenPosition, RiskRequest
+from app.domain.risk_values import AccountSnapshot, CheckResult, OpenPosition, RiskRequest
 from app.domain.routing import Route, VenueQuote
 from app.domain.signals import OrderType, Signal
 from app.domain.targets import Targets

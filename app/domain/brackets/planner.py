@@ -1,10 +1,10 @@
-"""Brackets: an entry with take-profit and stop-loss legs kept one-cancels-the-other.
+"""The bracket planner: the actions that keep a position protected, one-cancels-the-other.
 
-A bracket is a value. `plan()` compares what should protect the position (from the fills and the
-targets) with the orders that do, and returns the actions that close the gap, in the order they
-must run. The executor applies them one at a time and plans again after anything unexpected (a
-cancel that lost to a fill), so the one function drives the first placement, partial fills, OCO,
-closing, over-fills and recovery after a crash.
+A bracket is a value (``bracket``). `plan()` compares what should protect the position (from
+the fills and the targets) with the orders that do, and returns the actions that close the gap, in
+the order they must run. The executor applies them one at a time and plans again after anything
+unexpected (a cancel that lost to a fill), so the one function drives the first placement, partial
+fills, OCO, closing, over-fills and recovery after a crash.
 
 Two ways to protect, chosen from the venue's capabilities:
 - resting legs (venues with reduce-only orders, e.g. perpetuals): the stop-loss and every
@@ -18,135 +18,17 @@ Two ways to protect, chosen from the venue's capabilities:
 
 from __future__ import annotations
 
-import enum
-from datetime import datetime
 from decimal import Decimal
 
 import msgspec
 
+from app.domain.brackets.bracket import FINAL, Bracket, BracketState, LegOrder
 from app.domain.market import Market
-from app.domain.orders import (
-    TERMINAL,
-    Leg,
-    OrderKind,
-    OrderState,
-    OrderStatus,
-    Side,
-    client_order_id,
-    transition,
-)
+from app.domain.orders import Leg, OrderKind, OrderState, Side, client_order_id
 from app.domain.targets import split_amount, trailing_stop
 
 _ZERO = Decimal(0)
 _UNSETTLED = frozenset({OrderState.SUBMITTED, OrderState.UNKNOWN, OrderState.CANCEL_PENDING})
-
-
-class BracketState(enum.StrEnum):
-    OPENING = "opening"  # entry placed, nothing filled yet
-    OPEN = "open"  # a position, protected as configured
-    UNPROTECTED = "unprotected"  # a protective leg could not be placed: an incident
-    CLOSED = "closed"
-    FAILED = "failed"  # the entry never filled (refused, cancelled, expired)
-
-
-FINAL = frozenset({BracketState.CLOSED, BracketState.FAILED})
-
-
-class LegOrder(msgspec.Struct, frozen=True):
-    """One order of a bracket as we asked for it and as the venue last reported it."""
-
-    leg: Leg
-    client_order_id: str
-    side: Side
-    kind: OrderKind
-    amount: Decimal
-    index: int = 0  # the take-profit target
-    revision: int = 0
-    price: Decimal | None = None
-    trigger_price: Decimal | None = None
-    reduce_only: bool = False
-    state: OrderState = OrderState.SUBMITTED
-    order_id: str | None = None  # the venue's id, once known
-    filled: Decimal = _ZERO
-    average_price: Decimal | None = None
-    fee: Decimal = _ZERO
-    fee_currency: str | None = None
-
-    @property
-    def is_open(self) -> bool:
-        return self.state not in TERMINAL
-
-    @property
-    def remaining(self) -> Decimal:
-        return self.amount - self.filled
-
-
-class Bracket(msgspec.Struct, frozen=True):
-    id: str  # the signal's id
-    account: str
-    venue: str
-    symbol: str
-    side: Side  # the entry's side: buy opens a long
-    market: Market  # the venue's market: steps and minimums
-    opened_at: datetime
-    state: BracketState = BracketState.OPENING
-    take_profits: tuple[tuple[Decimal, Decimal], ...] = ()  # (price, share of the position)
-    stop_loss: Decimal | None = None
-    trailing_percent: Decimal | None = None  # the stop follows the best price by this much
-    best_price: Decimal | None = None  # the best exit price seen since entry (trailing stops)
-    resting_legs: bool = False  # True: reduce-only legs rest on the venue; False: spot
-    client_id_length: int = 36  # the venue's longest client order id
-    orders: tuple[LegOrder, ...] = ()
-    closing: bool = False  # a close was asked: cancel the legs, flatten, settle
-    note: str | None = None
-    closed_at: datetime | None = None
-    realized_pnl: Decimal = _ZERO
-
-    @property
-    def entry_filled(self) -> Decimal:
-        """Base amount the entries brought in, net of fees the venue took in the base asset."""
-        base = self.market.base
-        return sum(
-            (
-                o.filled - (o.fee if o.fee_currency == base else _ZERO)
-                for o in self.orders
-                if o.side is self.side and o.leg is Leg.ENTRY
-            ),
-            _ZERO,
-        )
-
-    @property
-    def exited(self) -> Decimal:
-        """Base amount sold back (for a long) by the legs and exits, minus any buy-backs."""
-        out = sum((o.filled for o in self.orders if o.side is not self.side), _ZERO)
-        back = sum(
-            (o.filled for o in self.orders if o.side is self.side and o.leg is not Leg.ENTRY),
-            _ZERO,
-        )
-        return out - back
-
-    @property
-    def position(self) -> Decimal:
-        """What is still held in the entry's direction (negative: over-filled exits)."""
-        return self.entry_filled - self.exited
-
-    @property
-    def entry_price(self) -> Decimal | None:
-        return _average([o for o in self.orders if o.leg is Leg.ENTRY])
-
-    def order(self, client_order_id: str) -> LegOrder:
-        for order in self.orders:
-            if order.client_order_id == client_order_id:
-                return order
-        raise KeyError(f"bracket {self.id} has no order {client_order_id}")
-
-
-def _average(orders: list[LegOrder]) -> Decimal | None:
-    filled = sum((o.filled for o in orders), _ZERO)
-    if not filled:
-        return None
-    value = sum((o.filled * (o.average_price or _ZERO) for o in orders), _ZERO)
-    return value / filled
 
 
 # --- actions ------------------------------------------------------------------------------------
@@ -342,9 +224,6 @@ def _settle(bracket: Bracket) -> Settle:
     return Settle(BracketState.CLOSED if bracket.entry_filled > 0 else BracketState.FAILED)
 
 
-# --- updates ------------------------------------------------------------------------------------
-
-
 def trailed(bracket: Bracket, exit_price: Decimal | None) -> Bracket:
     """The bracket with its trailing stop moved after a better price (never loosened)."""
     percent = bracket.trailing_percent
@@ -356,73 +235,3 @@ def trailed(bracket: Bracket, exit_price: Decimal | None) -> Bracket:
         return bracket
     stop = trailing_stop(bracket.side, bracket.stop_loss, exit_price, percent, bracket.market)
     return msgspec.structs.replace(bracket, best_price=exit_price, stop_loss=stop)
-
-
-def with_order(bracket: Bracket, order: LegOrder) -> Bracket:
-    """The bracket with `order` added, or replacing the one with its client order id."""
-    orders = [o for o in bracket.orders if o.client_order_id != order.client_order_id]
-    if len(orders) == len(bracket.orders):
-        return msgspec.structs.replace(bracket, orders=(*bracket.orders, order))
-    kept = tuple(order if o.client_order_id == order.client_order_id else o for o in bracket.orders)
-    return msgspec.structs.replace(bracket, orders=kept)
-
-
-def reported(order: LegOrder, status: OrderStatus) -> LegOrder:
-    """`order` as the venue reports it now; the state change is checked against the table.
-
-    Raises:
-        IllegalTransition: the venue reported a change the state machine does not allow.
-    """
-    return msgspec.structs.replace(
-        order,
-        state=transition(order.state, status.state),
-        order_id=status.order_id or order.order_id,
-        filled=status.filled,
-        average_price=status.average_price,
-        fee=status.fee,
-        fee_currency=status.fee_currency,
-    )
-
-
-def settled(bracket: Bracket, state: BracketState, at: datetime) -> Bracket:
-    """The bracket closed (or failed) at `at` with its realized P&L in the quote asset."""
-    return msgspec.structs.replace(
-        bracket, state=state, closed_at=at, realized_pnl=realized_pnl(bracket)
-    )
-
-
-def realized_pnl(bracket: Bracket) -> Decimal:
-    """Quote P&L of what went out at its prices against the entry's average, fees paid in the
-    quote asset (or the base asset, valued at the order's price) deducted."""
-    entry = bracket.entry_price
-    if entry is None:
-        return -_fees(bracket)
-    sign = 1 if bracket.side is Side.BUY else -1
-    exits = [o for o in bracket.orders if o.leg is not Leg.ENTRY]
-    gross = sum(
-        (
-            (o.average_price or entry) * o.filled * (1 if o.side is not bracket.side else -1)
-            for o in exits
-        ),
-        _ZERO,
-    )
-    return sign * (gross - entry * bracket.exited) - _fees(bracket)
-
-
-def _fees(bracket: Bracket) -> Decimal:
-    quote, base = bracket.market.quote, bracket.market.base
-    total = _ZERO
-    for o in bracket.orders:
-        if o.fee_currency in (None, quote):
-            total += o.fee
-        elif o.fee_currency == base and o.leg is not Leg.ENTRY:
-            total += o.fee * (o.average_price or _ZERO)
-    return total
-
-
-def unrealized_pnl(bracket: Bracket, mark: Decimal) -> Decimal:
-    entry = bracket.entry_price
-    if entry is None:
-        return _ZERO
-    sign = 1 if bracket.side is Side.BUY else -1
-    return sign * (mark - entry) * bracket.position

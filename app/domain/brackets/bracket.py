@@ -1,0 +1,149 @@
+"""A bracket as a value: the entry, its take-profit and stop-loss legs as we asked for them and as
+the venue last reported them, and the updates that make a new bracket from a report."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+
+import msgspec
+
+from app.domain.market import Market
+from app.domain.orders import TERMINAL, Leg, OrderKind, OrderState, OrderStatus, Side, transition
+
+_ZERO = Decimal(0)
+
+
+class BracketState(enum.StrEnum):
+    OPENING = "opening"  # entry placed, nothing filled yet
+    OPEN = "open"  # a position, protected as configured
+    UNPROTECTED = "unprotected"  # a protective leg could not be placed: an incident
+    CLOSED = "closed"
+    FAILED = "failed"  # the entry never filled (refused, cancelled, expired)
+
+
+FINAL = frozenset({BracketState.CLOSED, BracketState.FAILED})
+
+
+class LegOrder(msgspec.Struct, frozen=True):
+    """One order of a bracket as we asked for it and as the venue last reported it."""
+
+    leg: Leg
+    client_order_id: str
+    side: Side
+    kind: OrderKind
+    amount: Decimal
+    index: int = 0  # the take-profit target
+    revision: int = 0
+    price: Decimal | None = None
+    trigger_price: Decimal | None = None
+    reduce_only: bool = False
+    state: OrderState = OrderState.SUBMITTED
+    order_id: str | None = None  # the venue's id, once known
+    filled: Decimal = _ZERO
+    average_price: Decimal | None = None
+    fee: Decimal = _ZERO
+    fee_currency: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.state not in TERMINAL
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.amount - self.filled
+
+
+class Bracket(msgspec.Struct, frozen=True):
+    id: str  # the signal's id
+    account: str
+    venue: str
+    symbol: str
+    side: Side  # the entry's side: buy opens a long
+    market: Market  # the venue's market: steps and minimums
+    opened_at: datetime
+    state: BracketState = BracketState.OPENING
+    take_profits: tuple[tuple[Decimal, Decimal], ...] = ()  # (price, share of the position)
+    stop_loss: Decimal | None = None
+    trailing_percent: Decimal | None = None  # the stop follows the best price by this much
+    best_price: Decimal | None = None  # the best exit price seen since entry (trailing stops)
+    resting_legs: bool = False  # True: reduce-only legs rest on the venue; False: spot
+    client_id_length: int = 36  # the venue's longest client order id
+    orders: tuple[LegOrder, ...] = ()
+    closing: bool = False  # a close was asked: cancel the legs, flatten, settle
+    note: str | None = None
+    closed_at: datetime | None = None
+    realized_pnl: Decimal = _ZERO
+
+    @property
+    def entry_filled(self) -> Decimal:
+        """Base amount the entries brought in, net of fees the venue took in the base asset."""
+        base = self.market.base
+        return sum(
+            (
+                o.filled - (o.fee if o.fee_currency == base else _ZERO)
+                for o in self.orders
+                if o.side is self.side and o.leg is Leg.ENTRY
+            ),
+            _ZERO,
+        )
+
+    @property
+    def exited(self) -> Decimal:
+        """Base amount sold back (for a long) by the legs and exits, minus any buy-backs."""
+        out = sum((o.filled for o in self.orders if o.side is not self.side), _ZERO)
+        back = sum(
+            (o.filled for o in self.orders if o.side is self.side and o.leg is not Leg.ENTRY),
+            _ZERO,
+        )
+        return out - back
+
+    @property
+    def position(self) -> Decimal:
+        """What is still held in the entry's direction (negative: over-filled exits)."""
+        return self.entry_filled - self.exited
+
+    @property
+    def entry_price(self) -> Decimal | None:
+        return _average([o for o in self.orders if o.leg is Leg.ENTRY])
+
+    def order(self, client_order_id: str) -> LegOrder:
+        for order in self.orders:
+            if order.client_order_id == client_order_id:
+                return order
+        raise KeyError(f"bracket {self.id} has no order {client_order_id}")
+
+
+def _average(orders: list[LegOrder]) -> Decimal | None:
+    filled = sum((o.filled for o in orders), _ZERO)
+    if not filled:
+        return None
+    value = sum((o.filled * (o.average_price or _ZERO) for o in orders), _ZERO)
+    return value / filled
+
+
+def with_order(bracket: Bracket, order: LegOrder) -> Bracket:
+    """The bracket with `order` added, or replacing the one with its client order id."""
+    orders = [o for o in bracket.orders if o.client_order_id != order.client_order_id]
+    if len(orders) == len(bracket.orders):
+        return msgspec.structs.replace(bracket, orders=(*bracket.orders, order))
+    kept = tuple(order if o.client_order_id == order.client_order_id else o for o in bracket.orders)
+    return msgspec.structs.replace(bracket, orders=kept)
+
+
+def reported(order: LegOrder, status: OrderStatus) -> LegOrder:
+    """`order` as the venue reports it now; the state change is checked against the table.
+
+    Raises:
+        IllegalTransition: the venue reported a change the state machine does not allow.
+    """
+    return msgspec.structs.replace(
+        order,
+        state=transition(order.state, status.state),
+        order_id=status.order_id or order.order_id,
+        filled=status.filled,
+        average_price=status.average_price,
+        fee=status.fee,
+        fee_currency=status.fee_currency,
+    )
