@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import enum
 import ipaddress
 import json
 import os
@@ -49,6 +50,13 @@ MAX_BODY_BYTES = 64 * 1024
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+class LogFormat(enum.StrEnum):
+    """How each log record is written: see app/bootstrap/logs.py."""
+
+    LOGFMT = "logfmt"
+    JSON = "json"
+
+
 class ConfigError(ValueError):
     """One or more settings are invalid; the message has one line per problem."""
 
@@ -75,6 +83,7 @@ class Settings:
     trading_mode: TradingMode = TradingMode.PAPER
     queue_name: str = "signals"
     log_level: str = "INFO"
+    log_format: LogFormat = LogFormat.LOGFMT
     venues: tuple[VenueSettings, ...] = field(
         default_factory=lambda: (VenueSettings(PAPER, PAPER, TradingMode.PAPER),)
     )
@@ -300,6 +309,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     read("TRADING_MODE", "trading_mode", one_of(TradingMode))
     read("QUEUE_NAME", "queue_name", _nonempty)
     read("LOG_LEVEL", "log_level", _log_level)
+    read("LOG_FORMAT", "log_format", one_of(LogFormat))
     _read_risk(read, values, errors)
 
     mode = values.get("trading_mode", TradingMode.PAPER)
