@@ -122,6 +122,8 @@ def run_worker(settings: Settings, *, burst: bool = False) -> bool:
         worker.work(
             burst=burst,
             with_scheduler=True,  # retries wait in the scheduler
+            # RQ adds its own (colourizing, stdout) handlers only when none is configured above
+            # its loggers; with configure_logging's root handler it sets only their level.
             logging_level=settings.log_level,
         )
     )

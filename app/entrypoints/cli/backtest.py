@@ -13,8 +13,8 @@ from typing import Any
 
 import msgspec
 
-from app.config.settings import ConfigError, load_settings
 from app.domain.signals import Signal
+from app.entrypoints.cli.startup import start
 
 
 class _Exported(msgspec.Struct):
@@ -54,10 +54,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from app.domain.backtest_report import report, text, trades_csv  # noqa: PLC0415
     from app.services.backtest import BacktestConfig  # noqa: PLC0415
 
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        return _fail(f"invalid settings:\n{exc}")
+    settings = start()
     candles = _candles(args)
     if isinstance(candles, str):
         return _fail(candles)
@@ -156,10 +153,7 @@ def cmd_export_signals(args: argparse.Namespace) -> int:
     from app.bootstrap.backtest import signal_reader  # noqa: PLC0415
     from app.ports.signals import SignalQuery  # noqa: PLC0415
 
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        return _fail(f"invalid settings:\n{exc}")
+    settings = start()
     store = signal_reader(settings.database_url)
     views, before = [], None
     while True:

@@ -16,21 +16,14 @@ from typing import Any
 
 import httpx
 
-from app.config.settings import ConfigError, Settings, load_settings
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ConfigError as exc:
-        print(f"signalgate: invalid settings:\n{exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+from app.config.settings import Settings
+from app.entrypoints.cli.startup import start
 
 
 def cmd_migrate(_: argparse.Namespace) -> int:
     from app.bootstrap.local import migrate  # noqa: PLC0415
 
-    migrate(_settings())
+    migrate(start())
     print("signalgate: database schema is up to date")
     return 0
 
@@ -43,7 +36,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     from app.bootstrap.local import local_redis  # noqa: PLC0415
     from app.entrypoints.web.ops import dashboard_app  # noqa: PLC0415
 
-    settings = _settings()
+    settings = start("dashboard")
     redis_url = settings.redis_url or local_redis()
     if redis_url is None:
         print(
@@ -58,6 +51,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         log_level="warning",
+        log_config=None,  # its loggers go through ours (app.bootstrap.logs)
         access_log=False,
         server_header=False,
     )
@@ -87,7 +81,7 @@ def cmd_forward(args: argparse.Namespace) -> int:
         _die_with_parent()
         if os.getppid() != parent:  # gone before the kernel was told
             return 0
-    forwarder = build_forwarder(_settings())
+    forwarder = build_forwarder(start("forward"))
     if parent is not None:
         forwarder.watch_parent(parent)
     # The web processes answer TradingView within its 3 s; the forwarder catches up when they idle.
@@ -103,7 +97,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     forwarder process, so that SQL writes and RQ enqueues stay off the request path."""
     import uvicorn  # noqa: PLC0415
 
-    settings = _settings()
+    settings = start("serve")
     forwarder = None
     if not args.no_forwarder:
         forwarder = subprocess.Popen(  # noqa: S603 - our own command line
@@ -133,6 +127,7 @@ def _run_uvicorn(uvicorn: Any, settings: Settings, host: str) -> None:
         port=settings.port,
         workers=settings.web_concurrency,
         log_level=settings.log_level.lower(),
+        log_config=None,  # uvicorn's loggers go through ours; each web process configures them
         access_log=False,
         proxy_headers=False,  # X-Forwarded-For is honoured only from TRUSTED_PROXIES, by the app
         server_header=False,
@@ -204,7 +199,7 @@ def cmd_run(_: argparse.Namespace) -> int:
     """A whole local run: Redis (embedded if needed), migrations, the Procfile processes."""
     from honcho.manager import Manager  # noqa: PLC0415
 
-    settings = _settings()
+    settings = start("run")
     from app.bootstrap.local import migrate, resolve_redis  # noqa: PLC0415
 
     redis_url, embedded, said = resolve_redis(settings)

@@ -4,40 +4,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from app.config.settings import ConfigError, Settings, load_settings
+from app.config.settings import Settings
 from app.domain.risk_values import TradingState
-
-
-def _settings(*, needs_redis: bool = True) -> Settings:
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        print(f"signalgate: invalid settings:\n{exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    if needs_redis and settings.redis_url is None:
-        print("signalgate: set REDIS_URL (`signalgate run` sets it for you).", file=sys.stderr)
-        raise SystemExit(2)
-    return settings
+from app.entrypoints.cli.startup import start
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from app.bootstrap.worker import run_worker  # noqa: PLC0415 - loads the venues
 
-    run_worker(_settings(), burst=args.burst)
+    run_worker(start("worker", needs_redis=True), burst=args.burst)
     return 0
 
 
 def _until_stopped(settings: Settings, run: Callable[[asyncio.Event], Awaitable[None]]) -> None:
-    """Run until SIGTERM or SIGINT sets the stop event `run` watches, logging at LOG_LEVEL."""
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    """Run until SIGTERM or SIGINT sets the stop event `run` watches."""
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -52,7 +37,7 @@ def _until_stopped(settings: Settings, run: Callable[[asyncio.Event], Awaitable[
 def cmd_monitor(_: argparse.Namespace) -> int:
     from app.bootstrap.monitor import run_monitor  # noqa: PLC0415
 
-    settings = _settings()
+    settings = start("monitor", needs_redis=True)
     _until_stopped(settings, lambda stop: run_monitor(settings, stop))
     return 0
 
@@ -60,7 +45,7 @@ def cmd_monitor(_: argparse.Namespace) -> int:
 def cmd_strategy(_: argparse.Namespace) -> int:
     from app.bootstrap.strategy import StrategyConfigError, run_strategy  # noqa: PLC0415
 
-    settings = _settings()
+    settings = start("strategy", needs_redis=True)
     try:
         _until_stopped(settings, lambda stop: run_strategy(settings, stop))
     except StrategyConfigError as error:
@@ -73,7 +58,7 @@ def _switch(state: TradingState) -> Any:
     def command(args: argparse.Namespace) -> int:
         from app.bootstrap.admin import set_trading_state  # noqa: PLC0415
 
-        set_trading_state(_settings(needs_redis=False), state, args.reason)
+        set_trading_state(start(), state, args.reason)
         print(f"signalgate: trading is now {state.value}")
         return 0
 

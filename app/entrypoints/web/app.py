@@ -17,6 +17,7 @@ from litestar.openapi.config import OpenAPIConfig
 from litestar.params import FromPath, QueryParameter
 from litestar.response.base import ASGIResponse
 
+from app.bootstrap.logs import configure_logging
 from app.bootstrap.web import Services, build_services
 from app.config.settings import MAX_BODY_BYTES, TRADINGVIEW_IPS, Settings, load_settings
 from app.domain.auth import client_address, is_loopback, secret_matches, signature_matches
@@ -296,9 +297,13 @@ def create_app(services: Services | None = None, *, run_forwarder: bool = True) 
         exception_handlers={HTTPException: _http_error, Exception: _unexpected},
         openapi_config=OpenAPIConfig(title="signalgate", version="0.1.0", path="/schema"),
         request_max_body_size=MAX_BODY_BYTES,
+        logging_config=None,  # Litestar leaves the root logger to app.bootstrap.logs
     )
 
 
 def create_served_app() -> Litestar:
-    """The app as `signalgate serve` runs it: the forwarder is a separate process."""
+    """The app as `signalgate serve` runs it: the forwarder is a separate process. Logging is
+    configured here because each of uvicorn's web processes ($WEB_CONCURRENCY > 1) is a fresh
+    interpreter that calls this factory."""
+    configure_logging(load_settings())
     return create_app(run_forwarder=False)
