@@ -9,7 +9,6 @@ from app.adapters.queue_rq import RqJobQueue
 from app.adapters.redis.inbox import RedisInboxReader
 from app.adapters.sql.db import SqlSignalStore, make_engine
 from app.adapters.system import SystemClock
-from app.bootstrap.policies import intake_policy
 from app.config.settings import Settings
 from app.services.intake import Forwarder
 
@@ -28,5 +27,5 @@ def build_forwarder(settings: Settings, signals: SqlSignalStore | None = None) -
         store=signals,
         queue=RqJobQueue(client, settings.queue_name),
         clock=SystemClock(),
-        policy=intake_policy(settings),
+        policy=settings.intake,
     )

@@ -43,7 +43,7 @@ async def run_monitor(settings: Settings, stop: asyncio.Event) -> None:
     monitor = BracketMonitor(
         store=store,
         venues=venues,
-        driver=BracketDriver(store, clock, close_unprotected=settings.close_unprotected),
+        driver=BracketDriver(store, clock, close_unprotected=settings.execution.close_unprotected),
         locks=RedisKeyLocks(sync_redis(settings.redis_url)),
         interval_seconds=settings.monitor_interval_seconds,
     )

@@ -17,7 +17,6 @@ from app.adapters.sql.execution_store import SqlExecutionStore
 from app.adapters.sql.metrics import SqlRedisMetrics
 from app.adapters.system import SystemClock, new_ulid
 from app.bootstrap.forwarder import build_forwarder
-from app.bootstrap.policies import intake_policy
 from app.bootstrap.venues import remote_venues
 from app.config.settings import Settings
 from app.ports.errors import Unavailable
@@ -73,7 +72,7 @@ class Services:
             store=self.signals,
             clock=SystemClock(),
             new_id=new_ulid,
-            policy=intake_policy(self.settings),
+            policy=self.settings.intake,
         )
         if run_forwarder:
             self.forwarder = build_forwarder(self.settings, self.signals)

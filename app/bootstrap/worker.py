@@ -22,7 +22,6 @@ from app.adapters.redis.locks import RedisKeyLocks
 from app.adapters.sql.db import make_engine
 from app.adapters.sql.execution_store import SqlExecutionStore
 from app.adapters.system import SystemClock
-from app.bootstrap.policies import execution_policy, risk_limits, sizing_policy
 from app.bootstrap.venues import async_redis, remote_venues, sync_redis, venue_modes
 from app.config.settings import Settings, load_settings
 from app.domain.signals import SignalStatus
@@ -54,9 +53,9 @@ class WorkerRuntime:
             modes=venue_modes(settings),
             clock=SystemClock().now,
             locks=RedisKeyLocks(sync_redis(settings.redis_url)),
-            limits=risk_limits(settings),
-            sizing=sizing_policy(settings),
-            policy=execution_policy(settings),
+            limits=settings.risk,
+            sizing=settings.sizing,
+            policy=settings.execution,
         )
 
     def execute(self, signal_ids: Sequence[str]) -> dict[str, SignalStatus]:

@@ -37,8 +37,10 @@ from app.config.venues import (
     read_market_data,
     read_venues,
 )
-from app.domain.execution_policy import EntryPolicy
-from app.domain.signals import QtyMode
+from app.domain.execution_policy import ExecutionPolicy
+from app.domain.risk_values import RiskLimits
+from app.domain.signals import IntakePolicy, QtyMode
+from app.domain.sizing import SizingPolicy
 
 T = TypeVar("T")
 
@@ -71,13 +73,8 @@ class Settings:
     database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
     webhook_secret: str | None = field(default=None, repr=False)
     api_token: str | None = field(default=None, repr=False)
-    confidence_threshold: float = 0.6
-    strategy_thresholds: Mapping[str, float] = field(default_factory=dict)
-    confidence_required: frozenset[str] = frozenset()
-    signal_max_age_seconds: int = 120
-    dedupe_window_seconds: int = 60
-    dedupe_id_window_seconds: int = 86_400
-    rate_limit_per_minute: int = 600
+    # Screening of alerts and strategy signals (thresholds, staleness, dedupe, rate limit).
+    intake: IntakePolicy = field(default_factory=IntakePolicy)
     tradingview_ips_only: bool = False
     trusted_proxies: tuple[IPNetwork, ...] = ()
     trading_mode: TradingMode = TradingMode.PAPER
@@ -88,22 +85,11 @@ class Settings:
         default_factory=lambda: (VenueSettings(PAPER, PAPER, TradingMode.PAPER),)
     )
     market_data: MarketDataSettings = field(default_factory=MarketDataSettings)
-    # Risk gate and sizing: money in the quote currency; see app/config/risk.py.
-    max_order_notional: Decimal = Decimal(1000)
-    max_total_exposure: Decimal = Decimal(5000)
-    max_open_positions: int = 5
-    max_daily_loss: Decimal = Decimal(500)
-    stop_loss_cooldown_seconds: int = 900
-    max_orders_per_minute: int = 30
-    price_band_percent: Decimal = Decimal(2)
-    symbols_allow: frozenset[str] = frozenset()  # empty: every symbol
-    symbols_deny: frozenset[str] = frozenset()
-    default_qty_mode: QtyMode = QtyMode.QUOTE
-    default_quantity: Decimal = Decimal(100)
-    # Execution: see app/domain/execution_policy.py.
-    entry_policy: EntryPolicy = EntryPolicy.IGNORE
-    close_unprotected: bool = True
-    slippage_bps: Decimal = Decimal(50)
+    # The risk gate, sizing and execution (money in the quote currency); their defaults are the
+    # domain's own.
+    risk: RiskLimits = field(default_factory=RiskLimits)
+    sizing: SizingPolicy = field(default_factory=SizingPolicy)
+    execution: ExecutionPolicy = field(default_factory=ExecutionPolicy)
     monitor_interval_seconds: float = 0.5
     # The strategy engine (`signalgate strategy`): none enabled unless named.
     strategies: tuple[str, ...] = ()
@@ -248,27 +234,30 @@ Reader = Callable[[str, str, Callable[[str], object]], None]
 
 def _read_risk(read: Reader, values: Mapping[str, object], errors: list[str]) -> None:
     """The risk gate's and sizing's settings (parsers in app/config/risk.py)."""
-    read("MAX_ORDER_NOTIONAL", "max_order_notional", money)
-    read("MAX_TOTAL_EXPOSURE", "max_total_exposure", money)
-    read("MAX_OPEN_POSITIONS", "max_open_positions", _positive_int)
-    read("MAX_DAILY_LOSS", "max_daily_loss", money)
-    read("STOP_LOSS_COOLDOWN_SECONDS", "stop_loss_cooldown_seconds", seconds)
-    read("MAX_ORDERS_PER_MINUTE", "max_orders_per_minute", _positive_int)
-    read("PRICE_BAND_PERCENT", "price_band_percent", band_percent)
-    read("SYMBOLS_ALLOW", "symbols_allow", symbols)
-    read("SYMBOLS_DENY", "symbols_deny", symbols)
-    read("DEFAULT_QTY_MODE", "default_qty_mode", qty_mode)
-    read("DEFAULT_QUANTITY", "default_quantity", quantity)
-    read("ENTRY_POLICY", "entry_policy", entry_policy)
-    read("UNPROTECTED_POLICY", "close_unprotected", unprotected_policy)
-    read("SLIPPAGE_BPS", "slippage_bps", basis_points)
+    read("MAX_ORDER_NOTIONAL", "risk.max_order_notional", money)
+    read("MAX_TOTAL_EXPOSURE", "risk.max_total_exposure", money)
+    read("MAX_OPEN_POSITIONS", "risk.max_open_positions", _positive_int)
+    read("MAX_DAILY_LOSS", "risk.max_daily_loss", money)
+    read("STOP_LOSS_COOLDOWN_SECONDS", "risk.stop_loss_cooldown_seconds", seconds)
+    read("MAX_ORDERS_PER_MINUTE", "risk.max_orders_per_minute", _positive_int)
+    read("PRICE_BAND_PERCENT", "risk.price_band_percent", band_percent)
+    read("SYMBOLS_ALLOW", "risk.allow_symbols", symbols)
+    read("SYMBOLS_DENY", "risk.deny_symbols", symbols)
+    read("DEFAULT_QTY_MODE", "sizing.default_mode", qty_mode)
+    read("DEFAULT_QUANTITY", "sizing.default_quantity", quantity)
+    read("ENTRY_POLICY", "execution.entry_policy", entry_policy)
+    read("UNPROTECTED_POLICY", "execution.close_unprotected", unprotected_policy)
+    read("SLIPPAGE_BPS", "execution.slippage_bps", basis_points)
     read("MONITOR_INTERVAL_SECONDS", "monitor_interval_seconds", interval)
     read("STRATEGIES", "strategies", _ordered_names)
     read("STRATEGY_SETTINGS", "strategy_settings", _strategy_settings)
     read("STRATEGY_MODULES", "strategy_modules", _ordered_names)
     read("STRATEGY_GAP_SECONDS", "strategy_gap_seconds", interval)
     # Both defaults (quote, 100) agree; only two set together can disagree.
-    size_mode, size_quantity = values.get("default_qty_mode"), values.get("default_quantity")
+    size_mode, size_quantity = (
+        values.get("sizing.default_mode"),
+        values.get("sizing.default_quantity"),
+    )
     if isinstance(size_mode, QtyMode) and isinstance(size_quantity, Decimal):
         size_error = default_size_error(size_mode, size_quantity)
         if size_error:
@@ -297,13 +286,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     read("DATABASE_URL", "database_url", _database)
     read("WEBHOOK_SECRET", "webhook_secret", _nonempty)
     read("API_TOKEN", "api_token", _nonempty)
-    read("CONFIDENCE_THRESHOLD", "confidence_threshold", _unit_interval)
-    read("CONFIDENCE_THRESHOLDS", "strategy_thresholds", _thresholds)
-    read("CONFIDENCE_REQUIRED", "confidence_required", _names)
-    read("SIGNAL_MAX_AGE_SECONDS", "signal_max_age_seconds", _positive_int)
-    read("DEDUPE_WINDOW_SECONDS", "dedupe_window_seconds", _positive_int)
-    read("DEDUPE_ID_WINDOW_SECONDS", "dedupe_id_window_seconds", _positive_int)
-    read("RATE_LIMIT_PER_MINUTE", "rate_limit_per_minute", _positive_int)
+    read("CONFIDENCE_THRESHOLD", "intake.confidence_threshold", _unit_interval)
+    read("CONFIDENCE_THRESHOLDS", "intake.strategy_thresholds", _thresholds)
+    read("CONFIDENCE_REQUIRED", "intake.confidence_required", _names)
+    read("SIGNAL_MAX_AGE_SECONDS", "intake.max_age_seconds", _positive_int)
+    read("DEDUPE_WINDOW_SECONDS", "intake.dedupe_window_seconds", _positive_int)
+    read("DEDUPE_ID_WINDOW_SECONDS", "intake.dedupe_id_window_seconds", _positive_int)
+    read("RATE_LIMIT_PER_MINUTE", "intake.rate_limit_per_minute", _positive_int)
     read("TRADINGVIEW_IPS_ONLY", "tradingview_ips_only", _bool)
     read("TRUSTED_PROXIES", "trusted_proxies", _networks)
     read("TRADING_MODE", "trading_mode", one_of(TradingMode))
@@ -320,4 +309,25 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     values["market_data"] = read_market_data(env, errors)
     if errors:
         raise ConfigError("\n".join(errors))
-    return Settings(**values)  # type: ignore[arg-type]
+    return _settings(values)
+
+
+def _settings(values: Mapping[str, object]) -> Settings:
+    """Settings from the values read, a `group.name` key going to that group's policy."""
+    flat: dict[str, object] = {}
+    groups: dict[str, dict[str, object]] = {"intake": {}, "risk": {}, "sizing": {}, "execution": {}}
+    for key, value in values.items():
+        group, _, name = key.partition(".")
+        if name:
+            groups[group][name] = value
+        else:
+            flat[key] = value
+    risk = RiskLimits(**groups["risk"])  # type: ignore[arg-type]
+    return Settings(
+        **flat,  # type: ignore[arg-type]
+        intake=IntakePolicy(**groups["intake"]),  # type: ignore[arg-type]
+        risk=risk,
+        # computed sizes share the risk gate's cap on one order
+        sizing=SizingPolicy(**groups["sizing"], max_order_notional=risk.max_order_notional),  # type: ignore[arg-type]
+        execution=ExecutionPolicy(**groups["execution"]),  # type: ignore[arg-type]
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
@@ -194,3 +195,35 @@ class SignalRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     duplicate_of: str | None = None
     payload: dict[str, object] | str | None = None  # as received, secrets removed
     client: str | None = None  # the sender's address
+
+
+@dataclass(frozen=True, slots=True)
+class IntakePolicy:
+    """How the intake screens signals: confidence thresholds (per strategy), staleness, the
+    dedupe windows and the rate limit per sender."""
+
+    confidence_threshold: float = 0.6
+    strategy_thresholds: dict[str, float] = field(default_factory=dict)
+    confidence_required: frozenset[str] = frozenset()
+    max_age_seconds: int = 120
+    dedupe_window_seconds: int = 60
+    dedupe_id_window_seconds: int = 86_400
+    rate_limit_per_minute: int = 600
+
+    def screen(self, signal: Signal, now: datetime) -> Screening:
+        """Staleness and confidence, with this policy's thresholds (per strategy name)."""
+        strategy = signal.strategy or ""
+        return screen(
+            signal,
+            now=now,
+            threshold=self.strategy_thresholds.get(strategy, self.confidence_threshold),
+            confidence_required=strategy in self.confidence_required,
+            max_age_seconds=self.max_age_seconds,
+        )
+
+    def dedupe_seconds(self, signal: Signal) -> int:
+        return dedupe_window(
+            signal,
+            window_seconds=self.dedupe_window_seconds,
+            id_window_seconds=self.dedupe_id_window_seconds,
+        )

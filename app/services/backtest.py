@@ -27,7 +27,7 @@ from app.domain.market import Candle, Level, Market, OrderBook, Tick
 from app.domain.orders import Side
 from app.domain.paper.venue import PaperVenue
 from app.domain.risk_values import RiskLimits
-from app.domain.signals import Accepted, Signal, SignalStatus
+from app.domain.signals import Accepted, IntakePolicy, Signal, SignalStatus
 from app.domain.sizing import SizingPolicy
 from app.domain.strategy import Strategy
 from app.ports.backtest import OpenVenue, ReplayStore
@@ -35,7 +35,6 @@ from app.ports.execution import NoLocks
 from app.services.brackets.driver import BracketDriver, exit_side, watched
 from app.services.brackets.monitor import BracketMonitor
 from app.services.execution.executor import Executor
-from app.services.intake import IntakePolicy
 from app.services.strategy.engine import StrategyEngine
 
 VENUE = "backtest"

@@ -13,21 +13,19 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import msgspec
 
 from app.domain.signals import (
     Accepted,
     Filtered,
-    Screening,
+    IntakePolicy,
     Signal,
     SignalRecord,
     SignalStatus,
     Stale,
     dedupe_key,
-    dedupe_window,
-    screen,
 )
 from app.ports.errors import Unavailable
 from app.ports.signals import (
@@ -43,35 +41,6 @@ from app.ports.signals import (
 )
 
 log = logging.getLogger("signalgate.intake")
-
-
-@dataclass(frozen=True, slots=True)
-class IntakePolicy:
-    confidence_threshold: float = 0.6
-    strategy_thresholds: dict[str, float] = field(default_factory=dict)
-    confidence_required: frozenset[str] = frozenset()
-    max_age_seconds: int = 120
-    dedupe_window_seconds: int = 60
-    dedupe_id_window_seconds: int = 86_400
-    rate_limit_per_minute: int = 600
-
-    def screen(self, signal: Signal, now: datetime) -> Screening:
-        """Staleness and confidence, with this policy's thresholds (per strategy name)."""
-        strategy = signal.strategy or ""
-        return screen(
-            signal,
-            now=now,
-            threshold=self.strategy_thresholds.get(strategy, self.confidence_threshold),
-            confidence_required=strategy in self.confidence_required,
-            max_age_seconds=self.max_age_seconds,
-        )
-
-    def dedupe_seconds(self, signal: Signal) -> int:
-        return dedupe_window(
-            signal,
-            window_seconds=self.dedupe_window_seconds,
-            id_window_seconds=self.dedupe_id_window_seconds,
-        )
 
 
 class Submitted(msgspec.Struct, frozen=True):

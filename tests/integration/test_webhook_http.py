@@ -18,6 +18,7 @@ from rq.serializers import JSONSerializer
 
 from app.bootstrap.web import build_services
 from app.config.settings import Settings
+from app.domain.signals import IntakePolicy
 from app.entrypoints.web.app import create_app
 from tests.integration.helpers import eventually
 
@@ -144,7 +145,9 @@ def test_low_confidence_is_filtered_recorded_and_not_queued(client, redis_url):
 
 
 def test_strategy_in_the_path_and_per_strategy_threshold(redis_url, sqlite_url):
-    with make_client(redis_url, sqlite_url, strategy_thresholds={"careful": 0.9}) as client:
+    with make_client(
+        redis_url, sqlite_url, intake=IntakePolicy(strategy_thresholds={"careful": 0.9})
+    ) as client:
         response = client.post("/webhook/careful", content=alert(confidence=0.8))
         assert response.json()["status"] == "filtered"
         response = client.post("/webhook/bold", content=alert(confidence=0.8))
@@ -152,7 +155,7 @@ def test_strategy_in_the_path_and_per_strategy_threshold(redis_url, sqlite_url):
 
 
 def test_rate_limit_is_429_with_retry_after(redis_url, sqlite_url):
-    with make_client(redis_url, sqlite_url, rate_limit_per_minute=3) as client:
+    with make_client(redis_url, sqlite_url, intake=IntakePolicy(rate_limit_per_minute=3)) as client:
         codes = [
             client.post("/webhook", content=alert(qty=str(i + 1))).status_code for i in range(5)
         ]

@@ -15,6 +15,7 @@ from litestar.testing import TestClient
 from app.bootstrap.local import migrate
 from app.bootstrap.web import build_services
 from app.config.settings import Settings
+from app.domain.signals import IntakePolicy
 from app.entrypoints.web.app import create_app
 
 SECRET = "Pr0p-Secret-9f2c"
@@ -119,7 +120,7 @@ def client(
         database_url=url,
         webhook_secret=SECRET,
         api_token="tok",
-        rate_limit_per_minute=1_000_000,
+        intake=IntakePolicy(rate_limit_per_minute=1_000_000),
         trusted_proxies=(),
     )
     with TestClient(

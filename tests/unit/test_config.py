@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 from ipaddress import ip_network
+from operator import attrgetter
 from typing import Any
 
 import pytest
 
-from app.bootstrap.policies import risk_limits, sizing_policy
 from app.config.settings import (
     ConfigError,
     Settings,
@@ -20,7 +21,7 @@ from app.config.settings import (
 from app.config.venues import MarketDataSettings, VenueSettings
 from app.domain.execution_policy import EntryPolicy
 from app.domain.risk_values import RiskLimits
-from app.domain.signals import QtyMode
+from app.domain.signals import IntakePolicy, QtyMode
 from app.domain.sizing import SizingPolicy
 
 SECRET = "wh-s3cret-9f8e7d"
@@ -42,13 +43,13 @@ DEFAULTS = [
     ("database_url", "sqlite:///signalgate.db"),
     ("webhook_secret", None),
     ("api_token", None),
-    ("confidence_threshold", 0.6),
-    ("strategy_thresholds", {}),
-    ("confidence_required", frozenset()),
-    ("signal_max_age_seconds", 120),
-    ("dedupe_window_seconds", 60),
-    ("dedupe_id_window_seconds", 86_400),
-    ("rate_limit_per_minute", 600),
+    ("intake.confidence_threshold", 0.6),
+    ("intake.strategy_thresholds", {}),
+    ("intake.confidence_required", frozenset()),
+    ("intake.max_age_seconds", 120),
+    ("intake.dedupe_window_seconds", 60),
+    ("intake.dedupe_id_window_seconds", 86_400),
+    ("intake.rate_limit_per_minute", 600),
     ("tradingview_ips_only", False),
     ("trusted_proxies", ()),
     ("trading_mode", TradingMode.PAPER),
@@ -57,20 +58,20 @@ DEFAULTS = [
     ("log_format", "logfmt"),
     ("venues", (VenueSettings("paper", "paper", TradingMode.PAPER),)),
     ("market_data", MarketDataSettings()),
-    ("max_order_notional", Decimal(1000)),
-    ("max_total_exposure", Decimal(5000)),
-    ("max_open_positions", 5),
-    ("max_daily_loss", Decimal(500)),
-    ("stop_loss_cooldown_seconds", 900),
-    ("max_orders_per_minute", 30),
-    ("price_band_percent", Decimal(2)),
-    ("symbols_allow", frozenset()),
-    ("symbols_deny", frozenset()),
-    ("default_qty_mode", QtyMode.QUOTE),
-    ("default_quantity", Decimal(100)),
-    ("entry_policy", EntryPolicy.IGNORE),
-    ("close_unprotected", True),
-    ("slippage_bps", Decimal(50)),
+    ("risk.max_order_notional", Decimal(1000)),
+    ("risk.max_total_exposure", Decimal(5000)),
+    ("risk.max_open_positions", 5),
+    ("risk.max_daily_loss", Decimal(500)),
+    ("risk.stop_loss_cooldown_seconds", 900),
+    ("risk.max_orders_per_minute", 30),
+    ("risk.price_band_percent", Decimal(2)),
+    ("risk.allow_symbols", frozenset()),
+    ("risk.deny_symbols", frozenset()),
+    ("sizing.default_mode", QtyMode.QUOTE),
+    ("sizing.default_quantity", Decimal(100)),
+    ("execution.entry_policy", EntryPolicy.IGNORE),
+    ("execution.close_unprotected", True),
+    ("execution.slippage_bps", Decimal(50)),
     ("monitor_interval_seconds", 0.5),
     ("strategies", ()),
     ("strategy_settings", {}),
@@ -81,11 +82,13 @@ DEFAULTS = [
 
 @pytest.mark.parametrize(("attr", "default"), DEFAULTS)
 def test_an_empty_environment_gives_the_defaults(attr: str, default: object) -> None:
-    assert getattr(load_settings({}), attr) == default
+    assert attrgetter(attr)(load_settings({})) == default
 
 
 def test_the_defaults_table_covers_every_setting() -> None:
-    assert [attr for attr, _ in DEFAULTS] == list(Settings.__dataclass_fields__)
+    # a policy's settings are `policy.field`; the policies' defaults are the domain's own
+    tops = list(dict.fromkeys(attr.split(".")[0] for attr, _ in DEFAULTS))
+    assert tops == list(Settings.__dataclass_fields__)
 
 
 # (variable, raw value, setting, parsed value)
@@ -98,32 +101,32 @@ PARSED = [
     ("DATABASE_URL", "sqlite:///tmp/x.db", "database_url", "sqlite:///tmp/x.db"),
     ("WEBHOOK_SECRET", f"  {SECRET}\n", "webhook_secret", SECRET),
     ("API_TOKEN", TOKEN, "api_token", TOKEN),
-    ("CONFIDENCE_THRESHOLD", "0.75", "confidence_threshold", 0.75),
-    ("CONFIDENCE_THRESHOLD", "0", "confidence_threshold", 0.0),
-    ("CONFIDENCE_THRESHOLD", "1", "confidence_threshold", 1.0),
+    ("CONFIDENCE_THRESHOLD", "0.75", "intake.confidence_threshold", 0.75),
+    ("CONFIDENCE_THRESHOLD", "0", "intake.confidence_threshold", 0.0),
+    ("CONFIDENCE_THRESHOLD", "1", "intake.confidence_threshold", 1.0),
     (
         "CONFIDENCE_THRESHOLDS",
         "momentum=0.7,x=0.5",
-        "strategy_thresholds",
+        "intake.strategy_thresholds",
         {"momentum": 0.7, "x": 0.5},
     ),
     (
         "CONFIDENCE_THRESHOLDS",
         " momentum = 0.7 , , my_tv_strategy=1 ,",
-        "strategy_thresholds",
+        "intake.strategy_thresholds",
         {"momentum": 0.7, "my_tv_strategy": 1.0},
     ),
-    ("CONFIDENCE_THRESHOLDS", "", "strategy_thresholds", {}),
+    ("CONFIDENCE_THRESHOLDS", "", "intake.strategy_thresholds", {}),
     (
         "CONFIDENCE_REQUIRED",
         "momentum, breakout,,",
-        "confidence_required",
+        "intake.confidence_required",
         {"momentum", "breakout"},
     ),
-    ("SIGNAL_MAX_AGE_SECONDS", "30", "signal_max_age_seconds", 30),
-    ("DEDUPE_WINDOW_SECONDS", "15", "dedupe_window_seconds", 15),
-    ("DEDUPE_ID_WINDOW_SECONDS", "3600", "dedupe_id_window_seconds", 3600),
-    ("RATE_LIMIT_PER_MINUTE", "120", "rate_limit_per_minute", 120),
+    ("SIGNAL_MAX_AGE_SECONDS", "30", "intake.max_age_seconds", 30),
+    ("DEDUPE_WINDOW_SECONDS", "15", "intake.dedupe_window_seconds", 15),
+    ("DEDUPE_ID_WINDOW_SECONDS", "3600", "intake.dedupe_id_window_seconds", 3600),
+    ("RATE_LIMIT_PER_MINUTE", "120", "intake.rate_limit_per_minute", 120),
     ("TRADINGVIEW_IPS_ONLY", "true", "tradingview_ips_only", True),
     ("TRADINGVIEW_IPS_ONLY", " YES ", "tradingview_ips_only", True),
     ("TRADINGVIEW_IPS_ONLY", "on", "tradingview_ips_only", True),
@@ -135,31 +138,31 @@ PARSED = [
     ("LOG_LEVEL", "debug", "log_level", "DEBUG"),
     ("LOG_FORMAT", " JSON ", "log_format", "json"),
     ("LOG_FORMAT", "logfmt", "log_format", "logfmt"),
-    ("MAX_ORDER_NOTIONAL", " 250.5 ", "max_order_notional", Decimal("250.5")),
-    ("MAX_TOTAL_EXPOSURE", "20000", "max_total_exposure", Decimal(20_000)),
-    ("MAX_OPEN_POSITIONS", "2", "max_open_positions", 2),
-    ("MAX_DAILY_LOSS", "75", "max_daily_loss", Decimal(75)),
-    ("STOP_LOSS_COOLDOWN_SECONDS", "0", "stop_loss_cooldown_seconds", 0),
-    ("STOP_LOSS_COOLDOWN_SECONDS", "3600", "stop_loss_cooldown_seconds", 3600),
-    ("MAX_ORDERS_PER_MINUTE", "5", "max_orders_per_minute", 5),
-    ("PRICE_BAND_PERCENT", "0.5", "price_band_percent", Decimal("0.5")),
-    ("PRICE_BAND_PERCENT", "100", "price_band_percent", Decimal(100)),
+    ("MAX_ORDER_NOTIONAL", " 250.5 ", "risk.max_order_notional", Decimal("250.5")),
+    ("MAX_TOTAL_EXPOSURE", "20000", "risk.max_total_exposure", Decimal(20_000)),
+    ("MAX_OPEN_POSITIONS", "2", "risk.max_open_positions", 2),
+    ("MAX_DAILY_LOSS", "75", "risk.max_daily_loss", Decimal(75)),
+    ("STOP_LOSS_COOLDOWN_SECONDS", "0", "risk.stop_loss_cooldown_seconds", 0),
+    ("STOP_LOSS_COOLDOWN_SECONDS", "3600", "risk.stop_loss_cooldown_seconds", 3600),
+    ("MAX_ORDERS_PER_MINUTE", "5", "risk.max_orders_per_minute", 5),
+    ("PRICE_BAND_PERCENT", "0.5", "risk.price_band_percent", Decimal("0.5")),
+    ("PRICE_BAND_PERCENT", "100", "risk.price_band_percent", Decimal(100)),
     (
         "SYMBOLS_ALLOW",
         " btc/usdt, ETH/USDT:USDT ,,",
-        "symbols_allow",
+        "risk.allow_symbols",
         frozenset({"BTC/USDT", "ETH/USDT:USDT"}),
     ),
-    ("SYMBOLS_ALLOW", "", "symbols_allow", frozenset()),
-    ("SYMBOLS_DENY", "DOGE/USDT", "symbols_deny", frozenset({"DOGE/USDT"})),
-    ("DEFAULT_QTY_MODE", " Percent_Equity ", "default_qty_mode", QtyMode.PERCENT_EQUITY),
-    ("DEFAULT_QTY_MODE", "risk_percent", "default_qty_mode", QtyMode.RISK_PERCENT),
-    ("DEFAULT_QUANTITY", "0.01", "default_quantity", Decimal("0.01")),
-    ("ENTRY_POLICY", " Add ", "entry_policy", EntryPolicy.ADD),
-    ("ENTRY_POLICY", "reverse", "entry_policy", EntryPolicy.REVERSE),
-    ("UNPROTECTED_POLICY", "keep", "close_unprotected", False),
-    ("UNPROTECTED_POLICY", "close", "close_unprotected", True),
-    ("SLIPPAGE_BPS", "25", "slippage_bps", Decimal(25)),
+    ("SYMBOLS_ALLOW", "", "risk.allow_symbols", frozenset()),
+    ("SYMBOLS_DENY", "DOGE/USDT", "risk.deny_symbols", frozenset({"DOGE/USDT"})),
+    ("DEFAULT_QTY_MODE", " Percent_Equity ", "sizing.default_mode", QtyMode.PERCENT_EQUITY),
+    ("DEFAULT_QTY_MODE", "risk_percent", "sizing.default_mode", QtyMode.RISK_PERCENT),
+    ("DEFAULT_QUANTITY", "0.01", "sizing.default_quantity", Decimal("0.01")),
+    ("ENTRY_POLICY", " Add ", "execution.entry_policy", EntryPolicy.ADD),
+    ("ENTRY_POLICY", "reverse", "execution.entry_policy", EntryPolicy.REVERSE),
+    ("UNPROTECTED_POLICY", "keep", "execution.close_unprotected", False),
+    ("UNPROTECTED_POLICY", "close", "execution.close_unprotected", True),
+    ("SLIPPAGE_BPS", "25", "execution.slippage_bps", Decimal(25)),
     ("MONITOR_INTERVAL_SECONDS", "2", "monitor_interval_seconds", 2.0),
     (
         "STRATEGIES",
@@ -178,15 +181,30 @@ PARSED = [
 ]
 
 
+# Each policy's fields a setting fills (the rest are not settings: the sizing cap is the risk
+# gate's, the book depth the router's own).
+_POLICIES = {
+    "intake": [f.name for f in dataclasses.fields(IntakePolicy)],
+    "risk": list(RiskLimits.__struct_fields__),
+    "sizing": ["default_mode", "default_quantity"],
+    "execution": ["entry_policy", "close_unprotected", "slippage_bps"],
+}
+
+
 @pytest.mark.parametrize(("variable", "raw", "attr", "parsed"), PARSED)
 def test_every_setting_is_parsed(variable: str, raw: str, attr: str, parsed: object) -> None:
-    assert getattr(load_settings({variable: raw}), attr) == parsed
+    assert attrgetter(attr)(load_settings({variable: raw})) == parsed
 
 
 def test_the_parsing_table_covers_every_setting() -> None:
     # trusted_proxies is tested below; venues and market data in test_config_venues.py
     parsed = {attr for _, _, attr, _ in PARSED} | {"trusted_proxies", "venues", "market_data"}
-    assert parsed == set(Settings.__dataclass_fields__)
+    readable = {
+        f"{name}.{field}" if name in _POLICIES else name
+        for name in Settings.__dataclass_fields__
+        for field in _POLICIES.get(name, [name])
+    }
+    assert parsed == readable
 
 
 def test_settings_are_read_together() -> None:
@@ -194,7 +212,7 @@ def test_settings_are_read_together() -> None:
         {"PORT": "5000", "TRADING_MODE": "testnet", "CONFIDENCE_THRESHOLDS": "momentum=0.7"}
     )
     assert (settings.port, settings.trading_mode) == (5000, TradingMode.TESTNET)
-    assert settings.strategy_thresholds == {"momentum": 0.7}
+    assert settings.intake.strategy_thresholds == {"momentum": 0.7}
     assert settings.log_level == "INFO"
 
 
@@ -440,13 +458,16 @@ def test_a_default_percent_above_100_is_refused(mode: str) -> None:
 @pytest.mark.parametrize(("mode", "quantity"), [("quote", "250"), ("percent_equity", "100")])
 def test_a_default_quantity_fitting_its_mode_is_accepted(mode: str, quantity: str) -> None:
     settings = load_settings({"DEFAULT_QTY_MODE": mode, "DEFAULT_QUANTITY": quantity})
-    assert (settings.default_qty_mode, settings.default_quantity) == (mode, Decimal(quantity))
+    assert (settings.sizing.default_mode, settings.sizing.default_quantity) == (
+        mode,
+        Decimal(quantity),
+    )
 
 
 def test_the_default_risk_settings_give_the_default_limits_and_policy() -> None:
     settings = load_settings({})
-    assert risk_limits(settings) == RiskLimits()
-    assert sizing_policy(settings) == SizingPolicy()
+    assert settings.risk == RiskLimits()
+    assert settings.sizing == SizingPolicy()
 
 
 def test_risk_limits_and_sizing_policy_come_from_the_settings() -> None:
@@ -465,7 +486,7 @@ def test_risk_limits_and_sizing_policy_come_from_the_settings() -> None:
             "DEFAULT_QUANTITY": "0.5",
         }
     )
-    assert risk_limits(settings) == RiskLimits(
+    assert settings.risk == RiskLimits(
         allow_symbols=frozenset({"BTC/USDT", "ETH/USDT"}),
         deny_symbols=frozenset({"ETH/USDT"}),
         max_order_notional=Decimal(250),
@@ -476,7 +497,7 @@ def test_risk_limits_and_sizing_policy_come_from_the_settings() -> None:
         max_orders_per_minute=4,
         price_band_percent=Decimal("1.5"),
     )
-    assert sizing_policy(settings) == SizingPolicy(
+    assert settings.sizing == SizingPolicy(
         default_mode=QtyMode.RISK_PERCENT,
         default_quantity=Decimal("0.5"),
         max_order_notional=Decimal(250),  # computed sizes share the gate's order cap

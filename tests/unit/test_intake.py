@@ -7,8 +7,8 @@ import anyio
 import msgspec
 import pytest
 
-from app.domain.signals import Action, Signal, SignalStatus
-from app.services.intake import Forwarder, Intake, IntakePolicy, drain_spool, forward
+from app.domain.signals import Action, IntakePolicy, Signal, SignalStatus
+from app.services.intake import Forwarder, Intake, drain_spool, forward
 from tests.fakes import FakeClock, FakeInbox, FakeQueue, FakeStore, SequentialIds
 
 pytestmark = pytest.mark.anyio

@@ -43,12 +43,6 @@ def _decimal(raw: str) -> Decimal:
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     from app.bootstrap.backtest import build_backtest, equity_chart  # noqa: PLC0415
-    from app.bootstrap.policies import (  # noqa: PLC0415
-        execution_policy,
-        intake_policy,
-        risk_limits,
-        sizing_policy,
-    )
     from app.bootstrap.strategy import StrategyConfigError, build_strategies  # noqa: PLC0415
     from app.bootstrap.venues import paper_market  # noqa: PLC0415
     from app.domain.backtest_report import report, text, trades_csv  # noqa: PLC0415
@@ -78,10 +72,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             market=paper_market(symbol, args.fees),
             strategy=strategy,
             balance=args.balance,
-            limits=risk_limits(settings),
-            sizing=sizing_policy(settings),
-            policy=execution_policy(settings),
-            screening=intake_policy(settings),
+            limits=settings.risk,
+            sizing=settings.sizing,
+            policy=settings.execution,
+            screening=settings.intake,
         )
     )
     total = len(candles)
