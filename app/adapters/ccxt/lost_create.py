@@ -26,7 +26,7 @@ from ccxt.base import errors as ccxt_errors
 
 from app.adapters.ccxt.calls import VenueCalls
 from app.adapters.ccxt.parsing import client_id, order_status
-from app.adapters.ccxt.profiles import ClientIdLookup, VenueProfile
+from app.adapters.ccxt.profiles import FetchOrder, ScanOrders, VenueProfile
 from app.domain.orders import OrderRequest, OrderStatus
 from app.ports.errors import ExchangeError, InvalidOrder, OrderNotFound, OutcomeUnknown, Retryable
 
@@ -61,20 +61,19 @@ async def find_by_client_id(
     """The order by client id, as the profile says the venue can find it."""
     ask = calls.read if retried else calls.call
     prefix = profile.client_id_prefix
-    if profile.lookup is ClientIdLookup.FETCH_ORDER:
-        params = {profile.lookup_client_id_param: client_order_id}
-        try:
-            raw = await ask("fetch_order", None, symbol, params)
-        except OrderNotFound:
+    match profile.lookup:
+        case FetchOrder(param=param):
+            try:
+                raw = await ask("fetch_order", None, symbol, {param: client_order_id})
+            except OrderNotFound:
+                return None
+            return order_status(raw, prefix, request)
+        case ScanOrders(recent=recent):
+            for method in ("fetch_open_orders", recent):
+                for raw in await ask(method, symbol):
+                    if client_id(raw, prefix) == client_order_id:
+                        return order_status(raw, prefix, request)
             return None
-        return order_status(raw, prefix, request)
-    # SCAN: the venue cannot be asked by client id; look among its open and recent orders
-    methods = ["fetch_open_orders", profile.recent_orders_method]
-    for method in filter(None, methods):
-        for raw in await ask(method, symbol):
-            if client_id(raw, prefix) == client_order_id:
-                return order_status(raw, prefix, request)
-    return None
 
 
 class _LostCreate:
@@ -147,9 +146,11 @@ class _LostCreate:
         ) from cause
 
     def _request_expiry_ms(self) -> float | None:
-        option = self.profile.expiry_option
-        value = self.calls.client.options.get(option) if option else None
-        return float(value) if value else self.profile.expiry_ms
+        expiry = self.profile.expiry
+        if expiry is None:
+            return None
+        value = self.calls.client.options.get(expiry.option)
+        return float(value) if value else expiry.default_ms
 
     def _duplicate(self, error: InvalidOrder) -> bool:
         """The venue refused a client order id it already has."""
