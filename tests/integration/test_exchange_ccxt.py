@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from app.adapters.ccxt.exchange import CcxtExchange, RetryPolicy
+from app.adapters.ccxt.calls import RetryPolicy
+from app.adapters.ccxt.exchange import CcxtExchange
 from app.adapters.circuit import BreakerState, CircuitBreaker
 from app.domain.orders import OrderKind, OrderRequest, OrderState, Side
 from app.ports.errors import (

@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 from app.adapters.ccxt.exchange import CcxtExchange
-from app.adapters.ccxt.profiles import ClientIdLookup
+from app.adapters.ccxt.profiles import ScanOrders
 from app.domain.market import MarketKind
 from app.domain.orders import OrderKind, OrderRequest, OrderState, Side
 from app.ports.errors import InsufficientFunds, InvalidOrder, OutcomeUnknown
@@ -194,10 +194,7 @@ async def test_a_venue_that_cannot_be_asked_by_client_id_is_scanned_instead(
 ) -> None:
     async with usdm(fake) as exchange:
         exchange.profile = msgspec.structs.replace(
-            exchange.profile,
-            lookup=ClientIdLookup.SCAN,
-            lookup_client_id_param=None,
-            recent_orders_method="fetch_orders",
+            exchange.profile, lookup=ScanOrders("fetch_orders")
         )
         await exchange.markets()
         venue(fake).fail_next("POST", ORDER, fault)
@@ -218,9 +215,7 @@ async def test_without_a_request_expiry_a_lost_create_is_never_sent_again(
     fake: RunningFake,
 ) -> None:
     async with usdm(fake) as exchange:
-        exchange.profile = msgspec.structs.replace(
-            exchange.profile, expiry_option=None, expiry_ms=None
-        )
+        exchange.profile = msgspec.structs.replace(exchange.profile, expiry=None)
         await exchange.markets()
         venue(fake).fail_next("POST", ORDER, "hang")
         with pytest.raises(OutcomeUnknown, match="do not expire"):

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 import redis
 
-from app.adapters.ccxt.exchange import CcxtExchange, RetryPolicy
+from app.adapters.ccxt.calls import RetryPolicy
+from app.adapters.ccxt.exchange import CcxtExchange
 from app.adapters.redis.locks import RedisKeyLocks
 from app.adapters.sql.db import SqlSignalStore, make_engine
 from app.adapters.sql.execution_store import SqlExecutionStore

@@ -7,7 +7,13 @@ import inspect
 import ccxt.async_support as ccxt_async
 import pytest
 
-from app.adapters.ccxt.profiles import VENUES, ClientIdLookup, VenueProfile, overridden_urls
+from app.adapters.ccxt.profiles import (
+    VENUES,
+    FetchOrder,
+    ScanOrders,
+    VenueProfile,
+    overridden_urls,
+)
 
 ROWS = sorted(VENUES.items())
 
@@ -37,13 +43,13 @@ def test_every_profile_names_a_ccxt_exchange_and_its_client_id_param(
 @pytest.mark.parametrize(("exchange_id", "profile"), ROWS)
 def test_every_lookup_is_one_ccxt_offers(exchange_id: str, profile: VenueProfile) -> None:
     client = getattr(ccxt_async, exchange_id)()
-    if profile.lookup is ClientIdLookup.FETCH_ORDER:
-        assert profile.lookup_client_id_param is not None
-        assert client.has["fetchOrder"]
-    else:
-        assert profile.recent_orders_method is not None
-        assert client.has["fetchOpenOrders"]
-        assert hasattr(client, profile.recent_orders_method)
+    match profile.lookup:
+        case FetchOrder(param=param):
+            assert param
+            assert client.has["fetchOrder"]
+        case ScanOrders(recent=recent):
+            assert client.has["fetchOpenOrders"]
+            assert hasattr(client, recent)
 
 
 @pytest.mark.parametrize(("exchange_id", "profile"), ROWS)
@@ -57,8 +63,8 @@ def test_capabilities_agree_with_what_ccxt_says_the_venue_has(
         assert has["swap"]
         assert has["fetchPositions"]
         assert has["setLeverage"]
-    if profile.expiry_option is not None:
-        assert profile.expiry_option in getattr(ccxt_async, exchange_id)().options
+    if profile.expiry is not None:
+        assert profile.expiry.option in getattr(ccxt_async, exchange_id)().options
 
 
 def test_only_venues_that_trade_swaps_say_they_can_reduce_only() -> None:

@@ -17,32 +17,24 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from ccxt.base import errors as ccxt_errors
 
-from app.adapters.ccxt.exchange import VENUES, Mode, ccxt_client, translate
+from app.adapters.ccxt.calls import translate
+from app.adapters.ccxt.client import Mode, OwnsCcxtClient, ccxt_client, venue_profile
+from app.adapters.ccxt.parsing import decimal_or_none
 from app.domain.market import Level, OrderBook, Tick
 from app.ports.errors import Retryable
 
 log = logging.getLogger(__name__)
 
 
-def _dec(value: object) -> Decimal | None:
-    """ccxt's floats (or strings) as Decimal, through their shortest text form."""
-    if value is None or value == "" or isinstance(value, bool):
-        return None
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        return None
-
-
 def _levels(rows: Sequence[Sequence[Any]], depth: int) -> tuple[Level, ...]:
     levels = []
     for price, amount, *_ in rows[:depth]:
-        p, a = _dec(price), _dec(amount)
+        p, a = decimal_or_none(price), decimal_or_none(amount)
         if p is not None and a is not None:
             levels.append(Level(p, a))
     return tuple(levels)
@@ -58,12 +50,12 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class CcxtMarketData:
+class CcxtMarketData(OwnsCcxtClient):
     """Implements `app.ports.exchange.MarketData` by polling a ccxt async exchange's public
     endpoints.
 
     Args:
-        exchange_id: a row of `exchange_ccxt.VENUES` (its ccxt options and URL layout).
+        exchange_id: a row of `profiles.VENUES` (its ccxt options and URL layout).
         symbols: unified symbols, e.g. ``["BTC/USDT", "ETH/USDT"]``.
         interval: seconds from the start of one poll to the start of the next.
         depth: levels fetched and kept per side.
@@ -98,11 +90,7 @@ class CcxtMarketData:
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = _utc_now,
     ) -> None:
-        profile = VENUES.get(exchange_id)
-        if profile is None:
-            raise ValueError(f"there is no venue profile for {exchange_id!r} in VENUES")
-        if mode not in ("testnet", "live"):
-            raise ValueError(f"mode must be 'testnet' or 'live', not {mode!r}")
+        profile = venue_profile(exchange_id, mode)
         if not symbols:
             raise ValueError("market data needs at least one symbol")
         if interval <= 0 or depth <= 0 or backoff_seconds <= 0:
@@ -120,7 +108,7 @@ class CcxtMarketData:
         self._clock = clock
         self._now = now
         self._books: dict[str, OrderBook] = {}
-        self.client: Any = ccxt_client(  # public endpoints only: no keys
+        self.client = ccxt_client(  # public endpoints only: no keys
             exchange_id,
             mode,
             profile,
@@ -132,15 +120,6 @@ class CcxtMarketData:
 
     def __repr__(self) -> str:
         return f"CcxtMarketData({self.name!r}, {list(self.symbols)!r})"
-
-    async def close(self) -> None:
-        await self.client.close()
-
-    async def __aenter__(self) -> CcxtMarketData:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     # --- the port ------------------------------------------------------------------------------
 
@@ -201,7 +180,7 @@ class CcxtMarketData:
             at=at,
         )
         self._books[symbol] = book
-        price = _dec(ticker.get("last")) or book.mid
+        price = decimal_or_none(ticker.get("last")) or book.mid
         if price is None:
             return None
         return Tick(
@@ -210,5 +189,5 @@ class CcxtMarketData:
             price=price,
             bid=book.best_bid,
             ask=book.best_ask,
-            volume=_dec(ticker.get("baseVolume")) or Decimal(0),
+            volume=decimal_or_none(ticker.get("baseVolume")) or Decimal(0),
         )

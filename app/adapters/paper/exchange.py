@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Protocol, TypeVar
 
+from app.adapters.error_table import ErrorTable, translated
 from app.domain.market import Market, OrderBook
 from app.domain.orders import Fill, OrderRequest, OrderStatus
 from app.domain.paper.state import (
@@ -60,7 +61,7 @@ PAPER_CAPABILITIES = Capabilities(
     spot_locks_resting_sells=True,
 )
 
-_ERRORS: tuple[tuple[type[PaperRejection], type[ExchangeError]], ...] = (
+_ERRORS: ErrorTable = (
     (InsufficientPaperFunds, InsufficientFunds),
     (PaperOrderNotFound, OrderNotFound),  # also a closed order, as Binance says "Unknown order"
     (DuplicateClientOrderId, InvalidOrder),
@@ -74,10 +75,7 @@ def _venue_errors() -> Iterator[None]:
     try:
         yield
     except PaperRejection as error:
-        for domain_error, port_error in _ERRORS:
-            if isinstance(error, domain_error):
-                raise port_error(str(error)) from error
-        raise InvalidOrder(str(error)) from error
+        raise translated(error, _ERRORS, InvalidOrder) from error
 
 
 class PaperStateStore(Protocol):

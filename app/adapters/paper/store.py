@@ -4,23 +4,28 @@ A save writes only what changed since the last one (`PaperVenue.changes()`), in 
 transaction: upserts of the changed orders and balances, inserts of the new fills. A load
 rebuilds a venue from its open orders, balances and recent history; older closed orders and
 fills stay in SQL and are read one at a time (`order_by_client_id`, `order`, `fills_between`).
+The balance, order and fill tables hold a column per field of `PaperBalance`, `PaperOrder` and
+`Fill`, plus the venue's name: rows are written from those values and read back into them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import enum
+import functools
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, get_type_hints
 
 import msgspec
+from msgspec.structs import asdict
 from sqlalchemy import Connection, Engine, bindparam, or_, select, update
 
 from app.adapters.sql.db import dialect_insert, transaction
 from app.adapters.sql.prepared import Prepared
 from app.adapters.sql.tables import PaperBalanceRow, PaperFillRow, PaperOrderRow, PaperVenueRow
 from app.domain.market import Market
-from app.domain.orders import Fill, OrderKind, OrderState, Side
+from app.domain.orders import Fill
 from app.domain.paper.state import OPEN_STATES, PaperBalance, PaperChanges, PaperOrder, PaperState
 
 paper_venues = PaperVenueRow.__table__  # type: ignore[attr-defined]
@@ -31,6 +36,7 @@ paper_fills = PaperFillRow.__table__  # type: ignore[attr-defined]
 _OPEN = [state.value for state in OPEN_STATES]
 _ORDER_CHANGES = ("state", "filled", "cost", "fee", "reserved", "updated_at")
 _markets = msgspec.convert
+S = TypeVar("S", bound=msgspec.Struct)
 
 
 def _to_utc(value: datetime) -> datetime:
@@ -123,11 +129,11 @@ class SqlPaperStore:
                         "PaperExchange.open so it is saved whole first"
                     )
             if changes.balances:
-                self._upsert_balances.executemany(conn, _balance_rows(name, changes.balances))
+                self._upsert_balances.executemany(conn, _rows(name, changes.balances))
             if changes.orders:
-                self._upsert_orders.executemany(conn, _order_rows(name, changes.orders))
+                self._upsert_orders.executemany(conn, _rows(name, changes.orders))
             if changes.fills:
-                self._insert_fills.executemany(conn, _fill_rows(name, changes.fills))
+                self._insert_fills.executemany(conn, _rows(name, changes.fills))
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -157,9 +163,9 @@ class SqlPaperStore:
         return PaperState(
             name=name,
             markets=_markets(venue.markets, tuple[Market, ...]),
-            balances=tuple(PaperBalance(b.asset, b.free, b.reserved) for b in balances),
-            orders=tuple(sorted((_order(row) for row in orders), key=_order_number)),
-            fills=tuple(_fill(row) for row in fills),
+            balances=tuple(_from_row(PaperBalance, row) for row in balances),
+            orders=tuple(sorted((_from_row(PaperOrder, row) for row in orders), key=_order_number)),
+            fills=tuple(_from_row(Fill, row) for row in fills),
             next_order_number=venue.next_order_number,
             history_since=since,
         )
@@ -185,98 +191,52 @@ class SqlPaperStore:
             .order_by(paper_fills.c.id)
         )
         with self._begin() as conn:
-            return [_fill(row) for row in conn.execute(query)]
+            return [_from_row(Fill, row) for row in conn.execute(query)]
 
     def _one_order(self, query: Any, name: str, key: str) -> PaperOrder | None:
         with self._begin() as conn:
             row = conn.execute(query, {"venue": name, "key": key}).first()
-        return None if row is None else _order(row)
+        return None if row is None else _from_row(PaperOrder, row)
 
 
-def _balance_rows(name: str, balances: Iterable[PaperBalance]) -> list[dict[str, Any]]:
-    return [
-        {"venue": name, "asset": b.asset, "free": b.free, "reserved": b.reserved} for b in balances
-    ]
+def _rows(name: str, items: Iterable[msgspec.Struct]) -> list[dict[str, Any]]:
+    """Balances, orders or fills of venue `name` as their table's rows: a column per field."""
+    rows = []
+    for item in items:
+        row = asdict(item)
+        row["venue"] = name
+        for field, column in _columns(type(item)):
+            row[field] = column(row[field])
+        rows.append(row)
+    return rows
 
 
-def _order_rows(name: str, orders: Iterable[PaperOrder]) -> list[dict[str, Any]]:
-    return [
-        {
-            "venue": name,
-            "order_id": o.order_id,
-            "client_order_id": o.client_order_id,
-            "symbol": o.symbol,
-            "side": o.side.value,
-            "kind": o.kind.value,
-            "amount": o.amount,
-            "price": o.price,
-            "trigger_price": o.trigger_price,
-            "state": o.state.value,
-            "filled": o.filled,
-            "cost": o.cost,
-            "fee": o.fee,
-            "reserved": o.reserved,
-            "created_at": _to_utc(o.created_at),
-            "updated_at": _to_utc(o.updated_at),
-        }
-        for o in orders
-    ]
+@functools.cache
+def _columns(kind: type[msgspec.Struct]) -> tuple[tuple[str, Callable[[Any], object]], ...]:
+    """The fields of `kind` a column holds in another form: enums by value, times in UTC."""
+    found: list[tuple[str, Callable[[Any], object]]] = []
+    for field, hint in get_type_hints(kind).items():
+        if isinstance(hint, type) and issubclass(hint, enum.Enum):
+            found.append((field, _value))
+        elif hint is datetime:
+            found.append((field, _to_utc))
+    return tuple(found)
 
 
-def _fill_rows(name: str, fills: Iterable[Fill]) -> list[dict[str, Any]]:
-    return [
-        {
-            "venue": name,
-            "order_id": f.order_id,
-            "client_order_id": f.client_order_id,
-            "symbol": f.symbol,
-            "side": f.side.value,
-            "price": f.price,
-            "amount": f.amount,
-            "fee": f.fee,
-            "fee_currency": f.fee_currency,
-            "at": _to_utc(f.at),
-            "maker": f.maker,
-        }
-        for f in fills
-    ]
+def _value(member: enum.Enum) -> object:
+    return member.value
 
 
-def _order(row: Any) -> PaperOrder:
-    return PaperOrder(
-        row.order_id,
-        row.client_order_id,
-        row.symbol,
-        Side(row.side),
-        OrderKind(row.kind),
-        row.amount,
-        OrderState(row.state),
-        _from_utc(row.created_at),
-        _from_utc(row.updated_at),
-        row.price,
-        row.trigger_price,
-        row.filled,
-        row.cost,
-        row.fee,
-        row.reserved,
-    )
+def _from_row(kind: type[S], row: Any) -> S:
+    """A row back as the balance, order or fill it was written from, its times in UTC."""
+    fields = kind.__struct_fields__
+    return msgspec.convert({field: _from_column(getattr(row, field)) for field in fields}, kind)
+
+
+def _from_column(value: object) -> object:
+    return _from_utc(value) if isinstance(value, datetime) else value
 
 
 def _order_number(order: PaperOrder) -> int:
     """Orders are numbered in time order: restoring them so keeps resting time priority."""
     return int(order.order_id)
-
-
-def _fill(row: Any) -> Fill:
-    return Fill(
-        row.order_id,
-        row.client_order_id,
-        row.symbol,
-        Side(row.side),
-        row.price,
-        row.amount,
-        row.fee,
-        row.fee_currency,
-        _from_utc(row.at),
-        row.maker,
-    )

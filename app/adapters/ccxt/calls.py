@@ -1,0 +1,96 @@
+"""Requests to a ccxt venue: through its circuit breaker, ccxt's errors translated into
+`app.ports.errors`, reads retried with a backoff while the venue does not answer.
+
+Order creation is never retried here: see `app.adapters.ccxt.lost_create`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import msgspec
+from ccxt.base import errors as ccxt_errors
+
+from app.adapters.circuit import BreakerState, CircuitBreaker
+from app.adapters.error_table import ErrorTable, translated
+from app.ports import errors as port_errors
+
+log = logging.getLogger(__name__)
+
+# OrderNotFound is a ccxt InvalidOrder: it stays above it
+_ERRORS: ErrorTable = (
+    (ccxt_errors.OrderNotFound, port_errors.OrderNotFound),
+    (ccxt_errors.InsufficientFunds, port_errors.InsufficientFunds),
+    (ccxt_errors.AuthenticationError, port_errors.AuthenticationFailed),  # PermissionDenied too
+    (ccxt_errors.InvalidOrder, port_errors.InvalidOrder),
+    (ccxt_errors.BadRequest, port_errors.InvalidOrder),  # BadSymbol too
+    (ccxt_errors.OperationFailed, port_errors.Retryable),  # NetworkError family, bad responses
+)
+
+
+def no_answer(error: Exception) -> bool:
+    """True when the venue gave no reliable answer: the request may or may not have acted."""
+    if isinstance(error, ccxt_errors.OperationFailed):
+        return True
+    return isinstance(error, ccxt_errors.BaseError) and isinstance(
+        error.__cause__, aiohttp.ClientError | OSError | asyncio.TimeoutError
+    )
+
+
+def translate(error: Exception) -> port_errors.ExchangeError:
+    """The port's error for a ccxt error, the venue's message kept."""
+    otherwise = port_errors.Retryable if no_answer(error) else port_errors.Fatal
+    return translated(error, _ERRORS, otherwise)
+
+
+class RetryPolicy(msgspec.Struct, frozen=True):
+    attempts: int = 3  # tries of one read, the first included
+    backoff_seconds: float = 0.5  # before the second try, doubled after each
+    lookup_attempts: int = 4  # tries of the by-client-id lookup after a create got no answer
+    expiry_margin_seconds: float = 1.0  # added to the venue's request expiry before re-sending
+
+
+@dataclass(frozen=True, slots=True)
+class VenueCalls:
+    """The requests of one venue's adapter: its ccxt instance, breaker, retry policy and time."""
+
+    name: str
+    client: Any
+    retry: RetryPolicy
+    breaker: CircuitBreaker
+    clock: Callable[[], float]
+    sleep: Callable[[float], Awaitable[None]]
+
+    async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """One request through the breaker, errors translated."""
+        self.breaker.check(self.name)
+        try:
+            result = await getattr(self.client, method)(*args, **kwargs)
+        except ccxt_errors.BaseError as error:
+            if no_answer(error):
+                self.breaker.record_failure()
+            else:
+                self.breaker.record_success()  # the venue answered, even if it refused
+            raise translate(error) from error
+        self.breaker.record_success()
+        return result
+
+    async def read(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """A read: retried with a backoff while the venue does not answer."""
+        delay = self.retry.backoff_seconds
+        for attempt in range(1, self.retry.attempts + 1):
+            try:
+                return await self.call(method, *args, **kwargs)
+            except port_errors.Retryable as error:
+                if attempt == self.retry.attempts or self.breaker.state is BreakerState.OPEN:
+                    raise
+                log.info("%s %s failed (%s); retry %d in %.2f s", self.name, method, error,
+                         attempt, delay)  # fmt: skip
+                await self.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")

@@ -1,0 +1,81 @@
+"""The ccxt async instance behind every adapter of this package, set up one way.
+
+ccxt's own retries stay off (its `maxRetriesOnFailure` would retry order creation too), its
+throttle stays on, testnet means ccxt's sandbox, and a base URL override (a proxy, the local
+fakes in tests) is applied as the venue's profile says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal, Self
+
+import ccxt.async_support as ccxt_async
+
+from app.adapters.ccxt.profiles import VENUES, VenueProfile, overridden_urls
+
+Mode = Literal["testnet", "live"]
+
+
+def venue_profile(exchange_id: str, mode: str) -> VenueProfile:
+    """The profile of `exchange_id`, once the mode is known to be one ccxt can serve.
+
+    Raises:
+        ValueError: no profile for the venue, or a mode other than testnet and live.
+    """
+    profile = VENUES.get(exchange_id)
+    if profile is None:
+        raise ValueError(f"there is no venue profile for {exchange_id!r} in VENUES")
+    if mode not in ("testnet", "live"):
+        raise ValueError(f"mode must be 'testnet' or 'live', not {mode!r}")
+    return profile
+
+
+def ccxt_client(
+    exchange_id: str,
+    mode: Mode,
+    profile: VenueProfile,
+    *,
+    credentials: Mapping[str, str] | None = None,
+    base_url: str | None = None,
+    options: Mapping[str, object] | None = None,
+    timeout_ms: int = 10_000,
+    rate_limit_ms: int | None = None,
+) -> Any:
+    """A ccxt async instance as every adapter wants it: ccxt's own retries off (they would retry
+    order creation too), its throttle on, the sandbox for testnet, the URL override applied."""
+    config: dict[str, Any] = {
+        **(credentials or {}),
+        "enableRateLimit": True,
+        "timeout": timeout_ms,
+        "options": {**profile.options, **(options or {}), "maxRetriesOnFailure": 0},
+    }
+    if rate_limit_ms is not None:
+        config["rateLimit"] = rate_limit_ms
+    client = getattr(ccxt_async, exchange_id)(config)
+    if mode == "testnet":
+        if not client.urls.get("test"):
+            raise ValueError(f"ccxt has no testnet for {exchange_id}: use live or another venue.")
+        client.set_sandbox_mode(True)
+    if base_url is not None:
+        client.urls["api"] = overridden_urls(client.urls["api"], base_url, profile)
+        if profile.override_exceptions is not None:
+            for table in ("exact", "broad"):
+                extra = client.exceptions.get(profile.override_exceptions, {}).get(table, {})
+                client.exceptions[table] = {**client.exceptions.get(table, {}), **extra}
+    return client
+
+
+class OwnsCcxtClient:
+    """An adapter holding a ccxt instance: `await close()` it, or use it with `async with`."""
+
+    client: Any
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

@@ -1,0 +1,159 @@
+"""The lost-create protocol of `CcxtExchange.create_order`, and the lookup by client order id
+it rests on.
+
+Reads are retried with a backoff (ccxt's own retries stay off: they would retry POSTs too).
+Order creation is never retried blindly. When a create gets no reliable answer (timeout,
+network error, 429, 5xx, garbled body) the outcome is unknown and `create_order`:
+
+1. looks the order up by its client order id (with read retries); found -> return it;
+2. if the venue *answered* that no such order exists, waits until the lost request can no
+   longer be executed (the venue's `recvWindow` after it was sent: Binance refuses a request
+   older than that), looks it up once more, and only after a second confirmed "not found"
+   re-submits it once, with the SAME client order id (an open order with that id makes the
+   venue refuse the copy as a duplicate, which is then looked up too);
+3. if any lookup fails (no answer either), raises `OutcomeUnknown`: the caller marks the order
+   `unknown` and the reconciler resolves it later by client order id.
+
+`Retryable` from `create_order` therefore always means "nothing was sent" (circuit open).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ccxt.base import errors as ccxt_errors
+
+from app.adapters.ccxt.calls import VenueCalls
+from app.adapters.ccxt.parsing import client_id, order_status
+from app.adapters.ccxt.profiles import FetchOrder, ScanOrders, VenueProfile
+from app.domain.orders import OrderRequest, OrderStatus
+from app.ports.errors import ExchangeError, InvalidOrder, OrderNotFound, OutcomeUnknown, Retryable
+
+log = logging.getLogger(__name__)
+
+
+async def create_order(
+    calls: VenueCalls, profile: VenueProfile, request: OrderRequest, args: tuple[Any, ...]
+) -> OrderStatus:
+    """Send ccxt's `create_order(*args)` once for `request`; without an answer, the protocol."""
+    sent_at = calls.clock()
+    try:
+        raw = await calls.call("create_order", *args)
+    except (Retryable, OutcomeUnknown) as error:
+        if not isinstance(error.__cause__, ccxt_errors.BaseError):
+            raise  # refused by our own breaker: nothing was sent
+        log.warning("%s create %s got no answer (%s): looking it up", calls.name,
+                    request.client_order_id, error)  # fmt: skip
+        return await _LostCreate(calls, profile, request, args).resolve(sent_at, error)
+    return order_status(raw, profile.client_id_prefix, request)
+
+
+async def find_by_client_id(
+    calls: VenueCalls,
+    profile: VenueProfile,
+    symbol: str,
+    client_order_id: str,
+    request: OrderRequest | None = None,
+    *,
+    retried: bool = False,
+) -> OrderStatus | None:
+    """The order by client id, as the profile says the venue can find it."""
+    ask = calls.read if retried else calls.call
+    prefix = profile.client_id_prefix
+    match profile.lookup:
+        case FetchOrder(param=param):
+            try:
+                raw = await ask("fetch_order", None, symbol, {param: client_order_id})
+            except OrderNotFound:
+                return None
+            return order_status(raw, prefix, request)
+        case ScanOrders(recent=recent):
+            for method in ("fetch_open_orders", recent):
+                for raw in await ask(method, symbol):
+                    if client_id(raw, prefix) == client_order_id:
+                        return order_status(raw, prefix, request)
+            return None
+
+
+class _LostCreate:
+    """One create that got no answer, resolved as the module docstring says."""
+
+    def __init__(
+        self,
+        calls: VenueCalls,
+        profile: VenueProfile,
+        request: OrderRequest,
+        args: tuple[Any, ...],
+    ) -> None:
+        self.calls = calls
+        self.profile = profile
+        self.request = request
+        self.args = args
+
+    async def resolve(self, sent_at: float, cause: ExchangeError) -> OrderStatus:
+        calls, cid = self.calls, self.request.client_order_id
+        found = await self._lookup(cause)
+        if found is not None:
+            return found
+        # Not found. The lost request may still be in flight: wait until the venue would refuse
+        # it (its expiry after it was sent), then ask again before sending the copy.
+        expiry_ms = self._request_expiry_ms()
+        if expiry_ms is None:
+            raise OutcomeUnknown(
+                f"{calls.name} did not answer for order {cid} and its requests do not expire, so"
+                " it is not sent again; reconcile it by client order id."
+            ) from cause
+        ready_at = sent_at + float(expiry_ms) / 1000 + calls.retry.expiry_margin_seconds
+        if (wait := ready_at - calls.clock()) > 0:
+            await calls.sleep(wait)
+        found = await self._lookup(cause)
+        if found is not None:
+            return found
+        log.warning("%s has no order %s after its expiry: sending it again", calls.name, cid)
+        try:
+            raw = await calls.call("create_order", *self.args)
+        except InvalidOrder as error:
+            if not self._duplicate(error):
+                raise
+            found = await self._lookup(error)
+        except (Retryable, OutcomeUnknown) as error:
+            found = await self._lookup(error)
+        else:
+            return order_status(raw, self.profile.client_id_prefix, self.request)
+        if found is None:
+            raise OutcomeUnknown(
+                f"{calls.name} did not confirm order {cid}; reconcile it by client order id."
+            )
+        return found
+
+    async def _lookup(self, cause: Exception) -> OrderStatus | None:
+        """The order by client id; None only when the venue answered that it has none."""
+        calls, request = self.calls, self.request
+        cid = request.client_order_id
+        delay = calls.retry.backoff_seconds
+        for attempt in range(1, calls.retry.lookup_attempts + 1):
+            try:
+                return await find_by_client_id(calls, self.profile, request.symbol, cid, request)
+            except Retryable as error:
+                log.warning("%s lookup of %s failed (%s), try %d", calls.name, cid, error, attempt)
+                if attempt < calls.retry.lookup_attempts:
+                    await calls.sleep(delay)
+                    delay *= 2
+        raise OutcomeUnknown(
+            f"{calls.name} did not answer for order {cid} and could not be asked whether it"
+            f" exists ({cause}); reconcile it by client order id."
+        ) from cause
+
+    def _request_expiry_ms(self) -> float | None:
+        expiry = self.profile.expiry
+        if expiry is None:
+            return None
+        value = self.calls.client.options.get(expiry.option)
+        return float(value) if value else expiry.default_ms
+
+    def _duplicate(self, error: InvalidOrder) -> bool:
+        """The venue refused a client order id it already has."""
+        return isinstance(error.__cause__, ccxt_errors.DuplicateOrderId) or any(
+            m in str(error) for m in self.profile.duplicate_messages
+        )
