@@ -67,11 +67,6 @@ def test_capabilities_agree_with_what_ccxt_says_the_venue_has(
         assert profile.expiry.option in getattr(ccxt_async, exchange_id)().options
 
 
-def test_only_venues_that_trade_swaps_say_they_can_reduce_only() -> None:
-    for profile in VENUES.values():
-        assert profile.capabilities.reduce_only == profile.swaps
-
-
 def test_a_base_url_override_keeps_each_path_under_the_new_host() -> None:
     api = {"spot": "https://api.{hostname}/v5", "nested": {"rest": "https://www.okx.com"}, "n": 1}
     assert overridden_urls(api, "http://127.0.0.1:9000/", VENUES["bybit"]) == {
