@@ -1,5 +1,5 @@
 """Execution values as the SQL store writes them and reads them back: bracket and order rows,
-queued signals, the account, orders as the API lists them."""
+lineage steps, queued signals, orders as the API lists them."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from app.ports.execution import (
     AccountState,
     Activity,
     Holding,
+    LineageStep,
     OrderView,
     PendingSignal,
     SignalState,
@@ -31,6 +32,11 @@ _ORDER_COLUMNS = [
     for name in OrderView.__struct_fields__
     if name not in ("signal_id", "created_at", "updated_at")
 ]
+
+
+def step_row(step: LineageStep) -> dict[str, Any]:
+    return {"signal_id": step.signal_id, "at": step.at, "status": step.step,
+            "detail": short(step.detail), "data": step.data}  # fmt: skip
 
 
 def bracket_rows(

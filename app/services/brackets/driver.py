@@ -22,7 +22,7 @@ from app.domain.market import OrderBook
 from app.domain.orders import IllegalTransition, Leg, OrderRequest, OrderState, OrderStatus, Side
 from app.ports.errors import ExchangeError, Fatal, OrderNotFound, OutcomeUnknown, Retryable
 from app.ports.exchange import Exchange
-from app.ports.execution import ExecutionStore
+from app.ports.execution import ExecutionStore, LineageStep
 
 log = logging.getLogger("signalgate.brackets")
 
@@ -59,7 +59,31 @@ class BracketDriver:
         return bracket
 
     def _lineage(self, bracket: Bracket, step: str, detail: str, **data: object) -> None:
-        self._store.record(bracket.id, self._now(), step, detail, data or None)
+        self._store.record(LineageStep(bracket.id, self._now(), step, detail, data or None))
+
+    async def create(
+        self, bracket: Bracket, order: LegOrder, venue: Exchange, *, resend: bool = False
+    ) -> OrderStatus:
+        """Save `bracket`, which holds `order`, and send the order once the save and everything
+        else kept back are written: every order is on record before it exists.
+
+        `resend`: the order is sent again with its client order id, as it is on record already
+        (nothing is saved; what is kept back is written all the same).
+
+        Raises:
+            ExchangeError: as `Exchange.create_order`; after `OutcomeUnknown` the order may
+                exist: look it up by its client order id before it is sent again.
+        """
+        self._on_record(None if resend else bracket)
+        return await venue.create_order(request_of(bracket, order))
+
+    def _on_record(self, bracket: Bracket | None) -> None:
+        """Save `bracket` (when given) and write everything kept back, right before a request
+        goes to the venue, so that the venue never acts on an order the book does not hold as it
+        is sent: leaving a batch writes what every open batch keeps back."""
+        with self._store.batch():
+            if bracket is not None:
+                self._save(bracket)
 
     async def drive(
         self, bracket: Bracket, venue: Exchange, *, book: OrderBook | None = None
@@ -171,7 +195,7 @@ class BracketDriver:
                 continue
             if found is None and order.order_id is None and resend:
                 # never reached the venue (the lost request expired): send it again, same id
-                bracket = await self._place(bracket, venue, order)
+                bracket = await self._place(bracket, venue, order, resend=True)
             elif found is None:  # not sent again, or had and forgotten: nothing rests there
                 gone = msgspec.structs.replace(order, state=OrderState.EXPIRED)
                 bracket = self._save(with_order(bracket, gone))
@@ -196,8 +220,7 @@ class BracketDriver:
         """Run one action; True when the result calls for a new plan."""
         match action:
             case Place(order=order):
-                bracket = self._save(with_order(bracket, order))
-                bracket = await self._place(bracket, venue, order)
+                bracket = await self._place(with_order(bracket, order), venue, order)
                 placed = bracket.order(order.client_order_id)
                 surprise = placed.state in (OrderState.REJECTED, OrderState.UNKNOWN)
                 return bracket, surprise or bracket.state in FINAL
@@ -211,10 +234,11 @@ class BracketDriver:
                 return self._save(done), True
         raise AssertionError(f"unknown action {action!r}")
 
-    async def _place(self, bracket: Bracket, venue: Exchange, order: LegOrder) -> Bracket:
-        self._store.flush()  # on record before it exists
+    async def _place(
+        self, bracket: Bracket, venue: Exchange, order: LegOrder, *, resend: bool = False
+    ) -> Bracket:
         try:
-            status = await venue.create_order(request_of(bracket, order))
+            status = await self.create(bracket, order, venue, resend=resend)
         except OutcomeUnknown as error:
             log.warning("bracket %s: %s outcome unknown (%s)", bracket.id,
                         order.client_order_id, error)  # fmt: skip
@@ -253,7 +277,7 @@ class BracketDriver:
         if order.order_id is None:  # never accepted by the venue: nothing rests there
             gone = msgspec.structs.replace(order, state=OrderState.CANCELLED)
             return self._save(with_order(bracket, gone)), False
-        self._store.flush()
+        self._on_record(None)
         try:
             status = await venue.cancel_order(bracket.symbol, order.order_id)
         except OrderNotFound:  # already closed: filled (a lost race) or cancelled

@@ -78,11 +78,9 @@ class BracketMonitor:
                         continue
                     if bracket != listed:  # a worker changed it meanwhile: read the venue again
                         statuses = await self._driver.statuses(bracket, venue)
-                    try:
+                    with self._store.batch():  # written before the lock is let go
                         bracket = await self._driver.refresh(bracket, venue, statuses)
                         await self._driver.drive(bracket, venue)
-                    finally:
-                        self._store.flush()  # under the lock
                     worked += 1
             except ExchangeError as error:
                 log.warning("bracket %s on %s: %s", listed.id, venue.name, error)

@@ -36,10 +36,11 @@ from app.ports.execution import (
     ExecutionStore,
     Holding,
     KeyLocks,
+    LineageStep,
     PendingSignal,
     lock_key,
 )
-from app.services.brackets.driver import BracketDriver, request_of
+from app.services.brackets.driver import BracketDriver
 from app.services.execution.units import UnitExecutor
 from app.services.execution.views import Denial, VenueView, risk_request, route_detail, snapshot_of
 
@@ -125,14 +126,12 @@ class Executor:
 
     async def _run_key(self, account: str, symbol: str, up_to: str, units: set[str]) -> None:
         async with self._locks.hold(lock_key(account, symbol)):
-            try:
+            with self._store.batch():  # what it keeps back is written before the lock is let go
                 for pending in self._store.pending(account, symbol, up_to):
                     if pending.signal.link is not None:
                         units.add(pending.signal.link.unit)
                     else:
                         await self._one(pending)
-            finally:
-                self._store.flush()  # under the lock
 
     def _record(
         self,
@@ -142,7 +141,8 @@ class Executor:
         status: SignalStatus | None = None,
         **data: Any,
     ) -> None:
-        self._store.record(signal_id, self._now(), step, detail, data or None, status=status)
+        self._store.record(LineageStep(signal_id, self._now(), step, detail, data or None),
+                           status=status)  # fmt: skip
 
     async def _one(self, pending: PendingSignal) -> None:
         started = self._store.bracket(pending.id) if pending.started else None
@@ -175,7 +175,7 @@ class Executor:
                 continue
             closing = msgspec.structs.replace(bracket, closing=True)
             self._store.save_bracket(closing, self._now())
-            self._store.record(bracket.id, self._now(), "close", f"closed by signal {pending.id}")
+            self._record(bracket.id, "close", f"closed by signal {pending.id}")
             closed.append(await self.driver.drive(closing, self._venues[bracket.venue]))
         return closed
 
@@ -350,10 +350,8 @@ class Executor:
             )
             entry = _entry_order(signal.order_type, bracket, candidate.amount, signal)
             bracket = with_order(bracket, entry)
-            self._store.save_bracket(bracket, self._now())
-            self._store.flush()  # on record before it exists
             try:
-                status = await venue.create_order(request_of(bracket, entry))
+                status = await self.driver.create(bracket, entry, venue)
             except OutcomeUnknown as error:
                 unknown = msgspec.structs.replace(entry, state=OrderState.UNKNOWN)
                 self._store.save_bracket(with_order(bracket, unknown), self._now())

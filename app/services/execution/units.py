@@ -35,8 +35,15 @@ from app.domain.signals import PENDING, Action, QtyMode, Signal, SignalStatus
 from app.domain.sizing import SizingPolicy, SizingRequest, Unsizable, size
 from app.ports.errors import ExchangeError, OutcomeUnknown
 from app.ports.exchange import Exchange
-from app.ports.execution import AccountState, ExecutionStore, KeyLocks, PendingSignal, lock_key
-from app.services.brackets.driver import BracketDriver, request_of
+from app.ports.execution import (
+    AccountState,
+    ExecutionStore,
+    KeyLocks,
+    LineageStep,
+    PendingSignal,
+    lock_key,
+)
+from app.services.brackets.driver import BracketDriver
 from app.services.execution.views import Denial, VenueView, risk_request, snapshot_of
 
 log = logging.getLogger("signalgate.execution")
@@ -90,10 +97,8 @@ class UnitExecutor:
         async with AsyncExitStack() as held:
             for key in keys:
                 await held.enter_async_context(self._locks.hold(key))
-            try:
+            with self._store.batch():  # what it keeps back is written before the locks are let go
                 await self._run(self._store.unit(unit_id))  # read again under the locks
-            finally:
-                self._store.flush()
 
     def _record(
         self,
@@ -103,7 +108,8 @@ class UnitExecutor:
         status: SignalStatus | None = None,
         **data: Any,
     ) -> None:
-        self._store.record(pending.id, self._now(), step, detail, data or None, status=status)
+        self._store.record(LineageStep(pending.id, self._now(), step, detail, data or None),
+                           status=status)  # fmt: skip
 
     async def _run(self, legs: list[PendingSignal]) -> None:
         waiting = [p for p in legs if p.status in PENDING]
@@ -264,10 +270,8 @@ class UnitExecutor:
     async def _send(self, bracket: Bracket, order: LegOrder, venue: Exchange) -> Bracket:
         """Save, send, and save what the venue said (looked up by client order id when it did
         not answer)."""
-        self._store.save_bracket(bracket, self._now())
-        self._store.flush()  # on record before it exists
         try:
-            status = await venue.create_order(request_of(bracket, order))
+            status = await self._driver.create(bracket, order, venue)
         except OutcomeUnknown:
             unknown = msgspec.structs.replace(order, state=OrderState.UNKNOWN)
             bracket = await self._driver.settle_unknowns(
