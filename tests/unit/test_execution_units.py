@@ -18,6 +18,7 @@ from app.domain.sizing import SizingPolicy
 from app.ports.errors import Fatal
 from app.ports.execution import NoLocks
 from app.services.execution.executor import Executor, SignalMissing
+from app.services.execution.unit_checks import checked
 from app.services.execution.units import UNIT_WAIT
 from app.services.strategy.arbitrage import ArbitrageParams, ArbitrageScanner
 from tests.fakes_execution import MemoryExecutionStore, OnRecordFirst
@@ -198,7 +199,7 @@ async def test_a_unit_interrupted_after_its_first_fill_is_unwound_when_resumed()
     ids = world.unit()
     units = world.executor._units
     legs = world.store.unit("arb-1")
-    ready, reasons = await units._checked(legs)
+    ready, reasons = await checked(units._ctx, legs)
     assert reasons == []
     await units._send_entry(ready[0])
 

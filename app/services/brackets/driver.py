@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -42,24 +43,19 @@ def request_of(bracket: Bracket, order: LegOrder) -> OrderRequest:
     )
 
 
+@dataclass(eq=False)
 class BracketDriver:
-    def __init__(
-        self,
-        store: ExecutionStore,
-        clock: Callable[[], datetime],
-        *,
-        close_unprotected: bool = True,
-    ) -> None:
-        self._store = store
-        self._now = clock
-        self._close_unprotected = close_unprotected
+    store: ExecutionStore
+    clock: Callable[[], datetime]
+    _: KW_ONLY
+    close_unprotected: bool = True  # the policy for a bracket whose protective leg failed
 
     def _save(self, bracket: Bracket) -> Bracket:
-        self._store.save_bracket(bracket, self._now())
+        self.store.save_bracket(bracket, self.clock())
         return bracket
 
     def _lineage(self, bracket: Bracket, step: str, detail: str, **data: object) -> None:
-        self._store.record(LineageStep(bracket.id, self._now(), step, detail, data or None))
+        self.store.record(LineageStep(bracket.id, self.clock(), step, detail, data or None))
 
     async def create(
         self, bracket: Bracket, order: LegOrder, venue: Exchange, *, resend: bool = False
@@ -81,7 +77,7 @@ class BracketDriver:
         """Save `bracket` (when given) and write everything kept back, right before a request
         goes to the venue, so that the venue never acts on an order the book does not hold as it
         is sent: leaving a batch writes what every open batch keeps back."""
-        with self._store.batch():
+        with self.store.batch():
             if bracket is not None:
                 self._save(bracket)
 
@@ -227,7 +223,7 @@ class BracketDriver:
             case Cancel(client_order_id=cid):
                 return await self._cancel(bracket, venue, cid)
             case Settle(state=state):
-                done = settled(bracket, state, self._now())
+                done = settled(bracket, state, self.clock())
                 self._lineage(done, str(state), f"bracket {state}, realized P&L "
                               f"{done.realized_pnl.normalize():f} {done.market.quote}",
                               realized_pnl=str(done.realized_pnl))  # fmt: skip
@@ -263,13 +259,13 @@ class BracketDriver:
     def _unprotected(self, bracket: Bracket, why: str) -> Bracket:
         log.error("UNPROTECTED bracket %s %s %s on %s: %s", bracket.id, bracket.side,
                   bracket.symbol, bracket.venue, why)  # fmt: skip
-        policy = "closing the position" if self._close_unprotected else "left as it is"
+        policy = "closing the position" if self.close_unprotected else "left as it is"
         self._lineage(bracket, "unprotected", f"{why}; {policy}")
         return msgspec.structs.replace(
             bracket,
             state=BracketState.UNPROTECTED,
             note=why,
-            closing=bracket.closing or self._close_unprotected,
+            closing=bracket.closing or self.close_unprotected,
         )
 
     async def _cancel(self, bracket: Bracket, venue: Exchange, cid: str) -> tuple[Bracket, bool]:
