@@ -41,7 +41,7 @@ WORKER_HOT_SPOTS: HotSpots = (
     ("Executor._entry_signal", "app/services/execution/executor.py", "_entry_signal"),
     ("  Executor._snapshot (account snapshot)", "app/services/execution/executor.py", "_snapshot"),
     ("  Executor._entry_policy", "app/services/execution/executor.py", "_entry_policy"),
-    ("  Executor._quotes (venue reads)", "app/services/execution/executor.py", "_quotes"),
+    ("  ExecutionContext._quotes (venue reads)", "app/services/execution/context.py", "_quotes"),
     ("  Executor._open (orders + bracket)", "app/services/execution/executor.py", "_open"),
     ("store.open_brackets (SQL + decode)", "execution_store.py", "open_brackets"),
     ("store.holdings (open positions, from columns)", "execution_store.py", "holdings"),

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from app.adapters.redis.inbox import STREAM
 from app.adapters.sql.db import events, make_engine, signals
-from app.adapters.sql.execution_store import orders
+from app.adapters.sql.tables_execution import orders
 from bench.execution_stack import FINAL, REDIS_URL
 
 QUEUE = "rq:queue:signals"

@@ -1,18 +1,67 @@
-"""The in-memory `ExecutionStore` for unit tests of execution and the bracket monitor, counting
-its flushes."""
+"""The in-memory `ExecutionStore` for unit tests of execution and the bracket monitor, keeping
+what is saved or recorded in a batch back the way the SQL store does, so that a test venue can
+check that nothing is left unwritten when an order is sent or cancelled."""
 
 from __future__ import annotations
 
-from app.adapters.memory_execution import MemoryExecutionStore as _Store
-from app.adapters.memory_execution import Step
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
 
-__all__ = ["MemoryExecutionStore", "Step"]
+from app.adapters.memory_execution import MemoryExecutionStore as _Store
+from app.adapters.paper.exchange import PaperExchange
+from app.domain.brackets.bracket import Bracket
+from app.domain.orders import OrderRequest, OrderStatus
+from app.domain.signals import SignalStatus
+from app.ports.execution import LineageStep
+
+__all__ = ["MemoryExecutionStore", "OnRecordFirst"]
 
 
 class MemoryExecutionStore(_Store):
     def __init__(self) -> None:
         super().__init__()
-        self.flushes = 0
+        self.kept_back: list[str] = []  # saves and steps made in a batch and not written yet
+        self.batches_left = 0
+        self._open = 0
 
-    def flush(self) -> None:
-        self.flushes += 1
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        self._open += 1
+        try:
+            yield
+        finally:
+            self._open -= 1
+            self.batches_left += 1
+            self.kept_back.clear()  # leaving any batch writes everything kept back
+
+    def save_bracket(self, bracket: Bracket, at: datetime) -> None:
+        super().save_bracket(bracket, at)
+        if self._open:
+            self.kept_back.append(f"save of {bracket.id}")
+
+    def record(self, step: LineageStep, *, status: SignalStatus | None = None) -> None:
+        super().record(step, status=status)
+        if status is not None:
+            self.kept_back.clear()  # a status change writes everything kept back
+        elif self._open:
+            self.kept_back.append(f"step {step.step} of {step.signal_id}")
+
+
+class OnRecordFirst(PaperExchange):
+    """A paper venue that fails the test when an order is sent or cancelled while `store` keeps
+    a save or a step back: every order is on record, as it is sent, before the venue acts."""
+
+    store: MemoryExecutionStore | None = None
+
+    async def create_order(self, request: OrderRequest) -> OrderStatus:
+        self._check(f"create {request.client_order_id}")
+        return await super().create_order(request)
+
+    async def cancel_order(self, symbol: str, order_id: str) -> OrderStatus:
+        self._check(f"cancel {order_id}")
+        return await super().cancel_order(symbol, order_id)
+
+    def _check(self, what: str) -> None:
+        if self.store is not None:
+            assert self.store.kept_back == [], f"{what} sent with {self.store.kept_back} unwritten"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -23,6 +24,7 @@ from app.ports.execution import (
     AccountState,
     Activity,
     Holding,
+    LineageStep,
     OrderQuery,
     OrderView,
     PendingSignal,
@@ -31,21 +33,11 @@ from app.ports.execution import (
 )
 
 
-class Step:
-    """One lineage step as recorded."""
-
-    def __init__(self, at: datetime, step: str, detail: str | None, data: Any) -> None:
-        self.at, self.step, self.detail, self.data = at, step, detail, data
-
-    def __repr__(self) -> str:
-        return f"Step({self.step!r}, {self.detail!r})"
-
-
 class MemoryExecutionStore:
     def __init__(self) -> None:
         self.rows: dict[str, PendingSignal] = {}
         self._waiting: dict[tuple[str, str], dict[str, PendingSignal]] = {}  # pending, by key
-        self.lineage: dict[str, list[Step]] = {}
+        self.lineage: dict[str, list[LineageStep]] = {}
         self.brackets: dict[str, Bracket] = {}
         self.open: dict[str, Bracket] = {}
         self.versions: dict[str, int] = {}
@@ -97,19 +89,10 @@ class MemoryExecutionStore:
             key=lambda p: p.id,
         )
 
-    def record(
-        self,
-        signal_id: str,
-        at: datetime,
-        step: str,
-        detail: str | None = None,
-        data: dict[str, Any] | None = None,
-        *,
-        status: SignalStatus | None = None,
-    ) -> None:
-        self.lineage.setdefault(signal_id, []).append(Step(at, step, detail, data))
-        if status is not None and signal_id in self.rows:
-            p = self.rows[signal_id]
+    def record(self, step: LineageStep, *, status: SignalStatus | None = None) -> None:
+        self.lineage.setdefault(step.signal_id, []).append(step)
+        if status is not None and step.signal_id in self.rows:
+            p = self.rows[step.signal_id]
             self._keep(PendingSignal(p.id, p.received_at, status, p.signal))
 
     def save_bracket(self, bracket: Bracket, at: datetime) -> None:
@@ -138,8 +121,9 @@ class MemoryExecutionStore:
         self.saves += 1
         self.versions[bracket.id] = self.saves
 
-    def flush(self) -> None:
-        """Nothing is kept back in memory."""
+    def batch(self) -> AbstractContextManager[None]:
+        """Nothing is kept back in memory: every step and save is in place at once."""
+        return nullcontext()
 
     def bracket(self, bracket_id: str) -> Bracket | None:
         return self.brackets.get(bracket_id)

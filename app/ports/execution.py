@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager, nullcontext
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, nullcontext
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -22,6 +22,16 @@ class PendingSignal(msgspec.Struct, frozen=True):
     status: SignalStatus
     signal: Signal
     started: bool = False  # a bracket exists: an earlier run began it (resume, place nothing twice)
+
+
+class LineageStep(msgspec.Struct, frozen=True):
+    """One step of a signal's lineage (the signal id of a bracket's own steps is the bracket's)."""
+
+    signal_id: str
+    at: datetime
+    step: str  # what happened: sizing, route, decision, order, fill, close...
+    detail: str | None = None  # one sentence for people
+    data: dict[str, Any] | None = None  # the figures behind it, for machines
 
 
 class SignalState(msgspec.Struct, frozen=True):
@@ -129,29 +139,30 @@ class ExecutionStore(Protocol):
         in leg order."""
         ...
 
-    def record(
-        self,
-        signal_id: str,
-        at: datetime,
-        step: str,
-        detail: str | None = None,
-        data: dict[str, Any] | None = None,
-        *,
-        status: SignalStatus | None = None,
-    ) -> None:
-        """Add one step to the signal's lineage; with `status`, the signal's status changes too."""
+    def record(self, step: LineageStep, *, status: SignalStatus | None = None) -> None:
+        """Add one step to its signal's lineage; with `status`, the signal's status changes too
+        (written at once, with everything kept back)."""
         ...
 
     def save_bracket(self, bracket: Bracket, at: datetime) -> None:
-        """Insert or update the bracket and its orders (unique per venue and client order id).
-
-        May be kept back until the next read, status change or `flush`: call `flush` before
-        anything is sent to a venue, so that every order is on record before it exists.
-        """
+        """Insert or update the bracket and its orders (unique per venue and client order id)."""
         ...
 
-    def flush(self) -> None:
-        """Write what is kept back (bracket saves, lineage steps)."""
+    def batch(self) -> AbstractContextManager[None]:
+        """A unit of work: the lineage steps and bracket saves made inside the block are kept back
+        and written together when the block exits, whether it ends or raises (a status change,
+        or a read that needs the saves, writes them earlier). Outside any batch, a step or a
+        save is written at once.
+
+        Batches nest, and leaving any of them writes everything kept back so far, the enclosing
+        batches' too. That is how an order is on record before it is sent: its bracket is saved
+        in a batch of its own right before the request (`with store.batch(): store.save_bracket(
+        ...)`, then `create_order`). A batch is held around everything done under an
+        account-and-symbol lock, so that what it keeps back is written before the lock is let go.
+
+        A plain context manager, not an async one: the store is synchronous (each call blocks
+        the loop for its round trips), and entering or leaving a batch awaits nothing.
+        """
         ...
 
     def bracket(self, bracket_id: str) -> Bracket | None: ...

@@ -1,12 +1,17 @@
-"""The SQL execution store keeps bracket saves back to batch its writes: never past a send."""
+"""The SQL execution store keeps saves and steps back in a batch to write them together: never
+past a send, never past the block."""
 
 from __future__ import annotations
 
+import asyncio
 import random
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
+import sqlalchemy
 from msgspec.structs import replace
 
 from alembic import command
@@ -20,7 +25,7 @@ from app.domain.paper.venue import PaperVenue
 from app.domain.risk_values import RiskLimits, TradingState
 from app.domain.signals import Action, SignalRecord, SignalStatus
 from app.domain.sizing import SizingPolicy
-from app.ports.execution import Activity, Holding, NoLocks, OrderQuery
+from app.ports.execution import Activity, Holding, LineageStep, NoLocks, OrderQuery
 from app.services.brackets.monitor import BracketMonitor
 from app.services.execution.executor import Executor
 from tests.integration.test_database import alembic_config
@@ -164,21 +169,21 @@ def test_the_holdings_rows_follow_every_bracket_save(
     rng = random.Random(7)
     try:
         for _ in range(80):
-            for _ in range(rng.randint(1, 3)):
-                number = rng.randint(1, 8)
-                bracket = _bracket(
-                    number,
-                    rng.choice(["0", "0.010", "0.003", "0.007"]),
-                    rng.choice(["100", "101.5", "99.25"]),
-                    venue=rng.choice(["paper", "other"]),
-                    symbol=rng.choice(["BTC/USDT", "ETH/USDT"]),
-                    account=rng.choice(["default", "default", "second"]),
-                    state=rng.choice([*[BracketState.OPEN] * 4, BracketState.CLOSED,
-                                      BracketState.FAILED, BracketState.UNPROTECTED]),
-                )  # fmt: skip
-                store.save_bracket(bracket, NOW)
-                latest[bracket.id] = bracket
-            store.flush()
+            with store.batch():  # written in one transaction as the block exits
+                for _ in range(rng.randint(1, 3)):
+                    number = rng.randint(1, 8)
+                    bracket = _bracket(
+                        number,
+                        rng.choice(["0", "0.010", "0.003", "0.007"]),
+                        rng.choice(["100", "101.5", "99.25"]),
+                        venue=rng.choice(["paper", "other"]),
+                        symbol=rng.choice(["BTC/USDT", "ETH/USDT"]),
+                        account=rng.choice(["default", "default", "second"]),
+                        state=rng.choice([*[BracketState.OPEN] * 4, BracketState.CLOSED,
+                                          BracketState.FAILED, BracketState.UNPROTECTED]),
+                    )  # fmt: skip
+                    store.save_bracket(bracket, NOW)
+                    latest[bracket.id] = bracket
             for account in ("default", "second"):
                 held = store.account_state(account, "BTC/USDT", NOW).holdings
                 assert held == sum_holdings(
@@ -201,7 +206,6 @@ def test_the_holdings_migration_fills_them_from_the_open_brackets(
         for bracket in (_bracket(1, "0.1", "100"), _bracket(2, "0.2", "130"),
                         _bracket(3, "0.1", "101", state=BracketState.CLOSED)):  # fmt: skip
             store.save_bracket(bracket, NOW)
-        store.flush()
         before = store.account_state("default", "BTC/USDT", NOW).holdings
         command.downgrade(alembic_config(url), "0006")
         command.upgrade(alembic_config(url), "head")
@@ -238,3 +242,158 @@ async def test_a_unit_of_linked_signals_is_read_back_and_executed_from_sql(
     assert (world.btc("a"), world.btc("b")) == (Decimal("0.0050"), Decimal(0))
     assert all(store.bracket(r.id).state is BracketState.CLOSED for r in records)  # type: ignore[union-attr]
     engine.dispose()
+
+
+# --- the unit of work ---------------------------------------------------------------------------
+
+
+class WriterAndReader:
+    """A store that writes, and a second one on the same engine that reads (its reads do not
+    write the first one's saves), over a signal with an empty lineage."""
+
+    signal_id = "01JX5Z3K8Q4W2N7R9T1V3B5C90"
+
+    def __init__(self, engine: sqlalchemy.Engine) -> None:
+        self.store, self.reader = SqlExecutionStore(engine), SqlExecutionStore(engine)
+        self.signals = SqlSignalStore(engine)
+        self.signals.add_many(
+            [SignalRecord(self.signal_id, NOW, SignalStatus.QUEUED, alert(), "native", "k")]
+        )
+
+    def saved(self, *numbers: int) -> bool:
+        ids = [_bracket(n, "0.1", "100").id for n in numbers]
+        return [b.id for b in self.reader.brackets_by_id(ids)] == ids
+
+    def none_saved(self, *numbers: int) -> bool:
+        return not self.reader.brackets_by_id([_bracket(n, "0.1", "100").id for n in numbers])
+
+    def save(self, number: int) -> None:
+        self.store.save_bracket(_bracket(number, "0.1", "100"), NOW)
+
+    def step(self, name: str) -> None:
+        self.store.record(LineageStep(self.signal_id, NOW, name, "a step"))
+
+    def steps(self) -> list[str]:
+        view = self.signals.get(self.signal_id)
+        assert view is not None
+        return [change.status for change in view.history][1:]  # after "queued"
+
+
+@pytest.fixture
+def stores(database: str) -> Iterator[WriterAndReader]:
+    engine = make_engine(database)
+    yield WriterAndReader(engine)
+    engine.dispose()
+
+
+def test_a_save_and_a_step_in_a_batch_are_written_when_the_block_exits(
+    stores: WriterAndReader,
+) -> None:
+    with stores.store.batch():
+        stores.save(1)
+        stores.step("sizing")
+        assert stores.none_saved(1)
+        assert stores.steps() == []
+    assert stores.saved(1)
+    assert stores.steps() == ["sizing"]
+
+
+def test_a_batch_that_raises_still_writes_what_it_kept_back(stores: WriterAndReader) -> None:
+    def fail_in_a_batch() -> None:
+        with stores.store.batch():
+            stores.save(1)
+            stores.step("order")
+            raise RuntimeError("venue gone")
+
+    with pytest.raises(RuntimeError, match="venue gone"):
+        fail_in_a_batch()
+    assert stores.saved(1)
+    assert stores.steps() == ["order"]
+
+
+def test_leaving_a_nested_batch_writes_what_the_enclosing_one_kept_back(
+    stores: WriterAndReader,
+) -> None:
+    with stores.store.batch():
+        stores.save(1)
+        stores.step("route")
+        with stores.store.batch():  # as right before an order is sent
+            stores.save(2)
+        assert stores.saved(1, 2)
+        assert stores.steps() == ["route"]
+        stores.save(3)
+        assert stores.none_saved(3)
+    assert stores.saved(1, 2, 3)
+
+
+def test_outside_a_batch_a_save_and_a_step_are_written_at_once(stores: WriterAndReader) -> None:
+    stores.save(1)
+    assert stores.saved(1)
+    stores.step("close")
+    assert stores.steps() == ["close"]
+
+
+async def test_a_batch_of_one_task_holds_back_no_write_of_another(stores: WriterAndReader) -> None:
+    """The tasks of one worker share its store: a save made outside any batch is written at
+    once even while another task (another account and symbol) is inside its own."""
+    inside, done = asyncio.Event(), asyncio.Event()
+
+    async def batching() -> None:
+        with stores.store.batch():
+            stores.save(1)
+            inside.set()
+            await done.wait()
+
+    task = asyncio.create_task(batching())
+    await inside.wait()
+    stores.save(2)
+    assert stores.saved(2)
+    done.set()
+    await task
+    assert stores.saved(1, 2)
+
+
+async def test_an_entry_signal_is_written_in_three_transactions(database: str) -> None:
+    """The saves and steps of one entry are kept back and written at three points: the bracket
+    before its entry is sent, before its stop-loss is sent, and with the signal's status."""
+    engine = make_engine(database)
+    books = {"BTC/USDT": book("99990x1", "100000x1")}
+    venue = PaperExchange(PaperVenue("a", [MARKET]), lambda symbol: books[symbol], lambda: NOW)
+    executor = Executor(
+        store=SqlExecutionStore(engine), venues={"a": venue}, modes={"a": "paper"},
+        clock=lambda: NOW, locks=NoLocks(), limits=RiskLimits(), sizing=SizingPolicy(),
+    )  # fmt: skip
+    record = SignalRecord("01JX5Z3K8Q4W2N7R9T1V3B5C00", NOW, SignalStatus.QUEUED, alert(),
+                          "native", "k")  # fmt: skip
+    SqlSignalStore(engine).add_many([record])
+    transactions = Transactions(engine)
+    try:
+        assert await executor.execute(record.id) is SignalStatus.EXECUTED
+    finally:
+        engine.dispose()
+    assert transactions.writes == 3
+    assert transactions.reads == 4  # the job's signals, the queue, the account, the outcome
+
+
+class Transactions:
+    """Counts an engine's transactions: those that write, and those that only read."""
+
+    def __init__(self, engine: sqlalchemy.Engine) -> None:
+        self.writes = self.reads = 0
+        self._writing: bool | None = None
+        sqlalchemy.event.listen(engine, "begin", self._begin)
+        sqlalchemy.event.listen(engine, "before_cursor_execute", self._statement)
+        sqlalchemy.event.listen(engine, "commit", self._end)
+
+    def _begin(self, conn: Any) -> None:
+        self._writing = False
+
+    def _statement(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if self._writing is not None and statement.split(maxsplit=1)[0].upper() != "SELECT":
+            self._writing = True
+
+    def _end(self, conn: Any) -> None:
+        if self._writing is not None:
+            self.writes += self._writing
+            self.reads += not self._writing
+        self._writing = None

@@ -20,6 +20,7 @@ from app.domain.market import Market
 from app.domain.orders import Leg, OrderKind, OrderState, Side
 from app.domain.risk_values import CheckName, TradingState
 from app.domain.signals import Action, Signal, SignalRecord, SignalStatus
+from app.ports.execution import LineageStep as Step
 from tests.integration.test_web_ops import scrape
 from tests.integration.test_webhook_http import make_client
 
@@ -79,27 +80,29 @@ def seed(engine: sqlalchemy.Engine) -> None:
     fast, slow = add_signal(engine, 1, start), add_signal(engine, 2, start + timedelta(seconds=1))
     for signal_id, seconds in ((fast, 0.25), (slow, 1.5)):
         received = start + timedelta(seconds=1 if signal_id == slow else 0)
-        store.record(signal_id, received, "decision", "approved: every check passed", checks())
-        store.record(signal_id, received + timedelta(seconds=seconds), "order", "entry filled")
+        filled = received + timedelta(seconds=seconds)
+        approved = "approved: every check passed"
+        store.record(Step(signal_id, received, "decision", approved, checks()))
+        store.record(Step(signal_id, filled, "order", "entry filled"))
         # the legs come later: only the first order step is the latency
-        store.record(signal_id, start + timedelta(seconds=9), "order", "tp accepted")
-        store.record(signal_id, start + timedelta(seconds=9), "bracket", "open",
+        store.record(Step(signal_id, start + timedelta(seconds=9), "order", "tp accepted"))
+        store.record(Step(signal_id, start + timedelta(seconds=9), "bracket", "open"),
                      status=SignalStatus.EXECUTED)  # fmt: skip
     two_failed = add_signal(engine, 3, start + timedelta(seconds=2))
-    store.record(two_failed, start, "decision", "denied: ...", checks("max_daily_loss", "sizing"),
-                 status=SignalStatus.DENIED)  # fmt: skip
+    store.record(Step(two_failed, start, "decision", "denied: ...",
+                      checks("max_daily_loss", "sizing")), status=SignalStatus.DENIED)  # fmt: skip
     one_failed = add_signal(engine, 4, start + timedelta(seconds=3))
-    store.record(one_failed, start, "decision", "denied: ...", checks("max_daily_loss"),
+    store.record(Step(one_failed, start, "decision", "denied: ...", checks("max_daily_loss")),
                  status=SignalStatus.DENIED)  # fmt: skip
     halted = add_signal(engine, 5, start + timedelta(seconds=4))
-    store.record(halted, start, "decision", "trading is halted: nothing is placed",
+    store.record(Step(halted, start, "decision", "trading is halted: nothing is placed"),
                  status=SignalStatus.DENIED)  # fmt: skip
     old = add_signal(engine, 6, NOW - timedelta(hours=26))
-    store.record(old, NOW - timedelta(hours=25), "decision", "denied: ...", checks("price_band"),
-                 status=SignalStatus.DENIED)  # fmt: skip
+    store.record(Step(old, NOW - timedelta(hours=25), "decision", "denied: ...",
+                      checks("price_band")), status=SignalStatus.DENIED)  # fmt: skip
     # a close executes without an order step of its own: no latency
     closing = add_signal(engine, 7, start + timedelta(seconds=5))
-    store.record(closing, start, "close", "closed 1 of 1", status=SignalStatus.EXECUTED)
+    store.record(Step(closing, start, "close", "closed 1 of 1"), status=SignalStatus.EXECUTED)
 
     at = NOW - timedelta(minutes=30)
     store.save_bracket(

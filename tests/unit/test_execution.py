@@ -23,7 +23,7 @@ from app.ports.execution import NoLocks
 from app.services.brackets.driver import BracketDriver
 from app.services.brackets.monitor import BracketMonitor
 from app.services.execution.executor import Executor
-from tests.fakes_execution import MemoryExecutionStore
+from tests.fakes_execution import MemoryExecutionStore, OnRecordFirst
 from tests.paper_helpers import book
 
 pytestmark = pytest.mark.anyio
@@ -53,7 +53,7 @@ def paper(name: str, books: Books, fee: str = "0.001") -> PaperExchange:
     markets = [
         msgspec.structs.replace(m, taker_fee=D(fee), maker_fee=D(fee)) for m in (MARKET, ETH)
     ]
-    return PaperExchange(PaperVenue(name, markets), books.for_venue(name), lambda: NOW)
+    return OnRecordFirst(PaperVenue(name, markets), books.for_venue(name), lambda: NOW)
 
 
 def alert(action: Action = Action.BUY, **kw: object) -> Signal:
@@ -75,6 +75,8 @@ class World:
         self.books = Books(**{n: book(*spec.split("|")) for n, spec in venue_books.items()})
         self.venues = {name: paper(name, self.books) for name in venue_books}
         self.store = MemoryExecutionStore()
+        for venue in self.venues.values():
+            venue.store = self.store  # every order sent is on record first
         self.executor = Executor(
             store=self.store,
             venues=self.venues,

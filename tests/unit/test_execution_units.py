@@ -8,7 +8,6 @@ from decimal import Decimal
 import msgspec
 import pytest
 
-from app.adapters.paper.exchange import PaperExchange
 from app.domain.brackets.bracket import BracketState
 from app.domain.market import Market
 from app.domain.orders import Leg, OrderRequest, OrderState, OrderStatus
@@ -19,9 +18,10 @@ from app.domain.sizing import SizingPolicy
 from app.ports.errors import Fatal
 from app.ports.execution import NoLocks
 from app.services.execution.executor import Executor, SignalMissing
+from app.services.execution.unit_checks import checked
 from app.services.execution.units import UNIT_WAIT
 from app.services.strategy.arbitrage import ArbitrageParams, ArbitrageScanner
-from tests.fakes_execution import MemoryExecutionStore
+from tests.fakes_execution import MemoryExecutionStore, OnRecordFirst
 from tests.paper_helpers import book
 from tests.unit.test_execution import ETH, MARKET, NOW
 
@@ -30,7 +30,7 @@ D = Decimal
 AMOUNT = D("0.005")
 
 
-class Refusing(PaperExchange):
+class Refusing(OnRecordFirst):
     """A paper venue whose engine refuses every order (as a venue down for maintenance)."""
 
     async def create_order(self, request: OrderRequest) -> OrderStatus:
@@ -43,9 +43,9 @@ class World:
     def __init__(self, *, b_holds: str = "0.005", refusing_b: bool = False) -> None:
         self.now = NOW
         books = {"a": book("99990x1", "100000x1"), "b": book("100600x1", "100610x1")}
-        kind = Refusing if refusing_b else PaperExchange
+        kind = Refusing if refusing_b else OnRecordFirst
         self.venues = {
-            "a": PaperExchange(PaperVenue("a", [MARKET, ETH]), lambda s: books["a"], self.clock),
+            "a": OnRecordFirst(PaperVenue("a", [MARKET, ETH]), lambda s: books["a"], self.clock),
             "b": kind(
                 PaperVenue("b", [MARKET, ETH], {"USDT": D(50_000), "BTC": D(b_holds)}),
                 lambda s: books["b"],
@@ -54,6 +54,8 @@ class World:
         }
         self.books = books
         self.store = MemoryExecutionStore()
+        for venue in self.venues.values():
+            venue.store = self.store  # every order sent is on record first
         self.executor = Executor(
             store=self.store,
             venues=self.venues,
@@ -197,7 +199,7 @@ async def test_a_unit_interrupted_after_its_first_fill_is_unwound_when_resumed()
     ids = world.unit()
     units = world.executor._units
     legs = world.store.unit("arb-1")
-    ready, reasons = await units._checked(legs)
+    ready, reasons = await checked(units._ctx, legs)
     assert reasons == []
     await units._send_entry(ready[0])
 
@@ -228,8 +230,8 @@ async def test_a_triangle_spends_in_each_leg_what_the_one_before_bought() -> Non
         "ETH/BTC": book("0.02999x100", "0.03x100", symbol="ETH/BTC"),  # ETH at 3,000 via BTC
         "ETH/USDT": book("3030x100", "3031x100", symbol="ETH/USDT"),  # and 3,030 for USDT
     }
-    venue = PaperExchange(PaperVenue("t", markets, {"USDT": usdt}), books.__getitem__, lambda: NOW)
-    store = MemoryExecutionStore()
+    venue = OnRecordFirst(PaperVenue("t", markets, {"USDT": usdt}), books.__getitem__, lambda: NOW)
+    store = venue.store = MemoryExecutionStore()
     executor = Executor(store=store, venues={"t": venue}, modes={"t": "paper"}, clock=lambda: NOW,
                         locks=NoLocks(), limits=RiskLimits(), sizing=SizingPolicy())  # fmt: skip
     kept: list[str] = []

@@ -11,11 +11,21 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.request import pathname2url
 
 import msgspec
-from sqlalchemy import Connection, Engine, create_engine, event, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    Table,
+    create_engine,
+    event,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 
@@ -27,7 +37,12 @@ from app.ports.signals import SignalQuery, SignalView, StatusChange
 signals = SignalRow.__table__  # type: ignore[attr-defined]
 events = SignalEventRow.__table__  # type: ignore[attr-defined]
 
-_signal_decoder = msgspec.json.Decoder(Signal)
+# the fields of a signal's view read from its row's columns of the same names
+_VIEW_COLUMNS = [
+    name
+    for name in SignalView.__struct_fields__
+    if name not in ("received_at", "signal", "history", "orders")
+]
 
 
 # SQLite: pages of WAL after which a commit copies them back into the database file itself
@@ -161,7 +176,34 @@ def dialect_insert(engine: Engine) -> Any:
     return postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
 
-def _utc(value: datetime) -> datetime:
+def upsert(insert: Any, keys: list[str], keep: set[str]) -> Any:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE every column but `keep` from the new row."""
+    changes = {c.name: insert.excluded[c.name] for c in insert.table.columns if c.name not in keep}
+    return insert.on_conflict_do_update(index_elements=keys, set_=changes)
+
+
+class Page(Protocol):
+    @property
+    def limit(self) -> int: ...
+
+    @property
+    def before(self) -> object:
+        """The cursor: the last id of the previous page (None: the first page)."""
+        ...
+
+
+def newest_first(table: Table, page: Page, **equal: object) -> Select[Any]:
+    """A page of `table`'s rows, highest id first, below the page's cursor, with each column
+    named in `equal` equal to its value (None: any value)."""
+    query = select(table).order_by(table.c.id.desc()).limit(page.limit)
+    for column, value in equal.items():
+        if value is not None:
+            query = query.where(table.c[column] == value)
+    return query if page.before is None else query.where(table.c.id < page.before)
+
+
+def as_utc(value: datetime) -> datetime:
+    """A datetime as read back: SQLite's have no zone (written in UTC)."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -194,23 +236,12 @@ def _row(record: SignalRecord) -> dict[str, Any]:
 
 
 def _view(row: Any, history: list[StatusChange]) -> SignalView:
+    columns = row._mapping
     return SignalView(
-        id=row.id,
-        received_at=_utc(row.received_at),
-        status=row.status,
-        dialect=row.dialect,
-        source=row.source,
-        strategy=row.strategy,
-        account=row.account,
-        symbol=row.symbol,
-        action=row.action,
-        confidence=row.confidence,
+        received_at=as_utc(row.received_at),
         signal=msgspec.convert(row.signal, Signal),
-        reason=row.reason,
-        duplicate_of=row.duplicate_of,
-        payload=row.payload,
-        client=row.client,
         history=history,
+        **{name: columns[name] for name in _VIEW_COLUMNS},
     )
 
 
@@ -276,7 +307,7 @@ class SqlSignalStore:
         return [
             SignalRecord(
                 id=row.id,
-                received_at=_utc(row.received_at),
+                received_at=as_utc(row.received_at),
                 status=SignalStatus.SPOOLED,
                 signal=msgspec.convert(row.signal, Signal),
                 dialect=row.dialect,
@@ -310,21 +341,14 @@ class SqlSignalStore:
                 .where(events.c.signal_id == signal_id)
                 .order_by(events.c.id)
             ).all()
-        return _view(row, [StatusChange(_utc(h.at), h.status, h.detail, h.data) for h in history])
+        return _view(row, [StatusChange(as_utc(h.at), h.status, h.detail, h.data) for h in history])
 
     def find(self, query: SignalQuery) -> list[SignalView]:
-        stmt = select(signals).order_by(signals.c.id.desc()).limit(query.limit)
-        for column, value in (
-            (signals.c.status, query.status),
-            (signals.c.strategy, query.strategy),
-            (signals.c.symbol, query.symbol),
-        ):
-            if value is not None:
-                stmt = stmt.where(column == value)
+        stmt = newest_first(
+            signals, query, status=query.status, strategy=query.strategy, symbol=query.symbol
+        )
         if query.since is not None:
             stmt = stmt.where(signals.c.received_at >= query.since)
-        if query.before is not None:
-            stmt = stmt.where(signals.c.id < query.before)
         with self._begin() as conn:
             return [_view(row, []) for row in conn.execute(stmt).all()]
 

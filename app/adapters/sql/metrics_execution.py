@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, Table, func, select
 
-from app.adapters.sql.db import events, signals, transaction
-from app.adapters.sql.execution_store import brackets, controls, orders
+from app.adapters.sql.db import as_utc, events, signals, transaction
+from app.adapters.sql.tables_execution import brackets, controls, orders
 from app.domain.brackets.bracket import BracketState
 from app.domain.orders import OrderState
 from app.domain.risk_values import CheckName, TradingState
@@ -39,10 +39,6 @@ class ExecutionFigures:
     decisions: dict[str, dict[str, int]]
     trading_state: dict[str, int]
     latencies_seconds: tuple[float, ...]
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class SqlExecutionMetrics:
@@ -119,7 +115,7 @@ class SqlExecutionMetrics:
             .group_by(recent.c.id, recent.c.received_at)
         )
         return tuple(
-            max(0.0, (_utc(first) - _utc(received)).total_seconds())
+            max(0.0, (as_utc(first) - as_utc(received)).total_seconds())
             for received, first in conn.execute(query).all()
         )
 

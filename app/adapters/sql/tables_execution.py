@@ -104,3 +104,9 @@ class ControlRow(SQLModel, table=True):
     value: str = _text(60)
     reason: str | None = _text(500, nullable=True)
     updated_at: datetime = _utc()
+
+
+brackets = BracketRow.__table__  # type: ignore[attr-defined]
+holdings = HoldingRow.__table__  # type: ignore[attr-defined]
+orders = OrderRow.__table__  # type: ignore[attr-defined]
+controls = ControlRow.__table__  # type: ignore[attr-defined]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -22,7 +23,7 @@ from app.domain.market import OrderBook
 from app.domain.orders import IllegalTransition, Leg, OrderRequest, OrderState, OrderStatus, Side
 from app.ports.errors import ExchangeError, Fatal, OrderNotFound, OutcomeUnknown, Retryable
 from app.ports.exchange import Exchange
-from app.ports.execution import ExecutionStore
+from app.ports.execution import ExecutionStore, LineageStep
 
 log = logging.getLogger("signalgate.brackets")
 
@@ -42,24 +43,43 @@ def request_of(bracket: Bracket, order: LegOrder) -> OrderRequest:
     )
 
 
+@dataclass(eq=False)
 class BracketDriver:
-    def __init__(
-        self,
-        store: ExecutionStore,
-        clock: Callable[[], datetime],
-        *,
-        close_unprotected: bool = True,
-    ) -> None:
-        self._store = store
-        self._now = clock
-        self._close_unprotected = close_unprotected
+    store: ExecutionStore
+    clock: Callable[[], datetime]
+    _: KW_ONLY
+    close_unprotected: bool = True  # the policy for a bracket whose protective leg failed
 
     def _save(self, bracket: Bracket) -> Bracket:
-        self._store.save_bracket(bracket, self._now())
+        self.store.save_bracket(bracket, self.clock())
         return bracket
 
     def _lineage(self, bracket: Bracket, step: str, detail: str, **data: object) -> None:
-        self._store.record(bracket.id, self._now(), step, detail, data or None)
+        self.store.record(LineageStep(bracket.id, self.clock(), step, detail, data or None))
+
+    async def create(
+        self, bracket: Bracket, order: LegOrder, venue: Exchange, *, resend: bool = False
+    ) -> OrderStatus:
+        """Save `bracket`, which holds `order`, and send the order once the save and everything
+        else kept back are written: every order is on record before it exists.
+
+        `resend`: the order is sent again with its client order id, as it is on record already
+        (nothing is saved; what is kept back is written all the same).
+
+        Raises:
+            ExchangeError: as `Exchange.create_order`; after `OutcomeUnknown` the order may
+                exist: look it up by its client order id before it is sent again.
+        """
+        self._on_record(None if resend else bracket)
+        return await venue.create_order(request_of(bracket, order))
+
+    def _on_record(self, bracket: Bracket | None) -> None:
+        """Save `bracket` (when given) and write everything kept back, right before a request
+        goes to the venue, so that the venue never acts on an order the book does not hold as it
+        is sent: leaving a batch writes what every open batch keeps back."""
+        with self.store.batch():
+            if bracket is not None:
+                self._save(bracket)
 
     async def drive(
         self, bracket: Bracket, venue: Exchange, *, book: OrderBook | None = None
@@ -171,7 +191,7 @@ class BracketDriver:
                 continue
             if found is None and order.order_id is None and resend:
                 # never reached the venue (the lost request expired): send it again, same id
-                bracket = await self._place(bracket, venue, order)
+                bracket = await self._place(bracket, venue, order, resend=True)
             elif found is None:  # not sent again, or had and forgotten: nothing rests there
                 gone = msgspec.structs.replace(order, state=OrderState.EXPIRED)
                 bracket = self._save(with_order(bracket, gone))
@@ -196,25 +216,25 @@ class BracketDriver:
         """Run one action; True when the result calls for a new plan."""
         match action:
             case Place(order=order):
-                bracket = self._save(with_order(bracket, order))
-                bracket = await self._place(bracket, venue, order)
+                bracket = await self._place(with_order(bracket, order), venue, order)
                 placed = bracket.order(order.client_order_id)
                 surprise = placed.state in (OrderState.REJECTED, OrderState.UNKNOWN)
                 return bracket, surprise or bracket.state in FINAL
             case Cancel(client_order_id=cid):
                 return await self._cancel(bracket, venue, cid)
             case Settle(state=state):
-                done = settled(bracket, state, self._now())
+                done = settled(bracket, state, self.clock())
                 self._lineage(done, str(state), f"bracket {state}, realized P&L "
                               f"{done.realized_pnl.normalize():f} {done.market.quote}",
                               realized_pnl=str(done.realized_pnl))  # fmt: skip
                 return self._save(done), True
         raise AssertionError(f"unknown action {action!r}")
 
-    async def _place(self, bracket: Bracket, venue: Exchange, order: LegOrder) -> Bracket:
-        self._store.flush()  # on record before it exists
+    async def _place(
+        self, bracket: Bracket, venue: Exchange, order: LegOrder, *, resend: bool = False
+    ) -> Bracket:
         try:
-            status = await venue.create_order(request_of(bracket, order))
+            status = await self.create(bracket, order, venue, resend=resend)
         except OutcomeUnknown as error:
             log.warning("bracket %s: %s outcome unknown (%s)", bracket.id,
                         order.client_order_id, error)  # fmt: skip
@@ -239,13 +259,13 @@ class BracketDriver:
     def _unprotected(self, bracket: Bracket, why: str) -> Bracket:
         log.error("UNPROTECTED bracket %s %s %s on %s: %s", bracket.id, bracket.side,
                   bracket.symbol, bracket.venue, why)  # fmt: skip
-        policy = "closing the position" if self._close_unprotected else "left as it is"
+        policy = "closing the position" if self.close_unprotected else "left as it is"
         self._lineage(bracket, "unprotected", f"{why}; {policy}")
         return msgspec.structs.replace(
             bracket,
             state=BracketState.UNPROTECTED,
             note=why,
-            closing=bracket.closing or self._close_unprotected,
+            closing=bracket.closing or self.close_unprotected,
         )
 
     async def _cancel(self, bracket: Bracket, venue: Exchange, cid: str) -> tuple[Bracket, bool]:
@@ -253,7 +273,7 @@ class BracketDriver:
         if order.order_id is None:  # never accepted by the venue: nothing rests there
             gone = msgspec.structs.replace(order, state=OrderState.CANCELLED)
             return self._save(with_order(bracket, gone)), False
-        self._store.flush()
+        self._on_record(None)
         try:
             status = await venue.cancel_order(bracket.symbol, order.order_id)
         except OrderNotFound:  # already closed: filled (a lost race) or cancelled

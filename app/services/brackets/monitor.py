@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from app.domain.brackets.bracket import FINAL, Bracket
 from app.ports.errors import ExchangeError, Unavailable
@@ -22,28 +23,21 @@ from app.services.brackets.driver import BracketDriver
 log = logging.getLogger("signalgate.monitor")
 
 
+@dataclass(kw_only=True, eq=False)
 class BracketMonitor:
-    def __init__(
-        self,
-        *,
-        store: ExecutionStore,
-        venues: Mapping[str, Exchange],
-        driver: BracketDriver,
-        locks: KeyLocks,
-        interval_seconds: float = 0.5,
-    ) -> None:
-        self._store = store
-        self._venues = venues
-        self._driver = driver
-        self._locks = locks
-        self._interval = interval_seconds
-        self._seen: dict[str, tuple[object, Bracket]] = {}  # open brackets as last read
+    store: ExecutionStore
+    venues: Mapping[str, Exchange]
+    driver: BracketDriver
+    locks: KeyLocks
+    interval_seconds: float = 0.5
+    # the open brackets as last read, by id, with the version they were read at
+    _seen: dict[str, tuple[object, Bracket]] = field(default_factory=dict, init=False)
 
     def _open_brackets(self) -> list[Bracket]:
         """Every open bracket, reading and decoding only those saved since the last round."""
-        versions = self._store.open_bracket_versions()
+        versions = self.store.open_bracket_versions()
         changed = [i for i, v in versions.items() if i not in self._seen or self._seen[i][0] != v]
-        fresh = {b.id: b for b in self._store.brackets_by_id(changed)}
+        fresh = {b.id: b for b in self.store.brackets_by_id(changed)}
         self._seen = {
             i: (v, fresh[i]) if i in fresh else self._seen[i]
             for i, v in versions.items()
@@ -61,39 +55,37 @@ class BracketMonitor:
         worked = 0
         for listed in self._open_brackets():
             await asyncio.sleep(0)
-            venue = self._venues.get(listed.venue)
+            venue = self.venues.get(listed.venue)
             if venue is None:
                 log.error("bracket %s is on venue %s, which is not configured", listed.id,
                           listed.venue)  # fmt: skip
                 continue
             try:
-                statuses = await self._driver.statuses(listed, venue)
-                if not await self._driver.needs_work(listed, statuses, venue):
+                statuses = await self.driver.statuses(listed, venue)
+                if not await self.driver.needs_work(listed, statuses, venue):
                     continue
-                async with self._locks.try_hold(lock_key(listed.account, listed.symbol)) as held:
+                async with self.locks.try_hold(lock_key(listed.account, listed.symbol)) as held:
                     if not held:
                         continue
-                    bracket = self._store.bracket(listed.id)  # as it is now, under the lock
+                    bracket = self.store.bracket(listed.id)  # as it is now, under the lock
                     if bracket is None or bracket.state in FINAL:
                         continue
                     if bracket != listed:  # a worker changed it meanwhile: read the venue again
-                        statuses = await self._driver.statuses(bracket, venue)
-                    try:
-                        bracket = await self._driver.refresh(bracket, venue, statuses)
-                        await self._driver.drive(bracket, venue)
-                    finally:
-                        self._store.flush()  # under the lock
+                        statuses = await self.driver.statuses(bracket, venue)
+                    with self.store.batch():  # written before the lock is let go
+                        bracket = await self.driver.refresh(bracket, venue, statuses)
+                        await self.driver.drive(bracket, venue)
                     worked += 1
             except ExchangeError as error:
                 log.warning("bracket %s on %s: %s", listed.id, venue.name, error)
         return worked
 
     async def run(self, stop: asyncio.Event) -> None:
-        log.info("bracket monitor: every %.2f s", self._interval)
+        log.info("bracket monitor: every %.2f s", self.interval_seconds)
         while not stop.is_set():
             try:
                 await self.run_once()
             except Unavailable as error:
                 log.warning("bracket monitor: database unavailable (%s); retrying", error)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self._interval)
+                await asyncio.wait_for(stop.wait(), self.interval_seconds)

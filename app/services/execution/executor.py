@@ -10,41 +10,45 @@ gate, sizing, routing, then the entry and its legs, every step on the signal's l
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from decimal import Decimal
-from typing import Any
 
 import msgspec
 
-from app.domain.brackets.bracket import Bracket, BracketState, LegOrder, reported, with_order
+from app.domain.brackets.bracket import Bracket, BracketState, reported, with_order
 from app.domain.execution_policy import EntryPolicy, ExecutionPolicy
-from app.domain.market import Market, MarketKind
-from app.domain.orders import Leg, OrderKind, OrderState, Side, client_order_id
+from app.domain.market import MarketKind
+from app.domain.orders import OrderState, Side
 from app.domain.risk import Approved, check, check_before_sizing
 from app.domain.risk_values import CheckResult, RiskLimits, TradingState
-from app.domain.routing import NoRoute, Route, VenueQuote, choose_route
-from app.domain.signals import PENDING, Action, OrderType, PositionSide, Signal, SignalStatus
+from app.domain.routing import NoRoute, Route, choose_route
+from app.domain.signals import PENDING, Action, SignalStatus
 from app.domain.sizing import SizingPolicy, SizingRequest, Unsizable, size
-from app.domain.targets import Targets, bracket_targets
-from app.ports.errors import ExchangeError, Fatal, OutcomeUnknown, Retryable
+from app.domain.targets import Targets
+from app.ports.errors import Fatal, OutcomeUnknown, Retryable
 from app.ports.exchange import Exchange
 from app.ports.execution import (
-    AccountState,
     ExecutionStore,
     Holding,
     KeyLocks,
     PendingSignal,
     lock_key,
 )
-from app.services.brackets.driver import BracketDriver, request_of
+from app.services.brackets.driver import BracketDriver
+from app.services.execution.context import ExecutionContext
+from app.services.execution.entry_terms import (
+    entry_order,
+    reference_price,
+    retarget,
+    side_of,
+    sizing_market,
+    targets_for,
+)
 from app.services.execution.units import UnitExecutor
 from app.services.execution.views import Denial, VenueView, risk_request, route_detail, snapshot_of
 
 log = logging.getLogger("signalgate.execution")
-_ZERO = Decimal(0)
 _to_json = msgspec.to_builtins
 
 
@@ -68,27 +72,14 @@ class Executor:
     ) -> None:
         """`in_process`: every venue answers in this process (a backtest), so reads are made
         one after the other, without tasks to overlap their round trips."""
-        self._in_process = in_process
-        self._store = store
-        self._venues = venues
-        self._modes = modes
-        self._now = clock
-        self._locks = locks
-        self._limits = limits
-        self._sizing = sizing
-        self._policy = policy or ExecutionPolicy()
-        self.driver = BracketDriver(store, clock, close_unprotected=self._policy.close_unprotected)
-        self._units = UnitExecutor(
-            store=store,
-            venues=venues,
-            clock=clock,
-            locks=locks,
-            limits=limits,
-            sizing=sizing,
-            policy=self._policy,
-            driver=self.driver,
-            read=self.account_and_quotes,
+        policy = policy or ExecutionPolicy()
+        self.driver = BracketDriver(store, clock, close_unprotected=policy.close_unprotected)
+        self._ctx = ExecutionContext(
+            store, venues, modes, clock, locks, limits, sizing, policy, self.driver, in_process
         )
+        self._store, self._venues, self._now = store, venues, clock
+        self._record = self._ctx.record
+        self._units = UnitExecutor(self._ctx)
 
     async def execute(self, signal_id: str) -> SignalStatus:
         """Run the signal (and any older queued one of its account and symbol).
@@ -124,25 +115,13 @@ class Executor:
         return {signal_id: done[signal_id].status for signal_id in signal_ids}
 
     async def _run_key(self, account: str, symbol: str, up_to: str, units: set[str]) -> None:
-        async with self._locks.hold(lock_key(account, symbol)):
-            try:
+        async with self._ctx.locks.hold(lock_key(account, symbol)):
+            with self._store.batch():  # what it keeps back is written before the lock is let go
                 for pending in self._store.pending(account, symbol, up_to):
                     if pending.signal.link is not None:
                         units.add(pending.signal.link.unit)
                     else:
                         await self._one(pending)
-            finally:
-                self._store.flush()  # under the lock
-
-    def _record(
-        self,
-        signal_id: str,
-        step: str,
-        detail: str,
-        status: SignalStatus | None = None,
-        **data: Any,
-    ) -> None:
-        self._store.record(signal_id, self._now(), step, detail, data or None, status=status)
 
     async def _one(self, pending: PendingSignal) -> None:
         started = self._store.bracket(pending.id) if pending.started else None
@@ -175,7 +154,7 @@ class Executor:
                 continue
             closing = msgspec.structs.replace(bracket, closing=True)
             self._store.save_bracket(closing, self._now())
-            self._store.record(bracket.id, self._now(), "close", f"closed by signal {pending.id}")
+            self._record(bracket.id, "close", f"closed by signal {pending.id}")
             closed.append(await self.driver.drive(closing, self._venues[bracket.venue]))
         return closed
 
@@ -185,7 +164,7 @@ class Executor:
             self._record(pending.id, "decision", "trading is halted: nothing is placed",
                          SignalStatus.DENIED)  # fmt: skip
             return
-        side = _side_of(signal.position_side)
+        side = side_of(signal.position_side)
         closed = await self._close_all(pending, side)
         if not closed:
             self._record(pending.id, "close", f"no open {signal.symbol} position to close",
@@ -203,7 +182,7 @@ class Executor:
         open_brackets = self._store.open_brackets(signal.account, signal.symbol)
         if open_brackets:
             new_side = open_brackets[0].side.opposite
-        elif (side := _side_of(signal.position_side)) is not None:
+        elif (side := side_of(signal.position_side)) is not None:
             new_side = side
         else:
             self._record(pending.id, "decision", f"no open {signal.symbol} position to reverse"
@@ -227,8 +206,8 @@ class Executor:
     async def _entry_signal(
         self, pending: PendingSignal, side: Side, *, checked_policy: bool = False
     ) -> None:
-        signal = pending.signal
-        account, views = await self.account_and_quotes(signal.account, signal.symbol)
+        signal, limits, sizing = pending.signal, self._ctx.limits, self._ctx.sizing
+        account, views = await self._ctx.account_and_quotes(signal.account, signal.symbol)
         if not checked_policy:
             verdict = self._entry_policy(signal.symbol, side, account.holdings)
             if isinstance(verdict, str):
@@ -240,27 +219,27 @@ class Executor:
             if verdict:
                 if not await self._flatten_first(pending, side.opposite):
                     return None
-                account, views = await self.account_and_quotes(signal.account, signal.symbol)
+                account, views = await self._ctx.account_and_quotes(signal.account, signal.symbol)
         now = self._now()
         snapshot = snapshot_of(signal.account, account, views)
-        early = check_before_sizing(signal.symbol, side, False, snapshot, self._limits, now)
+        early = check_before_sizing(signal.symbol, side, False, snapshot, limits, now)
         denial = Denial(list(early))
-        reference = _reference_price(signal, side, views)
-        market = _sizing_market(views, self._hint(signal.venue))
+        reference = reference_price(signal, side, views)
+        market = sizing_market(views, self._hint(signal.venue))
         if reference is None or market is None:
             denial.add("market_price", f"no venue has a price for {signal.symbol}")
             return self._deny(pending, denial)
-        targets = _targets(signal, side, reference, market, denial)
+        targets = targets_for(signal, side, reference, market, denial)
         sized = size(
             SizingRequest(
-                mode=signal.qty_mode if signal.quantity is not None else self._sizing.default_mode,
+                mode=signal.qty_mode if signal.quantity is not None else sizing.default_mode,
                 quantity=signal.quantity,
                 entry_price=reference,
                 stop_price=targets.stop_loss if targets else None,
                 equity=snapshot.equity,
             ),
             market,
-            self._sizing,
+            sizing,
         )
         if isinstance(sized, Unsizable):
             denial.add("sizing", sized.reason)
@@ -270,7 +249,7 @@ class Executor:
             side,
             sized.amount,
             [view.quote for view in views],
-            slippage_bps=self._policy.slippage_bps,
+            slippage_bps=self._ctx.policy.slippage_bps,
             venue_hint=self._hint(signal.venue),
         )
         self._record(pending.id, "sizing", sized.explanation, amount=str(sized.amount),
@@ -283,8 +262,7 @@ class Executor:
                      alternatives=_to_json(route.alternatives),
                      rejected=_to_json(route.rejected))  # fmt: skip
         decision = check(
-            risk_request(signal, side, route, views, targets, reference), snapshot,
-            self._limits, now,
+            risk_request(signal, side, route, views, targets, reference), snapshot, limits, now,
         )  # fmt: skip
         if not isinstance(decision, Approved) or targets is None:
             denial.checks = [*decision.checks, *denial.failed_extra]
@@ -304,7 +282,7 @@ class Executor:
         held = [h for h in holdings if h.symbol == symbol]
         if not held:
             return False
-        policy = self._policy.entry_policy
+        policy = self._ctx.policy.entry_policy
         same = any(h.side is side for h in held)
         if policy is EntryPolicy.IGNORE or (same and policy is EntryPolicy.REVERSE):
             what = "long" if held[0].side is Side.BUY else "short"
@@ -334,26 +312,17 @@ class Executor:
             venue = self._venues[candidate.venue]
             market = markets[candidate.venue]
             assert market is not None
-            bracket = Bracket(
-                id=pending.id,
-                account=signal.account,
-                venue=candidate.venue,
-                symbol=signal.symbol,
-                side=side,
-                market=market,
-                opened_at=self._now(),
+            bracket = self._ctx.new_bracket(
+                pending, candidate.venue, side, market,
                 take_profits=targets.take_profits,
                 stop_loss=targets.stop_loss,
                 trailing_percent=targets.trailing_percent,
                 resting_legs=venue.capabilities.reduce_only and market.kind is MarketKind.SWAP,
-                client_id_length=venue.capabilities.client_order_id_max_length,
-            )
-            entry = _entry_order(signal.order_type, bracket, candidate.amount, signal)
+            )  # fmt: skip
+            entry = entry_order(signal.order_type, bracket, candidate.amount, signal)
             bracket = with_order(bracket, entry)
-            self._store.save_bracket(bracket, self._now())
-            self._store.flush()  # on record before it exists
             try:
-                status = await venue.create_order(request_of(bracket, entry))
+                status = await self.driver.create(bracket, entry, venue)
             except OutcomeUnknown as error:
                 unknown = msgspec.structs.replace(entry, state=OrderState.UNKNOWN)
                 self._store.save_bracket(with_order(bracket, unknown), self._now())
@@ -372,7 +341,7 @@ class Executor:
                              f" {error}" + ("; trying the next venue" if more else ""))  # fmt: skip
                 continue
             bracket = with_order(bracket, reported(entry, status))
-            bracket = _retarget(bracket, signal, side, targets)
+            bracket = retarget(bracket, signal, side, targets)
             self._store.save_bracket(bracket, self._now())
             self._record(pending.id, "order", f"entry {entry.kind} {side} {entry.amount}"
                          f" {signal.symbol} on {candidate.venue}: {status.state}",
@@ -384,140 +353,3 @@ class Executor:
                          SignalStatus.EXECUTED, state=str(bracket.state))  # fmt: skip
             return
         self._record(pending.id, "order", "every venue refused the entry", SignalStatus.FAILED)
-
-    # --- reading the venues -------------------------------------------------------------------
-
-    async def _quotes(self, symbol: str) -> list[VenueView]:
-        if self._in_process:
-            return [await self._quote(n, v, symbol) for n, v in self._venues.items()]
-        return list(
-            await asyncio.gather(*(self._quote(n, v, symbol) for n, v in self._venues.items()))
-        )
-
-    async def _quote(self, name: str, venue: Exchange, symbol: str) -> VenueView:
-        healthy = str(getattr(venue, "circuit_state", "closed")) == "closed"
-        market: Market | None = None
-        book = None
-        free_quote = free_base = total = _ZERO
-        try:
-            market = (await venue.markets()).get(symbol)
-            if market is not None and healthy:
-                depth = self._policy.book_depth
-                if self._in_process:
-                    book, balances = await venue.order_book(symbol, depth), await venue.balances()
-                else:
-                    book, balances = await asyncio.gather(
-                        venue.order_book(symbol, depth), venue.balances()
-                    )
-                quote_asset = market.settle or market.quote
-                if (q := balances.get(quote_asset)) is not None:
-                    free_quote, total = q.free, q.total
-                if (b := balances.get(market.base)) is not None:
-                    free_base = b.free
-        except ExchangeError as error:
-            log.info("venue %s unreadable for %s: %s", name, symbol, error)
-            healthy = False
-        quote = VenueQuote(
-            venue=name,
-            mode=self._modes.get(name, "paper"),
-            market=market,
-            book=book,
-            healthy=healthy,
-            free_quote=free_quote,
-            free_base=free_base,
-        )
-        return VenueView(quote, total)
-
-    async def account_and_quotes(
-        self, account: str, symbol: str
-    ) -> tuple[AccountState, list[VenueView]]:
-        """The account from the database while the venues answer: the venue requests go out
-        first, the database is read while they are on their way."""
-        if self._in_process:
-            views = await self._quotes(symbol)
-            return self._store.account_state(account, symbol, self._now()), views
-        quoting = asyncio.ensure_future(self._quotes(symbol))
-        for _ in range(3):  # the quote task and the request tasks it starts reach their sends
-            await asyncio.sleep(0)
-        try:
-            state = self._store.account_state(account, symbol, self._now())
-        except BaseException:
-            quoting.cancel()
-            with contextlib.suppress(asyncio.CancelledError, ExchangeError):
-                await quoting
-            raise
-        return state, await quoting
-
-
-# --- pure helpers -----------------------------------------------------------------------------
-
-
-def _side_of(position_side: PositionSide | None) -> Side | None:
-    if position_side is None:
-        return None
-    return Side.BUY if position_side is PositionSide.LONG else Side.SELL
-
-
-def _reference_price(signal: Signal, side: Side, views: Sequence[VenueView]) -> Decimal | None:
-    if signal.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT) and signal.limit_price:
-        return signal.limit_price
-    books = [v.quote.book for v in views if v.quote.book is not None and v.quote.healthy]
-    prices = [b.best_ask if side is Side.BUY else b.best_bid for b in books]
-    known = [p for p in prices if p is not None]
-    if known:
-        return min(known) if side is Side.BUY else max(known)
-    return signal.price
-
-
-def _sizing_market(views: Sequence[VenueView], hint: str | None) -> Market | None:
-    listed = [v.quote for v in views if v.quote.market is not None]
-    for quote in listed:
-        if quote.venue == hint:
-            return quote.market
-    return listed[0].market if listed else None
-
-
-def _targets(
-    signal: Signal, side: Side, entry: Decimal, market: Market, denial: Denial
-) -> Targets | None:
-    try:
-        return bracket_targets(signal, side, entry, market)
-    except ValueError as error:
-        denial.add("tp_sl_sanity", str(error))
-        return None
-
-
-def _retarget(bracket: Bracket, signal: Signal, side: Side, targets: Targets) -> Bracket:
-    """Targets given in percent are measured from the actual fill, once there is one."""
-    entry = bracket.entry_price
-    if entry is None:
-        return bracket
-    try:
-        actual = bracket_targets(signal, side, entry, bracket.market)
-    except ValueError:
-        actual = targets
-    return msgspec.structs.replace(
-        bracket,
-        take_profits=actual.take_profits,
-        stop_loss=actual.stop_loss,
-        trailing_percent=actual.trailing_percent,
-    )
-
-
-def _entry_order(
-    order_type: OrderType, bracket: Bracket, amount: Decimal, signal: Signal
-) -> LegOrder:
-    kind, price, trigger = OrderKind.MARKET, None, None
-    if order_type is OrderType.LIMIT and signal.limit_price:
-        kind, price = OrderKind.LIMIT, signal.limit_price
-    elif order_type in (OrderType.STOP, OrderType.STOP_LIMIT) and signal.stop_price:
-        kind, trigger = OrderKind.STOP_MARKET, signal.stop_price
-    return LegOrder(
-        leg=Leg.ENTRY,
-        client_order_id=client_order_id(bracket.id, Leg.ENTRY, max_length=bracket.client_id_length),
-        side=bracket.side,
-        kind=kind,
-        amount=amount,
-        price=price,
-        trigger_price=trigger,
-    )

@@ -16,70 +16,33 @@ up by their client order ids, and a unit that did not complete is unwound.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
-from typing import Any
 
 import msgspec
 
 from app.domain.brackets.bracket import FINAL, Bracket, BracketState, LegOrder, reported, with_order
 from app.domain.brackets.pnl import settled
-from app.domain.execution_policy import ExecutionPolicy
 from app.domain.orders import Leg, OrderKind, OrderState, Side, client_order_id
-from app.domain.risk import Approved, check, check_before_sizing
-from app.domain.risk_values import RiskLimits
-from app.domain.routing import NoRoute, Route, choose_route
-from app.domain.signals import PENDING, Action, QtyMode, Signal, SignalStatus
-from app.domain.sizing import SizingPolicy, SizingRequest, Unsizable, size
+from app.domain.signals import PENDING, Action, SignalStatus
 from app.ports.errors import ExchangeError, OutcomeUnknown
 from app.ports.exchange import Exchange
-from app.ports.execution import AccountState, ExecutionStore, KeyLocks, PendingSignal, lock_key
-from app.services.brackets.driver import BracketDriver, request_of
-from app.services.execution.views import Denial, VenueView, risk_request, snapshot_of
+from app.ports.execution import PendingSignal, lock_key
+from app.services.execution.context import ExecutionContext
+from app.services.execution.unit_checks import ReadyLeg, checked, leg_name
 
 log = logging.getLogger("signalgate.execution")
 
 UNIT_WAIT = timedelta(seconds=5)  # how long the legs kept wait for the unit's missing ones
-_BPS = Decimal(10_000)
-_0 = Decimal(0)
-_to_json = msgspec.to_builtins
-
-Read = Callable[[str, str], Awaitable[tuple[AccountState, list[VenueView]]]]
-
-
-class _Ready(msgspec.Struct, frozen=True):
-    """A leg that passed every check: what to place, where."""
-
-    pending: PendingSignal
-    route: Route
-    view: VenueView
 
 
 class UnitExecutor:
-    def __init__(
-        self,
-        *,
-        store: ExecutionStore,
-        venues: Mapping[str, Exchange],
-        clock: Callable[[], datetime],
-        locks: KeyLocks,
-        limits: RiskLimits,
-        sizing: SizingPolicy,
-        policy: ExecutionPolicy,
-        driver: BracketDriver,
-        read: Read,
-    ) -> None:
-        self._store = store
-        self._venues = venues
-        self._now = clock
-        self._locks = locks
-        self._limits = limits
-        self._sizing = sizing
-        self._policy = policy
-        self._driver = driver
-        self._read = read
+    def __init__(self, ctx: ExecutionContext) -> None:
+        self._ctx = ctx
+        self._store, self._venues, self._now = ctx.store, ctx.venues, ctx.clock
+        self._record = ctx.record
 
     async def run(self, unit_id: str) -> None:
         """Execute the unit if all its legs are kept; leave it be while some are on their way
@@ -89,21 +52,9 @@ class UnitExecutor:
         )
         async with AsyncExitStack() as held:
             for key in keys:
-                await held.enter_async_context(self._locks.hold(key))
-            try:
+                await held.enter_async_context(self._ctx.locks.hold(key))
+            with self._store.batch():  # what it keeps back is written before the locks are let go
                 await self._run(self._store.unit(unit_id))  # read again under the locks
-            finally:
-                self._store.flush()
-
-    def _record(
-        self,
-        pending: PendingSignal,
-        step: str,
-        detail: str,
-        status: SignalStatus | None = None,
-        **data: Any,
-    ) -> None:
-        self._store.record(pending.id, self._now(), step, detail, data or None, status=status)
 
     async def _run(self, legs: list[PendingSignal]) -> None:
         waiting = [p for p in legs if p.status in PENDING]
@@ -119,8 +70,8 @@ class UnitExecutor:
             late = f"only {len(legs)} of the unit's {link.legs} legs arrived within {UNIT_WAIT}"
             return self._deny_all(waiting, [late])
         if refused := [p for p in legs if p.status not in PENDING]:
-            return self._deny_all(waiting, [f"{_name(p)} is {p.status}" for p in refused])
-        ready, reasons = await self._checked(legs)
+            return self._deny_all(waiting, [f"{leg_name(p)} is {p.status}" for p in refused])
+        ready, reasons = await checked(self._ctx, legs)
         if reasons:
             return self._deny_all(waiting, reasons)
         await self._place(ready)
@@ -129,132 +80,36 @@ class UnitExecutor:
     def _deny_all(self, waiting: Sequence[PendingSignal], reasons: list[str]) -> None:
         detail = "unit denied, no leg placed: " + "; ".join(reasons)
         for pending in waiting:
-            self._record(pending, "decision", detail, SignalStatus.DENIED)
-
-    # --- checks -------------------------------------------------------------------------------
-
-    async def _checked(self, legs: Sequence[PendingSignal]) -> tuple[list[_Ready], list[str]]:
-        """Every leg through the risk gate on its own venue; the failures of every leg."""
-        ready: list[_Ready] = []
-        reasons: list[str] = []
-        brought: dict[tuple[str, str], Decimal] = {}  # what earlier legs bring, by venue, asset
-        for pending in legs:
-            outcome = await self._check_leg(pending, brought)
-            if isinstance(outcome, _Ready):
-                ready.append(outcome)
-                _bring(brought, outcome)
-            else:
-                reasons.extend(f"{_name(pending)}: {why}" for why in outcome)
-        return ready, reasons
-
-    async def _check_leg(
-        self, pending: PendingSignal, brought: Mapping[tuple[str, str], Decimal]
-    ) -> _Ready | list[str]:
-        """One leg's checks, its venue's free balances counting what the unit's earlier legs
-        bring there (a triangle's second leg spends what its first buys)."""
-        signal = pending.signal
-        side = Side.BUY if signal.action is Action.BUY else Side.SELL
-        account, views = await self._read(signal.account, signal.symbol)
-        view = next((v for v in views if v.quote.venue == signal.venue), None)
-        market = view.quote.market if view is not None else None
-        book = view.quote.book if view is not None else None
-        if view is None or market is None or signal.quantity is None or signal.price is None:
-            return [f"venue {signal.venue} does not list {signal.symbol}"]
-        venue, quote = view.quote.venue, view.quote
-        quote = msgspec.structs.replace(
-            quote,
-            free_quote=quote.free_quote + brought.get((venue, market.settle or market.quote), _0),
-            free_base=quote.free_base + brought.get((venue, market.base), _0),
-        )
-        view = msgspec.structs.replace(view, quote=quote)
-        price = (book.best_ask if side is Side.BUY else book.best_bid) if book else None
-        now = self._now()
-        snapshot = snapshot_of(signal.account, account, [view])
-        denial = Denial(
-            list(check_before_sizing(signal.symbol, side, False, snapshot, self._limits, now))
-        )
-        reference = max(price or signal.price, signal.price)
-        amount = signal.quantity
-        funding = (
-            (venue, market.settle or market.quote) if side is Side.BUY else (venue, market.base)
-        )
-        if funding in brought:  # spends what an earlier leg brings: no more than that
-            affordable = (
-                quote.free_quote / (reference * (1 + market.taker_fee))
-                if side is Side.BUY
-                else quote.free_base
-            )
-            amount = min(amount, affordable)
-        sized = size(
-            SizingRequest(QtyMode.BASE, amount, reference, None, snapshot.equity),
-            market,
-            self._sizing,
-        )
-        if isinstance(sized, Unsizable):
-            denial.add("sizing", sized.reason)
-            return denial.reasons
-        route = choose_route(
-            signal.symbol,
-            side,
-            sized.amount,
-            [view.quote],
-            slippage_bps=self._policy.slippage_bps,
-            venue_hint=signal.venue,
-        )
-        if isinstance(route, NoRoute):
-            return [*denial.reasons, route.reason]
-        if moved := _moved(signal, side, route, self._policy.slippage_bps):
-            denial.add("opportunity", moved)
-        decision = check(
-            risk_request(signal, side, route, [view], None, signal.price),
-            snapshot,
-            self._limits,
-            now,
-        )
-        checks = [*decision.checks, *denial.failed_extra]
-        if not isinstance(decision, Approved) or denial.failed_extra:
-            return [c.detail for c in checks if not c.passed]
-        self._record(
-            pending, "decision", "leg approved: every check passed", checks=_to_json(checks)
-        )
-        return _Ready(pending, route, view)
+            self._record(pending.id, "decision", detail, SignalStatus.DENIED)
 
     # --- placing and unwinding ----------------------------------------------------------------
 
-    async def _place(self, ready: Sequence[_Ready]) -> None:
+    async def _place(self, ready: Sequence[ReadyLeg]) -> None:
         placed: list[tuple[PendingSignal, Bracket]] = []
         for number, leg in enumerate(ready):
             bracket = await self._send_entry(leg)
             placed.append((leg.pending, bracket))
             if _filled(bracket) < leg.route.chosen.amount:
-                why = f"{_name(leg.pending)} was not filled ({_entry(bracket).state})"
+                why = f"{leg_name(leg.pending)} was not filled ({_entry(bracket).state})"
                 return await self._unwind(placed, why, ready[number + 1 :])
         self._finish(placed, [leg.pending for leg in ready])
         return None
 
-    async def _send_entry(self, leg: _Ready) -> Bracket:
+    async def _send_entry(self, leg: ReadyLeg) -> Bracket:
         signal, candidate = leg.pending.signal, leg.route.chosen
         venue = self._venues[candidate.venue]
         market = leg.view.quote.market
         assert market is not None
         side = Side.BUY if signal.action is Action.BUY else Side.SELL
-        bracket = Bracket(
-            id=leg.pending.id,
-            account=signal.account,
-            venue=candidate.venue,
-            symbol=signal.symbol,
-            side=side,
-            market=market,
-            opened_at=self._now(),
-            client_id_length=venue.capabilities.client_order_id_max_length,
-            note="arbitrage leg",
+        bracket = self._ctx.new_bracket(
+            leg.pending, candidate.venue, side, market, note="arbitrage leg"
         )
         entry = _market_order(bracket, Leg.ENTRY, side, candidate.amount)
         bracket = await self._send(with_order(bracket, entry), entry, venue)
         self._record(
-            leg.pending,
+            leg.pending.id,
             "order",
-            f"{_name(leg.pending)}: market {side} {entry.amount}"
+            f"{leg_name(leg.pending)}: market {side} {entry.amount}"
             f" {signal.symbol} on {candidate.venue}: {_entry(bracket).state}",
             client_order_id=entry.client_order_id,
             average_price=str(_entry(bracket).average_price),
@@ -264,13 +119,11 @@ class UnitExecutor:
     async def _send(self, bracket: Bracket, order: LegOrder, venue: Exchange) -> Bracket:
         """Save, send, and save what the venue said (looked up by client order id when it did
         not answer)."""
-        self._store.save_bracket(bracket, self._now())
-        self._store.flush()  # on record before it exists
         try:
-            status = await venue.create_order(request_of(bracket, order))
+            status = await self._ctx.driver.create(bracket, order, venue)
         except OutcomeUnknown:
             unknown = msgspec.structs.replace(order, state=OrderState.UNKNOWN)
-            bracket = await self._driver.settle_unknowns(
+            bracket = await self._ctx.driver.settle_unknowns(
                 with_order(bracket, unknown), venue, resend=False
             )
         except ExchangeError as error:
@@ -298,14 +151,14 @@ class UnitExecutor:
         self,
         placed: list[tuple[PendingSignal, Bracket]],
         why: str,
-        unplaced: Sequence[_Ready],
+        unplaced: Sequence[ReadyLeg],
     ) -> None:
         """Take back every filled leg, newest first, and fail the unit."""
         outcomes = []
         for pending, leg_bracket in reversed(placed):
             filled = _filled(leg_bracket)
             if filled <= 0:
-                outcomes.append((pending, leg_bracket, f"{_name(pending)}: nothing filled"))
+                outcomes.append((pending, leg_bracket, f"{leg_name(pending)}: nothing filled"))
                 continue
             outcomes.append((pending, *await self._take_back(pending, leg_bracket, filled)))
         summary = "; ".join(text for _, _, text in outcomes)
@@ -322,11 +175,11 @@ class UnitExecutor:
                 )
             self._store.save_bracket(settled(bracket, state, self._now()), self._now())
             self._record(
-                pending, "unit", f"unit failed: {why}; unwound: {summary}", SignalStatus.FAILED
+                pending.id, "unit", f"unit failed: {why}; unwound: {summary}", SignalStatus.FAILED
             )
         for leg in unplaced:
             self._record(
-                leg.pending, "unit", f"unit failed before this leg: {why}", SignalStatus.FAILED
+                leg.pending.id, "unit", f"unit failed before this leg: {why}", SignalStatus.FAILED
             )
 
     async def _take_back(
@@ -338,17 +191,18 @@ class UnitExecutor:
         bracket = await self._send(with_order(bracket, unwind), unwind, venue)
         done = bracket.order(unwind.client_order_id)
         text = (
-            f"{_name(pending)}: {back} {done.filled} of {filled} {bracket.symbol} on "
+            f"{leg_name(pending)}: {back} {done.filled} of {filled} {bracket.symbol} on "
             f"{bracket.venue} at {done.average_price} ({done.state})"
         )
-        self._record(pending, "unwind", text, client_order_id=unwind.client_order_id)
+        self._record(pending.id, "unwind", text, client_order_id=unwind.client_order_id)
         return bracket, text
 
     def _finish(
         self, placed: Sequence[tuple[PendingSignal, Bracket]], waiting: Sequence[PendingSignal]
     ) -> None:
         fills = "; ".join(
-            f"{_name(p)} {b.side} {_filled(b)} {b.symbol} on {b.venue} at {_entry(b).average_price}"
+            f"{leg_name(p)} {b.side} {_filled(b)} {b.symbol} on {b.venue}"
+            f" at {_entry(b).average_price}"
             for p, b in placed
         )
         for _, bracket in placed:
@@ -357,7 +211,10 @@ class UnitExecutor:
                 self._store.save_bracket(closed, self._now())
         for pending in waiting:
             self._record(
-                pending, "unit", f"unit executed, every leg filled: {fills}", SignalStatus.EXECUTED
+                pending.id,
+                "unit",
+                f"unit executed, every leg filled: {fills}",
+                SignalStatus.EXECUTED,
             )
 
     # --- resuming -----------------------------------------------------------------------------
@@ -372,7 +229,7 @@ class UnitExecutor:
                 continue
             if bracket.state not in FINAL:
                 venue = self._venues[bracket.venue]
-                bracket = await self._driver.settle_unknowns(bracket, venue, resend=False)
+                bracket = await self._ctx.driver.settle_unknowns(bracket, venue, resend=False)
                 self._store.save_bracket(bracket, self._now())
             placed.append((pending, bracket))
         link = waiting[0].signal.link
@@ -381,7 +238,7 @@ class UnitExecutor:
             _filled(b) >= _entry(b).amount and b.exited == 0 for _, b in placed
         )
         for pending in waiting:
-            self._record(pending, "resumed", "resuming the unit after an interrupted run")
+            self._record(pending.id, "resumed", "resuming the unit after an interrupted run")
         if complete:
             return self._finish(placed, waiting)
         unwinding = [(p, b) for p, b in placed if b.state not in FINAL]
@@ -389,30 +246,9 @@ class UnitExecutor:
         for pending in waiting:
             if all(pending.id != p.id for p, _ in unwinding):
                 self._record(
-                    pending, "unit", "unit failed: its run was interrupted", SignalStatus.FAILED
+                    pending.id, "unit", "unit failed: its run was interrupted", SignalStatus.FAILED
                 )
         return None
-
-
-def _bring(brought: dict[tuple[str, str], Decimal], leg: _Ready) -> None:
-    """What an approved leg adds to and takes from its venue's balances, fees counted against
-    the unit (a buy receives its amount less the fee, a sell pays its amount)."""
-    chosen, market = leg.route.chosen, leg.view.quote.market
-    assert market is not None
-    base, settle = (chosen.venue, market.base), (chosen.venue, market.settle or market.quote)
-    value = chosen.amount * chosen.average_price
-    if leg.pending.signal.action is Action.BUY:
-        brought[base] = brought.get(base, _0) + chosen.amount * (1 - chosen.fee_rate)
-        brought[settle] = brought.get(settle, _0) - value * (1 + chosen.fee_rate)
-    else:
-        brought[base] = brought.get(base, _0) - chosen.amount
-        brought[settle] = brought.get(settle, _0) + value * (1 - chosen.fee_rate)
-
-
-def _name(pending: PendingSignal) -> str:
-    signal = pending.signal
-    number = signal.link.leg + 1 if signal.link is not None else 1
-    return f"leg {number} ({signal.action} {signal.symbol} on {signal.venue})"
 
 
 def _market_order(bracket: Bracket, leg: Leg, side: Side, amount: Decimal) -> LegOrder:
@@ -426,17 +262,3 @@ def _entry(bracket: Bracket) -> LegOrder:
 
 def _filled(bracket: Bracket) -> Decimal:
     return _entry(bracket).filled
-
-
-def _moved(signal: Signal, side: Side, route: Route, slippage_bps: Decimal) -> str | None:
-    """Why the leg's price now is past the budget from the price the opportunity was found at."""
-    found, now = signal.price, route.chosen.average_price
-    assert found is not None
-    allowed = found * slippage_bps / _BPS
-    worse = now - found if side is Side.BUY else found - now
-    if worse <= allowed:
-        return None
-    return (
-        f"the price moved from {found} to {now}, past the {slippage_bps} bps slippage budget:"
-        " the opportunity is gone"
-    )

@@ -1,0 +1,123 @@
+"""The holdings rows: what the open brackets of each account, venue, symbol and side hold, moved
+in the transaction of every bracket save, so that the risk gate reads a few rows per signal
+instead of summing every open bracket."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam, select
+
+from app.adapters.sql.db import dialect_insert, upsert
+from app.adapters.sql.prepared import Prepared
+from app.adapters.sql.tables_execution import brackets, holdings
+from app.domain.brackets.bracket import FINAL, Bracket
+from app.ports.execution import Holding
+
+HoldingKey = tuple[str, str, str, str]  # account, venue, symbol, side
+_HOLDING_KEY = ("account", "venue", "symbol", "side")
+_CONTRIBUTION = (brackets.c.id, *(brackets.c[name] for name in _HOLDING_KEY), brackets.c.state,
+                 brackets.c.position, brackets.c.entry_price)  # fmt: skip
+_FINAL = [s.value for s in FINAL]
+_ZERO = Decimal(0)
+log = logging.getLogger("signalgate.execution")
+
+
+class HoldingRows:
+    """The holdings statements, compiled once (`Prepared`), run in the caller's transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        prepared = functools.partial(Prepared, engine)
+        self._of_account = prepared(
+            select(holdings.c.venue, holdings.c.symbol, holdings.c.side, holdings.c.position,
+                   holdings.c.cost, holdings.c.brackets)
+            .where(holdings.c.account == bindparam("account"))
+            .order_by(holdings.c.venue, holdings.c.symbol, holdings.c.side)
+        )  # fmt: skip
+        self._held_before = prepared(select(*_CONTRIBUTION).where(brackets.c.id == bindparam("id")))
+        row = [holdings.c[name] == bindparam(name) for name in _HOLDING_KEY]
+        self._row = prepared(
+            select(holdings.c.position, holdings.c.cost, holdings.c.brackets).where(*row)
+        )
+        self._upsert = prepared(
+            upsert(dialect_insert(engine)(holdings), list(_HOLDING_KEY), keep=set())
+        )
+        self._drop = prepared(holdings.delete().where(*row))
+
+    def of_account(self, conn: Connection, account: str) -> list[Holding]:
+        return [Holding.summed(*row) for row in self._of_account.rows(conn, {"account": account})]
+
+    def before(self, conn: Connection, bracket_ids: Iterable[str]) -> list[Any]:
+        """What the brackets `bracket_ids` contribute as saved now (none for a new bracket):
+        read before their new saves are written."""
+        return [row for i in bracket_ids for row in self._held_before.rows(conn, {"id": i})]
+
+    def move(self, conn: Connection, before: Iterable[Any], after: Sequence[Bracket]) -> None:
+        """Add to the holdings rows what changes when the brackets `after` replace their rows
+        `before` (a holdings row goes when its last bracket closes).
+
+        Read, added in exact Decimals and written back in the brackets' transaction: the rows
+        of one account and symbol change only under that key's lock, like its brackets."""
+        for key, change in _holding_changes(before, after).items():
+            where = dict(zip(_HOLDING_KEY, key, strict=True))
+            found = self._row.rows(conn, where)
+            now = change.plus(HeldSums(*found[0])) if found else change
+            if now.brackets > 0:
+                self._upsert.execute(conn, {**where, **now.row()})
+                continue
+            if now.brackets < 0 or now.position:
+                log.error("holdings of %s out of step with the brackets: %s", key, now)
+            self._drop.execute(conn, where)
+
+
+@dataclass(frozen=True, slots=True)
+class HeldSums:
+    """A holdings row's sums, or a change to them."""
+
+    position: Decimal
+    cost: Decimal  # position x entry price
+    brackets: int
+
+    def plus(self, other: HeldSums) -> HeldSums:
+        return HeldSums(self.position + other.position, self.cost + other.cost,
+                        self.brackets + other.brackets)  # fmt: skip
+
+    def negated(self) -> HeldSums:
+        return HeldSums(-self.position, -self.cost, -self.brackets)
+
+    @property
+    def nothing(self) -> bool:
+        return not (self.position or self.cost or self.brackets)
+
+    def row(self) -> dict[str, Any]:
+        return {"position": self.position, "cost": self.cost, "brackets": self.brackets}
+
+
+def _held(state: str, position: Decimal, entry_price: Decimal | None) -> HeldSums | None:
+    """What one bracket adds to its holdings row: nothing once it is closed or failed."""
+    if state in _FINAL:
+        return None
+    return HeldSums(position, position * entry_price if entry_price is not None else _ZERO, 1)
+
+
+def _holding_changes(before: Iterable[Any], after: Iterable[Bracket]) -> dict[HoldingKey, HeldSums]:
+    """The changes to the holdings rows when the brackets `after` replace their rows `before`
+    (`_CONTRIBUTION` columns; a bracket saved for the first time has none)."""
+    changes: dict[HoldingKey, HeldSums] = {}
+
+    def add(key: HoldingKey, sums: HeldSums | None) -> None:
+        if sums is not None:
+            changes[key] = changes[key].plus(sums) if key in changes else sums
+
+    for _, account, venue, symbol, side, state, position, entry_price in before:
+        if (was := _held(state, position, entry_price)) is not None:
+            add((account, venue, symbol, side), was.negated())
+    for b in after:
+        key = (b.account, b.venue, b.symbol, b.side.value)
+        add(key, _held(b.state.value, b.position, b.entry_price))
+    return {key: sums for key, sums in changes.items() if not sums.nothing}

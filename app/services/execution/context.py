@@ -1,0 +1,143 @@
+"""What the executor and the unit executor share: the store, the venues, the rules, the bracket
+driver, and the one reading of an account and the venues' quotes that precedes every decision."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from app.domain.brackets.bracket import Bracket
+from app.domain.execution_policy import ExecutionPolicy
+from app.domain.market import Market
+from app.domain.orders import Side
+from app.domain.risk_values import RiskLimits
+from app.domain.routing import VenueQuote
+from app.domain.signals import SignalStatus
+from app.domain.sizing import SizingPolicy
+from app.ports.errors import ExchangeError
+from app.ports.exchange import Exchange
+from app.ports.execution import (
+    AccountState,
+    ExecutionStore,
+    KeyLocks,
+    LineageStep,
+    PendingSignal,
+)
+from app.services.brackets.driver import BracketDriver
+from app.services.execution.views import VenueView
+
+log = logging.getLogger("signalgate.execution")
+_ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, eq=False)
+class ExecutionContext:
+    """Everything a signal is executed with, built once by the `Executor`."""
+
+    store: ExecutionStore
+    venues: Mapping[str, Exchange]
+    modes: Mapping[str, str]  # venue -> paper, testnet or live
+    clock: Callable[[], datetime]
+    locks: KeyLocks
+    limits: RiskLimits
+    sizing: SizingPolicy
+    policy: ExecutionPolicy
+    driver: BracketDriver
+    # every venue answers in this process (a backtest): reads are made one after the other,
+    # without tasks to overlap their round trips
+    in_process: bool = False
+
+    def record(
+        self,
+        signal_id: str,
+        step: str,
+        detail: str,
+        status: SignalStatus | None = None,
+        **data: Any,
+    ) -> None:
+        """Add a step, now, to the signal's lineage (`data`: the figures behind it)."""
+        self.store.record(LineageStep(signal_id, self.clock(), step, detail, data or None),
+                          status=status)  # fmt: skip
+
+    def new_bracket(
+        self, pending: PendingSignal, venue: str, side: Side, market: Market, **terms: Any
+    ) -> Bracket:
+        """The signal's bracket on `venue`, opened now, with no order yet."""
+        return Bracket(
+            id=pending.id,
+            account=pending.signal.account,
+            venue=venue,
+            symbol=pending.signal.symbol,
+            side=side,
+            market=market,
+            opened_at=self.clock(),
+            client_id_length=self.venues[venue].capabilities.client_order_id_max_length,
+            **terms,
+        )
+
+    async def account_and_quotes(
+        self, account: str, symbol: str
+    ) -> tuple[AccountState, list[VenueView]]:
+        """The account from the database while the venues answer: the venue requests go out
+        first, the database is read while they are on their way."""
+        if self.in_process:
+            views = await self._quotes(symbol)
+            return self.store.account_state(account, symbol, self.clock()), views
+        quoting = asyncio.ensure_future(self._quotes(symbol))
+        for _ in range(3):  # the quote task and the request tasks it starts reach their sends
+            await asyncio.sleep(0)
+        try:
+            state = self.store.account_state(account, symbol, self.clock())
+        except BaseException:
+            quoting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ExchangeError):
+                await quoting
+            raise
+        return state, await quoting
+
+    async def _quotes(self, symbol: str) -> list[VenueView]:
+        if self.in_process:
+            return [await self._quote(n, v, symbol) for n, v in self.venues.items()]
+        return list(
+            await asyncio.gather(*(self._quote(n, v, symbol) for n, v in self.venues.items()))
+        )
+
+    async def _quote(self, name: str, venue: Exchange, symbol: str) -> VenueView:
+        healthy = str(getattr(venue, "circuit_state", "closed")) == "closed"
+        market: Market | None = None
+        book = None
+        free_quote = free_base = total = _ZERO
+        try:
+            market = (await venue.markets()).get(symbol)
+            if market is not None and healthy:
+                depth = self.policy.book_depth
+                if self.in_process:
+                    book, balances = await venue.order_book(symbol, depth), await venue.balances()
+                else:
+                    book, balances = await asyncio.gather(
+                        venue.order_book(symbol, depth), venue.balances()
+                    )
+                quote_asset = market.settle or market.quote
+                if (q := balances.get(quote_asset)) is not None:
+                    free_quote, total = q.free, q.total
+                if (b := balances.get(market.base)) is not None:
+                    free_base = b.free
+        except ExchangeError as error:
+            log.info("venue %s unreadable for %s: %s", name, symbol, error)
+            healthy = False
+        quote = VenueQuote(
+            venue=name,
+            mode=self.modes.get(name, "paper"),
+            market=market,
+            book=book,
+            healthy=healthy,
+            free_quote=free_quote,
+            free_base=free_base,
+        )
+        return VenueView(quote, total)
