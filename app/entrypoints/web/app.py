@@ -12,17 +12,19 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Litestar, Request, Response, get, post
-from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.config import OpenAPIConfig
 from litestar.params import FromPath, QueryParameter
 from litestar.response.base import ASGIResponse
 
 from app.bootstrap.logs import configure_logging
 from app.bootstrap.web import Services, build_services
-from app.config.settings import MAX_BODY_BYTES, TRADINGVIEW_IPS, Settings, load_settings
-from app.domain.auth import client_address, is_loopback, secret_matches, signature_matches
+from app.config.settings import MAX_BODY_BYTES, TRADINGVIEW_IPS, load_settings
+from app.domain.auth import secret_matches, signature_matches
 from app.domain.dialects import AlertError, InvalidAlert, parse_alert
+from app.entrypoints.web.connection import header, sender, services_of
 from app.entrypoints.web.execution import EXECUTION_ROUTES
+from app.entrypoints.web.guards import requires_read_access
 from app.entrypoints.web.ops import OPS_ROUTES
 from app.ports.execution import OrderQuery
 from app.ports.signals import SignalQuery, SignalView
@@ -63,29 +65,10 @@ def _error(code: int, status: str, reason: str) -> Response[bytes]:
     return Response(body, status_code=code, media_type=_JSON)
 
 
-def _services(request: Request[Any, Any, Any]) -> Services:
-    services: Services = request.app.state.services
-    return services
-
-
-def _header(request: Request[Any, Any, Any], name: bytes) -> str | None:
-    """One header, read without building Litestar's header map (the webhook's hot path)."""
-    for key, value in request.scope["headers"]:
-        if key == name:  # ASGI servers give lower-case names
-            return bytes(value).decode("latin-1")
-    return None
-
-
-def _sender(request: Request[Any, Any, Any], settings: Settings) -> str | None:
-    peer = request.client.host if request.client else None
-    forwarded = _header(request, b"x-forwarded-for") if settings.trusted_proxies else None
-    return client_address(peer, forwarded, settings.trusted_proxies)
-
-
 async def _webhook(request: Request[Any, Any, Any], strategy: str | None) -> ASGIResponse:
-    services = _services(request)
+    services = services_of(request)
     settings = services.settings
-    client = _sender(request, settings)
+    client = sender(request, settings)
     if settings.tradingview_ips_only and client not in TRADINGVIEW_IPS:
         return _answer(403, "forbidden", "this address is not one of TradingView's webhook senders")
     body = await request.body()
@@ -96,7 +79,7 @@ async def _webhook(request: Request[Any, Any, Any], strategy: str | None) -> ASG
     except AlertError as exc:
         return _answer(400, "unparseable", str(exc))
     if settings.webhook_secret is not None:
-        signature = _header(request, b"x-signature")
+        signature = header(request, b"x-signature")
         if signature is not None:
             if not signature_matches(settings.webhook_secret, body, signature):
                 return _answer(401, "unauthorized", "the X-Signature does not match the body")
@@ -143,28 +126,12 @@ async def webhook_for_strategy(
     return await _webhook(request, strategy[:100])
 
 
-def authorize_read(request: Request[Any, Any, Any]) -> None:
-    settings = _services(request).settings
-    token = settings.api_token
-    if token is None:
-        # the sender as seen through trusted proxies: a local proxy does not make everyone local
-        if not is_loopback(_sender(request, settings)):
-            raise NotAuthorizedException(
-                "API_TOKEN is not set, so the read API answers only on this machine: set API_TOKEN."
-            )
-        return
-    presented = request.headers.get("authorization", "")
-    scheme, _, value = presented.partition(" ")
-    if scheme.lower() != "bearer" or not secret_matches(token, [value.strip()]):
-        raise NotAuthorizedException("send Authorization: Bearer <API_TOKEN>.")
-
-
 class SignalPage(msgspec.Struct):
     signals: list[SignalView]
     next: str | None
 
 
-@get("/signals", summary="List signals, newest first")
+@get("/signals", summary="List signals, newest first", guards=[requires_read_access])
 async def list_signals(
     request: Request[Any, Any, Any],
     status: Annotated[str | None, QueryParameter()] = None,
@@ -174,7 +141,6 @@ async def list_signals(
     before: Annotated[str | None, QueryParameter(description="`next` of the previous page")] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
 ) -> SignalPage:
-    authorize_read(request)
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
     query = SignalQuery(
@@ -185,14 +151,15 @@ async def list_signals(
         before=before,
         limit=limit,
     )
-    found = await asyncio.to_thread(_services(request).reader.find, query)
+    found = await asyncio.to_thread(services_of(request).reader.find, query)
     return SignalPage(found, found[-1].id if len(found) == limit else None)
 
 
-@get("/signals/{signal_id:str}", summary="One signal with its history")
+@get(
+    "/signals/{signal_id:str}", summary="One signal with its history", guards=[requires_read_access]
+)
 async def get_signal(request: Request[Any, Any, Any], signal_id: FromPath[str]) -> SignalView:
-    authorize_read(request)
-    services = _services(request)
+    services = services_of(request)
     found = await asyncio.to_thread(services.reader.get, signal_id)
     if found is None:
         raise HTTPException(
@@ -213,7 +180,7 @@ async def health() -> dict[str, str]:
 
 @get("/ready", summary="Redis and the database are reachable")
 async def ready(request: Request[Any, Any, Any]) -> Response[bytes]:
-    checks = await _services(request).readiness()
+    checks = await services_of(request).readiness()
     ok = all(v == "ok" for v in checks.values())
     return Response(
         _json.encode({"status": "ready" if ok else "not ready", "checks": checks}),
