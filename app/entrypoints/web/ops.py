@@ -1,8 +1,9 @@
-"""Operations surfaces of the web process: rq-dashboard under /rq and Prometheus at /metrics.
+"""Operations surfaces of the web process: /health, /ready, rq-dashboard under /rq and Prometheus
+at /metrics.
 
-Both sit behind the read API's token (`guards`). The dashboard is a Flask app (rq-dashboard 0.9)
-mounted through a WSGI bridge; /metrics renders a `MetricsSnapshot` taken at scrape time from the
-shared stores, so every web process answers the same figures.
+The dashboard and /metrics sit behind the read API's token (`guards`). The dashboard is a Flask app
+(rq-dashboard 0.9) mounted through a WSGI bridge; /metrics renders a `MetricsSnapshot` taken at
+scrape time from the shared stores, so every web process answers the same figures.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlencode
 
+import msgspec
 from a2wsgi import WSGIMiddleware
 from litestar import Request, Response, asgi, get
 from litestar.datastructures import Cookie
@@ -41,6 +43,7 @@ _COOKIE_SECONDS = 12 * 3600
 LATENCY_QUANTILES = (0.5, 0.9, 0.99)
 # Prometheus' text format 0.0.4, which every Prometheus reads (Litestar adds the charset)
 _PROMETHEUS_TEXT = "text/plain; version=0.0.4"
+_json = msgspec.json.Encoder()
 
 
 def dashboard_app(redis_url: str) -> Flask:
@@ -240,4 +243,20 @@ async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
     return Response(body, media_type=_PROMETHEUS_TEXT)
 
 
-OPS_ROUTES = (rq_dashboard, metrics)
+@get("/health", summary="The process is up")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/ready", summary="Redis and the database are reachable")
+async def ready(request: Request[Any, Any, Any]) -> Response[bytes]:
+    checks = await services_of(request).readiness()
+    ok = all(v == "ok" for v in checks.values())
+    return Response(
+        _json.encode({"status": "ready" if ok else "not ready", "checks": checks}),
+        status_code=200 if ok else 503,
+        media_type="application/json",
+    )
+
+
+OPS_ROUTES = (health, ready, rq_dashboard, metrics)
