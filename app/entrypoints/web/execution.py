@@ -6,13 +6,15 @@ Reads follow the read API's rule and the switches the admin rule (`guards`).
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, get, post
-from litestar.params import QueryParameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromQuery, QueryParameter
 
 from app.domain.brackets.bracket import Bracket
 from app.domain.brackets.pnl import unrealized_pnl
@@ -22,6 +24,25 @@ from app.entrypoints.web.connection import services_of
 from app.entrypoints.web.guards import requires_admin_token, requires_read_access
 from app.ports.errors import ExchangeError
 from app.ports.execution import OrderQuery, OrderView
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    """The query parameters of `GET /orders`, which Litestar reads and checks."""
+
+    account: FromQuery[str | None] = None
+    symbol: FromQuery[str | None] = None
+    venue: FromQuery[str | None] = None
+    # Litestar fills a parameter named `state` with the app's state: the field takes another
+    # name, and the property below gives the port's query its `state`
+    order_state: Annotated[str | None, QueryParameter(name="state")] = None
+    open_only: Annotated[bool, QueryParameter(name="open")] = False
+    before: Annotated[int | None, QueryParameter(description="`next` of the previous page")] = None
+    limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100
+
+    @property
+    def state(self) -> str | None:
+        return self.order_state
 
 
 class OrderPage(msgspec.Struct):
@@ -50,28 +71,18 @@ class TradingStateView(msgspec.Struct):
     reason: str | None = None
 
 
-@get("/orders", summary="Orders signalgate placed, newest first", guards=[requires_read_access])
+@get(
+    "/orders",
+    summary="Orders signalgate placed, newest first",
+    guards=[requires_read_access],
+    dependencies={"filters": Provide(OrderFilter, sync_to_thread=False)},
+)
 async def list_orders(
-    request: Request[Any, Any, Any],
-    account: Annotated[str | None, QueryParameter()] = None,
-    symbol: Annotated[str | None, QueryParameter()] = None,
-    venue: Annotated[str | None, QueryParameter()] = None,
-    order_state: Annotated[str | None, QueryParameter(name="state")] = None,
-    open_only: Annotated[bool, QueryParameter(name="open")] = False,
-    before: Annotated[int | None, QueryParameter(description="`next` of the previous page")] = None,
-    limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+    request: Request[Any, Any, Any], filters: NamedDependency[OrderFilter]
 ) -> OrderPage:
-    query = OrderQuery(
-        account=account,
-        symbol=symbol,
-        venue=venue,
-        state=order_state,
-        open_only=open_only,
-        before=before,
-        limit=limit,
-    )
+    query = msgspec.convert(filters, OrderQuery, from_attributes=True)
     found = await asyncio.to_thread(services_of(request).execution.orders, query)
-    return OrderPage(found, found[-1].id if len(found) == limit else None)
+    return OrderPage(found, found[-1].id if len(found) == query.limit else None)
 
 
 @get(
@@ -79,7 +90,7 @@ async def list_orders(
 )
 async def list_positions(
     request: Request[Any, Any, Any],
-    account: Annotated[str | None, QueryParameter()] = None,
+    account: FromQuery[str | None] = None,
 ) -> list[PositionView]:
     services = services_of(request)
     brackets = await asyncio.to_thread(services.execution.open_brackets, account)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, get
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from app.entrypoints.web.connection import services_of
 from app.entrypoints.web.guards import requires_read_access
@@ -17,33 +19,40 @@ from app.ports.execution import OrderQuery
 from app.ports.signals import SignalQuery, SignalView
 
 
+@dataclass
+class SignalFilter:
+    """The query parameters of `GET /signals`, which Litestar reads and checks."""
+
+    status: FromQuery[str | None] = None
+    strategy: FromQuery[str | None] = None
+    symbol: FromQuery[str | None] = None
+    since: FromQuery[datetime | None] = None
+    before: Annotated[str | None, QueryParameter(description="`next` of the previous page")] = None
+    limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50
+
+    def __post_init__(self) -> None:
+        if self.since is not None:  # a time without a zone is UTC
+            zoned = self.since if self.since.tzinfo else self.since.replace(tzinfo=UTC)
+            self.since = zoned.astimezone(UTC)
+
+
 class SignalPage(msgspec.Struct):
     signals: list[SignalView]
     next: str | None
 
 
-@get("/signals", summary="List signals, newest first", guards=[requires_read_access])
+@get(
+    "/signals",
+    summary="List signals, newest first",
+    guards=[requires_read_access],
+    dependencies={"filters": Provide(SignalFilter, sync_to_thread=False)},
+)
 async def list_signals(
-    request: Request[Any, Any, Any],
-    status: Annotated[str | None, QueryParameter()] = None,
-    strategy: Annotated[str | None, QueryParameter()] = None,
-    symbol: Annotated[str | None, QueryParameter()] = None,
-    since: Annotated[datetime | None, QueryParameter()] = None,
-    before: Annotated[str | None, QueryParameter(description="`next` of the previous page")] = None,
-    limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
+    request: Request[Any, Any, Any], filters: NamedDependency[SignalFilter]
 ) -> SignalPage:
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
-    query = SignalQuery(
-        status=status,
-        strategy=strategy,
-        symbol=symbol,
-        since=since.astimezone(UTC) if since else None,
-        before=before,
-        limit=limit,
-    )
+    query = msgspec.convert(filters, SignalQuery, from_attributes=True)
     found = await asyncio.to_thread(services_of(request).reader.find, query)
-    return SignalPage(found, found[-1].id if len(found) == limit else None)
+    return SignalPage(found, found[-1].id if len(found) == query.limit else None)
 
 
 @get(
