@@ -26,7 +26,7 @@ from app.bootstrap.web import build_services
 from app.config.settings import Settings
 from app.config.venues import TradingMode
 from app.entrypoints.web.app import create_app
-from app.entrypoints.web.ops import COOKIE
+from app.entrypoints.web.guards import COOKIE
 from tests.integration.helpers import eventually
 from tests.integration.test_webhook_http import SECRET, TOKEN, alert, make_client
 

@@ -1,225 +1,35 @@
-"""The HTTP edge (Litestar): decode, call one service, map the result to a status."""
+"""The Litestar app: its routes, its start-up and shut-down, one error body for every 4xx/5xx."""
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
-from litestar import Litestar, Request, Response, get, post
-from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar import Litestar, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.config import OpenAPIConfig
-from litestar.params import FromPath, QueryParameter
-from litestar.response.base import ASGIResponse
 
 from app.bootstrap.logs import configure_logging
 from app.bootstrap.web import Services, build_services
-from app.config.settings import MAX_BODY_BYTES, TRADINGVIEW_IPS, Settings, load_settings
-from app.domain.auth import client_address, is_loopback, secret_matches, signature_matches
-from app.domain.dialects import AlertError, InvalidAlert, parse_alert
+from app.config.settings import MAX_BODY_BYTES, load_settings
 from app.entrypoints.web.execution import EXECUTION_ROUTES
 from app.entrypoints.web.ops import OPS_ROUTES
-from app.ports.execution import OrderQuery
-from app.ports.signals import SignalQuery, SignalView
+from app.entrypoints.web.signals import SIGNAL_ROUTES
+from app.entrypoints.web.webhook import WEBHOOK_ROUTES
 
 log = logging.getLogger("signalgate.web")
 
 _json = msgspec.json.Encoder()
-_JSON = "application/json"
-
-# submit() outcome -> HTTP status
-_STATUS = {
-    "queued": 202,
-    "spooled": 202,
-    "filtered": 200,
-    "stale": 200,
-    "duplicate": 200,
-    "rate_limited": 429,
-    "unavailable": 503,
-}
-
-
-def _answer(
-    code: int,
-    status: str,
-    reason: str | None = None,
-    signal_id: str | None = None,
-    headers: dict[str, str] | None = None,
-    **extra: Any,
-) -> ASGIResponse:
-    """The webhook's answer, built straight as an ASGI response (it is on the hot path)."""
-    body = _json.encode({"status": status, "signal_id": signal_id, "reason": reason, **extra})
-    return ASGIResponse(body=body, status_code=code, media_type=_JSON, headers=headers)
 
 
 def _error(code: int, status: str, reason: str) -> Response[bytes]:
-    """The same body for the exception handlers, which must return a `Response`."""
+    """The webhook's answer body, for the exception handlers (which must return a `Response`)."""
     body = _json.encode({"status": status, "signal_id": None, "reason": reason})
-    return Response(body, status_code=code, media_type=_JSON)
-
-
-def _services(request: Request[Any, Any, Any]) -> Services:
-    services: Services = request.app.state.services
-    return services
-
-
-def _header(request: Request[Any, Any, Any], name: bytes) -> str | None:
-    """One header, read without building Litestar's header map (the webhook's hot path)."""
-    for key, value in request.scope["headers"]:
-        if key == name:  # ASGI servers give lower-case names
-            return bytes(value).decode("latin-1")
-    return None
-
-
-def _sender(request: Request[Any, Any, Any], settings: Settings) -> str | None:
-    peer = request.client.host if request.client else None
-    forwarded = _header(request, b"x-forwarded-for") if settings.trusted_proxies else None
-    return client_address(peer, forwarded, settings.trusted_proxies)
-
-
-async def _webhook(request: Request[Any, Any, Any], strategy: str | None) -> ASGIResponse:
-    services = _services(request)
-    settings = services.settings
-    client = _sender(request, settings)
-    if settings.tradingview_ips_only and client not in TRADINGVIEW_IPS:
-        return _answer(403, "forbidden", "this address is not one of TradingView's webhook senders")
-    body = await request.body()
-    try:
-        alert = parse_alert(body, strategy=strategy)
-    except InvalidAlert as exc:
-        return _answer(422, "invalid", str(exc), field=exc.field)
-    except AlertError as exc:
-        return _answer(400, "unparseable", str(exc))
-    if settings.webhook_secret is not None:
-        signature = _header(request, b"x-signature")
-        if signature is not None:
-            if not signature_matches(settings.webhook_secret, body, signature):
-                return _answer(401, "unauthorized", "the X-Signature does not match the body")
-        elif not secret_matches(
-            settings.webhook_secret, (alert.secret, request.query_params.get("token"))
-        ):
-            reason = (
-                "the secret is wrong"
-                if alert.secret or "token" in request.query_params
-                else "the alert carries no secret: add a secret field or ?token= to the URL"
-            )
-            return _answer(401, "unauthorized", reason)
-    assert services.intake is not None, "services not started"
-    result = await services.intake.submit(
-        alert.signal,
-        dialect=alert.dialect,
-        payload=alert.sanitized,
-        client=client,
-        sender=f"webhook:{alert.signal.strategy or '-'}",
-    )
-    retry = result.retry_after_seconds
-    return _answer(
-        _STATUS[result.status],
-        result.status,
-        result.reason,
-        result.signal_id,
-        headers=None if retry is None else {"Retry-After": str(retry)},
-    )
-
-
-@post("/webhook", request_max_body_size=MAX_BODY_BYTES, summary="Receive an alert")
-async def webhook(request: Request[Any, Any, Any]) -> ASGIResponse:
-    """Receive an alert in any supported dialect (JSON or text)."""
-    return await _webhook(request, None)
-
-
-@post(
-    "/webhook/{strategy:str}", request_max_body_size=MAX_BODY_BYTES, summary="Alert for a strategy"
-)
-async def webhook_for_strategy(
-    request: Request[Any, Any, Any], strategy: FromPath[str]
-) -> ASGIResponse:
-    """Receive an alert for the named strategy (its per-strategy settings apply)."""
-    return await _webhook(request, strategy[:100])
-
-
-def authorize_read(request: Request[Any, Any, Any]) -> None:
-    settings = _services(request).settings
-    token = settings.api_token
-    if token is None:
-        # the sender as seen through trusted proxies: a local proxy does not make everyone local
-        if not is_loopback(_sender(request, settings)):
-            raise NotAuthorizedException(
-                "API_TOKEN is not set, so the read API answers only on this machine: set API_TOKEN."
-            )
-        return
-    presented = request.headers.get("authorization", "")
-    scheme, _, value = presented.partition(" ")
-    if scheme.lower() != "bearer" or not secret_matches(token, [value.strip()]):
-        raise NotAuthorizedException("send Authorization: Bearer <API_TOKEN>.")
-
-
-class SignalPage(msgspec.Struct):
-    signals: list[SignalView]
-    next: str | None
-
-
-@get("/signals", summary="List signals, newest first")
-async def list_signals(
-    request: Request[Any, Any, Any],
-    status: Annotated[str | None, QueryParameter()] = None,
-    strategy: Annotated[str | None, QueryParameter()] = None,
-    symbol: Annotated[str | None, QueryParameter()] = None,
-    since: Annotated[datetime | None, QueryParameter()] = None,
-    before: Annotated[str | None, QueryParameter(description="`next` of the previous page")] = None,
-    limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
-) -> SignalPage:
-    authorize_read(request)
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
-    query = SignalQuery(
-        status=status,
-        strategy=strategy,
-        symbol=symbol,
-        since=since.astimezone(UTC) if since else None,
-        before=before,
-        limit=limit,
-    )
-    found = await asyncio.to_thread(_services(request).reader.find, query)
-    return SignalPage(found, found[-1].id if len(found) == limit else None)
-
-
-@get("/signals/{signal_id:str}", summary="One signal with its history")
-async def get_signal(request: Request[Any, Any, Any], signal_id: FromPath[str]) -> SignalView:
-    authorize_read(request)
-    services = _services(request)
-    found = await asyncio.to_thread(services.reader.get, signal_id)
-    if found is None:
-        raise HTTPException(
-            status_code=404,
-            detail=f"no signal with id {signal_id[:40]!r}; one accepted less than a second ago "
-            "may still be on its way to the database, so ask again.",
-        )
-    orders = await asyncio.to_thread(
-        services.execution.orders, OrderQuery(signal_id=signal_id, limit=500)
-    )
-    return msgspec.structs.replace(found, orders=orders[::-1])
-
-
-@get("/health", summary="The process is up")
-async def health() -> dict[str, str]:
-    return {"status": "ok"}
-
-
-@get("/ready", summary="Redis and the database are reachable")
-async def ready(request: Request[Any, Any, Any]) -> Response[bytes]:
-    checks = await _services(request).readiness()
-    ok = all(v == "ok" for v in checks.values())
-    return Response(
-        _json.encode({"status": "ready" if ok else "not ready", "checks": checks}),
-        status_code=200 if ok else 503,
-        media_type=_JSON,
-    )
+    return Response(body, status_code=code, media_type="application/json")
 
 
 _HTTP_STATUS_NAMES = {
@@ -283,16 +93,7 @@ def create_app(services: Services | None = None, *, run_forwarder: bool = True) 
             await svc.shutdown()
 
     return Litestar(
-        route_handlers=[
-            webhook,
-            webhook_for_strategy,
-            list_signals,
-            get_signal,
-            health,
-            ready,
-            *OPS_ROUTES,
-            *EXECUTION_ROUTES,
-        ],
+        route_handlers=[*WEBHOOK_ROUTES, *SIGNAL_ROUTES, *OPS_ROUTES, *EXECUTION_ROUTES],
         lifespan=[lifespan],
         exception_handlers={HTTPException: _http_error, Exception: _unexpected},
         openapi_config=OpenAPIConfig(title="signalgate", version="0.1.0", path="/schema"),

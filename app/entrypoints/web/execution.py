@@ -1,28 +1,48 @@
 """HTTP routes of execution: orders, positions, and the kill switch.
 
-Reads follow the read API's token rules (`web.authorize_read`); the admin routes always need the
-API token: a kill switch anyone on the network could flip is not one.
+Reads follow the read API's rule and the switches the admin rule (`guards`).
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, get, post
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
-from litestar.params import QueryParameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromQuery, QueryParameter
 
-from app.domain.auth import secret_matches
 from app.domain.brackets.bracket import Bracket
 from app.domain.brackets.pnl import unrealized_pnl
 from app.domain.orders import Side
 from app.domain.risk_values import TradingState
+from app.entrypoints.web.connection import services_of
+from app.entrypoints.web.guards import requires_admin_token, requires_read_access
 from app.ports.errors import ExchangeError
 from app.ports.execution import OrderQuery, OrderView
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    """The query parameters of `GET /orders`, which Litestar reads and checks."""
+
+    account: FromQuery[str | None] = None
+    symbol: FromQuery[str | None] = None
+    venue: FromQuery[str | None] = None
+    # Litestar fills a parameter named `state` with the app's state: the field takes another
+    # name, and the property below gives the port's query its `state`
+    order_state: Annotated[str | None, QueryParameter(name="state")] = None
+    open_only: Annotated[bool, QueryParameter(name="open")] = False
+    before: Annotated[int | None, QueryParameter(description="`next` of the previous page")] = None
+    limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100
+
+    @property
+    def state(self) -> str | None:
+        return self.order_state
 
 
 class OrderPage(msgspec.Struct):
@@ -51,59 +71,28 @@ class TradingStateView(msgspec.Struct):
     reason: str | None = None
 
 
-def _services(request: Request[Any, Any, Any]) -> Any:
-    return request.app.state.services
-
-
-def _read(request: Request[Any, Any, Any]) -> None:
-    from app.entrypoints.web.app import authorize_read  # noqa: PLC0415 - web imports this module
-
-    authorize_read(request)
-
-
-def _authorize_admin(request: Request[Any, Any, Any]) -> None:
-    token = _services(request).settings.api_token
-    if token is None:
-        raise PermissionDeniedException(
-            "the admin API needs API_TOKEN: set it, or use `signalgate halt` on the server."
-        )
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not secret_matches(token, [value.strip()]):
-        raise NotAuthorizedException("send Authorization: Bearer <API_TOKEN>.")
-
-
-@get("/orders", summary="Orders signalgate placed, newest first")
+@get(
+    "/orders",
+    summary="Orders signalgate placed, newest first",
+    guards=[requires_read_access],
+    dependencies={"filters": Provide(OrderFilter, sync_to_thread=False)},
+)
 async def list_orders(
-    request: Request[Any, Any, Any],
-    account: Annotated[str | None, QueryParameter()] = None,
-    symbol: Annotated[str | None, QueryParameter()] = None,
-    venue: Annotated[str | None, QueryParameter()] = None,
-    order_state: Annotated[str | None, QueryParameter(name="state")] = None,
-    open_only: Annotated[bool, QueryParameter(name="open")] = False,
-    before: Annotated[int | None, QueryParameter(description="`next` of the previous page")] = None,
-    limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+    request: Request[Any, Any, Any], filters: NamedDependency[OrderFilter]
 ) -> OrderPage:
-    _read(request)
-    query = OrderQuery(
-        account=account,
-        symbol=symbol,
-        venue=venue,
-        state=order_state,
-        open_only=open_only,
-        before=before,
-        limit=limit,
-    )
-    found = await asyncio.to_thread(_services(request).execution.orders, query)
-    return OrderPage(found, found[-1].id if len(found) == limit else None)
+    query = msgspec.convert(filters, OrderQuery, from_attributes=True)
+    found = await asyncio.to_thread(services_of(request).execution.orders, query)
+    return OrderPage(found, found[-1].id if len(found) == query.limit else None)
 
 
-@get("/positions", summary="Open positions with their unrealized P&L")
+@get(
+    "/positions", summary="Open positions with their unrealized P&L", guards=[requires_read_access]
+)
 async def list_positions(
     request: Request[Any, Any, Any],
-    account: Annotated[str | None, QueryParameter()] = None,
+    account: FromQuery[str | None] = None,
 ) -> list[PositionView]:
-    _read(request)
-    services = _services(request)
+    services = services_of(request)
     brackets = await asyncio.to_thread(services.execution.open_brackets, account)
     held = [b for b in brackets if b.position > 0]
     marks = await _marks(services.venues, {(b.venue, b.symbol) for b in held})
@@ -146,12 +135,14 @@ def _position(bracket: Bracket, mark: Decimal | None) -> PositionView:
     )
 
 
+_ADMIN = (requires_admin_token,)
+
+
 class SwitchBody(msgspec.Struct):
     reason: str | None = None
 
 
 async def _switch(request: Request[Any, Any, Any], state: TradingState) -> TradingStateView:
-    _authorize_admin(request)
     raw = await request.body()
     reason = "set through the API"
     if raw.strip():
@@ -159,30 +150,29 @@ async def _switch(request: Request[Any, Any, Any], state: TradingState) -> Tradi
             reason = msgspec.json.decode(raw, type=SwitchBody).reason or reason
         except msgspec.DecodeError:
             reason = raw.decode(errors="replace")[:500]
-    store = _services(request).execution
+    store = services_of(request).execution
     await asyncio.to_thread(store.set_trading_state, state, datetime.now(UTC), reason)
     return TradingStateView(state.value, reason)
 
 
-@post("/admin/halt", summary="Kill switch: deny every signal", status_code=200)
+@post("/admin/halt", summary="Kill switch: deny every signal", status_code=200, guards=_ADMIN)
 async def halt(request: Request[Any, Any, Any]) -> TradingStateView:
     return await _switch(request, TradingState.HALTED)
 
 
-@post("/admin/reduce-only", summary="Deny entries, allow exits", status_code=200)
+@post("/admin/reduce-only", summary="Deny entries, allow exits", status_code=200, guards=_ADMIN)
 async def reduce_only(request: Request[Any, Any, Any]) -> TradingStateView:
     return await _switch(request, TradingState.REDUCING)
 
 
-@post("/admin/resume", summary="Trade normally again", status_code=200)
+@post("/admin/resume", summary="Trade normally again", status_code=200, guards=_ADMIN)
 async def resume(request: Request[Any, Any, Any]) -> TradingStateView:
     return await _switch(request, TradingState.ACTIVE)
 
 
-@get("/admin/state", summary="The trading state")
+@get("/admin/state", summary="The trading state", guards=[requires_read_access])
 async def trading_state(request: Request[Any, Any, Any]) -> TradingStateView:
-    _read(request)
-    state = await asyncio.to_thread(_services(request).execution.trading_state)
+    state = await asyncio.to_thread(services_of(request).execution.trading_state)
     return TradingStateView(state.value)
 
 

@@ -1,36 +1,36 @@
-"""Operations surfaces of the web process: rq-dashboard under /rq and Prometheus at /metrics.
+"""Operations surfaces of the web process: /health, /ready, rq-dashboard under /rq and Prometheus
+at /metrics.
 
-Both sit behind the read API's token. The dashboard is a Flask app (rq-dashboard 0.9) mounted
-through a WSGI bridge; /metrics renders a `MetricsSnapshot` taken at scrape time from the shared
-stores, so every web process answers the same figures.
+The dashboard and /metrics sit behind the read API's token (`guards`). The dashboard is a Flask app
+(rq-dashboard 0.9) mounted through a WSGI bridge; /metrics renders a `MetricsSnapshot` taken at
+scrape time from the shared stores, so every web process answers the same figures.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlencode
 
+import msgspec
 from a2wsgi import WSGIMiddleware
 from litestar import Request, Response, asgi, get
 from litestar.datastructures import Cookie
-from litestar.exceptions import (
-    HTTPException,
-    NotAuthorizedException,
-    NotFoundException,
-    PermissionDeniedException,
-)
+from litestar.exceptions import HTTPException
 from litestar.response.base import ASGIResponse
 from prometheus_client.exposition import generate_latest
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
-from app.config.settings import Settings
-from app.config.venues import TradingMode
-from app.domain.auth import client_address, is_loopback, secret_matches
+from app.entrypoints.web.connection import services_of
+from app.entrypoints.web.guards import (
+    COOKIE,
+    cookie_value,
+    dashboard_access,
+    refuse_cross_site,
+    requires_metrics_access,
+)
 from app.ports.errors import Unavailable
 from app.ports.metrics import MetricsSnapshot, MetricsSource
 
@@ -38,15 +38,12 @@ if TYPE_CHECKING:
     from flask import Flask
     from litestar.types import Receive, Scope, Send
 
-    from app.bootstrap.web import Services
-
 RQ_MOUNT = "/rq"
-COOKIE = "signalgate_rq"
 _COOKIE_SECONDS = 12 * 3600
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LATENCY_QUANTILES = (0.5, 0.9, 0.99)
 # Prometheus' text format 0.0.4, which every Prometheus reads (Litestar adds the charset)
 _PROMETHEUS_TEXT = "text/plain; version=0.0.4"
+_json = msgspec.json.Encoder()
 
 
 def dashboard_app(redis_url: str) -> Flask:
@@ -68,81 +65,6 @@ def dashboard_app(redis_url: str) -> Flask:
     app.register_blueprint(blueprint)
     setup_rq_connection(app)
     return app
-
-
-def _services(request: Request[Any, Any, Any]) -> Services:
-    services: Services = request.app.state.services
-    return services
-
-
-def _sender(request: Request[Any, Any, Any], settings: Settings) -> str | None:
-    peer = request.client.host if request.client else None
-    forwarded = request.headers.get("x-forwarded-for") if settings.trusted_proxies else None
-    return client_address(peer, forwarded, settings.trusted_proxies)
-
-
-def _bearer(request: Request[Any, Any, Any]) -> str | None:
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    return value.strip() if scheme.lower() == "bearer" else None
-
-
-def _cookie_value(token: str) -> str:
-    """What the cookie carries: derived from the token, so the token itself is never stored."""
-    return hmac.new(token.encode(), b"signalgate rq-dashboard", hashlib.sha256).hexdigest()
-
-
-def _authorize_metrics(request: Request[Any, Any, Any]) -> None:
-    """The read API's rules: the bearer token, or this machine only while API_TOKEN is unset."""
-    settings = _services(request).settings
-    token = settings.api_token
-    if token is None:
-        if not is_loopback(_sender(request, settings)):
-            raise NotAuthorizedException(
-                "API_TOKEN is not set, so /metrics answers only on this machine: set API_TOKEN."
-            )
-        return
-    if not secret_matches(token, [_bearer(request)]):
-        raise NotAuthorizedException("send Authorization: Bearer <API_TOKEN>.")
-
-
-def _authorize_dashboard(request: Request[Any, Any, Any], settings: Settings) -> bool:
-    """Let the request through or raise; True when the token came as `?token=` (set the cookie)."""
-    token = settings.api_token
-    if token is None:
-        if settings.trading_mode is TradingMode.PAPER and is_loopback(_sender(request, settings)):
-            return False
-        raise NotFoundException(
-            "the queue dashboard is off while API_TOKEN is not set: set API_TOKEN, "
-            "then open /rq/?token=<API_TOKEN>."
-        )
-    if secret_matches(token, [_bearer(request)]):
-        return False
-    cookie = request.cookies.get(COOKIE)
-    if cookie is not None and hmac.compare_digest(
-        cookie.encode("utf-8", "replace"), _cookie_value(token).encode()
-    ):
-        return False
-    if "token" in request.query_params:
-        if secret_matches(token, [request.query_params.get("token")]):
-            return True
-        raise NotAuthorizedException("the token is wrong: use the value of API_TOKEN.")
-    raise NotAuthorizedException(
-        "send Authorization: Bearer <API_TOKEN>, or open /rq/?token=<API_TOKEN> once in a browser."
-    )
-
-
-def _refuse_cross_site(request: Request[Any, Any, Any]) -> None:
-    """The dashboard's buttons POST (delete, requeue, empty); a cookie or an open loopback must
-    not let another site's page press them."""
-    if request.method in _SAFE_METHODS:
-        return
-    origin = request.headers.get("origin")
-    fetch_site = request.headers.get("sec-fetch-site")
-    host = request.headers.get("host", "")
-    if fetch_site in {"cross-site", "same-site"} or (
-        origin is not None and origin.split("://", 1)[-1] != host
-    ):
-        raise PermissionDeniedException("the queue dashboard refuses changes sent by other sites.")
 
 
 def _original_path(scope: Scope) -> str:
@@ -177,16 +99,16 @@ def _dashboard_asgi(request: Request[Any, Any, Any], redis_url: str) -> WSGIMidd
 async def rq_dashboard(scope: Scope, receive: Receive, send: Send) -> None:
     """rq-dashboard, for requests that carry the API token (header, `?token=` once, cookie)."""
     request: Request[Any, Any, Any] = Request(scope)
-    services = _services(request)
+    services = services_of(request)
     settings = services.settings
-    if _authorize_dashboard(request, settings):
+    if dashboard_access(request, settings):
         # the token leaves the address bar (and the history) at once; the cookie stands for it
         secure = request.url.scheme == "https" or (
             bool(settings.trusted_proxies) and request.headers.get("x-forwarded-proto") == "https"
         )
         cookie = Cookie(
             key=COOKIE,
-            value=_cookie_value(settings.api_token or ""),
+            value=cookie_value(settings.api_token or ""),
             path=RQ_MOUNT,
             max_age=_COOKIE_SECONDS,
             httponly=True,
@@ -198,7 +120,7 @@ async def rq_dashboard(scope: Scope, receive: Receive, send: Send) -> None:
         )
         await redirect(scope, receive, send)
         return
-    _refuse_cross_site(request)
+    refuse_cross_site(request)
     bridge = _dashboard_asgi(request, services.redis_url)
     await bridge({**scope, "root_path": RQ_MOUNT, "path": _original_path(scope)}, receive, send)  # type: ignore[arg-type]
 
@@ -302,12 +224,16 @@ def _summary(name: str, doc: str, values: tuple[float, ...]) -> Metric:
     return summary
 
 
-@get("/metrics", summary="Prometheus metrics", media_type=_PROMETHEUS_TEXT)
+@get(
+    "/metrics",
+    summary="Prometheus metrics",
+    media_type=_PROMETHEUS_TEXT,
+    guards=[requires_metrics_access],
+)
 async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
     """Signals, queue, RQ registries, orders, brackets, risk decisions, trading state and
     latencies, in Prometheus text."""
-    _authorize_metrics(request)
-    collector = SnapshotCollector(_services(request).metrics)
+    collector = SnapshotCollector(services_of(request).metrics)
     try:
         body: bytes = await asyncio.to_thread(generate_latest, collector)
     except Unavailable as exc:
@@ -317,4 +243,20 @@ async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
     return Response(body, media_type=_PROMETHEUS_TEXT)
 
 
-OPS_ROUTES = (rq_dashboard, metrics)
+@get("/health", summary="The process is up")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/ready", summary="Redis and the database are reachable")
+async def ready(request: Request[Any, Any, Any]) -> Response[bytes]:
+    checks = await services_of(request).readiness()
+    ok = all(v == "ok" for v in checks.values())
+    return Response(
+        _json.encode({"status": "ready" if ok else "not ready", "checks": checks}),
+        status_code=200 if ok else 503,
+        media_type="application/json",
+    )
+
+
+OPS_ROUTES = (health, ready, rq_dashboard, metrics)
