@@ -172,6 +172,9 @@ def test_read_api_needs_the_token(client):
     missing = client.get("/signals/NOPE", headers={"Authorization": f"Bearer {TOKEN}"})
     assert missing.status_code == 404
     assert missing.json()["status"] == "not_found"
+    # the token is checked before the query: a stranger learns nothing of the parameters
+    for path in ("/signals?limit=100000", "/orders?limit=0"):
+        assert client.get(path).status_code == 401
 
 
 def test_signals_filters_and_pages(client):
