@@ -229,7 +229,9 @@ class Executor:
         if reference is None or market is None:
             denial.add("market_price", f"no venue has a price for {signal.symbol}")
             return self._deny(pending, denial)
-        targets = targets_for(signal, side, reference, market, denial)
+        targets = targets_for(
+            signal, side, reference, market, denial, limits.default_stop_loss_percent
+        )
         sized = size(
             SizingRequest(
                 mode=signal.qty_mode if signal.quantity is not None else sizing.default_mode,
@@ -341,7 +343,9 @@ class Executor:
                              f" {error}" + ("; trying the next venue" if more else ""))  # fmt: skip
                 continue
             bracket = with_order(bracket, reported(entry, status))
-            bracket = retarget(bracket, signal, side, targets)
+            bracket = retarget(
+                bracket, signal, side, targets, self._ctx.limits.default_stop_loss_percent
+            )
             self._store.save_bracket(bracket, self._now())
             self._record(pending.id, "order", f"entry {entry.kind} {side} {entry.amount}"
                          f" {signal.symbol} on {candidate.venue}: {status.state}",

@@ -1,0 +1,46 @@
+"""Money-safety holes closed in execution: entries without a stop-loss, the kill switch against
+reverses, route fallbacks through the risk gate, live routes never dropping to paper."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from app.domain.orders import Leg
+from app.domain.risk_values import RiskLimits
+from app.domain.signals import SignalStatus
+from tests.unit.test_execution import NOW, World, alert
+
+pytestmark = pytest.mark.anyio
+D = Decimal
+BOOK = "99990x1|100000x1"
+
+
+async def test_an_entry_without_a_stop_loss_is_denied_when_one_is_required() -> None:
+    world = World(limits=RiskLimits(require_stop_loss=True), a=BOOK)
+    signal_id = await world.send(alert(stop_loss=None))
+    assert world.store.rows[signal_id].status is SignalStatus.DENIED
+    decision = world.store.lineage[signal_id][-1]
+    failed = [c for c in decision.data["checks"] if not c["passed"]]
+    assert [c["name"] for c in failed] == ["stop_loss_required"]
+    assert "without a stop-loss is refused (REQUIRE_STOP_LOSS)" in decision.detail
+    assert signal_id not in world.store.brackets
+    assert not world.venues["a"].venue.fills_since("BTC/USDT", NOW)
+
+
+async def test_the_default_stop_loss_percent_gives_an_entry_its_stop() -> None:
+    limits = RiskLimits(require_stop_loss=True, default_stop_loss_percent=D(2))
+    world = World(limits=limits, a=BOOK)
+    signal_id = await world.send(alert(stop_loss=None))
+    assert world.store.rows[signal_id].status is SignalStatus.EXECUTED
+    bracket = world.store.brackets[signal_id]
+    assert bracket.stop_loss == D(98_000)  # 2% under the fill at 100,000
+    [stop] = [o for o in bracket.orders if o.leg is Leg.STOP_LOSS]
+    assert stop.trigger_price == D(98_000)
+
+
+async def test_an_alert_stop_loss_wins_over_the_default() -> None:
+    world = World(limits=RiskLimits(default_stop_loss_percent=D(2)), a=BOOK)
+    signal_id = await world.send(alert())
+    assert world.store.brackets[signal_id].stop_loss == D(95_000)
