@@ -7,9 +7,11 @@ from decimal import Decimal
 
 import pytest
 
+from app.domain.brackets.bracket import BracketState
+from app.domain.execution_policy import EntryPolicy, ExecutionPolicy
 from app.domain.orders import Leg
-from app.domain.risk_values import RiskLimits
-from app.domain.signals import SignalStatus
+from app.domain.risk_values import RiskLimits, TradingState
+from app.domain.signals import Action, SignalStatus
 from tests.unit.test_execution import NOW, World, alert
 
 pytestmark = pytest.mark.anyio
@@ -44,3 +46,27 @@ async def test_an_alert_stop_loss_wins_over_the_default() -> None:
     world = World(limits=RiskLimits(default_stop_loss_percent=D(2)), a=BOOK)
     signal_id = await world.send(alert())
     assert world.store.brackets[signal_id].stop_loss == D(95_000)
+
+
+async def test_a_reverse_while_halted_places_no_order() -> None:
+    world = World(a=BOOK)
+    opened = await world.send(alert())
+    world.store.state = TradingState.HALTED
+    reversed_ = await world.send(alert(Action.REVERSE, take_profits=(), stop_loss=None))
+    assert world.store.rows[reversed_].status is SignalStatus.DENIED
+    assert "trading is halted" in world.store.lineage[reversed_][-1].detail
+    assert world.store.brackets[opened].state is BracketState.OPEN  # not flattened
+    assert not world.store.brackets[opened].closing
+    assert len(world.venues["a"].venue.fills_since("BTC/USDT", NOW)) == 1  # the entry alone
+
+
+async def test_an_opposite_entry_under_entry_policy_reverse_while_halted_places_no_order() -> None:
+    world = World(ExecutionPolicy(entry_policy=EntryPolicy.REVERSE), a=BOOK)
+    opened = await world.send(alert())
+    world.store.state = TradingState.HALTED
+    short = await world.send(alert(Action.SELL, alert_id="2", take_profits=(), stop_loss=None))
+    assert world.store.rows[short].status is SignalStatus.DENIED
+    decision = world.store.lineage[short][-1]
+    assert [c["name"] for c in decision.data["checks"]] == ["trading_state"]
+    assert world.store.brackets[opened].state is BracketState.OPEN
+    assert len(world.venues["a"].venue.fills_since("BTC/USDT", NOW)) == 1

@@ -179,6 +179,8 @@ class Executor:
 
     async def _reverse(self, pending: PendingSignal) -> None:
         signal = pending.signal
+        if self._denied_halted(pending, self._store.trading_state()):
+            return
         open_brackets = self._store.open_brackets(signal.account, signal.symbol)
         if open_brackets:
             new_side = open_brackets[0].side.opposite
@@ -191,6 +193,16 @@ class Executor:
         if not await self._flatten_first(pending, new_side.opposite):
             return
         await self._entry_signal(pending, new_side, checked_policy=True)
+
+    def _denied_halted(self, pending: PendingSignal, state: TradingState) -> bool:
+        """Deny, before any flattening, a signal that would close and reopen while halted: the
+        kill switch places nothing, the closing half included."""
+        if state is not TradingState.HALTED:
+            return False
+        detail = "trading is halted: nothing is placed, the open position stays as it is"
+        self._record(pending.id, "decision", f"denied: {detail}", SignalStatus.DENIED,
+                     checks=[_to_json(CheckResult("trading_state", False, detail))])  # fmt: skip
+        return True
 
     async def _flatten_first(self, pending: PendingSignal, side: Side) -> bool:
         closed = await self._close_all(pending, side)
@@ -217,6 +229,8 @@ class Executor:
                 )
                 return None
             if verdict:
+                if self._denied_halted(pending, account.trading_state):
+                    return None
                 if not await self._flatten_first(pending, side.opposite):
                     return None
                 account, views = await self._ctx.account_and_quotes(signal.account, signal.symbol)
