@@ -9,9 +9,11 @@ import pytest
 
 from app.domain.brackets.bracket import BracketState
 from app.domain.execution_policy import EntryPolicy, ExecutionPolicy
-from app.domain.orders import Leg
+from app.domain.orders import Leg, OrderRequest, OrderStatus
 from app.domain.risk_values import RiskLimits, TradingState
 from app.domain.signals import Action, SignalStatus
+from app.ports.errors import Fatal
+from tests.fakes_execution import OnRecordFirst
 from tests.unit.test_execution import NOW, World, alert
 
 pytestmark = pytest.mark.anyio
@@ -70,3 +72,38 @@ async def test_an_opposite_entry_under_entry_policy_reverse_while_halted_places_
     assert [c["name"] for c in decision.data["checks"]] == ["trading_state"]
     assert world.store.brackets[opened].state is BracketState.OPEN
     assert len(world.venues["a"].venue.fills_since("BTC/USDT", NOW)) == 1
+
+
+class Refusing(OnRecordFirst):
+    """A paper venue that refuses every entry, as a venue in maintenance does."""
+
+    async def create_order(self, request: OrderRequest) -> OrderStatus:
+        raise Fatal(f"{self.name} refuses {request.client_order_id}: maintenance")
+
+
+def refusing(world: World, name: str) -> None:
+    old = world.venues[name]
+    venue = Refusing(old.venue, world.books.for_venue(name), lambda: NOW)
+    venue.store = world.store
+    world.venues[name] = venue
+
+
+async def test_a_fallback_venue_passes_the_risk_gate_on_its_own_prices() -> None:
+    # b is cheaper and chosen, but refuses; a quotes 3% away from the alert, outside the 2% band
+    world = World(a="102990x1|103000x1", b=BOOK)
+    refusing(world, "b")
+    signal_id = await world.send(alert(price=D(100_000)))
+    steps = world.store.lineage[signal_id]
+    assert world.store.rows[signal_id].status is SignalStatus.FAILED
+    assert not world.venues["a"].venue.fills_since("BTC/USDT", NOW)  # nothing on a
+    [denied] = [s for s in steps if s.detail.startswith("a, the next venue, is denied")]
+    assert "outside the 2% band (PRICE_BAND_PERCENT)" in denied.detail
+    assert any(s.step == "order_refused" for s in steps)
+
+
+async def test_a_fallback_venue_within_the_gate_takes_the_entry() -> None:
+    world = World(a="99990x1|100010x1", b=BOOK)
+    refusing(world, "b")
+    signal_id = await world.send(alert(price=D(100_000)))
+    assert world.store.rows[signal_id].status is SignalStatus.EXECUTED
+    assert world.store.brackets[signal_id].venue == "a"

@@ -20,9 +20,9 @@ from app.domain.brackets.bracket import Bracket, BracketState, reported, with_or
 from app.domain.execution_policy import EntryPolicy, ExecutionPolicy
 from app.domain.market import MarketKind
 from app.domain.orders import OrderState, Side
-from app.domain.risk import Approved, check, check_before_sizing
+from app.domain.risk import Approved, Denied, check, check_before_sizing
 from app.domain.risk_values import CheckResult, RiskLimits, TradingState
-from app.domain.routing import NoRoute, Route, choose_route
+from app.domain.routing import Candidate, NoRoute, Route, choose_route
 from app.domain.signals import PENDING, Action, SignalStatus
 from app.domain.sizing import SizingPolicy, SizingRequest, Unsizable, size
 from app.domain.targets import Targets
@@ -285,7 +285,13 @@ class Executor:
             return self._deny(pending, denial)
         self._record(pending.id, "decision", "approved: every check passed",
                      checks=_to_json(decision.checks))  # fmt: skip
-        await self._open(pending, side, route, views, targets)
+
+        def gate(candidate: Candidate) -> Approved | Denied:  # a fallback's own venue
+            alone = Route(candidate, (), route.rejected)
+            request = risk_request(signal, side, alone, views, targets, reference)
+            return check(request, snapshot, limits, now)
+
+        await self._open(pending, side, route, views, targets, gate)
         return None
 
     def _hint(self, venue: str | None) -> str | None:
@@ -320,6 +326,7 @@ class Executor:
         route: Route,
         views: Sequence[VenueView],
         targets: Targets,
+        gate: Callable[[Candidate], Approved | Denied],
     ) -> None:
         signal = pending.signal
         markets = {v.quote.venue: v.quote.market for v in views}
@@ -328,6 +335,11 @@ class Executor:
             venue = self._venues[candidate.venue]
             market = markets[candidate.venue]
             assert market is not None
+            if number and isinstance(fallback := gate(candidate), Denied):
+                why = "; ".join(fallback.reasons)
+                self._record(pending.id, "decision", f"{candidate.venue}, the next venue, is"
+                             f" denied: {why}", checks=_to_json(fallback.checks))  # fmt: skip
+                continue
             bracket = self._ctx.new_bracket(
                 pending, candidate.venue, side, market,
                 take_profits=targets.take_profits,
