@@ -9,10 +9,11 @@ import pytest
 
 from app.domain.brackets.bracket import BracketState
 from app.domain.execution_policy import EntryPolicy, ExecutionPolicy
+from app.domain.market import Market
 from app.domain.orders import Leg, OrderRequest, OrderStatus
 from app.domain.risk_values import RiskLimits, TradingState
 from app.domain.signals import Action, SignalStatus
-from app.ports.errors import Fatal
+from app.ports.errors import Fatal, Retryable
 from tests.fakes_execution import OnRecordFirst
 from tests.unit.test_execution import NOW, World, alert
 
@@ -107,3 +108,24 @@ async def test_a_fallback_venue_within_the_gate_takes_the_entry() -> None:
     signal_id = await world.send(alert(price=D(100_000)))
     assert world.store.rows[signal_id].status is SignalStatus.EXECUTED
     assert world.store.brackets[signal_id].venue == "a"
+
+
+class Unreadable(OnRecordFirst):
+    """A venue whose market list cannot be read (down, or its circuit open, with no list read
+    before)."""
+
+    async def markets(self) -> dict[str, Market]:
+        raise Retryable(f"{self.name}: exchangeInfo answered 503")
+
+
+async def test_a_live_venue_whose_markets_cannot_be_read_never_lets_paper_take_the_order() -> None:
+    world = World(modes={"live1": "live", "paper": "paper"}, live1=BOOK, paper=BOOK)
+    old = world.venues["live1"]
+    world.venues["live1"] = Unreadable(old.venue, world.books.for_venue("live1"), lambda: NOW)
+    signal_id = await world.send(alert())
+    assert world.store.rows[signal_id].status is SignalStatus.DENIED
+    detail = world.store.lineage[signal_id][-1].detail
+    assert "live1: its markets could not be read" in detail
+    assert "paper: it is a paper venue and a live venue lists or may list BTC/USDT" in detail
+    assert signal_id not in world.store.brackets
+    assert not world.venues["paper"].venue.fills_since("BTC/USDT", NOW)
