@@ -132,6 +132,19 @@ def _number(raw: str, kind: Callable[[str], T], hint: str) -> T:
         raise ValueError(hint) from None
 
 
+def _stop_percent(raw: str) -> Decimal:
+    """A stop-loss distance in percent of the entry: above 0 and below 100 (a long's stop at 100%
+    would be at 0)."""
+    hint = "use a percent above 0 and below 100, like 2"
+    try:
+        value = Decimal(raw.strip())
+    except ArithmeticError:  # decimal.InvalidOperation
+        raise ValueError(hint) from None
+    if not value.is_finite() or not 0 < value < 100:
+        raise ValueError(hint)
+    return value
+
+
 def _positive_int(raw: str) -> int:
     value = _number(raw, int, "use a whole number above 0")
     if value <= 0:
@@ -243,6 +256,8 @@ def _read_risk(read: Reader, values: Mapping[str, object], errors: list[str]) ->
     read("PRICE_BAND_PERCENT", "risk.price_band_percent", band_percent)
     read("SYMBOLS_ALLOW", "risk.allow_symbols", symbols)
     read("SYMBOLS_DENY", "risk.deny_symbols", symbols)
+    read("REQUIRE_STOP_LOSS", "risk.require_stop_loss", _bool)
+    read("DEFAULT_STOP_LOSS_PERCENT", "risk.default_stop_loss_percent", _stop_percent)
     read("DEFAULT_QTY_MODE", "sizing.default_mode", qty_mode)
     read("DEFAULT_QUANTITY", "sizing.default_quantity", quantity)
     read("ENTRY_POLICY", "execution.entry_policy", entry_policy)
@@ -305,6 +320,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     assert isinstance(mode, TradingMode)
     if mode is TradingMode.LIVE and not values.get("webhook_secret"):
         errors.append("TRADING_MODE=live needs WEBHOOK_SECRET: set a long random secret.")
+    # Real money: an entry without a stop-loss is refused unless the user says otherwise.
+    values.setdefault("risk.require_stop_loss", mode is TradingMode.LIVE)
     values["venues"] = read_venues(env, mode, errors)
     values["market_data"] = read_market_data(env, errors)
     if errors:

@@ -64,6 +64,7 @@ def sized_checks(
         _free_balance(request),
         _reduce_only(request, snapshot),
         _tp_sl_sanity(request),
+        _stop_loss_required(request, limits),
     ]
 
 
@@ -257,4 +258,23 @@ def _tp_sl_sanity(request: RiskRequest) -> CheckResult:
         return CheckResult(name, False, f"{entry}: {'; '.join(problems)}")
     return CheckResult(
         name, True, f"{entry}: the stop-loss is {stop_side} and every take-profit {target_side}"
+    )
+
+
+def _stop_loss_required(request: RiskRequest, limits: RiskLimits) -> CheckResult:
+    name = CheckName.STOP_LOSS_REQUIRED
+    if request.reduces:
+        return CheckResult(name, True, "an exit needs no stop-loss")
+    if not request.holds_position:
+        return CheckResult(name, True, "a unit's leg is closed with its unit and holds nothing")
+    if request.stop_loss is not None:
+        stop = number_text(request.stop_loss)
+        return CheckResult(name, True, f"the entry has a stop-loss at {stop}")
+    if not limits.require_stop_loss:
+        return CheckResult(name, True, "the entry has no stop-loss and none is required")
+    return CheckResult(
+        name,
+        False,
+        f"an entry in {request.symbol} without a stop-loss is refused (REQUIRE_STOP_LOSS): give "
+        "the alert a stop-loss or set DEFAULT_STOP_LOSS_PERCENT",
     )

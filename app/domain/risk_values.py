@@ -34,6 +34,10 @@ class RiskLimits(msgspec.Struct, frozen=True):
     stop_loss_cooldown_seconds: int = 900  # per symbol after a stop-loss fill
     max_orders_per_minute: int = 30
     price_band_percent: Decimal = Decimal(2)  # alert price vs market mid
+    # an entry must carry a stop-loss (settings make it true under TRADING_MODE=live)
+    require_stop_loss: bool = False
+    # the stop-loss of an entry whose alert gave none, in percent of the entry; None: none
+    default_stop_loss_percent: Decimal | None = None
 
 
 class OpenPosition(msgspec.Struct, frozen=True):
@@ -78,6 +82,8 @@ class RiskRequest(msgspec.Struct, frozen=True):
     take_profits: tuple[Decimal, ...] = ()
     stop_loss: Decimal | None = None
     leverage: Decimal = Decimal(1)  # swaps: margin is notional / leverage
+    # False for a leg of a linked unit, which is closed with the unit and holds no position
+    holds_position: bool = True
 
 
 class CheckName(enum.StrEnum):
@@ -95,6 +101,7 @@ class CheckName(enum.StrEnum):
     FREE_BALANCE = "free_balance"
     REDUCE_ONLY = "reduce_only"
     TP_SL_SANITY = "tp_sl_sanity"
+    STOP_LOSS_REQUIRED = "stop_loss_required"
 
 
 class CheckResult(msgspec.Struct, frozen=True):

@@ -2,8 +2,9 @@
 
 Each venue's book is walked for the size (rounded to that venue's step), the average price is
 taken net of the taker fee, and the best effective price wins. The route's mode is the
-highest-stakes mode among the venues that list the symbol, whatever their health, so a live
-order never falls back to a paper or testnet venue when the live venue is down. Pure code.
+highest-stakes mode among the venues that list the symbol, or whose market list could not be read
+(they may list it), whatever their health, so a live order never falls back to a paper or testnet
+venue when the live venue is down. Pure code.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ class VenueQuote(msgspec.Struct, frozen=True):
     healthy: bool  # circuit closed
     free_quote: Decimal  # free balance of the quote (or settle) asset
     free_base: Decimal  # free balance of the base asset (spot sells)
+    # False: the venue's market list could not be read, so it may list the symbol (market None)
+    markets_read: bool = True
 
 
 class Candidate(msgspec.Struct, frozen=True):
@@ -115,7 +118,9 @@ def choose_route(
     rejected: list[Rejected] = []
     accepted: list[Candidate] = []
     listed_ranks = [
-        MODE_RANK[q.mode] for q in quotes if q.market is not None and q.mode in MODE_RANK
+        MODE_RANK[q.mode]
+        for q in quotes
+        if (q.market is not None or not q.markets_read) and q.mode in MODE_RANK
     ]
     route_rank = max(listed_ranks, default=None)
     if venue_hint is not None and all(q.venue != venue_hint for q in quotes):
@@ -150,6 +155,8 @@ def _assess(
     """The venue's candidate for the order, or the one-sentence reason it cannot take it."""
     market, book = quote.market, quote.book
     if market is None:
+        if not quote.markets_read:
+            return f"its markets could not be read, so whether it lists {symbol} is unknown"
         return f"{symbol} is not listed"
     rank = MODE_RANK.get(quote.mode)
     if rank is None:
@@ -157,8 +164,8 @@ def _assess(
     if route_rank is not None and rank < route_rank:
         top = next(mode for mode, r in MODE_RANK.items() if r == route_rank)
         return (
-            f"it is a {quote.mode} venue and a {top} venue lists {symbol}; an order never "
-            f"falls back from {top} to {quote.mode}"
+            f"it is a {quote.mode} venue and a {top} venue lists or may list {symbol}; an order "
+            f"never falls back from {top} to {quote.mode}"
         )
     if not market.active:
         return f"{symbol} is inactive"

@@ -45,7 +45,13 @@ def _positive(value: Decimal, what: str) -> Decimal:
     return value
 
 
-def bracket_targets(signal: Signal, side: Side, entry_price: Decimal, market: Market) -> Targets:
+def bracket_targets(
+    signal: Signal,
+    side: Side,
+    entry_price: Decimal,
+    market: Market,
+    default_stop_percent: Decimal | None = None,
+) -> Targets:
     """The take-profit and stop-loss prices of a position entered at `entry_price`.
 
     Args:
@@ -53,6 +59,8 @@ def bracket_targets(signal: Signal, side: Side, entry_price: Decimal, market: Ma
         side: the entry's side: BUY opens a long, SELL a short.
         entry_price: the entry's average fill price.
         market: the venue's market (its price_step rounds every price).
+        default_stop_percent: the stop-loss, in percent from the entry, of a signal that gives
+            none (DEFAULT_STOP_LOSS_PERCENT); None leaves such a position without a stop.
 
     Returns:
         The targets, prices rounded to the step; shares summing to at most 1.
@@ -68,10 +76,13 @@ def bracket_targets(signal: Signal, side: Side, entry_price: Decimal, market: Ma
         (_take_profit_price(tp, long, entry, market), share)
         for tp, share in zip(signal.take_profits, shares, strict=True)
     )
-    if signal.stop_loss is None:
+    given = signal.stop_loss
+    if given is None and default_stop_percent is not None:
+        given = StopLoss(StopKind.PERCENT, default_stop_percent)
+    if given is None:
         return Targets(take_profits, None)
-    stop = _stop_price(signal.stop_loss, long, entry, market)
-    trailing = signal.stop_loss.value if signal.stop_loss.kind is StopKind.TRAILING else None
+    stop = _stop_price(given, long, entry, market)
+    trailing = given.value if given.kind is StopKind.TRAILING else None
     return Targets(take_profits, stop, trailing)
 
 

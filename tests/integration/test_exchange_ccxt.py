@@ -265,3 +265,20 @@ async def test_the_circuit_opens_after_repeated_failures_and_half_opens_later(
 
     assert book.best_bid == Decimal(49990)
     assert sent == 3
+
+
+async def test_markets_unread_at_refresh_serve_the_last_ones_read(fake: RunningFake) -> None:
+    clock = ManualClock()
+    async with binance(fake, clock=clock, markets_ttl_seconds=60) as exchange:
+        first = await exchange.markets()
+        clock.now += 61  # stale: the next call refreshes, and the venue does not answer
+        fake.venue.fail_next("GET", "/api/v3/exchangeInfo", "503", count=FAST.attempts)
+        assert await exchange.markets() == first
+        assert fake.venue.count("GET", "/api/v3/exchangeInfo") == 1 + FAST.attempts
+
+
+async def test_markets_never_read_are_not_made_up(fake: RunningFake) -> None:
+    async with binance(fake) as exchange:
+        fake.venue.fail_next("GET", "/api/v3/exchangeInfo", "503", count=FAST.attempts)
+        with pytest.raises(Retryable):
+            await exchange.markets()

@@ -67,6 +67,8 @@ DEFAULTS = [
     ("risk.price_band_percent", Decimal(2)),
     ("risk.allow_symbols", frozenset()),
     ("risk.deny_symbols", frozenset()),
+    ("risk.require_stop_loss", False),  # true under TRADING_MODE=live, tested below
+    ("risk.default_stop_loss_percent", None),
     ("sizing.default_mode", QtyMode.QUOTE),
     ("sizing.default_quantity", Decimal(100)),
     ("execution.entry_policy", EntryPolicy.IGNORE),
@@ -155,6 +157,9 @@ PARSED = [
     ),
     ("SYMBOLS_ALLOW", "", "risk.allow_symbols", frozenset()),
     ("SYMBOLS_DENY", "DOGE/USDT", "risk.deny_symbols", frozenset({"DOGE/USDT"})),
+    ("REQUIRE_STOP_LOSS", "true", "risk.require_stop_loss", True),
+    ("REQUIRE_STOP_LOSS", "no", "risk.require_stop_loss", False),
+    ("DEFAULT_STOP_LOSS_PERCENT", " 2.5 ", "risk.default_stop_loss_percent", Decimal("2.5")),
     ("DEFAULT_QTY_MODE", " Percent_Equity ", "sizing.default_mode", QtyMode.PERCENT_EQUITY),
     ("DEFAULT_QTY_MODE", "risk_percent", "sizing.default_mode", QtyMode.RISK_PERCENT),
     ("DEFAULT_QUANTITY", "0.01", "sizing.default_quantity", Decimal("0.01")),
@@ -314,6 +319,11 @@ BAD = [
         "use unified symbols like BTC/USDT or BTC/USDT:USDT separated by commas ('ETHUSDT' is",
     ),
     ("SYMBOLS_DENY", "BINANCE:BTCUSDT", "use unified symbols like BTC/USDT"),
+    ("REQUIRE_STOP_LOSS", "always", "use true or false"),
+    ("DEFAULT_STOP_LOSS_PERCENT", "0", "use a percent above 0 and below 100, like 2"),
+    ("DEFAULT_STOP_LOSS_PERCENT", "100", "use a percent above 0 and below 100, like 2"),
+    ("DEFAULT_STOP_LOSS_PERCENT", "two", "use a percent above 0 and below 100, like 2"),
+    ("DEFAULT_STOP_LOSS_PERCENT", "nan", "use a percent above 0 and below 100, like 2"),
     ("DEFAULT_QTY_MODE", "contracts", "use base, quote, percent_equity or risk_percent"),
     ("DEFAULT_QUANTITY", "-100", "use a number above 0, like 100"),
     ("ENTRY_POLICY", "pyramid", "use ignore, add or reverse"),
@@ -433,6 +443,21 @@ def test_only_live_trading_needs_a_webhook_secret(mode: str) -> None:
 def test_live_trading_with_a_webhook_secret_is_accepted() -> None:
     settings = load_settings({"TRADING_MODE": "live", "WEBHOOK_SECRET": SECRET})
     assert (settings.trading_mode, settings.webhook_secret) == (TradingMode.LIVE, SECRET)
+
+
+@pytest.mark.parametrize(
+    ("environ", "required"),
+    [
+        ({"TRADING_MODE": "live", "WEBHOOK_SECRET": SECRET}, True),
+        ({"TRADING_MODE": "live", "WEBHOOK_SECRET": SECRET, "REQUIRE_STOP_LOSS": "false"}, False),
+        ({"TRADING_MODE": "testnet"}, False),
+        ({"TRADING_MODE": "paper", "REQUIRE_STOP_LOSS": "true"}, True),
+    ],
+)
+def test_live_trading_requires_a_stop_loss_unless_told(
+    environ: dict[str, str], required: bool
+) -> None:
+    assert load_settings(environ).risk.require_stop_loss is required
 
 
 def test_an_unparseable_redis_url_still_says_what_to_use() -> None:

@@ -71,7 +71,13 @@ def alert(action: Action = Action.BUY, **kw: object) -> Signal:
 
 
 class World:
-    def __init__(self, policy: ExecutionPolicy | None = None, **venue_books: str) -> None:
+    def __init__(
+        self,
+        policy: ExecutionPolicy | None = None,
+        limits: RiskLimits | None = None,
+        modes: dict[str, str] | None = None,
+        **venue_books: str,
+    ) -> None:
         self.books = Books(**{n: book(*spec.split("|")) for n, spec in venue_books.items()})
         self.venues = {name: paper(name, self.books) for name in venue_books}
         self.store = MemoryExecutionStore()
@@ -80,10 +86,10 @@ class World:
         self.executor = Executor(
             store=self.store,
             venues=self.venues,
-            modes=dict.fromkeys(venue_books, "paper"),
+            modes=modes or dict.fromkeys(venue_books, "paper"),
             clock=lambda: NOW,
             locks=NoLocks(),
-            limits=RiskLimits(),
+            limits=limits or RiskLimits(),
             sizing=SizingPolicy(),
             policy=policy,
         )

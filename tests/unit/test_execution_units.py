@@ -17,6 +17,8 @@ from app.domain.signals import Action, Link, Signal, SignalStatus
 from app.domain.sizing import SizingPolicy
 from app.ports.errors import Fatal
 from app.ports.execution import NoLocks
+from app.services.brackets.driver import BracketDriver
+from app.services.brackets.monitor import BracketMonitor
 from app.services.execution.executor import Executor, SignalMissing
 from app.services.execution.unit_checks import checked
 from app.services.execution.units import UNIT_WAIT
@@ -251,3 +253,48 @@ async def test_a_triangle_spends_in_each_leg_what_the_one_before_bought() -> Non
     assert set(statuses.values()) == {SignalStatus.EXECUTED}, [store.lineage[i][-1] for i in kept]
     wallets = venue.venue.balances()
     assert wallets["USDT"].free > usdt  # the round trip paid, fees included
+
+
+async def test_an_unwind_that_leaves_a_residual_flattens_it() -> None:
+    world = World(refusing_b=True)
+    world.books["a"] = book("99990x0.002", "100000x1")  # the unwind sells into 0.002 of bids
+    ids = world.unit()
+
+    await world.executor.execute_many(ids)
+
+    bought = world.store.brackets[ids[0]]
+    assert world.btc("a") == 0  # the residual went too
+    assert bought.state is BracketState.CLOSED
+    assert bought.exited == AMOUNT
+    assert world.statuses(ids) == [SignalStatus.FAILED, SignalStatus.FAILED]
+
+
+async def test_an_unwind_residual_the_venue_cannot_take_yet_is_flattened_by_the_monitor() -> None:
+    world = World(refusing_b=True)
+    world.books["a"] = book("99990x0.002", "100000x1")
+    orders = world.venues["a"].create_order
+
+    async def bids_gone(request: OrderRequest) -> OrderStatus:
+        status = await orders(request)
+        if request.side == "sell":  # after the unwind's partial fill: no bids at all
+            world.books["a"] = book("", "100000x1")
+        return status
+
+    world.venues["a"].create_order = bids_gone  # type: ignore[method-assign]
+    ids = world.unit()
+    await world.executor.execute_many(ids)
+    bought = world.store.brackets[ids[0]]
+    assert (bought.state, bought.closing) == (BracketState.UNPROTECTED, True)
+    assert world.btc("a") == D("0.003")
+    assert bought in world.store.open_brackets()  # the monitor's work until flat
+
+    world.books["a"] = book("99990x1", "100000x1")
+    monitor = BracketMonitor(
+        store=world.store,
+        venues=world.venues,
+        driver=BracketDriver(world.store, world.clock),
+        locks=NoLocks(),
+    )
+    await monitor.run_once()
+    assert world.btc("a") == 0
+    assert world.store.brackets[ids[0]].state is BracketState.CLOSED

@@ -62,10 +62,11 @@ EXIT = replace(
 ACTIVE = AccountSnapshot("main", TradingState.ACTIVE)
 HOLDING = replace(ACTIVE, positions=(LONG,))
 LIMITS = RiskLimits()
+STOP_REQUIRED = RiskLimits(require_stop_loss=True)
 ALL_CHECKS = [
     "trading_state", "symbol_list", "max_daily_loss", "stop_loss_cooldown", "orders_per_minute",
     "max_order_notional", "max_total_exposure", "max_open_positions", "price_band",
-    "venue_minimums", "free_balance", "reduce_only", "tp_sl_sanity",
+    "venue_minimums", "free_balance", "reduce_only", "tp_sl_sanity", "stop_loss_required",
 ]  # fmt: skip
 
 
@@ -257,6 +258,17 @@ CASES: list[tuple[str, RiskRequest, AccountSnapshot, RiskLimits, bool, str]] = [
     ("tp_sl_sanity", entry(side=Side.SELL, free_base=D(1), stop_loss=D(66_000),
                            take_profits=(D(60_000),)), ACTIVE, LIMITS, True,
      "short at 65,000: the stop-loss is above and every take-profit below"),
+    # stop_loss_required (REQUIRE_STOP_LOSS: entries only, not a unit's legs)
+    ("stop_loss_required", ENTRY, ACTIVE, STOP_REQUIRED, True,
+     "the entry has a stop-loss at 63,000"),
+    ("stop_loss_required", entry(stop_loss=None), ACTIVE, LIMITS, True,
+     "the entry has no stop-loss and none is required"),
+    ("stop_loss_required", entry(stop_loss=None), ACTIVE, STOP_REQUIRED, False,
+     "an entry in BTC/USDT without a stop-loss is refused (REQUIRE_STOP_LOSS): give the alert a"
+     " stop-loss or set DEFAULT_STOP_LOSS_PERCENT"),
+    ("stop_loss_required", EXIT, HOLDING, STOP_REQUIRED, True, "an exit needs no stop-loss"),
+    ("stop_loss_required", entry(stop_loss=None, holds_position=False), ACTIVE, STOP_REQUIRED,
+     True, "a unit's leg is closed with its unit"),
     ("tp_sl_sanity", entry(side=Side.SELL, free_base=D(1)), ACTIVE, LIMITS, False,
      "short at 65,000: stop-loss 63,000 is not above it; take-profit 68,000 is not below it; "
      "take-profit 70,000 is not below it"),

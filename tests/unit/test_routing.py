@@ -35,6 +35,7 @@ def quote(
     healthy: bool = True,
     free_quote: str = "1000000",
     free_base: str = "100",
+    markets_read: bool = True,
     **market_fields: object,
 ) -> VenueQuote:
     return VenueQuote(
@@ -45,6 +46,7 @@ def quote(
         healthy,
         D(free_quote),
         D(free_base),
+        markets_read,
     )
 
 
@@ -201,6 +203,16 @@ TABLE = [
         "a live venue that does not list the symbol does not set the mode",
         [quote("live1", mode="live", listed=False), quote("paper")],
         Side.BUY, "0.5", {}, "paper", {"live1": "BTC/USDT is not listed"},
+    ),
+    (
+        "a live venue whose markets could not be read keeps the route live",
+        [quote("live1", mode="live", listed=False, markets_read=False), quote("paper")],
+        Side.BUY, "0.5", {}, None,
+        {
+            "live1": "its markets could not be read, so whether it lists BTC/USDT is unknown",
+            "paper": "a live venue lists or may list BTC/USDT; an order never falls back from"
+            " live to paper",
+        },
     ),
     (
         "a hint to a paper venue does not step down from a live venue listing the symbol",

@@ -8,6 +8,7 @@ creation follows the lost-create protocol written down in `app.adapters.ccxt.los
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
@@ -21,8 +22,10 @@ from app.adapters.ccxt.client import Mode, OwnsCcxtClient, ccxt_client, venue_pr
 from app.adapters.circuit import BreakerState, CircuitBreaker
 from app.domain.market import Market, MarketKind, OrderBook
 from app.domain.orders import Fill, OrderKind, OrderRequest, OrderStatus
-from app.ports.errors import InvalidOrder
+from app.ports.errors import ExchangeError, InvalidOrder
 from app.ports.exchange import Balance, Position
+
+log = logging.getLogger(__name__)
 
 
 class CcxtExchange(OwnsCcxtClient):
@@ -96,7 +99,17 @@ class CcxtExchange(OwnsCcxtClient):
                 self._clock() - self._markets_at < self._markets_ttl
             )
             if not fresh:
-                raw = await self.calls.read("load_markets", self._markets_at is not None)
+                try:
+                    raw = await self.calls.read("load_markets", self._markets_at is not None)
+                except ExchangeError as error:
+                    if self._markets_at is None:
+                        raise
+                    # A venue's market list hardly changes: the last one read serves while
+                    # the venue does not answer (tried again on the next call), so its
+                    # listings stay known and a live route is not lost to a read failure.
+                    log.warning("%s: markets unread (%s); the last ones read serve", self.name,
+                                error)  # fmt: skip
+                    return self._markets
                 self._markets = {
                     symbol: parsing.market(m)
                     for symbol, m in raw.items()

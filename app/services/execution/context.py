@@ -113,8 +113,10 @@ class ExecutionContext:
         market: Market | None = None
         book = None
         free_quote = free_base = total = _ZERO
+        markets_read = False
         try:
-            market = (await venue.markets()).get(symbol)
+            markets = await venue.markets()
+            markets_read, market = True, markets.get(symbol)
             if market is not None and healthy:
                 depth = self.policy.book_depth
                 if self.in_process:
@@ -139,5 +141,6 @@ class ExecutionContext:
             healthy=healthy,
             free_quote=free_quote,
             free_base=free_base,
+            markets_read=markets_read,  # unread: the venue's configured mode still counts
         )
         return VenueView(quote, total)

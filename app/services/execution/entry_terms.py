@@ -46,24 +46,35 @@ def sizing_market(views: Sequence[VenueView], hint: str | None) -> Market | None
 
 
 def targets_for(
-    signal: Signal, side: Side, entry: Decimal, market: Market, denial: Denial
+    signal: Signal,
+    side: Side,
+    entry: Decimal,
+    market: Market,
+    denial: Denial,
+    default_stop: Decimal | None = None,
 ) -> Targets | None:
-    """The bracket's targets from `entry`; None, with the reason on the denial, when they make
-    no sense."""
+    """The bracket's targets from `entry` (`default_stop`: DEFAULT_STOP_LOSS_PERCENT); None, with
+    the reason on the denial, when they make no sense."""
     try:
-        return bracket_targets(signal, side, entry, market)
+        return bracket_targets(signal, side, entry, market, default_stop)
     except ValueError as error:
         denial.add("tp_sl_sanity", str(error))
         return None
 
 
-def retarget(bracket: Bracket, signal: Signal, side: Side, targets: Targets) -> Bracket:
+def retarget(
+    bracket: Bracket,
+    signal: Signal,
+    side: Side,
+    targets: Targets,
+    default_stop: Decimal | None = None,
+) -> Bracket:
     """Targets given in percent are measured from the actual fill, once there is one."""
     entry = bracket.entry_price
     if entry is None:
         return bracket
     try:
-        actual = bracket_targets(signal, side, entry, bracket.market)
+        actual = bracket_targets(signal, side, entry, bracket.market, default_stop)
     except ValueError:
         actual = targets
     return msgspec.structs.replace(

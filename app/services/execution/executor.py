@@ -20,9 +20,9 @@ from app.domain.brackets.bracket import Bracket, BracketState, reported, with_or
 from app.domain.execution_policy import EntryPolicy, ExecutionPolicy
 from app.domain.market import MarketKind
 from app.domain.orders import OrderState, Side
-from app.domain.risk import Approved, check, check_before_sizing
+from app.domain.risk import Approved, Denied, check, check_before_sizing
 from app.domain.risk_values import CheckResult, RiskLimits, TradingState
-from app.domain.routing import NoRoute, Route, choose_route
+from app.domain.routing import Candidate, NoRoute, Route, choose_route
 from app.domain.signals import PENDING, Action, SignalStatus
 from app.domain.sizing import SizingPolicy, SizingRequest, Unsizable, size
 from app.domain.targets import Targets
@@ -179,6 +179,8 @@ class Executor:
 
     async def _reverse(self, pending: PendingSignal) -> None:
         signal = pending.signal
+        if self._denied_halted(pending, self._store.trading_state()):
+            return
         open_brackets = self._store.open_brackets(signal.account, signal.symbol)
         if open_brackets:
             new_side = open_brackets[0].side.opposite
@@ -191,6 +193,16 @@ class Executor:
         if not await self._flatten_first(pending, new_side.opposite):
             return
         await self._entry_signal(pending, new_side, checked_policy=True)
+
+    def _denied_halted(self, pending: PendingSignal, state: TradingState) -> bool:
+        """Deny, before any flattening, a signal that would close and reopen while halted: the
+        kill switch places nothing, the closing half included."""
+        if state is not TradingState.HALTED:
+            return False
+        detail = "trading is halted: nothing is placed, the open position stays as it is"
+        self._record(pending.id, "decision", f"denied: {detail}", SignalStatus.DENIED,
+                     checks=[_to_json(CheckResult("trading_state", False, detail))])  # fmt: skip
+        return True
 
     async def _flatten_first(self, pending: PendingSignal, side: Side) -> bool:
         closed = await self._close_all(pending, side)
@@ -217,6 +229,8 @@ class Executor:
                 )
                 return None
             if verdict:
+                if self._denied_halted(pending, account.trading_state):
+                    return None
                 if not await self._flatten_first(pending, side.opposite):
                     return None
                 account, views = await self._ctx.account_and_quotes(signal.account, signal.symbol)
@@ -229,7 +243,9 @@ class Executor:
         if reference is None or market is None:
             denial.add("market_price", f"no venue has a price for {signal.symbol}")
             return self._deny(pending, denial)
-        targets = targets_for(signal, side, reference, market, denial)
+        targets = targets_for(
+            signal, side, reference, market, denial, limits.default_stop_loss_percent
+        )
         sized = size(
             SizingRequest(
                 mode=signal.qty_mode if signal.quantity is not None else sizing.default_mode,
@@ -269,7 +285,13 @@ class Executor:
             return self._deny(pending, denial)
         self._record(pending.id, "decision", "approved: every check passed",
                      checks=_to_json(decision.checks))  # fmt: skip
-        await self._open(pending, side, route, views, targets)
+
+        def gate(candidate: Candidate) -> Approved | Denied:  # a fallback's own venue
+            alone = Route(candidate, (), route.rejected)
+            request = risk_request(signal, side, alone, views, targets, reference)
+            return check(request, snapshot, limits, now)
+
+        await self._open(pending, side, route, views, targets, gate)
         return None
 
     def _hint(self, venue: str | None) -> str | None:
@@ -304,6 +326,7 @@ class Executor:
         route: Route,
         views: Sequence[VenueView],
         targets: Targets,
+        gate: Callable[[Candidate], Approved | Denied],
     ) -> None:
         signal = pending.signal
         markets = {v.quote.venue: v.quote.market for v in views}
@@ -312,6 +335,11 @@ class Executor:
             venue = self._venues[candidate.venue]
             market = markets[candidate.venue]
             assert market is not None
+            if number and isinstance(fallback := gate(candidate), Denied):
+                why = "; ".join(fallback.reasons)
+                self._record(pending.id, "decision", f"{candidate.venue}, the next venue, is"
+                             f" denied: {why}", checks=_to_json(fallback.checks))  # fmt: skip
+                continue
             bracket = self._ctx.new_bracket(
                 pending, candidate.venue, side, market,
                 take_profits=targets.take_profits,
@@ -341,7 +369,9 @@ class Executor:
                              f" {error}" + ("; trying the next venue" if more else ""))  # fmt: skip
                 continue
             bracket = with_order(bracket, reported(entry, status))
-            bracket = retarget(bracket, signal, side, targets)
+            bracket = retarget(
+                bracket, signal, side, targets, self._ctx.limits.default_stop_loss_percent
+            )
             self._store.save_bracket(bracket, self._now())
             self._record(pending.id, "order", f"entry {entry.kind} {side} {entry.amount}"
                          f" {signal.symbol} on {candidate.venue}: {status.state}",

@@ -113,8 +113,10 @@ async def _check_leg(
         return [*denial.reasons, route.reason]
     if moved := _moved(signal, side, route, ctx.policy.slippage_bps):
         denial.add("opportunity", moved)
+    # a unit's legs are closed with the unit: no stop-loss is asked of them
+    leg_request = risk_request(signal, side, route, [view], None, signal.price)
     decision = check(
-        risk_request(signal, side, route, [view], None, signal.price),
+        msgspec.structs.replace(leg_request, holds_position=False),
         snapshot,
         ctx.limits,
         now,

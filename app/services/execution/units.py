@@ -163,17 +163,11 @@ class UnitExecutor:
             outcomes.append((pending, *await self._take_back(pending, leg_bracket, filled)))
         summary = "; ".join(text for _, _, text in outcomes)
         for pending, bracket, _ in outcomes:
-            flat = _filled(bracket) == bracket.exited
-            state = BracketState.CLOSED if flat else BracketState.UNPROTECTED
-            if not flat:
-                log.error(
-                    "UNWIND FAILED for %s: %s %s left on %s",
-                    pending.id,
-                    bracket.position,
-                    bracket.symbol,
-                    bracket.venue,
-                )
-            self._store.save_bracket(settled(bracket, state, self._now()), self._now())
+            if _filled(bracket) == bracket.exited:
+                self._store.save_bracket(settled(bracket, BracketState.CLOSED, self._now()),
+                                         self._now())  # fmt: skip
+            else:
+                await self._flatten_residual(pending, bracket)
             self._record(
                 pending.id, "unit", f"unit failed: {why}; unwound: {summary}", SignalStatus.FAILED
             )
@@ -181,6 +175,18 @@ class UnitExecutor:
             self._record(
                 leg.pending.id, "unit", f"unit failed before this leg: {why}", SignalStatus.FAILED
             )
+
+    async def _flatten_residual(self, pending: PendingSignal, bracket: Bracket) -> None:
+        """What the unwind left is closed like any bracket being closed: at market now, and by
+        the monitor on every round until flat (a residual is never left as it is)."""
+        log.error("UNWIND LEFT %s %s on %s for %s: flattening it", bracket.position,
+                  bracket.symbol, bracket.venue, pending.id)  # fmt: skip
+        closing = msgspec.structs.replace(bracket, state=BracketState.UNPROTECTED, closing=True)
+        self._store.save_bracket(closing, self._now())
+        after = await self._ctx.driver.drive(closing, self._venues[bracket.venue])
+        left = "flat" if after.state in FINAL else f"{after.position} left, the monitor keeps at it"
+        self._record(pending.id, "unwind", f"{leg_name(pending)}: residual of {bracket.position}"
+                     f" {bracket.symbol} on {bracket.venue} closed at market: {left}")  # fmt: skip
 
     async def _take_back(
         self, pending: PendingSignal, bracket: Bracket, filled: Decimal
