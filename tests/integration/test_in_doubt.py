@@ -18,22 +18,35 @@ import sqlalchemy
 
 from app.adapters.ccxt.calls import RetryPolicy
 from app.adapters.ccxt.exchange import CcxtExchange
+from app.adapters.paper.exchange import PaperExchange
 from app.adapters.redis.locks import RedisKeyLocks
 from app.adapters.sql.db import SqlSignalStore, make_engine
 from app.adapters.sql.execution_store import SqlExecutionStore
-from app.domain.brackets.bracket import BracketState
+from app.domain.brackets.bracket import Bracket, BracketState, LegOrder
 from app.domain.execution_policy import EntryPolicy, ExecutionPolicy
-from app.domain.orders import Leg, OrderState, client_order_id
+from app.domain.market import Market
+from app.domain.orders import Leg, OrderKind, OrderState, Side, client_order_id
+from app.domain.paper.venue import PaperVenue
 from app.domain.risk_values import RiskLimits
-from app.domain.signals import Action, Signal, SignalStatus, StopKind, StopLoss, TakeProfit
+from app.domain.signals import (
+    Action,
+    Signal,
+    SignalRecord,
+    SignalStatus,
+    StopKind,
+    StopLoss,
+    TakeProfit,
+)
 from app.domain.sizing import SizingPolicy
 from app.entrypoints.cli.main import main
+from app.services.brackets.driver import BracketDriver
 from app.services.brackets.monitor import BracketMonitor
 from app.services.execution.executor import Executor
 from tests.fake_binance import API_KEY, API_SECRET, RunningFake, serve_fake_binance
 from tests.integration.test_execution_ccxt import Deployment
 from tests.integration.test_web_ops import scrape
 from tests.integration.test_webhook_http import make_client
+from tests.paper_helpers import book
 
 pytestmark = pytest.mark.anyio
 D = Decimal
@@ -239,3 +252,34 @@ async def test_the_metric_counts_orders_in_doubt(
 def test_the_metric_is_zero_without_doubt(redis_url: str, engine: sqlalchemy.Engine) -> None:
     with make_client(redis_url, str(engine.url.render_as_string(hide_password=False))) as client:
         assert scrape(client)["signalgate_orders_in_doubt"] == {(): 0}
+
+
+async def test_the_paper_venue_leaves_a_lost_create_in_doubt(sqlite_url: str) -> None:
+    """The paper venues answer the workers over Redis; a create the host did not answer in time
+    is `unknown` (OutcomeUnknown) and is never sent again: the monitor, which drives the hosted
+    venue itself, finds no such order and leaves the entry in doubt."""
+    engine = make_engine(sqlite_url)
+    store = SqlExecutionStore(engine)
+    driver = BracketDriver(store, now)
+    market = Market("BTC/USDT", "BTC", "USDT", amount_step=D("0.001"), min_cost=D(10))
+    paper = PaperExchange(
+        PaperVenue("paper", [market], {"USDT": D(50_000)}),
+        lambda symbol: book(bids="99.5x1", asks="100x1"),
+        now,
+    )
+    cid = "sg01KDPAPER00000000000000001en00"
+    entry = LegOrder(Leg.ENTRY, cid, Side.BUY, OrderKind.MARKET, D("0.2"), state=OrderState.UNKNOWN)
+    bracket = Bracket("01KDPAPER00000000000000001", "default", "paper", "BTC/USDT", Side.BUY,
+                      market, now(), stop_loss=D(95), orders=(entry,))  # fmt: skip
+    record = SignalRecord(bracket.id, now(), SignalStatus.EXECUTED, buy_alert(), "native", "p")
+    SqlSignalStore(engine).add_many([record])
+    store.save_bracket(bracket, now())
+    try:
+        driven = await driver.drive(bracket, paper)
+        driven = await driver.drive(driven, paper)
+    finally:
+        engine.dispose()
+
+    assert driven.order(cid).state is OrderState.UNKNOWN
+    assert await paper.fetch_order_by_client_id("BTC/USDT", cid) is None  # never sent
+    assert await paper.open_orders() == []
