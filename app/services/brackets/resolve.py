@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from app.domain.brackets.bracket import Bracket, LegOrder
 from app.ports.errors import ExchangeError
 from app.ports.exchange import Exchange
-from app.ports.execution import ExecutionStore, KeyLocks, lock_key
+from app.ports.execution import Busy, ExecutionStore, KeyLocks, lock_key
 from app.services.brackets.doubt import in_doubt
 from app.services.brackets.driver import BracketDriver
 
@@ -48,32 +48,49 @@ async def resolve_order(
             or the venue contradicts the operator.
     """
     bracket, _ = _doubt_of(store, client_order_id)
-    async with locks.hold(lock_key(bracket.account, bracket.symbol)):
-        bracket, order = _doubt_of(store, client_order_id)  # as it is now, under the lock
-        venue = venues.get(bracket.venue)
-        if venue is None:
-            raise ResolveError(
-                f"venue {bracket.venue} of bracket {bracket.id} is not configured here;"
-                " run the command with the settings of the deployment that trades on it."
-            )
-        try:
-            status = await venue.fetch_order_by_client_id(bracket.symbol, client_order_id)
-        except ExchangeError as error:
-            raise ResolveError(
-                f"{venue.name} did not answer the lookup of {client_order_id} ({error});"
-                " try again when it does."
-            ) from error
-        if found and status is None:
-            raise ResolveError(
-                f"{venue.name} does not know order {client_order_id}; if it never reached the"
-                " venue, settle it with --gone."
-            )
-        if not found and status is not None:
-            raise ResolveError(
-                f"{venue.name} has order {client_order_id} ({status.state}, {status.filled}"
-                " filled); settle it with --found."
-            )
-        settled = driver.settle_doubt(bracket, order, status, BY)
+    try:
+        async with locks.hold(lock_key(bracket.account, bracket.symbol)):
+            return await _settle(store, venues, driver, client_order_id, found=found)
+    except Busy as error:
+        raise ResolveError(
+            f"{bracket.account} {bracket.symbol} stayed busy ({error}); try again in a moment."
+        ) from error
+
+
+async def _settle(
+    store: ExecutionStore,
+    venues: Mapping[str, Exchange],
+    driver: BracketDriver,
+    client_order_id: str,
+    *,
+    found: bool,
+) -> str:
+    """`resolve_order` under the account-and-symbol lock."""
+    bracket, order = _doubt_of(store, client_order_id)  # as it is now, under the lock
+    venue = venues.get(bracket.venue)
+    if venue is None:
+        raise ResolveError(
+            f"venue {bracket.venue} of bracket {bracket.id} is not configured here;"
+            " run the command with the settings of the deployment that trades on it."
+        )
+    try:
+        status = await venue.fetch_order_by_client_id(bracket.symbol, client_order_id)
+    except ExchangeError as error:
+        raise ResolveError(
+            f"{venue.name} did not answer the lookup of {client_order_id} ({error});"
+            " try again when it does."
+        ) from error
+    if found and status is None:
+        raise ResolveError(
+            f"{venue.name} does not know order {client_order_id}; if it never reached the"
+            " venue, settle it with --gone."
+        )
+    if not found and status is not None:
+        raise ResolveError(
+            f"{venue.name} has order {client_order_id} ({status.state}, {status.filled}"
+            " filled); settle it with --found."
+        )
+    settled = driver.settle_doubt(bracket, order, status, BY)
     now = settled.order(client_order_id)
     return (
         f"order {client_order_id} of bracket {settled.id} is now {now.state}"
