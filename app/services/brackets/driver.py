@@ -51,7 +51,7 @@ class BracketDriver:
     _: KW_ONLY
     close_unprotected: bool = True  # the policy for a bracket whose protective leg failed
     # orders whose doubt is on the lineage already (by this process): one step, not one a round
-    _doubted: set[str] = field(default_factory=set)
+    _doubted: set[str] = field(default_factory=set, init=False)
 
     def _save(self, bracket: Bracket) -> Bracket:
         self.store.save_bracket(bracket, self.clock())
