@@ -8,9 +8,9 @@ from decimal import Decimal
 import msgspec
 import pytest
 
-from app.domain.brackets.bracket import BracketState
+from app.domain.brackets.bracket import Bracket, BracketState, LegOrder
 from app.domain.market import Market
-from app.domain.orders import Leg, OrderRequest, OrderState, OrderStatus
+from app.domain.orders import Leg, OrderKind, OrderRequest, OrderState, OrderStatus, Side
 from app.domain.paper.venue import PaperVenue
 from app.domain.risk_values import RiskLimits
 from app.domain.signals import Action, Link, Signal, SignalStatus
@@ -253,6 +253,28 @@ async def test_a_triangle_spends_in_each_leg_what_the_one_before_bought() -> Non
     assert set(statuses.values()) == {SignalStatus.EXECUTED}, [store.lineage[i][-1] for i in kept]
     wallets = venue.venue.balances()
     assert wallets["USDT"].free > usdt  # the round trip paid, fees included
+
+
+async def test_a_unit_is_denied_while_a_bracket_of_its_symbol_is_in_doubt() -> None:
+    """An entry on venue a got no answer and a does not know it: it may still enter, so no
+    leg of a unit on that account and symbol is placed until it is settled."""
+    world = World()
+    doubt_id = "01JX5Z3K8Q4W2N7R9T1V3B5CZZ"  # an earlier signal's bracket, executed
+    cid = f"sg{doubt_id}en00"
+    lost = LegOrder(Leg.ENTRY, cid, Side.BUY, OrderKind.MARKET, AMOUNT, state=OrderState.UNKNOWN)
+    world.store.save_bracket(
+        Bracket(doubt_id, "default", "a", "BTC/USDT", Side.BUY, MARKET, NOW, orders=(lost,)), NOW
+    )
+    ids = world.unit()
+
+    await world.executor.execute_many(ids)
+
+    assert world.statuses(ids) == [SignalStatus.DENIED, SignalStatus.DENIED]
+    detail = world.store.lineage[ids[0]][-1].detail or ""
+    assert f"bracket {doubt_id} is in doubt" in detail
+    assert f"signalgate orders resolve {cid} --found" in detail
+    assert world.venues["a"].venue.open_orders() == []
+    assert (world.btc("a"), world.btc("b")) == (D(0), AMOUNT)
 
 
 async def test_an_unwind_that_leaves_a_residual_flattens_it() -> None:

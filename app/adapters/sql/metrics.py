@@ -15,6 +15,9 @@ from sqlalchemy import Engine, func, select
 
 from app.adapters.sql.db import signals, transaction
 from app.adapters.sql.metrics_execution import SqlExecutionMetrics
+from app.adapters.sql.tables_execution import brackets, orders
+from app.domain.brackets.bracket import FINAL
+from app.domain.orders import OrderState
 from app.domain.signals import SignalStatus
 from app.ports.errors import Unavailable
 from app.ports.metrics import MetricsSnapshot
@@ -59,7 +62,23 @@ class SqlRedisMetrics:
             decisions=execution.decisions,
             trading_state=execution.trading_state,
             execution_latencies_seconds=execution.latencies_seconds,
+            extra={"orders_in_doubt": {"": float(self._orders_in_doubt())}},
         )
+
+    def _orders_in_doubt(self) -> int:
+        """Orders of open brackets sent without an answer and unknown to the venue since: each
+        holds its account and symbol's entries back until it is found or resolved."""
+        query = (
+            select(func.count())
+            .select_from(orders.join(brackets, brackets.c.id == orders.c.bracket_id))
+            .where(
+                orders.c.state == OrderState.UNKNOWN.value,
+                orders.c.order_id.is_(None),
+                brackets.c.state.not_in([s.value for s in FINAL]),
+            )
+        )
+        with transaction(self._engine) as conn:
+            return int(conn.execute(query).scalar_one())
 
     def _signals_by_status(self) -> dict[str, int]:
         # every known status, zero included, so that a series exists before its first signal

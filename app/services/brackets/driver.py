@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
@@ -24,6 +24,7 @@ from app.domain.orders import IllegalTransition, Leg, OrderRequest, OrderState, 
 from app.ports.errors import ExchangeError, Fatal, OrderNotFound, OutcomeUnknown, Retryable
 from app.ports.exchange import Exchange
 from app.ports.execution import ExecutionStore, LineageStep
+from app.services.brackets.doubt import doubt_detail
 
 log = logging.getLogger("signalgate.brackets")
 
@@ -49,6 +50,8 @@ class BracketDriver:
     clock: Callable[[], datetime]
     _: KW_ONLY
     close_unprotected: bool = True  # the policy for a bracket whose protective leg failed
+    # orders whose doubt is on the lineage already (by this process): one step, not one a round
+    _doubted: set[str] = field(default_factory=set, init=False)
 
     def _save(self, bracket: Bracket) -> Bracket:
         self.store.save_bracket(bracket, self.clock())
@@ -57,20 +60,18 @@ class BracketDriver:
     def _lineage(self, bracket: Bracket, step: str, detail: str, **data: object) -> None:
         self.store.record(LineageStep(bracket.id, self.clock(), step, detail, data or None))
 
-    async def create(
-        self, bracket: Bracket, order: LegOrder, venue: Exchange, *, resend: bool = False
-    ) -> OrderStatus:
+    async def create(self, bracket: Bracket, order: LegOrder, venue: Exchange) -> OrderStatus:
         """Save `bracket`, which holds `order`, and send the order once the save and everything
         else kept back are written: every order is on record before it exists.
 
-        `resend`: the order is sent again with its client order id, as it is on record already
-        (nothing is saved; what is kept back is written all the same).
+        Only the adapter ever sends an order again (its lost-create protocol, after the venue's
+        request expiry and two confirmed misses); nothing above it does.
 
         Raises:
             ExchangeError: as `Exchange.create_order`; after `OutcomeUnknown` the order may
-                exist: look it up by its client order id before it is sent again.
+                exist: it stays `unknown` (in doubt) until it is looked up or resolved.
         """
-        self._on_record(None if resend else bracket)
+        self._on_record(bracket)
         return await venue.create_order(request_of(bracket, order))
 
     def _on_record(self, bracket: Bracket | None) -> None:
@@ -175,11 +176,16 @@ class BracketDriver:
             )
         return with_order(bracket, updated)
 
-    async def settle_unknowns(
-        self, bracket: Bracket, venue: Exchange, *, resend: bool = True
-    ) -> Bracket:
-        """Look up every order whose outcome we do not know by its client order id; one the
-        venue never had is sent again with the same id (`resend`) or counted as expired."""
+    async def settle_unknowns(self, bracket: Bracket, venue: Exchange) -> Bracket:
+        """Look up every order whose outcome we do not know by its client order id.
+
+        One the venue does not know is never sent again here: its request may still be
+        executed (a venue without a request expiry, or one still inside it), and a venue takes a
+        reused client order id once the first order is filled, so a copy could enter twice. An
+        order the venue never confirmed stays `unknown` and its bracket is in doubt (`doubt`):
+        no new entry on its account and symbol until a later lookup finds it or an operator
+        settles it (`signalgate orders resolve`). One the venue had confirmed (it has a venue
+        id) and no longer knows is counted as expired."""
         for order in bracket.orders:
             if order.state not in (OrderState.SUBMITTED, OrderState.UNKNOWN):
                 continue
@@ -189,15 +195,49 @@ class BracketDriver:
                 log.warning("bracket %s: %s still unknown (%s)", bracket.id,
                             order.client_order_id, error)  # fmt: skip
                 continue
-            if found is None and order.order_id is None and resend:
-                # never reached the venue (the lost request expired): send it again, same id
-                bracket = await self._place(bracket, venue, order, resend=True)
-            elif found is None:  # not sent again, or had and forgotten: nothing rests there
+            if found is None and order.order_id is None:
+                bracket = self._in_doubt(bracket, order, venue)
+            elif found is None:  # had and forgotten: nothing rests there
                 gone = msgspec.structs.replace(order, state=OrderState.EXPIRED)
                 bracket = self._save(with_order(bracket, gone))
             else:
                 bracket = self._save(self._reported(bracket, order, found))
         return bracket
+
+    def _in_doubt(self, bracket: Bracket, order: LegOrder, venue: Exchange) -> Bracket:
+        """Keep `order` unknown; say so at ERROR every time, on the lineage once per process."""
+        cid = order.client_order_id
+        log.error("bracket %s IN DOUBT: %s %s on %s has no answer and %s does not know it;"
+                  " no new %s entry until `signalgate orders resolve %s --found|--gone`",
+                  bracket.id, order.leg, cid, venue.name, venue.name, bracket.symbol,
+                  cid)  # fmt: skip
+        if cid not in self._doubted:
+            self._doubted.add(cid)
+            self._lineage(bracket, "in_doubt", doubt_detail(bracket, order, venue.name),
+                          client_order_id=cid)  # fmt: skip
+        if order.state is OrderState.UNKNOWN:
+            return bracket
+        unknown = msgspec.structs.replace(order, state=OrderState.UNKNOWN)
+        return self._save(with_order(bracket, unknown))
+
+    def settle_doubt(
+        self, bracket: Bracket, order: LegOrder, status: OrderStatus | None, by: str
+    ) -> Bracket:
+        """Settle `order`, in doubt, as the venue now reports it (`status`), or as gone (None),
+        on an operator's word (`by`): saved and on the lineage."""
+        cid = order.client_order_id
+        self._doubted.discard(cid)
+        if status is None:
+            settled_order = with_order(
+                bracket, msgspec.structs.replace(order, state=OrderState.EXPIRED)
+            )
+            detail = f"{order.leg} order {cid} settled as gone by {by}"
+        else:
+            settled_order = self._reported(bracket, order, status)
+            detail = (f"{order.leg} order {cid} settled by {by} as the venue reports it:"
+                      f" {status.state}, {status.filled} filled")  # fmt: skip
+        self._lineage(settled_order, "doubt_resolved", detail, client_order_id=cid)
+        return self._save(settled_order)
 
     async def exit_price(self, bracket: Bracket, venue: Exchange) -> Decimal | None:
         """The price the position would exit at now, when a watched target or a trailing stop
@@ -230,11 +270,9 @@ class BracketDriver:
                 return self._save(done), True
         raise AssertionError(f"unknown action {action!r}")
 
-    async def _place(
-        self, bracket: Bracket, venue: Exchange, order: LegOrder, *, resend: bool = False
-    ) -> Bracket:
+    async def _place(self, bracket: Bracket, venue: Exchange, order: LegOrder) -> Bracket:
         try:
-            status = await self.create(bracket, order, venue, resend=resend)
+            status = await self.create(bracket, order, venue)
         except OutcomeUnknown as error:
             log.warning("bracket %s: %s outcome unknown (%s)", bracket.id,
                         order.client_order_id, error)  # fmt: skip

@@ -35,6 +35,8 @@ from app.ports.execution import (
     PendingSignal,
     lock_key,
 )
+from app.services.brackets.doubt import CHECK as DOUBT
+from app.services.brackets.doubt import entry_denial
 from app.services.brackets.driver import BracketDriver
 from app.services.execution.context import ExecutionContext
 from app.services.execution.entry_terms import (
@@ -220,6 +222,12 @@ class Executor:
     ) -> None:
         signal, limits, sizing = pending.signal, self._ctx.limits, self._ctx.sizing
         account, views = await self._ctx.account_and_quotes(signal.account, signal.symbol)
+        if any(h.symbol == signal.symbol for h in account.holdings) and (
+            doubt := entry_denial(self._store.open_brackets(signal.account, signal.symbol))
+        ):  # an order in doubt may have entered already: a second entry could double it
+            result = _to_json(CheckResult(DOUBT, False, doubt))
+            self._record(pending.id, "decision", doubt, SignalStatus.DENIED, checks=[result])
+            return None
         if not checked_policy:
             verdict = self._entry_policy(signal.symbol, side, account.holdings)
             if isinstance(verdict, str):

@@ -123,9 +123,7 @@ class UnitExecutor:
             status = await self._ctx.driver.create(bracket, order, venue)
         except OutcomeUnknown:
             unknown = msgspec.structs.replace(order, state=OrderState.UNKNOWN)
-            bracket = await self._ctx.driver.settle_unknowns(
-                with_order(bracket, unknown), venue, resend=False
-            )
+            bracket = await self._ctx.driver.settle_unknowns(with_order(bracket, unknown), venue)
         except ExchangeError as error:
             log.warning("unit leg %s: %s refused: %s", bracket.id, order.client_order_id, error)
             refused = msgspec.structs.replace(order, state=OrderState.REJECTED)
@@ -235,7 +233,7 @@ class UnitExecutor:
                 continue
             if bracket.state not in FINAL:
                 venue = self._venues[bracket.venue]
-                bracket = await self._ctx.driver.settle_unknowns(bracket, venue, resend=False)
+                bracket = await self._ctx.driver.settle_unknowns(bracket, venue)
                 self._store.save_bracket(bracket, self._now())
             placed.append((pending, bracket))
         link = waiting[0].signal.link

@@ -1,0 +1,47 @@
+"""Wiring of `signalgate orders resolve`: the book, the venues as a worker sees them (paper ones
+through the monitor, over Redis), the account-and-symbol locks, and a bracket driver."""
+
+from __future__ import annotations
+
+import asyncio
+
+from app.adapters.redis.locks import RedisKeyLocks
+from app.adapters.sql.db import make_engine
+from app.adapters.sql.execution_store import SqlExecutionStore
+from app.adapters.system import SystemClock
+from app.bootstrap.venues import async_redis, close_venues, remote_venues, sync_redis
+from app.config.settings import Settings
+from app.services.brackets.driver import BracketDriver
+from app.services.brackets.resolve import resolve_order
+
+
+def resolve(settings: Settings, client_order_id: str, *, found: bool) -> str:
+    """Settle an order in doubt (see `resolve_order`); the sentence saying how.
+
+    Raises:
+        ResolveError: it was not settled (the sentence says why).
+    """
+    assert settings.redis_url is not None
+    engine = make_engine(settings.database_url)
+    store = SqlExecutionStore(engine)
+
+    async def run() -> str:
+        client = async_redis(settings.redis_url or "")
+        venues = remote_venues(settings, client)
+        try:
+            return await resolve_order(
+                store,
+                venues,
+                RedisKeyLocks(sync_redis(settings.redis_url or "")),
+                BracketDriver(store, SystemClock().now),
+                client_order_id,
+                found=found,
+            )
+        finally:
+            await close_venues(venues)
+            await client.aclose()
+
+    try:
+        return asyncio.run(run())
+    finally:
+        engine.dispose()
