@@ -4,6 +4,7 @@ untraded, with the figures on its lineage; exits run however late they come."""
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -12,8 +13,10 @@ from app.domain.execution_policy import EntryPolicy, ExecutionPolicy
 from app.domain.orders import Side
 from app.domain.signals import Action, PositionSide, SignalStatus, execution_delay
 from tests.unit.test_execution import NOW, World, alert
+from tests.unit.test_execution_units import World as UnitWorld
 
 pytestmark = pytest.mark.anyio
+D = Decimal
 LATE = NOW - timedelta(seconds=31)  # received 31 s before the worker's clock: past the 30 s
 
 
@@ -72,3 +75,13 @@ async def test_a_late_entry_under_entry_policy_reverse_does_not_flatten_either()
     assert await world.executor.execute(sell_id) is SignalStatus.EXPIRED
     bracket = world.store.brackets[opened]
     assert (bracket.state, bracket.side) == (BracketState.OPEN, Side.BUY)
+
+
+async def test_a_unit_whose_legs_arrived_too_long_ago_expires_whole() -> None:
+    world = UnitWorld()
+    ids = world.unit()
+    world.now += timedelta(seconds=31)  # a backlog: the worker reaches the unit 31 s late
+    statuses = await world.executor.execute_many(ids)
+    assert list(statuses.values()) == [SignalStatus.EXPIRED, SignalStatus.EXPIRED]
+    assert world.store.brackets == {}
+    assert (world.btc("a"), world.btc("b")) == (0, D("0.005"))
