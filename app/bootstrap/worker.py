@@ -9,13 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import redis
 import redis.asyncio
+from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
+from rq.executions import Execution
+from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
+from rq.worker import WorkerStatus
 from sqlalchemy import Engine
 
 from app.adapters.redis.locks import RedisKeyLocks
@@ -83,6 +90,37 @@ def process_runtime(settings: Settings | None = None) -> WorkerRuntime:
 
 
 COMMAND_WAIT_SECONDS = 1.0
+# A dead worker's job is re-queued within about ABANDONED_AFTER_SECONDS + MAINTENANCE_SECONDS
+# (RQ's defaults: the job's timeout + 60 s, then up to 600 s).
+HEARTBEAT_SECONDS = 2  # a running job's heartbeat is renewed this often
+ABANDONED_AFTER_SECONDS = 10  # a job whose heartbeat is older than this was abandoned
+MAINTENANCE_SECONDS = 5  # how often a worker looks for abandoned jobs, idle or between jobs
+
+
+def requeue_abandoned(queue: Queue) -> list[str]:
+    """Put back, at the front of `queue`, every started job whose heartbeat has expired: its
+    worker died (SIGKILL, a lost dyno) mid-job. The job is re-run at once, without spending one
+    of its retries (RQ's own clean-up would schedule a retry 10 s later through a scheduler that
+    may have died with the worker); a re-run is safe, the executor finds what the dead one began
+    by client order id.
+
+    Returns:
+        The ids of the jobs put back.
+    """
+    registry = queue.started_job_registry
+    connection = queue.connection
+    requeued = []
+    expired = cast("list[bytes]", connection.zrangebyscore(registry.key, 0, time.time()))
+    for member in expired:
+        if not connection.zrem(registry.key, member):
+            continue  # another worker took it first
+        job = queue.fetch_job(registry.parse_job_id(member))
+        if job is None or job.get_status(refresh=False) != JobStatus.STARTED:
+            continue  # finished or failed: a leftover entry, nothing was abandoned
+        queue.enqueue_job(job, at_front=True)
+        log.warning("job %s was abandoned by a dead worker; re-queued", job.id)
+        requeued.append(job.id)
+    return requeued
 
 
 class SignalWorker(SimpleWorker):
@@ -92,9 +130,52 @@ class SignalWorker(SimpleWorker):
     ccxt sessions and the database pool between jobs) and not `HerokuWorker` (a forking worker
     too): a `SimpleWorker`, whose SIGTERM handling already is what Heroku needs: the first
     SIGTERM lets the running job finish (ours take milliseconds; Heroku waits 30 s before
-    SIGKILL), then it exits. A job killed anyway is re-run by RQ and finds its orders by client
-    order id.
+    SIGKILL), then it exits.
+
+    A job killed anyway (SIGKILL, a lost dyno) comes back within seconds: while a job runs, a
+    thread renews its heartbeat every `HEARTBEAT_SECONDS` with a TTL of
+    `ABANDONED_AFTER_SECONDS` (a `SimpleWorker` sets one heartbeat of the job's timeout + 60 s
+    and never renews it), and every worker looks for expired ones every `MAINTENANCE_SECONDS`
+    (RQ: every 600 s, and an idle worker only between 405 s waits for a job), putting them back
+    at once (`requeue_abandoned`). The re-run finds its orders by client order id.
     """
+
+    def __init__(self, queues: Sequence[Queue], **kwargs: Any) -> None:
+        kwargs.setdefault("maintenance_interval", MAINTENANCE_SECONDS)
+        kwargs.setdefault("job_monitoring_interval", HEARTBEAT_SECONDS)
+        # an idle worker waits worker_ttl - 15 s for a job before its next maintenance
+        kwargs.setdefault("worker_ttl", MAINTENANCE_SECONDS + 15)
+        super().__init__(queues, **kwargs)
+
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        return ABANDONED_AFTER_SECONDS
+
+    def clean_registries(self) -> None:
+        for queue in self.queues:
+            requeue_abandoned(queue)  # before RQ's clean-up would fail or delay them
+        super().clean_registries()  # type: ignore[no-untyped-call]
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        """SimpleWorker's, with the heartbeat renewed on a thread while the job runs."""
+        execution = self.prepare_execution(job)
+        done = threading.Event()
+        beat = threading.Thread(
+            target=self._beat, args=(job, execution, done), name="job-heartbeat", daemon=True
+        )
+        beat.start()
+        try:
+            self.perform_job(job, queue, execution)
+        finally:
+            done.set()
+            beat.join()
+        self.set_state(WorkerStatus.IDLE)
+
+    def _beat(self, job: Job, execution: Execution, done: threading.Event) -> None:
+        while not done.wait(HEARTBEAT_SECONDS):
+            try:
+                self.maintain_heartbeats(job, execution)
+            except RedisError as error:  # the next beat tries again; the TTL spans a few misses
+                log.warning("job %s: heartbeat failed: %s", job.id, error)
 
     def subscribe(self) -> None:
         """RQ's command channel, read by a thread that waits at most `COMMAND_WAIT_SECONDS` per

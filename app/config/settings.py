@@ -263,6 +263,7 @@ def _read_risk(read: Reader, values: Mapping[str, object], errors: list[str]) ->
     read("ENTRY_POLICY", "execution.entry_policy", entry_policy)
     read("UNPROTECTED_POLICY", "execution.close_unprotected", unprotected_policy)
     read("SLIPPAGE_BPS", "execution.slippage_bps", basis_points)
+    read("EXECUTION_MAX_DELAY_SECONDS", "execution.max_delay_seconds", _positive_int)
     read("MONITOR_INTERVAL_SECONDS", "monitor_interval_seconds", interval)
     read("STRATEGIES", "strategies", _ordered_names)
     read("STRATEGY_SETTINGS", "strategy_settings", _strategy_settings)

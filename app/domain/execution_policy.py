@@ -21,3 +21,4 @@ class ExecutionPolicy(msgspec.Struct, frozen=True):
     close_unprotected: bool = True  # a bracket whose leg cannot be placed is flattened
     slippage_bps: Decimal = Decimal(50)  # the most a venue's book may move the price for the size
     book_depth: int = 20
+    max_delay_seconds: int = 30  # an entry received longer ago than this expires, untraded

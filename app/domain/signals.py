@@ -146,6 +146,21 @@ def screen(
     return Accepted()
 
 
+def execution_delay(received_at: datetime, now: datetime, *, max_delay_seconds: int) -> str | None:
+    """Why an entry reaching execution at `now` must not trade, or None when it is in time.
+
+    Intake screens an alert when it arrives; a queue backlog, a dead worker's job or a spool
+    drained after an outage can still deliver it much later, at a price nobody asked for.
+    """
+    delay = (now - received_at).total_seconds()
+    if delay <= max_delay_seconds:
+        return None
+    return (
+        f"expired: received {delay:.0f} s before execution, more than the"
+        f" {max_delay_seconds} s EXECUTION_MAX_DELAY_SECONDS allows; nothing is placed"
+    )
+
+
 _digest_encoder = msgspec.json.Encoder(order="deterministic")
 
 
@@ -175,6 +190,7 @@ class SignalStatus(enum.StrEnum):
     DUPLICATE = "duplicate"  # a copy of an earlier signal: recorded, not queued
     EXECUTED = "executed"  # the worker placed its orders (or closed what it asked to close)
     DENIED = "denied"  # refused by the risk gate or routing, every reason on its lineage
+    EXPIRED = "expired"  # an entry that reached a worker too long after it was received
     FAILED = "failed"  # the venues refused or could not be reached; see its lineage
 
 

@@ -282,6 +282,7 @@ def test_metrics_count_signals_queue_registries_and_latency(client, redis_url):
             "stale": 0,
             "executed": 0,
             "denied": 0,
+            "expired": 0,
             "failed": 0,
         }.items()
     }

@@ -168,6 +168,7 @@ PARSED = [
     ("UNPROTECTED_POLICY", "keep", "execution.close_unprotected", False),
     ("UNPROTECTED_POLICY", "close", "execution.close_unprotected", True),
     ("SLIPPAGE_BPS", "25", "execution.slippage_bps", Decimal(25)),
+    ("EXECUTION_MAX_DELAY_SECONDS", "90", "execution.max_delay_seconds", 90),
     ("MONITOR_INTERVAL_SECONDS", "2", "monitor_interval_seconds", 2.0),
     (
         "STRATEGIES",
@@ -192,7 +193,7 @@ _POLICIES = {
     "intake": [f.name for f in dataclasses.fields(IntakePolicy)],
     "risk": list(RiskLimits.__struct_fields__),
     "sizing": ["default_mode", "default_quantity"],
-    "execution": ["entry_policy", "close_unprotected", "slippage_bps"],
+    "execution": ["entry_policy", "close_unprotected", "slippage_bps", "max_delay_seconds"],
 }
 
 
@@ -329,6 +330,7 @@ BAD = [
     ("ENTRY_POLICY", "pyramid", "use ignore, add or reverse"),
     ("UNPROTECTED_POLICY", "panic", "use close or keep"),
     ("SLIPPAGE_BPS", "0", "use basis points above 0, at most 10000"),
+    ("EXECUTION_MAX_DELAY_SECONDS", "0", "use a whole number above 0"),
     ("SLIPPAGE_BPS", "20000", "use basis points above 0, at most 10000"),
     ("MONITOR_INTERVAL_SECONDS", "0", "use seconds from 0.05 to 3600"),
     ("MONITOR_INTERVAL_SECONDS", "soon", "use seconds, like 0.5"),

@@ -13,6 +13,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath, FromQuery, QueryParameter
 
+from app.domain.signals import SignalStatus
 from app.entrypoints.web.connection import services_of
 from app.entrypoints.web.guards import requires_read_access
 from app.ports.execution import OrderQuery
@@ -23,7 +24,9 @@ from app.ports.signals import SignalQuery, SignalView
 class SignalFilter:
     """The query parameters of `GET /signals`, which Litestar reads and checks."""
 
-    status: FromQuery[str | None] = None
+    status: Annotated[
+        str | None, QueryParameter(description="one of " + ", ".join(SignalStatus))
+    ] = None
     strategy: FromQuery[str | None] = None
     symbol: FromQuery[str | None] = None
     since: FromQuery[datetime | None] = None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -18,7 +18,7 @@ from app.domain.market import Market
 from app.domain.orders import Side
 from app.domain.risk_values import RiskLimits
 from app.domain.routing import VenueQuote
-from app.domain.signals import SignalStatus
+from app.domain.signals import SignalStatus, execution_delay
 from app.domain.sizing import SizingPolicy
 from app.ports.errors import ExchangeError
 from app.ports.exchange import Exchange
@@ -64,6 +64,21 @@ class ExecutionContext:
         """Add a step, now, to the signal's lineage (`data`: the figures behind it)."""
         self.store.record(LineageStep(signal_id, self.clock(), step, detail, data or None),
                           status=status)  # fmt: skip
+
+    def expired(self, entries: Sequence[PendingSignal]) -> bool:
+        """Record `expired` on entries (one signal, or a unit's legs) whose oldest was received
+        more than `max_delay_seconds` ago: intake screened them on arrival, but a backlog, a
+        dead worker's job or a drained spool can deliver them much later. Exits never expire."""
+        now, limit = self.clock(), self.policy.max_delay_seconds
+        oldest = min(p.received_at for p in entries)
+        reason = execution_delay(oldest, now, max_delay_seconds=limit)
+        if reason is None:
+            return False
+        delay = round((now - oldest).total_seconds(), 3)
+        for pending in entries:
+            self.record(pending.id, "decision", reason, SignalStatus.EXPIRED,
+                        delay_seconds=delay, max_delay_seconds=limit)  # fmt: skip
+        return True
 
     def new_bracket(
         self, pending: PendingSignal, venue: str, side: Side, market: Market, **terms: Any

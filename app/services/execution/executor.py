@@ -220,6 +220,8 @@ class Executor:
     async def _entry_signal(
         self, pending: PendingSignal, side: Side, *, checked_policy: bool = False
     ) -> None:
+        if self._ctx.expired([pending]):  # a reverse's closing half has run: exits never expire
+            return None
         signal, limits, sizing = pending.signal, self._ctx.limits, self._ctx.sizing
         account, views = await self._ctx.account_and_quotes(signal.account, signal.symbol)
         if any(h.symbol == signal.symbol for h in account.holdings) and (

@@ -71,6 +71,8 @@ class UnitExecutor:
             return self._deny_all(waiting, [late])
         if refused := [p for p in legs if p.status not in PENDING]:
             return self._deny_all(waiting, [f"{leg_name(p)} is {p.status}" for p in refused])
+        if self._ctx.expired(waiting):
+            return None
         ready, reasons = await checked(self._ctx, legs)
         if reasons:
             return self._deny_all(waiting, reasons)
