@@ -17,8 +17,9 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from app.adapters.redis.lease import HEARTBEAT_KEY, LEASE_KEY, RedisLease, last_round
-from app.bootstrap.monitor import LEASE_SECONDS, run_monitor
+from app.bootstrap.monitor import LEASE_SECONDS, MonitorDied, run_monitor
 from app.config.settings import Settings
+from app.services.brackets.monitor import BracketMonitor
 from tests.integration.test_web_ops import AUTH, scrape
 from tests.integration.test_webhook_http import make_client
 
@@ -211,3 +212,21 @@ def test_metrics_show_when_the_monitor_last_finished_a_round(
         assert shown == {(): 1764979200.25}
         assert http.get("/metrics", headers=AUTH).status_code == 200
     store.close()
+
+
+@pytest.mark.anyio
+async def test_a_dead_bracket_monitor_ends_the_monitor_process_with_an_error(
+    client: redis.asyncio.Redis,
+    redis_url: str,
+    sqlite_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def dies(self: BracketMonitor, stop: asyncio.Event) -> None:
+        raise RuntimeError("a bug outside any round")
+
+    monkeypatch.setattr(BracketMonitor, "run", dies)
+    with pytest.raises(MonitorDied, match="bracket-monitor died") as died:
+        await asyncio.wait_for(run_monitor(settings_for(redis_url, sqlite_url), asyncio.Event()),
+                               BOUND)  # fmt: skip
+    assert isinstance(died.value.__cause__, RuntimeError)
+    assert await client.get(LEASE_KEY) is None  # freed: a standby takes over at once
