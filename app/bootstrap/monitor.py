@@ -101,8 +101,10 @@ async def _keep(lease: Lease, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), RENEW_SECONDS)
         if stop.is_set():
             return
+        # a renewal that hangs is given up when the lease ends, not later: from then on another
+        # monitor may hold it
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(lease.renew(), RENEW_SECONDS)
+            await asyncio.wait_for(lease.renew(), min(RENEW_SECONDS, lease.seconds_left()))
         if not lease.held():
             return
 

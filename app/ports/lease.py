@@ -23,6 +23,10 @@ class Lease(Protocol):
         """True while our last acquire or renewal is still within its period, by our clock."""
         ...
 
+    def seconds_left(self) -> float:
+        """How long our lease lasts without another renewal (0 when not held)."""
+        ...
+
     async def release(self) -> None:
         """Give the lease up now if it is ours, so a standby takes over without waiting."""
         ...

@@ -81,8 +81,10 @@ async def test_a_holder_cut_off_from_redis_stops_holding_when_its_period_ends(
     await proxy.cut()  # Redis is gone from here on
     assert await lease.renew() is False  # not renewed, and never an error
     assert lease.held()  # still within the period it was granted
+    assert 0 < lease.seconds_left() <= 0.3
     await asyncio.sleep(0.35)
     assert not lease.held()
+    assert lease.seconds_left() == 0
     assert await lease.acquire() is False
     await client.aclose()
 

@@ -84,6 +84,9 @@ class RedisLease:
     def held(self) -> bool:
         return time.monotonic() < self._valid_until
 
+    def seconds_left(self) -> float:
+        return max(0.0, self._valid_until - time.monotonic())
+
     async def release(self) -> None:
         self._valid_until = 0.0
         with suppress(RedisError, OSError):  # else it lapses by itself within a period
