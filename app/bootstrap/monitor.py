@@ -1,5 +1,13 @@
 """The `monitor` process: it hosts the paper venues (the one process that owns their state), feeds
-them every market data tick, serves the workers' requests, and runs the bracket monitor."""
+them every market data tick, serves the workers' requests, and runs the bracket monitor.
+
+Exactly one monitor acts: the one holding the lease in Redis (`LEASE_SECONDS`, renewed every third
+of it). Another monitor process stands by, asking for the lease as often, and takes over within
+`LEASE_SECONDS` and a third of the first one's death. A holder that cannot renew before its lease
+lapses stops acting at once (the bracket monitor checks the lease before every bracket; the paper
+host and the feed are stopped) and stands by again. A task of the holder that dies ends the
+process with an error, so the platform restarts it: never a monitor that looks alive and is not.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +15,13 @@ import asyncio
 import contextlib
 import logging
 
+import redis.asyncio
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
 from app.adapters.paper.exchange import PaperExchange
 from app.adapters.paper.remote import PaperHost
+from app.adapters.redis.lease import RedisHeartbeat, RedisLease
 from app.adapters.redis.locks import RedisKeyLocks
 from app.adapters.redis.ticks import TickPublisher
 from app.adapters.sql.db import make_engine
@@ -23,14 +36,86 @@ from app.bootstrap.venues import (
 )
 from app.config.settings import Settings
 from app.ports.exchange import MarketData
+from app.ports.lease import Lease
 from app.services.brackets.driver import BracketDriver
 from app.services.brackets.monitor import BracketMonitor
 
 log = logging.getLogger("signalgate")
 
+LEASE_SECONDS = 5.0
+RENEW_SECONDS = LEASE_SECONDS / 3  # two renewals may fail before the lease lapses
+
+
+class MonitorDied(RuntimeError):
+    """A task of the lease holder ended while it should run: the process must be restarted."""
+
 
 async def run_monitor(settings: Settings, stop: asyncio.Event) -> None:
-    """The monitor process: paper venues hosted and fed, and the bracket monitor, until `stop`."""
+    """The monitor process: while it holds the lease, paper venues hosted and fed and the bracket
+    monitor; a standby otherwise; until `stop`.
+
+    Raises:
+        MonitorDied: a task died (the process exits non-zero).
+    """
+    assert settings.redis_url is not None
+    # a client of its own, short timeouts and no retries: a renewal must not outwait the lease
+    # (the next renewal, a third of the lease later, is the retry)
+    lease_client = redis.asyncio.Redis.from_url(
+        settings.redis_url,
+        socket_timeout=RENEW_SECONDS,
+        socket_connect_timeout=RENEW_SECONDS,
+        retry=Retry(NoBackoff(), 0),
+    )
+    lease = RedisLease(lease_client, period_seconds=LEASE_SECONDS)
+    try:
+        while await _standby(lease, stop):
+            if not await _lead(settings, lease, stop):
+                return
+            log.error("monitor: lost the lease (Redis unreachable, or another monitor took it); "
+                      "stopped acting on brackets and standing by")  # fmt: skip
+    finally:
+        await lease.release()  # a standby takes over now rather than after the lease lapses
+        await lease_client.aclose()
+
+
+async def _standby(lease: Lease, stop: asyncio.Event) -> bool:
+    """Wait until this process holds the lease: True, or False if stopped first."""
+    waited = False
+    while not stop.is_set():
+        if await lease.acquire():
+            log.info("monitor: holding the lease (%.0f s, renewed every %.2f s); taking over",
+                     lease.period_seconds, RENEW_SECONDS)  # fmt: skip
+            return True
+        if not waited:
+            log.info("monitor: another monitor holds the lease; standing by until it lapses")
+            waited = True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), RENEW_SECONDS)
+    return False
+
+
+async def _keep(lease: Lease, stop: asyncio.Event) -> None:
+    """Renew the lease every `RENEW_SECONDS`; return when stopped or when it is lost."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), RENEW_SECONDS)
+        if stop.is_set():
+            return
+        # a renewal that hangs is given up when the lease ends, not later: from then on another
+        # monitor may hold it
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(lease.renew(), min(RENEW_SECONDS, lease.seconds_left()))
+        if not lease.held():
+            return
+
+
+async def _lead(settings: Settings, lease: Lease, stop: asyncio.Event) -> bool:
+    """Act as the monitor while the lease is held: True when it was lost, False when stopped.
+
+    Raises:
+        MonitorDied: the paper host, the bracket monitor or the feed ended with an error, or the
+            first two ended at all.
+    """
     assert settings.redis_url is not None
     engine = make_engine(settings.database_url, background_checkpoints=True)
     clock = SystemClock().now
@@ -46,26 +131,49 @@ async def run_monitor(settings: Settings, stop: asyncio.Event) -> None:
         driver=BracketDriver(store, clock, close_unprotected=settings.execution.close_unprotected),
         locks=RedisKeyLocks(sync_redis(settings.redis_url)),
         interval_seconds=settings.monitor_interval_seconds,
+        heartbeat=RedisHeartbeat(client),
+        active=lease.held,
     )
     log.info("monitor: hosting paper venues %s; watching brackets", ", ".join(paper) or "(none)")
-    tasks = [
-        asyncio.create_task(host.serve(stop), name="paper-host"),
-        asyncio.create_task(
-            _feed(market_data, host, TickPublisher(client), stop), name="market-data"
-        ),
-        asyncio.create_task(monitor.run(stop), name="bracket-monitor"),
+    # the tasks stop on `halt`: set by `stop`, or when the lease is lost
+    halt = asyncio.Event()
+    essential = [
+        asyncio.create_task(host.serve(halt), name="paper-host"),
+        asyncio.create_task(monitor.run(halt), name="bracket-monitor"),
     ]
+    feed = asyncio.create_task(
+        _feed(market_data, host, TickPublisher(client), halt), name="market-data"
+    )
+    keeper = asyncio.create_task(_keep(lease, stop), name="lease")
+    stopped = asyncio.create_task(_wait(stop), name="stop")
     try:
-        await stop.wait()
+        pending: set[asyncio.Task[None]] = {*essential, feed, keeper, stopped}
+        while True:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            if stop.is_set():
+                return False
+            if keeper in done:
+                return True
+            for task in done:
+                if task.exception() is not None:
+                    raise MonitorDied(f"monitor: {task.get_name()} died") from task.exception()
+                if task in essential:
+                    raise MonitorDied(f"monitor: {task.get_name()} ended unexpectedly")
+            # the feed ended without an error (a replay that ran out): keep serving
     finally:
-        for task in tasks:
+        halt.set()
+        for task in (*essential, feed, keeper, stopped):
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
+        for task in (*essential, feed, keeper, stopped):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await close_venues(venues)
         await client.aclose()
         engine.dispose()
+
+
+async def _wait(event: asyncio.Event) -> None:
+    await event.wait()
 
 
 async def _feed(

@@ -4,6 +4,7 @@ services over their own settings)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -12,6 +13,7 @@ import redis.asyncio
 from sqlalchemy import Engine
 
 from app.adapters.redis.inbox import RedisInbox
+from app.adapters.redis.lease import last_round
 from app.adapters.sql.db import SqlSignalStore, make_engine
 from app.adapters.sql.execution_store import SqlExecutionStore
 from app.adapters.sql.metrics import SqlRedisMetrics
@@ -99,7 +101,25 @@ class Services:
             checks["database"] = "ok"
         except Unavailable as exc:
             checks["database"] = str(exc)
+        checks["monitor"] = await self._monitor_check()
         return checks
+
+    async def _monitor_check(self) -> str:
+        """ "ok" unless the monitor's last finished round is older than 10 intervals.
+
+        A deployment whose monitor never ran a round (no heartbeat yet) is not flagged: the web
+        process may start first.
+        """
+        try:
+            assert self._async_redis is not None
+            last = await last_round(self._async_redis)
+        except Exception as exc:  # noqa: BLE001 - Redis is reported on its own line
+            return f"unknown: Redis unreachable ({type(exc).__name__})"
+        limit = 10 * self.settings.monitor_interval_seconds
+        if last is None or time.time() - last <= limit:
+            return "ok"
+        return (f"no monitor round has finished for {time.time() - last:.0f} s (over {limit:g} s): "
+                "start `signalgate monitor` or read its logs.")  # fmt: skip
 
 
 def build_services(settings: Settings) -> Services:

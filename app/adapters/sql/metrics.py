@@ -13,6 +13,7 @@ from rq.registry import BaseRegistry
 from rq.serializers import JSONSerializer
 from sqlalchemy import Engine, func, select
 
+from app.adapters.redis.lease import last_round_sync
 from app.adapters.sql.db import signals, transaction
 from app.adapters.sql.metrics_execution import SqlExecutionMetrics
 from app.adapters.sql.tables_execution import brackets, orders
@@ -22,6 +23,7 @@ from app.domain.signals import SignalStatus
 from app.ports.errors import Unavailable
 from app.ports.metrics import MetricsSnapshot
 
+_LAST_ROUND = "monitor_last_round_timestamp_seconds"
 LATENCY_WINDOW = 200  # finished jobs whose latency is shown: bounded, so a scrape stays cheap
 
 
@@ -49,6 +51,7 @@ class SqlRedisMetrics:
         execution = self._execution.read(datetime.now(UTC))
         try:
             depth, jobs, latencies = self._rq_figures()
+            last_round = last_round_sync(self._queue.connection)
         except (RedisError, OSError) as exc:
             raise Unavailable(f"Redis unreachable ({type(exc).__name__})") from exc
         return MetricsSnapshot(
@@ -62,7 +65,15 @@ class SqlRedisMetrics:
             decisions=execution.decisions,
             trading_state=execution.trading_state,
             execution_latencies_seconds=execution.latencies_seconds,
-            extra={"orders_in_doubt": {"": float(self._orders_in_doubt())}},
+            extra={
+                "orders_in_doubt": {"": float(self._orders_in_doubt())},
+                # absent until a monitor finished a round: no series rather than a 1970 timestamp
+                **(
+                    {}
+                    if last_round is None
+                    else {"monitor_last_round_timestamp_seconds": {"": last_round}}
+                ),
+            },
         )
 
     def _orders_in_doubt(self) -> int:

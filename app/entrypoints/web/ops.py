@@ -248,7 +248,7 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/ready", summary="Redis and the database are reachable")
+@get("/ready", summary="Redis and the database are reachable, and the monitor finishes rounds")
 async def ready(request: Request[Any, Any, Any]) -> Response[bytes]:
     checks = await services_of(request).readiness()
     ok = all(v == "ok" for v in checks.values())

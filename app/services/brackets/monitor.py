@@ -4,6 +4,11 @@ orders whose outcome was unknown (the reconciliation, at start-up and on every r
 
 It takes the same account-and-symbol lock as the workers, without waiting: a bracket a worker
 is busy with is simply looked at on the next round.
+
+A round that fails, whatever the reason, is logged with its traceback, counted, and tried again
+after a backoff: the loop never ends on an error, since nothing else protects the brackets. Each
+finished round is recorded by the heartbeat (`/ready` and `/metrics` show it). `active` is the
+lease: a monitor that stopped holding it stops acting on brackets before its next one.
 """
 
 from __future__ import annotations
@@ -11,16 +16,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from app.domain.brackets.bracket import FINAL, Bracket
 from app.ports.errors import ExchangeError, Unavailable
 from app.ports.exchange import Exchange
 from app.ports.execution import ExecutionStore, KeyLocks, lock_key
+from app.ports.lease import Heartbeat
 from app.services.brackets.driver import BracketDriver
 
 log = logging.getLogger("signalgate.monitor")
+MAX_BACKOFF_SECONDS = 30.0
+
+
+def _always() -> bool:
+    return True
 
 
 @dataclass(kw_only=True, eq=False)
@@ -30,6 +41,10 @@ class BracketMonitor:
     driver: BracketDriver
     locks: KeyLocks
     interval_seconds: float = 0.5
+    heartbeat: Heartbeat | None = None
+    active: Callable[[], bool] = _always
+    max_backoff_seconds: float = MAX_BACKOFF_SECONDS
+    failed_rounds: int = field(default=0, init=False)  # since the start, for the logs and tests
     # the open brackets as last read, by id, with the version they were read at
     _seen: dict[str, tuple[object, Bracket]] = field(default_factory=dict, init=False)
 
@@ -55,6 +70,8 @@ class BracketMonitor:
         worked = 0
         for listed in self._open_brackets():
             await asyncio.sleep(0)
+            if not self.active():  # the lease lapsed: another monitor may be acting now
+                return worked
             venue = self.venues.get(listed.venue)
             if venue is None:
                 log.error("bracket %s is on venue %s, which is not configured", listed.id,
@@ -82,10 +99,27 @@ class BracketMonitor:
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info("bracket monitor: every %.2f s", self.interval_seconds)
+        failures = 0  # in a row
         while not stop.is_set():
-            try:
-                await self.run_once()
-            except Unavailable as error:
-                log.warning("bracket monitor: database unavailable (%s); retrying", error)
+            failures = 0 if await self.guarded_round() else failures + 1
+            # doubling up to a bound: a failure that repeats every round must not flood the logs
+            wait = min(self.interval_seconds * 2**failures, self.max_backoff_seconds)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.interval_seconds)
+                await asyncio.wait_for(stop.wait(), max(wait, self.interval_seconds))
+
+    async def guarded_round(self) -> bool:
+        """One round and its heartbeat; False (logged and counted) if either failed."""
+        try:
+            await self.run_once()
+            if self.heartbeat is not None and self.active():
+                await self.heartbeat.beat()
+        except Unavailable as error:
+            self.failed_rounds += 1
+            log.warning("bracket monitor: database unavailable (%s); retrying", error)
+            return False
+        except Exception:
+            self.failed_rounds += 1
+            log.exception("bracket monitor: the round failed (%d failed rounds so far); retrying",
+                          self.failed_rounds)  # fmt: skip
+            return False
+        return True
