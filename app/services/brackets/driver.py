@@ -57,6 +57,10 @@ class BracketDriver:
         self.store.save_bracket(bracket, self.clock())
         return bracket
 
+    def incident(self, bracket: Bracket, step: str, detail: str) -> None:
+        """A step on the bracket's lineage for what an operator must look at."""
+        self._lineage(bracket, step, detail)
+
     def _lineage(self, bracket: Bracket, step: str, detail: str, **data: object) -> None:
         self.store.record(LineageStep(bracket.id, self.clock(), step, detail, data or None))
 
@@ -89,23 +93,30 @@ class BracketDriver:
 
         `book`: the venue's book as just read (the executor's quote), so that the exit price
         is not asked for again; read from the venue when not given."""
+        return (await self.drive_settled(bracket, venue, book=book))[0]
+
+    async def drive_settled(
+        self, bracket: Bracket, venue: Exchange, *, book: OrderBook | None = None
+    ) -> tuple[Bracket, bool]:
+        """`drive`, and whether the bracket is settled: False when it still had work after
+        `MAX_STEPS` rounds (its actions keep failing)."""
         price = exit_side(bracket, book) if book is not None and watched(bracket) else None
         for _ in range(MAX_STEPS):
             if bracket.state in FINAL:
-                return bracket
+                return bracket, True
             bracket = await self.settle_unknowns(bracket, venue)
             price = price or await self.exit_price(bracket, venue)
             if (moved := trailed(bracket, price)) is not bracket:
                 bracket = self._save(moved)
             actions = plan(bracket, price)
             if not actions:
-                return self._mark_open(bracket)
+                return self._mark_open(bracket), True
             for action in actions:
                 bracket, replan = await self._apply(bracket, venue, action)
                 if replan:
                     break
         log.warning("bracket %s still has work after %d rounds", bracket.id, MAX_STEPS)
-        return bracket
+        return bracket, False
 
     async def statuses(
         self, bracket: Bracket, venue: Exchange

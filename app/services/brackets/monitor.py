@@ -6,7 +6,11 @@ It takes the same account-and-symbol lock as the workers, without waiting: a bra
 is busy with is simply looked at on the next round.
 
 A round that fails, whatever the reason, is logged with its traceback, counted, and tried again
-after a backoff: the loop never ends on an error, since nothing else protects the brackets. Each
+after a backoff: the loop never ends on an error, since nothing else protects the brackets.
+A bracket whose own actions keep failing (still work to do after the driver's rounds, or a venue
+error) waits longer and longer before it is tried again (one interval, doubled after each
+failure, at most `MAX_BRACKET_BACKOFF_SECONDS`): real venues ban keys that hammer them, and
+after `INCIDENT_AFTER` failures in a row it is one ERROR and one lineage step, not a loop. Each
 finished round is recorded by the heartbeat (`/ready` and `/metrics` show it). `active` is the
 lease: a monitor that stopped holding it stops acting on brackets before its next one.
 """
@@ -16,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -28,6 +33,8 @@ from app.services.brackets.driver import BracketDriver
 
 log = logging.getLogger("signalgate.monitor")
 MAX_BACKOFF_SECONDS = 30.0
+MAX_BRACKET_BACKOFF_SECONDS = 300.0
+INCIDENT_AFTER = 3  # failed rounds of one bracket in a row
 
 
 def _always() -> bool:
@@ -44,7 +51,10 @@ class BracketMonitor:
     heartbeat: Heartbeat | None = None
     active: Callable[[], bool] = _always
     max_backoff_seconds: float = MAX_BACKOFF_SECONDS
+    now: Callable[[], float] = time.monotonic
     failed_rounds: int = field(default=0, init=False)  # since the start, for the logs and tests
+    # brackets whose actions keep failing: failures in a row, and when to try again
+    restless: dict[str, tuple[int, float]] = field(default_factory=dict, init=False)
     # the open brackets as last read, by id, with the version they were read at
     _seen: dict[str, tuple[object, Bracket]] = field(default_factory=dict, init=False)
 
@@ -72,6 +82,8 @@ class BracketMonitor:
             await asyncio.sleep(0)
             if not self.active():  # the lease lapsed: another monitor may be acting now
                 return worked
+            if (waiting := self.restless.get(listed.id)) and self.now() < waiting[1]:
+                continue
             venue = self.venues.get(listed.venue)
             if venue is None:
                 log.error("bracket %s is on venue %s, which is not configured", listed.id,
@@ -80,6 +92,7 @@ class BracketMonitor:
             try:
                 statuses = await self.driver.statuses(listed, venue)
                 if not await self.driver.needs_work(listed, statuses, venue):
+                    self._settled(listed)
                     continue
                 async with self.locks.try_hold(lock_key(listed.account, listed.symbol)) as held:
                     if not held:
@@ -91,11 +104,34 @@ class BracketMonitor:
                         statuses = await self.driver.statuses(bracket, venue)
                     with self.store.batch():  # written before the lock is let go
                         bracket = await self.driver.refresh(bracket, venue, statuses)
-                        await self.driver.drive(bracket, venue)
+                        bracket, settled = await self.driver.drive_settled(bracket, venue)
+                        if settled:
+                            self._settled(bracket)
+                        else:
+                            self._failed(bracket, "")
                     worked += 1
             except ExchangeError as error:
                 log.warning("bracket %s on %s: %s", listed.id, venue.name, error)
+                self._failed(listed, str(error))
         return worked
+
+    def _settled(self, bracket: Bracket) -> None:
+        if self.restless.pop(bracket.id, None) is not None:
+            log.info("bracket %s settled again", bracket.id)
+
+    def _failed(self, bracket: Bracket, why: str) -> None:
+        """Try `bracket` again later, the longer the more rounds in a row failed."""
+        failures = self.restless.get(bracket.id, (0, 0.0))[0] + 1
+        wait = min(self.interval_seconds * 2 ** (failures - 1), MAX_BRACKET_BACKOFF_SECONDS)
+        self.restless[bracket.id] = (failures, self.now() + wait)
+        if failures == INCIDENT_AFTER:
+            detail = (
+                f"{failures} rounds in a row left work undone on {bracket.venue}"
+                f"{f' ({why})' if why else ''}; tried again less and less often, at most every"
+                f" {MAX_BRACKET_BACKOFF_SECONDS:.0f} s: read the lineage and the venue's account"
+            )
+            log.error("bracket %s keeps failing: %s", bracket.id, detail)
+            self.driver.incident(bracket, "restless", detail)
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info("bracket monitor: every %.2f s", self.interval_seconds)
