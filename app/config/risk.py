@@ -1,5 +1,5 @@
 """Parsers of the risk, sizing and execution settings (`app.config.settings` reads with them);
-the domain objects built from the loaded settings are `app.bootstrap.policies`'s."""
+`app.config.settings` builds the domain's policy objects from what they read."""
 
 from __future__ import annotations
 

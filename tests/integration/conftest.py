@@ -15,6 +15,7 @@ from app.adapters.redis.server import answers, start_embedded
 from app.adapters.sql.db import make_engine
 from app.bootstrap.local import migrate
 from app.config.settings import Settings, database_url
+from tests.fake_binance import RunningFake, serve_fake_binance
 
 REDIS_DB = 9  # keep off the default database of a developer's Redis
 
@@ -103,3 +104,10 @@ def postgres_empty_url(postgres_server: str) -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture
+def fake() -> Iterator[RunningFake]:
+    """The local fake Binance (spot), served for one test."""
+    with serve_fake_binance() as running:
+        yield running

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
@@ -20,7 +20,7 @@ from app.ports.errors import (
     OutcomeUnknown,
     Retryable,
 )
-from tests.fake_binance import API_KEY, API_SECRET, RunningFake, serve_fake_binance
+from tests.fake_binance import API_KEY, API_SECRET, RunningFake
 
 pytestmark = pytest.mark.anyio
 
@@ -34,12 +34,6 @@ class ManualClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def fake() -> Iterator[RunningFake]:
-    with serve_fake_binance() as running:
-        yield running
 
 
 @asynccontextmanager

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 import pytest
 import redis
 
@@ -20,6 +22,7 @@ from app.adapters.redis.locks import RedisKeyLocks
 from app.adapters.sql.db import SqlSignalStore, make_engine
 from app.adapters.sql.execution_store import SqlExecutionStore
 from app.domain.brackets.bracket import Bracket, BracketState
+from app.domain.execution_policy import ExecutionPolicy
 from app.domain.orders import Leg, OrderState, client_order_id
 from app.domain.risk_values import RiskLimits
 from app.domain.signals import (
@@ -34,7 +37,7 @@ from app.domain.signals import (
 from app.domain.sizing import SizingPolicy
 from app.services.brackets.monitor import BracketMonitor
 from app.services.execution.executor import Executor
-from tests.fake_binance import API_KEY, API_SECRET, RunningFake, serve_fake_binance
+from tests.fake_binance import API_KEY, API_SECRET, RunningFake
 
 pytestmark = pytest.mark.anyio
 D = Decimal
@@ -95,15 +98,24 @@ class Deployment:
 
 
 @pytest.fixture
-def fake() -> Iterator[RunningFake]:
-    with serve_fake_binance() as running:
-        yield running
-
-
-@pytest.fixture
 async def deployment(
     fake: RunningFake, sqlite_url: str, redis_url: str
 ) -> AsyncIterator[Deployment]:
+    async with deployed(fake, sqlite_url, redis_url) as running:
+        yield running
+
+
+@asynccontextmanager
+async def deployed(
+    fake: RunningFake,
+    sqlite_url: str,
+    redis_url: str,
+    *,
+    policy: ExecutionPolicy | None = None,
+    expiry: bool = True,
+) -> AsyncIterator[Deployment]:
+    """The worker's executor and the monitor on the fake Binance; `expiry=False` removes the
+    profile's request expiry (as venues without one have)."""
     engine = make_engine(sqlite_url)
     store = SqlExecutionStore(engine)
     exchange = CcxtExchange(
@@ -116,6 +128,8 @@ async def deployment(
         retry=FAST,
         options={"recvWindow": 300},  # a lost create is re-checked after 0.3 s, not 5 s
     )
+    if not expiry:
+        exchange.profile = msgspec.structs.replace(exchange.profile, expiry=None)
     client = redis.Redis.from_url(redis_url)
     locks = RedisKeyLocks(client)
     venues = {"binance": exchange}
@@ -127,6 +141,7 @@ async def deployment(
         locks=locks,
         limits=RiskLimits(),
         sizing=SizingPolicy(),
+        policy=policy,
     )
     monitor = BracketMonitor(store=store, venues=venues, driver=executor.driver, locks=locks)
     ids = (f"01KA0000000000000000000{n:03d}" for n in itertools.count(1))

@@ -6,20 +6,14 @@ symbol's entries back, and `signalgate orders resolve` settles it both ways."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import anyio
-import msgspec
 import pytest
-import redis
 import sqlalchemy
 
-from app.adapters.ccxt.calls import RetryPolicy
-from app.adapters.ccxt.exchange import CcxtExchange
 from app.adapters.paper.exchange import PaperExchange
-from app.adapters.redis.locks import RedisKeyLocks
 from app.adapters.sql.db import SqlSignalStore, make_engine
 from app.adapters.sql.execution_store import SqlExecutionStore
 from app.domain.brackets.bracket import Bracket, BracketState, LegOrder
@@ -27,92 +21,38 @@ from app.domain.execution_policy import EntryPolicy, ExecutionPolicy
 from app.domain.market import Market
 from app.domain.orders import Leg, OrderKind, OrderState, Side, client_order_id
 from app.domain.paper.venue import PaperVenue
-from app.domain.risk_values import RiskLimits
 from app.domain.signals import (
-    Action,
-    Signal,
     SignalRecord,
     SignalStatus,
-    StopKind,
-    StopLoss,
-    TakeProfit,
 )
-from app.domain.sizing import SizingPolicy
 from app.entrypoints.cli.main import main
 from app.services.brackets.driver import BracketDriver
-from app.services.brackets.monitor import BracketMonitor
-from app.services.execution.executor import Executor
-from tests.fake_binance import API_KEY, API_SECRET, RunningFake, serve_fake_binance
-from tests.integration.test_execution_ccxt import Deployment
+from tests.fake_binance import API_KEY, API_SECRET, RunningFake
+from tests.integration.test_execution_ccxt import (
+    FAST,
+    ORDER,
+    Deployment,
+    buy_alert,
+    deployed,
+    now,
+)
 from tests.integration.test_web_ops import scrape
 from tests.integration.test_webhook_http import make_client
 from tests.paper_helpers import book
 
 pytestmark = pytest.mark.anyio
 D = Decimal
-ORDER = "/api/v3/order"
-FAST = RetryPolicy(attempts=3, backoff_seconds=0.01, lookup_attempts=3, expiry_margin_seconds=0.1)
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def buy_alert() -> Signal:
-    return Signal(
-        symbol="BTC/USDT",
-        action=Action.BUY,
-        source="tradingview:native",
-        quantity=D("0.01"),
-        take_profits=(TakeProfit(price=D(52_000)),),
-        stop_loss=StopLoss(StopKind.PRICE, D(48_000)),
-    )
-
-
-@pytest.fixture
-def fake() -> Iterator[RunningFake]:
-    with serve_fake_binance() as running:
-        yield running
 
 
 @pytest.fixture
 async def deployment(
     fake: RunningFake, sqlite_url: str, redis_url: str
 ) -> AsyncIterator[Deployment]:
-    """The worker's executor and the monitor on a Binance whose requests never expire, with
-    ENTRY_POLICY=add."""
-    engine = make_engine(sqlite_url)
-    store = SqlExecutionStore(engine)
-    exchange = CcxtExchange(
-        "binance",
-        mode="testnet",
-        api_key=API_KEY,
-        secret=API_SECRET,
-        base_url=fake.url,
-        timeout_ms=500,
-        retry=FAST,
-    )
-    exchange.profile = msgspec.structs.replace(exchange.profile, expiry=None)
-    client = redis.Redis.from_url(redis_url)
-    locks = RedisKeyLocks(client)
-    venues = {"binance": exchange}
-    executor = Executor(
-        store=store,
-        venues=venues,
-        modes={"binance": "testnet"},
-        clock=now,
-        locks=locks,
-        limits=RiskLimits(),
-        sizing=SizingPolicy(),
-        # brackets may stack: only the doubt holds a second entry back
-        policy=ExecutionPolicy(entry_policy=EntryPolicy.ADD),
-    )
-    monitor = BracketMonitor(store=store, venues=venues, driver=executor.driver, locks=locks)
-    ids = (f"01KD0000000000000000000{n:03d}" for n in range(1, 1000))
-    yield Deployment(fake, store, SqlSignalStore(engine), executor, monitor, ids)
-    await exchange.close()
-    client.close()
-    engine.dispose()
+    """A Binance whose requests never expire, with ENTRY_POLICY=add: brackets may stack, so
+    only the doubt holds a second entry back."""
+    policy = ExecutionPolicy(entry_policy=EntryPolicy.ADD)
+    async with deployed(fake, sqlite_url, redis_url, policy=policy, expiry=False) as running:
+        yield running
 
 
 def steps(deployment: Deployment, signal_id: str) -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import aclosing, asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -15,7 +15,7 @@ import pytest
 from app.adapters.ccxt.market import CcxtMarketData
 from app.domain.market import Level, Tick
 from app.ports.errors import Fatal
-from tests.fake_binance import RunningFake, serve_fake_binance
+from tests.fake_binance import RunningFake
 
 pytestmark = pytest.mark.anyio
 
@@ -32,12 +32,6 @@ class Sleeps:
     async def __call__(self, seconds: float) -> None:
         self.waits.append(seconds)
         await asyncio.sleep(0)
-
-
-@pytest.fixture
-def fake() -> Iterator[RunningFake]:
-    with serve_fake_binance() as running:
-        yield running
 
 
 @asynccontextmanager

@@ -68,11 +68,7 @@ class SqlRedisMetrics:
             extra={
                 "orders_in_doubt": {"": float(self._orders_in_doubt())},
                 # absent until a monitor finished a round: no series rather than a 1970 timestamp
-                **(
-                    {}
-                    if last_round is None
-                    else {"monitor_last_round_timestamp_seconds": {"": last_round}}
-                ),
+                **({} if last_round is None else {_LAST_ROUND: {"": last_round}}),
             },
         )
 

@@ -81,7 +81,7 @@ def cmd_forward(args: argparse.Namespace) -> int:
         _die_with_parent()
         if os.getppid() != parent:  # gone before the kernel was told
             return 0
-    forwarder = build_forwarder(start("forward"))
+    forwarder = build_forwarder(start("forward", needs_redis=True))
     if parent is not None:
         forwarder.watch_parent(parent)
     # The web processes answer TradingView within its 3 s; the forwarder catches up when they idle.
@@ -97,7 +97,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     forwarder process, so that SQL writes and RQ enqueues stay off the request path."""
     import uvicorn  # noqa: PLC0415
 
-    settings = start("serve")
+    settings = start("serve", needs_redis=True)
     forwarder = None
     if not args.no_forwarder:
         forwarder = subprocess.Popen(  # noqa: S603 - our own command line

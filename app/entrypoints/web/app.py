@@ -106,5 +106,6 @@ def create_served_app() -> Litestar:
     """The app as `signalgate serve` runs it: the forwarder is a separate process. Logging is
     configured here because each of uvicorn's web processes ($WEB_CONCURRENCY > 1) is a fresh
     interpreter that calls this factory."""
-    configure_logging(load_settings())
-    return create_app(run_forwarder=False)
+    settings = load_settings()
+    configure_logging(settings)
+    return create_app(build_services(settings), run_forwarder=False)

@@ -138,17 +138,11 @@ class BracketDriver:
                 found.append((order, status))
         return found
 
-    async def refresh(
-        self,
-        bracket: Bracket,
-        venue: Exchange,
-        statuses: list[tuple[LegOrder, OrderStatus]] | None = None,
-    ) -> Bracket:
-        """The bracket with its open orders read back from the venue (saved when changed)."""
+    def refresh(self, bracket: Bracket, statuses: list[tuple[LegOrder, OrderStatus]]) -> Bracket:
+        """The bracket with what the venue said of its open orders (`statuses`), saved when
+        that changed it."""
         changed = bracket
-        for order, status in (
-            statuses if statuses is not None else await self.statuses(bracket, venue)
-        ):
+        for order, status in statuses:
             changed = self._reported(changed, changed.order(order.client_order_id), status)
         return self._save(changed) if changed is not bracket else bracket
 

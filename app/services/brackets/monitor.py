@@ -103,7 +103,7 @@ class BracketMonitor:
                     if bracket != listed:  # a worker changed it meanwhile: read the venue again
                         statuses = await self.driver.statuses(bracket, venue)
                     with self.store.batch():  # written before the lock is let go
-                        bracket = await self.driver.refresh(bracket, venue, statuses)
+                        bracket = self.driver.refresh(bracket, statuses)
                         bracket, settled = await self.driver.drive_settled(bracket, venue)
                         if settled:
                             self._settled(bracket)

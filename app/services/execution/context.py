@@ -18,7 +18,7 @@ from app.domain.market import Market
 from app.domain.orders import Side
 from app.domain.risk_values import RiskLimits
 from app.domain.routing import VenueQuote
-from app.domain.signals import SignalStatus, execution_delay
+from app.domain.signals import Signal, SignalStatus, execution_delay
 from app.domain.sizing import SizingPolicy
 from app.ports.errors import ExchangeError
 from app.ports.exchange import Exchange
@@ -29,6 +29,7 @@ from app.ports.execution import (
     LineageStep,
     PendingSignal,
 )
+from app.services.brackets.doubt import entry_denial
 from app.services.brackets.driver import BracketDriver
 from app.services.execution.views import VenueView
 
@@ -95,6 +96,14 @@ class ExecutionContext:
             client_id_length=self.venues[venue].capabilities.client_order_id_max_length,
             **terms,
         )
+
+    def doubt(self, signal: Signal, account: AccountState) -> str | None:
+        """Why no entry may go to the signal's account and symbol while an order of theirs is
+        in doubt (it may have entered already), or None. The brackets are read only when the
+        account holds the symbol: a holdings row lives as long as any open bracket does."""
+        if not any(h.symbol == signal.symbol for h in account.holdings):
+            return None
+        return entry_denial(self.store.open_brackets(signal.account, signal.symbol))
 
     async def account_and_quotes(
         self, account: str, symbol: str

@@ -36,7 +36,6 @@ from app.ports.execution import (
     lock_key,
 )
 from app.services.brackets.doubt import CHECK as DOUBT
-from app.services.brackets.doubt import entry_denial
 from app.services.brackets.driver import BracketDriver
 from app.services.execution.context import ExecutionContext
 from app.services.execution.entry_terms import (
@@ -224,9 +223,7 @@ class Executor:
             return None
         signal, limits, sizing = pending.signal, self._ctx.limits, self._ctx.sizing
         account, views = await self._ctx.account_and_quotes(signal.account, signal.symbol)
-        if any(h.symbol == signal.symbol for h in account.holdings) and (
-            doubt := entry_denial(self._store.open_brackets(signal.account, signal.symbol))
-        ):  # an order in doubt may have entered already: a second entry could double it
+        if doubt := self._ctx.doubt(signal, account):  # a second entry could double it
             result = _to_json(CheckResult(DOUBT, False, doubt))
             self._record(pending.id, "decision", doubt, SignalStatus.DENIED, checks=[result])
             return None

@@ -16,7 +16,6 @@ from app.domain.routing import NoRoute, Route, choose_route
 from app.domain.signals import Action, QtyMode, Signal
 from app.domain.sizing import SizingRequest, Unsizable, size
 from app.ports.execution import PendingSignal
-from app.services.brackets.doubt import entry_denial
 from app.services.execution.context import ExecutionContext
 from app.services.execution.views import Denial, VenueView, risk_request, snapshot_of
 
@@ -66,9 +65,7 @@ async def _check_leg(
     signal = pending.signal
     side = Side.BUY if signal.action is Action.BUY else Side.SELL
     account, views = await ctx.account_and_quotes(signal.account, signal.symbol)
-    if any(h.symbol == signal.symbol for h in account.holdings) and (
-        doubt := entry_denial(ctx.store.open_brackets(signal.account, signal.symbol))
-    ):  # an order in doubt may have entered already
+    if doubt := ctx.doubt(signal, account):
         return [doubt]
     view = next((v for v in views if v.quote.venue == signal.venue), None)
     market = view.quote.market if view is not None else None
