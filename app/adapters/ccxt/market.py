@@ -24,26 +24,11 @@ from ccxt.base import errors as ccxt_errors
 
 from app.adapters.ccxt.calls import translate
 from app.adapters.ccxt.client import Mode, OwnsCcxtClient, ccxt_client, venue_profile
-from app.adapters.ccxt.parsing import decimal_or_none
-from app.domain.market import Level, OrderBook, Tick
+from app.adapters.ccxt.parsing import decimal_or_none, levels, utc
+from app.domain.market import OrderBook, Tick
 from app.ports.errors import Retryable
 
 log = logging.getLogger(__name__)
-
-
-def _levels(rows: Sequence[Sequence[Any]], depth: int) -> tuple[Level, ...]:
-    levels = []
-    for price, amount, *_ in rows[:depth]:
-        p, a = decimal_or_none(price), decimal_or_none(amount)
-        if p is not None and a is not None:
-            levels.append(Level(p, a))
-    return tuple(levels)
-
-
-def _utc(milliseconds: object) -> datetime | None:
-    if isinstance(milliseconds, bool) or not isinstance(milliseconds, int | float):
-        return None
-    return datetime.fromtimestamp(milliseconds / 1000, tz=UTC)
 
 
 def _utc_now() -> datetime:
@@ -172,11 +157,11 @@ class CcxtMarketData(OwnsCcxtClient):
         ticker: Mapping[str, Any] = (
             await self._call("fetch_ticker", symbol) if self.with_ticker else {}
         )
-        at = _utc(raw.get("timestamp")) or _utc(ticker.get("timestamp")) or self._now()
+        at = utc(raw.get("timestamp")) or utc(ticker.get("timestamp")) or self._now()
         book = OrderBook(
             symbol=symbol,
-            bids=_levels(raw.get("bids") or [], self.depth),
-            asks=_levels(raw.get("asks") or [], self.depth),
+            bids=levels(raw.get("bids") or [], self.depth),
+            asks=levels(raw.get("asks") or [], self.depth),
             at=at,
         )
         self._books[symbol] = book

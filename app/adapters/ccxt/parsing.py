@@ -4,7 +4,7 @@ domain's and the port's types. Money goes through the values' text, never throug
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -39,10 +39,22 @@ def _dec0(value: object) -> Decimal:
     return decimal_or_none(value) or Decimal(0)
 
 
-def _at(milliseconds: object) -> datetime | None:
-    if not isinstance(milliseconds, int | float):
+def utc(milliseconds: object) -> datetime | None:
+    """A ccxt timestamp (milliseconds since the epoch) as an aware datetime; None when missing."""
+    if isinstance(milliseconds, bool) or not isinstance(milliseconds, int | float):
         return None
     return datetime.fromtimestamp(milliseconds / 1000, tz=UTC)
+
+
+def levels(rows: Sequence[Sequence[Any]], depth: int) -> tuple[Level, ...]:
+    """The first `depth` price levels of one side of a ccxt book; a level without a readable
+    price or amount is left out."""
+    kept = []
+    for price, amount, *_ in rows[:depth]:
+        p, a = decimal_or_none(price), decimal_or_none(amount)
+        if p is not None and a is not None:
+            kept.append(Level(p, a))
+    return tuple(kept)
 
 
 def market(raw: Mapping[str, Any]) -> Market:
@@ -67,9 +79,9 @@ def market(raw: Mapping[str, Any]) -> Market:
 def order_book(symbol: str, raw: Mapping[str, Any], depth: int) -> OrderBook:
     return OrderBook(
         symbol=symbol,
-        bids=tuple(Level(_dec0(p), _dec0(a)) for p, a, *_ in raw["bids"][:depth]),
-        asks=tuple(Level(_dec0(p), _dec0(a)) for p, a, *_ in raw["asks"][:depth]),
-        at=_at(raw.get("timestamp")),
+        bids=levels(raw.get("bids") or [], depth),
+        asks=levels(raw.get("asks") or [], depth),
+        at=utc(raw.get("timestamp")),
     )
 
 
@@ -110,7 +122,7 @@ def order_status(raw: RawOrder, prefix: str, request: OrderRequest | None = None
         fee=_dec0(fee.get("cost")),
         fee_currency=fee.get("currency"),
         reduce_only=bool(raw.get("reduceOnly")) or (request.reduce_only if request else False),
-        updated_at=_at(raw.get("lastUpdateTimestamp") or raw.get("timestamp")),
+        updated_at=utc(raw.get("lastUpdateTimestamp") or raw.get("timestamp")),
     )
 
 
@@ -147,7 +159,7 @@ def position(raw: Mapping[str, Any]) -> Position:
 
 def fill(raw: Mapping[str, Any]) -> Fill:
     fee = raw.get("fee") or {}
-    at = _at(raw.get("timestamp"))
+    at = utc(raw.get("timestamp"))
     return Fill(
         order_id=str(raw.get("order") or ""),
         client_order_id=str(raw.get("clientOrderId") or ""),  # Binance's trades do not carry it
