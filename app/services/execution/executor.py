@@ -89,6 +89,8 @@ class Executor:
             SignalMissing: no such signal yet.
             Busy: another worker holds the key too long; retry later.
             Unavailable: the database went away; retry later.
+            StaleBracket: this job's lease lapsed and a newer holder drives its bracket; the
+                job sent nothing more, and its retry resumes the signal.
         """
         return (await self.execute_many([signal_id]))[signal_id]
 
@@ -116,8 +118,8 @@ class Executor:
         return {signal_id: done[signal_id].status for signal_id in signal_ids}
 
     async def _run_key(self, account: str, symbol: str, up_to: str, units: set[str]) -> None:
-        async with self._ctx.locks.hold(lock_key(account, symbol)):
-            with self._store.batch():  # what it keeps back is written before the lock is let go
+        async with self._ctx.locks.hold(lock_key(account, symbol)) as fence:
+            with self._store.batch(fence):  # written before the lock is let go; saves fenced
                 for pending in self._store.pending(account, symbol, up_to):
                     if pending.signal.link is not None:
                         units.add(pending.signal.link.unit)
