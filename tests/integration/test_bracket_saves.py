@@ -110,12 +110,16 @@ def test_a_stale_save_kept_back_is_refused_when_the_batch_is_written_and_the_res
     worker, monitor = stores
     worker.save_bracket(long(entry()), NOW)
     other = replace(long(entry()), id="01KA0000000000000000000099")
-    with pytest.raises(StaleBracket), worker.batch(WORKER):
-        bracket = saved(worker)
-        monitor_saves(monitor, "driven by the monitor")
-        worker.save_bracket(other, NOW)  # new: nobody else saved it
-        worker.save_bracket(replace(bracket, note="the worker's"), NOW)  # kept back in SQL
 
+    def stale_batch() -> None:
+        with worker.batch(WORKER):
+            bracket = saved(worker)
+            monitor_saves(monitor, "driven by the monitor")
+            worker.save_bracket(other, NOW)  # new: nobody else saved it
+            worker.save_bracket(replace(bracket, note="the worker's"), NOW)  # kept back in SQL
+
+    with pytest.raises(StaleBracket):
+        stale_batch()
     assert saved(monitor).note == "driven by the monitor"
     assert saved(monitor, other.id) == other
 
@@ -156,8 +160,13 @@ def test_a_new_bracket_another_holder_created_meanwhile_is_refused(
 ) -> None:
     """A holder that never read a bracket saves it as new: it must not exist."""
     worker, monitor = stores
-    with pytest.raises(StaleBracket), worker.batch(WORKER):
-        with monitor.batch(MONITOR):
-            monitor.save_bracket(replace(long(entry()), note="the monitor's"), NOW)
-        worker.save_bracket(long(entry()), NOW)
+
+    def both_create() -> None:
+        with worker.batch(WORKER):
+            with monitor.batch(MONITOR):
+                monitor.save_bracket(replace(long(entry()), note="the monitor's"), NOW)
+            worker.save_bracket(long(entry()), NOW)
+
+    with pytest.raises(StaleBracket):
+        both_create()
     assert saved(monitor).note == "the monitor's"

@@ -89,8 +89,6 @@ class Executor:
             SignalMissing: no such signal yet.
             Busy: another worker holds the key too long; retry later.
             Unavailable: the database went away; retry later.
-            StaleBracket: this job's lease lapsed and a newer holder drives its bracket; the
-                job sent nothing more, and its retry resumes the signal.
         """
         return (await self.execute_many([signal_id]))[signal_id]
 
