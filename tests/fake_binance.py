@@ -7,7 +7,8 @@ like Binance's: a LIMIT fills once the book crosses its price, a STOP_LOSS / TAK
 ccxt sends for a spot order with `triggerPrice` / `takeProfitPrice`) triggers when the last
 price crosses its `stopPrice` and then fills as a market order (the *_LIMIT kinds turn into a
 resting limit). Tests inject faults: the next N requests to a path answer 429 or 503, hang past
-the client's timeout, or (for `POST /api/v3/order`) create the order and then never answer; and
+the client's timeout, or (for `POST /api/v3/order`) create the order and then never answer, or
+answer only `hang_seconds` later (`slow`: a venue that stalls); and
 `before_next` runs a test's action just before the venue handles a request (a race).
 """
 
@@ -75,7 +76,7 @@ class Fault:
 
     method: str
     path: str
-    kind: str  # "429" | "503" | "hang" | "create_then_hang"
+    kind: str  # "429" | "503" | "hang" | "create_then_hang" | "slow"
     count: int
 
 
@@ -203,6 +204,8 @@ class FakeBinance:
         if fault == "create_then_hang":
             self._release.wait(self.hang_seconds)
             return None
+        if fault == "slow":  # done at once, answered late (or once released)
+            self._release.wait(self.hang_seconds)
         return 200, result
 
     def _routes(self) -> dict[tuple[str, str], tuple[bool, Callable[[dict[str, str]], Json]]]:

@@ -13,7 +13,7 @@ from app.adapters.paper.exchange import PaperExchange
 from app.domain.brackets.bracket import Bracket
 from app.domain.orders import OrderRequest, OrderStatus
 from app.domain.signals import SignalStatus
-from app.ports.execution import LineageStep
+from app.ports.execution import Fence, LineageStep
 
 __all__ = ["MemoryExecutionStore", "OnRecordFirst"]
 
@@ -26,10 +26,11 @@ class MemoryExecutionStore(_Store):
         self._open = 0
 
     @contextmanager
-    def batch(self) -> Iterator[None]:
+    def batch(self, *fences: Fence) -> Iterator[None]:
         self._open += 1
         try:
-            yield
+            with super().batch(*fences):
+                yield
         finally:
             self._open -= 1
             self.batches_left += 1

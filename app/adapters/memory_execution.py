@@ -2,20 +2,22 @@
 
 It keeps what the risk gate reads incrementally -- open brackets, today's realized P&L by day,
 order times of the last minute, the last stop-loss fill per symbol -- so a long replay costs the
-same per signal at its end as at its start.
+same per signal at its end as at its start. A save in a holder's batch is a compare-and-swap,
+as in SQL (`ExecutionStore.batch`); nothing is kept back, so a refused save raises at once.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import msgspec
 
+from app.adapters.bracket_holders import NEW, fence_refuses, holder_of, holding, refusal
 from app.domain.brackets.bracket import FINAL, Bracket
 from app.domain.orders import Leg
 from app.domain.risk_values import TradingState
@@ -23,6 +25,7 @@ from app.domain.signals import PENDING, Signal, SignalStatus
 from app.ports.execution import (
     AccountState,
     Activity,
+    Fence,
     Holding,
     LineageStep,
     OrderQuery,
@@ -40,7 +43,8 @@ class MemoryExecutionStore:
         self.lineage: dict[str, list[LineageStep]] = {}
         self.brackets: dict[str, Bracket] = {}
         self.open: dict[str, Bracket] = {}
-        self.versions: dict[str, int] = {}
+        self.versions: dict[str, int] = {}  # bracket id -> saves of it
+        self.fences: dict[str, int] = {}  # bracket id -> fencing token of its last save
         self.saves = 0
         self.state = TradingState.ACTIVE
         self._seen_orders: set[tuple[str, str]] = set()
@@ -96,6 +100,7 @@ class MemoryExecutionStore:
             self._keep(PendingSignal(p.id, p.received_at, status, p.signal))
 
     def save_bracket(self, bracket: Bracket, at: datetime) -> None:
+        self._compare_and_swap(bracket)
         for order in bracket.orders:
             key = (bracket.venue, order.client_order_id)
             if key not in self._seen_orders:
@@ -119,27 +124,56 @@ class MemoryExecutionStore:
             self.open[bracket.id] = bracket
         self.brackets[bracket.id] = bracket
         self.saves += 1
-        self.versions[bracket.id] = self.saves
 
-    def batch(self) -> AbstractContextManager[None]:
+    def _compare_and_swap(self, bracket: Bracket) -> None:
+        """Count the save in the bracket's version; in a holder's batch, only if the bracket is
+        as the holder saw it and no newer fencing token saved it.
+
+        Raises:
+            StaleBracket: the save is refused.
+        """
+        version, stored = self.versions.get(bracket.id, NEW), self.fences.get(bracket.id)
+        holder = holder_of(self)
+        if holder is not None:
+            holder.check(bracket.id)
+            expected, token = holder.expected(bracket.id), holder.token(bracket)
+            if expected != version or fence_refuses(token, stored):
+                error = refusal(bracket, expected, version, token, stored)
+                holder.stale.add(bracket.id)
+                raise error
+            holder.saw(bracket.id, version + 1)
+            if token is not None:
+                self.fences[bracket.id] = token
+        self.versions[bracket.id] = version + 1
+
+    @contextmanager
+    def batch(self, *fences: Fence) -> Iterator[None]:
         """Nothing is kept back in memory: every step and save is in place at once."""
-        return nullcontext()
+        with holding(self, fences):
+            yield
+
+    def _seen(self, brackets: list[Bracket]) -> list[Bracket]:
+        if (holder := holder_of(self)) is not None:
+            for bracket in brackets:
+                holder.saw(bracket.id, self.versions[bracket.id])
+        return brackets
 
     def bracket(self, bracket_id: str) -> Bracket | None:
-        return self.brackets.get(bracket_id)
+        found = self.brackets.get(bracket_id)
+        return None if found is None else self._seen([found])[0]
 
     def open_bracket_versions(self) -> dict[str, object]:
         return {i: self.versions[i] for i in self.open}
 
     def brackets_by_id(self, bracket_ids: Sequence[str]) -> list[Bracket]:
-        return [self.brackets[i] for i in sorted(bracket_ids)]
+        return self._seen([self.brackets[i] for i in sorted(bracket_ids)])
 
     def open_brackets(self, account: str | None = None, symbol: str | None = None) -> list[Bracket]:
-        return [
+        return self._seen([
             b
             for _, b in sorted(self.open.items())
             if (account is None or b.account == account) and (symbol is None or b.symbol == symbol)
-        ]
+        ])  # fmt: skip
 
     def account_state(self, account: str, symbol: str, now: datetime) -> AccountState:
         holdings = sum_holdings(

@@ -7,6 +7,12 @@ class Unavailable(Exception):
     """A store could not be reached; the operation may succeed later."""
 
 
+class StaleBracket(Exception):
+    """A bracket save was refused: another holder of its account-and-symbol lock saved the
+    bracket since this one read it, or holds a newer fencing token (this one's lease lapsed).
+    The stale holder sends nothing more for the bracket; the newer one drives it."""
+
+
 class ExchangeError(Exception):
     """Something a venue said or did not say. Adapters translate their library's errors into
     one of the subclasses, with the venue's message, so nothing above them imports ccxt."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager, nullcontext
 from datetime import datetime
@@ -148,7 +149,7 @@ class ExecutionStore(Protocol):
         """Insert or update the bracket and its orders (unique per venue and client order id)."""
         ...
 
-    def batch(self) -> AbstractContextManager[None]:
+    def batch(self, *fences: Fence) -> AbstractContextManager[None]:
         """A unit of work: the lineage steps and bracket saves made inside the block are kept back
         and written together when the block exits, whether it ends or raises (a status change,
         or a read that needs the saves, writes them earlier). Outside any batch, a step or a
@@ -162,6 +163,18 @@ class ExecutionStore(Protocol):
 
         A plain context manager, not an async one: the store is synchronous (each call blocks
         the loop for its round trips), and entering or leaving a batch awaits nothing.
+
+        `fences`: the locks held around the block (`KeyLocks.hold`), given to the outermost batch
+        under them. The block is then their holder's, and every bracket save in it is a
+        compare-and-swap: it is written only if the bracket is still as the holder last read or
+        wrote it in the block (a bracket it never read there must be new) and no holder with a
+        newer fencing token of its key saved it since. A save that fails raises `StaleBracket`
+        where it is written (the save itself, or the flush of a batch, the one right before a
+        send included), and every later save of that bracket in the block raises at once: the
+        stale holder sends nothing more for it. Outside such a block a save is written as it is.
+
+        Raises:
+            StaleBracket: as above.
         """
         ...
 
@@ -189,19 +202,30 @@ class ExecutionStore(Protocol):
     def orders(self, query: OrderQuery) -> list[OrderView]: ...
 
 
+class Fence(msgspec.Struct, frozen=True):
+    """What a holder of an account-and-symbol lock holds: the key, and its fencing token, larger
+    than the token of every earlier holder of the key. A save made under the lock carries the
+    token (`ExecutionStore.batch`), so that a holder whose lease lapsed cannot overwrite what a
+    newer holder saved."""
+
+    key: str
+    token: int
+
+
 class KeyLocks(Protocol):
     """Mutual exclusion per account and symbol across every worker and the monitor."""
 
-    def hold(self, key: str) -> AbstractAsyncContextManager[None]:
-        """Wait for the key and hold it for the block.
+    def hold(self, key: str) -> AbstractAsyncContextManager[Fence]:
+        """Wait for the key and hold it for the block; yields the holder's fence.
 
         Raises:
             Busy: the key could not be had in time; the job is retried later.
         """
         ...
 
-    def try_hold(self, key: str) -> AbstractAsyncContextManager[bool]:
-        """Hold the key for the block if it is free now; yields whether it is held."""
+    def try_hold(self, key: str) -> AbstractAsyncContextManager[Fence | None]:
+        """Hold the key for the block if it is free now; yields the fence, or None if it is not
+        held."""
         ...
 
 
@@ -213,11 +237,25 @@ def lock_key(account: str, symbol: str) -> str:
     return f"{account}:{symbol}"
 
 
+def next_token(last: int, now_us: int) -> int:
+    """A fencing token after `last`: the time in microseconds since the epoch, or one more than
+    `last` when that is not later. Time-based, so that tokens keep growing when the record of
+    the last one is lost (a Redis restarted without its data)."""
+    return max(last + 1, now_us)
+
+
 class NoLocks:
-    """`KeyLocks` for a single process (tests, backtests): every key is always free."""
+    """`KeyLocks` for a single process (tests, backtests): every key is always free, and each
+    hold gets a fencing token larger than every earlier one in the process."""
 
-    def hold(self, key: str) -> AbstractAsyncContextManager[None]:
-        return nullcontext()
+    _last = 0  # shared by every instance: a process's tokens only grow
 
-    def try_hold(self, key: str) -> AbstractAsyncContextManager[bool]:
-        return nullcontext(True)
+    def hold(self, key: str) -> AbstractAsyncContextManager[Fence]:
+        return nullcontext(self._fence(key))
+
+    def try_hold(self, key: str) -> AbstractAsyncContextManager[Fence | None]:
+        return nullcontext(self._fence(key))
+
+    def _fence(self, key: str) -> Fence:
+        NoLocks._last = next_token(NoLocks._last, time.time_ns() // 1000)
+        return Fence(key, NoLocks._last)

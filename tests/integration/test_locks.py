@@ -1,4 +1,5 @@
-"""The per-(account, symbol) lock is a lease its holder renews: a long hold keeps it."""
+"""The per-(account, symbol) lock is a lease its holder renews: a long hold keeps it; and every
+holder gets a fencing token larger than every earlier holder's of the key."""
 
 from __future__ import annotations
 
@@ -29,9 +30,9 @@ def test_a_hold_longer_than_the_ttl_keeps_the_key(client: redis.Redis) -> None:
             for _ in range(4):  # 4 x ttl: an unrenewed lease would have expired three times
                 await asyncio.sleep(TTL)
                 async with monitor.try_hold("acct:BTC/USDT") as held:
-                    seen.append(held)
+                    seen.append(held is not None)
         async with monitor.try_hold("acct:BTC/USDT") as held:
-            seen.append(held)
+            seen.append(held is not None)
         return seen
 
     assert asyncio.run(scenario()) == [False, False, False, False, True]
@@ -50,3 +51,37 @@ def test_a_lease_that_cannot_be_renewed_is_logged(
     with caplog.at_level(logging.ERROR, logger="signalgate.locks"):
         asyncio.run(scenario())
     assert "acct:ETH/USDT could not be renewed" in caplog.text
+
+
+def test_every_holder_of_a_key_gets_a_larger_fencing_token(client: redis.Redis) -> None:
+    worker, monitor = RedisKeyLocks(client, ttl_seconds=TTL), RedisKeyLocks(client, ttl_seconds=TTL)
+
+    async def scenario() -> list[int]:
+        tokens = []
+        for _ in range(3):
+            async with worker.hold("acct:BTC/USDT") as fence:
+                tokens.append(fence.token)
+            async with monitor.try_hold("acct:BTC/USDT") as held:
+                assert held is not None
+                tokens.append(held.token)
+        return tokens
+
+    tokens = asyncio.run(scenario())
+    assert tokens == sorted(set(tokens))
+    assert tokens[0] > 0
+
+
+def test_a_holder_whose_lease_lapsed_holds_the_older_token(client: redis.Redis) -> None:
+    """The worker's lease lapses unseen (here: Redis loses its key, as a restart without its
+    data would, the fencing counter with it); the monitor takes the key with a newer token."""
+    worker, monitor = RedisKeyLocks(client, ttl_seconds=TTL), RedisKeyLocks(client, ttl_seconds=TTL)
+
+    async def scenario() -> tuple[int, int]:
+        async with worker.hold("acct:BTC/USDT") as stale:
+            client.flushdb()
+            async with monitor.try_hold("acct:BTC/USDT") as newer:
+                assert newer is not None
+                return stale.token, newer.token
+
+    stale, newer = asyncio.run(scenario())
+    assert newer > stale

@@ -7,6 +7,12 @@ worker killed while holding it blocks its key at most one ttl; the ttl is longer
 keeps a lost request executable, so a job resumed after the expiry can trust a "no such order"
 answer. A lease that cannot be renewed (Redis gone, or the key taken after an expiry) is logged
 at ERROR.
+
+Each acquisition also draws the key's fencing token, in the same script (`_ACQUIRE`): the
+Redis server's time in microseconds, or one more than the key's last token. A holder whose lease
+lapsed unseen (a process paused, Redis out of its reach) still holds its older token, and the
+store refuses its saves once a newer holder saved (`ExecutionStore.batch`). Time-based, so that
+tokens keep growing across a Redis restart that lost the last one.
 """
 
 from __future__ import annotations
@@ -19,11 +25,43 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
 import redis
+from redis.commands.core import Script
 from redis.exceptions import LockError
+from redis.lock import Lock
 
-from app.ports.execution import Busy
+from app.ports.execution import Busy, Fence
 
 log = logging.getLogger("signalgate.locks")
+
+# KEYS: the lock, its fencing counter; ARGV: the holder's lock token, the ttl and the counter's
+# lifetime (ms). The token: the server's time in microseconds, or the last one + 1 (`next_token`).
+_ACQUIRE = """
+if not redis.call('set', KEYS[1], ARGV[1], 'nx', 'px', ARGV[2]) then return 0 end
+local now = redis.call('time')
+local micros = tonumber(now[1]) * 1000000 + tonumber(now[2])
+local fence = math.max(tonumber(redis.call('get', KEYS[2]) or '0') + 1, micros)
+redis.call('set', KEYS[2], string.format('%.0f', fence), 'px', ARGV[3])
+return fence
+"""
+_COUNTER_MS = 86_400_000  # a counter left a day is replaced by the clock: no key piles up
+
+
+class _FencedLock(Lock):
+    """redis-py's lock whose acquisition draws the key's fencing token in the same script."""
+
+    def __init__(self, client: redis.Redis, name: str, ttl: float, acquire: Script) -> None:
+        super().__init__(client, name, timeout=ttl)
+        self._acquire = acquire
+        self.fence = 0
+
+    def do_acquire(self, token: str) -> bool:
+        assert self.timeout is not None
+        keys = [self.name, f"{self.name}:fence"]
+        args = [token, int(self.timeout * 1000), _COUNTER_MS]
+        fence = int(self._acquire(keys=keys, args=args, client=self.redis))  # type: ignore[arg-type]
+        if fence:
+            self.fence = fence
+        return bool(fence)
 
 
 class RedisKeyLocks:
@@ -39,26 +77,30 @@ class RedisKeyLocks:
         self._prefix = prefix
         self._ttl = ttl_seconds
         self._wait = wait_seconds
+        self._acquire = client.register_script(_ACQUIRE)
+
+    def _lock(self, key: str) -> _FencedLock:
+        return _FencedLock(self._client, self._prefix + key, self._ttl, self._acquire)
 
     @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock = self._client.lock(self._prefix + key, timeout=self._ttl)
+    async def hold(self, key: str) -> AsyncIterator[Fence]:
+        lock = self._lock(key)
         deadline = time.monotonic() + self._wait
         while not lock.acquire(blocking=False):  # one round trip; the loop keeps running
             if time.monotonic() > deadline:
                 raise Busy(f"{key} was held by another worker for over {self._wait:g} s")
             await asyncio.sleep(0.005)
         async with self._renewed(lock, key):
-            yield
+            yield Fence(key, lock.fence)
 
     @asynccontextmanager
-    async def try_hold(self, key: str) -> AsyncIterator[bool]:
-        lock = self._client.lock(self._prefix + key, timeout=self._ttl)
+    async def try_hold(self, key: str) -> AsyncIterator[Fence | None]:
+        lock = self._lock(key)
         if not lock.acquire(blocking=False):
-            yield False
+            yield None
             return
         async with self._renewed(lock, key):
-            yield True
+            yield Fence(key, lock.fence)
 
     @asynccontextmanager
     async def _renewed(self, lock: redis.lock.Lock, key: str) -> AsyncIterator[None]:

@@ -4,12 +4,18 @@ Lineage steps and bracket saves made in a batch (`SqlExecutionStore.batch`) are 
 written together, in one transaction, when a batch is left, when a status changes, or before a
 read that needs the saves: a worker writes three transactions per entry signal instead of one
 per step and save.
+
+A save made in a batch opened with the holder's fences is a compare-and-swap on the bracket's
+version and fencing token (`ExecutionStore.batch`, `bracket_saves`), checked in the transaction
+that writes it: a refused save is left out of it, everything else is written, and `StaleBracket`
+is raised to its holder there, or at its next save or flush when another task's flush wrote it.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection, Iterator, Sequence
+import logging
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta
@@ -28,6 +34,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import NullType
 
+from app.adapters.bracket_holders import holder_of, holding
+from app.adapters.sql.bracket_saves import (
+    Compared,
+    Save,
+    compare,
+    guarded_upsert,
+    raced,
+    written_only,
+)
 from app.adapters.sql.db import (
     dialect_insert,
     events,
@@ -55,6 +70,7 @@ from app.domain.risk_values import TradingState
 from app.domain.signals import PENDING, SignalStatus
 from app.ports.execution import (
     AccountState,
+    Fence,
     LineageStep,
     OrderQuery,
     OrderView,
@@ -68,6 +84,7 @@ _TRADING = "trading_state"
 _ORDER_CHANGES = {"order_id", "state", "amount", "filled", "average_price", "price",
                   "trigger_price", "fee", "fee_currency", "reduce_only", "updated_at"}  # fmt: skip
 _DONE = ["filled", "cancelled", "rejected", "expired"]
+log = logging.getLogger("signalgate.execution")
 
 # The stores with a batch open in this context (a task, or a thread): a store is shared by
 # the tasks of one worker, and one task's batch must not hold back the writes another task makes
@@ -80,7 +97,7 @@ class SqlExecutionStore:
         self._engine = engine
         self._insert = dialect_insert(engine)
         self._steps: list[dict[str, Any]] = []  # lineage steps not written yet
-        self._saves: dict[str, tuple[Bracket, datetime]] = {}  # brackets not written yet
+        self._saves: dict[str, Save] = {}  # brackets not written yet
         # The statements of every signal, compiled once and run on the driver's cursor
         # (`Prepared`); the rest are built once with bound parameters, so that SQLAlchemy reuses
         # their compiled form.
@@ -120,7 +137,9 @@ class SqlExecutionStore:
             )
         )
         self._trading = select(controls.c.value).where(controls.c.name == _TRADING)
-        self._bracket = select(brackets.c.data).where(brackets.c.id == bindparam("id"))
+        self._bracket = select(brackets.c.data, brackets.c.version).where(
+            brackets.c.id == bindparam("id")
+        )
         columns = (signals.c.id, signals.c.received_at, signals.c.status, signals.c.signal,
                    brackets.c.id.is_not(None).label("started"))  # fmt: skip
         with_bracket = signals.outerjoin(brackets, brackets.c.id == signals.c.id)
@@ -144,7 +163,7 @@ class SqlExecutionStore:
             )
             .order_by(signals.c.id)
         )
-        self._upsert_bracket = prepared(upsert(self._insert(brackets), ["id"], keep={"id"}))
+        self._upsert_bracket = guarded_upsert(engine)
         # an order's own columns (bracket, account, symbol, leg, side, kind, creation) never
         # change: left out of the update, their indexes are not rewritten (-40% per upsert)
         self._upsert_orders = prepared(
@@ -155,21 +174,25 @@ class SqlExecutionStore:
     # --- the unit of work ---------------------------------------------------------------------
 
     @contextmanager
-    def batch(self) -> Iterator[None]:
-        opened = _batches.set((*_batches.get(), self))
-        try:
-            yield
-        finally:
-            _batches.reset(opened)
-            self._write_kept_back()
+    def batch(self, *fences: Fence) -> Iterator[None]:
+        with holding(self, fences):
+            opened = _batches.set((*_batches.get(), self))
+            try:
+                yield
+            finally:
+                _batches.reset(opened)
+                self._write_kept_back()
 
     def _batching(self) -> bool:
         return self in _batches.get()  # by identity: a store has no equality of its own
 
     def _write_kept_back(self) -> None:
+        """Write what is kept back; raise a refusal of this context's holder's saves."""
         if self._steps or self._saves:
             with self._writing():
                 pass
+        if (holder := holder_of(self)) is not None:
+            holder.raise_refused()
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
@@ -177,21 +200,28 @@ class SqlExecutionStore:
 
         On failure the steps are kept for the next write, the saves dropped: a bracket is saved
         under its account-and-symbol lock, and a save written after the lock is gone could
-        overwrite a newer one (what the venue did is read back by the monitor anyway).
+        overwrite a newer one (what the venue did is read back by the monitor anyway). Saves
+        refused by their rows are left out and the rest written (`StaleBracket` is raised to
+        their holders: this context's after the commit).
         """
         steps, self._steps = self._steps, []
         saves, self._saves = self._saves, {}
+        compared = Compared([], [])
         try:
-            rows, order_rows = bracket_rows(saves.values())  # before the write lock is taken
+            # the rows are made before the write lock is taken
+            rows, order_rows = bracket_rows((s.bracket, s.at) for s in saves.values())
             with transaction(self._engine, write=True) as conn:
                 if steps:
                     self._add_steps.executemany(conn, steps)
                 if saves:
-                    self._write_brackets(conn, saves.values(), rows, order_rows)
+                    compared = self._write_brackets(conn, list(saves.values()), rows, order_rows)
                 yield conn
         except BaseException:
             self._steps = steps + self._steps
             raise
+        compared.settle()
+        if (holder := holder_of(self)) is not None:
+            holder.raise_refused()
 
     def _reading(self) -> AbstractContextManager[Connection]:
         """A read that sees this store's own saves: they are written first."""
@@ -235,51 +265,82 @@ class SqlExecutionStore:
 
     def save_bracket(self, bracket: Bracket, at: datetime) -> None:
         """Kept back in a batch until it is left, or the next write or read (the latest save of
-        a bracket wins)."""
-        self._saves[bracket.id] = (bracket, at)
+        a bracket wins). In a holder's batch, a compare-and-swap (`ExecutionStore.batch`)."""
+        holder = holder_of(self)
+        save = Save(bracket, at)
+        if holder is not None:
+            holder.check(bracket.id)
+            kept = self._saves.get(bracket.id)
+            if kept is not None and kept.holder is not holder:  # another holder's: its own CAS
+                self._write_kept_back()
+            save = Save(bracket, at, holder, holder.expected(bracket.id), holder.token(bracket))
+        self._saves[bracket.id] = save
         if not self._batching():
             self._write_kept_back()
 
     def _write_brackets(
         self,
         conn: Connection,
-        saves: Collection[tuple[Bracket, datetime]],
+        saves: list[Save],
         rows: list[dict[str, Any]],
         order_rows: list[dict[str, Any]],
-    ) -> None:
-        before = self._holdings.before(conn, [bracket.id for bracket, _ in saves])
-        self._upsert_bracket.executemany(conn, rows)
+    ) -> Compared:
+        """Write the saves that their rows, read and locked first, accept."""
+        before = self._holdings.before(conn, sorted(s.bracket.id for s in saves))  # lock order
+        compared = compare(saves, {row[0]: (row[-2], row[-1]) for row in before}, rows)
+        if refused := {save.bracket.id for save, _ in compared.refused}:
+            rows = written_only(rows, "id", refused)
+            order_rows = written_only(order_rows, "bracket_id", refused)
+            before = [row for row in before if row[0] not in refused]
+        if error := raced(self._upsert_bracket.executemany(conn, rows), rows):
+            log.error("STALE %s", error)
+            raise error
         if order_rows:
             self._upsert_orders.executemany(conn, order_rows)
-        self._holdings.move(conn, before, [bracket for bracket, _ in saves])
+        self._holdings.move(conn, before, [save.bracket for save, _ in compared.written])
+        return compared
+
+    def _seen(self, rows: Sequence[Any]) -> list[Bracket]:
+        """The brackets of `rows` (data, version), their versions noted by this context's
+        holder, if any: its saves of them are compared with these."""
+        holder = holder_of(self)
+        found = []
+        for data, version in rows:
+            bracket = msgspec.convert(data, Bracket)
+            if holder is not None:
+                holder.saw(bracket.id, version)
+            found.append(bracket)
+        return found
 
     def bracket(self, bracket_id: str) -> Bracket | None:
         with self._reading() as conn:
-            data = conn.execute(self._bracket, {"id": bracket_id}).scalar()
-        return None if data is None else msgspec.convert(data, Bracket)
+            rows = conn.execute(self._bracket, {"id": bracket_id}).all()
+        return next(iter(self._seen(rows)), None)
 
     def open_bracket_versions(self) -> dict[str, object]:
-        query = select(brackets.c.id, brackets.c.updated_at).where(brackets.c.state.notin_(_FINAL))
+        query = select(brackets.c.id, brackets.c.version).where(brackets.c.state.notin_(_FINAL))
         with self._reading() as conn:
             return dict(conn.execute(query).all())
 
     def brackets_by_id(self, bracket_ids: Sequence[str]) -> list[Bracket]:
         if not bracket_ids:
             return []
-        query = select(brackets.c.data).where(brackets.c.id.in_(list(bracket_ids)))
+        query = select(brackets.c.data, brackets.c.version).where(
+            brackets.c.id.in_(list(bracket_ids))
+        )
         with self._reading() as conn:
-            rows = conn.execute(query.order_by(brackets.c.id)).scalars().all()
-        return [msgspec.convert(data, Bracket) for data in rows]
+            rows = conn.execute(query.order_by(brackets.c.id)).all()
+        return self._seen(rows)
 
     def open_brackets(self, account: str | None = None, symbol: str | None = None) -> list[Bracket]:
-        query = select(brackets.c.data).where(brackets.c.state.notin_(_FINAL))
+        query = select(brackets.c.data, brackets.c.version).where(brackets.c.state.notin_(_FINAL))
         if account is not None:
             query = query.where(brackets.c.account == account)
         if symbol is not None:
             query = query.where(brackets.c.symbol == symbol)
         with self._reading() as conn:
-            rows = conn.execute(query.order_by(brackets.c.id)).scalars().all()
-        return [msgspec.convert(data, Bracket) for data in rows]
+            rows = conn.execute(query.order_by(brackets.c.id)).all()
+        return self._seen(rows)
 
     def account_state(self, account: str, symbol: str, now: datetime) -> AccountState:
         day = now.replace(hour=0, minute=0, second=0, microsecond=0)

@@ -21,8 +21,10 @@ from app.ports.execution import Holding
 
 HoldingKey = tuple[str, str, str, str]  # account, venue, symbol, side
 _HOLDING_KEY = ("account", "venue", "symbol", "side")
+# and the version and fencing token the save of the bracket is compared with
 _CONTRIBUTION = (brackets.c.id, *(brackets.c[name] for name in _HOLDING_KEY), brackets.c.state,
-                 brackets.c.position, brackets.c.entry_price)  # fmt: skip
+                 brackets.c.position, brackets.c.entry_price, brackets.c.version,
+                 brackets.c.fence)  # fmt: skip
 _FINAL = [s.value for s in FINAL]
 _ZERO = Decimal(0)
 log = logging.getLogger("signalgate.execution")
@@ -39,7 +41,9 @@ class HoldingRows:
             .where(holdings.c.account == bindparam("account"))
             .order_by(holdings.c.venue, holdings.c.symbol, holdings.c.side)
         )  # fmt: skip
-        self._held_before = prepared(select(*_CONTRIBUTION).where(brackets.c.id == bindparam("id")))
+        self._held_before = prepared(
+            select(*_CONTRIBUTION).where(brackets.c.id == bindparam("id")).with_for_update()
+        )
         row = [holdings.c[name] == bindparam(name) for name in _HOLDING_KEY]
         self._row = prepared(
             select(holdings.c.position, holdings.c.cost, holdings.c.brackets).where(*row)
@@ -53,8 +57,9 @@ class HoldingRows:
         return [Holding.summed(*row) for row in self._of_account.rows(conn, {"account": account})]
 
     def before(self, conn: Connection, bracket_ids: Iterable[str]) -> list[Any]:
-        """What the brackets `bracket_ids` contribute as saved now (none for a new bracket):
-        read before their new saves are written."""
+        """What the brackets `bracket_ids` contribute as saved now (none for a new bracket),
+        with their version and fencing token: read, and locked until the transaction ends,
+        before their new saves are written."""
         return [row for i in bracket_ids for row in self._held_before.rows(conn, {"id": i})]
 
     def move(self, conn: Connection, before: Iterable[Any], after: Sequence[Bracket]) -> None:
@@ -114,7 +119,7 @@ def _holding_changes(before: Iterable[Any], after: Iterable[Bracket]) -> dict[Ho
         if sums is not None:
             changes[key] = changes[key].plus(sums) if key in changes else sums
 
-    for _, account, venue, symbol, side, state, position, entry_price in before:
+    for _, account, venue, symbol, side, state, position, entry_price, *_ in before:
         if (was := _held(state, position, entry_price)) is not None:
             add((account, venue, symbol, side), was.negated())
     for b in after:

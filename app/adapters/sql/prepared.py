@@ -81,11 +81,15 @@ class Prepared:
         cursor.close()
         return changed
 
-    def executemany(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    def executemany(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Run it once per row; the number of rows it changed in all."""
         if not rows:
-            return
+            return 0
         form = self._form(rows[0])
-        self._run(conn, form.sql, [form.params(row) for row in rows], many=True).close()
+        cursor = self._run(conn, form.sql, [form.params(row) for row in rows], many=True)
+        changed = int(cursor.rowcount)
+        cursor.close()
+        return changed
 
     def rows(
         self, conn: Connection, values: Mapping[str, Any] | None = None

@@ -6,7 +6,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 from app.adapters.sql.tables import EXACT_MONEY as MONEY
@@ -22,7 +32,9 @@ def _text(length: int, *, index: bool = False, nullable: bool = False) -> Any:
 
 class BracketRow(SQLModel, table=True):
     """One signal's bracket. `data` is the whole `Bracket` value (Decimals as strings); the
-    columns are what queries filter on."""
+    columns are what queries filter on. `version` grows by one with every save, and a save
+    is written only over the version its holder read; `fence` is the fencing token of the lock
+    holder that saved it last (none when saved outside a lock): an older one cannot save it."""
 
     __tablename__ = "brackets"
     __table_args__ = (
@@ -43,6 +55,8 @@ class BracketRow(SQLModel, table=True):
     position: Decimal = Field(sa_column=Column(MONEY, nullable=False))  # held now, base units
     entry_price: Decimal | None = Field(default=None, sa_column=Column(MONEY))
     data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    version: int = Field(sa_column=Column(Integer, nullable=False, server_default="1"))
+    fence: int | None = Field(default=None, sa_column=Column(BigInteger))
 
 
 class HoldingRow(SQLModel, table=True):

@@ -74,17 +74,18 @@ class BracketDriver:
         Raises:
             ExchangeError: as `Exchange.create_order`; after `OutcomeUnknown` the order may
                 exist: it stays `unknown` (in doubt) until it is looked up or resolved.
+            StaleBracket: a newer holder of the lock saved the bracket; nothing was sent.
         """
         self._on_record(bracket)
         return await venue.create_order(request_of(bracket, order))
 
-    def _on_record(self, bracket: Bracket | None) -> None:
-        """Save `bracket` (when given) and write everything kept back, right before a request
-        goes to the venue, so that the venue never acts on an order the book does not hold as it
-        is sent: leaving a batch writes what every open batch keeps back."""
+    def _on_record(self, bracket: Bracket) -> None:
+        """Save `bracket` and write everything kept back, right before a request goes to the
+        venue, so that the venue never acts on an order the book does not hold as it is sent:
+        leaving a batch writes what every open batch keeps back. Under a lock, the save is a
+        compare-and-swap, and a refused one raises `StaleBracket` here: nothing is sent."""
         with self.store.batch():
-            if bracket is not None:
-                self._save(bracket)
+            self._save(bracket)
 
     async def drive(
         self, bracket: Bracket, venue: Exchange, *, book: OrderBook | None = None
@@ -316,7 +317,7 @@ class BracketDriver:
         if order.order_id is None:  # never accepted by the venue: nothing rests there
             gone = msgspec.structs.replace(order, state=OrderState.CANCELLED)
             return self._save(with_order(bracket, gone)), False
-        self._on_record(None)
+        self._on_record(bracket)  # a save, so that a stale holder cancels nothing either
         try:
             status = await venue.cancel_order(bracket.symbol, order.order_id)
         except OrderNotFound:  # already closed: filled (a lost race) or cancelled

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from app.domain.brackets.bracket import FINAL, Bracket
-from app.ports.errors import ExchangeError, Unavailable
+from app.ports.errors import ExchangeError, StaleBracket, Unavailable
 from app.ports.exchange import Exchange
 from app.ports.execution import ExecutionStore, KeyLocks, lock_key
 from app.ports.lease import Heartbeat
@@ -94,15 +94,15 @@ class BracketMonitor:
                 if not await self.driver.needs_work(listed, statuses, venue):
                     self._settled(listed)
                     continue
-                async with self.locks.try_hold(lock_key(listed.account, listed.symbol)) as held:
-                    if not held:
+                async with self.locks.try_hold(lock_key(listed.account, listed.symbol)) as fence:
+                    if fence is None:
                         continue
-                    bracket = self.store.bracket(listed.id)  # as it is now, under the lock
-                    if bracket is None or bracket.state in FINAL:
-                        continue
-                    if bracket != listed:  # a worker changed it meanwhile: read the venue again
-                        statuses = await self.driver.statuses(bracket, venue)
-                    with self.store.batch():  # written before the lock is let go
+                    with self.store.batch(fence):  # the holder's; written before the lock goes
+                        bracket = self.store.bracket(listed.id)  # as it is now, under the lock
+                        if bracket is None or bracket.state in FINAL:
+                            continue
+                        if bracket != listed:  # a worker changed it: read the venue again
+                            statuses = await self.driver.statuses(bracket, venue)
                         bracket = self.driver.refresh(bracket, statuses)
                         bracket, settled = await self.driver.drive_settled(bracket, venue)
                         if settled:
@@ -113,6 +113,8 @@ class BracketMonitor:
             except ExchangeError as error:
                 log.warning("bracket %s on %s: %s", listed.id, venue.name, error)
                 self._failed(listed, str(error))
+            except StaleBracket:  # logged by the store; the newer holder drives it
+                continue
         return worked
 
     def _settled(self, bracket: Bracket) -> None:

@@ -49,8 +49,9 @@ async def resolve_order(
     """
     bracket, _ = _doubt_of(store, client_order_id)
     try:
-        async with locks.hold(lock_key(bracket.account, bracket.symbol)):
-            return await _settle(store, venues, driver, client_order_id, found=found)
+        async with locks.hold(lock_key(bracket.account, bracket.symbol)) as fence:
+            with store.batch(fence):
+                return await _settle(store, venues, driver, client_order_id, found=found)
     except Busy as error:
         raise ResolveError(
             f"{bracket.account} {bracket.symbol} stayed busy ({error}); try again in a moment."

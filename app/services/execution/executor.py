@@ -116,8 +116,8 @@ class Executor:
         return {signal_id: done[signal_id].status for signal_id in signal_ids}
 
     async def _run_key(self, account: str, symbol: str, up_to: str, units: set[str]) -> None:
-        async with self._ctx.locks.hold(lock_key(account, symbol)):
-            with self._store.batch():  # what it keeps back is written before the lock is let go
+        async with self._ctx.locks.hold(lock_key(account, symbol)) as fence:
+            with self._store.batch(fence):  # written before the lock is let go; saves fenced
                 for pending in self._store.pending(account, symbol, up_to):
                     if pending.signal.link is not None:
                         units.add(pending.signal.link.unit)

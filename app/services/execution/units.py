@@ -51,9 +51,8 @@ class UnitExecutor:
             {lock_key(p.signal.account, p.signal.symbol) for p in self._store.unit(unit_id)}
         )
         async with AsyncExitStack() as held:
-            for key in keys:
-                await held.enter_async_context(self._ctx.locks.hold(key))
-            with self._store.batch():  # what it keeps back is written before the locks are let go
+            fences = [await held.enter_async_context(self._ctx.locks.hold(key)) for key in keys]
+            with self._store.batch(*fences):  # written before the locks are let go; fenced
                 await self._run(self._store.unit(unit_id))  # read again under the locks
 
     async def _run(self, legs: list[PendingSignal]) -> None:
