@@ -85,3 +85,23 @@ def test_a_holder_whose_lease_lapsed_holds_the_older_token(client: redis.Redis) 
 
     stale, newer = asyncio.run(scenario())
     assert newer > stale
+
+
+def test_a_release_that_cannot_reach_redis_leaves_the_job_its_own_outcome(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis gone when the block ends: the lease lapses by itself after its ttl; the job's own
+    result (here its error) is what the caller sees, and the failed release is logged."""
+    lost = redis.Redis.from_url(redis_url, socket_connect_timeout=0.2)
+    locks = RedisKeyLocks(lost, ttl_seconds=TTL)
+
+    async def scenario() -> None:
+        async with locks.hold("acct:ETH/USDT"):
+            lost.connection_pool.connection_kwargs["port"] = 1  # nothing listens there
+            lost.connection_pool.reset()  # the pooled connections to the real server are dropped
+            raise ValueError("the job's own outcome")
+
+    with caplog.at_level(logging.ERROR), pytest.raises(ValueError, match="own outcome"):
+        asyncio.run(scenario())
+    assert "could not be released" in caplog.text
+    lost.close()

@@ -112,7 +112,7 @@ class RedisKeyLocks:
             renewal.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewal
-            _release(lock)
+            _release(lock, key)
 
     async def _renew(self, lock: redis.lock.Lock, key: str) -> None:
         while True:
@@ -125,7 +125,12 @@ class RedisKeyLocks:
                 return
 
 
-def _release(lock: redis.lock.Lock) -> None:
-    # a LockError: it expired while held (the job ran longer than the ttl); nothing to free
+def _release(lock: redis.lock.Lock, key: str) -> None:
+    """Free the key. A LockError: it expired while held (the job ran longer than the ttl),
+    nothing to free. Redis unreachable: the lease lapses by itself within one ttl, and the job's
+    own outcome, not this error, is what its caller must see."""
     with suppress(LockError):
-        lock.release()
+        try:
+            lock.release()
+        except redis.RedisError:
+            log.exception("the lock of %s could not be released: it lapses within its ttl", key)
