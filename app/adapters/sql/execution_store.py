@@ -39,8 +39,11 @@ from app.adapters.sql.db import (
 from app.adapters.sql.execution_rows import (
     account_state,
     bracket_rows,
+    exact,
     order_view,
     pending_signal,
+    pnl_change_rows,
+    realized_today,
     short,
     signal_states,
     step_row,
@@ -48,7 +51,7 @@ from app.adapters.sql.execution_rows import (
 )
 from app.adapters.sql.holdings import HoldingRows
 from app.adapters.sql.prepared import Prepared
-from app.adapters.sql.tables_execution import brackets, controls, orders
+from app.adapters.sql.tables_execution import brackets, controls, orders, pnl_changes
 from app.domain.brackets.bracket import FINAL, Bracket
 from app.domain.orders import Leg
 from app.domain.risk_values import TradingState
@@ -93,16 +96,24 @@ class SqlExecutionStore:
             .values(status=bindparam("new_status"), updated_at=bindparam("at"),
                     reason=bindparam("reason"))
         )  # fmt: skip
-        # The rest of the account in one row: today's P&L, the orders of the last minute, the
-        # symbol's last stop-loss fill and partial fill, the trading state.
+        # The rest of the account in one row: today's realized P&L (its sum, its lowest and its
+        # highest currency), the orders of the last minute, the symbol's last stop-loss fill and
+        # partial fill, the trading state.
         account: Any = bindparam("account")
+        today = (pnl_changes.c.account == account, pnl_changes.c.at >= bindparam("day"))
         self._activity = prepared(
             select(
-                select(type_coerce(func.coalesce(func.sum(brackets.c.realized_pnl), 0), NullType()))
-                .where(brackets.c.account == account, brackets.c.closed_at >= bindparam("day"))
+                select(type_coerce(func.coalesce(func.sum(pnl_changes.c.amount), 0), NullType()))
+                .where(*today)
                 .scalar_subquery(),
+                select(func.min(pnl_changes.c.currency)).where(*today).scalar_subquery(),
+                select(func.max(pnl_changes.c.currency)).where(*today).scalar_subquery(),
                 select(func.count())
-                .where(orders.c.account == account, orders.c.created_at >= bindparam("since"))
+                .where(
+                    orders.c.account == account,
+                    orders.c.created_at >= bindparam("since"),
+                    or_(orders.c.leg != Leg.STOP_LOSS.value, orders.c.revision == 0),
+                )
                 .scalar_subquery(),
                 *(
                     select(func.max(orders.c.updated_at))
@@ -119,6 +130,16 @@ class SqlExecutionStore:
                 select(controls.c.value).where(controls.c.name == _TRADING).scalar_subquery(),
             )
         )
+        # today's realized P&L by currency, read when it is in more than one
+        self._realized_by_currency = (
+            select(
+                pnl_changes.c.currency,
+                type_coerce(func.sum(pnl_changes.c.amount), NullType()),
+            )
+            .where(*today)
+            .group_by(pnl_changes.c.currency)
+        )
+        self._add_pnl_changes = prepared(pnl_changes.insert())
         self._trading = select(controls.c.value).where(controls.c.name == _TRADING)
         self._bracket = select(brackets.c.data).where(brackets.c.id == bindparam("id"))
         columns = (signals.c.id, signals.c.received_at, signals.c.status, signals.c.signal,
@@ -252,6 +273,8 @@ class SqlExecutionStore:
         if order_rows:
             self._upsert_orders.executemany(conn, order_rows)
         self._holdings.move(conn, before, [bracket for bracket, _ in saves])
+        if changes := pnl_change_rows(before, saves):
+            self._add_pnl_changes.executemany(conn, changes)
 
     def bracket(self, bracket_id: str) -> Bracket | None:
         with self._reading() as conn:
@@ -288,8 +311,12 @@ class SqlExecutionStore:
                   "yesterday": yesterday}  # fmt: skip
         with self._reading() as conn:
             held = self._holdings.of_account(conn, account)
-            (activity,) = self._activity.rows(conn, values)
-        return account_state(held, activity, symbol)
+            ((total, lowest, highest, *activity),) = self._activity.rows(conn, values)
+            realized = realized_today(total, lowest, highest)
+            if realized is None:
+                rows = conn.execute(self._realized_by_currency, values).all()
+                realized = {currency: exact(amount) for currency, amount in rows}
+        return account_state(held, activity, symbol, realized)
 
     # --- controls -----------------------------------------------------------------------------
 

@@ -21,8 +21,9 @@ from app.ports.execution import Holding
 
 HoldingKey = tuple[str, str, str, str]  # account, venue, symbol, side
 _HOLDING_KEY = ("account", "venue", "symbol", "side")
+# what a bracket's row contributes, and its realized P&L last (for `pnl_change_rows`)
 _CONTRIBUTION = (brackets.c.id, *(brackets.c[name] for name in _HOLDING_KEY), brackets.c.state,
-                 brackets.c.position, brackets.c.entry_price)  # fmt: skip
+                 brackets.c.position, brackets.c.entry_price, brackets.c.realized_pnl)  # fmt: skip
 _FINAL = [s.value for s in FINAL]
 _ZERO = Decimal(0)
 log = logging.getLogger("signalgate.execution")
@@ -114,7 +115,7 @@ def _holding_changes(before: Iterable[Any], after: Iterable[Bracket]) -> dict[Ho
         if sums is not None:
             changes[key] = changes[key].plus(sums) if key in changes else sums
 
-    for _, account, venue, symbol, side, state, position, entry_price in before:
+    for _, account, venue, symbol, side, state, position, entry_price, _realized in before:
         if (was := _held(state, position, entry_price)) is not None:
             add((account, venue, symbol, side), was.negated())
     for b in after:
