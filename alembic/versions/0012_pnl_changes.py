@@ -41,7 +41,9 @@ def upgrade() -> None:
     # before (a bracket open now records its realized P&L at its next save).
     brackets = sa.table(
         'brackets',
-        *(sa.column(name) for name in ('id', 'account', 'closed_at')),
+        sa.column('id'),
+        sa.column('account'),
+        sa.column('closed_at', sa.DateTime(timezone=True)),
         sa.column('realized_pnl', EXACT_MONEY),
         sa.column('data', sa.JSON()),
     )

@@ -1,8 +1,8 @@
 """`ExecutionStore` in memory: what a backtest executes against (one process, no database).
 
 It keeps what the risk gate reads incrementally -- open brackets, the realized P&L of each day by
-quote currency, order times of the last minute, the last stop-loss fill per symbol -- so a long replay costs the
-same per signal at its end as at its start.
+quote currency, order times of the last minute, the last stop-loss fill per symbol -- so a long
+replay costs the same per signal at its end as at its start.
 """
 
 from __future__ import annotations
@@ -186,4 +186,3 @@ def sum_holdings(
         Holding.summed(venue, symbol, side, held, cost, count)
         for (venue, symbol, side), (held, cost, count) in sorted(sums.items())
     ]
-

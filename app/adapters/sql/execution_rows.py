@@ -141,7 +141,9 @@ def pnl_change_rows(
     return rows
 
 
-def realized_today(total: Any, lowest: str | None, highest: str | None) -> dict[str, Decimal] | None:
+def realized_today(
+    total: Any, lowest: str | None, highest: str | None
+) -> dict[str, Decimal] | None:
     """Today's realized P&L by currency from its sum and its lowest and highest currency; None
     when there are several (the store reads them by currency then)."""
     if lowest is None:

@@ -208,8 +208,9 @@ def _keep(
     without its leg), the old ones first on spot (two resting sells cannot share the coins, and
     a second sell that is not reduce-only could sell coins the bracket does not hold)."""
     matching = [o for o in current if o.remaining == amount and o.trigger_price == trigger]
-    if matching:
-        return [Cancel(o.client_order_id) for o in current if o is not matching[0]]
+    if matching:  # the newest kept: an old one whose cancel was lost matches too, at most
+        kept = max(matching, key=lambda o: o.revision)
+        return [Cancel(o.client_order_id) for o in current if o is not kept]
     wanted = _new_leg(
         bracket,
         leg,

@@ -19,8 +19,8 @@ import msgspec
 from app.domain.brackets.bracket import FINAL, Bracket, BracketState, LegOrder, reported, with_order
 from app.domain.brackets.planner import Action, Cancel, Place, Settle, plan, trailed
 from app.domain.brackets.pnl import settled
-from app.domain.market import OrderBook
 from app.domain.execution_policy import ExecutionPolicy
+from app.domain.market import OrderBook
 from app.domain.orders import IllegalTransition, Leg, OrderRequest, OrderState, OrderStatus, Side
 from app.domain.targets import TrailingRules
 from app.ports.errors import ExchangeError, Fatal, OrderNotFound, OutcomeUnknown, Retryable
@@ -304,7 +304,8 @@ class BracketDriver:
             if _still_covered(bracket, order):  # a new-first replacement: the old leg rests
                 bracket = msgspec.structs.replace(bracket, cancel_first=True)
                 self._lineage(bracket, "replace", f"{order.leg} replaced old-first from now on:"
-                              f" {venue.name} refused the new one while the old one rested")  # fmt: skip
+                              f" {venue.name} refused the new one while the old one"
+                              " rested")  # fmt: skip
             elif order.leg in (Leg.STOP_LOSS, Leg.TAKE_PROFIT):
                 bracket = self._unprotected(bracket, f"{order.leg} could not be placed: {error}")
             return self._save(bracket)

@@ -119,10 +119,8 @@ async def _marks(
     marks = {pair: _known_mid(views, *pair) for pair in pairs}
     unread = sorted(pair for pair, mark in marks.items() if mark is None)
     reads: list[Awaitable[Decimal | None]] = [_mid(venues, *pair) for pair in unread]
-    if in_process:
-        found = [await read for read in reads]
-    else:
-        found = list(await asyncio.gather(*reads))
+    # one after the other in process (a backtest); else their round trips overlap
+    found = [await read for read in reads] if in_process else await asyncio.gather(*reads)
     marks.update(zip(unread, found, strict=True))
     return marks
 
