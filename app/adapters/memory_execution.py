@@ -1,9 +1,10 @@
 """`ExecutionStore` in memory: what a backtest executes against (one process, no database).
 
-It keeps what the risk gate reads incrementally -- open brackets, today's realized P&L by day,
-order times of the last minute, the last stop-loss fill per symbol -- so a long replay costs the
-same per signal at its end as at its start. A save in a holder's batch is a compare-and-swap,
-as in SQL (`ExecutionStore.batch`); nothing is kept back, so a refused save raises at once.
+It keeps what the risk gate reads incrementally -- open brackets, the realized P&L of each day by
+quote currency, order times of the last minute, the last stop-loss fill per symbol -- so a long
+replay costs the same per signal at its end as at its start. A save in a holder's batch is a
+compare-and-swap, as in SQL (`ExecutionStore.batch`); nothing is kept back, so a refused save
+raises at once.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import msgspec
 
 from app.adapters.bracket_holders import NEW, fence_refuses, holder_of, holding, refusal
 from app.domain.brackets.bracket import FINAL, Bracket
+from app.domain.brackets.pnl import realized_so_far
 from app.domain.orders import Leg
 from app.domain.risk_values import TradingState
 from app.domain.signals import PENDING, Signal, SignalStatus
@@ -49,7 +51,8 @@ class MemoryExecutionStore:
         self.state = TradingState.ACTIVE
         self._seen_orders: set[tuple[str, str]] = set()
         self._recent_orders: deque[datetime] = deque()
-        self._pnl_by_day: dict[tuple[str, date], Decimal] = {}
+        self._pnl_by_day: dict[tuple[str, date], dict[str, Decimal]] = {}
+        self._realized: dict[str, Decimal] = {}  # bracket id -> realized P&L as last saved
         self._stop_fills: dict[tuple[str, str], datetime] = {}  # (account, symbol) -> last
         self._stop_filled: dict[str, Decimal] = {}  # client order id -> amount seen filled
 
@@ -105,21 +108,21 @@ class MemoryExecutionStore:
             key = (bracket.venue, order.client_order_id)
             if key not in self._seen_orders:
                 self._seen_orders.add(key)
-                self._recent_orders.append(at)
+                if not order.replaces_stop:
+                    self._recent_orders.append(at)
             if order.leg is Leg.STOP_LOSS and order.filled > self._stop_filled.get(
                 order.client_order_id, Decimal(0)
             ):
                 self._stop_filled[order.client_order_id] = order.filled
                 self._stop_fills[bracket.account, bracket.symbol] = at
-        was_open = bracket.id in self.open
+        realized = realized_so_far(bracket)
+        if change := realized - self._realized.get(bracket.id, Decimal(0)):
+            day = self._pnl_by_day.setdefault((bracket.account, at.date()), {})
+            quote = bracket.market.quote
+            day[quote] = day.get(quote, Decimal(0)) + change
+        self._realized[bracket.id] = realized
         if bracket.state in FINAL:
             self.open.pop(bracket.id, None)
-            if was_open or bracket.id not in self.brackets:
-                closed = bracket.closed_at or at
-                day = (bracket.account, closed.date())
-                self._pnl_by_day[day] = self._pnl_by_day.get(day, Decimal(0)) + (
-                    bracket.realized_pnl
-                )
         else:
             self.open[bracket.id] = bracket
         self.brackets[bracket.id] = bracket
@@ -189,8 +192,8 @@ class MemoryExecutionStore:
             recent.popleft()
         stopped = self._stop_fills.get((account, symbol))
         stops = {} if stopped is None else {symbol: stopped}
-        pnl = self._pnl_by_day.get((account, now.date()), Decimal(0))
-        return Activity(pnl, len(recent), stops)
+        pnl = self._pnl_by_day.get((account, now.date()), {})
+        return Activity(dict(pnl), len(recent), stops)
 
     def trading_state(self) -> TradingState:
         return self.state

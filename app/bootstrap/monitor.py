@@ -128,7 +128,7 @@ async def _lead(settings: Settings, lease: Lease, stop: asyncio.Event) -> bool:
     monitor = BracketMonitor(
         store=store,
         venues=venues,
-        driver=BracketDriver(store, clock, close_unprotected=settings.execution.close_unprotected),
+        driver=BracketDriver.for_policy(store, clock, settings.execution),
         locks=RedisKeyLocks(sync_redis(settings.redis_url)),
         interval_seconds=settings.monitor_interval_seconds,
         heartbeat=RedisHeartbeat(client),

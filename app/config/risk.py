@@ -114,3 +114,26 @@ def interval(raw: str) -> float:
     if not 0.05 <= value <= 3600:
         raise ValueError("use seconds from 0.05 to 3600")
     return value
+
+
+_CURRENCY = re.compile(r"^[A-Z0-9]{1,16}$")
+
+
+def currency(raw: str) -> str:
+    """A currency code like USDT or USDC, in any case."""
+    value = raw.strip().upper()
+    if not _CURRENCY.match(value):
+        raise ValueError("use a currency code like USDT")
+    return value
+
+
+def step_percent(raw: str) -> Decimal:
+    """A percent from 0 (the price step alone) to below 100."""
+    hint = "use a percent from 0 to below 100, like 0.1"
+    try:
+        value = Decimal(raw.strip())
+    except InvalidOperation:
+        raise ValueError(hint) from None
+    if not value.is_finite() or not 0 <= value < 100:
+        raise ValueError(hint)
+    return value

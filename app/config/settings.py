@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from app.config.risk import (
     band_percent,
     basis_points,
+    currency,
     default_size_error,
     entry_policy,
     interval,
@@ -26,6 +27,7 @@ from app.config.risk import (
     qty_mode,
     quantity,
     seconds,
+    step_percent,
     symbols,
     unprotected_policy,
 )
@@ -251,6 +253,8 @@ def _read_risk(read: Reader, values: Mapping[str, object], errors: list[str]) ->
     read("MAX_TOTAL_EXPOSURE", "risk.max_total_exposure", money)
     read("MAX_OPEN_POSITIONS", "risk.max_open_positions", _positive_int)
     read("MAX_DAILY_LOSS", "risk.max_daily_loss", money)
+    read("DAILY_LOSS_COUNTS_UNREALIZED", "risk.daily_loss_counts_unrealized", _bool)
+    read("ACCOUNT_CURRENCY", "risk.currency", currency)
     read("STOP_LOSS_COOLDOWN_SECONDS", "risk.stop_loss_cooldown_seconds", seconds)
     read("MAX_ORDERS_PER_MINUTE", "risk.max_orders_per_minute", _positive_int)
     read("PRICE_BAND_PERCENT", "risk.price_band_percent", band_percent)
@@ -264,6 +268,8 @@ def _read_risk(read: Reader, values: Mapping[str, object], errors: list[str]) ->
     read("UNPROTECTED_POLICY", "execution.close_unprotected", unprotected_policy)
     read("SLIPPAGE_BPS", "execution.slippage_bps", basis_points)
     read("EXECUTION_MAX_DELAY_SECONDS", "execution.max_delay_seconds", _positive_int)
+    read("TRAILING_MIN_INTERVAL_SECONDS", "execution.trailing_min_interval_seconds", seconds)
+    read("TRAILING_MIN_STEP_PERCENT", "execution.trailing_min_step_percent", step_percent)
     read("MONITOR_INTERVAL_SECONDS", "monitor_interval_seconds", interval)
     read("STRATEGIES", "strategies", _ordered_names)
     read("STRATEGY_SETTINGS", "strategy_settings", _strategy_settings)

@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import msgspec
 
+from app.domain.targets import TrailingRules
+
 
 class EntryPolicy(enum.StrEnum):
     """What an entry does while the account holds a position in the symbol."""
@@ -22,3 +24,9 @@ class ExecutionPolicy(msgspec.Struct, frozen=True):
     slippage_bps: Decimal = Decimal(50)  # the most a venue's book may move the price for the size
     book_depth: int = 20
     max_delay_seconds: int = 30  # an entry received longer ago than this expires, untraded
+    trailing_min_interval_seconds: int = 5  # a trailing stop moves at most this often
+    trailing_min_step_percent: Decimal = Decimal("0.1")  # and by at least this much of the stop
+
+    @property
+    def trailing(self) -> TrailingRules:
+        return TrailingRules(self.trailing_min_interval_seconds, self.trailing_min_step_percent)

@@ -24,6 +24,8 @@ from app.domain.risk_values import (
 )
 from app.domain.sizing import number_text
 
+_ZERO = Decimal(0)
+
 
 class Approved(msgspec.Struct, frozen=True, tag=True):
     checks: tuple[CheckResult, ...]
@@ -132,9 +134,29 @@ def _symbol_list(symbol: str, limits: RiskLimits) -> CheckResult:
 
 
 def _daily_loss(snapshot: AccountSnapshot, limits: RiskLimits) -> CheckResult:
-    name = CheckName.MAX_DAILY_LOSS
-    loss, limit = -snapshot.realized_pnl_today, limits.max_daily_loss
-    text = f"realized loss today {number_text(max(loss, Decimal(0)), 2)} {snapshot.currency}"
+    name, currency, limit = CheckName.MAX_DAILY_LOSS, snapshot.currency, limits.max_daily_loss
+    if snapshot.unconverted:
+        others = snapshot.unconverted
+        pairs = " or ".join(f"{other}/{currency}" for other in others)
+        return CheckResult(
+            name,
+            False,
+            f"no venue quotes {pairs}, so P&L in {' and '.join(others)} cannot be counted toward"
+            f" MAX_DAILY_LOSS in {currency}: add a venue that lists {pairs}, or set"
+            f" ACCOUNT_CURRENCY={others[0]} if the account trades in {others[0]} only",
+        )
+    realized, unrealized = snapshot.realized_pnl_today, snapshot.unrealized_pnl
+    if limits.daily_loss_counts_unrealized:
+        loss = -(realized + unrealized)
+        text = (
+            f"today's loss {number_text(max(loss, _ZERO), 2)} {currency} (realized"
+            f" {number_text(realized, 2)}, open positions {number_text(unrealized, 2)}"
+            + (f"; {', '.join(snapshot.unpriced)} unpriced" if snapshot.unpriced else "")
+            + ")"
+        )
+    else:
+        loss = -realized
+        text = f"realized loss today {number_text(max(loss, _ZERO), 2)} {currency}"
     if loss >= limit:
         return CheckResult(
             name, False, f"{text} is at or over the {number_text(limit)} limit (MAX_DAILY_LOSS)"

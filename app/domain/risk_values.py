@@ -30,7 +30,10 @@ class RiskLimits(msgspec.Struct, frozen=True):
     max_order_notional: Decimal = Decimal(1000)
     max_total_exposure: Decimal = Decimal(5000)
     max_open_positions: int = 5
-    max_daily_loss: Decimal = Decimal(500)  # realized loss today at/over it blocks entries
+    max_daily_loss: Decimal = Decimal(500)  # today's loss at/over it blocks entries
+    # the loss counts open positions at their marks too, not only what was realized today
+    daily_loss_counts_unrealized: bool = True
+    currency: str = "USDT"  # the daily loss is counted in it (ACCOUNT_CURRENCY)
     stop_loss_cooldown_seconds: int = 900  # per symbol after a stop-loss fill
     max_orders_per_minute: int = 30
     price_band_percent: Decimal = Decimal(2)  # alert price vs market mid
@@ -58,11 +61,15 @@ class AccountSnapshot(msgspec.Struct, frozen=True):
     account: str
     trading_state: TradingState
     positions: tuple[OpenPosition, ...] = ()
-    realized_pnl_today: Decimal = Decimal(0)
+    realized_pnl_today: Decimal = Decimal(0)  # in `currency`, every quote converted
     orders_last_minute: int = 0
     last_stop_loss_at: Mapping[str, datetime] = {}  # by symbol
     equity: Decimal = Decimal(0)  # for sizing
     currency: str = "USDT"  # the currency of equity, PnL and the limits, for the reasons' text
+    unrealized_pnl: Decimal = Decimal(0)  # open positions at their marks, in `currency`
+    unpriced: tuple[str, ...] = ()  # open positions without a mark (not in unrealized_pnl)
+    # quote currencies of today's P&L, open positions or the entry that no venue converts
+    unconverted: tuple[str, ...] = ()
 
 
 class RiskRequest(msgspec.Struct, frozen=True):

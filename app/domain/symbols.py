@@ -53,6 +53,11 @@ def venue_id(name: str) -> str:
     return VENUE_IDS.get(upper, upper.lower())
 
 
+def quote_currency(symbol: str) -> str:
+    """The quote currency of a unified symbol: USDT of BTC/USDT and of BTC/USDT:USDT."""
+    return symbol.partition("/")[2].partition(":")[0]
+
+
 def normalize_symbol(ticker: str) -> tuple[str, str | None]:
     """Read a ticker as an alert wrote it.
 

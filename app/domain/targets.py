@@ -191,8 +191,23 @@ def split_amount(
     return tuple(legs)
 
 
+class TrailingRules(msgspec.Struct, frozen=True):
+    """How often and how far a trailing stop moves: each move replaces the resting stop on the
+    venue (a cancel and a create), so it moves at most once per `min_interval_seconds`
+    (TRAILING_MIN_INTERVAL_SECONDS) and by at least `min_step_percent` of the stop
+    (TRAILING_MIN_STEP_PERCENT), and never by less than the price step."""
+
+    min_interval_seconds: float = 5.0
+    min_step_percent: Decimal = Decimal("0.1")
+
+
 def trailing_stop(
-    side: Side, stop: Decimal, best_price_since_entry: Decimal, percent: Decimal, market: Market
+    side: Side,
+    stop: Decimal,
+    best_price_since_entry: Decimal,
+    percent: Decimal,
+    market: Market,
+    min_step_percent: Decimal = _ZERO,
 ) -> Decimal:
     """The trailing stop `percent` behind the best price since entry, never loosened.
 
@@ -203,14 +218,17 @@ def trailing_stop(
         best_price_since_entry: the highest price since entry for a long, the lowest for a short.
         percent: the trailing distance.
         market: the venue's market; a moved stop is rounded away from the price to its step.
+        min_step_percent: the smallest move, in percent of `stop` (never less than the step).
 
     Returns:
-        The moved stop, or `stop` unchanged when moving it would loosen it.
+        The moved stop, or `stop` unchanged when moving it would loosen it or move it by less
+        than the smallest move.
     """
     _positive(percent, "trailing percent")
     best = _positive(best_price_since_entry, "best price since entry")
+    step = max(market.price_step, stop * min_step_percent / _HUNDRED)
     if side is Side.BUY:
         candidate = _floor(best * (_ONE - percent / _HUNDRED), market.price_step)
-        return candidate if candidate > stop else stop
+        return candidate if candidate - stop >= step else stop
     candidate = _ceil(best * (_ONE + percent / _HUNDRED), market.price_step)
-    return candidate if candidate < stop else stop
+    return candidate if stop - candidate >= step else stop

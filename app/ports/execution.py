@@ -47,8 +47,10 @@ class SignalState(msgspec.Struct, frozen=True):
 class Activity(msgspec.Struct, frozen=True):
     """An account's recent trading, for the risk gate."""
 
-    realized_pnl_today: Decimal = Decimal(0)
-    orders_last_minute: int = 0
+    # today's realized P&L by quote currency: every change of a bracket's realized P&L (a
+    # partial take-profit as it fills, a stop-loss, a close), on the day it was seen
+    realized_today: dict[str, Decimal] = {}
+    orders_last_minute: int = 0  # replacements of a stop-loss (trailed, resized) not counted
     last_stop_loss_at: dict[str, datetime] = {}
 
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import msgspec
@@ -20,6 +20,7 @@ from app.domain.orders import (
     Side,
     client_order_id,
 )
+from app.domain.targets import TrailingRules
 
 D = Decimal
 S = OrderState
@@ -29,6 +30,7 @@ SPOT = Market(
 )
 SWAP = msgspec.structs.replace(SPOT, symbol="BTC/USDT:USDT", kind=MarketKind.SWAP, settle="USDT")
 SID = "01JX5Z3K8Q4W2N7R9T1V3B5C7D"
+RULES = TrailingRules()
 
 
 def entry(filled: str = "0.010", state: OrderState = S.FILLED, price: str = "100") -> LegOrder:
@@ -156,9 +158,10 @@ def test_a_partial_take_profit_shrinks_the_stop() -> None:
     )
     part = msgspec.structs.replace(target, state=S.PARTIALLY_FILLED, filled=D("0.004"))
     actions = plan(long(entry(), stop, part, resting=True), D(110))
-    assert actions[0] == Cancel(stop.client_order_id)
     (smaller,) = placed(actions)
     assert (smaller.leg, smaller.amount, smaller.revision) == (Leg.STOP_LOSS, D("0.006"), 1)
+    # reduce-only legs: the new stop first, the old one cancelled once it rests
+    assert actions == [Place(smaller), Cancel(stop.client_order_id)]
 
 
 def test_a_partial_entry_protects_what_is_filled_and_grows_the_stop_with_the_fills() -> None:
@@ -263,9 +266,10 @@ def test_a_short_bracket_mirrors_the_prices() -> None:
 
 def test_a_trailing_stop_follows_the_best_price_and_never_loosens() -> None:
     bracket = long(entry(), take_profits=(), stop_loss=D(95), trailing_percent=D(5))
-    up = trailed(bracket, D(120))
+    up = trailed(bracket, D(120), NOW, RULES)
     assert (up.best_price, up.stop_loss) == (D(120), D(114))
-    assert trailed(up, D(110)) is up  # a worse price moves nothing
+    later = NOW + timedelta(seconds=60)
+    assert trailed(up, D(110), later, RULES) is up  # a worse price moves nothing
     stop = accept(placed(plan(bracket, D(100)))[0], "2")
     actions = plan(with_order(up, stop), D(120))
     assert actions[0] == Cancel(stop.client_order_id)

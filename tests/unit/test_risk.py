@@ -63,6 +63,7 @@ ACTIVE = AccountSnapshot("main", TradingState.ACTIVE)
 HOLDING = replace(ACTIVE, positions=(LONG,))
 LIMITS = RiskLimits()
 STOP_REQUIRED = RiskLimits(require_stop_loss=True)
+NO_UNREALIZED = RiskLimits(daily_loss_counts_unrealized=False)
 ALL_CHECKS = [
     "trading_state", "symbol_list", "max_daily_loss", "stop_loss_cooldown", "orders_per_minute",
     "max_order_notional", "max_total_exposure", "max_open_positions", "price_band",
@@ -164,11 +165,23 @@ CASES: list[tuple[str, RiskRequest, AccountSnapshot, RiskLimits, bool, str]] = [
      "not an entry"),
     # max_daily_loss (entries)
     ("max_daily_loss", ENTRY, account(realized_pnl_today=D("-499.99")), LIMITS, True,
-     "realized loss today 499.99 USDT is under the 500 limit"),
+     "today's loss 499.99 USDT (realized -499.99, open positions 0.00) is under the 500 limit"),
     ("max_daily_loss", ENTRY, account(realized_pnl_today=D(120)), LIMITS, True,
-     "realized loss today 0.00 USDT"),
+     "today's loss 0.00 USDT"),
     ("max_daily_loss", ENTRY, account(realized_pnl_today=D(-500)), LIMITS, False,
-     "realized loss today 500.00 USDT is at or over the 500 limit (MAX_DAILY_LOSS)"),
+     "today's loss 500.00 USDT (realized -500.00, open positions 0.00) is at or over the 500"
+     " limit (MAX_DAILY_LOSS)"),
+    # open positions count at their marks (DAILY_LOSS_COUNTS_UNREALIZED, on by default)
+    ("max_daily_loss", ENTRY, account(realized_pnl_today=D(-300), unrealized_pnl=D(-200)),
+     LIMITS, False, "today's loss 500.00 USDT (realized -300.00, open positions -200.00) is at"),
+    ("max_daily_loss", ENTRY, account(realized_pnl_today=D(-300), unrealized_pnl=D(-200)),
+     NO_UNREALIZED, True, "realized loss today 300.00 USDT is under the 500 limit"),
+    ("max_daily_loss", ENTRY, account(unrealized_pnl=D(-10), unpriced=("ETH/USDT on paper",)),
+     LIMITS, True, "open positions -10.00; ETH/USDT on paper unpriced) is under"),
+    ("max_daily_loss", ENTRY, account(unconverted=("BTC",)), LIMITS, False,
+     "no venue quotes BTC/USDT, so P&L in BTC cannot be counted toward MAX_DAILY_LOSS in USDT:"
+     " add a venue that lists BTC/USDT, or set ACCOUNT_CURRENCY=BTC if the account trades in BTC"
+     " only"),
     ("max_daily_loss", EXIT, account(realized_pnl_today=D(-900), positions=(LONG,)), LIMITS, True,
      "not an entry"),
     # stop_loss_cooldown (entries on that symbol)

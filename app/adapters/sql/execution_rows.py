@@ -3,7 +3,7 @@ lineage steps, queued signals, orders as the API lists them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Context, Decimal
 from typing import Any
@@ -12,6 +12,7 @@ import msgspec
 
 from app.adapters.sql.db import as_utc
 from app.domain.brackets.bracket import Bracket, LegOrder
+from app.domain.brackets.pnl import realized_so_far
 from app.domain.risk_values import TradingState
 from app.domain.signals import Signal, SignalStatus
 from app.ports.execution import (
@@ -26,6 +27,7 @@ from app.ports.execution import (
 )
 
 _SUMS = Context(prec=15)
+_ZERO = Decimal(0)
 # the view's fields read from the orders row's columns of the same names
 _ORDER_COLUMNS = [
     name
@@ -56,7 +58,7 @@ def bracket_rows(
             "opened_at": bracket.opened_at,
             "closed_at": bracket.closed_at,
             "updated_at": at,
-            "realized_pnl": bracket.realized_pnl,
+            "realized_pnl": realized_so_far(bracket),
             "position": bracket.position,
             "entry_price": bracket.entry_price,
             "data": msgspec.to_builtins(bracket),
@@ -72,6 +74,7 @@ def _order_row(bracket: Bracket, order: LegOrder, at: datetime) -> dict[str, Any
         "venue": bracket.venue,
         "symbol": bracket.symbol,
         "leg": order.leg.value,
+        "revision": order.revision,
         "client_order_id": order.client_order_id,
         "order_id": order.order_id,
         "side": order.side.value,
@@ -123,16 +126,42 @@ def signal_states(rows: Iterable[Any]) -> dict[str, SignalState]:
     return {r.id: SignalState(r.id, r.account, r.symbol, SignalStatus(r.status)) for r in rows}
 
 
-def account_state(holdings: list[Holding], activity: Sequence[Any], symbol: str) -> AccountState:
-    """The account as the risk gate reads it, from its holdings rows and its activity row
-    (today's P&L, the orders of the last minute, the symbol's last stop-loss fill and partial
-    fill, the trading state)."""
-    realized, recent, filled, partly, trading = activity
+def pnl_change_rows(
+    was: Mapping[str, Decimal], saves: Iterable[tuple[Bracket, datetime]]
+) -> list[dict[str, Any]]:
+    """The rows of `pnl_changes` for the brackets `saves` whose realized P&L saved so far was
+    `was` (by bracket id; none for a new bracket): one per bracket whose realized P&L moved."""
+    rows = []
+    for bracket, at in saves:
+        change = realized_so_far(bracket) - was.get(bracket.id, _ZERO)
+        if change:
+            rows.append({"account": bracket.account, "bracket_id": bracket.id, "at": at,
+                         "currency": bracket.market.quote, "amount": change})  # fmt: skip
+    return rows
+
+
+def realized_today(
+    total: Any, lowest: str | None, highest: str | None
+) -> dict[str, Decimal] | None:
+    """Today's realized P&L by currency from its sum and its lowest and highest currency; None
+    when there are several (the store reads them by currency then)."""
+    if lowest is None:
+        return {}
+    return {lowest: exact(total)} if lowest == highest else None
+
+
+def account_state(
+    holdings: list[Holding], activity: Sequence[Any], symbol: str, realized: dict[str, Decimal]
+) -> AccountState:
+    """The account as the risk gate reads it, from its holdings rows, today's realized P&L by
+    currency and its activity row (the orders of the last minute, the symbol's last stop-loss
+    fill and partial fill, the trading state)."""
+    recent, filled, partly, trading = activity
     stopped = max((at for at in (filled, partly) if at is not None), default=None)
     return AccountState(
         holdings=holdings,
         activity=Activity(
-            realized_pnl_today=exact(realized),
+            realized_today=realized,
             orders_last_minute=int(recent or 0),
             last_stop_loss_at={} if stopped is None else {symbol: as_utc(stopped)},
         ),

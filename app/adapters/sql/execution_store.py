@@ -18,7 +18,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -26,15 +26,13 @@ from sqlalchemy import (
     Connection,
     Engine,
     bindparam,
-    func,
     or_,
     select,
-    type_coerce,
     update,
 )
-from sqlalchemy.types import NullType
 
 from app.adapters.bracket_holders import holder_of, holding
+from app.adapters.sql.activity import TRADING, AccountActivity
 from app.adapters.sql.bracket_saves import (
     Compared,
     Save,
@@ -56,6 +54,7 @@ from app.adapters.sql.execution_rows import (
     bracket_rows,
     order_view,
     pending_signal,
+    pnl_change_rows,
     short,
     signal_states,
     step_row,
@@ -63,9 +62,8 @@ from app.adapters.sql.execution_rows import (
 )
 from app.adapters.sql.holdings import HoldingRows
 from app.adapters.sql.prepared import Prepared
-from app.adapters.sql.tables_execution import brackets, controls, orders
+from app.adapters.sql.tables_execution import brackets, controls, orders, pnl_changes
 from app.domain.brackets.bracket import FINAL, Bracket
-from app.domain.orders import Leg
 from app.domain.risk_values import TradingState
 from app.domain.signals import PENDING, SignalStatus
 from app.ports.execution import (
@@ -80,7 +78,7 @@ from app.ports.execution import (
 
 _OPEN = [s.value for s in PENDING]
 _FINAL = [s.value for s in FINAL]
-_TRADING = "trading_state"
+
 _ORDER_CHANGES = {"order_id", "state", "amount", "filled", "average_price", "price",
                   "trigger_price", "fee", "fee_currency", "reduce_only", "updated_at"}  # fmt: skip
 _DONE = ["filled", "cancelled", "rejected", "expired"]
@@ -110,33 +108,9 @@ class SqlExecutionStore:
             .values(status=bindparam("new_status"), updated_at=bindparam("at"),
                     reason=bindparam("reason"))
         )  # fmt: skip
-        # The rest of the account in one row: today's P&L, the orders of the last minute, the
-        # symbol's last stop-loss fill and partial fill, the trading state.
-        account: Any = bindparam("account")
-        self._activity = prepared(
-            select(
-                select(type_coerce(func.coalesce(func.sum(brackets.c.realized_pnl), 0), NullType()))
-                .where(brackets.c.account == account, brackets.c.closed_at >= bindparam("day"))
-                .scalar_subquery(),
-                select(func.count())
-                .where(orders.c.account == account, orders.c.created_at >= bindparam("since"))
-                .scalar_subquery(),
-                *(
-                    select(func.max(orders.c.updated_at))
-                    .where(
-                        orders.c.account == account,
-                        orders.c.symbol == bindparam("symbol"),
-                        orders.c.leg == Leg.STOP_LOSS.value,
-                        orders.c.state == state,
-                        orders.c.updated_at >= bindparam("yesterday"),
-                    )
-                    .scalar_subquery()
-                    for state in ("filled", "partially_filled")
-                ),
-                select(controls.c.value).where(controls.c.name == _TRADING).scalar_subquery(),
-            )
-        )
-        self._trading = select(controls.c.value).where(controls.c.name == _TRADING)
+        self._activity = AccountActivity(engine)
+        self._add_pnl_changes = prepared(pnl_changes.insert())
+        self._trading = select(controls.c.value).where(controls.c.name == TRADING)
         self._bracket = select(brackets.c.data, brackets.c.version).where(
             brackets.c.id == bindparam("id")
         )
@@ -298,6 +272,9 @@ class SqlExecutionStore:
         if order_rows:
             self._upsert_orders.executemany(conn, order_rows)
         self._holdings.move(conn, before, [save.bracket for save, _ in compared.written])
+        written = [(save.bracket, save.at) for save, _ in compared.written]
+        if changes := pnl_change_rows({row[0]: row[-3] for row in before}, written):
+            self._add_pnl_changes.executemany(conn, changes)
         return compared
 
     def _seen(self, rows: Sequence[Any]) -> list[Bracket]:
@@ -343,14 +320,10 @@ class SqlExecutionStore:
         return self._seen(rows)
 
     def account_state(self, account: str, symbol: str, now: datetime) -> AccountState:
-        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        since, yesterday = now - timedelta(minutes=1), day - timedelta(days=1)
-        values = {"account": account, "symbol": symbol, "day": day, "since": since,
-                  "yesterday": yesterday}  # fmt: skip
         with self._reading() as conn:
             held = self._holdings.of_account(conn, account)
-            (activity,) = self._activity.rows(conn, values)
-        return account_state(held, activity, symbol)
+            activity, realized = self._activity.read(conn, account, symbol, now)
+        return account_state(held, activity, symbol, realized)
 
     # --- controls -----------------------------------------------------------------------------
 
@@ -363,7 +336,7 @@ class SqlExecutionStore:
         values = {"value": state.value, "reason": short(reason, 500), "updated_at": at}
         stmt = (
             self._insert(controls)
-            .values(name=_TRADING, **values)
+            .values(name=TRADING, **values)
             .on_conflict_do_update(index_elements=["name"], set_=values)
         )
         with self._writing() as conn:

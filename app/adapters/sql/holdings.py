@@ -21,10 +21,11 @@ from app.ports.execution import Holding
 
 HoldingKey = tuple[str, str, str, str]  # account, venue, symbol, side
 _HOLDING_KEY = ("account", "venue", "symbol", "side")
-# and the version and fencing token the save of the bracket is compared with
+# and its realized P&L (for `pnl_change_rows`), then the version and fencing token the save of
+# the bracket is compared with
 _CONTRIBUTION = (brackets.c.id, *(brackets.c[name] for name in _HOLDING_KEY), brackets.c.state,
-                 brackets.c.position, brackets.c.entry_price, brackets.c.version,
-                 brackets.c.fence)  # fmt: skip
+                 brackets.c.position, brackets.c.entry_price, brackets.c.realized_pnl,
+                 brackets.c.version, brackets.c.fence)  # fmt: skip
 _FINAL = [s.value for s in FINAL]
 _ZERO = Decimal(0)
 log = logging.getLogger("signalgate.execution")

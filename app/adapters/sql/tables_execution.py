@@ -92,6 +92,7 @@ class OrderRow(SQLModel, table=True):
     venue: str = _text(100)
     symbol: str = _text(60, index=True)
     leg: str = _text(8)
+    revision: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
     client_order_id: str = _text(64)
     order_id: str | None = _text(100, nullable=True)
     side: str = _text(4)
@@ -109,6 +110,22 @@ class OrderRow(SQLModel, table=True):
     updated_at: datetime = _utc()
 
 
+class PnlChangeRow(SQLModel, table=True):
+    """A change of one bracket's realized P&L (a partial take-profit as it fills, a stop-loss, a
+    close), in its quote currency, when it was saved: the day's sum is what MAX_DAILY_LOSS
+    reads, whenever the bracket closes."""
+
+    __tablename__ = "pnl_changes"
+    __table_args__ = (Index("ix_pnl_changes_account_at", "account", "at"),)
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    account: str = _text(100)
+    bracket_id: str = _text(26)
+    currency: str = _text(16)
+    at: datetime = _utc()
+    amount: Decimal = Field(sa_column=Column(MONEY, nullable=False))
+
+
 class ControlRow(SQLModel, table=True):
     """Switches an operator flips: the trading state (the kill switch)."""
 
@@ -124,3 +141,4 @@ brackets = BracketRow.__table__  # type: ignore[attr-defined]
 holdings = HoldingRow.__table__  # type: ignore[attr-defined]
 orders = OrderRow.__table__  # type: ignore[attr-defined]
 controls = ControlRow.__table__  # type: ignore[attr-defined]
+pnl_changes = PnlChangeRow.__table__  # type: ignore[attr-defined]

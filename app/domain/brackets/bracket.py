@@ -54,6 +54,12 @@ class LegOrder(msgspec.Struct, frozen=True):
     def remaining(self) -> Decimal:
         return self.amount - self.filled
 
+    @property
+    def replaces_stop(self) -> bool:
+        """A stop-loss placed in place of an earlier one (moved by a trailing stop, or resized):
+        it keeps a position protected and does not count toward MAX_ORDERS_PER_MINUTE."""
+        return self.leg is Leg.STOP_LOSS and self.revision > 0
+
 
 class Bracket(msgspec.Struct, frozen=True):
     id: str  # the signal's id
@@ -68,7 +74,11 @@ class Bracket(msgspec.Struct, frozen=True):
     stop_loss: Decimal | None = None
     trailing_percent: Decimal | None = None  # the stop follows the best price by this much
     best_price: Decimal | None = None  # the best exit price seen since entry (trailing stops)
+    trailed_at: datetime | None = None  # when the trailing stop last moved
     resting_legs: bool = False  # True: reduce-only legs rest on the venue; False: spot
+    # resting legs are replaced new-first (the old one cancelled once the new one rests); True
+    # once the venue refused a replacement while the old leg rested: cancel first, as on spot
+    cancel_first: bool = False
     client_id_length: int = 36  # the venue's longest client order id
     orders: tuple[LegOrder, ...] = ()
     closing: bool = False  # a close was asked: cancel the legs, flatten, settle

@@ -18,6 +18,7 @@ Two ways to protect, chosen from the venue's capabilities:
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 import msgspec
@@ -25,7 +26,7 @@ import msgspec
 from app.domain.brackets.bracket import FINAL, Bracket, BracketState, LegOrder
 from app.domain.market import Market
 from app.domain.orders import Leg, OrderKind, OrderState, Side, client_order_id
-from app.domain.targets import split_amount, trailing_stop
+from app.domain.targets import TrailingRules, split_amount, trailing_stop
 
 _ZERO = Decimal(0)
 _UNSETTLED = frozenset({OrderState.SUBMITTED, OrderState.UNKNOWN, OrderState.CANCEL_PENDING})
@@ -202,11 +203,14 @@ def _keep(
     trigger: Decimal,
     kind: OrderKind,
 ) -> list[Action]:
-    """One resting order of `amount` at `trigger`: keep a matching one, else replace."""
-    if len(current) == 1:
-        order = current[0]
-        if order.remaining == amount and order.trigger_price == trigger:
-            return []
+    """One resting order of `amount` at `trigger`: keep a matching one (cancel any other), else
+    replace them: the new order first where the legs are reduce-only (the position is never
+    without its leg), the old ones first on spot (two resting sells cannot share the coins, and
+    a second sell that is not reduce-only could sell coins the bracket does not hold)."""
+    matching = [o for o in current if o.remaining == amount and o.trigger_price == trigger]
+    if matching:  # the newest kept: an old one whose cancel was lost matches too, at most
+        kept = max(matching, key=lambda o: o.revision)
+        return [Cancel(o.client_order_id) for o in current if o is not kept]
     wanted = _new_leg(
         bracket,
         leg,
@@ -217,21 +221,39 @@ def _keep(
         trigger=trigger,
         reduce_only=bracket.resting_legs,
     )
-    return [*(Cancel(o.client_order_id) for o in current), Place(wanted)]
+    cancels: list[Action] = [Cancel(o.client_order_id) for o in current]
+    if bracket.resting_legs and not bracket.cancel_first:
+        return [Place(wanted), *cancels]
+    return [*cancels, Place(wanted)]
 
 
 def _settle(bracket: Bracket) -> Settle:
     return Settle(BracketState.CLOSED if bracket.entry_filled > 0 else BracketState.FAILED)
 
 
-def trailed(bracket: Bracket, exit_price: Decimal | None) -> Bracket:
-    """The bracket with its trailing stop moved after a better price (never loosened)."""
-    percent = bracket.trailing_percent
-    if percent is None or exit_price is None or bracket.stop_loss is None:
+def trailed(
+    bracket: Bracket, exit_price: Decimal | None, now: datetime, rules: TrailingRules
+) -> Bracket:
+    """The bracket with its trailing stop moved after a better price (never loosened), at most
+    once per `rules.min_interval_seconds` and by at least its smallest move. The best price is
+    kept meanwhile, so that a move that had to wait catches up with it."""
+    percent, stop = bracket.trailing_percent, bracket.stop_loss
+    if percent is None or stop is None:
         return bracket
     best = bracket.best_price
-    better = best is None or (exit_price > best if bracket.side is Side.BUY else exit_price < best)
-    if not better:
-        return bracket
-    stop = trailing_stop(bracket.side, bracket.stop_loss, exit_price, percent, bracket.market)
-    return msgspec.structs.replace(bracket, best_price=exit_price, stop_loss=stop)
+    if exit_price is not None and (
+        best is None or (exit_price > best if bracket.side is Side.BUY else exit_price < best)
+    ):
+        best = exit_price
+    seen = (
+        bracket if best == bracket.best_price else msgspec.structs.replace(bracket, best_price=best)
+    )
+    last = bracket.trailed_at
+    if best is None or (
+        last is not None and (now - last).total_seconds() < rules.min_interval_seconds
+    ):
+        return seen
+    moved = trailing_stop(bracket.side, stop, best, percent, bracket.market, rules.min_step_percent)
+    if moved == stop:
+        return seen
+    return msgspec.structs.replace(seen, stop_loss=moved, trailed_at=now)

@@ -1,4 +1,5 @@
-"""What a bracket made: realized P&L when it settles, unrealized P&L at a mark price."""
+"""What a bracket made: realized P&L as its exits fill and when it settles, unrealized P&L at a
+mark price."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from decimal import Decimal
 
 import msgspec
 
-from app.domain.brackets.bracket import Bracket, BracketState
+from app.domain.brackets.bracket import FINAL, Bracket, BracketState
 from app.domain.orders import Leg, Side
 
 _ZERO = Decimal(0)
@@ -18,6 +19,13 @@ def settled(bracket: Bracket, state: BracketState, at: datetime) -> Bracket:
     return msgspec.structs.replace(
         bracket, state=state, closed_at=at, realized_pnl=realized_pnl(bracket)
     )
+
+
+def realized_so_far(bracket: Bracket) -> Decimal:
+    """What the bracket has realized until now, in its quote asset: what every exit filled so
+    far (a partial take-profit too) made against the entry, fees deducted; as settled once the
+    bracket is closed or failed."""
+    return bracket.realized_pnl if bracket.state in FINAL else realized_pnl(bracket)
 
 
 def realized_pnl(bracket: Bracket) -> Decimal:

@@ -19,8 +19,10 @@ import msgspec
 from app.domain.brackets.bracket import FINAL, Bracket, BracketState, LegOrder, reported, with_order
 from app.domain.brackets.planner import Action, Cancel, Place, Settle, plan, trailed
 from app.domain.brackets.pnl import settled
+from app.domain.execution_policy import ExecutionPolicy
 from app.domain.market import OrderBook
 from app.domain.orders import IllegalTransition, Leg, OrderRequest, OrderState, OrderStatus, Side
+from app.domain.targets import TrailingRules
 from app.ports.errors import ExchangeError, Fatal, OrderNotFound, OutcomeUnknown, Retryable
 from app.ports.exchange import Exchange
 from app.ports.execution import ExecutionStore, LineageStep
@@ -50,8 +52,18 @@ class BracketDriver:
     clock: Callable[[], datetime]
     _: KW_ONLY
     close_unprotected: bool = True  # the policy for a bracket whose protective leg failed
+    trailing: TrailingRules = field(default_factory=TrailingRules)  # how trailing stops move
     # orders whose doubt is on the lineage already (by this process): one step, not one a round
     _doubted: set[str] = field(default_factory=set, init=False)
+
+    @classmethod
+    def for_policy(
+        cls, store: ExecutionStore, clock: Callable[[], datetime], policy: ExecutionPolicy
+    ) -> BracketDriver:
+        """A driver that follows the execution policy's choices."""
+        return cls(
+            store, clock, close_unprotected=policy.close_unprotected, trailing=policy.trailing
+        )
 
     def _save(self, bracket: Bracket) -> Bracket:
         self.store.save_bracket(bracket, self.clock())
@@ -107,7 +119,7 @@ class BracketDriver:
                 return bracket, True
             bracket = await self.settle_unknowns(bracket, venue)
             price = price or await self.exit_price(bracket, venue)
-            if (moved := trailed(bracket, price)) is not bracket:
+            if (moved := trailed(bracket, price, self.clock(), self.trailing)) is not bracket:
                 bracket = self._save(moved)
             actions = plan(bracket, price)
             if not actions:
@@ -156,7 +168,7 @@ class BracketDriver:
             return True
         price = await self.exit_price(bracket, venue)
         return (
-            trailed(bracket, price) is not bracket
+            trailed(bracket, price, self.clock(), self.trailing) is not bracket
             or bool(plan(bracket, price))
             or any(o.state in (OrderState.SUBMITTED, OrderState.UNKNOWN) for o in bracket.orders)
         )
@@ -290,7 +302,12 @@ class BracketDriver:
             self._lineage(bracket, "order_refused", f"{venue.name} refused {order.leg}"
                           f" {order.client_order_id}: {error}",
                           client_order_id=order.client_order_id)  # fmt: skip
-            if order.leg in (Leg.STOP_LOSS, Leg.TAKE_PROFIT):
+            if _still_covered(bracket, order):  # a new-first replacement: the old leg rests
+                bracket = msgspec.structs.replace(bracket, cancel_first=True)
+                self._lineage(bracket, "replace", f"{order.leg} replaced old-first from now on:"
+                              f" {venue.name} refused the new one while the old one"
+                              " rested")  # fmt: skip
+            elif order.leg in (Leg.STOP_LOSS, Leg.TAKE_PROFIT):
                 bracket = self._unprotected(bracket, f"{order.leg} could not be placed: {error}")
             return self._save(bracket)
         bracket = self._reported(bracket, order, status)
@@ -338,6 +355,16 @@ class BracketDriver:
         if bracket.state is BracketState.OPENING and bracket.position > 0:
             return self._save(msgspec.structs.replace(bracket, state=BracketState.OPEN))
         return bracket
+
+
+def _still_covered(bracket: Bracket, order: LegOrder) -> bool:
+    """Whether another open order of `order`'s leg and target still rests: `order` was to
+    replace it (new first), so its refusal leaves the position as protected as before."""
+    return order.leg in (Leg.STOP_LOSS, Leg.TAKE_PROFIT) and any(
+        o.is_open and o.leg is order.leg and o.index == order.index and o.order_id is not None
+        for o in bracket.orders
+        if o.client_order_id != order.client_order_id
+    )
 
 
 def watched(bracket: Bracket) -> bool:

@@ -16,7 +16,7 @@ from app.domain.brackets.bracket import Bracket
 from app.domain.execution_policy import ExecutionPolicy
 from app.domain.market import Market
 from app.domain.orders import Side
-from app.domain.risk_values import RiskLimits
+from app.domain.risk_values import AccountSnapshot, RiskLimits
 from app.domain.routing import VenueQuote
 from app.domain.signals import Signal, SignalStatus, execution_delay
 from app.domain.sizing import SizingPolicy
@@ -31,7 +31,8 @@ from app.ports.execution import (
 )
 from app.services.brackets.doubt import entry_denial
 from app.services.brackets.driver import BracketDriver
-from app.services.execution.views import VenueView
+from app.services.execution.day_loss import with_day_pnl
+from app.services.execution.views import VenueView, snapshot_of
 
 log = logging.getLogger("signalgate.execution")
 _ZERO = Decimal(0)
@@ -104,6 +105,16 @@ class ExecutionContext:
         if not any(h.symbol == signal.symbol for h in account.holdings):
             return None
         return entry_denial(self.store.open_brackets(signal.account, signal.symbol))
+
+    async def snapshot(
+        self, signal: Signal, state: AccountState, views: Sequence[VenueView], *, leg: bool = False
+    ) -> AccountSnapshot:
+        """The account as the risk gate reads it for `signal`, today's loss counted in the
+        account's currency (`with_day_pnl`); `leg`: a unit's leg, whose quote need not convert."""
+        snapshot = snapshot_of(signal.account, state, views)
+        entry_symbol = None if leg else signal.symbol
+        return await with_day_pnl(snapshot, state, views, self.venues, self.limits, entry_symbol,
+                                  in_process=self.in_process)  # fmt: skip
 
     async def account_and_quotes(
         self, account: str, symbol: str

@@ -47,7 +47,7 @@ from app.services.execution.entry_terms import (
     targets_for,
 )
 from app.services.execution.units import UnitExecutor
-from app.services.execution.views import Denial, VenueView, risk_request, route_detail, snapshot_of
+from app.services.execution.views import Denial, VenueView, risk_request, route_detail
 
 log = logging.getLogger("signalgate.execution")
 _to_json = msgspec.to_builtins
@@ -74,7 +74,7 @@ class Executor:
         """`in_process`: every venue answers in this process (a backtest), so reads are made
         one after the other, without tasks to overlap their round trips."""
         policy = policy or ExecutionPolicy()
-        self.driver = BracketDriver(store, clock, close_unprotected=policy.close_unprotected)
+        self.driver = BracketDriver.for_policy(store, clock, policy)
         self._ctx = ExecutionContext(
             store, venues, modes, clock, locks, limits, sizing, policy, self.driver, in_process
         )
@@ -242,7 +242,7 @@ class Executor:
                     return None
                 account, views = await self._ctx.account_and_quotes(signal.account, signal.symbol)
         now = self._now()
-        snapshot = snapshot_of(signal.account, account, views)
+        snapshot = await self._ctx.snapshot(signal, account, views)
         early = check_before_sizing(signal.symbol, side, False, snapshot, limits, now)
         denial = Denial(list(early))
         reference = reference_price(signal, side, views)

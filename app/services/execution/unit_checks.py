@@ -17,7 +17,7 @@ from app.domain.signals import Action, QtyMode, Signal
 from app.domain.sizing import SizingRequest, Unsizable, size
 from app.ports.execution import PendingSignal
 from app.services.execution.context import ExecutionContext
-from app.services.execution.views import Denial, VenueView, risk_request, snapshot_of
+from app.services.execution.views import Denial, VenueView, risk_request
 
 _BPS = Decimal(10_000)
 _0 = Decimal(0)
@@ -81,7 +81,7 @@ async def _check_leg(
     view = msgspec.structs.replace(view, quote=quote)
     price = (book.best_ask if side is Side.BUY else book.best_bid) if book else None
     now = ctx.clock()
-    snapshot = snapshot_of(signal.account, account, [view])
+    snapshot = await ctx.snapshot(signal, account, [view], leg=True)
     denial = Denial(
         list(check_before_sizing(signal.symbol, side, False, snapshot, ctx.limits, now))
     )

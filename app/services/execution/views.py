@@ -43,7 +43,6 @@ def snapshot_of(account: str, state: AccountState, views: Sequence[VenueView]) -
         account=account,
         trading_state=state.trading_state,
         positions=positions,
-        realized_pnl_today=activity.realized_pnl_today,
         orders_last_minute=activity.orders_last_minute,
         last_stop_loss_at=activity.last_stop_loss_at,
         equity=cash + sum((p.notional for p in positions), _ZERO),

@@ -1,0 +1,85 @@
+"""What the risk gate reads of an account's recent trading, besides its holdings: today's
+realized P&L by currency (from `pnl_changes`), the orders of the last minute (replacements of a
+stop-loss left out), the symbol's last stop-loss fill and partial fill, and the trading state."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam, func, or_, select, type_coerce
+from sqlalchemy.types import NullType
+
+from app.adapters.sql.execution_rows import exact, realized_today
+from app.adapters.sql.prepared import Prepared
+from app.adapters.sql.tables_execution import controls, orders, pnl_changes
+from app.domain.orders import Leg
+
+TRADING = "trading_state"  # the controls row of the trading state
+
+
+class AccountActivity:
+    def __init__(self, engine: Engine) -> None:
+        # The rest of the account in one row: today's realized P&L (its sum, its lowest and its
+        # highest currency), the orders of the last minute, the symbol's last stop-loss fill and
+        # partial fill, the trading state.
+        account: Any = bindparam("account")
+        today = (pnl_changes.c.account == account, pnl_changes.c.at >= bindparam("day"))
+        self._activity = Prepared(
+            engine,
+            select(
+                select(type_coerce(func.coalesce(func.sum(pnl_changes.c.amount), 0), NullType()))
+                .where(*today)
+                .scalar_subquery(),
+                select(func.min(pnl_changes.c.currency)).where(*today).scalar_subquery(),
+                select(func.max(pnl_changes.c.currency)).where(*today).scalar_subquery(),
+                select(func.count())
+                .where(
+                    orders.c.account == account,
+                    orders.c.created_at >= bindparam("since"),
+                    or_(orders.c.leg != Leg.STOP_LOSS.value, orders.c.revision == 0),
+                )
+                .scalar_subquery(),
+                *(
+                    select(func.max(orders.c.updated_at))
+                    .where(
+                        orders.c.account == account,
+                        orders.c.symbol == bindparam("symbol"),
+                        orders.c.leg == Leg.STOP_LOSS.value,
+                        orders.c.state == state,
+                        orders.c.updated_at >= bindparam("yesterday"),
+                    )
+                    .scalar_subquery()
+                    for state in ("filled", "partially_filled")
+                ),
+                select(controls.c.value).where(controls.c.name == TRADING).scalar_subquery(),
+            ),
+        )
+        # today's realized P&L by currency, read when it is in more than one
+        self._realized_by_currency = (
+            select(
+                pnl_changes.c.currency,
+                type_coerce(func.sum(pnl_changes.c.amount), NullType()),
+            )
+            .where(*today)
+            .group_by(pnl_changes.c.currency)
+        )
+
+    def read(
+        self, conn: Connection, account: str, symbol: str, now: datetime
+    ) -> tuple[Sequence[Any], dict[str, Decimal]]:
+        """The activity row (orders of the last minute, last stop-loss fill and partial fill,
+        trading state) and today's realized P&L by currency, in one round trip while it is in
+        one currency."""
+        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        since, yesterday = now - timedelta(minutes=1), day - timedelta(days=1)
+        values = {"account": account, "symbol": symbol, "day": day, "since": since,
+                  "yesterday": yesterday}  # fmt: skip
+        ((total, lowest, highest, *activity),) = self._activity.rows(conn, values)
+        realized = realized_today(total, lowest, highest)
+        if realized is None:
+            rows = conn.execute(self._realized_by_currency, values).all()
+            realized = {currency: exact(amount) for currency, amount in rows}
+        return activity, realized
