@@ -131,6 +131,11 @@ def drift_sentence(comparison: Comparison, taken: Decimal, left: Decimal) -> str
         parts.append(f"took {show(taken)} off the open brackets, which now hold what the venue"
                      " holds")  # fmt: skip
     if left:
-        parts.append(f"{show(left)} stays unexplained: trade it away on the venue or set"
-                     f" RECONCILE_BASELINES={c.venue}.{c.key}=AMOUNT if it is yours")  # fmt: skip
+        setting = f"RECONCILE_BASELINES={c.venue}.{c.key}={show(c.baseline + left)}"
+        if left > 0:
+            parts.append(f"{show(left)} more than the book explains: trade it away on the venue,"
+                         f" or set {setting} if it is yours")  # fmt: skip
+        else:
+            parts.append(f"{show(-left)} less than the book explains and no open bracket holds"
+                         f" it: set {setting} if what went was yours")  # fmt: skip
     return "; ".join(parts)

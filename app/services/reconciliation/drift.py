@@ -1,13 +1,14 @@
 """A drift made certain and acted on, under the account-and-symbol locks of the brackets involved.
 
 A difference between the venue and the book, seen without the locks, may be a fill the book has
-not recorded yet: a worker between a create's answer and its save, a leg that filled since the
-monitor last looked. So, holding every involved bracket's lock (without waiting, like the
-monitor: a busy one is looked at on the next run), each bracket is read back from the venue and
-the venue read again. What still differs is drift. A venue that holds less than the brackets
-(coins sold by hand, a liquidation) has that shortfall taken off them, newest first, and each is
-driven at once: its stop-loss re-placed for what is held, or the bracket closed. signalgate never
-takes on more than it bought: an excess stays unexplained.
+not recorded yet: a worker between a create's answer and its save, a leg that filled while the
+monitor was down. So, holding every involved bracket's lock (without waiting, like the monitor:
+a busy one is looked at on the next run), each bracket is read back from the venue and the venue
+read again. What still differs is drift. A venue that holds less than the brackets (coins sold
+by hand, a liquidation) has that shortfall taken off them, newest first. Then every bracket of
+the key is driven at once: the fills read back acted on (a take-profit that filled unseen
+cancels the stop-loss), a bracket sized down gets its stop-loss re-placed for what is held, or
+is closed. signalgate never takes on more than it bought: an excess stays unexplained.
 """
 
 from __future__ import annotations
@@ -81,15 +82,19 @@ class DriftSettler:
                 if fresh is None or any(unsettled(b) for b in fresh):
                     return None
                 found = await recompare(fresh)
-                if not found.drift:
-                    return Settled(found, found, fresh, [])
-                takes = shortfall_takes(fresh, found.drift)
+                takes = shortfall_takes(fresh, found.drift) if found.drift else []
                 moved = sum((signed(b.side, take) for b, take in takes), _ZERO)
                 after = msgspec.structs.replace(found, brackets=found.brackets - moved)
                 detail = drift_sentence(found, abs(moved), after.drift)
-                for bracket, take in takes:
-                    await self._adjust(venue, bracket, take, detail)
-                return Settled(found, after, fresh, [b.id for b, _ in takes])
+                taken = {b.id: take for b, take in takes}
+                for bracket in fresh:  # the fills read back acted on, the shortfall's brackets too
+                    now = (
+                        self._adjust(bracket, taken[bracket.id], detail)
+                        if bracket.id in taken
+                        else bracket
+                    )
+                    await self.driver.drive_settled(now, venue)
+                return Settled(found, after, fresh, list(taken))
 
     async def _read_back(
         self, venue: Exchange, key: Key, brackets: Sequence[Bracket]
@@ -108,11 +113,10 @@ class DriftSettler:
             fresh.append(self.driver.refresh(bracket, statuses))
         return fresh
 
-    async def _adjust(self, venue: Exchange, bracket: Bracket, take: Decimal, detail: str) -> None:
-        """Take `take` off `bracket`, say so on its lineage, and drive it: its legs resized to
-        what is held, or the bracket closed."""
+    def _adjust(self, bracket: Bracket, take: Decimal, detail: str) -> Bracket:
+        """`bracket` holding `take` less, saved, and said so on its lineage."""
         changed = take_off(bracket, take)
         self.store.save_bracket(changed, self.clock())
         holds = f"this bracket now holds {show(changed.position)} ({show(take)} less)"
         self.driver.incident(changed, "drift", f"{detail}; {holds}")
-        await self.driver.drive_settled(changed, venue)
+        return changed

@@ -71,10 +71,6 @@ class Reconciler:
     active: Callable[[], bool] = _always
     on_adjusted: Callable[[str], None] = _ignore  # a bracket changed: the monitor tries it now
     failed_runs: int = field(default=0, init=False)
-    _settler: DriftSettler = field(init=False)
-
-    def __post_init__(self) -> None:
-        self._settler = DriftSettler(self.store, self.driver, self.locks, self.clock)
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info("reconciliation: every %.0f s", self.interval_seconds)
@@ -138,7 +134,13 @@ class Reconciler:
             settled_drift = None
             if seen.drift:
                 recompare = self._recompare(venue, key, seen)
-                settled_drift = await self._settler.settle(venue, key, brackets, recompare)
+                try:
+                    settler = DriftSettler(self.store, self.driver, self.locks, self.clock)
+                    settled_drift = await settler.settle(venue, key, brackets, recompare)
+                except ExchangeError as error:
+                    log.warning("reconciliation: %s %s could not be checked (%s); next run",
+                                name, key[0], error)  # fmt: skip
+                    continue
                 if settled_drift is None:  # not certain yet: the last state stands
                     continue
             states += self._states(name, markets, seen, settled_drift, previous, now)
