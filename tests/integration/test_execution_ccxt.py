@@ -150,10 +150,12 @@ async def deployed(
     )
     monitor = BracketMonitor(store=store, venues=venues, driver=executor.driver, locks=locks)
     ids = (f"01KA0000000000000000000{n:03d}" for n in itertools.count(1))
-    yield Deployment(fake, store, SqlSignalStore(engine), executor, monitor, ids)
-    await exchange.close()
-    client.close()
-    engine.dispose()
+    try:
+        yield Deployment(fake, store, SqlSignalStore(engine), executor, monitor, ids)
+    finally:  # a failed test leaves no session open to warn in the next one
+        await exchange.close()
+        client.close()
+        engine.dispose()
 
 
 async def test_a_buy_alert_fills_the_entry_and_rests_a_binance_stop_loss(

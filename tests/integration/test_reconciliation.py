@@ -86,8 +86,10 @@ async def desk(
             driver=running.monitor.driver, locks=running.monitor.locks, clock=now,
             policies={exchange: policy}, symbols=symbols,
         )  # fmt: skip
-        yield Desk(running, reconciler, records)
-    engine.dispose()
+        try:
+            yield Desk(running, reconciler, records)
+        finally:
+            engine.dispose()
 
 
 @asynccontextmanager

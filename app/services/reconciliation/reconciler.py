@@ -20,12 +20,14 @@ import msgspec
 
 from app.domain.brackets.bracket import Bracket
 from app.domain.market import Market
+from app.domain.orders import OrderStatus
 from app.domain.reconciliation import (
     Comparison,
     DriftPolicy,
     drift_sentence,
     show,
     tolerance,
+    unsettled,
 )
 from app.domain.risk_values import TradingState
 from app.ports.errors import ExchangeError, Unavailable
@@ -110,8 +112,9 @@ class Reconciler:
         now = self.clock()
         before = next((r for r in self.records.runs() if r.venue == name), None)
         orphans_before = before.orphans_cancelled if before else 0
+        previous = {s.symbol: s for s in self.records.states(name)}
         try:
-            resting = await venue.open_orders()  # the venue first, the book after: see orphans
+            resting = await self._resting(name, venue, previous)  # the venue first: see orphans
             reading = await read_venue(venue)
         except ExchangeError as error:
             log.warning("reconciliation: %s could not be read (%s); next run in %.0f s", name,
@@ -120,7 +123,6 @@ class Reconciler:
             return []
         open_brackets = [b for b in self.store.open_brackets() if b.venue == name]
         cancelled = await cancel_orphans(venue, orphans(resting, open_brackets))
-        previous = {s.symbol: s for s in self.records.states(name)}
         settled = self.records.settled_positions(name)
         baselines = self.records.baselines(name)
         states: list[KeyState] = []
@@ -128,19 +130,14 @@ class Reconciler:
         for key, markets in keys.items():
             brackets = involved(key, open_brackets)
             held = held_by_brackets(key, reading.markets, brackets, settled)
-            baseline = self._baseline(name, key, reading.held(key) - held, baselines, now)
+            baseline = self._baseline(name, key, reading.held(key) - held, baselines, brackets, now)
+            if baseline is None:
+                continue
             seen = Comparison(name, markets[0].symbol, key[0], key[1], reading.held(key),
                               baseline, held, tolerance(markets[0]))  # fmt: skip
             settled_drift = None
             if seen.drift:
-                recompare = self._recompare(venue, key, seen)
-                try:
-                    settler = DriftSettler(self.store, self.driver, self.locks, self.clock)
-                    settled_drift = await settler.settle(venue, key, brackets, recompare)
-                except ExchangeError as error:
-                    log.warning("reconciliation: %s %s could not be checked (%s); next run",
-                                name, key[0], error)  # fmt: skip
-                    continue
+                settled_drift = await self._settle(venue, key, brackets, seen)
                 if settled_drift is None:  # not certain yet: the last state stands
                     continue
             states += self._states(name, markets, seen, settled_drift, previous, now)
@@ -148,15 +145,53 @@ class Reconciler:
         self.records.save_run(VenueRun(name, now, None, orphans_before + cancelled))
         return states
 
+    async def _resting(
+        self, name: str, venue: Exchange, previous: Mapping[str, KeyState]
+    ) -> list[OrderStatus]:
+        """Every open order of the venue; symbol by symbol (those compared) on a venue that lists
+        them only so."""
+        try:
+            return await venue.open_orders()
+        except ExchangeError as error:
+            log.debug("%s lists no open orders without a symbol (%s)", name, error)
+        markets = await venue.markets()
+        held = {b.symbol for b in self.store.open_brackets() if b.venue == name}
+        found: list[OrderStatus] = []
+        for symbol in sorted({*self.symbols, *previous, *held}):
+            if symbol in markets:
+                found += await venue.open_orders(symbol)
+        return found
+
+    async def _settle(
+        self, venue: Exchange, key: Key, brackets: list[Bracket], seen: Comparison
+    ) -> Settled | None:
+        """The drift `seen` made certain and acted on under the brackets' locks (`drift`)."""
+        settler = DriftSettler(self.store, self.driver, self.locks, self.clock)
+        try:
+            return await settler.settle(venue, key, brackets, self._recompare(venue, key, seen))
+        except ExchangeError as error:
+            log.warning("reconciliation: %s %s could not be checked (%s); next run", venue.name,
+                        key[0], error)  # fmt: skip
+            return None
+
     def _baseline(
-        self, venue: str, key: Key, unexplained: Decimal, kept: dict[str, Decimal], at: datetime
-    ) -> Decimal:
+        self,
+        venue: str,
+        key: Key,
+        unexplained: Decimal,
+        kept: dict[str, Decimal],
+        brackets: list[Bracket],
+        at: datetime,
+    ) -> Decimal | None:
         """The setting's baseline, else the recorded one, else `unexplained` recorded now (the
-        first reconciliation of the key: what the brackets do not hold is the user's own)."""
+        first reconciliation of the key: what the brackets do not hold is the user's own); None
+        while a bracket's order has an unknown outcome (what it holds is not known yet)."""
         if (set_ := self.baselines.get((venue, key[0]))) is not None:
             return set_
         if (recorded := kept.get(key[0])) is not None:
             return recorded
+        if any(unsettled(b) for b in brackets):
+            return None
         self.records.record_baseline(venue, key[0], unexplained, at)
         kept[key[0]] = unexplained
         log.info("reconciliation: %s holds %s %s outside signalgate's brackets: recorded as its"
