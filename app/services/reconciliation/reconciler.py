@@ -20,7 +20,7 @@ import msgspec
 
 from app.domain.brackets.bracket import Bracket
 from app.domain.market import Market
-from app.domain.orders import OrderStatus
+from app.domain.orders import OrderStatus, Side
 from app.domain.reconciliation import (
     Comparison,
     DriftPolicy,
@@ -123,7 +123,7 @@ class Reconciler:
             return []
         open_brackets = [b for b in self.store.open_brackets() if b.venue == name]
         cancelled = await cancel_orphans(venue, orphans(resting, open_brackets))
-        settled = self.records.settled_positions(name)
+        settled = await self._settled(name)
         baselines = self.records.baselines(name)
         states: list[KeyState] = []
         keys = keys_to_compare(reading.markets, open_brackets, [*self.symbols, *previous])
@@ -144,6 +144,12 @@ class Reconciler:
         self.records.save_states(states)
         self.records.save_run(VenueRun(name, now, None, orphans_before + cancelled))
         return states
+
+    async def _settled(self, venue: str) -> dict[tuple[str, Side], Decimal]:
+        """What settled brackets left on `venue`, read off the event loop: the read grows with
+        the history of settled brackets (docs/benchmarks.md), and the loop serves the paper
+        venues meanwhile."""
+        return await asyncio.to_thread(self.records.settled_positions, venue)
 
     async def _resting(
         self, name: str, venue: Exchange, previous: Mapping[str, KeyState]
@@ -203,7 +209,7 @@ class Reconciler:
 
         async def recompare(brackets: Sequence[Bracket]) -> Comparison:
             reading = await read_venue(venue)
-            settled = self.records.settled_positions(venue.name)
+            settled = await self._settled(venue.name)
             held = held_by_brackets(key, reading.markets, brackets, settled)
             return msgspec.structs.replace(seen, held=reading.held(key), brackets=held)
 
