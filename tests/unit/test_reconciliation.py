@@ -294,3 +294,16 @@ async def test_the_dust_settled_brackets_leave_is_not_drift() -> None:
     assert desk.venue.position == D("0.0012")  # more than one step of 0.001
     state = desk.state()
     assert (state.venue_amount, state.brackets, state.drift) == (D("0.0012"), D("0.0012"), 0)
+
+
+async def test_a_venue_no_longer_configured_holds_no_entry_back() -> None:
+    desk = Desk(DriftPolicy.REDUCE_ONLY)
+    await opened(desk)
+    desk.venue.position += D("0.005")
+    await desk.reconciler.run_once()
+    assert desk.records.entry_hold(SWAP.symbol) is not None
+
+    desk.reconciler.venues = {}  # the venue left VENUES
+    await desk.reconciler.run_once()
+
+    assert desk.records.entry_hold(SWAP.symbol) is None

@@ -100,12 +100,19 @@ class Reconciler:
 
     async def run_once(self) -> list[KeyState]:
         """Every venue once; returns the states written."""
+        self._release_gone_venues()
         states: list[KeyState] = []
         for name, venue in self.venues.items():
             if not self.active():  # the lease lapsed: another monitor may be acting now
                 break
             states += await self.reconcile(name, venue)
         return states
+
+    def _release_gone_venues(self) -> None:
+        """A venue no longer configured holds no entry back: nothing reconciles it any more."""
+        gone = [s for s in self.records.states() if s.hold and s.venue not in self.venues]
+        if gone:
+            self.records.save_states([msgspec.structs.replace(s, hold=False) for s in gone])
 
     async def reconcile(self, name: str, venue: Exchange) -> list[KeyState]:
         """One venue: orphan orders cancelled, then each key compared and any drift acted on."""
@@ -137,6 +144,8 @@ class Reconciler:
                               baseline, held, tolerance(markets[0]))  # fmt: skip
             settled_drift = None
             if seen.drift:
+                if not self.active():  # acting on brackets is the lease holder's alone
+                    break
                 settled_drift = await self._settle(venue, key, brackets, seen)
                 if settled_drift is None:  # not certain yet: the last state stands
                     continue
