@@ -6,7 +6,10 @@ from __future__ import annotations
 from logging.config import fileConfig
 
 from alembic import context
-from app.adapters.sql import tables_execution  # noqa: F401 - registers the execution tables
+from app.adapters.sql import (  # noqa: F401 - registers the tables of execution and reconciliation
+    tables_execution,
+    tables_reconciliation,
+)
 from app.adapters.sql.db import make_engine
 from app.adapters.sql.tables import metadata
 from app.config.settings import load_settings

@@ -1,5 +1,6 @@
 """The `monitor` process: it hosts the paper venues (the one process that owns their state), feeds
-them every market data tick, serves the workers' requests, and runs the bracket monitor.
+them every market data tick, serves the workers' requests, runs the bracket monitor, and
+reconciles the book with the venues (at start and every `RECONCILE_INTERVAL_SECONDS`).
 
 Exactly one monitor acts: the one holding the lease in Redis (`LEASE_SECONDS`, renewed every third
 of it). Another monitor process stands by, asking for the lease as often, and takes over within
@@ -27,6 +28,7 @@ from app.adapters.redis.ticks import TickPublisher
 from app.adapters.sql.db import make_engine
 from app.adapters.sql.execution_store import SqlExecutionStore
 from app.adapters.system import SystemClock
+from app.bootstrap.reconciliation import build_reconciler
 from app.bootstrap.venues import (
     async_redis,
     build_market_data,
@@ -134,12 +136,14 @@ async def _lead(settings: Settings, lease: Lease, stop: asyncio.Event) -> bool:
         heartbeat=RedisHeartbeat(client),
         active=lease.held,
     )
+    reconciler = build_reconciler(settings, engine, venues, monitor, lease.held)
     log.info("monitor: hosting paper venues %s; watching brackets", ", ".join(paper) or "(none)")
     # the tasks stop on `halt`: set by `stop`, or when the lease is lost
     halt = asyncio.Event()
     essential = [
         asyncio.create_task(host.serve(halt), name="paper-host"),
         asyncio.create_task(monitor.run(halt), name="bracket-monitor"),
+        asyncio.create_task(reconciler.run(halt), name="reconciliation"),
     ]
     feed = asyncio.create_task(
         _feed(market_data, host, TickPublisher(client), halt), name="market-data"

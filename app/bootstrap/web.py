@@ -17,6 +17,7 @@ from app.adapters.redis.lease import last_round
 from app.adapters.sql.db import SqlSignalStore, make_engine
 from app.adapters.sql.execution_store import SqlExecutionStore
 from app.adapters.sql.metrics import SqlRedisMetrics
+from app.adapters.sql.reconciliation import SqlReconciliationStore
 from app.adapters.system import SystemClock, new_ulid
 from app.bootstrap.forwarder import build_forwarder
 from app.bootstrap.venues import remote_venues
@@ -25,6 +26,7 @@ from app.ports.errors import Unavailable
 from app.ports.exchange import Exchange
 from app.ports.execution import ExecutionStore
 from app.ports.metrics import MetricsSource
+from app.ports.reconciliation import ReconciliationStore
 from app.ports.signals import SignalReader
 from app.services.intake import Forwarder, Intake
 
@@ -49,6 +51,11 @@ class Services:
     def execution(self) -> ExecutionStore:
         """Brackets, orders and the trading state (read by the API; the kill switch)."""
         return SqlExecutionStore(self.engine)
+
+    @cached_property
+    def reconciliation(self) -> ReconciliationStore:
+        """What the monitor's reconciliation found (`GET /reconciliation`)."""
+        return SqlReconciliationStore(self.engine)
 
     @cached_property
     def venues(self) -> dict[str, Exchange]:

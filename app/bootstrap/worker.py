@@ -28,6 +28,7 @@ from sqlalchemy import Engine
 from app.adapters.redis.locks import RedisKeyLocks
 from app.adapters.sql.db import make_engine
 from app.adapters.sql.execution_store import SqlExecutionStore
+from app.adapters.sql.reconciliation import SqlReconciliationStore
 from app.adapters.system import SystemClock
 from app.bootstrap.venues import async_redis, remote_venues, sync_redis, venue_modes
 from app.config.settings import Settings, load_settings
@@ -63,6 +64,7 @@ class WorkerRuntime:
             limits=settings.risk,
             sizing=settings.sizing,
             policy=settings.execution,
+            holds=SqlReconciliationStore(self.engine),
         )
 
     def execute(self, signal_ids: Sequence[str]) -> dict[str, SignalStatus]:

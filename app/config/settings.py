@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from app.config.reconciliation import baselines
 from app.config.risk import (
     band_percent,
     basis_points,
@@ -40,6 +41,7 @@ from app.config.venues import (
     read_venues,
 )
 from app.domain.execution_policy import ExecutionPolicy
+from app.domain.reconciliation import DriftPolicy
 from app.domain.risk_values import RiskLimits
 from app.domain.signals import IntakePolicy, QtyMode
 from app.domain.sizing import SizingPolicy
@@ -98,6 +100,10 @@ class Settings:
     strategy_settings: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     strategy_modules: tuple[str, ...] = ()
     strategy_gap_seconds: float = 30.0
+    # Reconciliation with the venues (the monitor); no drift policy: by each venue's mode
+    reconcile_interval_seconds: float = 30.0
+    drift_policy: DriftPolicy | None = None
+    reconcile_baselines: Mapping[tuple[str, str], Decimal] = field(default_factory=dict)
 
 
 def database_url(raw: str) -> str:
@@ -275,6 +281,9 @@ def _read_risk(read: Reader, values: Mapping[str, object], errors: list[str]) ->
     read("STRATEGY_SETTINGS", "strategy_settings", _strategy_settings)
     read("STRATEGY_MODULES", "strategy_modules", _ordered_names)
     read("STRATEGY_GAP_SECONDS", "strategy_gap_seconds", interval)
+    read("RECONCILE_INTERVAL_SECONDS", "reconcile_interval_seconds", interval)
+    read("DRIFT_POLICY", "drift_policy", one_of(DriftPolicy))
+    read("RECONCILE_BASELINES", "reconcile_baselines", baselines)
     # Both defaults (quote, 100) agree; only two set together can disagree.
     size_mode, size_quantity = (
         values.get("sizing.default_mode"),

@@ -94,6 +94,7 @@ def transition(current: OrderState, new: OrderState) -> OrderState:
     raise IllegalTransition(f"an order cannot go from {current} to {new}")
 
 
+CLIENT_ORDER_ID_PREFIX = "sg"  # every client order id signalgate sends starts with it
 _LEG_CODES = {Leg.ENTRY: "en", Leg.TAKE_PROFIT: "tp", Leg.STOP_LOSS: "sl", Leg.EXIT: "ex"}
 MAX_TARGETS = 10  # take-profit targets per bracket: the index is one digit
 _MIN_DIGEST_LENGTH = 16  # 14 base32 characters of digest: 70 bits, no collision in practice
@@ -114,13 +115,13 @@ def client_order_id(
     """
     if not 0 <= index < MAX_TARGETS:
         raise ValueError(f"a bracket has at most {MAX_TARGETS} take-profit targets")
-    value = f"sg{signal_id}{_LEG_CODES[leg]}{index}{revision}"
+    value = f"{CLIENT_ORDER_ID_PREFIX}{signal_id}{_LEG_CODES[leg]}{index}{revision}"
     if len(value) <= max_length:
         return value
     if max_length < _MIN_DIGEST_LENGTH:
         raise ValueError(f"a client order id needs at least {_MIN_DIGEST_LENGTH} characters")
     digest = base64.b32encode(hashlib.sha256(value.encode()).digest()).decode().lower()
-    return "sg" + digest[: max_length - 2]
+    return CLIENT_ORDER_ID_PREFIX + digest[: max_length - len(CLIENT_ORDER_ID_PREFIX)]
 
 
 class OrderRequest(msgspec.Struct, frozen=True):

@@ -17,7 +17,8 @@ class MetricsSnapshot(msgspec.Struct, frozen=True):
 
     `extra` holds further gauges by name: `"venues_healthy:venue": {"binance": 1.0}` is shown
     as `signalgate_venues_healthy{venue="binance"} 1`; a name without `:label` holds one
-    unlabelled value under the key `""`.
+    unlabelled value under the key `""`; labels separated by commas take keys written the same
+    way (`"drift:venue,symbol": {"binance,BTC/USDT": 0.5}`).
     """
 
     signals_by_status: dict[str, int]

@@ -35,6 +35,7 @@ from app.domain.signals import (
     TakeProfit,
 )
 from app.domain.sizing import SizingPolicy
+from app.ports.reconciliation import EntryHolds
 from app.services.brackets.monitor import BracketMonitor
 from app.services.execution.executor import Executor
 from tests.fake_binance import API_KEY, API_SECRET, RunningFake
@@ -113,13 +114,16 @@ async def deployed(
     *,
     policy: ExecutionPolicy | None = None,
     expiry: bool = True,
+    exchange_id: str = "binance",
+    holds: EntryHolds | None = None,
 ) -> AsyncIterator[Deployment]:
-    """The worker's executor and the monitor on the fake Binance; `expiry=False` removes the
-    profile's request expiry (as venues without one have)."""
+    """The worker's executor and the monitor on the fake Binance (`exchange_id`: ccxt's
+    `binanceusdm` for the fake's USD-M side); `expiry=False` removes the profile's request
+    expiry (as venues without one have); `holds`: the entries a drift holds back."""
     engine = make_engine(sqlite_url)
     store = SqlExecutionStore(engine)
     exchange = CcxtExchange(
-        "binance",
+        exchange_id,
         mode="testnet",
         api_key=API_KEY,
         secret=API_SECRET,
@@ -132,23 +136,26 @@ async def deployed(
         exchange.profile = msgspec.structs.replace(exchange.profile, expiry=None)
     client = redis.Redis.from_url(redis_url)
     locks = RedisKeyLocks(client)
-    venues = {"binance": exchange}
+    venues = {exchange_id: exchange}
     executor = Executor(
         store=store,
         venues=venues,
-        modes={"binance": "testnet"},
+        modes={exchange_id: "testnet"},
         clock=now,
         locks=locks,
         limits=RiskLimits(),
         sizing=SizingPolicy(),
         policy=policy,
+        holds=holds,
     )
     monitor = BracketMonitor(store=store, venues=venues, driver=executor.driver, locks=locks)
     ids = (f"01KA0000000000000000000{n:03d}" for n in itertools.count(1))
-    yield Deployment(fake, store, SqlSignalStore(engine), executor, monitor, ids)
-    await exchange.close()
-    client.close()
-    engine.dispose()
+    try:
+        yield Deployment(fake, store, SqlSignalStore(engine), executor, monitor, ids)
+    finally:  # a failed test leaves no session open to warn in the next one
+        await exchange.close()
+        client.close()
+        engine.dispose()
 
 
 async def test_a_buy_alert_fills_the_entry_and_rests_a_binance_stop_loss(

@@ -20,6 +20,7 @@ from app.config.settings import (
 )
 from app.config.venues import MarketDataSettings, VenueSettings
 from app.domain.execution_policy import EntryPolicy
+from app.domain.reconciliation import DriftPolicy
 from app.domain.risk_values import RiskLimits
 from app.domain.signals import IntakePolicy, QtyMode
 from app.domain.sizing import SizingPolicy
@@ -83,6 +84,9 @@ DEFAULTS = [
     ("strategy_settings", {}),
     ("strategy_modules", ()),
     ("strategy_gap_seconds", 30.0),
+    ("reconcile_interval_seconds", 30.0),
+    ("drift_policy", None),  # by each venue's mode: test_reconciliation.py
+    ("reconcile_baselines", {}),
 ]
 
 
@@ -194,6 +198,15 @@ PARSED = [
     ),
     ("STRATEGY_MODULES", "my_strategies", "strategy_modules", ("my_strategies",)),
     ("STRATEGY_GAP_SECONDS", "60", "strategy_gap_seconds", 60.0),
+    ("RECONCILE_INTERVAL_SECONDS", "5", "reconcile_interval_seconds", 5.0),
+    ("DRIFT_POLICY", " Reduce_Only ", "drift_policy", DriftPolicy.REDUCE_ONLY),
+    ("DRIFT_POLICY", "halt", "drift_policy", DriftPolicy.HALT),
+    (
+        "RECONCILE_BASELINES",
+        " Binance.BTC=0.5, binanceusdm.BTC/USDT:USDT=-0.1,,",
+        "reconcile_baselines",
+        {("binance", "BTC"): Decimal("0.5"), ("binanceusdm", "BTC/USDT:USDT"): Decimal("-0.1")},
+    ),
 ]
 
 
@@ -358,6 +371,11 @@ BAD = [
     ("MONITOR_INTERVAL_SECONDS", "soon", "use seconds, like 0.5"),
     ("STRATEGY_SETTINGS", "momentum=1", "use a JSON object of objects by strategy name"),
     ("STRATEGY_SETTINGS", '{"momentum": 1}', "use a JSON object of objects by strategy name"),
+    ("RECONCILE_INTERVAL_SECONDS", "0", "use seconds from 0.05 to 3600"),
+    ("DRIFT_POLICY", "panic", "use flag, reduce_only or halt"),
+    ("RECONCILE_BASELINES", "BTC=0.5", "use venue.ASSET=amount pairs separated by commas"),
+    ("RECONCILE_BASELINES", "binance.BTC=lots", "use venue.ASSET=amount pairs"),
+    ("RECONCILE_BASELINES", "binance.BTC=inf", "use venue.ASSET=amount pairs"),
 ]
 
 

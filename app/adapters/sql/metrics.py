@@ -16,6 +16,7 @@ from sqlalchemy import Engine, func, select
 from app.adapters.redis.lease import last_round_sync
 from app.adapters.sql.db import signals, transaction
 from app.adapters.sql.metrics_execution import SqlExecutionMetrics
+from app.adapters.sql.reconciliation import reconciliation_figures
 from app.adapters.sql.tables_execution import brackets, orders
 from app.domain.brackets.bracket import FINAL
 from app.domain.orders import OrderState
@@ -69,6 +70,7 @@ class SqlRedisMetrics:
                 "orders_in_doubt": {"": float(self._orders_in_doubt())},
                 # absent until a monitor finished a round: no series rather than a 1970 timestamp
                 **({} if last_round is None else {_LAST_ROUND: {"": last_round}}),
+                **reconciliation_figures(self._engine),
             },
         )
 

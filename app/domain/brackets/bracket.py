@@ -85,6 +85,9 @@ class Bracket(msgspec.Struct, frozen=True):
     note: str | None = None
     closed_at: datetime | None = None
     realized_pnl: Decimal = _ZERO
+    # what reconciliation took off the position (negative) to match what the venue holds: coins
+    # sold by hand, a liquidation (`app.services.reconciliation`)
+    adjusted: Decimal = _ZERO
 
     @property
     def entry_filled(self) -> Decimal:
@@ -112,7 +115,7 @@ class Bracket(msgspec.Struct, frozen=True):
     @property
     def position(self) -> Decimal:
         """What is still held in the entry's direction (negative: over-filled exits)."""
-        return self.entry_filled - self.exited
+        return self.entry_filled - self.exited + self.adjusted
 
     @property
     def entry_price(self) -> Decimal | None:

@@ -18,6 +18,7 @@ from app.bootstrap.web import Services, build_services
 from app.config.settings import MAX_BODY_BYTES, load_settings
 from app.entrypoints.web.execution import EXECUTION_ROUTES
 from app.entrypoints.web.ops import OPS_ROUTES
+from app.entrypoints.web.reconciliation import RECONCILIATION_ROUTES
 from app.entrypoints.web.signals import SIGNAL_ROUTES
 from app.entrypoints.web.webhook import WEBHOOK_ROUTES
 
@@ -93,7 +94,13 @@ def create_app(services: Services | None = None, *, run_forwarder: bool = True) 
             await svc.shutdown()
 
     return Litestar(
-        route_handlers=[*WEBHOOK_ROUTES, *SIGNAL_ROUTES, *OPS_ROUTES, *EXECUTION_ROUTES],
+        route_handlers=[
+            *WEBHOOK_ROUTES,
+            *SIGNAL_ROUTES,
+            *OPS_ROUTES,
+            *EXECUTION_ROUTES,
+            *RECONCILIATION_ROUTES,
+        ],
         lifespan=[lifespan],
         exception_handlers={HTTPException: _http_error, Exception: _unexpected},
         openapi_config=OpenAPIConfig(title="signalgate", version="0.1.0", path="/schema"),

@@ -163,9 +163,10 @@ class SnapshotCollector:
 def _gauge(name: str, doc: str, label: str | None, values: dict[str, Any]) -> GaugeMetricFamily:
     if label is None:
         return GaugeMetricFamily(name, doc, value=float(sum(values.values())))
-    family = GaugeMetricFamily(name, doc, labels=[label])
+    labels = label.split(",")  # "venue,symbol": each key holds the values the same way
+    family = GaugeMetricFamily(name, doc, labels=labels)
     for key, value in sorted(values.items()):
-        family.add_metric([key], float(value))
+        family.add_metric(key.split(",", len(labels) - 1), float(value))
     return family
 
 

@@ -29,6 +29,7 @@ from app.ports.execution import (
     LineageStep,
     PendingSignal,
 )
+from app.ports.reconciliation import EntryHolds
 from app.services.brackets.doubt import entry_denial
 from app.services.brackets.driver import BracketDriver
 from app.services.execution.day_loss import with_day_pnl
@@ -54,6 +55,7 @@ class ExecutionContext:
     # every venue answers in this process (a backtest): reads are made one after the other,
     # without tasks to overlap their round trips
     in_process: bool = False
+    holds: EntryHolds | None = None  # entries held back by a drift (DRIFT_POLICY=reduce_only)
 
     def record(
         self,
@@ -101,7 +103,10 @@ class ExecutionContext:
     def doubt(self, signal: Signal, account: AccountState) -> str | None:
         """Why no entry may go to the signal's account and symbol while an order of theirs is
         in doubt (it may have entered already), or None. The brackets are read only when the
-        account holds the symbol: a holdings row lives as long as any open bracket does."""
+        account holds the symbol: a holdings row lives as long as any open bracket does. A drift
+        under `DRIFT_POLICY=reduce_only` holds the symbol's entries back too."""
+        if self.holds is not None and (held := self.holds.entry_hold(signal.symbol)):
+            return held
         if not any(h.symbol == signal.symbol for h in account.holdings):
             return None
         return entry_denial(self.store.open_brackets(signal.account, signal.symbol))

@@ -35,6 +35,7 @@ from app.ports.execution import (
     PendingSignal,
     lock_key,
 )
+from app.ports.reconciliation import HOLD_CHECK, EntryHolds, held_back
 from app.services.brackets.doubt import CHECK as DOUBT
 from app.services.brackets.driver import BracketDriver
 from app.services.execution.context import ExecutionContext
@@ -70,14 +71,17 @@ class Executor:
         sizing: SizingPolicy,
         policy: ExecutionPolicy | None = None,
         in_process: bool = False,
+        holds: EntryHolds | None = None,
     ) -> None:
         """`in_process`: every venue answers in this process (a backtest), so reads are made
-        one after the other, without tasks to overlap their round trips."""
+        one after the other, without tasks to overlap their round trips. `holds`: symbols whose
+        entries a drift holds back."""
         policy = policy or ExecutionPolicy()
         self.driver = BracketDriver.for_policy(store, clock, policy)
         self._ctx = ExecutionContext(
-            store, venues, modes, clock, locks, limits, sizing, policy, self.driver, in_process
-        )
+            store, venues, modes, clock, locks, limits, sizing, policy, self.driver, in_process,
+            holds,
+        )  # fmt: skip
         self._store, self._venues, self._now = store, venues, clock
         self._record = self._ctx.record
         self._units = UnitExecutor(self._ctx)
@@ -224,7 +228,7 @@ class Executor:
         signal, limits, sizing = pending.signal, self._ctx.limits, self._ctx.sizing
         account, views = await self._ctx.account_and_quotes(signal.account, signal.symbol)
         if doubt := self._ctx.doubt(signal, account):  # a second entry could double it
-            result = _to_json(CheckResult(DOUBT, False, doubt))
+            result = _to_json(CheckResult(HOLD_CHECK if held_back(doubt) else DOUBT, False, doubt))
             self._record(pending.id, "decision", doubt, SignalStatus.DENIED, checks=[result])
             return None
         if not checked_policy:
