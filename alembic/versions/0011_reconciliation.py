@@ -1,8 +1,8 @@
 """reconciliation: each venue and symbol as the monitor's reconciliation last compared it with the
 venue, the baselines (what the user holds outside signalgate) and each venue's last run
 
-Revision ID: 0010
-Revises: 0008 (0009 once the fencing migration is merged)
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-06 10:00:00.000000
 
 """
@@ -14,8 +14,8 @@ from alembic import op
 from app.adapters.sql.tables import EXACT_MONEY
 
 
-revision: str = '0010'
-down_revision: Union[str, None] = '0008'  # '0009' once the fencing migration is merged
+revision: str = '0011'
+down_revision: Union[str, None] = '0010'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
