@@ -8,7 +8,7 @@ same per signal at its end as at its start.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -18,6 +18,7 @@ import msgspec
 
 from app.domain.brackets.bracket import FINAL, Bracket
 from app.domain.orders import Leg
+from app.domain.reservations import RestingEntry
 from app.domain.risk_values import TradingState
 from app.domain.signals import PENDING, Signal, SignalStatus
 from app.ports.execution import (
@@ -141,12 +142,20 @@ class MemoryExecutionStore:
             if (account is None or b.account == account) and (symbol is None or b.symbol == symbol)
         ]
 
-    def account_state(self, account: str, symbol: str, now: datetime) -> AccountState:
+    def account_state(
+        self, account: str, symbol: str, now: datetime, reserved: Collection[str] = ()
+    ) -> AccountState:
+        brackets = self.open_brackets(account)
         holdings = sum_holdings(
-            (b.venue, b.symbol, b.side.value, b.position, b.entry_price)
-            for b in self.open_brackets(account)
+            (b.venue, b.symbol, b.side.value, b.position, b.entry_price) for b in brackets
         )
-        return AccountState(holdings, self._activity(account, symbol, now), self.state)
+        return AccountState(
+            holdings,
+            self._activity(account, symbol, now),
+            self.state,
+            resting=tuple(e for b in brackets if (e := resting_entry(b)) is not None),
+            on_record=frozenset(i for i in reserved if i in self.open),
+        )
 
     def _activity(self, account: str, symbol: str, now: datetime) -> Activity:
         recent = self._recent_orders
@@ -166,6 +175,18 @@ class MemoryExecutionStore:
 
     def orders(self, query: OrderQuery) -> list[OrderView]:
         raise NotImplementedError("a backtest reads its brackets; the SQL store lists orders")
+
+
+def resting_entry(bracket: Bracket) -> RestingEntry | None:
+    """The bracket's entry orders not filled yet, at their limit or trigger price."""
+    waiting = [o for o in bracket.orders if o.leg is Leg.ENTRY and o.is_open]
+    if not waiting:
+        return None
+    notional: Decimal | None = Decimal(0)
+    for order in waiting:
+        price = order.price or order.trigger_price
+        notional = None if notional is None or price is None else notional + order.remaining * price
+    return RestingEntry(bracket.id, bracket.venue, bracket.symbol, notional)
 
 
 def sum_holdings(

@@ -47,6 +47,7 @@ from app.adapters.sql.execution_rows import (
     unit_legs,
 )
 from app.adapters.sql.holdings import HoldingRows
+from app.adapters.sql.open_entries import OpenEntries
 from app.adapters.sql.prepared import Prepared
 from app.adapters.sql.tables_execution import brackets, controls, orders
 from app.domain.brackets.bracket import FINAL, Bracket
@@ -78,6 +79,11 @@ _batches: ContextVar[tuple[object, ...]] = ContextVar("sql_execution_batches", d
 class SqlExecutionStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._snapshots = (  # read-only: a repeatable read never fails to serialize
+            engine.execution_options(isolation_level="REPEATABLE READ")
+            if engine.dialect.name == "postgresql"
+            else engine
+        )
         self._insert = dialect_insert(engine)
         self._steps: list[dict[str, Any]] = []  # lineage steps not written yet
         self._saves: dict[str, tuple[Bracket, datetime]] = {}  # brackets not written yet
@@ -86,6 +92,7 @@ class SqlExecutionStore:
         # their compiled form.
         prepared = functools.partial(Prepared, engine)
         self._holdings = HoldingRows(engine)  # kept up to date by every bracket save
+        self._entries = OpenEntries(engine)
         self._add_steps = prepared(events.insert())
         self._set_status = prepared(
             update(signals)
@@ -199,6 +206,18 @@ class SqlExecutionStore:
             self._write_kept_back()
         return transaction(self._engine)
 
+    @contextmanager
+    def _snapshot(self) -> Iterator[Connection]:
+        """`_reading`, every statement seeing the database as of the first: PostgreSQL's read
+        committed gives each statement its own view, and so does SQLite, where the driver runs
+        a SELECT outside any transaction unless one is begun."""
+        if self._saves:
+            self._write_kept_back()
+        with transaction(self._snapshots) as conn:
+            if conn.dialect.name == "sqlite":  # on the driver's connection, as BEGIN IMMEDIATE is
+                conn.connection.dbapi_connection.execute("BEGIN")  # type: ignore[union-attr]
+            yield conn
+
     # --- signals ------------------------------------------------------------------------------
 
     def signal(self, signal_id: str) -> PendingSignal | None:
@@ -281,15 +300,24 @@ class SqlExecutionStore:
             rows = conn.execute(query.order_by(brackets.c.id)).scalars().all()
         return [msgspec.convert(data, Bracket) for data in rows]
 
-    def account_state(self, account: str, symbol: str, now: datetime) -> AccountState:
+    def account_state(
+        self, account: str, symbol: str, now: datetime, reserved: Collection[str] = ()
+    ) -> AccountState:
         day = now.replace(hour=0, minute=0, second=0, microsecond=0)
         since, yesterday = now - timedelta(minutes=1), day - timedelta(days=1)
         values = {"account": account, "symbol": symbol, "day": day, "since": since,
                   "yesterday": yesterday}  # fmt: skip
-        with self._reading() as conn:
+        # One view of the book for every statement: an entry moves from reserved to resting to
+        # held, and one recorded, then filled, between two statements read at their own times
+        # would be counted by none of them (or twice).
+        with self._snapshot() as conn:
+            on_record = self._entries.on_record(conn, reserved)
+            resting = self._entries.resting(conn, account)
             held = self._holdings.of_account(conn, account)
             (activity,) = self._activity.rows(conn, values)
-        return account_state(held, activity, symbol)
+        return msgspec.structs.replace(
+            account_state(held, activity, symbol), resting=resting, on_record=on_record
+        )
 
     # --- controls -----------------------------------------------------------------------------
 
