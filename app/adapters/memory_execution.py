@@ -10,7 +10,7 @@ raises at once.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -22,6 +22,7 @@ from app.adapters.bracket_holders import NEW, fence_refuses, holder_of, holding,
 from app.domain.brackets.bracket import FINAL, Bracket
 from app.domain.brackets.pnl import realized_so_far
 from app.domain.orders import Leg
+from app.domain.reservations import RestingEntry
 from app.domain.risk_values import TradingState
 from app.domain.signals import PENDING, Signal, SignalStatus
 from app.ports.execution import (
@@ -178,12 +179,20 @@ class MemoryExecutionStore:
             if (account is None or b.account == account) and (symbol is None or b.symbol == symbol)
         ])  # fmt: skip
 
-    def account_state(self, account: str, symbol: str, now: datetime) -> AccountState:
+    def account_state(
+        self, account: str, symbol: str, now: datetime, reserved: Collection[str] = ()
+    ) -> AccountState:
+        brackets = self.open_brackets(account)
         holdings = sum_holdings(
-            (b.venue, b.symbol, b.side.value, b.position, b.entry_price)
-            for b in self.open_brackets(account)
+            (b.venue, b.symbol, b.side.value, b.position, b.entry_price) for b in brackets
         )
-        return AccountState(holdings, self._activity(account, symbol, now), self.state)
+        return AccountState(
+            holdings,
+            self._activity(account, symbol, now),
+            self.state,
+            resting=tuple(e for b in brackets if (e := resting_entry(b)) is not None),
+            on_record=frozenset(i for i in reserved if i in self.open),
+        )
 
     def _activity(self, account: str, symbol: str, now: datetime) -> Activity:
         recent = self._recent_orders
@@ -203,6 +212,18 @@ class MemoryExecutionStore:
 
     def orders(self, query: OrderQuery) -> list[OrderView]:
         raise NotImplementedError("a backtest reads its brackets; the SQL store lists orders")
+
+
+def resting_entry(bracket: Bracket) -> RestingEntry | None:
+    """The bracket's entry orders not filled yet, at their limit or trigger price."""
+    waiting = [o for o in bracket.orders if o.leg is Leg.ENTRY and o.is_open]
+    if not waiting:
+        return None
+    notional: Decimal | None = Decimal(0)
+    for order in waiting:
+        price = order.price or order.trigger_price
+        notional = None if notional is None or price is None else notional + order.remaining * price
+    return RestingEntry(bracket.id, bracket.venue, bracket.symbol, notional)
 
 
 def sum_holdings(

@@ -26,6 +26,7 @@ from rq.worker import WorkerStatus
 from sqlalchemy import Engine
 
 from app.adapters.redis.locks import RedisKeyLocks
+from app.adapters.redis.reservations import RedisReservations
 from app.adapters.sql.db import make_engine
 from app.adapters.sql.execution_store import SqlExecutionStore
 from app.adapters.sql.reconciliation import SqlReconciliationStore
@@ -55,16 +56,18 @@ class WorkerRuntime:
     async def _build(self) -> Executor:
         settings = self.settings
         assert settings.redis_url is not None
+        client = sync_redis(settings.redis_url)
         return Executor(
             store=SqlExecutionStore(self.engine),
             venues=remote_venues(settings, async_redis(settings.redis_url)),
             modes=venue_modes(settings),
             clock=SystemClock().now,
-            locks=RedisKeyLocks(sync_redis(settings.redis_url)),
+            locks=RedisKeyLocks(client),
             limits=settings.risk,
             sizing=settings.sizing,
             policy=settings.execution,
             holds=SqlReconciliationStore(self.engine),
+            reservations=RedisReservations(client),
         )
 
     def execute(self, signal_ids: Sequence[str]) -> dict[str, SignalStatus]:

@@ -101,9 +101,12 @@ def _total_exposure(
     request: RiskRequest, snapshot: AccountSnapshot, limits: RiskLimits
 ) -> CheckResult:
     held = sum((p.notional for p in snapshot.positions), Decimal(0))
-    total = held + _notional(request)
+    waiting = sum((c.notional for c in snapshot.committed), Decimal(0))
+    order = _notional(request)
+    total = held + waiting + order
+    entries = f" + entries not filled yet {number_text(waiting, 2)}" if snapshot.committed else ""
     text = (
-        f"open positions {number_text(held, 2)} + this order {number_text(_notional(request), 2)}"
+        f"open positions {number_text(held, 2)}{entries} + this order {number_text(order, 2)}"
         f" = {number_text(total, 2)} {snapshot.currency} of exposure"
     )
     return _within_limit(
@@ -118,20 +121,24 @@ def _total_exposure(
 def _open_positions(
     request: RiskRequest, snapshot: AccountSnapshot, limits: RiskLimits
 ) -> CheckResult:
+    """A position counts from its entry's approval: an entry resting on its venue, or approved
+    and on its way, takes a slot as an open position does."""
     name = CheckName.MAX_OPEN_POSITIONS
     where = f"{request.symbol} on {request.venue}"
-    held = [p for p in snapshot.positions if p.amount != 0]
-    if any(p.venue == request.venue and p.symbol == request.symbol for p in held):
+    held = {(p.venue, p.symbol) for p in snapshot.positions if p.amount != 0}
+    slots = held | {(c.venue, c.symbol) for c in snapshot.committed}
+    if (request.venue, request.symbol) in slots:
         return CheckResult(name, True, f"adds to the open position in {where}")
-    limit = limits.max_open_positions
-    if len(held) >= limit:
+    limit, entering = limits.max_open_positions, len(slots - held)
+    if len(slots) >= limit:
+        also = f" ({entering} of them entries not filled yet)" if entering else ""
         return CheckResult(
             name,
             False,
-            f"{len(held)} positions are open and the limit is {limit} (MAX_OPEN_POSITIONS), "
-            f"so no new position in {where}",
+            f"{len(slots)} positions are open{also} and the limit is {limit} "
+            f"(MAX_OPEN_POSITIONS), so no new position in {where}",
         )
-    return CheckResult(name, True, f"opens position {len(held) + 1} of {limit} in {where}")
+    return CheckResult(name, True, f"opens position {len(slots) + 1} of {limit} in {where}")
 
 
 def _price_band(request: RiskRequest, limits: RiskLimits) -> CheckResult:

@@ -12,6 +12,7 @@ import msgspec
 
 from app.domain.market import Market
 from app.domain.orders import Side
+from app.domain.reservations import Committed
 
 NOT_AN_ENTRY = "not an entry"
 
@@ -61,6 +62,8 @@ class AccountSnapshot(msgspec.Struct, frozen=True):
     account: str
     trading_state: TradingState
     positions: tuple[OpenPosition, ...] = ()
+    # entries that hold nothing yet: resting on their venue, or approved and on their way
+    committed: tuple[Committed, ...] = ()
     realized_pnl_today: Decimal = Decimal(0)  # in `currency`, every quote converted
     orders_last_minute: int = 0
     last_stop_loss_at: Mapping[str, datetime] = {}  # by symbol

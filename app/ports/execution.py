@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager, nullcontext
 from datetime import datetime
 from decimal import Decimal
@@ -13,6 +13,7 @@ import msgspec
 
 from app.domain.brackets.bracket import Bracket
 from app.domain.orders import Side
+from app.domain.reservations import Reserved, RestingEntry
 from app.domain.risk_values import TradingState
 from app.domain.signals import Signal, SignalStatus
 
@@ -85,6 +86,9 @@ class AccountState(msgspec.Struct, frozen=True):
     holdings: list[Holding]
     activity: Activity
     trading_state: TradingState
+    resting: tuple[RestingEntry, ...] = ()  # the open brackets' entry orders not filled yet
+    on_record: frozenset[str] = frozenset()  # the reservations asked about with an open bracket
+    reserved: Reserved = Reserved()  # the approved entries on their way (read before the rest)
 
 
 class OrderQuery(msgspec.Struct, frozen=True):
@@ -192,9 +196,12 @@ class ExecutionStore(Protocol):
 
     def brackets_by_id(self, bracket_ids: Sequence[str]) -> list[Bracket]: ...
 
-    def account_state(self, account: str, symbol: str, now: datetime) -> AccountState:
-        """What the account's open brackets hold (per venue, symbol and side), its recent
-        activity and the trading state, in one read."""
+    def account_state(
+        self, account: str, symbol: str, now: datetime, reserved: Collection[str] = ()
+    ) -> AccountState:
+        """What the account's open brackets hold (per venue, symbol and side), their entry
+        orders not filled yet, its recent activity and the trading state, in one read; which
+        of the `reserved` entry ids have an open bracket (`on_record`)."""
         ...
 
     def trading_state(self) -> TradingState: ...

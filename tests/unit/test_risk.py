@@ -11,6 +11,7 @@ import pytest
 
 from app.domain.market import Market, MarketKind
 from app.domain.orders import Side
+from app.domain.reservations import Committed
 from app.domain.risk import Approved, Denied, check, check_before_sizing
 from app.domain.risk_values import (
     AccountSnapshot,
@@ -88,6 +89,11 @@ def others(count: int) -> tuple[OpenPosition, ...]:
     return tuple(OpenPosition("paper", f"C{i}/USDT", D(1), D(100), D(100)) for i in range(count))
 
 
+def waiting(count: int) -> tuple[Committed, ...]:
+    """`count` entries of 100 USDT each not filled yet, none in BTC/USDT or the `others`."""
+    return tuple(Committed("paper", f"W{i}/USDT", D(100)) for i in range(count))
+
+
 def result_of(
     name: str,
     request: RiskRequest,
@@ -149,6 +155,9 @@ CASES: list[tuple[str, RiskRequest, AccountSnapshot, RiskLimits, bool, str]] = [
      False, "= 5,050.00 USDT of exposure is above the 5,000 limit (MAX_TOTAL_EXPOSURE)"),
     ("max_total_exposure", EXIT, account(positions=(LONG, *others(60))), LIMITS, True,
      "not an entry"),
+    ("max_total_exposure", ENTRY, account(positions=others(40), committed=waiting(4)),
+     RiskLimits(max_open_positions=50), False, "open positions 4,000.00 + entries not filled yet"
+     " 400.00 + this order 650.00 = 5,050.00 USDT of exposure is above the 5,000 limit"),
     # max_open_positions (only when the entry opens a new position)
     ("max_open_positions", ENTRY, account(positions=others(4)), LIMITS, True,
      "opens position 5 of 5 in BTC/USDT on paper"),
@@ -163,6 +172,13 @@ CASES: list[tuple[str, RiskRequest, AccountSnapshot, RiskLimits, bool, str]] = [
      LIMITS, True, "opens position 5 of 5"),
     ("max_open_positions", EXIT, account(positions=(LONG, *others(9))), LIMITS, True,
      "not an entry"),
+    ("max_open_positions", ENTRY, account(positions=others(3), committed=waiting(2)), LIMITS,
+     False, "5 positions are open (2 of them entries not filled yet) and the limit is 5"),
+    ("max_open_positions", ENTRY, account(positions=others(3), committed=(*waiting(1),
+     Committed("paper", "BTC/USDT", D(650), on_its_way=True))), LIMITS, True,
+     "adds to the open position in BTC/USDT on paper"),
+    ("max_open_positions", ENTRY, account(positions=others(3), committed=waiting(1) * 2), LIMITS,
+     True, "opens position 5 of 5"),  # two entries on one symbol and venue: one position
     # max_daily_loss (entries)
     ("max_daily_loss", ENTRY, account(realized_pnl_today=D("-499.99")), LIMITS, True,
      "today's loss 499.99 USDT (realized -499.99, open positions 0.00) is under the 500 limit"),

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from datetime import datetime
@@ -61,6 +61,7 @@ from app.adapters.sql.execution_rows import (
     unit_legs,
 )
 from app.adapters.sql.holdings import HoldingRows
+from app.adapters.sql.open_entries import OpenEntries
 from app.adapters.sql.prepared import Prepared
 from app.adapters.sql.tables_execution import brackets, controls, orders, pnl_changes
 from app.domain.brackets.bracket import FINAL, Bracket
@@ -93,6 +94,11 @@ _batches: ContextVar[tuple[object, ...]] = ContextVar("sql_execution_batches", d
 class SqlExecutionStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._snapshots = (  # read-only: a repeatable read never fails to serialize
+            engine.execution_options(isolation_level="REPEATABLE READ")
+            if engine.dialect.name == "postgresql"
+            else engine
+        )
         self._insert = dialect_insert(engine)
         self._steps: list[dict[str, Any]] = []  # lineage steps not written yet
         self._saves: dict[str, Save] = {}  # brackets not written yet
@@ -101,6 +107,7 @@ class SqlExecutionStore:
         # their compiled form.
         prepared = functools.partial(Prepared, engine)
         self._holdings = HoldingRows(engine)  # kept up to date by every bracket save
+        self._entries = OpenEntries(engine)
         self._add_steps = prepared(events.insert())
         self._set_status = prepared(
             update(signals)
@@ -202,6 +209,18 @@ class SqlExecutionStore:
         if self._saves:
             self._write_kept_back()
         return transaction(self._engine)
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[Connection]:
+        """`_reading`, every statement seeing the database as of the first: PostgreSQL's read
+        committed gives each statement its own view, and so does SQLite, where the driver runs
+        a SELECT outside any transaction unless one is begun."""
+        if self._saves:
+            self._write_kept_back()
+        with transaction(self._snapshots) as conn:
+            if conn.dialect.name == "sqlite":  # on the driver's connection, as BEGIN IMMEDIATE is
+                conn.connection.dbapi_connection.execute("BEGIN")  # type: ignore[union-attr]
+            yield conn
 
     # --- signals ------------------------------------------------------------------------------
 
@@ -319,11 +338,20 @@ class SqlExecutionStore:
             rows = conn.execute(query.order_by(brackets.c.id)).all()
         return self._seen(rows)
 
-    def account_state(self, account: str, symbol: str, now: datetime) -> AccountState:
-        with self._reading() as conn:
+    def account_state(
+        self, account: str, symbol: str, now: datetime, reserved: Collection[str] = ()
+    ) -> AccountState:
+        # One view of the book for every statement: an entry moves from reserved to resting to
+        # held, and one recorded, then filled, between two statements read at their own times
+        # would be counted by none of them (or twice).
+        with self._snapshot() as conn:
+            on_record = self._entries.on_record(conn, reserved)
+            resting = self._entries.resting(conn, account)
             held = self._holdings.of_account(conn, account)
             activity, realized = self._activity.read(conn, account, symbol, now)
-        return account_state(held, activity, symbol, realized)
+        return msgspec.structs.replace(
+            account_state(held, activity, symbol, realized), resting=resting, on_record=on_record
+        )
 
     # --- controls -----------------------------------------------------------------------------
 

@@ -84,6 +84,8 @@ class OrderRow(SQLModel, table=True):
         Index("ix_orders_account_created_at", "account", "created_at"),
         # the symbol's last stop-loss fill: one index lookup per state
         Index("ix_orders_last_stop", "account", "symbol", "leg", "state", "updated_at"),
+        # the account's open entry orders (resting entries count toward its limits)
+        Index("ix_orders_open_entries", "account", "leg", "state"),
     )
 
     id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))

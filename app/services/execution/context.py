@@ -7,15 +7,18 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+
+import msgspec
 
 from app.domain.brackets.bracket import Bracket
 from app.domain.execution_policy import ExecutionPolicy
 from app.domain.market import Market
 from app.domain.orders import Side
+from app.domain.reservations import Reserved
 from app.domain.risk_values import AccountSnapshot, RiskLimits
 from app.domain.routing import VenueQuote
 from app.domain.signals import Signal, SignalStatus, execution_delay
@@ -30,6 +33,7 @@ from app.ports.execution import (
     PendingSignal,
 )
 from app.ports.reconciliation import EntryHolds
+from app.ports.reservations import LocalReservations, Reservations
 from app.services.brackets.doubt import entry_denial
 from app.services.brackets.driver import BracketDriver
 from app.services.execution.day_loss import with_day_pnl
@@ -56,6 +60,7 @@ class ExecutionContext:
     # without tasks to overlap their round trips
     in_process: bool = False
     holds: EntryHolds | None = None  # entries held back by a drift (DRIFT_POLICY=reduce_only)
+    reservations: Reservations = field(default_factory=LocalReservations)
 
     def record(
         self,
@@ -128,18 +133,29 @@ class ExecutionContext:
         first, the database is read while they are on their way."""
         if self.in_process:
             views = await self._quotes(symbol)
-            return self.store.account_state(account, symbol, self.clock()), views
+            return self.account(account, symbol), views
         quoting = asyncio.ensure_future(self._quotes(symbol))
         for _ in range(3):  # the quote task and the request tasks it starts reach their sends
             await asyncio.sleep(0)
         try:
-            state = self.store.account_state(account, symbol, self.clock())
+            state = self.account(account, symbol)
         except BaseException:
             quoting.cancel()
             with contextlib.suppress(asyncio.CancelledError, ExchangeError):
                 await quoting
             raise
         return state, await quoting
+
+    def account(self, account: str, symbol: str) -> AccountState:
+        """The account's reservations, then the book (`read_account`)."""
+        return self.read_account(account, symbol, self.reservations.read(account, self.clock()))
+
+    def read_account(self, account: str, symbol: str, reserved: Reserved) -> AccountState:
+        """The account from the book, read after its reservations `reserved` were: an entry
+        whose reservation is gone by now was on record in the book before it went."""
+        ids = [e.id for e in reserved.entries]
+        state = self.store.account_state(account, symbol, self.clock(), ids)
+        return msgspec.structs.replace(state, reserved=reserved)
 
     async def _quotes(self, symbol: str) -> list[VenueView]:
         if self.in_process:

@@ -150,3 +150,15 @@ async def _rates(
             if currency in rates:
                 break
     return rates
+
+
+# what `with_day_pnl` counts, carried over to a snapshot read again for the same signal
+_DAY_FIELDS = ("currency", "realized_pnl_today", "unrealized_pnl", "unpriced", "unconverted")
+
+
+def with_day_of(snapshot: AccountSnapshot, counted: AccountSnapshot | None) -> AccountSnapshot:
+    """`snapshot` with the day's P&L as `with_day_pnl` counted it in `counted` (unchanged when
+    None): the reservation's re-reads of the book count the same day."""
+    if counted is None:
+        return snapshot
+    return msgspec.structs.replace(snapshot, **{f: getattr(counted, f) for f in _DAY_FIELDS})

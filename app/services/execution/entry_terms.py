@@ -9,10 +9,12 @@ from decimal import Decimal
 import msgspec
 
 from app.domain.brackets.bracket import Bracket, LegOrder
+from app.domain.execution_policy import EntryPolicy
 from app.domain.market import Market
 from app.domain.orders import Leg, OrderKind, Side, client_order_id
 from app.domain.signals import OrderType, PositionSide, Signal
 from app.domain.targets import Targets, bracket_targets
+from app.ports.execution import Holding
 from app.services.execution.views import Denial, VenueView
 
 
@@ -103,3 +105,20 @@ def entry_order(
         price=price,
         trigger_price=trigger,
     )
+
+
+def policy_verdict(
+    policy: EntryPolicy, symbol: str, side: Side, holdings: Sequence[Holding]
+) -> str | bool:
+    """A denial sentence, True to flatten the opposite side first, or False to go ahead."""
+    held = [h for h in holdings if h.symbol == symbol]
+    if not held:
+        return False
+    same = any(h.side is side for h in held)
+    if policy is EntryPolicy.IGNORE or (same and policy is EntryPolicy.REVERSE):
+        what = "long" if held[0].side is Side.BUY else "short"
+        return (
+            f"a {what} {symbol} position is open and ENTRY_POLICY={policy};"
+            " set ENTRY_POLICY=add to add to it or close it first"
+        )
+    return not same

@@ -17,7 +17,7 @@ from datetime import datetime
 import msgspec
 
 from app.domain.brackets.bracket import Bracket, BracketState, reported, with_order
-from app.domain.execution_policy import EntryPolicy, ExecutionPolicy
+from app.domain.execution_policy import ExecutionPolicy
 from app.domain.market import MarketKind
 from app.domain.orders import OrderState, Side
 from app.domain.risk import Approved, Denied, check, check_before_sizing
@@ -30,23 +30,25 @@ from app.ports.errors import Fatal, OutcomeUnknown, Retryable
 from app.ports.exchange import Exchange
 from app.ports.execution import (
     ExecutionStore,
-    Holding,
     KeyLocks,
     PendingSignal,
     lock_key,
 )
 from app.ports.reconciliation import HOLD_CHECK, EntryHolds, held_back
+from app.ports.reservations import LocalReservations, Reservations
 from app.services.brackets.doubt import CHECK as DOUBT
 from app.services.brackets.driver import BracketDriver
 from app.services.execution.context import ExecutionContext
 from app.services.execution.entry_terms import (
     entry_order,
+    policy_verdict,
     reference_price,
     retarget,
     side_of,
     sizing_market,
     targets_for,
 )
+from app.services.execution.reservations import EntryGate
 from app.services.execution.units import UnitExecutor
 from app.services.execution.views import Denial, VenueView, risk_request, route_detail
 
@@ -72,16 +74,19 @@ class Executor:
         policy: ExecutionPolicy | None = None,
         in_process: bool = False,
         holds: EntryHolds | None = None,
+        reservations: Reservations | None = None,
     ) -> None:
         """`in_process`: every venue answers in this process (a backtest), so reads are made
         one after the other, without tasks to overlap their round trips. `holds`: symbols whose
-        entries a drift holds back."""
+        entries a drift holds back. `reservations`: the approved entries of every worker (one
+        process: its own)."""
         policy = policy or ExecutionPolicy()
         self.driver = BracketDriver.for_policy(store, clock, policy)
         self._ctx = ExecutionContext(
             store, venues, modes, clock, locks, limits, sizing, policy, self.driver, in_process,
-            holds,
+            holds, reservations or LocalReservations(),
         )  # fmt: skip
+        self._gate = EntryGate(self._ctx)
         self._store, self._venues, self._now = store, venues, clock
         self._record = self._ctx.record
         self._units = UnitExecutor(self._ctx)
@@ -232,7 +237,8 @@ class Executor:
             self._record(pending.id, "decision", doubt, SignalStatus.DENIED, checks=[result])
             return None
         if not checked_policy:
-            verdict = self._entry_policy(signal.symbol, side, account.holdings)
+            verdict = policy_verdict(self._ctx.policy.entry_policy, signal.symbol, side,
+                                     account.holdings)  # fmt: skip
             if isinstance(verdict, str):
                 check_result = _to_json(CheckResult("entry_policy", False, verdict))
                 self._record(
@@ -288,9 +294,11 @@ class Executor:
         self._record(pending.id, "route", route_detail(route), chosen=_to_json(route.chosen),
                      alternatives=_to_json(route.alternatives),
                      rejected=_to_json(route.rejected))  # fmt: skip
-        decision = check(
-            risk_request(signal, side, route, views, targets, reference), snapshot, limits, now,
-        )  # fmt: skip
+        request = risk_request(signal, side, route, views, targets, reference)
+        if targets is None:  # denied already: nothing to reserve
+            decision: Approved | Denied = check(request, snapshot, limits, now)
+        else:  # the account-wide limits, with every other entry counted, and the reservation
+            decision = self._gate.approve(pending, request, views, account, counted=snapshot)
         if not isinstance(decision, Approved) or targets is None:
             denial.checks = [*decision.checks, *denial.failed_extra]
             return self._deny(pending, denial)
@@ -300,30 +308,16 @@ class Executor:
         def gate(candidate: Candidate) -> Approved | Denied:  # a fallback's own venue
             alone = Route(candidate, (), route.rejected)
             request = risk_request(signal, side, alone, views, targets, reference)
-            return check(request, snapshot, limits, now)
+            return self._gate.approve(pending, request, views, counted=snapshot)  # replaces its own
 
         await self._open(pending, side, route, views, targets, gate)
+        self._gate.release(pending)  # on record: the book counts it now
         return None
 
     def _hint(self, venue: str | None) -> str | None:
         """The alert's venue when one is configured under that name; a TradingView prefix like
         BINANCE: names the chart's exchange, which may not be a venue of this deployment."""
         return venue if venue in self._venues else None
-
-    def _entry_policy(self, symbol: str, side: Side, holdings: Sequence[Holding]) -> str | bool:
-        """A denial sentence, True to flatten the opposite side first, or False to go ahead."""
-        held = [h for h in holdings if h.symbol == symbol]
-        if not held:
-            return False
-        policy = self._ctx.policy.entry_policy
-        same = any(h.side is side for h in held)
-        if policy is EntryPolicy.IGNORE or (same and policy is EntryPolicy.REVERSE):
-            what = "long" if held[0].side is Side.BUY else "short"
-            return (
-                f"a {what} {symbol} position is open and ENTRY_POLICY={policy};"
-                " set ENTRY_POLICY=add to add to it or close it first"
-            )
-        return not same
 
     def _deny(self, pending: PendingSignal, denial: Denial) -> None:
         reasons = denial.reasons

@@ -9,6 +9,7 @@ from decimal import Decimal
 import msgspec
 
 from app.domain.orders import Side
+from app.domain.reservations import committed
 from app.domain.risk_values import AccountSnapshot, CheckResult, OpenPosition, RiskRequest
 from app.domain.routing import Route, VenueQuote
 from app.domain.signals import OrderType, Signal
@@ -25,7 +26,12 @@ class VenueView(msgspec.Struct, frozen=True):
     quote_total: Decimal
 
 
-def snapshot_of(account: str, state: AccountState, views: Sequence[VenueView]) -> AccountSnapshot:
+def snapshot_of(
+    account: str, state: AccountState, views: Sequence[VenueView], own: str | None = None
+) -> AccountSnapshot:
+    """The account as the risk gate sees it: what it holds, and the entries that hold nothing
+    yet (resting, or approved and on their way; `own`: the entry being checked, not counted
+    against itself), each of those on its way one more order of the last minute."""
     positions = tuple(
         OpenPosition(
             venue=h.venue,
@@ -39,11 +45,13 @@ def snapshot_of(account: str, state: AccountState, views: Sequence[VenueView]) -
     )
     cash = sum((v.quote_total for v in views), _ZERO)
     activity = state.activity
+    waiting = committed(state.resting, state.reserved.entries, state.on_record, own)
     return AccountSnapshot(
         account=account,
         trading_state=state.trading_state,
         positions=positions,
-        orders_last_minute=activity.orders_last_minute,
+        committed=waiting,
+        orders_last_minute=activity.orders_last_minute + sum(c.on_its_way for c in waiting),
         last_stop_loss_at=activity.last_stop_loss_at,
         equity=cash + sum((p.notional for p in positions), _ZERO),
     )

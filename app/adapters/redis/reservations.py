@@ -1,0 +1,94 @@
+"""`Reservations` in Redis: one hash per account, shared by every worker.
+
+The hash holds the account's reservations by entry id, each `<expiry in ms> <JSON>`, and a
+version (`#v`) that every reservation taken increments. Taking one is a Lua script, so atomic:
+it adds the entry only if the version is still the one the caller's check read, else it answers
+the reservations as they are now, and the caller checks again. A release (HDEL) changes no
+version: a reader that saw the entry counted it, and one that did not finds its bracket in the
+book, recorded before the release.
+
+Nothing is leaked by a worker killed between its reservation and its release: an entry whose
+expiry has passed is not read and is dropped by the next reservation.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+import redis
+from redis.exceptions import RedisError
+
+from app.domain.reservations import Reservation, Reserved
+from app.ports.errors import Unavailable
+
+_VERSION = "#v"
+# KEYS[1] the account's hash; ARGV: the version read, the entry's id, its value, now (ms)
+_RESERVE = """
+local key = KEYS[1]
+if (redis.call('hget', key, '#v') or '0') ~= ARGV[1] then
+  return redis.call('hgetall', key)
+end
+local now = tonumber(ARGV[4])
+local held = redis.call('hgetall', key)
+for i = 1, #held, 2 do
+  if held[i] ~= '#v' and tonumber(string.match(held[i + 1], '^%d+')) <= now then
+    redis.call('hdel', key, held[i])
+  end
+end
+redis.call('hset', key, ARGV[2], ARGV[3])
+return redis.call('hincrby', key, '#v', 1)
+"""
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder(Reservation).decode
+
+
+class RedisReservations:
+    def __init__(self, client: redis.Redis, *, prefix: str = "signalgate:reserve:") -> None:
+        self._client = client
+        self._prefix = prefix
+        self._reserve = client.register_script(_RESERVE)
+
+    def read(self, account: str, now: datetime) -> Reserved:
+        try:
+            fields = self._client.hgetall(self._prefix + account)
+        except (RedisError, OSError) as exc:
+            raise Unavailable(f"reservations unreadable ({type(exc).__name__})") from exc
+        return _reserved(dict(fields).items(), now)
+
+    def reserve(
+        self, account: str, version: int, entry: Reservation, now: datetime
+    ) -> Reserved | None:
+        value = b"%d %s" % (_ms(entry.expires_at), _encode(entry))
+        args: list[bytes | str | int] = [str(version), entry.id, value, _ms(now)]
+        try:
+            answer: Any = self._reserve(keys=[self._prefix + account], args=args)
+        except (RedisError, OSError) as exc:
+            raise Unavailable(f"reservation not taken ({type(exc).__name__})") from exc
+        if isinstance(answer, int):
+            return None
+        pairs = zip(answer[::2], answer[1::2], strict=True)
+        return _reserved(pairs, now)
+
+    def release(self, account: str, entry_id: str) -> None:
+        try:
+            self._client.hdel(self._prefix + account, entry_id)
+        except (RedisError, OSError) as exc:
+            raise Unavailable(f"reservation not released ({type(exc).__name__})") from exc
+
+
+def _ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+def _reserved(fields: Any, now: datetime) -> Reserved:
+    version, entries = 0, []
+    for name, value in fields:
+        if name == _VERSION.encode():
+            version = int(value)
+            continue
+        expiry, _, data = bytes(value).partition(b" ")
+        if int(expiry) > _ms(now):
+            entries.append(_decode(data))
+    return Reserved(version, tuple(sorted(entries, key=lambda e: e.id)))

@@ -1,0 +1,76 @@
+"""The open entries of an account as the risk gate counts them: the entry orders of its open
+brackets that have not filled (a resting limit or stop entry holds no position, yet takes a slot
+and its notional of exposure), and which reserved entries already have an open bracket."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam, or_, select
+
+from app.adapters.sql.prepared import Prepared
+from app.adapters.sql.tables_execution import brackets, orders
+from app.domain.brackets.bracket import FINAL, BracketState
+from app.domain.orders import TERMINAL, Leg, OrderState
+from app.domain.reservations import RestingEntry
+
+_OPEN_BRACKETS = [s.value for s in BracketState if s not in FINAL]
+_OPEN_ORDERS = [s.value for s in OrderState if s not in TERMINAL]
+
+
+def _any_of(column: Any, values: list[str]) -> Any:
+    """`column IN (values)` with one bound value each (a prepared statement holds no IN list)."""
+    return or_(*(column == value for value in values))
+
+
+class OpenEntries:
+    def __init__(self, engine: Engine) -> None:
+        # the account's open entry orders, found by an index on account, leg and state (not
+        # from its open brackets: they grow with every position held); a bracket is final only
+        # once its entry is done, so they all belong to open brackets
+        self._resting = Prepared(
+            engine,
+            select(orders.c.bracket_id, orders.c.venue, orders.c.symbol, orders.c.amount,
+                   orders.c.filled, orders.c.price, orders.c.trigger_price)
+            .where(
+                orders.c.account == bindparam("account"),
+                orders.c.leg == Leg.ENTRY.value,
+                _any_of(orders.c.state, _OPEN_ORDERS),
+            ),
+        )  # fmt: skip
+        self._engine = engine
+        self._open_among: dict[int, Prepared] = {}  # by the number of ids asked about
+
+    def resting(self, conn: Connection, account: str) -> tuple[RestingEntry, ...]:
+        found: dict[str, RestingEntry] = {}
+        for bracket_id, venue, symbol, amount, filled, price, trigger in self._resting.rows(
+            conn, {"account": account}
+        ):
+            at = price if price is not None else trigger
+            notional = None if at is None else (Decimal(amount) - Decimal(filled)) * Decimal(at)
+            if (before := found.get(bracket_id)) is not None:  # a bracket's entry revisions
+                notional = _sum(before.notional, notional)
+            found[bracket_id] = RestingEntry(bracket_id, venue, symbol, notional)
+        return tuple(found.values())
+
+    def on_record(self, conn: Connection, ids: Collection[str]) -> frozenset[str]:
+        """Which of the entries `ids` have an open bracket."""
+        if not ids:
+            return frozenset()
+        statement = self._open_among.get(len(ids))
+        if statement is None:
+            statement = self._open_among[len(ids)] = Prepared(
+                self._engine,
+                select(brackets.c.id).where(
+                    or_(*(brackets.c.id == bindparam(f"id{n}") for n in range(len(ids)))),
+                    _any_of(brackets.c.state, _OPEN_BRACKETS),
+                ),
+            )
+        values = {f"id{n}": entry_id for n, entry_id in enumerate(ids)}
+        return frozenset(row[0] for row in statement.rows(conn, values))
+
+
+def _sum(one: Decimal | None, other: Decimal | None) -> Decimal | None:
+    return None if one is None or other is None else one + other
