@@ -8,10 +8,11 @@ bound to the loop that opened them; RQ would start a new loop per async job).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -155,7 +156,34 @@ class SignalWorker(SimpleWorker):
             requeue_abandoned(queue)  # before RQ's clean-up would fail or delay them
         super().clean_registries()  # type: ignore[no-untyped-call]
 
+    # RQ's loop quits the worker on any Redis error outside its wait for a job (and its clean-up
+    # then raises again while Redis is away): the process would exit on every Redis restart.
+    # Each step of the loop rides a Redis outage out instead; the wait for the next job backs
+    # off until Redis answers again.
+
     def execute_job(self, job: Job, queue: Queue) -> None:
+        with _riding_out(f"job {job.id}"):
+            # a job that ran but whose end could not be written stays started: its heartbeat
+            # lapses and it is re-queued like a dead worker's, and the re-run finds it done
+            self._execute_job(job, queue)
+
+    def run_maintenance_tasks(self) -> None:
+        with _riding_out("maintenance"):
+            super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
+
+    def check_for_suspension(self, burst: bool) -> None:
+        with _riding_out("the suspension check"):
+            super().check_for_suspension(burst)
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        with _riding_out("the worker's heartbeat"):
+            super().heartbeat(timeout, pipeline)
+
+    def set_state(self, state: str, pipeline: Any = None) -> None:
+        with _riding_out(f"recording the worker's state {state}"):
+            super().set_state(state, pipeline)
+
+    def _execute_job(self, job: Job, queue: Queue) -> None:
         """SimpleWorker's, with the heartbeat renewed on a thread while the job runs."""
         execution = self.prepare_execution(job)
         done = threading.Event()
@@ -191,11 +219,34 @@ class SignalWorker(SimpleWorker):
         )
 
 
+@contextlib.contextmanager
+def _riding_out(what: str) -> Iterator[None]:
+    try:
+        yield
+    except RedisError as error:
+        log.warning("worker: %s failed, Redis is unreachable (%s); waiting for it", what, error)
+
+
+def wait_for_redis(connection: redis.Redis, sleep: Callable[[float], None] = time.sleep) -> None:
+    """Return once Redis answers, asking again with a growing pause (at most 5 s)."""
+    pause = 0.25
+    while True:
+        try:
+            connection.ping()
+        except RedisError as error:
+            log.warning("worker: Redis does not answer (%s); asking again in %.2f s", error, pause)
+            sleep(pause)
+            pause = min(pause * 2, 5.0)
+        else:
+            return
+
+
 def run_worker(settings: Settings, *, burst: bool = False) -> bool:
     """Work the signals queue until stopped (or, with `burst`, until it is empty)."""
     assert settings.redis_url is not None
     process_runtime(settings)  # open the loop, the venues and the pool before the first job
     connection = redis.Redis.from_url(settings.redis_url)
+    wait_for_redis(connection)  # a worker started during a Redis restart waits, not exits
     queue = Queue(settings.queue_name, connection=connection, serializer=JSONSerializer)
     worker = SignalWorker([queue], connection=connection, serializer=JSONSerializer)
     return bool(
