@@ -172,6 +172,11 @@ class FakeBinance:
         found: tuple[str, int] | None = getattr(self._request, "client", None)
         return found
 
+    def creating(self) -> str | None:
+        """The client order id of the create this thread handles (for a hook)."""
+        found: str | None = getattr(self._request, "creating", None)
+        return found
+
     # --- dispatch ----------------------------------------------------------------------------
 
     def _take_hook(self, method: str, path: str) -> Hook | None:
@@ -200,12 +205,14 @@ class FakeBinance:
     ) -> Answer | None:
         """The status and JSON (or text) to answer, or None to answer nothing at all."""
         self._request.client = client
+        self._request.creating = None
         split = urlsplit(raw_path)
         path, query = split.path, split.query
         with self._lock:
             self.requests.append((method, path))
             if (method, path) == ("POST", "/api/v3/order"):
-                self.creates.append(dict(parse_qsl(body)).get("newClientOrderId", ""))
+                self._request.creating = dict(parse_qsl(body)).get("newClientOrderId", "")
+                self.creates.append(self._request.creating)
         if (hook := self._take_hook(method, path)) is not None:
             hook.action()
         fault = self._take_fault(method, path)

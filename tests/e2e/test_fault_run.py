@@ -180,11 +180,11 @@ def test_the_venue_and_the_book_agree_after_kills_and_a_redis_restart(
                 supervisor.add(name, name.split("-")[0])
             mids = {s: (b + a) / 2 for s, (b, a) in fake.books.items()}
             walker.start()
-            answers = run_alerts(api, alerts(ALERTS, SECRET, mids), supervisor, redis, venue)
+            run = run_alerts(api, alerts(ALERTS, SECRET, mids), supervisor, redis, venue)
             stop_walk.set()
             walker.join()
             quiet = settle(api, fake, supervisor)
-            End.read(api, fake, answers, supervisor, quiet).check(tmp_path / "run.json")
+            End.read(api, fake, run, supervisor, quiet).check(tmp_path / "run.json")
         finally:
             stop_walk.set()
             api.client.close()
@@ -192,13 +192,19 @@ def test_the_venue_and_the_book_agree_after_kills_and_a_redis_restart(
             redis.stop()
 
 
+@dataclass(frozen=True)
+class Run:
+    answers: dict[int, dict[str, Any]]  # by alert number
+    lost_answer: str | None  # the create whose sender was killed as it reached the venue
+
+
 def run_alerts(
     api: Api, planned: list[Alert], supervisor: Supervisor, redis: PrivateRedis, venue: RunningFake
-) -> dict[int, dict[str, Any]]:
-    """Send every alert, about five a second, with the faults at fixed points of the run; every
-    answer, by alert number."""
+) -> Run:
+    """Send every alert, about five a second, with the faults at fixed points of the run."""
     venue_port = int(venue.url.rsplit(":", 1)[1])
     killed: list[str] = []
+    lost: list[str] = []  # the client id of the create whose sender was killed
 
     def kill_the_sender() -> None:
         # runs in the venue's request thread before it handles a create: the order is made and
@@ -209,6 +215,7 @@ def run_alerts(
         if sender is not None and sender.startswith("worker"):
             supervisor.kill(sender)
             killed.append(sender)
+            lost.append(venue.venue.creating() or "")
         else:
             venue.venue.before_next("POST", "/api/v3/order", kill_the_sender)
 
@@ -240,7 +247,7 @@ def run_alerts(
         response = api.client.post("/webhook", json=alert.body)
         answers[alert.number] = {"code": response.status_code, **response.json()}
         time.sleep(0.15)
-    return answers
+    return Run(answers, lost[0] if lost else None)
 
 
 def settle(api: Api, fake: FakeBinance, supervisor: Supervisor) -> float:
@@ -273,13 +280,14 @@ def settle(api: Api, fake: FakeBinance, supervisor: Supervisor) -> float:
 class End:
     """What the run left, read from the API and the venue once it settled."""
 
-    answers: dict[int, dict[str, Any]]
+    run: Run
     signals: list[dict[str, Any]]
     book_open: dict[str, dict[str, Any]]
     on_venue: dict[str, dict[str, Any]]
     positions: list[dict[str, Any]]
     fake: FakeBinance
     lineages: list[dict[str, Any]]
+    deaths: dict[str, list[int]]  # exit codes of the processes that exited unasked
     summary: str
 
     @classmethod
@@ -287,7 +295,7 @@ class End:
         cls,
         api: Api,
         fake: FakeBinance,
-        answers: dict[int, dict[str, Any]],
+        run: Run,
         supervisor: Supervisor,
         quiet: float,
     ) -> End:
@@ -295,18 +303,18 @@ class End:
         book_open = api.open_orders()
         on_venue = venue_open(fake)
         positions = api.get("/positions")
-        codes = Counter(f"{a['code']} {a['status']}" for a in answers.values())
+        codes = Counter(f"{a['code']} {a['status']}" for a in run.answers.values())
         deaths = {n: p.exited for n, p in supervisor.processes.items() if p.exited}
         summary = (
             f"answers {dict(codes)}; signals {dict(Counter(s['status'] for s in signals))}; "
             f"settled in {quiet:.0f} s; open orders: book {len(book_open)}, venue "
             f"{len(on_venue)}; positions {len(positions)}; creates {len(fake.creates)}; "
             f"killed { ({n: p.killed for n, p in supervisor.processes.items()}) }; "
-            f"exited unasked (and started again) {deaths}"
+            f"exited unasked (and started again) {deaths}; lost answer {run.lost_answer}"
         )
         print(summary)  # the run's figures, shown with -s
         lineages = [api.get(f"/signals/{s['id']}") for s in signals]
-        return cls(answers, signals, book_open, on_venue, positions, fake, lineages, summary)
+        return cls(run, signals, book_open, on_venue, positions, fake, lineages, deaths, summary)
 
     def check(self, dump: Path) -> None:
         """Every acceptance check; the differences a gap of another item explains raise
@@ -338,7 +346,7 @@ class End:
 
     def problems(self, gap: set[str]) -> list[str]:
         found = []
-        answers, signals, fake = self.answers, self.signals, self.fake
+        answers, signals, fake = self.run.answers, self.signals, self.fake
         book_open = {c: o for c, o in self.book_open.items() if c not in gap}
         on_venue, positions = self.on_venue, self.positions
 
@@ -353,6 +361,16 @@ class End:
         if listed != accepted:
             found.append(f"accepted but not listed: {accepted - listed}; not accepted: "
                          f"{listed - accepted}")  # fmt: skip
+
+        # no process died of the faults it was not dealt (the supervisor started it again)
+        if self.deaths:
+            found.append(f"processes that exited unasked: {self.deaths}")
+
+        # the create whose sender was killed was found again by client order id
+        if (lost := self.run.lost_answer) is not None:
+            orders = [o for s in self.lineages for o in s["orders"] if o["client_order_id"] == lost]
+            if [o["state"] for o in orders if o["state"] not in IN_FLIGHT] == []:
+                found.append(f"the create {lost} whose sender was killed is not known: {orders}")
 
         # (1) every signal is settled, and a close reported failed left a bracket open
         if unsettled := {s["id"]: s["status"] for s in signals if s["status"] not in FINAL}:
