@@ -30,9 +30,16 @@ from app.adapters.redis.locks import RedisKeyLocks
 from app.adapters.sql.db import make_engine
 from app.adapters.sql.execution_store import SqlExecutionStore
 from app.adapters.system import SystemClock
-from app.bootstrap.venues import async_redis, remote_venues, sync_redis, venue_modes
+from app.bootstrap.venues import (
+    async_redis,
+    close_venues,
+    remote_venues,
+    sync_redis,
+    venue_modes,
+)
 from app.config.settings import Settings, load_settings
 from app.domain.signals import SignalStatus
+from app.ports.exchange import Exchange
 from app.services.execution.executor import Executor
 
 log = logging.getLogger("signalgate")
@@ -46,6 +53,7 @@ class WorkerRuntime:
     engine: Engine
     runner: asyncio.Runner = field(default_factory=asyncio.Runner)
     executor: Executor | None = None
+    venues: dict[str, Exchange] = field(default_factory=dict)
 
     def start(self) -> Executor:
         if self.executor is None:
@@ -55,9 +63,10 @@ class WorkerRuntime:
     async def _build(self) -> Executor:
         settings = self.settings
         assert settings.redis_url is not None
+        self.venues = remote_venues(settings, async_redis(settings.redis_url))
         return Executor(
             store=SqlExecutionStore(self.engine),
-            venues=remote_venues(settings, async_redis(settings.redis_url)),
+            venues=self.venues,
             modes=venue_modes(settings),
             clock=SystemClock().now,
             locks=RedisKeyLocks(sync_redis(settings.redis_url)),
@@ -69,6 +78,14 @@ class WorkerRuntime:
     def execute(self, signal_ids: Sequence[str]) -> dict[str, SignalStatus]:
         executor = self.start()
         return self.runner.run(executor.execute_many(signal_ids))
+
+    def close(self) -> None:
+        """Close the venues' sessions on their loop (ccxt and aiohttp log an error for each
+        one left open at exit), then the loop and the pool."""
+        if self.venues:
+            self.runner.run(close_venues(self.venues))
+        self.runner.close()
+        self.engine.dispose()
 
 
 def worker_runtime(settings: Settings) -> WorkerRuntime:
@@ -243,18 +260,24 @@ def wait_for_redis(connection: redis.Redis, sleep: Callable[[float], None] = tim
 
 def run_worker(settings: Settings, *, burst: bool = False) -> bool:
     """Work the signals queue until stopped (or, with `burst`, until it is empty)."""
+    global _runtime  # noqa: PLW0603 - the process's runtime ends with it
     assert settings.redis_url is not None
-    process_runtime(settings)  # open the loop, the venues and the pool before the first job
+    runtime = process_runtime(settings)  # the loop, the venues and the pool, before any job
     connection = redis.Redis.from_url(settings.redis_url)
-    wait_for_redis(connection)  # a worker started during a Redis restart waits, not exits
-    queue = Queue(settings.queue_name, connection=connection, serializer=JSONSerializer)
-    worker = SignalWorker([queue], connection=connection, serializer=JSONSerializer)
-    return bool(
-        worker.work(
-            burst=burst,
-            with_scheduler=True,  # retries wait in the scheduler
-            # RQ adds its own (colourizing, stdout) handlers only when none is configured above
-            # its loggers; with configure_logging's root handler it sets only their level.
-            logging_level=settings.log_level,
+    try:
+        wait_for_redis(connection)  # a worker started during a Redis restart waits, not exits
+        queue = Queue(settings.queue_name, connection=connection, serializer=JSONSerializer)
+        worker = SignalWorker([queue], connection=connection, serializer=JSONSerializer)
+        return bool(
+            worker.work(
+                burst=burst,
+                with_scheduler=True,  # retries wait in the scheduler
+                # RQ adds its own (colourizing, stdout) handlers only when none is configured
+                # above its loggers; with configure_logging's root handler it sets only their
+                # level.
+                logging_level=settings.log_level,
+            )
         )
-    )
+    finally:
+        runtime.close()
+        _runtime = None
