@@ -103,6 +103,8 @@ class Supervisor:
 
     def start(self, name: str) -> None:
         supervised = self.processes[name]
+        running = supervised.process is not None and supervised.process.poll() is None
+        assert not running, f"{name} is running: a second one would outlive the run"
         with supervised.log.open("ab") as out:
             supervised.process = subprocess.Popen(
                 supervised.args,
