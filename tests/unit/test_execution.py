@@ -186,6 +186,17 @@ async def test_a_close_alert_that_cancels_a_resting_entry_has_done_its_work() ->
     assert await world.venues["a"].open_orders() == []
 
 
+async def test_a_reverse_that_cancels_a_resting_entry_goes_on_to_the_other_side() -> None:
+    world = World(a="99990x1|100000x1")
+    resting = await world.send(alert(order_type=OrderType.LIMIT, limit_price=D(99_000)))
+    reverse = await world.send(alert(Action.REVERSE, take_profits=(), stop_loss=None))
+    assert world.store.brackets[resting].state is BracketState.FAILED  # never filled: nothing held
+    steps = [step.detail for step in world.store.lineage[reverse]]
+    assert not any("could not flatten" in (detail or "") for detail in steps), steps
+    # flat, so the short is tried: spot, and the paper venue holds no coins to sell
+    assert world.store.rows[reverse].status is SignalStatus.DENIED, steps
+
+
 async def test_a_denied_alert_lists_every_failed_check() -> None:
     world = World(a="99990x1|100000x1")
     world.store.state = TradingState.REDUCING
