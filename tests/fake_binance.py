@@ -8,8 +8,9 @@ ccxt sends for a spot order with `triggerPrice` / `takeProfitPrice`) triggers wh
 price crosses its `stopPrice` and then fills as a market order (the *_LIMIT kinds turn into a
 resting limit). Tests inject faults: the next N requests to a path answer 429 or 503, hang past
 the client's timeout, or (for `POST /api/v3/order`) create the order and then never answer, or
-answer only `hang_seconds` later (`slow`: a venue that stalls); and
-`before_next` runs a test's action just before the venue handles a request (a race).
+answer only `hang_seconds` later (`slow`: a venue that stalls); and `before_next` runs a test's
+action just before the venue handles a request (a race; `client` tells the action who sent it).
+`creates` lists the client order id of every create received.
 """
 
 from __future__ import annotations
@@ -53,6 +54,16 @@ SYMBOLS: dict[str, dict[str, str]] = {
         "min_notional": "5",
         "bid": "2999.00",
         "ask": "3001.00",
+    },
+    "SOLUSDT": {
+        "base": "SOL",
+        "quote": "USDT",
+        "tick": "0.01",
+        "step": "0.001",
+        "min_qty": "0.001",
+        "min_notional": "5",
+        "bid": "149.99",
+        "ask": "150.01",
     },
 }
 
@@ -106,6 +117,7 @@ class FakeBinance:
     orders: dict[int, dict[str, Any]] = field(default_factory=dict)
     trades: list[dict[str, Any]] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
+    creates: list[str] = field(default_factory=list)  # the client id of every create received
     faults: list[Fault] = field(default_factory=list)
     hooks: list[Hook] = field(default_factory=list)
     last_prices: dict[str, str] = field(default_factory=dict)  # ticker's last; default: mid
@@ -117,6 +129,7 @@ class FakeBinance:
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1000))
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _release: threading.Event = field(default_factory=threading.Event)
+    _request: threading.local = field(default_factory=threading.local)  # the one being handled
 
     # --- test controls ---------------------------------------------------------------------
 
@@ -154,6 +167,17 @@ class FakeBinance:
     def release_hung(self) -> None:
         self._release.set()
 
+    def client(self) -> tuple[str, int] | None:
+        """The address of the client whose request this thread handles (for a hook: who sent
+        it)."""
+        found: tuple[str, int] | None = getattr(self._request, "client", None)
+        return found
+
+    def creating(self) -> str | None:
+        """The client order id of the create this thread handles (for a hook)."""
+        found: str | None = getattr(self._request, "creating", None)
+        return found
+
     # --- dispatch ----------------------------------------------------------------------------
 
     def _take_hook(self, method: str, path: str) -> Hook | None:
@@ -173,13 +197,23 @@ class FakeBinance:
         return None
 
     def handle(
-        self, method: str, raw_path: str, headers: dict[str, str], body: str
+        self,
+        method: str,
+        raw_path: str,
+        headers: dict[str, str],
+        body: str,
+        client: tuple[str, int] | None = None,
     ) -> Answer | None:
         """The status and JSON (or text) to answer, or None to answer nothing at all."""
+        self._request.client = client
+        self._request.creating = None
         split = urlsplit(raw_path)
         path, query = split.path, split.query
         with self._lock:
             self.requests.append((method, path))
+            if (method, path) == ("POST", "/api/v3/order"):
+                self._request.creating = dict(parse_qsl(body)).get("newClientOrderId", "")
+                self.creates.append(self._request.creating)
         if (hook := self._take_hook(method, path)) is not None:
             hook.action()
         fault = self._take_fault(method, path)
@@ -595,7 +629,9 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode() if length else ""
         headers = {k.lower(): v for k, v in self.headers.items()}
-        answer = self.server.venue.handle(self.command, self.path, headers, body)
+        answer = self.server.venue.handle(
+            self.command, self.path, headers, body, self.client_address[:2]
+        )
         if answer is None:
             self.close_connection = True
             return

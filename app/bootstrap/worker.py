@@ -8,10 +8,11 @@ bound to the loop that opened them; RQ would start a new loop per async job).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -31,9 +32,16 @@ from app.adapters.sql.db import make_engine
 from app.adapters.sql.execution_store import SqlExecutionStore
 from app.adapters.sql.reconciliation import SqlReconciliationStore
 from app.adapters.system import SystemClock
-from app.bootstrap.venues import async_redis, remote_venues, sync_redis, venue_modes
+from app.bootstrap.venues import (
+    async_redis,
+    close_venues,
+    remote_venues,
+    sync_redis,
+    venue_modes,
+)
 from app.config.settings import Settings, load_settings
 from app.domain.signals import SignalStatus
+from app.ports.exchange import Exchange
 from app.services.execution.executor import Executor
 
 log = logging.getLogger("signalgate")
@@ -47,6 +55,7 @@ class WorkerRuntime:
     engine: Engine
     runner: asyncio.Runner = field(default_factory=asyncio.Runner)
     executor: Executor | None = None
+    venues: dict[str, Exchange] = field(default_factory=dict)
 
     def start(self) -> Executor:
         if self.executor is None:
@@ -57,9 +66,10 @@ class WorkerRuntime:
         settings = self.settings
         assert settings.redis_url is not None
         client = sync_redis(settings.redis_url)
+        self.venues = remote_venues(settings, async_redis(settings.redis_url))
         return Executor(
             store=SqlExecutionStore(self.engine),
-            venues=remote_venues(settings, async_redis(settings.redis_url)),
+            venues=self.venues,
             modes=venue_modes(settings),
             clock=SystemClock().now,
             locks=RedisKeyLocks(client),
@@ -73,6 +83,14 @@ class WorkerRuntime:
     def execute(self, signal_ids: Sequence[str]) -> dict[str, SignalStatus]:
         executor = self.start()
         return self.runner.run(executor.execute_many(signal_ids))
+
+    def close(self) -> None:
+        """Close the venues' sessions on their loop (ccxt and aiohttp log an error for each
+        one left open at exit), then the loop and the pool."""
+        if self.venues:
+            self.runner.run(close_venues(self.venues))
+        self.runner.close()
+        self.engine.dispose()
 
 
 def worker_runtime(settings: Settings) -> WorkerRuntime:
@@ -160,7 +178,34 @@ class SignalWorker(SimpleWorker):
             requeue_abandoned(queue)  # before RQ's clean-up would fail or delay them
         super().clean_registries()  # type: ignore[no-untyped-call]
 
+    # RQ's loop quits the worker on any Redis error outside its wait for a job (and its clean-up
+    # then raises again while Redis is away): the process would exit on every Redis restart.
+    # Each step of the loop rides a Redis outage out instead; the wait for the next job backs
+    # off until Redis answers again.
+
     def execute_job(self, job: Job, queue: Queue) -> None:
+        with _riding_out(f"job {job.id}"):
+            # a job that ran but whose end could not be written stays started: its heartbeat
+            # lapses and it is re-queued like a dead worker's, and the re-run finds it done
+            self._execute_job(job, queue)
+
+    def run_maintenance_tasks(self) -> None:
+        with _riding_out("maintenance"):
+            super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
+
+    def check_for_suspension(self, burst: bool) -> None:
+        with _riding_out("the suspension check"):
+            super().check_for_suspension(burst)
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        with _riding_out("the worker's heartbeat"):
+            super().heartbeat(timeout, pipeline)
+
+    def set_state(self, state: str, pipeline: Any = None) -> None:
+        with _riding_out(f"recording the worker's state {state}"):
+            super().set_state(state, pipeline)
+
+    def _execute_job(self, job: Job, queue: Queue) -> None:
         """SimpleWorker's, with the heartbeat renewed on a thread while the job runs."""
         execution = self.prepare_execution(job)
         done = threading.Event()
@@ -196,19 +241,48 @@ class SignalWorker(SimpleWorker):
         )
 
 
+@contextlib.contextmanager
+def _riding_out(what: str) -> Iterator[None]:
+    try:
+        yield
+    except RedisError as error:
+        log.warning("worker: %s failed, Redis is unreachable (%s); waiting for it", what, error)
+
+
+def wait_for_redis(connection: redis.Redis, sleep: Callable[[float], None] = time.sleep) -> None:
+    """Return once Redis answers, asking again with a growing pause (at most 5 s)."""
+    pause = 0.25
+    while True:
+        try:
+            connection.ping()
+        except RedisError as error:
+            log.warning("worker: Redis does not answer (%s); asking again in %.2f s", error, pause)
+            sleep(pause)
+            pause = min(pause * 2, 5.0)
+        else:
+            return
+
+
 def run_worker(settings: Settings, *, burst: bool = False) -> bool:
     """Work the signals queue until stopped (or, with `burst`, until it is empty)."""
+    global _runtime  # noqa: PLW0603 - the process's runtime ends with it
     assert settings.redis_url is not None
-    process_runtime(settings)  # open the loop, the venues and the pool before the first job
+    runtime = process_runtime(settings)  # the loop, the venues and the pool, before any job
     connection = redis.Redis.from_url(settings.redis_url)
-    queue = Queue(settings.queue_name, connection=connection, serializer=JSONSerializer)
-    worker = SignalWorker([queue], connection=connection, serializer=JSONSerializer)
-    return bool(
-        worker.work(
-            burst=burst,
-            with_scheduler=True,  # retries wait in the scheduler
-            # RQ adds its own (colourizing, stdout) handlers only when none is configured above
-            # its loggers; with configure_logging's root handler it sets only their level.
-            logging_level=settings.log_level,
+    try:
+        wait_for_redis(connection)  # a worker started during a Redis restart waits, not exits
+        queue = Queue(settings.queue_name, connection=connection, serializer=JSONSerializer)
+        worker = SignalWorker([queue], connection=connection, serializer=JSONSerializer)
+        return bool(
+            worker.work(
+                burst=burst,
+                with_scheduler=True,  # retries wait in the scheduler
+                # RQ adds its own (colourizing, stdout) handlers only when none is configured
+                # above its loggers; with configure_logging's root handler it sets only their
+                # level.
+                logging_level=settings.log_level,
+            )
         )
-    )
+    finally:
+        runtime.close()
+        _runtime = None

@@ -17,7 +17,16 @@ from app.domain.market import Market, OrderBook
 from app.domain.orders import Leg, OrderState, Side
 from app.domain.paper.venue import PaperVenue
 from app.domain.risk_values import RiskLimits, TradingState
-from app.domain.signals import Action, QtyMode, Signal, SignalStatus, StopKind, StopLoss, TakeProfit
+from app.domain.signals import (
+    Action,
+    OrderType,
+    QtyMode,
+    Signal,
+    SignalStatus,
+    StopKind,
+    StopLoss,
+    TakeProfit,
+)
 from app.domain.sizing import SizingPolicy
 from app.ports.execution import NoLocks
 from app.services.brackets.driver import BracketDriver
@@ -165,6 +174,27 @@ async def test_a_close_alert_cancels_the_legs_and_flattens() -> None:
     assert await world.venues["a"].open_orders() == []
     balances = await world.venues["a"].balances()
     assert balances["BTC"].total == 0
+
+
+async def test_a_close_alert_that_cancels_a_resting_entry_has_done_its_work() -> None:
+    world = World(a="99990x1|100000x1")
+    resting = await world.send(alert(order_type=OrderType.LIMIT, limit_price=D(99_000)))
+    assert world.store.brackets[resting].state is BracketState.OPENING
+    closer = await world.send(alert(Action.CLOSE, take_profits=(), stop_loss=None))
+    assert world.store.brackets[resting].state is BracketState.FAILED  # never filled: nothing held
+    assert world.store.rows[closer].status is SignalStatus.EXECUTED, world.store.lineage[closer]
+    assert await world.venues["a"].open_orders() == []
+
+
+async def test_a_reverse_that_cancels_a_resting_entry_goes_on_to_the_other_side() -> None:
+    world = World(a="99990x1|100000x1")
+    resting = await world.send(alert(order_type=OrderType.LIMIT, limit_price=D(99_000)))
+    reverse = await world.send(alert(Action.REVERSE, take_profits=(), stop_loss=None))
+    assert world.store.brackets[resting].state is BracketState.FAILED  # never filled: nothing held
+    steps = [step.detail for step in world.store.lineage[reverse]]
+    assert not any("could not flatten" in (detail or "") for detail in steps), steps
+    # flat, so the short is tried: spot, and the paper venue holds no coins to sell
+    assert world.store.rows[reverse].status is SignalStatus.DENIED, steps
 
 
 async def test_a_denied_alert_lists_every_failed_check() -> None:

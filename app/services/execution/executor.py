@@ -16,7 +16,7 @@ from datetime import datetime
 
 import msgspec
 
-from app.domain.brackets.bracket import Bracket, BracketState, reported, with_order
+from app.domain.brackets.bracket import FINAL, Bracket, BracketState, reported, with_order
 from app.domain.execution_policy import ExecutionPolicy
 from app.domain.market import MarketKind
 from app.domain.orders import OrderState, Side
@@ -180,7 +180,7 @@ class Executor:
             self._record(pending.id, "close", f"no open {signal.symbol} position to close",
                          SignalStatus.EXECUTED)  # fmt: skip
             return
-        left = [b.id for b in closed if b.state is not BracketState.CLOSED]
+        left = [b.id for b in closed if b.state not in FINAL]  # failed: a resting entry cancelled
         status = SignalStatus.EXECUTED if not left else SignalStatus.FAILED
         detail = f"closed {len(closed) - len(left)} of {len(closed)} {signal.symbol} brackets"
         if left:
@@ -216,7 +216,7 @@ class Executor:
 
     async def _flatten_first(self, pending: PendingSignal, side: Side) -> bool:
         closed = await self._close_all(pending, side)
-        left = [b.id for b in closed if b.state is not BracketState.CLOSED]
+        left = [b.id for b in closed if b.state not in FINAL]  # failed: a resting entry cancelled
         if left:
             self._record(pending.id, "close", f"could not flatten {', '.join(left)}: not opening"
                          " the other side", SignalStatus.FAILED)  # fmt: skip
