@@ -237,11 +237,11 @@ class BracketDriver:
         expiry = venue.request_expiry_seconds
         if expiry is None:
             return self._in_doubt(bracket, order, venue)
-        span = self.misses.gone(order.client_order_id, expiry)
-        if span is None:
-            log.warning("bracket %s: %s %s is not on %s; settled as gone when still missing"
-                        " %g s from now", bracket.id, order.leg, order.client_order_id,
-                        venue.name, expiry)  # fmt: skip
+        span = self.misses.missed(order.client_order_id)
+        if span < expiry:
+            log.warning("bracket %s: %s %s is not on %s; settled as gone if still missing"
+                        " %.1f s from now", bracket.id, order.leg, order.client_order_id,
+                        venue.name, expiry - span)  # fmt: skip
             if order.state is OrderState.UNKNOWN:
                 return bracket
             unknown = msgspec.structs.replace(order, state=OrderState.UNKNOWN)

@@ -60,15 +60,10 @@ class Misses:
     clock: Callable[[], float] = time.monotonic  # monotonic seconds
     _first: dict[str, float] = field(default_factory=dict)
 
-    def gone(self, client_order_id: str, expiry: float) -> float | None:
-        """Record a miss of the order now; the seconds since its first miss when they reach
-        `expiry` (the order is gone: forgotten here), else None."""
+    def missed(self, client_order_id: str) -> float:
+        """Record a miss of the order now; the seconds since its first miss (0 for the first)."""
         now = self.clock()
-        first = self._first.setdefault(client_order_id, now)
-        if now - first < expiry:
-            return None
-        del self._first[client_order_id]
-        return now - first
+        return now - self._first.setdefault(client_order_id, now)
 
     def forget(self, client_order_id: str) -> None:
         """The order was found or settled: a later miss starts over."""
