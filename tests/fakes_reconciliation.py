@@ -75,6 +75,7 @@ class SwapVenue:
 
     name = "swaps"
     capabilities = Capabilities(reduce_only=True, spot_locks_resting_sells=False)
+    request_expiry_seconds: float | None = None
 
     def __init__(self, bid: str = "49990", ask: str = "50010") -> None:
         self.bid, self.ask = D(bid), D(ask)

@@ -13,6 +13,11 @@ class StaleBracket(Exception):
     The stale holder sends nothing more for the bracket; the newer one drives it."""
 
 
+class LeaseLapsed(StaleBracket):
+    """The running task's lease of the bracket's lock may have lapsed (not renewed in time): a
+    newer holder may drive the bracket, so this one sends nothing for it."""
+
+
 class ExchangeError(Exception):
     """Something a venue said or did not say. Adapters translate their library's errors into
     one of the subclasses, with the venue's message, so nothing above them imports ccxt."""

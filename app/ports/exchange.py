@@ -52,6 +52,13 @@ class Exchange(Protocol):
     name: str
     capabilities: Capabilities
 
+    @property
+    def request_expiry_seconds(self) -> float | None:
+        """How long after it was sent a request can still be executed by the venue, with the
+        adapter's margin (a request older than that is refused, as Binance's `recvWindow`);
+        None: the venue's requests do not expire, so a lost order may still be executed later."""
+        ...
+
     async def markets(self) -> dict[str, Market]: ...
 
     async def order_book(self, symbol: str, depth: int = 20) -> OrderBook: ...

@@ -32,7 +32,8 @@ from app.domain.sizing import SizingPolicy
 from app.domain.strategy import Strategy
 from app.ports.backtest import OpenVenue, ReplayStore
 from app.ports.execution import NoLocks
-from app.services.brackets.driver import BracketDriver, exit_side, watched
+from app.services.brackets.driver import BracketDriver
+from app.services.brackets.exits import exit_side, watched
 from app.services.brackets.monitor import BracketMonitor
 from app.services.execution.executor import Executor
 from app.services.strategy.engine import StrategyEngine

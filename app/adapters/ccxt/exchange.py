@@ -87,6 +87,11 @@ class CcxtExchange(OwnsCcxtClient):
         return f"CcxtExchange({self.name!r}, mode={self.mode!r})"
 
     @property
+    def request_expiry_seconds(self) -> float | None:
+        """The venue's request expiry as its options set it, with the retry policy's margin."""
+        return lost_create.request_expiry_seconds(self.calls, self.profile)
+
+    @property
     def circuit_state(self) -> BreakerState:
         """Routing reads it to skip a venue that is not answering."""
         return self.calls.breaker.state

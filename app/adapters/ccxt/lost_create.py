@@ -76,6 +76,18 @@ async def find_by_client_id(
             return None
 
 
+def request_expiry_seconds(calls: VenueCalls, profile: VenueProfile) -> float | None:
+    """How long after it was sent a request of the venue can still be executed, with the retry
+    policy's margin: the profile's expiry option as the ccxt options set it (or its default);
+    None when the venue's requests do not expire."""
+    expiry = profile.expiry
+    if expiry is None:
+        return None
+    value = calls.client.options.get(expiry.option)
+    expiry_ms = float(value) if value else float(expiry.default_ms)
+    return expiry_ms / 1000 + calls.retry.expiry_margin_seconds
+
+
 class _LostCreate:
     """One create that got no answer, resolved as the module docstring says."""
 
@@ -98,13 +110,13 @@ class _LostCreate:
             return found
         # Not found. The lost request may still be in flight: wait until the venue would refuse
         # it (its expiry after it was sent), then ask again before sending the copy.
-        expiry_ms = self._request_expiry_ms()
-        if expiry_ms is None:
+        expiry = request_expiry_seconds(calls, self.profile)
+        if expiry is None:
             raise OutcomeUnknown(
                 f"{calls.name} did not answer for order {cid} and its requests do not expire, so"
                 " it is not sent again; reconcile it by client order id."
             ) from cause
-        ready_at = sent_at + float(expiry_ms) / 1000 + calls.retry.expiry_margin_seconds
+        ready_at = sent_at + expiry
         if (wait := ready_at - calls.clock()) > 0:
             await calls.sleep(wait)
         found = await self._lookup(cause)
@@ -144,13 +156,6 @@ class _LostCreate:
             f"{calls.name} did not answer for order {cid} and could not be asked whether it"
             f" exists ({cause}); reconcile it by client order id."
         ) from cause
-
-    def _request_expiry_ms(self) -> float | None:
-        expiry = self.profile.expiry
-        if expiry is None:
-            return None
-        value = self.calls.client.options.get(expiry.option)
-        return float(value) if value else expiry.default_ms
 
     def _duplicate(self, error: InvalidOrder) -> bool:
         """The venue refused a client order id it already has."""

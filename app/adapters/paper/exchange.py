@@ -102,6 +102,8 @@ class PaperStateStore(Protocol):
 class PaperExchange:
     """Implements `app.ports.exchange.Exchange` over one `PaperVenue`."""
 
+    request_expiry_seconds: float | None = None  # no expiry: a lost create stays in doubt
+
     def __init__(
         self,
         venue: PaperVenue,

@@ -163,6 +163,9 @@ class RemotePaperExchange:
     than `timeout_seconds` (each call blocks one pooled connection while it waits).
     """
 
+    # no expiry: a request waiting in the host's list may still be executed after its timeout
+    request_expiry_seconds: float | None = None
+
     def __init__(
         self,
         name: str,

@@ -8,6 +8,14 @@ keeps a lost request executable, so a job resumed after the expiry can trust a "
 answer. A lease that cannot be renewed (Redis gone, or the key taken after an expiry) is logged
 at ERROR.
 
+The holder also knows, without a round trip, when its lease may lapse: the lease is registered
+for the block (`app.ports.leases.leased`) and counts as held only while less than two thirds of
+the ttl have passed since it was last taken or renewed (by the clock read before the request,
+so never later than Redis started the ttl) and no renewal found the key taken. The bracket
+driver asks right before each send, so a holder that stalled past its lease sends nothing: a
+newer holder may be driving the bracket, and the monitor counts on it (a lost create is settled
+as gone after the venue's request expiry, counted from the first miss the monitor saw itself).
+
 Each acquisition also draws the key's fencing token, in the same script (`_ACQUIRE`): the
 Redis server's time in microseconds, or one more than the key's last token. A holder whose lease
 lapsed unseen (a process paused, Redis out of its reach) still holds its older token, and the
@@ -21,7 +29,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 
 import redis
@@ -30,6 +38,7 @@ from redis.exceptions import LockError
 from redis.lock import Lock
 
 from app.ports.execution import Busy, Fence
+from app.ports.leases import leased
 
 log = logging.getLogger("signalgate.locks")
 
@@ -64,6 +73,20 @@ class _FencedLock(Lock):
         return bool(fence)
 
 
+class _Lease:
+    """`app.ports.leases.Lease` of one held lock: taken or renewed at `renewed_at` (the clock
+    read before the request), surely held until two thirds of the ttl after that."""
+
+    def __init__(self, ttl: float, clock: Callable[[], float], taken_at: float) -> None:
+        self._bound = ttl * 2 / 3  # a renewal is due every third: one may be missed, not two
+        self._clock = clock
+        self.renewed_at = taken_at
+        self.lost = False  # a renewal found the key expired or taken
+
+    def still_held(self) -> bool:
+        return not self.lost and self._clock() - self.renewed_at < self._bound
+
+
 class RedisKeyLocks:
     def __init__(
         self,
@@ -72,11 +95,13 @@ class RedisKeyLocks:
         prefix: str = "signalgate:lock:",
         ttl_seconds: float = 30.0,
         wait_seconds: float = 20.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
         self._prefix = prefix
         self._ttl = ttl_seconds
         self._wait = wait_seconds
+        self._clock = clock  # when leases were taken and renewed
         self._acquire = client.register_script(_ACQUIRE)
 
     def _lock(self, key: str) -> _FencedLock:
@@ -86,40 +111,52 @@ class RedisKeyLocks:
     async def hold(self, key: str) -> AsyncIterator[Fence]:
         lock = self._lock(key)
         deadline = time.monotonic() + self._wait
-        while not lock.acquire(blocking=False):  # one round trip; the loop keeps running
+        while True:
+            taken_at = self._clock()
+            if lock.acquire(blocking=False):  # one round trip; the loop keeps running
+                break
             if time.monotonic() > deadline:
                 raise Busy(f"{key} was held by another worker for over {self._wait:g} s")
             await asyncio.sleep(0.005)
-        async with self._renewed(lock, key):
+        async with self._renewed(lock, key, taken_at):
             yield Fence(key, lock.fence)
 
     @asynccontextmanager
     async def try_hold(self, key: str) -> AsyncIterator[Fence | None]:
         lock = self._lock(key)
+        taken_at = self._clock()
         if not lock.acquire(blocking=False):
             yield None
             return
-        async with self._renewed(lock, key):
+        async with self._renewed(lock, key, taken_at):
             yield Fence(key, lock.fence)
 
     @asynccontextmanager
-    async def _renewed(self, lock: redis.lock.Lock, key: str) -> AsyncIterator[None]:
-        """Renew the held `lock` every third of its ttl while the block runs; release it after."""
-        renewal = asyncio.create_task(self._renew(lock, key), name=f"lease {key}")
+    async def _renewed(
+        self, lock: redis.lock.Lock, key: str, taken_at: float
+    ) -> AsyncIterator[None]:
+        """Renew the held `lock` every third of its ttl while the block runs, its lease
+        registered for the block; release it after."""
+        lease = _Lease(self._ttl, self._clock, taken_at)
+        renewal = asyncio.create_task(self._renew(lock, key, lease), name=f"lease {key}")
         try:
-            yield
+            with leased(key, lease):
+                yield
         finally:
             renewal.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewal
             _release(lock, key)
 
-    async def _renew(self, lock: redis.lock.Lock, key: str) -> None:
+    async def _renew(self, lock: redis.lock.Lock, key: str, lease: _Lease) -> None:
         while True:
             await asyncio.sleep(self._ttl / 3)
+            asked_at = self._clock()
             try:
                 lock.reacquire()
-            except (LockError, redis.RedisError):
+                lease.renewed_at = asked_at
+            except (LockError, redis.RedisError) as error:
+                lease.lost = isinstance(error, LockError)  # not ours any more
                 log.exception("the lock of %s could not be renewed: another process may act on "
                               "it now", key)  # fmt: skip
                 return

@@ -21,12 +21,14 @@ from app.domain.brackets.planner import Action, Cancel, Place, Settle, plan, tra
 from app.domain.brackets.pnl import settled
 from app.domain.execution_policy import ExecutionPolicy
 from app.domain.market import OrderBook
-from app.domain.orders import IllegalTransition, Leg, OrderRequest, OrderState, OrderStatus, Side
+from app.domain.orders import IllegalTransition, Leg, OrderRequest, OrderState, OrderStatus
 from app.domain.targets import TrailingRules
 from app.ports.errors import ExchangeError, Fatal, OrderNotFound, OutcomeUnknown, Retryable
 from app.ports.exchange import Exchange
 from app.ports.execution import ExecutionStore, LineageStep
 from app.services.brackets.doubt import doubt_detail
+from app.services.brackets.exits import exit_side, watched
+from app.services.brackets.misses import Misses, refuse_lapsed
 
 log = logging.getLogger("signalgate.brackets")
 
@@ -55,6 +57,8 @@ class BracketDriver:
     trailing: TrailingRules = field(default_factory=TrailingRules)  # how trailing stops move
     # orders whose doubt is on the lineage already (by this process): one step, not one a round
     _doubted: set[str] = field(default_factory=set, init=False)
+    # the first miss this process saw of each unconfirmed order, on venues whose requests expire
+    misses: Misses = field(default_factory=Misses)
 
     @classmethod
     def for_policy(
@@ -86,7 +90,8 @@ class BracketDriver:
         Raises:
             ExchangeError: as `Exchange.create_order`; after `OutcomeUnknown` the order may
                 exist: it stays `unknown` (in doubt) until it is looked up or resolved.
-            StaleBracket: a newer holder of the lock saved the bracket; nothing was sent.
+            StaleBracket: a newer holder of the lock saved the bracket, or the lease of the
+                lock may have lapsed (`LeaseLapsed`); nothing was sent.
         """
         self._on_record(bracket)
         return await venue.create_order(request_of(bracket, order))
@@ -95,9 +100,11 @@ class BracketDriver:
         """Save `bracket` and write everything kept back, right before a request goes to the
         venue, so that the venue never acts on an order the book does not hold as it is sent:
         leaving a batch writes what every open batch keeps back. Under a lock, the save is a
-        compare-and-swap, and a refused one raises `StaleBracket` here: nothing is sent."""
+        compare-and-swap, and a refused one raises `StaleBracket` here: nothing is sent. So does
+        a lease of the lock that may have lapsed by now, the save done (`LeaseLapsed`)."""
         with self.store.batch():
             self._save(bracket)
+        refuse_lapsed(bracket)
 
     async def drive(
         self, bracket: Bracket, venue: Exchange, *, book: OrderBook | None = None
@@ -202,8 +209,10 @@ class BracketDriver:
         reused client order id once the first order is filled, so a copy could enter twice. An
         order the venue never confirmed stays `unknown` and its bracket is in doubt (`doubt`):
         no new entry on its account and symbol until a later lookup finds it or an operator
-        settles it (`signalgate orders resolve`). One the venue had confirmed (it has a venue
-        id) and no longer knows is counted as expired."""
+        settles it (`signalgate orders resolve`). On a venue whose requests expire, a second
+        miss at least the expiry after the first this process saw settles it as gone
+        (`app.services.brackets.misses` says why that is safe). One the venue had confirmed (it
+        has a venue id) and no longer knows is counted as expired."""
         for order in bracket.orders:
             if order.state not in (OrderState.SUBMITTED, OrderState.UNKNOWN):
                 continue
@@ -214,13 +223,32 @@ class BracketDriver:
                             order.client_order_id, error)  # fmt: skip
                 continue
             if found is None and order.order_id is None:
-                bracket = self._in_doubt(bracket, order, venue)
+                bracket = self._missed(bracket, order, venue)
             elif found is None:  # had and forgotten: nothing rests there
                 gone = msgspec.structs.replace(order, state=OrderState.EXPIRED)
                 bracket = self._save(with_order(bracket, gone))
             else:
+                self.misses.forget(order.client_order_id)
                 bracket = self._save(self._reported(bracket, order, found))
         return bracket
+
+    def _missed(self, bracket: Bracket, order: LegOrder, venue: Exchange) -> Bracket:
+        """`order`, never confirmed, is not on the venue: gone once its requests expired."""
+        expiry = venue.request_expiry_seconds
+        if expiry is None:
+            return self._in_doubt(bracket, order, venue)
+        span = self.misses.missed(order.client_order_id)
+        if span < expiry:
+            log.warning("bracket %s: %s %s is not on %s; settled as gone if still missing"
+                        " %.1f s from now", bracket.id, order.leg, order.client_order_id,
+                        venue.name, expiry - span)  # fmt: skip
+            if order.state is OrderState.UNKNOWN:
+                return bracket
+            unknown = msgspec.structs.replace(order, state=OrderState.UNKNOWN)
+            return self._save(with_order(bracket, unknown))
+        by = (f"its request expiry: {venue.name} had no such order in two lookups {span:.1f} s"
+              f" apart, and it executes no request {expiry:g} s after it was sent")  # fmt: skip
+        return self.settle_doubt(bracket, order, None, by)
 
     def _in_doubt(self, bracket: Bracket, order: LegOrder, venue: Exchange) -> Bracket:
         """Keep `order` unknown; say so at ERROR every time, on the lineage once per process."""
@@ -245,6 +273,7 @@ class BracketDriver:
         on an operator's word (`by`): saved and on the lineage."""
         cid = order.client_order_id
         self._doubted.discard(cid)
+        self.misses.forget(cid)
         if status is None:
             settled_order = with_order(
                 bracket, msgspec.structs.replace(order, state=OrderState.EXPIRED)
@@ -365,16 +394,3 @@ def _still_covered(bracket: Bracket, order: LegOrder) -> bool:
         for o in bracket.orders
         if o.client_order_id != order.client_order_id
     )
-
-
-def watched(bracket: Bracket) -> bool:
-    """Whether a target or a trailing stop of the bracket is watched here, on the exit price."""
-    watched = bracket.trailing_percent is not None or (
-        bool(bracket.take_profits) and not bracket.resting_legs
-    )
-    return watched and bracket.position > 0
-
-
-def exit_side(bracket: Bracket, book: OrderBook) -> Decimal | None:
-    """The price the bracket's position exits at: the best bid for a long, the ask for a short."""
-    return book.best_bid if bracket.side is Side.BUY else book.best_ask

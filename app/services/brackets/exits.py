@@ -1,0 +1,22 @@
+"""The price a bracket's position exits at, and whether the driver watches it."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from app.domain.brackets.bracket import Bracket
+from app.domain.market import OrderBook
+from app.domain.orders import Side
+
+
+def watched(bracket: Bracket) -> bool:
+    """Whether a target or a trailing stop of the bracket is watched here, on the exit price."""
+    watched = bracket.trailing_percent is not None or (
+        bool(bracket.take_profits) and not bracket.resting_legs
+    )
+    return watched and bracket.position > 0
+
+
+def exit_side(bracket: Bracket, book: OrderBook) -> Decimal | None:
+    """The price the bracket's position exits at: the best bid for a long, the ask for a short."""
+    return book.best_bid if bracket.side is Side.BUY else book.best_ask
