@@ -137,6 +137,11 @@ class FakeBinance:
         with self._lock:
             self.faults.append(Fault(method, path, kind, count))
 
+    def drop_current(self) -> None:
+        """For a hook: the request it runs before never reaches the API (a 503 from the edge),
+        whatever other requests are handled meanwhile."""
+        self._request.dropped = True
+
     def before_next(self, method: str, path: str, action: Callable[[], None]) -> None:
         """Run `action` just before the next `method` `path` request is handled."""
         with self._lock:
@@ -214,8 +219,11 @@ class FakeBinance:
             if (method, path) == ("POST", "/api/v3/order"):
                 self._request.creating = dict(parse_qsl(body)).get("newClientOrderId", "")
                 self.creates.append(self._request.creating)
+        self._request.dropped = False
         if (hook := self._take_hook(method, path)) is not None:
             hook.action()
+        if self._request.dropped:  # lost on its way: the venue's edge answers, no API code runs
+            return 503, "<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>"
         fault = self._take_fault(method, path)
         if fault == "429":
             return 429, {"code": -1003, "msg": "Too many requests; please use the websocket."}

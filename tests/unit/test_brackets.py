@@ -274,3 +274,32 @@ def test_a_trailing_stop_follows_the_best_price_and_never_loosens() -> None:
     actions = plan(with_order(up, stop), D(120))
     assert actions[0] == Cancel(stop.client_order_id)
     assert placed(actions)[0].trigger_price == D(114)
+
+
+def test_a_stop_fill_after_reconciliation_took_the_position_off_buys_nothing_back() -> None:
+    """Reconciliation took the bracket's 0.010 off (sold by hand, it read), then its stop turns
+    out filled too: the venue sold what it had; no buy brings back coins nobody ordered."""
+    stop = msgspec.structs.replace(
+        accept(placed(plan(long(entry()), D(100)))[0], "2"),
+        state=S.FILLED,
+        filled=D("0.010"),
+        average_price=D(95),
+    )
+    taken = long(entry(), stop, adjusted=D("-0.010"))
+    assert taken.position == D("-0.010")
+
+    assert placed(plan(taken, D(94))) == []
+    assert plan(taken, D(94)) == [Settle(BracketState.CLOSED)]
+
+
+def test_an_over_fill_is_bought_back_but_not_what_reconciliation_took_off() -> None:
+    stop = msgspec.structs.replace(
+        accept(placed(plan(long(entry()), D(100)))[0], "2"), state=S.FILLED, filled=D("0.010")
+    )
+    fire = LegOrder(Leg.TAKE_PROFIT, client_order_id(SID, Leg.TAKE_PROFIT), Side.SELL,
+                    OrderKind.MARKET, D("0.004"), state=S.FILLED, order_id="3",
+                    filled=D("0.004"), average_price=D(110))  # fmt: skip
+
+    (buy_back,) = placed(plan(long(entry(), stop, fire, adjusted=D("-0.003")), D(100)))
+
+    assert (buy_back.side, buy_back.amount) == (Side.BUY, D("0.004"))

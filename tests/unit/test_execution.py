@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -14,7 +15,7 @@ from app.adapters.paper.exchange import PaperExchange
 from app.domain.brackets.bracket import BracketState
 from app.domain.execution_policy import EntryPolicy, ExecutionPolicy
 from app.domain.market import Market, OrderBook
-from app.domain.orders import Leg, OrderState, Side
+from app.domain.orders import Leg, OrderRequest, OrderState, OrderStatus, Side
 from app.domain.paper.venue import PaperVenue
 from app.domain.risk_values import RiskLimits, TradingState
 from app.domain.signals import (
@@ -28,6 +29,7 @@ from app.domain.signals import (
     TakeProfit,
 )
 from app.domain.sizing import SizingPolicy
+from app.ports.errors import Unavailable
 from app.ports.execution import NoLocks
 from app.services.brackets.driver import BracketDriver
 from app.services.brackets.monitor import BracketMonitor
@@ -293,3 +295,32 @@ def test_holdings_are_summed_per_venue_symbol_and_side() -> None:
     assert held["a", Side.BUY].brackets == 3
     assert (held["b", Side.BUY].position, held["b", Side.BUY].entry_price) == (D("0.2"), D(150))
     assert (held["a", Side.SELL].position, held["a", Side.SELL].entry_price) == (0, None)
+
+
+async def test_a_key_that_fails_in_a_batch_lets_the_other_keys_finish_before_the_error() -> None:
+    """A key's error ends the job only once every other key of the batch has run to its end:
+    a run left pending would go on in the next job, perhaps mid-create after its lease lapsed."""
+    world = World(a="99990x1|100000x1")
+    venue = world.venues["a"]
+    create, read_book = venue.create_order, venue.order_book
+
+    async def slow_create(request: OrderRequest) -> OrderStatus:
+        await asyncio.sleep(0.05)  # a venue round trip
+        return await create(request)
+
+    async def book_or_outage(symbol: str, depth: int = 20) -> OrderBook:
+        if symbol == "BTC/USDT":
+            raise Unavailable("the venue's BTC/USDT book cannot be read")
+        return await read_book(symbol, depth)
+
+    venue.create_order = slow_create  # type: ignore[method-assign]
+    venue.order_book = book_or_outage  # type: ignore[method-assign]
+    ids = [next(world.ids) for _ in range(2)]
+    world.store.add(ids[0], alert(), NOW)
+    world.store.add(ids[1], alert(symbol="ETH/USDT", take_profits=(), stop_loss=None), NOW)
+
+    with pytest.raises(Unavailable):
+        await world.executor.execute_many(ids)
+
+    assert [t for t in asyncio.all_tasks() if "_run_key" in repr(t.get_coro())] == []
+    assert world.store.brackets[ids[1]].state is BracketState.OPEN  # ETH ran to its end

@@ -137,8 +137,11 @@ def plan(bracket: Bracket, exit_price: Decimal | None) -> list[Action]:
     entries = [o for o in live if o.leg is Leg.ENTRY]
     position = bracket.position
 
-    if position < 0:  # a cancel lost to a fill: more went out than came in; buy it back
-        over = -position
+    # a cancel lost to a fill: more went out than came in; buy it back. What reconciliation
+    # took off (`adjusted`: the venue held less) is never bought back: a stop that filled after
+    # the venue was read sold coins the venue had, and the next reconciliation squares the rest.
+    over = bracket.exited - bracket.entry_filled
+    if over > 0:
         return [
             *(Cancel(o.client_order_id) for o in legs),
             Place(_new_leg(bracket, Leg.EXIT, bracket.side, OrderKind.MARKET, over,

@@ -114,7 +114,11 @@ class Executor:
                 newest[key] = max(newest.get(key, state.id), state.id)
         units: set[str] = set()  # linked signals run as units, after the keys
         runs = [self._run_key(a, s, up_to, units) for (a, s), up_to in newest.items()]
-        await (runs[0] if len(runs) == 1 else asyncio.gather(*runs))
+        # every key runs to its end before an error of one is raised: a run left pending would
+        # resume in the next job, maybe mid-create, after its lease lapsed
+        for failed in await asyncio.gather(*runs, return_exceptions=True):
+            if isinstance(failed, BaseException):
+                raise failed
         for unit in sorted(units):
             await self._units.run(unit)
         done = self._store.states(signal_ids) if newest else found

@@ -41,7 +41,9 @@ log = logging.getLogger("signalgate.reconciliation")
 _ZERO = Decimal(0)
 
 # the comparison again, from a new reading of the venue, with these open brackets
-Recompare = Callable[[Sequence[Bracket]], Awaitable[Comparison]]
+# the venue read anew, then compared with the brackets read back after that read
+Compare = Callable[[Sequence[Bracket]], Awaitable[Comparison]]
+Recompare = Callable[[], Awaitable[Compare]]
 
 
 @dataclass(frozen=True)
@@ -72,16 +74,22 @@ class DriftSettler:
         None when a lock is busy, the key's brackets changed meanwhile, or an order's outcome is
         unknown (its fill may be the difference): looked at again on the next run."""
         async with contextlib.AsyncExitStack() as stack:
+            fences = []
             for lock in sorted({lock_key(b.account, b.symbol) for b in brackets}):
-                if not await stack.enter_async_context(self.locks.try_hold(lock)):
+                fence = await stack.enter_async_context(self.locks.try_hold(lock))
+                if fence is None:
                     log.info("drift check on %s: %s is busy; looked at on the next run",
                              venue.name, lock)  # fmt: skip
                     return None
-            with self.store.batch():  # written before the locks are let go
+                fences.append(fence)
+            with self.store.batch(*fences):  # the holder's; written before the locks go
+                # the venue first, the brackets' orders after: an order that fills between the
+                # two reads shows in the brackets too, never as a shortfall of the venue's
+                compare = await recompare()
                 fresh = await self._read_back(venue, key, brackets)
                 if fresh is None or any(unsettled(b) for b in fresh):
                     return None
-                found = await recompare(fresh)
+                found = await compare(fresh)
                 takes = shortfall_takes(fresh, found.drift) if found.drift else []
                 moved = sum((signed(b.side, take) for b, take in takes), _ZERO)
                 after = msgspec.structs.replace(found, brackets=found.brackets - moved)

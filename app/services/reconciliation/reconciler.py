@@ -30,7 +30,7 @@ from app.domain.reconciliation import (
     unsettled,
 )
 from app.domain.risk_values import TradingState
-from app.ports.errors import ExchangeError, Unavailable
+from app.ports.errors import ExchangeError, StaleBracket, Unavailable
 from app.ports.exchange import Exchange
 from app.ports.execution import ExecutionStore, KeyLocks
 from app.ports.reconciliation import KeyState, ReconciliationStore, VenueRun
@@ -42,7 +42,7 @@ from app.services.reconciliation.book import (
     keys_to_compare,
     read_venue,
 )
-from app.services.reconciliation.drift import DriftSettler, Recompare, Settled
+from app.services.reconciliation.drift import Compare, DriftSettler, Recompare, Settled
 from app.services.reconciliation.orphans import cancel_orphans, orphans
 
 log = logging.getLogger("signalgate.reconciliation")
@@ -188,6 +188,8 @@ class Reconciler:
             log.warning("reconciliation: %s %s could not be checked (%s); next run", venue.name,
                         key[0], error)  # fmt: skip
             return None
+        except StaleBracket:  # logged by the store; the newer holder drives it
+            return None
 
     def _baseline(
         self,
@@ -214,13 +216,18 @@ class Reconciler:
         return unexplained
 
     def _recompare(self, venue: Exchange, key: Key, seen: Comparison) -> Recompare:
-        """The comparison of `key` again, from a new reading of the venue."""
+        """The comparison of `key` again: the venue read anew, then compared with the brackets
+        read back after it (`DriftSettler.settle`)."""
 
-        async def recompare(brackets: Sequence[Bracket]) -> Comparison:
+        async def recompare() -> Compare:
             reading = await read_venue(venue)
-            settled = await self._settled(venue.name)
-            held = held_by_brackets(key, reading.markets, brackets, settled)
-            return msgspec.structs.replace(seen, held=reading.held(key), brackets=held)
+
+            async def compare(brackets: Sequence[Bracket]) -> Comparison:
+                settled = await self._settled(venue.name)
+                held = held_by_brackets(key, reading.markets, brackets, settled)
+                return msgspec.structs.replace(seen, held=reading.held(key), brackets=held)
+
+            return compare
 
         return recompare
 
