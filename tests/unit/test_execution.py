@@ -31,6 +31,7 @@ from app.domain.signals import (
 from app.domain.sizing import SizingPolicy
 from app.ports.errors import Unavailable
 from app.ports.execution import NoLocks
+from app.ports.reservations import Reservations
 from app.services.brackets.driver import BracketDriver
 from app.services.brackets.monitor import BracketMonitor
 from app.services.execution.executor import Executor
@@ -87,6 +88,7 @@ class World:
         policy: ExecutionPolicy | None = None,
         limits: RiskLimits | None = None,
         modes: dict[str, str] | None = None,
+        reservations: Reservations | None = None,
         **venue_books: str,
     ) -> None:
         self.books = Books(**{n: book(*spec.split("|")) for n, spec in venue_books.items()})
@@ -103,6 +105,7 @@ class World:
             limits=limits or RiskLimits(),
             sizing=SizingPolicy(),
             policy=policy,
+            reservations=reservations,
         )
         self.monitor = BracketMonitor(
             store=self.store,

@@ -3,6 +3,7 @@ reverses, route fallbacks through the risk gate, live routes never dropping to p
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 import pytest
@@ -11,9 +12,11 @@ from app.domain.brackets.bracket import BracketState
 from app.domain.execution_policy import EntryPolicy, ExecutionPolicy
 from app.domain.market import Market
 from app.domain.orders import Leg, OrderRequest, OrderStatus
+from app.domain.reservations import Reservation, Reserved
 from app.domain.risk_values import RiskLimits, TradingState
 from app.domain.signals import Action, SignalStatus
 from app.ports.errors import Fatal, Retryable
+from app.ports.reservations import LocalReservations
 from tests.fakes_execution import OnRecordFirst
 from tests.unit.test_execution import NOW, World, alert
 
@@ -129,3 +132,32 @@ async def test_a_live_venue_whose_markets_cannot_be_read_never_lets_paper_take_t
     assert "paper: it is a paper venue and a live venue lists or may list BTC/USDT" in detail
     assert signal_id not in world.store.brackets
     assert not world.venues["paper"].venue.fills_since("BTC/USDT", NOW)
+
+
+class Overtaken(LocalReservations):
+    """The first entry's reservation is taken; after it, other workers' entries keep being
+    reserved first (every later reserve finds a newer version)."""
+
+    def reserve(
+        self, account: str, version: int, entry: Reservation, now: datetime
+    ) -> Reserved | None:
+        if self.read(account, now).version == 0:
+            return super().reserve(account, version, entry, now)
+        return Reserved(version + 1, ())
+
+
+async def test_a_fallback_venue_overtaken_by_other_entries_fails_the_signal_not_executes_it() -> (
+    None
+):
+    """Its reservation could not be taken: the job must not end with a refused bracket and a
+    retry that reads it as begun and records the signal executed with nothing placed."""
+    world = World(a="99990x1|100010x1", b=BOOK, reservations=Overtaken())
+    refusing(world, "b")
+
+    signal_id = await world.send(alert(price=D(100_000)))
+
+    assert world.store.rows[signal_id].status is SignalStatus.FAILED
+    [denied] = [s for s in world.store.lineage[signal_id]
+                if s.detail.startswith("a, the next venue, is denied")]  # fmt: skip
+    assert "other entries were approved 50 times" in denied.detail
+    assert not world.venues["a"].venue.fills_since("BTC/USDT", NOW)

@@ -28,12 +28,7 @@ from app.domain.sizing import SizingPolicy, SizingRequest, Unsizable, size
 from app.domain.targets import Targets
 from app.ports.errors import Fatal, OutcomeUnknown, Retryable
 from app.ports.exchange import Exchange
-from app.ports.execution import (
-    ExecutionStore,
-    KeyLocks,
-    PendingSignal,
-    lock_key,
-)
+from app.ports.execution import Busy, ExecutionStore, KeyLocks, PendingSignal, lock_key
 from app.ports.reconciliation import HOLD_CHECK, EntryHolds, held_back
 from app.ports.reservations import LocalReservations, Reservations
 from app.services.brackets.doubt import CHECK as DOUBT
@@ -312,7 +307,10 @@ class Executor:
         def gate(candidate: Candidate) -> Approved | Denied:  # a fallback's own venue
             alone = Route(candidate, (), route.rejected)
             request = risk_request(signal, side, alone, views, targets, reference)
-            return self._gate.approve(pending, request, views, counted=snapshot)  # replaces its own
+            try:  # its reservation replaces the refused venue's
+                return self._gate.approve(pending, request, views, counted=snapshot)
+            except Busy as busy:  # a retry would find the refused bracket and call it begun
+                return Denied((CheckResult("reservation", False, str(busy)),))
 
         await self._open(pending, side, route, views, targets, gate)
         self._gate.release(pending)  # on record: the book counts it now
