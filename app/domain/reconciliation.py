@@ -108,9 +108,15 @@ def shortfall_takes(brackets: Sequence[Bracket], drift: Decimal) -> list[tuple[B
     return takes
 
 
-def take_off(bracket: Bracket, amount: Decimal) -> Bracket:
-    """The bracket holding `amount` less, as the venue does."""
-    return msgspec.structs.replace(bracket, adjusted=bracket.adjusted - amount)
+def take_off(bracket: Bracket, amount: Decimal, price: Decimal | None = None) -> Bracket:
+    """The bracket holding `amount` less, as the venue does, gone at `price` (the venue's mid
+    then; its entry price when none is known: no P&L is made up)."""
+    at = price if price is not None else bracket.entry_price or Decimal(0)
+    return msgspec.structs.replace(
+        bracket,
+        adjusted=bracket.adjusted - amount,
+        adjusted_value=bracket.adjusted_value + amount * at,
+    )
 
 
 def show(value: Decimal) -> str:

@@ -342,3 +342,20 @@ async def test_a_drift_is_confirmed_from_the_venue_read_before_the_brackets_orde
     # the confirmation's venue read comes first, then the orders, and no venue read after them
     assert confirming[0] == "position", reads
     assert "position" not in confirming[1:], reads
+
+
+async def test_a_liquidation_counts_its_loss_like_an_exit_at_the_venues_mid() -> None:
+    """Taken off the book, the position's loss must still weigh on MAX_DAILY_LOSS: it is realized
+    as if sold at the venue's mid when reconciliation takes it off."""
+    desk = Desk()
+    signal_id = await opened(desk)
+    entry = desk.bracket(signal_id).entry_price
+    assert entry is not None
+    desk.venue.move("49000", "49010")  # down, still above the 48,000 stop-loss
+    desk.venue.liquidate()
+
+    await desk.reconciler.run_once()
+
+    bracket = desk.bracket(signal_id)
+    assert bracket.state is BracketState.CLOSED
+    assert bracket.realized_pnl == (D(49_005) - entry) * AMOUNT  # about -10 USDT, not 0

@@ -88,6 +88,9 @@ class Bracket(msgspec.Struct, frozen=True):
     # what reconciliation took off the position (negative) to match what the venue holds: coins
     # sold by hand, a liquidation (`app.services.reconciliation`)
     adjusted: Decimal = _ZERO
+    # what the amount taken off was worth when it was (at the venue's mid): its P&L counts as
+    # an exit's, so that a liquidation or a hand sale weighs on the day's loss
+    adjusted_value: Decimal = _ZERO
 
     @property
     def entry_filled(self) -> Decimal:

@@ -43,7 +43,9 @@ def realized_pnl(bracket: Bracket) -> Decimal:
         ),
         _ZERO,
     )
-    return sign * (gross - entry * bracket.exited) - _fees(bracket)
+    # what reconciliation took off (`adjusted`, negative) left the position at `adjusted_value`
+    gross += bracket.adjusted_value
+    return sign * (gross - entry * (bracket.exited - bracket.adjusted)) - _fees(bracket)
 
 
 def _fees(bracket: Bracket) -> Decimal:

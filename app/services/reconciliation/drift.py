@@ -32,6 +32,7 @@ from app.domain.reconciliation import (
     take_off,
     unsettled,
 )
+from app.ports.errors import ExchangeError
 from app.ports.exchange import Exchange
 from app.ports.execution import ExecutionStore, KeyLocks, lock_key
 from app.services.brackets.driver import BracketDriver
@@ -97,7 +98,7 @@ class DriftSettler:
                 taken = {b.id: take for b, take in takes}
                 for bracket in fresh:  # the fills read back acted on, the shortfall's brackets too
                     now = (
-                        self._adjust(bracket, taken[bracket.id], detail)
+                        await self._adjust(venue, bracket, taken[bracket.id], detail)
                         if bracket.id in taken
                         else bracket
                     )
@@ -121,9 +122,16 @@ class DriftSettler:
             fresh.append(self.driver.refresh(bracket, statuses))
         return fresh
 
-    def _adjust(self, bracket: Bracket, take: Decimal, detail: str) -> Bracket:
-        """`bracket` holding `take` less, saved, and said so on its lineage."""
-        changed = take_off(bracket, take)
+    async def _adjust(
+        self, venue: Exchange, bracket: Bracket, take: Decimal, detail: str
+    ) -> Bracket:
+        """`bracket` holding `take` less, gone at the venue's mid (its P&L counts toward the
+        day's loss like an exit's), saved, and said so on its lineage."""
+        try:
+            mark = (await venue.order_book(bracket.symbol, 5)).mid
+        except ExchangeError:
+            mark = None  # valued at its entry price: no P&L made up
+        changed = take_off(bracket, take, mark)
         self.store.save_bracket(changed, self.clock())
         holds = f"this bracket now holds {show(changed.position)} ({show(take)} less)"
         self.driver.incident(changed, "drift", f"{detail}; {holds}")
