@@ -12,11 +12,13 @@ from app.domain.brackets.bracket import Bracket, BracketState, LegOrder
 from app.domain.market import Market
 from app.domain.orders import Leg, OrderKind, OrderRequest, OrderState, OrderStatus, Side
 from app.domain.paper.venue import PaperVenue
+from app.domain.reservations import Reservation
 from app.domain.risk_values import RiskLimits
 from app.domain.signals import Action, Link, Signal, SignalStatus
 from app.domain.sizing import SizingPolicy
 from app.ports.errors import Fatal
 from app.ports.execution import NoLocks
+from app.ports.reservations import LocalReservations
 from app.services.brackets.driver import BracketDriver
 from app.services.brackets.monitor import BracketMonitor
 from app.services.execution.executor import Executor, SignalMissing
@@ -42,7 +44,14 @@ class Refusing(OnRecordFirst):
 class World:
     """Venue a sells BTC at 100,000; venue b buys it at 100,600 and holds 0.005 BTC to sell."""
 
-    def __init__(self, *, b_holds: str = "0.005", refusing_b: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        b_holds: str = "0.005",
+        refusing_b: bool = False,
+        limits: RiskLimits | None = None,
+        reservations: LocalReservations | None = None,
+    ) -> None:
         self.now = NOW
         books = {"a": book("99990x1", "100000x1"), "b": book("100600x1", "100610x1")}
         kind = Refusing if refusing_b else OnRecordFirst
@@ -64,8 +73,9 @@ class World:
             modes={"a": "paper", "b": "paper"},
             clock=self.clock,
             locks=NoLocks(),
-            limits=RiskLimits(),
+            limits=limits or RiskLimits(),
             sizing=SizingPolicy(),
+            reservations=reservations,
         )
         self.ids = iter(f"01JX5Z3K8Q4W2N7R9T1V3B5C{n:02d}" for n in range(100))
 
@@ -320,3 +330,42 @@ async def test_an_unwind_residual_the_venue_cannot_take_yet_is_flattened_by_the_
     await monitor.run_once()
     assert world.btc("a") == 0
     assert world.store.brackets[ids[0]].state is BracketState.CLOSED
+
+
+async def test_a_units_legs_count_the_entries_other_workers_have_on_their_way() -> None:
+    """Another worker's entry, approved and not on record yet, holds the account's last open
+    position: the unit's legs are checked with it counted, as any entry is."""
+    reserved = LocalReservations()
+    other = Reservation("01JX5Z3K8Q4W2N7R9T1V3B5OTH", "a", "ETH/USDT", D(1_000), NOW + UNIT_WAIT)
+    assert reserved.reserve("default", 0, other, NOW) is None
+    world = World(limits=RiskLimits(max_open_positions=1), reservations=reserved)
+    ids = world.unit()
+
+    statuses = await world.executor.execute_many(ids)
+
+    assert list(statuses.values()) == [SignalStatus.DENIED, SignalStatus.DENIED]
+    assert "(MAX_OPEN_POSITIONS)" in (world.store.lineage[ids[0]][-1].detail or "")
+    assert (world.btc("a"), world.btc("b")) == (D(0), D("0.005"))  # nothing placed
+
+
+async def test_a_units_legs_are_reserved_while_they_are_sent_and_released_after() -> None:
+    """Other workers' entries must see the unit's legs while they are on their way (each is an
+    open position and exposure), and nothing is left reserved once the unit has run."""
+    reserved = LocalReservations()
+    world = World(reservations=reserved)
+    seen: list[set[str]] = []
+    venue = world.venues["a"]
+    create = venue.create_order
+
+    async def noting(request: OrderRequest) -> OrderStatus:
+        seen.append({e.id for e in reserved.read("default", NOW).entries})
+        return await create(request)
+
+    venue.create_order = noting  # type: ignore[method-assign]
+    ids = world.unit()
+
+    statuses = await world.executor.execute_many(ids)
+
+    assert list(statuses.values()) == [SignalStatus.EXECUTED, SignalStatus.EXECUTED]
+    assert seen[0] == set(ids)  # both legs reserved when the first is sent
+    assert reserved.read("default", NOW).entries == ()

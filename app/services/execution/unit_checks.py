@@ -11,12 +11,13 @@ from decimal import Decimal
 import msgspec
 
 from app.domain.orders import Side
-from app.domain.risk import Approved, check, check_before_sizing
+from app.domain.risk import Approved, check_before_sizing
 from app.domain.routing import NoRoute, Route, choose_route
 from app.domain.signals import Action, QtyMode, Signal
 from app.domain.sizing import SizingRequest, Unsizable, size
 from app.ports.execution import PendingSignal
 from app.services.execution.context import ExecutionContext
+from app.services.execution.reservations import EntryGate
 from app.services.execution.views import Denial, VenueView, risk_request
 
 _BPS = Decimal(10_000)
@@ -117,11 +118,14 @@ async def _check_leg(
         denial.add("opportunity", moved)
     # a unit's legs are closed with the unit: no stop-loss is asked of them
     leg_request = risk_request(signal, side, route, [view], None, signal.price)
-    decision = check(
+    # the account-wide limits with every other entry counted, and the leg's reservation, as an
+    # entry's (released when the unit has run: `UnitExecutor.run`)
+    decision = EntryGate(ctx).approve(
+        pending,
         msgspec.structs.replace(leg_request, holds_position=False),
-        snapshot,
-        ctx.limits,
-        now,
+        [view],
+        account,
+        counted=snapshot,
     )
     checks = [*decision.checks, *denial.failed_extra]
     if not isinstance(decision, Approved) or denial.failed_extra:

@@ -31,6 +31,7 @@ from app.ports.errors import ExchangeError, OutcomeUnknown
 from app.ports.exchange import Exchange
 from app.ports.execution import PendingSignal, lock_key
 from app.services.execution.context import ExecutionContext
+from app.services.execution.reservations import EntryGate
 from app.services.execution.unit_checks import ReadyLeg, checked, leg_name
 
 log = logging.getLogger("signalgate.execution")
@@ -53,7 +54,13 @@ class UnitExecutor:
         async with AsyncExitStack() as held:
             fences = [await held.enter_async_context(self._ctx.locks.hold(key)) for key in keys]
             with self._store.batch(*fences):  # written before the locks are let go; fenced
-                await self._run(self._store.unit(unit_id))  # read again under the locks
+                legs = self._store.unit(unit_id)  # read again under the locks
+                try:
+                    await self._run(legs)
+                finally:  # placed legs are on record (the book counts them), the rest not placed
+                    gate = EntryGate(self._ctx)
+                    for leg in legs:
+                        gate.release(leg)
 
     async def _run(self, legs: list[PendingSignal]) -> None:
         waiting = [p for p in legs if p.status in PENDING]
