@@ -26,7 +26,6 @@ from sqlalchemy import (
     Connection,
     Engine,
     bindparam,
-    or_,
     select,
     update,
 )
@@ -62,7 +61,7 @@ from app.adapters.sql.execution_rows import (
 )
 from app.adapters.sql.holdings import HoldingRows
 from app.adapters.sql.open_entries import OpenEntries
-from app.adapters.sql.prepared import Prepared
+from app.adapters.sql.prepared import Prepared, any_of
 from app.adapters.sql.tables_execution import brackets, controls, orders, pnl_changes
 from app.domain.brackets.bracket import FINAL, Bracket
 from app.domain.risk_values import TradingState
@@ -139,7 +138,7 @@ class SqlExecutionStore:
             .where(
                 signals.c.account == bindparam("account"),
                 signals.c.symbol == bindparam("symbol"),
-                _any_of(signals.c.status, _OPEN),
+                any_of(signals.c.status, _OPEN),
                 signals.c.id <= bindparam("up_to"),
             )
             .order_by(signals.c.id)
@@ -380,8 +379,3 @@ class SqlExecutionStore:
         with self._reading() as conn:
             rows = conn.execute(stmt).all()
         return [order_view(row) for row in rows]
-
-
-def _any_of(column: Any, values: Sequence[str]) -> Any:
-    """`column IN (values)` with one bound value each (a prepared statement holds no IN list)."""
-    return or_(*(column == value for value in values))

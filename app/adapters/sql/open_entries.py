@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, or_, select
 
-from app.adapters.sql.prepared import Prepared
+from app.adapters.sql.prepared import Prepared, any_of
 from app.adapters.sql.tables_execution import brackets, orders
 from app.domain.brackets.bracket import FINAL, BracketState
 from app.domain.orders import TERMINAL, Leg, OrderState
@@ -18,11 +17,6 @@ from app.domain.reservations import RestingEntry
 
 _OPEN_BRACKETS = [s.value for s in BracketState if s not in FINAL]
 _OPEN_ORDERS = [s.value for s in OrderState if s not in TERMINAL]
-
-
-def _any_of(column: Any, values: list[str]) -> Any:
-    """`column IN (values)` with one bound value each (a prepared statement holds no IN list)."""
-    return or_(*(column == value for value in values))
 
 
 class OpenEntries:
@@ -37,7 +31,7 @@ class OpenEntries:
             .where(
                 orders.c.account == bindparam("account"),
                 orders.c.leg == Leg.ENTRY.value,
-                _any_of(orders.c.state, _OPEN_ORDERS),
+                any_of(orders.c.state, _OPEN_ORDERS),
             ),
         )  # fmt: skip
         self._engine = engine
@@ -65,7 +59,7 @@ class OpenEntries:
                 self._engine,
                 select(brackets.c.id).where(
                     or_(*(brackets.c.id == bindparam(f"id{n}") for n in range(len(ids)))),
-                    _any_of(brackets.c.state, _OPEN_BRACKETS),
+                    any_of(brackets.c.state, _OPEN_BRACKETS),
                 ),
             )
         values = {f"id{n}": entry_id for n, entry_id in enumerate(ids)}

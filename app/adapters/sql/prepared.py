@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Engine, Insert
+from sqlalchemy import Connection, Dialect, Engine, Insert, or_
 from sqlalchemy.exc import DBAPIError
 
 Convert = Callable[[Any], Any]
@@ -129,3 +129,8 @@ class Prepared:
         except error as exc:  # as Connection.execute raises it: OperationalError and the rest
             raise DBAPIError.instance(sql, None, exc, error, dialect=self._dialect) from exc
         return cursor
+
+
+def any_of(column: Any, values: Sequence[str]) -> Any:
+    """`column IN (values)` with one bound value each (a prepared statement holds no IN list)."""
+    return or_(*(column == value for value in values))
