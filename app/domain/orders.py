@@ -81,6 +81,8 @@ TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
     _S.EXPIRED: frozenset(),
 }
 TERMINAL = frozenset(state for state, nxt in TRANSITIONS.items() if not nxt)
+# sent without an answer yet, or whose cancel is on its way: what it did is not known yet
+UNSETTLED = frozenset({OrderState.SUBMITTED, OrderState.UNKNOWN, OrderState.CANCEL_PENDING})
 
 
 class IllegalTransition(ValueError):

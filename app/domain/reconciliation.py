@@ -20,10 +20,9 @@ import msgspec
 
 from app.domain.brackets.bracket import FINAL, Bracket
 from app.domain.market import Market, MarketKind
-from app.domain.orders import OrderState, Side
+from app.domain.orders import UNSETTLED, Side
 
 _ZERO = Decimal(0)
-_UNSETTLED = frozenset({OrderState.SUBMITTED, OrderState.UNKNOWN, OrderState.CANCEL_PENDING})
 
 
 class DriftPolicy(enum.StrEnum):
@@ -87,7 +86,7 @@ class Comparison(msgspec.Struct, frozen=True):
 
 def unsettled(bracket: Bracket) -> bool:
     """An order of the bracket has an outcome nobody knows yet: its fills may explain a drift."""
-    return any(o.state in _UNSETTLED for o in bracket.orders)
+    return any(o.state in UNSETTLED for o in bracket.orders)
 
 
 def shortfall_takes(brackets: Sequence[Bracket], drift: Decimal) -> list[tuple[Bracket, Decimal]]:

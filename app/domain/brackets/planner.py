@@ -25,11 +25,10 @@ import msgspec
 
 from app.domain.brackets.bracket import FINAL, Bracket, BracketState, LegOrder
 from app.domain.market import Market
-from app.domain.orders import Leg, OrderKind, OrderState, Side, client_order_id
+from app.domain.orders import UNSETTLED, Leg, OrderKind, Side, client_order_id
 from app.domain.targets import TrailingRules, split_amount, trailing_stop
 
 _ZERO = Decimal(0)
-_UNSETTLED = frozenset({OrderState.SUBMITTED, OrderState.UNKNOWN, OrderState.CANCEL_PENDING})
 
 
 # --- actions ------------------------------------------------------------------------------------
@@ -127,7 +126,7 @@ def plan(bracket: Bracket, exit_price: Decimal | None) -> list[Action]:
         Actions to run in order; after a Cancel whose order turns out filled, plan again.
         Nothing while an order's outcome is unsettled (look it up first).
     """
-    if bracket.state in FINAL or any(o.state in _UNSETTLED for o in bracket.orders):
+    if bracket.state in FINAL or any(o.state in UNSETTLED for o in bracket.orders):
         return []
     market = bracket.market
     exit_side = bracket.side.opposite
