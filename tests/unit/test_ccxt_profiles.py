@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import inspect
+import tomllib
+from importlib.metadata import version
+from pathlib import Path
 
 import ccxt.async_support as ccxt_async
 import pytest
 
 from app.adapters.ccxt.profiles import (
+    PROVEN_CCXT,
     VENUES,
     FetchOrder,
     ScanOrders,
@@ -20,6 +24,9 @@ ROWS = sorted(VENUES.items())
 
 def source(exchange_id: str) -> str:
     return inspect.getsource(inspect.getmodule(getattr(ccxt_async, exchange_id)))
+
+
+project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
 
 
 def test_the_seed_venues_have_profiles_and_bitfinex_is_left_out() -> None:
@@ -77,3 +84,14 @@ def test_a_base_url_override_keeps_each_path_under_the_new_host() -> None:
     binance = overridden_urls({}, "http://proxy", VENUES["binanceusdm"])
     assert isinstance(binance, dict)
     assert binance["fapiPrivateV3"] == "http://proxy/fapi/v3"
+
+
+def test_the_installed_ccxt_is_the_one_the_profiles_and_fakes_prove() -> None:
+    """What a venue receives changes with ccxt's version: another one must be proven first."""
+    pinned = [d for d in project["project"]["dependencies"] if d.split("=")[0].strip() == "ccxt"]
+
+    assert pinned == [f"ccxt=={PROVEN_CCXT}"], pinned
+    assert version("ccxt") == PROVEN_CCXT, (
+        f"ccxt {version('ccxt')} is installed but the venue profiles and fakes prove"
+        f" {PROVEN_CCXT}: run `make setup` again, or prove the new version and move the pin"
+    )

@@ -19,6 +19,11 @@ import msgspec
 
 from app.ports.exchange import Capabilities
 
+# The ccxt release the rows below were read from and the local venue fakes prove: pinned exactly
+# in pyproject.toml (what a venue receives changes with the version), checked by
+# tests/unit/test_ccxt_profiles.py against the one installed.
+PROVEN_CCXT = "4.5.90"
+
 
 class FetchOrder(msgspec.Struct, frozen=True):
     """ccxt's `fetch_order(None, symbol, {param: client order id})` finds the order."""
