@@ -6,9 +6,7 @@ limit entries count at their notional."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +36,7 @@ from app.domain.signals import (
     StopKind,
     StopLoss,
 )
+from tests.integration.helpers import kill_workers
 from tests.paper_helpers import book
 
 pytestmark = pytest.mark.anyio
@@ -100,11 +99,7 @@ class Account:
         return next(s.detail or "" for s in reversed(shown.history) if s.status == "decision")
 
     async def stop_workers(self) -> None:
-        for process in self.workers:
-            if process.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                await process.wait()
+        await kill_workers(self.workers)
 
 
 @pytest.fixture(params=["sqlite_url", "postgres_url"])

@@ -4,7 +4,6 @@ paper venue hosted over Redis, the bracket monitor -- and a worker killed mid-jo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import signal
@@ -33,6 +32,7 @@ from app.domain.orders import Leg, OrderRequest, OrderStatus, Side
 from app.entrypoints.web.app import create_app
 from app.services.brackets.driver import BracketDriver
 from app.services.brackets.monitor import BracketMonitor
+from tests.integration.helpers import kill_workers
 from tests.paper_helpers import book
 
 pytestmark = pytest.mark.anyio
@@ -101,12 +101,7 @@ class Deployment:
         return process
 
     async def stop_workers(self) -> None:
-        """A test that failed half-way leaves no worker behind to take later tests' jobs."""
-        for process in self.workers:
-            if process.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                await process.wait()
+        await kill_workers(self.workers)
 
 
 @pytest.fixture(params=["sqlite_url", "postgres_url"])
