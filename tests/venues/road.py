@@ -43,7 +43,7 @@ FAST = RetryPolicy(attempts=3, backoff_seconds=0.01, lookup_attempts=3, expiry_m
 class Road:
     """One venue on the road: how to build its fake and its adapter, and what it trades."""
 
-    name: str  # the test id; the venue's name in signalgate (a ccxt id, or a native adapter's)
+    name: str  # the venue's name in signalgate (a ccxt id, or a native adapter's)
     fake: Callable[[], FakeVenue]
     symbol: str  # unified: BTC/USDT (spot) or BTC/USDT:USDT (linear perpetual)
     market_id: str  # the fake's id of that market
@@ -54,6 +54,7 @@ class Road:
     options: dict[str, object] = field(default_factory=dict)  # ccxt options for the test
     client_id_prefix: str = ""  # what the venue shows before our client order id
     mode: Mode = "testnet"  # "live" for a venue ccxt has no sandbox for
+    id: str = ""  # the test id, where two roads share a venue's name (spot and swaps); name
     # a native adapter (no ccxt): builds the Exchange from the fake's URL
     adapter: Callable[[Served[Any], RetryPolicy], Exchange] | None = None
 
