@@ -124,9 +124,9 @@ def _refusal(refusal: Refusal) -> Failed:
 
 
 def spot_and_swaps() -> OkxVenue:
-    """The venue the road trades on: 10,000 USDT and 1 BTC in the trading account."""
+    """The venue the road trades on: 10,000 USDT in the trading account, no coins."""
     return OkxVenue(specs=[BTC_SPOT, BTC_SWAP, DOGE_SWAP],
-                    balances={"USDT": [D(10000), D(0)], "BTC": [D(1), D(0)]})  # fmt: skip
+                    balances={"USDT": [D(10000), D(0)]})  # fmt: skip
 
 
 @dataclass

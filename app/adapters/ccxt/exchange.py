@@ -244,7 +244,22 @@ class CcxtExchange(OwnsCcxtClient):
         raw = await self.calls.read(
             "fetch_order", venue_id, symbol, {**self.profile.fetch_params, **params}
         )
+        if params and self.profile.triggered_order_field:
+            raw = await self._with_fills(raw, symbol, self.profile.triggered_order_field)
         return self._order(raw, marked=bool(params))
+
+    async def _with_fills(self, raw: parsing.RawOrder, symbol: str, field: str) -> parsing.RawOrder:
+        """A triggered conditional order with the fills of the order it placed (`field` of its
+        `info` names it): where the venue keeps them on that order only."""
+        placed = (raw.get("info") or {}).get(field)
+        if isinstance(placed, list):
+            placed = placed[-1] if placed else None
+        if not placed or raw.get("status") == "open":
+            return raw
+        child = await self.calls.read("fetch_order", str(placed), symbol,
+                                      dict(self.profile.fetch_params))  # fmt: skip
+        taken = ("status", "filled", "remaining", "average", "cost", "fee", "fees")
+        return {**raw, **{key: child.get(key) for key in taken}}
 
     async def fetch_order_by_client_id(
         self, symbol: str, client_order_id: str

@@ -81,6 +81,10 @@ class VenueProfile(msgspec.Struct, frozen=True, kw_only=True):
     # or a cost for it (`createMarketBuyOrderRequiresPrice` venues)
     market_buy_cost: bool = False
     balance_params: dict[str, object] = {}  # fetch_balance params (the wallet signalgate trades)
+    # the field of a triggered conditional order's `info` naming the order it placed, where the
+    # conditional order itself carries no fills (OKX's algo orders: `ordIdList`): its fills,
+    # average price, fee and final status are read from that order
+    triggered_order_field: str | None = None
 
     @property
     def swaps(self) -> bool:
@@ -144,14 +148,23 @@ VENUES: dict[str, VenueProfile] = {
         ),
     ),
     "okx": VenueProfile(
-        client_order_id_param="clientOrderId",  # -> clOrdId
+        client_order_id_param="clientOrderId",  # -> clOrdId (algoClOrdId on algo orders)
         lookup=FetchOrder("clientOrderId"),
-        duplicate_messages=("51016",),  # "Duplicated client order ID", in the body ccxt keeps
+        duplicate_messages=("51016",),  # "Duplicated clOrdId", in the body ccxt keeps
         # no expiry: ccxt sends no request expiry (expTime) for orders
         # clOrdId: 1-32 alphanumerics (OKX docs)
         capabilities=Capabilities(
             attached_tp_sl=True, reduce_only=True, client_order_id_max_length=32
         ),
+        options={"fetchMarkets": {"types": ["spot", "swap"]}},  # no futures, no options
+        # OKX's own TP/SL: algo orders of ordType "conditional" (slTriggerPx / tpTriggerPx,
+        # executed at market: -1), read, listed and cancelled only through the algo endpoints;
+        # ccxt lists ordType "trigger" by default, so the listing names "conditional"
+        stop_loss_param="stopLossPrice",
+        take_profit_param="takeProfitPrice",
+        trigger_params={"trigger": True, "ordType": "conditional"},
+        triggered_order_field="ordIdList",  # an `effective` algo order has no fills itself
+        # balances: the trading account (unified: spot coins and swap margin), ccxt's default
     ),
     "bitget": VenueProfile(
         client_order_id_param="clientOrderId",  # -> clientOid
