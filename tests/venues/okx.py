@@ -103,7 +103,7 @@ _WRONG_SIDE = {
     (False, "sell"): ("51280", "SL trigger price cannot be higher than the last price."),
     (False, "buy"): ("51278", "SL trigger price cannot be lower than the last price."),
 }
-_AUTH = "/account/", "/trade/"
+_PUBLIC = "/public/", "/market/"
 
 
 class Failed(Exception):
@@ -170,7 +170,7 @@ class OkxVenue(FakeVenue):
     def route(self, request: Request) -> Answer:
         path = request.path.removeprefix(_V5)
         query = dict(parse_qsl(request.query))
-        if path.startswith(_AUTH):
+        if not path.startswith(_PUBLIC):
             self._authenticate(request)
         body: Any = json.loads(request.body) if request.body else {}
         handler = _ROUTES.get((request.method, path))

@@ -20,5 +20,5 @@ ROADS: list[Road] = [
         Decimal("0.01"),
         id="okx-swap",
         **_OKX,
-    ),  # fmt: skip
+    ),
 ]

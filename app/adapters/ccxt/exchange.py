@@ -22,7 +22,7 @@ from app.adapters.ccxt.client import Mode, OwnsCcxtClient, ccxt_client, venue_pr
 from app.adapters.ccxt.profiles import TRIGGER_MARK
 from app.adapters.circuit import BreakerState, CircuitBreaker
 from app.domain.market import Market, MarketKind, OrderBook
-from app.domain.orders import Fill, OrderKind, OrderRequest, OrderStatus
+from app.domain.orders import Fill, OrderKind, OrderRequest, OrderState, OrderStatus
 from app.ports.errors import ExchangeError, InvalidOrder
 from app.ports.exchange import Balance, Position
 
@@ -147,7 +147,19 @@ class CcxtExchange(OwnsCcxtClient):
         if self.profile.market_buy_cost and order_type == "market" and request.side.value == "buy":
             amount = await self._cost(request, amount, params)
         args = (request.symbol, order_type, request.side.value, amount, price, params)
-        return await lost_create.create_order(self.calls, self.profile, request, args, self._order)
+        status = await lost_create.create_order(
+            self.calls, self.profile, request, args, self._order
+        )
+        if self.profile.acknowledged_status is None or status.state is not OrderState.ACCEPTED:
+            return status
+        # the venue's answer only acknowledged the order: read how it stands (a market order
+        # filled) so that the caller acts on it now; the acknowledgement when the read fails
+        try:
+            return await self.fetch_order(request.symbol, status.order_id)
+        except ExchangeError as error:
+            log.info("%s: %s accepted, not read back (%s)", self.name, request.client_order_id,
+                     error)  # fmt: skip
+            return status
 
     async def _cost(self, request: OrderRequest, amount: str, params: dict[str, object]) -> str:
         """A market buy as the quote to spend: the amount at the best ask (ccxt's way for the

@@ -59,7 +59,15 @@ async def create_order(
         log.warning("%s create %s got no answer (%s): looking it up", calls.name,
                     request.client_order_id, error)  # fmt: skip
         return await _LostCreate(calls, profile, request, args, parse).resolve(sent_at, error)
-    return parse(raw, request, conditional(request))
+    return parse(answered(raw, profile), request, conditional(request))
+
+
+def answered(raw: RawOrder, profile: VenueProfile) -> RawOrder:
+    """A create's answer; one without a status is the order the venue took where its answers
+    only acknowledge (the profile's `acknowledged_status`)."""
+    if raw.get("status") is None and profile.acknowledged_status is not None:
+        return {**raw, "status": profile.acknowledged_status}
+    return raw
 
 
 async def find_by_client_id(
@@ -168,7 +176,7 @@ class _LostCreate:
         except (Retryable, OutcomeUnknown) as error:
             found = await self._lookup(error)
         else:
-            return self.parse(raw, self.request, conditional(self.request))
+            return self.parse(answered(raw, self.profile), self.request, conditional(self.request))
         if found is None:
             raise OutcomeUnknown(
                 f"{calls.name} did not confirm order {cid}; reconcile it by client order id."

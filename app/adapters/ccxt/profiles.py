@@ -85,6 +85,10 @@ class VenueProfile(msgspec.Struct, frozen=True, kw_only=True):
     # conditional order itself carries no fills (OKX's algo orders: `ordIdList`): its fills,
     # average price, fee and final status are read from that order
     triggered_order_field: str | None = None
+    # the ccxt status of a create answer that carries none, where the venue's answer is its
+    # acknowledgement that it took the order (OKX: ids and sCode "0" only): "open", and the
+    # order is read back at once; None: such an answer says nothing (looked up as unknown)
+    acknowledged_status: str | None = None
     # a road test (tests/integration/test_venue_roads.py) proves this row through unmodified
     # ccxt against a faithful local fake of the venue; an unproven venue is refused at start
     # unless `<VENUE>_UNPROVEN=accept`
@@ -169,6 +173,7 @@ VENUES: dict[str, VenueProfile] = {
         take_profit_param="takeProfitPrice",
         trigger_params={"trigger": True, "ordType": "conditional"},
         triggered_order_field="ordIdList",  # an `effective` algo order has no fills itself
+        acknowledged_status="open",  # {clOrdId, ordId|algoId, sCode: "0"}: taken, no state
         proven=True,
         # balances: the trading account (unified: spot coins and swap margin), ccxt's default
     ),
