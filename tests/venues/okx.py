@@ -55,7 +55,18 @@ from urllib.parse import parse_qsl
 
 from tests.venues import core
 from tests.venues.core import Answer, D, FakeVenue, Json, MarketSpec, Order, Refusal, Request
-from tests.venues.okx_shapes import algo_json, child_id, ok, order_json, position_json, trade_json
+from tests.venues.okx_account import OkxAccount, instrument
+from tests.venues.okx_shapes import (
+    ERRORS,
+    WRONG_SIDE,
+    Failed,
+    algo_json,
+    child_id,
+    ok,
+    order_json,
+    refusal_of,
+    trade_json,
+)
 
 API_KEY, SECRET, PASSPHRASE = "okx-demo-key", "okx-demo-secret", "okx-demo-passphrase"
 CLIENT_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
@@ -71,56 +82,7 @@ DOGE_SWAP = MarketSpec("DOGE-USDT-SWAP", "DOGE", "USDT", tick=D("0.00001"), step
                        min_amount=D("0.01"), min_notional=D(0), bid=D("0.15"), ask=D("0.15001"),
                        swap=True, contract_size=D(1000), max_leverage=75)  # fmt: skip
 
-# engine refusals -> OKX's sCode and sMsg (the error-code table of docs-v5)
-ERRORS: dict[str, tuple[str, str]] = {
-    "symbol": ("51001", "Instrument ID does not exist."),
-    "amount_step": ("51121", "Order quantity must be a multiple of the lot size."),
-    "min_amount": ("51020", "Your order should meet or exceed the minimum order amount."),
-    "min_notional": ("51020", "Your order should meet or exceed the minimum order amount."),
-    "price_step": ("51000", "Parameter px error"),
-    "funds": ("51008", "Order failed. Insufficient USDT balance in account."),
-    "duplicate": ("51016", "Duplicated clOrdId"),
-    "reduce_only": (
-        "51169",
-        "Order failed because you don't have any positions in this"
-        " direction for this contract to reduce or close.",
-    ),
-    "not_found": (
-        "51400",
-        "Cancellation failed as the order has been filled, canceled or does not exist.",
-    ),
-    "not_open": (
-        "51400",
-        "Cancellation failed as the order has been filled, canceled or does not exist.",
-    ),
-    "leverage": ("59102", "Leverage exceeds the maximum leverage. Please adjust the leverage."),
-    "position_mode": ("51000", "Parameter posSide error"),
-}
-# a trigger already crossed: (take-profit?, side) -> code, message
-_WRONG_SIDE = {
-    (True, "sell"): ("51279", "TP trigger price cannot be lower than the last price."),
-    (True, "buy"): ("51277", "TP trigger price cannot be higher than the last price."),
-    (False, "sell"): ("51280", "SL trigger price cannot be higher than the last price."),
-    (False, "buy"): ("51278", "SL trigger price cannot be lower than the last price."),
-}
 _PUBLIC = "/public/", "/market/"
-
-
-class Failed(Exception):
-    """One order (or one request) refused with OKX's code and message."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code} {message}")
-        self.code, self.message = code, message
-
-
-def _refusal(refusal: Refusal) -> Failed:
-    code, message = ERRORS[refusal.reason]
-    if refusal.reason == "reduce_only" and refusal.detail == "spot":
-        code, message = "51205", "Reduce Only is not available."
-    if refusal.reason == "funds":
-        message = f"Order failed. Insufficient {refusal.detail.split()[0]} balance in account."
-    return Failed(code, message)
 
 
 def spot_and_swaps() -> OkxVenue:
@@ -130,7 +92,7 @@ def spot_and_swaps() -> OkxVenue:
 
 
 @dataclass
-class OkxVenue(FakeVenue):
+class OkxVenue(OkxAccount, FakeVenue):
     OPS: ClassVar[dict[str, tuple[tuple[str, str], ...]]] = {
         "create": (("POST", f"{_V5}/trade/batch-orders"), ("POST", f"{_V5}/trade/order"),
                    ("POST", f"{_V5}/trade/order-algo")),
@@ -156,7 +118,7 @@ class OkxVenue(FakeVenue):
         return 429, {"msg": "Too Many Requests", "code": "50011"}
 
     def refused(self, refusal: Refusal) -> Answer:
-        failed = _refusal(refusal)
+        failed = refusal_of(refusal)
         return 200, {"code": failed.code, "msg": failed.message, "data": []}
 
     def client_id_of(self, request: Request) -> str | None:
@@ -220,7 +182,7 @@ class OkxVenue(FakeVenue):
         kind = query.get("instType")
         if kind not in ("SPOT", "SWAP", "FUTURES", "OPTION", "MARGIN"):
             raise Failed("51000", "Parameter instType error")
-        return ok([_instrument(spec) for spec in self.specs
+        return ok([instrument(spec) for spec in self.specs
                    if (kind == "SWAP") == spec.swap and kind in ("SPOT", "SWAP")])  # fmt: skip
 
     def _books(self, query: dict[str, str], body: Any) -> Json:
@@ -276,7 +238,7 @@ class OkxVenue(FakeVenue):
                 if algo:
                     self.algo_ids.add(order.id)
         except Refusal as refusal:
-            failed = _refusal(refusal)
+            failed = refusal_of(refusal)
             return _row(cid, "", failed.code, failed.message, tag, algo)
         except Failed as failed:
             return _row(cid, "", failed.code, failed.message, tag, algo)
@@ -302,7 +264,7 @@ class OkxVenue(FakeVenue):
                       extra={"tdMode": entry.get("tdMode"), "tag": str(entry.get("tag") or ""),
                              **extra})  # fmt: skip
         if order.conditional and algo and self._fires(order):
-            raise Failed(*_WRONG_SIDE[(kind in (core.TAKE_PROFIT, core.TAKE_PROFIT_LIMIT), side)])
+            raise Failed(*WRONG_SIDE[(kind in (core.TAKE_PROFIT, core.TAKE_PROFIT_LIMIT), side)])
         return order
 
     def _check_modes(self, spec: MarketSpec, entry: dict[str, Any]) -> None:
@@ -407,7 +369,7 @@ class OkxVenue(FakeVenue):
                     raise Refusal("not_open", order.id)  # effective: nothing left to cancel
                 self.cancel(order)
         except Refusal as refusal:
-            failed = _refusal(refusal)
+            failed = refusal_of(refusal)
             return _row(cid, names.get("algoId" if algo else "ordId", ""), failed.code,
                         failed.message, "", algo)  # fmt: skip
         return _row(order.client_id, order.id, "0", "", "", algo)
@@ -466,85 +428,6 @@ class OkxVenue(FakeVenue):
                     if t.at_ms >= since and query.get("instId") in (None, t.symbol)]  # fmt: skip
         return ok(rows)
 
-    # --- account -----------------------------------------------------------------------------
-
-    def _balance(self, query: dict[str, str], body: Any) -> Json:
-        wanted = set(query["ccy"].split(",")) if query.get("ccy") else None
-        now, details = str(core.now_ms()), []
-        with self.lock:
-            for asset, (free, locked) in sorted(self.balances.items()):
-                if wanted is not None and asset not in wanted:
-                    continue
-                margin, upl = self.margin_used(asset), self._upl(asset)
-                cash = free + locked
-                avail = free - margin
-                details.append({"ccy": asset, "cashBal": f"{cash}", "eq": f"{cash + upl}",
-                                "availBal": f"{avail}", "availEq": f"{avail}",
-                                "frozenBal": f"{locked + margin}", "ordFrozen": f"{locked}",
-                                "imr": f"{margin}", "upl": f"{upl}", "isoEq": "0",
-                                "disEq": f"{cash + upl}", "uTime": now})  # fmt: skip
-        return ok([{"adjEq": "", "availEq": "", "details": details, "imr": "", "mmr": "",
-                    "notionalUsd": "", "totalEq": "", "uTime": now}])  # fmt: skip
-
-    def _upl(self, quote: str) -> Decimal:
-        upl = D(0)
-        for symbol, held in self.positions.items():
-            spec = self.markets[symbol]
-            if spec.quote == quote and held.amount:
-                upl += (self.last[symbol] - held.entry) * held.amount * spec.contract_size
-        return upl
-
-    def _positions(self, query: dict[str, str], body: Any) -> Json:
-        wanted = set(query["instId"].split(",")) if query.get("instId") else None
-        if query.get("instType") not in (None, "SWAP"):
-            return ok([])
-        with self.lock:
-            rows = [position_json(self, symbol, held) for symbol, held in self.positions.items()
-                    if held.amount and (wanted is None or symbol in wanted)]  # fmt: skip
-        return ok(rows)
-
-    def _config(self, query: dict[str, str], body: Any) -> Json:
-        mode = "long_short_mode" if self.hedge_mode else "net_mode"
-        return ok([{"uid": "44705892343619584", "mainUid": "44705892343619584", "acctLv": "2",
-                    "posMode": mode, "autoLoan": False, "greeksType": "PA", "level": "Lv1",
-                    "levelTmp": "", "ctIsoMode": "automatic", "mgnIsoMode": "automatic",
-                    "roleType": "0", "traderInsts": [], "spotRoleType": "0",
-                    "spotTraderInsts": [], "opAuth": "0", "kycLv": "2", "label": "signalgate",
-                    "ip": "", "perm": "read_only,trade", "liquidationGear": "-1",
-                    "enableSpotBorrow": False, "spotBorrowAutoRepay": False,
-                    "type": "0"}])  # fmt: skip
-
-    def _set_leverage(self, query: dict[str, str], body: Any) -> Json:
-        spec = self._spec(body.get("instId"))
-        if body.get("mgnMode") not in ("cross", "isolated"):
-            raise Failed("51000", "Parameter mgnMode error")
-        try:
-            lever = D(str(body.get("lever")))
-        except ArithmeticError:
-            raise Failed("51000", "Parameter lever error") from None
-        if not spec.swap:
-            raise Failed("51000", "Parameter instId error")
-        if not 1 <= lever <= spec.max_leverage:
-            raise Failed(*ERRORS["leverage"])
-        with self.lock:
-            self.leverage[spec.id] = int(lever)
-        return ok([{"instId": spec.id, "lever": f"{lever}", "mgnMode": body["mgnMode"],
-                    "posSide": body.get("posSide", "net")}])  # fmt: skip
-
-    def _set_position_mode(self, query: dict[str, str], body: Any) -> Json:
-        mode = body.get("posMode")
-        if mode not in ("net_mode", "long_short_mode"):
-            raise Failed("51000", "Parameter posMode error")
-        with self.lock:
-            busy = any(p.amount for p in self.positions.values()) or any(
-                o.status == core.OPEN and self.markets[o.symbol].swap for o in self.orders.values()
-            )
-            if busy:
-                raise Failed("59000", "Settings failed. Close any open positions or orders"
-                             " before modifying settings.")  # fmt: skip
-            self.hedge_mode = mode == "long_short_mode"
-        return ok([{"posMode": mode}])
-
     def _spec(self, inst_id: object) -> MarketSpec:
         if not inst_id:
             raise Failed("50014", "Parameter instId can not be empty.")
@@ -584,21 +467,6 @@ def _algo_kinds(query: dict[str, str]) -> set[str]:
     if len(kinds) > 1 and kinds != {"conditional", "oco"}:
         raise Failed("51000", "Parameter ordType error")
     return kinds
-
-
-def _instrument(spec: MarketSpec) -> dict[str, str]:
-    swap = spec.swap
-    return {"instType": "SWAP" if swap else "SPOT", "instId": spec.id,
-            "instFamily": f"{spec.base}-{spec.quote}" if swap else "",
-            "uly": f"{spec.base}-{spec.quote}" if swap else "",
-            "baseCcy": "" if swap else spec.base, "quoteCcy": "" if swap else spec.quote,
-            "settleCcy": spec.quote if swap else "", "ctVal": f"{spec.contract_size}" if swap
-            else "", "ctMult": "1" if swap else "", "ctValCcy": spec.base if swap else "",
-            "ctType": "linear" if swap else "", "lever": f"{spec.max_leverage}" if swap else "10",
-            "lotSz": f"{spec.step}", "minSz": f"{spec.min_amount}", "tickSz": f"{spec.tick}",
-            "maxLmtSz": "100000000", "maxMktSz": "1000000" if not swap else "5000",
-            "state": "live", "listTime": "1606468572000", "expTime": "", "alias": "",
-            "category": "1", "optType": "", "stk": "", "instIdCode": "1"}  # fmt: skip
 
 
 _ROUTES = {

@@ -8,10 +8,61 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from tests.venues import core
-from tests.venues.core import Json, Order, Position, Trade
+from tests.venues.core import Json, Order, Position, Refusal, Trade
 
 if TYPE_CHECKING:
     from tests.venues.okx import OkxVenue
+
+
+# engine refusals -> OKX's sCode and sMsg (the error-code table of docs-v5)
+ERRORS: dict[str, tuple[str, str]] = {
+    "symbol": ("51001", "Instrument ID does not exist."),
+    "amount_step": ("51121", "Order quantity must be a multiple of the lot size."),
+    "min_amount": ("51020", "Your order should meet or exceed the minimum order amount."),
+    "min_notional": ("51020", "Your order should meet or exceed the minimum order amount."),
+    "price_step": ("51000", "Parameter px error"),
+    "funds": ("51008", "Order failed. Insufficient USDT balance in account."),
+    "duplicate": ("51016", "Duplicated clOrdId"),
+    "reduce_only": (
+        "51169",
+        "Order failed because you don't have any positions in this"
+        " direction for this contract to reduce or close.",
+    ),
+    "not_found": (
+        "51400",
+        "Cancellation failed as the order has been filled, canceled or does not exist.",
+    ),
+    "not_open": (
+        "51400",
+        "Cancellation failed as the order has been filled, canceled or does not exist.",
+    ),
+    "leverage": ("59102", "Leverage exceeds the maximum leverage. Please adjust the leverage."),
+    "position_mode": ("51000", "Parameter posSide error"),
+}
+# a trigger already crossed: (take-profit?, side) -> code, message
+WRONG_SIDE = {
+    (True, "sell"): ("51279", "TP trigger price cannot be lower than the last price."),
+    (True, "buy"): ("51277", "TP trigger price cannot be higher than the last price."),
+    (False, "sell"): ("51280", "SL trigger price cannot be higher than the last price."),
+    (False, "buy"): ("51278", "SL trigger price cannot be lower than the last price."),
+}
+
+
+class Failed(Exception):
+    """One order (or one request) refused with OKX's code and message."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code} {message}")
+        self.code, self.message = code, message
+
+
+def refusal_of(refusal: Refusal) -> Failed:
+    code, message = ERRORS[refusal.reason]
+    if refusal.reason == "reduce_only" and refusal.detail == "spot":
+        code, message = "51205", "Reduce Only is not available."
+    if refusal.reason == "funds":
+        message = f"Order failed. Insufficient {refusal.detail.split()[0]} balance in account."
+    return Failed(code, message)
 
 
 def ok(data: list[Any]) -> Json:
