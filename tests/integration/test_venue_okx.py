@@ -176,6 +176,24 @@ async def test_a_stop_loss_already_crossed_is_refused_with_okx_s_code(
         await exchange.create_order(request)
 
 
+async def test_a_place_order_carries_its_exptime_deadline_and_an_algo_order_none(
+    served: Served[okx.OkxVenue], exchange: CcxtExchange
+) -> None:
+    """OKX does not process a place order received after its expTime header (ccxt sends none):
+    a create lost to a 429 or a 5xx is waited out and sent again. Algo orders take no expTime:
+    theirs never expire, so the venue's one expiry figure (for the driver's misses) is None."""
+    btc = "BTC/USDT:USDT"
+    before = core.now_ms()
+    await exchange.create_order(order("exp1", btc, Side.BUY, OrderKind.MARKET, "0.01"))
+    await exchange.create_order(order("exp2", btc, Side.SELL, OrderKind.STOP_MARKET, "0.01",
+                                      trigger_price=D(57000), reduce_only=True))  # fmt: skip
+
+    deadline = int(one(served.venue.with_client_id("exp1")).extra["expTime"])
+    assert before + 5000 <= deadline <= core.now_ms() + 5000
+    assert one(served.venue.with_client_id("exp2")).extra["expTime"] is None
+    assert exchange.request_expiry_seconds is None
+
+
 # --- contracts --------------------------------------------------------------------------------
 
 

@@ -36,7 +36,9 @@ What it holds to, as OKX does:
 
 Left out (not used by signalgate): oco, trailing, iceberg and twap algo orders, attached TP/SL
 (`attachAlgoOrds`), isolated margin, borrowing (a spot order sent with tdMode cross, as ccxt
-sends conditional spot orders, trades the coins held, like auto-borrow off). Fees are charged
+sends conditional spot orders, trades the coins held, like auto-borrow off), and the refusal of
+a place order received after its `expTime` header (kept in the order's `extra`: OKX's docs give
+no code for that refusal). Fees are charged
 in the quote currency (the engine's convention), where OKX charges a spot buy in the base.
 """
 
@@ -134,6 +136,7 @@ class OkxVenue(OkxAccount, FakeVenue):
         query = dict(parse_qsl(request.query))
         if not path.startswith(_PUBLIC):
             self._authenticate(request)
+        self._local.headers = request.headers
         body: Any = json.loads(request.body) if request.body else {}
         handler = _ROUTES.get((request.method, path))
         if handler is None:
@@ -262,6 +265,7 @@ class OkxVenue(OkxAccount, FakeVenue):
         kind, price, trigger, extra = self._terms(spec, entry, side, algo=algo)
         order = Order(self.next_id(), cid, spec.id, side, kind, amount, price, trigger, reduce,
                       extra={"tdMode": entry.get("tdMode"), "tag": str(entry.get("tag") or ""),
+                             "expTime": self._local.headers.get("exptime"),
                              **extra})  # fmt: skip
         if order.conditional and algo and self._fires(order):
             raise Failed(*WRONG_SIDE[(kind in (core.TAKE_PROFIT, core.TAKE_PROFIT_LIMIT), side)])

@@ -90,6 +90,11 @@ class CcxtExchange(OwnsCcxtClient):
     @property
     def request_expiry_seconds(self) -> float | None:
         """The venue's request expiry as its options set it, with the retry policy's margin."""
+        # None where some creates never expire (the venue's conditional orders): this one
+        # figure serves every order, and a lost one that can still execute is not gone
+        expiry = self.profile.expiry
+        if expiry is not None and not expiry.conditional:
+            return None
         return lost_create.request_expiry_seconds(self.calls, self.profile)
 
     @property

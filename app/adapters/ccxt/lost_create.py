@@ -50,6 +50,7 @@ async def create_order(
     parse: Parse,
 ) -> OrderStatus:
     """Send ccxt's `create_order(*args)` once for `request`; without an answer, the protocol."""
+    stamp_header(calls, profile, request)
     sent_at = calls.clock()
     try:
         raw = await calls.call("create_order", *args)
@@ -118,6 +119,26 @@ async def _find(
             return None
 
 
+def stamp_header(calls: VenueCalls, profile: VenueProfile, request: OrderRequest) -> None:
+    """Where the venue takes a create's deadline in a header (the profile's
+    `expiry.deadline_header`), set it on ccxt's headers to the expiry after now; off for a
+    conditional order the venue does not hold to it. ccxt sends its `headers` with every
+    request: the venue reads this one on creates only."""
+    expiry = profile.expiry
+    if expiry is None or expiry.deadline_header is None:
+        return
+    headers = {k: v for k, v in calls.client.headers.items() if k != expiry.deadline_header}
+    if expiry.conditional or not conditional(request):
+        window = calls.client.options.get(expiry.option) or expiry.default_ms
+        headers[expiry.deadline_header] = str(calls.client.milliseconds() + int(window))
+    calls.client.headers = headers
+
+
+def expires(profile: VenueProfile, request: OrderRequest) -> bool:
+    """Whether the venue refuses `request`'s create once its expiry passed."""
+    return profile.expiry is not None and (profile.expiry.conditional or not conditional(request))
+
+
 def request_expiry_seconds(calls: VenueCalls, profile: VenueProfile) -> float | None:
     """How long after it was sent a request of the venue can still be executed, with the retry
     policy's margin: the profile's expiry option as the ccxt options set it (or its default);
@@ -155,7 +176,7 @@ class _LostCreate:
         # Not found. The lost request may still be in flight: wait until the venue would refuse
         # it (its expiry after it was sent), then ask again before sending the copy.
         expiry = request_expiry_seconds(calls, self.profile)
-        if expiry is None:
+        if expiry is None or not expires(self.profile, self.request):
             raise OutcomeUnknown(
                 f"{calls.name} did not answer for order {cid} and its requests do not expire, so"
                 " it is not sent again; reconcile it by client order id."
@@ -168,6 +189,7 @@ class _LostCreate:
             return found
         log.warning("%s has no order %s after its expiry: sending it again", calls.name, cid)
         try:
+            stamp_header(calls, self.profile, self.request)
             raw = await calls.call("create_order", *self.args)
         except InvalidOrder as error:
             if not self._duplicate(error):

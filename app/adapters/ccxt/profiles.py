@@ -40,10 +40,15 @@ class ScanOrders(msgspec.Struct, frozen=True):
 
 class RequestExpiry(msgspec.Struct, frozen=True):
     """How long a signed request stays executable: the ccxt option holding it (ms), and its
-    value when the options do not set it."""
+    value when the options do not set it. `deadline_header`: the venue takes the deadline of
+    each create in that request header (ms since the epoch; ccxt does not send it), which the
+    adapter sets to the expiry after the moment it sends the create. `conditional`: whether
+    the venue holds conditional orders' creates to it too (False: they never expire)."""
 
     option: str
     default_ms: int
+    deadline_header: str | None = None
+    conditional: bool = True
 
 
 RECV_WINDOW = RequestExpiry("recvWindow", 5000)
@@ -160,12 +165,17 @@ VENUES: dict[str, VenueProfile] = {
         client_order_id_param="clientOrderId",  # -> clOrdId (algoClOrdId on algo orders)
         lookup=FetchOrder("clientOrderId"),
         duplicate_messages=("51016",),  # "Duplicated clOrdId", in the body ccxt keeps
-        # no expiry: ccxt sends no request expiry (expTime) for orders
+        # OKX's expTime header ("Transaction timeouts"): a place order (batch-orders) received
+        # after it is not processed; ccxt does not send it, the adapter does. Algo orders
+        # (our stop-losses and take-profits) take none: their lost creates stay in doubt.
+        # "expTimeWindow" is signalgate's own option (ccxt ignores it): the window, in ms.
+        expiry=RequestExpiry("expTimeWindow", 5000, deadline_header="expTime", conditional=False),
         # clOrdId: 1-32 alphanumerics (OKX docs)
         capabilities=Capabilities(
             attached_tp_sl=True, reduce_only=True, client_order_id_max_length=32
         ),
-        options={"fetchMarkets": {"types": ["spot", "swap"]}},  # no futures, no options
+        # no futures, no options; expTimeWindow: see `expiry`
+        options={"fetchMarkets": {"types": ["spot", "swap"]}, "expTimeWindow": 5000},
         # OKX's own TP/SL: algo orders of ordType "conditional" (slTriggerPx / tpTriggerPx,
         # executed at market: -1), read, listed and cancelled only through the algo endpoints;
         # ccxt lists ordType "trigger" by default, so the listing names "conditional"
