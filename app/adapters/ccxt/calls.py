@@ -35,11 +35,21 @@ _ERRORS: ErrorTable = (
 
 def no_answer(error: Exception) -> bool:
     """True when the venue gave no reliable answer: the request may or may not have acted."""
-    if isinstance(error, ccxt_errors.OperationFailed):
+    if isinstance(error, ccxt_errors.OperationFailed) or _edge_page(error):
         return True
     return isinstance(error, ccxt_errors.BaseError) and isinstance(
         error.__cause__, aiohttp.ClientError | OSError | asyncio.TimeoutError
     )
+
+
+def _edge_page(error: Exception) -> bool:
+    """ccxt's bare ExchangeError over an HTML page: a 5xx from the venue's edge that the
+    venue's own error handler read before ccxt's HTTP status table could (Crypto.com's raises
+    on any body without `"code": 0`), not an answer of the venue's API."""
+    if type(error) is not ccxt_errors.ExchangeError:
+        return False
+    body = str(error).partition(" ")[2].lstrip()  # ccxt's message: "<venue id> <body>"
+    return body[:1] == "<"
 
 
 def translate(error: Exception) -> port_errors.ExchangeError:

@@ -198,6 +198,8 @@ class CcxtExchange(OwnsCcxtClient):
                 else self.profile.take_profit_param
             )
             params[key] = self._precise("price_to_precision", symbol, request.trigger_price, key)
+            if self.profile.conditional_paths:  # sent where the venue keeps them
+                params.update(self.profile.conditional_params)
         if request.kind is OrderKind.LIMIT and price is None:
             raise InvalidOrder("a limit order needs a price.")
         return order_type, amount, price, params
@@ -221,14 +223,14 @@ class CcxtExchange(OwnsCcxtClient):
     ) -> OrderStatus:
         """ccxt's order in the port's types; `marked`: a conditional order read apart."""
         symbol = raw.get("symbol") or (request.symbol if request else None)
-        mark = TRIGGER_MARK if marked and self.profile.trigger_params else ""
+        mark = TRIGGER_MARK if marked and self.profile.conditional_params else ""
         return parsing.order_status(raw, self.profile.client_id_prefix, request,
                                     size=self._size(symbol), mark=mark)  # fmt: skip
 
     def _venue_id(self, order_id: str) -> tuple[str, dict[str, object]]:
         """The venue's order id and the params its reads and cancels need."""
-        if order_id.startswith(TRIGGER_MARK) and self.profile.trigger_params:
-            return order_id[len(TRIGGER_MARK) :], dict(self.profile.trigger_params)
+        if order_id.startswith(TRIGGER_MARK) and self.profile.conditional_params:
+            return order_id[len(TRIGGER_MARK) :], dict(self.profile.conditional_params)
         return order_id, {}
 
     async def cancel_order(self, symbol: str, order_id: str) -> OrderStatus:
@@ -258,8 +260,8 @@ class CcxtExchange(OwnsCcxtClient):
         """The open orders, the conditional ones too where the venue lists them apart."""
         await self.markets()
         found = [self._order(raw) for raw in await self.calls.read("fetch_open_orders", symbol)]
-        if self.profile.trigger_params:
-            params = dict(self.profile.trigger_params)
+        if self.profile.conditional_params:
+            params = dict(self.profile.conditional_params)
             raw = await self.calls.read("fetch_open_orders", symbol, None, None, params)
             found += [self._order(order, marked=True) for order in raw]
         return found

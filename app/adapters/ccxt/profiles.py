@@ -51,6 +51,10 @@ RECV_WINDOW = RequestExpiry("recvWindow", 5000)
 # before the venue's id of a conditional order on venues whose conditional orders are read and
 # cancelled apart (the profile's `trigger_params`): the adapter's reads and cancels see it
 TRIGGER_MARK = "trigger:"
+# the param the adapter adds to a conditional order's ccxt call on venues whose conditional
+# orders live at paths of their own (`VenueProfile.conditional_paths`); the ccxt client removes
+# it and sends the request there (`client.ccxt_client`), so the venue never sees it
+ROUTE_PARAM = "signalgateConditionalRoute"
 
 
 class VenueProfile(msgspec.Struct, frozen=True, kw_only=True):
@@ -81,6 +85,16 @@ class VenueProfile(msgspec.Struct, frozen=True, kw_only=True):
     # or a cost for it (`createMarketBuyOrderRequiresPrice` venues)
     market_buy_cost: bool = False
     balance_params: dict[str, object] = {}  # fetch_balance params (the wallet signalgate trades)
+    # ccxt's path -> the venue's own path for conditional orders, on venues that moved them to
+    # endpoints ccxt does not call but take the same requests (ccxt builds and parses them as
+    # for plain orders). Their ids are then kept marked, like `trigger_params`.
+    conditional_paths: dict[str, str] = {}
+
+    @property
+    def conditional_params(self) -> dict[str, object]:
+        """What ccxt's calls on a conditional order pass where the venue keeps them apart."""
+        route: dict[str, object] = {ROUTE_PARAM: True} if self.conditional_paths else {}
+        return {**self.trigger_params, **route}
 
     @property
     def swaps(self) -> bool:
