@@ -3,6 +3,13 @@ signalgate proves, each with its local fake (tests/venues/<venue>.py)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from tests.venues import cryptocom
 from tests.venues.road import Road
 
-ROADS: list[Road] = []
+ROADS: list[Road] = [
+    Road("cryptocom", lambda: cryptocom.CryptoComSpot(nonce_window_ms=2000), "BTC/USDT",
+         "BTC_USDT", Decimal("0.01"), cryptocom.API_KEY, cryptocom.SECRET,
+         options={"nonceWindow": 2000}),  # fmt: skip
+]

@@ -213,11 +213,30 @@ VENUES: dict[str, VenueProfile] = {
         capabilities=Capabilities(client_order_id_max_length=36),
     ),
     "cryptocom": VenueProfile(
-        client_order_id_param="clientOrderId",  # -> client_oid
-        # ccxt's fetch_order takes an order id only; fetch_closed_orders is emulated over this
+        # ccxt 4.5.90 drops `clientOrderId` from the request (create_order_request omits it):
+        # the venue's own name goes through untouched
+        client_order_id_param="client_oid",
+        # ccxt's fetch_order takes an order id only (its client_oid lookup would sign a null
+        # order_id as "None", the venue as "null"); fetch_orders reads private/get-order-history
         lookup=ScanOrders("fetch_orders"),
+        duplicate_messages=("DUPLICATE_CLORDID",),  # 204, a bare ExchangeError in ccxt
+        # the venue refuses a nonce 60 s away from its clock (40102). ccxt has no option for
+        # it: the key only lets a local venue with a shorter window say so
+        expiry=RequestExpiry("nonceWindow", 60_000),
         # client_oid: up to 36 (Crypto.com docs)
         capabilities=Capabilities(client_order_id_max_length=36),
+        # ccxt makes a sell with `triggerPrice` and no price a TAKE_PROFIT; `stopLossPrice` makes
+        # it a STOP_LOSS (a market order once the price falls to ref_price)
+        stop_loss_param="stopLossPrice",
+        # since 2025-12-17 trigger orders are created, read and cancelled at private/advanced/*
+        # (same requests and answers); ccxt 4.5.90 still sends them to the plain endpoints
+        conditional_paths={
+            "private/create-order": "private/advanced/create-order",
+            "private/cancel-order": "private/advanced/cancel-order",
+            "private/get-order-detail": "private/advanced/get-order-detail",
+            "private/get-open-orders": "private/advanced/get-open-orders",
+            "private/get-order-history": "private/advanced/get-order-history",
+        },
     ),
 }
 
