@@ -390,3 +390,8 @@ class CryptoComSpot(FakeVenue):
             "total_effective_leverage": "0", "position_limit": "3000000",
             "used_position_limit": "0", "position_balances": positions,
         }  # fmt: skip
+
+
+def short_window() -> CryptoComSpot:
+    """The venue with a 2 s nonce window, so that a lost create is sent again within a test."""
+    return CryptoComSpot(nonce_window_ms=2000)

@@ -9,7 +9,15 @@ from tests.venues import cryptocom
 from tests.venues.road import Road
 
 ROADS: list[Road] = [
-    Road("cryptocom", lambda: cryptocom.CryptoComSpot(nonce_window_ms=2000), "BTC/USDT",
-         "BTC_USDT", Decimal("0.01"), cryptocom.API_KEY, cryptocom.SECRET,
-         options={"nonceWindow": 2000}),  # fmt: skip
+    # a 2 s nonce window, on the venue and in what the adapter knows of it (the venue's is 60 s)
+    Road(
+        "cryptocom",
+        cryptocom.short_window,
+        "BTC/USDT",
+        "BTC_USDT",
+        Decimal("0.01"),
+        cryptocom.API_KEY,
+        cryptocom.SECRET,
+        options={"nonceWindow": 2000},
+    ),
 ]
