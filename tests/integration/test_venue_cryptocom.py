@@ -195,6 +195,17 @@ async def test_ccxt_drops_client_order_id_so_the_profile_sends_client_oid(
     assert len(served.venue.with_client_id("mine")) == 1
 
 
+async def test_ccxt_cannot_fetch_an_order_by_client_oid_so_the_profile_scans(
+    plain: Any, served: Served[CryptoComSpot]
+) -> None:
+    """The venue finds an order by client_oid, but ccxt signs the null order_id it sends along
+    as "None" where the venue reads "null": the signature is refused."""
+    await plain.create_order("BTC/USDT", "limit", "buy", 0.01, 28000, {"client_oid": "mine"})
+    with pytest.raises(ccxt_errors.AuthenticationError, match="40101"):
+        await plain.fetch_order(None, "BTC/USDT", {"client_oid": "mine"})
+    assert [o["clientOrderId"] for o in await plain.fetch_open_orders("BTC/USDT")] == ["mine"]
+
+
 async def test_a_client_oid_over_36_characters_is_refused(plain: Any) -> None:
     with pytest.raises(ccxt_errors.BadRequest, match="40004"):
         await plain.create_order("BTC/USDT", "limit", "buy", 0.01, 28000, {"client_oid": "x" * 37})

@@ -219,10 +219,12 @@ VENUES: dict[str, VenueProfile] = {
         # ccxt's fetch_order takes an order id only (its client_oid lookup would sign a null
         # order_id as "None", the venue as "null"); fetch_orders reads private/get-order-history
         lookup=ScanOrders("fetch_orders"),
-        duplicate_messages=("DUPLICATE_CLORDID",),  # 204, a bare ExchangeError in ccxt
-        # the venue refuses a nonce 60 s away from its clock (40102). ccxt has no option for
-        # it: the key only lets a local venue with a shorter window say so
+        # no duplicate messages: 204 DUPLICATE_CLORDID reaches the adapter as ccxt's bare
+        # ExchangeError (Fatal), which the re-send after a lost create does not read.
+        # The venue refuses a nonce 60 s away from its clock (40102). ccxt has no option for
+        # it (ccxt ignores this one): it states the window, and lets a test venue shorten it
         expiry=RequestExpiry("nonceWindow", 60_000),
+        options={"nonceWindow": 60_000},
         # client_oid: up to 36 (Crypto.com docs)
         capabilities=Capabilities(client_order_id_max_length=36),
         # ccxt makes a sell with `triggerPrice` and no price a TAKE_PROFIT; `stopLossPrice` makes
