@@ -48,6 +48,16 @@ class RequestExpiry(msgspec.Struct, frozen=True):
 
 RECV_WINDOW = RequestExpiry("recvWindow", 5000)
 
+
+class Permissions(msgspec.Struct, frozen=True):
+    """Where the venue tells what its API keys may do: a ccxt implicit API method, and the
+    answer's fields saying trading (any of them) and withdrawals are enabled."""
+
+    method: str
+    trading: tuple[str, ...]
+    withdrawals: str
+
+
 # before the venue's id of a conditional order on venues whose conditional orders are read and
 # cancelled apart (the profile's `trigger_params`): the adapter's reads and cancels see it
 TRIGGER_MARK = "trigger:"
@@ -85,6 +95,7 @@ class VenueProfile(msgspec.Struct, frozen=True, kw_only=True):
     # ccxt against a faithful local fake of the venue; an unproven venue is refused at start
     # unless `<VENUE>_UNPROVEN=accept`
     proven: bool = False
+    permissions: Permissions | None = None  # None: the venue does not tell (no check)
 
     @property
     def swaps(self) -> bool:
@@ -120,6 +131,9 @@ VENUES: dict[str, VenueProfile] = {
         api_paths=_BINANCE_SPOT_PATHS,
         options={**_BINANCE_OPTIONS, "defaultType": "spot", "fetchMarkets": {"types": ["spot"]}},
         proven=True,
+        permissions=Permissions(
+            "sapi_get_account_apirestrictions", ("enableSpotAndMarginTrading",), "enableWithdrawals"
+        ),
     ),
     "binanceusdm": VenueProfile(
         client_order_id_param="newClientOrderId",
@@ -135,6 +149,9 @@ VENUES: dict[str, VenueProfile] = {
         api_paths=_BINANCE_USDM_PATHS,
         options={**_BINANCE_OPTIONS, "defaultType": "swap", "fetchMarkets": {"types": ["linear"]}},
         override_exceptions="linear",
+        permissions=Permissions(
+            "sapi_get_account_apirestrictions", ("enableFutures",), "enableWithdrawals"
+        ),
     ),
     # Below: spot and swap markets in one ccxt class (reduce-only for the swaps, locked sells
     # for the spot markets), then spot only (kucoin, kraken, coinbase, cryptocom).
