@@ -97,6 +97,11 @@ class CcxtExchange(OwnsCcxtClient):
         """Routing reads it to skip a venue that is not answering."""
         return self.calls.breaker.state
 
+    @property
+    def error_counts(self) -> dict[str, int]:
+        """Request errors so far, by the port's error class (`/metrics`)."""
+        return dict(self.calls.errors)
+
     # --- markets -----------------------------------------------------------------------------
 
     async def markets(self) -> dict[str, Market]:
