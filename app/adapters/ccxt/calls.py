@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -75,6 +76,7 @@ class VenueCalls:
     breaker: CircuitBreaker
     clock: Callable[[], float]
     sleep: Callable[[float], Awaitable[None]]
+    errors: Counter[str] = field(default_factory=Counter)  # by the port's error class
 
     async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """One request through the breaker, errors translated."""
@@ -86,7 +88,9 @@ class VenueCalls:
                 self.breaker.record_failure()
             else:
                 self.breaker.record_success()  # the venue answered, even if it refused
-            raise translate(error) from error
+            translated_error = translate(error)
+            self.errors[type(translated_error).__name__] += 1
+            raise translated_error from error
         self.breaker.record_success()
         return result
 

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from ccxt.base import errors as ccxt_errors
 
-from app.adapters.ccxt import lost_create, parsing
+from app.adapters.ccxt import lost_create, parsing, probe
 from app.adapters.ccxt.calls import RetryPolicy, VenueCalls
 from app.adapters.ccxt.client import Mode, OwnsCcxtClient, ccxt_client, venue_profile
 from app.adapters.ccxt.profiles import TRIGGER_MARK
@@ -24,7 +24,7 @@ from app.adapters.circuit import BreakerState, CircuitBreaker
 from app.domain.market import Market, MarketKind, OrderBook
 from app.domain.orders import Fill, OrderKind, OrderRequest, OrderStatus
 from app.ports.errors import ExchangeError, InvalidOrder
-from app.ports.exchange import Balance, Position
+from app.ports.exchange import Balance, Position, Probe
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +96,11 @@ class CcxtExchange(OwnsCcxtClient):
     def circuit_state(self) -> BreakerState:
         """Routing reads it to skip a venue that is not answering."""
         return self.calls.breaker.state
+
+    @property
+    def error_counts(self) -> dict[str, int]:
+        """Request errors so far, by the port's error class (`/metrics`)."""
+        return dict(self.calls.errors)
 
     # --- markets -----------------------------------------------------------------------------
 
@@ -270,6 +275,10 @@ class CcxtExchange(OwnsCcxtClient):
         size = (await self._market(symbol)).contract_size
         raw = await self.calls.read("fetch_my_trades", symbol, int(since.timestamp() * 1000))
         return [parsing.fill(trade, size) for trade in raw]
+
+    async def probe(self) -> Probe:
+        """Keys' permissions, the venue's clock and its position mode (`venues check`)."""
+        return await probe.probe(self.calls, self.profile, await self.markets())
 
     # --- derivatives -------------------------------------------------------------------------
 

@@ -48,6 +48,16 @@ class RequestExpiry(msgspec.Struct, frozen=True):
 
 RECV_WINDOW = RequestExpiry("recvWindow", 5000)
 
+
+class Permissions(msgspec.Struct, frozen=True):
+    """Where the venue tells what its API keys may do: a ccxt implicit API method, and the
+    answer's fields saying trading (any of them) and withdrawals are enabled."""
+
+    method: str
+    trading: tuple[str, ...]
+    withdrawals: str
+
+
 # before the venue's id of a conditional order on venues whose conditional orders are read and
 # cancelled apart (the profile's `trigger_params`): the adapter's reads and cancels see it
 TRIGGER_MARK = "trigger:"
@@ -90,6 +100,12 @@ class VenueProfile(msgspec.Struct, frozen=True, kw_only=True):
     # for plain orders). Their ids are then kept marked, like `trigger_params`.
     conditional_paths: dict[str, str] = {}
 
+    # a road test (tests/integration/test_venue_roads.py) proves this row through unmodified
+    # ccxt against a faithful local fake of the venue; an unproven venue is refused at start
+    # unless `<VENUE>_UNPROVEN=accept`
+    proven: bool = False
+    permissions: Permissions | None = None  # None: the venue does not tell (no check)
+
     @property
     def conditional_params(self) -> dict[str, object]:
         """What ccxt's calls on a conditional order pass where the venue keeps them apart."""
@@ -129,6 +145,10 @@ VENUES: dict[str, VenueProfile] = {
         capabilities=Capabilities(native_oco=True, client_order_id_max_length=36),
         api_paths=_BINANCE_SPOT_PATHS,
         options={**_BINANCE_OPTIONS, "defaultType": "spot", "fetchMarkets": {"types": ["spot"]}},
+        proven=True,
+        permissions=Permissions(
+            "sapi_get_account_apirestrictions", ("enableSpotAndMarginTrading",), "enableWithdrawals"
+        ),
     ),
     "binanceusdm": VenueProfile(
         client_order_id_param="newClientOrderId",
@@ -144,6 +164,9 @@ VENUES: dict[str, VenueProfile] = {
         api_paths=_BINANCE_USDM_PATHS,
         options={**_BINANCE_OPTIONS, "defaultType": "swap", "fetchMarkets": {"types": ["linear"]}},
         override_exceptions="linear",
+        permissions=Permissions(
+            "sapi_get_account_apirestrictions", ("enableFutures",), "enableWithdrawals"
+        ),
     ),
     # Below: spot and swap markets in one ccxt class (reduce-only for the swaps, locked sells
     # for the spot markets), then spot only (kucoin, kraken, coinbase, cryptocom).
@@ -239,6 +262,7 @@ VENUES: dict[str, VenueProfile] = {
             "private/get-open-orders": "private/advanced/get-open-orders",
             "private/get-order-history": "private/advanced/get-order-history",
         },
+        proven=True,  # tests/integration/test_venue_roads.py, test_venue_cryptocom.py
     ),
 }
 
