@@ -71,7 +71,7 @@ def test_capabilities_agree_with_what_ccxt_says_the_venue_has(
         assert has["swap"]
         assert has["fetchPositions"]
         assert has["setLeverage"]
-    if profile.expiry is not None:  # an option ccxt has, or one the profile sets itself
+    if profile.expiry is not None:  # ccxt's option, or the profile's for a window ccxt lacks
         options = {**getattr(ccxt_async, exchange_id)().options, **profile.options}
         assert profile.expiry.option in options
 

@@ -5,12 +5,23 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.venues import okx
+from tests.venues import cryptocom, okx
 from tests.venues.road import Road
 
 _OKX = {"api_key": okx.API_KEY, "secret": okx.SECRET, "password": okx.PASSPHRASE}
 
 ROADS: list[Road] = [
+    # a 2 s nonce window, on the venue and in what the adapter knows of it (the venue's is 60 s)
+    Road(
+        "cryptocom",
+        cryptocom.short_window,
+        "BTC/USDT",
+        "BTC_USDT",
+        Decimal("0.01"),
+        cryptocom.API_KEY,
+        cryptocom.SECRET,
+        options={"nonceWindow": 2000},
+    ),
     Road("okx", okx.spot_and_swaps, "BTC/USDT", "BTC-USDT", Decimal("0.01"), id="okx-spot", **_OKX),
     Road(
         "okx",
