@@ -78,6 +78,7 @@ class WorkerRuntime:
             policy=settings.execution,
             holds=SqlReconciliationStore(self.engine),
             reservations=RedisReservations(client),
+            leverages={venue.name: venue.leverage for venue in settings.venues},
         )
 
     def execute(self, signal_ids: Sequence[str]) -> dict[str, SignalStatus]:

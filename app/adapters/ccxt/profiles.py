@@ -81,6 +81,10 @@ class VenueProfile(msgspec.Struct, frozen=True, kw_only=True):
     # or a cost for it (`createMarketBuyOrderRequiresPrice` venues)
     market_buy_cost: bool = False
     balance_params: dict[str, object] = {}  # fetch_balance params (the wallet signalgate trades)
+    # a road test (tests/integration/test_venue_roads.py) proves this row through unmodified
+    # ccxt against a faithful local fake of the venue; an unproven venue is refused at start
+    # unless `<VENUE>_UNPROVEN=accept`
+    proven: bool = False
 
     @property
     def swaps(self) -> bool:
@@ -115,6 +119,7 @@ VENUES: dict[str, VenueProfile] = {
         capabilities=Capabilities(native_oco=True, client_order_id_max_length=36),
         api_paths=_BINANCE_SPOT_PATHS,
         options={**_BINANCE_OPTIONS, "defaultType": "spot", "fetchMarkets": {"types": ["spot"]}},
+        proven=True,
     ),
     "binanceusdm": VenueProfile(
         client_order_id_param="newClientOrderId",
