@@ -3,6 +3,9 @@ signalgate proves, each with its local fake (tests/venues/<venue>.py)."""
 
 from __future__ import annotations
 
+from tests.venues import pionex
 from tests.venues.road import Road
 
-ROADS: list[Road] = []
+ROADS: list[Road] = [
+    pionex.ROAD,  # a native adapter: ccxt has no Pionex
+]
