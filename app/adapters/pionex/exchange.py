@@ -28,7 +28,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any, Self
 
 import msgspec
@@ -36,9 +36,10 @@ import msgspec
 from app.adapters.circuit import BreakerState, CircuitBreaker
 from app.adapters.pionex import parsing
 from app.adapters.pionex.http import Denied, Duplicate, PionexHttp, Throttle
+from app.adapters.pionex.orders import order_body, priced_by_ask
 from app.adapters.retry import RetryPolicy
 from app.domain.market import Market, OrderBook
-from app.domain.orders import TERMINAL, Fill, OrderKind, OrderRequest, OrderState, OrderStatus
+from app.domain.orders import TERMINAL, Fill, OrderRequest, OrderState, OrderStatus
 from app.ports.errors import ExchangeError, InvalidOrder, OrderNotFound, OutcomeUnknown, Retryable
 from app.ports.exchange import Balance, Capabilities, Position
 
@@ -60,10 +61,6 @@ CAPABILITIES = Capabilities(
 
 def _wall_ms() -> int:
     return int(time.time() * 1000)
-
-
-def _text(value: Decimal) -> str:
-    return f"{value:f}"
 
 
 class PionexExchange:
@@ -185,50 +182,11 @@ class PionexExchange:
         return await self._placed(request, spec, data)
 
     async def _body(self, request: OrderRequest, spec: parsing.PionexMarket) -> dict[str, object]:
-        """The order as Pionex takes it, precision applied and minimums checked first."""
-        market, symbol = spec.market, request.symbol
-        if request.kind not in (OrderKind.MARKET, OrderKind.LIMIT):
-            raise InvalidOrder(
-                f"pionex has no {request.kind} orders (its API places LIMIT and MARKET orders"
-                " only): signalgate watches stop-losses and take-profits there instead."
-            )
-        size = request.amount.quantize(market.amount_step, ROUND_DOWN)
-        if size <= 0 or size < market.min_amount:
-            raise InvalidOrder(
-                f"{symbol} amount {request.amount} is below pionex's minimum of"
-                f" {market.min_amount}."
-            )
-        body: dict[str, object] = {
-            "symbol": spec.id,
-            "side": request.side.value.upper(),
-            "type": request.kind.value.upper(),
-            "clientOrderId": request.client_order_id,
-        }
-        if request.kind is OrderKind.LIMIT:
-            if request.price is None:
-                raise InvalidOrder("a limit order needs a price.")
-            price = request.price.quantize(market.price_step, ROUND_HALF_UP)
-            if price <= 0:
-                raise InvalidOrder(f"{symbol} price {request.price} is too small for pionex.")
-            self._check_value(symbol, market, size * price)
-            return {**body, "size": _text(size), "price": _text(price)}
-        if request.side.value == "sell":
-            return {**body, "size": _text(size)}
-        # a market buy is sized by what it spends: the coins at the best ask
-        book = await self.order_book(symbol, 1)
-        if not book.asks:
-            raise InvalidOrder(f"{symbol} has no ask on pionex to price a market buy.")
-        cost = (size * book.asks[0].price).quantize(parsing.step(spec.amount_digits), ROUND_DOWN)
-        self._check_value(symbol, market, cost)
-        return {**body, "amount": _text(cost)}
-
-    @staticmethod
-    def _check_value(symbol: str, market: Market, value: Decimal) -> None:
-        if value < market.min_cost:
-            raise InvalidOrder(
-                f"{symbol} order value {value} is below pionex's minimum of {market.min_cost}"
-                f" {market.quote}."
-            )
+        ask = None
+        if priced_by_ask(request):
+            book = await self.order_book(request.symbol, 1)
+            ask = book.best_ask
+        return order_body(request, spec, ask)
 
     async def _placed(
         self, request: OrderRequest, spec: parsing.PionexMarket, data: Any
