@@ -29,7 +29,7 @@ from app.domain.signals import (
     TakeProfit,
 )
 from app.domain.sizing import SizingPolicy
-from app.ports.errors import Unavailable
+from app.ports.errors import Retryable, Unavailable
 from app.ports.execution import NoLocks
 from app.ports.reservations import Reservations
 from app.services.brackets.driver import BracketDriver
@@ -189,6 +189,24 @@ async def test_a_venue_without_stop_orders_has_its_stop_loss_watched_and_sold_at
     assert (fired.state, fired.filled) == (OrderState.FILLED, D("0.0050"))
     assert bracket.state is BracketState.CLOSED
     assert bracket.realized_pnl < 0
+
+
+async def test_a_watched_stop_without_a_price_is_logged_as_waiting(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    world = World(a="99990x1|100000x1")
+    venue = world.venues["a"]
+    venue.capabilities = msgspec.structs.replace(venue.capabilities, stop_market=False)
+    signal_id = await world.send(alert())
+
+    async def no_book(symbol: str, depth: int = 20) -> OrderBook:
+        raise Retryable("the venue is not answering")
+
+    venue.order_book = no_book  # type: ignore[method-assign]
+    await world.monitor.run_once()
+
+    assert f"bracket {signal_id}: no price from a" in caplog.text
+    assert "its watched stop-loss waits" in caplog.text
 
 
 async def test_a_close_alert_cancels_the_legs_and_flattens() -> None:
