@@ -25,7 +25,7 @@ from app.config.settings import load_settings
 from app.domain.brackets.bracket import BracketState
 from app.domain.orders import Leg, OrderKind, OrderRequest, OrderState, Side
 from app.domain.signals import Action, OrderType, Signal, StopKind, StopLoss, TakeProfit
-from app.ports.errors import AuthenticationFailed, Fatal, InvalidOrder
+from app.ports.errors import AuthenticationFailed, Fatal, InvalidOrder, Retryable
 from tests.venues import core
 from tests.venues.http import Served, serve
 from tests.venues.pionex import API_KEY, API_SECRET, ROAD, FakePionex, btc_usdt, road_fake
@@ -261,6 +261,48 @@ async def test_a_lost_create_is_sent_again_only_after_twice_the_timestamp_window
     assert served.venue.creates == ["sg-lost", "sg-lost"]
     assert len(served.venue.with_client_id("sg-lost")) == 1
     assert max(waits) == pytest.approx(2.1, abs=0.2)
+
+
+async def test_the_lost_create_waits_from_when_the_order_left_not_from_the_throttle(
+    served: Served[FakePionex],
+) -> None:
+    """The throttle holds the create back 2 s before it is stamped and sent: the copy is sent
+    twice the window after the first one left, not after the create was asked for."""
+    now = [0.0]
+    stamps: list[float] = []  # the clock when each signed request was stamped
+
+    async def sleep(seconds: float) -> None:
+        now[0] += seconds
+        await asyncio.sleep(0)
+
+    def wall_ms() -> int:
+        stamps.append(now[0])
+        return core.now_ms()
+
+    served.venue.fail_next("create", "5xx")
+    async with adapter(served, weight_per_second=2, clock=lambda: now[0], sleep=sleep,
+                       wall_ms=wall_ms) as pionex:  # fmt: skip
+        await pionex.markets()  # weight 5: the bucket of 2 is 3 short
+        await pionex.create_order(buy("sg-throttled", kind=OrderKind.LIMIT, price=D(64_000)))
+
+    signed = [r for r in served.venue.requests if r[1] != "/api/v1/common/symbols"]
+    sent = [at for at, request in zip(stamps, signed, strict=True) if request[0] == "POST"]
+    assert sent[0] == pytest.approx(2.0)  # held back by the throttle
+    assert sent[1] - sent[0] == pytest.approx(2.1)  # twice the 1 s window, and the margin
+    assert len(served.venue.with_client_id("sg-throttled")) == 1
+
+
+async def test_a_create_that_could_not_connect_was_not_sent_and_is_not_looked_up() -> None:
+    """Connection refused: the request never left, so there is nothing to look up; the caller
+    may send it elsewhere."""
+    with serve(btc_usdt()) as gone:
+        pionex = adapter(gone)
+        await pionex.markets()
+    async with pionex:  # the venue's port is closed now
+        with pytest.raises(Retryable, match="could not be reached") as refused:
+            await pionex.create_order(buy("sg-nowhere", kind=OrderKind.LIMIT, price=D(64_000)))
+    assert refused.value.__cause__ is None
+    assert gone.venue.count("fetch") == 0
 
 
 # --- from the settings --------------------------------------------------------------------------

@@ -116,3 +116,18 @@ async def test_the_throttle_keeps_to_ten_weight_a_second() -> None:
     now[0] += 10  # a quiet while refills the bucket, not beyond its size
     await throttle.take(10)
     assert waits == [pytest.approx(0.5)]
+
+
+async def test_a_weight_above_a_seconds_worth_goes_on_a_full_bucket_and_the_next_waits() -> None:
+    now = [0.0]
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    throttle = Throttle(2, lambda: now[0], sleep)
+    await throttle.take(5)  # a full bucket of 2 lets it go, 3 owed
+    assert waits == []
+    await throttle.take(1)  # the 3 owed and its own 1, at 2 a second
+    assert waits == [pytest.approx(2.0)]

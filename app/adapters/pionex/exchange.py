@@ -35,7 +35,7 @@ import msgspec
 
 from app.adapters.circuit import BreakerState, CircuitBreaker
 from app.adapters.pionex import parsing
-from app.adapters.pionex.http import Denied, Duplicate, PionexHttp, Throttle
+from app.adapters.pionex.http import Denied, Duplicate, NoAnswer, PionexHttp, Throttle
 from app.adapters.pionex.orders import order_body, priced_by_ask
 from app.adapters.retry import RetryPolicy
 from app.domain.market import Market, OrderBook
@@ -170,15 +170,15 @@ class PionexExchange:
     async def create_order(self, request: OrderRequest) -> OrderStatus:
         spec = await self._spec(request.symbol)
         body = await self._body(request, spec)
-        sent_at = self._clock()
         try:
             data = await self.http.call("POST", ORDER, body)
         except Retryable as error:
-            if error.__cause__ is None:
+            lost = error.__cause__
+            if not isinstance(lost, NoAnswer):
                 raise  # nothing was sent
             log.warning("pionex create %s got no answer (%s): looking it up",
                         request.client_order_id, error)  # fmt: skip
-            return await self._lost(request, spec, body, sent_at, error)
+            return await self._lost(request, spec, body, lost.sent_at, error)
         return await self._placed(request, spec, data)
 
     async def _body(self, request: OrderRequest, spec: parsing.PionexMarket) -> dict[str, object]:

@@ -16,9 +16,9 @@ authentication; the same at https://www.pionex.com/docs/api-docs/trade-api/gener
   of 60 s that grows while requests keep coming: the throttle below keeps under it.
 
 A request that got no reliable answer (a network error, a timeout, 429, a 5xx, a body that is
-not the envelope) raises `Retryable` whose `__cause__` is set: it may have acted. One refused
-before it was sent (the circuit is open, the connection could not be opened) raises `Retryable`
-without a cause.
+not the envelope) raises `Retryable` whose `__cause__` is a `NoAnswer` saying when it was sent:
+it may have acted. One refused before it was sent (the circuit is open, the connection could
+not be opened) raises `Retryable` without a cause.
 """
 
 from __future__ import annotations
@@ -53,7 +53,12 @@ class Denied(errors.InvalidOrder):
 
 
 class NoAnswer(Exception):
-    """The venue gave no reliable answer: the request may or may not have acted."""
+    """The venue gave no reliable answer: the request may or may not have acted. `sent_at`:
+    when it was stamped and sent (the clock's seconds), after any wait of the throttle."""
+
+    def __init__(self, message: str, sent_at: float) -> None:
+        super().__init__(message)
+        self.sent_at = sent_at
 
 
 _AUTH = errors.AuthenticationFailed
@@ -99,29 +104,34 @@ def sorted_query(params: Mapping[str, object]) -> str:
 
 @dataclass
 class Throttle:
-    """A weighted token bucket: a request of weight w waits until w units are available."""
+    """A weighted token bucket holding a second's worth of weight: a request waits until the
+    bucket holds its weight (or is full, for a weight above a second's worth), then takes it."""
 
-    per_second: float = WEIGHT_PER_SECOND
+    per_second: float = WEIGHT_PER_SECOND  # 0: no throttle (tests)
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-    _tokens: float = field(default=WEIGHT_PER_SECOND, init=False)
+    _tokens: float = field(default=0.0, init=False)
     _at: float | None = field(default=None, init=False)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
 
+    def __post_init__(self) -> None:
+        self._tokens = self.per_second
+
     async def take(self, weight: int) -> None:
-        if self.per_second <= 0:  # off (tests)
+        if self.per_second <= 0:
             return
         async with self._lock:
+            needed = min(float(weight), self.per_second)
             while True:
                 now = self.clock()
                 if self._at is not None:
                     gained = (now - self._at) * self.per_second
-                    self._tokens = min(float(self.per_second), self._tokens + gained)
+                    self._tokens = min(self.per_second, self._tokens + gained)
                 self._at = now
-                if self._tokens >= weight:
-                    self._tokens -= weight
+                if self._tokens >= needed:
+                    self._tokens -= weight  # below zero for a weight above a second's worth
                     return
-                await self.sleep((weight - self._tokens) / self.per_second)
+                await self.sleep((needed - self._tokens) / self.per_second)
 
 
 class PionexHttp:
@@ -175,16 +185,17 @@ class PionexHttp:
         self.breaker.check("Pionex")
         await self.throttle.take(weight)
         request = self._request(method, path, dict(params or {}), signed=signed)
+        sent_at = self.clock()
         try:
-            response = await self._client.send(request)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as error:
-            self.breaker.record_failure()  # the request never left: nothing was sent
-            raise errors.Retryable(f"Pionex could not be reached: {error!r}.") from None
-        except httpx.HTTPError as error:
-            self.breaker.record_failure()
-            raise errors.Retryable(f"Pionex did not answer {method} {path}: {error!r}.") from error
-        try:
-            return self._data(method, path, response)
+            try:
+                response = await self._client.send(request)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+                self.breaker.record_failure()  # the request never left: nothing was sent
+                raise errors.Retryable(f"Pionex could not be reached: {error!r}.") from None
+            except httpx.HTTPError as error:
+                raise NoAnswer(f"Pionex did not answer {method} {path}: {error!r}.",
+                               sent_at) from error  # fmt: skip
+            return self._data(method, path, response, sent_at)
         except NoAnswer as error:
             self.breaker.record_failure()
             raise errors.Retryable(str(error)) from error
@@ -231,21 +242,19 @@ class PionexHttp:
         url = f"{path}?{query}" if query else path
         return self._client.build_request(method, url, content=body or None, headers=headers)
 
-    def _data(self, method: str, path: str, response: httpx.Response) -> Any:
+    def _data(self, method: str, path: str, response: httpx.Response, sent_at: float) -> Any:
         """The envelope's data; a refusal raised as the port's error."""
-        status = response.status_code
+        status, said = response.status_code, f"Pionex answered {method} {path} with HTTP"
         if status == 429:
-            raise NoAnswer(f"Pionex rate-limited {method} {path} (HTTP 429): the key is banned"
-                           " for a while.")  # fmt: skip
+            raise NoAnswer(f"{said} 429 (rate limited: the key is banned for a while).", sent_at)
         if status >= 500:
-            raise NoAnswer(f"Pionex answered {method} {path} with HTTP {status}.")
+            raise NoAnswer(f"{said} {status}.", sent_at)
         try:
             envelope = response.json()
         except ValueError:
-            raise NoAnswer(f"Pionex answered {method} {path} with HTTP {status} and a body that"
-                           " is not JSON.") from None  # fmt: skip
+            raise NoAnswer(f"{said} {status} and a body that is not JSON.", sent_at) from None
         if not isinstance(envelope, dict) or "result" not in envelope:
-            raise NoAnswer(f"Pionex answered {method} {path} with HTTP {status} and no result.")
+            raise NoAnswer(f"{said} {status} and no result.", sent_at)
         self.breaker.record_success()  # the venue answered, even if it refused
         if envelope["result"] is True:
             return envelope.get("data")
