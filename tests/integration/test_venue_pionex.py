@@ -20,6 +20,7 @@ from app.adapters.pionex.exchange import PionexExchange
 from app.adapters.pionex.http import Duplicate
 from app.adapters.retry import RetryPolicy
 from app.adapters.sql.db import make_engine
+from app.bootstrap.venue_check import check_venues
 from app.bootstrap.venues import VenueSetupError, build_market_data, build_venues
 from app.config.settings import load_settings
 from app.domain.brackets.bracket import BracketState
@@ -343,3 +344,14 @@ async def test_pionex_has_no_testnet(engine: sqlalchemy.Engine) -> None:
     feed = build_market_data(settings, paced=False)
     with pytest.raises(VenueSetupError, match="PIONEX_MODE=testnet: Pionex has no testnet"):
         build_venues(settings, engine=engine, market_data=feed, clock=lambda: NOW)
+
+
+async def test_venues_check_asks_pionex_through_its_adapter() -> None:
+    """`signalgate venues check` and the start of a worker or the monitor build the venue as the
+    worker does, and read its markets, balance and clock."""
+    with serve(btc_usdt(BTC=D("0.5"))) as fake:
+        (report,) = await check_venues(load_settings(pionex_settings(fake.url)))
+    assert report.ok, report.line()
+    line = report.line()
+    assert line.startswith("pionex: ok - 1 markets; balance read (USDT 100000, BTC 0.5); clock")
+    assert "; permissions not told by the venue; " in line

@@ -41,7 +41,7 @@ from app.adapters.retry import RetryPolicy
 from app.domain.market import Market, OrderBook
 from app.domain.orders import TERMINAL, Fill, OrderRequest, OrderState, OrderStatus
 from app.ports.errors import ExchangeError, InvalidOrder, OrderNotFound, OutcomeUnknown, Retryable
-from app.ports.exchange import Balance, Capabilities, Position
+from app.ports.exchange import Balance, Capabilities, Position, Probe
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +164,17 @@ class PionexExchange:
 
     async def balances(self) -> dict[str, Balance]:
         return parsing.balances(await self.http.read("GET", "/api/v1/account/balances"))
+
+    async def probe(self) -> Probe:
+        """The venue's clock, from an answer's `timestamp`; Pionex tells nothing of a key's
+        permissions, and its spot account has no position mode."""
+        spec = next(iter((await self._specs()).values()), None)
+        if spec is None:
+            return Probe()
+        params = {"symbol": spec.id, "limit": 1}
+        answer = await self.http.read("GET", "/api/v1/market/depth", params, signed=False,
+                                      whole=True)  # fmt: skip
+        return Probe(server_time=parsing.utc(answer.get("timestamp")))
 
     # --- orders --------------------------------------------------------------------------------
 

@@ -175,8 +175,10 @@ class PionexHttp:
         *,
         signed: bool = True,
         weight: int = 1,
+        whole: bool = False,
     ) -> Any:
-        """One request through the breaker and the throttle; the answer's `data`.
+        """One request through the breaker and the throttle; the answer's `data` (its whole
+        envelope when `whole`).
 
         Raises:
             ExchangeError: the venue refused (its code translated), or gave no answer
@@ -195,10 +197,11 @@ class PionexHttp:
             except httpx.HTTPError as error:
                 raise NoAnswer(f"Pionex did not answer {method} {path}: {error!r}.",
                                sent_at) from error  # fmt: skip
-            return self._data(method, path, response, sent_at)
+            envelope = self._envelope(method, path, response, sent_at)
         except NoAnswer as error:
             self.breaker.record_failure()
             raise errors.Retryable(str(error)) from error
+        return envelope if whole else envelope.get("data")
 
     async def read(
         self,
@@ -208,12 +211,14 @@ class PionexHttp:
         *,
         signed: bool = True,
         weight: int = 1,
+        whole: bool = False,
     ) -> Any:
         """A read: retried with a backoff while the venue does not answer."""
         delay = self.retry.backoff_seconds
         for attempt in range(1, self.retry.attempts + 1):
             try:
-                return await self.call(method, path, params, signed=signed, weight=weight)
+                return await self.call(method, path, params, signed=signed, weight=weight,
+                                       whole=whole)  # fmt: skip
             except errors.Retryable as error:
                 if attempt == self.retry.attempts or self.breaker.state is BreakerState.OPEN:
                     raise
@@ -242,8 +247,10 @@ class PionexHttp:
         url = f"{path}?{query}" if query else path
         return self._client.build_request(method, url, content=body or None, headers=headers)
 
-    def _data(self, method: str, path: str, response: httpx.Response, sent_at: float) -> Any:
-        """The envelope's data; a refusal raised as the port's error."""
+    def _envelope(
+        self, method: str, path: str, response: httpx.Response, sent_at: float
+    ) -> dict[str, Any]:
+        """The answer's envelope; a refusal raised as the port's error."""
         status, said = response.status_code, f"Pionex answered {method} {path} with HTTP"
         if status == 429:
             raise NoAnswer(f"{said} 429 (rate limited: the key is banned for a while).", sent_at)
@@ -257,7 +264,7 @@ class PionexHttp:
             raise NoAnswer(f"{said} {status} and no result.", sent_at)
         self.breaker.record_success()  # the venue answered, even if it refused
         if envelope["result"] is True:
-            return envelope.get("data")
+            return envelope
         code, message = str(envelope.get("code")), str(envelope.get("message") or "")
         kind = ERRORS.get(code, errors.Fatal)
         raise kind(f"Pionex refused {method} {path}: {code} ({message}).")
