@@ -152,6 +152,7 @@ async def test_a_refused_signature_or_key_is_an_authentication_failure(
     async with adapter(served, secret="not-the-secret") as wrong:
         with pytest.raises(AuthenticationFailed, match="INVALID_SIGNATURE"):
             await wrong.balances()
+        assert wrong.error_counts == {"AuthenticationFailed": 1}  # /metrics
     async with adapter(served, api_key="nobody") as unknown:
         with pytest.raises(AuthenticationFailed, match="INVALID_APIKEY"):
             await unknown.balances()
@@ -239,6 +240,8 @@ async def test_a_read_that_gets_a_429_is_retried(
     status = await pionex.fetch_order("BTC/USDT", placed.order_id)
     assert status.state is OrderState.FILLED
     assert served.venue.count("fetch") == 3  # the create's read back, the 429, the retry
+    assert pionex.error_counts == {"Retryable": 1}
+    assert pionex.circuit_state == "closed"
 
 
 async def test_a_lost_create_is_sent_again_only_after_twice_the_timestamp_window(

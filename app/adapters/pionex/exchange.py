@@ -128,6 +128,11 @@ class PionexExchange:
         """Routing reads it to skip a venue that is not answering."""
         return self.http.breaker.state
 
+    @property
+    def error_counts(self) -> dict[str, int]:
+        """Request errors so far, by the port's error class (`/metrics`)."""
+        return dict(self.http.errors)
+
     # --- markets -------------------------------------------------------------------------------
 
     async def markets(self) -> dict[str, Market]:

@@ -29,6 +29,7 @@ import hmac
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -160,6 +161,7 @@ class PionexHttp:
         self.sleep = sleep
         self._wall_ms = wall_ms
         self._client = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout_seconds)
+        self.errors: Counter[str] = Counter()  # by the port's error class (`/metrics`)
 
     def __repr__(self) -> str:  # never the secret
         return f"PionexHttp({str(self._client.base_url)!r})"
@@ -186,7 +188,17 @@ class PionexHttp:
         """
         self.breaker.check("Pionex")
         await self.throttle.take(weight)
-        request = self._request(method, path, dict(params or {}), signed=signed)
+        try:
+            envelope = await self._send(method, path, dict(params or {}), signed=signed)
+        except errors.ExchangeError as error:
+            self.errors[type(error).__name__] += 1
+            raise
+        return envelope if whole else envelope.get("data")
+
+    async def _send(
+        self, method: str, path: str, params: dict[str, object], *, signed: bool
+    ) -> dict[str, Any]:
+        request = self._request(method, path, params, signed=signed)
         sent_at = self.clock()
         try:
             try:
@@ -197,11 +209,10 @@ class PionexHttp:
             except httpx.HTTPError as error:
                 raise NoAnswer(f"Pionex did not answer {method} {path}: {error!r}.",
                                sent_at) from error  # fmt: skip
-            envelope = self._envelope(method, path, response, sent_at)
+            return self._envelope(method, path, response, sent_at)
         except NoAnswer as error:
             self.breaker.record_failure()
             raise errors.Retryable(str(error)) from error
-        return envelope if whole else envelope.get("data")
 
     async def read(
         self,
