@@ -80,6 +80,7 @@ class Bracket(msgspec.Struct, frozen=True):
     # once the venue refused a replacement while the old leg rested: cancel first, as on spot
     cancel_first: bool = False
     client_id_length: int = 36  # the venue's longest client order id
+    client_id_lowercase: bool = False  # the venue lower-cases client order ids
     orders: tuple[LegOrder, ...] = ()
     closing: bool = False  # a close was asked: cancel the legs, flatten, settle
     note: str | None = None

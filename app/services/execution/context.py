@@ -102,6 +102,7 @@ class ExecutionContext:
             market=market,
             opened_at=self.clock(),
             client_id_length=self.venues[venue].capabilities.client_order_id_max_length,
+            client_id_lowercase=self.venues[venue].capabilities.client_order_id_lowercase,
             **terms,
         )
 
