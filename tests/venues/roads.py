@@ -3,6 +3,10 @@ signalgate proves, each with its local fake (tests/venues/<venue>.py)."""
 
 from __future__ import annotations
 
+from tests.venues import bingx
+from tests.venues.core import D
 from tests.venues.road import Road
 
-ROADS: list[Road] = []
+ROADS: list[Road] = [
+    Road("bingx", bingx.FakeBingx, "BTC/USDT:USDT", "BTC-USDT", D("0.01"), *bingx.KEYS),
+]
