@@ -22,7 +22,8 @@ Read from, and answering what they show:
   fetchBalance -> spot/v1/account/balance vs swap user/balance, fetchPositions) and
   static/response/bingx.json (market shapes).
 
-Where the docs name a code but not its exact text the message is ours. Not modelled: the
+The answers' shapes are in tests/venues/bingx_shapes.py. Where the docs name a code but not
+its exact text the message is ours. Not modelled: the
 docs' "clientOrderId only supports LIMIT/MARKET order type" (this fake keeps the id on every
 type; see the venue's report), mark vs last price (triggers use the last price), isolated
 margin, hedge-mode trading (the mode can be set and is refused per order, as BingX does).
@@ -35,12 +36,13 @@ import hmac
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote
 
+from tests.venues import bingx_shapes as shapes
 from tests.venues import core
+from tests.venues.bingx_shapes import text
 from tests.venues.core import (
     Answer,
     D,
@@ -72,7 +74,6 @@ KINDS = {"MARKET": core.MARKET, "LIMIT": core.LIMIT, "STOP_MARKET": core.STOP,
          "TAKE_PROFIT_MARKET": core.TAKE_PROFIT, "STOP": core.STOP_LIMIT,
          "TAKE_PROFIT": core.TAKE_PROFIT_LIMIT}  # fmt: skip
 POSITION_TPSL = ("STOP_MARKET", "TAKE_PROFIT_MARKET", "STOP", "TAKE_PROFIT")
-STATUSES = {core.OPEN: "NEW", core.FILLED: "FILLED", core.CANCELED: "CANCELLED"}
 RULES = "Please check your positions and open orders."
 ERRORS: dict[str, tuple[int, str]] = {
     "symbol": (109400, "{detail},symbol not exist, please verify it in api:"
@@ -113,10 +114,6 @@ def error(code: int, msg: str) -> VenueError:
     return VenueError(200, {"code": code, "msg": msg, "data": {}})
 
 
-def text(value: Decimal | None, empty: str = "") -> str:
-    return empty if value is None else f"{value.normalize():f}"
-
-
 @dataclass
 class FakeBingx(FakeVenue):
     """BingX's USDT-M swap account: a swap wallet (the engine's balances) and a spot wallet
@@ -135,6 +132,7 @@ class FakeBingx(FakeVenue):
     specs: list[MarketSpec] = field(default_factory=lambda: [BTC])
     balances: dict[str, list[Decimal]] = field(default_factory=lambda: {"USDT": [D(100_000), D(0)]})
     spot: dict[str, Decimal] = field(default_factory=lambda: {"USDT": D(25), "BTC": D(0)})
+    calls: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)  # as received
     _order_ids: Iterator[int] = field(
         default_factory=lambda: itertools.count(1_864_000_000_000_000_000, 7919)
     )
@@ -161,7 +159,6 @@ class FakeBingx(FakeVenue):
             ("GET", f"{SWAP}/v2/trade/allOrders"): (True, self._all_orders),
             ("GET", f"{SWAP}/v2/trade/allFillOrders"): (True, self._fills),
             ("GET", f"{SWAP}/v3/user/balance"): (True, self._swap_balance),
-            ("GET", f"{SWAP}/v2/user/balance"): (True, self._swap_balance_v2),
             ("GET", "/openApi/spot/v1/account/balance"): (True, self._spot_balance),
             ("GET", f"{SWAP}/v2/user/positions"): (True, self._positions),
             ("GET", f"{SWAP}/v2/trade/leverage"): (True, self._leverage),
@@ -169,6 +166,11 @@ class FakeBingx(FakeVenue):
             ("GET", f"{SWAP}/v1/positionSide/dual"): (True, self._position_mode),
             ("POST", f"{SWAP}/v1/positionSide/dual"): (True, self._set_position_mode),
         }
+
+    def sent(self, op: str) -> list[dict[str, str]]:
+        """The params of every `op` request received (test reads)."""
+        with self.lock:
+            return [p for m, path, p in self.calls if (m, path) in self.OPS[op]]
 
     # --- the dialect -------------------------------------------------------------------------
 
@@ -178,6 +180,8 @@ class FakeBingx(FakeVenue):
             return 404, {"code": 100400, "msg": f"path {request.path} not found", "data": {}}
         signed, handler = found
         params = self.params_of(request)
+        with self.lock:
+            self.calls.append((request.method, request.path, params))
         if signed:
             self._authenticate(request, params)
         return handler(params)
@@ -305,7 +309,7 @@ class FakeBingx(FakeVenue):
                     code, message = WOULD_TRIGGER[(self._base_kind(kind), side)]
                     raise error(code, message) from None
                 raise
-            return ok({"order": self._created(placed)})
+            return ok({"order": shapes.created(placed)})
 
     def _check_position_side(self, position_side: str) -> None:
         if self.hedge_mode and position_side not in ("LONG", "SHORT"):
@@ -362,7 +366,8 @@ class FakeBingx(FakeVenue):
 
     def _find(self, params: dict[str, str], refusal: str = "not_found") -> Order:
         spec = self.spec(params.get("symbol", ""))
-        order_id, cid = params.get("orderId"), (params.get("clientOrderId") or "").lower()
+        order_id = params.get("orderId")
+        cid = (params.get("clientOrderID") or params.get("clientOrderId") or "").lower()
         with self.lock:
             for order in self.orders.values():
                 if order.symbol == spec.id and (
@@ -374,25 +379,25 @@ class FakeBingx(FakeVenue):
     def _fetch(self, params: dict[str, str]) -> Answer:
         order = self._find(params)
         with self.lock:
-            return ok({"order": self.order_json(order)})
+            return ok({"order": self._shown(order)})
 
     def _cancel(self, params: dict[str, str]) -> Answer:
         order = self._find(params, "unknown_cancel")
         with self.lock:
             self.cancel(order)
-            return ok({"order": self.order_json(order)})
+            return ok({"order": self._shown(order)})
 
     def _open_orders(self, params: dict[str, str]) -> Answer:
         symbol = params.get("symbol")
         with self.lock:
-            found = [self.order_json(o) for o in self.orders.values()
+            found = [self._shown(o) for o in self.orders.values()
                      if o.status == core.OPEN and symbol in (None, o.symbol)]  # fmt: skip
         return ok({"orders": found})
 
     def _all_orders(self, params: dict[str, str]) -> Answer:
         spec = self.spec(params.get("symbol", ""))
         with self.lock:
-            found = [self.order_json(o) for o in self.orders.values()
+            found = [self._shown(o) for o in self.orders.values()
                      if o.status != core.OPEN and o.symbol == spec.id]  # fmt: skip
         return ok({"orders": found})
 
@@ -400,53 +405,13 @@ class FakeBingx(FakeVenue):
         spec = self.spec(params.get("symbol", ""))
         start, end = int(params.get("startTs") or 0), int(params.get("endTs") or now_ms())
         with self.lock:
-            fills = [self._fill_json(t) for t in self.trades
-                     if t.symbol == spec.id and start <= t.at_ms <= end]  # fmt: skip
+            trades = [t for t in self.trades if t.symbol == spec.id and start <= t.at_ms <= end]
+            fills = [shapes.fill_json(t, self.orders[t.order_id], not self.hedge_mode)
+                     for t in trades]  # fmt: skip
         return ok({"fill_orders": fills})
 
-    def _fill_json(self, trade: core.Trade) -> dict[str, Any]:
-        order = self.orders[trade.order_id]
-        iso = _utc(trade.at_ms)
-        return {"filledTm": iso, "symbol": trade.symbol, "volume": text(trade.amount),
-                "price": text(trade.price), "amount": text(trade.amount * trade.price),
-                "commission": text(-trade.fee), "currency": "USDT", "orderId": order.id,
-                "liquidatedPrice": "0.00", "liquidatedMarginRatio": "0.00",
-                "workingType": "MARK_PRICE", "filledTime": iso, "side": trade.side.upper(),
-                "type": order.extra["type"], "positionSide": order.extra["positionSide"],
-                "clientOrderID": order.client_id,
-                "onlyOnePosition": not self.hedge_mode}  # fmt: skip
-
-    def _created(self, order: Order) -> dict[str, Any]:
-        """The create answer (data.order): what was asked, and how a market order went."""
-        return {"orderId": int(order.id), "symbol": order.symbol,
-                "positionSide": order.extra["positionSide"], "side": order.side.upper(),
-                "type": order.extra["type"], "price": float(order.price or 0),
-                "quantity": float(order.amount), "stopPrice": float(order.trigger or 0),
-                "workingType": "MARK_PRICE", "clientOrderID": order.client_id,
-                "timeInForce": "GTC", "priceRate": 0, "stopLoss": "", "takeProfit": "",
-                "reduceOnly": order.reduce_only, "status": STATUSES[order.status],
-                "avgPrice": text(order.average, "0"),
-                "executedQty": text(order.filled)}  # fmt: skip
-
-    def order_json(self, order: Order) -> dict[str, Any]:
-        """An order as trade/order, openOrders and allOrders show it."""
-        status = STATUSES[order.status]
-        if order.status == core.OPEN and order.filled > 0:
-            status = "PARTIALLY_FILLED"
-        empty = {"type": "", "quantity": 0, "stopPrice": 0, "price": 0, "workingType": "",
-                 "stopGuaranteed": ""}  # fmt: skip
-        return {"symbol": order.symbol, "orderId": order.id, "side": order.side.upper(),
-                "positionSide": order.extra["positionSide"], "type": order.extra["type"],
-                "origQty": text(order.amount), "price": text(order.price, "0"),
-                "executedQty": text(order.filled), "avgPrice": text(order.average, "0"),
-                "cumQuote": text(order.cost), "stopPrice": text(order.trigger),
-                "profit": "0.0000", "commission": text(-order.fee), "status": status,
-                "time": order.created_ms, "updateTime": order.updated_ms,
-                "clientOrderId": order.client_id, "leverage": f"{self._lev(order.symbol)}X",
-                "takeProfit": empty, "stopLoss": empty, "advanceAttr": 0, "positionID": 0,
-                "takeProfitEntrustPrice": 0, "stopLossEntrustPrice": 0, "orderType": "",
-                "workingType": "MARK_PRICE", "onlyOnePosition": not self.hedge_mode,
-                "reduceOnly": order.reduce_only}  # fmt: skip
+    def _shown(self, order: Order) -> dict[str, Any]:
+        return shapes.order_json(order, self._lev(order.symbol), not self.hedge_mode)
 
     # --- account -----------------------------------------------------------------------------
 
@@ -470,34 +435,16 @@ class FakeBingx(FakeVenue):
     def _swap_balance(self, _: dict[str, str]) -> Answer:
         return ok([self._swap_row()])
 
-    def _swap_balance_v2(self, _: dict[str, str]) -> Answer:
-        return ok({"balance": self._swap_row()})
-
     def _spot_balance(self, _: dict[str, str]) -> Answer:
         rows = [{"asset": a, "free": text(v), "locked": "0"} for a, v in self.spot.items()]
         return ok({"balances": rows})
 
     def _positions(self, params: dict[str, str]) -> Answer:
         symbol = params.get("symbol")
-        rows = []
         with self.lock:
-            for market, position in self.positions.items():
-                if not position.amount or symbol not in (None, market):
-                    continue
-                amount, lev = abs(position.amount), self._lev(market)
-                value = amount * self.last[market]
-                rows.append({
-                    "positionId": str(1_792_000_000_000_000_000 + len(rows)), "symbol": market,
-                    "currency": "USDT", "positionAmt": text(amount), "availableAmt": text(amount),
-                    "positionSide": "LONG" if position.amount > 0 else "SHORT",
-                    "isolated": False, "avgPrice": text(position.entry),
-                    "initialMargin": text(amount * position.entry / lev), "margin": "0",
-                    "leverage": lev, "unrealizedProfit": text(self._pnl(market, position)),
-                    "realisedProfit": "0", "liquidationPrice": 0, "pnlRatio": "0",
-                    "maxMarginReduction": "0.0000", "riskRate": "0.0008",
-                    "markPrice": text(self.last[market]), "positionValue": text(value),
-                    "onlyOnePosition": not self.hedge_mode, "updateTime": now_ms(),
-                })  # fmt: skip
+            held = [(s, p) for s, p in self.positions.items() if p.amount and symbol in (None, s)]
+            rows = [shapes.position_json(s, p, self.last[s], self._lev(s), not self.hedge_mode, n)
+                    for n, (s, p) in enumerate(held)]  # fmt: skip
         return ok(rows)
 
     def _leverage(self, params: dict[str, str]) -> Answer:
@@ -539,8 +486,3 @@ class FakeBingx(FakeVenue):
 def _places(step: Decimal) -> int:
     """The decimal places of a step: BingX's `quantityPrecision` / `pricePrecision`."""
     return max(0, -int(step.normalize().as_tuple().exponent))
-
-
-def _utc(milliseconds: int) -> str:
-    """BingX's fill time: ISO 8601 in UTC, to the second."""
-    return datetime.fromtimestamp(milliseconds / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
