@@ -20,6 +20,7 @@ from app.domain.brackets.bracket import BracketState
 from app.domain.orders import Leg, OrderKind, OrderRequest, OrderState, Side, client_order_id
 from app.domain.signals import Action, OrderType, Signal, StopKind, StopLoss, TakeProfit
 from app.ports.errors import AuthenticationFailed, InvalidOrder
+from app.services.venue_check import check_venue
 from tests.venues import bingx, core
 from tests.venues.bingx import API_KEY, SECRET, FakeBingx
 from tests.venues.http import Served, serve
@@ -88,6 +89,8 @@ async def test_the_legs_are_the_positions_own_stop_market_and_take_profit_market
         assert sent[leg.client_id]["positionSide"] == "BOTH"
         assert sent[leg.client_id]["reduceOnly"] == "true"
         assert D(sent[leg.client_id]["stopPrice"]) == leg.trigger
+    # leverage set before the entry, for the one-way position side
+    assert [(p["side"], p["leverage"]) for p in on.venue.sent("leverage")] == [("BOTH", "1")]
     assert stop.client_id == stop.client_id.lower()  # BingX's own case: what signalgate keeps
     assert stop.client_id in {o.client_order_id for o in on.bracket(signal_id).orders}
 
@@ -248,6 +251,20 @@ async def test_the_position_mode_reads_as_bingx_answers_it(served: Served[FakeBi
         await client.close()
 
     assert (one_way["hedged"], hedged["hedged"]) == (False, True)
+
+
+@pytest.mark.parametrize("hedged", [False, True])
+async def test_the_venue_check_reads_the_position_mode_and_refuses_hedge_mode(
+    served: Served[FakeBingx], hedged: bool
+) -> None:
+    served.venue.hedge_mode = hedged
+    async with adapter(served) as exchange:
+        report = await check_venue("bingx", exchange)
+
+    assert report.ok is not hedged
+    assert ("one-way position mode" in report.facts) is not hedged
+    assert any("two-way (hedge) position mode" in p for p in report.problems) is hedged
+    assert any(f.startswith("clock skew") for f in report.facts)  # swap/v2/server/time
 
 
 @pytest.mark.parametrize(
