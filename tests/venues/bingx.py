@@ -23,10 +23,12 @@ Read from, and answering what they show:
   static/response/bingx.json (market shapes).
 
 The answers' shapes are in tests/venues/bingx_shapes.py. Where the docs name a code but not
-its exact text the message is ours. Not modelled: the
-docs' "clientOrderId only supports LIMIT/MARKET order type" (this fake keeps the id on every
-type; see the venue's report), mark vs last price (triggers use the last price), isolated
-margin, hedge-mode trading (the mode can be set and is refused per order, as BingX does).
+its exact text the message is ours. Not modelled: the place-order docs' "clientOrderId only
+supports LIMIT/MARKET order type" (the query and cancel docs take it on any order, ccxt sends
+it on every type: this fake keeps it on every type, an assumption a live testnet run must
+confirm, since a stop-loss without it could not be found again after a lost create); mark vs
+last price (triggers use the last price); isolated margin; hedge-mode trading (the mode can be
+set; orders with positionSide BOTH are then refused, as BingX does).
 """
 
 from __future__ import annotations
