@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.venues import cryptocom, pionex
+from tests.venues import bingx, cryptocom, pionex
 from tests.venues.road import Road
 
 ROADS: list[Road] = [
+    Road("bingx", bingx.FakeBingx, "BTC/USDT:USDT", "BTC-USDT", Decimal("0.01"), *bingx.KEYS),
     # a 2 s nonce window, on the venue and in what the adapter knows of it (the venue's is 60 s)
     Road(
         "cryptocom",

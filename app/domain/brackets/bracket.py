@@ -83,6 +83,7 @@ class Bracket(msgspec.Struct, frozen=True):
     # here, on the exit price, and sold at market once reached
     stop_watched: bool = False
     client_id_length: int = 36  # the venue's longest client order id
+    client_id_lowercase: bool = False  # the venue lower-cases client order ids
     orders: tuple[LegOrder, ...] = ()
     closing: bool = False  # a close was asked: cancel the legs, flatten, settle
     note: str | None = None

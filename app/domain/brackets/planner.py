@@ -80,7 +80,12 @@ def _new_leg(
     return LegOrder(
         leg=leg,
         client_order_id=client_order_id(
-            bracket.id, leg, revision, index=index, max_length=bracket.client_id_length
+            bracket.id,
+            leg,
+            revision,
+            index=index,
+            max_length=bracket.client_id_length,
+            lowercase=bracket.client_id_lowercase,
         ),
         side=side,
         kind=kind,
