@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.venues import cryptocom, okx
+from tests.venues import bingx, cryptocom, okx, pionex
 from tests.venues.road import Road
 
 _OKX = {"api_key": okx.API_KEY, "secret": okx.SECRET, "password": okx.PASSPHRASE}
 
 ROADS: list[Road] = [
+    Road("bingx", bingx.FakeBingx, "BTC/USDT:USDT", "BTC-USDT", Decimal("0.01"), *bingx.KEYS),
     # a 2 s nonce window, on the venue and in what the adapter knows of it (the venue's is 60 s)
     Road(
         "cryptocom",
@@ -32,4 +33,5 @@ ROADS: list[Road] = [
         id="okx-swap",
         **_OKX,
     ),
+    pionex.ROAD,  # a native adapter: ccxt has no Pionex
 ]

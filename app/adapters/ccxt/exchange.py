@@ -333,4 +333,4 @@ class CcxtExchange(OwnsCcxtClient):
             raise InvalidOrder(f"leverage {leverage} is not valid: use a number of at least 1.")
         # the venue's own type: Binance takes whole numbers only, others a decimal
         value = int(leverage) if leverage == leverage.to_integral_value() else float(leverage)
-        await self.calls.read("set_leverage", value, symbol)
+        await self.calls.read("set_leverage", value, symbol, dict(self.profile.leverage_params))
