@@ -189,9 +189,14 @@ VENUES: dict[str, VenueProfile] = {
     "kraken": VenueProfile(
         client_order_id_param="clientOrderId",  # -> cl_ord_id
         lookup=ScanOrders("fetch_closed_orders"),  # ccxt's fetch_order: by txid or integer userref
+        # unique among the open orders only: a filled order's id is taken again
+        duplicate_messages=("cl_ord_id not unique",),
         # no expiry: nonce based
         # cl_ord_id: a UUID or free text up to 18 (Kraken docs)
         capabilities=Capabilities(client_order_id_max_length=18),
+        # ccxt's kraken reads stopLossPrice (ordertype stop-loss, price = trigger); it ignores
+        # triggerPrice, which Kraken then ignores too: the stop would go out as a market sell
+        stop_loss_param="stopLossPrice",
     ),
     "coinbase": VenueProfile(
         client_order_id_param="client_order_id",  # ccxt drops `clientOrderId`, not this
