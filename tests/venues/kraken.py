@@ -14,7 +14,7 @@ What it follows, and where from:
   `triggerPrice`, which its kraken class never reads, leaves a plain market order: the quirk of
   issue 14); `cl_ord_id` a long UUID, a short UUID (32 hex) or free ASCII text of at most 18
   characters, unique among the client's OPEN orders only (docs "Spot Client Order
-  Identifiers"); `deadline` (RFC 3339, at most 60 s ahead) after which the engine refuses the
+  Identifiers"); `deadline` (RFC 3339, 2 to 60 s ahead) after which the engine refuses the
   request (`EService:Deadline elapsed`). The answer: `{"descr": {"order": "..."}, "txid": [..]}`.
 - Minimums and precision as AssetPairs states them (`ordermin`, `costmin`, `pair_decimals`,
   `lot_decimals`): `EOrder:Order minimum not met`, `EOrder:Cost minimum not met`,
@@ -70,7 +70,7 @@ from tests.venues.core import (
 
 D = Decimal
 API_KEY = "kraken-fake-key"
-SECRET = base64.b64encode(b"kraken fake secret, 64 bytes once decoded, as Kraken's are....").decode()
+SECRET = base64.b64encode(b"kraken fake secret, 64 bytes once decoded as Kraken's are...").decode()
 PRIVATE, PUBLIC = "/0/private/", "/0/public/"
 
 # XBTUSDT as Kraken lists it: pair_decimals 1, lot_decimals 8, ordermin 0.00005, costmin 0.5
@@ -86,16 +86,17 @@ ORDER_TYPES = {
 }  # fmt: skip
 TYPE_NAMES = {kind: name for name, kind in ORDER_TYPES.items()}
 NOT_MODELLED = ("leverage", "userref", "validate", "close[ordertype]", "starttm", "expiretm")
-LONG_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+LONG_UUID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 SHORT_UUID = re.compile(r"[0-9a-fA-F]{32}")
 FREE_TEXT = re.compile(r"[\x21-\x7e]{1,18}")  # printable ASCII, no spaces
-DEADLINE_AHEAD_MS = 60_000
+DEADLINE_MIN_MS, DEADLINE_MAX_MS = 2_000, 60_000  # how far ahead a deadline may be
 
 ERRORS = {
     "symbol": "EQuery:Unknown asset pair",
     "amount_step": "EGeneral:Invalid arguments:volume",
     "min_amount": "EOrder:Order minimum not met",
-    "price_step": "EOrder:Invalid price:{pair} price can only be specified up to {decimals} decimals.",
+    "price_step": "EOrder:Invalid price:{pair} price can only be specified up to {decimals}"
+    " decimals.",
     "min_notional": "EOrder:Cost minimum not met",
     "funds": "EOrder:Insufficient funds",
     "duplicate": "EGeneral:Invalid arguments:cl_ord_id not unique",
@@ -286,7 +287,8 @@ class KrakenSpot(FakeVenue):
 
     def time(self, params: dict[str, str]) -> dict[str, Any]:
         at = datetime.now(UTC)
-        return {"unixtime": int(at.timestamp()), "rfc1123": at.strftime("%a, %d %b %y %H:%M:%S +0000")}
+        rfc1123 = at.strftime("%a, %d %b %y %H:%M:%S +0000")
+        return {"unixtime": int(at.timestamp()), "rfc1123": rfc1123}
 
     # --- orders ------------------------------------------------------------------------------
 
@@ -348,10 +350,10 @@ class KrakenSpot(FakeVenue):
         if at.tzinfo is None:
             raise refused("EGeneral:Invalid arguments:deadline")
         left_ms = at.timestamp() * 1000 - now_ms()
-        if left_ms > DEADLINE_AHEAD_MS:
-            raise refused("EGeneral:Invalid arguments:deadline")
         if left_ms <= 0:
             raise refused("EService:Deadline elapsed")
+        if not DEADLINE_MIN_MS <= left_ms <= DEADLINE_MAX_MS:
+            raise refused("EGeneral:Invalid arguments:deadline")
 
     def duplicate_of(self, order: Order) -> bool:
         """Kraken checks a cl_ord_id against the client's open orders only."""
@@ -475,7 +477,7 @@ class KrakenSpot(FakeVenue):
         kind = ORDER_TYPES[order.extra["ordertype"]]
         first = order.trigger if order.trigger is not None else order.price
         second = order.price if kind in (STOP_LIMIT, TAKE_PROFIT_LIMIT) else None
-        status = {OPEN: "open", FILLED: "closed", CANCELED: "canceled"}.get(order.status, "canceled")
+        status = {OPEN: "open", FILLED: "closed"}.get(order.status, "canceled")
         shown: dict[str, Any] = {
             "refid": None,
             "userref": None if order.client_id else 0,

@@ -9,6 +9,16 @@ from tests.venues import kraken
 from tests.venues.road import Road
 
 ROADS: list[Road] = [
-    Road("kraken", kraken.fake, "BTC/USDT", "XBTUSDT", Decimal("0.001"), kraken.API_KEY,
-         kraken.SECRET, mode="live", rate_limit_ms=1),  # fmt: skip
+    Road(
+        "kraken",
+        kraken.fake,
+        "BTC/USDT",
+        "XBTUSDT",
+        Decimal("0.001"),
+        kraken.API_KEY,
+        kraken.SECRET,
+        mode="live",
+        rate_limit_ms=1,
+        options={"recvWindow": 2500},
+    ),
 ]

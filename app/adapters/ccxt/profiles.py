@@ -40,10 +40,13 @@ class ScanOrders(msgspec.Struct, frozen=True):
 
 class RequestExpiry(msgspec.Struct, frozen=True):
     """How long a signed request stays executable: the ccxt option holding it (ms), and its
-    value when the options do not set it."""
+    value when the options do not set it. `deadline_param`: the venue takes no window but an
+    absolute deadline in each create (RFC 3339), that param, which the adapter sets to the
+    expiry after the moment it sends the request."""
 
     option: str
     default_ms: int
+    deadline_param: str | None = None
 
 
 RECV_WINDOW = RequestExpiry("recvWindow", 5000)
@@ -191,7 +194,10 @@ VENUES: dict[str, VenueProfile] = {
         lookup=ScanOrders("fetch_closed_orders"),  # ccxt's fetch_order: by txid or integer userref
         # unique among the open orders only: a filled order's id is taken again
         duplicate_messages=("cl_ord_id not unique",),
-        # no expiry: nonce based
+        # AddOrder's `deadline`: the engine refuses the order after it (EService:Deadline
+        # elapsed); 2 to 60 s ahead. ccxt's kraken passes it through and reads no recvWindow:
+        # the option only sets the window here.
+        expiry=RequestExpiry("recvWindow", 5000, deadline_param="deadline"),
         # cl_ord_id: a UUID or free text up to 18 (Kraken docs)
         capabilities=Capabilities(client_order_id_max_length=18),
         # ccxt's kraken reads stopLossPrice (ordertype stop-loss, price = trigger); it ignores
