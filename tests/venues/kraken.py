@@ -2,37 +2,35 @@
 4.5.90's `kraken` speaks, on the shared engine (tests/venues/core.py).
 
 What it follows, and where from:
-- Signed requests (docs.kraken.com, "Spot REST Authentication", and ccxt `kraken.sign`): POST
-  bodies (form-encoded, or JSON where ccxt sends JSON), headers `API-Key` and `API-Sign` =
-  base64(HMAC-SHA512(base64-decoded secret, URI path + SHA256(nonce + POST body))); a nonce that
-  is not above the key's last one is refused (`EAPI:Invalid nonce`, the default nonce window of
-  0). Every answer is HTTP 200 with the envelope `{"error": [...], "result": {...}}`, errors as
-  strings (docs "Spot Error Messages"; ccxt's `exceptions` table says which class each raises).
+- Signed requests (docs.kraken.com "Spot REST Authentication"; ccxt `kraken.sign`): headers
+  `API-Key`, `API-Sign` = base64(HMAC-SHA512(base64-decoded secret, URI path + SHA256(nonce +
+  POST body))); a nonce not above the key's last one is refused (`EAPI:Invalid nonce`, nonce
+  window 0). Answers are HTTP 200 with `{"error": [...], "result": {...}}`, errors as strings
+  (docs "Spot Error Messages"; ccxt's `exceptions` table gives each one's class).
 - AddOrder (docs "Add Order"): `ordertype` market, limit, stop-loss, take-profit,
-  stop-loss-limit, take-profit-limit, with `price` the trigger of the conditional ones and
-  `price2` their limit; parameters the venue does not know are ignored (so ccxt's
-  `triggerPrice`, which its kraken class never reads, leaves a plain market order: the quirk of
-  issue 14); `cl_ord_id` a long UUID, a short UUID (32 hex) or free ASCII text of at most 18
-  characters, unique among the client's OPEN orders only (docs "Spot Client Order
-  Identifiers"); `deadline` (RFC 3339, 2 to 60 s ahead) after which the engine refuses the
-  request (`EService:Deadline elapsed`). The answer: `{"descr": {"order": "..."}, "txid": [..]}`.
-- Minimums and precision as AssetPairs states them (`ordermin`, `costmin`, `pair_decimals`,
-  `lot_decimals`): `EOrder:Order minimum not met`, `EOrder:Cost minimum not met`,
-  `EGeneral:Invalid arguments:volume`, `EOrder:Invalid price:<pair> price can only be specified
-  up to <n> decimals.`
-- QueryOrders, OpenOrders, ClosedOrders, CancelOrder (by txid or cl_ord_id; `{"count": 1}`, and
-  `EOrder:Unknown order` for an order that is not open), BalanceEx, Balance, TradesHistory and
-  the public AssetPairs, Assets, Depth, Ticker and Time, in the shapes of ccxt's recorded answers
-  (ts/src/test/static/response/kraken.json: createOrder, fetchOrder, fetchOpenOrders with a
-  take-profit and a stop-loss-limit, fetchTicker) and requests (static/request/kraken.json:
-  createOrder with stopLossPrice / takeProfitPrice, cancelOrder, fetchOpenOrders,
-  fetchClosedOrders, fetchBalance on BalanceEx, fetchOrderBook on Depth).
-- Not in Kraken's documented list, taken from users' recorded refusals: a cl_ord_id taken by an
-  open order is refused with `EGeneral:Invalid arguments:cl_ord_id not unique`, a malformed one
-  with `EGeneral:Invalid arguments:cl_ord_id`; an unknown txid in QueryOrders with
-  `EOrder:Invalid order`.
-Not modelled (refused as invalid arguments, so a test cannot rely on them silently): margin
-(`leverage`), relative and trailing prices, `viqc` (volume in quote), `validate`, `userref`.
+  stop-loss-limit, take-profit-limit, `price` the trigger of the conditional ones and `price2`
+  their limit; unknown parameters are ignored (so ccxt's `triggerPrice`, which its kraken class
+  never reads, leaves a plain market order: the quirk of issue 14); `cl_ord_id` a long UUID, a
+  short UUID (32 hex) or free ASCII text of at most 18 characters, unique among the OPEN orders
+  only (docs "Spot Client Order Identifiers"); `deadline` (RFC 3339, 2 to 60 s ahead), after
+  which the engine refuses the order (`EService:Deadline elapsed`). Answer: `{"descr": {"order":
+  "..."}, "txid": [...]}`.
+- AssetPairs' `ordermin`, `costmin`, `pair_decimals`, `lot_decimals`: `EOrder:Order minimum not
+  met`, `EOrder:Cost minimum not met`, `EGeneral:Invalid arguments:volume`, `EOrder:Invalid
+  price:<pair> price can only be specified up to <n> decimals.`
+- QueryOrders, OpenOrders, ClosedOrders (50 a page, newest first; both lists filter by
+  cl_ord_id), CancelOrder (by txid or cl_ord_id; `{"count": 1}`, `EOrder:Unknown order` once
+  the order is not open), BalanceEx (ccxt reads no Balance), TradesHistory, and the public
+  AssetPairs, Assets, Depth, Ticker and Time, in the shapes of ccxt's recorded answers
+  (ts/src/test/static/response/kraken.json: createOrder, fetchOrder, fetchOpenOrders of a
+  take-profit and a stop-loss-limit, fetchTicker) to its recorded requests
+  (static/request/kraken.json: createOrder with stopLossPrice / takeProfitPrice, cancelOrder,
+  fetchOpenOrders, fetchClosedOrders, fetchBalance, fetchOrderBook).
+- Undocumented, from users' recorded refusals: a cl_ord_id an open order has is refused with
+  `EGeneral:Invalid arguments:cl_ord_id not unique`, a malformed one with `EGeneral:Invalid
+  arguments:cl_ord_id`; an unknown txid in QueryOrders with `EOrder:Invalid order`.
+Not modelled, so refused as invalid arguments: margin (`leverage`), relative and trailing
+prices, `viqc` (volume in quote), `validate`, `userref`, scheduled and expiring orders.
 """
 
 from __future__ import annotations
@@ -42,7 +40,7 @@ import hashlib
 import hmac
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
@@ -135,16 +133,15 @@ def seconds(ms: int) -> float:
 
 
 def number(params: dict[str, str], name: str) -> Decimal | None:
+    """A price or volume; a relative one (+, -, #, %) is not modelled: refused."""
     raw = params.get(name)
-    if raw is None or raw == "":
+    if not raw:
         return None
-    if raw[0] in "+-#" or raw.endswith("%"):
-        raise refused(f"EGeneral:Invalid arguments:{name}")  # relative prices: not modelled
     try:
         value = Decimal(raw)
     except InvalidOperation:
-        raise refused(f"EGeneral:Invalid arguments:{name}") from None
-    if not value.is_finite():
+        value = Decimal("NaN")
+    if not value.is_finite() or raw[0] in "+-":
         raise refused(f"EGeneral:Invalid arguments:{name}")
     return value
 
@@ -170,6 +167,7 @@ class KrakenSpot(FakeVenue):
     api_key: str = API_KEY
     secret: str = SECRET
     last_nonce: int = 0
+    received: list[tuple[str, dict[str, str]]] = field(default_factory=list)  # private calls
 
     # --- dispatch ----------------------------------------------------------------------------
 
@@ -187,9 +185,11 @@ class KrakenSpot(FakeVenue):
                 "AddOrder": self.add_order, "CancelOrder": self.cancel_order,
                 "QueryOrders": self.query_orders, "OpenOrders": self.open_orders,
                 "ClosedOrders": self.closed_orders, "BalanceEx": self.balance_ex,
-                "Balance": self.balance, "TradesHistory": self.trades_history,
+                "TradesHistory": self.trades_history,
             }  # fmt: skip
             params = self.authenticated(request)
+            with self.lock:
+                self.received.append((name, params))
             if name not in private:
                 raise refused("EGeneral:Unknown method")
             return ok(private[name](params))
@@ -415,11 +415,6 @@ class KrakenSpot(FakeVenue):
                         "hold_trade": fixed(locked, ASSETS[asset][1])}
                 for asset, (free, locked) in self.balances.items()
             }  # fmt: skip
-
-    def balance(self, params: dict[str, str]) -> dict[str, Any]:
-        with self.lock:
-            return {asset: fixed(free + locked, ASSETS[asset][1])
-                    for asset, (free, locked) in self.balances.items()}  # fmt: skip
 
     def trades_history(self, params: dict[str, str]) -> dict[str, Any]:
         start = float(params.get("start") or 0)

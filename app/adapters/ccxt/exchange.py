@@ -239,6 +239,8 @@ class CcxtExchange(OwnsCcxtClient):
         await self.markets()
         venue_id, params = self._venue_id(order_id)
         raw = await self.calls.call("cancel_order", venue_id, symbol, params)
+        if not raw.get("id"):  # the venue answered a count, not the order (Kraken): read it
+            return await self.fetch_order(symbol, order_id)
         return self._order(raw, marked=bool(params))
 
     async def fetch_order(self, symbol: str, order_id: str) -> OrderStatus:

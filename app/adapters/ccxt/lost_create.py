@@ -30,7 +30,7 @@ from app.adapters.ccxt.calls import VenueCalls
 from app.adapters.ccxt.parsing import RawOrder, client_id
 from app.adapters.ccxt.profiles import FetchOrder, RequestExpiry, ScanOrders, VenueProfile
 from app.domain.orders import OrderKind, OrderRequest, OrderStatus
-from app.ports.errors import ExchangeError, InvalidOrder, OrderNotFound, OutcomeUnknown, Retryable
+from app.ports.errors import ExchangeError, Fatal, OrderNotFound, OutcomeUnknown, Retryable
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +104,10 @@ async def _find(
             except OrderNotFound:
                 return None
             return found
-        case ScanOrders(recent=recent):
+        case ScanOrders(recent=recent, client_id_param=by):
+            only = {by: client_order_id} if by else {}  # the venue's filter, where it has one
             for method in ("fetch_open_orders", recent):
-                for raw in await ask(method, symbol, None, None, extra):
+                for raw in await ask(method, symbol, None, None, {**extra, **only}):
                     if client_id(raw, profile.client_id_prefix) == client_order_id:
                         return dict(raw)
             return None
@@ -177,7 +178,7 @@ class _LostCreate:
         log.warning("%s has no order %s after its expiry: sending it again", calls.name, cid)
         try:
             raw = await calls.call("create_order", *stamped(calls, self.profile, self.args))
-        except InvalidOrder as error:
+        except Fatal as error:  # a duplicate is an InvalidOrder, or a bare venue error (Kraken)
             if not self._duplicate(error):
                 raise
             found = await self._lookup(error)
@@ -211,7 +212,7 @@ class _LostCreate:
             f" exists ({cause}); reconcile it by client order id."
         ) from cause
 
-    def _duplicate(self, error: InvalidOrder) -> bool:
+    def _duplicate(self, error: Fatal) -> bool:
         """The venue refused a client order id it already has."""
         return isinstance(error.__cause__, ccxt_errors.DuplicateOrderId) or any(
             m in str(error) for m in self.profile.duplicate_messages

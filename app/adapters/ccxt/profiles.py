@@ -33,9 +33,12 @@ class FetchOrder(msgspec.Struct, frozen=True):
 
 class ScanOrders(msgspec.Struct, frozen=True):
     """ccxt cannot ask the venue by client id: look among the open orders, then among those the
-    ccxt method `recent` lists (closed ones), for our `clientOrderId`."""
+    ccxt method `recent` lists (closed ones), for our `clientOrderId`. `client_id_param`: the
+    param both lists take to hold that client id only, where the venue filters them (else the
+    order must be on the first page the venue lists)."""
 
     recent: str
+    client_id_param: str | None = None
 
 
 class RequestExpiry(msgspec.Struct, frozen=True):
@@ -191,7 +194,9 @@ VENUES: dict[str, VenueProfile] = {
     ),
     "kraken": VenueProfile(
         client_order_id_param="clientOrderId",  # -> cl_ord_id
-        lookup=ScanOrders("fetch_closed_orders"),  # ccxt's fetch_order: by txid or integer userref
+        # ccxt's fetch_order: by txid or integer userref. OpenOrders and ClosedOrders filter by
+        # cl_ord_id (ClosedOrders lists 50 a page, the newest first)
+        lookup=ScanOrders("fetch_closed_orders", client_id_param="clientOrderId"),
         # unique among the open orders only: a filled order's id is taken again
         duplicate_messages=("cl_ord_id not unique",),
         # AddOrder's `deadline`: the engine refuses the order after it (EService:Deadline
