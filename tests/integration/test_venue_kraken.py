@@ -165,6 +165,21 @@ def test_the_signature_covers_the_path_and_a_nonce_is_taken_once(
     assert post(served, signed, "/0/private/BalanceEx")["error"] == ["EAPI:Invalid nonce"]
 
 
+async def test_a_create_refused_for_its_nonce_is_looked_up_and_sent_again_once(
+    served: Served[kraken.KrakenSpot],
+) -> None:
+    """Another process trading the same key signed later and was heard first (Kraken's nonce
+    window of 0): the create was not executed, and is sent again after its deadline."""
+    venue = served.venue
+    venue.before_next("create", lambda: setattr(venue, "last_nonce", core.now_ms()))
+    async with adapter(served) as exchange:
+        placed = await exchange.create_order(request("sgnonce", OrderKind.MARKET))
+
+    (order,) = venue.with_client_id("sgnonce")
+    assert (placed.order_id, order.status) == (order.id, core.FILLED)
+    assert venue.count("create") == 2
+
+
 # --- client order ids -----------------------------------------------------------------------
 
 
