@@ -18,6 +18,7 @@ from app.adapters.ccxt.profiles import (
     VenueProfile,
     overridden_urls,
 )
+from tests.venues.roads import ROADS
 
 ROWS = sorted(VENUES.items())
 
@@ -70,9 +71,11 @@ def test_capabilities_agree_with_what_ccxt_says_the_venue_has(
         assert has["swap"]
         assert has["fetchPositions"]
         assert has["setLeverage"]
-    if profile.expiry is not None and profile.expiry.deadline_param is None:
-        assert profile.expiry.option in getattr(ccxt_async, exchange_id)().options  # ccxt sends it
-    elif profile.expiry is not None:  # the adapter sends it: ccxt must pass it through untouched
+    if profile.expiry is not None:  # ccxt's option, or the profile's for a window ccxt lacks
+        options = {**getattr(ccxt_async, exchange_id)().options, **profile.options}
+        assert profile.expiry.option in options
+    if profile.expiry is not None and profile.expiry.deadline_param is not None:
+        # the adapter sends the deadline: ccxt must pass it through untouched
         assert f"'{profile.expiry.deadline_param}'" not in source(exchange_id)
 
 
@@ -97,3 +100,9 @@ def test_the_installed_ccxt_is_the_one_the_profiles_and_fakes_prove() -> None:
         f"ccxt {version('ccxt')} is installed but the venue profiles and fakes prove"
         f" {PROVEN_CCXT}: run `make setup` again, or prove the new version and move the pin"
     )
+
+
+def test_a_profile_is_proven_exactly_when_a_road_test_trades_it() -> None:
+    on_the_road = {road.name for road in ROADS if road.adapter is None}
+    # binance spot: also proven by tests/integration/test_execution_ccxt.py on its older fake
+    assert {name for name, profile in VENUES.items() if profile.proven} == on_the_road | {"binance"}

@@ -5,10 +5,23 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.venues import kraken
+from tests.venues import cryptocom, kraken
 from tests.venues.road import Road
 
 ROADS: list[Road] = [
+    # a 2 s nonce window, on the venue and in what the adapter knows of it (the venue's is 60 s)
+    Road(
+        "cryptocom",
+        cryptocom.short_window,
+        "BTC/USDT",
+        "BTC_USDT",
+        Decimal("0.01"),
+        cryptocom.API_KEY,
+        cryptocom.SECRET,
+        options={"nonceWindow": 2000},
+    ),
+    # ccxt has no Kraken sandbox; a 2.5 s create deadline (Kraken takes 2 to 60 s); ccxt's own
+    # throttle would wait 3 s before each private read
     Road(
         "kraken",
         kraken.fake,
