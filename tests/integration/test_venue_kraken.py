@@ -23,6 +23,7 @@ from app.adapters.ccxt import profiles
 from app.adapters.ccxt.exchange import CcxtExchange
 from app.domain.orders import Leg, OrderKind, OrderRequest, OrderState, Side, client_order_id
 from app.ports.errors import AuthenticationFailed, Fatal
+from app.services.venue_check import check_venue
 from tests.integration.test_venue_roads import entry
 from tests.venues import core, kraken
 from tests.venues.http import Served, serve
@@ -363,3 +364,14 @@ async def test_balances_and_markets_read_as_kraken_lists_them(
     assert balances["USDT"].total < 10_000
     assert (market.price_step, market.amount_step) == (D("0.1"), D("0.00000001"))
     assert (market.min_amount, market.min_cost) == (D("0.00005"), D("0.5"))
+
+
+async def test_the_start_check_reads_kraken_s_clock_markets_and_balance(
+    served: Served[kraken.KrakenSpot],
+) -> None:
+    async with adapter(served) as exchange:
+        report = await check_venue("kraken", exchange)
+
+    assert report.ok, report.line()
+    assert "balance read (USDT 10000)" in report.facts
+    assert any(fact.startswith("clock skew") for fact in report.facts)  # public Time
