@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.venues import bingx, cryptocom, pionex
+from tests.venues import bingx, cryptocom, kraken, pionex
 from tests.venues.road import Road
 
 ROADS: list[Road] = [
@@ -20,6 +20,20 @@ ROADS: list[Road] = [
         cryptocom.API_KEY,
         cryptocom.SECRET,
         options={"nonceWindow": 2000},
+    ),
+    # ccxt has no Kraken sandbox; a 2.5 s create deadline (Kraken takes 2 to 60 s); ccxt's own
+    # throttle would wait 3 s before each private read
+    Road(
+        "kraken",
+        kraken.fake,
+        "BTC/USDT",
+        "XBTUSDT",
+        Decimal("0.001"),
+        kraken.API_KEY,
+        kraken.SECRET,
+        mode="live",
+        rate_limit_ms=1,
+        options={"recvWindow": 2500},
     ),
     pionex.ROAD,  # a native adapter: ccxt has no Pionex
 ]
