@@ -21,6 +21,7 @@ network error, 429, 5xx, garbled body) the outcome is unknown and `create_order`
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -60,8 +61,20 @@ async def create_order(
             raise  # refused by our own breaker: nothing was sent
         log.warning("%s create %s got no answer (%s): looking it up", calls.name,
                     request.client_order_id, error)  # fmt: skip
-        return await _LostCreate(calls, profile, request, args, parse).resolve(sent_at, error)
+        signed = signed_at(calls, sent_at)
+        return await _LostCreate(calls, profile, request, args, parse).resolve(signed, error)
     return parse(raw, request, conditional(request))
+
+
+def signed_at(calls: VenueCalls, sent_at: float) -> float:
+    """When ccxt signed the request, on `calls.clock`: later than `sent_at` when ccxt's throttle
+    held it back (a venue's request window runs from its signed timestamp). ccxt stamps its
+    last REST request just before signing; a later request's stamp only makes the wait longer."""
+    stamp = getattr(calls.client, "lastRestRequestTimestamp", 0)
+    if isinstance(stamp, bool) or not isinstance(stamp, int | float) or stamp <= 0:
+        return sent_at
+    ago = max(0.0, time.time() - stamp / 1000)
+    return max(sent_at, calls.clock() - ago)
 
 
 async def find_by_client_id(
