@@ -55,6 +55,8 @@ class Road:
     client_id_prefix: str = ""  # what the venue shows before our client order id
     mode: Mode = "testnet"  # "live" for a venue ccxt has no sandbox for
     id: str = ""  # the test id, where two roads share a venue's name (spot and swaps); name
+    # ccxt's pause between requests; None: ccxt's own (Kraken's costs it 3 s a private read)
+    rate_limit_ms: int | None = None
     # a native adapter (no ccxt): builds the Exchange from the fake's URL
     adapter: Callable[[Served[Any], RetryPolicy], Exchange] | None = None
 
@@ -69,6 +71,7 @@ class Road:
             password=self.password,
             base_url=served.url,
             timeout_ms=500,
+            rate_limit_ms=self.rate_limit_ms,
             retry=FAST,
             options=self.options,
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.venues import bingx, cryptocom, okx, pionex
+from tests.venues import bingx, cryptocom, kraken, okx, pionex
 from tests.venues.road import Road
 
 _OKX = {"api_key": okx.API_KEY, "secret": okx.SECRET, "password": okx.PASSPHRASE}
@@ -22,6 +22,20 @@ ROADS: list[Road] = [
         cryptocom.API_KEY,
         cryptocom.SECRET,
         options={"nonceWindow": 2000},
+    ),
+    # ccxt has no Kraken sandbox; a 2.5 s create deadline (Kraken takes 2 to 60 s); ccxt's own
+    # throttle would wait 3 s before each private read
+    Road(
+        "kraken",
+        kraken.fake,
+        "BTC/USDT",
+        "XBTUSDT",
+        Decimal("0.001"),
+        kraken.API_KEY,
+        kraken.SECRET,
+        mode="live",
+        rate_limit_ms=1,
+        options={"recvWindow": 2500},
     ),
     Road("okx", okx.spot_and_swaps, "BTC/USDT", "BTC-USDT", Decimal("0.01"), id="okx-spot", **_OKX),
     Road(

@@ -33,20 +33,25 @@ class FetchOrder(msgspec.Struct, frozen=True):
 
 class ScanOrders(msgspec.Struct, frozen=True):
     """ccxt cannot ask the venue by client id: look among the open orders, then among those the
-    ccxt method `recent` lists (closed ones), for our `clientOrderId`."""
+    ccxt method `recent` lists (closed ones), for our `clientOrderId`. `client_id_param`: the
+    param both lists take to hold that client id only, where the venue filters them (else the
+    order must be on the first page the venue lists)."""
 
     recent: str
+    client_id_param: str | None = None
 
 
 class RequestExpiry(msgspec.Struct, frozen=True):
     """How long a signed request stays executable: the ccxt option holding it (ms), and its
-    value when the options do not set it. `deadline_header`: the venue takes the deadline of
-    each create in that request header (ms since the epoch; ccxt does not send it), which the
-    adapter sets to the expiry after the moment it sends the create. `conditional`: whether
+    value when the options do not set it. `deadline_param`: the venue takes no window but an
+    absolute deadline in each create (RFC 3339), that param, which the adapter sets to the
+    expiry after the moment it sends the request. `deadline_header`: the same in a request
+    header (ms since the epoch; OKX's expTime, which ccxt does not send). `conditional`: whether
     the venue holds conditional orders' creates to it too (False: they never expire)."""
 
     option: str
     default_ms: int
+    deadline_param: str | None = None
     deadline_header: str | None = None
     conditional: bool = True
 
@@ -272,10 +277,22 @@ VENUES: dict[str, VenueProfile] = {
     ),
     "kraken": VenueProfile(
         client_order_id_param="clientOrderId",  # -> cl_ord_id
-        lookup=ScanOrders("fetch_closed_orders"),  # ccxt's fetch_order: by txid or integer userref
-        # no expiry: nonce based
+        # ccxt's fetch_order: by txid or integer userref. OpenOrders and ClosedOrders filter by
+        # cl_ord_id (ClosedOrders lists 50 a page, the newest first)
+        lookup=ScanOrders("fetch_closed_orders", client_id_param="clientOrderId"),
+        # unique among the open orders only: a filled order's id is taken again
+        duplicate_messages=("cl_ord_id not unique",),
+        # AddOrder's `deadline`, which the adapter sets: the engine refuses the order after it
+        # (EService:Deadline elapsed); 2 to 60 s ahead. ccxt passes it through and has no
+        # option for it (it ignores this one): it states the window, a test venue shortens it
+        expiry=RequestExpiry("recvWindow", 5000, deadline_param="deadline"),
+        options={"recvWindow": 5000},
         # cl_ord_id: a UUID or free text up to 18 (Kraken docs)
         capabilities=Capabilities(client_order_id_max_length=18),
+        # ccxt's kraken reads stopLossPrice (ordertype stop-loss, price = trigger); it ignores
+        # triggerPrice, which Kraken then ignores too: the stop would go out as a market sell
+        stop_loss_param="stopLossPrice",
+        proven=True,  # tests/integration/test_venue_roads.py, test_venue_kraken.py
     ),
     "coinbase": VenueProfile(
         client_order_id_param="client_order_id",  # ccxt drops `clientOrderId`, not this
