@@ -32,7 +32,7 @@ pytestmark = pytest.mark.anyio
 D = Decimal
 
 
-@pytest.fixture(params=ROADS, ids=lambda road: road.name)
+@pytest.fixture(params=ROADS, ids=lambda road: road.test_id)
 def road(request: pytest.FixtureRequest) -> Road:
     chosen: Road = request.param
     return chosen

@@ -56,6 +56,12 @@ class Road:
     mode: Mode = "testnet"  # "live" for a venue ccxt has no sandbox for
     # a native adapter (no ccxt): builds the Exchange from the fake's URL
     adapter: Callable[[Served[Any], RetryPolicy], Exchange] | None = None
+    # the test id where roads share a venue name (one ccxt class trading spot and swaps)
+    id: str = ""
+
+    @property
+    def test_id(self) -> str:
+        return self.id or self.name
 
     def exchange(self, served: Served[Any]) -> Exchange:
         if self.adapter is not None:
