@@ -140,13 +140,25 @@ VENUES: dict[str, VenueProfile] = {
     # for the spot markets), then spot only (kucoin, kraken, coinbase, cryptocom).
     "bybit": VenueProfile(
         client_order_id_param="clientOrderId",  # -> orderLinkId
-        lookup=ScanOrders("fetch_closed_orders"),  # ccxt's fetch_order takes an order id only
+        # ccxt's fetch_order(None, ...) would ask for orderId "None": the open orders are
+        # scanned, then the closed ones, filled and cancelled (unified accounts list every
+        # kind, conditional ones too, unless told otherwise)
+        lookup=ScanOrders("fetch_canceled_and_closed_orders"),
         duplicate_messages=("OrderLinkedID is duplicate", "Duplicate clientOrderId"),
         expiry=RECV_WINDOW,  # sent as X-BAPI-RECV-WINDOW
         # orderLinkId: up to 36 (Bybit v5 docs)
         capabilities=Capabilities(
             attached_tp_sl=True, reduce_only=True, client_order_id_max_length=36
         ),
+        options={"fetchMarkets": {"types": ["spot", "linear"]}},
+        # spot: orderFilter=StopOrder; a spot cancel finds it only with orderFilter=StopOrder,
+        # which {"trigger": True} makes ccxt send (and, on reads, orderFilter=StopOrder)
+        stop_loss_param="triggerPrice",
+        trigger_params={"trigger": True},
+        # unified account: ccxt's fetch_order refuses to run without it (it reads the last
+        # 500 orders only, which is all signalgate asks of it)
+        fetch_params={"acknowledged": True},
+        proven=True,
     ),
     "okx": VenueProfile(
         client_order_id_param="clientOrderId",  # -> clOrdId
