@@ -14,4 +14,6 @@ BYBIT = {"recvWindow": 1000}
 ROADS: list[Road] = [
     Road("bybit", bybit.bybit, "BTC/USDT", "spot:BTCUSDT", Decimal("0.01"), bybit.API_KEY,
          bybit.SECRET, options=BYBIT),
+    Road("bybit", bybit.bybit, "BTC/USDT:USDT", "linear:BTCUSDT", Decimal("0.01"),
+         bybit.API_KEY, bybit.SECRET, options=BYBIT, id="bybit-linear"),
 ]  # fmt: skip

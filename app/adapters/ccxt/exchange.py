@@ -192,11 +192,10 @@ class CcxtExchange(OwnsCcxtClient):
         if request.kind in (OrderKind.STOP_MARKET, OrderKind.TAKE_PROFIT_MARKET):
             if request.trigger_price is None:
                 raise InvalidOrder(f"a {request.kind} order needs a trigger price.")
-            key = (
-                self.profile.stop_loss_param
-                if request.kind is OrderKind.STOP_MARKET
-                else self.profile.take_profit_param
-            )
+            key = self.profile.take_profit_param
+            if request.kind is OrderKind.STOP_MARKET:
+                swap = market.kind is MarketKind.SWAP and self.profile.swap_stop_loss_param
+                key = swap or self.profile.stop_loss_param
             params[key] = self._precise("price_to_precision", symbol, request.trigger_price, key)
         if request.kind is OrderKind.LIMIT and price is None:
             raise InvalidOrder("a limit order needs a price.")

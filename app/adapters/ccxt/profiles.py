@@ -72,6 +72,9 @@ class VenueProfile(msgspec.Struct, frozen=True, kw_only=True):
     # --- order semantics -------------------------------------------------------------------
     stop_loss_param: str = "triggerPrice"  # the create_order param that makes our stop-loss
     take_profit_param: str = "takeProfitPrice"  # ... and our resting take-profit
+    # a swap's stop-loss where one ccxt class trades spot and swaps and sends it another way
+    # (None: `stop_loss_param`)
+    swap_stop_loss_param: str | None = None
     # what ccxt's fetch_order / cancel_order / fetch_open_orders need to see a conditional
     # order (e.g. {"trigger": True}); empty: the plain calls see them. When set, conditional
     # orders' ids are kept marked (`TRIGGER_MARK`) so that their reads and cancels pass it.
@@ -154,6 +157,9 @@ VENUES: dict[str, VenueProfile] = {
         # spot: orderFilter=StopOrder; a spot cancel finds it only with orderFilter=StopOrder,
         # which {"trigger": True} makes ccxt send (and, on reads, orderFilter=StopOrder)
         stop_loss_param="triggerPrice",
+        # linear: ccxt refuses a bare triggerPrice without a triggerDirection; stopLossPrice
+        # sends triggerPrice, the direction against the position, and reduceOnly
+        swap_stop_loss_param="stopLossPrice",
         trigger_params={"trigger": True},
         # unified account: ccxt's fetch_order refuses to run without it (it reads the last
         # 500 orders only, which is all signalgate asks of it)
