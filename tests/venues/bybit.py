@@ -46,7 +46,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
@@ -120,6 +120,7 @@ class BybitFake(FakeVenue):
     }
     api_key: str = API_KEY
     secret: str = SECRET
+    seen: list[tuple[str, Params]] = field(default_factory=list)  # each path asked, its params
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -154,6 +155,8 @@ class BybitFake(FakeVenue):
         if not request.path.startswith("/v5/market/"):
             self._authenticate(request)
         params = self._params(request)
+        with self.lock:
+            self.seen.append((request.path, params))
         try:
             return handler(params)
         except Refusal as refusal:

@@ -84,6 +84,11 @@ class VenueProfile(msgspec.Struct, frozen=True, kw_only=True):
     # or a cost for it (`createMarketBuyOrderRequiresPrice` venues)
     market_buy_cost: bool = False
     balance_params: dict[str, object] = {}  # fetch_balance params (the wallet signalgate trades)
+    # without a symbol, ccxt lists one market type's open orders: the `type` of each to list
+    # (empty: one call lists them all)
+    open_orders_types: tuple[str, ...] = ()
+    # how the venue refuses to set the leverage a symbol already has (not an error here)
+    leverage_unchanged: tuple[str, ...] = ()
     # a road test (tests/integration/test_venue_roads.py) proves this row through unmodified
     # ccxt against a faithful local fake of the venue; an unproven venue is refused at start
     # unless `<VENUE>_UNPROVEN=accept`
@@ -164,6 +169,8 @@ VENUES: dict[str, VenueProfile] = {
         # unified account: ccxt's fetch_order refuses to run without it (it reads the last
         # 500 orders only, which is all signalgate asks of it)
         fetch_params={"acknowledged": True},
+        open_orders_types=("spot", "swap"),  # ccxt's default: the linear USDT orders only
+        leverage_unchanged=("Set leverage not modified",),  # 110043
         proven=True,
     ),
     "okx": VenueProfile(
