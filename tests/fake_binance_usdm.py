@@ -42,6 +42,7 @@ class FakeBinanceUsdm(FakeBinance):
     """Spot and USD-M futures in one fake account (like a real Binance account)."""
 
     wallet: Decimal = Decimal(10000)  # USDT, the futures wallet
+    hedged: bool = False  # GET /fapi/v1/positionSide/dual: two-way position mode
     positions: dict[str, Position] = field(
         default_factory=lambda: {symbol: Position() for symbol in PERPETUALS}
     )
@@ -71,7 +72,11 @@ class FakeBinanceUsdm(FakeBinance):
             ("GET", "/fapi/v1/openOrders"): (True, self._futures_open_orders),
             ("GET", "/fapi/v1/allOrders"): (True, self._futures_all_orders),
             ("GET", "/fapi/v1/userTrades"): (True, self._user_trades),
+            ("GET", "/fapi/v1/positionSide/dual"): (True, self._position_mode),
         }
+
+    def _position_mode(self, _: dict[str, str]) -> Json:
+        return {"dualSidePosition": self.hedged}
 
     # --- public --------------------------------------------------------------------------
 

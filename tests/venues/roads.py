@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.venues import bybit
+from tests.venues import bybit, cryptocom
 from tests.venues.road import Road
 
 # a short recvWindow: a lost create is re-sent once it has expired, and the tests wait for it
@@ -16,4 +16,7 @@ ROADS: list[Road] = [
          bybit.SECRET, options=BYBIT),
     Road("bybit", bybit.bybit, "BTC/USDT:USDT", "linear:BTCUSDT", Decimal("0.01"),
          bybit.API_KEY, bybit.SECRET, options=BYBIT, id="bybit-linear"),
+    # a 2 s nonce window, on the venue and in what the adapter knows of it (the venue's is 60 s)
+    Road("cryptocom", cryptocom.short_window, "BTC/USDT", "BTC_USDT", Decimal("0.01"),
+         cryptocom.API_KEY, cryptocom.SECRET, options={"nonceWindow": 2000}),
 ]  # fmt: skip

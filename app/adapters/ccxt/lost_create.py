@@ -77,12 +77,12 @@ async def find_by_client_id(
     Without the request, the conditional ones are asked first: a venue may list those among
     its plain orders too (Bybit's unified account), and one found there would lose its mark."""
     ask = calls.read if retried else calls.call
-    if not profile.trigger_params:
+    if not profile.conditional_params:
         kinds = [False]
     else:
         kinds = [conditional(request)] if request is not None else [True, False]
     for kind in kinds:
-        extra = profile.trigger_params if kind else {}
+        extra = profile.conditional_params if kind else {}
         found = await _find(ask, profile, symbol, client_order_id, extra)
         if found is not None:
             return parse(found, request, kind)
