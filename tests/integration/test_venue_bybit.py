@@ -21,6 +21,7 @@ from app.domain.brackets.bracket import BracketState
 from app.domain.orders import Leg, OrderKind, OrderRequest, OrderState, Side
 from app.domain.signals import Action, Signal, StopKind, StopLoss, TakeProfit
 from app.ports.errors import AuthenticationFailed, InvalidOrder
+from app.services.venue_check import check_venue
 from tests.venues import core
 from tests.venues.bybit import API_KEY, SECRET, BybitFake, bybit
 from tests.venues.http import Served, serve
@@ -87,6 +88,8 @@ async def test_the_monitor_reads_back_and_cancels_each_leg_through_the_condition
     assert isinstance(venue, BybitFake)
     spot = not on.spec.swap
     signal_id = await on.send(long_entry(on))
+    if not spot:  # signalgate's leverage (1 by default) set before the entry
+        assert venue.leverage[on.road.market_id] == 1
     legs = {o.leg: o for o in on.bracket(signal_id).orders if o.leg is not Leg.ENTRY}
     # spot: the stop-loss rests (orderFilter=StopOrder), the take-profit is watched
     assert set(legs) == ({Leg.STOP_LOSS} if spot else {Leg.STOP_LOSS, Leg.TAKE_PROFIT})
@@ -332,3 +335,22 @@ async def test_bybits_rate_limit_answer_is_ccxts_rate_limit_error(
     finally:
         await client.close()
     assert served.venue.orders == {}
+
+
+@pytest.mark.parametrize("hedged", [False, True])
+async def test_the_venue_check_reads_the_position_mode_off_the_position_rows(
+    exchange: CcxtExchange, served: Served[BybitFake], hedged: bool
+) -> None:
+    """ccxt has no fetch_position_mode for Bybit: the mode is read off the linear rows."""
+    served.venue.hedge_mode = hedged
+
+    report = await check_venue("bybit", exchange)
+
+    assert ("one-way position mode" in report.facts) is not hedged
+    assert report.ok is not hedged
+    if hedged:
+        assert report.problems == [
+            "the account is in two-way (hedge) position mode and signalgate trades one-way:"
+            " switch it to one-way mode"
+        ]
+    assert "balance read (USDT 100000)" in report.facts

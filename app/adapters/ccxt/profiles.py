@@ -103,6 +103,9 @@ class VenueProfile(msgspec.Struct, frozen=True, kw_only=True):
     open_orders_types: tuple[str, ...] = ()
     # how the venue refuses to set the leverage a symbol already has (not an error here)
     leverage_unchanged: tuple[str, ...] = ()
+    # ccxt cannot ask the position mode (no fetch_position_mode): it is read off a swap's
+    # position rows, which the venue lists flat ones included (ccxt's `hedged`)
+    position_mode_in_positions: bool = False
     # ccxt's path -> the venue's own path for conditional orders, on venues that moved them to
     # endpoints ccxt does not call but take the same requests (ccxt builds and parses them as
     # for plain orders). Their ids are then kept marked, like `trigger_params`.
@@ -203,6 +206,8 @@ VENUES: dict[str, VenueProfile] = {
         fetch_params={"acknowledged": True},
         open_orders_types=("spot", "swap"),  # ccxt's default: the linear USDT orders only
         leverage_unchanged=("Set leverage not modified",),  # 110043
+        # /v5/position/list: positionIdx 0 in one-way mode, 1 and 2 in hedge mode
+        position_mode_in_positions=True,
         proven=True,
     ),
     "okx": VenueProfile(
