@@ -354,3 +354,30 @@ async def test_the_venue_check_reads_the_position_mode_off_the_position_rows(
             " switch it to one-way mode"
         ]
     assert "balance read (USDT 100000)" in report.facts
+
+
+async def test_a_spot_buy_whose_fee_bybit_takes_in_bitcoin_is_protected_and_sold_net_of_it(
+    sqlite_url: str, redis_url: str
+) -> None:
+    """Bybit takes a spot buy's fee in the coin bought: the stop-loss and the exit sell what
+    the account holds (0.01 BTC less 0.1 %), or Bybit would refuse them (170131)."""
+    (road,) = [r for r in ROADS if r.test_id == "bybit"]
+    fake = bybit()
+    fake.spot_fee_in_base = True
+    with serve(fake) as running:
+        async with deployed(road, running, sqlite_url, redis_url) as on:
+            signal_id = await on.send(long_entry(on))
+            held = fake.held("BTC")
+            (stop,) = on.on_venue(signal_id, Leg.STOP_LOSS)
+            on.move(on.price("1.05"))
+            await on.monitor.run_once()
+            await on.monitor.run_once()
+            bracket = on.bracket(signal_id)
+
+    assert held == D("0.01") - D("0.00001")
+    assert (stop.amount, stop.status) == (held, core.CANCELED)
+    (target,) = [o for o in fake.orders.values() if o.client_id.endswith("tp00")]
+    assert (target.side, target.amount, target.status) == ("sell", held, core.FILLED)
+    assert fake.held("BTC") == 0
+    assert bracket.state is BracketState.CLOSED
+    assert (bracket.realized_pnl or 0) > 0

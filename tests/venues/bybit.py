@@ -33,9 +33,9 @@ What it holds to:
 - Linear: contract size 1 (ccxt's for linear), leverage (/v5/position/set-leverage, 110043
   when unchanged), one-way mode (positionIdx 0; /v5/position/switch-mode, 110025 when
   unchanged, 110024 with a position open), reduce-only 110017.
-Simplified: fees are charged in the quote coin (Bybit takes a spot buy's fee in the base coin:
-see tests/integration/test_venue_bybit.py), and a spot StopOrder locks its coins when placed
-(Bybit locks them when it triggers).
+Simplified: fees are charged in the quote coin unless `spot_fee_in_base` (Bybit takes a spot
+buy's fee in the coin bought; tests/integration/test_venue_bybit.py trades so), and a spot
+StopOrder locks its coins when placed (Bybit locks them when it triggers).
 """
 
 from __future__ import annotations
@@ -62,9 +62,11 @@ from tests.venues.bybit_shapes import (
     execution_row,
     failure,
     instrument,
+    linear_btc,
     ok,
     order_row,
     position_row,
+    spot_btc,
     symbol_of,
     text,
     wallet,
@@ -95,18 +97,6 @@ WEEK_MS = 7 * 24 * 3600 * 1000
 Params = dict[str, Any]
 
 
-def spot_btc() -> MarketSpec:
-    return MarketSpec("spot:BTCUSDT", "BTC", "USDT", tick=D("0.01"), step=D("0.000001"),
-                      min_amount=D("0.000048"), min_notional=D("5"), bid=D("60000.00"),
-                      ask=D("60000.10"))  # fmt: skip
-
-
-def linear_btc() -> MarketSpec:
-    return MarketSpec("linear:BTCUSDT", "BTC", "USDT", tick=D("0.1"), step=D("0.001"),
-                      min_amount=D("0.001"), min_notional=D("5"), bid=D("60000.0"),
-                      ask=D("60000.1"), swap=True, max_leverage=100)  # fmt: skip
-
-
 @dataclass
 class BybitFake(FakeVenue):
     """Bybit's v5 dialect over the shared engine; market ids are "<category>:<symbol>"."""
@@ -121,6 +111,8 @@ class BybitFake(FakeVenue):
     api_key: str = API_KEY
     secret: str = SECRET
     seen: list[tuple[str, Params]] = field(default_factory=list)  # each path asked, its params
+    # Bybit takes a spot buy's fee in the coin bought; the engine's way (quote) by default
+    spot_fee_in_base: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -433,6 +425,18 @@ class BybitFake(FakeVenue):
                     rows.append(execution_row(trade, order, spec, self.FEE_RATE))
         rows = rows[: min(int(params.get("limit") or 50), 100)]
         return ok({"category": params.get("category"), "list": rows, "nextPageCursor": ""})
+
+    def _settle_spot(self, spec: MarketSpec, order: Order, amount: Decimal, value: Decimal,
+                     fee: Decimal) -> None:  # fmt: skip
+        if not (self.spot_fee_in_base and order.side == "buy"):
+            super()._settle_spot(spec, order, amount, value, fee)
+            return
+        in_base = amount * self.FEE_RATE  # instead of the quote fee the engine counted
+        order.fee += in_base - fee
+        order.extra["feeCoin"] = spec.base
+        self.trades[-1].fee = in_base
+        super()._settle_spot(spec, order, amount, value, D(0))
+        self._move(spec.base, -in_base)
 
     # --- positions ---------------------------------------------------------------------------
 

@@ -90,6 +90,22 @@ def decimal(value: object) -> Decimal | None:
         return None
 
 
+def spot_btc() -> MarketSpec:
+    """BTCUSDT spot as instruments-info shows it (basePrecision, minOrderQty, minOrderAmt)."""
+    d = Decimal
+    return MarketSpec("spot:BTCUSDT", "BTC", "USDT", tick=d("0.01"), step=d("0.000001"),
+                      min_amount=d("0.000048"), min_notional=d(5), bid=d("60000.00"),
+                      ask=d("60000.10"))  # fmt: skip
+
+
+def linear_btc() -> MarketSpec:
+    """The BTCUSDT perpetual (qtyStep, minOrderQty, minNotionalValue; contract size 1)."""
+    d = Decimal
+    return MarketSpec("linear:BTCUSDT", "BTC", "USDT", tick=d("0.1"), step=d("0.001"),
+                      min_amount=d("0.001"), min_notional=d(5), bid=d("60000.0"),
+                      ask=d("60000.1"), swap=True, max_leverage=100)  # fmt: skip
+
+
 def symbol_of(spec: MarketSpec) -> str:
     return spec.id.split(":")[1]
 
@@ -186,7 +202,7 @@ def order_row(order: Order, spec: MarketSpec) -> dict[str, Any]:
         "leavesQty": text(remaining), "leavesValue": text(remaining * (order.price or 0)),
         "cumExecQty": text(order.filled), "cumExecValue": text(order.cost),
         "cumExecFee": text(order.fee),
-        "cumFeeDetail": {spec.quote: text(order.fee)} if order.fee else {},
+        "cumFeeDetail": {extra.get("feeCoin", spec.quote): text(order.fee)} if order.fee else {},
         "timeInForce": extra["timeInForce"], "orderType": order_type(order),
         "stopOrderType": {"StopOrder": "Stop", "tpslOrder": "tpslOrder"}.get(extra["filter"], ""),
         "orderIv": "", "triggerPrice": text(order.trigger),
@@ -215,8 +231,8 @@ def execution_row(
         "execId": trade.id, "execPrice": text(trade.price), "execQty": text(trade.amount),
         "execType": "Trade", "execValue": text(trade.price * trade.amount),
         "execTime": str(trade.at_ms), "isMaker": trade.maker, "feeRate": text(fee_rate),
-        "feeCurrency": spec.quote, "markPrice": "", "closedSize": "", "seq": int(trade.id),
-        "marketUnit": order.extra["marketUnit"],
+        "feeCurrency": order.extra.get("feeCoin", spec.quote), "markPrice": "",
+        "closedSize": "", "seq": int(trade.id), "marketUnit": order.extra["marketUnit"],
     }  # fmt: skip
     if spec.swap:
         row["createType"] = "CreateByUser"  # ccxt tells contract executions by it
