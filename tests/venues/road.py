@@ -124,8 +124,10 @@ class Deployment:
 
     def on_venue(self, signal_id: str, leg: Leg, revision: int = 0, index: int = 0) -> list[Order]:
         """The fake's orders with the leg's client order id."""
-        length = self.exchange.capabilities.client_order_id_max_length
-        cid = client_order_id(signal_id, leg, revision, index=index, max_length=length)
+        caps = self.exchange.capabilities
+        cid = client_order_id(signal_id, leg, revision, index=index,
+                              max_length=caps.client_order_id_max_length,
+                              lowercase=caps.client_order_id_lowercase)  # fmt: skip
         return self.venue.with_client_id(self.road.client_id_prefix + cid)
 
     def coins(self, amount: Decimal) -> Decimal:

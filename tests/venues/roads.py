@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.venues import bybit, cryptocom
+from tests.venues import bingx, bybit, cryptocom, pionex
 from tests.venues.road import Road
 
 # a short recvWindow: a lost create is re-sent once it has expired, and the tests wait for it
 BYBIT = {"recvWindow": 1000}
 
 ROADS: list[Road] = [
+    Road("bingx", bingx.FakeBingx, "BTC/USDT:USDT", "BTC-USDT", Decimal("0.01"), *bingx.KEYS),
     Road("bybit", bybit.bybit, "BTC/USDT", "spot:BTCUSDT", Decimal("0.01"), bybit.API_KEY,
          bybit.SECRET, options=BYBIT),
     Road("bybit", bybit.bybit, "BTC/USDT:USDT", "linear:BTCUSDT", Decimal("0.01"),
@@ -19,4 +20,5 @@ ROADS: list[Road] = [
     # a 2 s nonce window, on the venue and in what the adapter knows of it (the venue's is 60 s)
     Road("cryptocom", cryptocom.short_window, "BTC/USDT", "BTC_USDT", Decimal("0.01"),
          cryptocom.API_KEY, cryptocom.SECRET, options={"nonceWindow": 2000}),
+    pionex.ROAD,  # a native adapter: ccxt has no Pionex
 ]  # fmt: skip

@@ -315,7 +315,7 @@ class CcxtExchange(OwnsCcxtClient):
         # the venue's own type: Binance takes whole numbers only, others a decimal
         value = int(leverage) if leverage == leverage.to_integral_value() else float(leverage)
         try:
-            await self.calls.read("set_leverage", value, symbol)
+            await self.calls.read("set_leverage", value, symbol, dict(self.profile.leverage_params))
         except InvalidOrder as error:
             if not any(m in str(error) for m in self.profile.leverage_unchanged):
                 raise

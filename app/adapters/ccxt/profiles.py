@@ -106,6 +106,8 @@ class VenueProfile(msgspec.Struct, frozen=True, kw_only=True):
     # ccxt cannot ask the position mode (no fetch_position_mode): it is read off a swap's
     # position rows, which the venue lists flat ones included (ccxt's `hedged`)
     position_mode_in_positions: bool = False
+    # set_leverage params for the one-way position mode signalgate trades (BingX: side=BOTH)
+    leverage_params: dict[str, object] = {}
     # ccxt's path -> the venue's own path for conditional orders, on venues that moved them to
     # endpoints ccxt does not call but take the same requests (ccxt builds and parses them as
     # for plain orders). Their ids are then kept marked, like `trigger_params`.
@@ -237,14 +239,30 @@ VENUES: dict[str, VenueProfile] = {
         client_id_prefix="t-",
     ),
     "bingx": VenueProfile(
-        client_order_id_param="clientOrderId",  # -> clientOrderID (spot) / clientOrderId (swap)
+        client_order_id_param="clientOrderId",  # -> clientOrderID on swaps
+        # ccxt's fetch_order sends the order id only; closed: trade/allOrders, filled ones
         lookup=ScanOrders("fetch_closed_orders"),
         # duplicate ids (101481, 109201) arrive as ccxt's DuplicateOrderId: no messages needed
+        # ccxt sends no recvWindow: BingX's default window (5000 ms) is ccxt's option's value
         expiry=RECV_WINDOW,
-        # clientOrderID: 1-40 (BingX docs)
+        # clientOrderId: 1-40 characters, which BingX "will convert to lowercase" (docs)
         capabilities=Capabilities(
-            attached_tp_sl=True, reduce_only=True, client_order_id_max_length=40
+            attached_tp_sl=True,
+            reduce_only=True,
+            client_order_id_max_length=40,
+            client_order_id_lowercase=True,
         ),
+        # USDT-M swaps: ccxt's default type is spot (open orders without a symbol, balance)
+        options={"defaultType": "swap"},
+        # STOP_MARKET / TAKE_PROFIT_MARKET: the position's own stop-loss and take-profit
+        # (triggerPrice would make a TRIGGER_MARKET, an order that may open a position);
+        # both listed, read and cancelled with the plain orders: no trigger params
+        stop_loss_param="stopLossPrice",
+        take_profit_param="takeProfitPrice",
+        # ccxt reads the spot wallet unless told: the swap wallet (swap/v3/user/balance)
+        balance_params={"type": "swap"},
+        leverage_params={"side": "BOTH"},  # one-way mode: BingX refuses LONG/SHORT (109400)
+        proven=True,
     ),
     "kucoin": VenueProfile(
         client_order_id_param="clientOrderId",  # -> clientOid
