@@ -67,7 +67,10 @@ def order(cid: str, symbol: str, kind: OrderKind, amount: str, side: Side = Side
     return OrderRequest(cid, symbol, side, kind, D(amount), **terms)
 
 
-@pytest.fixture(params=[road for road in ROADS if road.name == "bybit"], ids=lambda r: r.test_id)
+BYBIT_ROADS = [road for road in ROADS if road.name == "bybit"]
+
+
+@pytest.fixture(params=BYBIT_ROADS, ids=lambda road: road.id or road.name)
 async def on(request: pytest.FixtureRequest, sqlite_url: str,
              redis_url: str) -> AsyncIterator[Deployment]:  # fmt: skip
     with serve(request.param.fake()) as running:
@@ -361,7 +364,7 @@ async def test_a_spot_buy_whose_fee_bybit_takes_in_bitcoin_is_protected_and_sold
 ) -> None:
     """Bybit takes a spot buy's fee in the coin bought: the stop-loss and the exit sell what
     the account holds (0.01 BTC less 0.1 %), or Bybit would refuse them (170131)."""
-    (road,) = [r for r in ROADS if r.test_id == "bybit"]
+    (road,) = [r for r in ROADS if r.name == "bybit" and not r.id]
     fake = bybit()
     fake.spot_fee_in_base = True
     with serve(fake) as running:

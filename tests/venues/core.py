@@ -325,7 +325,7 @@ class FakeVenue:
         with self.lock:
             spec = self.spec(order.symbol)
             order._size = spec.contract_size
-            if any(o.client_id == order.client_id for o in self.orders.values() if o.client_id):
+            if order.client_id and self.duplicate_of(order):
                 raise Refusal("duplicate", order.client_id)
             self._check_terms(spec, order)
             if order.conditional and self._fires(order):
@@ -338,6 +338,11 @@ class FakeVenue:
             if not order.conditional:
                 self._work(order)
             return order
+
+    def duplicate_of(self, order: Order) -> bool:
+        """Whether the venue refuses `order`'s client id as taken: by default, when any order it
+        kept has it; a dialect narrows it (Kraken checks its open orders only)."""
+        return any(o.client_id == order.client_id for o in self.orders.values())
 
     def cancel(self, order: Order) -> Order:
         with self.lock:

@@ -22,7 +22,7 @@ from app.adapters.ccxt.client import Mode, OwnsCcxtClient, ccxt_client, venue_pr
 from app.adapters.ccxt.profiles import TRIGGER_MARK
 from app.adapters.circuit import BreakerState, CircuitBreaker
 from app.domain.market import Market, MarketKind, OrderBook
-from app.domain.orders import Fill, OrderKind, OrderRequest, OrderStatus
+from app.domain.orders import Fill, OrderKind, OrderRequest, OrderState, OrderStatus
 from app.ports.errors import ExchangeError, InvalidOrder
 from app.ports.exchange import Balance, Position, Probe
 
@@ -33,7 +33,8 @@ class CcxtExchange(OwnsCcxtClient):
     """Implements `app.ports.exchange.Exchange` over one ccxt async exchange instance.
 
     Use one instance per event loop (ccxt binds its session to the first loop that uses it) and
-    `await close()` it (or `async with`).
+    `await close()` it (or `async with`). `rate_limit_ms` overrides ccxt's pause between
+    requests (its throttle stays on), as for `CcxtMarketData`: the local fakes in tests.
     """
 
     def __init__(
@@ -47,6 +48,7 @@ class CcxtExchange(OwnsCcxtClient):
         base_url: str | None = None,
         options: Mapping[str, object] | None = None,
         timeout_ms: int = 10_000,
+        rate_limit_ms: int | None = None,
         retry: RetryPolicy | None = None,
         breaker: CircuitBreaker | None = None,
         markets_ttl_seconds: float = 3600.0,
@@ -74,6 +76,7 @@ class CcxtExchange(OwnsCcxtClient):
             base_url=base_url,
             options=options,
             timeout_ms=timeout_ms,
+            rate_limit_ms=rate_limit_ms,
         )
         self.calls = VenueCalls(
             name=exchange_id,
@@ -90,6 +93,11 @@ class CcxtExchange(OwnsCcxtClient):
     @property
     def request_expiry_seconds(self) -> float | None:
         """The venue's request expiry as its options set it, with the retry policy's margin."""
+        # None where some creates never expire (the venue's conditional orders): this one
+        # figure serves every order, and a lost one that can still execute is not gone
+        expiry = self.profile.expiry
+        if expiry is not None and not expiry.conditional:
+            return None
         return lost_create.request_expiry_seconds(self.calls, self.profile)
 
     @property
@@ -152,7 +160,19 @@ class CcxtExchange(OwnsCcxtClient):
         if self.profile.market_buy_cost and order_type == "market" and request.side.value == "buy":
             amount = await self._cost(request, amount, params)
         args = (request.symbol, order_type, request.side.value, amount, price, params)
-        return await lost_create.create_order(self.calls, self.profile, request, args, self._order)
+        status = await lost_create.create_order(
+            self.calls, self.profile, request, args, self._order
+        )
+        if self.profile.acknowledged_status is None or status.state is not OrderState.ACCEPTED:
+            return status
+        # the venue's answer only acknowledged the order: read how it stands (a market order
+        # filled) so that the caller acts on it now; the acknowledgement when the read fails
+        try:
+            return await self.fetch_order(request.symbol, status.order_id)
+        except ExchangeError as error:
+            log.info("%s: %s accepted, not read back (%s)", self.name, request.client_order_id,
+                     error)  # fmt: skip
+            return status
 
     async def _cost(self, request: OrderRequest, amount: str, params: dict[str, object]) -> str:
         """A market buy as the quote to spend: the amount at the best ask (ccxt's way for the
@@ -242,6 +262,8 @@ class CcxtExchange(OwnsCcxtClient):
         await self.markets()
         venue_id, params = self._venue_id(order_id)
         raw = await self.calls.call("cancel_order", venue_id, symbol, params)
+        if not raw.get("id"):  # the venue answered a count, not the order (Kraken): read it
+            return await self.fetch_order(symbol, order_id)
         return self._order(raw, marked=bool(params))
 
     async def fetch_order(self, symbol: str, order_id: str) -> OrderStatus:
@@ -250,7 +272,22 @@ class CcxtExchange(OwnsCcxtClient):
         raw = await self.calls.read(
             "fetch_order", venue_id, symbol, {**self.profile.fetch_params, **params}
         )
+        if params and self.profile.triggered_order_field:
+            raw = await self._with_fills(raw, symbol, self.profile.triggered_order_field)
         return self._order(raw, marked=bool(params))
+
+    async def _with_fills(self, raw: parsing.RawOrder, symbol: str, field: str) -> parsing.RawOrder:
+        """A triggered conditional order with the fills of the order it placed (`field` of its
+        `info` names it): where the venue keeps them on that order only."""
+        placed = (raw.get("info") or {}).get(field)
+        if isinstance(placed, list):
+            placed = placed[-1] if placed else None
+        if not placed or raw.get("status") == "open":
+            return raw
+        child = await self.calls.read("fetch_order", str(placed), symbol,
+                                      dict(self.profile.fetch_params))  # fmt: skip
+        taken = ("status", "filled", "remaining", "average", "cost", "fee", "fees")
+        return {**raw, **{key: child.get(key) for key in taken}}
 
     async def fetch_order_by_client_id(
         self, symbol: str, client_order_id: str

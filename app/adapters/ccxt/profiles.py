@@ -33,17 +33,27 @@ class FetchOrder(msgspec.Struct, frozen=True):
 
 class ScanOrders(msgspec.Struct, frozen=True):
     """ccxt cannot ask the venue by client id: look among the open orders, then among those the
-    ccxt method `recent` lists (closed ones), for our `clientOrderId`."""
+    ccxt method `recent` lists (closed ones), for our `clientOrderId`. `client_id_param`: the
+    param both lists take to hold that client id only, where the venue filters them (else the
+    order must be on the first page the venue lists)."""
 
     recent: str
+    client_id_param: str | None = None
 
 
 class RequestExpiry(msgspec.Struct, frozen=True):
     """How long a signed request stays executable: the ccxt option holding it (ms), and its
-    value when the options do not set it."""
+    value when the options do not set it. `deadline_param`: the venue takes no window but an
+    absolute deadline in each create (RFC 3339), that param, which the adapter sets to the
+    expiry after the moment it sends the request. `deadline_header`: the same in a request
+    header (ms since the epoch; OKX's expTime, which ccxt does not send). `conditional`: whether
+    the venue holds conditional orders' creates to it too (False: they never expire)."""
 
     option: str
     default_ms: int
+    deadline_param: str | None = None
+    deadline_header: str | None = None
+    conditional: bool = True
 
 
 RECV_WINDOW = RequestExpiry("recvWindow", 5000)
@@ -106,6 +116,14 @@ class VenueProfile(msgspec.Struct, frozen=True, kw_only=True):
     # ccxt cannot ask the position mode (no fetch_position_mode): it is read off a swap's
     # position rows, which the venue lists flat ones included (ccxt's `hedged`)
     position_mode_in_positions: bool = False
+    # the field of a triggered conditional order's `info` naming the order it placed, where the
+    # conditional order itself carries no fills (OKX's algo orders: `ordIdList`): its fills,
+    # average price, fee and final status are read from that order
+    triggered_order_field: str | None = None
+    # the ccxt status of a create answer that carries none, where the venue's answer is its
+    # acknowledgement that it took the order (OKX: ids and sCode "0" only): "open", and the
+    # order is read back at once; None: such an answer says nothing (looked up as unknown)
+    acknowledged_status: str | None = None
     # set_leverage params for the one-way position mode signalgate trades (BingX: side=BOTH)
     leverage_params: dict[str, object] = {}
     # ccxt's path -> the venue's own path for conditional orders, on venues that moved them to
@@ -213,14 +231,30 @@ VENUES: dict[str, VenueProfile] = {
         proven=True,
     ),
     "okx": VenueProfile(
-        client_order_id_param="clientOrderId",  # -> clOrdId
+        client_order_id_param="clientOrderId",  # -> clOrdId (algoClOrdId on algo orders)
         lookup=FetchOrder("clientOrderId"),
-        duplicate_messages=("51016",),  # "Duplicated client order ID", in the body ccxt keeps
-        # no expiry: ccxt sends no request expiry (expTime) for orders
+        duplicate_messages=("51016",),  # "Duplicated clOrdId", in the body ccxt keeps
+        # OKX's expTime header ("Transaction timeouts"): a place order (batch-orders) received
+        # after it is not processed; ccxt does not send it, the adapter does. Algo orders
+        # (our stop-losses and take-profits) take none: their lost creates stay in doubt.
+        # "expTimeWindow" is signalgate's own option (ccxt ignores it): the window, in ms.
+        expiry=RequestExpiry("expTimeWindow", 5000, deadline_header="expTime", conditional=False),
         # clOrdId: 1-32 alphanumerics (OKX docs)
         capabilities=Capabilities(
             attached_tp_sl=True, reduce_only=True, client_order_id_max_length=32
         ),
+        # no futures, no options; expTimeWindow: see `expiry`
+        options={"fetchMarkets": {"types": ["spot", "swap"]}, "expTimeWindow": 5000},
+        # OKX's own TP/SL: algo orders of ordType "conditional" (slTriggerPx / tpTriggerPx,
+        # executed at market: -1), read, listed and cancelled only through the algo endpoints;
+        # ccxt lists ordType "trigger" by default, so the listing names "conditional"
+        stop_loss_param="stopLossPrice",
+        take_profit_param="takeProfitPrice",
+        trigger_params={"trigger": True, "ordType": "conditional"},
+        triggered_order_field="ordIdList",  # an `effective` algo order has no fills itself
+        acknowledged_status="open",  # {clOrdId, ordId|algoId, sCode: "0"}: taken, no state
+        proven=True,
+        # balances: the trading account (unified: spot coins and swap margin), ccxt's default
     ),
     "bitget": VenueProfile(
         client_order_id_param="clientOrderId",  # -> clientOid
@@ -273,10 +307,22 @@ VENUES: dict[str, VenueProfile] = {
     ),
     "kraken": VenueProfile(
         client_order_id_param="clientOrderId",  # -> cl_ord_id
-        lookup=ScanOrders("fetch_closed_orders"),  # ccxt's fetch_order: by txid or integer userref
-        # no expiry: nonce based
+        # ccxt's fetch_order: by txid or integer userref. OpenOrders and ClosedOrders filter by
+        # cl_ord_id (ClosedOrders lists 50 a page, the newest first)
+        lookup=ScanOrders("fetch_closed_orders", client_id_param="clientOrderId"),
+        # unique among the open orders only: a filled order's id is taken again
+        duplicate_messages=("cl_ord_id not unique",),
+        # AddOrder's `deadline`, which the adapter sets: the engine refuses the order after it
+        # (EService:Deadline elapsed); 2 to 60 s ahead. ccxt passes it through and has no
+        # option for it (it ignores this one): it states the window, a test venue shortens it
+        expiry=RequestExpiry("recvWindow", 5000, deadline_param="deadline"),
+        options={"recvWindow": 5000},
         # cl_ord_id: a UUID or free text up to 18 (Kraken docs)
         capabilities=Capabilities(client_order_id_max_length=18),
+        # ccxt's kraken reads stopLossPrice (ordertype stop-loss, price = trigger); it ignores
+        # triggerPrice, which Kraken then ignores too: the stop would go out as a market sell
+        stop_loss_param="stopLossPrice",
+        proven=True,  # tests/integration/test_venue_roads.py, test_venue_kraken.py
     ),
     "coinbase": VenueProfile(
         client_order_id_param="client_order_id",  # ccxt drops `clientOrderId`, not this
