@@ -1,0 +1,114 @@
+"""Web start benchmark: how long after `signalgate serve` starts does `/health` answer 200?
+
+A restart (a deploy, Heroku's daily cycling) refuses alerts for that long, unless Heroku's preboot
+is on. Starts the web process (one uvicorn process, SQLite, the Redis at REDIS_URL, else
+127.0.0.1:6379, else an embedded one) several times and prints, for each start, the wall time from
+the spawn to the first 200 from `/health` and the CPU time the process had used by then (the CPU
+time moves less than the wall time when the machine is shared). Also prints what importing the web
+app costs, and whether the web process imported ccxt (it has no use for it).
+Run with `make bench` or `python -m bench.web_start [--rounds 7]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from statistics import median
+
+import httpx
+import psutil  # type: ignore[import-untyped]
+
+from app.adapters.redis.server import answers, free_port, start_embedded
+
+CLI = [sys.executable, "-m", "app.entrypoints.cli"]
+
+
+def serve_command() -> list[str]:
+    """`signalgate serve` on 127.0.0.1, without a forwarder child when serve still starts one
+    (its start would share the CPU with the web process's)."""
+    usage = subprocess.run([*CLI, "serve", "--help"], capture_output=True, text=True, check=True)
+    extra = ["--no-forwarder"] if "--no-forwarder" in usage.stdout else []
+    return [*CLI, "serve", "--host", "127.0.0.1", *extra]
+
+
+def first_health(command: list[str], env: dict[str, str], port: int) -> tuple[float, float]:
+    """Seconds from the spawn to the first 200 from /health, and the CPU seconds used by then."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env={**env, "PORT": str(port)})
+    watched = psutil.Process(process.pid)
+    try:
+        with httpx.Client(timeout=1) as client:
+            deadline = started + 30
+            while time.perf_counter() < deadline:
+                if process.poll() is not None:
+                    raise RuntimeError(f"serve exited with {process.returncode}")
+                try:
+                    if client.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+                        wall = time.perf_counter() - started
+                        cpu = watched.cpu_times()
+                        return wall, cpu.user + cpu.system
+                except httpx.TransportError:
+                    time.sleep(0.005)
+        raise RuntimeError("/health did not answer within 30 s")
+    finally:
+        process.terminate()
+        process.wait(15)
+
+
+def import_cost() -> tuple[float, bool]:
+    """Seconds to import the web app in a fresh interpreter, and whether ccxt came with it."""
+    code = (
+        "import sys, time; t = time.perf_counter(); import app.entrypoints.web.app; "
+        "print(time.perf_counter() - t, 'ccxt' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    return float(out[0]), out[1] == "True"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args()
+    embedded = None
+    redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    with tempfile.TemporaryDirectory() as tmp:
+        if not answers(redis_url):
+            redis_url, embedded = start_embedded(Path(tmp) / "redis")
+        env = {
+            **os.environ,
+            "REDIS_URL": redis_url,
+            "DATABASE_URL": f"sqlite:///{Path(tmp) / 'start.db'}",
+            "WEBHOOK_SECRET": "bench-secret",
+            "WEB_CONCURRENCY": "1",
+            "LOG_LEVEL": "WARNING",
+        }
+        subprocess.run([*CLI, "migrate"], env=env, check=True, capture_output=True)
+        command = serve_command()
+        walls, cpus = [], []
+        for _ in range(args.rounds):
+            wall, cpu = first_health(command, env, free_port())
+            walls.append(wall)
+            cpus.append(cpu)
+        imports = [import_cost() for _ in range(3)]
+        if embedded is not None:
+            embedded.terminate()
+            embedded.wait(10)
+    print(f"web start -> first /health 200, {args.rounds} starts of `{' '.join(command[2:])}`")
+    print("  wall s: " + " ".join(f"{w:.3f}" for w in walls))
+    print(f"  wall median {median(walls):.3f} s, best {min(walls):.3f} s")
+    print(f"  CPU used by then: median {median(cpus):.3f} s, best {min(cpus):.3f} s")
+    best_import = min(cost for cost, _ in imports)
+    print(f"import app.entrypoints.web.app: best of 3 {best_import:.3f} s; "
+          f"imports ccxt: {'yes' if imports[0][1] else 'no'}")  # fmt: skip
+    print(f"load average while measured: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+
+
+if __name__ == "__main__":
+    main()
