@@ -4,18 +4,27 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint bench clean
+.PHONY: help setup lock run test lint bench clean
 
 help: ## show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-$(BIN)/.installed: pyproject.toml
+# The locked dependencies first (hash-checked, as Heroku installs them), then signalgate itself and
+# its dev tools: pip keeps the locked versions, which satisfy pyproject.toml's ranges.
+$(BIN)/.installed: pyproject.toml requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -U pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.txt
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
 	touch $@
 
 setup: $(BIN)/.installed ## create .venv and install signalgate with its dev tools
+
+LOCK_ARGS ?=
+lock: setup ## pin requirements.txt (exact versions, hashes) to pyproject.toml; LOCK_ARGS=--upgrade for the newest
+	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+		--custom-compile-command 'make lock' --quiet --output-file requirements.txt $(LOCK_ARGS)
+	$(MAKE) setup
 
 run: setup ## run the service locally: Redis (embedded if none), SQLite, web; sends a sample alert
 	$(BIN)/signalgate run
@@ -29,7 +38,7 @@ lint: setup ## ruff, ruff format, mypy --strict, import-linter contracts
 test: lint ## lint, then the whole test suite (unit, integration, e2e), two files at a time
 	$(BIN)/pytest -n 2 --dist loadfile
 
-bench: setup ## benchmarks: print figures (feed, paper venue, routing, ingest, execution, strategy engine, backtest)
+bench: setup ## benchmarks: print figures (feed, paper venue, routing, ingest, execution, strategy engine, backtest, web start)
 	$(BIN)/python -m bench.feed
 	$(BIN)/python -m bench.paper
 	$(BIN)/python -m bench.routing
@@ -38,6 +47,7 @@ bench: setup ## benchmarks: print figures (feed, paper venue, routing, ingest, e
 	$(BIN)/python -m bench.execution
 	$(BIN)/python -m bench.strategy
 	$(BIN)/python -m bench.backtest
+	$(BIN)/python -m bench.web_start
 
 clean: ## remove the virtualenv and local state
 	rm -rf $(VENV) .signalgate signalgate.db signalgate.db-* .pytest_cache .mypy_cache .ruff_cache

@@ -21,7 +21,6 @@ from app.adapters.sql.metrics import SqlRedisMetrics
 from app.adapters.sql.reconciliation import SqlReconciliationStore
 from app.adapters.system import SystemClock, new_ulid
 from app.bootstrap.forwarder import build_forwarder
-from app.bootstrap.venues import remote_venues
 from app.config.settings import Settings
 from app.ports.errors import Unavailable
 from app.ports.exchange import Exchange
@@ -60,7 +59,11 @@ class Services:
 
     @cached_property
     def venues(self) -> dict[str, Exchange]:
-        """The venues for marking positions; built on the web process's event loop."""
+        """The venues for marking positions; built on the web process's event loop, on the first
+        request that needs them: importing the venues (ccxt) would double the web process's start,
+        and a restart refuses alerts until /health answers."""
+        from app.bootstrap.venues import remote_venues  # noqa: PLC0415
+
         assert self._async_redis is not None, "call startup() first"
         return remote_venues(self.settings, self._async_redis, timeout_seconds=0.8)
 

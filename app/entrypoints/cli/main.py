@@ -14,10 +14,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import httpx
-
-from app.config.settings import Settings
 from app.entrypoints.cli.startup import start
+from app.entrypoints.cli.web_server import serve_web
 
 
 def cmd_migrate(_: argparse.Namespace) -> int:
@@ -95,8 +93,6 @@ def cmd_forward(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     """The web process: Litestar under uvicorn ($WEB_CONCURRENCY processes on $PORT), plus one
     forwarder process, so that SQL writes and RQ enqueues stay off the request path."""
-    import uvicorn  # noqa: PLC0415
-
     settings = start("serve", needs_redis=True)
     forwarder = None
     if not args.no_forwarder:
@@ -111,7 +107,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             ]
         )
     try:
-        _run_uvicorn(uvicorn, settings, args.host)
+        serve_web(settings, args.host)
     finally:
         if forwarder is not None:
             forwarder.terminate()
@@ -119,23 +115,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_uvicorn(uvicorn: Any, settings: Settings, host: str) -> None:
-    uvicorn.run(
-        "app.entrypoints.web.app:create_served_app",
-        factory=True,
-        host=host,
-        port=settings.port,
-        workers=settings.web_concurrency,
-        log_level=settings.log_level.lower(),
-        log_config=None,  # uvicorn's loggers go through ours; each web process configures them
-        access_log=False,
-        proxy_headers=False,  # X-Forwarded-For is honoured only from TRUSTED_PROXIES, by the app
-        server_header=False,
-    )
-
-
 def _show_sample(port: int, secret: str | None) -> None:
     """Wait for the web process, then send one sample alert and show how to look it up."""
+    import httpx  # noqa: PLC0415 - not imported by `serve`, whose start a restart waits for
+
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -172,6 +155,8 @@ def _show_sample(port: int, secret: str | None) -> None:
 
 def _show_outcome(base: str, signal_id: str) -> None:
     """Follow the sample through the worker: its decision and the orders of its bracket."""
+    import httpx  # noqa: PLC0415
+
     deadline = time.monotonic() + 30
     shown: dict[str, Any] = {}
     while time.monotonic() < deadline:

@@ -12,8 +12,6 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-import httpx
-
 from app.domain.dialects import DIALECTS
 
 T = TypeVar("T")
@@ -324,6 +322,8 @@ def cmd_send(args: argparse.Namespace) -> int:
     if route is None and args.dialect not in _STRATEGY_IN_BODY:
         route = args.strategy  # the alert has no strategy field: name it in the URL
     url = args.url.rstrip("/") + "/webhook" + (f"/{quote(route, safe='')}" if route else "")
+    import httpx  # noqa: PLC0415 - `serve` parses this command too: it starts faster without
+
     try:
         response = httpx.post(url, content=body, headers={"Content-Type": "text/plain"}, timeout=10)
     except httpx.HTTPError as exc:
