@@ -16,11 +16,7 @@ from app.adapters.redis import venue_health
 from app.adapters.redis.inbox import RedisInbox
 from app.adapters.redis.lease import last_round
 from app.adapters.sql.db import SqlSignalStore, make_engine
-from app.adapters.sql.execution_store import SqlExecutionStore
-from app.adapters.sql.metrics import SqlRedisMetrics
-from app.adapters.sql.reconciliation import SqlReconciliationStore
 from app.adapters.system import SystemClock, new_ulid
-from app.bootstrap.forwarder import build_forwarder
 from app.config.settings import Settings
 from app.ports.errors import Unavailable
 from app.ports.exchange import Exchange
@@ -50,11 +46,16 @@ class Services:
     @cached_property
     def execution(self) -> ExecutionStore:
         """Brackets, orders and the trading state (read by the API; the kill switch)."""
+        # Imported on first use, like the stores below: the web process answers sooner at start.
+        from app.adapters.sql.execution_store import SqlExecutionStore  # noqa: PLC0415
+
         return SqlExecutionStore(self.engine)
 
     @cached_property
     def reconciliation(self) -> ReconciliationStore:
         """What the monitor's reconciliation found (`GET /reconciliation`)."""
+        from app.adapters.sql.reconciliation import SqlReconciliationStore  # noqa: PLC0415
+
         return SqlReconciliationStore(self.engine)
 
     @cached_property
@@ -75,6 +76,8 @@ class Services:
     @cached_property
     def metrics(self) -> MetricsSource:
         """The figures of `/metrics`."""
+        from app.adapters.sql.metrics import SqlRedisMetrics  # noqa: PLC0415
+
         return SqlRedisMetrics(self.engine, self.blocking_redis, self.settings.queue_name)
 
     async def venue_states(self) -> dict[str, str]:
@@ -102,6 +105,8 @@ class Services:
             policy=self.settings.intake,
         )
         if run_forwarder:
+            from app.bootstrap.forwarder import build_forwarder  # noqa: PLC0415 - RQ: not at start
+
             self.forwarder = build_forwarder(self.settings, self.signals)
             self.forwarder.start()
 

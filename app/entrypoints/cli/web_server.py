@@ -1,31 +1,65 @@
 """How `signalgate serve` runs the web app under uvicorn, so that a restart loses no alert.
 
-On SIGTERM (a deploy, Heroku's daily restart, `heroku ps:restart`) uvicorn stops accepting
-connections at once, lets every request it has begun reading finish and answer (a connection that
-sits idle between requests is closed), then runs the app's shut-down. Heroku sends SIGKILL 30 s
-after SIGTERM: the wait for in-flight requests is bounded well inside that, so the shut-down
-always runs. A restarted process answers as soon as it can: nothing it does not need at start is
-imported (the venues and ccxt wait for the first request that marks positions).
+- The port listens first, before uvicorn and the app are imported: while a restarted process
+  loads, the kernel queues the connections that arrive (up to the backlog) instead of refusing
+  them, and the app answers them once it has started. (`uvicorn.run` listens only after the app's
+  start, and with several workers only once a worker has started.)
+- On SIGTERM (a deploy, Heroku's daily restart) uvicorn stops accepting connections at once, lets
+  every request it has begun reading finish and answer (a connection idle between requests is
+  closed), then runs the app's shut-down, and ends as killed by that SIGTERM. Heroku sends SIGKILL
+  30 s after SIGTERM, so the wait for requests is bounded well inside that.
+- Nothing the web process does not need at start is imported before it answers (the venues and
+  ccxt wait for the first request that marks positions).
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import socket
+
 from app.config.settings import Settings
+
+log = logging.getLogger("signalgate.serve")
 
 # TradingView gives up on a request after 3 s; Heroku kills the process 30 s after SIGTERM.
 GRACEFUL_SHUTDOWN_SECONDS = 10
+BACKLOG = 2048  # connections the kernel queues while the app loads (uvicorn's default)
+_STARTUP_FAILURE = 3  # uvicorn's exit code when the app did not start
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket listening on host:port, or exit saying what to change."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise SystemExit(
+            f"signalgate: cannot listen on {host}:{port} ({exc.strerror}); stop what uses that "
+            "port or set PORT to another."
+        ) from None
+    sock.listen(BACKLOG)
+    sock.set_inheritable(True)  # for uvicorn's worker processes ($WEB_CONCURRENCY > 1)
+    log.info("listening on http://%s:%d", host if family == socket.AF_INET else f"[{host}]", port)
+    return sock
 
 
 def serve_web(settings: Settings, host: str) -> None:
     """Run the web app on `settings.port` ($WEB_CONCURRENCY processes) until SIGTERM or SIGINT."""
-    import uvicorn  # noqa: PLC0415 - only the web process pays for it
+    sock = listen(host, settings.port)
+    import uvicorn  # noqa: PLC0415 - after listening: only the web process pays for it
+    from uvicorn.supervisors import Multiprocess  # noqa: PLC0415
 
-    uvicorn.run(
+    config = uvicorn.Config(
         "app.entrypoints.web.app:create_served_app",
         factory=True,
         host=host,
         port=settings.port,
         workers=settings.web_concurrency,
+        backlog=BACKLOG,
         log_level=settings.log_level.lower(),
         log_config=None,  # uvicorn's loggers go through ours; each web process configures them
         access_log=False,
@@ -34,3 +68,11 @@ def serve_web(settings: Settings, host: str) -> None:
         ws="none",  # no WebSocket routes: nothing to import for them at start
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
+    server = uvicorn.Server(config)
+    with contextlib.suppress(KeyboardInterrupt):
+        if config.workers > 1:
+            Multiprocess(config, sockets=[sock]).run()
+            return
+        server.run(sockets=[sock])
+    if not server.started:
+        raise SystemExit(_STARTUP_FAILURE)
