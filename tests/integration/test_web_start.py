@@ -22,7 +22,7 @@ with contextlib.suppress(SystemExit):
     main(["serve", "--help"])
 from app.entrypoints.web.app import create_served_app
 app = create_served_app()
-at_start = sorted(m for m in sys.modules if m.split(".")[0] in HEAVY)
+at_start = sorted(m for m in sys.modules if m.split(".")[0] in HEAVY or m == "pydantic.v1")
 from litestar.testing import TestClient
 with TestClient(app) as client:
     assert client.get("/health").status_code == 200
@@ -32,8 +32,9 @@ after = sorted(m for m in sys.modules if m.split(".")[0] in {"ccxt", "aiohttp"})
 print(json.dumps({"at_start": at_start, "after_answers": after}))
 """
 # Libraries the web process has no use for before its first request (ccxt: the venues; httpx:
-# the CLI's own requests; websockets: no WebSocket route; rq: the forwarder enqueues, not web).
-HEAVY = {"ccxt", "aiohttp", "httpx", "websockets", "rq"}
+# the CLI's own requests; websockets: no WebSocket route; rq: the forwarder enqueues, not web;
+# attrs and pydantic.v1: Litestar's plugins for models the app does not have).
+HEAVY = {"ccxt", "aiohttp", "httpx", "websockets", "rq", "attr", "attrs"}
 
 
 def test_the_web_process_imports_no_venue_library_to_start_and_answer(redis_url, sqlite_url):

@@ -15,6 +15,8 @@
 from __future__ import annotations
 
 import contextlib
+import gc
+import importlib
 import logging
 import socket
 
@@ -26,6 +28,7 @@ log = logging.getLogger("signalgate.serve")
 GRACEFUL_SHUTDOWN_SECONDS = 10
 BACKLOG = 2048  # connections the kernel queues while the app loads (uvicorn's default)
 _STARTUP_FAILURE = 3  # uvicorn's exit code when the app did not start
+_APP = "app.entrypoints.web.app:create_served_app"
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -50,11 +53,20 @@ def listen(host: str, port: int) -> socket.socket:
 def serve_web(settings: Settings, host: str) -> None:
     """Run the web app on `settings.port` ($WEB_CONCURRENCY processes) until SIGTERM or SIGINT."""
     sock = listen(host, settings.port)
-    import uvicorn  # noqa: PLC0415 - after listening: only the web process pays for it
-    from uvicorn.supervisors import Multiprocess  # noqa: PLC0415
+    # What the imports allocate lives as long as the process: the collector, which would walk it
+    # again and again while it grows, waits until they are done (the app's start collects once).
+    gc.disable()
+    try:
+        import uvicorn  # noqa: PLC0415 - after listening: only the web process pays for it
+        from uvicorn.supervisors import Multiprocess  # noqa: PLC0415
+
+        if settings.web_concurrency == 1:  # else each worker process imports the app
+            importlib.import_module(_APP.partition(":")[0])
+    finally:
+        gc.enable()
 
     config = uvicorn.Config(
-        "app.entrypoints.web.app:create_served_app",
+        _APP,
         factory=True,
         host=host,
         port=settings.port,

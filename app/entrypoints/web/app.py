@@ -17,6 +17,7 @@ from app.bootstrap.logs import configure_logging
 from app.bootstrap.web import Services, build_services
 from app.config.settings import MAX_BODY_BYTES, load_settings
 from app.entrypoints.web.execution import EXECUTION_ROUTES
+from app.entrypoints.web.lean import MsgspecLitestar
 from app.entrypoints.web.ops import OPS_ROUTES
 from app.entrypoints.web.reconciliation import RECONCILIATION_ROUTES
 from app.entrypoints.web.signals import SIGNAL_ROUTES
@@ -85,7 +86,8 @@ def create_app(services: Services | None = None, *, run_forwarder: bool = True) 
         app.state.services = svc
         await svc.startup(run_forwarder=run_forwarder)
         # Long-lived objects out of the collector's way: fewer, shorter pauses on the hot path.
-        gc.collect()
+        # (No full collection first: it finds next to nothing to free here, and would hold the
+        # requests that queued while the process started.)
         gc.freeze()
         gc.set_threshold(10_000, 20, 20)
         try:
@@ -93,7 +95,7 @@ def create_app(services: Services | None = None, *, run_forwarder: bool = True) 
         finally:
             await svc.shutdown()
 
-    return Litestar(
+    return MsgspecLitestar(
         route_handlers=[
             *WEBHOOK_ROUTES,
             *SIGNAL_ROUTES,
