@@ -162,6 +162,8 @@ class FakeVenue:
 
     OPS: ClassVar[dict[str, tuple[tuple[str, str], ...]]] = {}
     FEE_RATE: ClassVar[Decimal] = D("0.001")
+    # a client order id is refused while any order has it, or (True) only while one is open
+    UNIQUE_AMONG_OPEN: ClassVar[bool] = False
 
     specs: list[MarketSpec] = field(default_factory=list)
     balances: dict[str, list[Decimal]] = field(default_factory=dict)  # asset -> [free, locked]
@@ -325,7 +327,11 @@ class FakeVenue:
         with self.lock:
             spec = self.spec(order.symbol)
             order._size = spec.contract_size
-            if any(o.client_id == order.client_id for o in self.orders.values() if o.client_id):
+            if any(
+                o.client_id == order.client_id
+                for o in self.orders.values()
+                if o.client_id and (o.status == OPEN or not self.UNIQUE_AMONG_OPEN)
+            ):
                 raise Refusal("duplicate", order.client_id)
             self._check_terms(spec, order)
             if order.conditional and self._fires(order):
