@@ -6,6 +6,7 @@ their state in SQL; ccxt venues trade on their testnet or live, as each venue's 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -28,6 +29,8 @@ from app.domain.market import Market, OrderBook, shifted
 from app.domain.synthetic import SymbolSpec, SyntheticMarket
 from app.ports.errors import Retryable
 from app.ports.exchange import Exchange, MarketData
+
+log = logging.getLogger(__name__)
 
 # Where the synthetic feed starts each symbol; others start at 100.
 START_PRICES = {"BTC": Decimal(65_000), "ETH": Decimal(3_000), "SOL": Decimal(150)}
@@ -119,6 +122,16 @@ def ccxt_venue(venue: VenueSettings) -> CcxtExchange:
             f"{venue.name.upper()}_EXCHANGE={venue.exchange!r} has no venue profile yet "
             f"(known: {known}); pick one of those or add a row to app/adapters/ccxt/profiles.py."
         )
+    if not CCXT_PROFILES[venue.exchange].proven:
+        if not venue.unproven:
+            raise VenueSetupError(
+                f"{venue.name.upper()}_EXCHANGE={venue.exchange} is not proven: no road test"
+                " trades it through ccxt against a faithful fake of the venue yet; set"
+                f" {venue.name.upper()}_UNPROVEN=accept to trade it anyway at your own risk."
+            )
+        log.warning("%s (%s) is not proven by a road test and trades because %s_UNPROVEN="
+                    "accept: its orders may not do what signalgate expects", venue.name,
+                    venue.exchange, venue.name.upper())  # fmt: skip
     assert venue.api_key is not None
     assert venue.api_secret is not None
     try:

@@ -42,6 +42,7 @@ class VenueSettings:
     fee: Decimal = Decimal("0.001")  # paper: taker and maker fee
     balances: Mapping[str, Decimal] = field(default_factory=lambda: dict(DEFAULT_BALANCES))
     price_offset_bps: Decimal = Decimal(0)  # paper: shifts the feed, so venues' prices differ
+    unproven: bool = False  # `<VENUE>_UNPROVEN=accept`: trade a venue no road test proves
 
     @property
     def is_paper(self) -> bool:
@@ -172,6 +173,10 @@ def _read_venue(
     if key is None or secret is None:
         errors.append(f"{prefix}_API_KEY and {prefix}_API_SECRET are needed for a {mode} venue.")
         return None
+    unproven = get("UNPROVEN")
+    if unproven is not None and unproven.lower() != "accept":
+        errors.append(f"{prefix}_UNPROVEN={unproven!r} is not valid: use accept or leave it unset.")
+        return None
     return VenueSettings(
         name=name,
         exchange=exchange,
@@ -180,6 +185,7 @@ def _read_venue(
         api_secret=secret,
         api_password=get("API_PASSWORD"),
         api_url=get("API_URL"),
+        unproven=unproven is not None,
     )
 
 

@@ -29,6 +29,9 @@ class Market(msgspec.Struct, frozen=True):
     min_cost: Decimal = Decimal(0)  # amount x price
     taker_fee: Decimal = Decimal("0.001")
     maker_fee: Decimal = Decimal("0.001")
+    # coins per contract on a swap whose orders count contracts (OKX BTC-USDT-SWAP: 0.01 BTC);
+    # every amount above (and in the domain) is in coins: adapters convert at their boundary
+    contract_size: Decimal = Decimal(1)
 
 
 class Level(msgspec.Struct, frozen=True, array_like=True):

@@ -38,7 +38,7 @@ class Position(msgspec.Struct, frozen=True):
     """A derivative position as the venue reports it."""
 
     symbol: str
-    amount: Decimal  # signed, in the unit orders use (contracts): + long, - short
+    amount: Decimal  # signed, in coins: + long, - short
     entry_price: Decimal
     mark_price: Decimal | None = None
     leverage: Decimal | None = None

@@ -102,3 +102,39 @@ async def test_a_ccxt_venue_without_a_profile_is_refused_with_what_to_do(engine)
     feed = build_market_data(settings, now=NOW, paced=False)
     with pytest.raises(VenueSetupError, match="BITFINEX_EXCHANGE='bitfinex' has no venue profile"):
         build_venues(settings, engine=engine, market_data=feed, clock=lambda: NOW)
+
+
+def gate_settings(**extra: str) -> dict[str, str]:
+    return {
+        "TRADING_MODE": "testnet",
+        "VENUES": "gate",
+        "GATE_MODE": "testnet",
+        "GATE_API_KEY": "k",
+        "GATE_API_SECRET": "s",
+        **extra,
+    }
+
+
+async def test_a_venue_no_road_test_proves_is_refused_at_start_with_the_way_out(engine):
+    settings = load_settings(gate_settings())
+    feed = build_market_data(settings, now=NOW, paced=False)
+    with pytest.raises(VenueSetupError) as refused:
+        build_venues(settings, engine=engine, market_data=feed, clock=lambda: NOW)
+    assert str(refused.value) == (
+        "GATE_EXCHANGE=gate is not proven: no road test trades it through ccxt against a"
+        " faithful fake of the venue yet; set GATE_UNPROVEN=accept to trade it anyway at your"
+        " own risk."
+    )
+
+
+async def test_an_unproven_venue_accepted_explicitly_starts_with_a_warning(engine, caplog):
+    settings = load_settings(gate_settings(GATE_UNPROVEN="accept"))
+    feed = build_market_data(settings, now=NOW, paced=False)
+    venues = build_venues(settings, engine=engine, market_data=feed, clock=lambda: NOW)
+    try:
+        assert isinstance(venues["gate"], CcxtExchange)
+        (warning,) = [r for r in caplog.records if "not proven" in r.getMessage()]
+        assert warning.levelname == "WARNING"
+        assert "GATE_UNPROVEN=accept" in warning.getMessage()
+    finally:
+        await venues["gate"].close()

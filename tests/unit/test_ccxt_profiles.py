@@ -18,6 +18,7 @@ from app.adapters.ccxt.profiles import (
     VenueProfile,
     overridden_urls,
 )
+from tests.venues.roads import ROADS
 
 ROWS = sorted(VENUES.items())
 
@@ -95,3 +96,9 @@ def test_the_installed_ccxt_is_the_one_the_profiles_and_fakes_prove() -> None:
         f"ccxt {version('ccxt')} is installed but the venue profiles and fakes prove"
         f" {PROVEN_CCXT}: run `make setup` again, or prove the new version and move the pin"
     )
+
+
+def test_a_profile_is_proven_exactly_when_a_road_test_trades_it() -> None:
+    on_the_road = {road.name for road in ROADS if road.adapter is None}
+    # binance spot: also proven by tests/integration/test_execution_ccxt.py on its older fake
+    assert {name for name, profile in VENUES.items() if profile.proven} == on_the_road | {"binance"}

@@ -62,6 +62,16 @@ def test_a_testnet_ccxt_venue() -> None:
             {"TRADING_MODE": "testnet", "VENUES": "binance", "BINANCE_MODE": "testnet"},
             "BINANCE_API_KEY and BINANCE_API_SECRET are needed",
         ),
+        (
+            {
+                "TRADING_MODE": "testnet",
+                "VENUES": "binance",
+                "BINANCE_MODE": "testnet",
+                "BINANCE_UNPROVEN": "yes",
+                **KEYS,
+            },
+            "BINANCE_UNPROVEN='yes' is not valid: use accept or leave it unset.",
+        ),
         ({"PAPER_MODE": "live"}, "a paper venue trades on paper only"),
         ({"PAPER_FEE": "0.5"}, "PAPER_FEE='0.5' is not valid: use a fraction from 0 to 0.1"),
         ({"PAPER_BALANCES": "USDT"}, "PAPER_BALANCES='USDT' is not valid"),

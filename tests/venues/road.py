@@ -19,6 +19,7 @@ from typing import Any
 import redis
 
 from app.adapters.ccxt.calls import RetryPolicy
+from app.adapters.ccxt.client import Mode
 from app.adapters.ccxt.exchange import CcxtExchange
 from app.adapters.redis.locks import RedisKeyLocks
 from app.adapters.sql.db import SqlSignalStore, make_engine
@@ -52,6 +53,7 @@ class Road:
     password: str | None = None
     options: dict[str, object] = field(default_factory=dict)  # ccxt options for the test
     client_id_prefix: str = ""  # what the venue shows before our client order id
+    mode: Mode = "testnet"  # "live" for a venue ccxt has no sandbox for
     # a native adapter (no ccxt): builds the Exchange from the fake's URL
     adapter: Callable[[Served[Any], RetryPolicy], Exchange] | None = None
 
@@ -60,7 +62,7 @@ class Road:
             return self.adapter(served, FAST)
         return CcxtExchange(
             self.name,
-            mode="testnet",
+            mode=self.mode,
             api_key=self.api_key,
             secret=self.secret,
             password=self.password,
@@ -155,7 +157,7 @@ async def deployed(road: Road, served: Served[Any], database_url: str,
     executor = Executor(
         store=store,
         venues=venues,
-        modes={road.name: "testnet"},
+        modes={road.name: road.mode},
         clock=now,
         locks=locks,
         limits=RiskLimits(),

@@ -19,6 +19,7 @@ from ccxt.base import errors as ccxt_errors
 from app.adapters.ccxt import lost_create, parsing
 from app.adapters.ccxt.calls import RetryPolicy, VenueCalls
 from app.adapters.ccxt.client import Mode, OwnsCcxtClient, ccxt_client, venue_profile
+from app.adapters.ccxt.profiles import TRIGGER_MARK
 from app.adapters.circuit import BreakerState, CircuitBreaker
 from app.domain.market import Market, MarketKind, OrderBook
 from app.domain.orders import Fill, OrderKind, OrderRequest, OrderStatus
@@ -135,35 +136,50 @@ class CcxtExchange(OwnsCcxtClient):
         return parsing.order_book(symbol, raw, depth)
 
     async def balances(self) -> dict[str, Balance]:
-        return parsing.balances(await self.calls.read("fetch_balance"))
+        raw = await self.calls.read("fetch_balance", dict(self.profile.balance_params))
+        return parsing.balances(raw)
 
     # --- orders ------------------------------------------------------------------------------
 
     async def create_order(self, request: OrderRequest) -> OrderStatus:
         market = await self._market(request.symbol)
         order_type, amount, price, params = self._prepared(request, market)
+        if self.profile.market_buy_cost and order_type == "market" and request.side.value == "buy":
+            amount = await self._cost(request, amount, params)
         args = (request.symbol, order_type, request.side.value, amount, price, params)
-        return await lost_create.create_order(self.calls, self.profile, request, args)
+        return await lost_create.create_order(self.calls, self.profile, request, args, self._order)
+
+    async def _cost(self, request: OrderRequest, amount: str, params: dict[str, object]) -> str:
+        """A market buy as the quote to spend: the amount at the best ask (ccxt's way for the
+        venues that size a market buy by its cost)."""
+        book = await self.order_book(request.symbol, 1)
+        if not book.asks:
+            raise InvalidOrder(f"{request.symbol} has no ask on {self.name} to price a market buy.")
+        params["createMarketBuyOrderRequiresPrice"] = False
+        cost = Decimal(amount) * book.asks[0].price
+        return self._precise("cost_to_precision", request.symbol, cost, "cost")
 
     def _prepared(
         self, request: OrderRequest, market: Market
     ) -> tuple[str, str, str | None, dict[str, object]]:
         """ccxt's arguments, precision applied and minimums checked before anything is sent."""
-        symbol = request.symbol
-        amount = self._precise("amount_to_precision", symbol, request.amount, "amount")
+        symbol, size = request.symbol, market.contract_size
+        # the venue counts contracts on a swap whose contract is not one coin
+        amount = self._precise("amount_to_precision", symbol, request.amount / size, "amount")
         price = (
             None
             if request.price is None
             else self._precise("price_to_precision", symbol, request.price, "price")
         )
-        if Decimal(amount) < market.min_amount:
+        coins = Decimal(amount) * size
+        if coins < market.min_amount:
             raise InvalidOrder(
-                f"{symbol} amount {amount} is below {self.name}'s minimum of {market.min_amount}."
+                f"{symbol} amount {coins} is below {self.name}'s minimum of {market.min_amount}."
             )
         reference = request.price or request.trigger_price
-        if reference is not None and Decimal(amount) * reference < market.min_cost:
+        if reference is not None and coins * reference < market.min_cost:
             raise InvalidOrder(
-                f"{symbol} order value {Decimal(amount) * reference} is below {self.name}'s"
+                f"{symbol} order value {coins * reference} is below {self.name}'s"
                 f" minimum of {market.min_cost} {market.quote}."
             )
         params: dict[str, object] = {self.profile.client_order_id_param: request.client_order_id}
@@ -176,7 +192,11 @@ class CcxtExchange(OwnsCcxtClient):
         if request.kind in (OrderKind.STOP_MARKET, OrderKind.TAKE_PROFIT_MARKET):
             if request.trigger_price is None:
                 raise InvalidOrder(f"a {request.kind} order needs a trigger price.")
-            key = "triggerPrice" if request.kind is OrderKind.STOP_MARKET else "takeProfitPrice"
+            key = (
+                self.profile.stop_loss_param
+                if request.kind is OrderKind.STOP_MARKET
+                else self.profile.take_profit_param
+            )
             params[key] = self._precise("price_to_precision", symbol, request.trigger_price, key)
         if request.kind is OrderKind.LIMIT and price is None:
             raise InvalidOrder("a limit order needs a price.")
@@ -191,37 +211,72 @@ class CcxtExchange(OwnsCcxtClient):
             ) from error
         return result
 
-    def _order(self, raw: parsing.RawOrder) -> OrderStatus:
-        return parsing.order_status(raw, self.profile.client_id_prefix)
+    def _size(self, symbol: str | None) -> Decimal:
+        """Coins per contract of `symbol` (1 off swaps, and before markets are read)."""
+        market = self._markets.get(symbol or "")
+        return market.contract_size if market else Decimal(1)
+
+    def _order(
+        self, raw: parsing.RawOrder, request: OrderRequest | None = None, marked: bool = False
+    ) -> OrderStatus:
+        """ccxt's order in the port's types; `marked`: a conditional order read apart."""
+        symbol = raw.get("symbol") or (request.symbol if request else None)
+        mark = TRIGGER_MARK if marked and self.profile.trigger_params else ""
+        return parsing.order_status(raw, self.profile.client_id_prefix, request,
+                                    size=self._size(symbol), mark=mark)  # fmt: skip
+
+    def _venue_id(self, order_id: str) -> tuple[str, dict[str, object]]:
+        """The venue's order id and the params its reads and cancels need."""
+        if order_id.startswith(TRIGGER_MARK) and self.profile.trigger_params:
+            return order_id[len(TRIGGER_MARK) :], dict(self.profile.trigger_params)
+        return order_id, {}
 
     async def cancel_order(self, symbol: str, order_id: str) -> OrderStatus:
         # a cancel is idempotent enough to send once; its outcome is read back by the caller
-        return self._order(await self.calls.call("cancel_order", order_id, symbol))
+        await self.markets()
+        venue_id, params = self._venue_id(order_id)
+        raw = await self.calls.call("cancel_order", venue_id, symbol, params)
+        return self._order(raw, marked=bool(params))
 
     async def fetch_order(self, symbol: str, order_id: str) -> OrderStatus:
-        return self._order(await self.calls.read("fetch_order", order_id, symbol))
+        await self.markets()
+        venue_id, params = self._venue_id(order_id)
+        raw = await self.calls.read(
+            "fetch_order", venue_id, symbol, {**self.profile.fetch_params, **params}
+        )
+        return self._order(raw, marked=bool(params))
 
     async def fetch_order_by_client_id(
         self, symbol: str, client_order_id: str
     ) -> OrderStatus | None:
+        await self.markets()
         return await lost_create.find_by_client_id(
-            self.calls, self.profile, symbol, client_order_id, retried=True
+            self.calls, self.profile, symbol, client_order_id, self._order, retried=True
         )
 
     async def open_orders(self, symbol: str | None = None) -> list[OrderStatus]:
-        return [self._order(raw) for raw in await self.calls.read("fetch_open_orders", symbol)]
+        """The open orders, the conditional ones too where the venue lists them apart."""
+        await self.markets()
+        found = [self._order(raw) for raw in await self.calls.read("fetch_open_orders", symbol)]
+        if self.profile.trigger_params:
+            params = dict(self.profile.trigger_params)
+            raw = await self.calls.read("fetch_open_orders", symbol, None, None, params)
+            found += [self._order(order, marked=True) for order in raw]
+        return found
 
     async def fills_since(self, symbol: str, since: datetime) -> list[Fill]:
+        size = (await self._market(symbol)).contract_size
         raw = await self.calls.read("fetch_my_trades", symbol, int(since.timestamp() * 1000))
-        return [parsing.fill(trade) for trade in raw]
+        return [parsing.fill(trade, size) for trade in raw]
 
     # --- derivatives -------------------------------------------------------------------------
 
     async def positions(self, symbols: Sequence[str] | None = None) -> list[Position]:
         if not self.profile.swaps:
             return []
+        await self.markets()
         raw = await self.calls.read("fetch_positions", list(symbols) if symbols else None)
-        found = (parsing.position(p) for p in raw)
+        found = (parsing.position(p, self._size(p.get("symbol"))) for p in raw)
         return [p for p in found if p.amount != 0]
 
     async def set_leverage(self, symbol: str, leverage: Decimal) -> None:

@@ -20,21 +20,34 @@ network error, 429, 5xx, garbled body) the outcome is unknown and `create_order`
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from ccxt.base import errors as ccxt_errors
 
 from app.adapters.ccxt.calls import VenueCalls
-from app.adapters.ccxt.parsing import client_id, order_status
+from app.adapters.ccxt.parsing import RawOrder, client_id
 from app.adapters.ccxt.profiles import FetchOrder, ScanOrders, VenueProfile
-from app.domain.orders import OrderRequest, OrderStatus
+from app.domain.orders import OrderKind, OrderRequest, OrderStatus
 from app.ports.errors import ExchangeError, InvalidOrder, OrderNotFound, OutcomeUnknown, Retryable
 
 log = logging.getLogger(__name__)
 
+# ccxt's order (and whether it is a conditional one) in the port's types
+Parse = Callable[[RawOrder, OrderRequest | None, bool], OrderStatus]
+CONDITIONAL = (OrderKind.STOP_MARKET, OrderKind.TAKE_PROFIT_MARKET)
+
+
+def conditional(request: OrderRequest) -> bool:
+    return request.kind in CONDITIONAL
+
 
 async def create_order(
-    calls: VenueCalls, profile: VenueProfile, request: OrderRequest, args: tuple[Any, ...]
+    calls: VenueCalls,
+    profile: VenueProfile,
+    request: OrderRequest,
+    args: tuple[Any, ...],
+    parse: Parse,
 ) -> OrderStatus:
     """Send ccxt's `create_order(*args)` once for `request`; without an answer, the protocol."""
     sent_at = calls.clock()
@@ -45,8 +58,8 @@ async def create_order(
             raise  # refused by our own breaker: nothing was sent
         log.warning("%s create %s got no answer (%s): looking it up", calls.name,
                     request.client_order_id, error)  # fmt: skip
-        return await _LostCreate(calls, profile, request, args).resolve(sent_at, error)
-    return order_status(raw, profile.client_id_prefix, request)
+        return await _LostCreate(calls, profile, request, args, parse).resolve(sent_at, error)
+    return parse(raw, request, conditional(request))
 
 
 async def find_by_client_id(
@@ -54,25 +67,46 @@ async def find_by_client_id(
     profile: VenueProfile,
     symbol: str,
     client_order_id: str,
+    parse: Parse,
     request: OrderRequest | None = None,
     *,
     retried: bool = False,
 ) -> OrderStatus | None:
-    """The order by client id, as the profile says the venue can find it."""
+    """The order by client id, as the profile says the venue can find it: among the venue's
+    conditional orders too where they are read apart (only there when the request was one)."""
     ask = calls.read if retried else calls.call
-    prefix = profile.client_id_prefix
+    if not profile.trigger_params:
+        kinds = [False]
+    else:
+        kinds = [conditional(request)] if request is not None else [False, True]
+    for kind in kinds:
+        extra = profile.trigger_params if kind else {}
+        found = await _find(ask, profile, symbol, client_order_id, extra)
+        if found is not None:
+            return parse(found, request, kind)
+    return None
+
+
+async def _find(
+    ask: Callable[..., Any],
+    profile: VenueProfile,
+    symbol: str,
+    client_order_id: str,
+    extra: dict[str, object],
+) -> RawOrder | None:
     match profile.lookup:
         case FetchOrder(param=param):
+            params = {**profile.fetch_params, **extra, param: client_order_id}
             try:
-                raw = await ask("fetch_order", None, symbol, {param: client_order_id})
+                found: RawOrder = await ask("fetch_order", None, symbol, params)
             except OrderNotFound:
                 return None
-            return order_status(raw, prefix, request)
+            return found
         case ScanOrders(recent=recent):
             for method in ("fetch_open_orders", recent):
-                for raw in await ask(method, symbol):
-                    if client_id(raw, prefix) == client_order_id:
-                        return order_status(raw, prefix, request)
+                for raw in await ask(method, symbol, None, None, extra):
+                    if client_id(raw, profile.client_id_prefix) == client_order_id:
+                        return dict(raw)
             return None
 
 
@@ -97,11 +131,13 @@ class _LostCreate:
         profile: VenueProfile,
         request: OrderRequest,
         args: tuple[Any, ...],
+        parse: Parse,
     ) -> None:
         self.calls = calls
         self.profile = profile
         self.request = request
         self.args = args
+        self.parse = parse
 
     async def resolve(self, sent_at: float, cause: ExchangeError) -> OrderStatus:
         calls, cid = self.calls, self.request.client_order_id
@@ -132,7 +168,7 @@ class _LostCreate:
         except (Retryable, OutcomeUnknown) as error:
             found = await self._lookup(error)
         else:
-            return order_status(raw, self.profile.client_id_prefix, self.request)
+            return self.parse(raw, self.request, conditional(self.request))
         if found is None:
             raise OutcomeUnknown(
                 f"{calls.name} did not confirm order {cid}; reconcile it by client order id."
@@ -146,7 +182,9 @@ class _LostCreate:
         delay = calls.retry.backoff_seconds
         for attempt in range(1, calls.retry.lookup_attempts + 1):
             try:
-                return await find_by_client_id(calls, self.profile, request.symbol, cid, request)
+                return await find_by_client_id(
+                    calls, self.profile, request.symbol, cid, self.parse, request
+                )
             except Retryable as error:
                 log.warning("%s lookup of %s failed (%s), try %d", calls.name, cid, error, attempt)
                 if attempt < calls.retry.lookup_attempts:

@@ -58,8 +58,11 @@ def levels(rows: Sequence[Sequence[Any]], depth: int) -> tuple[Level, ...]:
 
 
 def market(raw: Mapping[str, Any]) -> Market:
+    """ccxt's market, amounts in coins: a swap's contract amounts times its contract size."""
     precision = raw.get("precision") or {}
     limits = raw.get("limits") or {}
+    size = contract_size(raw)
+    step = decimal_or_none(precision.get("amount"))
     return Market(
         symbol=raw["symbol"],
         base=raw["base"],
@@ -67,13 +70,22 @@ def market(raw: Mapping[str, Any]) -> Market:
         kind=MarketKind.SWAP if raw.get("swap") else MarketKind.SPOT,
         settle=raw.get("settle"),
         active=raw.get("active") is not False,
-        amount_step=decimal_or_none(precision.get("amount")) or Decimal("0.00000001"),
+        amount_step=step * size if step else Decimal("0.00000001"),
         price_step=decimal_or_none(precision.get("price")) or Decimal("0.01"),
-        min_amount=_dec0((limits.get("amount") or {}).get("min")),
+        min_amount=_dec0((limits.get("amount") or {}).get("min")) * size,
         min_cost=_dec0((limits.get("cost") or {}).get("min")),
         taker_fee=decimal_or_none(raw.get("taker")) or Decimal("0.001"),
         maker_fee=decimal_or_none(raw.get("maker")) or Decimal("0.001"),
+        contract_size=size,
     )
+
+
+def contract_size(raw: Mapping[str, Any]) -> Decimal:
+    """Coins per contract of a ccxt market: 1 for spot (and where ccxt leaves it out)."""
+    if not raw.get("contract"):
+        return Decimal(1)
+    size = decimal_or_none(raw.get("contractSize"))
+    return size if size is not None and size > 0 else Decimal(1)
 
 
 def order_book(symbol: str, raw: Mapping[str, Any], depth: int) -> OrderBook:
@@ -100,22 +112,30 @@ def client_id(raw: RawOrder, prefix: str) -> str:
     return found[len(prefix) :] if prefix and found.startswith(prefix) else found
 
 
-def order_status(raw: RawOrder, prefix: str, request: OrderRequest | None = None) -> OrderStatus:
+def order_status(
+    raw: RawOrder,
+    prefix: str,
+    request: OrderRequest | None = None,
+    *,
+    size: Decimal = Decimal(1),
+    mark: str = "",
+) -> OrderStatus:
     """ccxt's order in the port's types, our client id without the venue's `prefix`; what the
-    venue leaves out is taken from the `request` that placed it, when there is one."""
+    venue leaves out is taken from the `request` that placed it, when there is one. Amounts in
+    coins (`size`: coins per contract); `mark` goes before the venue's order id."""
     if prefix and raw.get("clientOrderId"):
         raw = {**raw, "clientOrderId": client_id(raw, prefix)}
     fee = raw.get("fee") or {}
     amount = decimal_or_none(raw.get("amount"))
     return OrderStatus(
-        order_id=str(raw["id"]),
+        order_id=mark + str(raw["id"]),
         client_order_id=raw.get("clientOrderId") or (request.client_order_id if request else ""),
         symbol=raw.get("symbol") or (request.symbol if request else ""),
         side=Side(raw["side"]) if raw.get("side") else (request.side if request else Side.BUY),
         kind=request.kind if request else _kind(raw),
         state=_state(raw),
-        amount=amount if amount is not None else (request.amount if request else Decimal(0)),
-        filled=_dec0(raw.get("filled")),
+        amount=amount * size if amount is not None else (request.amount if request else Decimal(0)),
+        filled=_dec0(raw.get("filled")) * size,
         average_price=decimal_or_none(raw.get("average")),
         price=decimal_or_none(raw.get("price")) or None,
         trigger_price=decimal_or_none(raw.get("triggerPrice")),
@@ -143,9 +163,9 @@ def _state(raw: RawOrder) -> OrderState:
     return _STATES.get(str(status), OrderState.UNKNOWN)
 
 
-def position(raw: Mapping[str, Any]) -> Position:
-    """ccxt's position; the amount in the unit orders use (contracts), signed by side."""
-    contracts = _dec0(raw.get("contracts"))
+def position(raw: Mapping[str, Any], size: Decimal = Decimal(1)) -> Position:
+    """ccxt's position; the amount in coins (`size`: coins per contract), signed by side."""
+    contracts = _dec0(raw.get("contracts")) * size
     return Position(
         symbol=raw["symbol"],
         amount=-contracts if raw.get("side") == "short" else contracts,
@@ -157,7 +177,7 @@ def position(raw: Mapping[str, Any]) -> Position:
     )
 
 
-def fill(raw: Mapping[str, Any]) -> Fill:
+def fill(raw: Mapping[str, Any], size: Decimal = Decimal(1)) -> Fill:
     fee = raw.get("fee") or {}
     at = utc(raw.get("timestamp"))
     return Fill(
@@ -166,7 +186,7 @@ def fill(raw: Mapping[str, Any]) -> Fill:
         symbol=raw["symbol"],
         side=Side(raw["side"]),
         price=_dec0(raw.get("price")),
-        amount=_dec0(raw.get("amount")),
+        amount=_dec0(raw.get("amount")) * size,
         fee=_dec0(fee.get("cost")),
         fee_currency=str(fee.get("currency") or ""),
         at=at or datetime.now(UTC),

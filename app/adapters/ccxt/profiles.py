@@ -48,6 +48,10 @@ class RequestExpiry(msgspec.Struct, frozen=True):
 
 RECV_WINDOW = RequestExpiry("recvWindow", 5000)
 
+# before the venue's id of a conditional order on venues whose conditional orders are read and
+# cancelled apart (the profile's `trigger_params`): the adapter's reads and cancels see it
+TRIGGER_MARK = "trigger:"
+
 
 class VenueProfile(msgspec.Struct, frozen=True, kw_only=True):
     """One venue's quirks, as data: a row states what differs from the defaults."""
@@ -65,6 +69,22 @@ class VenueProfile(msgspec.Struct, frozen=True, kw_only=True):
     # with a base URL override ccxt cannot tell which API (spot, linear...) answered, so it
     # would skip that API's error table; this one is merged into the generic table instead
     override_exceptions: str | None = None
+    # --- order semantics -------------------------------------------------------------------
+    stop_loss_param: str = "triggerPrice"  # the create_order param that makes our stop-loss
+    take_profit_param: str = "takeProfitPrice"  # ... and our resting take-profit
+    # what ccxt's fetch_order / cancel_order / fetch_open_orders need to see a conditional
+    # order (e.g. {"trigger": True}); empty: the plain calls see them. When set, conditional
+    # orders' ids are kept marked (`TRIGGER_MARK`) so that their reads and cancels pass it.
+    trigger_params: dict[str, object] = {}
+    fetch_params: dict[str, object] = {}  # extra params on every fetch_order
+    # a market buy is sent as the quote to spend (amount x best ask) where ccxt wants a price
+    # or a cost for it (`createMarketBuyOrderRequiresPrice` venues)
+    market_buy_cost: bool = False
+    balance_params: dict[str, object] = {}  # fetch_balance params (the wallet signalgate trades)
+    # a road test (tests/integration/test_venue_roads.py) proves this row through unmodified
+    # ccxt against a faithful local fake of the venue; an unproven venue is refused at start
+    # unless `<VENUE>_UNPROVEN=accept`
+    proven: bool = False
 
     @property
     def swaps(self) -> bool:
@@ -99,6 +119,7 @@ VENUES: dict[str, VenueProfile] = {
         capabilities=Capabilities(native_oco=True, client_order_id_max_length=36),
         api_paths=_BINANCE_SPOT_PATHS,
         options={**_BINANCE_OPTIONS, "defaultType": "spot", "fetchMarkets": {"types": ["spot"]}},
+        proven=True,
     ),
     "binanceusdm": VenueProfile(
         client_order_id_param="newClientOrderId",
