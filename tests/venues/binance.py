@@ -219,8 +219,11 @@ class BinanceSpot(BinanceDialect):
         "funds": (-2010, "Account has insufficient balance for requested action."),
         "duplicate": (-2010, "Duplicate order sent."),
         "would_trigger": (-2010, "Stop price would trigger immediately."),
-        "reduce_only": (-1104, "Not all sent parameters were read; read 10 parameter(s) but"
-                        " was sent 11."),  # spot has no reduceOnly  # fmt: skip
+        # spot has no reduceOnly: an unknown parameter
+        "reduce_only": (
+            -1104,
+            "Not all sent parameters were read; read 10 parameter(s) but was sent 11.",
+        ),
         "not_found": (-2013, "Order does not exist."),
         "not_open": (-2011, "Unknown order sent."),
     }
@@ -321,13 +324,14 @@ class BinanceSpot(BinanceDialect):
         if "reduceOnly" in params:
             raise Refusal("reduce_only", "spot")
         amount = self.required(params, "quantity")
-        price = self.required(params, "price") if kind in (LIMIT, STOP_LIMIT,
-                                                            TAKE_PROFIT_LIMIT) else None  # fmt: skip
+        limit = kind in (LIMIT, STOP_LIMIT, TAKE_PROFIT_LIMIT)
+        price = self.required(params, "price") if limit else None
         trigger = self.required(params, "stopPrice") if kind in core.CONDITIONAL else None
         with self.lock:
             cid = self.client_id(params, "newClientOrderId", "x-TKT5PX2F")
+            extra = {"type": params["type"], "tif": params.get("timeInForce")}
             order = Order(self.next_id(), cid, spec.id, side.lower(), kind, amount, price, trigger,
-                          extra={"type": params["type"], "tif": params.get("timeInForce")})  # fmt: skip
+                          extra=extra)  # fmt: skip
             self.place(order)
             trades = [t for t in self.trades if t.order_id == order.id]
             answer = self.shown(order)

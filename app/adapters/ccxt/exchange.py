@@ -23,7 +23,7 @@ from app.adapters.ccxt.profiles import TRIGGER_MARK
 from app.adapters.circuit import BreakerState, CircuitBreaker
 from app.domain.market import Market, MarketKind, OrderBook
 from app.domain.orders import Fill, OrderKind, OrderRequest, OrderStatus
-from app.ports.errors import ExchangeError, InvalidOrder
+from app.ports.errors import ExchangeError, InvalidOrder, OrderNotFound, Retryable
 from app.ports.exchange import Balance, Position
 
 log = logging.getLogger(__name__)
@@ -147,7 +147,7 @@ class CcxtExchange(OwnsCcxtClient):
         if self.profile.market_buy_cost and order_type == "market" and request.side.value == "buy":
             amount = await self._cost(request, amount, params)
         args = (request.symbol, order_type, request.side.value, amount, price, params)
-        return await lost_create.create_order(self.calls, self.profile, request, args, self._order)
+        return await lost_create.create_order(self.calls, self.profile, request, args, self._read)
 
     async def _cost(self, request: OrderRequest, amount: str, params: dict[str, object]) -> str:
         """A market buy as the quote to spend: the amount at the best ask (ccxt's way for the
@@ -225,6 +225,27 @@ class CcxtExchange(OwnsCcxtClient):
         return parsing.order_status(raw, self.profile.client_id_prefix, request,
                                     size=self._size(symbol), mark=mark)  # fmt: skip
 
+    async def _read(
+        self, raw: parsing.RawOrder, request: OrderRequest | None = None, marked: bool = False
+    ) -> OrderStatus:
+        """`_order`, a triggered conditional order read as the order it became where the venue
+        keeps that one apart (the profile's `triggered_order_key`)."""
+        key = self.profile.triggered_order_key
+        became = str((raw.get("info") or {}).get(key) or "") if key and marked else ""
+        if became:
+            symbol = raw.get("symbol") or (request.symbol if request else None)
+            try:
+                placed = await self.calls.read(
+                    "fetch_order", became, symbol, dict(self.profile.fetch_params)
+                )
+            except OrderNotFound as error:
+                raise Retryable(
+                    f"{self.name} shows conditional order {raw.get('id')} triggered as order"
+                    f" {became}, which it does not show yet; it is read again later."
+                ) from error
+            raw = {**raw, **{k: placed.get(k) for k in parsing.FILL_KEYS}}
+        return self._order(raw, request, marked)
+
     def _venue_id(self, order_id: str) -> tuple[str, dict[str, object]]:
         """The venue's order id and the params its reads and cancels need."""
         if order_id.startswith(TRIGGER_MARK) and self.profile.trigger_params:
@@ -244,14 +265,14 @@ class CcxtExchange(OwnsCcxtClient):
         raw = await self.calls.read(
             "fetch_order", venue_id, symbol, {**self.profile.fetch_params, **params}
         )
-        return self._order(raw, marked=bool(params))
+        return await self._read(raw, marked=bool(params))
 
     async def fetch_order_by_client_id(
         self, symbol: str, client_order_id: str
     ) -> OrderStatus | None:
         await self.markets()
         return await lost_create.find_by_client_id(
-            self.calls, self.profile, symbol, client_order_id, self._order, retried=True
+            self.calls, self.profile, symbol, client_order_id, self._read, retried=True
         )
 
     async def open_orders(self, symbol: str | None = None) -> list[OrderStatus]:

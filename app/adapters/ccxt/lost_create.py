@@ -20,7 +20,7 @@ network error, 429, 5xx, garbled body) the outcome is unknown and `create_order`
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ccxt.base import errors as ccxt_errors
@@ -34,7 +34,7 @@ from app.ports.errors import ExchangeError, InvalidOrder, OrderNotFound, Outcome
 log = logging.getLogger(__name__)
 
 # ccxt's order (and whether it is a conditional one) in the port's types
-Parse = Callable[[RawOrder, OrderRequest | None, bool], OrderStatus]
+Parse = Callable[[RawOrder, OrderRequest | None, bool], Awaitable[OrderStatus]]
 CONDITIONAL = (OrderKind.STOP_MARKET, OrderKind.TAKE_PROFIT_MARKET)
 
 
@@ -59,7 +59,7 @@ async def create_order(
         log.warning("%s create %s got no answer (%s): looking it up", calls.name,
                     request.client_order_id, error)  # fmt: skip
         return await _LostCreate(calls, profile, request, args, parse).resolve(sent_at, error)
-    return parse(raw, request, conditional(request))
+    return await parse(raw, request, conditional(request))
 
 
 async def find_by_client_id(
@@ -83,7 +83,7 @@ async def find_by_client_id(
         extra = profile.trigger_params if kind else {}
         found = await _find(ask, profile, symbol, client_order_id, extra)
         if found is not None:
-            return parse(found, request, kind)
+            return await parse(found, request, kind)
     return None
 
 
@@ -168,7 +168,7 @@ class _LostCreate:
         except (Retryable, OutcomeUnknown) as error:
             found = await self._lookup(error)
         else:
-            return self.parse(raw, self.request, conditional(self.request))
+            return await self.parse(raw, self.request, conditional(self.request))
         if found is None:
             raise OutcomeUnknown(
                 f"{calls.name} did not confirm order {cid}; reconcile it by client order id."

@@ -76,6 +76,10 @@ class VenueProfile(msgspec.Struct, frozen=True, kw_only=True):
     # order (e.g. {"trigger": True}); empty: the plain calls see them. When set, conditional
     # orders' ids are kept marked (`TRIGGER_MARK`) so that their reads and cancels pass it.
     trigger_params: dict[str, object] = {}
+    # the key of a conditional order's `info` naming the order it became once triggered, where
+    # the venue keeps that order apart and the conditional one shows no fill (Binance USD-M's
+    # algo orders: `actualOrderId`): its fill is read from that order
+    triggered_order_key: str | None = None
     fetch_params: dict[str, object] = {}  # extra params on every fetch_order
     # a market buy is sent as the quote to spend (amount x best ask) where ccxt wants a price
     # or a cost for it (`createMarketBuyOrderRequiresPrice` venues)
@@ -135,6 +139,14 @@ VENUES: dict[str, VenueProfile] = {
         api_paths=_BINANCE_USDM_PATHS,
         options={**_BINANCE_OPTIONS, "defaultType": "swap", "fetchMarkets": {"types": ["linear"]}},
         override_exceptions="linear",
+        # since 2025-12-09 conditional orders live in Binance's Algo Service: ccxt sends a
+        # swap's stop-loss (STOP_MARKET) and take-profit (TAKE_PROFIT_MARKET) there, and reads,
+        # cancels and lists them there only with {"trigger": True}
+        trigger_params={"trigger": True},
+        # a triggered algo order (TRIGGERED, FINISHED: ccxt's "closed") shows no fill; the
+        # order it became in the matching engine has it
+        triggered_order_key="actualOrderId",
+        proven=True,
     ),
     # Below: spot and swap markets in one ccxt class (reduce-only for the swaps, locked sells
     # for the spot markets), then spot only (kucoin, kraken, coinbase, cryptocom).
