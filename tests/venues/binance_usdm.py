@@ -314,6 +314,9 @@ class BinanceUsdm(BinanceDialect):
         amount = self.required(params, "quantity")
         price = self.required(params, "price") if kind == LIMIT else None
         with self.lock:
+            held = abs(self.positions.get(spec.id, Position()).amount)
+            if reduce_only and amount > held:  # it would not only shrink the position
+                raise Refusal("reduce_only", f"{amount} > {held}")
             cid = self.client_id(params, "newClientOrderId", "x-cvBPrNm9")
             extra = {"type": params["type"], "tif": params.get("timeInForce")}
             order = Order(self.next_id(), cid, spec.id, side, kind, amount, price,
