@@ -126,6 +126,11 @@ class FakeBinance:
             symbol: (Decimal(spec["bid"]), Decimal(spec["ask"])) for symbol, spec in SYMBOLS.items()
         }
     )  # best bid and ask per symbol
+    # GET /sapi/v1/account/apiRestrictions: what the API key may do
+    restrictions: dict[str, bool] = field(
+        default_factory=lambda: {"enableReading": True, "enableSpotAndMarginTrading": True,
+                                 "enableFutures": True, "enableWithdrawals": False}
+    )  # fmt: skip
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1000))
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _release: threading.Event = field(default_factory=threading.Event)
@@ -263,7 +268,13 @@ class FakeBinance:
             ("DELETE", "/api/v3/order"): (True, self._cancel),
             ("GET", "/api/v3/openOrders"): (True, self._open_orders),
             ("GET", "/api/v3/myTrades"): (True, self._my_trades),
+            ("GET", "/sapi/v1/account/apiRestrictions"): (True, self._api_restrictions),
         }
+
+    def _api_restrictions(self, _: dict[str, str]) -> Json:
+        return {"ipRestrict": False, "createTime": 1_700_000_000_000, "enableInternalTransfer":
+                False, "permitsUniversalTransfer": False, "enableVanillaOptions": False,
+                "enableMargin": False, **self.restrictions}  # fmt: skip
 
     def _verify(self, headers: dict[str, str], payload: str) -> dict[str, str]:
         if headers.get("x-mbx-apikey") != self.api_key:

@@ -16,12 +16,14 @@ import asyncio
 import contextlib
 import logging
 
+import redis
 import redis.asyncio
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from app.adapters.paper.exchange import PaperExchange
 from app.adapters.paper.remote import PaperHost
+from app.adapters.redis import venue_health
 from app.adapters.redis.lease import RedisHeartbeat, RedisLease
 from app.adapters.redis.locks import RedisKeyLocks
 from app.adapters.redis.ticks import TickPublisher
@@ -37,8 +39,8 @@ from app.bootstrap.venues import (
     sync_redis,
 )
 from app.config.settings import Settings
-from app.ports.exchange import MarketData
-from app.ports.lease import Lease
+from app.ports.exchange import Exchange, MarketData
+from app.ports.lease import Heartbeat, Lease
 from app.services.brackets.driver import BracketDriver
 from app.services.brackets.monitor import BracketMonitor
 
@@ -46,6 +48,18 @@ log = logging.getLogger("signalgate")
 
 LEASE_SECONDS = 5.0
 RENEW_SECONDS = LEASE_SECONDS / 3  # two renewals may fail before the lease lapses
+
+
+class _Beat:
+    """The heartbeat, and the venues' health as this monitor sees them (`/ready`, `/metrics`)."""
+
+    def __init__(self, heartbeat: Heartbeat, client: redis.Redis, venues: dict[str, Exchange]):
+        self._heartbeat, self._client, self._venues = heartbeat, client, venues
+        self._process = venue_health.process_name("monitor")
+
+    async def beat(self) -> None:
+        await self._heartbeat.beat()
+        await asyncio.to_thread(venue_health.publish, self._client, self._process, self._venues)
 
 
 class MonitorDied(RuntimeError):
@@ -127,13 +141,14 @@ async def _lead(settings: Settings, lease: Lease, stop: asyncio.Event) -> bool:
     client = async_redis(settings.redis_url)
     host = PaperHost(client, paper)
     store = SqlExecutionStore(engine)
+    blocking = sync_redis(settings.redis_url)
     monitor = BracketMonitor(
         store=store,
         venues=venues,
         driver=BracketDriver.for_policy(store, clock, settings.execution),
-        locks=RedisKeyLocks(sync_redis(settings.redis_url)),
+        locks=RedisKeyLocks(blocking),
         interval_seconds=settings.monitor_interval_seconds,
-        heartbeat=RedisHeartbeat(client),
+        heartbeat=_Beat(RedisHeartbeat(client), blocking, venues),
         active=lease.held,
     )
     reconciler = build_reconciler(settings, engine, venues, monitor, lease.held)

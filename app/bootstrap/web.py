@@ -12,6 +12,7 @@ import redis
 import redis.asyncio
 from sqlalchemy import Engine
 
+from app.adapters.redis import venue_health
 from app.adapters.redis.inbox import RedisInbox
 from app.adapters.redis.lease import last_round
 from app.adapters.sql.db import SqlSignalStore, make_engine
@@ -64,12 +65,26 @@ class Services:
         return remote_venues(self.settings, self._async_redis, timeout_seconds=0.8)
 
     @cached_property
+    def blocking_redis(self) -> redis.Redis:
+        """A blocking Redis client of the web process's own (used from threads)."""
+        return redis.Redis.from_url(self.redis_url, socket_timeout=5.0, socket_connect_timeout=1.0)
+
+    @cached_property
     def metrics(self) -> MetricsSource:
-        """The figures of `/metrics`, on a blocking Redis client of its own (used from threads)."""
-        client = redis.Redis.from_url(
-            self.redis_url, socket_timeout=5.0, socket_connect_timeout=1.0
-        )
-        return SqlRedisMetrics(self.engine, client, self.settings.queue_name)
+        """The figures of `/metrics`."""
+        return SqlRedisMetrics(self.engine, self.blocking_redis, self.settings.queue_name)
+
+    async def venue_states(self) -> dict[str, str]:
+        """Each configured venue's circuit state as the workers and the monitor last saw it
+        ("unknown": no live process has used it yet, or Redis cannot be read)."""
+        try:
+            seen = await asyncio.to_thread(venue_health.read, self.blocking_redis)
+        except (redis.RedisError, OSError):
+            seen = {}
+        return {
+            venue.name: seen[venue.name].state if venue.name in seen else "unknown"
+            for venue in self.settings.venues
+        }
 
     async def startup(self, *, run_forwarder: bool = True) -> None:
         """Open the event-loop-bound clients; start the forwarder thread."""

@@ -26,6 +26,7 @@ from rq.serializers import JSONSerializer
 from rq.worker import WorkerStatus
 from sqlalchemy import Engine
 
+from app.adapters.redis import venue_health
 from app.adapters.redis.locks import RedisKeyLocks
 from app.adapters.redis.reservations import RedisReservations
 from app.adapters.sql.db import make_engine
@@ -56,6 +57,7 @@ class WorkerRuntime:
     runner: asyncio.Runner = field(default_factory=asyncio.Runner)
     executor: Executor | None = None
     venues: dict[str, Exchange] = field(default_factory=dict)
+    client: redis.Redis | None = None
 
     def start(self) -> Executor:
         if self.executor is None:
@@ -65,7 +67,7 @@ class WorkerRuntime:
     async def _build(self) -> Executor:
         settings = self.settings
         assert settings.redis_url is not None
-        client = sync_redis(settings.redis_url)
+        client = self.client = sync_redis(settings.redis_url)
         self.venues = remote_venues(settings, async_redis(settings.redis_url))
         return Executor(
             store=SqlExecutionStore(self.engine),
@@ -78,11 +80,23 @@ class WorkerRuntime:
             policy=settings.execution,
             holds=SqlReconciliationStore(self.engine),
             reservations=RedisReservations(client),
+            leverages={venue.name: venue.leverage for venue in settings.venues},
         )
 
     def execute(self, signal_ids: Sequence[str]) -> dict[str, SignalStatus]:
         executor = self.start()
-        return self.runner.run(executor.execute_many(signal_ids))
+        try:
+            return self.runner.run(executor.execute_many(signal_ids))
+        finally:
+            self._publish_health()
+
+    def _publish_health(self) -> None:
+        """The venues as this worker saw them (`/ready`, `/metrics`); never fails the job."""
+        assert self.client is not None
+        try:
+            venue_health.publish(self.client, venue_health.process_name("worker"), self.venues)
+        except (RedisError, OSError) as error:
+            log.warning("worker: venue health not published (%s)", error)
 
     def close(self) -> None:
         """Close the venues' sessions on their loop (ccxt and aiohttp log an error for each

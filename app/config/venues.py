@@ -43,6 +43,7 @@ class VenueSettings:
     balances: Mapping[str, Decimal] = field(default_factory=lambda: dict(DEFAULT_BALANCES))
     price_offset_bps: Decimal = Decimal(0)  # paper: shifts the feed, so venues' prices differ
     unproven: bool = False  # `<VENUE>_UNPROVEN=accept`: trade a venue no road test proves
+    leverage: Decimal = Decimal(1)  # swaps: an entry's leverage when its alert names none
 
     @property
     def is_paper(self) -> bool:
@@ -91,6 +92,10 @@ def _setting(
     except ValueError as exc:
         errors.append(f"{prefix}_{key}={raw!r} is not valid: {exc}.")
         return None
+
+
+def _leverage(raw: str) -> Decimal:
+    return _decimal(raw, Decimal(1), Decimal(125), "use a number from 1 to 125, like 3")
 
 
 def _balances(raw: str) -> dict[str, Decimal]:
@@ -177,6 +182,7 @@ def _read_venue(
     if unproven is not None and unproven.lower() != "accept":
         errors.append(f"{prefix}_UNPROVEN={unproven!r} is not valid: use accept or leave it unset.")
         return None
+    leverage = _setting(get, prefix, "LEVERAGE", _leverage, errors)
     return VenueSettings(
         name=name,
         exchange=exchange,
@@ -186,6 +192,7 @@ def _read_venue(
         api_password=get("API_PASSWORD"),
         api_url=get("API_URL"),
         unproven=unproven is not None,
+        leverage=Decimal(1) if leverage is None else leverage,
     )
 
 

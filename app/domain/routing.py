@@ -35,6 +35,7 @@ class VenueQuote(msgspec.Struct, frozen=True):
     free_base: Decimal  # free balance of the base asset (spot sells)
     # False: the venue's market list could not be read, so it may list the symbol (market None)
     markets_read: bool = True
+    leverage: Decimal = Decimal(1)  # swaps: the margin an entry needs is notional / leverage
 
 
 class Candidate(msgspec.Struct, frozen=True):
@@ -218,7 +219,7 @@ def _price(
             f"the cost {_show(cost)} {quote_asset} is below the minimum of {_show(market.min_cost)}"
         )
     fee = market.taker_fee
-    shortfall = _shortfall(quote, market, is_buy, size, cost * (_ONE + fee), reduces)
+    shortfall = _shortfall(quote, market, is_buy, size, cost, fee, reduces)
     if shortfall is not None:
         return shortfall
     effective = average * (_ONE + fee) if is_buy else average * (_ONE - fee)
@@ -226,17 +227,25 @@ def _price(
 
 
 def _shortfall(
-    quote: VenueQuote, market: Market, is_buy: bool, size: Decimal, cost: Decimal, reduces: bool
+    quote: VenueQuote,
+    market: Market,
+    is_buy: bool,
+    size: Decimal,
+    notional: Decimal,
+    fee: Decimal,
+    reduces: bool,
 ) -> str | None:
-    """Why the venue's free balance cannot pay for the order (`cost` includes the fee), if so."""
+    """Why the venue's free balance cannot pay for the order, fee included, if so."""
     asset = market.settle or market.quote
-    if market.kind is MarketKind.SWAP:
-        # Margin at 1x, fee included: conservative, since leverage is the risk gate's business.
+    if market.kind is MarketKind.SWAP:  # the margin at the entry's leverage, and the fee
+        cost = notional / quote.leverage + notional * fee
         if reduces or cost <= quote.free_quote:
             return None
         return (
-            f"{_show(cost)} {asset} of margin is needed with fees, {_show(quote.free_quote)} free"
+            f"{_show(cost)} {asset} of margin at {_show(quote.leverage)}x is needed with fees,"
+            f" {_show(quote.free_quote)} free"
         )
+    cost = notional * (_ONE + fee)
     if is_buy:
         if cost <= quote.free_quote:
             return None

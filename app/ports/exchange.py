@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import msgspec
 
@@ -90,6 +90,22 @@ class Exchange(Protocol):
     async def set_leverage(self, symbol: str, leverage: Decimal) -> None:
         """Set the leverage of a swap market. Raises InvalidOrder on a spot market."""
         ...
+
+
+class Probe(msgspec.Struct, frozen=True):
+    """What a live venue tells about the account behind its keys (None: it does not tell)."""
+
+    server_time: datetime | None = None
+    trading: bool | None = None  # the keys may place orders
+    withdrawals: bool | None = None  # the keys may withdraw funds (they should not)
+    hedged: bool | None = None  # swaps: two-way position mode (signalgate trades one-way)
+
+
+@runtime_checkable
+class Probed(Protocol):
+    """A venue that can be asked about its keys, clock and position mode (`venues check`)."""
+
+    async def probe(self) -> Probe: ...
 
 
 class MarketData(Protocol):

@@ -116,6 +116,7 @@ async def deployed(
     expiry: bool = True,
     exchange_id: str = "binance",
     holds: EntryHolds | None = None,
+    leverages: dict[str, Decimal] | None = None,
 ) -> AsyncIterator[Deployment]:
     """The worker's executor and the monitor on the fake Binance spot (`exchange_id`: the ccxt
     venue to trade it as); `expiry=False` removes the profile's request expiry (as venues
@@ -147,6 +148,7 @@ async def deployed(
         sizing=SizingPolicy(),
         policy=policy,
         holds=holds,
+        leverages=leverages,
     )
     monitor = BracketMonitor(store=store, venues=venues, driver=executor.driver, locks=locks)
     ids = (f"01KA0000000000000000000{n:03d}" for n in itertools.count(1))

@@ -72,6 +72,16 @@ def test_a_testnet_ccxt_venue() -> None:
             },
             "BINANCE_UNPROVEN='yes' is not valid: use accept or leave it unset.",
         ),
+        (
+            {
+                "TRADING_MODE": "testnet",
+                "VENUES": "binance",
+                "BINANCE_MODE": "testnet",
+                "BINANCE_LEVERAGE": "0.5",
+                **KEYS,
+            },
+            "BINANCE_LEVERAGE='0.5' is not valid: use a number from 1 to 125, like 3.",
+        ),
         ({"PAPER_MODE": "live"}, "a paper venue trades on paper only"),
         ({"PAPER_FEE": "0.5"}, "PAPER_FEE='0.5' is not valid: use a fraction from 0 to 0.1"),
         ({"PAPER_BALANCES": "USDT"}, "PAPER_BALANCES='USDT' is not valid"),
@@ -96,3 +106,16 @@ def test_market_data_sources() -> None:
     assert replay.market_data.symbols == ("BTC/USDT",)
     live = load_settings({"MARKET_DATA": "ccxt:Binance", "MARKET_DATA_SEED": "7"})
     assert (live.market_data.exchange, live.market_data.seed) == ("binance", 7)
+
+
+def test_a_swap_venues_leverage_and_an_accepted_unproven_profile() -> None:
+    settings = load_settings(
+        {"TRADING_MODE": "testnet", "VENUES": "perps", "PERPS_EXCHANGE": "binanceusdm",
+         "PERPS_MODE": "testnet", "PERPS_API_KEY": "k", "PERPS_API_SECRET": "s",
+         "PERPS_LEVERAGE": "3", "PERPS_UNPROVEN": "accept"}
+    )  # fmt: skip
+    (perps,) = settings.venues
+    assert (perps.leverage, perps.unproven) == (Decimal(3), True)
+    (binance,) = load_settings({"TRADING_MODE": "testnet", "VENUES": "binance",
+                                "BINANCE_MODE": "testnet", **KEYS}).venues  # fmt: skip
+    assert (binance.leverage, binance.unproven) == (Decimal(1), False)

@@ -36,6 +36,7 @@ def quote(
     free_quote: str = "1000000",
     free_base: str = "100",
     markets_read: bool = True,
+    leverage: str = "1",
     **market_fields: object,
 ) -> VenueQuote:
     return VenueQuote(
@@ -47,6 +48,7 @@ def quote(
         D(free_quote),
         D(free_base),
         markets_read,
+        D(leverage),
     )
 
 
@@ -142,7 +144,15 @@ TABLE = [
     (
         "a swap sell needs margin for its notional",
         [quote("a", kind=MarketKind.SWAP, settle="USDT", free_quote="49", free_base="0")],
-        Side.SELL, "0.5", {}, None, {"a": "49.99995 USDT of margin is needed with fees, 49 free"},
+        Side.SELL, "0.5", {}, None,
+        {"a": "49.99995 USDT of margin at 1x is needed with fees, 49 free"},
+    ),
+    (
+        "a swap entry's margin is its notional over its leverage, with the fee on the notional",
+        [quote("a", kind=MarketKind.SWAP, settle="USDT", free_quote="10", leverage="5"),
+         quote("b", kind=MarketKind.SWAP, settle="USDT", free_quote="10.04", leverage="5")],
+        Side.SELL, "0.5", {}, "b",
+        {"a": "10.03995 USDT of margin at 5x is needed with fees, 10 free"},
     ),
     (
         "a swap order that reduces needs no margin",
@@ -337,7 +347,7 @@ def test_swap_quotes_the_settle_asset() -> None:
     swap = quote("a", kind=MarketKind.SWAP, settle="USDC", free_quote="1")
     result = route([swap])
     assert isinstance(result, NoRoute)
-    assert reasons(result)["a"] == "50.05 USDC of margin is needed with fees, 1 free"
+    assert reasons(result)["a"] == "50.05 USDC of margin at 1x is needed with fees, 1 free"
 
 
 @pytest.mark.parametrize("amount", ["0", "-1", "NaN", "Infinity"])

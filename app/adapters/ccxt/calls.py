@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -35,11 +36,21 @@ _ERRORS: ErrorTable = (
 
 def no_answer(error: Exception) -> bool:
     """True when the venue gave no reliable answer: the request may or may not have acted."""
-    if isinstance(error, ccxt_errors.OperationFailed):
+    if isinstance(error, ccxt_errors.OperationFailed) or _edge_page(error):
         return True
     return isinstance(error, ccxt_errors.BaseError) and isinstance(
         error.__cause__, aiohttp.ClientError | OSError | asyncio.TimeoutError
     )
+
+
+def _edge_page(error: Exception) -> bool:
+    """ccxt's bare ExchangeError over an HTML page: a 5xx from the venue's edge that the
+    venue's own error handler read before ccxt's HTTP status table could (Crypto.com's raises
+    on any body without `"code": 0`), not an answer of the venue's API."""
+    if type(error) is not ccxt_errors.ExchangeError:
+        return False
+    body = str(error).partition(" ")[2].lstrip()  # ccxt's message: "<venue id> <body>"
+    return body[:1] == "<"
 
 
 def translate(error: Exception) -> port_errors.ExchangeError:
@@ -65,6 +76,7 @@ class VenueCalls:
     breaker: CircuitBreaker
     clock: Callable[[], float]
     sleep: Callable[[float], Awaitable[None]]
+    errors: Counter[str] = field(default_factory=Counter)  # by the port's error class
 
     async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """One request through the breaker, errors translated."""
@@ -76,7 +88,9 @@ class VenueCalls:
                 self.breaker.record_failure()
             else:
                 self.breaker.record_success()  # the venue answered, even if it refused
-            raise translate(error) from error
+            translated_error = translate(error)
+            self.errors[type(translated_error).__name__] += 1
+            raise translated_error from error
         self.breaker.record_success()
         return result
 

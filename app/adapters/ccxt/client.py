@@ -12,7 +12,7 @@ from typing import Any, Literal, Self
 
 import ccxt.async_support as ccxt_async
 
-from app.adapters.ccxt.profiles import VENUES, VenueProfile, overridden_urls
+from app.adapters.ccxt.profiles import ROUTE_PARAM, VENUES, VenueProfile, overridden_urls
 
 Mode = Literal["testnet", "live"]
 
@@ -52,7 +52,10 @@ def ccxt_client(
     }
     if rate_limit_ms is not None:
         config["rateLimit"] = rate_limit_ms
-    client = getattr(ccxt_async, exchange_id)(config)
+    venue_class = getattr(ccxt_async, exchange_id)
+    if profile.conditional_paths:
+        venue_class = _routed(venue_class, profile.conditional_paths)
+    client = venue_class(config)
     if mode == "testnet":
         if not client.urls.get("test"):
             raise ValueError(f"ccxt has no testnet for {exchange_id}: use live or another venue.")
@@ -64,6 +67,23 @@ def ccxt_client(
                 extra = client.exceptions.get(profile.override_exceptions, {}).get(table, {})
                 client.exceptions[table] = {**client.exceptions.get(table, {}), **extra}
     return client
+
+
+def _routed(venue_class: type, paths: dict[str, str]) -> type:
+    """ccxt's class for the venue, its requests unchanged except that one carrying
+    `ROUTE_PARAM` (a conditional order's) goes to the venue's own path for conditional orders:
+    ccxt builds, signs and parses it as it does for the plain endpoint it knows."""
+
+    class Routed(venue_class):  # type: ignore[misc]
+        async def request(self, path: str, api: Any = "public", method: str = "GET",
+                          params: Any = None, config: Any = None) -> Any:  # fmt: skip
+            if isinstance(params, dict) and params.get(ROUTE_PARAM):
+                params = {k: v for k, v in params.items() if k != ROUTE_PARAM}
+                path = paths.get(path, path)
+            return await super().request(path, api, method, params or {}, config or {})
+
+    Routed.__name__ = venue_class.__name__
+    return Routed
 
 
 class OwnsCcxtClient:

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from ccxt.base import errors as ccxt_errors
 
-from app.adapters.ccxt import lost_create, parsing
+from app.adapters.ccxt import lost_create, parsing, probe
 from app.adapters.ccxt.calls import RetryPolicy, VenueCalls
 from app.adapters.ccxt.client import Mode, OwnsCcxtClient, ccxt_client, venue_profile
 from app.adapters.ccxt.profiles import TRIGGER_MARK
@@ -24,7 +24,7 @@ from app.adapters.circuit import BreakerState, CircuitBreaker
 from app.domain.market import Market, MarketKind, OrderBook
 from app.domain.orders import Fill, OrderKind, OrderRequest, OrderStatus
 from app.ports.errors import ExchangeError, InvalidOrder, OrderNotFound, Retryable
-from app.ports.exchange import Balance, Position
+from app.ports.exchange import Balance, Position, Probe
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +96,11 @@ class CcxtExchange(OwnsCcxtClient):
     def circuit_state(self) -> BreakerState:
         """Routing reads it to skip a venue that is not answering."""
         return self.calls.breaker.state
+
+    @property
+    def error_counts(self) -> dict[str, int]:
+        """Request errors so far, by the port's error class (`/metrics`)."""
+        return dict(self.calls.errors)
 
     # --- markets -----------------------------------------------------------------------------
 
@@ -198,6 +203,8 @@ class CcxtExchange(OwnsCcxtClient):
                 else self.profile.take_profit_param
             )
             params[key] = self._precise("price_to_precision", symbol, request.trigger_price, key)
+            if self.profile.conditional_paths:  # sent where the venue keeps them
+                params.update(self.profile.conditional_params)
         if request.kind is OrderKind.LIMIT and price is None:
             raise InvalidOrder("a limit order needs a price.")
         return order_type, amount, price, params
@@ -221,7 +228,7 @@ class CcxtExchange(OwnsCcxtClient):
     ) -> OrderStatus:
         """ccxt's order in the port's types; `marked`: a conditional order read apart."""
         symbol = raw.get("symbol") or (request.symbol if request else None)
-        mark = TRIGGER_MARK if marked and self.profile.trigger_params else ""
+        mark = TRIGGER_MARK if marked and self.profile.conditional_params else ""
         return parsing.order_status(raw, self.profile.client_id_prefix, request,
                                     size=self._size(symbol), mark=mark)  # fmt: skip
 
@@ -248,8 +255,8 @@ class CcxtExchange(OwnsCcxtClient):
 
     def _venue_id(self, order_id: str) -> tuple[str, dict[str, object]]:
         """The venue's order id and the params its reads and cancels need."""
-        if order_id.startswith(TRIGGER_MARK) and self.profile.trigger_params:
-            return order_id[len(TRIGGER_MARK) :], dict(self.profile.trigger_params)
+        if order_id.startswith(TRIGGER_MARK) and self.profile.conditional_params:
+            return order_id[len(TRIGGER_MARK) :], dict(self.profile.conditional_params)
         return order_id, {}
 
     async def cancel_order(self, symbol: str, order_id: str) -> OrderStatus:
@@ -279,8 +286,8 @@ class CcxtExchange(OwnsCcxtClient):
         """The open orders, the conditional ones too where the venue lists them apart."""
         await self.markets()
         found = [self._order(raw) for raw in await self.calls.read("fetch_open_orders", symbol)]
-        if self.profile.trigger_params:
-            params = dict(self.profile.trigger_params)
+        if self.profile.conditional_params:
+            params = dict(self.profile.conditional_params)
             raw = await self.calls.read("fetch_open_orders", symbol, None, None, params)
             found += [self._order(order, marked=True) for order in raw]
         return found
@@ -289,6 +296,10 @@ class CcxtExchange(OwnsCcxtClient):
         size = (await self._market(symbol)).contract_size
         raw = await self.calls.read("fetch_my_trades", symbol, int(since.timestamp() * 1000))
         return [parsing.fill(trade, size) for trade in raw]
+
+    async def probe(self) -> Probe:
+        """Keys' permissions, the venue's clock and its position mode (`venues check`)."""
+        return await probe.probe(self.calls, self.profile, await self.markets())
 
     # --- derivatives -------------------------------------------------------------------------
 

@@ -75,12 +75,12 @@ async def find_by_client_id(
     """The order by client id, as the profile says the venue can find it: among the venue's
     conditional orders too where they are read apart (only there when the request was one)."""
     ask = calls.read if retried else calls.call
-    if not profile.trigger_params:
+    if not profile.conditional_params:
         kinds = [False]
     else:
         kinds = [conditional(request)] if request is not None else [False, True]
     for kind in kinds:
-        extra = profile.trigger_params if kind else {}
+        extra = profile.conditional_params if kind else {}
         found = await _find(ask, profile, symbol, client_order_id, extra)
         if found is not None:
             return await parse(found, request, kind)

@@ -48,9 +48,23 @@ class RequestExpiry(msgspec.Struct, frozen=True):
 
 RECV_WINDOW = RequestExpiry("recvWindow", 5000)
 
+
+class Permissions(msgspec.Struct, frozen=True):
+    """Where the venue tells what its API keys may do: a ccxt implicit API method, and the
+    answer's fields saying trading (any of them) and withdrawals are enabled."""
+
+    method: str
+    trading: tuple[str, ...]
+    withdrawals: str
+
+
 # before the venue's id of a conditional order on venues whose conditional orders are read and
 # cancelled apart (the profile's `trigger_params`): the adapter's reads and cancels see it
 TRIGGER_MARK = "trigger:"
+# the param the adapter adds to a conditional order's ccxt call on venues whose conditional
+# orders live at paths of their own (`VenueProfile.conditional_paths`); the ccxt client removes
+# it and sends the request there (`client.ccxt_client`), so the venue never sees it
+ROUTE_PARAM = "signalgateConditionalRoute"
 
 
 class VenueProfile(msgspec.Struct, frozen=True, kw_only=True):
@@ -85,10 +99,22 @@ class VenueProfile(msgspec.Struct, frozen=True, kw_only=True):
     # or a cost for it (`createMarketBuyOrderRequiresPrice` venues)
     market_buy_cost: bool = False
     balance_params: dict[str, object] = {}  # fetch_balance params (the wallet signalgate trades)
+    # ccxt's path -> the venue's own path for conditional orders, on venues that moved them to
+    # endpoints ccxt does not call but take the same requests (ccxt builds and parses them as
+    # for plain orders). Their ids are then kept marked, like `trigger_params`.
+    conditional_paths: dict[str, str] = {}
+
     # a road test (tests/integration/test_venue_roads.py) proves this row through unmodified
     # ccxt against a faithful local fake of the venue; an unproven venue is refused at start
     # unless `<VENUE>_UNPROVEN=accept`
     proven: bool = False
+    permissions: Permissions | None = None  # None: the venue does not tell (no check)
+
+    @property
+    def conditional_params(self) -> dict[str, object]:
+        """What ccxt's calls on a conditional order pass where the venue keeps them apart."""
+        route: dict[str, object] = {ROUTE_PARAM: True} if self.conditional_paths else {}
+        return {**self.trigger_params, **route}
 
     @property
     def swaps(self) -> bool:
@@ -124,6 +150,9 @@ VENUES: dict[str, VenueProfile] = {
         api_paths=_BINANCE_SPOT_PATHS,
         options={**_BINANCE_OPTIONS, "defaultType": "spot", "fetchMarkets": {"types": ["spot"]}},
         proven=True,
+        permissions=Permissions(
+            "sapi_get_account_apirestrictions", ("enableSpotAndMarginTrading",), "enableWithdrawals"
+        ),
     ),
     "binanceusdm": VenueProfile(
         client_order_id_param="newClientOrderId",
@@ -147,6 +176,9 @@ VENUES: dict[str, VenueProfile] = {
         # order it became in the matching engine has it
         triggered_order_key="actualOrderId",
         proven=True,
+        permissions=Permissions(
+            "sapi_get_account_apirestrictions", ("enableFutures",), "enableWithdrawals"
+        ),
     ),
     # Below: spot and swap markets in one ccxt class (reduce-only for the swaps, locked sells
     # for the spot markets), then spot only (kucoin, kraken, coinbase, cryptocom).
@@ -216,11 +248,33 @@ VENUES: dict[str, VenueProfile] = {
         capabilities=Capabilities(client_order_id_max_length=36),
     ),
     "cryptocom": VenueProfile(
-        client_order_id_param="clientOrderId",  # -> client_oid
-        # ccxt's fetch_order takes an order id only; fetch_closed_orders is emulated over this
+        # ccxt 4.5.90 drops `clientOrderId` from the request (create_order_request omits it):
+        # the venue's own name goes through untouched
+        client_order_id_param="client_oid",
+        # ccxt's fetch_order takes an order id only (its client_oid lookup would sign a null
+        # order_id as "None", the venue as "null"); fetch_orders reads private/get-order-history
         lookup=ScanOrders("fetch_orders"),
+        # no duplicate messages: 204 DUPLICATE_CLORDID reaches the adapter as ccxt's bare
+        # ExchangeError (Fatal), which the re-send after a lost create does not read.
+        # The venue refuses a nonce 60 s away from its clock (40102). ccxt has no option for
+        # it (ccxt ignores this one): it states the window, and lets a test venue shorten it
+        expiry=RequestExpiry("nonceWindow", 60_000),
+        options={"nonceWindow": 60_000},
         # client_oid: up to 36 (Crypto.com docs)
         capabilities=Capabilities(client_order_id_max_length=36),
+        # ccxt makes a sell with `triggerPrice` and no price a TAKE_PROFIT; `stopLossPrice` makes
+        # it a STOP_LOSS (a market order once the price falls to ref_price)
+        stop_loss_param="stopLossPrice",
+        # since 2025-12-17 trigger orders are created, read and cancelled at private/advanced/*
+        # (same requests and answers); ccxt 4.5.90 still sends them to the plain endpoints
+        conditional_paths={
+            "private/create-order": "private/advanced/create-order",
+            "private/cancel-order": "private/advanced/cancel-order",
+            "private/get-order-detail": "private/advanced/get-order-detail",
+            "private/get-open-orders": "private/advanced/get-open-orders",
+            "private/get-order-history": "private/advanced/get-order-history",
+        },
+        proven=True,  # tests/integration/test_venue_roads.py, test_venue_cryptocom.py
     ),
 }
 

@@ -13,6 +13,7 @@ from rq.registry import BaseRegistry
 from rq.serializers import JSONSerializer
 from sqlalchemy import Engine, func, select
 
+from app.adapters.redis import venue_health
 from app.adapters.redis.lease import last_round_sync
 from app.adapters.sql.db import signals, transaction
 from app.adapters.sql.metrics_execution import SqlExecutionMetrics
@@ -53,6 +54,7 @@ class SqlRedisMetrics:
         try:
             depth, jobs, latencies = self._rq_figures()
             last_round = last_round_sync(self._queue.connection)
+            venues = venue_health.read(self._queue.connection)
         except (RedisError, OSError) as exc:
             raise Unavailable(f"Redis unreachable ({type(exc).__name__})") from exc
         return MetricsSnapshot(
@@ -71,6 +73,12 @@ class SqlRedisMetrics:
                 # absent until a monitor finished a round: no series rather than a 1970 timestamp
                 **({} if last_round is None else {_LAST_ROUND: {"": last_round}}),
                 **reconciliation_figures(self._engine),
+                "venue_up:venue": {name: float(h.up) for name, h in venues.items()},
+                "venue_request_errors_total:venue,class": {
+                    f"{name},{kind}": float(count)
+                    for name, h in venues.items()
+                    for kind, count in h.errors.items()
+                },
             },
         )
 

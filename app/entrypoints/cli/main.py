@@ -247,11 +247,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.entrypoints.cli.orders import add_orders_commands  # noqa: PLC0415
     from app.entrypoints.cli.send import add_send_command  # noqa: PLC0415
     from app.entrypoints.cli.trading import add_execution_commands  # noqa: PLC0415
+    from app.entrypoints.cli.venues import add_venues_commands  # noqa: PLC0415
 
     add_send_command(commands)
     add_execution_commands(commands)
     add_backtest_commands(commands)
     add_orders_commands(commands)
+    add_venues_commands(commands)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

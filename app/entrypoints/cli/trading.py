@@ -14,10 +14,26 @@ from app.domain.risk_values import TradingState
 from app.entrypoints.cli.startup import start
 
 
+def _venues_checked(settings: Settings, process: str) -> bool:
+    """The venue check at start (`signalgate venues check`); False (said) when one is refused."""
+    from app.bootstrap.venue_check import check_at_start  # noqa: PLC0415 - loads ccxt
+    from app.bootstrap.venues import VenueSetupError  # noqa: PLC0415
+
+    try:
+        check_at_start(settings, process)
+    except VenueSetupError as error:
+        print(f"signalgate: {error}", file=sys.stderr)
+        return False
+    return True
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from app.bootstrap.worker import run_worker  # noqa: PLC0415 - loads the venues
 
-    run_worker(start("worker", needs_redis=True), burst=args.burst)
+    settings = start("worker", needs_redis=True)
+    if not _venues_checked(settings, "worker"):
+        return 2
+    run_worker(settings, burst=args.burst)
     return 0
 
 
@@ -38,6 +54,8 @@ def cmd_monitor(_: argparse.Namespace) -> int:
     from app.bootstrap.monitor import run_monitor  # noqa: PLC0415
 
     settings = start("monitor", needs_redis=True)
+    if not _venues_checked(settings, "monitor"):
+        return 2
     _until_stopped(settings, lambda stop: run_monitor(settings, stop))
     return 0
 

@@ -251,10 +251,15 @@ async def health() -> dict[str, str]:
 
 @get("/ready", summary="Redis and the database are reachable, and the monitor finishes rounds")
 async def ready(request: Request[Any, Any, Any]) -> Response[bytes]:
-    checks = await services_of(request).readiness()
+    """`checks` decide the status; `venues` shows each venue's circuit state (closed, open,
+    half_open, or unknown before a worker or the monitor used it) without deciding it."""
+    services = services_of(request)
+    checks = await services.readiness()
     ok = all(v == "ok" for v in checks.values())
+    status = {"status": "ready" if ok else "not ready", "checks": checks}
+    venues = await services.venue_states()
     return Response(
-        _json.encode({"status": "ready" if ok else "not ready", "checks": checks}),
+        _json.encode({**status, "venues": venues}),
         status_code=200 if ok else 503,
         media_type="application/json",
     )

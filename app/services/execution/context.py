@@ -37,6 +37,7 @@ from app.ports.reservations import LocalReservations, Reservations
 from app.services.brackets.doubt import entry_denial
 from app.services.brackets.driver import BracketDriver
 from app.services.execution.day_loss import with_day_pnl
+from app.services.execution.leverage import Leverages
 from app.services.execution.views import VenueView, snapshot_of
 
 log = logging.getLogger("signalgate.execution")
@@ -61,6 +62,7 @@ class ExecutionContext:
     in_process: bool = False
     holds: EntryHolds | None = None  # entries held back by a drift (DRIFT_POLICY=reduce_only)
     reservations: Reservations = field(default_factory=LocalReservations)
+    leverage: Leverages = field(default_factory=Leverages)
 
     def record(
         self,

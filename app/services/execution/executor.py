@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 
 import msgspec
 
@@ -43,6 +44,7 @@ from app.services.execution.entry_terms import (
     sizing_market,
     targets_for,
 )
+from app.services.execution.leverage import Leverages
 from app.services.execution.reservations import EntryGate
 from app.services.execution.units import UnitExecutor
 from app.services.execution.views import Denial, VenueView, risk_request, route_detail
@@ -70,16 +72,17 @@ class Executor:
         in_process: bool = False,
         holds: EntryHolds | None = None,
         reservations: Reservations | None = None,
+        leverages: Mapping[str, Decimal] | None = None,
     ) -> None:
         """`in_process`: every venue answers in this process (a backtest), so reads are made
         one after the other, without tasks to overlap their round trips. `holds`: symbols whose
         entries a drift holds back. `reservations`: the approved entries of every worker (one
-        process: its own)."""
+        process: its own). `leverages`: each swap venue's default leverage (else 1)."""
         policy = policy or ExecutionPolicy()
         self.driver = BracketDriver.for_policy(store, clock, policy)
         self._ctx = ExecutionContext(
             store, venues, modes, clock, locks, limits, sizing, policy, self.driver, in_process,
-            holds, reservations or LocalReservations(),
+            holds, reservations or LocalReservations(), Leverages(leverages or {}),
         )  # fmt: skip
         self._gate = EntryGate(self._ctx)
         self._store, self._venues, self._now = store, venues, clock
@@ -250,7 +253,7 @@ class Executor:
                 if not await self._flatten_first(pending, side.opposite):
                     return None
                 account, views = await self._ctx.account_and_quotes(signal.account, signal.symbol)
-        now = self._now()
+        now, views = self._now(), self._ctx.leverage.levered(signal, views)
         snapshot = await self._ctx.snapshot(signal, account, views)
         early = check_before_sizing(signal.symbol, side, False, snapshot, limits, now)
         denial = Denial(list(early))
@@ -357,6 +360,7 @@ class Executor:
             entry = entry_order(signal.order_type, bracket, candidate.amount, signal)
             bracket = with_order(bracket, entry)
             try:
+                await self._ctx.leverage.ensure(candidate.venue, venue, market, signal)
                 status = await self.driver.create(bracket, entry, venue)
             except OutcomeUnknown as error:
                 unknown = msgspec.structs.replace(entry, state=OrderState.UNKNOWN)

@@ -100,6 +100,7 @@ def risk_request(
         market_price=book.mid if book is not None else None,
         take_profits=tuple(p for p, _ in targets.take_profits) if targets else (),
         stop_loss=targets.stop_loss if targets else None,
+        leverage=quote.leverage,
     )
 
 
