@@ -24,7 +24,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
@@ -52,8 +52,8 @@ from tests.venues.core import (
     now_ms,
 )
 
-API_KEY = "binance-fake-key"
-API_SECRET = "binance-fake-secret"
+API_KEY = "fake-api-key"
+API_SECRET = "fake-api-secret"
 D = Decimal
 CLIENT_ID = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
 Handler = Callable[[dict[str, str]], Json]
@@ -84,12 +84,23 @@ class BinanceDialect(FakeVenue):
 
     api_key: str = API_KEY
     secret: str = API_SECRET
+    # GET /sapi/v1/account/apiRestrictions (api.binance.com, for spot and futures keys alike)
+    restrictions: dict[str, bool] = field(
+        default_factory=lambda: {"enableReading": True, "enableSpotAndMarginTrading": True,
+                                 "enableFutures": True, "enableWithdrawals": False}
+    )  # fmt: skip
 
     def routes(self) -> dict[tuple[str, str], tuple[bool, Handler]]:
         """(method, path) -> (signed, handler of the request's parameters)."""
         raise NotImplementedError
 
     def route(self, request: Request) -> Answer:
+        if (request.method, request.path) == ("GET", "/sapi/v1/account/apiRestrictions"):
+            self.verified(request)
+            return 200, {"ipRestrict": False, "createTime": 1_700_000_000_000,
+                         "enableInternalTransfer": False, "permitsUniversalTransfer": False,
+                         "enableVanillaOptions": False, "enableMargin": False,
+                         **self.restrictions}  # fmt: skip
         found = self.routes().get((request.method, request.path))
         if found is None:
             raise VenueError(404, f"<html><body>{request.path} not found</body></html>")
