@@ -13,9 +13,9 @@ Read from:
   _LIMIT kinds, `newOrderRespType=FULL` with `fills`; "Query order" by `origClientOrderId`.
 - ccxt 4.5.90 `binance.py`: `sign` (what is signed, where it goes), `create_order_request`
   (a spot stop-loss is STOP_LOSS with `stopPrice`), `handle_errors` and its `exceptions` table
-  (which code raises which ccxt class), `parse_order`; ccxt's static request/response fixtures
-  for binance (ts/src/test/static/{request,response}/binance.json: createOrder, fetchOrder,
-  cancelOrder, fetchOpenOrders, fetchBalance shapes).
+  (which code raises which ccxt class), `parse_order`; ccxt's recorded answers
+  (ts/src/test/static/response/binance.json: the spot createOrder and the swap createOrders
+  entries, whose order fields these answers carry).
 """
 
 from __future__ import annotations

@@ -28,8 +28,9 @@ Initial Leverage, Get Current Position Mode, Account Information V3, Position In
 Error Codes (-1111, -2019, -2021, -2022, -4014, -4028, -4061, -4116, -4120, -4164); the
 2025-11-06 change log entry (conditional orders move to the Algo Service); ccxt 4.5.90
 `binance.py` (`create_order`, `create_order_request` with `isAlgoOrder`, `fetch_order`,
-`cancel_order`, `fetch_open_orders`, `parse_order`, the `linear` exceptions table) and its
-static fixtures (ts/src/test/static/{request,response}/binance.json, the binanceusdm entries).
+`cancel_order`, `fetch_open_orders`, `parse_order` and its recorded algo answers in comments,
+the `linear` exceptions table) and its recorded answers (ts/src/test/static/response/
+binance.json: the swap createOrders entry, whose order fields `GET /fapi/v1/order` carries).
 """
 
 from __future__ import annotations
