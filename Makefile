@@ -26,8 +26,8 @@ lint: setup ## ruff, ruff format, mypy --strict, import-linter contracts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: lint ## lint, then the whole test suite (unit, integration, e2e)
-	$(BIN)/pytest
+test: lint ## lint, then the whole test suite (unit, integration, e2e), two files at a time
+	$(BIN)/pytest -n 2 --dist loadfile
 
 bench: setup ## benchmarks: print figures (feed, paper venue, routing, ingest, execution, strategy engine, backtest)
 	$(BIN)/python -m bench.feed

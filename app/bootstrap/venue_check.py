@@ -1,6 +1,7 @@
 """`signalgate venues check [NAME]`, and the same check when a worker or the monitor starts:
-the ccxt venues are built from their settings (a profile missing or unproven stops there) and
-asked about their keys, clock, markets, balance and position mode, one line per venue."""
+the live venues are built from their settings (a ccxt profile missing or unproven stops there,
+so does a mode a native adapter has not) and asked about their keys, clock, markets, balance and
+position mode, one line per venue."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
-from app.bootstrap.venues import VenueSetupError, ccxt_venue, close_venues
+from app.bootstrap.venues import VenueSetupError, close_venues, live_venue
 from app.config.settings import Settings
 from app.ports.exchange import Exchange
 from app.services.venue_check import VenueReport, check_venue
@@ -34,7 +35,7 @@ async def check_venues(settings: Settings, names: Sequence[str] = ()) -> list[Ve
         if venue.is_paper:
             reports.append(VenueReport(venue.name, facts=["paper: simulated, nothing to ask"]))
             continue
-        built: dict[str, Exchange] = {venue.name: ccxt_venue(venue)}
+        built: dict[str, Exchange] = {venue.name: live_venue(venue)}
         try:
             reports.append(await check_venue(venue.name, built[venue.name]))
         finally:

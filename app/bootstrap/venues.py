@@ -1,7 +1,8 @@
 """Builds the venues and the market data source from Settings (a part of the wiring).
 
 Paper venues are fed by the market data source, each with its own fee and price offset, and keep
-their state in SQL; ccxt venues trade on their testnet or live, as each venue's settings say.
+their state in SQL; ccxt venues trade on their testnet or live, as each venue's settings say, and
+so do the venues ccxt does not have through adapters of their own (`NATIVE_VENUES`).
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from app.adapters.market_data import ReplayFeed, SyntheticFeed
 from app.adapters.paper.exchange import PAPER_CAPABILITIES, PaperExchange
 from app.adapters.paper.remote import RemotePaperExchange
 from app.adapters.paper.store import SqlPaperStore
+from app.adapters.pionex.exchange import PionexExchange
 from app.config.settings import Settings
-from app.config.venues import VenueSettings
+from app.config.venues import TradingMode, VenueSettings
 from app.domain.market import Market, OrderBook, shifted
 from app.domain.synthetic import SymbolSpec, SyntheticMarket
 from app.ports.errors import Retryable
@@ -96,7 +98,7 @@ def build_venues(
 
     Raises:
         VenueSetupError: a ccxt venue signalgate has no profile for yet, or a testnet ccxt
-            does not offer.
+            (or the venue, like Pionex) does not offer.
     """
     store = SqlPaperStore(engine)
     venues: dict[str, Exchange] = {}
@@ -111,13 +113,35 @@ def build_venues(
                 balances=venue.balances,
             )
         else:
-            venues[venue.name] = ccxt_venue(venue)
+            venues[venue.name] = live_venue(venue)
     return venues
+
+
+def pionex_venue(venue: VenueSettings) -> PionexExchange:
+    """Pionex through its native adapter (ccxt has no Pionex); live only."""
+    if venue.mode is not TradingMode.LIVE:
+        raise VenueSetupError(
+            f"{venue.name.upper()}_MODE={venue.mode}: Pionex has no testnet; use live (real"
+            " money) or a paper venue."
+        )
+    assert venue.api_key is not None
+    assert venue.api_secret is not None
+    return PionexExchange(api_key=venue.api_key, secret=venue.api_secret, base_url=venue.api_url)
+
+
+# venues ccxt does not have, traded through adapters of their own REST APIs
+NATIVE_VENUES: dict[str, Callable[[VenueSettings], Exchange]] = {"pionex": pionex_venue}
+
+
+def live_venue(venue: VenueSettings) -> Exchange:
+    """A testnet or live venue: through its native adapter where it has one, else ccxt."""
+    native = NATIVE_VENUES.get(venue.exchange)
+    return native(venue) if native is not None else ccxt_venue(venue)
 
 
 def ccxt_venue(venue: VenueSettings) -> CcxtExchange:
     if venue.exchange not in CCXT_PROFILES:
-        known = ", ".join(sorted(CCXT_PROFILES))
+        known = ", ".join(sorted({*CCXT_PROFILES, *NATIVE_VENUES}))
         raise VenueSetupError(
             f"{venue.name.upper()}_EXCHANGE={venue.exchange!r} has no venue profile yet "
             f"(known: {known}); pick one of those or add a row to app/adapters/ccxt/profiles.py."
@@ -172,7 +196,7 @@ def remote_venues(
                 venue.name, client, capabilities=PAPER_CAPABILITIES, timeout_seconds=timeout_seconds
             )
         else:
-            venues[venue.name] = ccxt_venue(venue)
+            venues[venue.name] = live_venue(venue)
     return venues
 
 

@@ -29,6 +29,15 @@ class TradingMode(enum.StrEnum):
 
 _RANK = {TradingMode.PAPER: 0, TradingMode.TESTNET: 1, TradingMode.LIVE: 2}
 
+# Exchanges refused at start, and why: no adapter can be proven against their API as documented.
+REFUSED_EXCHANGES = {
+    "orangex": (
+        "OrangeX's API documentation could not be verified well enough to be sure of its order"
+        " semantics (how an order is found again by its client order id, how its stop orders"
+        " trigger, which of its documented methods exist), so signalgate does not trade it"
+    ),
+}
+
 
 @dataclass(frozen=True, slots=True)
 class VenueSettings:
@@ -140,6 +149,9 @@ def _read_venue(
         return value.strip() if value and value.strip() else None
 
     exchange = (get("EXCHANGE") or (PAPER if name.startswith(PAPER) else name)).lower()
+    if exchange in REFUSED_EXCHANGES:
+        errors.append(f"{prefix}_EXCHANGE={exchange} is refused: {REFUSED_EXCHANGES[exchange]}.")
+        return None
     raw_mode = get("MODE")
     if exchange == PAPER:
         if raw_mode is not None and raw_mode.lower() != PAPER:

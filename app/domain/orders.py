@@ -103,7 +103,13 @@ _MIN_DIGEST_LENGTH = 16  # 14 base32 characters of digest: 70 bits, no collision
 
 
 def client_order_id(
-    signal_id: str, leg: Leg, revision: int = 0, *, index: int = 0, max_length: int = 36
+    signal_id: str,
+    leg: Leg,
+    revision: int = 0,
+    *,
+    index: int = 0,
+    max_length: int = 36,
+    lowercase: bool = False,
 ) -> str:
     """The deterministic id of one leg of one signal's bracket: `sg<signal><leg><index><revision>`,
     or, where the venue allows fewer characters, `sg` and a digest of that, cut to fit.
@@ -114,12 +120,14 @@ def client_order_id(
         revision: bumped when a leg is replaced (resized after a partial fill, moved).
         index: which take-profit target (one digit, so ids never collide).
         max_length: the venue's limit on client order ids (Binance 36, OKX 32, Gate 28).
+        lowercase: the venue keeps client order ids in lower case (BingX): the id is made so,
+            so that what the venue shows is the id itself (signal ids are case-blind ULIDs).
     """
     if not 0 <= index < MAX_TARGETS:
         raise ValueError(f"a bracket has at most {MAX_TARGETS} take-profit targets")
     value = f"{CLIENT_ORDER_ID_PREFIX}{signal_id}{_LEG_CODES[leg]}{index}{revision}"
     if len(value) <= max_length:
-        return value
+        return value.lower() if lowercase else value
     if max_length < _MIN_DIGEST_LENGTH:
         raise ValueError(f"a client order id needs at least {_MIN_DIGEST_LENGTH} characters")
     digest = base64.b32encode(hashlib.sha256(value.encode()).digest()).decode().lower()

@@ -21,6 +21,7 @@ class Capabilities(msgspec.Struct, frozen=True):
     stop_market: bool = True
     reduce_only: bool = False
     client_order_id_max_length: int = 36
+    client_order_id_lowercase: bool = False  # the venue lower-cases client order ids (BingX)
     spot_locks_resting_sells: bool = True  # two resting sells cannot share the same coins
 
 

@@ -20,14 +20,29 @@ from tests.fake_binance import RunningFake, serve_fake_binance
 REDIS_DB = 9  # keep off the default database of a developer's Redis
 
 
+def _worker_db(url: str) -> str:
+    """Under pytest-xdist each worker flushes a database of its own: the URL's (or 0), then
+    the ones below it (gw0 the URL's own, gw1 one below...)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker.removeprefix("gw") or 0)
+    if not index:
+        return url
+    base, _, db = url.rpartition("/")
+    number = int(db) if db.isdigit() else 0
+    if number < index or not base.startswith(("redis://", "rediss://")):
+        raise RuntimeError(f"REDIS_TEST_URL {url} leaves no database for xdist worker {worker}")
+    return f"{base}/{number - index}"
+
+
 @pytest.fixture(scope="session")
 def redis_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """REDIS_TEST_URL, else the machine's Redis, else an embedded one for this session."""
+    """REDIS_TEST_URL, else the machine's Redis, else an embedded one for this session (a
+    database per xdist worker)."""
     configured = os.environ.get("REDIS_TEST_URL")
     if configured:
-        yield configured
+        yield _worker_db(configured)
         return
-    local = f"redis://127.0.0.1:6379/{REDIS_DB}"
+    local = _worker_db(f"redis://127.0.0.1:6379/{REDIS_DB}")
     if answers(local):
         yield local
         return

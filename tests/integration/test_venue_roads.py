@@ -75,6 +75,21 @@ def swap(on: Deployment) -> bool:
     return on.spec.swap
 
 
+def stop_rests(on: Deployment) -> bool:
+    """Whether the venue keeps stop orders; where it has none (`stop_market` False), nothing
+    protective rests there: signalgate watches the stop-loss and sells at market."""
+    return on.exchange.capabilities.stop_market
+
+
+def resting(on: Deployment, status: str) -> list[str]:
+    """The statuses the venue shows of a stop-loss in `status`: none where it keeps no stops."""
+    return [status] if stop_rests(on) else []
+
+
+def stop_statuses(on: Deployment, signal_id: str) -> list[str]:
+    return [order.status for order in on.on_venue(signal_id, Leg.STOP_LOSS)]
+
+
 async def test_an_entry_rests_its_stop_loss_and_the_monitor_reads_every_leg_back(
     on: Deployment,
 ) -> None:
@@ -84,9 +99,13 @@ async def test_an_entry_rests_its_stop_loss_and_the_monitor_reads_every_leg_back
     placed = one(on.on_venue(signal_id, Leg.ENTRY))
     assert (placed.kind, placed.side, placed.status) == (core.MARKET, "buy", core.FILLED)
     assert on.coins(placed.filled) == on.road.amount == on.held()
-    stop = one(on.on_venue(signal_id, Leg.STOP_LOSS))
-    assert (stop.kind, stop.side, stop.status) == (core.STOP, "sell", core.OPEN)
-    assert (on.coins(stop.amount), stop.trigger) == (on.road.amount, on.price("0.96"))
+    stops = on.on_venue(signal_id, Leg.STOP_LOSS)
+    if stop_rests(on):
+        stop = one(stops)
+        assert (stop.kind, stop.side, stop.status) == (core.STOP, "sell", core.OPEN)
+        assert (on.coins(stop.amount), stop.trigger) == (on.road.amount, on.price("0.96"))
+    else:  # no stop orders on the venue: the stop-loss is watched
+        assert stops == []
     targets = on.on_venue(signal_id, Leg.TAKE_PROFIT)
     if swap(on):  # reduce-only legs rest on the venue
         target = one(targets)
@@ -98,8 +117,12 @@ async def test_an_entry_rests_its_stop_loss_and_the_monitor_reads_every_leg_back
 
     bracket = on.bracket(signal_id)
     assert bracket.state is BracketState.OPEN
+    assert bracket.stop_watched is not stop_rests(on)
     legs = {o.leg: o for o in bracket.orders}
-    assert legs[Leg.STOP_LOSS].state is OrderState.ACCEPTED
+    if stop_rests(on):
+        assert legs[Leg.STOP_LOSS].state is OrderState.ACCEPTED
+    else:
+        assert set(legs) == {Leg.ENTRY}
     fetches = on.venue.count("fetch")
     assert await on.monitor.run_once() == 0  # nothing moved: nothing to do
     read_back = on.venue.count("fetch") - fetches
@@ -116,7 +139,7 @@ async def test_the_take_profit_ends_the_bracket_and_cancels_the_stop_loss(
     await on.monitor.run_once()
     await on.monitor.run_once()
 
-    assert one(on.on_venue(signal_id, Leg.STOP_LOSS)).status == core.CANCELED
+    assert stop_statuses(on, signal_id) == resting(on, core.CANCELED)
     target = one(on.on_venue(signal_id, Leg.TAKE_PROFIT))
     assert (target.status, on.coins(target.filled)) == (core.FILLED, on.road.amount)
     assert on.held() == 0
@@ -153,7 +176,7 @@ async def test_a_close_alert_cancels_the_legs_and_flattens(on: Deployment) -> No
                                   source="tradingview:native"))  # fmt: skip
 
     assert on.status(closer) is SignalStatus.EXECUTED
-    assert one(on.on_venue(opened, Leg.STOP_LOSS)).status == core.CANCELED
+    assert stop_statuses(on, opened) == resting(on, core.CANCELED)
     for target in on.on_venue(opened, Leg.TAKE_PROFIT):
         assert target.status == core.CANCELED
     flatten = one(on.on_venue(opened, Leg.EXIT))
@@ -202,7 +225,7 @@ async def test_a_lost_create_answer_places_the_entry_once(
 
     placed = one(on.on_venue(signal_id, Leg.ENTRY))
     assert placed.status == core.FILLED
-    assert one(on.on_venue(signal_id, Leg.STOP_LOSS)).status == core.OPEN
+    assert stop_statuses(on, signal_id) == resting(on, core.OPEN)
     assert on.held() == on.road.amount
     assert on.bracket(signal_id).state is BracketState.OPEN
 
@@ -217,7 +240,7 @@ async def test_a_429_or_a_5xx_loses_nothing_and_doubles_nothing(on: Deployment, 
     await on.monitor.run_once()
 
     assert one(on.on_venue(signal_id, Leg.ENTRY)).status == core.FILLED
-    assert one(on.on_venue(signal_id, Leg.STOP_LOSS)).status == core.OPEN
+    assert stop_statuses(on, signal_id) == resting(on, core.OPEN)
     assert on.held() == on.road.amount
     assert on.bracket(signal_id).state is BracketState.OPEN
 
@@ -227,6 +250,9 @@ async def test_a_stop_loss_that_fills_while_its_cancel_is_on_the_way_is_not_sold
 ) -> None:
     """A close alert goes to cancel the legs; on the venue the price falls through the stop
     first. The cancel fails, the stop is read back filled, and nothing is sold on top of it."""
+    if not stop_rests(on):  # nothing protective rests to race: a resting entry's cancel races
+        await _an_entry_that_fills_while_its_cancel_is_on_the_way_is_sold_once(on)
+        return
     opened = await on.send(entry(on))
     crash = on.price("0.95")
     on.venue.before_next("cancel", lambda: on.move(crash))
@@ -244,6 +270,31 @@ async def test_a_stop_loss_that_fills_while_its_cancel_is_on_the_way_is_not_sold
     assert bracket.position == 0
 
 
+async def _an_entry_that_fills_while_its_cancel_is_on_the_way_is_sold_once(
+    on: Deployment,
+) -> None:
+    """A close alert goes to cancel a resting limit entry; on the venue it fills first. The
+    cancel fails, the entry is read back filled, and what it bought is sold, once."""
+    opened = await on.send(entry(on, order_type=OrderType.LIMIT, limit_price=on.price("0.99")))
+    placed = one(on.on_venue(opened, Leg.ENTRY))
+    on.venue.before_next("cancel", lambda: on.venue.fill_partially(placed.client_id,
+                                                                    placed.amount))  # fmt: skip
+
+    await on.send(Signal(symbol=on.road.symbol, action=Action.CLOSE,
+                         source="tradingview:native"))  # fmt: skip
+    await on.monitor.run_once()
+
+    assert (placed.status, on.coins(placed.filled)) == (core.FILLED, on.road.amount)
+    flatten = one(on.on_venue(opened, Leg.EXIT))
+    assert (flatten.side, flatten.status, on.coins(flatten.filled)) == (
+        "sell", core.FILLED, on.road.amount,
+    )  # fmt: skip
+    assert on.held() == 0
+    bracket = on.bracket(opened)
+    assert bracket.state is BracketState.CLOSED
+    assert bracket.position == 0
+
+
 async def test_a_partly_filled_limit_entry_is_protected_as_it_fills(on: Deployment) -> None:
     limit = on.price("0.99")
     signal_id = await on.send(entry(on, order_type=OrderType.LIMIT, limit_price=limit))
@@ -255,13 +306,19 @@ async def test_a_partly_filled_limit_entry_is_protected_as_it_fills(on: Deployme
     on.venue.fill_partially(placed.client_id, half)
     await on.monitor.run_once()
 
-    stop = one(on.on_venue(signal_id, Leg.STOP_LOSS))
-    assert (stop.status, on.coins(stop.amount)) == (core.OPEN, on.coins(half))
+    if stop_rests(on):
+        stop = one(on.on_venue(signal_id, Leg.STOP_LOSS))
+        assert (stop.status, on.coins(stop.amount)) == (core.OPEN, on.coins(half))
+    else:  # the watched stop-loss covers what is filled
+        assert on.on_venue(signal_id, Leg.STOP_LOSS) == []
+        assert on.bracket(signal_id).position == on.coins(half)
     on.venue.fill_partially(placed.client_id, placed.amount - half)
     await on.monitor.run_once()
     await on.monitor.run_once()
 
     live = [o for o in on.venue.orders.values() if o.kind == core.STOP and o.status == core.OPEN]
-    assert [on.coins(o.amount) for o in live] == [on.road.amount]
+    assert [on.coins(o.amount) for o in live] == ([on.road.amount] if stop_rests(on) else [])
+    if not stop_rests(on):  # the watched stop-loss covers the whole entry
+        assert on.bracket(signal_id).position == on.road.amount
     assert on.held() == on.road.amount
     assert on.bracket(signal_id).state is BracketState.OPEN

@@ -21,6 +21,7 @@ from app.domain.orders import (
     client_order_id,
 )
 from app.domain.targets import TrailingRules
+from app.services.brackets.exits import watched
 
 D = Decimal
 S = OrderState
@@ -303,3 +304,71 @@ def test_an_over_fill_is_bought_back_but_not_what_reconciliation_took_off() -> N
     (buy_back,) = placed(plan(long(entry(), stop, fire, adjusted=D("-0.003")), D(100)))
 
     assert (buy_back.side, buy_back.amount) == (Side.BUY, D("0.004"))
+
+
+# --- venues without stop orders: the stop-loss is watched ---------------------------------------
+
+
+def test_a_watched_stop_rests_nothing_and_waits_above_the_stop() -> None:
+    bracket = long(entry(), stop_watched=True)
+    assert plan(bracket, D(100)) == []
+    assert plan(bracket, D("95.01")) == []
+    assert plan(bracket, None) == []  # no price: nothing to decide
+    assert watched(bracket)
+
+
+def test_a_watched_stop_sells_the_whole_position_at_market_once_reached() -> None:
+    (fire,) = placed(plan(long(entry(), stop_watched=True), D(95)))
+    assert (fire.leg, fire.kind, fire.side, fire.amount) == (
+        Leg.STOP_LOSS,
+        OrderKind.MARKET,
+        Side.SELL,
+        D("0.010"),
+    )
+    assert (fire.trigger_price, fire.reduce_only) == (None, False)
+    assert fire.client_order_id == client_order_id(SID, Leg.STOP_LOSS, 0)
+
+
+def test_a_short_watched_stop_buys_back_when_the_ask_rises_to_it() -> None:
+    short_entry = msgspec.structs.replace(entry(), side=Side.SELL)
+    bracket = msgspec.structs.replace(
+        long(short_entry, stop_watched=True), side=Side.SELL, take_profits=((D(90), D(1)),),
+        stop_loss=D(105),
+    )  # fmt: skip
+    assert plan(bracket, D(104)) == []
+    (fire,) = placed(plan(bracket, D(105)))
+    assert (fire.leg, fire.side, fire.amount) == (Leg.STOP_LOSS, Side.BUY, D("0.010"))
+
+
+def test_a_fired_watched_stop_at_work_is_not_fired_again_and_its_rest_is() -> None:
+    (fire,) = placed(plan(long(entry(), stop_watched=True), D(94)))
+    working = accept(fire, "7")
+    assert plan(long(entry(), working, stop_watched=True), D(93)) == []
+    part = msgspec.structs.replace(working, state=S.EXPIRED, filled=D("0.004"), average_price=D(94))
+    (again,) = placed(plan(long(entry(), part, stop_watched=True), D(93)))
+    assert (again.leg, again.amount, again.revision) == (Leg.STOP_LOSS, D("0.006"), 1)
+    done = msgspec.structs.replace(
+        accept(again, "8"), state=S.FILLED, filled=D("0.006"), average_price=D(93)
+    )
+    assert plan(long(entry(), part, done, stop_watched=True), D(93)) == [
+        Settle(BracketState.CLOSED)
+    ]
+
+
+def test_a_watched_stop_cancels_the_resting_legs_before_it_sells() -> None:
+    stop, target = (
+        accept(o, str(n))
+        for n, o in enumerate(placed(plan(long(entry(), resting=True), D(100))), start=2)
+    )
+    bracket = long(entry(), target, resting=True, stop_watched=True)
+    actions = plan(bracket, D(95))
+    (fire,) = placed(actions)
+    assert actions == [Cancel(target.client_order_id), Place(fire)]
+    assert (fire.leg, fire.kind, fire.reduce_only) == (Leg.STOP_LOSS, OrderKind.MARKET, True)
+    assert stop.leg is Leg.STOP_LOSS  # a resting-stop plan would have placed this one
+
+
+def test_the_watched_target_still_fires_with_a_watched_stop() -> None:
+    bracket = long(entry(), stop_watched=True)
+    (fire,) = placed(plan(bracket, D(110)))
+    assert (fire.leg, fire.kind, fire.amount) == (Leg.TAKE_PROFIT, OrderKind.MARKET, D("0.010"))

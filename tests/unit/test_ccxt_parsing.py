@@ -3,7 +3,9 @@
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from app.adapters.ccxt.parsing import order_book, utc
+import pytest
+
+from app.adapters.ccxt.parsing import order_book, order_status, utc
 from app.domain.market import Level
 
 
@@ -34,3 +36,20 @@ def test_a_timestamp_is_milliseconds_and_a_bool_is_not_one() -> None:
     assert utc(0) == datetime(1970, 1, 1, tzinfo=UTC)
     assert utc(True) is None
     assert utc("1700000000000") is None
+
+
+@pytest.mark.parametrize(
+    ("shown", "trigger"),
+    [
+        ({"triggerPrice": 57000.0}, Decimal("57000")),
+        ({"stopLossPrice": 57000.0, "triggerPrice": None}, Decimal("57000")),  # BingX STOP_MARKET
+        ({"takeProfitPrice": 63000.5}, Decimal("63000.5")),  # BingX TAKE_PROFIT_MARKET
+        ({}, None),
+    ],
+)
+def test_an_orders_trigger_is_read_where_ccxt_shows_it(
+    shown: dict[str, object], trigger: Decimal | None
+) -> None:
+    raw = {"id": "1", "symbol": "BTC/USDT:USDT", "side": "sell", "status": "open", **shown}
+
+    assert order_status(raw, "").trigger_price == trigger

@@ -74,6 +74,9 @@ def test_capabilities_agree_with_what_ccxt_says_the_venue_has(
     if profile.expiry is not None:  # ccxt's option, or the profile's for a window ccxt lacks
         options = {**getattr(ccxt_async, exchange_id)().options, **profile.options}
         assert profile.expiry.option in options
+    if profile.expiry is not None and profile.expiry.deadline_param is not None:
+        # the adapter sends the deadline: ccxt must pass it through untouched
+        assert f"'{profile.expiry.deadline_param}'" not in source(exchange_id)
 
 
 def test_a_base_url_override_keeps_each_path_under_the_new_host() -> None:

@@ -119,3 +119,22 @@ def test_a_swap_venues_leverage_and_an_accepted_unproven_profile() -> None:
     (binance,) = load_settings({"TRADING_MODE": "testnet", "VENUES": "binance",
                                 "BINANCE_MODE": "testnet", **KEYS}).venues  # fmt: skip
     assert (binance.leverage, binance.unproven) == (Decimal(1), False)
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"VENUES": "orangex"},
+        {"TRADING_MODE": "live", "WEBHOOK_SECRET": "w" * 32, "VENUES": "paper,ox",
+         "OX_EXCHANGE": "OrangeX", "OX_MODE": "live", "OX_API_KEY": "k",
+         "OX_API_SECRET": "s-456-very-secret", "OX_UNPROVEN": "accept"},
+    ],
+)  # fmt: skip
+def test_orangex_is_refused_at_start_with_a_sentence_saying_why(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env)
+    message = str(caught.value)
+    assert "_EXCHANGE=orangex is refused: OrangeX's API documentation could not be verified" in (
+        message
+    )
+    assert "s-456" not in message

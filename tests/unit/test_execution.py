@@ -15,7 +15,7 @@ from app.adapters.paper.exchange import PaperExchange
 from app.domain.brackets.bracket import BracketState
 from app.domain.execution_policy import EntryPolicy, ExecutionPolicy
 from app.domain.market import Market, OrderBook
-from app.domain.orders import Leg, OrderRequest, OrderState, OrderStatus, Side
+from app.domain.orders import Leg, OrderKind, OrderRequest, OrderState, OrderStatus, Side
 from app.domain.paper.venue import PaperVenue
 from app.domain.risk_values import RiskLimits, TradingState
 from app.domain.signals import (
@@ -29,7 +29,7 @@ from app.domain.signals import (
     TakeProfit,
 )
 from app.domain.sizing import SizingPolicy
-from app.ports.errors import Unavailable
+from app.ports.errors import Retryable, Unavailable
 from app.ports.execution import NoLocks
 from app.ports.reservations import Reservations
 from app.services.brackets.driver import BracketDriver
@@ -168,6 +168,45 @@ async def test_a_stop_fill_closes_the_bracket() -> None:
     bracket = world.store.brackets[signal_id]
     assert bracket.state is BracketState.CLOSED
     assert bracket.realized_pnl < 0
+
+
+async def test_a_venue_without_stop_orders_has_its_stop_loss_watched_and_sold_at_market() -> None:
+    world = World(a="99990x1|100000x1")
+    venue = world.venues["a"]
+    venue.capabilities = msgspec.structs.replace(venue.capabilities, stop_market=False)
+    signal_id = await world.send(alert())
+    bracket = world.store.brackets[signal_id]
+    assert bracket.stop_watched
+    assert [o.leg for o in bracket.orders] == [Leg.ENTRY]  # nothing rests
+    assert await venue.open_orders() == []
+    world.move("a", "95010x1", "95020x1")
+    assert await world.monitor.run_once() == 0  # above the stop: nothing to do
+    world.move("a", "94990x1", "95000x1")
+    await world.monitor.run_once()
+    bracket = world.store.brackets[signal_id]
+    fired = bracket.orders[-1]
+    assert (fired.leg, fired.kind, fired.side) == (Leg.STOP_LOSS, OrderKind.MARKET, Side.SELL)
+    assert (fired.state, fired.filled) == (OrderState.FILLED, D("0.0050"))
+    assert bracket.state is BracketState.CLOSED
+    assert bracket.realized_pnl < 0
+
+
+async def test_a_watched_stop_without_a_price_is_logged_as_waiting(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    world = World(a="99990x1|100000x1")
+    venue = world.venues["a"]
+    venue.capabilities = msgspec.structs.replace(venue.capabilities, stop_market=False)
+    signal_id = await world.send(alert())
+
+    async def no_book(symbol: str, depth: int = 20) -> OrderBook:
+        raise Retryable("the venue is not answering")
+
+    venue.order_book = no_book  # type: ignore[method-assign]
+    await world.monitor.run_once()
+
+    assert f"bracket {signal_id}: no price from a" in caplog.text
+    assert "its watched stop-loss waits" in caplog.text
 
 
 async def test_a_close_alert_cancels_the_legs_and_flattens() -> None:

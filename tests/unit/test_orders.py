@@ -80,6 +80,20 @@ def test_client_order_ids_are_deterministic_distinct_and_fit_binance() -> None:
         client_order_id(signal_id, Leg.TAKE_PROFIT, index=10)
 
 
+def test_client_order_ids_are_lower_case_for_a_venue_that_lowercases_them() -> None:
+    """BingX keeps a client order id in lower case: the id sent is already what it shows."""
+    signal_id = "01JX5Z3K8Q4W2N7R9T1V3B5C7D"
+    ids = {client_order_id(signal_id, leg, revision, max_length=40, lowercase=True)
+           for leg in Leg for revision in range(20)}  # fmt: skip
+
+    assert len(ids) == len(Leg) * 20
+    assert all(i == i.lower() for i in ids)
+    assert client_order_id(signal_id, Leg.STOP_LOSS, 2, max_length=40, lowercase=True) == (
+        client_order_id(signal_id, Leg.STOP_LOSS, 2, max_length=40).lower()
+    )
+    assert client_order_id(signal_id, Leg.ENTRY) != client_order_id(signal_id, Leg.ENTRY).lower()
+
+
 def test_side_opposite() -> None:
     assert Side.BUY.opposite is Side.SELL
     assert Side.SELL.opposite is Side.BUY

@@ -78,7 +78,6 @@ class BinanceDialect(FakeVenue):
     """What both Binance APIs share: signed requests, `{"code", "msg"}` errors, client ids."""
 
     ERRORS: ClassVar[dict[str, tuple[int, str]]] = {}
-    UNIQUE_AMONG_OPEN: ClassVar[bool] = True  # "A unique id among open orders"
     BAD_CLIENT_ID: ClassVar[tuple[int, str]] = (0, "")
     ID_PARAMS: ClassVar[tuple[str, ...]] = ("newClientOrderId",)
 
@@ -130,6 +129,11 @@ class BinanceDialect(FakeVenue):
         if abs(now_ms() - int(params.get("timestamp", "0"))) > window:
             raise self.error(400, -1021, "Timestamp for this request is outside of the recvWindow.")
         return params
+
+    def duplicate_of(self, order: Order) -> bool:
+        """Binance: "A unique id among open orders"."""
+        return any(o.client_id == order.client_id and o.status == OPEN
+                   for o in self.orders.values())  # fmt: skip
 
     @staticmethod
     def error(status: int, code: int, msg: str) -> VenueError:

@@ -162,8 +162,6 @@ class FakeVenue:
 
     OPS: ClassVar[dict[str, tuple[tuple[str, str], ...]]] = {}
     FEE_RATE: ClassVar[Decimal] = D("0.001")
-    # a client order id is refused while any order has it, or (True) only while one is open
-    UNIQUE_AMONG_OPEN: ClassVar[bool] = False
 
     specs: list[MarketSpec] = field(default_factory=list)
     balances: dict[str, list[Decimal]] = field(default_factory=dict)  # asset -> [free, locked]
@@ -327,11 +325,7 @@ class FakeVenue:
         with self.lock:
             spec = self.spec(order.symbol)
             order._size = spec.contract_size
-            if any(
-                o.client_id == order.client_id
-                for o in self.orders.values()
-                if o.client_id and (o.status == OPEN or not self.UNIQUE_AMONG_OPEN)
-            ):
+            if order.client_id and self.duplicate_of(order):
                 raise Refusal("duplicate", order.client_id)
             self._check_terms(spec, order)
             if order.conditional and self._fires(order):
@@ -344,6 +338,11 @@ class FakeVenue:
             if not order.conditional:
                 self._work(order)
             return order
+
+    def duplicate_of(self, order: Order) -> bool:
+        """Whether the venue refuses `order`'s client id as taken: by default, when any order it
+        kept has it; a dialect narrows it (Kraken checks its open orders only)."""
+        return any(o.client_id == order.client_id for o in self.orders.values())
 
     def cancel(self, order: Order) -> Order:
         with self.lock:

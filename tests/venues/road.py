@@ -55,6 +55,8 @@ class Road:
     options: dict[str, object] = field(default_factory=dict)  # ccxt options for the test
     client_id_prefix: str = ""  # what the venue shows before our client order id
     mode: Mode = "testnet"  # "live" for a venue ccxt has no sandbox for
+    # ccxt's pause between requests; None: ccxt's own (Kraken's costs it 3 s a private read)
+    rate_limit_ms: int | None = None
     # a native adapter (no ccxt): builds the Exchange from the fake's URL
     adapter: Callable[[Served[Any], RetryPolicy], Exchange] | None = None
 
@@ -69,6 +71,7 @@ class Road:
             password=self.password,
             base_url=served.url,
             timeout_ms=500,
+            rate_limit_ms=self.rate_limit_ms,
             retry=FAST,
             options=self.options,
         )
@@ -119,8 +122,10 @@ class Deployment:
 
     def on_venue(self, signal_id: str, leg: Leg, revision: int = 0, index: int = 0) -> list[Order]:
         """The fake's orders with the leg's client order id."""
-        length = self.exchange.capabilities.client_order_id_max_length
-        cid = client_order_id(signal_id, leg, revision, index=index, max_length=length)
+        caps = self.exchange.capabilities
+        cid = client_order_id(signal_id, leg, revision, index=index,
+                              max_length=caps.client_order_id_max_length,
+                              lowercase=caps.client_order_id_lowercase)  # fmt: skip
         return self.venue.with_client_id(self.road.client_id_prefix + cid)
 
     def coins(self, amount: Decimal) -> Decimal:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.venues import binance, binance_usdm, cryptocom
+from tests.venues import binance, binance_usdm, bingx, cryptocom, kraken, pionex
 from tests.venues.road import Road
 
 D = Decimal
@@ -14,6 +14,7 @@ BINANCE = (binance.API_KEY, binance.API_SECRET)
 ROADS: list[Road] = [
     Road("binance", binance.spot, "BTC/USDT", "BTCUSDT", D("0.01"), *BINANCE),
     Road("binanceusdm", binance_usdm.usdm, "BTC/USDT:USDT", "BTCUSDT", D("0.01"), *BINANCE),
+    Road("bingx", bingx.FakeBingx, "BTC/USDT:USDT", "BTC-USDT", Decimal("0.01"), *bingx.KEYS),
     # a 2 s nonce window, on the venue and in what the adapter knows of it (the venue's is 60 s)
     Road(
         "cryptocom",
@@ -25,4 +26,19 @@ ROADS: list[Road] = [
         cryptocom.SECRET,
         options={"nonceWindow": 2000},
     ),
+    # ccxt has no Kraken sandbox; a 2.5 s create deadline (Kraken takes 2 to 60 s); ccxt's own
+    # throttle would wait 3 s before each private read
+    Road(
+        "kraken",
+        kraken.fake,
+        "BTC/USDT",
+        "XBTUSDT",
+        Decimal("0.001"),
+        kraken.API_KEY,
+        kraken.SECRET,
+        mode="live",
+        rate_limit_ms=1,
+        options={"recvWindow": 2500},
+    ),
+    pionex.ROAD,  # a native adapter: ccxt has no Pionex
 ]

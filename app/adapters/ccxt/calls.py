@@ -14,14 +14,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
-import msgspec
 from ccxt.base import errors as ccxt_errors
 
 from app.adapters.circuit import BreakerState, CircuitBreaker
 from app.adapters.error_table import ErrorTable, translated
+from app.adapters.retry import RetryPolicy
 from app.ports import errors as port_errors
 
 log = logging.getLogger(__name__)
+__all__ = ["RetryPolicy", "VenueCalls", "no_answer", "translate"]  # RetryPolicy: its old home
 
 # OrderNotFound is a ccxt InvalidOrder: it stays above it
 _ERRORS: ErrorTable = (
@@ -57,13 +58,6 @@ def translate(error: Exception) -> port_errors.ExchangeError:
     """The port's error for a ccxt error, the venue's message kept."""
     otherwise = port_errors.Retryable if no_answer(error) else port_errors.Fatal
     return translated(error, _ERRORS, otherwise)
-
-
-class RetryPolicy(msgspec.Struct, frozen=True):
-    attempts: int = 3  # tries of one read, the first included
-    backoff_seconds: float = 0.5  # before the second try, doubled after each
-    lookup_attempts: int = 4  # tries of the by-client-id lookup after a create got no answer
-    expiry_margin_seconds: float = 1.0  # added to the venue's request expiry before re-sending
 
 
 @dataclass(frozen=True, slots=True)

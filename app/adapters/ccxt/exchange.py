@@ -33,7 +33,8 @@ class CcxtExchange(OwnsCcxtClient):
     """Implements `app.ports.exchange.Exchange` over one ccxt async exchange instance.
 
     Use one instance per event loop (ccxt binds its session to the first loop that uses it) and
-    `await close()` it (or `async with`).
+    `await close()` it (or `async with`). `rate_limit_ms` overrides ccxt's pause between
+    requests (its throttle stays on), as for `CcxtMarketData`: the local fakes in tests.
     """
 
     def __init__(
@@ -47,6 +48,7 @@ class CcxtExchange(OwnsCcxtClient):
         base_url: str | None = None,
         options: Mapping[str, object] | None = None,
         timeout_ms: int = 10_000,
+        rate_limit_ms: int | None = None,
         retry: RetryPolicy | None = None,
         breaker: CircuitBreaker | None = None,
         markets_ttl_seconds: float = 3600.0,
@@ -74,6 +76,7 @@ class CcxtExchange(OwnsCcxtClient):
             base_url=base_url,
             options=options,
             timeout_ms=timeout_ms,
+            rate_limit_ms=rate_limit_ms,
         )
         self.calls = VenueCalls(
             name=exchange_id,
@@ -264,6 +267,8 @@ class CcxtExchange(OwnsCcxtClient):
         await self.markets()
         venue_id, params = self._venue_id(order_id)
         raw = await self.calls.call("cancel_order", venue_id, symbol, params)
+        if not raw.get("id"):  # the venue answered a count, not the order (Kraken): read it
+            return await self.fetch_order(symbol, order_id)
         return self._order(raw, marked=bool(params))
 
     async def fetch_order(self, symbol: str, order_id: str) -> OrderStatus:
@@ -322,4 +327,4 @@ class CcxtExchange(OwnsCcxtClient):
             raise InvalidOrder(f"leverage {leverage} is not valid: use a number of at least 1.")
         # the venue's own type: Binance takes whole numbers only, others a decimal
         value = int(leverage) if leverage == leverage.to_integral_value() else float(leverage)
-        await self.calls.read("set_leverage", value, symbol)
+        await self.calls.read("set_leverage", value, symbol, dict(self.profile.leverage_params))

@@ -8,9 +8,10 @@ network error, 429, 5xx, garbled body) the outcome is unknown and `create_order`
 1. looks the order up by its client order id (with read retries); found -> return it;
 2. if the venue *answered* that no such order exists, waits until the lost request can no
    longer be executed (the venue's `recvWindow` after it was sent: Binance refuses a request
-   older than that), looks it up once more, and only after a second confirmed "not found"
-   re-submits it once, with the SAME client order id (an open order with that id makes the
-   venue refuse the copy as a duplicate, which is then looked up too);
+   older than that, Kraken one past the `deadline` each create carries), looks it up once
+   more, and only after a second confirmed "not found" re-submits it once, with the SAME
+   client order id (an open order with that id makes the venue refuse the copy as a
+   duplicate, which is then looked up too);
 3. if any lookup fails (no answer either), raises `OutcomeUnknown`: the caller marks the order
    `unknown` and the reconciler resolves it later by client order id.
 
@@ -20,6 +21,7 @@ network error, 429, 5xx, garbled body) the outcome is unknown and `create_order`
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -27,9 +29,9 @@ from ccxt.base import errors as ccxt_errors
 
 from app.adapters.ccxt.calls import VenueCalls
 from app.adapters.ccxt.parsing import RawOrder, client_id
-from app.adapters.ccxt.profiles import FetchOrder, ScanOrders, VenueProfile
+from app.adapters.ccxt.profiles import FetchOrder, RequestExpiry, ScanOrders, VenueProfile
 from app.domain.orders import OrderKind, OrderRequest, OrderStatus
-from app.ports.errors import ExchangeError, InvalidOrder, OrderNotFound, OutcomeUnknown, Retryable
+from app.ports.errors import ExchangeError, Fatal, OrderNotFound, OutcomeUnknown, Retryable
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,7 @@ async def create_order(
     parse: Parse,
 ) -> OrderStatus:
     """Send ccxt's `create_order(*args)` once for `request`; without an answer, the protocol."""
+    args = stamped(calls, profile, args)
     sent_at = calls.clock()
     try:
         raw = await calls.call("create_order", *args)
@@ -58,8 +61,20 @@ async def create_order(
             raise  # refused by our own breaker: nothing was sent
         log.warning("%s create %s got no answer (%s): looking it up", calls.name,
                     request.client_order_id, error)  # fmt: skip
-        return await _LostCreate(calls, profile, request, args, parse).resolve(sent_at, error)
+        signed = signed_at(calls, sent_at)
+        return await _LostCreate(calls, profile, request, args, parse).resolve(signed, error)
     return await parse(raw, request, conditional(request))
+
+
+def signed_at(calls: VenueCalls, sent_at: float) -> float:
+    """When ccxt signed the request, on `calls.clock`: later than `sent_at` when ccxt's throttle
+    held it back (a venue's request window runs from its signed timestamp). ccxt stamps its
+    last REST request just before signing; a later request's stamp only makes the wait longer."""
+    stamp = getattr(calls.client, "lastRestRequestTimestamp", 0)
+    if isinstance(stamp, bool) or not isinstance(stamp, int | float) or stamp <= 0:
+        return sent_at
+    ago = max(0.0, time.time() - stamp / 1000)
+    return max(sent_at, calls.clock() - ago)
 
 
 async def find_by_client_id(
@@ -102,9 +117,10 @@ async def _find(
             except OrderNotFound:
                 return None
             return found
-        case ScanOrders(recent=recent):
+        case ScanOrders(recent=recent, client_id_param=by):
+            only = {by: client_order_id} if by else {}  # the venue's filter, where it has one
             for method in ("fetch_open_orders", recent):
-                for raw in await ask(method, symbol, None, None, extra):
+                for raw in await ask(method, symbol, None, None, {**extra, **only}):
                     if client_id(raw, profile.client_id_prefix) == client_order_id:
                         return dict(raw)
             return None
@@ -117,9 +133,23 @@ def request_expiry_seconds(calls: VenueCalls, profile: VenueProfile) -> float | 
     expiry = profile.expiry
     if expiry is None:
         return None
+    return _expiry_ms(calls, expiry) / 1000 + calls.retry.expiry_margin_seconds
+
+
+def _expiry_ms(calls: VenueCalls, expiry: RequestExpiry) -> float:
     value = calls.client.options.get(expiry.option)
-    expiry_ms = float(value) if value else float(expiry.default_ms)
-    return expiry_ms / 1000 + calls.retry.expiry_margin_seconds
+    return float(value) if value else float(expiry.default_ms)
+
+
+def stamped(calls: VenueCalls, profile: VenueProfile, args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """ccxt's create_order `args` with a fresh deadline where the venue takes one in each
+    create (the profile's `expiry.deadline_param`): the expiry after now, by ccxt's clock."""
+    expiry = profile.expiry
+    if expiry is None or expiry.deadline_param is None:
+        return args
+    *head, params = args
+    deadline = calls.client.milliseconds() + int(_expiry_ms(calls, expiry))
+    return (*head, {**params, expiry.deadline_param: calls.client.iso8601(deadline)})
 
 
 class _LostCreate:
@@ -160,8 +190,8 @@ class _LostCreate:
             return found
         log.warning("%s has no order %s after its expiry: sending it again", calls.name, cid)
         try:
-            raw = await calls.call("create_order", *self.args)
-        except InvalidOrder as error:
+            raw = await calls.call("create_order", *stamped(calls, self.profile, self.args))
+        except Fatal as error:  # a duplicate is an InvalidOrder, or a bare venue error (Kraken)
             if not self._duplicate(error):
                 raise
             found = await self._lookup(error)
@@ -195,7 +225,7 @@ class _LostCreate:
             f" exists ({cause}); reconcile it by client order id."
         ) from cause
 
-    def _duplicate(self, error: InvalidOrder) -> bool:
+    def _duplicate(self, error: Fatal) -> bool:
         """The venue refused a client order id it already has."""
         return isinstance(error.__cause__, ccxt_errors.DuplicateOrderId) or any(
             m in str(error) for m in self.profile.duplicate_messages

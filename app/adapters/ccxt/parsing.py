@@ -144,12 +144,22 @@ def order_status(
         filled=_dec0(raw.get("filled")) * size,
         average_price=decimal_or_none(raw.get("average")),
         price=decimal_or_none(raw.get("price")) or None,
-        trigger_price=decimal_or_none(raw.get("triggerPrice")),
+        trigger_price=_trigger(raw),
         fee=_dec0(fee.get("cost")),
         fee_currency=fee.get("currency"),
         reduce_only=bool(raw.get("reduceOnly")) or (request.reduce_only if request else False),
         updated_at=utc(raw.get("lastUpdateTimestamp") or raw.get("timestamp")),
     )
+
+
+def _trigger(raw: RawOrder) -> Decimal | None:
+    """The order's trigger: ccxt shows a position's stop-loss or take-profit order (BingX's
+    STOP_MARKET, TAKE_PROFIT_MARKET) with its trigger as `stopLossPrice` / `takeProfitPrice`
+    and `triggerPrice` empty."""
+    for key in ("triggerPrice", "stopLossPrice", "takeProfitPrice"):
+        if (found := decimal_or_none(raw.get(key))) is not None:
+            return found
+    return None
 
 
 def _kind(raw: RawOrder) -> OrderKind:

@@ -33,17 +33,23 @@ class FetchOrder(msgspec.Struct, frozen=True):
 
 class ScanOrders(msgspec.Struct, frozen=True):
     """ccxt cannot ask the venue by client id: look among the open orders, then among those the
-    ccxt method `recent` lists (closed ones), for our `clientOrderId`."""
+    ccxt method `recent` lists (closed ones), for our `clientOrderId`. `client_id_param`: the
+    param both lists take to hold that client id only, where the venue filters them (else the
+    order must be on the first page the venue lists)."""
 
     recent: str
+    client_id_param: str | None = None
 
 
 class RequestExpiry(msgspec.Struct, frozen=True):
     """How long a signed request stays executable: the ccxt option holding it (ms), and its
-    value when the options do not set it."""
+    value when the options do not set it. `deadline_param`: the venue takes no window but an
+    absolute deadline in each create (RFC 3339), that param, which the adapter sets to the
+    expiry after the moment it sends the request."""
 
     option: str
     default_ms: int
+    deadline_param: str | None = None
 
 
 RECV_WINDOW = RequestExpiry("recvWindow", 5000)
@@ -99,6 +105,8 @@ class VenueProfile(msgspec.Struct, frozen=True, kw_only=True):
     # or a cost for it (`createMarketBuyOrderRequiresPrice` venues)
     market_buy_cost: bool = False
     balance_params: dict[str, object] = {}  # fetch_balance params (the wallet signalgate trades)
+    # set_leverage params for the one-way position mode signalgate trades (BingX: side=BOTH)
+    leverage_params: dict[str, object] = {}
     # ccxt's path -> the venue's own path for conditional orders, on venues that moved them to
     # endpoints ccxt does not call but take the same requests (ccxt builds and parses them as
     # for plain orders). Their ids are then kept marked, like `trigger_params`.
@@ -219,14 +227,30 @@ VENUES: dict[str, VenueProfile] = {
         client_id_prefix="t-",
     ),
     "bingx": VenueProfile(
-        client_order_id_param="clientOrderId",  # -> clientOrderID (spot) / clientOrderId (swap)
+        client_order_id_param="clientOrderId",  # -> clientOrderID on swaps
+        # ccxt's fetch_order sends the order id only; closed: trade/allOrders, filled ones
         lookup=ScanOrders("fetch_closed_orders"),
         # duplicate ids (101481, 109201) arrive as ccxt's DuplicateOrderId: no messages needed
+        # ccxt sends no recvWindow: BingX's default window (5000 ms) is ccxt's option's value
         expiry=RECV_WINDOW,
-        # clientOrderID: 1-40 (BingX docs)
+        # clientOrderId: 1-40 characters, which BingX "will convert to lowercase" (docs)
         capabilities=Capabilities(
-            attached_tp_sl=True, reduce_only=True, client_order_id_max_length=40
+            attached_tp_sl=True,
+            reduce_only=True,
+            client_order_id_max_length=40,
+            client_order_id_lowercase=True,
         ),
+        # USDT-M swaps: ccxt's default type is spot (open orders without a symbol, balance)
+        options={"defaultType": "swap"},
+        # STOP_MARKET / TAKE_PROFIT_MARKET: the position's own stop-loss and take-profit
+        # (triggerPrice would make a TRIGGER_MARKET, an order that may open a position);
+        # both listed, read and cancelled with the plain orders: no trigger params
+        stop_loss_param="stopLossPrice",
+        take_profit_param="takeProfitPrice",
+        # ccxt reads the spot wallet unless told: the swap wallet (swap/v3/user/balance)
+        balance_params={"type": "swap"},
+        leverage_params={"side": "BOTH"},  # one-way mode: BingX refuses LONG/SHORT (109400)
+        proven=True,
     ),
     "kucoin": VenueProfile(
         client_order_id_param="clientOrderId",  # -> clientOid
@@ -237,10 +261,22 @@ VENUES: dict[str, VenueProfile] = {
     ),
     "kraken": VenueProfile(
         client_order_id_param="clientOrderId",  # -> cl_ord_id
-        lookup=ScanOrders("fetch_closed_orders"),  # ccxt's fetch_order: by txid or integer userref
-        # no expiry: nonce based
+        # ccxt's fetch_order: by txid or integer userref. OpenOrders and ClosedOrders filter by
+        # cl_ord_id (ClosedOrders lists 50 a page, the newest first)
+        lookup=ScanOrders("fetch_closed_orders", client_id_param="clientOrderId"),
+        # unique among the open orders only: a filled order's id is taken again
+        duplicate_messages=("cl_ord_id not unique",),
+        # AddOrder's `deadline`, which the adapter sets: the engine refuses the order after it
+        # (EService:Deadline elapsed); 2 to 60 s ahead. ccxt passes it through and has no
+        # option for it (it ignores this one): it states the window, a test venue shortens it
+        expiry=RequestExpiry("recvWindow", 5000, deadline_param="deadline"),
+        options={"recvWindow": 5000},
         # cl_ord_id: a UUID or free text up to 18 (Kraken docs)
         capabilities=Capabilities(client_order_id_max_length=18),
+        # ccxt's kraken reads stopLossPrice (ordertype stop-loss, price = trigger); it ignores
+        # triggerPrice, which Kraken then ignores too: the stop would go out as a market sell
+        stop_loss_param="stopLossPrice",
+        proven=True,  # tests/integration/test_venue_roads.py, test_venue_kraken.py
     ),
     "coinbase": VenueProfile(
         client_order_id_param="client_order_id",  # ccxt drops `clientOrderId`, not this

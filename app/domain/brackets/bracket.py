@@ -79,7 +79,11 @@ class Bracket(msgspec.Struct, frozen=True):
     # resting legs are replaced new-first (the old one cancelled once the new one rests); True
     # once the venue refused a replacement while the old leg rested: cancel first, as on spot
     cancel_first: bool = False
+    # the venue keeps no stop orders (`Capabilities.stop_market` False): the stop-loss is watched
+    # here, on the exit price, and sold at market once reached
+    stop_watched: bool = False
     client_id_length: int = 36  # the venue's longest client order id
+    client_id_lowercase: bool = False  # the venue lower-cases client order ids
     orders: tuple[LegOrder, ...] = ()
     closing: bool = False  # a close was asked: cancel the legs, flatten, settle
     note: str | None = None

@@ -14,6 +14,9 @@ Two ways to protect, chosen from the venue's capabilities:
   stop-loss rests for the whole position and the take-profits are watched here; when the price
   reaches a target, the stop is cancelled first, the target sold at market, and the stop placed
   again for what is left.
+- nothing resting (venues whose API has no stop orders, `Capabilities.stop_market` False: the
+  bracket's `stop_watched`): the stop-loss is watched here like the targets; when the exit price
+  reaches it, whatever rests is cancelled and the position is sold at market.
 """
 
 from __future__ import annotations
@@ -77,7 +80,12 @@ def _new_leg(
     return LegOrder(
         leg=leg,
         client_order_id=client_order_id(
-            bracket.id, leg, revision, index=index, max_length=bracket.client_id_length
+            bracket.id,
+            leg,
+            revision,
+            index=index,
+            max_length=bracket.client_id_length,
+            lowercase=bracket.client_id_lowercase,
         ),
         side=side,
         kind=kind,
@@ -164,6 +172,15 @@ def plan(bracket: Bracket, exit_price: Decimal | None) -> list[Action]:
         return [*drop, _settle(bracket)]
 
     stops = [o for o in legs if o.leg is Leg.STOP_LOSS]
+    stop = bracket.stop_loss
+    if bracket.stop_watched and stop is not None:
+        if stops:  # no stop rests on such a venue: a live one is the one fired, at work
+            return []
+        if exit_price is not None and _reached(exit_side, stop, exit_price):
+            fire = _new_leg(
+                bracket, Leg.STOP_LOSS, exit_side, OrderKind.MARKET, held, reduce_only=resting
+            )
+            return [*(Cancel(o.client_order_id) for o in legs), Place(fire)]
     amounts = target_amounts(bracket)
     if not resting and exit_price is not None:
         for index, (target, _) in enumerate(bracket.take_profits):
@@ -179,7 +196,7 @@ def plan(bracket: Bracket, exit_price: Decimal | None) -> list[Action]:
             return [*(Cancel(o.client_order_id) for o in stops), Place(fire)]
 
     actions: list[Action] = []
-    if bracket.stop_loss is not None:
+    if bracket.stop_loss is not None and not bracket.stop_watched:
         actions += _keep(
             bracket, stops, Leg.STOP_LOSS, 0, held, bracket.stop_loss, OrderKind.STOP_MARKET
         )

@@ -287,13 +287,16 @@ class BracketDriver:
         return self._save(settled_order)
 
     async def exit_price(self, bracket: Bracket, venue: Exchange) -> Decimal | None:
-        """The price the position would exit at now, when a watched target or a trailing stop
-        needs it (the best bid for a long, the best ask for a short)."""
+        """The price the position would exit at now, when a watched target, a trailing stop or a
+        watched stop-loss needs it (the best bid for a long, the best ask for a short)."""
         if not watched(bracket):
             return None
         try:
             book = await venue.order_book(bracket.symbol, 5)
-        except ExchangeError:
+        except ExchangeError as error:
+            if bracket.stop_watched:  # nothing rests: the position waits unprotected
+                log.warning("bracket %s: no price from %s (%s); its watched stop-loss waits",
+                            bracket.id, venue.name, error)  # fmt: skip
             return None
         return exit_side(bracket, book)
 

@@ -10,9 +10,12 @@ from app.domain.orders import Side
 
 
 def watched(bracket: Bracket) -> bool:
-    """Whether a target or a trailing stop of the bracket is watched here, on the exit price."""
-    watched = bracket.trailing_percent is not None or (
-        bool(bracket.take_profits) and not bracket.resting_legs
+    """Whether a target, a trailing stop or the stop-loss of the bracket is watched here, on
+    the exit price."""
+    watched = (
+        bracket.trailing_percent is not None
+        or (bool(bracket.take_profits) and not bracket.resting_legs)
+        or (bracket.stop_watched and bracket.stop_loss is not None)
     )
     return watched and bracket.position > 0
 

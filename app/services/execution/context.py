@@ -104,6 +104,8 @@ class ExecutionContext:
             market=market,
             opened_at=self.clock(),
             client_id_length=self.venues[venue].capabilities.client_order_id_max_length,
+            stop_watched=not self.venues[venue].capabilities.stop_market,
+            client_id_lowercase=self.venues[venue].capabilities.client_order_id_lowercase,
             **terms,
         )
 

@@ -98,7 +98,12 @@ def entry_order(
         kind, trigger = OrderKind.STOP_MARKET, signal.stop_price
     return LegOrder(
         leg=Leg.ENTRY,
-        client_order_id=client_order_id(bracket.id, Leg.ENTRY, max_length=bracket.client_id_length),
+        client_order_id=client_order_id(
+            bracket.id,
+            Leg.ENTRY,
+            max_length=bracket.client_id_length,
+            lowercase=bracket.client_id_lowercase,
+        ),
         side=bracket.side,
         kind=kind,
         amount=amount,

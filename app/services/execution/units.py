@@ -264,7 +264,8 @@ class UnitExecutor:
 
 
 def _market_order(bracket: Bracket, leg: Leg, side: Side, amount: Decimal) -> LegOrder:
-    cid = client_order_id(bracket.id, leg, max_length=bracket.client_id_length)
+    cid = client_order_id(bracket.id, leg, max_length=bracket.client_id_length,
+                          lowercase=bracket.client_id_lowercase)  # fmt: skip
     return LegOrder(leg=leg, client_order_id=cid, side=side, kind=OrderKind.MARKET, amount=amount)
 
 
