@@ -32,7 +32,7 @@ pytestmark = pytest.mark.anyio
 D = Decimal
 
 
-@pytest.fixture(params=ROADS, ids=lambda road: road.name)
+@pytest.fixture(params=ROADS, ids=lambda road: road.id or road.name)
 def road(request: pytest.FixtureRequest) -> Road:
     chosen: Road = request.param
     return chosen

@@ -44,7 +44,7 @@ FAST = RetryPolicy(attempts=3, backoff_seconds=0.01, lookup_attempts=3, expiry_m
 class Road:
     """One venue on the road: how to build its fake and its adapter, and what it trades."""
 
-    name: str  # the test id; the venue's name in signalgate (a ccxt id, or a native adapter's)
+    name: str  # the venue's name in signalgate (a ccxt id, or a native adapter's)
     fake: Callable[[], FakeVenue]
     symbol: str  # unified: BTC/USDT (spot) or BTC/USDT:USDT (linear perpetual)
     market_id: str  # the fake's id of that market
@@ -55,6 +55,7 @@ class Road:
     options: dict[str, object] = field(default_factory=dict)  # ccxt options for the test
     client_id_prefix: str = ""  # what the venue shows before our client order id
     mode: Mode = "testnet"  # "live" for a venue ccxt has no sandbox for
+    id: str = ""  # the test id, where two roads share a venue's name (spot and swaps); name
     # ccxt's pause between requests; None: ccxt's own (Kraken's costs it 3 s a private read)
     rate_limit_ms: int | None = None
     # a native adapter (no ccxt): builds the Exchange from the fake's URL

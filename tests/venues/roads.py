@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.venues import binance, binance_usdm, bingx, cryptocom, kraken, pionex
+from tests.venues import binance, binance_usdm, bingx, cryptocom, kraken, okx, pionex
 from tests.venues.road import Road
 
 D = Decimal
 BINANCE = (binance.API_KEY, binance.API_SECRET)
+_OKX = {"api_key": okx.API_KEY, "secret": okx.SECRET, "password": okx.PASSPHRASE}
 
 ROADS: list[Road] = [
     Road("binance", binance.spot, "BTC/USDT", "BTCUSDT", D("0.01"), *BINANCE),
@@ -39,6 +40,16 @@ ROADS: list[Road] = [
         mode="live",
         rate_limit_ms=1,
         options={"recvWindow": 2500},
+    ),
+    Road("okx", okx.spot_and_swaps, "BTC/USDT", "BTC-USDT", Decimal("0.01"), id="okx-spot", **_OKX),
+    Road(
+        "okx",
+        okx.spot_and_swaps,
+        "BTC/USDT:USDT",
+        "BTC-USDT-SWAP",
+        Decimal("0.01"),
+        id="okx-swap",
+        **_OKX,
     ),
     pionex.ROAD,  # a native adapter: ccxt has no Pionex
 ]

@@ -22,8 +22,8 @@ from app.adapters.ccxt.client import Mode, OwnsCcxtClient, ccxt_client, venue_pr
 from app.adapters.ccxt.profiles import TRIGGER_MARK
 from app.adapters.circuit import BreakerState, CircuitBreaker
 from app.domain.market import Market, MarketKind, OrderBook
-from app.domain.orders import Fill, OrderKind, OrderRequest, OrderStatus
-from app.ports.errors import ExchangeError, InvalidOrder, OrderNotFound, Retryable
+from app.domain.orders import Fill, OrderKind, OrderRequest, OrderState, OrderStatus
+from app.ports.errors import ExchangeError, InvalidOrder
 from app.ports.exchange import Balance, Position, Probe
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,11 @@ class CcxtExchange(OwnsCcxtClient):
     @property
     def request_expiry_seconds(self) -> float | None:
         """The venue's request expiry as its options set it, with the retry policy's margin."""
+        # None where some creates never expire (the venue's conditional orders): this one
+        # figure serves every order, and a lost one that can still execute is not gone
+        expiry = self.profile.expiry
+        if expiry is not None and not expiry.conditional:
+            return None
         return lost_create.request_expiry_seconds(self.calls, self.profile)
 
     @property
@@ -155,7 +160,19 @@ class CcxtExchange(OwnsCcxtClient):
         if self.profile.market_buy_cost and order_type == "market" and request.side.value == "buy":
             amount = await self._cost(request, amount, params)
         args = (request.symbol, order_type, request.side.value, amount, price, params)
-        return await lost_create.create_order(self.calls, self.profile, request, args, self._read)
+        status = await lost_create.create_order(
+            self.calls, self.profile, request, args, self._order
+        )
+        if self.profile.acknowledged_status is None or status.state is not OrderState.ACCEPTED:
+            return status
+        # the venue's answer only acknowledged the order: read how it stands (a market order
+        # filled) so that the caller acts on it now; the acknowledgement when the read fails
+        try:
+            return await self.fetch_order(request.symbol, status.order_id)
+        except ExchangeError as error:
+            log.info("%s: %s accepted, not read back (%s)", self.name, request.client_order_id,
+                     error)  # fmt: skip
+            return status
 
     async def _cost(self, request: OrderRequest, amount: str, params: dict[str, object]) -> str:
         """A market buy as the quote to spend: the amount at the best ask (ccxt's way for the
@@ -235,27 +252,6 @@ class CcxtExchange(OwnsCcxtClient):
         return parsing.order_status(raw, self.profile.client_id_prefix, request,
                                     size=self._size(symbol), mark=mark)  # fmt: skip
 
-    async def _read(
-        self, raw: parsing.RawOrder, request: OrderRequest | None = None, marked: bool = False
-    ) -> OrderStatus:
-        """`_order`, a triggered conditional order read as the order it became where the venue
-        keeps that one apart (the profile's `triggered_order_key`)."""
-        key = self.profile.triggered_order_key
-        became = str((raw.get("info") or {}).get(key) or "") if key and marked else ""
-        if became:
-            symbol = raw.get("symbol") or (request.symbol if request else None)
-            try:
-                placed = await self.calls.read(
-                    "fetch_order", became, symbol, dict(self.profile.fetch_params)
-                )
-            except OrderNotFound as error:
-                raise Retryable(
-                    f"{self.name} shows conditional order {raw.get('id')} triggered as order"
-                    f" {became}, which it does not show yet; it is read again later."
-                ) from error
-            raw = {**raw, **{k: placed.get(k) for k in parsing.FILL_KEYS}}
-        return self._order(raw, request, marked)
-
     def _venue_id(self, order_id: str) -> tuple[str, dict[str, object]]:
         """The venue's order id and the params its reads and cancels need."""
         if order_id.startswith(TRIGGER_MARK) and self.profile.conditional_params:
@@ -277,14 +273,29 @@ class CcxtExchange(OwnsCcxtClient):
         raw = await self.calls.read(
             "fetch_order", venue_id, symbol, {**self.profile.fetch_params, **params}
         )
-        return await self._read(raw, marked=bool(params))
+        if params and self.profile.triggered_order_field:
+            raw = await self._with_fills(raw, symbol, self.profile.triggered_order_field)
+        return self._order(raw, marked=bool(params))
+
+    async def _with_fills(self, raw: parsing.RawOrder, symbol: str, field: str) -> parsing.RawOrder:
+        """A triggered conditional order with the fills of the order it placed (`field` of its
+        `info` names it): where the venue keeps them on that order only."""
+        placed = (raw.get("info") or {}).get(field)
+        if isinstance(placed, list):
+            placed = placed[-1] if placed else None
+        if not placed or raw.get("status") == "open":
+            return raw
+        child = await self.calls.read("fetch_order", str(placed), symbol,
+                                      dict(self.profile.fetch_params))  # fmt: skip
+        taken = ("status", "filled", "remaining", "average", "cost", "fee", "fees")
+        return {**raw, **{key: child.get(key) for key in taken}}
 
     async def fetch_order_by_client_id(
         self, symbol: str, client_order_id: str
     ) -> OrderStatus | None:
         await self.markets()
         return await lost_create.find_by_client_id(
-            self.calls, self.profile, symbol, client_order_id, self._read, retried=True
+            self.calls, self.profile, symbol, client_order_id, self._order, retried=True
         )
 
     async def open_orders(self, symbol: str | None = None) -> list[OrderStatus]:

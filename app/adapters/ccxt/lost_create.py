@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from ccxt.base import errors as ccxt_errors
@@ -36,7 +36,7 @@ from app.ports.errors import ExchangeError, Fatal, OrderNotFound, OutcomeUnknown
 log = logging.getLogger(__name__)
 
 # ccxt's order (and whether it is a conditional one) in the port's types
-Parse = Callable[[RawOrder, OrderRequest | None, bool], Awaitable[OrderStatus]]
+Parse = Callable[[RawOrder, OrderRequest | None, bool], OrderStatus]
 CONDITIONAL = (OrderKind.STOP_MARKET, OrderKind.TAKE_PROFIT_MARKET)
 
 
@@ -53,6 +53,7 @@ async def create_order(
 ) -> OrderStatus:
     """Send ccxt's `create_order(*args)` once for `request`; without an answer, the protocol."""
     args = stamped(calls, profile, args)
+    stamp_header(calls, profile, request)
     sent_at = calls.clock()
     try:
         raw = await calls.call("create_order", *args)
@@ -63,7 +64,15 @@ async def create_order(
                     request.client_order_id, error)  # fmt: skip
         signed = signed_at(calls, sent_at)
         return await _LostCreate(calls, profile, request, args, parse).resolve(signed, error)
-    return await parse(raw, request, conditional(request))
+    return parse(answered(raw, profile), request, conditional(request))
+
+
+def answered(raw: RawOrder, profile: VenueProfile) -> RawOrder:
+    """A create's answer; one without a status is the order the venue took where its answers
+    only acknowledge (the profile's `acknowledged_status`)."""
+    if raw.get("status") is None and profile.acknowledged_status is not None:
+        return {**raw, "status": profile.acknowledged_status}
+    return raw
 
 
 def signed_at(calls: VenueCalls, sent_at: float) -> float:
@@ -98,7 +107,7 @@ async def find_by_client_id(
         extra = profile.conditional_params if kind else {}
         found = await _find(ask, profile, symbol, client_order_id, extra)
         if found is not None:
-            return await parse(found, request, kind)
+            return parse(found, request, kind)
     return None
 
 
@@ -124,6 +133,26 @@ async def _find(
                     if client_id(raw, profile.client_id_prefix) == client_order_id:
                         return dict(raw)
             return None
+
+
+def stamp_header(calls: VenueCalls, profile: VenueProfile, request: OrderRequest) -> None:
+    """Where the venue takes a create's deadline in a header (the profile's
+    `expiry.deadline_header`), set it on ccxt's headers to the expiry after now; off for a
+    conditional order the venue does not hold to it. ccxt sends its `headers` with every
+    request: the venue reads this one on creates only."""
+    expiry = profile.expiry
+    if expiry is None or expiry.deadline_header is None:
+        return
+    headers = {k: v for k, v in calls.client.headers.items() if k != expiry.deadline_header}
+    if expiry.conditional or not conditional(request):
+        window = calls.client.options.get(expiry.option) or expiry.default_ms
+        headers[expiry.deadline_header] = str(calls.client.milliseconds() + int(window))
+    calls.client.headers = headers
+
+
+def expires(profile: VenueProfile, request: OrderRequest) -> bool:
+    """Whether the venue refuses `request`'s create once its expiry passed."""
+    return profile.expiry is not None and (profile.expiry.conditional or not conditional(request))
 
 
 def request_expiry_seconds(calls: VenueCalls, profile: VenueProfile) -> float | None:
@@ -177,7 +206,7 @@ class _LostCreate:
         # Not found. The lost request may still be in flight: wait until the venue would refuse
         # it (its expiry after it was sent), then ask again before sending the copy.
         expiry = request_expiry_seconds(calls, self.profile)
-        if expiry is None:
+        if expiry is None or not expires(self.profile, self.request):
             raise OutcomeUnknown(
                 f"{calls.name} did not answer for order {cid} and its requests do not expire, so"
                 " it is not sent again; reconcile it by client order id."
@@ -190,6 +219,7 @@ class _LostCreate:
             return found
         log.warning("%s has no order %s after its expiry: sending it again", calls.name, cid)
         try:
+            stamp_header(calls, self.profile, self.request)
             raw = await calls.call("create_order", *stamped(calls, self.profile, self.args))
         except Fatal as error:  # a duplicate is an InvalidOrder, or a bare venue error (Kraken)
             if not self._duplicate(error):
@@ -198,7 +228,7 @@ class _LostCreate:
         except (Retryable, OutcomeUnknown) as error:
             found = await self._lookup(error)
         else:
-            return await self.parse(raw, self.request, conditional(self.request))
+            return self.parse(answered(raw, self.profile), self.request, conditional(self.request))
         if found is None:
             raise OutcomeUnknown(
                 f"{calls.name} did not confirm order {cid}; reconcile it by client order id."

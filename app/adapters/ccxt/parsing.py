@@ -112,12 +112,6 @@ def client_id(raw: RawOrder, prefix: str) -> str:
     return found[len(prefix) :] if prefix and found.startswith(prefix) else found
 
 
-# what an order's fill is made of: the keys of a ccxt order the order a triggered conditional
-# order became gives it (`VenueProfile.triggered_order_key`)
-FILL_KEYS = ("status", "filled", "remaining", "cost", "average", "fee", "lastTradeTimestamp",
-             "lastUpdateTimestamp")  # fmt: skip
-
-
 def order_status(
     raw: RawOrder,
     prefix: str,

@@ -45,11 +45,15 @@ class RequestExpiry(msgspec.Struct, frozen=True):
     """How long a signed request stays executable: the ccxt option holding it (ms), and its
     value when the options do not set it. `deadline_param`: the venue takes no window but an
     absolute deadline in each create (RFC 3339), that param, which the adapter sets to the
-    expiry after the moment it sends the request."""
+    expiry after the moment it sends the request. `deadline_header`: the same in a request
+    header (ms since the epoch; OKX's expTime, which ccxt does not send). `conditional`: whether
+    the venue holds conditional orders' creates to it too (False: they never expire)."""
 
     option: str
     default_ms: int
     deadline_param: str | None = None
+    deadline_header: str | None = None
+    conditional: bool = True
 
 
 RECV_WINDOW = RequestExpiry("recvWindow", 5000)
@@ -96,15 +100,19 @@ class VenueProfile(msgspec.Struct, frozen=True, kw_only=True):
     # order (e.g. {"trigger": True}); empty: the plain calls see them. When set, conditional
     # orders' ids are kept marked (`TRIGGER_MARK`) so that their reads and cancels pass it.
     trigger_params: dict[str, object] = {}
-    # the key of a conditional order's `info` naming the order it became once triggered, where
-    # the venue keeps that order apart and the conditional one shows no fill (Binance USD-M's
-    # algo orders: `actualOrderId`): its fill is read from that order
-    triggered_order_key: str | None = None
     fetch_params: dict[str, object] = {}  # extra params on every fetch_order
     # a market buy is sent as the quote to spend (amount x best ask) where ccxt wants a price
     # or a cost for it (`createMarketBuyOrderRequiresPrice` venues)
     market_buy_cost: bool = False
     balance_params: dict[str, object] = {}  # fetch_balance params (the wallet signalgate trades)
+    # the field of a triggered conditional order's `info` naming the order it placed, where the
+    # conditional order itself carries no fills (OKX's algo orders: `ordIdList`): its fills,
+    # average price, fee and final status are read from that order
+    triggered_order_field: str | None = None
+    # the ccxt status of a create answer that carries none, where the venue's answer is its
+    # acknowledgement that it took the order (OKX: ids and sCode "0" only): "open", and the
+    # order is read back at once; None: such an answer says nothing (looked up as unknown)
+    acknowledged_status: str | None = None
     # set_leverage params for the one-way position mode signalgate trades (BingX: side=BOTH)
     leverage_params: dict[str, object] = {}
     # ccxt's path -> the venue's own path for conditional orders, on venues that moved them to
@@ -182,7 +190,7 @@ VENUES: dict[str, VenueProfile] = {
         trigger_params={"trigger": True},
         # a triggered algo order (TRIGGERED, FINISHED: ccxt's "closed") shows no fill; the
         # order it became in the matching engine has it
-        triggered_order_key="actualOrderId",
+        triggered_order_field="actualOrderId",
         proven=True,
         permissions=Permissions(
             "sapi_get_account_apirestrictions", ("enableFutures",), "enableWithdrawals"
@@ -201,14 +209,30 @@ VENUES: dict[str, VenueProfile] = {
         ),
     ),
     "okx": VenueProfile(
-        client_order_id_param="clientOrderId",  # -> clOrdId
+        client_order_id_param="clientOrderId",  # -> clOrdId (algoClOrdId on algo orders)
         lookup=FetchOrder("clientOrderId"),
-        duplicate_messages=("51016",),  # "Duplicated client order ID", in the body ccxt keeps
-        # no expiry: ccxt sends no request expiry (expTime) for orders
+        duplicate_messages=("51016",),  # "Duplicated clOrdId", in the body ccxt keeps
+        # OKX's expTime header ("Transaction timeouts"): a place order (batch-orders) received
+        # after it is not processed; ccxt does not send it, the adapter does. Algo orders
+        # (our stop-losses and take-profits) take none: their lost creates stay in doubt.
+        # "expTimeWindow" is signalgate's own option (ccxt ignores it): the window, in ms.
+        expiry=RequestExpiry("expTimeWindow", 5000, deadline_header="expTime", conditional=False),
         # clOrdId: 1-32 alphanumerics (OKX docs)
         capabilities=Capabilities(
             attached_tp_sl=True, reduce_only=True, client_order_id_max_length=32
         ),
+        # no futures, no options; expTimeWindow: see `expiry`
+        options={"fetchMarkets": {"types": ["spot", "swap"]}, "expTimeWindow": 5000},
+        # OKX's own TP/SL: algo orders of ordType "conditional" (slTriggerPx / tpTriggerPx,
+        # executed at market: -1), read, listed and cancelled only through the algo endpoints;
+        # ccxt lists ordType "trigger" by default, so the listing names "conditional"
+        stop_loss_param="stopLossPrice",
+        take_profit_param="takeProfitPrice",
+        trigger_params={"trigger": True, "ordType": "conditional"},
+        triggered_order_field="ordIdList",  # an `effective` algo order has no fills itself
+        acknowledged_status="open",  # {clOrdId, ordId|algoId, sCode: "0"}: taken, no state
+        proven=True,
+        # balances: the trading account (unified: spot coins and swap margin), ccxt's default
     ),
     "bitget": VenueProfile(
         client_order_id_param="clientOrderId",  # -> clientOid
