@@ -217,11 +217,10 @@ class CcxtExchange(OwnsCcxtClient):
         if request.kind in (OrderKind.STOP_MARKET, OrderKind.TAKE_PROFIT_MARKET):
             if request.trigger_price is None:
                 raise InvalidOrder(f"a {request.kind} order needs a trigger price.")
-            key = (
-                self.profile.stop_loss_param
-                if request.kind is OrderKind.STOP_MARKET
-                else self.profile.take_profit_param
-            )
+            key = self.profile.take_profit_param
+            if request.kind is OrderKind.STOP_MARKET:
+                swap = market.kind is MarketKind.SWAP and self.profile.swap_stop_loss_param
+                key = swap or self.profile.stop_loss_param
             params[key] = self._precise("price_to_precision", symbol, request.trigger_price, key)
             if self.profile.conditional_paths:  # sent where the venue keeps them
                 params.update(self.profile.conditional_params)
@@ -299,14 +298,28 @@ class CcxtExchange(OwnsCcxtClient):
         )
 
     async def open_orders(self, symbol: str | None = None) -> list[OrderStatus]:
-        """The open orders, the conditional ones too where the venue lists them apart."""
+        """The open orders, the conditional ones too where the venue lists them apart; without
+        a symbol, those of every market type the profile lists."""
         await self.markets()
-        found = [self._order(raw) for raw in await self.calls.read("fetch_open_orders", symbol)]
-        if self.profile.conditional_params:
-            params = dict(self.profile.conditional_params)
-            raw = await self.calls.read("fetch_open_orders", symbol, None, None, params)
-            found += [self._order(order, marked=True) for order in raw]
+        types = self.profile.open_orders_types if symbol is None else ()
+        found: list[OrderStatus] = []
+        for scope in [{"type": kind} for kind in types] or [{}]:
+            found += await self._open_orders(symbol, scope)
         return found
+
+    async def _open_orders(
+        self, symbol: str | None, scope: Mapping[str, object]
+    ) -> list[OrderStatus]:
+        plain = await self.calls.read("fetch_open_orders", symbol, None, None, dict(scope))
+        if not self.profile.conditional_params:
+            return [self._order(raw) for raw in plain]
+        params = {**scope, **self.profile.conditional_params}
+        conditional = await self.calls.read("fetch_open_orders", symbol, None, None, params)
+        # a venue may list its conditional orders among the plain ones too: kept once, marked
+        apart = {str(raw["id"]) for raw in conditional}
+        return [self._order(raw) for raw in plain if str(raw["id"]) not in apart] + [
+            self._order(raw, marked=True) for raw in conditional
+        ]
 
     async def fills_since(self, symbol: str, since: datetime) -> list[Fill]:
         size = (await self._market(symbol)).contract_size
@@ -338,4 +351,8 @@ class CcxtExchange(OwnsCcxtClient):
             raise InvalidOrder(f"leverage {leverage} is not valid: use a number of at least 1.")
         # the venue's own type: Binance takes whole numbers only, others a decimal
         value = int(leverage) if leverage == leverage.to_integral_value() else float(leverage)
-        await self.calls.read("set_leverage", value, symbol, dict(self.profile.leverage_params))
+        try:
+            await self.calls.read("set_leverage", value, symbol, dict(self.profile.leverage_params))
+        except InvalidOrder as error:
+            if not any(m in str(error) for m in self.profile.leverage_unchanged):
+                raise

@@ -97,12 +97,14 @@ async def find_by_client_id(
     retried: bool = False,
 ) -> OrderStatus | None:
     """The order by client id, as the profile says the venue can find it: among the venue's
-    conditional orders too where they are read apart (only there when the request was one)."""
+    conditional orders too where they are read apart (only there when the request was one).
+    Without the request, the conditional ones are asked first: a venue may list those among
+    its plain orders too (Bybit's unified account), and one found there would lose its mark."""
     ask = calls.read if retried else calls.call
     if not profile.conditional_params:
         kinds = [False]
     else:
-        kinds = [conditional(request)] if request is not None else [False, True]
+        kinds = [conditional(request)] if request is not None else [True, False]
     for kind in kinds:
         extra = profile.conditional_params if kind else {}
         found = await _find(ask, profile, symbol, client_order_id, extra)

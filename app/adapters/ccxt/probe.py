@@ -24,4 +24,8 @@ async def probe(calls: VenueCalls, profile: VenueProfile, markets: dict[str, Mar
     if profile.swaps and swaps and has.get("fetchPositionMode"):
         mode = await calls.read("fetch_position_mode", swaps[0])
         hedged = bool(mode.get("hedged"))
+    elif profile.swaps and swaps and profile.position_mode_in_positions:
+        rows = await calls.read("fetch_positions", [swaps[0]])
+        told = [row["hedged"] for row in rows if row.get("hedged") is not None]
+        hedged = any(told) if told else None
     return Probe(server_time, trading, withdrawals, hedged)

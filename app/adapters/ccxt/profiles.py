@@ -96,6 +96,9 @@ class VenueProfile(msgspec.Struct, frozen=True, kw_only=True):
     # --- order semantics -------------------------------------------------------------------
     stop_loss_param: str = "triggerPrice"  # the create_order param that makes our stop-loss
     take_profit_param: str = "takeProfitPrice"  # ... and our resting take-profit
+    # a swap's stop-loss where one ccxt class trades spot and swaps and sends it another way
+    # (None: `stop_loss_param`)
+    swap_stop_loss_param: str | None = None
     # what ccxt's fetch_order / cancel_order / fetch_open_orders need to see a conditional
     # order (e.g. {"trigger": True}); empty: the plain calls see them. When set, conditional
     # orders' ids are kept marked (`TRIGGER_MARK`) so that their reads and cancels pass it.
@@ -105,6 +108,14 @@ class VenueProfile(msgspec.Struct, frozen=True, kw_only=True):
     # or a cost for it (`createMarketBuyOrderRequiresPrice` venues)
     market_buy_cost: bool = False
     balance_params: dict[str, object] = {}  # fetch_balance params (the wallet signalgate trades)
+    # without a symbol, ccxt lists one market type's open orders: the `type` of each to list
+    # (empty: one call lists them all)
+    open_orders_types: tuple[str, ...] = ()
+    # how the venue refuses to set the leverage a symbol already has (not an error here)
+    leverage_unchanged: tuple[str, ...] = ()
+    # ccxt cannot ask the position mode (no fetch_position_mode): it is read off a swap's
+    # position rows, which the venue lists flat ones included (ccxt's `hedged`)
+    position_mode_in_positions: bool = False
     # the field of a triggered conditional order's `info` naming the order it placed, where the
     # conditional order itself carries no fills (OKX's algo orders: `ordIdList`): its fills,
     # average price, fee and final status are read from that order
@@ -200,13 +211,32 @@ VENUES: dict[str, VenueProfile] = {
     # for the spot markets), then spot only (kucoin, kraken, coinbase, cryptocom).
     "bybit": VenueProfile(
         client_order_id_param="clientOrderId",  # -> orderLinkId
-        lookup=ScanOrders("fetch_closed_orders"),  # ccxt's fetch_order takes an order id only
+        # ccxt's fetch_order(None, ...) would ask for orderId "None": the open orders are
+        # scanned, then the closed ones, filled and cancelled (unified accounts list every
+        # kind, conditional ones too, unless told otherwise)
+        lookup=ScanOrders("fetch_canceled_and_closed_orders"),
         duplicate_messages=("OrderLinkedID is duplicate", "Duplicate clientOrderId"),
         expiry=RECV_WINDOW,  # sent as X-BAPI-RECV-WINDOW
         # orderLinkId: up to 36 (Bybit v5 docs)
         capabilities=Capabilities(
             attached_tp_sl=True, reduce_only=True, client_order_id_max_length=36
         ),
+        options={"fetchMarkets": {"types": ["spot", "linear"]}},
+        # spot: orderFilter=StopOrder; a spot cancel finds it only with orderFilter=StopOrder,
+        # which {"trigger": True} makes ccxt send (and, on reads, orderFilter=StopOrder)
+        stop_loss_param="triggerPrice",
+        # linear: ccxt refuses a bare triggerPrice without a triggerDirection; stopLossPrice
+        # sends triggerPrice, the direction against the position, and reduceOnly
+        swap_stop_loss_param="stopLossPrice",
+        trigger_params={"trigger": True},
+        # unified account: ccxt's fetch_order refuses to run without it (it reads the last
+        # 500 orders only, which is all signalgate asks of it)
+        fetch_params={"acknowledged": True},
+        open_orders_types=("spot", "swap"),  # ccxt's default: the linear USDT orders only
+        leverage_unchanged=("Set leverage not modified",),  # 110043
+        # /v5/position/list: positionIdx 0 in one-way mode, 1 and 2 in hedge mode
+        position_mode_in_positions=True,
+        proven=True,
     ),
     "okx": VenueProfile(
         client_order_id_param="clientOrderId",  # -> clOrdId (algoClOrdId on algo orders)
