@@ -186,7 +186,7 @@ class SignalWorker(SimpleWorker):
             requeue_abandoned(queue)
             if queue.acquire_maintenance_lock():  # the rest, one worker at a time
                 self.log.info("Worker %s: cleaning registries for queue: %s", self.name, queue.name)
-                _clean_ended_registries(queue)
+                _clean_other_registries(queue)
                 worker_registration.clean_worker_registry(queue)
                 queue.intermediate_queue.cleanup(self, queue)
                 queue.release_maintenance_lock()  # type: ignore[no-untyped-call]
@@ -255,8 +255,8 @@ class SignalWorker(SimpleWorker):
         )
 
 
-def _clean_ended_registries(queue: Queue) -> None:
-    """`rq.registry.clean_registries` (RQ 3.0) without the started registry's clean-up."""
+def _clean_other_registries(queue: Queue) -> None:
+    """`rq.registry.clean_registries` (RQ 3.0) less its clean-up of the started registry."""
     for registry in (
         queue.finished_job_registry,
         queue.failed_job_registry,
