@@ -162,6 +162,31 @@ def requeue_abandoned(queue: Queue) -> list[str]:
     return requeued
 
 
+def requeue_stuck(queue: Queue) -> list[str]:
+    """RQ's clean-up of the queue's intermediate list, except that a job stuck there (taken off
+    the queue by a worker that died, or lost Redis, before it could start it) is put back at the
+    front of the queue instead of failed: RQ's `IntermediateQueue.cleanup` fails it, and its
+    signal would never run. Like RQ, a job is stuck once it has been seen there, not started,
+    for over a minute.
+
+    Returns:
+        The ids of the jobs put back.
+    """
+    stuck, requeued = queue.intermediate_queue, []
+    for job_id in stuck.get_job_ids():
+        if job_id in queue.started_job_registry:
+            continue
+        job = queue.fetch_job(job_id)
+        if job is None:
+            stuck.remove(job_id)
+        elif not stuck.set_first_seen(job_id) and stuck.should_be_cleaned_up(job_id):
+            stuck.remove(job_id)
+            queue.enqueue_job(job, at_front=True)
+            log.warning("job %s was taken but never started (stuck); re-queued", job_id)
+            requeued.append(job_id)
+    return requeued
+
+
 class SignalWorker(SimpleWorker):
     """Runs `workers.jobs` jobs in its own process, on one event loop.
 
@@ -202,7 +227,7 @@ class SignalWorker(SimpleWorker):
                 self.log.info("Worker %s: cleaning registries for queue: %s", self.name, queue.name)
                 _clean_other_registries(queue)
                 worker_registration.clean_worker_registry(queue)
-                queue.intermediate_queue.cleanup(self, queue)
+                requeue_stuck(queue)
                 queue.release_maintenance_lock()  # type: ignore[no-untyped-call]
         self.last_cleaned_at = now()  # type: ignore[assignment]  # RQ declares it as None
 

@@ -118,3 +118,26 @@ def test_a_heartbeat_that_lapses_during_maintenance_is_re_queued_not_failed(
     assert queue.job_ids == [job.id]
     assert job.get_status() == JobStatus.QUEUED
     connection.close()
+
+
+def test_a_job_taken_but_never_started_is_re_queued_not_failed(redis_url: str) -> None:
+    """A worker moved the job to RQ's intermediate list and died (or lost Redis) before it
+    started it. RQ's own clean-up fails such a job after a minute; ours puts it back."""
+    connection = redis.Redis.from_url(redis_url)
+    queue = Queue("stuck-test", connection=connection, serializer=JSONSerializer)
+    job = queue.enqueue("builtins.len", [1, 2])
+    connection.lmove(queue.key, queue.intermediate_queue_key, "LEFT", "RIGHT")  # taken
+    assert queue.count == 0
+    worker = SignalWorker([queue], connection=connection, serializer=JSONSerializer)
+
+    worker.clean_registries()  # first seen: nothing yet
+    assert queue.count == 0
+    seen = queue.intermediate_queue.get_first_seen_key(job.id)
+    connection.set(seen, time.time() - 120)  # two minutes ago
+    worker.clean_registries()
+
+    assert queue.job_ids == [job.id]
+    assert job.get_status() == JobStatus.QUEUED
+    assert queue.intermediate_queue.get_job_ids() == []
+    assert worker.work(burst=True)
+    assert job.get_status() == JobStatus.FINISHED
