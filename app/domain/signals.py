@@ -49,9 +49,12 @@ class StopKind(enum.StrEnum):
     TRAILING = "trailing"  # trailing distance in percent
 
 
-class TakeProfit(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class TakeProfit(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
     """One take-profit target: an absolute price, a percent from the entry or a distance from it
-    in price units, and its share. Percents and distances are measured from the fill."""
+    in price units, and its share. Percents and distances are measured from the fill.
+
+    Defaults are left out when stored: a worker of the previous release (a deploy's overlap)
+    still reads every target without a distance."""
 
     price: Decimal | None = None
     percent: Decimal | None = None

@@ -63,3 +63,21 @@ async def test_a_distance_past_zero_from_the_fill_is_denied_with_its_reason() ->
     assert "the stop-loss 0 is not between 0 and the long entry" in (
         world.store.lineage[signal_id][-1].detail
     )
+
+
+def test_a_target_without_a_distance_is_stored_as_the_previous_release_reads_it() -> None:
+    """During a deploy's overlap a worker of the previous release (whose TakeProfit has no
+    `distance` and refuses unknown fields) reads what the new web process stored."""
+    import msgspec  # noqa: PLC0415
+
+    from app.domain.signals import TakeProfit  # noqa: PLC0415
+
+    class PreviousTakeProfit(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+        price: Decimal | None = None
+        percent: Decimal | None = None
+        share: Decimal = Decimal(1)
+
+    stored = msgspec.json.encode(TakeProfit(price=Decimal(52_000), share=Decimal("0.5")))
+
+    old = msgspec.json.decode(stored, type=PreviousTakeProfit)
+    assert (old.price, old.percent, old.share) == (Decimal(52_000), None, Decimal("0.5"))
