@@ -160,6 +160,7 @@ def send_with_retries(client: httpx.Client, url: str, outcome: Outcome, body: by
 class Restart:
     stopping: float  # SIGTERM sent
     stopped: float  # the process ended
+    listening: float  # the new process took a connection
     up: float  # the new process answered /health
 
 
@@ -170,16 +171,26 @@ class Web:
     def __init__(self, env: dict[str, str], log: Path) -> None:
         self.env = env
         self.log = log
-        self.base = f"http://127.0.0.1:{env['PORT']}"
+        self.command = serve_command()  # asked once: not in a restart's time
+        self.port = int(env["PORT"])
+        self.base = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
         self.restarts: list[Restart] = []
 
-    def start(self) -> None:
+    def start(self) -> float:
+        """Start the web process; when it first took a connection."""
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                serve_command(), env=self.env, stdout=out, stderr=subprocess.STDOUT
+                self.command, env=self.env, stdout=out, stderr=subprocess.STDOUT
             )
+        deadline = time.monotonic() + BOUND
+        while refused(self.port):
+            assert self.process.poll() is None, "the web process ended at start"
+            assert time.monotonic() < deadline, f"nothing listens on {self.port}"
+            time.sleep(0.01)
+        listening = time.monotonic()
         wait_until_up(self.base, self.process)
+        return listening
 
     def restart(self) -> None:
         assert self.process is not None
@@ -187,8 +198,8 @@ class Web:
         self.process.send_signal(signal.SIGTERM)
         assert self.process.wait(BOUND) in STOPPED
         stopped = time.monotonic()
-        self.start()
-        self.restarts.append(Restart(stopping, stopped, time.monotonic()))
+        listening = self.start()
+        self.restarts.append(Restart(stopping, stopped, listening, time.monotonic()))
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -292,7 +303,7 @@ def test_restarts_of_the_web_process_refuse_and_lose_no_alert(processes, tmp_pat
     (tmp_path / "run.json").write_text(json.dumps({
         "restarts": [
             {"at_s": round(r.stopping - start, 3), "stop_s": round(r.stopped - r.stopping, 3),
-             "start_s": round(r.up - r.stopped, 3)}
+             "listen_s": round(r.listening - r.stopped, 3), "start_s": round(r.up - r.stopped, 3)}
             for r in web.restarts
         ],
         "alerts": [
