@@ -11,6 +11,7 @@ webhook only, valid alerts only: they reach intake and are answered 202 or 200).
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -110,7 +111,8 @@ def served(redis_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the app did not start"
+        assert thread.is_alive(), "the app stopped while starting"
+        assert time.monotonic() < deadline, "the app did not start within 20 s"
         time.sleep(0.05)
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
@@ -146,3 +148,36 @@ def test_every_answer_is_documented(case: Case, served: str) -> None:
 def test_valid_alerts_are_answered_as_documented(case: Case, served: str) -> None:
     response = case.call_and_validate(base_url=served, additional_checks=[valid_data_is_accepted])
     assert response.status_code in {200, 202, 401, 422}, response.text
+
+
+def test_since_takes_an_iso_time_only(served: str) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    number = requests.get(f"{served}/signals?since=0.5", headers=auth, timeout=10)
+    assert number.status_code == 400
+    assert number.json()["reason"].startswith("a query parameter is invalid: since: must be")
+    for time_text in ("2024-05-01T12:00:00Z", "2024-05-01T12:00:00", "0001-01-01T00:00:00+05:00"):
+        answer = requests.get(f"{served}/signals", {"since": time_text}, headers=auth, timeout=10)
+        assert answer.status_code == (400 if time_text.startswith("0001") else 200), answer.text
+
+
+def test_a_method_a_route_does_not_take_is_answered_405_with_allow(served: str) -> None:
+    answer = requests.delete(f"{served}/ready", timeout=10)
+    assert answer.status_code == 405
+    assert answer.headers["Allow"] == "GET, OPTIONS"
+    assert answer.json()["status"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize("media_type", ["application/json", "text/plain"])
+def test_every_documented_alert_example_is_kept(served: str, media_type: str) -> None:
+    content = DOCUMENT["paths"]["/webhook"]["post"]["requestBody"]["content"][media_type]
+    for name, example in content["examples"].items():
+        value = example["value"]
+        body = value if isinstance(value, str) else json.dumps(value)
+        answer = requests.post(
+            f"{served}/webhook?token={SECRET}",
+            data=body.encode(),
+            headers={"Content-Type": media_type},
+            timeout=10,
+        )
+        assert answer.status_code in {200, 202}, (name, answer.text)
+        assert answer.json()["status"] in {"queued", "duplicate"}, (name, answer.text)
