@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 import pytest
 import redis
 import requests
@@ -170,8 +171,10 @@ def test_a_method_a_route_does_not_take_is_answered_405_with_allow(served: str) 
 @pytest.mark.parametrize("media_type", ["application/json", "text/plain"])
 def test_every_documented_alert_example_is_kept(served: str, media_type: str) -> None:
     content = DOCUMENT["paths"]["/webhook"]["post"]["requestBody"]["content"][media_type]
+    schema = jsonschema_rs.validator_for(content["schema"])
     for name, example in content["examples"].items():
         value = example["value"]
+        assert schema.is_valid(value), name
         body = value if isinstance(value, str) else json.dumps(value)
         answer = requests.post(
             f"{served}/webhook?token={SECRET}",

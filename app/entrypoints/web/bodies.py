@@ -71,6 +71,16 @@ _EXAMPLE_JSON = {
         "strategy": "my-strategy",
         "id": "long-1-2024-05-01T12:00:00Z",
     },
+    "tradingview": {
+        "secret": "YOUR_WEBHOOK_SECRET",
+        "ticker": "BINANCE:BTCUSDT",
+        "action": "buy",
+        "contracts": "0.01",
+        "price": "65000",
+        "market_position": "long",
+        "prev_market_position": "flat",
+        "id": "tv-1-2024-05-01T12:00:00Z",
+    },
     "traderspost": {
         "passphrase": "YOUR_WEBHOOK_SECRET",
         "ticker": "BTCUSDT",
@@ -79,6 +89,15 @@ _EXAMPLE_JSON = {
         "price": "65000",
         "takeProfit": {"percent": 2},
         "stopLoss": {"type": "stop", "percent": 1},
+    },
+    "3commas": {
+        "secret": "YOUR_WEBHOOK_SECRET",
+        "tv_exchange": "BINANCE",
+        "tv_instrument": "BTCUSDT",
+        "action": "enter_long",
+        "bot_uuid": "my-bot",
+        "trigger_price": "65000",
+        "order": {"amount": "0.01", "currency_type": "base", "order_type": "market"},
     },
 }
 _EXAMPLE_TEXT = {
