@@ -184,3 +184,10 @@ def test_every_documented_alert_example_is_kept(served: str, media_type: str) ->
         )
         assert answer.status_code in {200, 202}, (name, answer.text)
         assert answer.json()["status"] in {"queued", "duplicate"}, (name, answer.text)
+
+
+def test_an_order_cursor_beyond_a_database_integer_is_refused(served: str) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    answer = requests.get(f"{served}/orders?before={2**70}", headers=auth, timeout=10)
+    assert answer.status_code == 400, answer.text  # was a 500: the query overflowed
+    assert "before" in answer.json()["reason"]

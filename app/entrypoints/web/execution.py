@@ -39,7 +39,11 @@ class OrderFilter:
     # name, and the property below gives the port's query its `state`
     order_state: Annotated[str | None, QueryParameter(name="state")] = None
     open_only: Annotated[bool, QueryParameter(name="open")] = False
-    before: Annotated[int | None, QueryParameter(description="`next` of the previous page")] = None
+    # an order id: a database integer (a larger one would overflow the query, a 500)
+    before: Annotated[
+        int | None,
+        QueryParameter(description="`next` of the previous page", ge=1, le=2**63 - 1),
+    ] = None
     limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100
 
     @property
