@@ -42,8 +42,6 @@ EXAMPLES = 15  # fuzzed cases per operation; examples and coverage cases come on
 _RULES_BETWEEN_FIELDS = (
     "shares must add up",
     "puts the price at or below zero",
-    "is a distance from the entry",
-    "works only as 100",
 )
 _ACCEPTED = {401, 403, 404, 409, 429}
 

@@ -70,6 +70,10 @@ def _needs(key: str, values: tuple[str, ...], then: Schema) -> Schema:
     )
 
 
+def _needs_value(key: str, value: str) -> Schema:
+    return Schema(properties={key: Schema(const=value)}, required=[key])
+
+
 POSITIVE = _number()
 PERCENT = _number(100, PCT, "a percent above 0, at most 100")
 TP_PERCENT = _number(1000, PCT, "a percent above 0, at most 1000")
@@ -208,6 +212,25 @@ TRADINGVIEW = _object(
     ],
 )
 
+# takeProfit/stopLoss amount is a distance from the entry: it needs an entry price and a side
+_DISTANCE_NEEDS_ENTRY = Schema(
+    schema_if=Schema(
+        any_of=[
+            Schema(properties={key: Schema(required=["amount"])}, required=[key])
+            for key in ("takeProfit", "stopLoss")
+        ]
+    ),
+    then=Schema(
+        properties={
+            "action": _choice("buy", "sell", "add"),
+            "sentiment": _choice("bullish", "bearish", "long", "short"),
+        },
+        any_of=[
+            Schema(required=[key]) for key in ("limitPrice", "stopPrice", "price", "signalPrice")
+        ],
+    ),
+)
+
 TRADERSPOST = _object(
     {
         "passphrase": SECRET,
@@ -258,6 +281,7 @@ TRADERSPOST = _object(
             ("percent_of_equity", "risk_percent"),
             Schema(properties={"quantity": PERCENT}),
         ),
+        _DISTANCE_NEEDS_ENTRY,
         _needs(
             "action",
             ("add",),
@@ -287,7 +311,7 @@ THREECOMMAS = _object(
                 "order_type": _choice("market", "limit"),
                 "price": POSITIVE,
             },
-            description="position_percent works only as 100 on an exit",
+            description="position_percent works only as 100 (all of it) on an exit",
             all_of=[
                 _needs("currency_type", ("margin_percent",), Schema(properties={"amount": PERCENT}))
             ],
@@ -302,4 +326,18 @@ THREECOMMAS = _object(
     },
     ("tv_instrument", "action"),
     "3Commas signal-bot JSON",
+    all_of=[
+        Schema(  # a share of the position: only all of it, on an exit
+            schema_if=Schema(
+                properties={"order": _needs_value("currency_type", "position_percent")},
+                required=["order"],
+            ),
+            then=Schema(
+                properties={
+                    "action": _choice("exit_long", "exit_short"),
+                    "order": Schema(properties={"amount": Schema(enum=[100, "100"])}),
+                }
+            ),
+        )
+    ],
 )
