@@ -113,6 +113,7 @@ MARKET_POSITION = _choice("long", "short", "flat")
 _TARGETS = (
     _object({"price": POSITIVE, "share": SHARE}, ("price",)),
     _object({"percent": TP_PERCENT, "share": SHARE}, ("percent",)),
+    _object({"distance": POSITIVE, "share": SHARE}, ("distance",)),
 )
 TAKE_PROFIT = Schema(
     one_of=[
@@ -120,17 +121,20 @@ TAKE_PROFIT = Schema(
         *_TARGETS,
         Schema(type=OpenAPIType.ARRAY, items=Schema(any_of=[POSITIVE, *_TARGETS]), max_items=10),
     ],
-    description="a price, {price|percent, share}, or a list of up to 10 of those; the shares "
-    "add up to at most 1, and targets without one split what is left equally",
+    description="a price, {price|percent|distance, share}, or a list of up to 10 of those "
+    "(percent and distance from the entry's fill); the shares add up to at most 1, and targets "
+    "without one split what is left equally",
 )
 STOP_LOSS = Schema(
     one_of=[
         POSITIVE,
         _object({"price": POSITIVE}, ("price",)),
         _object({"percent": PERCENT}, ("percent",)),
+        _object({"distance": POSITIVE}, ("distance",)),
         _object({"trailing_percent": PERCENT}, ("trailing_percent",)),
     ],
-    description="a price, or one of {price}, {percent} (from the entry), {trailing_percent}",
+    description="a price, or one of {price}, {percent} or {distance} (from the entry's fill), "
+    "{trailing_percent}",
 )
 _PRICED = (
     _needs("order_type", ("limit", "stop_limit"), Schema(required=["limit_price"])),
@@ -212,8 +216,8 @@ TRADINGVIEW = _object(
     ],
 )
 
-# takeProfit/stopLoss amount is a distance from the entry: it needs an entry price and a side
-_DISTANCE_NEEDS_ENTRY = Schema(
+# takeProfit/stopLoss amount is a distance from the entry's fill: it needs a side to be on
+_DISTANCE_NEEDS_SIDE = Schema(
     schema_if=Schema(
         any_of=[
             Schema(properties={key: Schema(required=["amount"])}, required=[key])
@@ -224,10 +228,7 @@ _DISTANCE_NEEDS_ENTRY = Schema(
         properties={
             "action": _choice("buy", "sell", "add"),
             "sentiment": _choice("bullish", "bearish", "long", "short"),
-        },
-        any_of=[
-            Schema(required=[key]) for key in ("limitPrice", "stopPrice", "price", "signalPrice")
-        ],
+        }
     ),
 )
 
@@ -254,7 +255,7 @@ TRADERSPOST = _object(
                 _object({"percent": TP_PERCENT}, ("percent",)),
                 _object({"amount": POSITIVE}, ("amount",)),
             ],
-            description="amount is a distance from the entry (limitPrice, stopPrice or price)",
+            description="amount is a distance from the entry's fill",
         ),
         "stopLoss": Schema(
             one_of=[
@@ -267,7 +268,7 @@ TRADERSPOST = _object(
                     {"type": _choice("trailing_stop"), "trailPercent": PERCENT}, ("trailPercent",)
                 ),
             ],
-            description="amount is a distance from the entry, below a long's",
+            description="amount is a distance from the entry's fill, below a long's",
         ),
         "time": TIME,
     },
@@ -281,7 +282,7 @@ TRADERSPOST = _object(
             ("percent_of_equity", "risk_percent"),
             Schema(properties={"quantity": PERCENT}),
         ),
-        _DISTANCE_NEEDS_ENTRY,
+        _DISTANCE_NEEDS_SIDE,
         _needs(
             "action",
             ("add",),

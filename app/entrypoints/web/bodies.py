@@ -39,10 +39,10 @@ _OCTOBOT = (
     rf"(;PRICE={NUM})?(;TAKE_PROFIT_PRICE={NUM})?(;STOP_PRICE={NUM})?"
     r"(;REDUCE_ONLY=(true|false))?(;TAG=[A-Za-z0-9._-]{1,40})?$"
 )
-_PINE_EXITS = rf"(,(sl|slprice)={NUM})?(,(tp|tpprice)={NUM})?"
+_PINE_EXITS = rf"(,(sl|slprice)={NUM})?(,(tp|tpprice)={NUM})?"  # sl=/tp=: distances
 _PINECONNECTOR = (
     rf"^[A-Za-z0-9_-]{{1,40}},(((buy|sell|long|short|closelongsell|closeshortbuy),{TICKER_RE}"
-    rf"(,risk={NUM})?(,price={NUM}{_PINE_EXITS})?)|((buylimit|selllimit|buystop|sellstop),"
+    rf"(,risk={NUM})?(,price={NUM})?{_PINE_EXITS})|((buylimit|selllimit|buystop|sellstop),"
     rf"{TICKER_RE}(,risk={NUM})?,price={NUM}{_PINE_EXITS})|((closelong|closeshort|closeall),"
     rf"{TICKER_RE}))(,comment=[A-Za-z0-9 ]{{1,40}})?$"
 )
@@ -52,7 +52,8 @@ TEXT = Schema(
         text(
             _PINECONNECTOR,
             "PineConnector: LicenseID,command,symbol[,key=value...]; the licence id is the "
-            "secret unless secret= is given; sl=/tp= are distances from price=",
+            "secret unless secret= is given; sl=/tp= are distances from the entry's fill, "
+            "slprice=/tpprice= prices",
         ),
     ],
     description="TradingView posts every alert as text/plain: a JSON alert sent as text/plain "
