@@ -92,7 +92,8 @@ TIME = Schema(
     description="when the alert fired: ISO 8601 ({{timenow}}; without a zone it is UTC) or "
     "epoch seconds or milliseconds",
 )
-SECRET = text(r"^[!-~]{1,200}$", "WEBHOOK_SECRET (or send ?token= or X-Signature instead)")
+# A short secret would be masked wherever it appears in an error's sentence: send a long one
+SECRET = text(r"^[!-~]{8,200}$", "WEBHOOK_SECRET (or send ?token= or X-Signature instead)")
 IDENT = text(r"^[A-Za-z0-9._:-]{1,100}$", "a name or id")
 VENUE = text(r"^[A-Za-z][A-Za-z0-9_]{0,39}$", "an exchange: BINANCE or binance")
 COMMENT = text(r"^[ -z|~]{0,200}$", "free text, at most 200 characters")

@@ -34,14 +34,14 @@ from app.entrypoints.web.alert_schemas import (
 )
 
 _OCTOBOT = (
-    rf"^(SECRET=[A-Za-z0-9_-]{{1,40}};)?(EXCHANGE=[A-Za-z][A-Za-z0-9_]{{0,19}};)?"
+    rf"^(SECRET=[A-Za-z0-9_-]{{8,40}};)?(EXCHANGE=[A-Za-z][A-Za-z0-9_]{{0,19}};)?"
     rf"SYMBOL={TICKER_RE};SIGNAL=(BUY|SELL)(;ORDER_TYPE=MARKET)?(;VOLUME=({NUM}q?|{PCT}%))?"
     rf"(;PRICE={NUM})?(;TAKE_PROFIT_PRICE={NUM})?(;STOP_PRICE={NUM})?"
     r"(;REDUCE_ONLY=(true|false))?(;TAG=[A-Za-z0-9._-]{1,40})?$"
 )
 _PINE_EXITS = rf"(,(sl|slprice)={NUM})?(,(tp|tpprice)={NUM})?"  # sl=/tp=: distances
 _PINECONNECTOR = (
-    rf"^[A-Za-z0-9_-]{{1,40}},(((buy|sell|long|short|closelongsell|closeshortbuy),{TICKER_RE}"
+    rf"^[A-Za-z0-9_-]{{8,40}},(((buy|sell|long|short|closelongsell|closeshortbuy),{TICKER_RE}"
     rf"(,risk={NUM})?(,price={NUM})?{_PINE_EXITS})|((buylimit|selllimit|buystop|sellstop),"
     rf"{TICKER_RE}(,risk={NUM})?,price={NUM}{_PINE_EXITS})|((closelong|closeshort|closeall),"
     rf"{TICKER_RE}))(,comment=[A-Za-z0-9 ]{{1,40}})?$"
