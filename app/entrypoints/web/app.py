@@ -1,4 +1,4 @@
-"""The Litestar app: its routes, its start-up and shut-down, one error body for every 4xx/5xx."""
+"""The Litestar app: its routes, its start-up and shut-down, its OpenAPI document at /schema."""
 
 from __future__ import annotations
 
@@ -6,16 +6,15 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-import msgspec
-from litestar import Litestar, Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar import Litestar
+from litestar.exceptions import HTTPException
 from litestar.openapi.config import OpenAPIConfig
 
 from app.bootstrap.logs import configure_logging
 from app.bootstrap.web import Services, build_services
 from app.config.settings import MAX_BODY_BYTES, load_settings
+from app.entrypoints.web.answers import COMPONENTS, http_error, unexpected
 from app.entrypoints.web.execution import EXECUTION_ROUTES
 from app.entrypoints.web.lean import MsgspecLitestar
 from app.entrypoints.web.ops import OPS_ROUTES
@@ -25,45 +24,12 @@ from app.entrypoints.web.webhook import WEBHOOK_ROUTES
 
 log = logging.getLogger("signalgate.web")
 
-_json = msgspec.json.Encoder()
-
-
-def _error(code: int, status: str, reason: str) -> Response[bytes]:
-    """The webhook's answer body, for the exception handlers (which must return a `Response`)."""
-    body = _json.encode({"status": status, "signal_id": None, "reason": reason})
-    return Response(body, status_code=code, media_type="application/json")
-
-
-_HTTP_STATUS_NAMES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "too_large",
-    429: "rate_limited",
-}
-
-
-def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
-    code = exc.status_code
-    reason = exc.detail
-    if code == 413:
-        reason = f"the body is larger than {MAX_BODY_BYTES // 1024} KiB; send a shorter alert."
-    elif code == 404 and reason == "Not Found":
-        reason = f"there is no {request.url.path[:80]!r}; the API is listed at /schema."
-    elif code == 405:
-        reason = f"{request.url.path[:80]!r} does not take {request.method}; see /schema."
-    elif isinstance(exc, ValidationException):
-        reason = "a query parameter is invalid: " + "; ".join(
-            f"{e.get('key')}: {e.get('message')}" for e in (exc.extra or []) if isinstance(e, dict)
-        )
-    return _error(code, _HTTP_STATUS_NAMES.get(code, "error"), str(reason))
-
-
-def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return _error(500, "error", "internal error; the server log has the details.")
+_DESCRIPTION = (
+    "TradingView alerts and strategy signals to risk-checked, routed exchange orders. "
+    "POST /webhook takes an alert in any supported dialect; the read API and /metrics take "
+    "Authorization: Bearer <API_TOKEN>. Every 4xx/5xx body is the ErrorAnswer shape: "
+    '{"status", "signal_id": null, "reason"}, the reason one sentence saying what to fix.'
+)
 
 
 def create_app(services: Services | None = None, *, run_forwarder: bool = True) -> Litestar:
@@ -104,8 +70,14 @@ def create_app(services: Services | None = None, *, run_forwarder: bool = True) 
             *RECONCILIATION_ROUTES,
         ],
         lifespan=[lifespan],
-        exception_handlers={HTTPException: _http_error, Exception: _unexpected},
-        openapi_config=OpenAPIConfig(title="signalgate", version="0.1.0", path="/schema"),
+        exception_handlers={HTTPException: http_error, Exception: unexpected},
+        openapi_config=OpenAPIConfig(
+            title="signalgate",
+            version="0.1.0",
+            description=_DESCRIPTION,
+            path="/schema",
+            components=COMPONENTS,
+        ),
         request_max_body_size=MAX_BODY_BYTES,
         logging_config=None,  # Litestar leaves the root logger to app.bootstrap.logs
     )

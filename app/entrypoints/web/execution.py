@@ -20,6 +20,8 @@ from app.domain.brackets.bracket import Bracket
 from app.domain.brackets.pnl import unrealized_pnl
 from app.domain.orders import Side
 from app.domain.risk_values import TradingState
+from app.entrypoints.web.answers import READ_ACCESS, errors
+from app.entrypoints.web.bodies import SwitchOperation
 from app.entrypoints.web.connection import services_of
 from app.entrypoints.web.guards import requires_admin_token, requires_read_access
 from app.ports.errors import ExchangeError
@@ -37,7 +39,11 @@ class OrderFilter:
     # name, and the property below gives the port's query its `state`
     order_state: Annotated[str | None, QueryParameter(name="state")] = None
     open_only: Annotated[bool, QueryParameter(name="open")] = False
-    before: Annotated[int | None, QueryParameter(description="`next` of the previous page")] = None
+    # an order id: a database integer (a larger one would overflow the query, a 500)
+    before: Annotated[
+        int | None,
+        QueryParameter(description="`next` of the previous page", ge=1, le=2**63 - 1),
+    ] = None
     limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100
 
     @property
@@ -76,6 +82,8 @@ class TradingStateView(msgspec.Struct):
     summary="Orders signalgate placed, newest first",
     guards=[requires_read_access],
     dependencies={"filters": Provide(OrderFilter, sync_to_thread=False)},
+    security=READ_ACCESS,
+    responses=errors(400, 401),
 )
 async def list_orders(
     request: Request[Any, Any, Any], filters: NamedDependency[OrderFilter]
@@ -86,7 +94,11 @@ async def list_orders(
 
 
 @get(
-    "/positions", summary="Open positions with their unrealized P&L", guards=[requires_read_access]
+    "/positions",
+    summary="Open positions with their unrealized P&L",
+    guards=[requires_read_access],
+    security=READ_ACCESS,
+    responses=errors(401),
 )
 async def list_positions(
     request: Request[Any, Any, Any],
@@ -136,6 +148,7 @@ def _position(bracket: Bracket, mark: Decimal | None) -> PositionView:
 
 
 _ADMIN = (requires_admin_token,)
+_SWITCH_ERRORS = errors(401, 403, 413, e403="API_TOKEN is not set: set it to use the admin API")
 
 
 class SwitchBody(msgspec.Struct):
@@ -155,22 +168,52 @@ async def _switch(request: Request[Any, Any, Any], state: TradingState) -> Tradi
     return TradingStateView(state.value, reason)
 
 
-@post("/admin/halt", summary="Kill switch: deny every signal", status_code=200, guards=_ADMIN)
+@post(
+    "/admin/halt",
+    summary="Kill switch: deny every signal",
+    status_code=200,
+    guards=_ADMIN,
+    security=READ_ACCESS,
+    responses=_SWITCH_ERRORS,
+    operation_class=SwitchOperation,
+)
 async def halt(request: Request[Any, Any, Any]) -> TradingStateView:
     return await _switch(request, TradingState.HALTED)
 
 
-@post("/admin/reduce-only", summary="Deny entries, allow exits", status_code=200, guards=_ADMIN)
+@post(
+    "/admin/reduce-only",
+    summary="Deny entries, allow exits",
+    status_code=200,
+    guards=_ADMIN,
+    security=READ_ACCESS,
+    responses=_SWITCH_ERRORS,
+    operation_class=SwitchOperation,
+)
 async def reduce_only(request: Request[Any, Any, Any]) -> TradingStateView:
     return await _switch(request, TradingState.REDUCING)
 
 
-@post("/admin/resume", summary="Trade normally again", status_code=200, guards=_ADMIN)
+@post(
+    "/admin/resume",
+    summary="Trade normally again",
+    status_code=200,
+    guards=_ADMIN,
+    security=READ_ACCESS,
+    responses=_SWITCH_ERRORS,
+    operation_class=SwitchOperation,
+)
 async def resume(request: Request[Any, Any, Any]) -> TradingStateView:
     return await _switch(request, TradingState.ACTIVE)
 
 
-@get("/admin/state", summary="The trading state", guards=[requires_read_access])
+@get(
+    "/admin/state",
+    summary="The trading state",
+    guards=[requires_read_access],
+    security=READ_ACCESS,
+    responses=errors(401),
+)
 async def trading_state(request: Request[Any, Any, Any]) -> TradingStateView:
     state = await asyncio.to_thread(services_of(request).execution.trading_state)
     return TradingStateView(state.value)

@@ -11,18 +11,19 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl, unquote, urlencode
 
-import msgspec
 from a2wsgi import WSGIMiddleware
 from litestar import Request, Response, asgi, get
 from litestar.datastructures import Cookie
 from litestar.exceptions import HTTPException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.response.base import ASGIResponse
 from prometheus_client.exposition import generate_latest
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
+from app.entrypoints.web.answers import READ_ACCESS, CircuitState, Health, Readiness, errors
 from app.entrypoints.web.connection import services_of
 from app.entrypoints.web.guards import (
     COOKIE,
@@ -43,7 +44,6 @@ _COOKIE_SECONDS = 12 * 3600
 LATENCY_QUANTILES = (0.5, 0.9, 0.99)
 # Prometheus' text format 0.0.4, which every Prometheus reads (Litestar adds the charset)
 _PROMETHEUS_TEXT = "text/plain; version=0.0.4"
-_json = msgspec.json.Encoder()
 
 
 def dashboard_app(redis_url: str) -> Flask:
@@ -230,8 +230,10 @@ def _summary(name: str, doc: str, values: tuple[float, ...]) -> Metric:
     summary="Prometheus metrics",
     media_type=_PROMETHEUS_TEXT,
     guards=[requires_metrics_access],
+    security=READ_ACCESS,
+    responses=errors(401, 503),
 )
-async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
+async def metrics(request: Request[Any, Any, Any]) -> Response[str]:
     """Signals, queue, RQ registries, orders, brackets, risk decisions, trading state and
     latencies, in Prometheus text."""
     collector = SnapshotCollector(services_of(request).metrics)
@@ -241,27 +243,28 @@ async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
         raise HTTPException(
             status_code=503, detail=f"the metrics could not be read now ({exc}); scrape again."
         ) from exc
-    return Response(body, media_type=_PROMETHEUS_TEXT)
+    return Response(body.decode(), media_type=_PROMETHEUS_TEXT)
 
 
 @get("/health", summary="The process is up")
-async def health() -> dict[str, str]:
-    return {"status": "ok"}
+async def health() -> Health:
+    return Health("ok")
 
 
-@get("/ready", summary="Redis and the database are reachable, and the monitor finishes rounds")
-async def ready(request: Request[Any, Any, Any]) -> Response[bytes]:
+@get(
+    "/ready",
+    summary="Redis and the database are reachable, and the monitor finishes rounds",
+    responses={503: ResponseSpec(Readiness, description="not ready: checks say which")},
+)
+async def ready(request: Request[Any, Any, Any]) -> Response[Readiness]:
     """`checks` decide the status; `venues` shows each venue's circuit state (closed, open,
     half_open, or unknown before a worker or the monitor used it) without deciding it."""
     services = services_of(request)
     checks = await services.readiness()
     ok = all(v == "ok" for v in checks.values())
-    status = {"status": "ready" if ok else "not ready", "checks": checks}
-    venues = await services.venue_states()
+    venues = cast("dict[str, CircuitState]", await services.venue_states())
     return Response(
-        _json.encode({**status, "venues": venues}),
-        status_code=200 if ok else 503,
-        media_type="application/json",
+        Readiness("ready" if ok else "not ready", checks, venues), status_code=200 if ok else 503
     )
 
 

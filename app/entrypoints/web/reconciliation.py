@@ -10,6 +10,7 @@ import msgspec
 from litestar import Request, get
 from litestar.params import FromQuery
 
+from app.entrypoints.web.answers import READ_ACCESS, errors
 from app.entrypoints.web.connection import services_of
 from app.entrypoints.web.guards import requires_read_access
 from app.ports.reconciliation import KeyState, VenueRun
@@ -24,6 +25,8 @@ class ReconciliationView(msgspec.Struct):
     "/reconciliation",
     summary="The book against each venue: balances, positions and drift",
     guards=[requires_read_access],
+    security=READ_ACCESS,
+    responses=errors(401),
 )
 async def reconciliation(
     request: Request[Any, Any, Any], venue: FromQuery[str | None] = None

@@ -10,10 +10,11 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Request, get
 from litestar.di import NamedDependency, Provide
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from app.domain.signals import SignalStatus
+from app.entrypoints.web.answers import READ_ACCESS, errors
 from app.entrypoints.web.connection import services_of
 from app.entrypoints.web.guards import requires_read_access
 from app.ports.execution import OrderQuery
@@ -29,14 +30,35 @@ class SignalFilter:
     ] = None
     strategy: FromQuery[str | None] = None
     symbol: FromQuery[str | None] = None
-    since: FromQuery[datetime | None] = None
+    # read as text and parsed here: Litestar would take a number (since=0.5) for a timestamp
+    since_text: Annotated[
+        str | None,
+        QueryParameter(
+            name="since",
+            description="ISO 8601 time; without a zone it is UTC",
+            schema_extra={"format": "date-time"},
+        ),
+    ] = None
     before: Annotated[str | None, QueryParameter(description="`next` of the previous page")] = None
     limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50
 
     def __post_init__(self) -> None:
-        if self.since is not None:  # a time without a zone is UTC
-            zoned = self.since if self.since.tzinfo else self.since.replace(tzinfo=UTC)
-            self.since = zoned.astimezone(UTC)
+        self._since = None if self.since_text is None else _utc_time(self.since_text)
+
+    @property
+    def since(self) -> datetime | None:
+        return self._since
+
+
+def _utc_time(text: str) -> datetime:
+    """An ISO 8601 time (a time without a zone is UTC); numbers are not times."""
+    try:
+        moment = datetime.fromisoformat(text)
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise ValidationException(
+            extra=[{"key": "since", "message": "must be an ISO time such as 2024-05-01T12:00:00Z"}]
+        ) from None
 
 
 class SignalPage(msgspec.Struct):
@@ -49,6 +71,8 @@ class SignalPage(msgspec.Struct):
     summary="List signals, newest first",
     guards=[requires_read_access],
     dependencies={"filters": Provide(SignalFilter, sync_to_thread=False)},
+    security=READ_ACCESS,
+    responses=errors(400, 401),
 )
 async def list_signals(
     request: Request[Any, Any, Any], filters: NamedDependency[SignalFilter]
@@ -59,7 +83,11 @@ async def list_signals(
 
 
 @get(
-    "/signals/{signal_id:str}", summary="One signal with its history", guards=[requires_read_access]
+    "/signals/{signal_id:str}",
+    summary="One signal with its history",
+    guards=[requires_read_access],
+    security=READ_ACCESS,
+    responses=errors(401, 404, e404="no signal with that id"),
 )
 async def get_signal(request: Request[Any, Any, Any], signal_id: FromPath[str]) -> SignalView:
     services = services_of(request)

@@ -6,16 +6,19 @@ from the scope, without Litestar's header map.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, post
-from litestar.params import FromPath
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import Parameter
 from litestar.response.base import ASGIResponse
 
 from app.config.settings import MAX_BODY_BYTES, TRADINGVIEW_IPS
 from app.domain.auth import secret_matches, signature_matches
 from app.domain.dialects import AlertError, InvalidAlert, parse_alert
+from app.entrypoints.web.answers import WEBHOOK_ACCESS, AlertNotQueued, AlertQueued, errors
+from app.entrypoints.web.bodies import WebhookOperation
 from app.entrypoints.web.connection import header, sender, services_of
 
 _json = msgspec.json.Encoder()
@@ -91,17 +94,65 @@ async def _webhook(request: Request[Any, Any, Any], strategy: str | None) -> ASG
     )
 
 
-@post("/webhook", request_max_body_size=MAX_BODY_BYTES, summary="Receive an alert")
+# What the webhook answers, as the README's table says (documentation only: the handler builds
+# its answers itself, off Litestar's response path)
+_ANSWERS = {
+    202: ResponseSpec(AlertQueued, description="kept; an RQ job follows", generate_examples=False),
+    200: ResponseSpec(
+        AlertNotQueued,
+        description="recorded, not queued: filtered, stale or duplicate",
+        generate_examples=False,
+    ),
+    **errors(
+        400,
+        401,
+        403,
+        413,
+        422,
+        429,
+        503,
+        e400="unparseable: not any supported dialect",
+        e401="unauthorized: the secret is missing or wrong, or the X-Signature does not match",
+        e403="forbidden: TRADINGVIEW_IPS_ONLY is set and the sender is not TradingView",
+        e422="invalid: a field is wrong; field names it",
+        e429="rate_limited: over RATE_LIMIT_PER_MINUTE for this strategy",
+        e503="unavailable: neither Redis nor the database could keep the alert; send it again",
+    ),
+}
+
+
+@post(
+    "/webhook",
+    summary="Receive an alert",
+    request_max_body_size=MAX_BODY_BYTES,
+    status_code=202,
+    responses=_ANSWERS,
+    operation_class=WebhookOperation,
+    security=WEBHOOK_ACCESS,
+)
 async def webhook(request: Request[Any, Any, Any]) -> ASGIResponse:
     """Receive an alert in any supported dialect (JSON or text)."""
     return await _webhook(request, None)
 
 
 @post(
-    "/webhook/{strategy:str}", request_max_body_size=MAX_BODY_BYTES, summary="Alert for a strategy"
+    "/webhook/{strategy:str}",
+    summary="Alert for a strategy",
+    request_max_body_size=MAX_BODY_BYTES,
+    status_code=202,
+    responses={**_ANSWERS, **errors(404, e404="no such route: a strategy name holds no slash")},
+    operation_class=WebhookOperation,
+    security=WEBHOOK_ACCESS,
 )
 async def webhook_for_strategy(
-    request: Request[Any, Any, Any], strategy: FromPath[str]
+    request: Request[Any, Any, Any],
+    strategy: Annotated[
+        str,
+        Parameter(
+            description="the strategy whose settings apply (it wins over one in the alert)",
+            schema_extra={"pattern": r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$"},
+        ),
+    ],
 ) -> ASGIResponse:
     """Receive an alert for the named strategy (its per-strategy settings apply)."""
     return await _webhook(request, strategy[:100])
