@@ -89,8 +89,9 @@ def most_connections(formation: dict[str, int], pool: int, overflow: int, web: i
 
 def test_the_app_json_formation_fits_an_essential_plan_as_the_readme_says() -> None:
     formation = {name: process["quantity"] for name, process in APP["formation"].items()}
-    pool, overflow = int(APP["env"]["DB_POOL_SIZE"]["value"]), int(
-        APP["env"]["DB_MAX_OVERFLOW"]["value"]
+    pool, overflow = (
+        int(APP["env"]["DB_POOL_SIZE"]["value"]),
+        int(APP["env"]["DB_MAX_OVERFLOW"]["value"]),
     )
     with_app_json = most_connections(formation, pool, overflow, BUILDPACK_WEB_CONCURRENCY)
     with_defaults = most_connections(formation, 5, 5, BUILDPACK_WEB_CONCURRENCY)
