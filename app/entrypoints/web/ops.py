@@ -249,7 +249,7 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/ready", summary="Redis and the database are reachable, and the monitor finishes rounds")
+@get("/ready", summary="Redis and the database answer; a forwarder and the monitor are at work")
 async def ready(request: Request[Any, Any, Any]) -> Response[bytes]:
     """`checks` decide the status; `venues` shows each venue's circuit state (closed, open,
     half_open, or unknown before a worker or the monitor used it) without deciding it."""
