@@ -17,7 +17,7 @@ $(BIN)/.installed: pyproject.toml
 
 setup: $(BIN)/.installed ## create .venv and install signalgate with its dev tools
 
-run: setup ## run the service locally: Redis (embedded if none), SQLite, web; sends a sample alert
+run: setup ## run the service locally (settings from .env too): Redis, SQLite, every process; sends a sample alert
 	$(BIN)/signalgate run
 
 lint: setup ## ruff, ruff format, mypy --strict, import-linter contracts
