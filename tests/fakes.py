@@ -72,6 +72,13 @@ class FakeInbox:
     def _keep(self, record: SignalRecord) -> None:
         self.entries.append((f"{next(self._ids)}-0", record))
 
+    # InboxLookup
+    async def find(self, signal_id: str) -> SignalRecord | None:
+        if self.down:
+            raise Unavailable("inbox down")
+        kept = (r for i, r in self.entries if i not in self.acked and r.id == signal_id)
+        return next((r for r in kept if r.status is not SignalStatus.DUPLICATE), None)
+
     # InboxReader
     def read(self, count: int, block_ms: int) -> list[tuple[str, SignalRecord]]:
         if self.down:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import importlib
+import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
@@ -15,15 +16,21 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from app.adapters.candle_columns import ColumnsError, columns, header_names, headerless
 from app.domain.market import Candle, OrderBook, Tick
 from app.domain.synthetic import BookShape, SyntheticMarket, book_around
 
 _YIELD_EVERY = 1_000  # unpaced feeds let other tasks run this often
-_EPOCH_MS_FROM = 100_000_000_000  # epoch numbers this large are milliseconds (s would be > 5000 AD)
+# Epoch numbers this large are in ms, µs or ns: in the next smaller unit each would be > 5000 AD.
+_EPOCH_UNITS = ((Decimal(10) ** 17, 10**9), (Decimal(10) ** 14, 10**6), (Decimal(10) ** 11, 10**3))
 
 
 class ReplayError(ValueError):
     """A recorded file cannot be replayed; the message names the line and column."""
+
+
+class MissingSymbol(ReplayError):
+    """The file has no symbol column and no symbol was given for its rows."""
 
 
 class SyntheticFeed:
@@ -163,19 +170,65 @@ _CANDLE_COLUMNS = ("open", "high", "low", "close")
 def read_csv(path: Path, *, symbol: str | None = None) -> list[Candle | Tick]:
     """Candles (open, high, low, close, volume) or ticks (price, optional volume) from a CSV.
 
-    Columns by header name: timestamp (ISO 8601, naive read as UTC, or epoch seconds or
-    milliseconds), symbol (else the `symbol` argument). Numbers are parsed as Decimal.
+    Columns by header name (`candle_columns` lists the aliases and the headerless layouts of
+    ccxt and Binance): timestamp (ISO 8601, naive read as UTC, or epoch s, ms, µs or ns), symbol
+    (else the `symbol` argument). Numbers are parsed as Decimal.
 
     Raises:
         ReplayError: a missing column, or a bad value (naming its line and column), or a time
             earlier than the row before.
     """
-    with path.open(newline="", encoding="utf-8") as file:
-        reader = csv.DictReader(file)
-        header = [name.strip().lower() for name in reader.fieldnames or []]
-        reader.fieldnames = header
-        rows = ((reader.line_num, row) for row in reader)  # line_num: the row's last line
+    with path.open(newline="", encoding="utf-8-sig") as file:  # -sig: a spreadsheet's BOM
+        reader = csv.reader(file)
+        first = next(reader, None)
+        if first is None:
+            raise ReplayError(f"{path} is empty; give it a header and rows.")
+        try:
+            header, named = columns(first)
+        except ColumnsError as error:
+            raise ReplayError(
+                f"{path}: {error}; add a header line such as timestamp,open,high,low,close,volume."
+            ) from None
+        rows: Iterable[tuple[int, dict[str, str]]]
+        rows = ((reader.line_num, dict(zip(header, row, strict=False))) for row in reader)
+        if not named:
+            rows = _chain((1, dict(zip(header, first, strict=True))), rows)
         return _parse_rows(path, header, rows, symbol)
+
+
+def read_json(path: Path, *, symbol: str | None = None) -> list[Candle | Tick]:
+    """Candles from a JSON list of rows as ccxt's `fetch_ohlcv` (or Binance's klines) answers.
+
+    Raises:
+        ReplayError: the file is not such a list, or as `read_csv` (lines count rows from 1).
+    """
+    try:
+        data = json.loads(path.read_bytes(), parse_float=str, parse_int=str)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ReplayError(f"{path} is not JSON ({error}).") from None
+    if not isinstance(data, list) or not data or not isinstance(data[0], list):
+        raise ReplayError(
+            f"{path} is not a list of candle rows as ccxt's fetch_ohlcv returns; "
+            "save its answer as it comes."
+        )
+    try:
+        header = list(headerless(len(data[0])))
+    except ColumnsError as error:
+        raise ReplayError(f"{path}: {error}.") from None
+    rows = ((n, _json_row(header, row)) for n, row in enumerate(data, 1))
+    return _parse_rows(path, header, rows, symbol)
+
+
+def _json_row(header: list[str], row: object) -> dict[str, str]:
+    values = row if isinstance(row, list) else []  # a row that is no list: every value missing
+    return dict(zip(header, (_text(value) for value in values), strict=False))
+
+
+def _chain(
+    first: tuple[int, dict[str, str]], rest: Iterable[tuple[int, dict[str, str]]]
+) -> Iterable[tuple[int, dict[str, str]]]:
+    yield first
+    yield from rest
 
 
 def read_parquet(path: Path, *, symbol: str | None = None) -> list[Candle | Tick]:
@@ -189,7 +242,7 @@ def read_parquet(path: Path, *, symbol: str | None = None) -> list[Candle | Tick
     except ImportError as error:
         raise ReplayError(f"{path}: reading Parquet needs pyarrow, not installed.") from error
     table = parquet.read_table(path)
-    header = [str(name).strip().lower() for name in table.column_names]
+    header = header_names([str(name) for name in table.column_names])
     records: list[dict[str, Any]] = table.rename_columns(header).to_pylist()
     rows = ((n, {k: _text(v) for k, v in record.items()}) for n, record in enumerate(records, 1))
     return _parse_rows(path, header, rows, symbol)
@@ -209,11 +262,11 @@ def _parse_rows(
 ) -> list[Candle | Tick]:
     candles = all(name in header for name in _CANDLE_COLUMNS)
     needed = ["timestamp", *(_CANDLE_COLUMNS if candles else ("price",))]
-    if symbol is None:
-        needed.append("symbol")
     missing = [name for name in needed if name not in header]
     if missing:
         raise ReplayError(f"{path}: missing column(s) {', '.join(missing)} in the header.")
+    if symbol is None and "symbol" not in header:
+        raise MissingSymbol(f"{path} has no symbol column; name the symbol of its rows.")
     out: list[Candle | Tick] = []
     previous: datetime | None = None
     for line, row in rows:
@@ -283,11 +336,11 @@ class _Fields:
             epoch = None
         try:
             if epoch is not None and epoch.is_finite():
-                seconds = epoch / 1000 if abs(epoch) >= _EPOCH_MS_FROM else epoch
-                return datetime.fromtimestamp(float(seconds), UTC)
+                per_second = next((n for above, n in _EPOCH_UNITS if abs(epoch) >= above), 1)
+                return datetime.fromtimestamp(float(epoch / per_second), UTC)
             at = datetime.fromisoformat(text)
         except (ValueError, OverflowError, OSError):
             pass
         else:
             return at if at.tzinfo else at.replace(tzinfo=UTC)
-        raise self._fail(column, f"{text!r} is neither an ISO 8601 time nor epoch s or ms.")
+        raise self._fail(column, f"{text!r} is neither an ISO 8601 time nor an epoch number.")

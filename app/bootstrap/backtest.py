@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from app.adapters.market_data import ReplayError, read_csv, read_parquet
+from app.adapters.market_data import MissingSymbol, ReplayError, read_csv, read_json, read_parquet
 
-__all__ = ["ReplayError"]
+__all__ = ["MissingSymbol", "ReplayError"]
 from app.adapters.memory_execution import MemoryExecutionStore
 from app.adapters.paper.exchange import PaperExchange
 from app.adapters.png_chart import line_chart
@@ -22,14 +22,22 @@ def build_backtest(config: BacktestConfig) -> Backtest:
     return Backtest(config, store=MemoryExecutionStore(), open_venue=PaperExchange)
 
 
-def read_candles(path: Path) -> Sequence[Candle | Tick]:
-    """The rows of a CSV (or, with pyarrow, Parquet) file.
+def read_candles(path: Path, symbol: str | None = None) -> Sequence[Candle | Tick]:
+    """The rows of a CSV, JSON (ccxt's fetch_ohlcv answer) or, with pyarrow, Parquet file;
+    `symbol` is the symbol of rows in a file without a symbol column.
 
     Raises:
+        MissingSymbol: the file has no symbol column and `symbol` is None.
         ReplayError: the file cannot be read as market data; the message says why.
         ImportError: a Parquet file without pyarrow installed.
     """
-    return read_parquet(path) if path.suffix == ".parquet" else read_csv(path)
+    match path.suffix.lower():
+        case ".parquet":
+            return read_parquet(path, symbol=symbol)
+        case ".json":
+            return read_json(path, symbol=symbol)
+        case _:
+            return read_csv(path, symbol=symbol)
 
 
 def equity_chart(equity: Sequence[float], baseline: float) -> bytes:

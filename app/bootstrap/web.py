@@ -32,6 +32,7 @@ from app.ports.metrics import MetricsSource
 from app.ports.reconciliation import ReconciliationStore
 from app.ports.signals import SignalReader
 from app.services.intake import Forwarder, Intake
+from app.services.signal_lookup import SignalLookup
 
 # A forwarder whose heartbeat (every second) is older than this is dead or stuck.
 FORWARDER_STALE_SECONDS = 5.0
@@ -52,6 +53,12 @@ class Services:
     @property
     def reader(self) -> SignalReader:
         return self.signals
+
+    @cached_property
+    def lookup(self) -> SignalLookup:
+        """One signal by id: from SQL, or from the inbox before the forwarder has moved it."""
+        assert self._async_redis is not None, "call startup() first"
+        return SignalLookup(self.signals, RedisInbox(self._async_redis))
 
     @cached_property
     def execution(self) -> ExecutionStore:

@@ -45,20 +45,26 @@ class OrderType(enum.StrEnum):
 class StopKind(enum.StrEnum):
     PRICE = "price"  # absolute stop price
     PERCENT = "percent"  # percent away from the entry
+    DISTANCE = "distance"  # price units away from the entry (PineConnector's sl=)
     TRAILING = "trailing"  # trailing distance in percent
 
 
-class TakeProfit(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """One take-profit target: an absolute price or a percent from entry, and its share."""
+class TakeProfit(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    """One take-profit target: an absolute price, a percent from the entry or a distance from it
+    in price units, and its share. Percents and distances are measured from the fill.
+
+    Defaults are left out when stored: a worker of the previous release (a deploy's overlap)
+    still reads every target without a distance."""
 
     price: Decimal | None = None
     percent: Decimal | None = None
     share: Decimal = Decimal(1)  # fraction of the position this target closes
+    distance: Decimal | None = None
 
 
 class StopLoss(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     kind: StopKind
-    value: Decimal  # a price for PRICE, a percent for PERCENT and TRAILING
+    value: Decimal  # a price (PRICE), a percent (PERCENT, TRAILING), price units (DISTANCE)
 
 
 class Link(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -1,6 +1,9 @@
 """Bracket target prices: take-profit and stop-loss prices from a signal and the entry price,
 the amounts of the take-profit legs, and the trailing stop's moves. Pure code.
 
+Percents and distances are measured from the entry price given: the reference price before the
+entry is sent (to size and check it), then the entry's fill (`retarget`).
+
 Rounding to the price step always favours the trader's request: a take-profit is rounded away
 from the entry (never onto or across it) and a stop-loss away from the entry too (never tighter
 than asked, so a stop is not hit by the rounding alone).
@@ -101,15 +104,23 @@ def _shares(take_profits: Sequence[TakeProfit]) -> tuple[Decimal, ...]:
 
 
 def _take_profit_price(tp: TakeProfit, long: bool, entry: Decimal, market: Market) -> Decimal:
-    if tp.price is not None and tp.percent is not None:
-        raise ValueError("a take-profit has both a price and a percent; give one of them")
+    given = [value for value in (tp.price, tp.percent, tp.distance) if value is not None]
+    if len(given) > 1:
+        raise ValueError(
+            "a take-profit has more than one of a price, a percent and a distance; give one"
+        )
     if tp.price is not None:
         raw = _positive(tp.price, "take-profit price")
     elif tp.percent is not None:
         percent = _positive(tp.percent, "take-profit percent")
         raw = entry * (_ONE + percent / _HUNDRED if long else _ONE - percent / _HUNDRED)
+    elif tp.distance is not None:
+        distance = _positive(tp.distance, "take-profit distance")
+        raw = entry + distance if long else entry - distance
     else:
-        raise ValueError("a take-profit has neither a price nor a percent; give one of them")
+        raise ValueError(
+            "a take-profit has neither a price, a percent nor a distance; give one of them"
+        )
     price = _ceil(raw, market.price_step) if long else _floor(raw, market.price_step)
     if long and price <= entry:
         raise ValueError(f"the take-profit {raw} is not above the long entry at {entry}")
@@ -124,6 +135,9 @@ def _take_profit_price(tp: TakeProfit, long: bool, entry: Decimal, market: Marke
 def _stop_price(stop: StopLoss, long: bool, entry: Decimal, market: Market) -> Decimal:
     if stop.kind is StopKind.PRICE:
         raw = _positive(stop.value, "stop-loss price")
+    elif stop.kind is StopKind.DISTANCE:
+        distance = _positive(stop.value, "stop-loss distance")
+        raw = entry - distance if long else entry + distance
     else:
         percent = _positive(stop.value, f"{stop.kind} stop-loss percent")
         raw = entry * (_ONE - percent / _HUNDRED if long else _ONE + percent / _HUNDRED)

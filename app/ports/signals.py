@@ -49,6 +49,18 @@ class Inbox(Protocol):
         ...
 
 
+class InboxLookup(Protocol):
+    """One record in the inbox by its signal id, before the forwarder has moved it to SQL."""
+
+    async def find(self, signal_id: str) -> SignalRecord | None:
+        """The record admitted under `signal_id` and not forwarded yet, or None.
+
+        Raises:
+            Unavailable: the inbox could not be reached.
+        """
+        ...
+
+
 class InboxReader(Protocol):
     """The forwarder's side of the inbox: records kept by `Inbox.admit`, at least once."""
 

@@ -19,7 +19,7 @@ from app.adapters.redis.lease import HEARTBEAT_KEY, LEASE_KEY
 from app.bootstrap.monitor import LEASE_SECONDS
 from tests.e2e.conftest import Service
 from tests.e2e.test_serve import send
-from tests.integration.helpers import eventually
+from tests.integration.helpers import eventually, forwarded
 
 BOUND = 60.0  # a hang, not a speed
 # two lease periods, and slack for starting processes on a busy two-core test machine
@@ -58,7 +58,7 @@ def executed(service: Service) -> tuple[str, dict[str, object]]:
     sent = send(service, "--symbol", "BINANCE:BTCUSDT", "--qty", "0.01", "--tp", "5%", "--sl", "5%")
     assert sent.returncode == 0, sent.stdout + sent.stderr
     signal_id = sent.stdout.split('"signal_id":"')[1].split('"')[0]
-    eventually(lambda: service.get(f"/signals/{signal_id}").json()["status"] == "queued")
+    eventually(lambda: forwarded(service.env["REDIS_URL"], signal_id))
     worker = subprocess.run(
         [sys.executable, "-m", "app.entrypoints.cli", "worker", "--burst"],
         env=service.env, capture_output=True, timeout=BOUND, check=False,

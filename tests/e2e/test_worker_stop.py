@@ -10,7 +10,7 @@ from collections.abc import Callable
 from tests.e2e.conftest import Service
 from tests.e2e.test_serve import send
 from tests.fake_binance import serve_fake_binance
-from tests.integration.helpers import eventually
+from tests.integration.helpers import eventually, forwarded
 
 BOUND = 60.0  # a hang, not a speed
 
@@ -27,7 +27,7 @@ def test_a_worker_that_traded_on_a_ccxt_venue_stops_without_an_error(
         sent = send(service, "--symbol", "BTCUSDT", "--qty", "0.001", "--sl", "2%")
         assert sent.returncode == 0, sent.stdout + sent.stderr
         signal_id = sent.stdout.split('"signal_id":"')[1].split('"')[0]
-        eventually(lambda: service.get(f"/signals/{signal_id}").json()["status"] == "queued")
+        eventually(lambda: forwarded(service.env["REDIS_URL"], signal_id))
         worker = subprocess.run(
             [sys.executable, "-m", "app.entrypoints.cli", "worker", "--burst"],
             env=service.env, capture_output=True, text=True, timeout=BOUND, check=False,

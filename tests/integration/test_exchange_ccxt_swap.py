@@ -1,9 +1,10 @@
-"""`CcxtExchange` on perpetual swaps: real, unmodified ccxt `binanceusdm` against the local fake."""
+"""`CcxtExchange` on perpetual swaps: real, unmodified ccxt `binanceusdm` against the local fake
+(tests/venues/binance_usdm.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -15,9 +16,10 @@ from app.adapters.ccxt.profiles import ScanOrders
 from app.domain.market import MarketKind
 from app.domain.orders import OrderKind, OrderRequest, OrderState, Side
 from app.ports.errors import InsufficientFunds, InvalidOrder, OutcomeUnknown
-from tests.fake_binance import RunningFake, serve_fake_binance
-from tests.fake_binance_usdm import FakeBinanceUsdm
-from tests.integration.test_exchange_ccxt import binance
+from tests.integration.test_exchange_ccxt import FAST
+from tests.venues.binance import API_KEY, API_SECRET, BinanceDialect, spot
+from tests.venues.binance_usdm import BinanceUsdm, usdm
+from tests.venues.http import Served, serve
 
 pytestmark = pytest.mark.anyio
 
@@ -26,18 +28,30 @@ ORDER = "/fapi/v1/order"
 
 
 @pytest.fixture
-def fake() -> Iterator[RunningFake]:
-    with serve_fake_binance(FakeBinanceUsdm()) as running:
+def fake() -> Iterator[Served[BinanceUsdm]]:
+    with serve(usdm()) as running:
         yield running
 
 
-def venue(fake: RunningFake) -> FakeBinanceUsdm:
-    assert isinstance(fake.venue, FakeBinanceUsdm)
-    return fake.venue
+def sent(venue: BinanceDialect, method: str, path: str) -> int:
+    with venue.lock:
+        return venue.requests.count((method, path))
 
 
-def usdm(fake: RunningFake, **overrides: Any) -> AbstractAsyncContextManager[CcxtExchange]:
-    return binance(fake, "binanceusdm", **overrides)
+@asynccontextmanager
+async def adapter(
+    fake: Served[Any], exchange_id: str = "binanceusdm", **overrides: Any
+) -> AsyncIterator[CcxtExchange]:
+    """The ccxt adapter on the fake, quick to give up (tests wait less)."""
+    settings: dict[str, Any] = {
+        "mode": "testnet", "api_key": API_KEY, "secret": API_SECRET, "base_url": fake.url,
+        "timeout_ms": 500, "retry": FAST, "options": {"recvWindow": 300},
+    } | overrides  # fmt: skip
+    exchange = CcxtExchange(exchange_id, **settings)
+    try:
+        yield exchange
+    finally:
+        await exchange.close()
 
 
 def market(cid: str, side: Side, amount: str, *, reduce_only: bool = False) -> OrderRequest:
@@ -46,24 +60,25 @@ def market(cid: str, side: Side, amount: str, *, reduce_only: bool = False) -> O
     )  # fmt: skip
 
 
-async def test_perpetual_markets_are_swaps_settled_in_usdt(fake: RunningFake) -> None:
-    async with usdm(fake) as exchange:
+async def test_perpetual_markets_are_swaps_settled_in_usdt(fake: Served[BinanceUsdm]) -> None:
+    async with adapter(fake) as exchange:
         markets = await exchange.markets()
 
     assert list(markets) == [BTC]
     btc = markets[BTC]
     assert (btc.kind, btc.settle, btc.base, btc.quote) == (MarketKind.SWAP, "USDT", "BTC", "USDT")
-    assert (btc.amount_step, btc.min_amount, btc.price_step) == (
-        Decimal("0.001"), Decimal("0.001"), Decimal("0.1")
+    assert (btc.amount_step, btc.min_amount, btc.price_step, btc.min_cost) == (
+        Decimal("0.001"), Decimal("0.001"), Decimal("0.1"), Decimal(100)
     )  # fmt: skip
+    assert btc.contract_size == 1
     assert exchange.capabilities.reduce_only
     assert not exchange.capabilities.spot_locks_resting_sells
 
 
 async def test_a_position_is_opened_with_leverage_seen_and_closed_reduce_only(
-    fake: RunningFake,
+    fake: Served[BinanceUsdm],
 ) -> None:
-    async with usdm(fake) as exchange:
+    async with adapter(fake) as exchange:
         await exchange.set_leverage(BTC, Decimal(10))
         opened = await exchange.create_order(market("sg-open-1", Side.BUY, "0.02"))
         [position] = await exchange.positions()
@@ -74,7 +89,8 @@ async def test_a_position_is_opened_with_leverage_seen_and_closed_reduce_only(
         )
         after = await exchange.positions()
 
-    assert venue(fake).positions["BTCUSDT"].leverage == 10
+    venue = fake.venue
+    assert venue.leverage["BTCUSDT"] == 10
     assert opened.state is OrderState.FILLED
     assert position.symbol == BTC
     assert position.amount == Decimal("0.02")
@@ -87,13 +103,14 @@ async def test_a_position_is_opened_with_leverage_seen_and_closed_reduce_only(
     assert closed.state is OrderState.FILLED
     assert closed.reduce_only
     assert after == []  # a flat position is dropped
-    sent = venue(fake).futures_orders_with_client_id("sg-close-1")[0]
-    assert sent["reduceOnly"] is True
-    assert venue(fake).wallet == Decimal(10000) - Decimal("0.4")  # bought 50,010, sold 49,990
+    [sent_close] = venue.with_client_id("sg-close-1")
+    assert sent_close.reduce_only
+    # bought at 50,010, sold at 49,990, 0.05% taker fee on each side
+    assert venue.held("USDT") == Decimal(10000) - Decimal("0.4") - Decimal("1.0")
 
 
-async def test_a_short_position_has_a_negative_amount(fake: RunningFake) -> None:
-    async with usdm(fake) as exchange:
+async def test_a_short_position_has_a_negative_amount(fake: Served[BinanceUsdm]) -> None:
+    async with adapter(fake) as exchange:
         await exchange.create_order(market("sg-short-1", Side.SELL, "0.005"))
         [position] = await exchange.positions()
 
@@ -102,20 +119,20 @@ async def test_a_short_position_has_a_negative_amount(fake: RunningFake) -> None
 
 
 async def test_a_reduce_only_order_larger_than_the_position_is_refused_with_the_venue_message(
-    fake: RunningFake,
+    fake: Served[BinanceUsdm],
 ) -> None:
-    async with usdm(fake) as exchange:
+    async with adapter(fake) as exchange:
         await exchange.create_order(market("sg-open-2", Side.BUY, "0.01"))
         with pytest.raises(InvalidOrder, match="ReduceOnly Order is rejected"):
             await exchange.create_order(market("sg-close-2", Side.SELL, "0.02", reduce_only=True))
         [position] = await exchange.positions()
 
     assert position.amount == Decimal("0.01")  # untouched
-    assert venue(fake).futures_orders_with_client_id("sg-close-2") == []
+    assert fake.venue.with_client_id("sg-close-2") == []
 
 
-async def test_margin_shortfall_is_insufficient_funds(fake: RunningFake) -> None:
-    async with usdm(fake) as exchange:
+async def test_margin_shortfall_is_insufficient_funds(fake: Served[BinanceUsdm]) -> None:
+    async with adapter(fake) as exchange:
         await exchange.set_leverage(BTC, Decimal(1))
         with pytest.raises(InsufficientFunds, match="Margin is insufficient"):
             await exchange.create_order(market("sg-huge", Side.BUY, "1"))
@@ -123,60 +140,62 @@ async def test_margin_shortfall_is_insufficient_funds(fake: RunningFake) -> None
 
 @pytest.mark.parametrize("leverage", [Decimal(0), Decimal(500)])
 async def test_a_leverage_the_venue_refuses_is_an_invalid_order(
-    fake: RunningFake, leverage: Decimal
+    fake: Served[BinanceUsdm], leverage: Decimal
 ) -> None:
-    async with usdm(fake) as exchange:
+    async with adapter(fake) as exchange:
         with pytest.raises(InvalidOrder):
             await exchange.set_leverage(BTC, leverage)
 
-    assert venue(fake).positions["BTCUSDT"].leverage == 20
+    assert fake.venue.leverage["BTCUSDT"] == 20  # Binance's default, untouched
 
 
-async def test_leverage_on_a_spot_market_is_an_invalid_order(fake: RunningFake) -> None:
-    async with binance(fake) as spot:
-        with pytest.raises(InvalidOrder, match="spot market"):
-            await spot.set_leverage("BTC/USDT", Decimal(5))
-        assert await spot.positions() == []
+async def test_leverage_on_a_spot_market_is_an_invalid_order() -> None:
+    with serve(spot()) as running:
+        async with adapter(running, "binance") as exchange:
+            with pytest.raises(InvalidOrder, match="spot market"):
+                await exchange.set_leverage("BTC/USDT", Decimal(5))
+            assert await exchange.positions() == []
 
-    assert venue(fake).count("POST", "/fapi/v1/leverage") == 0
+        assert [path for _, path in running.venue.requests if "leverage" in path] == []
 
 
 async def test_a_lost_create_is_found_by_client_order_id_and_not_placed_twice(
-    fake: RunningFake,
+    fake: Served[BinanceUsdm],
 ) -> None:
-    async with usdm(fake) as exchange:
+    async with adapter(fake) as exchange:
         await exchange.markets()
-        venue(fake).fail_next("POST", ORDER, "create_then_hang")
+        fake.venue.fail_next("create", "create_then_hang")
         status = await exchange.create_order(market("sg-lost-1", Side.BUY, "0.01"))
         [position] = await exchange.positions()
 
-    orders = venue(fake).futures_orders_with_client_id("sg-lost-1")
-    assert len(orders) == 1
-    assert status.order_id == str(orders[0]["orderId"])
+    [order] = fake.venue.with_client_id("sg-lost-1")
+    assert status.order_id == order.id
     assert status.state is OrderState.FILLED
     assert position.amount == Decimal("0.01")  # one position's worth, not two
-    assert venue(fake).count("POST", ORDER) == 1
+    assert sent(fake.venue, "POST", ORDER) == 1
 
 
 async def test_a_create_the_venue_never_got_is_sent_once_more_after_its_expiry(
-    fake: RunningFake,
+    fake: Served[BinanceUsdm],
 ) -> None:
-    async with usdm(fake) as exchange:
+    async with adapter(fake) as exchange:
         await exchange.markets()
-        venue(fake).fail_next("POST", ORDER, "hang")
+        fake.venue.fail_next("create", "hang")
         status = await exchange.create_order(market("sg-lost-2", Side.BUY, "0.01"))
 
-    assert len(venue(fake).futures_orders_with_client_id("sg-lost-2")) == 1
+    assert len(fake.venue.with_client_id("sg-lost-2")) == 1
     assert status.state is OrderState.FILLED
-    assert venue(fake).count("POST", ORDER) == 2
-    assert venue(fake).count("GET", ORDER) == 2
+    assert sent(fake.venue, "POST", ORDER) == 2
+    assert sent(fake.venue, "GET", ORDER) == 2
 
 
-async def test_a_resting_duplicate_client_id_is_refused_and_then_found(fake: RunningFake) -> None:
+async def test_a_resting_duplicate_client_id_is_refused_and_then_found(
+    fake: Served[BinanceUsdm],
+) -> None:
     resting = OrderRequest(
         "sg-rest-1", BTC, Side.BUY, OrderKind.LIMIT, Decimal("0.01"), price=Decimal(40000)
     )
-    async with usdm(fake) as exchange:
+    async with adapter(fake) as exchange:
         first = await exchange.create_order(resting)
         with pytest.raises(InvalidOrder, match="ClientOrderId is duplicated"):
             await exchange.create_order(resting)
@@ -190,36 +209,36 @@ async def test_a_resting_duplicate_client_id_is_refused_and_then_found(fake: Run
 
 @pytest.mark.parametrize("fault", ["create_then_hang", "hang"])
 async def test_a_venue_that_cannot_be_asked_by_client_id_is_scanned_instead(
-    fake: RunningFake, fault: str
+    fake: Served[BinanceUsdm], fault: str
 ) -> None:
-    async with usdm(fake) as exchange:
+    async with adapter(fake) as exchange:
         exchange.profile = msgspec.structs.replace(
             exchange.profile, lookup=ScanOrders("fetch_orders")
         )
         await exchange.markets()
-        venue(fake).fail_next("POST", ORDER, fault)
+        fake.venue.fail_next("create", fault)
         status = await exchange.create_order(market("sg-scan-1", Side.BUY, "0.01"))
         found = await exchange.fetch_order_by_client_id(BTC, "sg-scan-1")
         missing = await exchange.fetch_order_by_client_id(BTC, "sg-nobody")
 
-    [order] = venue(fake).futures_orders_with_client_id("sg-scan-1")
+    [order] = fake.venue.with_client_id("sg-scan-1")
     assert found is not None
-    assert status.order_id == found.order_id == str(order["orderId"])
+    assert status.order_id == found.order_id == order.id
     assert missing is None
-    assert venue(fake).count("GET", ORDER) == 0  # never asked by client id
-    assert venue(fake).count("GET", "/fapi/v1/allOrders") >= 2
-    assert venue(fake).count("POST", ORDER) == (1 if fault == "create_then_hang" else 2)
+    assert sent(fake.venue, "GET", ORDER) == 0  # never asked by client id
+    assert sent(fake.venue, "GET", "/fapi/v1/allOrders") >= 2
+    assert sent(fake.venue, "POST", ORDER) == (1 if fault == "create_then_hang" else 2)
 
 
 async def test_without_a_request_expiry_a_lost_create_is_never_sent_again(
-    fake: RunningFake,
+    fake: Served[BinanceUsdm],
 ) -> None:
-    async with usdm(fake) as exchange:
+    async with adapter(fake) as exchange:
         exchange.profile = msgspec.structs.replace(exchange.profile, expiry=None)
         await exchange.markets()
-        venue(fake).fail_next("POST", ORDER, "hang")
+        fake.venue.fail_next("create", "hang")
         with pytest.raises(OutcomeUnknown, match="do not expire"):
             await exchange.create_order(market("sg-noexp-1", Side.BUY, "0.01"))
 
-    assert venue(fake).count("POST", ORDER) == 1
-    assert venue(fake).futures_orders_with_client_id("sg-noexp-1") == []
+    assert sent(fake.venue, "POST", ORDER) == 1
+    assert fake.venue.with_client_id("sg-noexp-1") == []

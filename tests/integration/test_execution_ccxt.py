@@ -118,9 +118,9 @@ async def deployed(
     holds: EntryHolds | None = None,
     leverages: dict[str, Decimal] | None = None,
 ) -> AsyncIterator[Deployment]:
-    """The worker's executor and the monitor on the fake Binance (`exchange_id`: ccxt's
-    `binanceusdm` for the fake's USD-M side); `expiry=False` removes the profile's request
-    expiry (as venues without one have); `holds`: the entries a drift holds back."""
+    """The worker's executor and the monitor on the fake Binance spot (`exchange_id`: the ccxt
+    venue to trade it as); `expiry=False` removes the profile's request expiry (as venues
+    without one have); `holds`: the entries a drift holds back."""
     engine = make_engine(sqlite_url)
     store = SqlExecutionStore(engine)
     exchange = CcxtExchange(

@@ -23,8 +23,7 @@ from app.domain.risk_values import TradingState
 from app.domain.signals import Action, Signal, SignalStatus
 from app.ports.reconciliation import KeyState
 from app.services.reconciliation.reconciler import Reconciler
-from tests.fake_binance import RunningFake, serve_fake_binance
-from tests.fake_binance_usdm import FakeBinanceUsdm, Position
+from tests.fake_binance import RunningFake
 from tests.integration.test_exchange_ccxt import binance
 from tests.integration.test_execution_ccxt import (
     AMOUNT,
@@ -37,6 +36,10 @@ from tests.integration.test_execution_ccxt import (
 )
 from tests.integration.test_web_ops import AUTH, scrape
 from tests.integration.test_webhook_http import make_client
+from tests.venues import core
+from tests.venues.http import serve
+from tests.venues.road import deployed as on_the_road
+from tests.venues.roads import ROADS
 
 pytestmark = pytest.mark.anyio
 D = Decimal
@@ -238,37 +241,50 @@ BTC_SWAP = "BTC/USDT:USDT"
 async def test_a_liquidated_usdm_position_settles_its_bracket_and_is_drift(
     sqlite_url: str, redis_url: str
 ) -> None:
-    """Binance USD-M through ccxt `binanceusdm`: the venue liquidates the position; its bracket
-    (no legs: ccxt sends trigger orders to the algo-order API the fake does not serve) closes,
+    """Binance USD-M through ccxt `binanceusdm` (tests/venues/binance_usdm.py): the venue
+    liquidates the position, and cancels its open orders as Binance does; the bracket closes
     and the drift is reported."""
-    with serve_fake_binance(FakeBinanceUsdm()) as fake:
-        async with desk(fake, sqlite_url, redis_url, exchange="binanceusdm",
-                        symbols=(BTC_SWAP,)) as running:  # fmt: skip
-            d = running.deployment
-            await running.reconciler.run_once()
+    road = next(road for road in ROADS if road.name == "binanceusdm")
+    with serve(road.fake()) as served:
+        async with on_the_road(road, served, sqlite_url, redis_url) as d:
+            engine = make_engine(sqlite_url)
+            records = SqlReconciliationStore(engine, holds_cache_seconds=0)
+            reconciler = Reconciler(
+                store=d.store, records=records, venues=d.monitor.venues,
+                driver=d.monitor.driver, locks=d.monitor.locks, clock=now,
+                policies={"binanceusdm": DriftPolicy.FLAG}, symbols=(BTC_SWAP,),
+            )  # fmt: skip
+            await reconciler.run_once()
             signal_id = await d.send(
                 Signal(symbol=BTC_SWAP, action=Action.BUY, source="tradingview:native",
                        quantity=AMOUNT)
             )  # fmt: skip
             assert d.bracket(signal_id).state is BracketState.OPEN
-            await running.reconciler.run_once()
-            assert running.state(BTC_SWAP).drift == 0
-            venue = fake.venue
-            assert isinstance(venue, FakeBinanceUsdm)
-            with venue._lock:  # liquidated: the position gone, its margin lost
-                venue.positions["BTCUSDT"] = Position()
-                venue.wallet -= AMOUNT * ENTRY_ASK / 20
+            await reconciler.run_once()
+            [state] = records.states()
+            assert state.drift == 0
+            venue = d.venue
+            creates = venue.count("create")
+            with venue.lock:  # liquidated: the position gone, its margin lost, orders cancelled
+                venue.positions["BTCUSDT"] = core.Position()
+                venue.balances["USDT"][0] -= AMOUNT * ENTRY_ASK / 20
+                for order in venue.orders.values():
+                    if order.status == core.OPEN:
+                        venue.cancel(order)
 
-            await running.reconciler.run_once()
+            await reconciler.run_once()
 
             bracket = d.bracket(signal_id)
             assert bracket.state is BracketState.CLOSED
             assert (bracket.position, bracket.adjusted) == (0, -AMOUNT)
-            [step] = running.drift_steps(signal_id)
+            shown = d.signals.get(signal_id)
+            assert shown is not None
+            [step] = [s.detail or "" for s in shown.history if s.status == "drift"]
             assert (
                 "binanceusdm holds 0 BTC/USDT:USDT position where signalgate's book says 0.01"
                 in step
             )
-            state = running.state(BTC_SWAP)
+            [state] = records.states()
             assert (state.kind, state.drift, state.incidents) == ("position", 0, 1)
-            assert venue.count("POST", "/fapi/v1/order") == 1  # nothing sent for a gone position
+            assert venue.count("create") == creates  # nothing sent for a gone position
+            engine.dispose()

@@ -15,7 +15,7 @@ from app.adapters.redis.server import free_port, start_embedded
 from app.bootstrap.web import build_services
 from app.config.settings import Settings
 from app.entrypoints.web.app import create_app
-from tests.integration.helpers import eventually
+from tests.integration.helpers import eventually, forwarded
 
 AUTH = {"Authorization": "Bearer t"}
 
@@ -35,9 +35,7 @@ def test_redis_outage_spools_then_requeues_without_loss(tmp_path: Path, sqlite_u
         with TestClient(create_app(build_services(settings))) as client:
             before = post(client, 1)
             assert before["status"] == "queued"
-            eventually(
-                lambda: client.get(f"/signals/{before['signal_id']}", headers=AUTH).is_success
-            )
+            eventually(lambda: forwarded(url, before["signal_id"]))
 
             server.terminate()
             server.wait(10)

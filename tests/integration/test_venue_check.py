@@ -15,7 +15,8 @@ from app.bootstrap.venue_check import check_at_start, check_venues
 from app.bootstrap.venues import VenueSetupError
 from app.config.settings import Settings, load_settings
 from tests.fake_binance import API_KEY, API_SECRET, RunningFake, serve_fake_binance
-from tests.fake_binance_usdm import FakeBinanceUsdm
+from tests.venues.binance_usdm import usdm as usdm_account
+from tests.venues.http import serve
 
 pytestmark = pytest.mark.anyio
 
@@ -97,8 +98,8 @@ def test_a_venue_that_does_not_answer_only_warns_at_start(caplog: pytest.LogCapt
 
 
 async def test_a_swap_account_in_two_way_position_mode_is_refused() -> None:
-    with serve_fake_binance(FakeBinanceUsdm(hedged=True)) as fake:
-        perps = env(fake.url, "perps", "binanceusdm", PERPS_UNPROVEN="accept")
+    with serve(usdm_account(hedge_mode=True)) as fake:
+        perps = env(fake.url, "perps", "binanceusdm")
 
         (report,) = await check_venues(load_settings(perps), ["perps"])
 
@@ -109,8 +110,8 @@ async def test_a_swap_account_in_two_way_position_mode_is_refused() -> None:
 
 
 async def test_a_one_way_swap_account_says_so(fake: RunningFake) -> None:
-    with serve_fake_binance(FakeBinanceUsdm()) as usdm:
-        perps = env(usdm.url, "perps", "binanceusdm", PERPS_UNPROVEN="accept")
+    with serve(usdm_account()) as usdm:
+        perps = env(usdm.url, "perps", "binanceusdm")
 
         (report,) = await check_venues(load_settings(perps), ["perps"])
 

@@ -20,7 +20,7 @@ from app.bootstrap.web import build_services
 from app.config.settings import Settings
 from app.domain.signals import IntakePolicy
 from app.entrypoints.web.app import create_app
-from tests.integration.helpers import eventually
+from tests.integration.helpers import eventually, forwarded
 
 SECRET = "s3cret-Hook-Value"
 TOKEN = "api-token-123"
@@ -69,7 +69,8 @@ def test_alert_is_queued_as_a_real_rq_job_and_recorded(client, redis_url):
     assert "secret" not in json.dumps(stored["payload"])
 
     connection = redis.Redis.from_url(redis_url)
-    job = eventually(lambda: Job.fetch(f"signal-{signal_id}", connection, JSONSerializer))
+    eventually(lambda: forwarded(redis_url, signal_id))
+    job = Job.fetch(f"signal-{signal_id}", connection, JSONSerializer)
     assert job.func_name == "workers.jobs.execute_signal"
     assert job.args == [signal_id]
     queue = Queue("signals", connection=connection, serializer=JSONSerializer)

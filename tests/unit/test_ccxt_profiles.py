@@ -104,5 +104,4 @@ def test_the_installed_ccxt_is_the_one_the_profiles_and_fakes_prove() -> None:
 
 def test_a_profile_is_proven_exactly_when_a_road_test_trades_it() -> None:
     on_the_road = {road.name for road in ROADS if road.adapter is None}
-    # binance spot: also proven by tests/integration/test_execution_ccxt.py on its older fake
-    assert {name for name, profile in VENUES.items() if profile.proven} == on_the_road | {"binance"}
+    assert {name for name, profile in VENUES.items() if profile.proven} == on_the_road

@@ -48,11 +48,17 @@ def expect(dialect: str, **fields: Any) -> Signal:
     return Signal(**{**defaults, "source": f"tradingview:{dialect}", **fields})
 
 
-def tp(price: str | None = None, percent: str | None = None, share: str = "1") -> TakeProfit:
+def tp(
+    price: str | None = None,
+    percent: str | None = None,
+    share: str = "1",
+    distance: str | None = None,
+) -> TakeProfit:
     return TakeProfit(
         price=None if price is None else Decimal(price),
         percent=None if percent is None else Decimal(percent),
         share=Decimal(share),
+        distance=None if distance is None else Decimal(distance),
     )
 
 
@@ -165,11 +171,17 @@ ROUND_TRIP = [
         {"fired_at": None},
     ),
     (
-        # PineConnector has no venue, alert id or time; sl=/tp= are distances from price=.
+        # PineConnector has no venue, alert id or time; sl=/tp= are distances from the fill.
         "pineconnector",
         f"{LICENSE},buy,BTCUSDT,risk=0.5,price=65000,sl=1000,tp=2000",
         "s1",
-        {"venue": None, "alert_id": None, "fired_at": None},
+        {
+            "venue": None,
+            "alert_id": None,
+            "fired_at": None,
+            "take_profits": (tp(distance="2000"),),
+            "stop_loss": sl(StopKind.DISTANCE, "1000"),
+        },
     ),
 ]
 
@@ -260,6 +272,20 @@ NATIVE = [
             stop_loss=sl(StopKind.TRAILING, "2"),
             fired_at=FIRED,
             confidence=0.9,
+        ),
+    ),
+    (
+        {
+            "symbol": "BTCUSDT",
+            "action": "sell",
+            "take_profit": [{"distance": 500, "share": 0.5}, {"percent": 2}],
+            "stop_loss": {"distance": "250.5"},
+        },
+        expect(
+            "native",
+            action=Action.SELL,
+            take_profits=(tp(distance="500", share="0.5"), tp(percent="2", share="0.5")),
+            stop_loss=sl(StopKind.DISTANCE, "250.5"),
         ),
     ),
     (
@@ -465,8 +491,8 @@ TRADERSPOST = [
             qty_mode=QtyMode.QUOTE,
             order_type=OrderType.LIMIT,
             limit_price=Decimal(64000),
-            take_profits=(tp("66000"),),
-            stop_loss=sl(StopKind.PRICE, "63000"),
+            take_profits=(tp(distance="2000"),),
+            stop_loss=sl(StopKind.DISTANCE, "1000"),
         ),
     ),
     (
@@ -485,13 +511,28 @@ TRADERSPOST = [
             quantity=Decimal(10),
             qty_mode=QtyMode.PERCENT_EQUITY,
             price=Decimal(65000),
-            take_profits=(tp("63000"),),
+            take_profits=(tp(distance="2000"),),
             stop_loss=sl(StopKind.TRAILING, "1.5"),
         ),
     ),
     (
         {"ticker": "BTCUSDT", "action": "buy"},  # TradersPost's minimal form
         expect("traderspost"),
+    ),
+    (
+        # No price: the distances are measured from the fill at execution.
+        {
+            "ticker": "BTCUSDT",
+            "action": "sell",
+            "takeProfit": {"amount": 100},
+            "stopLoss": {"type": "stop", "amount": "50.5"},
+        },
+        expect(
+            "traderspost",
+            action=Action.SELL,
+            take_profits=(tp(distance="100"),),
+            stop_loss=sl(StopKind.DISTANCE, "50.5"),
+        ),
     ),
 ]
 
@@ -636,8 +677,28 @@ PINECONNECTOR = [
             "pineconnector",
             quantity=Decimal("0.01"),
             price=Decimal(65000),
-            take_profits=(tp("66000"),),
-            stop_loss=sl(StopKind.PRICE, "64500"),
+            take_profits=(tp(distance="1000"),),
+            stop_loss=sl(StopKind.DISTANCE, "500"),
+        ),
+    ),
+    (
+        # PineConnector's alerts carry no price: the distances are measured from the fill.
+        f"{LICENSE},sell,BTCUSDT,risk=0.01,sl=500,tp=1000",
+        expect(
+            "pineconnector",
+            action=Action.SELL,
+            quantity=Decimal("0.01"),
+            take_profits=(tp(distance="1000"),),
+            stop_loss=sl(StopKind.DISTANCE, "500"),
+        ),
+    ),
+    (
+        f"{LICENSE},buy,BTCUSDT,risk=0.01,sl=500,tpprice=70000",
+        expect(
+            "pineconnector",
+            quantity=Decimal("0.01"),
+            take_profits=(tp("70000"),),
+            stop_loss=sl(StopKind.DISTANCE, "500"),
         ),
     ),
     (
@@ -674,7 +735,7 @@ PINECONNECTOR = [
             quantity=Decimal("0.2"),
             order_type=OrderType.STOP,
             stop_price=Decimal(64000),
-            stop_loss=sl(StopKind.PRICE, "64500"),
+            stop_loss=sl(StopKind.DISTANCE, "500"),
             comment="breakdown 1",
         ),
     ),
@@ -949,7 +1010,7 @@ INVALID = [
     ({**B, "comment": "bell\x07"}, "comment", "control characters"),
     ({**B, "strategy": {"name": "s"}}, "strategy", "text"),
     ({**T, "takeProfit": {"limitPrice": 1, "percent": 2}}, "takeProfit", "exactly one"),
-    ({**T, "takeProfit": {"amount": 100}}, "takeProfit.amount", "distance from the entry"),
+    ({**T, "action": "exit", "takeProfit": {"amount": 100}}, "takeProfit.amount", "from an entry"),
     ({**T, "price": 100, "stopLoss": {"amount": 200}}, "stopLoss.amount", "below zero"),
     ({**T, "stopLoss": {"type": "trailing_stop", "stopPrice": 1}}, "stopLoss.type", "trailing"),
     ({**T, "stopLoss": "64000"}, "stopLoss", "JSON object"),
@@ -979,8 +1040,10 @@ INVALID = [
     ("SYMBOL=BTCUSDT;SIGNAL=BUY;REDUCE_ONLY=maybe", "REDUCE_ONLY", "true"),
     (f"{LICENSE},closelongbuy,BTCUSDT", "command", "closelongsell"),
     (f"{LICENSE},buy,BTC-USDT-EUR", "symbol", "characters"),
-    (f"{LICENSE},buy,BTCUSDT,sl=500", "sl", "distance from the entry"),
-    (f"{LICENSE},closelong,BTCUSDT,price=1,tp=5", "tp", "distance from the entry"),
+    (f"{LICENSE},closelong,BTCUSDT,price=1,tp=5", "tp", "distance from an entry"),
+    (f"{LICENSE},closeall,BTCUSDT,sl=5", "sl", "send it with a buy or sell"),
+    (f"{LICENSE},sell,BTCUSDT,price=100,tp=100", "tp", "below zero"),
+    (f"{LICENSE},buy,BTCUSDT,sl=0", "sl", "above 0"),
     (f"{LICENSE},buylimit,BTCUSDT,risk=1", "price", "pending order needs it"),
     (f"{LICENSE},buy,BTCUSDT,price=1,tp=1,tpprice=2", "tp", "cannot both"),
     (f"{LICENSE},buy,BTCUSDT,risk={{{{strategy.order.contracts}}}}", "risk", "did not fill"),
@@ -1082,10 +1145,9 @@ ONE_NUMBER_MANY_SPELLINGS = {
         {**B, "take_profit": [66000, 67000]},  # split evenly: 0.500000 each
         {**B, "take_profit": [{"price": 66000, "share": "0.5"}, {"price": 67000, "share": 0.50}]},
     ],
-    "distance": [  # 65000.5 + 999.5 from the entry
+    "distance": [  # 999.5 from the fill
         {**T, "price": 65000.5, "takeProfit": {"amount": 999.5}},
         {**T, "price": "65000.50", "takeProfit": {"amount": "9.995e2"}},
-        {**T, "price": 65000.5, "takeProfit": {"limitPrice": 66000}},
     ],
     "octobot": ["SYMBOL=BTCUSDT;SIGNAL=BUY;VOLUME=1", "SYMBOL=BTCUSDT;SIGNAL=BUY;VOLUME=1.000"],
     "pineconnector": [

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from app.adapters.market_data import (
+    MissingSymbol,
     ReplayError,
     ReplayFeed,
     SyntheticFeed,
@@ -81,8 +82,15 @@ def test_a_bad_row_is_refused_naming_its_line(tmp_path: Path, row: str, message:
 
 
 def test_missing_columns_are_named(tmp_path: Path) -> None:
-    with pytest.raises(ReplayError, match="missing column\\(s\\) price, symbol"):
+    with pytest.raises(ReplayError, match="missing column\\(s\\) price in the header"):
         read_csv(write(tmp_path, "timestamp,volume\n1,2\n"))
+    with pytest.raises(ReplayError, match="missing column\\(s\\) timestamp in the header"):
+        read_csv(write(tmp_path, "symbol,open,high,low,close\nA/B,1,2,0.5,1.5\n"))
+
+
+def test_a_file_without_a_symbol_column_needs_the_symbol_given(tmp_path: Path) -> None:
+    with pytest.raises(MissingSymbol, match="has no symbol column"):
+        read_csv(write(tmp_path, CANDLES))
 
 
 async def test_unpaced_replay_yields_every_row_in_order(tmp_path: Path) -> None:

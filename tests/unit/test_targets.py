@@ -70,6 +70,28 @@ def targets(
             StopLoss(StopKind.PERCENT, D("1.5")),
             ("99.84", "102.90"),
         ),
+        # Distances in price units from the entry, rounded away from it too.
+        (
+            Side.BUY,
+            "100",
+            TakeProfit(distance=D("2.5")),
+            StopLoss(StopKind.DISTANCE, D("1.25")),
+            ("102.5", "98.75"),
+        ),
+        (
+            Side.SELL,
+            "100",
+            TakeProfit(distance=D("2.5")),
+            StopLoss(StopKind.DISTANCE, D("1.25")),
+            ("97.5", "101.25"),
+        ),
+        (
+            Side.BUY,
+            "101.373",
+            TakeProfit(distance=D("1.001")),
+            StopLoss(StopKind.DISTANCE, D("1.001")),
+            ("102.38", "100.37"),
+        ),
         (
             Side.BUY,
             "100",
@@ -122,9 +144,14 @@ def test_no_targets_without_take_profits_or_stop() -> None:
         (TakeProfit(percent=D(100)), None, Side.SELL, "is not between 0 and the short entry"),
         (None, StopLoss(StopKind.PRICE, D(101)), Side.BUY, "is not between 0 and the long entry"),
         (None, StopLoss(StopKind.PRICE, D(99)), Side.SELL, "is not above the short entry"),
-        (TakeProfit(), None, Side.BUY, "neither a price nor a percent"),
-        (TakeProfit(price=D(110), percent=D(2)), None, Side.BUY, "both a price and a percent"),
+        (TakeProfit(), None, Side.BUY, "neither a price, a percent nor a distance"),
+        (TakeProfit(price=D(110), percent=D(2)), None, Side.BUY, "more than one of a price"),
+        (TakeProfit(percent=D(2), distance=D(5)), None, Side.BUY, "more than one of a price"),
         (TakeProfit(percent=D(-2)), None, Side.BUY, "take-profit percent must be a positive"),
+        (TakeProfit(distance=D(0)), None, Side.BUY, "take-profit distance must be a positive"),
+        (TakeProfit(distance=D(100)), None, Side.SELL, "is not between 0 and the short entry"),
+        (None, StopLoss(StopKind.DISTANCE, D(100)), Side.BUY, "not between 0 and the long entry"),
+        (None, StopLoss(StopKind.DISTANCE, D(-1)), Side.SELL, "distance must be a positive"),
     ],
 )
 def test_targets_on_the_wrong_side_are_refused(

@@ -9,7 +9,7 @@ tests/integration/test_venue_roads.py and read the fake's own orders (what the v
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +25,7 @@ from app.adapters.redis.locks import RedisKeyLocks
 from app.adapters.sql.db import SqlSignalStore, make_engine
 from app.adapters.sql.execution_store import SqlExecutionStore
 from app.domain.brackets.bracket import Bracket
+from app.domain.execution_policy import ExecutionPolicy
 from app.domain.orders import Leg, client_order_id
 from app.domain.risk_values import RiskLimits
 from app.domain.signals import Signal, SignalRecord, SignalStatus
@@ -152,8 +153,11 @@ class Deployment:
 
 
 @asynccontextmanager
-async def deployed(road: Road, served: Served[Any], database_url: str,
-                   redis_url: str) -> AsyncIterator[Deployment]:  # fmt: skip
+async def deployed(road: Road, served: Served[Any], database_url: str, redis_url: str, *,
+                   policy: ExecutionPolicy | None = None,
+                   leverages: Mapping[str, Decimal] | None = None,
+                   ) -> AsyncIterator[Deployment]:  # fmt: skip
+    """The road deployed; `policy` and `leverages` as the worker's settings give them."""
     engine = make_engine(database_url)
     store = SqlExecutionStore(engine)
     exchange = road.exchange(served)
@@ -168,6 +172,8 @@ async def deployed(road: Road, served: Served[Any], database_url: str,
         locks=locks,
         limits=RiskLimits(),
         sizing=SizingPolicy(),
+        policy=policy,
+        leverages=leverages,
     )
     monitor = BracketMonitor(store=store, venues=venues, driver=executor.driver, locks=locks)
     ids = (f"01KB0000000000000000000{n:03d}" for n in itertools.count(1))

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.venues import bingx, bybit, cryptocom, kraken, okx, pionex
+from tests.venues import binance, binance_usdm, bingx, bybit, cryptocom, kraken, okx, pionex
 from tests.venues.road import Road
 
+D = Decimal
+BINANCE = (binance.API_KEY, binance.API_SECRET)
 # a short recvWindow: a lost create is re-sent once it has expired, and the tests wait for it
 BYBIT = {"recvWindow": 1000}
 _OKX = {"api_key": okx.API_KEY, "secret": okx.SECRET, "password": okx.PASSPHRASE}
 
 ROADS: list[Road] = [
+    Road("binance", binance.spot, "BTC/USDT", "BTCUSDT", D("0.01"), *BINANCE),
+    Road("binanceusdm", binance_usdm.usdm, "BTC/USDT:USDT", "BTCUSDT", D("0.01"), *BINANCE),
     Road("bingx", bingx.FakeBingx, "BTC/USDT:USDT", "BTC-USDT", Decimal("0.01"), *bingx.KEYS),
     Road(
         "bybit",

@@ -195,6 +195,14 @@ VENUES: dict[str, VenueProfile] = {
         api_paths=_BINANCE_USDM_PATHS,
         options={**_BINANCE_OPTIONS, "defaultType": "swap", "fetchMarkets": {"types": ["linear"]}},
         override_exceptions="linear",
+        # since 2025-12-09 conditional orders live in Binance's Algo Service: ccxt sends a
+        # swap's stop-loss (STOP_MARKET) and take-profit (TAKE_PROFIT_MARKET) there, and reads,
+        # cancels and lists them there only with {"trigger": True}
+        trigger_params={"trigger": True},
+        # a triggered algo order (TRIGGERED, FINISHED: ccxt's "closed") shows no fill; the
+        # order it became in the matching engine has it
+        triggered_order_field="actualOrderId",
+        proven=True,
         permissions=Permissions(
             "sapi_get_account_apirestrictions", ("enableFutures",), "enableWithdrawals"
         ),

@@ -2,6 +2,8 @@
 
 The webhook answers 202 once the entry is in the stream; the forwarder reads the stream through a
 consumer group (at least once, abandoned entries reclaimed) and moves each record to SQL and RQ.
+Each admitted record's stream entry id is kept under its signal id until the forwarder has moved
+it, so that `GET /signals/{id}` finds a signal the forwarder has not moved yet.
 """
 
 from __future__ import annotations
@@ -27,8 +29,13 @@ STREAM = "signalgate:inbox"
 GROUP = "forwarders"
 DEDUPE_PREFIX = "signalgate:dedupe:"
 RATE_PREFIX = "signalgate:rate:"
+ENTRY_PREFIX = "signalgate:inbox:entry:"  # signal id -> its stream entry id, until forwarded
+# How long an entry's index outlives a forwarder that never acknowledges it (the forwarder
+# deletes it when it moves the record; this only bounds what a lost acknowledgement leaves).
+ENTRY_INDEX_SECONDS = 86_400
 
-# KEYS: rate, dedupe, stream. ARGV: limit, dedupe seconds, id, record json, dedupe? (1/0)
+# KEYS: rate, dedupe, stream, entry index. ARGV: limit, dedupe seconds, id, record json,
+# dedupe? (1/0), index seconds
 _ADMIT = """
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('EXPIRE', KEYS[1], 60) end
@@ -41,8 +48,18 @@ if ARGV[5] == '1' then
   end
   redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[2])
 end
-redis.call('XADD', KEYS[3], '*', 'r', ARGV[4])
+local entry = redis.call('XADD', KEYS[3], '*', 'r', ARGV[4])
+redis.call('SET', KEYS[4], entry, 'EX', ARGV[6])
 return {'ok', ''}
+"""
+
+# KEYS: entry index, stream. The fields of the signal's stream entry, or nil once forwarded.
+_FIND = """
+local entry = redis.call('GET', KEYS[1])
+if not entry then return nil end
+local found = redis.call('XRANGE', KEYS[2], entry, entry)
+if #found == 0 then return nil end
+return found[1][2]
 """
 
 _ADMIT_SHA = hashlib.sha1(_ADMIT.encode()).hexdigest()  # noqa: S324 - Redis names scripts by SHA-1
@@ -51,7 +68,7 @@ _decoder = msgspec.json.Decoder(SignalRecord)
 
 
 class RedisInbox:
-    """The webhook's side: `admit` (async, on the event loop).
+    """The webhook's side: `admit` and `find` (async, on the event loop).
 
     Admissions that arrive in the same turn of the event loop share one pipelined round trip:
     under load that is most of them, and alone a request waits for no one.
@@ -61,6 +78,7 @@ class RedisInbox:
         self._client = client
         self._pending: list[tuple[tuple[object, ...], asyncio.Future[Any]]] = []
         self._script_loaded = False
+        self._find = client.register_script(_FIND)
 
     async def admit(
         self, record: SignalRecord, *, dedupe_seconds: int, rate_key: str, rate_limit: int
@@ -70,11 +88,13 @@ class RedisInbox:
             RATE_PREFIX + rate_key,
             DEDUPE_PREFIX + record.dedupe_key,
             STREAM,
+            ENTRY_PREFIX + record.id,
             rate_limit,
             dedupe_seconds,
             record.id,
             _encoder.encode(record),
             int(dedupe),
+            ENTRY_INDEX_SECONDS,
         )
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
@@ -112,7 +132,7 @@ class RedisInbox:
                 self._script_loaded = True
             pipe = self._client.pipeline(transaction=False)
             for call in calls:
-                pipe.evalsha(_ADMIT_SHA, 3, *call)  # type: ignore[arg-type]
+                pipe.evalsha(_ADMIT_SHA, 4, *call)  # type: ignore[arg-type]
             try:
                 return list(await pipe.execute())
             except NoScriptError:
@@ -121,6 +141,20 @@ class RedisInbox:
                 if attempt:
                     raise
         raise AssertionError("unreachable")
+
+    async def find(self, signal_id: str) -> SignalRecord | None:
+        """The record admitted under `signal_id` that no forwarder has moved yet, or None.
+
+        Raises:
+            Unavailable: Redis could not be reached.
+        """
+        try:
+            fields = await self._find(keys=[ENTRY_PREFIX + signal_id, STREAM])
+        except (RedisError, OSError) as exc:
+            raise Unavailable(str(exc)) from exc
+        if not fields:
+            return None
+        return _record(dict(zip(fields[::2], fields[1::2], strict=True)))
 
 
 # The flush tasks, kept referenced until done (the event loop holds only weak references).
@@ -136,6 +170,7 @@ class RedisInboxReader:
         self._reclaim_idle_ms = reclaim_idle_ms
         self._next_reclaim = 0.0
         self._group_ready = False
+        self._signal_of: dict[str, str] = {}  # entry id -> signal id, of entries read
 
     def _ensure_group(self) -> None:
         if self._group_ready:
@@ -168,16 +203,24 @@ class RedisInboxReader:
         except (RedisError, OSError) as exc:
             self._group_ready = False
             raise Unavailable(str(exc)) from exc
-        return [(_text(entry_id), _record(fields)) for entry_id, fields in entries]
+        read = [(_text(entry_id), _record(fields)) for entry_id, fields in entries]
+        self._signal_of.update((entry_id, record.id) for entry_id, record in read)
+        return read
 
     def ack(self, entry_ids: Sequence[str]) -> None:
+        """Acknowledge and delete forwarded entries, and their signals' entry index."""
+        indexes = [ENTRY_PREFIX + self._signal_of[i] for i in entry_ids if i in self._signal_of]
         try:
             pipe = self._client.pipeline(transaction=True)
             pipe.xack(STREAM, GROUP, *entry_ids)
             pipe.xdel(STREAM, *entry_ids)
+            if indexes:
+                pipe.delete(*indexes)
             pipe.execute()
         except (RedisError, OSError) as exc:
             raise Unavailable(str(exc)) from exc
+        for entry_id in entry_ids:
+            self._signal_of.pop(entry_id, None)
 
     def claim_dedupe(self, records: Sequence[tuple[SignalRecord, int]]) -> None:
         try:

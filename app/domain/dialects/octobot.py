@@ -22,7 +22,7 @@ from app.domain.dialects.values import (
     read_text,
     read_venue,
 )
-from app.domain.signals import Action, OrderType, QtyMode, Signal, StopKind, StopLoss
+from app.domain.signals import Action, OrderType, QtyMode, Signal, StopKind, StopLoss, TakeProfit
 
 _SIGNALS = {"buy": Action.BUY, "sell": Action.SELL}
 _ORDER_TYPES = {"market": OrderType.MARKET, "limit": OrderType.LIMIT, "stop": OrderType.STOP}
@@ -83,7 +83,7 @@ def octobot_signal(f: Fields, route: str | None) -> Signal:
     limit = price if order_type is OrderType.LIMIT else None
     tp_keys = [key for key in f.data if key == _TP_KEY or _tp_index(key) is not None]
     tp_keys.sort(key=lambda key: _tp_index(key) or 0)
-    targets: list[Target] = [(f.number(key), None, None) for key in tp_keys]
+    targets: list[Target] = [(TakeProfit(price=f.number(key)), None) for key in tp_keys]
     return alert_signal(
         "octobot",
         instrument,

@@ -2,16 +2,17 @@
 
 The licence id is the secret unless ``secret=`` is given; risk= -> base quantity; price= is the
 pending entry, or the reference price of a market order; sl=/tp= are distances in price units from
-that price (so they need it); slprice=/tpprice= are absolute. closelongsell/closeshortbuy reverse;
+the entry, measured from its fill at execution (so an alert needs no price for them);
+slprice=/tpprice= are absolute. closelongsell/closeshortbuy reverse;
 closelongbuy/closeshortsell (close, then re-enter the same side) have no Signal equivalent and are
 refused.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
+from typing import NoReturn
 
-from app.domain.dialects.exits import offset
+from app.domain.dialects.exits import distance
 from app.domain.dialects.fields import Fields, TextPairs, alert_signal
 from app.domain.dialects.orders import direction
 from app.domain.dialects.results import SECRET_FIELDS, UnparseableAlert, invalid, missing
@@ -66,7 +67,7 @@ def pineconnector_pairs(text: str) -> TextPairs:
     return pairs, ",".join(kept), secret
 
 
-def _both_sent(field: str) -> Decimal:
+def _both_sent(field: str) -> NoReturn:
     raise invalid(field, f"and {field}price cannot both be sent; keep one")
 
 
@@ -78,11 +79,18 @@ def pineconnector_signal(f: Fields, route: str | None) -> Signal:
         raise missing("price", "a pending order needs it")
     sign = direction(action, position_side)
     below = None if sign is None else -sign
-    take_profit, stop_loss = f.number("tpprice"), f.number("slprice")
+    take_profit: TakeProfit | None = None
+    stop_loss: StopLoss | None = None
+    if (tp_price := f.number("tpprice")) is not None:
+        take_profit = TakeProfit(price=tp_price)
+    if (sl_price := f.number("slprice")) is not None:
+        stop_loss = StopLoss(kind=StopKind.PRICE, value=sl_price)
     if (tp := f.number("tp")) is not None:
-        take_profit = offset(price, tp, sign, "tp") if take_profit is None else _both_sent("tp")
+        away = distance(price, tp, sign, "tp")
+        take_profit = TakeProfit(distance=away) if take_profit is None else _both_sent("tp")
     if (sl := f.number("sl")) is not None:
-        stop_loss = offset(price, sl, below, "sl") if stop_loss is None else _both_sent("sl")
+        away = distance(price, sl, below, "sl")
+        stop_loss = StopLoss(StopKind.DISTANCE, away) if stop_loss is None else _both_sent("sl")
     return alert_signal(
         "pineconnector",
         instrument,
@@ -94,7 +102,7 @@ def pineconnector_signal(f: Fields, route: str | None) -> Signal:
         price=price if order_type is OrderType.MARKET else None,
         limit_price=price if order_type is OrderType.LIMIT else None,
         stop_price=price if order_type is OrderType.STOP else None,
-        take_profits=() if take_profit is None else (TakeProfit(price=take_profit),),
-        stop_loss=None if stop_loss is None else StopLoss(kind=StopKind.PRICE, value=stop_loss),
+        take_profits=() if take_profit is None else (take_profit,),
+        stop_loss=stop_loss,
         comment=f.read(read_text, "comment"),
     )

@@ -4,14 +4,14 @@ exit, or buy/sell with sentiment flat -> close (a buy closes a short); add -> bu
 sentiment; cancel is refused. quantityType fixed_quantity -> base, dollar_amount -> quote,
 percent_of_equity -> percent_equity, risk_percent (ours) -> risk_percent; risk_dollar_amount has
 no equivalent and is refused. takeProfit/stopLoss ``amount`` is a distance in price units from the
-entry; a stop_limit stop loss becomes a stop at stopPrice.
+entry, measured from its fill at execution; a stop_limit stop loss becomes a stop at stopPrice.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from app.domain.dialects.exits import offset
+from app.domain.dialects.exits import distance
 from app.domain.dialects.fields import Fields, alert_signal
 from app.domain.dialects.orders import (
     ORDER_TYPES,
@@ -67,20 +67,20 @@ def _take_profit(tp: Fields, entry: Decimal | None, sign: int | None) -> tuple[T
     if (price, percent, amount).count(None) != 2:
         raise invalid(tp.prefix[:-1], "needs exactly one of limitPrice, percent or amount")
     if amount is not None:
-        price = offset(entry, amount, sign, tp.prefix + "amount")
-    return (TakeProfit(price=price, percent=percent),)
+        amount = distance(entry, amount, sign, tp.prefix + "amount")
+    return (TakeProfit(price=price, percent=percent, distance=amount),)
 
 
 def _stop_loss(sl: Fields, entry: Decimal | None, sign: int | None) -> StopLoss | None:
     amount = sl.number("amount")
     if amount is not None:  # below the entry of a long, above that of a short
         below = None if sign is None else -sign
-        amount = offset(entry, amount, below, sl.prefix + "amount")
+        amount = distance(entry, amount, below, sl.prefix + "amount")
     given = [
         (kind, value)
         for kind, value in (
             (StopKind.PRICE, sl.number("stopPrice")),
-            (StopKind.PRICE, amount),
+            (StopKind.DISTANCE, amount),
             (StopKind.PERCENT, sl.number("percent", within=PERCENT)),
             (StopKind.TRAILING, sl.number("trailPercent", within=PERCENT)),
         )

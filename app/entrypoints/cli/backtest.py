@@ -100,32 +100,55 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def _candles(args: argparse.Namespace) -> list[Any] | str:
-    """The candles of --data for --symbol between --from and --to, or what is wrong."""
-    from app.bootstrap.backtest import ReplayError, read_candles  # noqa: PLC0415
+    """The candles of --data for --symbol between --from and --to, or what is wrong.
+
+    A file without a symbol column holds --symbol's candles. Symbols are read as alerts write
+    them (BTCUSDT, BINANCE:BTCUSDT, BTC-USDT...) and replayed as ccxt's (BTC/USDT).
+    """
+    from app.bootstrap.backtest import MissingSymbol, ReplayError, read_candles  # noqa: PLC0415
     from app.domain.market import Candle  # noqa: PLC0415
 
     path = Path(args.data)
     if not path.is_file():
         return f"--data {path}: no such file; `signalgate sample-data` writes one"
+    wanted = None if args.symbol is None else _unified(args.symbol)
+    if wanted is not None and wanted[0] is None:
+        return f"--symbol {args.symbol}: {wanted[1]}"
     try:
-        rows = read_candles(path)
+        rows = read_candles(path, wanted[0] if wanted else None)
+    except MissingSymbol:
+        return f"{path} has no symbol column; name its symbol with --symbol, like --symbol BTC/USDT"
     except (ReplayError, ImportError) as error:
         return str(error)
     candles = [r for r in rows if isinstance(r, Candle)]
     symbols = sorted({c.symbol for c in candles})
     if not candles:
         return f"{path} holds no candles (open, high, low, close columns)"
-    symbol = args.symbol or symbols[0]
-    if symbol not in symbols:
-        return f"{path} has no {symbol} candles; it has {', '.join(symbols)}"
+    if args.symbol is None:
+        symbol = symbols[0]
+    else:
+        symbol = next((s for s in symbols if s == args.symbol or _unified(s) == wanted), "")
+    if not symbol:
+        return f"{path} has no {args.symbol} candles; it has {', '.join(symbols)}"
+    unified = _unified(symbol)[0] or symbol
     chosen = [
-        c
+        msgspec.structs.replace(c, symbol=unified)
         for c in candles
         if c.symbol == symbol
         and (args.start is None or c.at >= args.start)
         and (args.end is None or c.at < args.end)
     ]
     return chosen or "no candle falls between --from and --to"
+
+
+def _unified(symbol: str) -> tuple[str | None, str]:
+    """ccxt's spelling of `symbol` (BTCUSDT -> BTC/USDT), or None and why it is not one."""
+    from app.domain.symbols import SymbolError, normalize_symbol  # noqa: PLC0415
+
+    try:
+        return normalize_symbol(symbol)[0], ""
+    except SymbolError as error:
+        return None, str(error)
 
 
 def read_exported(path: Path) -> list[tuple[datetime, Signal]]:
@@ -205,10 +228,19 @@ def add_backtest_commands(commands: Any) -> None:
     run = commands.add_parser(
         "backtest", help="replay candles through a strategy, the risk gate and a paper venue"
     )
-    run.add_argument("--data", required=True, help="candles: CSV (or Parquet with pyarrow)")
+    run.add_argument(
+        "--data",
+        required=True,
+        help="candles: CSV (with a header, ccxt's or Binance's rows, a TradingView export), "
+        "ccxt's fetch_ohlcv as JSON, or Parquet with pyarrow",
+    )
     run.add_argument("--strategy", help="a strategy name, like momentum")
     run.add_argument("--webhooks", help="alerts from `signalgate export-signals`, replayed too")
-    run.add_argument("--symbol", help="the symbol to replay (default: the file's first)")
+    run.add_argument(
+        "--symbol",
+        help="the symbol to replay (default: the file's first); a file without a "
+        "symbol column holds this symbol's candles",
+    )
     run.add_argument("--fees", type=_decimal, default=Decimal("0.001"), help="taker/maker fee")
     run.add_argument("--balance", type=_decimal, default=Decimal(10_000), help="quote to start")
     run.add_argument("--from", dest="start", type=_time, help="first candle time (ISO 8601)")

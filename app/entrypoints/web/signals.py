@@ -63,12 +63,11 @@ async def list_signals(
 )
 async def get_signal(request: Request[Any, Any, Any], signal_id: FromPath[str]) -> SignalView:
     services = services_of(request)
-    found = await asyncio.to_thread(services.reader.get, signal_id)
+    found = await services.lookup.get(signal_id)
     if found is None:
         raise HTTPException(
             status_code=404,
-            detail=f"no signal with id {signal_id[:40]!r}; one accepted less than a second ago "
-            "may still be on its way to the database, so ask again.",
+            detail=f"no signal with id {signal_id[:40]!r}; use the signal_id the webhook answered.",
         )
     orders = await asyncio.to_thread(
         services.execution.orders, OrderQuery(signal_id=signal_id, limit=500)
