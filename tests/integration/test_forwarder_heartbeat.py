@@ -15,6 +15,7 @@ from app.bootstrap.database import process_engine
 from app.bootstrap.web import build_services
 from app.config.settings import Settings
 from app.entrypoints.web.app import create_app
+from tests.integration.test_web_ops import scrape
 from tests.integration.test_webhook_http import TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,3 +91,14 @@ def test_every_long_running_process_opens_its_engine_through_process_engine() ->
         if "process_engine(settings)" in path.read_text()
     }
     assert users == {"web", "forwarder", "worker", "monitor"}  # strategy uses web's services
+
+
+def test_metrics_show_when_a_forwarder_last_beat(redis_url: str, sqlite_url: str) -> None:
+    store = redis.Redis.from_url(redis_url)
+    settings = Settings(redis_url=redis_url, database_url=sqlite_url, api_token=TOKEN)
+    with TestClient(create_app(build_services(settings), run_forwarder=False)) as http:
+        assert "signalgate_forwarder_last_beat_timestamp_seconds" not in scrape(http)
+        store.set(FORWARDER_KEY, "1764979200.25")
+        shown = scrape(http)["signalgate_forwarder_last_beat_timestamp_seconds"]
+        assert shown == {(): 1764979200.25}
+    store.close()
