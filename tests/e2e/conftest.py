@@ -21,10 +21,17 @@ TOKEN = "e2e-token"
 
 
 class Service:
-    def __init__(self, process: subprocess.Popen[bytes], port: int, env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        process: subprocess.Popen[bytes],
+        port: int,
+        env: dict[str, str],
+        forwarder: subprocess.Popen[bytes] | None = None,
+    ) -> None:
         self.process = process
         self.base = f"http://127.0.0.1:{port}"
         self.env = env
+        self.forwarder = forwarder  # the Procfile's forwarder process, when started beside
 
     def get(self, path: str) -> httpx.Response:
         return httpx.get(self.base + path, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)
@@ -50,7 +57,9 @@ def start_service(
 ) -> Iterator[Callable[..., Service]]:
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(**settings: str) -> Service:
+    def start(*serve_args: str, forwarder: bool = True, **settings: str) -> Service:
+        """`signalgate serve` (with `serve_args`) and, as the Procfile runs them, a
+        `signalgate forward` process beside it unless `forwarder` is False."""
         port = free_port()
         env = {
             **os.environ,
@@ -65,11 +74,13 @@ def start_service(
         subprocess.run(
             [sys.executable, "-m", "app.entrypoints.cli", "migrate"], env=env, check=True
         )
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app.entrypoints.cli", "serve", "--host", "127.0.0.1"], env=env
-        )
+        cli = [sys.executable, "-m", "app.entrypoints.cli"]
+        process = subprocess.Popen([*cli, "serve", "--host", "127.0.0.1", *serve_args], env=env)
         started.append(process)
-        service = Service(process, port, env)
+        forwarding = subprocess.Popen([*cli, "forward"], env=env) if forwarder else None
+        if forwarding is not None:
+            started.append(forwarding)
+        service = Service(process, port, env, forwarding)
         wait_until_up(service.base, process)
         return service
 
@@ -79,7 +90,8 @@ def start_service(
             children = psutil.Process(process.pid).children(recursive=True)
         except psutil.NoSuchProcess:
             children = []
-        process.terminate()
+        if process.poll() is None:
+            process.terminate()
         process.wait(15)
         _, alive = psutil.wait_procs(children, timeout=15)
         assert not alive, f"still running after the service stopped: {alive}"
