@@ -123,7 +123,7 @@ class Stack:
         """serve and monitor, both up: the web answers and the paper venues are hosted."""
         profile = self.monitor_profile
         self.start("monitor", python=("-m", "cProfile", "-o", str(profile)) if profile else ())
-        self.start("serve", "--forwarder", "--host", "127.0.0.1")  # its CPU counts the forwarder
+        self.start("serve", "--host", "127.0.0.1")
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             self.check_alive()

@@ -1,6 +1,5 @@
-"""The forwarder (`signalgate forward`, the Procfile's `forwarder`; a thread of the web process in
-tests): moves accepted alerts from the Redis inbox into SQL and onto the RQ queue, and beats a
-heartbeat in Redis that `/ready` reads."""
+"""The forwarder (`signalgate forward`, or a thread of the web process in tests): moves accepted
+alerts from the Redis inbox into SQL and onto the RQ queue."""
 
 from __future__ import annotations
 
@@ -8,10 +7,8 @@ import redis
 
 from app.adapters.queue_rq import RqJobQueue
 from app.adapters.redis.inbox import RedisInboxReader
-from app.adapters.redis.liveness import RedisForwarderHeartbeat
-from app.adapters.sql.db import SqlSignalStore
+from app.adapters.sql.db import SqlSignalStore, make_engine
 from app.adapters.system import SystemClock
-from app.bootstrap.database import process_engine
 from app.config.settings import Settings
 from app.services.intake import Forwarder
 
@@ -21,7 +18,7 @@ def build_forwarder(settings: Settings, signals: SqlSignalStore | None = None) -
     if settings.redis_url is None:
         raise RuntimeError("REDIS_URL is not set: run `signalgate run` or set REDIS_URL.")
     if signals is None:
-        signals = SqlSignalStore(process_engine(settings))
+        signals = SqlSignalStore(make_engine(settings.database_url, background_checkpoints=True))
     client = redis.Redis.from_url(
         settings.redis_url, socket_timeout=5.0, socket_connect_timeout=1.0
     )
@@ -31,5 +28,4 @@ def build_forwarder(settings: Settings, signals: SqlSignalStore | None = None) -
         queue=RqJobQueue(client, settings.queue_name),
         clock=SystemClock(),
         policy=settings.intake,
-        heartbeat=RedisForwarderHeartbeat(client),
     )

@@ -15,10 +15,8 @@ from sqlalchemy import Engine
 from app.adapters.redis import venue_health
 from app.adapters.redis.inbox import RedisInbox
 from app.adapters.redis.lease import last_round
-from app.adapters.redis.liveness import last_beat
-from app.adapters.sql.db import SqlSignalStore
+from app.adapters.sql.db import SqlSignalStore, make_engine
 from app.adapters.system import SystemClock, new_ulid
-from app.bootstrap.database import process_engine
 from app.config.settings import Settings
 from app.ports.errors import Unavailable
 from app.ports.exchange import Exchange
@@ -28,9 +26,6 @@ from app.ports.reconciliation import ReconciliationStore
 from app.ports.signals import SignalReader
 from app.services.intake import Forwarder, Intake
 from app.services.signal_lookup import SignalLookup
-
-# A forwarder whose heartbeat (every second) is older than this is dead or stuck.
-FORWARDER_STALE_SECONDS = 5.0
 
 
 @dataclass
@@ -143,25 +138,8 @@ class Services:
             checks["database"] = "ok"
         except Unavailable as exc:
             checks["database"] = str(exc)
-        checks["forwarder"] = await self._forwarder_check()
         checks["monitor"] = await self._monitor_check()
         return checks
-
-    async def _forwarder_check(self) -> str:
-        """ "ok" while a forwarder beat in the last `FORWARDER_STALE_SECONDS` (each beats every
-        second). Without one, accepted alerts wait in the inbox: not ready, from the start."""
-        try:
-            assert self._async_redis is not None
-            last = await last_beat(self._async_redis)
-        except Exception as exc:  # noqa: BLE001 - Redis is reported on its own line
-            return f"unknown: Redis unreachable ({type(exc).__name__})"
-        if last is None:
-            return "no forwarder has run yet: start `signalgate forward` (Procfile: forwarder)."
-        age = time.time() - last
-        if age <= FORWARDER_STALE_SECONDS:
-            return "ok"
-        return (f"no forwarder heartbeat for {age:.0f} s (over {FORWARDER_STALE_SECONDS:g} s): "
-                "start `signalgate forward` or read its logs.")  # fmt: skip
 
     async def _monitor_check(self) -> str:
         """ "ok" unless the monitor's last finished round is older than 10 intervals.
@@ -184,7 +162,7 @@ class Services:
 def build_services(settings: Settings) -> Services:
     if settings.redis_url is None:
         raise RuntimeError("REDIS_URL is not set: run `signalgate run` or set REDIS_URL.")
-    engine = process_engine(settings)
+    engine = make_engine(settings.database_url, background_checkpoints=True)
     return Services(
         settings=settings,
         engine=engine,

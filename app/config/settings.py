@@ -15,12 +15,6 @@ from decimal import Decimal
 from typing import TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from app.config.platform import (
-    DEFAULT_MAX_OVERFLOW,
-    DEFAULT_POOL_SIZE,
-    dyno_without_database,
-    pool_overflow,
-)
 from app.config.reconciliation import baselines
 from app.config.risk import (
     band_percent,
@@ -81,8 +75,6 @@ class Settings:
         default=None, repr=False
     )  # None: use 127.0.0.1:6379 if it answers, else an embedded Redis
     database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
-    db_pool_size: int = DEFAULT_POOL_SIZE  # per process (PostgreSQL): see app/config/platform.py
-    db_max_overflow: int = DEFAULT_MAX_OVERFLOW
     webhook_secret: str | None = field(default=None, repr=False)
     api_token: str | None = field(default=None, repr=False)
     # Screening of alerts and strategy signals (thresholds, staleness, dedupe, rate limit).
@@ -323,10 +315,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     read("WEB_CONCURRENCY", "web_concurrency", _positive_int)
     read("REDIS_URL", "redis_url", _redis)
     read("DATABASE_URL", "database_url", _database)
-    read("DB_POOL_SIZE", "db_pool_size", _positive_int)
-    read("DB_MAX_OVERFLOW", "db_max_overflow", pool_overflow)
-    if refused := dyno_without_database(env):
-        errors.append(refused)
     read("WEBHOOK_SECRET", "webhook_secret", _nonempty)
     read("API_TOKEN", "api_token", _nonempty)
     read("CONFIDENCE_THRESHOLD", "intake.confidence_threshold", _unit_interval)

@@ -74,12 +74,6 @@ class InboxReader(Protocol):
         ...
 
 
-class Heartbeat(Protocol):
-    """Where a process records, every second or so, that it is still at work (`/ready`)."""
-
-    def beat(self) -> None: ...
-
-
 class SignalStore(Protocol):
     """The audit trail in SQL."""
 

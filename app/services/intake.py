@@ -8,7 +8,6 @@ queue, off the webhook's critical path; `drain_spool` re-queues what SQL kept wh
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import threading
@@ -33,7 +32,6 @@ from app.ports.signals import (
     Admitted,
     Clock,
     Duplicate,
-    Heartbeat,
     IdFactory,
     Inbox,
     InboxReader,
@@ -207,9 +205,7 @@ def drain_spool(
 class Forwarder:
     """Runs `forward` and `drain_spool` until stopped, waiting out outages with a backoff.
 
-    In its own process (`signalgate forward`: the Procfile's `forwarder`, or a child of
-    `serve --forwarder`) or as a thread (`start`). It beats `heartbeat` every `beat_every_seconds`
-    while its loop goes round, so that `/ready` can tell a dead or stuck forwarder.
+    In its own process (`signalgate forward`, started by `serve`) or as a thread (`start`).
     """
 
     reader: InboxReader
@@ -217,8 +213,6 @@ class Forwarder:
     queue: JobQueue
     clock: Clock
     policy: IntakePolicy
-    heartbeat: Heartbeat | None = None
-    beat_every_seconds: float = 1.0
     spool_every_seconds: float = 1.0
     linger_seconds: float = 0.02  # per job waiting on the queue
     most_linger_seconds: float = 0.25
@@ -232,8 +226,6 @@ class Forwarder:
         self._parent = pid
 
     def start(self) -> None:
-        with contextlib.suppress(Unavailable):  # alive from the start; the loop beats on
-            self._beat()
         self._thread = threading.Thread(target=self.run, name="forwarder", daemon=True)
         self._thread.start()
 
@@ -245,12 +237,9 @@ class Forwarder:
 
     def run(self) -> None:
         backoff = 0.2
-        next_spool = next_beat = 0.0
+        next_spool = 0.0
         while self._pause(0):
             try:
-                if time.monotonic() >= next_beat:
-                    self._beat()
-                    next_beat = time.monotonic() + self.beat_every_seconds
                 if time.monotonic() >= next_spool:
                     if drain_spool(self.store, self.queue, self.reader, self.clock, self.policy):
                         continue  # more may be waiting
@@ -265,10 +254,6 @@ class Forwarder:
             except Exception:
                 log.exception("forwarder error; retrying")
                 self._pause(1.0)
-
-    def _beat(self) -> None:
-        if self.heartbeat is not None:
-            self.heartbeat.beat()
 
     def linger(self, backlog: int) -> float:
         """How long to let alerts gather before the next batch when `backlog` jobs wait.

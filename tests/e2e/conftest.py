@@ -21,17 +21,10 @@ TOKEN = "e2e-token"
 
 
 class Service:
-    def __init__(
-        self,
-        process: subprocess.Popen[bytes],
-        port: int,
-        env: dict[str, str],
-        forwarder: subprocess.Popen[bytes] | None = None,
-    ) -> None:
+    def __init__(self, process: subprocess.Popen[bytes], port: int, env: dict[str, str]) -> None:
         self.process = process
         self.base = f"http://127.0.0.1:{port}"
         self.env = env
-        self.forwarder = forwarder  # the Procfile's forwarder process, when started beside
 
     def get(self, path: str) -> httpx.Response:
         return httpx.get(self.base + path, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)
@@ -57,9 +50,7 @@ def start_service(
 ) -> Iterator[Callable[..., Service]]:
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(*serve_args: str, forwarder: bool = True, **settings: str) -> Service:
-        """`signalgate serve` (with `serve_args`) and, as the Procfile runs them, a
-        `signalgate forward` process beside it unless `forwarder` is False."""
+    def start(**settings: str) -> Service:
         port = free_port()
         env = {
             **os.environ,
@@ -74,13 +65,11 @@ def start_service(
         subprocess.run(
             [sys.executable, "-m", "app.entrypoints.cli", "migrate"], env=env, check=True
         )
-        cli = [sys.executable, "-m", "app.entrypoints.cli"]
-        process = subprocess.Popen([*cli, "serve", "--host", "127.0.0.1", *serve_args], env=env)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.entrypoints.cli", "serve", "--host", "127.0.0.1"], env=env
+        )
         started.append(process)
-        forwarding = subprocess.Popen([*cli, "forward"], env=env) if forwarder else None
-        if forwarding is not None:
-            started.append(forwarding)
-        service = Service(process, port, env, forwarding)
+        service = Service(process, port, env)
         wait_until_up(service.base, process)
         return service
 
@@ -90,8 +79,7 @@ def start_service(
             children = psutil.Process(process.pid).children(recursive=True)
         except psutil.NoSuchProcess:
             children = []
-        if process.poll() is None:
-            process.terminate()
+        process.terminate()
         process.wait(15)
         _, alive = psutil.wait_procs(children, timeout=15)
         assert not alive, f"still running after the service stopped: {alive}"

@@ -8,7 +8,6 @@ import msgspec
 import pytest
 
 from app.domain.signals import Action, IntakePolicy, Signal, SignalStatus
-from app.ports.errors import Unavailable
 from app.services.intake import Forwarder, Intake, drain_spool, forward
 from tests.fakes import FakeClock, FakeInbox, FakeQueue, FakeStore, SequentialIds
 
@@ -232,42 +231,3 @@ def test_the_forwarder_lingers_only_while_the_workers_are_behind(inbox, store, c
     assert forwarder.linger(1) == pytest.approx(0.02)
     assert forwarder.linger(5) == pytest.approx(0.10)  # further behind: bigger batches
     assert forwarder.linger(1000) == forwarder.most_linger_seconds
-
-
-class CountingHeartbeat:
-    """The forwarder's heartbeat: counts beats; refuses them (Redis away) while `down`."""
-
-    def __init__(self) -> None:
-        self.beats = 0
-        self.down = False
-
-    def beat(self) -> None:
-        if self.down:
-            raise Unavailable("Redis unreachable (ConnectionError)")
-        self.beats += 1
-
-
-async def test_the_forwarder_beats_while_its_loop_goes_round(inbox, store, clock, queue):
-    heartbeat = CountingHeartbeat()
-    forwarder = Forwarder(
-        inbox, store, queue, clock, IntakePolicy(), heartbeat=heartbeat, beat_every_seconds=0.01
-    )
-    forwarder.start()
-    try:
-        assert heartbeat.beats >= 1  # alive from the start, before its thread runs
-        with anyio.fail_after(5):
-            while heartbeat.beats < 5:  # noqa: ASYNC110 - polling another thread's progress
-                await anyio.sleep(0.01)
-        heartbeat.down = True  # a failed beat is an outage like any other: it waits, then beats
-        await anyio.sleep(0.1)
-        heartbeat.down = False
-        beaten = heartbeat.beats
-        with anyio.fail_after(5):
-            while heartbeat.beats <= beaten:  # noqa: ASYNC110
-                await anyio.sleep(0.01)
-    finally:
-        forwarder.stop()
-    assert not forwarder._thread.is_alive()
-    stopped = heartbeat.beats
-    await anyio.sleep(0.05)
-    assert heartbeat.beats == stopped  # a stopped forwarder beats no more: /ready notices

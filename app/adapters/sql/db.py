@@ -56,18 +56,13 @@ _BUSY_TIMEOUT_S = 30
 _LOCK_POLL_S, _LOCK_POLL_SLOW_S, _LOCK_FAST_S = 0.0001, 0.002, 0.005
 
 
-def make_engine(
-    url: str, *, background_checkpoints: bool = False, pool_size: int = 5, max_overflow: int = 5
-) -> Engine:
+def make_engine(url: str, *, background_checkpoints: bool = False) -> Engine:
     """An engine with sane pool settings; SQLite gets WAL so readers never block the writer.
 
     `background_checkpoints` (long-running processes, SQLite files): a thread copies the WAL back
     into the database file every second, so that no commit has to (a commit that crosses SQLite's
     threshold runs the checkpoint and its fsync itself: 10-15 ms on this machine's disk, where a
-    commit otherwise takes 70 us).
-
-    `pool_size`, `max_overflow` (PostgreSQL): the connections the pool keeps open, and how many
-    more it opens while that many are in use at once (DB_POOL_SIZE, DB_MAX_OVERFLOW)."""
+    commit otherwise takes 70 us)."""
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
@@ -91,8 +86,8 @@ def make_engine(
     return create_engine(
         url,
         pool_pre_ping=True,
-        pool_size=pool_size,
-        max_overflow=max_overflow,
+        pool_size=5,
+        max_overflow=5,
         connect_args={"connect_timeout": 3},
         json_serializer=_json_text,
     )

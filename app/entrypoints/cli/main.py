@@ -91,12 +91,11 @@ def cmd_forward(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """The web process: Litestar under uvicorn ($WEB_CONCURRENCY processes on $PORT). The
-    forwarder is a Procfile process of its own; `--forwarder` runs one as a child instead, for a
-    deployment that runs `web` alone."""
+    """The web process: Litestar under uvicorn ($WEB_CONCURRENCY processes on $PORT), plus one
+    forwarder process, so that SQL writes and RQ enqueues stay off the request path."""
     settings = start("serve", needs_redis=True)
     forwarder = None
-    if args.forwarder:
+    if not args.no_forwarder:
         forwarder = subprocess.Popen(  # noqa: S603 - our own command line
             [
                 sys.executable,
@@ -181,37 +180,22 @@ def _show_outcome(base: str, signal_id: str) -> None:
     )
 
 
-# The Procfile's long-running processes and their commands (`signalgate run` starts each once).
-PROCFILE_PROCESSES = {
-    "web": "serve",
-    "forwarder": "forward",
-    "worker": "worker",
-    "monitor": "monitor",
-    "strategy": "strategy",
-}
-
-
 def cmd_run(_: argparse.Namespace) -> int:
-    """A whole local run: Redis (embedded if needed), migrations, the Procfile processes; the
-    settings from the environment and from `.env` (the environment wins)."""
+    """A whole local run: Redis (embedded if needed), migrations, the Procfile processes."""
     from honcho.manager import Manager  # noqa: PLC0415
 
-    from app.config.env_file import ENV_FILE, with_env_file  # noqa: PLC0415
-
-    local = with_env_file(ENV_FILE)
-    settings = start("run", environ=local.values)
-    if said_env := local.said(ENV_FILE):
-        print(f"signalgate: {said_env}")
+    settings = start("run")
     from app.bootstrap.local import migrate, resolve_redis  # noqa: PLC0415
 
     redis_url, embedded, said = resolve_redis(settings)
     if said:
         print(f"signalgate: {said}")
     migrate(settings)
-    env = {**local.values, "REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1"}
     env.setdefault("STRATEGIES", "momentum,mean_reversion")  # the demo trades on its own too
     manager = Manager()
-    for name, command in PROCFILE_PROCESSES.items():
+    for name in ("web", "worker", "monitor", "strategy"):
+        command = "serve" if name == "web" else name
         manager.add_process(name, f"{sys.executable} -m app.entrypoints.cli {command}", env=env)
     threading.Thread(
         target=_show_sample, args=(settings.port, settings.webhook_secret), daemon=True
@@ -233,14 +217,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="the web process (binds $PORT)")
     serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server binds all interfaces
     serve.add_argument(
-        "--forwarder",
-        action="store_true",
-        help="also run a forwarder as a child process (when no `forwarder` process runs)",
+        "--no-forwarder", action="store_true", help="run `signalgate forward` elsewhere instead"
     )
-    # the default since the forwarder became a Procfile process; still accepted
-    serve.add_argument("--no-forwarder", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(func=cmd_serve)
-    forward = commands.add_parser("forward", help="the inbox forwarder (the Procfile's forwarder)")
+    forward = commands.add_parser("forward", help="the inbox forwarder alone (serve runs one)")
     forward.add_argument("--exit-with-parent", type=int, metavar="PID", help=argparse.SUPPRESS)
     forward.set_defaults(func=cmd_forward)
     commands.add_parser("migrate", help="alembic upgrade head").set_defaults(func=cmd_migrate)

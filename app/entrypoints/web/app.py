@@ -37,8 +37,8 @@ def create_app(services: Services | None = None, *, run_forwarder: bool = True) 
 
     Args:
         services: the wired services (tests pass their own).
-        run_forwarder: run the inbox forwarder as a thread of this process (tests); served,
-            it is a process of its own (`signalgate forward`), off the web processes' GIL.
+        run_forwarder: run the inbox forwarder as a thread of this process; `signalgate serve`
+            runs it as a process of its own instead, off the web processes' GIL.
     """
 
     @asynccontextmanager

@@ -253,7 +253,7 @@ async def health() -> Health:
 
 @get(
     "/ready",
-    summary="Redis and the database answer; a forwarder and the monitor are at work",
+    summary="Redis and the database are reachable, and the monitor finishes rounds",
     responses={503: ResponseSpec(Readiness, description="not ready: checks say which")},
 )
 async def ready(request: Request[Any, Any, Any]) -> Response[Readiness]:
