@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from app.adapters.redis.locks import RedisKeyLocks
+from app.domain.execution_policy import ExecutionPolicy
 
 TTL = 0.6
 
@@ -105,3 +106,17 @@ def test_a_release_that_cannot_reach_redis_leaves_the_job_its_own_outcome(
         asyncio.run(scenario())
     assert "could not be released" in caplog.text
     lost.close()
+
+
+def test_a_dead_holders_key_frees_well_before_queued_entries_expire(client: redis.Redis) -> None:
+    """A holder SIGKILLed mid-job leaves its key taken until the ttl ends, and every job of that
+    account and symbol waits behind it: with the default ttl the key frees within a third of the
+    default `EXECUTION_MAX_DELAY_SECONDS` (a 30 s ttl let the fault run expire most entries)."""
+    locks = RedisKeyLocks(client)
+
+    async def scenario() -> int:
+        async with locks.hold("acct:SOL/USDT"):
+            return int(client.pttl("signalgate:lock:acct:SOL/USDT"))
+
+    left_ms = asyncio.run(scenario())
+    assert 0 < left_ms <= ExecutionPolicy().max_delay_seconds * 1000 / 3

@@ -3,10 +3,13 @@
 A lock is a lease: it expires after `ttl_seconds` unless its holder renews it, which a held lock
 does every third of the ttl for as long as the block runs (a lost create with its lookups can
 take longer than the ttl; an unrenewed lock then let the monitor drive the same bracket). A
-worker killed while holding it blocks its key at most one ttl; the ttl is longer than any venue
-keeps a lost request executable, so a job resumed after the expiry can trust a "no such order"
-answer. A lease that cannot be renewed (Redis gone, or the key taken after an expiry) is logged
-at ERROR.
+worker killed while holding it blocks its key at most one ttl (`TTL_SECONDS`, 10 s): every job
+of that account and symbol waits for it, and an entry received more than
+`EXECUTION_MAX_DELAY_SECONDS` before it runs expires, so the ttl is kept short. Nothing rests on
+the ttl being longer than a venue's request expiry: the next holder settles an order the dead
+one never confirmed by its own two misses, the expiry apart (`app.services.brackets.misses`).
+A lease that cannot be renewed (Redis gone, or the key taken after an expiry) is logged at
+ERROR.
 
 The holder also knows, without a round trip, when its lease may lapse: the lease is registered
 for the block (`app.ports.leases.leased`) and counts as held only while less than two thirds of
@@ -52,6 +55,7 @@ local fence = math.max(tonumber(redis.call('get', KEYS[2]) or '0') + 1, micros)
 redis.call('set', KEYS[2], string.format('%.0f', fence), 'px', ARGV[3])
 return fence
 """
+TTL_SECONDS = 10.0
 _COUNTER_MS = 86_400_000  # a counter left a day is replaced by the clock: no key piles up
 
 
@@ -93,7 +97,7 @@ class RedisKeyLocks:
         client: redis.Redis,
         *,
         prefix: str = "signalgate:lock:",
-        ttl_seconds: float = 30.0,
+        ttl_seconds: float = TTL_SECONDS,
         wait_seconds: float = 20.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
