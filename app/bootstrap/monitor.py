@@ -27,9 +27,9 @@ from app.adapters.redis import venue_health
 from app.adapters.redis.lease import RedisHeartbeat, RedisLease
 from app.adapters.redis.locks import RedisKeyLocks
 from app.adapters.redis.ticks import TickPublisher
-from app.adapters.sql.db import make_engine
 from app.adapters.sql.execution_store import SqlExecutionStore
 from app.adapters.system import SystemClock
+from app.bootstrap.database import process_engine
 from app.bootstrap.reconciliation import build_reconciler
 from app.bootstrap.venues import (
     async_redis,
@@ -133,7 +133,7 @@ async def _lead(settings: Settings, lease: Lease, stop: asyncio.Event) -> bool:
             first two ended at all.
     """
     assert settings.redis_url is not None
-    engine = make_engine(settings.database_url, background_checkpoints=True)
+    engine = process_engine(settings)
     clock = SystemClock().now
     market_data = build_market_data(settings)
     venues = build_venues(settings, engine=engine, market_data=market_data, clock=clock)

@@ -15,8 +15,9 @@ from sqlalchemy import Engine
 from app.adapters.redis import venue_health
 from app.adapters.redis.inbox import RedisInbox
 from app.adapters.redis.lease import last_round
-from app.adapters.sql.db import SqlSignalStore, make_engine
+from app.adapters.sql.db import SqlSignalStore
 from app.adapters.system import SystemClock, new_ulid
+from app.bootstrap.database import process_engine
 from app.config.settings import Settings
 from app.ports.errors import Unavailable
 from app.ports.exchange import Exchange
@@ -162,7 +163,7 @@ class Services:
 def build_services(settings: Settings) -> Services:
     if settings.redis_url is None:
         raise RuntimeError("REDIS_URL is not set: run `signalgate run` or set REDIS_URL.")
-    engine = make_engine(settings.database_url, background_checkpoints=True)
+    engine = process_engine(settings)
     return Services(
         settings=settings,
         engine=engine,

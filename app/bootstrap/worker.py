@@ -31,10 +31,10 @@ from sqlalchemy import Engine
 from app.adapters.redis import venue_health
 from app.adapters.redis.locks import RedisKeyLocks
 from app.adapters.redis.reservations import RedisReservations
-from app.adapters.sql.db import make_engine
 from app.adapters.sql.execution_store import SqlExecutionStore
 from app.adapters.sql.reconciliation import SqlReconciliationStore
 from app.adapters.system import SystemClock
+from app.bootstrap.database import process_engine
 from app.bootstrap.venues import (
     async_redis,
     close_venues,
@@ -112,7 +112,7 @@ class WorkerRuntime:
 def worker_runtime(settings: Settings) -> WorkerRuntime:
     if settings.redis_url is None:
         raise RuntimeError("REDIS_URL is not set: run `signalgate run` or set REDIS_URL.")
-    return WorkerRuntime(settings, make_engine(settings.database_url, background_checkpoints=True))
+    return WorkerRuntime(settings, process_engine(settings))
 
 
 _runtime: WorkerRuntime | None = None

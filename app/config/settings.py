@@ -75,6 +75,10 @@ class Settings:
         default=None, repr=False
     )  # None: use 127.0.0.1:6379 if it answers, else an embedded Redis
     database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
+    # PostgreSQL connections of each process's engine: kept open, and opened beyond that while
+    # all are in use (README, "Database connections")
+    db_pool_size: int = 5
+    db_max_overflow: int = 5
     webhook_secret: str | None = field(default=None, repr=False)
     api_token: str | None = field(default=None, repr=False)
     # Screening of alerts and strategy signals (thresholds, staleness, dedupe, rate limit).
@@ -157,6 +161,13 @@ def _positive_int(raw: str) -> int:
     value = _number(raw, int, "use a whole number above 0")
     if value <= 0:
         raise ValueError("use a whole number above 0")
+    return value
+
+
+def _whole(raw: str) -> int:
+    value = _number(raw, int, "use a whole number, 0 or more")
+    if value < 0:
+        raise ValueError("use a whole number, 0 or more")
     return value
 
 
@@ -315,6 +326,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     read("WEB_CONCURRENCY", "web_concurrency", _positive_int)
     read("REDIS_URL", "redis_url", _redis)
     read("DATABASE_URL", "database_url", _database)
+    read("DB_POOL_SIZE", "db_pool_size", _positive_int)
+    read("DB_MAX_OVERFLOW", "db_max_overflow", _whole)
     read("WEBHOOK_SECRET", "webhook_secret", _nonempty)
     read("API_TOKEN", "api_token", _nonempty)
     read("CONFIDENCE_THRESHOLD", "intake.confidence_threshold", _unit_interval)
@@ -338,6 +351,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         errors.append("TRADING_MODE=live needs WEBHOOK_SECRET: set a long random secret.")
     # Real money: an entry without a stop-loss is refused unless the user says otherwise.
     values.setdefault("risk.require_stop_loss", mode is TradingMode.LIVE)
+    if env.get("DYNO") and "DATABASE_URL" not in env:
+        # the SQLite default would be a file of that dyno's own, seen by no other process
+        errors.append(
+            "DATABASE_URL is not set on this Heroku dyno: add the heroku-postgresql add-on "
+            "(or set DATABASE_URL) instead of a SQLite file the dyno loses at its next restart."
+        )
     values["venues"] = read_venues(env, mode, errors)
     values["market_data"] = read_market_data(env, errors)
     if errors:

@@ -42,6 +42,8 @@ DEFAULTS = [
     ("web_concurrency", 1),
     ("redis_url", None),
     ("database_url", "sqlite:///signalgate.db"),
+    ("db_pool_size", 5),
+    ("db_max_overflow", 5),
     ("webhook_secret", None),
     ("api_token", None),
     ("intake.confidence_threshold", 0.6),
@@ -109,6 +111,9 @@ PARSED = [
     ("REDIS_URL", "redis://cache:6379/1", "redis_url", "redis://cache:6379/1"),
     ("REDIS_URL", "unix:///tmp/redis.sock", "redis_url", "unix:///tmp/redis.sock"),
     ("DATABASE_URL", "sqlite:///tmp/x.db", "database_url", "sqlite:///tmp/x.db"),
+    ("DB_POOL_SIZE", " 2 ", "db_pool_size", 2),
+    ("DB_MAX_OVERFLOW", "0", "db_max_overflow", 0),
+    ("DB_MAX_OVERFLOW", "10", "db_max_overflow", 10),
     ("WEBHOOK_SECRET", f"  {SECRET}\n", "webhook_secret", SECRET),
     ("API_TOKEN", TOKEN, "api_token", TOKEN),
     ("CONFIDENCE_THRESHOLD", "0.75", "intake.confidence_threshold", 0.75),
@@ -311,6 +316,9 @@ BAD = [
     ("WEB_CONCURRENCY", "2.5", "use a whole number above 0"),
     ("REDIS_URL", "localhost:6379", "use a URL like redis://host:6379/0"),
     ("DATABASE_URL", "signalgate.db", "use a URL like postgres://"),
+    ("DB_POOL_SIZE", "0", "use a whole number above 0"),
+    ("DB_MAX_OVERFLOW", "none", "use a whole number, 0 or more"),
+    ("DB_MAX_OVERFLOW", "-1", "use a whole number, 0 or more"),
     ("WEBHOOK_SECRET", "   ", "unset it or give it a value"),
     ("API_TOKEN", "", "unset it or give it a value"),
     ("CONFIDENCE_THRESHOLD", "high", "use a number from 0 to 1"),
@@ -569,3 +577,29 @@ def test_risk_limits_and_sizing_policy_come_from_the_settings() -> None:
         default_quantity=Decimal("0.5"),
         max_order_notional=Decimal(250),  # computed sizes share the gate's order cap
     )
+
+
+def test_a_heroku_dyno_without_a_database_url_is_refused_in_one_sentence() -> None:
+    # the SQLite default would be a file of that dyno's own, lost at its next restart
+    [line] = refusal({"DYNO": "web.1"})
+    assert line.startswith("DATABASE_URL is not set on this Heroku dyno")
+    assert "heroku-postgresql" in line
+    assert (line.count(". "), line[-1]) == (0, ".")  # one sentence
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"DYNO": "worker.2", "DATABASE_URL": "postgres://u:p@db.example:5432/d1"},
+        {"DYNO": "run.1234", "DATABASE_URL": "sqlite:////tmp/chosen.db"},  # said on purpose
+        {},  # not a dyno: the SQLite default of a local run
+        {"DYNO": ""},
+    ],
+)
+def test_a_database_url_or_no_dyno_starts(environ: dict[str, str]) -> None:
+    load_settings(environ)
+
+
+def test_a_dyno_refusal_joins_the_other_bad_values() -> None:
+    lines = refusal({"DYNO": "web.1", "PORT": "0"})
+    assert [line.split("=", 1)[0].split(" ", 1)[0] for line in lines] == ["PORT", "DATABASE_URL"]
