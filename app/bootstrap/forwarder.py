@@ -1,11 +1,12 @@
 """The forwarder (`signalgate forward`, or a thread of the web process in tests): moves accepted
-alerts from the Redis inbox into SQL and onto the RQ queue."""
+alerts from the Redis inbox into SQL and onto the RQ queue, beating a heartbeat in Redis."""
 
 from __future__ import annotations
 
 import redis
 
 from app.adapters.queue_rq import RqJobQueue
+from app.adapters.redis.forwarder_beat import RedisForwarderHeartbeat
 from app.adapters.redis.inbox import RedisInboxReader
 from app.adapters.sql.db import SqlSignalStore
 from app.adapters.system import SystemClock
@@ -29,4 +30,5 @@ def build_forwarder(settings: Settings, signals: SqlSignalStore | None = None) -
         queue=RqJobQueue(client, settings.queue_name),
         clock=SystemClock(),
         policy=settings.intake,
+        heartbeat=RedisForwarderHeartbeat(client),
     )

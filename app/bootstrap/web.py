@@ -13,6 +13,7 @@ import redis.asyncio
 from sqlalchemy import Engine
 
 from app.adapters.redis import venue_health
+from app.adapters.redis.forwarder_beat import last_beat
 from app.adapters.redis.inbox import RedisInbox
 from app.adapters.redis.lease import last_round
 from app.adapters.sql.db import SqlSignalStore
@@ -27,6 +28,12 @@ from app.ports.reconciliation import ReconciliationStore
 from app.ports.signals import SignalReader
 from app.services.intake import Forwarder, Intake
 from app.services.signal_lookup import SignalLookup
+
+# A forwarder beats every second: one silent for longer than this is dead, or hangs in a call.
+FORWARDER_STALE_SECONDS = 5.0
+# The monitor's heartbeat is its last finished round: stale after this many intervals (or
+# FORWARDER_STALE_SECONDS, whichever is longer: a round takes a few venue round trips).
+MONITOR_STALE_ROUNDS = 10
 
 
 @dataclass
@@ -126,7 +133,7 @@ class Services:
         self.engine.dispose()
 
     async def readiness(self) -> dict[str, str]:
-        """Each dependency's state: "ok" or what is wrong."""
+        """Each dependency's state: "ok" or what is wrong (they decide `/ready`'s status)."""
         checks: dict[str, str] = {}
         try:
             assert self._async_redis is not None
@@ -139,25 +146,57 @@ class Services:
             checks["database"] = "ok"
         except Unavailable as exc:
             checks["database"] = str(exc)
-        checks["monitor"] = await self._monitor_check()
         return checks
 
-    async def _monitor_check(self) -> str:
-        """ "ok" unless the monitor's last finished round is older than 10 intervals.
+    async def processes(self) -> dict[str, str]:
+        """The forwarder's and the monitor's heartbeats: "ok" or what is wrong.
 
-        A deployment whose monitor never ran a round (no heartbeat yet) is not flagged: the web
-        process may start first.
+        Shown by `/ready` without deciding its status, like the venues' circuits: this web
+        process keeps taking alerts (they wait in the Redis inbox for a forwarder), and a probe
+        that took it out of rotation would turn a delay into refused alerts.
         """
         try:
             assert self._async_redis is not None
-            last = await last_round(self._async_redis)
+            forwarded = await last_beat(self._async_redis)
+            monitored = await last_round(self._async_redis)
         except Exception as exc:  # noqa: BLE001 - Redis is reported on its own line
-            return f"unknown: Redis unreachable ({type(exc).__name__})"
-        limit = 10 * self.settings.monitor_interval_seconds
-        if last is None or time.time() - last <= limit:
-            return "ok"
-        return (f"no monitor round has finished for {time.time() - last:.0f} s (over {limit:g} s): "
-                "start `signalgate monitor` or read its logs.")  # fmt: skip
+            unknown = f"unknown: Redis unreachable ({type(exc).__name__})"
+            return {"forwarder": unknown, "monitor": unknown}
+        now = time.time()
+        monitor_limit = max(
+            FORWARDER_STALE_SECONDS, MONITOR_STALE_ROUNDS * self.settings.monitor_interval_seconds
+        )
+        return {
+            "forwarder": _heartbeat_state(
+                forwarded,
+                now,
+                FORWARDER_STALE_SECONDS,
+                never="no forwarder has beaten yet",
+                stale="no forwarder heartbeat for {age:.0f} s (over {limit:g} s)",
+                fix="accepted alerts wait in the Redis inbox until `signalgate forward` (the "
+                "Procfile's forwarder) runs: start it or read its logs.",
+            ),
+            "monitor": _heartbeat_state(
+                monitored,
+                now,
+                monitor_limit,
+                never="no monitor has finished a round yet",
+                stale="no monitor round has finished for {age:.0f} s (over {limit:g} s)",
+                fix="nothing keeps brackets one-cancels-the-other until `signalgate monitor` "
+                "runs: start it or read its logs.",
+            ),
+        }
+
+
+def _heartbeat_state(
+    last: float | None, now: float, limit: float, *, never: str, stale: str, fix: str
+) -> str:
+    """ "ok" for a heartbeat at most `limit` seconds old, else what is wrong and what to do."""
+    if last is None:
+        return f"{never}: {fix}"
+    if now - last <= limit:
+        return "ok"
+    return f"{stale.format(age=now - last, limit=limit)}: {fix}"
 
 
 def build_services(settings: Settings) -> Services:

@@ -65,7 +65,8 @@ class Readiness(msgspec.Struct):
     """`/ready`: 200 when every check is "ok", else 503 with the same body."""
 
     status: Literal["ready", "not ready"]
-    checks: dict[str, str]  # redis, database, monitor...: "ok", or what is wrong
+    checks: dict[str, str]  # redis, database: "ok", or what is wrong
+    processes: dict[str, str]  # forwarder, monitor: their heartbeats; shown, not deciding
     venues: dict[str, CircuitState]  # shown, not deciding the status
 
 

@@ -253,18 +253,22 @@ async def health() -> Health:
 
 @get(
     "/ready",
-    summary="Redis and the database are reachable, and the monitor finishes rounds",
+    summary="Redis and the database are reachable; the forwarder's and monitor's heartbeats",
     responses={503: ResponseSpec(Readiness, description="not ready: checks say which")},
 )
 async def ready(request: Request[Any, Any, Any]) -> Response[Readiness]:
-    """`checks` decide the status; `venues` shows each venue's circuit state (closed, open,
-    half_open, or unknown before a worker or the monitor used it) without deciding it."""
+    """`checks` (Redis, the database) decide the status. `processes` shows whether a forwarder
+    and the monitor beat lately, and `venues` each venue's circuit state (closed, open,
+    half_open, or unknown before a worker or the monitor used it); neither decides it: this
+    process keeps taking alerts, which wait in the Redis inbox."""
     services = services_of(request)
     checks = await services.readiness()
     ok = all(v == "ok" for v in checks.values())
+    processes = await services.processes()
     venues = cast("dict[str, CircuitState]", await services.venue_states())
     return Response(
-        Readiness("ready" if ok else "not ready", checks, venues), status_code=200 if ok else 503
+        Readiness("ready" if ok else "not ready", checks, processes, venues),
+        status_code=200 if ok else 503,
     )
 
 
