@@ -50,7 +50,8 @@ def start_service(
 ) -> Iterator[Callable[..., Service]]:
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(**settings: str) -> Service:
+    def start(*serve_args: str, **settings: str) -> Service:
+        """`signalgate serve` (alone: with its forwarder child unless `--no-forwarder`)."""
         port = free_port()
         env = {
             **os.environ,
@@ -66,8 +67,10 @@ def start_service(
             [sys.executable, "-m", "app.entrypoints.cli", "migrate"], env=env, check=True
         )
         process = subprocess.Popen(
-            [sys.executable, "-m", "app.entrypoints.cli", "serve", "--host", "127.0.0.1"], env=env
-        )
+            [sys.executable, "-m", "app.entrypoints.cli", "serve", "--host", "127.0.0.1",
+             *serve_args],
+            env=env,
+        )  # fmt: skip
         started.append(process)
         service = Service(process, port, env)
         wait_until_up(service.base, process)
