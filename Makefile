@@ -26,7 +26,7 @@ lock: setup ## pin requirements.txt (exact versions, hashes) to pyproject.toml; 
 		--custom-compile-command 'make lock' --quiet --output-file requirements.txt $(LOCK_ARGS)
 	$(MAKE) setup
 
-run: setup ## run the service locally: Redis (embedded if none), SQLite, web; sends a sample alert
+run: setup ## run the service locally (settings from .env too): Redis, SQLite, every process; sends a sample alert
 	$(BIN)/signalgate run
 
 lint: setup ## ruff, ruff format, mypy --strict, import-linter contracts

@@ -197,17 +197,23 @@ PROCFILE = {
 
 
 def cmd_run(_: argparse.Namespace) -> int:
-    """A whole local run: Redis (embedded if needed), migrations, the Procfile processes."""
+    """A whole local run: Redis (embedded if needed), migrations, the Procfile processes; the
+    settings from the environment and from `.env` (the environment wins)."""
     from honcho.manager import Manager  # noqa: PLC0415
 
-    settings = start("run")
+    from app.config.env_file import ENV_FILE, with_env_file  # noqa: PLC0415
+
+    env, taken = with_env_file(ENV_FILE)
+    settings = start("run", environ=env)
+    if taken:  # names only: values may be secrets
+        print(f"signalgate: from {ENV_FILE}: {', '.join(taken)}")
     from app.bootstrap.local import migrate, resolve_redis  # noqa: PLC0415
 
     redis_url, embedded, said = resolve_redis(settings)
     if said:
         print(f"signalgate: {said}")
     migrate(settings)
-    env = {**os.environ, "REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1"}
+    env |= {"REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1"}
     env.setdefault("STRATEGIES", "momentum,mean_reversion")  # the demo trades on its own too
     manager = Manager()
     for name, command in PROCFILE.items():
