@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -41,6 +42,16 @@ def wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
         except httpx.HTTPError:
             time.sleep(0.1)
     raise AssertionError("the service did not come up within 30 s")
+
+
+def stop_session(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM a process started in a session of its own (`signalgate run`) and its children, as
+    Heroku stops a dyno: each must be gone soon after."""
+    children = psutil.Process(process.pid).children(recursive=True)
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(20)
+    _, alive = psutil.wait_procs(children, timeout=15)
+    assert not alive, f"still running after the run stopped: {alive}"
 
 
 @pytest.fixture

@@ -4,15 +4,14 @@ hands it to every process; a variable set in the environment wins over the file.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
-import psutil  # type: ignore[import-untyped]
 
 from app.adapters.redis.server import free_port
+from tests.e2e.conftest import stop_session
 from tests.integration.helpers import eventually
 
 TOKEN = "token-from-dotenv"
@@ -62,11 +61,7 @@ def test_run_takes_dot_env_where_the_environment_says_nothing(
         assert httpx.get(f"{base}/signals", timeout=5).status_code == 401
         assert database.exists()
     finally:
-        children = psutil.Process(process.pid).children(recursive=True)
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(20)
-        _, alive = psutil.wait_procs(children, timeout=15)
-        assert not alive, f"still running after the run stopped: {alive}"
+        stop_session(process)
     printed = output.read_text()
     assert "signalgate: from .env: API_TOKEN, DATABASE_URL, LOG_LEVEL" in printed
     assert TOKEN not in printed
