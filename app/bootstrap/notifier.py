@@ -39,7 +39,6 @@ from app.bootstrap.venues import sync_redis
 from app.bootstrap.worker import SignalWorker, wait_for_redis
 from app.config.settings import Settings, load_settings
 from app.domain.notifications import Event, EventKind, event_key
-from app.ports.notifications import NoNotifier, Notifier
 from app.services.notifications import (
     MAX_WAIT_SECONDS,
     MonitorWatch,
@@ -50,20 +49,6 @@ from app.services.notifications import (
 log = logging.getLogger("signalgate.notify")
 
 MIN_SILENCE_SECONDS = 30.0  # the monitor is told down after this long without a round, at least
-
-
-def build_notifier(settings: Settings) -> Notifier:
-    """What a process hands its events to: the `notifications` queue, or nobody while
-    `NOTIFY_URLS` is unset."""
-    if not settings.notify.enabled or settings.redis_url is None:
-        return NoNotifier()
-    return RqNotifier(sync_redis(settings.redis_url), settings.notify.routes)
-
-
-def close_notifier(notifier: Notifier) -> None:
-    """Queue what the process still holds (a few seconds at most), at its end."""
-    if isinstance(notifier, RqNotifier):
-        notifier.close()
 
 
 def next_summary(now: datetime, at: time) -> datetime:
