@@ -24,7 +24,7 @@ from rq.exceptions import DuplicateJobError
 from rq.serializers import JSONSerializer
 from sqlalchemy import Engine
 
-from app.adapters.notify.channels import AppriseChannels
+from app.adapters.notify.channels import AppriseChannels, ChannelError, channel_secrets
 from app.adapters.notify.deliveries import RedisDeliveries, RedisWatched
 from app.adapters.notify.queue import (
     RETRY_INTERVALS,
@@ -35,6 +35,7 @@ from app.adapters.notify.queue import (
 )
 from app.adapters.sql.db import make_engine
 from app.adapters.sql.summary import SqlSummarySource
+from app.bootstrap.logs import configure_logging
 from app.bootstrap.venues import sync_redis
 from app.bootstrap.worker import SignalWorker, wait_for_redis
 from app.config.settings import Settings, load_settings
@@ -45,6 +46,8 @@ from app.services.notifications import (
     NotificationSender,
     daily_summary,
 )
+
+__all__ = ["ChannelError", "notifier_runtime", "run_notifier"]
 
 log = logging.getLogger("signalgate.notify")
 
@@ -176,6 +179,8 @@ def _watch(runtime: NotifierRuntime, stop: threading.Event) -> None:
 def run_notifier(settings: Settings, *, burst: bool = False) -> bool:
     """Send notifications until stopped (or, with `burst`, until the queue is empty)."""
     assert settings.redis_url is not None
+    # what apprise marks private in each URL too (bot tokens, webhook tokens, passwords)
+    configure_logging(settings, channel_secrets(settings.notify.urls))
     runtime = notifier_runtime(settings)
     runtime.sender  # noqa: B018 - the channels checked before the first job
     connection = redis.Redis.from_url(settings.redis_url)
