@@ -13,7 +13,7 @@ import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -39,7 +39,7 @@ from app.bootstrap.logs import configure_logging
 from app.bootstrap.venues import sync_redis
 from app.bootstrap.worker import SignalWorker, wait_for_redis
 from app.config.settings import Settings, load_settings
-from app.domain.notifications import Event, EventKind, event_key
+from app.domain.notifications import Event, EventKind, event_key, next_summary
 from app.services.notifications import (
     MAX_WAIT_SECONDS,
     MonitorWatch,
@@ -52,12 +52,6 @@ __all__ = ["ChannelError", "notifier_runtime", "run_notifier"]
 log = logging.getLogger("signalgate.notify")
 
 MIN_SILENCE_SECONDS = 30.0  # the monitor is told down after this long without a round, at least
-
-
-def next_summary(now: datetime, at: time) -> datetime:
-    """The first `at` (UTC) after `now`."""
-    today = datetime.combine(now.date(), at, tzinfo=UTC)
-    return today if today > now else today + timedelta(days=1)
 
 
 def schedule_summary(queue: Queue, end: datetime) -> bool:

@@ -9,7 +9,7 @@ routes each kind to channels (`Routes`); `admit` spaces the messages of one chan
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 import msgspec
@@ -289,3 +289,9 @@ def admit(
     if at - now > max_wait_seconds:
         return None
     return Admission(at=at, tat=base + interval)
+
+
+def next_summary(now: datetime, at: time) -> datetime:
+    """When the daily summary goes out next: the first `at` (UTC) after `now`."""
+    today = datetime.combine(now.date(), at, tzinfo=UTC)
+    return today if today > now else today + timedelta(days=1)

@@ -28,6 +28,7 @@ from app.domain.notifications import (
 )
 
 _PLACES = Decimal("1e-8")
+SHOWN_POSITIONS = 20  # a summary stays one message (Telegram takes 4,096 characters)
 _LEGS = {"tp": "take-profit", "sl": "stop-loss", "exit": "close at market", "entry": "entry"}
 _STATES = {"active": "resumed", "reducing_only": "reduce-only: exits only", "halted": "halted"}
 _MONITOR = {
@@ -165,11 +166,13 @@ def _summary(event: DailySummary) -> tuple[str, list[str]]:
         f"Closed brackets: {event.closed}, realized P&L {pnl} (fees {fees})",
         f"Open positions: {len(event.open)}",
     ]
-    for held in event.open:
+    for held in event.open[:SHOWN_POSITIONS]:
         entry = f" at {number(held.entry_price)}" if held.entry_price is not None else ""
         lines.append(
             f"- {held.symbol} {position(held.side)} {number(held.amount)}{entry} on {held.venue}"
         )
+    if len(event.open) > SHOWN_POSITIONS:
+        lines.append(f"- and {len(event.open) - SHOWN_POSITIONS} more: GET /positions")
     end = event.end
     if (end.hour, end.minute) == (0, 0):
         return f"Daily summary of {event.start.date().isoformat()}", lines

@@ -43,7 +43,7 @@ from app.services.notifications import MonitorWatch
 from tests.fake_channels import FakeChannel, serving
 from tests.fakes_execution import RecordingNotifier
 from tests.integration.test_metrics import add_signal
-from tests.integration.test_web_ops import scrape
+from tests.integration.test_web_ops import AUTH, scrape
 from tests.integration.test_webhook_http import make_client
 from tests.unit.test_notifications import CLOSED, EVENTS
 
@@ -274,6 +274,14 @@ def test_over_the_rate_limit_a_message_waits_for_its_turn_and_an_urgent_one_does
     assert 50 < (when - datetime.now(UTC)).total_seconds() <= 120
     assert outcomes(deployment.client)["0,telegram,deferred"] == 1
 
+    job = queue.fetch_job(waiting)  # its turn, now: it takes no second slot
+    assert job is not None
+    queue.scheduled_job_registry.remove(job)
+    queue.enqueue_job(job)
+    deployment.send()
+    assert texts(channels.telegram)[2].endswith("\nBracket 01JXLATER0000000000000001")
+    assert outcomes(deployment.client)["0,telegram,sent"] == 3
+
 
 def test_a_trading_process_never_waits_for_or_fails_on_an_unreachable_redis(
     caplog: pytest.LogCaptureFixture,
@@ -363,3 +371,15 @@ def test_the_monitor_silent_for_too_long_is_told_once_and_its_return_once(redis_
         MonitorChange.DOWN, MonitorChange.BACK
     ]  # fmt: skip
     client.close()
+
+
+def test_the_kill_switch_from_the_api_is_told(
+    channels: Channels, redis_url: str, sqlite_url: str
+) -> None:
+    deployment = Deployment(channels, redis_url, sqlite_url, events="0:trading;1:;2:")
+    with make_client(redis_url, sqlite_url, notify=deployment.settings.notify) as client:
+        halted = client.post("/admin/halt", json={"reason": "news at 14:30"}, headers=AUTH)
+        assert halted.status_code == 200
+    # the web process's notifier queued it by its shutdown at the latest
+    deployment.send()
+    assert texts(channels.telegram) == ["Trading halted\nReason: news at 14:30"]

@@ -4,7 +4,7 @@ makes, and the text of every message."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from decimal import Decimal
 
 import msgspec
@@ -35,6 +35,7 @@ from app.domain.notifications import (
     admit,
     event_key,
     kind_of,
+    next_summary,
     parse_routes,
 )
 from app.domain.notify_text import number, render
@@ -256,3 +257,28 @@ def test_a_resting_entry_a_missing_stop_and_a_midnight_summary_say_so() -> None:
     summary = DailySummary(AT, midnight, {}, 0, {}, {})
     assert render(summary).title == "Daily summary of 2026-12-05"
     assert render(summary).body.splitlines()[0] == "Signals: none"
+
+
+def test_a_summary_lists_twenty_open_positions_and_counts_the_rest() -> None:
+    held = tuple(OpenPosition("paper", f"C{n}/USDT", "sell", D(1), None) for n in range(23))
+    lines = render(DailySummary(AT, AT, {}, 0, {}, {}, held)).body.splitlines()
+    assert lines[2] == "Open positions: 23"
+    assert lines[3] == "- C0/USDT short 1 on paper"
+    assert lines[-1] == "- and 3 more: GET /positions"
+    assert len(lines) == 3 + 20 + 1
+
+
+@pytest.mark.parametrize(
+    ("now", "at", "expected"),
+    [
+        ("2026-12-05T14:30:00", "00:00", "2026-12-06T00:00:00"),
+        ("2026-12-05T14:30:00", "21:30", "2026-12-05T21:30:00"),
+        ("2026-12-05T21:30:00", "21:30", "2026-12-06T21:30:00"),
+    ],
+)
+def test_the_next_summary_is_the_first_time_of_day_after_now(
+    now: str, at: str, expected: str
+) -> None:
+    hours, minutes = map(int, at.split(":"))
+    found = next_summary(datetime.fromisoformat(now).replace(tzinfo=UTC), time(hours, minutes))
+    assert found == datetime.fromisoformat(expected).replace(tzinfo=UTC)
