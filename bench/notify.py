@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from decimal import Decimal
 from pathlib import Path
 from statistics import quantiles
 
@@ -23,8 +24,13 @@ from app.bootstrap.notifier import notifier_runtime, run_notifier
 from app.config.notify import NotifySettings
 from app.config.settings import Settings
 from app.domain.notifications import BracketClosed, parse_routes
-from tests.fake_channels import serving
-from tests.unit.test_notifications import CLOSED
+from tests.fake_channels import serving  # a local JSON webhook
+
+CLOSED = BracketClosed(
+    bracket_id="", venue="paper", symbol="BTC/USDT", side="buy", amount=Decimal("0.01"),
+    entry_price=Decimal(65000), exit_price=Decimal(64000), realized_pnl=Decimal("-11.29"),
+    fees=Decimal("1.29"), quote="USDT", exits=("sl",),
+)  # fmt: skip
 
 
 def events(count: int) -> list[BracketClosed]:
