@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from app.domain.brackets.bracket import Bracket, LegOrder
 from app.domain.brackets.pnl import fees_paid
@@ -20,6 +21,10 @@ from app.domain.orders import Leg, OrderState
 
 _ZERO = Decimal(0)
 _GONE = (OrderState.CANCELLED, OrderState.REJECTED, OrderState.EXPIRED)
+
+
+def _where(bracket: Bracket) -> dict[str, Any]:
+    return {"bracket_id": bracket.id, "venue": bracket.venue, "symbol": bracket.symbol}
 
 
 def executed(bracket: Bracket) -> EntryExecuted:
@@ -56,9 +61,7 @@ def closed(bracket: Bracket) -> BracketClosed:
     out = sum((o.filled for o in exits), _ZERO)
     value = sum((o.filled * (o.average_price or _ZERO) for o in exits), _ZERO)
     return BracketClosed(
-        bracket_id=bracket.id,
-        venue=bracket.venue,
-        symbol=bracket.symbol,
+        **_where(bracket),
         side=bracket.side.value,
         amount=bracket.entry_filled,
         entry_price=bracket.entry_price,
@@ -72,24 +75,13 @@ def closed(bracket: Bracket) -> BracketClosed:
 
 def unprotected(bracket: Bracket, why: str, *, closing: bool) -> Unprotected:
     return Unprotected(
-        bracket_id=bracket.id,
-        venue=bracket.venue,
-        symbol=bracket.symbol,
-        side=bracket.side.value,
-        position=bracket.position,
-        why=why,
+        **_where(bracket), side=bracket.side.value, position=bracket.position, why=why,
         closing=closing,
-    )
+    )  # fmt: skip
 
 
 def in_doubt(bracket: Bracket, order: LegOrder) -> InDoubt:
-    return InDoubt(
-        bracket_id=bracket.id,
-        venue=bracket.venue,
-        symbol=bracket.symbol,
-        leg=order.leg.value,
-        client_order_id=order.client_order_id,
-    )
+    return InDoubt(**_where(bracket), leg=order.leg.value, client_order_id=order.client_order_id)
 
 
 def summary(
