@@ -13,7 +13,7 @@ import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
@@ -112,11 +112,15 @@ class NotifierRuntime:
         return self.sender.send(channel, event, admitted=admitted, last=last)
 
     def summary(self, end: datetime) -> str:
-        """Send the summary of the 24 hours up to `end`; schedule the next one."""
+        """Send the summary of the 24 hours up to `end`; schedule the next one at
+        `NOTIFY_SUMMARY_AT` as set now (a job scheduled before the setting changed sends once
+        more), unless no channel hears summaries any more."""
         event = daily_summary(SqlSummarySource(self.engine), end)
         self.notifier.notify(event)
         self.notifier.flush()
-        schedule_summary(self.notifier.queue, end + timedelta(days=1))
+        notify = self.settings.notify
+        if notify.routes.to(EventKind.SUMMARY):
+            schedule_summary(self.notifier.queue, next_summary(end, notify.summary_at))
         return event_key(event)
 
     def watch(self) -> MonitorWatch:

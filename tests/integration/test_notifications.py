@@ -36,6 +36,7 @@ from app.domain.notifications import (
     MonitorChanged,
     Unprotected,
     event_key,
+    next_summary,
     parse_routes,
 )
 from app.domain.orders import Leg, OrderKind, OrderState, Side
@@ -324,7 +325,8 @@ def test_the_daily_summary_counts_the_day_and_schedules_the_next(
         "- BTC/USDT long 0.01 at 65,000 on paper",
     ]
     scheduled = notifications_queue(deployment.client).scheduled_job_registry.get_job_ids()
-    assert f"notify-summary-{end + timedelta(days=1):%Y%m%dT%H%M}" in scheduled
+    following = next_summary(end, deployment.settings.notify.summary_at)  # NOTIFY_SUMMARY_AT
+    assert f"notify-summary-{following:%Y%m%dT%H%M}" in scheduled
 
 
 MARKET = Market("BTC/USDT", "BTC", "USDT")
