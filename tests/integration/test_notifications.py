@@ -5,6 +5,7 @@ message or log line, and a trading process that never waits for (or fails on) a 
 
 from __future__ import annotations
 
+import asyncio
 import html
 import time
 from collections.abc import Iterator
@@ -21,9 +22,10 @@ from rq.serializers import JSONSerializer
 
 from app.adapters.notify.deliveries import RedisWatched, outcomes
 from app.adapters.notify.queue import RqNotifier, notifications_queue
-from app.adapters.redis.lease import HEARTBEAT_KEY
+from app.adapters.redis.lease import HEARTBEAT_KEY, LEASE_KEY
 from app.adapters.sql.db import make_engine
 from app.adapters.sql.execution_store import SqlExecutionStore
+from app.bootstrap.monitor import run_monitor
 from app.bootstrap.notifier import notifier_runtime, run_notifier
 from app.config.notify import NotifySettings
 from app.config.settings import Settings
@@ -385,3 +387,41 @@ def test_the_kill_switch_from_the_api_is_told(
     # the web process's notifier queued it by its shutdown at the latest
     deployment.send()
     assert texts(channels.telegram) == ["Trading halted\nReason: news at 14:30"]
+
+
+@pytest.mark.anyio
+async def test_a_monitor_tells_its_lease_lost_and_taken_back_but_not_a_plain_start(
+    redis_url: str, sqlite_url: str
+) -> None:
+    settings = Settings(
+        redis_url=redis_url,
+        database_url=sqlite_url,
+        monitor_interval_seconds=0.05,
+        notify=NotifySettings(urls=("json://127.0.0.1:9/hook",), routes=parse_routes("", 1)),
+    )
+    client = redis.Redis.from_url(redis_url)
+    queue = notifications_queue(client)
+
+    async def told(change: str, count: int = 1) -> None:
+        async with asyncio.timeout(30):
+            while sum(f"-monitor-{change}-" in i for i in queue.job_ids) < count:  # noqa: ASYNC110 - polling Redis
+                await asyncio.sleep(0.02)
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_monitor(settings, stop))
+    async with asyncio.timeout(30):
+        while client.get(HEARTBEAT_KEY) is None:  # noqa: ASYNC110 - acting: a plain start, not told
+            await asyncio.sleep(0.02)
+    client.set(LEASE_KEY, "another-monitor", px=60_000)  # taken over meanwhile
+    await told("lease_lost")
+    client.delete(LEASE_KEY)  # the other monitor stopped
+    await told("took_over")
+    stop.set()
+    await asyncio.wait_for(task, 30)
+    assert sorted(i.split("-monitor-")[1].split("-")[0] for i in queue.job_ids) == [
+        "lease_lost", "took_over"
+    ]  # fmt: skip
+    [job] = [Job.fetch(i, connection=client, serializer=JSONSerializer)
+             for i in queue.job_ids if "took_over" in i]  # fmt: skip
+    assert job.args[1]["detail"].startswith("monitor@")
+    client.close()
