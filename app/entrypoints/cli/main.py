@@ -193,6 +193,7 @@ PROCFILE = {
     "worker": "worker",
     "monitor": "monitor",
     "strategy": "strategy",
+    "notifier": "notifier",
 }
 
 
