@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column('test_log', sa.JSON(), nullable=True),
         sa.PrimaryKeyConstraint('id'),
         sa.UniqueConstraint('name'),
+        sqlite_autoincrement=True,  # an id is never given again after a removal
     )
     op.create_table(
         'connection_balances',

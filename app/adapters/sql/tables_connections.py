@@ -19,6 +19,9 @@ def _utc(*, nullable: bool = False) -> Any:
 
 class ConnectionRow(SQLModel, table=True):
     __tablename__ = "connections"
+    # an id is never given again after a removal (SQLite reuses the highest otherwise): what
+    # refers to a connection by id must not find another one
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
     name: str = Field(sa_column=Column(String(31), unique=True, nullable=False))
