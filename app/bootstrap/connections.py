@@ -8,7 +8,7 @@ loaded (the venues are built on first use).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 from sqlalchemy import Engine
@@ -17,6 +17,7 @@ from app.adapters.ccxt.profiles import VENUES as CCXT_PROFILES
 from app.adapters.sql.connections import SqlConnectionStore
 from app.adapters.sql.db import make_engine
 from app.adapters.system import SystemClock
+from app.bootstrap.logs import hide_in_logs
 from app.config.settings import Settings
 from app.config.venues import TradingMode, VenueSettings
 from app.domain.connections import PAPER, Connection, VenueKeys
@@ -76,8 +77,13 @@ def connection_venue(
     return live_venue(settings)
 
 
-def build_connections(settings: Settings, engine: Engine) -> Connections:
-    """The connections service over `engine`'s database, sealing with SECRETS_KEY."""
+def build_connections(
+    settings: Settings,
+    engine: Engine,
+    open_venue: Callable[[Connection, VenueKeys], Exchange] | None = None,
+) -> Connections:
+    """The connections service over `engine`'s database, sealing with SECRETS_KEY; its venues
+    built by `connection_venue` unless `open_venue` is given."""
     cipher = None
     if settings.secrets_keys:
         from app.adapters.secrets import FernetCipher  # noqa: PLC0415 - loads cryptography
@@ -89,9 +95,11 @@ def build_connections(settings: Settings, engine: Engine) -> Connections:
         cipher,
         venue_modes=VENUE_MODES,
         environment=environment_connections(settings),
-        open_venue=lambda connection, keys: connection_venue(connection, keys, configured),
+        open_venue=open_venue
+        or (lambda connection, keys: connection_venue(connection, keys, configured)),
         clock=SystemClock().now,
         timeout_seconds=settings.connection_test_timeout_seconds,
+        hide=lambda keys: hide_in_logs(keys.values),
     )
 
 

@@ -17,7 +17,8 @@ The handler's filter replaces the values of WEBHOOK_SECRET, API_TOKEN, every ven
 secret and password, and the passwords of REDIS_URL and DATABASE_URL with `***` in the message,
 its arguments and the exception text, whatever logger wrote the record. A value shorter than
 `MIN_SECRET_LENGTH` is not hidden (it would turn every such run of letters into `***`); start-up
-warns about it.
+warns about it. Keys a process learns while it runs (a stored connection's, once opened) are
+hidden from then on (`hide_in_logs`).
 """
 
 from __future__ import annotations
@@ -79,12 +80,19 @@ class SecretFilter(logging.Filter):
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        spellings = {s for secret in secrets if len(secret) >= MIN_SECRET_LENGTH
-                     for s in _spellings(secret)}  # fmt: skip
-        longest_first = sorted(spellings, key=len, reverse=True)
-        self._pattern = (
-            re.compile("|".join(map(re.escape, longest_first))) if longest_first else None
-        )
+        self._spellings: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+        self.add(secrets)
+
+    def add(self, secrets: Iterable[str]) -> None:
+        """Hide these values too."""
+        more = {s for secret in secrets if len(secret) >= MIN_SECRET_LENGTH
+                for s in _spellings(secret)}  # fmt: skip
+        if more <= self._spellings:
+            return
+        self._spellings |= more
+        longest_first = sorted(self._spellings, key=len, reverse=True)
+        self._pattern = re.compile("|".join(map(re.escape, longest_first)))
 
     def redact(self, text: str) -> str:
         return text if self._pattern is None else self._pattern.sub(MASK, text)
@@ -162,6 +170,22 @@ class ProcessLogHandler(logging.Handler):
             self.handleError(record)
 
 
+# values learnt while running (the keys of stored connections, once opened), hidden like the
+# settings' secrets
+_LEARNT: set[str] = set()
+
+
+def hide_in_logs(secrets: Iterable[str]) -> None:
+    """Hide these values in every line this process logs from now on, as the settings' secrets
+    are (a stored connection's keys, as they are opened)."""
+    _LEARNT.update(secret for secret in secrets if secret)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, ProcessLogHandler):
+            for found in handler.filters:
+                if isinstance(found, SecretFilter):
+                    found.add(_LEARNT)
+
+
 def configure_logging(settings: Settings) -> None:
     """Route every logger through one stderr handler at `LOG_LEVEL`, in `LOG_FORMAT`, with the
     settings' secrets hidden. Calling it again replaces that handler (never adds a second)."""
@@ -172,7 +196,7 @@ def configure_logging(settings: Settings) -> None:
     secrets = secrets_of(settings)
     handler = ProcessLogHandler()
     handler.setFormatter(_FORMATTERS[settings.log_format]())
-    handler.addFilter(SecretFilter(secrets.values()))
+    handler.addFilter(SecretFilter([*secrets.values(), *_LEARNT]))
     root.addHandler(handler)
     root.setLevel(settings.log_level)
     logging.captureWarnings(True)  # Python's warnings too, as one line each (logger py.warnings)

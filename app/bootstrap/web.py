@@ -24,6 +24,7 @@ from app.ports.execution import ExecutionStore
 from app.ports.metrics import MetricsSource
 from app.ports.reconciliation import ReconciliationStore
 from app.ports.signals import SignalReader
+from app.services.connections import Connections
 from app.services.intake import Forwarder, Intake
 from app.services.signal_lookup import SignalLookup
 
@@ -57,6 +58,13 @@ class Services:
         from app.adapters.sql.execution_store import SqlExecutionStore  # noqa: PLC0415
 
         return SqlExecutionStore(self.engine)
+
+    @cached_property
+    def connections(self) -> Connections:
+        """Venue accounts (`/connections`): stored ones, their keys sealed, and VENUES'."""
+        from app.bootstrap.connections import build_connections  # noqa: PLC0415
+
+        return build_connections(self.settings, self.engine)
 
     @cached_property
     def reconciliation(self) -> ReconciliationStore:

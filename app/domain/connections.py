@@ -52,6 +52,11 @@ class VenueKeys:
     def api_key_hint(self) -> str | None:
         return key_hint(self.api_key)
 
+    @property
+    def values(self) -> tuple[str, ...]:
+        """The keys set, for a log filter to hide."""
+        return tuple(getattr(self, name) for name in self.fields_set)
+
     def redact(self, text: str) -> str:
         """`text` with every key replaced: a venue's answer may repeat what it was sent."""
         for name in KEY_FIELDS:
@@ -67,6 +72,11 @@ def key_hint(api_key: str | None) -> str | None:
         return None
     shown = min(4, len(api_key) // 4)
     return "…" + api_key[-shown:] if shown else "…"
+
+
+def plain(amount: Decimal) -> Decimal:
+    """`amount` without trailing zeros or an exponent: 10000 for 10000.000, or 1E+4."""
+    return Decimal(f"{amount.normalize():f}")
 
 
 class ConnectionTest(msgspec.Struct, frozen=True, kw_only=True):

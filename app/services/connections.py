@@ -84,6 +84,7 @@ class Connections:
         open_venue: Callable[[Connection, VenueKeys], Exchange],
         clock: Callable[[], datetime],
         timeout_seconds: float = 20.0,
+        hide: Callable[[VenueKeys], None] = lambda _: None,
     ) -> None:
         """
         Args:
@@ -95,6 +96,8 @@ class Connections:
                 a sentence when it cannot be).
             clock: the time of changes and tests.
             timeout_seconds: how long a test may take.
+            hide: told every key this process handles, before it is used: the process's log
+                hides them from then on (a venue library may log what it sends).
         """
         self._store = store
         self._cipher = cipher
@@ -103,6 +106,7 @@ class Connections:
         self._open_venue = open_venue
         self._clock = clock
         self._timeout = timeout_seconds
+        self._hide = hide
 
     # --- reads ----------------------------------------------------------------------------------
 
@@ -118,7 +122,8 @@ class Connections:
         """
         if ref in self._environment:
             return self._environment[ref][0]
-        found = self._store.get(int(ref) if ref.isdigit() else ref)
+        number = ref.isascii() and ref.isdigit() and len(ref) <= 18  # a database integer
+        found = self._store.get(int(ref) if number else ref)
         if found is None:
             raise UnknownConnection(f"no connection is named or numbered {ref[:40]!r}")
         return found
@@ -140,12 +145,14 @@ class Connections:
                 " it to the key they were stored with."
             )
         try:
-            return _keys_of(msgspec.json.decode(self._cipher.open(token), type=_Keys))
+            keys = _keys_of(msgspec.json.decode(self._cipher.open(token), type=_Keys))
         except SecretsUnreadable:
             raise KeysLocked(
                 f"no key of SECRETS_KEY opens the keys of {connection.name}: add the key they"
                 " were stored with (SECRETS_KEY=new,old while a rekey is under way)."
             ) from None
+        self._hide(keys)
+        return keys
 
     # --- changes --------------------------------------------------------------------------------
 
@@ -314,6 +321,7 @@ class Connections:
     def _seal(self, keys: VenueKeys) -> SealedKeys:
         if not keys.fields_set:
             return SealedKeys(None)
+        self._hide(keys)
         cipher = self._require_cipher("keys cannot be stored encrypted")
         plain = _Keys(keys.api_key, keys.api_secret, keys.api_password)
         return SealedKeys(cipher.seal(msgspec.json.encode(plain)), keys.fields_set,

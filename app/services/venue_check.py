@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from app.domain.connections import plain
 from app.ports.errors import AuthenticationFailed, ExchangeError, Retryable
 from app.ports.exchange import Exchange, Probe, Probed
 
@@ -104,7 +105,7 @@ async def check_venue(
         report.facts.append(f"{len(markets)} markets")
         step(f"markets loaded ({len(markets)})")
         balances = await venue.balances()
-        report.balance = {b.asset: b.total for b in balances.values() if b.total > 0}
+        report.balance = {b.asset: plain(b.total) for b in balances.values() if b.total > 0}
         held = sorted((total, asset) for asset, total in report.balance.items())[-3:]
         shown = ", ".join(f"{asset} {_amount(total)}" for total, asset in reversed(held))
         report.facts.append(f"balance read ({shown or 'empty'})")

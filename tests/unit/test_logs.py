@@ -21,6 +21,7 @@ from app.bootstrap.logs import (
     ProcessLogHandler,
     SecretFilter,
     configure_logging,
+    hide_in_logs,
     secrets_of,
 )
 from app.config.settings import Settings, load_settings
@@ -191,6 +192,21 @@ def test_a_secret_in_an_exception_is_hidden(capsys: pytest.CaptureFixture[str]) 
     [line] = printed(capsys)
     assert "RuntimeError: venue refused key ***" in json.loads(line)["exc"]
     assert KEY not in line
+
+
+def test_keys_learnt_while_running_are_hidden_then_and_after_logging_is_configured_again(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    learnt = "stored-connection-secret-1"
+    configure_logging(load_settings(ENVIRON))
+    hide_in_logs([learnt, ""])
+    logging.getLogger("ccxt.base.exchange").debug("ignored below INFO %s", learnt)
+    logging.getLogger("ccxt.base.exchange").warning("signed with %s and %s", learnt, KEY)
+    configure_logging(load_settings({**ENVIRON, "LOG_LEVEL": "WARNING"}))
+    logging.getLogger("signalgate.connections").warning("again %s", learnt)
+    first, second = printed(capsys)
+    assert parse_logfmt(first)["msg"] == "signed with *** and ***"
+    assert parse_logfmt(second)["msg"] == "again ***"
 
 
 def test_a_secret_too_short_to_hide_is_left_and_said(capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from app.adapters.sql.db import as_utc, transaction
 from app.adapters.sql.execution_rows import short
 from app.adapters.sql.tables_connections import connection_balances, connections
-from app.domain.connections import MAX_LOG_LINES, Connection, ConnectionTest
+from app.domain.connections import MAX_LOG_LINES, Connection, ConnectionTest, plain
 from app.ports.connections import ConnectionChanges, ConnectionRecord, NameTaken, SealedKeys
 
 _SHOWN = [c for c in connections.c if c.name != "keys_sealed"]  # a listing never reads the keys
@@ -150,7 +150,7 @@ def _balances(conn: SqlConnection, connection_id: int) -> dict[str, Any]:
         .where(connection_balances.c.connection_id == connection_id)
         .order_by(connection_balances.c.asset)
     )
-    return {str(asset): total for asset, total in conn.execute(query)}
+    return {str(asset): plain(total) for asset, total in conn.execute(query)}
 
 
 def _connection(row: Any, balance: dict[str, Any]) -> Connection:
