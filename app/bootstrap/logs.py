@@ -13,12 +13,12 @@ stderr, not stdout: commands print their results on stdout (a backtest's report,
 the sample of `signalgate run`), and logs never mix into what a user pipes; Heroku reads both, and
 Python keeps stderr line-buffered even into a pipe.
 
-The handler's filter replaces the values of WEBHOOK_SECRET, API_TOKEN, every venue's API key,
-secret and password, and the passwords of REDIS_URL and DATABASE_URL with `***` in the message,
-its arguments and the exception text, whatever logger wrote the record. A value shorter than
-`MIN_SECRET_LENGTH` is not hidden (it would turn every such run of letters into `***`); start-up
-warns about it. Keys a process learns while it runs (a stored connection's, once opened) are
-hidden from then on (`hide_in_logs`).
+The handler's filter replaces the values of WEBHOOK_SECRET, API_TOKEN, SECRETS_KEY, every venue's
+API key, secret and password, and the passwords of REDIS_URL and DATABASE_URL with `***` in the
+message, its arguments and the exception text, whatever logger wrote the record. A value shorter
+than `MIN_SECRET_LENGTH` is not hidden (it would turn every such run of letters into `***`);
+start-up warns about it. Keys a process learns while it runs (a stored connection's, once
+opened) are hidden from then on (`hide_in_logs`).
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ _plain = logging.Formatter()
 def secrets_of(settings: Settings) -> dict[str, str]:
     """Every secret value the settings hold, by the variable that set it."""
     found = {"WEBHOOK_SECRET": settings.webhook_secret, "API_TOKEN": settings.api_token}
+    for number, key in enumerate(settings.secrets_keys, 1):
+        found[f"key {number} of SECRETS_KEY"] = key
     for venue in settings.venues:
         prefix = venue.name.upper()
         found[f"{prefix}_API_KEY"] = venue.api_key

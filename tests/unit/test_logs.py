@@ -31,9 +31,11 @@ SECRET = "tv-secret-9d8f7"
 TOKEN = "api/token+6c5b4"  # spelled differently in a URL
 KEY, VENUE_SECRET, PASSWORD = "okx-key-a1b2", "okx-secret-c3d4", "okx-pass-e5f6"
 REDIS_PASSWORD = "redis-pw-0q9w"
-SECRETS = (SECRET, TOKEN, KEY, VENUE_SECRET, PASSWORD, REDIS_PASSWORD)
+FERNET = "Zm9v" * 10 + "YmE="  # a Fernet key's form: 32 bytes of URL-safe base64
+SECRETS = (SECRET, TOKEN, KEY, VENUE_SECRET, PASSWORD, REDIS_PASSWORD, FERNET)
 ENVIRON = {
     "WEBHOOK_SECRET": SECRET,
+    "SECRETS_KEY": FERNET,
     "API_TOKEN": TOKEN,
     "REDIS_URL": f"redis://:{REDIS_PASSWORD}@127.0.0.1:6379/0",
     "TRADING_MODE": "testnet",
@@ -147,6 +149,7 @@ def test_secrets_are_every_key_secret_password_and_url_password() -> None:
     assert found == {
         "WEBHOOK_SECRET": SECRET,
         "API_TOKEN": TOKEN,
+        "key 1 of SECRETS_KEY": FERNET,
         "OKX_API_KEY": KEY,
         "OKX_API_SECRET": VENUE_SECRET,
         "OKX_API_PASSWORD": PASSWORD,
@@ -164,6 +167,7 @@ def test_secrets_are_every_key_secret_password_and_url_password() -> None:
          ("POST", "https://okx", {"OK-ACCESS-KEY": KEY, "OK-ACCESS-PASSPHRASE": PASSWORD}, None)),
         ("uvicorn.error", f"GET /rq/?token={quote(TOKEN, safe='')}&x=1", ()),
         ("rq.worker", "connected to %s", (f"redis://:{REDIS_PASSWORD}@host",)),
+        ("signalgate.connections", "sealing under %s", (FERNET,)),
     ],
 )  # fmt: skip
 @pytest.mark.usefixtures("uvicorn_unconfigured")
