@@ -110,7 +110,7 @@ class Connections:
 
     # --- reads ----------------------------------------------------------------------------------
 
-    def list(self) -> list[Connection]:
+    def list_all(self) -> list[Connection]:
         """The environment's connections, then the stored ones."""
         return [c for c, _ in self._environment.values()] + self._store.all()
 

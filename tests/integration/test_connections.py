@@ -84,7 +84,7 @@ async def test_keys_are_sealed_at_rest_and_never_shown(
     assert "binance_main" in stored  # the rows were read
     for secret in (API_KEY, API_SECRET, PASSWORD):
         assert secret not in stored
-        for shown in (added, tested, *service.list()):
+        for shown in (added, tested, *service.list_all()):
             assert secret not in msgspec.json.encode(shown).decode()
     assert service.open_keys(added) == VenueKeys(API_KEY, API_SECRET, PASSWORD)
     assert API_SECRET not in repr(service.open_keys(added))
@@ -178,7 +178,7 @@ async def test_keys_need_secrets_key_and_say_how_to_make_one(
         ' `signalgate connections genkey` (or python -c "from cryptography.fernet import'
         ' Fernet; print(Fernet.generate_key().decode())").'
     )
-    assert service.list()[-1].name == "paper"  # nothing stored
+    assert service.list_all()[-1].name == "paper"  # nothing stored
     assert service.add(NewConnection("paper_two", "paper", "paper", VenueKeys())).id == 1
 
 
@@ -190,7 +190,7 @@ async def test_venues_of_the_environment_are_listed_read_only(
            "BINANCE_API_URL": fake.url}  # fmt: skip
     service = open_service(NEW_KEY, **env)
 
-    paper, listed = service.list()
+    paper, listed = service.list_all()
     assert (listed.id, listed.name, listed.source, listed.key_fields) == (
         None, "binance", "environment", ["api_key", "api_secret"]
     )  # fmt: skip

@@ -95,7 +95,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 def cmd_list(_: argparse.Namespace) -> int:
     def show(service: Connections) -> int:
-        for connection in service.list():
+        for connection in service.list_all():
             print(describe(connection))
         return 0
 

@@ -115,7 +115,7 @@ class ConnectionsController(Controller):
         responses=errors(401),
     )
     async def list_connections(self, request: Request[Any, Any, Any]) -> list[Connection]:
-        return await _call(services_of(request).connections.list)
+        return await _call(services_of(request).connections.list_all)
 
     @get(
         "/{id:str}",
