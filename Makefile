@@ -38,7 +38,7 @@ lint: setup ## ruff, ruff format, mypy --strict, import-linter contracts
 test: lint ## lint, then the whole test suite (unit, integration, e2e), two files at a time
 	$(BIN)/pytest -n 2 --dist loadfile
 
-bench: setup ## benchmarks: print figures (feed, paper venue, routing, ingest, execution, strategy engine, backtest, web start)
+bench: setup ## benchmarks: print figures (feed, paper venue, routing, ingest, execution, strategy engine, backtest, web start, notifications)
 	$(BIN)/python -m bench.feed
 	$(BIN)/python -m bench.paper
 	$(BIN)/python -m bench.routing
@@ -48,6 +48,7 @@ bench: setup ## benchmarks: print figures (feed, paper venue, routing, ingest, e
 	$(BIN)/python -m bench.strategy
 	$(BIN)/python -m bench.backtest
 	$(BIN)/python -m bench.web_start
+	$(BIN)/python -m bench.notify
 
 clean: ## remove the virtualenv and local state
 	rm -rf $(VENV) .signalgate signalgate.db signalgate.db-* .pytest_cache .mypy_cache .ruff_cache

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cached_property
 
 import redis
@@ -18,15 +19,18 @@ from app.adapters.redis.lease import last_round
 from app.adapters.sql.db import SqlSignalStore, make_engine
 from app.adapters.system import SystemClock, new_ulid
 from app.config.settings import Settings
+from app.domain.risk_values import TradingState
 from app.ports.errors import Unavailable
 from app.ports.exchange import Exchange
 from app.ports.execution import ExecutionStore
 from app.ports.metrics import MetricsSource
+from app.ports.notifications import Notifier
 from app.ports.reconciliation import ReconciliationStore
 from app.ports.signals import SignalReader
 from app.services.connections import Connections
 from app.services.intake import Forwarder, Intake
 from app.services.signal_lookup import SignalLookup
+from app.services.trading import switch_trading
 
 
 @dataclass
@@ -65,6 +69,17 @@ class Services:
         from app.bootstrap.connections import build_connections  # noqa: PLC0415
 
         return build_connections(self.settings, self.engine)
+
+    @cached_property
+    def notifier(self) -> Notifier:
+        """Where the kill switch's changes are told (the notifications queue, if any)."""
+        from app.bootstrap.notifications import build_notifier  # noqa: PLC0415 - RQ: not at start
+
+        return build_notifier(self.settings)
+
+    def switch_trading(self, state: TradingState, reason: str) -> None:
+        """The kill switch, on record and told (blocking: call it from a thread)."""
+        switch_trading(self.execution, self.notifier, state, datetime.now(UTC), reason)
 
     @cached_property
     def reconciliation(self) -> ReconciliationStore:
@@ -128,6 +143,10 @@ class Services:
     async def shutdown(self) -> None:
         if self.forwarder is not None:
             self.forwarder.stop()
+        if "notifier" in self.__dict__:
+            from app.bootstrap.notifications import close_notifier  # noqa: PLC0415
+
+            await asyncio.to_thread(close_notifier, self.notifier)
         if self._async_redis is not None:
             await self._async_redis.aclose()
         self.engine.dispose()

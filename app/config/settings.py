@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from app.config.notify import NotifySettings, read_notify
 from app.config.reconciliation import baselines
 from app.config.risk import (
     band_percent,
@@ -108,6 +109,8 @@ class Settings:
     reconcile_interval_seconds: float = 30.0
     drift_policy: DriftPolicy | None = None
     reconcile_baselines: Mapping[tuple[str, str], Decimal] = field(default_factory=dict)
+    # Notifications (`signalgate notifier`): none sent unless NOTIFY_URLS names a channel
+    notify: NotifySettings = field(default_factory=NotifySettings)
 
 
 def database_url(raw: str) -> str:
@@ -251,7 +254,9 @@ def _nonempty(raw: str) -> str:
     return raw.strip()
 
 
-_SECRETS = frozenset({"webhook_secret", "api_token", "redis_url", "database_url", "secrets_keys"})
+_SECRETS = frozenset(
+    {"webhook_secret", "api_token", "redis_url", "database_url", "secrets_keys", "notify.urls"}
+)
 
 
 Reader = Callable[[str, str, Callable[[str], object]], None]
@@ -337,6 +342,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     read("LOG_LEVEL", "log_level", _log_level)
     read("LOG_FORMAT", "log_format", one_of(LogFormat))
     _read_risk(read, values, errors)
+    read_notify(read, values, errors)
 
     mode = values.get("trading_mode", TradingMode.PAPER)
     assert isinstance(mode, TradingMode)
@@ -354,7 +360,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 def _settings(values: Mapping[str, object]) -> Settings:
     """Settings from the values read, a `group.name` key going to that group's policy."""
     flat: dict[str, object] = {}
-    groups: dict[str, dict[str, object]] = {"intake": {}, "risk": {}, "sizing": {}, "execution": {}}
+    groups: dict[str, dict[str, object]] = {
+        "intake": {}, "risk": {}, "sizing": {}, "execution": {}, "notify": {}
+    }  # fmt: skip
     for key, value in values.items():
         group, _, name = key.partition(".")
         if name:
@@ -369,4 +377,5 @@ def _settings(values: Mapping[str, object]) -> Settings:
         # computed sizes share the risk gate's cap on one order
         sizing=SizingPolicy(**groups["sizing"], max_order_notional=risk.max_order_notional),  # type: ignore[arg-type]
         execution=ExecutionPolicy(**groups["execution"]),  # type: ignore[arg-type]
+        notify=NotifySettings(**groups["notify"]),  # type: ignore[arg-type]
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import time
 from decimal import Decimal
 from ipaddress import ip_network
 from operator import attrgetter
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from app.config.notify import NotifySettings
 from app.config.settings import (
     ConfigError,
     Settings,
@@ -20,6 +22,7 @@ from app.config.settings import (
 )
 from app.config.venues import MarketDataSettings, VenueSettings
 from app.domain.execution_policy import EntryPolicy
+from app.domain.notifications import Routes
 from app.domain.reconciliation import DriftPolicy
 from app.domain.risk_values import RiskLimits
 from app.domain.signals import IntakePolicy, QtyMode
@@ -91,6 +94,10 @@ DEFAULTS = [
     ("reconcile_interval_seconds", 30.0),
     ("drift_policy", None),  # by each venue's mode: test_reconciliation.py
     ("reconcile_baselines", {}),
+    ("notify.urls", ()),
+    ("notify.routes", Routes(())),
+    ("notify.per_minute", 20),
+    ("notify.summary_at", time(0, 0)),
 ]
 
 
@@ -214,6 +221,15 @@ PARSED = [
         "reconcile_baselines",
         {("binance", "BTC"): Decimal("0.5"), ("binanceusdm", "BTC/USDT:USDT"): Decimal("-0.1")},
     ),
+    (
+        "NOTIFY_URLS",
+        f" tgram://1:{PASSWORD}/2 ,json://h/x,",
+        "notify.urls",
+        (f"tgram://1:{PASSWORD}/2", "json://h/x"),
+    ),
+    ("NOTIFY_EVENTS", "", "notify.routes", Routes(())),
+    ("NOTIFY_RATE_PER_MINUTE", "30", "notify.per_minute", 30),
+    ("NOTIFY_SUMMARY_AT", "21:30", "notify.summary_at", time(21, 30)),
 ]
 
 
@@ -231,6 +247,7 @@ _POLICIES = {
         "trailing_min_interval_seconds",
         "trailing_min_step_percent",
     ],
+    "notify": [f.name for f in dataclasses.fields(NotifySettings)],
 }
 
 
@@ -385,6 +402,11 @@ BAD = [
     ("RECONCILE_BASELINES", "BTC=0.5", "use venue.ASSET=amount pairs separated by commas"),
     ("RECONCILE_BASELINES", "binance.BTC=lots", "use venue.ASSET=amount pairs"),
     ("RECONCILE_BASELINES", "binance.BTC=inf", "use venue.ASSET=amount pairs"),
+    ("NOTIFY_URLS", "tgram://a/b,api.telegram.org", "URL 1 (counted from 0) is not an apprise URL"),
+    ("NOTIFY_RATE_PER_MINUTE", "0", "use a whole number of messages a minute from 1 to 600"),
+    ("NOTIFY_SUMMARY_AT", "9pm", "use a UTC time of day as HH:MM, like 21:30"),
+    ("NOTIFY_EVENTS", "0:all", "there is no channel 0: NOTIFY_URLS has 0, numbered from 0"),
+    ("NOTIFY_EVENTS", "0:most", "there is no channel 0"),
 ]
 
 
@@ -421,6 +443,7 @@ def test_a_shown_value_is_quoted_so_that_it_stays_on_its_line() -> None:
         ("REDIS_URL", f"{PASSWORD}@cache:6379"),
         ("SECRETS_KEY", f"{FERNET_NEW[:-2]}{PASSWORD}"),
         ("SECRETS_KEY", " , "),
+        ("NOTIFY_URLS", f"tgram://1:{PASSWORD}/2,{PASSWORD}"),
     ],
 )
 def test_a_bad_secret_is_named_but_hidden(variable: str, raw: str) -> None:

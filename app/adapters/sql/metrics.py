@@ -13,6 +13,8 @@ from rq.registry import BaseRegistry
 from rq.serializers import JSONSerializer
 from sqlalchemy import Engine, func, select
 
+from app.adapters.notify.deliveries import outcomes
+from app.adapters.notify.queue import notifications_queue
 from app.adapters.redis import venue_health
 from app.adapters.redis.lease import last_round_sync
 from app.adapters.sql.db import signals, transaction
@@ -45,6 +47,7 @@ class SqlRedisMetrics:
     ) -> None:
         self._engine = engine
         self._queue = Queue(queue_name, connection=client, serializer=JSONSerializer)
+        self._notifications = notifications_queue(client)
         self._latency_window = latency_window
         self._execution = SqlExecutionMetrics(engine)
 
@@ -55,11 +58,12 @@ class SqlRedisMetrics:
             depth, jobs, latencies = self._rq_figures()
             last_round = last_round_sync(self._queue.connection)
             venues = venue_health.read(self._queue.connection)
+            notifications = int(self._notifications.count), outcomes(self._queue.connection)
         except (RedisError, OSError) as exc:
             raise Unavailable(f"Redis unreachable ({type(exc).__name__})") from exc
         return MetricsSnapshot(
             signals_by_status=by_status,
-            queue_depth={self._queue.name: depth},
+            queue_depth={self._queue.name: depth, self._notifications.name: notifications[0]},
             jobs_by_state=jobs,
             job_latencies_seconds=latencies,
             orders_by_state=execution.orders_by_state,
@@ -80,6 +84,7 @@ class SqlRedisMetrics:
                     for kind, count in h.errors.items()
                 },
             },
+            counters={"notifications:channel,service,outcome": notifications[1]},
         )
 
     def _orders_in_doubt(self) -> int:

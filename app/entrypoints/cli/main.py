@@ -194,7 +194,7 @@ def cmd_run(_: argparse.Namespace) -> int:
     env = {**os.environ, "REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1"}
     env.setdefault("STRATEGIES", "momentum,mean_reversion")  # the demo trades on its own too
     manager = Manager()
-    for name in ("web", "worker", "monitor", "strategy"):
+    for name in ("web", "worker", "monitor", "strategy", "notifier"):
         command = "serve" if name == "web" else name
         manager.add_process(name, f"{sys.executable} -m app.entrypoints.cli {command}", env=env)
     threading.Thread(

@@ -17,9 +17,10 @@ import msgspec
 from app.domain.brackets.bracket import Bracket
 from app.domain.execution_policy import ExecutionPolicy
 from app.domain.market import Market
+from app.domain.notifications import Reason, SignalDenied
 from app.domain.orders import Side
 from app.domain.reservations import Reserved
-from app.domain.risk_values import AccountSnapshot, RiskLimits
+from app.domain.risk_values import AccountSnapshot, CheckResult, RiskLimits
 from app.domain.routing import VenueQuote
 from app.domain.signals import Signal, SignalStatus, execution_delay
 from app.domain.sizing import SizingPolicy
@@ -32,6 +33,7 @@ from app.ports.execution import (
     LineageStep,
     PendingSignal,
 )
+from app.ports.notifications import NoNotifier, Notifier
 from app.ports.reconciliation import EntryHolds
 from app.ports.reservations import LocalReservations, Reservations
 from app.services.brackets.doubt import entry_denial
@@ -63,6 +65,7 @@ class ExecutionContext:
     holds: EntryHolds | None = None  # entries held back by a drift (DRIFT_POLICY=reduce_only)
     reservations: Reservations = field(default_factory=LocalReservations)
     leverage: Leverages = field(default_factory=Leverages)
+    notifier: Notifier = field(default_factory=NoNotifier)  # entries and denials, told
 
     def record(
         self,
@@ -75,6 +78,17 @@ class ExecutionContext:
         """Add a step, now, to the signal's lineage (`data`: the figures behind it)."""
         self.store.record(LineageStep(signal_id, self.clock(), step, detail, data or None),
                           status=status)  # fmt: skip
+
+    def deny(
+        self, pending: PendingSignal, detail: str, checks: Sequence[CheckResult] | None = None
+    ) -> None:
+        """Record the signal denied (`checks`: the risk gate's, on its lineage) and tell."""
+        data = {} if checks is None else {"checks": msgspec.to_builtins(list(checks))}
+        self.record(pending.id, "decision", detail, SignalStatus.DENIED, **data)
+        failed = [Reason(c.name, c.detail) for c in checks or () if not c.passed]
+        signal = pending.signal
+        reasons = tuple(failed) or (Reason("decision", detail),)
+        self.notifier.notify(SignalDenied(pending.id, signal.symbol, signal.action.value, reasons))
 
     def expired(self, entries: Sequence[PendingSignal]) -> bool:
         """Record `expired` on entries (one signal, or a unit's legs) whose oldest was received
