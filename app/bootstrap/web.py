@@ -29,6 +29,7 @@ from app.ports.metrics import MetricsSource
 from app.ports.notifications import Notifier
 from app.ports.reconciliation import ReconciliationStore
 from app.ports.signals import SignalReader
+from app.services.connections import Connections
 from app.services.intake import Forwarder, Intake
 from app.services.signal_lookup import SignalLookup
 from app.services.trading import switch_trading
@@ -69,6 +70,13 @@ class Services:
         from app.adapters.sql.execution_store import SqlExecutionStore  # noqa: PLC0415
 
         return SqlExecutionStore(self.engine)
+
+    @cached_property
+    def connections(self) -> Connections:
+        """Venue accounts (`/connections`): stored ones, their keys sealed, and VENUES'."""
+        from app.bootstrap.connections import build_connections  # noqa: PLC0415
+
+        return build_connections(self.settings, self.engine)
 
     @cached_property
     def notifier(self) -> Notifier:

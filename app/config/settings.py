@@ -33,6 +33,7 @@ from app.config.risk import (
     symbols,
     unprotected_policy,
 )
+from app.config.secrets import secrets_keys
 from app.config.venues import (
     PAPER,
     MarketDataSettings,
@@ -82,6 +83,9 @@ class Settings:
     db_max_overflow: int = 5
     webhook_secret: str | None = field(default=None, repr=False)
     api_token: str | None = field(default=None, repr=False)
+    # Fernet keys sealing stored connection keys, the one to seal with first
+    secrets_keys: tuple[str, ...] = field(default=(), repr=False)
+    connection_test_timeout_seconds: float = 20.0
     # Screening of alerts and strategy signals (thresholds, staleness, dedupe, rate limit).
     intake: IntakePolicy = field(default_factory=IntakePolicy)
     tradingview_ips_only: bool = False
@@ -261,7 +265,9 @@ def _nonempty(raw: str) -> str:
     return raw.strip()
 
 
-_SECRETS = frozenset({"webhook_secret", "api_token", "redis_url", "database_url", "notify.urls"})
+_SECRETS = frozenset(
+    {"webhook_secret", "api_token", "redis_url", "database_url", "secrets_keys", "notify.urls"}
+)
 
 
 Reader = Callable[[str, str, Callable[[str], object]], None]
@@ -333,6 +339,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     read("DB_MAX_OVERFLOW", "db_max_overflow", _whole)
     read("WEBHOOK_SECRET", "webhook_secret", _nonempty)
     read("API_TOKEN", "api_token", _nonempty)
+    read("SECRETS_KEY", "secrets_keys", secrets_keys)
+    read("CONNECTION_TEST_TIMEOUT_SECONDS", "connection_test_timeout_seconds", interval)
     read("CONFIDENCE_THRESHOLD", "intake.confidence_threshold", _unit_interval)
     read("CONFIDENCE_THRESHOLDS", "intake.strategy_thresholds", _thresholds)
     read("CONFIDENCE_REQUIRED", "intake.confidence_required", _names)

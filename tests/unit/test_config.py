@@ -31,6 +31,8 @@ from app.domain.sizing import SizingPolicy
 SECRET = "wh-s3cret-9f8e7d"
 TOKEN = "api-t0ken-1a2b3c"
 PASSWORD = "hunter2-pw"
+FERNET_NEW = "k" * 43 + "="  # 32 bytes of URL-safe base64, as Fernet keys are
+FERNET_OLD = "Zm9v" * 10 + "YmE="
 
 
 def refusal(environ: dict[str, str]) -> list[str]:
@@ -49,6 +51,8 @@ DEFAULTS = [
     ("db_max_overflow", 5),
     ("webhook_secret", None),
     ("api_token", None),
+    ("secrets_keys", ()),
+    ("connection_test_timeout_seconds", 20.0),
     ("intake.confidence_threshold", 0.6),
     ("intake.strategy_thresholds", {}),
     ("intake.confidence_required", frozenset()),
@@ -123,6 +127,9 @@ PARSED = [
     ("DB_MAX_OVERFLOW", "10", "db_max_overflow", 10),
     ("WEBHOOK_SECRET", f"  {SECRET}\n", "webhook_secret", SECRET),
     ("API_TOKEN", TOKEN, "api_token", TOKEN),
+    ("SECRETS_KEY", f" {FERNET_NEW} ", "secrets_keys", (FERNET_NEW,)),
+    ("SECRETS_KEY", f"{FERNET_NEW},{FERNET_OLD},", "secrets_keys", (FERNET_NEW, FERNET_OLD)),
+    ("CONNECTION_TEST_TIMEOUT_SECONDS", "5", "connection_test_timeout_seconds", 5.0),
     ("CONFIDENCE_THRESHOLD", "0.75", "intake.confidence_threshold", 0.75),
     ("CONFIDENCE_THRESHOLD", "0", "intake.confidence_threshold", 0.0),
     ("CONFIDENCE_THRESHOLD", "1", "intake.confidence_threshold", 1.0),
@@ -338,6 +345,8 @@ BAD = [
     ("DB_MAX_OVERFLOW", "-1", "use a whole number, 0 or more"),
     ("WEBHOOK_SECRET", "   ", "unset it or give it a value"),
     ("API_TOKEN", "", "unset it or give it a value"),
+    ("SECRETS_KEY", f"{FERNET_NEW},{PASSWORD}", "each key must be a Fernet key (44 characters"),
+    ("CONNECTION_TEST_TIMEOUT_SECONDS", "0", "use seconds from 0.05 to 3600"),
     ("CONFIDENCE_THRESHOLD", "high", "use a number from 0 to 1"),
     ("CONFIDENCE_THRESHOLD", "1.5", "use a number from 0 to 1"),
     ("CONFIDENCE_THRESHOLD", "-0.1", "use a number from 0 to 1"),
@@ -440,6 +449,8 @@ def test_a_shown_value_is_quoted_so_that_it_stays_on_its_line() -> None:
         ("DATABASE_URL", f"{PASSWORD}"),
         ("REDIS_URL", f"http://:{PASSWORD}@cache:6379"),
         ("REDIS_URL", f"{PASSWORD}@cache:6379"),
+        ("SECRETS_KEY", f"{FERNET_NEW[:-2]}{PASSWORD}"),
+        ("SECRETS_KEY", " , "),
         ("NOTIFY_URLS", f"tgram://1:{PASSWORD}/2,{PASSWORD}"),
     ],
 )
@@ -472,11 +483,12 @@ def test_repr_of_settings_shows_no_secret() -> None:
             "DATABASE_URL": f"postgres://app:{PASSWORD}@db.host/d1",
             "REDIS_URL": f"rediss://:{PASSWORD}-r@cache:6380",
             "QUEUE_NAME": "orders",
+            "SECRETS_KEY": FERNET_NEW,
         }
     )
     shown = repr(settings)
     assert "queue_name='orders'" in shown  # the repr does show the plain settings
-    for secret in (SECRET, TOKEN, PASSWORD):
+    for secret in (SECRET, TOKEN, PASSWORD, FERNET_NEW):
         assert secret not in shown
     assert settings.webhook_secret == SECRET
     assert settings.redis_url == f"rediss://:{PASSWORD}-r@cache:6380?ssl_cert_reqs=none"
