@@ -36,7 +36,7 @@ lint: setup ## ruff, ruff format, mypy --strict, import-linter contracts
 	$(BIN)/lint-imports
 
 test: lint ## lint, then the whole test suite (unit, integration, e2e), two files at a time
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 2 --dist loadfile --durations=25
 
 bench: setup ## benchmarks: print figures (feed, paper venue, routing, ingest, execution, strategy engine, backtest, web start, notifications)
 	$(BIN)/python -m bench.feed
