@@ -1,0 +1,346 @@
+"""Soak benchmark: alerts at a steady rate for minutes through the Procfile's processes.
+
+Starts what the Procfile lists (web with its forwarder, worker, monitor; `release` first) on a
+private redis-server and a fresh PostgreSQL database on 127.0.0.1:5432 (dropped at the end),
+trading on the paper venue, and sends a seeded mix of alerts (market buys and sells with a
+take-profit and a stop-loss, closes, reverses, duplicates, low-confidence ones; signed in the body
+or with X-Signature) on three symbols at `--rate` per second: a warm-up, then `--minutes` measured.
+
+Prints each process's memory (RSS, with its children) after the warm-up and at the end (target:
+within 10%), Redis's and the database's size, the rate achieved and the backlog, the signals by
+final status (with the commonest reasons of those not executed), and the ERROR and CRITICAL lines
+every process logged (target: none). The processes' logs stay in bench/results/soak-<time>/.
+Run with `make soak` or `python -m bench.soak [--minutes 10] [--rate 100]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from statistics import quantiles
+
+import httpx
+import redis
+import sqlalchemy
+
+from app.adapters.redis.inbox import STREAM
+from bench.soak_alerts import alert
+from bench.soak_stack import SECRET, SoakStack
+
+RESULTS = Path(__file__).resolve().parent / "results"
+QUEUE = "rq:queue:signals"
+MIB = 1024 * 1024
+DRAIN_LIMIT = 600.0  # seconds to wait, after the last alert, for every signal to settle
+
+
+@dataclass
+class Sample:
+    at: float  # seconds since the measured part began (negative: warm-up)
+    rss: dict[str, list[tuple[str, int, int]]]
+    redis_bytes: int
+    redis_keys: int
+    database_bytes: int
+    queued: int  # RQ jobs waiting
+    inbox: int  # alerts the forwarder has not moved yet
+    pending: int  # signals in SQL not in a final status
+    final: int  # signals in SQL in a final status
+
+
+@dataclass
+class Tally:
+    sent: int = 0
+    answers: Counter[int] = field(default_factory=Counter)
+    failures: Counter[str] = field(default_factory=Counter)
+    kinds: Counter[str] = field(default_factory=Counter)
+    latency_ms: list[float] = field(default_factory=list)
+
+
+class Probe:
+    """Reads the state of the run: memory, Redis, the database."""
+
+    def __init__(self, stack: SoakStack) -> None:
+        assert stack.db is not None
+        self.stack = stack
+        self.redis = redis.Redis.from_url(stack.redis_url)
+        self.engine = sqlalchemy.create_engine(stack.db.url)
+        self.started = time.monotonic()
+
+    def sample(self) -> Sample:
+        statuses = "SELECT status IN ('queued', 'spooled'), count(*) FROM signals GROUP BY 1"
+        with self.engine.connect() as conn:
+            counts = {bool(k): int(n) for k, n in conn.execute(sqlalchemy.text(statuses)).all()}
+            size = conn.execute(sqlalchemy.text("SELECT pg_database_size(current_database())"))
+            database_bytes = int(size.scalar_one())
+        return Sample(
+            at=time.monotonic() - self.started,
+            rss=self.stack.trees(),
+            redis_bytes=int(self.redis.info("memory")["used_memory"]),
+            redis_keys=int(self.redis.dbsize()),
+            database_bytes=database_bytes,
+            queued=int(self.redis.llen(QUEUE)),
+            inbox=int(self.redis.xlen(STREAM)),
+            pending=int(counts.get(True, 0)),
+            final=int(counts.get(False, 0)),
+        )
+
+    def statuses(self) -> list[tuple[str, int]]:
+        query = "SELECT status, count(*) FROM signals GROUP BY status ORDER BY 2 DESC"
+        with self.engine.connect() as conn:
+            return [(str(s), int(n)) for s, n in conn.execute(sqlalchemy.text(query)).all()]
+
+    def reasons(self, limit: int = 8) -> list[tuple[str, str, int]]:
+        """The commonest (status, reason) of signals neither executed nor pending."""
+        query = (
+            "SELECT status, coalesce(reason, ''), count(*) FROM signals"
+            " WHERE status NOT IN ('executed', 'queued', 'spooled')"
+            " GROUP BY 1, 2 ORDER BY 3 DESC LIMIT :limit"
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(sqlalchemy.text(query), {"limit": limit}).all()
+        return [(str(s), str(r), int(n)) for s, r, n in rows]
+
+    def settle_times(self) -> list[float]:
+        """Seconds from receipt to the final status, of every executed signal."""
+        query = "SELECT received_at, updated_at FROM signals WHERE status = 'executed'"
+        with self.engine.connect() as conn:
+            rows = conn.execute(sqlalchemy.text(query)).all()
+        return [(done - received).total_seconds() for received, done in rows]
+
+    def close(self) -> None:
+        self.engine.dispose()
+        self.redis.close()
+
+
+async def send(
+    client: httpx.AsyncClient, run: str, numbers: range, rate: float, tally: Tally
+) -> None:
+    """Send alerts `numbers` at `rate` per second, each on its due time whatever the answers'
+    pace (a slow answer does not hold back the next alert)."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    in_flight: set[asyncio.Task[None]] = set()
+
+    async def post(number: int) -> None:
+        made = alert(run, number, SECRET)
+        tally.kinds[made.kind] += 1
+        began = loop.time()
+        try:
+            answer = await client.post("/webhook", content=made.body, headers=made.headers)
+        except httpx.HTTPError as error:
+            tally.failures[type(error).__name__] += 1
+            return
+        tally.latency_ms.append((loop.time() - began) * 1000)
+        tally.answers[answer.status_code] += 1
+
+    for index, number in enumerate(numbers):
+        pause = start + index / rate - loop.time()
+        if pause > 0:
+            await asyncio.sleep(pause)
+        task = asyncio.create_task(post(number))
+        in_flight.add(task)
+        task.add_done_callback(in_flight.discard)
+        tally.sent += 1
+    await asyncio.gather(*in_flight)
+
+
+async def sample_every(probe: Probe, seconds: float, samples: list[Sample], rate: float) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        found = await asyncio.to_thread(probe.sample)
+        samples.append(found)
+        print(progress(found, rate), flush=True)
+
+
+def progress(sample: Sample, rate: float) -> str:
+    memory = "  ".join(
+        f"{name} {sum(rss for _, _, rss in tree) / MIB:.0f}" for name, tree in sample.rss.items()
+    )
+    return (
+        f"t={sample.at:5.0f}s  RSS MiB: {memory}  redis {sample.redis_bytes / MIB:.1f} MiB"
+        f" ({sample.redis_keys} keys)  db {sample.database_bytes / MIB:.0f} MiB  backlog:"
+        f" inbox {sample.inbox} queue {sample.queued} pending {sample.pending}"
+        f"  final {sample.final}"
+    )
+
+
+async def load(args: argparse.Namespace, stack: SoakStack, probe: Probe) -> Report:
+    run = datetime.now(UTC).strftime("soak-%Y%m%dT%H%M%S")
+    warm_count = int(args.warm_up * args.rate)
+    total = int(args.minutes * 60 * args.rate)
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=10, limits=limits) as client:
+        print(f"warm-up: {warm_count} alerts at {args.rate:g}/s", flush=True)
+        await send(client, run, range(warm_count), args.rate, Tally())
+        first = probe.sample()
+        probe.started = time.monotonic() - first.at  # t=0: the measured part begins
+        first.at = 0.0
+        print(progress(first, args.rate), flush=True)
+        samples = [first]
+        sampler = asyncio.create_task(sample_every(probe, args.sample, samples, args.rate))
+        tally = Tally()
+        began = time.monotonic()
+        await send(client, run, range(warm_count, warm_count + total), args.rate, tally)
+        seconds = time.monotonic() - began
+        sampler.cancel()
+    last = probe.sample()
+    stack.check_alive()
+    drained = drain(probe, stack)
+    return Report(tally, seconds, [*samples, last], last, drained)
+
+
+def drain(probe: Probe, stack: SoakStack) -> float | None:
+    """Seconds until the inbox, the queue and the pending signals are empty (None: not within
+    DRAIN_LIMIT)."""
+    began = time.monotonic()
+    while time.monotonic() - began < DRAIN_LIMIT:
+        found = probe.sample()
+        if found.inbox == found.queued == found.pending == 0:
+            return time.monotonic() - began
+        stack.check_alive()
+        time.sleep(0.5)
+    return None
+
+
+@dataclass
+class Report:
+    tally: Tally
+    seconds: float
+    samples: list[Sample]
+    end: Sample
+    drained: float | None
+
+
+def percent(start: float, end: float) -> str:
+    return f"{(end - start) / start * 100:+.1f}%" if start else "n/a"
+
+
+def memory_lines(report: Report) -> list[str]:
+    start, end = report.samples[0], report.end
+    lines = ["memory (RSS, MiB): after the warm-up -> at the end (peak), change; target: 10%"]
+    for name, tree in start.rss.items():
+        ended = {pid: (label, rss) for label, pid, rss in end.rss.get(name, [])}
+        peaks: dict[int, int] = {}
+        for sample in report.samples:
+            for _, pid, rss in sample.rss.get(name, []):
+                peaks[pid] = max(peaks.get(pid, 0), rss)
+        total_start = sum(rss for _, _, rss in tree)
+        total_end = sum(rss for _, rss in ended.values())
+        verdict = "ok" if abs(total_end - total_start) <= 0.1 * total_start else "OVER 10%"
+        lines.append(
+            f"  {name:<10} {total_start / MIB:7.1f} -> {total_end / MIB:7.1f}"
+            f"  {percent(total_start, total_end):>7}  {verdict}"
+        )
+        for label, pid, rss in tree:
+            end_rss = ended.get(pid, ("", 0))[1]
+            lines.append(
+                f"    {label:<14} pid {pid:<7} {rss / MIB:7.1f} -> {end_rss / MIB:7.1f}"
+                f" (peak {peaks.get(pid, 0) / MIB:.1f})  {percent(rss, end_rss):>7}"
+            )
+    lines.append(
+        f"  redis used_memory {start.redis_bytes / MIB:.1f} -> {report.end.redis_bytes / MIB:.1f}"
+        f" MiB ({percent(start.redis_bytes, report.end.redis_bytes)}), keys {start.redis_keys}"
+        f" -> {report.end.redis_keys}; database {start.database_bytes / MIB:.0f} ->"
+        f" {report.end.database_bytes / MIB:.0f} MiB"
+    )
+    return lines
+
+
+def throughput_lines(report: Report, rate: float) -> list[str]:
+    tally, start, end = report.tally, report.samples[0], report.end
+    cuts = quantiles(tally.latency_ms, n=100) if len(tally.latency_ms) > 1 else [0.0] * 99
+    answers = ", ".join(f"{n} x {code}" for code, n in sorted(tally.answers.items()))
+    failed = ", ".join(f"{n} x {kind}" for kind, n in tally.failures.items()) or "none"
+    kinds = ", ".join(f"{n} {kind}" for kind, n in tally.kinds.most_common())
+    settled = end.final - start.final
+    backlog = max(s.inbox + s.queued + s.pending for s in report.samples)
+    drained = f"{report.drained:.1f} s" if report.drained is not None else "NOT within 600 s"
+    return [
+        f"alerts: {tally.sent} sent in {report.seconds:.0f} s = {tally.sent / report.seconds:.1f}/s"
+        f" (asked {rate:g}/s): {kinds}",
+        f"  answers: {answers}; no answer: {failed}; answer p50 {cuts[49]:.1f} ms,"
+        f" p99 {cuts[98]:.1f} ms, max {max(tally.latency_ms, default=0):.0f} ms",
+        f"signals settled during the load: {settled} = {settled / report.seconds:.1f}/s;"
+        f" largest backlog sampled {backlog} (inbox + queue + pending); at the end inbox"
+        f" {end.inbox}, queue {end.queued}, pending {end.pending}; drained {drained} later",
+    ]
+
+
+def outcome_lines(probe: Probe) -> list[str]:
+    counts = probe.statuses()
+    lines = ["signals by final status: " + ", ".join(f"{n} {s}" for s, n in counts)]
+    for status, reason, n in probe.reasons():
+        lines.append(f"  {n:>6} {status}: {reason[:160]}")
+    settle = probe.settle_times()
+    if len(settle) > 1:
+        cuts = quantiles(settle, n=100)
+        lines.append(
+            f"  received -> executed: p50 {cuts[49] * 1000:.0f} ms, p99 {cuts[98] * 1000:.0f} ms,"
+            f" max {max(settle):.1f} s"
+        )
+    return lines
+
+
+def problem_lines(stack: SoakStack) -> list[str]:
+    found = stack.problems()
+    total = sum(sum(lines.values()) for lines in found.values())
+    out = [f"ERROR/CRITICAL lines logged: {total} (target: none)"]
+    for name, lines in found.items():
+        for line, n in lines.most_common(10):
+            out.append(f"  {name} {n}x: {line}")
+    return out
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--minutes", type=float, default=10.0, help="measured minutes")
+    parser.add_argument("--rate", type=float, default=100.0, help="alerts per second")
+    parser.add_argument("--warm-up", type=float, default=60.0, help="seconds before the start")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes")
+    parser.add_argument("--sample", type=float, default=30.0, help="seconds between samples")
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    workdir = RESULTS / datetime.now(UTC).strftime("soak-%Y%m%dT%H%M%S")
+    workdir.mkdir(parents=True)
+    print(
+        f"soak: {args.minutes:g} min at {args.rate:g} alerts/s after {args.warm_up:g} s of"
+        f" warm-up, {args.workers} worker(s); logs in {workdir}; load average"
+        f" {os.getloadavg()[0]:.2f}",
+        flush=True,
+    )
+    stack = SoakStack(workdir, workers=args.workers)
+    try:
+        stack.start()
+        print("processes: " + ", ".join(
+            f"{name} ({'+'.join(label for label, _, _ in tree)})"
+            for name, tree in stack.trees().items()
+        ), flush=True)  # fmt: skip
+        probe = Probe(stack)
+        report = asyncio.run(load(args, stack, probe))
+        lines = [
+            *memory_lines(report),
+            *throughput_lines(report, args.rate),
+            *outcome_lines(probe),
+        ]
+        probe.close()
+        lines += problem_lines(stack)
+        lines.append(f"load average at the end (1, 5, 15 min): {os.getloadavg()}")
+        print("\n".join(lines), flush=True)
+        (workdir / "report.txt").write_text("\n".join(lines) + "\n")
+    finally:
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
