@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import signal
 import time
 from collections import Counter
@@ -32,18 +33,20 @@ import sqlalchemy
 
 from app.adapters.redis.inbox import STREAM
 from bench.soak_alerts import alert
-from bench.soak_stack import SECRET, SoakStack
+from bench.soak_stack import SECRET, Proc, SoakStack
 
 RESULTS = Path(__file__).resolve().parent / "results"
 QUEUE = "rq:queue:signals"
 MIB = 1024 * 1024
+_NUMBER = re.compile(r"\d+(\.\d+)?")
+_ID = re.compile(r"[0-9A-Z]{26}|[0-9a-f]{32}|[0-9a-f-]{36}|(?<=:)\d+(?=:|$)")
 DRAIN_LIMIT = 600.0  # seconds to wait, after the last alert, for every signal to settle
 
 
 @dataclass
 class Sample:
     at: float  # seconds since the measured part began (negative: warm-up)
-    rss: dict[str, list[tuple[str, int, int]]]
+    processes: dict[str, list[Proc]]
     redis_bytes: int
     redis_keys: int
     database_bytes: int
@@ -80,7 +83,7 @@ class Probe:
             database_bytes = int(size.scalar_one())
         return Sample(
             at=time.monotonic() - self.started,
-            rss=self.stack.trees(),
+            processes=self.stack.trees(),
             redis_bytes=int(self.redis.info("memory")["used_memory"]),
             redis_keys=int(self.redis.dbsize()),
             database_bytes=database_bytes,
@@ -96,15 +99,41 @@ class Probe:
             return [(str(s), int(n)) for s, n in conn.execute(sqlalchemy.text(query)).all()]
 
     def reasons(self, limit: int = 8) -> list[tuple[str, str, int]]:
-        """The commonest (status, reason) of signals neither executed nor pending."""
+        """The commonest (status, reason) of signals neither executed nor pending, numbers in
+        the reasons written N."""
         query = (
             "SELECT status, coalesce(reason, ''), count(*) FROM signals"
-            " WHERE status NOT IN ('executed', 'queued', 'spooled')"
-            " GROUP BY 1, 2 ORDER BY 3 DESC LIMIT :limit"
+            " WHERE status NOT IN ('executed', 'queued', 'spooled') GROUP BY 1, 2"
         )
         with self.engine.connect() as conn:
-            rows = conn.execute(sqlalchemy.text(query), {"limit": limit}).all()
-        return [(str(s), str(r), int(n)) for s, r, n in rows]
+            rows = conn.execute(sqlalchemy.text(query)).all()
+        found: Counter[tuple[str, str]] = Counter()
+        for status, reason, n in rows:
+            found[str(status), _NUMBER.sub("N", str(reason))] += int(n)
+        return [(s, r, n) for (s, r), n in found.most_common(limit)]
+
+    def redis_keys(self, sampled: int = 200) -> list[tuple[str, int, int]]:
+        """Redis's keys by kind (ids written *): how many, and their bytes estimated from the
+        first `sampled` of each kind (MEMORY USAGE)."""
+        kinds: dict[str, list[bytes]] = {}
+        for key in self.redis.scan_iter(count=1000):
+            kind = _ID.sub("*", key.decode(errors="replace"))
+            kinds.setdefault(kind, []).append(key)
+        found = []
+        for kind, keys in kinds.items():
+            some = keys[:sampled]
+            used = sum(int(self.redis.memory_usage(key) or 0) for key in some)
+            found.append((kind, len(keys), used * len(keys) // max(len(some), 1)))
+        return sorted(found, key=lambda row: -row[2])
+
+    def rows(self, tables: tuple[str, ...] = ("orders", "paper_orders", "paper_fills")) -> str:
+        with self.engine.connect() as conn:
+            counts = [
+                f"{conn.execute(sqlalchemy.text(f'SELECT count(*) FROM {table}')).scalar_one()}"
+                f" {table}"
+                for table in tables
+            ]
+        return ", ".join(counts)
 
     def settle_times(self) -> list[float]:
         """Seconds from receipt to the final status, of every executed signal."""
@@ -150,23 +179,30 @@ async def send(
     await asyncio.gather(*in_flight)
 
 
-async def sample_every(probe: Probe, seconds: float, samples: list[Sample], rate: float) -> None:
+async def sample_every(probe: Probe, seconds: float, samples: list[Sample]) -> None:
     while True:
         await asyncio.sleep(seconds)
         found = await asyncio.to_thread(probe.sample)
+        print(progress(samples[-1], found), flush=True)
         samples.append(found)
-        print(progress(found, rate), flush=True)
 
 
-def progress(sample: Sample, rate: float) -> str:
+def _cpu(tree: list[Proc]) -> float:
+    return sum(proc.cpu for proc in tree)
+
+
+def progress(before: Sample, now: Sample) -> str:
+    """One line: each process's RSS and CPU share since `before`, Redis, the backlog."""
+    seconds = max(now.at - before.at, 1e-9)
     memory = "  ".join(
-        f"{name} {sum(rss for _, _, rss in tree) / MIB:.0f}" for name, tree in sample.rss.items()
+        f"{name} {sum(p.rss for p in tree) / MIB:.0f} MiB"
+        f" {(_cpu(tree) - _cpu(before.processes.get(name, []))) / seconds * 100:3.0f}%"
+        for name, tree in now.processes.items()
     )
     return (
-        f"t={sample.at:5.0f}s  RSS MiB: {memory}  redis {sample.redis_bytes / MIB:.1f} MiB"
-        f" ({sample.redis_keys} keys)  db {sample.database_bytes / MIB:.0f} MiB  backlog:"
-        f" inbox {sample.inbox} queue {sample.queued} pending {sample.pending}"
-        f"  final {sample.final}"
+        f"t={now.at:5.0f}s  {memory}  redis {now.redis_bytes / MIB:.1f} MiB"
+        f" ({now.redis_keys} keys)  db {now.database_bytes / MIB:.0f} MiB  backlog:"
+        f" inbox {now.inbox} queue {now.queued} pending {now.pending}  final {now.final}"
     )
 
 
@@ -181,9 +217,8 @@ async def load(args: argparse.Namespace, stack: SoakStack, probe: Probe) -> Repo
         first = probe.sample()
         probe.started = time.monotonic() - first.at  # t=0: the measured part begins
         first.at = 0.0
-        print(progress(first, args.rate), flush=True)
         samples = [first]
-        sampler = asyncio.create_task(sample_every(probe, args.sample, samples, args.rate))
+        sampler = asyncio.create_task(sample_every(probe, args.sample, samples))
         tally = Tally()
         began = time.monotonic()
         await send(client, run, range(warm_count, warm_count + total), args.rate, tally)
@@ -223,31 +258,37 @@ def percent(start: float, end: float) -> str:
 
 def memory_lines(report: Report) -> list[str]:
     start, end = report.samples[0], report.end
-    lines = ["memory (RSS, MiB): after the warm-up -> at the end (peak), change; target: 10%"]
-    for name, tree in start.rss.items():
-        ended = {pid: (label, rss) for label, pid, rss in end.rss.get(name, [])}
+    seconds = max(end.at - start.at, 1e-9)
+    lines = ["memory (RSS, MiB): after the warm-up -> at the end (peak), change; target: 10%;"
+             " CPU share over the load"]  # fmt: skip
+    for name, tree in start.processes.items():
+        ended = {proc.pid: proc for proc in end.processes.get(name, [])}
         peaks: dict[int, int] = {}
         for sample in report.samples:
-            for _, pid, rss in sample.rss.get(name, []):
-                peaks[pid] = max(peaks.get(pid, 0), rss)
-        total_start = sum(rss for _, _, rss in tree)
-        total_end = sum(rss for _, rss in ended.values())
+            for proc in sample.processes.get(name, []):
+                peaks[proc.pid] = max(peaks.get(proc.pid, 0), proc.rss)
+        total_start = sum(proc.rss for proc in tree)
+        total_end = sum(proc.rss for proc in ended.values())
         verdict = "ok" if abs(total_end - total_start) <= 0.1 * total_start else "OVER 10%"
+        cpu = (_cpu(list(ended.values())) - _cpu(tree)) / seconds * 100
         lines.append(
             f"  {name:<10} {total_start / MIB:7.1f} -> {total_end / MIB:7.1f}"
-            f"  {percent(total_start, total_end):>7}  {verdict}"
+            f"  {percent(total_start, total_end):>7}  {verdict:<8}  CPU {cpu:.0f}%"
         )
-        for label, pid, rss in tree:
-            end_rss = ended.get(pid, ("", 0))[1]
+        for proc in tree:
+            last = ended.get(proc.pid)
+            end_rss = last.rss if last else 0
+            share = (last.cpu - proc.cpu) / seconds * 100 if last else 0.0
             lines.append(
-                f"    {label:<14} pid {pid:<7} {rss / MIB:7.1f} -> {end_rss / MIB:7.1f}"
-                f" (peak {peaks.get(pid, 0) / MIB:.1f})  {percent(rss, end_rss):>7}"
+                f"    {proc.label:<14} pid {proc.pid:<7} {proc.rss / MIB:7.1f} ->"
+                f" {end_rss / MIB:7.1f} (peak {peaks.get(proc.pid, 0) / MIB:.1f})"
+                f"  {percent(proc.rss, end_rss):>7}  CPU {share:.0f}%"
             )
     lines.append(
-        f"  redis used_memory {start.redis_bytes / MIB:.1f} -> {report.end.redis_bytes / MIB:.1f}"
-        f" MiB ({percent(start.redis_bytes, report.end.redis_bytes)}), keys {start.redis_keys}"
-        f" -> {report.end.redis_keys}; database {start.database_bytes / MIB:.0f} ->"
-        f" {report.end.database_bytes / MIB:.0f} MiB"
+        f"  redis used_memory {start.redis_bytes / MIB:.1f} -> {end.redis_bytes / MIB:.1f}"
+        f" MiB ({percent(start.redis_bytes, end.redis_bytes)}), keys {start.redis_keys}"
+        f" -> {end.redis_keys}; database {start.database_bytes / MIB:.0f} ->"
+        f" {end.database_bytes / MIB:.0f} MiB"
     )
     return lines
 
@@ -275,6 +316,7 @@ def throughput_lines(report: Report, rate: float) -> list[str]:
 def outcome_lines(probe: Probe) -> list[str]:
     counts = probe.statuses()
     lines = ["signals by final status: " + ", ".join(f"{n} {s}" for s, n in counts)]
+    lines.append(f"  rows: {probe.rows()}")
     for status, reason, n in probe.reasons():
         lines.append(f"  {n:>6} {status}: {reason[:160]}")
     settle = probe.settle_times()
@@ -284,6 +326,13 @@ def outcome_lines(probe: Probe) -> list[str]:
             f"  received -> executed: p50 {cuts[49] * 1000:.0f} ms, p99 {cuts[98] * 1000:.0f} ms,"
             f" max {max(settle):.1f} s"
         )
+    return lines
+
+
+def redis_lines(probe: Probe, limit: int = 8) -> list[str]:
+    lines = ["redis keys at the end, by kind (count, estimated MiB):"]
+    for kind, count, used in probe.redis_keys()[:limit]:
+        lines.append(f"  {count:>7}  {used / MIB:7.2f}  {kind}")
     return lines
 
 
@@ -322,7 +371,7 @@ def main() -> int:
     try:
         stack.start()
         print("processes: " + ", ".join(
-            f"{name} ({'+'.join(label for label, _, _ in tree)})"
+            f"{name} ({'+'.join(proc.label for proc in tree)})"
             for name, tree in stack.trees().items()
         ), flush=True)  # fmt: skip
         probe = Probe(stack)
@@ -331,6 +380,7 @@ def main() -> int:
             *memory_lines(report),
             *throughput_lines(report, args.rate),
             *outcome_lines(probe),
+            *redis_lines(probe),
         ]
         probe.close()
         lines += problem_lines(stack)

@@ -92,6 +92,14 @@ def _label(proc: psutil.Process) -> str:
     return proc.name()
 
 
+@dataclass(frozen=True)
+class Proc:
+    label: str  # its signalgate command, or what it is
+    pid: int
+    rss: int  # bytes
+    cpu: float  # CPU seconds (user + system) so far
+
+
 @dataclass
 class SoakStack:
     workdir: Path
@@ -129,7 +137,7 @@ class SoakStack:
             for copy in range(1, copies + 1):
                 self._spawn(name if copies == 1 else f"{name}-{copy}", command)
         self._wait_web()
-        if "forward" not in {label for tree in self.trees().values() for label, _, _ in tree}:
+        if "forward" not in {proc.label for tree in self.trees().values() for proc in tree}:
             self._spawn("forwarder", [*CLI, "forward"])
 
     def _spawn(self, name: str, command: list[str]) -> None:
@@ -157,8 +165,8 @@ class SoakStack:
                 tail = (self.workdir / f"{name}.log").read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"{name} exited ({process.returncode}):\n{tail}")
 
-    def trees(self) -> dict[str, list[tuple[str, int, int]]]:
-        """Each process and its children: (label, pid, RSS in bytes), the process first."""
+    def trees(self) -> dict[str, list[Proc]]:
+        """Each process and its children, the process first."""
         found = {}
         for name, process in self.processes.items():
             rows = []
@@ -169,7 +177,9 @@ class SoakStack:
                         label = _label(proc)
                         if proc.pid != parent.pid and proc.cmdline() == parent.cmdline():
                             label += " (fork)"  # the worker's: RQ's scheduler
-                        rows.append((label, proc.pid, proc.memory_info().rss))
+                        times = proc.cpu_times()
+                        cpu = times.user + times.system
+                        rows.append(Proc(label, proc.pid, proc.memory_info().rss, cpu))
             found[name] = rows
         return found
 
