@@ -332,6 +332,27 @@ async def test_a_reopened_exchange_loads_only_recent_history_and_finds_the_rest(
         await reopened.create_order(request(Side.SELL, OrderKind.MARKET, "1"))
 
 
+async def test_a_busy_stored_exchange_keeps_a_bounded_history_in_memory(
+    feed: FixedFeed, clock: Clock
+) -> None:
+    store = MemoryStore()
+    exchange = PaperExchange.open("paper", [MARKET], feed, clock, store, history_limit=10)
+    placed = []
+    for number in range(60):  # well within the retention: only the limit prunes
+        clock.now = NOW + timedelta(seconds=number)
+        buy = order(Side.BUY, OrderKind.MARKET, "0.2", client_id=f"sg{number}")
+        placed.append(await exchange.create_order(buy))
+
+    # the bound (both kinds at the limit, and a tenth of slack) is checked before each request:
+    # the last order and its fill come on top
+    assert exchange.venue.history_size <= 2 * 10 + 10 // 10 + 2
+    assert exchange.venue.order_by_client_id("sg0") is None  # pruned from memory
+    assert await exchange.fetch_order_by_client_id(SYMBOL, "sg0") == placed[0]  # from the store
+    assert await exchange.fetch_order_by_client_id(SYMBOL, "sg59") == placed[-1]
+    with pytest.raises(InvalidOrder, match="already used"):
+        await exchange.create_order(order(Side.BUY, OrderKind.MARKET, "0.2", client_id="sg0"))
+
+
 async def test_without_a_store_nothing_is_pruned(exchange: PaperExchange) -> None:
     clock = Clock()
     exchange._clock = clock  # the fixture's exchange, on a movable clock
