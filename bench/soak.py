@@ -148,7 +148,7 @@ class Probe:
 
 
 async def send(
-    client: httpx.AsyncClient, run: str, numbers: range, rate: float, tally: Tally
+    client: httpx.AsyncClient, run: str, numbers: range, rate: float, coins: int, tally: Tally
 ) -> None:
     """Send alerts `numbers` at `rate` per second, each on its due time whatever the answers'
     pace (a slow answer does not hold back the next alert)."""
@@ -157,7 +157,7 @@ async def send(
     in_flight: set[asyncio.Task[None]] = set()
 
     async def post(number: int) -> None:
-        made = alert(run, number, SECRET)
+        made = alert(run, number, SECRET, coins)
         tally.kinds[made.kind] += 1
         began = loop.time()
         try:
@@ -213,7 +213,7 @@ async def load(args: argparse.Namespace, stack: SoakStack, probe: Probe) -> Repo
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     async with httpx.AsyncClient(base_url=stack.base_url, timeout=10, limits=limits) as client:
         print(f"warm-up: {warm_count} alerts at {args.rate:g}/s", flush=True)
-        await send(client, run, range(warm_count), args.rate, Tally())
+        await send(client, run, range(warm_count), args.rate, args.symbols, Tally())
         first = probe.sample()
         probe.started = time.monotonic() - first.at  # t=0: the measured part begins
         first.at = 0.0
@@ -221,7 +221,8 @@ async def load(args: argparse.Namespace, stack: SoakStack, probe: Probe) -> Repo
         sampler = asyncio.create_task(sample_every(probe, args.sample, samples))
         tally = Tally()
         began = time.monotonic()
-        await send(client, run, range(warm_count, warm_count + total), args.rate, tally)
+        numbers = range(warm_count, warm_count + total)
+        await send(client, run, numbers, args.rate, args.symbols, tally)
         seconds = time.monotonic() - began
         sampler.cancel()
     last = probe.sample()
@@ -356,6 +357,10 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=100.0, help="alerts per second")
     parser.add_argument("--warm-up", type=float, default=60.0, help="seconds before the start")
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
+    parser.add_argument(
+        "--symbols", type=int, default=3, choices=range(1, 13), metavar="1-12",
+        help="symbols traded (signals of one symbol execute one after the other)",
+    )  # fmt: skip
     parser.add_argument("--sample", type=float, default=30.0, help="seconds between samples")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
@@ -363,11 +368,11 @@ def main() -> int:
     workdir.mkdir(parents=True)
     print(
         f"soak: {args.minutes:g} min at {args.rate:g} alerts/s after {args.warm_up:g} s of"
-        f" warm-up, {args.workers} worker(s); logs in {workdir}; load average"
-        f" {os.getloadavg()[0]:.2f}",
+        f" warm-up, {args.symbols} symbols, {args.workers} worker(s); logs in {workdir};"
+        f" load average {os.getloadavg()[0]:.2f}",
         flush=True,
     )
-    stack = SoakStack(workdir, workers=args.workers)
+    stack = SoakStack(workdir, workers=args.workers, coins=args.symbols)
     try:
         stack.start()
         print("processes: " + ", ".join(

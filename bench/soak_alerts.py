@@ -13,11 +13,20 @@ import json
 import random
 from dataclasses import dataclass
 
-# ticker as an alert writes it -> base amount is given in the quote (USDT) for every entry
-TICKERS = ("BTCUSDT", "ETH/USDT", "SOL-USDT")
-SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
-# what the paper account starts with: quote for the buys, coins for the sell entries
-BALANCES = "USDT=1000000000,BTC=1000,ETH=20000,SOL=500000"
+# the coins traded, the first `--symbols` of them (the synthetic feed starts the first three at
+# their usual prices, the others at 100); entries give their size in USDT
+COINS = ("BTC", "ETH", "SOL", "XRP", "ADA", "DOGE", "LTC", "LINK", "AVAX", "DOT", "TRX", "BNB")
+_SPELLINGS = ("{}USDT", "{}/USDT", "{}-USDT", "{}_USDT")
+
+
+def symbols(count: int) -> list[str]:
+    return [f"{coin}/USDT" for coin in COINS[:count]]
+
+
+def balances(count: int) -> str:
+    """What the paper account starts with: USDT for the buys, coins for the sell entries."""
+    return ",".join(["USDT=1000000000", *(f"{coin}=1000000" for coin in COINS[:count])])
+
 
 # share of each kind of alert (the rest are market buys with a take-profit and a stop-loss)
 MIX = (
@@ -45,7 +54,7 @@ def _kind(rng: random.Random) -> str:
     return "buy"
 
 
-def alert(run: str, number: int, secret: str, seed: int = 11) -> Alert:
+def alert(run: str, number: int, secret: str, coins: int = 3, seed: int = 11) -> Alert:
     """Alert `number` of `run`: its body, signed in the body (TradingView's way) or, one in
     five, with an X-Signature header (senders that can set headers)."""
     rng = random.Random(f"{seed}-{number}")
@@ -53,9 +62,9 @@ def alert(run: str, number: int, secret: str, seed: int = 11) -> Alert:
     if kind == "duplicate" and number == 0:
         kind = "buy"  # nothing to repeat yet
     if kind == "duplicate":
-        first = alert(run, max(0, number - rng.randint(1, 50)), secret, seed)
+        first = alert(run, max(0, number - rng.randint(1, 50)), secret, coins, seed)
         return Alert("duplicate", first.body, first.headers)
-    ticker = rng.choice(TICKERS)
+    ticker = rng.choice(_SPELLINGS).format(rng.choice(COINS[:coins]))
     body: dict[str, object] = {"symbol": ticker, "strategy": "soak", "id": f"{run}-{number}"}
     match kind:
         case "close" | "reverse":

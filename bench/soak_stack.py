@@ -27,7 +27,7 @@ import psutil  # type: ignore[import-untyped]
 
 from app.adapters.redis.server import free_port, start_embedded
 from bench.execution_stack import Database
-from bench.soak_alerts import BALANCES, SYMBOLS
+from bench.soak_alerts import balances, symbols
 
 PROCFILE = Path(__file__).resolve().parent.parent / "Procfile"
 CLI = [sys.executable, "-m", "app.entrypoints.cli"]
@@ -51,7 +51,7 @@ def procfile(path: Path = PROCFILE) -> dict[str, list[str]]:
     return found
 
 
-def soak_env(redis_url: str, db_url: str, port: int) -> dict[str, str]:
+def soak_env(redis_url: str, db_url: str, port: int, coins: int) -> dict[str, str]:
     """Production's settings (paper venue, INFO logs), with risk limits that let a stream of
     small trades through: the soak is about the processes, not the risk gate."""
     return {
@@ -61,8 +61,8 @@ def soak_env(redis_url: str, db_url: str, port: int) -> dict[str, str]:
         "PORT": str(port),
         "TRADING_MODE": "paper",
         "VENUES": "paper",
-        "PAPER_BALANCES": BALANCES,
-        "SYMBOLS": ",".join(SYMBOLS),
+        "PAPER_BALANCES": balances(coins),
+        "SYMBOLS": ",".join(symbols(coins)),
         "WEBHOOK_SECRET": SECRET,
         "API_TOKEN": TOKEN,
         "LOG_LEVEL": "INFO",
@@ -104,6 +104,7 @@ class Proc:
 class SoakStack:
     workdir: Path
     workers: int = 1
+    coins: int = 3
     port: int = field(default_factory=free_port)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     redis_url: str = ""
@@ -118,7 +119,7 @@ class SoakStack:
     @property
     def env(self) -> dict[str, str]:
         assert self.db is not None
-        return soak_env(self.redis_url, self.db.url, self.port)
+        return soak_env(self.redis_url, self.db.url, self.port, self.coins)
 
     def start(self) -> None:
         """Redis, the database, `release`, then every process; returns once the web answers."""
