@@ -41,6 +41,7 @@ MIB = 1024 * 1024
 _NUMBER = re.compile(r"\d+(\.\d+)?")
 _ID = re.compile(r"[0-9A-Z]{26}|[0-9a-f]{32}|[0-9a-f-]{36}|(?<=:)\d+(?=:|$)")
 DRAIN_LIMIT = 600.0  # seconds to wait, after the last alert, for every signal to settle
+SENDERS = 64  # alerts in flight at most
 
 
 @dataclass
@@ -59,6 +60,7 @@ class Sample:
 @dataclass
 class Tally:
     sent: int = 0
+    late: int = 0  # alerts sent more than a second after their time: every sender was busy
     answers: Counter[int] = field(default_factory=Counter)
     failures: Counter[str] = field(default_factory=Counter)
     kinds: Counter[str] = field(default_factory=Counter)
@@ -150,33 +152,33 @@ class Probe:
 async def send(
     client: httpx.AsyncClient, run: str, numbers: range, rate: float, coins: int, tally: Tally
 ) -> None:
-    """Send alerts `numbers` at `rate` per second, each on its due time whatever the answers'
-    pace (a slow answer does not hold back the next alert)."""
+    """Send alerts `numbers` at `rate` per second, each on its due time, from `SENDERS`
+    concurrent senders: a slow answer holds back no alert while a sender is free, and when
+    none is, alerts go late (counted) instead of piling up in this process."""
     loop = asyncio.get_running_loop()
     start = loop.time()
-    in_flight: set[asyncio.Task[None]] = set()
+    schedule = iter(enumerate(numbers))
 
-    async def post(number: int) -> None:
-        made = alert(run, number, SECRET, coins)
-        tally.kinds[made.kind] += 1
-        began = loop.time()
-        try:
-            answer = await client.post("/webhook", content=made.body, headers=made.headers)
-        except httpx.HTTPError as error:
-            tally.failures[type(error).__name__] += 1
-            return
-        tally.latency_ms.append((loop.time() - began) * 1000)
-        tally.answers[answer.status_code] += 1
+    async def sender() -> None:
+        for index, number in schedule:
+            late = loop.time() - (start + index / rate)
+            if late < 0:
+                await asyncio.sleep(-late)
+            elif late > 1:
+                tally.late += 1
+            made = alert(run, number, SECRET, coins)
+            tally.kinds[made.kind] += 1
+            tally.sent += 1
+            began = loop.time()
+            try:
+                answer = await client.post("/webhook", content=made.body, headers=made.headers)
+            except httpx.HTTPError as error:
+                tally.failures[type(error).__name__] += 1
+                continue
+            tally.latency_ms.append((loop.time() - began) * 1000)
+            tally.answers[answer.status_code] += 1
 
-    for index, number in enumerate(numbers):
-        pause = start + index / rate - loop.time()
-        if pause > 0:
-            await asyncio.sleep(pause)
-        task = asyncio.create_task(post(number))
-        in_flight.add(task)
-        task.add_done_callback(in_flight.discard)
-        tally.sent += 1
-    await asyncio.gather(*in_flight)
+    await asyncio.gather(*(sender() for _ in range(SENDERS)))
 
 
 async def sample_every(probe: Probe, seconds: float, samples: list[Sample]) -> None:
@@ -184,6 +186,7 @@ async def sample_every(probe: Probe, seconds: float, samples: list[Sample]) -> N
         await asyncio.sleep(seconds)
         found = await asyncio.to_thread(probe.sample)
         print(progress(samples[-1], found), flush=True)
+        probe.stack.check_alive()
         samples.append(found)
 
 
@@ -210,7 +213,7 @@ async def load(args: argparse.Namespace, stack: SoakStack, probe: Probe) -> Repo
     run = datetime.now(UTC).strftime("soak-%Y%m%dT%H%M%S")
     warm_count = int(args.warm_up * args.rate)
     total = int(args.minutes * 60 * args.rate)
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    limits = httpx.Limits(max_connections=SENDERS, max_keepalive_connections=SENDERS)
     async with httpx.AsyncClient(base_url=stack.base_url, timeout=10, limits=limits) as client:
         print(f"warm-up: {warm_count} alerts at {args.rate:g}/s", flush=True)
         await send(client, run, range(warm_count), args.rate, args.symbols, Tally())
@@ -222,7 +225,11 @@ async def load(args: argparse.Namespace, stack: SoakStack, probe: Probe) -> Repo
         tally = Tally()
         began = time.monotonic()
         numbers = range(warm_count, warm_count + total)
-        await send(client, run, numbers, args.rate, args.symbols, tally)
+        sending = asyncio.create_task(send(client, run, numbers, args.rate, args.symbols, tally))
+        await asyncio.wait({sending, sampler}, return_when=asyncio.FIRST_COMPLETED)
+        if sampler.done():  # a process or Redis died: stop sending, say why
+            sending.cancel()
+            sampler.result()
         seconds = time.monotonic() - began
         sampler.cancel()
     last = probe.sample()
@@ -305,7 +312,7 @@ def throughput_lines(report: Report, rate: float) -> list[str]:
     drained = f"{report.drained:.1f} s" if report.drained is not None else "NOT within 600 s"
     return [
         f"alerts: {tally.sent} sent in {report.seconds:.0f} s = {tally.sent / report.seconds:.1f}/s"
-        f" (asked {rate:g}/s): {kinds}",
+        f" (asked {rate:g}/s; {tally.late} sent over a second late): {kinds}",
         f"  answers: {answers}; no answer: {failed}; answer p50 {cuts[49]:.1f} ms,"
         f" p99 {cuts[98]:.1f} ms, max {max(tally.latency_ms, default=0):.0f} ms",
         f"signals settled during the load: {settled} = {settled / report.seconds:.1f}/s;"

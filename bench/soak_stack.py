@@ -161,6 +161,9 @@ class SoakStack:
         raise RuntimeError(f"the web process did not answer on port {self.port} within 60 s")
 
     def check_alive(self) -> None:
+        """Raise if Redis or a process has exited: the run would measure nothing more."""
+        if self._redis is not None and self._redis.poll() is not None:
+            raise RuntimeError(f"the run's redis-server exited ({self._redis.returncode})")
         for name, process in self.processes.items():
             if process.poll() is not None:
                 tail = (self.workdir / f"{name}.log").read_text(errors="replace")[-2000:]
