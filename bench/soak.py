@@ -39,7 +39,6 @@ RESULTS = Path(__file__).resolve().parent / "results"
 QUEUE = "rq:queue:signals"
 MIB = 1024 * 1024
 _NUMBER = re.compile(r"\d+(\.\d+)?")
-_ID = re.compile(r"[0-9A-Z]{26}|[0-9a-f]{32}|[0-9a-f-]{36}|(?<=:)\d+(?=:|$)")
 DRAIN_LIMIT = 600.0  # seconds to wait, after the last alert, for every signal to settle
 SENDERS = 64  # alerts in flight at most
 
@@ -55,6 +54,16 @@ class Sample:
     inbox: int  # alerts the forwarder has not moved yet
     pending: int  # signals in SQL not in a final status
     final: int  # signals in SQL in a final status
+
+
+def _kind(key: str) -> str:
+    """`rq:job:signal-01JX...` -> `rq:job:signal-*`: two parts of a key, and what the third
+    starts with."""
+    parts = key.split(":", 2)
+    if len(parts) < 3:
+        return key
+    third = re.match(r"[a-z_]*-?", parts[2])
+    return f"{parts[0]}:{parts[1]}:{third.group() if third else ''}*"
 
 
 @dataclass
@@ -115,11 +124,11 @@ class Probe:
         return [(s, r, n) for (s, r), n in found.most_common(limit)]
 
     def redis_keys(self, sampled: int = 200) -> list[tuple[str, int, int]]:
-        """Redis's keys by kind (ids written *): how many, and their bytes estimated from the
-        first `sampled` of each kind (MEMORY USAGE)."""
+        """Redis's keys by kind: how many, and their bytes estimated from the first `sampled`
+        of each kind (MEMORY USAGE)."""
         kinds: dict[str, list[bytes]] = {}
         for key in self.redis.scan_iter(count=1000):
-            kind = _ID.sub("*", key.decode(errors="replace"))
+            kind = _kind(key.decode(errors="replace"))
             kinds.setdefault(kind, []).append(key)
         found = []
         for kind, keys in kinds.items():
@@ -233,9 +242,10 @@ async def load(args: argparse.Namespace, stack: SoakStack, probe: Probe) -> Repo
         seconds = time.monotonic() - began
         sampler.cancel()
     last = probe.sample()
+    keys = probe.redis_keys()
     stack.check_alive()
     drained = drain(probe, stack)
-    return Report(tally, seconds, [*samples, last], last, drained)
+    return Report(tally, seconds, [*samples, last], last, drained, keys)
 
 
 def drain(probe: Probe, stack: SoakStack) -> float | None:
@@ -258,6 +268,7 @@ class Report:
     samples: list[Sample]
     end: Sample
     drained: float | None
+    redis_keys: list[tuple[str, int, int]]  # at the end of the load: (kind, count, bytes)
 
 
 def percent(start: float, end: float) -> str:
@@ -337,9 +348,9 @@ def outcome_lines(probe: Probe) -> list[str]:
     return lines
 
 
-def redis_lines(probe: Probe, limit: int = 8) -> list[str]:
-    lines = ["redis keys at the end, by kind (count, estimated MiB):"]
-    for kind, count, used in probe.redis_keys()[:limit]:
+def redis_lines(report: Report, limit: int = 8) -> list[str]:
+    lines = ["redis keys at the end of the load, by kind (count, estimated MiB):"]
+    for kind, count, used in report.redis_keys[:limit]:
         lines.append(f"  {count:>7}  {used / MIB:7.2f}  {kind}")
     return lines
 
@@ -392,7 +403,7 @@ def main() -> int:
             *memory_lines(report),
             *throughput_lines(report, args.rate),
             *outcome_lines(probe),
-            *redis_lines(probe),
+            *redis_lines(report),
         ]
         probe.close()
         lines += problem_lines(stack)
