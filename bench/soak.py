@@ -50,6 +50,7 @@ class Sample:
     redis_bytes: int
     redis_keys: int
     database_bytes: int
+    commits: int  # transactions committed in the database so far (every process's)
     queued: int  # RQ jobs waiting
     inbox: int  # alerts the forwarder has not moved yet
     pending: int  # signals in SQL not in a final status
@@ -90,14 +91,17 @@ class Probe:
         statuses = "SELECT status IN ('queued', 'spooled'), count(*) FROM signals GROUP BY 1"
         with self.engine.connect() as conn:
             counts = {bool(k): int(n) for k, n in conn.execute(sqlalchemy.text(statuses)).all()}
-            size = conn.execute(sqlalchemy.text("SELECT pg_database_size(current_database())"))
-            database_bytes = int(size.scalar_one())
+            size, commits = conn.execute(sqlalchemy.text(
+                "SELECT pg_database_size(current_database()), xact_commit FROM pg_stat_database"
+                " WHERE datname = current_database()"
+            )).one()  # fmt: skip
         return Sample(
             at=time.monotonic() - self.started,
             processes=self.stack.trees(),
             redis_bytes=int(self.redis.info("memory")["used_memory"]),
             redis_keys=int(self.redis.dbsize()),
-            database_bytes=database_bytes,
+            database_bytes=int(size),
+            commits=int(commits),
             queued=int(self.redis.llen(QUEUE)),
             inbox=int(self.redis.xlen(STREAM)),
             pending=int(counts.get(True, 0)),
@@ -321,12 +325,14 @@ def throughput_lines(report: Report, rate: float) -> list[str]:
     settled = end.final - start.final
     backlog = max(s.inbox + s.queued + s.pending for s in report.samples)
     drained = f"{report.drained:.1f} s" if report.drained is not None else "NOT within 600 s"
+    commits = (end.commits - start.commits) / max(settled, 1)
     return [
         f"alerts: {tally.sent} sent in {report.seconds:.0f} s = {tally.sent / report.seconds:.1f}/s"
         f" (asked {rate:g}/s; {tally.late} sent over a second late): {kinds}",
         f"  answers: {answers}; no answer: {failed}; answer p50 {cuts[49]:.1f} ms,"
         f" p99 {cuts[98]:.1f} ms, max {max(tally.latency_ms, default=0):.0f} ms",
-        f"signals settled during the load: {settled} = {settled / report.seconds:.1f}/s;"
+        f"signals settled during the load: {settled} = {settled / report.seconds:.1f}/s"
+        f" ({commits:.1f} database commits each, every process's);"
         f" largest backlog sampled {backlog} (inbox + queue + pending); at the end inbox"
         f" {end.inbox}, queue {end.queued}, pending {end.pending}; drained {drained} later",
     ]
