@@ -231,7 +231,7 @@ async def load(args: argparse.Namespace, stack: SoakStack, probe: Probe) -> Repo
         print(f"warm-up: {warm_count} alerts at {args.rate:g}/s", flush=True)
         await send(client, run, range(warm_count), args.rate, args.symbols, Tally())
         first = probe.sample()
-        probe.started = time.monotonic() - first.at  # t=0: the measured part begins
+        probe.started = time.monotonic()  # t=0: the measured part begins
         first.at = 0.0
         samples = [first]
         sampler = asyncio.create_task(sample_every(probe, args.sample, samples))
