@@ -160,23 +160,31 @@ class MemoryStore:
         if self.down:
             raise Unavailable("database unreachable (OperationalError)")
 
-    def load(self, name: str, since: datetime | None = None) -> PaperState | None:
+    def load(
+        self, name: str, since: datetime | None = None, keep: int | None = None
+    ) -> PaperState | None:
         self._reach()
         if name not in self.markets:
             return None
+        cuts = [] if since is None else [since]
+        if keep is not None:
+            closed = [o for o in self.orders[name].values() if o.state not in OPEN_STATES]
+            kinds = ([o.updated_at for o in closed], [f.at for f in self.fills[name]])
+            cuts += [sorted(times)[-keep] for times in kinds if len(times) >= keep]
+        cut = max(cuts, default=None)
         orders = [
             o
             for o in self.orders[name].values()
-            if since is None or o.state in OPEN_STATES or o.updated_at >= since
+            if cut is None or o.state in OPEN_STATES or o.updated_at >= cut
         ]
         return PaperState(
             name,
             self.markets[name],
             tuple(self.balances[name].values()),
             tuple(sorted(orders, key=lambda o: int(o.order_id))),
-            tuple(f for f in self.fills[name] if since is None or f.at >= since),
+            tuple(f for f in self.fills[name] if cut is None or f.at >= cut),
             self.numbers[name],
-            since,
+            cut,
         )
 
     def save_changes(self, name: str, changes: PaperChanges) -> None:

@@ -86,8 +86,11 @@ class PaperStateStore(Protocol):
     Every method raises `Unavailable` when the store cannot be reached.
     """
 
-    def load(self, name: str, since: datetime | None = None) -> PaperState | None:
-        """Balances, open orders, and closed orders and fills from `since` on (all if None)."""
+    def load(
+        self, name: str, since: datetime | None = None, keep: int | None = None
+    ) -> PaperState | None:
+        """Balances, open orders, and closed orders and fills from `since` on (all if None),
+        at most about the newest `keep` of each (all if None)."""
         ...
 
     def save_changes(self, name: str, changes: PaperChanges) -> None: ...
@@ -143,13 +146,14 @@ class PaperExchange:
         history_limit: int = DEFAULT_HISTORY_LIMIT,
     ) -> PaperExchange:
         """The venue `name` as `store` last saved it (open orders, balances and the last
-        `retention` of history), else a new one with `markets` and `balances` (saved at
+        `retention` of history, its newest `history_limit` closed orders and fills at most),
+        else a new one with `markets` and `balances` (saved at
         once). A restored venue keeps its saved markets.
 
         Raises:
             Unavailable: the store could not be reached.
         """
-        state = store.load(name, clock() - retention)
+        state = store.load(name, clock() - retention, keep=history_limit)
         if state is None:
             venue = PaperVenue(name, markets, balances)
             store.save_changes(name, venue.changes())
