@@ -25,7 +25,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from statistics import quantiles
+from statistics import median, quantiles
 
 import httpx
 import redis
@@ -51,6 +51,7 @@ class Sample:
     redis_keys: int
     database_bytes: int
     commits: int  # transactions committed in the database so far (every process's)
+    commit_ms: float  # what one commit of a one-row insert took just now
     queued: int  # RQ jobs waiting
     inbox: int  # alerts the forwarder has not moved yet
     pending: int  # signals in SQL not in a final status
@@ -102,11 +103,27 @@ class Probe:
             redis_keys=int(self.redis.dbsize()),
             database_bytes=int(size),
             commits=int(commits),
+            commit_ms=self.commit_ms(),
             queued=int(self.redis.llen(QUEUE)),
             inbox=int(self.redis.xlen(STREAM)),
             pending=int(counts.get(True, 0)),
             final=int(counts.get(False, 0)),
         )
+
+    def commit_ms(self, rounds: int = 20) -> float:
+        """A one-row insert and its commit on this database, in ms: the disk's fsync, which
+        other users of the machine slow down (0.1 to 4 ms seen here)."""
+        with self.engine.connect() as conn:
+            conn.execute(sqlalchemy.text("CREATE TEMP TABLE soak_probe (n int)"))
+            conn.commit()
+            began = time.perf_counter()
+            for n in range(rounds):
+                conn.execute(sqlalchemy.text("INSERT INTO soak_probe VALUES (:n)"), {"n": n})
+                conn.commit()
+            elapsed = time.perf_counter() - began
+            conn.execute(sqlalchemy.text("DROP TABLE soak_probe"))
+            conn.commit()
+        return elapsed / rounds * 1000
 
     def statuses(self) -> list[tuple[str, int]]:
         query = "SELECT status, count(*) FROM signals GROUP BY status ORDER BY 2 DESC"
@@ -219,6 +236,7 @@ def progress(before: Sample, now: Sample) -> str:
         f"t={now.at:5.0f}s  {memory}  redis {now.redis_bytes / MIB:.1f} MiB"
         f" ({now.redis_keys} keys)  db {now.database_bytes / MIB:.0f} MiB  backlog:"
         f" inbox {now.inbox} queue {now.queued} pending {now.pending}  final {now.final}"
+        f"  commit {now.commit_ms:.1f} ms"
     )
 
 
@@ -399,11 +417,11 @@ def main() -> int:
     stack = SoakStack(workdir, workers=args.workers, coins=args.symbols)
     try:
         stack.start()
+        probe = Probe(stack)
         print("processes: " + ", ".join(
             f"{name} ({'+'.join(proc.label for proc in tree)})"
             for name, tree in stack.trees().items()
         ), flush=True)  # fmt: skip
-        probe = Probe(stack)
         report = asyncio.run(load(args, stack, probe))
         lines = [
             *memory_lines(report),
@@ -413,7 +431,12 @@ def main() -> int:
         ]
         probe.close()
         lines += problem_lines(stack)
-        lines.append(f"load average at the end (1, 5, 15 min): {os.getloadavg()}")
+        commit = sorted(sample.commit_ms for sample in report.samples)
+        lines.append(
+            f"load average at the end (1, 5, 15 min): {os.getloadavg()}; a PostgreSQL commit"
+            f" (one-row insert) took {median(commit):.2f} ms, {commit[0]:.2f}-{commit[-1]:.2f}"
+            " ms over the samples"
+        )
         print("\n".join(lines), flush=True)
         (workdir / "report.txt").write_text("\n".join(lines) + "\n")
     finally:
