@@ -211,11 +211,15 @@ async def send(
     await asyncio.gather(*(sender() for _ in range(SENDERS)))
 
 
-async def sample_every(probe: Probe, seconds: float, samples: list[Sample]) -> None:
+async def sample_every(probe: Probe, seconds: float, samples: list[Sample], tally: Tally) -> None:
+    answered = 0
     while True:
         await asyncio.sleep(seconds)
         found = await asyncio.to_thread(probe.sample)
-        print(progress(samples[-1], found), flush=True)
+        recent = sorted(tally.latency_ms[answered:])
+        answered += len(recent)
+        p99 = recent[int(len(recent) * 0.99)] if recent else 0.0
+        print(f"{progress(samples[-1], found)}  answer p99 {p99:.0f} ms", flush=True)
         probe.stack.check_alive()
         samples.append(found)
 
@@ -252,8 +256,8 @@ async def load(args: argparse.Namespace, stack: SoakStack, probe: Probe) -> Repo
         probe.started = time.monotonic()  # t=0: the measured part begins
         first.at = 0.0
         samples = [first]
-        sampler = asyncio.create_task(sample_every(probe, args.sample, samples))
         tally = Tally()
+        sampler = asyncio.create_task(sample_every(probe, args.sample, samples, tally))
         began = time.monotonic()
         numbers = range(warm_count, warm_count + total)
         sending = asyncio.create_task(send(client, run, numbers, args.rate, args.symbols, tally))
