@@ -16,17 +16,15 @@ import shlex
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-import httpx
 import psutil  # type: ignore[import-untyped]
 
 from app.adapters.redis.server import free_port, start_embedded
-from bench.execution_stack import Database
+from bench.execution_stack import Database, wait_healthy
 from bench.soak_alerts import balances, symbols
 
 PROCFILE = Path(__file__).resolve().parent.parent / "Procfile"
@@ -137,7 +135,7 @@ class SoakStack:
             copies = self.workers if name == "worker" else 1
             for copy in range(1, copies + 1):
                 self._spawn(name if copies == 1 else f"{name}-{copy}", command)
-        self._wait_web()
+        wait_healthy(self.base_url, self.check_alive, 60)
         if "forward" not in {proc.label for tree in self.trees().values() for proc in tree}:
             self._spawn("forwarder", [*CLI, "forward"])
 
@@ -147,18 +145,6 @@ class SoakStack:
         self.processes[name] = subprocess.Popen(
             command, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
-
-    def _wait_web(self) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            self.check_alive()
-            try:
-                if httpx.get(f"{self.base_url}/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"the web process did not answer on port {self.port} within 60 s")
 
     def check_alive(self) -> None:
         """Raise if Redis or a process has exited: the run would measure nothing more."""
