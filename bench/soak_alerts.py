@@ -74,8 +74,10 @@ def alert(run: str, number: int, secret: str, coins: int = 3, seed: int = 11) ->
                 "action": "sell" if kind == "sell" else "buy",
                 "qty": str(rng.choice((20, 25, 40, 50))),
                 "qty_mode": "quote",
-                "take_profit": {"percent": rng.choice(("0.3", "0.5", "1"))},
-                "stop_loss": {"percent": rng.choice(("0.3", "0.5"))},
+                # the synthetic feed moves 0.1% a second (about ten times BTC's pace): stops
+                # nearer than 1% were crossed now and then between the fill and the stop
+                "take_profit": {"percent": rng.choice(("1", "1.5", "2", "3"))},
+                "stop_loss": {"percent": rng.choice(("1", "1.5", "2"))},
             }
             if kind == "low-confidence":
                 body["confidence"] = 0.3
