@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lock run test lint bench clean
+.PHONY: help setup lock run test lint bench soak clean
 
 help: ## show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -49,6 +49,10 @@ bench: setup ## benchmarks: print figures (feed, paper venue, routing, ingest, e
 	$(BIN)/python -m bench.backtest
 	$(BIN)/python -m bench.web_start
 	$(BIN)/python -m bench.notify
+
+SOAK_ARGS ?=
+soak: setup ## soak: 10 min at 100 alerts/s through the Procfile's processes on PostgreSQL (memory, errors); SOAK_ARGS="--minutes 1"
+	$(BIN)/python -m bench.soak $(SOAK_ARGS)
 
 clean: ## remove the virtualenv and local state
 	rm -rf $(VENV) .signalgate signalgate.db signalgate.db-* .pytest_cache .mypy_cache .ruff_cache
