@@ -33,7 +33,7 @@ POSTGRES_URL = os.environ.get(
     "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 SYMBOLS = ("BTC/USDT", "ETH/USDT")
-FINAL = ("executed", "denied", "failed", "filtered", "stale", "duplicate", "rejected")
+FINAL = ("executed", "denied", "failed", "filtered", "stale", "duplicate", "rejected", "expired")
 
 
 def bench_env(db_url: str, port: int, log_level: str) -> dict[str, str]:
@@ -53,6 +53,8 @@ def bench_env(db_url: str, port: int, log_level: str) -> dict[str, str]:
         "ENTRY_POLICY": "add",
         # a stop-loss filled by the random walk would deny the symbol's next entries for 900 s
         "STOP_LOSS_COOLDOWN_SECONDS": "0",
+        # a backlog (1,000 queued, a slow database) is executed, not expired after 30 s
+        "EXECUTION_MAX_DELAY_SECONDS": "3600",
         "PAPER_BALANCES": "USDT=1000000000",
         "SYMBOLS": ",".join(SYMBOLS),
     }

@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 
+from app.adapters.sql.flights import pipelined, prepare_engine
 from app.adapters.sql.tables import SignalEventRow, SignalRow
 from app.domain.signals import NOT_KEPT, Signal, SignalRecord, SignalStatus
 from app.ports.errors import Unavailable
@@ -83,14 +84,15 @@ def make_engine(url: str, *, background_checkpoints: bool = False) -> Engine:
         if background_checkpoints and path and path != ":memory:":
             _start_checkpoints(engine, path)
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
-        pool_pre_ping=True,
         pool_size=5,
         max_overflow=5,
         connect_args={"connect_timeout": 3},
         json_serializer=_json_text,
     )
+    prepare_engine(engine)  # pings idle connections only: see `app.adapters.sql.flights`
+    return engine
 
 
 def _json_text(value: Any) -> str:
@@ -125,6 +127,8 @@ def _start_checkpoints(engine: Engine, path: str, every_seconds: float = 1.0) ->
 def transaction(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
     """A transaction whose lost or refused connections surface as `Unavailable`.
 
+    On PostgreSQL, its statements travel together (`app.adapters.sql.flights`).
+
     `write`: on SQLite, the transaction takes the database's write lock first, asking again every
     0.1 ms while another process holds it (every 2 ms after the first 5 ms). SQLite's own wait
     sleeps 1 ms, then 2, then 5 ... before it asks again: with the worker and the paper venue's
@@ -132,6 +136,10 @@ def transaction(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
     tenths of a millisecond.
     """
     try:
+        if engine.dialect.name == "postgresql":
+            with pipelined(engine) as conn:
+                yield conn
+            return
         with engine.begin() as conn:
             if write and conn.dialect.name == "sqlite":
                 _take_write_lock(conn.connection.dbapi_connection)

@@ -31,6 +31,7 @@ from app.ports.execution import (
     KeyLocks,
     LineageStep,
     PendingSignal,
+    SignalState,
 )
 from app.ports.reconciliation import EntryHolds
 from app.ports.reservations import LocalReservations, Reservations
@@ -63,6 +64,9 @@ class ExecutionContext:
     holds: EntryHolds | None = None  # entries held back by a drift (DRIFT_POLICY=reduce_only)
     reservations: Reservations = field(default_factory=LocalReservations)
     leverage: Leverages = field(default_factory=Leverages)
+    # the statuses this process gave signals, until the job that ran them reads them
+    # (`Executor.execute_many`): no read of what it already knows
+    outcomes: dict[str, SignalStatus] = field(default_factory=dict)
 
     def record(
         self,
@@ -75,6 +79,21 @@ class ExecutionContext:
         """Add a step, now, to the signal's lineage (`data`: the figures behind it)."""
         self.store.record(LineageStep(signal_id, self.clock(), step, detail, data or None),
                           status=status)  # fmt: skip
+        if status is not None:
+            self.outcomes[signal_id] = status
+
+    def states_after(
+        self, signal_ids: Sequence[str], found: Mapping[str, SignalState]
+    ) -> Mapping[str, SignalState]:
+        """The signals' states (`found` before their runs) after their runs: the statuses this
+        process gave them, the others read (run by another job, or legs of a unit still
+        waiting)."""
+        given = self.outcomes
+        done = {i: msgspec.structs.replace(found[i], status=given.pop(i)) for i in signal_ids
+                if i in given}  # fmt: skip
+        if left := [i for i in signal_ids if i not in done]:
+            done.update(self.store.states(left))
+        return done
 
     def expired(self, entries: Sequence[PendingSignal]) -> bool:
         """Record `expired` on entries (one signal, or a unit's legs) whose oldest was received
@@ -111,14 +130,11 @@ class ExecutionContext:
 
     def doubt(self, signal: Signal, account: AccountState) -> str | None:
         """Why no entry may go to the signal's account and symbol while an order of theirs is
-        in doubt (it may have entered already), or None. The brackets are read only when the
-        account holds the symbol: a holdings row lives as long as any open bracket does. A drift
-        under `DRIFT_POLICY=reduce_only` holds the symbol's entries back too."""
+        in doubt (it may have entered already), or None. A drift under
+        `DRIFT_POLICY=reduce_only` holds the symbol's entries back too."""
         if self.holds is not None and (held := self.holds.entry_hold(signal.symbol)):
             return held
-        if not any(h.symbol == signal.symbol for h in account.holdings):
-            return None
-        return entry_denial(self.store.open_brackets(signal.account, signal.symbol))
+        return entry_denial(account.in_doubt)
 
     async def snapshot(
         self, signal: Signal, state: AccountState, views: Sequence[VenueView], *, leg: bool = False
