@@ -17,6 +17,7 @@ from app.adapters.paper.store import SqlPaperStore
 from app.adapters.sql.db import SqlSignalStore, make_engine
 from app.adapters.sql.execution_store import SqlExecutionStore
 from app.domain.brackets.bracket import BracketState
+from app.domain.execution_policy import EntryPolicy, ExecutionPolicy
 from app.domain.orders import OrderKind, OrderRequest, OrderState, Side
 from app.domain.paper.venue import PaperVenue
 from app.domain.risk_values import RiskLimits
@@ -150,3 +151,31 @@ async def test_an_entry_signal_makes_six_round_trips(
     before = trips.total()
     assert await executor.execute(record.id) is SignalStatus.EXECUTED
     assert trips.total() - before == 6
+
+
+async def test_queued_entry_signals_make_three_round_trips_each(
+    engine: tuple[sqlalchemy.Engine, RoundTrips],
+) -> None:
+    """Three queued entries of one account and symbol in one job: after the job's signals and
+    the queue, three round trips each (the account, with what the previous one left kept back;
+    the bracket before its entry is sent; before its stop-loss is sent), and the last one's
+    outcome as the block is left."""
+    db, trips = engine
+    books = {"BTC/USDT": book("99990x5", "100000x5")}
+    venue = PaperExchange(PaperVenue("a", [MARKET]), lambda symbol: books[symbol], lambda: NOW)
+    executor = Executor(
+        store=SqlExecutionStore(db), venues={"a": venue}, modes={"a": "paper"},
+        clock=lambda: NOW, locks=NoLocks(), limits=RiskLimits(), sizing=SizingPolicy(),
+        policy=ExecutionPolicy(entry_policy=EntryPolicy.ADD),
+    )  # fmt: skip
+    ids = [f"01JX5Z3K8Q4W2N7R9T1V3B5C{n:02d}" for n in range(3)]
+    SqlSignalStore(db).add_many([
+        SignalRecord(i, NOW - timedelta(seconds=1), SignalStatus.QUEUED, alert(), "native", i)
+        for i in ids
+    ])  # fmt: skip
+    before = trips.total()
+    outcome = await executor.execute_many(ids)
+    assert trips.total() - before == 2 + 3 * 3 + 1
+    assert set(outcome.values()) == {SignalStatus.EXECUTED}
+    held = SqlExecutionStore(db).account_state("default", "BTC/USDT", NOW).holdings
+    assert [h.brackets for h in held] == [3]

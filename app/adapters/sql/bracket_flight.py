@@ -14,23 +14,25 @@ path, which reads the rows and refuses what it must.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Engine, String, bindparam, exists, func, or_, select, update
+from sqlalchemy import Connection, Engine, String, bindparam, exists, func, or_, select, update
 from sqlalchemy.exc import DBAPIError
 
 from app.adapters.bracket_holders import NEW
-from app.adapters.sql.bracket_saves import Compared, Save
+from app.adapters.sql.bracket_saves import Compared, Flush, Save
 from app.adapters.sql.db import dialect_insert, transaction
 from app.adapters.sql.execution_rows import pnl_change_rows
+from app.adapters.sql.execution_statements import ExecutionStatements
 from app.adapters.sql.holdings import HoldingRows
 from app.adapters.sql.prepared import Prepared
 from app.adapters.sql.tables_execution import brackets
 from app.domain.brackets.bracket import FINAL, Bracket
 from app.domain.brackets.pnl import realized_so_far
 
+Check = Callable[[], None]
 REFUSED = "SG409"  # the SQLSTATE of signalgate_refuse_save()
 _SCALE = Decimal(1).scaleb(-18)  # MONEY's: PostgreSQL rounds what it stores half away from zero
 
@@ -74,8 +76,10 @@ def refused(error: DBAPIError) -> bool:
 class BracketFlight:
     """The statements of a one-round-trip flush, compiled once (`Prepared`)."""
 
-    def __init__(self, engine: Engine, holdings: HoldingRows, known: Known) -> None:
-        self._engine, self._holdings, self._known = engine, holdings, known
+    def __init__(
+        self, engine: Engine, sql: ExecutionStatements, holdings: HoldingRows, known: Known
+    ) -> None:
+        self._engine, self._sql, self._holdings, self._known = engine, sql, holdings, known
         values = {c.name: bindparam(f"v_{c.name}", type_=c.type) for c in brackets.columns}
         bracket_id = bindparam("v_id", type_=String)
         updated = (
@@ -116,41 +120,44 @@ class BracketFlight:
             before.append(row_before(seen, save.expected))
         return before
 
-    def write(
-        self,
-        statements: Sequence[tuple[Prepared, Sequence[dict[str, Any]]]],
-        saves: Sequence[Save],
-        before: list[tuple[Any, ...]],
-        rows: list[dict[str, Any]],
-        order_rows: list[dict[str, Any]],
-        upsert_orders: Prepared,
-        add_pnl_changes: Prepared,
-    ) -> Compared | None:
-        """Write everything in one transaction: `statements` (each with its rows), then the
-        saves; None, with nothing written, when a save was refused (the row changed since).
+    def send(self, conn: Connection, flush: Flush, before: list[tuple[Any, ...]]) -> Check:
+        """Send the whole flush ahead on `conn` (its `foreseen` rows `before`); the check to
+        run once it is committed. A refused save fails the transaction (`refused`)."""
+        sql = self._sql
+        sql.add_steps.send_many(conn, flush.steps)
+        sql.set_status.send_many(conn, flush.statuses)
+        for save, row in zip(flush.saves, flush.rows, strict=True):
+            expected = save.expected or NEW  # foreseen: never None
+            row["version"], row["fence"] = expected + 1, save.token
+            guarded = {f"v_{name}": value for name, value in row.items()}
+            self._saves["update" if expected else "insert"].send(
+                conn, {**guarded, "expected": expected}
+            )
+        sql.upsert_orders.send_many(conn, flush.order_rows)
+        check = self._holdings.add(conn, before, [save.bracket for save in flush.saves])
+        written = [(save.bracket, save.at) for save in flush.saves]
+        realized = {row[0]: row[-3] for row in before}
+        sql.add_pnl_changes.send_many(conn, pnl_change_rows(realized, written))
+        return check
+
+    @staticmethod
+    def written(flush: Flush) -> Compared:
+        """What became of the saves of a flush sent and committed: all written."""
+        return Compared([(save, (save.expected or NEW) + 1) for save in flush.saves], [])
+
+    def write(self, flush: Flush, before: list[tuple[Any, ...]]) -> Compared | None:
+        """Write the flush in one transaction, one round trip; None, with nothing written, when
+        a save was refused (its row changed since).
 
         Raises:
             Unavailable, DBAPIError: as `transaction`; nothing was written.
         """
         try:
             with transaction(self._engine, write=True) as conn:
-                for statement, values in statements:
-                    statement.send_many(conn, values)
-                for save, row in zip(saves, rows, strict=True):
-                    expected = save.expected or NEW  # foreseen: never None
-                    row["version"], row["fence"] = expected + 1, save.token
-                    guarded = {f"v_{name}": value for name, value in row.items()}
-                    self._saves["update" if expected else "insert"].send(
-                        conn, {**guarded, "expected": expected}
-                    )
-                upsert_orders.send_many(conn, order_rows)
-                check = self._holdings.add(conn, before, [save.bracket for save in saves])
-                written = [(save.bracket, save.at) for save in saves]
-                realized = {row[0]: row[-3] for row in before}
-                add_pnl_changes.send_many(conn, pnl_change_rows(realized, written))
+                check = self.send(conn, flush, before)
         except DBAPIError as error:
             if refused(error):
                 return None
             raise
         check()
-        return Compared([(save, (save.expected or NEW) + 1) for save in saves], [])
+        return self.written(flush)

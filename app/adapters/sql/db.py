@@ -7,7 +7,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -124,10 +124,13 @@ def _start_checkpoints(engine: Engine, path: str, every_seconds: float = 1.0) ->
 
 
 @contextmanager
-def transaction(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
+def transaction(
+    engine: Engine, *, write: bool = False, ahead: Callable[[Connection], object] | None = None
+) -> Iterator[Connection]:
     """A transaction whose lost or refused connections surface as `Unavailable`.
 
-    On PostgreSQL, its statements travel together (`app.adapters.sql.flights`).
+    On PostgreSQL, its statements travel together (`app.adapters.sql.flights`), after those of
+    the transaction `ahead` sends, if any (PostgreSQL only).
 
     `write`: on SQLite, the transaction takes the database's write lock first, asking again every
     0.1 ms while another process holds it (every 2 ms after the first 5 ms). SQLite's own wait
@@ -137,9 +140,11 @@ def transaction(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
     """
     try:
         if engine.dialect.name == "postgresql":
-            with pipelined(engine) as conn:
+            with pipelined(engine, ahead) as conn:
                 yield conn
             return
+        if ahead is not None:
+            raise ValueError("a transaction sent ahead needs PostgreSQL")
         with engine.begin() as conn:
             if write and conn.dialect.name == "sqlite":
                 _take_write_lock(conn.connection.dbapi_connection)

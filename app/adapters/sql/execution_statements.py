@@ -14,7 +14,6 @@ from app.adapters.sql.db import dialect_insert, events, signals, upsert
 from app.adapters.sql.prepared import Prepared, any_of, none_of
 from app.adapters.sql.tables_execution import brackets, controls, orders, pnl_changes
 from app.domain.brackets.bracket import FINAL
-from app.domain.orders import OrderState
 from app.domain.signals import PENDING
 
 _OPEN = [s.value for s in PENDING]
@@ -63,19 +62,6 @@ class ExecutionStatements:
             upsert(dialect_insert(engine)(orders), ["venue", "client_order_id"],
                    keep={c.name for c in orders.columns} - _ORDER_CHANGES)
         )  # fmt: skip
-        # the open brackets of an account and symbol with an order in doubt (sent, never
-        # confirmed: state unknown, no venue id), found by the orders' state index
-        doubtful = select(orders.c.bracket_id).where(
-            orders.c.account == bindparam("account"),
-            orders.c.symbol == bindparam("symbol"),
-            orders.c.state == OrderState.UNKNOWN.value,
-            orders.c.order_id.is_(None),
-        )
-        self.in_doubt = prepared(
-            select(brackets.c.data)
-            .where(brackets.c.id.in_(doubtful), none_of(brackets.c.state, _FINAL))
-            .order_by(brackets.c.id)
-        )
         self._states: dict[int, Prepared] = {}  # by the number of ids asked about
         self._open: dict[tuple[bool, bool], Prepared] = {}  # by which of account, symbol given
 

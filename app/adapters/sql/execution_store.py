@@ -25,12 +25,15 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import DBAPIError
 
 from app.adapters.bracket_holders import holder_of, holding
-from app.adapters.sql.activity import TRADING, AccountActivity
-from app.adapters.sql.bracket_flight import BracketFlight, Known
+from app.adapters.sql.account_reads import AccountReads
+from app.adapters.sql.activity import TRADING
+from app.adapters.sql.bracket_flight import BracketFlight, Check, Known, refused
 from app.adapters.sql.bracket_saves import (
     Compared,
+    Flush,
     Save,
     compare,
     guarded_upsert,
@@ -43,7 +46,6 @@ from app.adapters.sql.db import (
     transaction,
 )
 from app.adapters.sql.execution_rows import (
-    account_state,
     bracket_rows,
     order_view,
     pending_signal,
@@ -55,7 +57,6 @@ from app.adapters.sql.execution_rows import (
 )
 from app.adapters.sql.execution_statements import ExecutionStatements
 from app.adapters.sql.holdings import HoldingRows
-from app.adapters.sql.open_entries import OpenEntries
 from app.adapters.sql.tables_execution import brackets, controls, orders
 from app.domain.brackets.bracket import Bracket
 from app.domain.risk_values import TradingState
@@ -71,6 +72,12 @@ from app.ports.execution import (
 )
 
 _DONE = ["filled", "cancelled", "rejected", "expired"]
+
+
+def _nothing() -> None:
+    pass
+
+
 log = logging.getLogger("signalgate.execution")
 
 # The stores with a batch open in this context (a task, or a thread): a store is shared by
@@ -93,12 +100,11 @@ class SqlExecutionStore:
         self._saves: dict[str, Save] = {}  # brackets not written yet
         self._sql = ExecutionStatements(engine)
         self._holdings = HoldingRows(engine)  # kept up to date by every bracket save
-        self._entries = OpenEntries(engine)
-        self._activity = AccountActivity(engine)
+        self._account = AccountReads(engine, self._holdings)
         self._upsert_bracket = guarded_upsert(engine)
         self._known = Known()  # what the brackets' rows hold, as this store read or wrote them
         self._flight = (
-            BracketFlight(engine, self._holdings, self._known)
+            BracketFlight(engine, self._sql, self._holdings, self._known)
             if engine.dialect.name == "postgresql"
             else None
         )
@@ -135,31 +141,39 @@ class SqlExecutionStore:
         anyway). Saves refused by their rows are left out and the rest written (`StaleBracket`
         is raised to their holders: this context's after the commit).
         """
-        steps, self._steps = self._steps, []
-        statuses, self._statuses = self._statuses, []
-        saves, self._saves = list(self._saves.values()), {}
+        flush = self._take()
         try:
-            # the rows are made before the write lock is taken
-            rows, order_rows = bracket_rows((s.bracket, s.at) for s in saves)
-            kept = ((self._sql.add_steps, steps), (self._sql.set_status, statuses))
             compared = None
-            if self._flight is not None and also is None:
-                before = self._flight.foreseen(saves)
-                if before is not None:
-                    also_kept = (self._sql.upsert_orders, self._sql.add_pnl_changes)
-                    compared = self._flight.write(kept, saves, before, rows, order_rows, *also_kept)
+            before = self._flight.foreseen(flush.saves) if self._flight and not also else None
+            if self._flight is not None and before is not None:
+                compared = self._flight.write(flush, before)
             if compared is None:
                 with transaction(self._engine, write=True) as conn:
-                    for statement, values in kept:
-                        statement.send_many(conn, values)
-                    if saves:
-                        compared = self._write_brackets(conn, saves, rows, order_rows)
+                    self._sql.add_steps.send_many(conn, flush.steps)
+                    self._sql.set_status.send_many(conn, flush.statuses)
+                    if flush.saves:
+                        compared = self._write_brackets(conn, flush)
                     if also is not None:
                         also(conn)
         except BaseException:
-            self._steps = steps + self._steps
-            self._statuses = statuses + self._statuses
+            self._put_back(flush)
             raise
+        self._settle(compared)
+
+    def _take(self) -> Flush:
+        """Everything kept back, taken to be written (the rows made before any lock is taken)."""
+        steps, self._steps = self._steps, []
+        statuses, self._statuses = self._statuses, []
+        saves, self._saves = list(self._saves.values()), {}
+        rows, order_rows = bracket_rows((s.bracket, s.at) for s in saves)
+        return Flush(steps, statuses, saves, rows, order_rows)
+
+    def _put_back(self, flush: Flush) -> None:
+        """After a failed write: its steps and status changes wait for the next (`_flush`)."""
+        self._steps = flush.steps + self._steps
+        self._statuses = flush.statuses + self._statuses
+
+    def _settle(self, compared: Compared | None) -> None:
         if compared is not None:
             for save, version in compared.written:
                 self._known.saw(save.bracket, version)
@@ -175,13 +189,16 @@ class SqlExecutionStore:
         return transaction(self._engine)
 
     @contextmanager
-    def _snapshot(self) -> Iterator[Connection]:
+    def _snapshot(
+        self, ahead: Callable[[Connection], object] | None = None
+    ) -> Iterator[Connection]:
         """`_reading`, every statement seeing the database as of the first: PostgreSQL's read
         committed gives each statement its own view, and so does SQLite, where the driver runs
-        a SELECT outside any transaction unless one is begun."""
+        a SELECT outside any transaction unless one is begun. `ahead`: the kept-back saves,
+        sent ahead (`transaction`)."""
         if self._saves:
             self._write_kept_back()
-        with transaction(self._snapshots) as conn:
+        with transaction(self._snapshots, ahead=ahead) as conn:
             if conn.dialect.name == "sqlite":  # on the driver's connection, as BEGIN IMMEDIATE is
                 conn.connection.dbapi_connection.execute("BEGIN")  # type: ignore[union-attr]
             yield conn
@@ -241,14 +258,9 @@ class SqlExecutionStore:
         if not self._batching():
             self._write_kept_back()
 
-    def _write_brackets(
-        self,
-        conn: Connection,
-        saves: list[Save],
-        rows: list[dict[str, Any]],
-        order_rows: list[dict[str, Any]],
-    ) -> Compared:
+    def _write_brackets(self, conn: Connection, flush: Flush) -> Compared:
         """Write the saves that their rows, read and locked first, accept."""
+        saves, rows, order_rows = flush.saves, flush.rows, flush.order_rows
         before = self._holdings.before(conn, sorted(s.bracket.id for s in saves))  # lock order
         compared = compare(saves, {row[0]: (row[-2], row[-1]) for row in before}, rows)
         if refused := {save.bracket.id for save, _ in compared.refused}:
@@ -309,22 +321,53 @@ class SqlExecutionStore:
     def account_state(
         self, account: str, symbol: str, now: datetime, reserved: Collection[str] = ()
     ) -> AccountState:
+        # The saves kept back are written first (the account includes them): on PostgreSQL,
+        # when they can be foreseen, in the same round trip as the read.
+        foreseen = None
+        before = self._flight.foreseen(self._saves.values()) if self._flight else None
+        if self._saves and before is not None:
+            foreseen = (self._take(), before)
+        try:
+            state, check = self._account_state(account, symbol, now, reserved, foreseen)
+        except DBAPIError as error:
+            if foreseen is None:
+                raise
+            self._put_back(foreseen[0])
+            if not refused(error):
+                raise
+            # written the careful way (which refuses what it must) before the read
+            state, check = self._account_state(account, symbol, now, reserved, None)
+        except BaseException:
+            if foreseen is not None:
+                self._put_back(foreseen[0])
+            raise
+        else:
+            if foreseen is not None:
+                check()
+                self._settle(self._flight.written(foreseen[0]) if self._flight else None)
+        return state
+
+    def _account_state(
+        self,
+        account: str,
+        symbol: str,
+        now: datetime,
+        reserved: Collection[str],
+        foreseen: tuple[Flush, list[Any]] | None,
+    ) -> tuple[AccountState, Check]:
+        checks: list[Check] = []
+
+        def ahead(conn: Connection) -> None:
+            assert self._flight is not None
+            assert foreseen is not None
+            checks.append(self._flight.send(conn, *foreseen))
+
         # One view of the book for every statement: an entry moves from reserved to resting to
         # held, and one recorded, then filled, between two statements read at their own times
-        # would be counted by none of them (or twice). Asked together: one round trip.
-        with self._snapshot() as conn:
-            on_record = self._entries.on_record(conn, reserved)
-            resting = self._entries.resting(conn, account)
-            held = self._holdings.of_account(conn, account)
-            activity = self._activity.ask(conn, account, symbol, now)
-            doubtful = self._sql.in_doubt.ask(conn, {"account": account, "symbol": symbol})
-        recent, realized = activity()
-        return msgspec.structs.replace(
-            account_state(held(), recent, symbol, realized),
-            resting=resting(),
-            on_record=on_record(),
-            in_doubt=tuple(msgspec.convert(data, Bracket) for (data,) in doubtful.rows()),
-        )
+        # would be counted by none of them (or twice).
+        with self._snapshot(ahead if foreseen is not None else None) as conn:
+            answers = self._account.ask(conn, account, symbol, now, reserved)
+        return answers(), (checks[0] if checks else _nothing)
 
     # --- controls -----------------------------------------------------------------------------
 

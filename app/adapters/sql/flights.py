@@ -19,7 +19,7 @@ its transaction (`Unavailable`), as it would have mid-transaction anyway, and th
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -63,8 +63,13 @@ def prepare_engine(engine: Engine) -> None:
 
 
 @contextmanager
-def pipelined(engine: Engine) -> Iterator[Connection]:
+def pipelined(
+    engine: Engine, ahead: Callable[[Connection], object] | None = None
+) -> Iterator[Connection]:
     """A transaction on `engine` (at its isolation level) whose statements travel together.
+
+    `ahead`: sends the statements of a transaction of its own, committed before this one
+    begins, in the same round trip; if it fails, this one never runs.
 
     Raises:
         DBAPIError: as SQLAlchemy raises them (OperationalError, IntegrityError, ...), from a
@@ -79,6 +84,10 @@ def pipelined(engine: Engine) -> Iterator[Connection]:
         try:
             with raw.pipeline() as pipeline:
                 conn.info[PIPELINE] = pipeline
+                if ahead is not None:
+                    raw.execute("BEGIN")
+                    ahead(conn)
+                    raw.execute("COMMIT")
                 raw.execute(begin)
                 yield conn
                 raw.execute("COMMIT")
