@@ -179,3 +179,22 @@ async def test_queued_entry_signals_make_three_round_trips_each(
     assert set(outcome.values()) == {SignalStatus.EXECUTED}
     held = SqlExecutionStore(db).account_state("default", "BTC/USDT", NOW).holdings
     assert [h.brackets for h in held] == [3]
+
+
+def test_a_batch_of_signals_is_kept_in_one_round_trip(
+    engine: tuple[sqlalchemy.Engine, RoundTrips],
+) -> None:
+    """The forwarder's batch: the signals and their first lineage step, once each."""
+    db, trips = engine
+    store = SqlSignalStore(db)
+    store.ping()  # the connection is open
+    ids = [f"01JX5Z3K8Q4W2N7R9T1V3B5C{n:02d}" for n in range(3)]
+    records = [SignalRecord(i, NOW, SignalStatus.QUEUED, alert(), "native", i) for i in ids]
+    before = trips.total()
+    store.add_many(records)
+    assert trips.total() - before == 1
+    store.add_many(records[1:])  # forwarded again: kept once
+    for signal_id in ids:
+        view = store.get(signal_id)
+        assert view is not None
+        assert [change.status for change in view.history] == ["queued"]

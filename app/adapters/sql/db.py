@@ -30,6 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 
 from app.adapters.sql.flights import pipelined, prepare_engine
+from app.adapters.sql.signal_inserts import SignalInserts
 from app.adapters.sql.tables import SignalEventRow, SignalRow
 from app.domain.signals import NOT_KEPT, Signal, SignalRecord, SignalStatus
 from app.ports.errors import Unavailable
@@ -264,6 +265,7 @@ class SqlSignalStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._insert = dialect_insert(engine)
+        self._one_statement = SignalInserts(engine) if engine.dialect.name == "postgresql" else None
 
     def _begin(self) -> AbstractContextManager[Connection]:
         return transaction(self._engine)
@@ -279,6 +281,9 @@ class SqlSignalStore:
         by_id = {r.id: r for r in records}
         rows = [_row(r) for r in records]  # made before the write lock is taken
         with transaction(self._engine, write=True) as conn:
+            if self._one_statement is not None:  # one round trip, COMMIT included
+                self._one_statement.send(conn, rows)
+                return
             inserted = conn.execute(stmt, rows).scalars().all()
             if inserted:
                 conn.execute(

@@ -67,7 +67,8 @@ class Prepared:
     def __init__(self, engine: Engine, statement: Any) -> None:
         self._dialect = engine.dialect
         self._statement = statement
-        self._insert = isinstance(statement, Insert)  # compiled for the columns it is given
+        # an INSERT of values is compiled for the columns it is given (one FROM a SELECT is not)
+        self._insert = isinstance(statement, Insert) and statement.select is None
         self._forms: dict[tuple[str, ...], _Form] = {}
         # what a SELECT, or a RETURNING clause, answers
         self._columns = list(getattr(statement, "exported_columns", None) or ())
