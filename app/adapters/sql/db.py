@@ -126,12 +126,17 @@ def _start_checkpoints(engine: Engine, path: str, every_seconds: float = 1.0) ->
 
 @contextmanager
 def transaction(
-    engine: Engine, *, write: bool = False, ahead: Callable[[Connection], object] | None = None
+    engine: Engine,
+    *,
+    write: bool = False,
+    ahead: Callable[[Connection], object] | None = None,
+    reads: bool = False,
 ) -> Iterator[Connection]:
     """A transaction whose lost or refused connections surface as `Unavailable`.
 
     On PostgreSQL, its statements travel together (`app.adapters.sql.flights`), after those of
-    the transaction `ahead` sends, if any (PostgreSQL only).
+    the transaction `ahead` sends, if any (PostgreSQL only); `reads`: a block of reads whose
+    statements may each see the database as of its own start (`flights.pipelined`).
 
     `write`: on SQLite, the transaction takes the database's write lock first, asking again every
     0.1 ms while another process holds it (every 2 ms after the first 5 ms). SQLite's own wait
@@ -141,7 +146,7 @@ def transaction(
     """
     try:
         if engine.dialect.name == "postgresql":
-            with pipelined(engine, ahead) as conn:
+            with pipelined(engine, ahead, reads=reads) as conn:
                 yield conn
             return
         if ahead is not None:

@@ -186,7 +186,7 @@ class SqlExecutionStore:
         written first."""
         if self._saves or (statuses and self._statuses):
             self._write_kept_back()
-        return transaction(self._engine)
+        return transaction(self._engine, reads=True)
 
     @contextmanager
     def _snapshot(
