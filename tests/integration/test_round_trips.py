@@ -198,3 +198,23 @@ def test_a_batch_of_signals_is_kept_in_one_round_trip(
         view = store.get(signal_id)
         assert view is not None
         assert [change.status for change in view.history] == ["queued"]
+
+
+def test_a_database_not_migrated_to_the_refusal_function_is_written_the_careful_way(
+    engine: tuple[sqlalchemy.Engine, RoundTrips], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Code newer than the schema (a deploy's overlap): saves read their rows first, said once."""
+    db, _ = engine
+    with db.begin() as conn:
+        conn.execute(sqlalchemy.text("DROP FUNCTION signalgate_refuse_save(text)"))
+    store = SqlExecutionStore(db)
+    with store.batch(Fence(KEY, 1)):
+        store.save_bracket(long(entry()), NOW)
+    with store.batch(Fence(KEY, 2)):
+        bracket = store.bracket(SID)
+        assert bracket is not None
+        store.save_bracket(replace(bracket, note="saved"), NOW)
+    found = SqlExecutionStore(db).bracket(SID)
+    assert found is not None
+    assert found.note == "saved"
+    assert caplog.text.count("no signalgate_refuse_save()") == 1

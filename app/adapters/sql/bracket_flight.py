@@ -14,6 +14,7 @@ path, which reads the rows and refuses what it must.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -34,6 +35,8 @@ from app.domain.brackets.pnl import realized_so_far
 
 Check = Callable[[], None]
 REFUSED = "SG409"  # the SQLSTATE of signalgate_refuse_save()
+_UNDEFINED_FUNCTION = "42883"
+log = logging.getLogger("signalgate.execution")
 _SCALE = Decimal(1).scaleb(-18)  # MONEY's: PostgreSQL rounds what it stores half away from zero
 
 
@@ -69,10 +72,6 @@ def row_before(bracket: Bracket, version: int) -> tuple[Any, ...]:
             _stored(realized_so_far(bracket)), version, None)  # fmt: skip
 
 
-def refused(error: DBAPIError) -> bool:
-    return getattr(error.orig, "sqlstate", None) == REFUSED
-
-
 class BracketFlight:
     """The statements of a one-round-trip flush, compiled once (`Prepared`)."""
 
@@ -80,6 +79,7 @@ class BracketFlight:
         self, engine: Engine, sql: ExecutionStatements, holdings: HoldingRows, known: Known
     ) -> None:
         self._engine, self._sql, self._holdings, self._known = engine, sql, holdings, known
+        self._enabled = True
         values = {c.name: bindparam(f"v_{c.name}", type_=c.type) for c in brackets.columns}
         bracket_id = bindparam("v_id", type_=String)
         updated = (
@@ -108,6 +108,8 @@ class BracketFlight:
     def foreseen(self, saves: Iterable[Save]) -> list[tuple[Any, ...]] | None:
         """Each existing bracket's row as its save expects it (`row_before`), or None when a
         save cannot be foreseen: made outside a holder, or of a version this store never saw."""
+        if not self._enabled:
+            return None
         before = []
         for save in saves:
             if save.holder is None or save.expected is None or save.token is None:
@@ -140,6 +142,19 @@ class BracketFlight:
         sql.add_pnl_changes.send_many(conn, pnl_change_rows(realized, written))
         return check
 
+    def declined(self, error: DBAPIError) -> bool:
+        """Whether a flush sent in one round trip failed in a way the careful path writes
+        anyway, nothing of it written: a save refused by its row, or a database without
+        `signalgate_refuse_save()` (not migrated to 0013 yet: no flush is sent this way again)."""
+        state = getattr(error.orig, "sqlstate", None)
+        if state == _UNDEFINED_FUNCTION and self._enabled:
+            self._enabled = False
+            log.warning(
+                "the database has no signalgate_refuse_save(): run the migrations"
+                " (signalgate migrate); bracket saves read their rows first until then"
+            )
+        return state in (REFUSED, _UNDEFINED_FUNCTION)
+
     @staticmethod
     def written(flush: Flush) -> Compared:
         """What became of the saves of a flush sent and committed: all written."""
@@ -156,7 +171,7 @@ class BracketFlight:
             with transaction(self._engine, write=True) as conn:
                 check = self.send(conn, flush, before)
         except DBAPIError as error:
-            if refused(error):
+            if self.declined(error):
                 return None
             raise
         check()

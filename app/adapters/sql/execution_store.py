@@ -30,7 +30,7 @@ from sqlalchemy.exc import DBAPIError
 from app.adapters.bracket_holders import holder_of, holding
 from app.adapters.sql.account_reads import AccountReads
 from app.adapters.sql.activity import TRADING
-from app.adapters.sql.bracket_flight import BracketFlight, Check, Known, refused
+from app.adapters.sql.bracket_flight import BracketFlight, Check, Known
 from app.adapters.sql.bracket_saves import (
     Compared,
     Flush,
@@ -330,10 +330,10 @@ class SqlExecutionStore:
         try:
             state, check = self._account_state(account, symbol, now, reserved, foreseen)
         except DBAPIError as error:
-            if foreseen is None:
+            if foreseen is None or self._flight is None:
                 raise
             self._put_back(foreseen[0])
-            if not refused(error):
+            if not self._flight.declined(error):
                 raise
             # written the careful way (which refuses what it must) before the read
             state, check = self._account_state(account, symbol, now, reserved, None)

@@ -92,11 +92,11 @@ class HoldingRows:
             found = self._row.rows(conn, where)
             now = change.plus(HeldSums(*found[0])) if found else change
             if now.brackets > 0:
-                self._upsert.execute(conn, {**where, **now.row()})
+                self._upsert.send(conn, {**where, **now.row()})
                 continue
             if now.brackets < 0 or now.position:
                 log.error("holdings of %s out of step with the brackets: %s", key, now)
-            self._drop.execute(conn, where)
+            self._drop.send(conn, where)
 
     def add(
         self, conn: Connection, before: Iterable[Any], after: Sequence[Bracket]
