@@ -69,7 +69,11 @@ def pipelined(
     """A transaction on `engine` (at its isolation level) whose statements travel together.
 
     `ahead`: sends the statements of a transaction of its own, committed before this one
-    begins, in the same round trip; if it fails, this one never runs. `reads`: the block only
+    begins, in the same round trip; if it fails, this one never runs. Its COMMIT does not wait
+    for the disk (PostgreSQL's asynchronous commit): it is written ahead of a read that must
+    see it, and the next transaction that waits for the disk (every write before an order is
+    sent) makes it durable too; a database lost in between loses it as if the process had
+    stopped before writing it, and nothing was sent after it. `reads`: the block only
     reads, each statement as of its own start (what read committed gives a transaction's
     statements): they run without BEGIN and COMMIT, which cost the driver as much as a read.
 
@@ -89,6 +93,8 @@ def pipelined(
                 conn.info[PIPELINE] = pipeline
                 if ahead is not None:
                     raw.execute("BEGIN")
+                    # written to be seen, not kept: its COMMIT does not wait for the disk
+                    raw.execute("SET LOCAL synchronous_commit = off")
                     ahead(conn)
                     raw.execute("COMMIT")
                 if not alone:
