@@ -81,7 +81,7 @@ class SqlPaperStore:
             set_={name: venues.excluded[name] for name in ("markets", "next_order_number")}
             | {"updated_at": venues.excluded.updated_at},
         )
-        self._insert_fills = Prepared(engine, paper_fills.insert())
+        self._insert_fills = Prepared(engine, paper_fills.insert().inline())  # no ids returned
         self._set_next_order_number = Prepared(
             engine,
             update(paper_venues)

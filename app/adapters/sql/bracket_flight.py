@@ -135,12 +135,26 @@ class BracketFlight:
             self._saves["update" if expected else "insert"].send(
                 conn, {**guarded, "expected": expected}
             )
-        sql.upsert_orders.send_many(conn, flush.order_rows)
+        sql.upsert_orders.send_many(conn, self._changed_orders(flush))
         check = self._holdings.add(conn, before, [save.bracket for save in flush.saves])
         written = [(save.bracket, save.at) for save in flush.saves]
         realized = {row[0]: row[-3] for row in before}
         sql.add_pnl_changes.send_many(conn, pnl_change_rows(realized, written))
         return check
+
+    def _changed_orders(self, flush: Flush) -> list[dict[str, Any]]:
+        """The order rows of the flush but those of orders as the bracket's previous version
+        held them (most of a bracket's orders do not change from one save to the next)."""
+        same: set[tuple[str, str]] = set()
+        for save in flush.saves:
+            seen = self._known.at(save.bracket.id, save.expected or NEW)
+            if seen is not None:
+                kept = set(seen.orders)
+                same.update((save.bracket.id, o.client_order_id) for o in save.bracket.orders
+                            if o in kept)  # fmt: skip
+        if not same:
+            return flush.order_rows
+        return [r for r in flush.order_rows if (r["bracket_id"], r["client_order_id"]) not in same]
 
     def declined(self, error: DBAPIError) -> bool:
         """Whether a flush sent in one round trip failed in a way the careful path writes

@@ -26,14 +26,15 @@ class ExecutionStatements:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         prepared = functools.partial(Prepared, engine)
-        self.add_steps = prepared(events.insert())
+        # .inline(): no RETURNING of the new rows' ids, which nothing reads
+        self.add_steps = prepared(events.insert().inline())
         self.set_status = prepared(
             update(signals)
             .where(signals.c.id == bindparam("signal_id"))
             .values(status=bindparam("new_status"), updated_at=bindparam("at"),
                     reason=bindparam("reason"))
         )  # fmt: skip
-        self.add_pnl_changes = prepared(pnl_changes.insert())
+        self.add_pnl_changes = prepared(pnl_changes.insert().inline())
         self.trading = prepared(select(controls.c.value).where(controls.c.name == TRADING))
         self.bracket = prepared(
             select(brackets.c.data, brackets.c.version).where(brackets.c.id == bindparam("id"))

@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 
 PIPELINE = "signalgate_pipeline"  # Connection.info: the pipeline of the transaction running on it
+_SENDER = "signalgate_sender"  # Connection.info: (the driver's connection, its cursor for sends)
 _CHECKED_IN = "signalgate_checked_in"  # the connection record's info: when it went back to the pool
 PING_AFTER_IDLE_S = 1.0
 
@@ -34,6 +35,17 @@ PING_AFTER_IDLE_S = 1.0
 def in_pipeline(conn: Connection) -> Any:
     """The psycopg pipeline of the transaction running on `conn`, or None."""
     return conn.info.get(PIPELINE)
+
+
+def sender(conn: Connection) -> Any:
+    """The driver's cursor of `conn` that runs the statements whose answers nobody reads
+    (`Prepared.send`, BEGIN, COMMIT): one per connection, kept (psycopg spends as much making
+    a cursor as running a statement in a pipeline)."""
+    raw = conn.connection.dbapi_connection
+    kept = conn.info.get(_SENDER)
+    if kept is None or kept[0] is not raw:
+        kept = conn.info[_SENDER] = (raw, raw.cursor())  # type: ignore[union-attr]
+    return kept[1]
 
 
 def prepare_engine(engine: Engine) -> None:
@@ -91,17 +103,18 @@ def pipelined(
         try:
             with raw.pipeline() as pipeline:
                 conn.info[PIPELINE] = pipeline
+                cursor = sender(conn)
                 if ahead is not None:
-                    raw.execute("BEGIN")
+                    cursor.execute("BEGIN")
                     # written to be seen, not kept: its COMMIT does not wait for the disk
-                    raw.execute("SET LOCAL synchronous_commit = off")
+                    cursor.execute("SET LOCAL synchronous_commit = off")
                     ahead(conn)
-                    raw.execute("COMMIT")
+                    cursor.execute("COMMIT")
                 if not alone:
-                    raw.execute(begin)
+                    cursor.execute(begin)
                 yield conn
                 if not alone:
-                    raw.execute("COMMIT")
+                    cursor.execute("COMMIT")
         except engine.dialect.loaded_dbapi.Error as error:
             _end(conn, raw)
             raise _translated(engine, conn, raw, error) from error

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, Dialect, Engine, Insert, and_, or_
 from sqlalchemy.exc import DBAPIError
 
-from app.adapters.sql.flights import in_pipeline
+from app.adapters.sql.flights import in_pipeline, sender
 
 Convert = Callable[[Any], Any]
 
@@ -83,7 +83,9 @@ class Prepared:
 
     def execute(self, conn: Connection, values: Mapping[str, Any] | None = None) -> int:
         """Run it once; the number of rows it changed."""
-        cursor = self.send(conn, values)
+        values = values or {}
+        form = self._form(values)
+        cursor = self._run(conn, form.sql, form.params(values), many=False, answered=True)
         self._answered(conn)
         changed = int(cursor.rowcount)
         cursor.close()
@@ -93,30 +95,39 @@ class Prepared:
         """Run it once per row; the number of rows it changed in all."""
         if not rows:
             return 0
-        cursor = self.send_many(conn, rows)
+        form = self._form(rows[0])
+        params = [form.params(row) for row in rows]
+        cursor = self._run(conn, form.sql, params, many=True, answered=True)
         self._answered(conn)
         changed = int(cursor.rowcount)
         cursor.close()
         return changed
 
-    def send(self, conn: Connection, values: Mapping[str, Any] | None = None) -> Any:
-        """Run it once, its answer not awaited on PostgreSQL (an error ends the transaction);
-        the driver's cursor."""
+    def send(self, conn: Connection, values: Mapping[str, Any] | None = None) -> None:
+        """Run it once, its answer never read: not awaited on PostgreSQL (an error fails the
+        transaction)."""
         values = values or {}
         form = self._form(values)
-        return self._run(conn, form.sql, form.params(values), many=False)
+        self._sent(conn, self._run(conn, form.sql, form.params(values), many=False, answered=False))
 
-    def send_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> Any:
+    def send_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """`send`, once per row (none: nothing is sent)."""
-        if not rows:
-            return None
-        form = self._form(rows[0])
-        return self._run(conn, form.sql, [form.params(row) for row in rows], many=True)
+        if rows:
+            form = self._form(rows[0])
+            params = [form.params(row) for row in rows]
+            self._sent(conn, self._run(conn, form.sql, params, many=True, answered=False))
+
+    @staticmethod
+    def _sent(conn: Connection, cursor: Any) -> None:
+        if in_pipeline(conn) is None:  # run already (SQLite), on a cursor of its own
+            cursor.close()
 
     def ask(self, conn: Connection, values: Mapping[str, Any] | None = None) -> Answer:
         """A SELECT sent now, whose rows are read later (`Answer.rows`): after the transaction
         on PostgreSQL, which sends them with its COMMIT."""
-        cursor = self.send(conn, values)
+        values = values or {}
+        form = self._form(values)
+        cursor = self._run(conn, form.sql, form.params(values), many=False, answered=True)
         if in_pipeline(conn) is None:  # answered already: read before the transaction ends
             return Answer(self, None, self.converted(cursor))
         return Answer(self, cursor)
@@ -159,10 +170,15 @@ class Prepared:
         except error as exc:
             raise DBAPIError.instance(None, None, exc, error, dialect=self._dialect) from exc
 
-    def _run(self, conn: Connection, sql: str, params: Any, *, many: bool) -> Any:
-        """The cursor, having run the statement; SQLAlchemy's `before_cursor_execute`
-        listeners (tracing, tests that count writes) see it as they would a Core statement."""
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    def _run(self, conn: Connection, sql: str, params: Any, *, many: bool, answered: bool) -> Any:
+        """The cursor, having run the statement (`answered`: a cursor of its own, whose answer
+        is read; else, in PostgreSQL's pipeline, the connection's `sender`); SQLAlchemy's
+        `before_cursor_execute` listeners (tracing, tests that count writes) see it as they
+        would a Core statement."""
+        if answered or in_pipeline(conn) is None:
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        else:
+            cursor = sender(conn)
         for listener in conn.dispatch.before_cursor_execute:
             listener(conn, cursor, sql, params, None, many)
         error = self._dialect.loaded_dbapi.Error
