@@ -27,7 +27,7 @@ from statistics import median, quantiles
 
 from bench.execution_profile import MONITOR_HOT_SPOTS, WORKER_HOT_SPOTS, summarize
 from bench.execution_results import Outcome
-from bench.execution_runs import latency_round, stack_for, throughput_round
+from bench.execution_runs import RoundTrips, latency_round, stack_for, throughput_round
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -61,6 +61,24 @@ def counts_line(found: list[Outcome]) -> str:
     return line
 
 
+def database_lines(use: RoundTrips | None, added_ms: float | None, out: Path) -> list[str]:
+    """Each process's round trips to PostgreSQL per signal; their statements' texts to `out`."""
+    if use is None:
+        return []
+    lines = [f"database round trips per signal (each {added_ms or 0:.2f} ms more through the"
+             " proxy, measured):"]  # fmt: skip
+    texts = []
+    for name, found in use.items():
+        kinds = ", ".join(f"{k} {v:.2f}" for k, v in sorted(found.kinds.items()))
+        lines.append(f"    {name:<8} {found.round_trips:6.2f} round trips, {found.statements:6.2f}"
+                     f" statements ({kinds})")  # fmt: skip
+        texts += [f"== {name}"] + [f"{n:7.2f}  {t}" for t, n in found.texts.items()]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(texts) + "\n")
+    lines.append(f"    the statements per signal, by text: {out}")
+    return lines
+
+
 # --- parts ------------------------------------------------------------------------------------
 
 
@@ -69,8 +87,9 @@ def run_latency(args: argparse.Namespace, stamp: str) -> None:
     print(f"== latency: {args.rate:.0f} alerts/s for {args.seconds:.0f} s, one worker, {db}")
     latency_rounds = []
     for round_ in range(1, args.rounds + 1):
-        with stack_for(db) as stack:
+        with stack_for(db, pg_delay_ms=args.pg_delay_ms) as stack:
             result = latency_round(stack, args.rate, args.seconds, f"lat-{stamp}-{round_}")
+            added = stack.proxy.added_ms if stack.proxy else None
         latency_rounds.append(result)
         print(f"round {round_}  {counts_line(result.found)}; not accepted: {result.not_accepted}")
         print("  " + shown("received -> entry filled", result.received_to_fill))
@@ -83,6 +102,9 @@ def run_latency(args: argparse.Namespace, stamp: str) -> None:
             f"  received -> entry filled p50, first half {result.first_half_p50:.2f} ms, "
             f"second half {result.second_half_p50:.2f} ms"
         )
+        out = RESULTS / f"execution_statements-latency-{db}.txt"
+        for line in database_lines(result.database_use, added, out):
+            print("  " + line)
     p50s = [percentiles(r.received_to_fill)["p50"] for r in latency_rounds]
     p99s = [percentiles(r.received_to_fill)["p99"] for r in latency_rounds]
     print(
@@ -96,8 +118,9 @@ def run_throughput(args: argparse.Namespace, stamp: str) -> None:
     print(f"\n== throughput: {args.signals} queued signals, one worker, {db}")
     rates = []
     for round_ in range(1, args.rounds + 1):
-        with stack_for(db) as stack:
+        with stack_for(db, pg_delay_ms=args.pg_delay_ms) as stack:
             tp = throughput_round(stack, args.signals, f"tp-{stamp}-{round_}", None)
+            added = stack.proxy.added_ms if stack.proxy else None
         rates.append(tp.steady_rate)
         print(f"round {round_}  {counts_line(tp.found)}")
         print(
@@ -109,6 +132,9 @@ def run_throughput(args: argparse.Namespace, stamp: str) -> None:
             f"  rate over the first tenth of the signals {tp.first_tenth_rate:.0f}/s, "
             f"the last tenth {tp.last_tenth_rate:.0f}/s (open brackets grow as it runs)"
         )
+        out = RESULTS / f"execution_statements-throughput-{db}.txt"
+        for line in database_lines(tp.database_use, added, out):
+            print("  " + line)
     print(f"median of {args.rounds} rounds: {median(rates):.0f} signals/s (target >= 200)")
 
 
@@ -145,6 +171,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="latency run length")
     parser.add_argument("--signals", type=int, default=1000, help="throughput: signals queued")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--pg-delay-ms",
+        type=float,
+        help="PostgreSQL: reach it through a proxy that delays every round trip this long and "
+        "counts them (0: count only)",
+    )
     parser.add_argument(
         "--parts", default="latency,throughput,profile", help="which parts to run, comma-separated"
     )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from statistics import median
+from typing import Any
 
 import httpx
 
@@ -25,7 +26,7 @@ from bench.execution_results import (
     queued_jobs,
     unfinished,
 )
-from bench.execution_stack import SECRET, SYMBOLS, Database, Stack, flush_redis
+from bench.execution_stack import SECRET, SYMBOLS, Database, PgProxy, Stack, flush_redis
 
 
 def alert(run: str, number: int) -> str:
@@ -45,17 +46,25 @@ def alert(run: str, number: int) -> str:
 
 
 @contextmanager
-def stack_for(database: str, monitor_profile: Path | None = None) -> Iterator[Stack]:
-    """A fresh Redis db, scratch database and work directory; every process ended at the end."""
+def stack_for(
+    database: str, monitor_profile: Path | None = None, pg_delay_ms: float | None = None
+) -> Iterator[Stack]:
+    """A fresh Redis db, scratch database and work directory; every process ended at the end.
+    `pg_delay_ms`: the processes reach PostgreSQL through `bench.pg_proxy` with that delay."""
     workdir = Path(tempfile.mkdtemp(prefix="signalgate-bench-exec-"))
     flush_redis()
     db = Database.create(database, workdir)
-    stack = Stack(workdir, db, monitor_profile=monitor_profile)
+    proxy = None if pg_delay_ms is None or database != "postgres" else PgProxy(pg_delay_ms, workdir)
+    stack = Stack(workdir, db, monitor_profile=monitor_profile, proxy=proxy)
     try:
         db.migrate()
+        if proxy is not None:
+            proxy.start(db.url)
         yield stack
     finally:
         stack.stop_all()
+        if proxy is not None:
+            proxy.stop()
         forget(db.url)
         db.drop()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -84,6 +93,7 @@ class LatencyRound:
     second_half_p50: float
     found: list[Outcome]
     not_accepted: int
+    database_use: RoundTrips | None = None  # per measured signal, by process
 
 
 def latency_round(stack: Stack, rate: float, seconds: float, run: str) -> LatencyRound:
@@ -97,6 +107,7 @@ def latency_round(stack: Stack, rate: float, seconds: float, run: str) -> Latenc
             raise RuntimeError(f"a warm-up alert was answered {refused[0].text}")
         wait_until(lambda: _all_final(stack, len(warm)), stack, 60, "the warm-up signals")
         total = int(rate * seconds)
+        before = _counts(stack)
         start = time.monotonic()
         for number in range(total):
             pause = start + number / rate - time.monotonic()
@@ -110,6 +121,7 @@ def latency_round(stack: Stack, rate: float, seconds: float, run: str) -> Latenc
             sent_at[answer.json()["signal_id"]] = at
     ids = list(sent_at)
     wait_until(lambda: _all_final(stack, 10 + len(ids)), stack, 120, "the signals to finish")
+    use = _use(stack, before, len(ids))
     found = outcomes(stack.db.url, ids)
     measured = [o for o in found if o.measured]
     fill_ms = [o.received_to_fill_ms for o in measured]
@@ -133,6 +145,7 @@ def latency_round(stack: Stack, rate: float, seconds: float, run: str) -> Latenc
         second_half_p50=median(fill_ms[half:]) if half else 0.0,
         found=found,
         not_accepted=not_accepted,
+        database_use=use,
     )
 
 
@@ -161,6 +174,8 @@ class ThroughputRound:
     found: list[Outcome]
     first_tenth_rate: float
     last_tenth_rate: float
+    database_use: RoundTrips | None = None  # per signal, by process: serve while submitting,
+    # the worker and the monitor while the worker ran
 
 
 async def _submit(base_url: str, run: str, count: int, concurrency: int = 32) -> list[str]:
@@ -182,13 +197,15 @@ async def _submit(base_url: str, run: str, count: int, concurrency: int = 32) ->
 
 def throughput_round(stack: Stack, count: int, run: str, profile: Path | None) -> ThroughputRound:
     stack.start_service()
-    started = time.monotonic()
+    started, submitting = time.monotonic(), _counts(stack)
     ids = asyncio.run(_submit(stack.base_url, run, count))
     wait_until(
         lambda: inbox_length() == 0 and unfinished(stack.db.url)[0] == count,
         stack, 120, "the forwarder to keep every alert in SQL and queue it",
     )  # fmt: skip
     submit_seconds = time.monotonic() - started
+    submitted = _use(stack, submitting, count)
+    running = _counts(stack)
     jobs = queued_jobs()
     monitor_cpu = stack.cpu_seconds("monitor")
     python = ("-m", "cProfile", "-o", str(profile)) if profile else ()
@@ -197,15 +214,60 @@ def throughput_round(stack: Stack, count: int, run: str, profile: Path | None) -
     wait_until(lambda: _all_final(stack, count), stack, 1800, "the worker to execute every signal")
     worker_cpu = stack.cpu_seconds("worker")
     monitor_cpu = stack.cpu_seconds("monitor") - monitor_cpu
+    use = _use(stack, running, count)
     stack.wait_exit("worker", 60)  # a profiled worker writes its profile as it exits
     found = outcomes(stack.db.url, ids)
     done = sorted(o.final_at for o in found)
     steady = _rate(done)
     wall = len(done) / max((done[-1] - worker_started).total_seconds(), 1e-9)
     tenth = max(len(done) // 10, 1)
+    if use is not None and submitted is not None:
+        use["serve"] = submitted["serve"]
     return ThroughputRound(count, jobs, submit_seconds, wall, steady, worker_cpu, monitor_cpu,
-                           found, _rate(done[:tenth]), _rate(done[-tenth:]))  # fmt: skip
+                           found, _rate(done[:tenth]), _rate(done[-tenth:]), use)  # fmt: skip
 
 
 def _rate(done: list[datetime]) -> float:
     return (len(done) - 1) / max((done[-1] - done[0]).total_seconds(), 1e-9)
+
+
+# --- database round trips (through bench.pg_proxy) ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Use:
+    """One process's database traffic per signal."""
+
+    round_trips: float
+    statements: float
+    commits: float
+    kinds: dict[str, float]  # statements by first word
+    texts: dict[str, float]  # statements by text
+
+
+RoundTrips = dict[str, Use]  # by process: serve (web and forwarder), worker, monitor
+
+
+def _counts(stack: Stack) -> dict[str, dict[str, Any]] | None:
+    return None if stack.proxy is None else stack.proxy.counts()
+
+
+def _use(stack: Stack, before: dict[str, dict[str, Any]] | None, signals: int) -> RoundTrips | None:
+    """Each process's traffic since `before`, per signal."""
+    after = _counts(stack)
+    if before is None or after is None or not signals:
+        return None
+    found: RoundTrips = {}
+    for name in ("serve", "worker", "monitor"):
+        was, now = before[name], after[name]
+        kinds = {k: (n - was["statements"].get(k, 0)) / signals
+                 for k, n in now["statements"].items()}  # fmt: skip
+        texts = {t: (n - was["texts"].get(t, 0)) / signals for t, n in now["texts"].items()}
+        found[name] = Use(
+            round_trips=(now["round_trips"] - was["round_trips"]) / signals,
+            statements=sum(kinds.values()),
+            commits=kinds.get("COMMIT", 0.0),
+            kinds={k: v for k, v in kinds.items() if v},
+            texts={t: v for t, v in sorted(texts.items(), key=lambda i: -i[1]) if v},
+        )
+    return found

@@ -7,6 +7,7 @@ Each process runs in its own process group (serve starts its forwarder as a chil
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -16,7 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 import psutil  # type: ignore[import-untyped]
@@ -28,12 +29,12 @@ from app.bootstrap.local import migrate
 from app.config.settings import Settings, database_url
 
 SECRET = "bench-secret"
-REDIS_URL = "redis://127.0.0.1:6379/14"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 POSTGRES_URL = os.environ.get(
     "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 SYMBOLS = ("BTC/USDT", "ETH/USDT")
-FINAL = ("executed", "denied", "failed", "filtered", "stale", "duplicate", "rejected")
+FINAL = ("executed", "denied", "failed", "filtered", "stale", "duplicate", "rejected", "expired")
 
 
 def bench_env(db_url: str, port: int, log_level: str) -> dict[str, str]:
@@ -53,6 +54,8 @@ def bench_env(db_url: str, port: int, log_level: str) -> dict[str, str]:
         "ENTRY_POLICY": "add",
         # a stop-loss filled by the random walk would deny the symbol's next entries for 900 s
         "STOP_LOSS_COOLDOWN_SECONDS": "0",
+        # a backlog (1,000 queued, a slow database) is executed, not expired after 30 s
+        "EXECUTION_MAX_DELAY_SECONDS": "3600",
         "PAPER_BALANCES": "USDT=1000000000",
         "SYMBOLS": ",".join(SYMBOLS),
     }
@@ -91,20 +94,85 @@ class Database:
 
 
 @dataclass
+class PgProxy:
+    """`bench.pg_proxy` in its own process in front of the scratch PostgreSQL: each process of
+    the stack reaches the database through a port of its own, so its round trips are its own."""
+
+    delay_ms: float
+    workdir: Path
+    ports: dict[str, int] = field(default_factory=dict)
+    added_ms: float = 0.0  # measured: what a round trip through the proxy costs more
+    _process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def stats(self) -> Path:
+        return self.workdir / "pg_proxy.json"
+
+    def start(self, db_url: str) -> None:
+        target = sqlalchemy.make_url(db_url)
+        self.ports = {name: free_port() for name in ("serve", "worker", "monitor", "probe")}
+        command = [sys.executable, "-m", "bench.pg_proxy", "--target",
+                   f"{target.host}:{target.port or 5432}", "--ports",
+                   ",".join(map(str, self.ports.values())), "--delay-ms", str(self.delay_ms),
+                   "--stats", str(self.stats)]  # fmt: skip
+        log = (self.workdir / "pg_proxy.log").open("ab")
+        self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while not self.stats.exists():
+            if time.monotonic() > deadline or self._process.poll() is not None:
+                raise RuntimeError(f"bench.pg_proxy did not start; see {log.name}")
+            time.sleep(0.05)
+        self.added_ms = self._measure(db_url)
+
+    def url(self, db_url: str, name: str) -> str:
+        url = sqlalchemy.make_url(db_url).set(host="127.0.0.1", port=self.ports[name])
+        return url.render_as_string(hide_password=False)
+
+    def _measure(self, db_url: str, tries: int = 300) -> float:
+        """The round trip of `SELECT 1` through the proxy less the direct one, in ms (best of
+        3), through a port of its own."""
+        import psycopg  # noqa: PLC0415 - PostgreSQL runs only
+
+        def per_query(url: str) -> float:
+            plain = sqlalchemy.make_url(url).set(drivername="postgresql")
+            with psycopg.connect(plain.render_as_string(hide_password=False)) as conn:
+                for _ in range(20):
+                    conn.execute("SELECT 1")
+                started = time.perf_counter()
+                for _ in range(tries):
+                    conn.execute("SELECT 1").fetchall()
+                return (time.perf_counter() - started) / tries * 1000
+
+        return min(per_query(self.url(db_url, "probe")) - per_query(db_url) for _ in range(3))
+
+    def counts(self) -> dict[str, dict[str, Any]]:
+        """What each process sent so far: round trips, statements by kind, texts."""
+        raw = json.loads(self.stats.read_text())
+        return {name: raw[str(port)] for name, port in self.ports.items()}
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(10)
+            self._process = None
+
+
+@dataclass
 class Stack:
     """serve (web + forwarder), monitor and worker processes of one benchmark run."""
 
     workdir: Path
     db: Database
     monitor_profile: Path | None = None  # run the monitor under cProfile, dumped here
+    proxy: PgProxy | None = None  # the processes reach PostgreSQL through it
     log_level: str = "INFO"
     port: int = field(default_factory=free_port)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _logs: list[IO[bytes]] = field(default_factory=list)
 
-    @property
-    def env(self) -> dict[str, str]:
-        return bench_env(self.db.url, self.port, self.log_level)
+    def env(self, name: str) -> dict[str, str]:
+        url = self.db.url if self.proxy is None else self.proxy.url(self.db.url, name)
+        return bench_env(url, self.port, self.log_level)
 
     @property
     def base_url(self) -> str:
@@ -117,7 +185,11 @@ class Stack:
         self._logs.append(log)
         command = [sys.executable, *python, "-m", "app.entrypoints.cli", name, *args]
         self.processes[name] = subprocess.Popen(
-            command, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            env=self.env(name),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def start_service(self) -> None:

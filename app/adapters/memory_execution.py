@@ -21,7 +21,7 @@ import msgspec
 from app.adapters.bracket_holders import NEW, fence_refuses, holder_of, holding, refusal
 from app.domain.brackets.bracket import FINAL, Bracket
 from app.domain.brackets.pnl import realized_so_far
-from app.domain.orders import Leg
+from app.domain.orders import Leg, OrderState
 from app.domain.reservations import RestingEntry
 from app.domain.risk_values import TradingState
 from app.domain.signals import PENDING, Signal, SignalStatus
@@ -192,7 +192,12 @@ class MemoryExecutionStore:
             self.state,
             resting=tuple(e for b in brackets if (e := resting_entry(b)) is not None),
             on_record=frozenset(i for i in reserved if i in self.open),
-        )
+            in_doubt=tuple(
+                b for b in brackets
+                if b.symbol == symbol and any(o.state is OrderState.UNKNOWN and o.order_id is None
+                                              for o in b.orders)
+            ),
+        )  # fmt: skip
 
     def _activity(self, account: str, symbol: str, now: datetime) -> Activity:
         recent = self._recent_orders

@@ -89,6 +89,9 @@ class AccountState(msgspec.Struct, frozen=True):
     resting: tuple[RestingEntry, ...] = ()  # the open brackets' entry orders not filled yet
     on_record: frozenset[str] = frozenset()  # the reservations asked about with an open bracket
     reserved: Reserved = Reserved()  # the approved entries on their way (read before the rest)
+    # the symbol's open brackets with an order in doubt (sent, never confirmed; read in the same
+    # view): no new entry on the symbol while there is one
+    in_doubt: tuple[Bracket, ...] = ()
 
 
 class OrderQuery(msgspec.Struct, frozen=True):
@@ -201,7 +204,8 @@ class ExecutionStore(Protocol):
     ) -> AccountState:
         """What the account's open brackets hold (per venue, symbol and side), their entry
         orders not filled yet, its recent activity and the trading state, in one read; which
-        of the `reserved` entry ids have an open bracket (`on_record`)."""
+        of the `reserved` entry ids have an open bracket (`on_record`), and the symbol's open
+        brackets with an order in doubt (`in_doubt`)."""
         ...
 
     def trading_state(self) -> TradingState: ...

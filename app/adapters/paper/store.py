@@ -56,6 +56,7 @@ class SqlPaperStore:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._saved: set[str] = set()  # the venues known to be in the database (saved whole)
         insert = dialect_insert(engine)
         # the writes of every order: compiled once, run on the driver's cursor (`Prepared`)
         orders = insert(paper_orders)
@@ -80,7 +81,7 @@ class SqlPaperStore:
             set_={name: venues.excluded[name] for name in ("markets", "next_order_number")}
             | {"updated_at": venues.excluded.updated_at},
         )
-        self._insert_fills = Prepared(engine, paper_fills.insert())
+        self._insert_fills = Prepared(engine, paper_fills.insert().inline())  # no ids returned
         self._set_next_order_number = Prepared(
             engine,
             update(paper_venues)
@@ -120,20 +121,18 @@ class SqlPaperStore:
                     },
                 )
             elif changes.next_order_number is not None:
-                changed = self._set_next_order_number.execute(
-                    conn, {"venue": name, "number": changes.next_order_number, "at": now}
-                )
-                if not changed:
+                values = {"venue": name, "number": changes.next_order_number, "at": now}
+                if name in self._saved:  # sent ahead: the whole save is one round trip
+                    self._set_next_order_number.send(conn, values)
+                elif not self._set_next_order_number.execute(conn, values):
                     raise LookupError(
                         f"the paper venue {name} is not in the database; open it with "
                         "PaperExchange.open so it is saved whole first"
                     )
-            if changes.balances:
-                self._upsert_balances.executemany(conn, _rows(name, changes.balances))
-            if changes.orders:
-                self._upsert_orders.executemany(conn, _rows(name, changes.orders))
-            if changes.fills:
-                self._insert_fills.executemany(conn, _rows(name, changes.fills))
+            self._upsert_balances.send_many(conn, _rows(name, changes.balances))
+            self._upsert_orders.send_many(conn, _rows(name, changes.orders))
+            self._insert_fills.send_many(conn, _rows(name, changes.fills))
+        self._saved.add(name)
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -164,6 +163,7 @@ class SqlPaperStore:
             ).all()
             orders = conn.execute(orders_query).all()
             fills = conn.execute(fills_query.order_by(paper_fills.c.id)).all()
+        self._saved.add(name)
         return PaperState(
             name=name,
             markets=_markets(venue.markets, tuple[Market, ...]),

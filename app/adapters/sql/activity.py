@@ -4,7 +4,7 @@ stop-loss left out), the symbol's last stop-loss fill and partial fill, and the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, bindparam, func, or_, select, type_co
 from sqlalchemy.types import NullType
 
 from app.adapters.sql.execution_rows import exact, realized_today
+from app.adapters.sql.flights import in_pipeline
 from app.adapters.sql.prepared import Prepared
 from app.adapters.sql.tables_execution import controls, orders, pnl_changes
 from app.domain.orders import Leg
@@ -58,28 +59,38 @@ class AccountActivity:
             ),
         )
         # today's realized P&L by currency, read when it is in more than one
-        self._realized_by_currency = (
+        self._realized_by_currency = Prepared(
+            engine,
             select(
                 pnl_changes.c.currency,
                 type_coerce(func.sum(pnl_changes.c.amount), NullType()),
             )
             .where(*today)
-            .group_by(pnl_changes.c.currency)
+            .group_by(pnl_changes.c.currency),
         )
 
-    def read(
+    def ask(
         self, conn: Connection, account: str, symbol: str, now: datetime
-    ) -> tuple[Sequence[Any], dict[str, Decimal]]:
-        """The activity row (orders of the last minute, last stop-loss fill and partial fill,
-        trading state) and today's realized P&L by currency, in one round trip while it is in
-        one currency."""
+    ) -> Callable[[], tuple[Sequence[Any], dict[str, Decimal]]]:
+        """Ask for the activity row (orders of the last minute, last stop-loss fill and partial
+        fill, trading state) and today's realized P&L by currency; the function that reads the
+        answers. On PostgreSQL both travel in the transaction's round trip; SQLite, which
+        answers at once, is asked by currency only when the P&L is in more than one."""
         day = now.replace(hour=0, minute=0, second=0, microsecond=0)
         since, yesterday = now - timedelta(minutes=1), day - timedelta(days=1)
         values = {"account": account, "symbol": symbol, "day": day, "since": since,
                   "yesterday": yesterday}  # fmt: skip
-        ((total, lowest, highest, *activity),) = self._activity.rows(conn, values)
-        realized = realized_today(total, lowest, highest)
-        if realized is None:
-            rows = conn.execute(self._realized_by_currency, values).all()
-            realized = {currency: exact(amount) for currency, amount in rows}
-        return activity, realized
+        row = self._activity.ask(conn, values)
+        by_currency = None
+        if in_pipeline(conn) is not None or realized_today(*row.rows()[0][:3]) is None:
+            by_currency = self._realized_by_currency.ask(conn, values)
+
+        def answers() -> tuple[Sequence[Any], dict[str, Decimal]]:
+            ((total, lowest, highest, *activity),) = row.rows()
+            realized = realized_today(total, lowest, highest)
+            if realized is None:
+                assert by_currency is not None  # asked when there are several
+                realized = {currency: exact(amount) for currency, amount in by_currency.rows()}
+            return activity, realized
+
+        return answers

@@ -37,6 +37,18 @@ class Save:
     token: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Flush:
+    """What one flush writes: the lineage steps, status changes and bracket saves kept back,
+    and the saves' bracket and order rows."""
+
+    steps: list[dict[str, Any]]
+    statuses: list[dict[str, Any]]
+    saves: list[Save]
+    rows: list[dict[str, Any]]
+    order_rows: list[dict[str, Any]]
+
+
 @dataclass(slots=True)
 class Compared:
     """The saves of one flush, against their rows."""

@@ -7,7 +7,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +29,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 
+from app.adapters.sql.flights import pipelined, prepare_engine
+from app.adapters.sql.signal_inserts import SignalInserts
 from app.adapters.sql.tables import SignalEventRow, SignalRow
 from app.domain.signals import NOT_KEPT, Signal, SignalRecord, SignalStatus
 from app.ports.errors import Unavailable
@@ -88,14 +90,15 @@ def make_engine(
         if background_checkpoints and path and path != ":memory:":
             _start_checkpoints(engine, path)
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
-        pool_pre_ping=True,
         pool_size=pool_size,
         max_overflow=max_overflow,
         connect_args={"connect_timeout": 3},
         json_serializer=_json_text,
     )
+    prepare_engine(engine)  # pings idle connections only: see `app.adapters.sql.flights`
+    return engine
 
 
 def _json_text(value: Any) -> str:
@@ -127,8 +130,18 @@ def _start_checkpoints(engine: Engine, path: str, every_seconds: float = 1.0) ->
 
 
 @contextmanager
-def transaction(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
+def transaction(
+    engine: Engine,
+    *,
+    write: bool = False,
+    ahead: Callable[[Connection], object] | None = None,
+    reads: bool = False,
+) -> Iterator[Connection]:
     """A transaction whose lost or refused connections surface as `Unavailable`.
+
+    On PostgreSQL, its statements travel together (`app.adapters.sql.flights`), after those of
+    the transaction `ahead` sends, if any (PostgreSQL only); `reads`: a block of reads whose
+    statements may each see the database as of its own start (`flights.pipelined`).
 
     `write`: on SQLite, the transaction takes the database's write lock first, asking again every
     0.1 ms while another process holds it (every 2 ms after the first 5 ms). SQLite's own wait
@@ -137,6 +150,12 @@ def transaction(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
     tenths of a millisecond.
     """
     try:
+        if engine.dialect.name == "postgresql":
+            with pipelined(engine, ahead, reads=reads) as conn:
+                yield conn
+            return
+        if ahead is not None:
+            raise ValueError("a transaction sent ahead needs PostgreSQL")
         with engine.begin() as conn:
             if write and conn.dialect.name == "sqlite":
                 _take_write_lock(conn.connection.dbapi_connection)
@@ -256,6 +275,7 @@ class SqlSignalStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._insert = dialect_insert(engine)
+        self._one_statement = SignalInserts(engine) if engine.dialect.name == "postgresql" else None
 
     def _begin(self) -> AbstractContextManager[Connection]:
         return transaction(self._engine)
@@ -271,6 +291,9 @@ class SqlSignalStore:
         by_id = {r.id: r for r in records}
         rows = [_row(r) for r in records]  # made before the write lock is taken
         with transaction(self._engine, write=True) as conn:
+            if self._one_statement is not None:  # one round trip, COMMIT included
+                self._one_statement.send(conn, rows)
+                return
             inserted = conn.execute(stmt, rows).scalars().all()
             if inserted:
                 conn.execute(

@@ -123,7 +123,9 @@ def order_view(row: Any) -> OrderView:
 
 
 def signal_states(rows: Iterable[Any]) -> dict[str, SignalState]:
-    return {r.id: SignalState(r.id, r.account, r.symbol, SignalStatus(r.status)) for r in rows}
+    """From rows of (id, account, symbol, status)."""
+    return {i: SignalState(i, account, symbol, SignalStatus(status))
+            for i, account, symbol, status in rows}  # fmt: skip
 
 
 def pnl_change_rows(

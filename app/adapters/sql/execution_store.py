@@ -1,39 +1,39 @@
 """`ExecutionStore` in SQL: brackets with their orders, lineage steps and the trading controls.
 
-Lineage steps and bracket saves made in a batch (`SqlExecutionStore.batch`) are kept back and
-written together, in one transaction, when a batch is left, when a status changes, or before a
-read that needs the saves: a worker writes three transactions per entry signal instead of one
-per step and save.
+Lineage steps, status changes and bracket saves made in a batch (`SqlExecutionStore.batch`) are
+kept back and written together, in one transaction, when a batch is left, before an order is
+sent (`BracketDriver.create`), or before a read that needs them: a worker writes two or three
+transactions per entry signal instead of one per step and save.
 
 A save made in a batch opened with the holder's fences is a compare-and-swap on the bracket's
 version and fencing token (`ExecutionStore.batch`, `bracket_saves`), checked in the transaction
 that writes it: a refused save is left out of it, everything else is written, and `StaleBracket`
 is raised to its holder there, or at its next save or flush when another task's flush wrote it.
+On PostgreSQL, a flush whose saves the store can foresee (it read or wrote each bracket at the
+version its save expects) is one round trip (`bracket_flight`); any other, or one refused
+there, reads the rows first.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import (
-    Connection,
-    Engine,
-    bindparam,
-    select,
-    update,
-)
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import DBAPIError
 
 from app.adapters.bracket_holders import holder_of, holding
-from app.adapters.sql.activity import TRADING, AccountActivity
+from app.adapters.sql.account_reads import AccountReads
+from app.adapters.sql.activity import TRADING
+from app.adapters.sql.bracket_flight import BracketFlight, Check, Known
 from app.adapters.sql.bracket_saves import (
     Compared,
+    Flush,
     Save,
     compare,
     guarded_upsert,
@@ -42,14 +42,10 @@ from app.adapters.sql.bracket_saves import (
 )
 from app.adapters.sql.db import (
     dialect_insert,
-    events,
     newest_first,
-    signals,
     transaction,
-    upsert,
 )
 from app.adapters.sql.execution_rows import (
-    account_state,
     bracket_rows,
     order_view,
     pending_signal,
@@ -59,13 +55,12 @@ from app.adapters.sql.execution_rows import (
     step_row,
     unit_legs,
 )
+from app.adapters.sql.execution_statements import ExecutionStatements
 from app.adapters.sql.holdings import HoldingRows
-from app.adapters.sql.open_entries import OpenEntries
-from app.adapters.sql.prepared import Prepared, any_of
-from app.adapters.sql.tables_execution import brackets, controls, orders, pnl_changes
-from app.domain.brackets.bracket import FINAL, Bracket
+from app.adapters.sql.tables_execution import brackets, controls, orders
+from app.domain.brackets.bracket import Bracket
 from app.domain.risk_values import TradingState
-from app.domain.signals import PENDING, SignalStatus
+from app.domain.signals import SignalStatus
 from app.ports.execution import (
     AccountState,
     Fence,
@@ -76,12 +71,13 @@ from app.ports.execution import (
     SignalState,
 )
 
-_OPEN = [s.value for s in PENDING]
-_FINAL = [s.value for s in FINAL]
-
-_ORDER_CHANGES = {"order_id", "state", "amount", "filled", "average_price", "price",
-                  "trigger_price", "fee", "fee_currency", "reduce_only", "updated_at"}  # fmt: skip
 _DONE = ["filled", "cancelled", "rejected", "expired"]
+
+
+def _nothing() -> None:
+    pass
+
+
 log = logging.getLogger("signalgate.execution")
 
 # The stores with a batch open in this context (a task, or a thread): a store is shared by
@@ -100,56 +96,18 @@ class SqlExecutionStore:
         )
         self._insert = dialect_insert(engine)
         self._steps: list[dict[str, Any]] = []  # lineage steps not written yet
+        self._statuses: list[dict[str, Any]] = []  # status changes not written yet
         self._saves: dict[str, Save] = {}  # brackets not written yet
-        # The statements of every signal, compiled once and run on the driver's cursor
-        # (`Prepared`); the rest are built once with bound parameters, so that SQLAlchemy reuses
-        # their compiled form.
-        prepared = functools.partial(Prepared, engine)
+        self._sql = ExecutionStatements(engine)
         self._holdings = HoldingRows(engine)  # kept up to date by every bracket save
-        self._entries = OpenEntries(engine)
-        self._add_steps = prepared(events.insert())
-        self._set_status = prepared(
-            update(signals)
-            .where(signals.c.id == bindparam("signal_id"))
-            .values(status=bindparam("new_status"), updated_at=bindparam("at"),
-                    reason=bindparam("reason"))
-        )  # fmt: skip
-        self._activity = AccountActivity(engine)
-        self._add_pnl_changes = prepared(pnl_changes.insert())
-        self._trading = select(controls.c.value).where(controls.c.name == TRADING)
-        self._bracket = select(brackets.c.data, brackets.c.version).where(
-            brackets.c.id == bindparam("id")
-        )
-        columns = (signals.c.id, signals.c.received_at, signals.c.status, signals.c.signal,
-                   brackets.c.id.is_not(None).label("started"))  # fmt: skip
-        with_bracket = signals.outerjoin(brackets, brackets.c.id == signals.c.id)
-        self._states = select(
-            signals.c.id, signals.c.account, signals.c.symbol, signals.c.status
-        ).where(signals.c.id.in_(bindparam("ids", expanding=True)))
-        self._one_signal = (
-            select(*columns).select_from(with_bracket).where(signals.c.id == bindparam("id"))
-        )
-        self._unit = (
-            select(*columns).select_from(with_bracket).where(signals.c.unit_id == bindparam("unit"))
-        )
-        self._pending = prepared(
-            select(*columns)
-            .select_from(with_bracket)
-            .where(
-                signals.c.account == bindparam("account"),
-                signals.c.symbol == bindparam("symbol"),
-                any_of(signals.c.status, _OPEN),
-                signals.c.id <= bindparam("up_to"),
-            )
-            .order_by(signals.c.id)
-        )
+        self._account = AccountReads(engine, self._holdings)
         self._upsert_bracket = guarded_upsert(engine)
-        # an order's own columns (bracket, account, symbol, leg, side, kind, creation) never
-        # change: left out of the update, their indexes are not rewritten (-40% per upsert)
-        self._upsert_orders = prepared(
-            upsert(self._insert(orders), ["venue", "client_order_id"],
-                   keep={c.name for c in orders.columns} - _ORDER_CHANGES)
-        )  # fmt: skip
+        self._known = Known()  # what the brackets' rows hold, as this store read or wrote them
+        self._flight = (
+            BracketFlight(engine, self._sql, self._holdings, self._known)
+            if engine.dialect.name == "postgresql"
+            else None
+        )
 
     # --- the unit of work ---------------------------------------------------------------------
 
@@ -168,55 +126,79 @@ class SqlExecutionStore:
 
     def _write_kept_back(self) -> None:
         """Write what is kept back; raise a refusal of this context's holder's saves."""
-        if self._steps or self._saves:
-            with self._writing():
-                pass
+        if self._steps or self._statuses or self._saves:
+            self._flush()
         if (holder := holder_of(self)) is not None:
             holder.raise_refused()
 
-    @contextmanager
-    def _writing(self) -> Iterator[Connection]:
-        """A write transaction that also writes the waiting lineage steps and bracket saves.
+    def _flush(self, also: Callable[[Connection], object] | None = None) -> None:
+        """Write the waiting lineage steps, status changes and bracket saves in one
+        transaction (and `also` in it).
 
-        On failure the steps are kept for the next write, the saves dropped: a bracket is saved
-        under its account-and-symbol lock, and a save written after the lock is gone could
-        overwrite a newer one (what the venue did is read back by the monitor anyway). Saves
-        refused by their rows are left out and the rest written (`StaleBracket` is raised to
-        their holders: this context's after the commit).
+        On failure the steps and status changes are kept for the next write, the saves dropped:
+        a bracket is saved under its account-and-symbol lock, and a save written after the lock
+        is gone could overwrite a newer one (what the venue did is read back by the monitor
+        anyway). Saves refused by their rows are left out and the rest written (`StaleBracket`
+        is raised to their holders: this context's after the commit).
         """
-        steps, self._steps = self._steps, []
-        saves, self._saves = self._saves, {}
-        compared = Compared([], [])
+        flush = self._take()
         try:
-            # the rows are made before the write lock is taken
-            rows, order_rows = bracket_rows((s.bracket, s.at) for s in saves.values())
-            with transaction(self._engine, write=True) as conn:
-                if steps:
-                    self._add_steps.executemany(conn, steps)
-                if saves:
-                    compared = self._write_brackets(conn, list(saves.values()), rows, order_rows)
-                yield conn
+            compared = None
+            before = self._flight.foreseen(flush.saves) if self._flight and not also else None
+            if self._flight is not None and before is not None:
+                compared = self._flight.write(flush, before)
+            if compared is None:
+                with transaction(self._engine, write=True) as conn:
+                    self._sql.add_steps.send_many(conn, flush.steps)
+                    self._sql.set_status.send_many(conn, flush.statuses)
+                    if flush.saves:
+                        compared = self._write_brackets(conn, flush)
+                    if also is not None:
+                        also(conn)
         except BaseException:
-            self._steps = steps + self._steps
+            self._put_back(flush)
             raise
-        compared.settle()
+        self._settle(compared)
+
+    def _take(self) -> Flush:
+        """Everything kept back, taken to be written (the rows made before any lock is taken)."""
+        steps, self._steps = self._steps, []
+        statuses, self._statuses = self._statuses, []
+        saves, self._saves = list(self._saves.values()), {}
+        rows, order_rows = bracket_rows((s.bracket, s.at) for s in saves)
+        return Flush(steps, statuses, saves, rows, order_rows)
+
+    def _put_back(self, flush: Flush) -> None:
+        """After a failed write: its steps and status changes wait for the next (`_flush`)."""
+        self._steps = flush.steps + self._steps
+        self._statuses = flush.statuses + self._statuses
+
+    def _settle(self, compared: Compared | None) -> None:
+        if compared is not None:
+            for save, version in compared.written:
+                self._known.saw(save.bracket, version)
+            compared.settle()
         if (holder := holder_of(self)) is not None:
             holder.raise_refused()
 
-    def _reading(self) -> AbstractContextManager[Connection]:
-        """A read that sees this store's own saves: they are written first."""
-        if self._saves:
+    def _reading(self, *, statuses: bool = False) -> AbstractContextManager[Connection]:
+        """A read that sees this store's own saves (and `statuses`: status changes): they are
+        written first."""
+        if self._saves or (statuses and self._statuses):
             self._write_kept_back()
-        return transaction(self._engine)
+        return transaction(self._engine, reads=True)
 
     @contextmanager
-    def _snapshot(self) -> Iterator[Connection]:
+    def _snapshot(
+        self, ahead: Callable[[Connection], object] | None = None
+    ) -> Iterator[Connection]:
         """`_reading`, every statement seeing the database as of the first: PostgreSQL's read
         committed gives each statement its own view, and so does SQLite, where the driver runs
-        a SELECT outside any transaction unless one is begun."""
+        a SELECT outside any transaction unless one is begun. `ahead`: the kept-back saves,
+        sent ahead (`transaction`)."""
         if self._saves:
             self._write_kept_back()
-        with transaction(self._snapshots) as conn:
+        with transaction(self._snapshots, ahead=ahead) as conn:
             if conn.dialect.name == "sqlite":  # on the driver's connection, as BEGIN IMMEDIATE is
                 conn.connection.dbapi_connection.execute("BEGIN")  # type: ignore[union-attr]
             yield conn
@@ -224,33 +206,39 @@ class SqlExecutionStore:
     # --- signals ------------------------------------------------------------------------------
 
     def signal(self, signal_id: str) -> PendingSignal | None:
-        with self._reading() as conn:
-            row = conn.execute(self._one_signal, {"id": signal_id}).first()
-        return None if row is None else pending_signal(*row)
+        with self._reading(statuses=True) as conn:
+            answer = self._sql.one_signal.ask(conn, {"id": signal_id})
+        rows = answer.rows()
+        return pending_signal(*rows[0]) if rows else None
 
     def states(self, signal_ids: Sequence[str]) -> dict[str, SignalState]:
-        with self._reading() as conn:
-            return signal_states(conn.execute(self._states, {"ids": list(signal_ids)}).all())
+        ids = list(dict.fromkeys(signal_ids))
+        if not ids:
+            return {}
+        with self._reading(statuses=True) as conn:
+            values = {f"id{n}": signal_id for n, signal_id in enumerate(ids)}
+            answer = self._sql.states(len(ids)).ask(conn, values)
+        return signal_states(answer.rows())
 
     def unit(self, unit_id: str) -> list[PendingSignal]:
-        with self._reading() as conn:
-            return unit_legs(conn.execute(self._unit, {"unit": unit_id}).all())
+        with self._reading(statuses=True) as conn:
+            answer = self._sql.unit.ask(conn, {"unit": unit_id})
+        return unit_legs(answer.rows())
 
     def pending(self, account: str, symbol: str, up_to: str) -> list[PendingSignal]:
         values = {"account": account, "symbol": symbol, "up_to": up_to}
-        with self._reading() as conn:
-            return [pending_signal(*row) for row in self._pending.rows(conn, values)]
+        with self._reading(statuses=True) as conn:
+            answer = self._sql.pending.ask(conn, values)
+        return [pending_signal(*row) for row in answer.rows()]
 
     def record(self, step: LineageStep, *, status: SignalStatus | None = None) -> None:
-        """Kept back in a batch (written with the next save or status change: one transaction
-        instead of one each); a status change is written at once."""
+        """Kept back in a batch with its status change, if any (written with the next save,
+        or when the batch is left: one transaction instead of one each)."""
         self._steps.append(step_row(step))
         if status is not None:
-            values = {"signal_id": step.signal_id, "new_status": status.value, "at": step.at,
-                      "reason": short(step.detail, 500)}  # fmt: skip
-            with self._writing() as conn:
-                self._set_status.execute(conn, values)
-        elif not self._batching():
+            self._statuses.append({"signal_id": step.signal_id, "new_status": status.value,
+                                   "at": step.at, "reason": short(step.detail, 500)})  # fmt: skip
+        if not self._batching():
             self._write_kept_back()
 
     # --- brackets -----------------------------------------------------------------------------
@@ -270,14 +258,9 @@ class SqlExecutionStore:
         if not self._batching():
             self._write_kept_back()
 
-    def _write_brackets(
-        self,
-        conn: Connection,
-        saves: list[Save],
-        rows: list[dict[str, Any]],
-        order_rows: list[dict[str, Any]],
-    ) -> Compared:
+    def _write_brackets(self, conn: Connection, flush: Flush) -> Compared:
         """Write the saves that their rows, read and locked first, accept."""
+        saves, rows, order_rows = flush.saves, flush.rows, flush.order_rows
         before = self._holdings.before(conn, sorted(s.bracket.id for s in saves))  # lock order
         compared = compare(saves, {row[0]: (row[-2], row[-1]) for row in before}, rows)
         if refused := {save.bracket.id for save, _ in compared.refused}:
@@ -287,12 +270,11 @@ class SqlExecutionStore:
         if error := raced(self._upsert_bracket.executemany(conn, rows), rows):
             log.error("STALE %s", error)
             raise error
-        if order_rows:
-            self._upsert_orders.executemany(conn, order_rows)
+        self._sql.upsert_orders.send_many(conn, order_rows)
         self._holdings.move(conn, before, [save.bracket for save, _ in compared.written])
         written = [(save.bracket, save.at) for save, _ in compared.written]
         if changes := pnl_change_rows({row[0]: row[-3] for row in before}, written):
-            self._add_pnl_changes.executemany(conn, changes)
+            self._sql.add_pnl_changes.send_many(conn, changes)
         return compared
 
     def _seen(self, rows: Sequence[Any]) -> list[Bracket]:
@@ -304,18 +286,19 @@ class SqlExecutionStore:
             bracket = msgspec.convert(data, Bracket)
             if holder is not None:
                 holder.saw(bracket.id, version)
+            self._known.saw(bracket, version)
             found.append(bracket)
         return found
 
     def bracket(self, bracket_id: str) -> Bracket | None:
         with self._reading() as conn:
-            rows = conn.execute(self._bracket, {"id": bracket_id}).all()
-        return next(iter(self._seen(rows)), None)
+            answer = self._sql.bracket.ask(conn, {"id": bracket_id})
+        return next(iter(self._seen(answer.rows())), None)
 
     def open_bracket_versions(self) -> dict[str, object]:
-        query = select(brackets.c.id, brackets.c.version).where(brackets.c.state.notin_(_FINAL))
         with self._reading() as conn:
-            return dict(conn.execute(query).all())
+            answer = self._sql.open_versions.ask(conn)
+        return dict(answer.rows())
 
     def brackets_by_id(self, bracket_ids: Sequence[str]) -> list[Bracket]:
         if not bracket_ids:
@@ -328,36 +311,71 @@ class SqlExecutionStore:
         return self._seen(rows)
 
     def open_brackets(self, account: str | None = None, symbol: str | None = None) -> list[Bracket]:
-        query = select(brackets.c.data, brackets.c.version).where(brackets.c.state.notin_(_FINAL))
-        if account is not None:
-            query = query.where(brackets.c.account == account)
-        if symbol is not None:
-            query = query.where(brackets.c.symbol == symbol)
+        values = {"account": account, "symbol": symbol}
         with self._reading() as conn:
-            rows = conn.execute(query.order_by(brackets.c.id)).all()
-        return self._seen(rows)
+            answer = self._sql.open_brackets(account, symbol).ask(
+                conn, {k: v for k, v in values.items() if v is not None}
+            )
+        return self._seen(answer.rows())
 
     def account_state(
         self, account: str, symbol: str, now: datetime, reserved: Collection[str] = ()
     ) -> AccountState:
+        # The saves kept back are written first (the account includes them): on PostgreSQL,
+        # when they can be foreseen, in the same round trip as the read.
+        foreseen = None
+        before = self._flight.foreseen(self._saves.values()) if self._flight else None
+        if self._saves and before is not None:
+            foreseen = (self._take(), before)
+        try:
+            state, check = self._account_state(account, symbol, now, reserved, foreseen)
+        except DBAPIError as error:
+            if foreseen is None or self._flight is None:
+                raise
+            self._put_back(foreseen[0])
+            if not self._flight.declined(error):
+                raise
+            # written the careful way (which refuses what it must) before the read
+            state, check = self._account_state(account, symbol, now, reserved, None)
+        except BaseException:
+            if foreseen is not None:
+                self._put_back(foreseen[0])
+            raise
+        else:
+            if foreseen is not None:
+                check()
+                self._settle(self._flight.written(foreseen[0]) if self._flight else None)
+        return state
+
+    def _account_state(
+        self,
+        account: str,
+        symbol: str,
+        now: datetime,
+        reserved: Collection[str],
+        foreseen: tuple[Flush, list[Any]] | None,
+    ) -> tuple[AccountState, Check]:
+        checks: list[Check] = []
+
+        def ahead(conn: Connection) -> None:
+            assert self._flight is not None
+            assert foreseen is not None
+            checks.append(self._flight.send(conn, *foreseen))
+
         # One view of the book for every statement: an entry moves from reserved to resting to
         # held, and one recorded, then filled, between two statements read at their own times
         # would be counted by none of them (or twice).
-        with self._snapshot() as conn:
-            on_record = self._entries.on_record(conn, reserved)
-            resting = self._entries.resting(conn, account)
-            held = self._holdings.of_account(conn, account)
-            activity, realized = self._activity.read(conn, account, symbol, now)
-        return msgspec.structs.replace(
-            account_state(held, activity, symbol, realized), resting=resting, on_record=on_record
-        )
+        with self._snapshot(ahead if foreseen is not None else None) as conn:
+            answers = self._account.ask(conn, account, symbol, now, reserved)
+        return answers(), (checks[0] if checks else _nothing)
 
     # --- controls -----------------------------------------------------------------------------
 
     def trading_state(self) -> TradingState:
         with self._reading() as conn:
-            value = conn.execute(self._trading).scalar()
-        return TradingState(value) if value else TradingState.ACTIVE
+            answer = self._sql.trading.ask(conn)
+        rows = answer.rows()
+        return TradingState(rows[0][0]) if rows and rows[0][0] else TradingState.ACTIVE
 
     def set_trading_state(self, state: TradingState, at: datetime, reason: str) -> None:
         values = {"value": state.value, "reason": short(reason, 500), "updated_at": at}
@@ -366,8 +384,7 @@ class SqlExecutionStore:
             .values(name=TRADING, **values)
             .on_conflict_do_update(index_elements=["name"], set_=values)
         )
-        with self._writing() as conn:
-            conn.execute(stmt)
+        self._flush(also=lambda conn: conn.execute(stmt))
 
     # --- reading orders -----------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -53,15 +53,33 @@ class HoldingRows:
             upsert(dialect_insert(engine)(holdings), list(_HOLDING_KEY), keep=set())
         )
         self._drop = prepared(holdings.delete().where(*row))
+        # `add` (PostgreSQL, whose sums in SQL are exact): a change added to the row in SQL, and
+        # the row dropped once it counts no bracket
+        insert = dialect_insert(engine)(holdings)
+        sums = ("position", "cost", "brackets")
+        self._add = prepared(
+            insert.on_conflict_do_update(
+                index_elements=list(_HOLDING_KEY),
+                set_={name: holdings.c[name] + insert.excluded[name] for name in sums},
+            )
+        )
+        self._drop_empty = prepared(
+            holdings.delete()
+            .where(*row, holdings.c.brackets <= 0)
+            .returning(holdings.c.position, holdings.c.brackets)
+        )
 
-    def of_account(self, conn: Connection, account: str) -> list[Holding]:
-        return [Holding.summed(*row) for row in self._of_account.rows(conn, {"account": account})]
+    def of_account(self, conn: Connection, account: str) -> Callable[[], list[Holding]]:
+        """Ask for the account's holdings; the function that reads the answer."""
+        answer = self._of_account.ask(conn, {"account": account})
+        return lambda: [Holding.summed(*row) for row in answer.rows()]
 
     def before(self, conn: Connection, bracket_ids: Iterable[str]) -> list[Any]:
         """What the brackets `bracket_ids` contribute as saved now (none for a new bracket),
         with their version and fencing token: read, and locked until the transaction ends,
         before their new saves are written."""
-        return [row for i in bracket_ids for row in self._held_before.rows(conn, {"id": i})]
+        asked = [self._held_before.ask(conn, {"id": i}) for i in bracket_ids]  # sent together
+        return [row for answer in asked for row in answer.rows()]
 
     def move(self, conn: Connection, before: Iterable[Any], after: Sequence[Bracket]) -> None:
         """Add to the holdings rows what changes when the brackets `after` replace their rows
@@ -74,11 +92,33 @@ class HoldingRows:
             found = self._row.rows(conn, where)
             now = change.plus(HeldSums(*found[0])) if found else change
             if now.brackets > 0:
-                self._upsert.execute(conn, {**where, **now.row()})
+                self._upsert.send(conn, {**where, **now.row()})
                 continue
             if now.brackets < 0 or now.position:
                 log.error("holdings of %s out of step with the brackets: %s", key, now)
-            self._drop.execute(conn, where)
+            self._drop.send(conn, where)
+
+    def add(
+        self, conn: Connection, before: Iterable[Any], after: Sequence[Bracket]
+    ) -> Callable[[], None]:
+        """`move`, with every change sent ahead and added in SQL (PostgreSQL: its NUMERIC sums
+        are exact), so that nothing is read first. Returns the check to run once the
+        transaction is committed, which logs a holdings row out of step with its brackets."""
+        dropped = []
+        for key, change in _holding_changes(before, after).items():
+            where = dict(zip(_HOLDING_KEY, key, strict=True))
+            self._add.send(conn, {**where, **change.row()})
+            if change.brackets < 0:
+                dropped.append((key, self._drop_empty.ask(conn, where)))
+
+        def check() -> None:
+            for key, answer in dropped:
+                for position, count in answer.rows():
+                    if count < 0 or position:
+                        log.error("holdings of %s out of step with the brackets: %s brackets,"
+                                  " position %s", key, count, position)  # fmt: skip
+
+        return check
 
 
 @dataclass(frozen=True, slots=True)

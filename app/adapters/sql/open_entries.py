@@ -4,8 +4,9 @@ and its notional of exposure), and which reserved entries already have an open b
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, or_, select
 
@@ -37,22 +38,16 @@ class OpenEntries:
         self._engine = engine
         self._open_among: dict[int, Prepared] = {}  # by the number of ids asked about
 
-    def resting(self, conn: Connection, account: str) -> tuple[RestingEntry, ...]:
-        found: dict[str, RestingEntry] = {}
-        for bracket_id, venue, symbol, amount, filled, price, trigger in self._resting.rows(
-            conn, {"account": account}
-        ):
-            at = price if price is not None else trigger
-            notional = None if at is None else (Decimal(amount) - Decimal(filled)) * Decimal(at)
-            if (before := found.get(bracket_id)) is not None:  # a bracket's entry revisions
-                notional = _sum(before.notional, notional)
-            found[bracket_id] = RestingEntry(bracket_id, venue, symbol, notional)
-        return tuple(found.values())
+    def resting(self, conn: Connection, account: str) -> Callable[[], tuple[RestingEntry, ...]]:
+        """Ask for the account's resting entries; the function that reads the answer."""
+        answer = self._resting.ask(conn, {"account": account})
+        return lambda: _resting(answer.rows())
 
-    def on_record(self, conn: Connection, ids: Collection[str]) -> frozenset[str]:
-        """Which of the entries `ids` have an open bracket."""
+    def on_record(self, conn: Connection, ids: Collection[str]) -> Callable[[], frozenset[str]]:
+        """Ask which of the entries `ids` have an open bracket; the function that reads the
+        answer."""
         if not ids:
-            return frozenset()
+            return frozenset
         statement = self._open_among.get(len(ids))
         if statement is None:
             statement = self._open_among[len(ids)] = Prepared(
@@ -62,8 +57,19 @@ class OpenEntries:
                     any_of(brackets.c.state, _OPEN_BRACKETS),
                 ),
             )
-        values = {f"id{n}": entry_id for n, entry_id in enumerate(ids)}
-        return frozenset(row[0] for row in statement.rows(conn, values))
+        answer = statement.ask(conn, {f"id{n}": entry_id for n, entry_id in enumerate(ids)})
+        return lambda: frozenset(row[0] for row in answer.rows())
+
+
+def _resting(rows: list[tuple[Any, ...]]) -> tuple[RestingEntry, ...]:
+    found: dict[str, RestingEntry] = {}
+    for bracket_id, venue, symbol, amount, filled, price, trigger in rows:
+        at = price if price is not None else trigger
+        notional = None if at is None else (Decimal(amount) - Decimal(filled)) * Decimal(at)
+        if (before := found.get(bracket_id)) is not None:  # a bracket's entry revisions
+            notional = _sum(before.notional, notional)
+        found[bracket_id] = RestingEntry(bracket_id, venue, symbol, notional)
+    return tuple(found.values())
 
 
 def _sum(one: Decimal | None, other: Decimal | None) -> Decimal | None:

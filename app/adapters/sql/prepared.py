@@ -6,6 +6,11 @@ statements per signal. A `Prepared` statement is compiled by SQLAlchemy once per
 SQL and every value conversion (money as exact text on SQLite, datetimes, JSON) are SQLAlchemy's
 own, and then runs on the DBAPI cursor of the caller's connection, inside its transaction. An
 INSERT is compiled for the columns of the rows it is given (their keys), once per set of keys.
+
+On PostgreSQL a transaction's statements travel together (`app.adapters.sql.flights`): `send`
+and `ask` add a statement to the next round trip, `execute`, `executemany` and `rows` wait for
+its answer (a round trip of its own, with whatever was sent before it). On SQLite every statement
+runs at once.
 """
 
 from __future__ import annotations
@@ -14,8 +19,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Engine, Insert, or_
+from sqlalchemy import Connection, Dialect, Engine, Insert, and_, or_
 from sqlalchemy.exc import DBAPIError
+
+from app.adapters.sql.flights import in_pipeline, sender
 
 Convert = Callable[[Any], Any]
 
@@ -60,9 +67,11 @@ class Prepared:
     def __init__(self, engine: Engine, statement: Any) -> None:
         self._dialect = engine.dialect
         self._statement = statement
-        self._insert = isinstance(statement, Insert)  # compiled for the columns it is given
+        # an INSERT of values is compiled for the columns it is given (one FROM a SELECT is not)
+        self._insert = isinstance(statement, Insert) and statement.select is None
         self._forms: dict[tuple[str, ...], _Form] = {}
-        self._columns = list(getattr(statement, "selected_columns", None) or ())
+        # what a SELECT, or a RETURNING clause, answers
+        self._columns = list(getattr(statement, "exported_columns", None) or ())
         self._results: list[Convert | None] | None = None  # known at the first answer
 
     def _form(self, values: Mapping[str, Any]) -> _Form:
@@ -76,7 +85,8 @@ class Prepared:
         """Run it once; the number of rows it changed."""
         values = values or {}
         form = self._form(values)
-        cursor = self._run(conn, form.sql, form.params(values), many=False)
+        cursor = self._run(conn, form.sql, form.params(values), many=False, answered=True)
+        self._answered(conn)
         changed = int(cursor.rowcount)
         cursor.close()
         return changed
@@ -86,19 +96,55 @@ class Prepared:
         if not rows:
             return 0
         form = self._form(rows[0])
-        cursor = self._run(conn, form.sql, [form.params(row) for row in rows], many=True)
+        params = [form.params(row) for row in rows]
+        cursor = self._run(conn, form.sql, params, many=True, answered=True)
+        self._answered(conn)
         changed = int(cursor.rowcount)
         cursor.close()
         return changed
+
+    def send(self, conn: Connection, values: Mapping[str, Any] | None = None) -> None:
+        """Run it once, its answer never read: not awaited on PostgreSQL (an error fails the
+        transaction)."""
+        values = values or {}
+        form = self._form(values)
+        self._sent(conn, self._run(conn, form.sql, form.params(values), many=False, answered=False))
+
+    def send_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """`send`, once per row (none: nothing is sent)."""
+        if rows:
+            form = self._form(rows[0])
+            params = [form.params(row) for row in rows]
+            self._sent(conn, self._run(conn, form.sql, params, many=True, answered=False))
+
+    @staticmethod
+    def _sent(conn: Connection, cursor: Any) -> None:
+        if in_pipeline(conn) is None:  # run already (SQLite), on a cursor of its own
+            cursor.close()
+
+    def ask(self, conn: Connection, values: Mapping[str, Any] | None = None) -> Answer:
+        """A SELECT sent now, whose rows are read later (`Answer.rows`): after the transaction
+        on PostgreSQL, which sends them with its COMMIT."""
+        values = values or {}
+        form = self._form(values)
+        cursor = self._run(conn, form.sql, form.params(values), many=False, answered=True)
+        if in_pipeline(conn) is None:  # answered already: read before the transaction ends
+            return Answer(self, None, self.converted(cursor))
+        return Answer(self, cursor)
 
     def rows(
         self, conn: Connection, values: Mapping[str, Any] | None = None
     ) -> list[tuple[Any, ...]]:
         """The rows of a SELECT, their values converted like SQLAlchemy's."""
-        values = values or {}
-        form = self._form(values)
-        cursor = self._run(conn, form.sql, form.params(values), many=False)
-        found = cursor.fetchall()
+        return self.ask(conn, values).rows()
+
+    def converted(self, cursor: Any) -> list[tuple[Any, ...]]:
+        """The rows of the statement run on `cursor` (waited for on PostgreSQL)."""
+        error = self._dialect.loaded_dbapi.Error
+        try:
+            found = cursor.fetchall()
+        except error as exc:
+            raise DBAPIError.instance(None, None, exc, error, dialect=self._dialect) from exc
         if self._results is None:  # the driver's type codes choose the conversions
             self._results = [
                 c.type.dialect_impl(self._dialect).result_processor(self._dialect, d[1])
@@ -114,10 +160,25 @@ class Prepared:
             for row in found
         ]  # fmt: skip
 
-    def _run(self, conn: Connection, sql: str, params: Any, *, many: bool) -> Any:
-        """The cursor, having run the statement; SQLAlchemy's `before_cursor_execute`
-        listeners (tracing, tests that count writes) see it as they would a Core statement."""
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    def _answered(self, conn: Connection) -> None:
+        """Wait for the answers of everything sent on `conn` (PostgreSQL's pipeline)."""
+        if (pipeline := in_pipeline(conn)) is None:
+            return
+        error = self._dialect.loaded_dbapi.Error
+        try:
+            pipeline.sync()
+        except error as exc:
+            raise DBAPIError.instance(None, None, exc, error, dialect=self._dialect) from exc
+
+    def _run(self, conn: Connection, sql: str, params: Any, *, many: bool, answered: bool) -> Any:
+        """The cursor, having run the statement (`answered`: a cursor of its own, whose answer
+        is read; else, in PostgreSQL's pipeline, the connection's `sender`); SQLAlchemy's
+        `before_cursor_execute` listeners (tracing, tests that count writes) see it as they
+        would a Core statement."""
+        if answered or in_pipeline(conn) is None:
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        else:
+            cursor = sender(conn)
         for listener in conn.dispatch.before_cursor_execute:
             listener(conn, cursor, sql, params, None, many)
         error = self._dialect.loaded_dbapi.Error
@@ -131,6 +192,26 @@ class Prepared:
         return cursor
 
 
-def any_of(column: Any, values: Sequence[str]) -> Any:
+class Answer:
+    """The rows a `Prepared` SELECT was asked for, read when needed."""
+
+    def __init__(
+        self, statement: Prepared, cursor: Any, rows: list[tuple[Any, ...]] | None = None
+    ) -> None:
+        self._statement, self._cursor, self._rows = statement, cursor, rows
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        if self._rows is not None:
+            return self._rows
+        self._rows = self._statement.converted(self._cursor)
+        return self._rows
+
+
+def any_of(column: Any, values: Sequence[Any]) -> Any:
     """`column IN (values)` with one bound value each (a prepared statement holds no IN list)."""
     return or_(*(column == value for value in values))
+
+
+def none_of(column: Any, values: Sequence[Any]) -> Any:
+    """`column NOT IN (values)`, written out as `any_of` is."""
+    return and_(*(column != value for value in values))

@@ -32,6 +32,7 @@ from app.ports.execution import (
     KeyLocks,
     LineageStep,
     PendingSignal,
+    SignalState,
 )
 from app.ports.notifications import NoNotifier, Notifier
 from app.ports.reconciliation import EntryHolds
@@ -66,6 +67,9 @@ class ExecutionContext:
     reservations: Reservations = field(default_factory=LocalReservations)
     leverage: Leverages = field(default_factory=Leverages)
     notifier: Notifier = field(default_factory=NoNotifier)  # entries and denials, told
+    # the statuses this process gave signals, until the job that ran them reads them
+    # (`Executor.execute_many`): no read of what it already knows
+    outcomes: dict[str, SignalStatus] = field(default_factory=dict)
 
     def record(
         self,
@@ -78,6 +82,21 @@ class ExecutionContext:
         """Add a step, now, to the signal's lineage (`data`: the figures behind it)."""
         self.store.record(LineageStep(signal_id, self.clock(), step, detail, data or None),
                           status=status)  # fmt: skip
+        if status is not None:
+            self.outcomes[signal_id] = status
+
+    def states_after(
+        self, signal_ids: Sequence[str], found: Mapping[str, SignalState]
+    ) -> Mapping[str, SignalState]:
+        """The signals' states (`found` before their runs) after their runs: the statuses this
+        process gave them, the others read (run by another job, or legs of a unit still
+        waiting)."""
+        given = self.outcomes
+        done = {i: msgspec.structs.replace(found[i], status=given.pop(i)) for i in signal_ids
+                if i in given}  # fmt: skip
+        if left := [i for i in signal_ids if i not in done]:
+            done.update(self.store.states(left))
+        return done
 
     def deny(
         self, pending: PendingSignal, detail: str, checks: Sequence[CheckResult] | None = None
@@ -125,14 +144,11 @@ class ExecutionContext:
 
     def doubt(self, signal: Signal, account: AccountState) -> str | None:
         """Why no entry may go to the signal's account and symbol while an order of theirs is
-        in doubt (it may have entered already), or None. The brackets are read only when the
-        account holds the symbol: a holdings row lives as long as any open bracket does. A drift
-        under `DRIFT_POLICY=reduce_only` holds the symbol's entries back too."""
+        in doubt (it may have entered already), or None. A drift under
+        `DRIFT_POLICY=reduce_only` holds the symbol's entries back too."""
         if self.holds is not None and (held := self.holds.entry_hold(signal.symbol)):
             return held
-        if not any(h.symbol == signal.symbol for h in account.holdings):
-            return None
-        return entry_denial(self.store.open_brackets(signal.account, signal.symbol))
+        return entry_denial(account.in_doubt)
 
     async def snapshot(
         self, signal: Signal, state: AccountState, views: Sequence[VenueView], *, leg: bool = False

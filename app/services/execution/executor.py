@@ -106,6 +106,7 @@ class Executor:
     async def execute_many(self, signal_ids: Sequence[str]) -> dict[str, SignalStatus]:
         """Run a batch: each account-and-symbol key in arrival order under its lock, the keys
         side by side (their venue round trips overlap). Same errors as `execute`."""
+        self._ctx.outcomes.clear()  # bounded: a job's own are read at its end
         found = self._store.states(signal_ids)
         if missing := [i for i in signal_ids if i not in found]:
             raise SignalMissing(f"signals {', '.join(missing)} are not in the database")
@@ -123,7 +124,7 @@ class Executor:
                 raise failed
         for unit in sorted(units):
             await self._units.run(unit)
-        done = self._store.states(signal_ids) if newest else found
+        done = self._ctx.states_after(signal_ids, found) if newest else found
         if units and (waiting := [i for i in signal_ids if done[i].status in PENDING]):
             raise SignalMissing(
                 f"signals {', '.join(waiting)} are legs of units still waiting for other legs"

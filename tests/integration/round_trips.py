@@ -1,0 +1,51 @@
+"""Round trips to PostgreSQL, counted from libpq's trace of the protocol: a round trip is a run
+of messages the client sends after an answer came back (the first one included)."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy
+from psycopg import pq
+
+_MESSAGE = re.compile(r"([FB])\t\d+\t")  # a message the client (F) or the server (B) sent
+
+
+class RoundTrips:
+    """Counts the round trips of every connection `engine` opens from now on."""
+
+    def __init__(self, engine: sqlalchemy.Engine) -> None:
+        self._dir = Path(tempfile.mkdtemp(prefix="signalgate-trace-"))
+        self._traced: list[tuple[Any, Path]] = []
+        sqlalchemy.event.listen(engine, "connect", self._connected)
+
+    def _connected(self, raw: Any, _record: Any) -> None:
+        path = self._dir / f"{len(self._traced)}.trace"
+        self._traced.append((raw, path))
+        self._trace(raw, path)
+
+    @staticmethod
+    def _trace(raw: Any, path: Path) -> None:
+        # libpq owns the descriptor (and closes it when tracing stops)
+        raw.pgconn.trace(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND))
+        raw.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+
+    def total(self) -> int:
+        """The round trips so far, of every connection."""
+        count = 0
+        for raw, path in self._traced:
+            if not raw.closed:  # what libpq buffered is written when tracing stops
+                raw.pgconn.untrace()
+                self._trace(raw, path)
+            answered = True
+            for line in path.read_text().splitlines():
+                if (message := _MESSAGE.match(line)) is None:
+                    continue  # a statement's next line
+                sent = message[1] == "F"
+                count += sent and answered
+                answered = not sent
+        return count

@@ -1,0 +1,220 @@
+"""PostgreSQL round trips: a transaction's statements travel together (`app.adapters.sql.flights`),
+and a flush whose saves the store foresees is one round trip (`bracket_flight`). Counted from
+libpq's trace of the protocol, on the PostgreSQL the tests run against."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+import sqlalchemy
+from msgspec.structs import replace
+
+from app.adapters.paper.exchange import PaperExchange
+from app.adapters.paper.store import SqlPaperStore
+from app.adapters.sql.db import SqlSignalStore, make_engine
+from app.adapters.sql.execution_store import SqlExecutionStore
+from app.domain.brackets.bracket import BracketState
+from app.domain.execution_policy import EntryPolicy, ExecutionPolicy
+from app.domain.orders import OrderKind, OrderRequest, OrderState, Side
+from app.domain.paper.venue import PaperVenue
+from app.domain.risk_values import RiskLimits
+from app.domain.signals import SignalRecord, SignalStatus
+from app.domain.sizing import SizingPolicy
+from app.ports.errors import StaleBracket
+from app.ports.execution import Fence, LineageStep, NoLocks, lock_key
+from app.services.execution.executor import Executor
+from tests.integration.round_trips import RoundTrips
+from tests.paper_helpers import book
+from tests.unit.test_brackets import SID, entry, long
+from tests.unit.test_execution import MARKET, alert
+
+pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
+NOW = datetime(2026, 12, 6, 12, tzinfo=UTC)
+KEY = lock_key("default", "BTC/USDT")
+
+
+@pytest.fixture
+def engine(postgres_url: str) -> Iterator[tuple[sqlalchemy.Engine, RoundTrips]]:
+    engine = make_engine(postgres_url)
+    trips = RoundTrips(engine)
+    yield engine, trips
+    engine.dispose()
+
+
+def step(detail: str) -> LineageStep:
+    return LineageStep(SID, NOW, "note", detail)
+
+
+def queued(db: sqlalchemy.Engine) -> SqlSignalStore:
+    """The signals store, holding the signal `SID` (whose lineage the steps join)."""
+    signals = SqlSignalStore(db)
+    signals.add_many([SignalRecord(SID, NOW, SignalStatus.QUEUED, alert(), "native", "k")])
+    return signals
+
+
+def test_a_flush_the_store_foresees_is_one_round_trip(
+    engine: tuple[sqlalchemy.Engine, RoundTrips],
+) -> None:
+    """A holder saves a bracket it read, with lineage steps and a status change: one round
+    trip, COMMIT included. A save outside any holder reads its row first."""
+    db, trips = engine
+    signals, store = queued(db), SqlExecutionStore(db)
+    with store.batch(Fence(KEY, 1)):
+        store.save_bracket(long(entry()), NOW)  # new: foreseen too (an INSERT)
+    with store.batch(Fence(KEY, 2)):
+        bracket = store.bracket(SID)
+        assert bracket is not None
+        before = trips.total()
+        store.record(step("one"))
+        store.record(step("two"), status=SignalStatus.EXECUTED)
+        store.save_bracket(replace(bracket, state=BracketState.OPEN), NOW)
+    assert trips.total() - before == 1
+    reader = SqlExecutionStore(db)
+    assert reader.bracket(SID) == replace(bracket, state=BracketState.OPEN)
+    assert [h.brackets for h in reader.account_state("default", "BTC/USDT", NOW).holdings] == [1]
+    view = signals.get(SID)
+    assert view is not None
+    assert (view.status, [c.detail for c in view.history][1:]) == ("executed", ["one", "two"])
+
+    before = trips.total()
+    store.save_bracket(replace(bracket, state=BracketState.CLOSED), NOW)
+    assert trips.total() - before > 1
+    assert reader.account_state("default", "BTC/USDT", NOW).holdings == []
+
+
+def test_a_save_refused_in_one_round_trip_is_refused_by_the_careful_path_and_the_rest_written(
+    engine: tuple[sqlalchemy.Engine, RoundTrips],
+) -> None:
+    """The stale holder's store foresees its save (it read the bracket at the version it
+    expects); the guarded UPDATE matches no row, the transaction fails, and the flush is
+    written again the careful way: the save refused, its step written."""
+    db, _ = engine
+    signals = queued(db)
+    stale, newer = SqlExecutionStore(db), SqlExecutionStore(db)
+    stale.save_bracket(long(entry()), NOW)
+    bracket = stale.bracket(SID)
+    assert bracket is not None
+
+    def stale_batch() -> None:
+        with stale.batch(Fence(KEY, 1)):
+            assert stale.bracket(SID) == bracket  # read at the version it then expects
+            with newer.batch(Fence(KEY, 2)):
+                found = newer.bracket(SID)
+                assert found is not None
+                newer.save_bracket(replace(found, note="newer"), NOW)
+            stale.record(step("kept"))
+            stale.save_bracket(replace(bracket, note="stale"), NOW)
+
+    with pytest.raises(StaleBracket, match="saved again since"):
+        stale_batch()
+    assert newer.bracket(SID) == replace(bracket, note="newer")
+    view = signals.get(SID)
+    assert view is not None
+    assert [c.detail for c in view.history][1:] == ["kept"]
+
+
+async def test_a_paper_venue_save_is_one_round_trip(
+    engine: tuple[sqlalchemy.Engine, RoundTrips],
+) -> None:
+    """An order on a paper venue: its order, balances and fill saved in one round trip."""
+    db, trips = engine
+    books = {"BTC/USDT": book("99990x1", "100000x1")}
+    venue = PaperExchange.open("a", [MARKET], lambda symbol: books[symbol], lambda: NOW,
+                               SqlPaperStore(db), {"USDT": Decimal(100_000)})  # fmt: skip
+    request = OrderRequest("c1", "BTC/USDT", Side.BUY, OrderKind.MARKET, Decimal("0.01"))
+    before = trips.total()
+    status = await venue.create_order(request)
+    assert trips.total() - before == 1
+    assert status.state is OrderState.FILLED
+    assert SqlPaperStore(db).order_by_client_id("a", "c1") is not None
+
+
+async def test_an_entry_signal_makes_six_round_trips(
+    engine: tuple[sqlalchemy.Engine, RoundTrips],
+) -> None:
+    """The job's signals; the queue of its account and symbol; the account (holdings, resting
+    entries, activity, brackets in doubt: one view); the bracket before its entry is sent;
+    before its stop-loss is sent; the signal's outcome as the block is left."""
+    db, trips = engine
+    books = {"BTC/USDT": book("99990x1", "100000x1")}
+    venue = PaperExchange(PaperVenue("a", [MARKET]), lambda symbol: books[symbol], lambda: NOW)
+    executor = Executor(
+        store=SqlExecutionStore(db), venues={"a": venue}, modes={"a": "paper"},
+        clock=lambda: NOW, locks=NoLocks(), limits=RiskLimits(), sizing=SizingPolicy(),
+    )  # fmt: skip
+    record = SignalRecord(SID, NOW - timedelta(seconds=1), SignalStatus.QUEUED, alert(),
+                          "native", "k")  # fmt: skip
+    SqlSignalStore(db).add_many([record])
+    before = trips.total()
+    assert await executor.execute(record.id) is SignalStatus.EXECUTED
+    assert trips.total() - before == 6
+
+
+async def test_queued_entry_signals_make_three_round_trips_each(
+    engine: tuple[sqlalchemy.Engine, RoundTrips],
+) -> None:
+    """Three queued entries of one account and symbol in one job: after the job's signals and
+    the queue, three round trips each (the account, with what the previous one left kept back;
+    the bracket before its entry is sent; before its stop-loss is sent), and the last one's
+    outcome as the block is left."""
+    db, trips = engine
+    books = {"BTC/USDT": book("99990x5", "100000x5")}
+    venue = PaperExchange(PaperVenue("a", [MARKET]), lambda symbol: books[symbol], lambda: NOW)
+    executor = Executor(
+        store=SqlExecutionStore(db), venues={"a": venue}, modes={"a": "paper"},
+        clock=lambda: NOW, locks=NoLocks(), limits=RiskLimits(), sizing=SizingPolicy(),
+        policy=ExecutionPolicy(entry_policy=EntryPolicy.ADD),
+    )  # fmt: skip
+    ids = [f"01JX5Z3K8Q4W2N7R9T1V3B5C{n:02d}" for n in range(3)]
+    SqlSignalStore(db).add_many([
+        SignalRecord(i, NOW - timedelta(seconds=1), SignalStatus.QUEUED, alert(), "native", i)
+        for i in ids
+    ])  # fmt: skip
+    before = trips.total()
+    outcome = await executor.execute_many(ids)
+    assert trips.total() - before == 2 + 3 * 3 + 1
+    assert set(outcome.values()) == {SignalStatus.EXECUTED}
+    held = SqlExecutionStore(db).account_state("default", "BTC/USDT", NOW).holdings
+    assert [h.brackets for h in held] == [3]
+
+
+def test_a_batch_of_signals_is_kept_in_one_round_trip(
+    engine: tuple[sqlalchemy.Engine, RoundTrips],
+) -> None:
+    """The forwarder's batch: the signals and their first lineage step, once each."""
+    db, trips = engine
+    store = SqlSignalStore(db)
+    store.ping()  # the connection is open
+    ids = [f"01JX5Z3K8Q4W2N7R9T1V3B5C{n:02d}" for n in range(3)]
+    records = [SignalRecord(i, NOW, SignalStatus.QUEUED, alert(), "native", i) for i in ids]
+    before = trips.total()
+    store.add_many(records)
+    assert trips.total() - before == 1
+    store.add_many(records[1:])  # forwarded again: kept once
+    for signal_id in ids:
+        view = store.get(signal_id)
+        assert view is not None
+        assert [change.status for change in view.history] == ["queued"]
+
+
+def test_a_database_not_migrated_to_the_refusal_function_is_written_the_careful_way(
+    engine: tuple[sqlalchemy.Engine, RoundTrips], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Code newer than the schema (a deploy's overlap): saves read their rows first, said once."""
+    db, _ = engine
+    with db.begin() as conn:
+        conn.execute(sqlalchemy.text("DROP FUNCTION signalgate_refuse_save(text)"))
+    store = SqlExecutionStore(db)
+    with store.batch(Fence(KEY, 1)):
+        store.save_bracket(long(entry()), NOW)
+    with store.batch(Fence(KEY, 2)):
+        bracket = store.bracket(SID)
+        assert bracket is not None
+        store.save_bracket(replace(bracket, note="saved"), NOW)
+    found = SqlExecutionStore(db).bracket(SID)
+    assert found is not None
+    assert found.note == "saved"
+    assert caplog.text.count("no signalgate_refuse_save()") == 1
