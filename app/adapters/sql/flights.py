@@ -30,6 +30,8 @@ PIPELINE = "signalgate_pipeline"  # Connection.info: the pipeline of the transac
 _SENDER = "signalgate_sender"  # Connection.info: (the driver's connection, its cursor for sends)
 _CHECKED_IN = "signalgate_checked_in"  # the connection record's info: when it went back to the pool
 PING_AFTER_IDLE_S = 1.0
+# a transaction's COMMIT that does not wait for the disk (PostgreSQL's asynchronous commit)
+_SEEN_FIRST = "SET LOCAL synchronous_commit = off"
 
 
 def in_pipeline(conn: Connection) -> Any:
@@ -76,7 +78,11 @@ def prepare_engine(engine: Engine) -> None:
 
 @contextmanager
 def pipelined(
-    engine: Engine, ahead: Callable[[Connection], object] | None = None, *, reads: bool = False
+    engine: Engine,
+    ahead: Callable[[Connection], object] | None = None,
+    *,
+    reads: bool = False,
+    seen_first: bool = False,
 ) -> Iterator[Connection]:
     """A transaction on `engine` (at its isolation level) whose statements travel together.
 
@@ -88,6 +94,8 @@ def pipelined(
     stopped before writing it, and nothing was sent after it. `reads`: the block only
     reads, each statement as of its own start (what read committed gives a transaction's
     statements): they run without BEGIN and COMMIT, which cost the driver as much as a read.
+    `seen_first`: this COMMIT does not wait for the disk either, as `ahead`'s does (what is
+    done on what it wrote is written by a transaction that does, which makes it durable too).
 
     Raises:
         DBAPIError: as SQLAlchemy raises them (OperationalError, IntegrityError, ...), from a
@@ -106,12 +114,13 @@ def pipelined(
                 cursor = sender(conn)
                 if ahead is not None:
                     cursor.execute("BEGIN")
-                    # written to be seen, not kept: its COMMIT does not wait for the disk
-                    cursor.execute("SET LOCAL synchronous_commit = off")
+                    cursor.execute(_SEEN_FIRST)
                     ahead(conn)
                     cursor.execute("COMMIT")
                 if not alone:
                     cursor.execute(begin)
+                if seen_first:
+                    cursor.execute(_SEEN_FIRST)
                 yield conn
                 if not alone:
                     cursor.execute("COMMIT")
