@@ -108,9 +108,10 @@ def pipelined(
         alone = reads and level is None
         begin = "BEGIN" if level is None else f"BEGIN ISOLATION LEVEL {level}"
         raw.autocommit = True  # the driver's own BEGIN would be a round trip of its own
+        info = conn.info  # kept: an invalidated connection refuses to give it
         try:
             with raw.pipeline() as pipeline:
-                conn.info[PIPELINE] = pipeline
+                info[PIPELINE] = pipeline
                 cursor = sender(conn)
                 if ahead is not None:
                     cursor.execute("BEGIN")
@@ -125,19 +126,19 @@ def pipelined(
                 if not alone:
                     cursor.execute("COMMIT")
         except engine.dialect.loaded_dbapi.Error as error:
-            _end(conn, raw)
+            _end(conn, raw, info)
             raise _translated(engine, conn, raw, error) from error
         except BaseException:
-            _end(conn, raw)
+            _end(conn, raw, info)
             raise
         finally:
-            conn.info.pop(PIPELINE, None)
+            info.pop(PIPELINE, None)
         raw.autocommit = False
 
 
-def _end(conn: Connection, raw: Any) -> None:
+def _end(conn: Connection, raw: Any, info: dict[Any, Any]) -> None:
     """Roll back what the failed transaction left open; a broken connection is dropped."""
-    conn.info.pop(PIPELINE, None)
+    info.pop(PIPELINE, None)
     if raw.closed or raw.broken:
         conn.invalidate()
         return
