@@ -247,3 +247,37 @@ def test_a_connection_the_server_dropped_fails_one_transaction_at_most(
     found = store.bracket(SID)
     assert found is not None
     assert found.note == "kept"
+
+
+def test_a_stale_save_sent_ahead_of_the_account_read_is_refused_and_the_rest_written(
+    engine: tuple[sqlalchemy.Engine, RoundTrips],
+) -> None:
+    """The stale holder's kept-back saves go ahead of its account read: refused there, they are
+    written the careful way before the read, which refuses the stale one and writes the rest."""
+    db, _ = engine
+    signals = queued(db)
+    stale, newer = SqlExecutionStore(db), SqlExecutionStore(db)
+    stale.save_bracket(long(entry()), NOW)
+    other = replace(long(entry()), id="01KA0000000000000000000099")
+
+    def stale_batch() -> None:
+        with stale.batch(Fence(KEY, 1)):
+            bracket = stale.bracket(SID)
+            assert bracket is not None
+            with newer.batch(Fence(KEY, 2)):
+                found = newer.bracket(SID)
+                assert found is not None
+                newer.save_bracket(replace(found, note="newer"), NOW)
+            stale.record(step("kept"))
+            stale.save_bracket(other, NOW)  # new: nobody else saved it
+            stale.save_bracket(replace(bracket, note="stale"), NOW)
+            stale.account_state("default", "BTC/USDT", NOW)
+
+    with pytest.raises(StaleBracket, match="saved again since"):
+        stale_batch()
+    reader = SqlExecutionStore(db)
+    assert reader.bracket(SID) == replace(long(entry()), note="newer")
+    assert reader.bracket(other.id) == other
+    view = signals.get(SID)
+    assert view is not None
+    assert [c.detail for c in view.history][1:] == ["kept"]
