@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lock run test lint bench clean
+.PHONY: help setup lock run test lint bench soak clean
 
 help: ## show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -26,7 +26,7 @@ lock: setup ## pin requirements.txt (exact versions, hashes) to pyproject.toml; 
 		--custom-compile-command 'make lock' --quiet --output-file requirements.txt $(LOCK_ARGS)
 	$(MAKE) setup
 
-run: setup ## run the service locally: Redis (embedded if none), SQLite, web; sends a sample alert
+run: setup ## run the service locally (settings from .env too): Redis, SQLite, every process; sends a sample alert
 	$(BIN)/signalgate run
 
 lint: setup ## ruff, ruff format, mypy --strict, import-linter contracts
@@ -36,9 +36,9 @@ lint: setup ## ruff, ruff format, mypy --strict, import-linter contracts
 	$(BIN)/lint-imports
 
 test: lint ## lint, then the whole test suite (unit, integration, e2e), two files at a time
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 2 --dist loadfile --durations=25
 
-bench: setup ## benchmarks: print figures (feed, paper venue, routing, ingest, execution, strategy engine, backtest, web start)
+bench: setup ## benchmarks: print figures (feed, paper venue, routing, ingest, execution, strategy engine, backtest, web start, notifications)
 	$(BIN)/python -m bench.feed
 	$(BIN)/python -m bench.paper
 	$(BIN)/python -m bench.routing
@@ -48,6 +48,11 @@ bench: setup ## benchmarks: print figures (feed, paper venue, routing, ingest, e
 	$(BIN)/python -m bench.strategy
 	$(BIN)/python -m bench.backtest
 	$(BIN)/python -m bench.web_start
+	$(BIN)/python -m bench.notify
+
+SOAK_ARGS ?=
+soak: setup ## soak: 10 min at 100 alerts/s through the Procfile's processes on PostgreSQL (memory, errors); SOAK_ARGS="--minutes 1"
+	$(BIN)/python -m bench.soak $(SOAK_ARGS)
 
 clean: ## remove the virtualenv and local state
 	rm -rf $(VENV) .signalgate signalgate.db signalgate.db-* .pytest_cache .mypy_cache .ruff_cache

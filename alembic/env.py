@@ -6,7 +6,8 @@ from __future__ import annotations
 from logging.config import fileConfig
 
 from alembic import context
-from app.adapters.sql import (  # noqa: F401 - registers the tables of execution and reconciliation
+from app.adapters.sql import (  # noqa: F401 - registers their tables
+    tables_connections,
     tables_execution,
     tables_reconciliation,
 )

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -196,16 +197,7 @@ class Stack:
         profile = self.monitor_profile
         self.start("monitor", python=("-m", "cProfile", "-o", str(profile)) if profile else ())
         self.start("serve", "--host", "127.0.0.1")
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            self.check_alive()
-            try:
-                if httpx.get(f"{self.base_url}/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"signalgate serve did not answer on port {self.port} within 30 s")
+        wait_healthy(self.base_url, self.check_alive, 30)
 
     def check_alive(self) -> None:
         for name, process in self.processes.items():
@@ -253,6 +245,20 @@ class Stack:
             self.stop(name)
         for log in self._logs:
             log.close()
+
+
+def wait_healthy(base_url: str, check_alive: Callable[[], None], seconds: float) -> None:
+    """Return once `base_url`/health answers 200; `check_alive` raises if a process died."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        check_alive()
+        try:
+            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the web process did not answer at {base_url} within {seconds:g} s")
 
 
 def flush_redis() -> redis.Redis:

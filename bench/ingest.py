@@ -97,7 +97,7 @@ def main() -> int:
         # the same server for both: uvicorn, one web process, uvloop + httptools
         "reference": [sys.executable, "-m", "uvicorn", "bench.reference_app:app", "--host",
                       "127.0.0.1", "--port", "{port}", "--no-access-log", "--log-level", "warning"],
-        # signalgate as its Procfile runs it: `signalgate serve` (web + its forwarder process)
+        # signalgate as one process runs it: `signalgate serve` (web + its forwarder child)
         "signalgate": [sys.executable, "-m", "app.entrypoints.cli", "serve", "--host", "127.0.0.1"],
     }  # fmt: skip
     runs: dict[tuple[str, int], list[dict[str, float]]] = {}

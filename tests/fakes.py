@@ -25,6 +25,19 @@ class FakeClock:
         self.current += timedelta(seconds=seconds)
 
 
+@dataclass
+class FakeHeartbeat:
+    """Counts the forwarder's beats; `down` makes it unreachable."""
+
+    down: bool = False
+    beats: int = 0
+
+    def beat(self) -> None:
+        if self.down:
+            raise Unavailable("heartbeat down")
+        self.beats += 1
+
+
 class SequentialIds:
     def __init__(self) -> None:
         self._n = count(1)

@@ -11,11 +11,12 @@ from datetime import datetime
 from app.adapters.memory_execution import MemoryExecutionStore as _Store
 from app.adapters.paper.exchange import PaperExchange
 from app.domain.brackets.bracket import Bracket
+from app.domain.notifications import Event
 from app.domain.orders import OrderRequest, OrderStatus
 from app.domain.signals import SignalStatus
 from app.ports.execution import Fence, LineageStep
 
-__all__ = ["MemoryExecutionStore", "OnRecordFirst"]
+__all__ = ["MemoryExecutionStore", "OnRecordFirst", "RecordingNotifier"]
 
 
 class MemoryExecutionStore(_Store):
@@ -66,3 +67,14 @@ class OnRecordFirst(PaperExchange):
     def _check(self, what: str) -> None:
         if self.store is not None:
             assert self.store.kept_back == [], f"{what} sent with {self.store.kept_back} unwritten"
+
+
+class RecordingNotifier:
+    """A `Notifier` that keeps the events it is handed, in order (the port's unit-test fake; the
+    RQ adapter is tested against Redis)."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def notify(self, event: Event) -> None:
+        self.events.append(event)

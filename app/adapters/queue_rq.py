@@ -22,6 +22,12 @@ from app.ports.errors import Unavailable
 EXECUTE_SIGNAL = "workers.jobs.execute_signal"
 EXECUTE_SIGNALS = "workers.jobs.execute_signals"
 BATCH = 50  # signals per job at most
+# A finished job (its hash and result) stays this long: rq-dashboard shows the last minutes'
+# jobs, and Redis holds a few kilobytes per job for that long only, not a day of them. The
+# signal's status in SQL is the record; the forwarder's re-enqueue of an expired job would run
+# idempotently.
+RESULT_TTL_SECONDS = 600
+FAILURE_TTL_SECONDS = 7 * 86_400  # a failed job waits a week for someone to look at it
 
 
 def job_id(signal_ids: Sequence[str]) -> str:
@@ -56,8 +62,8 @@ class RqJobQueue:
                         job_id=job_id(batch),
                         description=f"execute {len(batch)} signal(s) from {batch[0]}",
                         timeout=120,
-                        result_ttl=86_400,
-                        failure_ttl=7 * 86_400,
+                        result_ttl=RESULT_TTL_SECONDS,
+                        failure_ttl=FAILURE_TTL_SECONDS,
                         retry=Retry(max=3, interval=[10, 60, 300]),
                     )
                     for batch, found in zip(batches, exists, strict=True)

@@ -13,11 +13,12 @@ stderr, not stdout: commands print their results on stdout (a backtest's report,
 the sample of `signalgate run`), and logs never mix into what a user pipes; Heroku reads both, and
 Python keeps stderr line-buffered even into a pipe.
 
-The handler's filter replaces the values of WEBHOOK_SECRET, API_TOKEN, every venue's API key,
-secret and password, and the passwords of REDIS_URL and DATABASE_URL with `***` in the message,
-its arguments and the exception text, whatever logger wrote the record. A value shorter than
-`MIN_SECRET_LENGTH` is not hidden (it would turn every such run of letters into `***`); start-up
-warns about it.
+The handler's filter replaces the values of WEBHOOK_SECRET, API_TOKEN, SECRETS_KEY, every venue's
+API key, secret and password, the passwords of REDIS_URL and DATABASE_URL, and the tokens,
+passwords and paths of NOTIFY_URLS with `***` in the message, its arguments and the exception
+text, whatever logger wrote the record. A value shorter than `MIN_SECRET_LENGTH` is not hidden (it
+would turn every such run of letters into `***`); start-up warns about it. Keys a process learns
+while it runs (a stored connection's, once opened) are hidden from then on (`hide_in_logs`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import re
 import sys
 import time
 from collections.abc import Iterable
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
 from app.config.settings import LogFormat, Settings
 
@@ -47,6 +48,8 @@ _plain = logging.Formatter()
 def secrets_of(settings: Settings) -> dict[str, str]:
     """Every secret value the settings hold, by the variable that set it."""
     found = {"WEBHOOK_SECRET": settings.webhook_secret, "API_TOKEN": settings.api_token}
+    for number, key in enumerate(settings.secrets_keys, 1):
+        found[f"key {number} of SECRETS_KEY"] = key
     for venue in settings.venues:
         prefix = venue.name.upper()
         found[f"{prefix}_API_KEY"] = venue.api_key
@@ -54,7 +57,24 @@ def secrets_of(settings: Settings) -> dict[str, str]:
         found[f"{prefix}_API_PASSWORD"] = venue.api_password
     for name, url in (("REDIS_URL", settings.redis_url), ("DATABASE_URL", settings.database_url)):
         found[f"the password of {name}"] = _password(url)
+    for index, url in enumerate(settings.notify.urls):
+        for part, value in enumerate(_url_secrets(url)):
+            found[f"part {part} of NOTIFY_URLS' URL {index}"] = value
     return {name: value for name, value in found.items() if value}
+
+
+def _url_secrets(url: str) -> list[str]:
+    """What of a notification URL may be secret, without apprise (which the web process does not
+    load): the URL, its host part (a Telegram bot token, a Discord webhook id), its password, its
+    path (tokens, webhook paths) and its parameters' values (headers). The notifier process adds
+    what apprise marks private (`app.adapters.notify.channels.channel_secrets`)."""
+    rest = url.partition("://")[2]
+    netloc, _, path = rest.partition("/")
+    path, _, query = path.partition("?")
+    userinfo = netloc.rpartition("@")[0]
+    found = [url, netloc, userinfo.partition(":")[2], path.strip("/")]
+    found += [value for _, value in parse_qsl(query, keep_blank_values=False)]
+    return [value for value in found if len(value) >= MIN_SECRET_LENGTH]
 
 
 def _password(url: str | None) -> str | None:
@@ -79,12 +99,19 @@ class SecretFilter(logging.Filter):
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        spellings = {s for secret in secrets if len(secret) >= MIN_SECRET_LENGTH
-                     for s in _spellings(secret)}  # fmt: skip
-        longest_first = sorted(spellings, key=len, reverse=True)
-        self._pattern = (
-            re.compile("|".join(map(re.escape, longest_first))) if longest_first else None
-        )
+        self._spellings: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+        self.add(secrets)
+
+    def add(self, secrets: Iterable[str]) -> None:
+        """Hide these values too."""
+        more = {s for secret in secrets if len(secret) >= MIN_SECRET_LENGTH
+                for s in _spellings(secret)}  # fmt: skip
+        if more <= self._spellings:
+            return
+        self._spellings |= more
+        longest_first = sorted(self._spellings, key=len, reverse=True)
+        self._pattern = re.compile("|".join(map(re.escape, longest_first)))
 
     def redact(self, text: str) -> str:
         return text if self._pattern is None else self._pattern.sub(MASK, text)
@@ -162,9 +189,26 @@ class ProcessLogHandler(logging.Handler):
             self.handleError(record)
 
 
-def configure_logging(settings: Settings) -> None:
+# values learnt while running (the keys of stored connections, once opened), hidden like the
+# settings' secrets
+_LEARNT: set[str] = set()
+
+
+def hide_in_logs(secrets: Iterable[str]) -> None:
+    """Hide these values in every line this process logs from now on, as the settings' secrets
+    are (a stored connection's keys, as they are opened)."""
+    _LEARNT.update(secret for secret in secrets if secret)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, ProcessLogHandler):
+            for found in handler.filters:
+                if isinstance(found, SecretFilter):
+                    found.add(_LEARNT)
+
+
+def configure_logging(settings: Settings, more_secrets: Iterable[str] = ()) -> None:
     """Route every logger through one stderr handler at `LOG_LEVEL`, in `LOG_FORMAT`, with the
-    settings' secrets hidden. Calling it again replaces that handler (never adds a second)."""
+    settings' secrets (and `more_secrets`) hidden. Calling it again replaces that handler (never
+    adds a second)."""
     root = logging.getLogger()
     previous = [h for h in root.handlers if isinstance(h, ProcessLogHandler)]
     for handler in previous:
@@ -172,7 +216,7 @@ def configure_logging(settings: Settings) -> None:
     secrets = secrets_of(settings)
     handler = ProcessLogHandler()
     handler.setFormatter(_FORMATTERS[settings.log_format]())
-    handler.addFilter(SecretFilter(secrets.values()))
+    handler.addFilter(SecretFilter([*secrets.values(), *more_secrets, *_LEARNT]))
     root.addHandler(handler)
     root.setLevel(settings.log_level)
     logging.captureWarnings(True)  # Python's warnings too, as one line each (logger py.warnings)

@@ -27,9 +27,10 @@ from app.adapters.redis import venue_health
 from app.adapters.redis.lease import RedisHeartbeat, RedisLease
 from app.adapters.redis.locks import RedisKeyLocks
 from app.adapters.redis.ticks import TickPublisher
-from app.adapters.sql.db import make_engine
 from app.adapters.sql.execution_store import SqlExecutionStore
 from app.adapters.system import SystemClock
+from app.bootstrap.database import process_engine
+from app.bootstrap.notifications import build_notifier, close_notifier
 from app.bootstrap.reconciliation import build_reconciler
 from app.bootstrap.venues import (
     async_redis,
@@ -39,8 +40,10 @@ from app.bootstrap.venues import (
     sync_redis,
 )
 from app.config.settings import Settings
+from app.domain.notifications import MonitorChange, MonitorChanged
 from app.ports.exchange import Exchange, MarketData
 from app.ports.lease import Heartbeat, Lease
+from app.ports.notifications import Notifier
 from app.services.brackets.driver import BracketDriver
 from app.services.brackets.monitor import BracketMonitor
 
@@ -83,31 +86,44 @@ async def run_monitor(settings: Settings, stop: asyncio.Event) -> None:
         retry=Retry(NoBackoff(), 0),
     )
     lease = RedisLease(lease_client, period_seconds=LEASE_SECONDS)
+    notifier, lost = build_notifier(settings), False
     try:
-        while await _standby(lease, stop):
-            if not await _lead(settings, lease, stop):
+        while (waited := await _standby(lease, stop)) is not None:
+            if waited or lost:  # a change worth telling: not a plain start
+                _tell(notifier, MonitorChange.TOOK_OVER, "took the lease and acts on brackets")
+            if not await _lead(settings, lease, stop, notifier):
                 return
+            lost = True
             log.error("monitor: lost the lease (Redis unreachable, or another monitor took it); "
                       "stopped acting on brackets and standing by")  # fmt: skip
+            _tell(notifier, MonitorChange.LEASE_LOST, "lost the lease (Redis unreachable, or"
+                  " another monitor took it): it stopped acting on brackets")  # fmt: skip
     finally:
         await lease.release()  # a standby takes over now rather than after the lease lapses
         await lease_client.aclose()
+        await asyncio.to_thread(close_notifier, notifier)
 
 
-async def _standby(lease: Lease, stop: asyncio.Event) -> bool:
-    """Wait until this process holds the lease: True, or False if stopped first."""
+def _tell(notifier: Notifier, change: MonitorChange, what: str) -> None:
+    detail = f"{venue_health.process_name('monitor')} {what}"
+    notifier.notify(MonitorChanged(change=change, detail=detail, at=SystemClock().now()))
+
+
+async def _standby(lease: Lease, stop: asyncio.Event) -> bool | None:
+    """Wait until this process holds the lease: whether another monitor held it meanwhile, or
+    None if stopped first."""
     waited = False
     while not stop.is_set():
         if await lease.acquire():
             log.info("monitor: holding the lease (%.0f s, renewed every %.2f s); taking over",
                      lease.period_seconds, RENEW_SECONDS)  # fmt: skip
-            return True
+            return waited
         if not waited:
             log.info("monitor: another monitor holds the lease; standing by until it lapses")
             waited = True
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), RENEW_SECONDS)
-    return False
+    return None
 
 
 async def _keep(lease: Lease, stop: asyncio.Event) -> None:
@@ -125,7 +141,7 @@ async def _keep(lease: Lease, stop: asyncio.Event) -> None:
             return
 
 
-async def _lead(settings: Settings, lease: Lease, stop: asyncio.Event) -> bool:
+async def _lead(settings: Settings, lease: Lease, stop: asyncio.Event, notifier: Notifier) -> bool:
     """Act as the monitor while the lease is held: True when it was lost, False when stopped.
 
     Raises:
@@ -133,7 +149,7 @@ async def _lead(settings: Settings, lease: Lease, stop: asyncio.Event) -> bool:
             first two ended at all.
     """
     assert settings.redis_url is not None
-    engine = make_engine(settings.database_url, background_checkpoints=True)
+    engine = process_engine(settings)
     clock = SystemClock().now
     market_data = build_market_data(settings)
     venues = build_venues(settings, engine=engine, market_data=market_data, clock=clock)
@@ -145,7 +161,7 @@ async def _lead(settings: Settings, lease: Lease, stop: asyncio.Event) -> bool:
     monitor = BracketMonitor(
         store=store,
         venues=venues,
-        driver=BracketDriver.for_policy(store, clock, settings.execution),
+        driver=BracketDriver.for_policy(store, clock, settings.execution, notifier),
         locks=RedisKeyLocks(blocking),
         interval_seconds=settings.monitor_interval_seconds,
         heartbeat=_Beat(RedisHeartbeat(client), blocking, venues),

@@ -44,4 +44,5 @@ def build_reconciler(
         interval_seconds=settings.reconcile_interval_seconds,
         active=active,
         on_adjusted=retry_now,
+        notifier=monitor.driver.notifier,
     )

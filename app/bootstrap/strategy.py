@@ -78,7 +78,7 @@ async def run_strategy(settings: Settings, stop: asyncio.Event) -> None:
         await stop.wait()
         return
     services = build_services(settings)
-    await services.startup(run_forwarder=False)  # the web process's forwarder moves them on
+    await services.startup(run_forwarder=False)  # a forwarder process moves them on
     assert services.intake is not None
     submit = submit_through(services.intake)
     client = redis.asyncio.Redis.from_url(settings.redis_url, socket_connect_timeout=2.0)

@@ -28,7 +28,7 @@ from app.adapters.pionex.exchange import PionexExchange
 from app.config.settings import Settings
 from app.config.venues import TradingMode, VenueSettings
 from app.domain.market import Market, OrderBook, shifted
-from app.domain.synthetic import SymbolSpec, SyntheticMarket
+from app.domain.synthetic import CACHE_LIMIT, SymbolSpec, SyntheticMarket
 from app.ports.errors import Retryable
 from app.ports.exchange import Exchange, MarketData
 
@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 # Where the synthetic feed starts each symbol; others start at 100.
 START_PRICES = {"BTC": Decimal(65_000), "ETH": Decimal(3_000), "SOL": Decimal(150)}
+# Prices and amounts a paced (live) synthetic feed keeps for reuse, per symbol and kind: its few
+# ticks a second gain nothing from more, and the monitor that runs it runs for days.
+LIVE_CACHE_LIMIT = 5_000
 
 
 class VenueSetupError(ValueError):
@@ -61,7 +64,8 @@ def build_market_data(
                 for symbol in data.symbols
             ]
             start = now or datetime.now(UTC)
-            market = SyntheticMarket(specs, seed=data.seed, start=start)
+            limit = LIVE_CACHE_LIMIT if paced else CACHE_LIMIT
+            market = SyntheticMarket(specs, seed=data.seed, start=start, cache_limit=limit)
             return SyntheticFeed(market, speed=1.0 if paced else None)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cached_property
 
 import redis
@@ -13,19 +14,31 @@ import redis.asyncio
 from sqlalchemy import Engine
 
 from app.adapters.redis import venue_health
+from app.adapters.redis.forwarder_beat import last_beat
 from app.adapters.redis.inbox import RedisInbox
 from app.adapters.redis.lease import last_round
-from app.adapters.sql.db import SqlSignalStore, make_engine
+from app.adapters.sql.db import SqlSignalStore
 from app.adapters.system import SystemClock, new_ulid
+from app.bootstrap.database import process_engine
 from app.config.settings import Settings
+from app.domain.risk_values import TradingState
 from app.ports.errors import Unavailable
 from app.ports.exchange import Exchange
 from app.ports.execution import ExecutionStore
 from app.ports.metrics import MetricsSource
+from app.ports.notifications import Notifier
 from app.ports.reconciliation import ReconciliationStore
 from app.ports.signals import SignalReader
+from app.services.connections import Connections
 from app.services.intake import Forwarder, Intake
 from app.services.signal_lookup import SignalLookup
+from app.services.trading import switch_trading
+
+# A forwarder beats every second: one silent for longer than this is dead, or hangs in a call.
+FORWARDER_STALE_SECONDS = 5.0
+# The monitor's heartbeat is its last finished round: stale after this many intervals (or
+# FORWARDER_STALE_SECONDS, whichever is longer: a round takes a few venue round trips).
+MONITOR_STALE_ROUNDS = 10
 
 
 @dataclass
@@ -57,6 +70,24 @@ class Services:
         from app.adapters.sql.execution_store import SqlExecutionStore  # noqa: PLC0415
 
         return SqlExecutionStore(self.engine)
+
+    @cached_property
+    def connections(self) -> Connections:
+        """Venue accounts (`/connections`): stored ones, their keys sealed, and VENUES'."""
+        from app.bootstrap.connections import build_connections  # noqa: PLC0415
+
+        return build_connections(self.settings, self.engine)
+
+    @cached_property
+    def notifier(self) -> Notifier:
+        """Where the kill switch's changes are told (the notifications queue, if any)."""
+        from app.bootstrap.notifications import build_notifier  # noqa: PLC0415 - RQ: not at start
+
+        return build_notifier(self.settings)
+
+    def switch_trading(self, state: TradingState, reason: str) -> None:
+        """The kill switch, on record and told (blocking: call it from a thread)."""
+        switch_trading(self.execution, self.notifier, state, datetime.now(UTC), reason)
 
     @cached_property
     def reconciliation(self) -> ReconciliationStore:
@@ -120,12 +151,16 @@ class Services:
     async def shutdown(self) -> None:
         if self.forwarder is not None:
             self.forwarder.stop()
+        if "notifier" in self.__dict__:
+            from app.bootstrap.notifications import close_notifier  # noqa: PLC0415
+
+            await asyncio.to_thread(close_notifier, self.notifier)
         if self._async_redis is not None:
             await self._async_redis.aclose()
         self.engine.dispose()
 
     async def readiness(self) -> dict[str, str]:
-        """Each dependency's state: "ok" or what is wrong."""
+        """Each dependency's state: "ok" or what is wrong (they decide `/ready`'s status)."""
         checks: dict[str, str] = {}
         try:
             assert self._async_redis is not None
@@ -138,31 +173,63 @@ class Services:
             checks["database"] = "ok"
         except Unavailable as exc:
             checks["database"] = str(exc)
-        checks["monitor"] = await self._monitor_check()
         return checks
 
-    async def _monitor_check(self) -> str:
-        """ "ok" unless the monitor's last finished round is older than 10 intervals.
+    async def processes(self) -> dict[str, str]:
+        """The forwarder's and the monitor's heartbeats: "ok" or what is wrong.
 
-        A deployment whose monitor never ran a round (no heartbeat yet) is not flagged: the web
-        process may start first.
+        Shown by `/ready` without deciding its status, like the venues' circuits: this web
+        process keeps taking alerts (they wait in the Redis inbox for a forwarder), and a probe
+        that took it out of rotation would turn a delay into refused alerts.
         """
         try:
             assert self._async_redis is not None
-            last = await last_round(self._async_redis)
+            forwarded = await last_beat(self._async_redis)
+            monitored = await last_round(self._async_redis)
         except Exception as exc:  # noqa: BLE001 - Redis is reported on its own line
-            return f"unknown: Redis unreachable ({type(exc).__name__})"
-        limit = 10 * self.settings.monitor_interval_seconds
-        if last is None or time.time() - last <= limit:
-            return "ok"
-        return (f"no monitor round has finished for {time.time() - last:.0f} s (over {limit:g} s): "
-                "start `signalgate monitor` or read its logs.")  # fmt: skip
+            unknown = f"unknown: Redis unreachable ({type(exc).__name__})"
+            return {"forwarder": unknown, "monitor": unknown}
+        now = time.time()
+        monitor_limit = max(
+            FORWARDER_STALE_SECONDS, MONITOR_STALE_ROUNDS * self.settings.monitor_interval_seconds
+        )
+        return {
+            "forwarder": _heartbeat_state(
+                forwarded,
+                now,
+                FORWARDER_STALE_SECONDS,
+                never="no forwarder has beaten yet",
+                stale="no forwarder heartbeat for {age:.0f} s (over {limit:g} s)",
+                fix="accepted alerts wait in the Redis inbox until `signalgate forward` (the "
+                "Procfile's forwarder) runs: start it or read its logs.",
+            ),
+            "monitor": _heartbeat_state(
+                monitored,
+                now,
+                monitor_limit,
+                never="no monitor has finished a round yet",
+                stale="no monitor round has finished for {age:.0f} s (over {limit:g} s)",
+                fix="nothing keeps brackets one-cancels-the-other until `signalgate monitor` "
+                "runs: start it or read its logs.",
+            ),
+        }
+
+
+def _heartbeat_state(
+    last: float | None, now: float, limit: float, *, never: str, stale: str, fix: str
+) -> str:
+    """ "ok" for a heartbeat at most `limit` seconds old, else what is wrong and what to do."""
+    if last is None:
+        return f"{never}: {fix}"
+    if now - last <= limit:
+        return "ok"
+    return f"{stale.format(age=now - last, limit=limit)}: {fix}"
 
 
 def build_services(settings: Settings) -> Services:
     if settings.redis_url is None:
         raise RuntimeError("REDIS_URL is not set: run `signalgate run` or set REDIS_URL.")
-    engine = make_engine(settings.database_url, background_checkpoints=True)
+    engine = process_engine(settings)
     return Services(
         settings=settings,
         engine=engine,

@@ -31,10 +31,11 @@ from sqlalchemy import Engine
 from app.adapters.redis import venue_health
 from app.adapters.redis.locks import RedisKeyLocks
 from app.adapters.redis.reservations import RedisReservations
-from app.adapters.sql.db import make_engine
 from app.adapters.sql.execution_store import SqlExecutionStore
 from app.adapters.sql.reconciliation import SqlReconciliationStore
 from app.adapters.system import SystemClock
+from app.bootstrap.database import process_engine
+from app.bootstrap.notifications import build_notifier, close_notifier
 from app.bootstrap.venues import (
     async_redis,
     close_venues,
@@ -45,6 +46,7 @@ from app.bootstrap.venues import (
 from app.config.settings import Settings, load_settings
 from app.domain.signals import SignalStatus
 from app.ports.exchange import Exchange
+from app.ports.notifications import NoNotifier, Notifier
 from app.services.execution.executor import Executor
 
 log = logging.getLogger("signalgate")
@@ -60,6 +62,7 @@ class WorkerRuntime:
     executor: Executor | None = None
     venues: dict[str, Exchange] = field(default_factory=dict)
     client: redis.Redis | None = None
+    notifier: Notifier = field(default_factory=NoNotifier)
 
     def start(self) -> Executor:
         if self.executor is None:
@@ -71,6 +74,7 @@ class WorkerRuntime:
         assert settings.redis_url is not None
         client = self.client = sync_redis(settings.redis_url)
         self.venues = remote_venues(settings, async_redis(settings.redis_url))
+        self.notifier = build_notifier(settings)
         return Executor(
             store=SqlExecutionStore(self.engine),
             venues=self.venues,
@@ -83,6 +87,7 @@ class WorkerRuntime:
             holds=SqlReconciliationStore(self.engine),
             reservations=RedisReservations(client),
             leverages={venue.name: venue.leverage for venue in settings.venues},
+            notifier=self.notifier,
         )
 
     def execute(self, signal_ids: Sequence[str]) -> dict[str, SignalStatus]:
@@ -107,12 +112,13 @@ class WorkerRuntime:
             self.runner.run(close_venues(self.venues))
         self.runner.close()
         self.engine.dispose()
+        close_notifier(self.notifier)
 
 
 def worker_runtime(settings: Settings) -> WorkerRuntime:
     if settings.redis_url is None:
         raise RuntimeError("REDIS_URL is not set: run `signalgate run` or set REDIS_URL.")
-    return WorkerRuntime(settings, make_engine(settings.database_url, background_checkpoints=True))
+    return WorkerRuntime(settings, process_engine(settings))
 
 
 _runtime: WorkerRuntime | None = None

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from app.config.notify import NotifySettings, read_notify
 from app.config.reconciliation import baselines
 from app.config.risk import (
     band_percent,
@@ -32,6 +33,7 @@ from app.config.risk import (
     symbols,
     unprotected_policy,
 )
+from app.config.secrets import secrets_keys
 from app.config.venues import (
     PAPER,
     MarketDataSettings,
@@ -75,8 +77,15 @@ class Settings:
         default=None, repr=False
     )  # None: use 127.0.0.1:6379 if it answers, else an embedded Redis
     database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
+    # PostgreSQL connections of each process's engine: kept open, and opened beyond that while
+    # all are in use (README, "Database connections")
+    db_pool_size: int = 5
+    db_max_overflow: int = 5
     webhook_secret: str | None = field(default=None, repr=False)
     api_token: str | None = field(default=None, repr=False)
+    # Fernet keys sealing stored connection keys, the one to seal with first
+    secrets_keys: tuple[str, ...] = field(default=(), repr=False)
+    connection_test_timeout_seconds: float = 20.0
     # Screening of alerts and strategy signals (thresholds, staleness, dedupe, rate limit).
     intake: IntakePolicy = field(default_factory=IntakePolicy)
     tradingview_ips_only: bool = False
@@ -104,6 +113,8 @@ class Settings:
     reconcile_interval_seconds: float = 30.0
     drift_policy: DriftPolicy | None = None
     reconcile_baselines: Mapping[tuple[str, str], Decimal] = field(default_factory=dict)
+    # Notifications (`signalgate notifier`): none sent unless NOTIFY_URLS names a channel
+    notify: NotifySettings = field(default_factory=NotifySettings)
 
 
 def database_url(raw: str) -> str:
@@ -157,6 +168,13 @@ def _positive_int(raw: str) -> int:
     value = _number(raw, int, "use a whole number above 0")
     if value <= 0:
         raise ValueError("use a whole number above 0")
+    return value
+
+
+def _whole(raw: str) -> int:
+    value = _number(raw, int, "use a whole number, 0 or more")
+    if value < 0:
+        raise ValueError("use a whole number, 0 or more")
     return value
 
 
@@ -247,7 +265,9 @@ def _nonempty(raw: str) -> str:
     return raw.strip()
 
 
-_SECRETS = frozenset({"webhook_secret", "api_token", "redis_url", "database_url"})
+_SECRETS = frozenset(
+    {"webhook_secret", "api_token", "redis_url", "database_url", "secrets_keys", "notify.urls"}
+)
 
 
 Reader = Callable[[str, str, Callable[[str], object]], None]
@@ -315,8 +335,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     read("WEB_CONCURRENCY", "web_concurrency", _positive_int)
     read("REDIS_URL", "redis_url", _redis)
     read("DATABASE_URL", "database_url", _database)
+    read("DB_POOL_SIZE", "db_pool_size", _positive_int)
+    read("DB_MAX_OVERFLOW", "db_max_overflow", _whole)
     read("WEBHOOK_SECRET", "webhook_secret", _nonempty)
     read("API_TOKEN", "api_token", _nonempty)
+    read("SECRETS_KEY", "secrets_keys", secrets_keys)
+    read("CONNECTION_TEST_TIMEOUT_SECONDS", "connection_test_timeout_seconds", interval)
     read("CONFIDENCE_THRESHOLD", "intake.confidence_threshold", _unit_interval)
     read("CONFIDENCE_THRESHOLDS", "intake.strategy_thresholds", _thresholds)
     read("CONFIDENCE_REQUIRED", "intake.confidence_required", _names)
@@ -331,6 +355,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     read("LOG_LEVEL", "log_level", _log_level)
     read("LOG_FORMAT", "log_format", one_of(LogFormat))
     _read_risk(read, values, errors)
+    read_notify(read, values, errors)
 
     mode = values.get("trading_mode", TradingMode.PAPER)
     assert isinstance(mode, TradingMode)
@@ -338,6 +363,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         errors.append("TRADING_MODE=live needs WEBHOOK_SECRET: set a long random secret.")
     # Real money: an entry without a stop-loss is refused unless the user says otherwise.
     values.setdefault("risk.require_stop_loss", mode is TradingMode.LIVE)
+    if env.get("DYNO") and "DATABASE_URL" not in env:
+        # the SQLite default would be a file of that dyno's own, seen by no other process
+        errors.append(
+            "DATABASE_URL is not set on this Heroku dyno: add the heroku-postgresql add-on "
+            "(or set DATABASE_URL) instead of a SQLite file the dyno loses at its next restart."
+        )
     values["venues"] = read_venues(env, mode, errors)
     values["market_data"] = read_market_data(env, errors)
     if errors:
@@ -348,7 +379,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 def _settings(values: Mapping[str, object]) -> Settings:
     """Settings from the values read, a `group.name` key going to that group's policy."""
     flat: dict[str, object] = {}
-    groups: dict[str, dict[str, object]] = {"intake": {}, "risk": {}, "sizing": {}, "execution": {}}
+    groups: dict[str, dict[str, object]] = {
+        "intake": {}, "risk": {}, "sizing": {}, "execution": {}, "notify": {}
+    }  # fmt: skip
     for key, value in values.items():
         group, _, name = key.partition(".")
         if name:
@@ -363,4 +396,5 @@ def _settings(values: Mapping[str, object]) -> Settings:
         # computed sizes share the risk gate's cap on one order
         sizing=SizingPolicy(**groups["sizing"], max_order_notional=risk.max_order_notional),  # type: ignore[arg-type]
         execution=ExecutionPolicy(**groups["execution"]),  # type: ignore[arg-type]
+        notify=NotifySettings(**groups["notify"]),  # type: ignore[arg-type]
     )

@@ -22,7 +22,9 @@ import msgspec
 
 from app.domain.market import Candle, Level, OrderBook, Tick
 
-_CACHE_LIMIT = 200_000  # integer -> Decimal entries kept per step before the cache is reset
+# integer -> Decimal entries kept per step before the cache is reset: a backtest's millions of
+# ticks revisit prices; a live feed's few a second do not need many
+CACHE_LIMIT = 200_000
 
 
 class SymbolSpec(msgspec.Struct, frozen=True):
@@ -60,18 +62,19 @@ class BookShape(msgspec.Struct, frozen=True):
 class _Steps:
     """Integer multiples of one step as Decimals, cached."""
 
-    __slots__ = ("cache", "step")
+    __slots__ = ("cache", "limit", "step")
 
-    def __init__(self, step: Decimal) -> None:
+    def __init__(self, step: Decimal, limit: int = CACHE_LIMIT) -> None:
         if not step.is_finite() or step <= 0:
             raise ValueError(f"A step must be a positive number, not {step}.")
         self.step = step
+        self.limit = limit
         self.cache: dict[int, Decimal] = {}
 
     def get(self, units: int) -> Decimal:
         value = self.cache.get(units)
         if value is None:
-            if len(self.cache) >= _CACHE_LIMIT:
+            if len(self.cache) >= self.limit:
                 self.cache.clear()
             value = self.cache[units] = units * self.step
         return value
@@ -144,7 +147,7 @@ class _Walk:
         "units",
     )
 
-    def __init__(self, spec: SymbolSpec, seed: int) -> None:
+    def __init__(self, spec: SymbolSpec, seed: int, cache_limit: int) -> None:
         if spec.volatility < 0 or not math.isfinite(spec.volatility + spec.drift):
             raise ValueError(
                 f"{spec.symbol}: drift and volatility must be finite, volatility >= 0."
@@ -152,8 +155,8 @@ class _Walk:
         if spec.interval <= timedelta(0):
             raise ValueError(f"{spec.symbol}: the tick interval must be positive.")
         self.spec = spec
-        self.prices = _Steps(spec.price_step)
-        self.amounts = _Steps(spec.amount_step)
+        self.prices = _Steps(spec.price_step, cache_limit)
+        self.amounts = _Steps(spec.amount_step, cache_limit)
         self.step = float(spec.price_step)
         self.units = _units(spec.start_price, spec.price_step)
         self.price = self.units * self.step  # the unrounded walk, in quote currency
@@ -196,6 +199,8 @@ class SyntheticMarket:
         seed: the same seed gives the same sequence.
         start: the time of each symbol's first tick.
         book: the layout of `order_book`.
+        cache_limit: Decimals of prices and amounts kept per symbol (each kind) for reuse; a
+            long-running live feed keeps it small, since its memory is the process's.
     """
 
     def __init__(
@@ -205,6 +210,7 @@ class SyntheticMarket:
         seed: int,
         start: datetime,
         book: BookShape | None = None,
+        cache_limit: int = CACHE_LIMIT,
     ) -> None:
         if not specs:
             raise ValueError("A synthetic market needs at least one symbol.")
@@ -213,12 +219,18 @@ class SyntheticMarket:
             raise ValueError(f"Symbols must be unique, got {names}.")
         self.start = start
         self.shape = book or BookShape()
-        self._walks = {spec.symbol: _Walk(spec, seed) for spec in specs}
+        self.cache_limit = cache_limit
+        self._walks = {spec.symbol: _Walk(spec, seed, cache_limit) for spec in specs}
         self._order = list(self._walks.values())
 
     @property
     def symbols(self) -> list[str]:
         return list(self._walks)
+
+    @property
+    def cached(self) -> int:
+        """Decimals held in the caches of every symbol."""
+        return sum(len(w.prices.cache) + len(w.amounts.cache) for w in self._order)
 
     def last(self, symbol: str) -> Tick | None:
         """The latest tick of `symbol`, None before its first."""

@@ -45,8 +45,17 @@ class InvalidOrder(Fatal):
 
 
 class AuthenticationFailed(Fatal):
-    pass
+    """The venue refused the credentials. `key`: the one it refused where its answer tells
+    (`api_key`, `api_secret` for a bad signature, `api_password`), else None."""
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 class OrderNotFound(Fatal):
     pass
+
+
+class SecretsUnreadable(Exception):
+    """Stored keys cannot be decrypted with any key of SECRETS_KEY (or it is not set)."""

@@ -32,6 +32,9 @@ class MetricsSnapshot(msgspec.Struct, frozen=True):
     trading_state: dict[str, int] = msgspec.field(default_factory=dict)
     execution_latencies_seconds: tuple[float, ...] = ()
     extra: dict[str, dict[str, float]] = msgspec.field(default_factory=dict)
+    # counters by name, their labels written as `extra`'s: `"notifications:channel,service,
+    # outcome": {"0,telegram,sent": 12.0}` is `signalgate_notifications_total{...} 12`
+    counters: dict[str, dict[str, float]] = msgspec.field(default_factory=dict)
 
 
 class MetricsSource(Protocol):

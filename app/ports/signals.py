@@ -74,6 +74,18 @@ class InboxReader(Protocol):
         ...
 
 
+class ForwarderHeartbeat(Protocol):
+    """Where a forwarder records that its loop goes round (`/ready` and `/metrics` read it)."""
+
+    def beat(self) -> None:
+        """Record the time now.
+
+        Raises:
+            Unavailable: it could not be recorded.
+        """
+        ...
+
+
 class SignalStore(Protocol):
     """The audit trail in SQL."""
 

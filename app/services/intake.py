@@ -8,6 +8,7 @@ queue, off the webhook's critical path; `drain_spool` re-queues what SQL kept wh
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import threading
@@ -32,6 +33,7 @@ from app.ports.signals import (
     Admitted,
     Clock,
     Duplicate,
+    ForwarderHeartbeat,
     IdFactory,
     Inbox,
     InboxReader,
@@ -205,7 +207,10 @@ def drain_spool(
 class Forwarder:
     """Runs `forward` and `drain_spool` until stopped, waiting out outages with a backoff.
 
-    In its own process (`signalgate forward`, started by `serve`) or as a thread (`start`).
+    In its own process (`signalgate forward`: the Procfile's `forwarder`, or the child of a
+    `serve` run alone) or as a thread (`start`). Every turn of its loop and every wait passes
+    through `_pause`, which beats `heartbeat` at most every `beat_every_seconds`: a forwarder
+    that died or hangs in a call stops beating, one waiting out an outage does not.
     """
 
     reader: InboxReader
@@ -213,12 +218,15 @@ class Forwarder:
     queue: JobQueue
     clock: Clock
     policy: IntakePolicy
+    heartbeat: ForwarderHeartbeat | None = None
+    beat_every_seconds: float = 1.0
     spool_every_seconds: float = 1.0
     linger_seconds: float = 0.02  # per job waiting on the queue
     most_linger_seconds: float = 0.25
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _parent: int | None = None
+    _next_beat: float = 0.0
 
     def watch_parent(self, pid: int) -> None:
         """Stop when the process that started us is gone (uvicorn may exit by re-raising the
@@ -226,6 +234,7 @@ class Forwarder:
         self._parent = pid
 
     def start(self) -> None:
+        self._beat_when_due()  # at work from now on: a readiness probe right after sees it
         self._thread = threading.Thread(target=self.run, name="forwarder", daemon=True)
         self._thread.start()
 
@@ -255,6 +264,14 @@ class Forwarder:
                 log.exception("forwarder error; retrying")
                 self._pause(1.0)
 
+    def _beat_when_due(self) -> None:
+        if self.heartbeat is None or time.monotonic() < self._next_beat:
+            return
+        self._next_beat = time.monotonic() + self.beat_every_seconds
+        # Redis away: the forwarding step waits it out and says so; /ready shows Redis itself
+        with contextlib.suppress(Unavailable):
+            self.heartbeat.beat()
+
     def linger(self, backlog: int) -> float:
         """How long to let alerts gather before the next batch when `backlog` jobs wait.
 
@@ -279,6 +296,7 @@ class Forwarder:
                 log.info("forwarder: the web process is gone; stopping")
                 self._stop.set()
                 return False
+            self._beat_when_due()
             left = deadline - time.monotonic()
             if left <= 0:
                 return True

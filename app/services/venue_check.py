@@ -12,10 +12,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from app.domain.connections import plain
 from app.ports.errors import AuthenticationFailed, ExchangeError, Retryable
 from app.ports.exchange import Exchange, Probe, Probed
 
 SKEW_WARNING_SECONDS = 1.0  # above this a clock drift is worth fixing before it grows
+
+
+# what to check when the venue refuses a credential (`AuthenticationFailed.key`)
+_REFUSED_KEY = {
+    "api_key": "the API key is refused ({}): check the API key, and that it allows this"
+    " machine's IP address",
+    "api_secret": "the API secret is refused: the venue finds the signature wrong ({}); check"
+    " the API secret",
+    "api_password": "the API password (passphrase) is refused ({}): check the API password",
+}
+_REFUSED_KEYS = "the API key is refused ({}): check its key and secret"
 
 
 @dataclass
@@ -25,6 +37,8 @@ class VenueReport:
     warnings: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # trading there is refused
     unreachable: bool = False  # the venue did not answer: nothing is known either way
+    balance: dict[str, Decimal] = field(default_factory=dict)  # asset -> total, those held
+    log: list[str] = field(default_factory=list)  # each step, when it ended (ms from the start)
 
     @property
     def ok(self) -> bool:
@@ -82,25 +96,37 @@ async def check_venue(
     """Ask the venue; every failure becomes a sentence of the report, never an exception."""
     report = VenueReport(name)
     started = time.monotonic()
+
+    def step(text: str) -> None:
+        report.log.append(f"{(time.monotonic() - started) * 1000:.0f} ms: {text}")
+
     try:
         markets = await venue.markets()
         report.facts.append(f"{len(markets)} markets")
+        step(f"markets loaded ({len(markets)})")
         balances = await venue.balances()
-        held = sorted((b.total, b.asset) for b in balances.values() if b.total > 0)[-3:]
+        report.balance = {b.asset: plain(b.total) for b in balances.values() if b.total > 0}
+        held = sorted((total, asset) for asset, total in report.balance.items())[-3:]
         shown = ", ".join(f"{asset} {_amount(total)}" for total, asset in reversed(held))
         report.facts.append(f"balance read ({shown or 'empty'})")
+        step(f"balance read ({len(report.balance)} assets held)")
         if isinstance(venue, Probed):
             sent = now()
             probe = await venue.probe()
             _skew(probe, sent, now(), report, venue.request_expiry_seconds)
             _permissions(probe, report)
+            step("keys, clock and position mode asked")
     except AuthenticationFailed as error:
-        report.problems.append(f"the API key is refused ({error}): check its key and secret")
+        report.problems.append(_REFUSED_KEY.get(error.key or "", _REFUSED_KEYS).format(error))
     except Retryable as error:
         report.unreachable = True
         report.warnings.append(f"no answer ({error})")
     except ExchangeError as error:
         report.problems.append(f"the venue refused the check ({error})")
+    for problem in report.problems:
+        step(f"refused: {problem}")
+    for warning in report.warnings:
+        step(f"warning: {warning}")
     report.facts.append(f"{(time.monotonic() - started) * 1000:.0f} ms")
     return report
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -43,6 +44,16 @@ def wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
     raise AssertionError("the service did not come up within 30 s")
 
 
+def stop_session(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM a process started in a session of its own (`signalgate run`) and its children, as
+    Heroku stops a dyno: each must be gone soon after."""
+    children = psutil.Process(process.pid).children(recursive=True)
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(20)
+    _, alive = psutil.wait_procs(children, timeout=15)
+    assert not alive, f"still running after the run stopped: {alive}"
+
+
 @pytest.fixture
 def start_service(
     tmp_path: Path,
@@ -50,7 +61,8 @@ def start_service(
 ) -> Iterator[Callable[..., Service]]:
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(**settings: str) -> Service:
+    def start(*serve_args: str, **settings: str) -> Service:
+        """`signalgate serve` (alone: with its forwarder child unless `--no-forwarder`)."""
         port = free_port()
         env = {
             **os.environ,
@@ -66,8 +78,10 @@ def start_service(
             [sys.executable, "-m", "app.entrypoints.cli", "migrate"], env=env, check=True
         )
         process = subprocess.Popen(
-            [sys.executable, "-m", "app.entrypoints.cli", "serve", "--host", "127.0.0.1"], env=env
-        )
+            [sys.executable, "-m", "app.entrypoints.cli", "serve", "--host", "127.0.0.1",
+             *serve_args],
+            env=env,
+        )  # fmt: skip
         started.append(process)
         service = Service(process, port, env)
         wait_until_up(service.base, process)

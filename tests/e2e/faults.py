@@ -111,7 +111,7 @@ class Supervisor:
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,  # its children (the forwarder, uvicorn's) die with it
+                start_new_session=True,  # its children (uvicorn's) die with it
             )
         supervised.starts += 1
         self.down.discard(name)

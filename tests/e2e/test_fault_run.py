@@ -1,5 +1,5 @@
 """The fault run (issue 13, Acceptance): 200 alerts on three symbols through the Procfile's
-processes (web with its forwarder, two workers, the monitor) trading on a local Binance spot API
+processes (web, the forwarder, two workers, the monitor) trading on a local Binance spot API
 through unmodified ccxt, while a worker is SIGKILLed during a create, the monitor and the other
 worker are SIGKILLed, and Redis is SIGKILLed; each is started again, as the platform would.
 
@@ -150,9 +150,10 @@ def test_the_venue_and_the_book_agree_after_kills_and_a_redis_restart(
         walker = threading.Thread(target=walk_prices, args=(fake, stop_walk), daemon=True)
         api = Api(f"http://127.0.0.1:{port}")
         try:
-            web = supervisor.add("web", "serve", "--host", "127.0.0.1")
+            web = supervisor.add("web", "serve", "--host", "127.0.0.1", "--no-forwarder")
             assert web.process is not None
             wait_until_up(f"http://127.0.0.1:{port}", web.process)
+            supervisor.add("forwarder", "forward")
             for name in ("worker-1", "worker-2", "monitor"):
                 supervisor.add(name, name.split("-")[0])
             mids = {s: (b + a) / 2 for s, (b, a) in fake.books.items()}

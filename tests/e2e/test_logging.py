@@ -1,7 +1,7 @@
-"""The logs of the Procfile's processes, started for real: `serve` (with its forwarder),
-`worker`, `monitor` and `strategy` each run until an alert has gone through the web process, the
-forwarder and the worker, the monitor has published ticks and the strategy listens to them; then
-every line each printed is checked."""
+"""The logs of the Procfile's processes, started for real as it starts them: `serve
+--no-forwarder`, `forward`, `worker`, `monitor` and `strategy` each run until an alert has gone
+through the web process, the forwarder and the worker, the monitor has published ticks and the
+strategy listens to them; then every line each printed is checked."""
 
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ from tests.integration.helpers import eventually
 from tests.unit.test_logs import parse_logfmt
 
 PROCESSES = {
-    "serve": ["serve", "--host", "127.0.0.1"],
+    "serve": ["serve", "--host", "127.0.0.1", "--no-forwarder"],
+    "forwarder": ["forward"],
     "worker": ["worker"],
     "monitor": ["monitor"],
     "strategy": ["strategy"],
@@ -142,7 +143,8 @@ def test_at_info_every_process_prints_its_lines_with_time_level_and_logger(
     outputs = run_processes(tmp_path, redis_url, LOG_LEVEL="INFO", LOG_FORMAT="logfmt")
     found = records(outputs, parse_logfmt)
     expected = {
-        "serve": {"signalgate.serve", "signalgate.forward", "uvicorn.error"},
+        "serve": {"signalgate.serve", "uvicorn.error"},
+        "forwarder": {"signalgate.forward"},
         "worker": {"signalgate.worker", "rq.worker"},
         "monitor": {"signalgate.monitor", "signalgate"},
         "strategy": {"signalgate.strategy"},

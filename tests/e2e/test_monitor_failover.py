@@ -113,6 +113,6 @@ def test_the_standby_monitor_takes_over_when_the_active_one_is_killed(
     ] * 2
     assert all(p["mark_price"] is not None for p in positions)
     ready = service.get("/ready")
-    assert (ready.status_code, ready.json()["checks"]["monitor"]) == (200, "ok")
+    assert (ready.status_code, ready.json()["processes"]["monitor"]) == (200, "ok")
     assert second.poll() is None
     store.close()

@@ -5,7 +5,6 @@ signals have been executed, both legs of each filled on their own venue."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil  # type: ignore[import-untyped]
 
 from app.adapters.redis.server import free_port
+from tests.e2e.conftest import stop_session
 
 TOKEN = "e2e-token"
 
@@ -50,11 +49,7 @@ def test_the_readme_arbitrage_example_executes_units_of_linked_signals(
     try:
         units = _executed_units(f"http://127.0.0.1:{port}", process)
     finally:
-        children = psutil.Process(process.pid).children(recursive=True)
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(20)
-        _, alive = psutil.wait_procs(children, timeout=15)
-        assert not alive, f"still running after the run stopped: {alive}"
+        stop_session(process)
     unit = next(iter(units.values()))
     assert [leg["signal"]["link"]["leg"] for leg in unit] == [0, 1]
     buy, sell = unit

@@ -178,6 +178,22 @@ async def test_an_alert_becomes_a_bracket_and_a_take_profit_cancels_the_stop(
         assert bracket.realized_pnl > 0
 
 
+async def test_a_finished_job_and_its_result_are_kept_ten_minutes_not_a_day(
+    deployment: Deployment,
+) -> None:
+    app = create_app(build_services(deployment.settings))
+    async with AsyncTestClient(app) as http:
+        signal_id = (await http.post("/webhook", content=json.dumps(ALERT))).json()["signal_id"]
+        await deployment.queued(1)
+        worker = await deployment.worker("--burst")
+        assert await asyncio.wait_for(worker.wait(), 60) == 0
+
+    job = f"signal-{signal_id}"
+    assert deployment.redis.hget(f"rq:job:{job}", "status") == b"finished"
+    for key in (f"rq:job:{job}", f"rq:results:{job}"):
+        assert 0 < deployment.redis.ttl(key) <= 600, key
+
+
 async def test_a_worker_killed_mid_job_never_places_the_entry_twice(
     deployment: Deployment,
 ) -> None:

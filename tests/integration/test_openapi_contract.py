@@ -20,18 +20,23 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
+import msgspec
 import pytest
 import redis
 import requests
 import schemathesis
 import uvicorn
+from cryptography.fernet import Fernet
 from litestar.serialization import decode_json, encode_json
 from schemathesis import Case, CheckContext, Response
 
+from app.bootstrap.connections import build_connections, connection_venue
 from app.bootstrap.local import migrate
 from app.bootstrap.web import build_services
 from app.config.settings import Settings
+from app.domain.connections import Connection, VenueKeys
 from app.entrypoints.web.app import create_app
+from app.ports.exchange import Exchange
 
 TOKEN = "api-token-contract"
 SECRET = "webhook-secret-contract"
@@ -83,6 +88,13 @@ def _free_port() -> int:
         return port
 
 
+def nowhere(connection: Connection, keys: VenueKeys) -> Exchange:
+    """A generated connection's venue, at an address where nothing listens: a test of the
+    contract reaches no real venue (it answers "did not answer")."""
+    at = msgspec.structs.replace(connection, api_url="http://127.0.0.1:9")
+    return connection_venue(at, keys, {})
+
+
 @pytest.fixture(scope="module")
 def served(redis_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app with API_TOKEN and WEBHOOK_SECRET set, served by uvicorn on 127.0.0.1."""
@@ -95,11 +107,14 @@ def served(redis_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
         database_url=database,
         webhook_secret=SECRET,
         api_token=TOKEN,
+        secrets_keys=(Fernet.generate_key().decode(),),  # connections' keys are stored
     )
+    services = build_services(settings)
+    services.connections = build_connections(settings, services.engine, open_venue=nowhere)
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(build_services(settings)),
+            create_app(services),
             host="127.0.0.1",
             port=port,
             log_config=None,

@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy
 
 from alembic import command
-from app.adapters.paper.exchange import DEFAULT_RETENTION, PaperExchange
+from app.adapters.paper.exchange import DEFAULT_HISTORY_LIMIT, DEFAULT_RETENTION, PaperExchange
 from app.adapters.paper.store import SqlPaperStore
 from app.adapters.sql.db import make_engine
 from app.domain.market import Market, OrderBook
@@ -55,13 +55,14 @@ Restart = Callable[..., PaperExchange]
 @pytest.fixture
 def restart(database: str) -> Iterator[Restart]:
     """Opens the venue `paper` from the database on a new engine, as a new process would:
-    `restart(feed, clock=lambda: NOW, retention=DEFAULT_RETENTION)`."""
+    `restart(feed, clock=lambda: NOW, retention=DEFAULT_RETENTION, history_limit=...)`."""
     engines: list[sqlalchemy.Engine] = []
 
     def open_exchange(
         feed: Feed,
         clock: Callable[[], datetime] = lambda: NOW,
         retention: timedelta = DEFAULT_RETENTION,
+        history_limit: int = DEFAULT_HISTORY_LIMIT,
     ) -> PaperExchange:
         engine = make_engine(database)
         engines.append(engine)
@@ -73,6 +74,7 @@ def restart(database: str) -> Iterator[Restart]:
             SqlPaperStore(engine),
             {"USDT": D("10000.123456789012345678"), "BTC": D(1)},
             retention=retention,
+            history_limit=history_limit,
         )
 
     yield open_exchange
@@ -184,6 +186,32 @@ async def test_old_history_stays_in_sql_and_is_found_after_a_restart(restart: Re
     with pytest.raises(InvalidOrder, match="already used"):
         await second.create_order(order(Side.BUY, OrderKind.MARKET, "0.1", client_id="old"))
     assert await second.balances() == await first.balances()
+
+
+async def test_a_busy_venue_reopens_with_its_newest_history_only(restart: Restart) -> None:
+    feed, clock = Feed(), Clock()
+    first = restart(feed, clock)
+    resting = await first.create_order(
+        order(Side.SELL, OrderKind.LIMIT, "0.1", price="150", client_id="rest")
+    )
+    placed = []
+    for number in range(12):  # a market buy, and its one fill, a second
+        clock.now = NOW + timedelta(seconds=number)
+        buy = order(Side.BUY, OrderKind.MARKET, "0.2", client_id=f"m{number}")
+        placed.append(await first.create_order(buy))
+
+    second = restart(feed, clock, history_limit=5)
+
+    memory = second.venue.snapshot()
+    newest = {f"m{number}" for number in range(7, 12)}
+    assert {o.client_order_id for o in memory.orders} == {"rest"} | newest
+    assert {f.client_order_id for f in memory.fills} == newest
+    assert second.venue.history_since == NOW + timedelta(seconds=7)
+    assert await second.open_orders(SYMBOL) == [resting]
+    assert await second.fetch_order_by_client_id(SYMBOL, "m0") == placed[0]
+    assert await second.fills_since(SYMBOL, NOW) == await first.fills_since(SYMBOL, NOW)
+    with pytest.raises(InvalidOrder, match="already used"):
+        await second.create_order(order(Side.BUY, OrderKind.MARKET, "0.1", client_id="m0"))
 
 
 class RowsWritten:

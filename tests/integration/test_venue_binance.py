@@ -158,19 +158,20 @@ SYMBOLS = {"binance": "BTC/USDT", "binanceusdm": SWAP}
 
 @pytest.mark.parametrize("venue", ["binance", "binanceusdm"])
 @pytest.mark.parametrize(
-    ("key", "secret", "message"),
+    ("key", "secret", "message", "at_fault"),
     [
-        (API_KEY, "not-the-secret", "Signature for this request is not valid"),
-        ("someone-else", API_SECRET, "Invalid API-key, IP, or permissions for action"),
+        (API_KEY, "not-the-secret", "Signature for this request is not valid", "api_secret"),
+        ("someone-else", API_SECRET, "Invalid API-key, IP, or permissions for action", "api_key"),
     ],
 )
 async def test_a_request_the_venue_cannot_authenticate_is_refused(
-    venue: str, key: str, secret: str, message: str
+    venue: str, key: str, secret: str, message: str, at_fault: str
 ) -> None:
     with serve(FAKES[venue]()) as served:
         async with adapter(served, venue, api_key=key, secret=secret) as exchange:
-            with pytest.raises(AuthenticationFailed, match=message):
+            with pytest.raises(AuthenticationFailed, match=message) as refused:
                 await exchange.balances()
+    assert refused.value.key == at_fault
 
 
 def resting(venue: str, cid: str) -> OrderRequest:

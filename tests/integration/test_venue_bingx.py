@@ -208,8 +208,9 @@ async def test_the_adapter_reads_the_swap_wallet(served: Served[FakeBingx], mode
 async def test_a_bad_signature_is_refused_as_bingx_refuses_it(served: Served[FakeBingx]) -> None:
     async with adapter(served, secret="not-the-secret") as exchange:
         await exchange.markets()  # public: no signature
-        with pytest.raises(AuthenticationFailed, match="100001"):
+        with pytest.raises(AuthenticationFailed, match="100001") as refused:
             await exchange.balances()
+    assert refused.value.key == "api_secret"
 
 
 async def test_a_client_order_id_used_twice_is_refused_as_a_duplicate(

@@ -164,8 +164,9 @@ async def test_a_wrong_signature_or_key_is_refused_as_bybit_refuses_it(
             await wrong.balances()
     assert "error sign!" in str(refused.value)
     async with adapter(served, key="unknown-key") as unknown:
-        with pytest.raises(AuthenticationFailed, match="10003"):
+        with pytest.raises(AuthenticationFailed, match="10003") as key:
             await unknown.balances()
+    assert (refused.value.key, key.value.key) == ("api_secret", "api_key")
     late = raw(served, timeDifference=5000)  # signed 5 s ago: outside the 1 s recv window
     try:
         with pytest.raises(ccxt_errors.InvalidNonce, match="10002"):

@@ -86,7 +86,7 @@ async def test_a_wrong_secret_is_said_plainly(fake: RunningFake) -> None:
     (report,) = await check_venues(load_settings(wrong), ["binance"])
 
     assert not report.ok
-    assert "the API key is refused (" in report.line()
+    assert "the API secret is refused: the venue finds the signature wrong (" in report.line()
     assert "not-the-secret" not in report.line()
 
 

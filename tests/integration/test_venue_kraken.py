@@ -140,11 +140,15 @@ async def test_a_wrong_key_or_signature_is_refused_with_kraken_s_errors(
 ) -> None:
     other = "b3RoZXIgc2VjcmV0"  # valid base64, not the key's secret
     async with adapter(served, secret=other) as exchange:
-        with pytest.raises(Fatal, match="EAPI:Invalid signature"):  # ccxt maps no class to it
+        # ccxt maps no class to it: a Fatal the adapter knows names the secret
+        with pytest.raises(Fatal, match="EAPI:Invalid signature") as signature:
             await exchange.balances()
+    assert isinstance(signature.value, AuthenticationFailed)
+    assert signature.value.key == "api_secret"
     async with adapter(served, api_key="nobody") as exchange:
-        with pytest.raises(AuthenticationFailed, match="EAPI:Invalid key"):
+        with pytest.raises(AuthenticationFailed, match="EAPI:Invalid key") as key:
             await exchange.balances()
+    assert key.value.key == "api_key"
 
 
 def post(served: Served[kraken.KrakenSpot], signed: dict[str, Any], path: str) -> Any:

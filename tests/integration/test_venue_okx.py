@@ -225,15 +225,18 @@ async def test_5000_doge_are_sent_as_5_contracts_and_counted_as_5000_doge(
 async def test_a_bad_signature_and_a_key_used_off_its_environment_are_refused(
     served: Served[okx.OkxVenue],
 ) -> None:
-    async with adapter(served, secret="not-the-secret") as wrong:
-        with pytest.raises(AuthenticationFailed, match="50113"):
-            await wrong.balances()
-    async with adapter(served, mode="live") as live:  # no x-simulated-trading: 1
-        with pytest.raises(AuthenticationFailed, match="50101"):
-            await live.balances()
-    async with adapter(served, password="not-the-passphrase") as passphrase:
-        with pytest.raises(AuthenticationFailed, match="50105"):
-            await passphrase.balances()
+    refused = {}
+    for wrong, code in [({"secret": "not-the-secret"}, "50113"),
+                        ({"mode": "live"}, "50101"),  # no x-simulated-trading: 1
+                        ({"password": "not-the-passphrase"}, "50105"),
+                        ({"api_key": "not-the-key"}, "50111")]:  # fmt: skip
+        async with adapter(served, **wrong) as exchange:
+            with pytest.raises(AuthenticationFailed, match=code) as error:
+                await exchange.balances()
+        refused[code] = error.value.key
+    # the key at fault, where the answer tells (a key of the other environment: not which)
+    assert refused == {"50113": "api_secret", "50101": None, "50105": "api_password",
+                       "50111": "api_key"}  # fmt: skip
 
 
 async def test_a_duplicated_clordid_is_refused_with_51016(exchange: CcxtExchange) -> None:

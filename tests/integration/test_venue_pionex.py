@@ -150,12 +150,13 @@ async def test_a_refused_signature_or_key_is_an_authentication_failure(
     served: Served[FakePionex],
 ) -> None:
     async with adapter(served, secret="not-the-secret") as wrong:
-        with pytest.raises(AuthenticationFailed, match="INVALID_SIGNATURE"):
+        with pytest.raises(AuthenticationFailed, match="INVALID_SIGNATURE") as signature:
             await wrong.balances()
         assert wrong.error_counts == {"AuthenticationFailed": 1}  # /metrics
     async with adapter(served, api_key="nobody") as unknown:
-        with pytest.raises(AuthenticationFailed, match="INVALID_APIKEY"):
+        with pytest.raises(AuthenticationFailed, match="INVALID_APIKEY") as key:
             await unknown.balances()
+    assert (signature.value.key, key.value.key) == ("api_secret", "api_key")
     assert served.venue.creates == []
 
 

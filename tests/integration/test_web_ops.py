@@ -286,7 +286,9 @@ def test_metrics_count_signals_queue_registries_and_latency(client, redis_url):
             "failed": 0,
         }.items()
     }
-    assert metrics["signalgate_queue_depth"] == {(("queue", "signals"),): 2}
+    assert metrics["signalgate_queue_depth"] == {
+        (("queue", "signals"),): 2, (("queue", "notifications"),): 0
+    }  # fmt: skip
     assert metrics["signalgate_jobs"] == {
         (("state", "started"),): 0,
         (("state", "failed"),): 1,

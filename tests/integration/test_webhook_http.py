@@ -210,7 +210,8 @@ def test_health_ready_and_openapi(client):
     assert client.get("/health").json() == {"status": "ok"}
     ready = client.get("/ready")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"redis": "ok", "database": "ok", "monitor": "ok"}
+    assert ready.json()["checks"] == {"redis": "ok", "database": "ok"}
+    assert ready.json()["processes"]["forwarder"] == "ok"  # its thread beat at its start
     assert "/webhook" in client.get("/schema/openapi.json").json()["paths"]
 
 

@@ -7,7 +7,9 @@ import pytest
 from app.entrypoints.cli.main import main
 
 
-@pytest.mark.parametrize("command", ["serve", "forward", "worker", "monitor", "strategy"])
+@pytest.mark.parametrize(
+    "command", ["serve", "forward", "worker", "monitor", "strategy", "notifier"]
+)
 def test_a_process_without_redis_url_exits_2_saying_what_to_set(
     command: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

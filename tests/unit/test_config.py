@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import time
 from decimal import Decimal
 from ipaddress import ip_network
 from operator import attrgetter
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from app.config.notify import NotifySettings
 from app.config.settings import (
     ConfigError,
     Settings,
@@ -20,6 +22,7 @@ from app.config.settings import (
 )
 from app.config.venues import MarketDataSettings, VenueSettings
 from app.domain.execution_policy import EntryPolicy
+from app.domain.notifications import Routes
 from app.domain.reconciliation import DriftPolicy
 from app.domain.risk_values import RiskLimits
 from app.domain.signals import IntakePolicy, QtyMode
@@ -28,6 +31,8 @@ from app.domain.sizing import SizingPolicy
 SECRET = "wh-s3cret-9f8e7d"
 TOKEN = "api-t0ken-1a2b3c"
 PASSWORD = "hunter2-pw"
+FERNET_NEW = "k" * 43 + "="  # 32 bytes of URL-safe base64, as Fernet keys are
+FERNET_OLD = "Zm9v" * 10 + "YmE="
 
 
 def refusal(environ: dict[str, str]) -> list[str]:
@@ -42,8 +47,12 @@ DEFAULTS = [
     ("web_concurrency", 1),
     ("redis_url", None),
     ("database_url", "sqlite:///signalgate.db"),
+    ("db_pool_size", 5),
+    ("db_max_overflow", 5),
     ("webhook_secret", None),
     ("api_token", None),
+    ("secrets_keys", ()),
+    ("connection_test_timeout_seconds", 20.0),
     ("intake.confidence_threshold", 0.6),
     ("intake.strategy_thresholds", {}),
     ("intake.confidence_required", frozenset()),
@@ -87,6 +96,10 @@ DEFAULTS = [
     ("reconcile_interval_seconds", 30.0),
     ("drift_policy", None),  # by each venue's mode: test_reconciliation.py
     ("reconcile_baselines", {}),
+    ("notify.urls", ()),
+    ("notify.routes", Routes(())),
+    ("notify.per_minute", 20),
+    ("notify.summary_at", time(0, 0)),
 ]
 
 
@@ -109,8 +122,14 @@ PARSED = [
     ("REDIS_URL", "redis://cache:6379/1", "redis_url", "redis://cache:6379/1"),
     ("REDIS_URL", "unix:///tmp/redis.sock", "redis_url", "unix:///tmp/redis.sock"),
     ("DATABASE_URL", "sqlite:///tmp/x.db", "database_url", "sqlite:///tmp/x.db"),
+    ("DB_POOL_SIZE", " 2 ", "db_pool_size", 2),
+    ("DB_MAX_OVERFLOW", "0", "db_max_overflow", 0),
+    ("DB_MAX_OVERFLOW", "10", "db_max_overflow", 10),
     ("WEBHOOK_SECRET", f"  {SECRET}\n", "webhook_secret", SECRET),
     ("API_TOKEN", TOKEN, "api_token", TOKEN),
+    ("SECRETS_KEY", f" {FERNET_NEW} ", "secrets_keys", (FERNET_NEW,)),
+    ("SECRETS_KEY", f"{FERNET_NEW},{FERNET_OLD},", "secrets_keys", (FERNET_NEW, FERNET_OLD)),
+    ("CONNECTION_TEST_TIMEOUT_SECONDS", "5", "connection_test_timeout_seconds", 5.0),
     ("CONFIDENCE_THRESHOLD", "0.75", "intake.confidence_threshold", 0.75),
     ("CONFIDENCE_THRESHOLD", "0", "intake.confidence_threshold", 0.0),
     ("CONFIDENCE_THRESHOLD", "1", "intake.confidence_threshold", 1.0),
@@ -207,6 +226,15 @@ PARSED = [
         "reconcile_baselines",
         {("binance", "BTC"): Decimal("0.5"), ("binanceusdm", "BTC/USDT:USDT"): Decimal("-0.1")},
     ),
+    (
+        "NOTIFY_URLS",
+        f" tgram://1:{PASSWORD}/2 ,json://h/x,",
+        "notify.urls",
+        (f"tgram://1:{PASSWORD}/2", "json://h/x"),
+    ),
+    ("NOTIFY_EVENTS", "", "notify.routes", Routes(())),
+    ("NOTIFY_RATE_PER_MINUTE", "30", "notify.per_minute", 30),
+    ("NOTIFY_SUMMARY_AT", "21:30", "notify.summary_at", time(21, 30)),
 ]
 
 
@@ -224,6 +252,7 @@ _POLICIES = {
         "trailing_min_interval_seconds",
         "trailing_min_step_percent",
     ],
+    "notify": [f.name for f in dataclasses.fields(NotifySettings)],
 }
 
 
@@ -311,8 +340,13 @@ BAD = [
     ("WEB_CONCURRENCY", "2.5", "use a whole number above 0"),
     ("REDIS_URL", "localhost:6379", "use a URL like redis://host:6379/0"),
     ("DATABASE_URL", "signalgate.db", "use a URL like postgres://"),
+    ("DB_POOL_SIZE", "0", "use a whole number above 0"),
+    ("DB_MAX_OVERFLOW", "none", "use a whole number, 0 or more"),
+    ("DB_MAX_OVERFLOW", "-1", "use a whole number, 0 or more"),
     ("WEBHOOK_SECRET", "   ", "unset it or give it a value"),
     ("API_TOKEN", "", "unset it or give it a value"),
+    ("SECRETS_KEY", f"{FERNET_NEW},{PASSWORD}", "each key must be a Fernet key (44 characters"),
+    ("CONNECTION_TEST_TIMEOUT_SECONDS", "0", "use seconds from 0.05 to 3600"),
     ("CONFIDENCE_THRESHOLD", "high", "use a number from 0 to 1"),
     ("CONFIDENCE_THRESHOLD", "1.5", "use a number from 0 to 1"),
     ("CONFIDENCE_THRESHOLD", "-0.1", "use a number from 0 to 1"),
@@ -376,6 +410,11 @@ BAD = [
     ("RECONCILE_BASELINES", "BTC=0.5", "use venue.ASSET=amount pairs separated by commas"),
     ("RECONCILE_BASELINES", "binance.BTC=lots", "use venue.ASSET=amount pairs"),
     ("RECONCILE_BASELINES", "binance.BTC=inf", "use venue.ASSET=amount pairs"),
+    ("NOTIFY_URLS", "tgram://a/b,api.telegram.org", "URL 1 (counted from 0) is not an apprise URL"),
+    ("NOTIFY_RATE_PER_MINUTE", "0", "use a whole number of messages a minute from 1 to 600"),
+    ("NOTIFY_SUMMARY_AT", "9pm", "use a UTC time of day as HH:MM, like 21:30"),
+    ("NOTIFY_EVENTS", "0:all", "there is no channel 0: NOTIFY_URLS has 0, numbered from 0"),
+    ("NOTIFY_EVENTS", "0:most", "there is no channel 0"),
 ]
 
 
@@ -410,6 +449,9 @@ def test_a_shown_value_is_quoted_so_that_it_stays_on_its_line() -> None:
         ("DATABASE_URL", f"{PASSWORD}"),
         ("REDIS_URL", f"http://:{PASSWORD}@cache:6379"),
         ("REDIS_URL", f"{PASSWORD}@cache:6379"),
+        ("SECRETS_KEY", f"{FERNET_NEW[:-2]}{PASSWORD}"),
+        ("SECRETS_KEY", " , "),
+        ("NOTIFY_URLS", f"tgram://1:{PASSWORD}/2,{PASSWORD}"),
     ],
 )
 def test_a_bad_secret_is_named_but_hidden(variable: str, raw: str) -> None:
@@ -441,11 +483,12 @@ def test_repr_of_settings_shows_no_secret() -> None:
             "DATABASE_URL": f"postgres://app:{PASSWORD}@db.host/d1",
             "REDIS_URL": f"rediss://:{PASSWORD}-r@cache:6380",
             "QUEUE_NAME": "orders",
+            "SECRETS_KEY": FERNET_NEW,
         }
     )
     shown = repr(settings)
     assert "queue_name='orders'" in shown  # the repr does show the plain settings
-    for secret in (SECRET, TOKEN, PASSWORD):
+    for secret in (SECRET, TOKEN, PASSWORD, FERNET_NEW):
         assert secret not in shown
     assert settings.webhook_secret == SECRET
     assert settings.redis_url == f"rediss://:{PASSWORD}-r@cache:6380?ssl_cert_reqs=none"
@@ -569,3 +612,29 @@ def test_risk_limits_and_sizing_policy_come_from_the_settings() -> None:
         default_quantity=Decimal("0.5"),
         max_order_notional=Decimal(250),  # computed sizes share the gate's order cap
     )
+
+
+def test_a_heroku_dyno_without_a_database_url_is_refused_in_one_sentence() -> None:
+    # the SQLite default would be a file of that dyno's own, lost at its next restart
+    [line] = refusal({"DYNO": "web.1"})
+    assert line.startswith("DATABASE_URL is not set on this Heroku dyno")
+    assert "heroku-postgresql" in line
+    assert (line.count(". "), line[-1]) == (0, ".")  # one sentence
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"DYNO": "worker.2", "DATABASE_URL": "postgres://u:p@db.example:5432/d1"},
+        {"DYNO": "run.1234", "DATABASE_URL": "sqlite:////tmp/chosen.db"},  # said on purpose
+        {},  # not a dyno: the SQLite default of a local run
+        {"DYNO": ""},
+    ],
+)
+def test_a_database_url_or_no_dyno_starts(environ: dict[str, str]) -> None:
+    load_settings(environ)
+
+
+def test_a_dyno_refusal_joins_the_other_bad_values() -> None:
+    lines = refusal({"DYNO": "web.1", "PORT": "0"})
+    assert [line.split("=", 1)[0].split(" ", 1)[0] for line in lines] == ["PORT", "DATABASE_URL"]

@@ -160,23 +160,31 @@ class MemoryStore:
         if self.down:
             raise Unavailable("database unreachable (OperationalError)")
 
-    def load(self, name: str, since: datetime | None = None) -> PaperState | None:
+    def load(
+        self, name: str, since: datetime | None = None, keep: int | None = None
+    ) -> PaperState | None:
         self._reach()
         if name not in self.markets:
             return None
+        cuts = [] if since is None else [since]
+        if keep is not None:
+            closed = [o for o in self.orders[name].values() if o.state not in OPEN_STATES]
+            kinds = ([o.updated_at for o in closed], [f.at for f in self.fills[name]])
+            cuts += [sorted(times)[-keep] for times in kinds if len(times) >= keep]
+        cut = max(cuts, default=None)
         orders = [
             o
             for o in self.orders[name].values()
-            if since is None or o.state in OPEN_STATES or o.updated_at >= since
+            if cut is None or o.state in OPEN_STATES or o.updated_at >= cut
         ]
         return PaperState(
             name,
             self.markets[name],
             tuple(self.balances[name].values()),
             tuple(sorted(orders, key=lambda o: int(o.order_id))),
-            tuple(f for f in self.fills[name] if since is None or f.at >= since),
+            tuple(f for f in self.fills[name] if cut is None or f.at >= cut),
             self.numbers[name],
-            since,
+            cut,
         )
 
     def save_changes(self, name: str, changes: PaperChanges) -> None:
@@ -330,6 +338,27 @@ async def test_a_reopened_exchange_loads_only_recent_history_and_finds_the_rest(
     assert await reopened.fetch_order_by_client_id(SYMBOL, "sgA") == old
     with pytest.raises(InvalidOrder, match="already used"):
         await reopened.create_order(request(Side.SELL, OrderKind.MARKET, "1"))
+
+
+async def test_a_busy_stored_exchange_keeps_a_bounded_history_in_memory(
+    feed: FixedFeed, clock: Clock
+) -> None:
+    store = MemoryStore()
+    exchange = PaperExchange.open("paper", [MARKET], feed, clock, store, history_limit=10)
+    placed = []
+    for number in range(60):  # well within the retention: only the limit prunes
+        clock.now = NOW + timedelta(seconds=number)
+        buy = order(Side.BUY, OrderKind.MARKET, "0.2", client_id=f"sg{number}")
+        placed.append(await exchange.create_order(buy))
+
+    # the bound (both kinds at the limit, and a tenth of slack) is checked before each request:
+    # the last order and its fill come on top
+    assert exchange.venue.history_size <= 2 * 10 + 10 // 10 + 2
+    assert exchange.venue.order_by_client_id("sg0") is None  # pruned from memory
+    assert await exchange.fetch_order_by_client_id(SYMBOL, "sg0") == placed[0]  # from the store
+    assert await exchange.fetch_order_by_client_id(SYMBOL, "sg59") == placed[-1]
+    with pytest.raises(InvalidOrder, match="already used"):
+        await exchange.create_order(order(Side.BUY, OrderKind.MARKET, "0.2", client_id="sg0"))
 
 
 async def test_without_a_store_nothing_is_pruned(exchange: PaperExchange) -> None:

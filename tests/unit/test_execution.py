@@ -31,6 +31,7 @@ from app.domain.signals import (
 from app.domain.sizing import SizingPolicy
 from app.ports.errors import Retryable, Unavailable
 from app.ports.execution import NoLocks
+from app.ports.notifications import NoNotifier, Notifier
 from app.ports.reservations import Reservations
 from app.services.brackets.driver import BracketDriver
 from app.services.brackets.monitor import BracketMonitor
@@ -89,6 +90,7 @@ class World:
         limits: RiskLimits | None = None,
         modes: dict[str, str] | None = None,
         reservations: Reservations | None = None,
+        notifier: Notifier | None = None,
         **venue_books: str,
     ) -> None:
         self.books = Books(**{n: book(*spec.split("|")) for n, spec in venue_books.items()})
@@ -106,11 +108,12 @@ class World:
             sizing=SizingPolicy(),
             policy=policy,
             reservations=reservations,
+            notifier=notifier,
         )
         self.monitor = BracketMonitor(
             store=self.store,
             venues=self.venues,
-            driver=BracketDriver(self.store, lambda: NOW),
+            driver=BracketDriver(self.store, lambda: NOW, notifier=notifier or NoNotifier()),
             locks=NoLocks(),
         )
         self.ids = iter(f"01JX5Z3K8Q4W2N7R9T1V3B5C{n:02d}" for n in range(100))

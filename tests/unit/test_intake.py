@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 
@@ -9,7 +10,14 @@ import pytest
 
 from app.domain.signals import Action, IntakePolicy, Signal, SignalStatus
 from app.services.intake import Forwarder, Intake, drain_spool, forward
-from tests.fakes import FakeClock, FakeInbox, FakeQueue, FakeStore, SequentialIds
+from tests.fakes import (
+    FakeClock,
+    FakeHeartbeat,
+    FakeInbox,
+    FakeQueue,
+    FakeStore,
+    SequentialIds,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -231,3 +239,39 @@ def test_the_forwarder_lingers_only_while_the_workers_are_behind(inbox, store, c
     assert forwarder.linger(1) == pytest.approx(0.02)
     assert forwarder.linger(5) == pytest.approx(0.10)  # further behind: bigger batches
     assert forwarder.linger(1000) == forwarder.most_linger_seconds
+
+
+async def _until(probe: Callable[[], bool]) -> None:
+    with anyio.fail_after(5):
+        while not probe():  # noqa: ASYNC110 - polling another thread's progress
+            await anyio.sleep(0.01)
+
+
+async def test_the_forwarder_beats_while_it_goes_round_outages_included(inbox, store, clock, queue):
+    heartbeat = FakeHeartbeat()
+    forwarder = Forwarder(
+        inbox, store, queue, clock, IntakePolicy(), heartbeat=heartbeat, beat_every_seconds=0.02
+    )
+    forwarder.start()
+    try:
+        await _until(lambda: heartbeat.beats >= 3)  # idle: the inbox read waits, then again
+        inbox.down = queue.down = True  # its backoff waits beat too: alive, only waiting
+        beats = heartbeat.beats
+        await _until(lambda: heartbeat.beats >= beats + 3)
+        heartbeat.down = True  # a beat that cannot be written does not stop the forwarding
+        inbox.down = queue.down = False
+        await submit(make_intake(inbox, store, clock))
+        await _until(lambda: len(queue.jobs) == 1)
+    finally:
+        forwarder.stop()
+    assert not forwarder._thread.is_alive()
+
+
+def test_the_forwarder_beats_at_most_every_beat_interval(inbox, store, clock, queue):
+    heartbeat = FakeHeartbeat()
+    forwarder = Forwarder(
+        inbox, store, queue, clock, IntakePolicy(), heartbeat=heartbeat, beat_every_seconds=60
+    )
+    for _ in range(50):  # fifty turns of its loop: one Redis write, not fifty
+        forwarder._pause(0)
+    assert heartbeat.beats == 1

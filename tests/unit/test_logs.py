@@ -21,6 +21,7 @@ from app.bootstrap.logs import (
     ProcessLogHandler,
     SecretFilter,
     configure_logging,
+    hide_in_logs,
     secrets_of,
 )
 from app.config.settings import Settings, load_settings
@@ -30,9 +31,11 @@ SECRET = "tv-secret-9d8f7"
 TOKEN = "api/token+6c5b4"  # spelled differently in a URL
 KEY, VENUE_SECRET, PASSWORD = "okx-key-a1b2", "okx-secret-c3d4", "okx-pass-e5f6"
 REDIS_PASSWORD = "redis-pw-0q9w"
-SECRETS = (SECRET, TOKEN, KEY, VENUE_SECRET, PASSWORD, REDIS_PASSWORD)
+FERNET = "Zm9v" * 10 + "YmE="  # a Fernet key's form: 32 bytes of URL-safe base64
+SECRETS = (SECRET, TOKEN, KEY, VENUE_SECRET, PASSWORD, REDIS_PASSWORD, FERNET)
 ENVIRON = {
     "WEBHOOK_SECRET": SECRET,
+    "SECRETS_KEY": FERNET,
     "API_TOKEN": TOKEN,
     "REDIS_URL": f"redis://:{REDIS_PASSWORD}@127.0.0.1:6379/0",
     "TRADING_MODE": "testnet",
@@ -146,6 +149,7 @@ def test_secrets_are_every_key_secret_password_and_url_password() -> None:
     assert found == {
         "WEBHOOK_SECRET": SECRET,
         "API_TOKEN": TOKEN,
+        "key 1 of SECRETS_KEY": FERNET,
         "OKX_API_KEY": KEY,
         "OKX_API_SECRET": VENUE_SECRET,
         "OKX_API_PASSWORD": PASSWORD,
@@ -163,6 +167,7 @@ def test_secrets_are_every_key_secret_password_and_url_password() -> None:
          ("POST", "https://okx", {"OK-ACCESS-KEY": KEY, "OK-ACCESS-PASSPHRASE": PASSWORD}, None)),
         ("uvicorn.error", f"GET /rq/?token={quote(TOKEN, safe='')}&x=1", ()),
         ("rq.worker", "connected to %s", (f"redis://:{REDIS_PASSWORD}@host",)),
+        ("signalgate.connections", "sealing under %s", (FERNET,)),
     ],
 )  # fmt: skip
 @pytest.mark.usefixtures("uvicorn_unconfigured")
@@ -191,6 +196,21 @@ def test_a_secret_in_an_exception_is_hidden(capsys: pytest.CaptureFixture[str]) 
     [line] = printed(capsys)
     assert "RuntimeError: venue refused key ***" in json.loads(line)["exc"]
     assert KEY not in line
+
+
+def test_keys_learnt_while_running_are_hidden_then_and_after_logging_is_configured_again(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    learnt = "stored-connection-secret-1"
+    configure_logging(load_settings(ENVIRON))
+    hide_in_logs([learnt, ""])
+    logging.getLogger("ccxt.base.exchange").debug("ignored below INFO %s", learnt)
+    logging.getLogger("ccxt.base.exchange").warning("signed with %s and %s", learnt, KEY)
+    configure_logging(load_settings({**ENVIRON, "LOG_LEVEL": "WARNING"}))
+    logging.getLogger("signalgate.connections").warning("again %s", learnt)
+    first, second = printed(capsys)
+    assert parse_logfmt(first)["msg"] == "signed with *** and ***"
+    assert parse_logfmt(second)["msg"] == "again ***"
 
 
 def test_a_secret_too_short_to_hide_is_left_and_said(capsys: pytest.CaptureFixture[str]) -> None:

@@ -187,6 +187,28 @@ def test_prune_forgets_old_closed_orders_and_fills_and_keeps_open_ones(
     assert [o.order_id for o in venue.open_orders()] == [resting.order_id]
 
 
+def test_prune_with_keep_leaves_only_the_newest_closed_orders_and_fills(
+    venue: PaperVenue,
+) -> None:
+    resting = venue.create_order(order(Side.BUY, OrderKind.LIMIT, "1", price="90"), NOW)
+    for second in range(10):  # ten market orders of one fill each, a second apart
+        side = Side.BUY if second % 2 else Side.SELL
+        at = NOW + timedelta(seconds=second)
+        venue.create_order(order(side, OrderKind.MARKET, "0.1", client_id=f"m{second}"), at)
+
+    assert venue.history_size == 20
+    assert venue.prune(NOW, keep=3) == 14  # seven orders and their seven fills
+
+    assert venue.history_size == 6
+    assert venue.history_since == NOW + timedelta(seconds=7)
+    assert venue.order_by_client_id("m6") is None
+    assert venue.order_by_client_id("m7") is not None
+    kept = venue.fills_since(SYMBOL, NOW)
+    assert [f.client_order_id for f in kept] == ["m7", "m8", "m9"]
+    assert [o.order_id for o in venue.open_orders()] == [resting.order_id]
+    assert venue.prune(NOW, keep=3) == 0  # within the bound already
+
+
 def test_a_pruned_order_not_yet_saved_is_still_saved(venue: PaperVenue) -> None:
     placed = venue.create_order(order(Side.BUY, OrderKind.MARKET, "0.5"), NOW)
 

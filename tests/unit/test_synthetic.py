@@ -6,6 +6,9 @@ from decimal import Decimal
 
 import pytest
 
+from app.adapters.market_data import SyntheticFeed
+from app.bootstrap.venues import LIVE_CACHE_LIMIT, build_market_data
+from app.config.settings import Settings
 from app.domain.synthetic import BookShape, SymbolSpec, SyntheticMarket, book_around
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -27,6 +30,31 @@ def test_same_seed_gives_the_same_ticks_and_books() -> None:
     assert list(first.ticks(2_000)) == list(second.ticks(2_000))
     assert first.order_book("ETH/USDT") == second.order_book("ETH/USDT")
     assert first.order_book("ETH/USDT") == first.order_book("ETH/USDT")  # asking twice: same
+
+
+def _ticks_and_books(market: SyntheticMarket, count: int) -> list[object]:
+    """`count` ticks, each followed by its symbol's book."""
+    return [(tick, market.order_book(tick.symbol)) for tick in market.ticks(count)]
+
+
+def test_the_decimal_caches_stay_within_their_limit_and_change_nothing() -> None:
+    specs = [btc(), SymbolSpec("ETH/USDT", Decimal("2000"), volatility=0.002)]
+    bounded = SyntheticMarket(specs, seed=7, start=START, cache_limit=100)
+
+    seen = _ticks_and_books(bounded, 1_000)
+
+    assert bounded.cached <= 2 * 2 * 100  # prices and amounts of each symbol
+    assert seen == _ticks_and_books(two_symbols(7), 1_000)
+
+
+def test_the_live_feed_keeps_few_decimals_however_long_it_runs() -> None:
+    feed = build_market_data(Settings(), now=START)  # paced, as the monitor runs it
+    assert isinstance(feed, SyntheticFeed)
+
+    _ticks_and_books(feed.market, 4_000)  # about 40 new amounts a book: 160,000 Decimals
+
+    symbols = len(feed.market.symbols)
+    assert feed.market.cached <= 2 * symbols * LIVE_CACHE_LIMIT
 
 
 def test_a_book_is_built_once_per_tick_and_depth() -> None:

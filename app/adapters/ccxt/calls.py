@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 from ccxt.base import errors as ccxt_errors
 
+from app.adapters.ccxt.key_errors import key_at_fault
 from app.adapters.circuit import BreakerState, CircuitBreaker
 from app.adapters.error_table import ErrorTable, translated
 from app.adapters.retry import RetryPolicy
@@ -54,10 +55,13 @@ def _edge_page(error: Exception) -> bool:
     return body[:1] == "<"
 
 
-def translate(error: Exception) -> port_errors.ExchangeError:
-    """The port's error for a ccxt error, the venue's message kept."""
+def translate(error: Exception, exchange_id: str = "") -> port_errors.ExchangeError:
+    """The port's error for a ccxt error, the venue's message kept; a refusal whose answer names
+    the credential at fault (`key_errors`) is an AuthenticationFailed saying which."""
     otherwise = port_errors.Retryable if no_answer(error) else port_errors.Fatal
-    return translated(error, _ERRORS, otherwise)
+    ours = translated(error, _ERRORS, otherwise)
+    key = key_at_fault(exchange_id, str(error)) if isinstance(ours, port_errors.Fatal) else None
+    return ours if key is None else port_errors.AuthenticationFailed(str(error), key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +86,7 @@ class VenueCalls:
                 self.breaker.record_failure()
             else:
                 self.breaker.record_success()  # the venue answered, even if it refused
-            translated_error = translate(error)
+            translated_error = translate(error, self.name)
             self.errors[type(translated_error).__name__] += 1
             raise translated_error from error
         self.breaker.record_success()

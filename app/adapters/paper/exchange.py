@@ -7,8 +7,9 @@ With a store (`PaperExchange.open`), the venue starts from its saved state and s
 every change (an order placed or cancelled, resting orders filled or triggered by a new book)
 and before answering, what changed: the changed orders and balances and the new fills, one
 transaction of a few rows however long the history (bench.paper measures it). Memory keeps
-the open orders and the last `retention` of closed orders and fills; older ones are pruned
-and read from the store when asked for (by client order id, by id, fills since a time).
+the open orders and the last `retention` of closed orders and fills, at most about
+`history_limit` of each (a busy venue makes thousands a minute); older ones are pruned and read
+from the store when asked for (by client order id, by id, fills since a time).
 Without a store nothing is saved or pruned and the engine runs at full speed.
 One process per venue name: two writers would overwrite each other's rows.
 """
@@ -50,6 +51,7 @@ from app.ports.exchange import Balance, Capabilities, Position
 
 T = TypeVar("T")
 DEFAULT_RETENTION = timedelta(hours=24)  # closed orders and fills kept in memory
+DEFAULT_HISTORY_LIMIT = 5_000  # closed orders kept in memory at most, and as many fills
 PRUNE_EVERY = timedelta(minutes=1)
 
 PAPER_CAPABILITIES = Capabilities(
@@ -84,8 +86,11 @@ class PaperStateStore(Protocol):
     Every method raises `Unavailable` when the store cannot be reached.
     """
 
-    def load(self, name: str, since: datetime | None = None) -> PaperState | None:
-        """Balances, open orders, and closed orders and fills from `since` on (all if None)."""
+    def load(
+        self, name: str, since: datetime | None = None, keep: int | None = None
+    ) -> PaperState | None:
+        """Balances, open orders, and closed orders and fills from `since` on (all if None),
+        at most about the newest `keep` of each (all if None)."""
         ...
 
     def save_changes(self, name: str, changes: PaperChanges) -> None: ...
@@ -112,6 +117,7 @@ class PaperExchange:
         capabilities: Capabilities = PAPER_CAPABILITIES,
         store: PaperStateStore | None = None,
         retention: timedelta = DEFAULT_RETENTION,
+        history_limit: int = DEFAULT_HISTORY_LIMIT,
     ) -> None:
         self.name = venue.name
         self.capabilities = capabilities
@@ -120,6 +126,9 @@ class PaperExchange:
         self._clock = clock
         self._store = store
         self._retention = retention
+        self._history_limit = history_limit
+        # both kinds over the limit, with slack so that a prune forgets a tenth of it at least
+        self._prune_above = 2 * history_limit + history_limit // 10
         self._next_prune: datetime | None = None
         self.book_changes = 0  # how many books filled or triggered a resting order
 
@@ -134,21 +143,23 @@ class PaperExchange:
         balances: Mapping[str, Decimal] | None = None,
         capabilities: Capabilities = PAPER_CAPABILITIES,
         retention: timedelta = DEFAULT_RETENTION,
+        history_limit: int = DEFAULT_HISTORY_LIMIT,
     ) -> PaperExchange:
         """The venue `name` as `store` last saved it (open orders, balances and the last
-        `retention` of history), else a new one with `markets` and `balances` (saved at
+        `retention` of history, its newest `history_limit` closed orders and fills at most),
+        else a new one with `markets` and `balances` (saved at
         once). A restored venue keeps its saved markets.
 
         Raises:
             Unavailable: the store could not be reached.
         """
-        state = store.load(name, clock() - retention)
+        state = store.load(name, clock() - retention, keep=history_limit)
         if state is None:
             venue = PaperVenue(name, markets, balances)
             store.save_changes(name, venue.changes())
         else:
             venue = PaperVenue.restore(state)
-        return cls(venue, books, clock, capabilities, store, retention)
+        return cls(venue, books, clock, capabilities, store, retention, history_limit)
 
     def _save(self, lost: type[ExchangeError]) -> None:
         """Save what changed; a store outage becomes `lost` (the change stands in memory and
@@ -181,8 +192,12 @@ class PaperExchange:
         if self.venue.lists(symbol) and self.venue.on_book(self._books(symbol), now):
             self.book_changes += 1
             self._save(Retryable)
-        if self._store is not None and (self._next_prune is None or now >= self._next_prune):
-            self.venue.prune(now - self._retention)  # the store keeps what memory forgets
+        if self._store is not None and (
+            self._next_prune is None
+            or now >= self._next_prune
+            or self.venue.history_size > self._prune_above
+        ):  # the store keeps what memory forgets
+            self.venue.prune(now - self._retention, keep=self._history_limit)
             self._next_prune = now + PRUNE_EVERY
         return now
 

@@ -140,24 +140,28 @@ class SqlPaperStore:
 
     # --- reading ---------------------------------------------------------------------------
 
-    def load(self, name: str, since: datetime | None = None) -> PaperState | None:
+    def load(
+        self, name: str, since: datetime | None = None, keep: int | None = None
+    ) -> PaperState | None:
         """Venue `name` as last saved, or None when it was never saved: its balances, open
         orders, and the closed orders and fills last changed at or after `since` (everything
-        when None)."""
+        when None), at most about the newest `keep` of each (`history_since` is then the
+        later of `since` and the oldest time kept)."""
         venue_query = select(paper_venues.c.markets, paper_venues.c.next_order_number).where(
             paper_venues.c.name == name
         )
-        orders_query = select(paper_orders).where(paper_orders.c.venue == name)
-        fills_query = select(paper_fills).where(paper_fills.c.venue == name)
-        if since is not None:
-            orders_query = orders_query.where(
-                or_(paper_orders.c.state.in_(_OPEN), paper_orders.c.updated_at >= _to_utc(since))
-            )
-            fills_query = fills_query.where(paper_fills.c.at >= _to_utc(since))
         with self._begin() as conn:
             venue = conn.execute(venue_query).first()
             if venue is None:
                 return None
+            cut = self._cut(conn, name, since, keep)
+            orders_query = select(paper_orders).where(paper_orders.c.venue == name)
+            fills_query = select(paper_fills).where(paper_fills.c.venue == name)
+            if cut is not None:
+                orders_query = orders_query.where(
+                    or_(paper_orders.c.state.in_(_OPEN), paper_orders.c.updated_at >= cut)
+                )
+                fills_query = fills_query.where(paper_fills.c.at >= cut)
             balances = conn.execute(
                 select(paper_balances).where(paper_balances.c.venue == name)
             ).all()
@@ -171,8 +175,32 @@ class SqlPaperStore:
             orders=tuple(sorted((_from_row(PaperOrder, row) for row in orders), key=_order_number)),
             fills=tuple(_from_row(Fill, row) for row in fills),
             next_order_number=venue.next_order_number,
-            history_since=since,
+            history_since=None if cut is None else _from_utc(cut),
         )
+
+    @staticmethod
+    def _cut(
+        conn: Connection, name: str, since: datetime | None, keep: int | None
+    ) -> datetime | None:
+        """The time from which a load keeps closed orders and fills: `since`, or later, so that
+        at most about `keep` of each are kept (the `keep`-th newest's time)."""
+        cuts = [] if since is None else [_to_utc(since)]
+        if keep is not None:
+            newest_closed = (
+                select(paper_orders.c.updated_at)
+                .where(paper_orders.c.venue == name, paper_orders.c.state.not_in(_OPEN))
+                .order_by(paper_orders.c.updated_at.desc())
+            )
+            newest_fills = (
+                select(paper_fills.c.at)
+                .where(paper_fills.c.venue == name)
+                .order_by(paper_fills.c.at.desc())
+            )
+            for query in (newest_closed, newest_fills):
+                found = conn.execute(query.offset(keep - 1).limit(1)).scalar()
+                if found is not None:
+                    cuts.append(_to_utc(_from_utc(found)))
+        return max(cuts, default=None)
 
     def order_by_client_id(self, name: str, client_order_id: str) -> PaperOrder | None:
         """The order of venue `name` with this client order id, however old."""

@@ -89,6 +89,15 @@ ERRORS: dict[str, type[errors.ExchangeError]] = {
     "MARKET_INVALID_SYMBOL": errors.InvalidOrder,
     "MARKET_PARAMETER_ERROR": errors.InvalidOrder,
 }
+# the refusals that name the credential at fault (`AuthenticationFailed.key`)
+KEY_AT_FAULT = {
+    "APIKEY_LOST": "api_key",
+    "INVALIE_APIKEY": "api_key",
+    "INVALID_APIKEY": "api_key",
+    "APIKEY_EXPIRED": "api_key",
+    "SIGNATURE_LOST": "api_secret",
+    "INVALID_SIGNATURE": "api_secret",
+}
 
 
 def signature(secret: str, method: str, path: str, query: str, body: str = "") -> str:
@@ -277,5 +286,7 @@ class PionexHttp:
         if envelope["result"] is True:
             return envelope
         code, message = str(envelope.get("code")), str(envelope.get("message") or "")
-        kind = ERRORS.get(code, errors.Fatal)
-        raise kind(f"Pionex refused {method} {path}: {code} ({message}).")
+        refusal = f"Pionex refused {method} {path}: {code} ({message})."
+        if code in KEY_AT_FAULT:
+            raise errors.AuthenticationFailed(refusal, KEY_AT_FAULT[code])
+        raise ERRORS.get(code, errors.Fatal)(refusal)

@@ -7,7 +7,7 @@ bracket itself, at the version it expects: the store knows what the row holds at
 (`Known`), so it can tell beforehand what the holdings rows and the day's P&L move by. Such a
 flush goes in one transaction, in one round trip: each save an UPDATE guarded by the version and
 the fencing token (an INSERT for a new bracket) that calls `signalgate_refuse_save()` (migration
-0013) when it matches no row, which fails the whole transaction; the holdings rows are moved by
+0014) when it matches no row, which fails the whole transaction; the holdings rows are moved by
 additions in SQL. A save that cannot be foreseen, or a refusal, sends the flush down the careful
 path, which reads the rows and refuses what it must.
 """
@@ -159,7 +159,7 @@ class BracketFlight:
     def declined(self, error: DBAPIError) -> bool:
         """Whether a flush sent in one round trip failed in a way the careful path writes
         anyway, nothing of it written: a save refused by its row, or a database without
-        `signalgate_refuse_save()` (not migrated to 0013 yet: no flush is sent this way again)."""
+        `signalgate_refuse_save()` (not migrated to 0014 yet: no flush is sent this way again)."""
         state = getattr(error.orig, "sqlstate", None)
         if state == _UNDEFINED_FUNCTION and self._enabled:
             self._enabled = False

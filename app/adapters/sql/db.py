@@ -58,13 +58,18 @@ _BUSY_TIMEOUT_S = 30
 _LOCK_POLL_S, _LOCK_POLL_SLOW_S, _LOCK_FAST_S = 0.0001, 0.002, 0.005
 
 
-def make_engine(url: str, *, background_checkpoints: bool = False) -> Engine:
+def make_engine(
+    url: str, *, background_checkpoints: bool = False, pool_size: int = 5, max_overflow: int = 5
+) -> Engine:
     """An engine with sane pool settings; SQLite gets WAL so readers never block the writer.
 
     `background_checkpoints` (long-running processes, SQLite files): a thread copies the WAL back
     into the database file every second, so that no commit has to (a commit that crosses SQLite's
     threshold runs the checkpoint and its fsync itself: 10-15 ms on this machine's disk, where a
-    commit otherwise takes 70 us)."""
+    commit otherwise takes 70 us).
+
+    `pool_size`, `max_overflow` (PostgreSQL): the connections the pool keeps open once opened, and
+    how many more it opens while those are all in use (each closed again when given back)."""
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
@@ -87,8 +92,8 @@ def make_engine(url: str, *, background_checkpoints: bool = False) -> Engine:
         return engine
     engine = create_engine(
         url,
-        pool_size=5,
-        max_overflow=5,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
         connect_args={"connect_timeout": 3},
         json_serializer=_json_text,
     )

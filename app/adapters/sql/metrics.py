@@ -13,7 +13,10 @@ from rq.registry import BaseRegistry
 from rq.serializers import JSONSerializer
 from sqlalchemy import Engine, func, select
 
+from app.adapters.notify.deliveries import outcomes
+from app.adapters.notify.queue import notifications_queue
 from app.adapters.redis import venue_health
+from app.adapters.redis.forwarder_beat import last_beat_sync
 from app.adapters.redis.lease import last_round_sync
 from app.adapters.sql.db import signals, transaction
 from app.adapters.sql.metrics_execution import SqlExecutionMetrics
@@ -26,6 +29,7 @@ from app.ports.errors import Unavailable
 from app.ports.metrics import MetricsSnapshot
 
 _LAST_ROUND = "monitor_last_round_timestamp_seconds"
+_LAST_BEAT = "forwarder_last_beat_timestamp_seconds"
 LATENCY_WINDOW = 200  # finished jobs whose latency is shown: bounded, so a scrape stays cheap
 
 
@@ -45,6 +49,7 @@ class SqlRedisMetrics:
     ) -> None:
         self._engine = engine
         self._queue = Queue(queue_name, connection=client, serializer=JSONSerializer)
+        self._notifications = notifications_queue(client)
         self._latency_window = latency_window
         self._execution = SqlExecutionMetrics(engine)
 
@@ -54,12 +59,14 @@ class SqlRedisMetrics:
         try:
             depth, jobs, latencies = self._rq_figures()
             last_round = last_round_sync(self._queue.connection)
+            last_beat = last_beat_sync(self._queue.connection)
             venues = venue_health.read(self._queue.connection)
+            notifications = int(self._notifications.count), outcomes(self._queue.connection)
         except (RedisError, OSError) as exc:
             raise Unavailable(f"Redis unreachable ({type(exc).__name__})") from exc
         return MetricsSnapshot(
             signals_by_status=by_status,
-            queue_depth={self._queue.name: depth},
+            queue_depth={self._queue.name: depth, self._notifications.name: notifications[0]},
             jobs_by_state=jobs,
             job_latencies_seconds=latencies,
             orders_by_state=execution.orders_by_state,
@@ -70,8 +77,10 @@ class SqlRedisMetrics:
             execution_latencies_seconds=execution.latencies_seconds,
             extra={
                 "orders_in_doubt": {"": float(self._orders_in_doubt())},
-                # absent until a monitor finished a round: no series rather than a 1970 timestamp
+                # absent until a monitor finished a round (a forwarder beat): no series rather
+                # than a 1970 timestamp
                 **({} if last_round is None else {_LAST_ROUND: {"": last_round}}),
+                **({} if last_beat is None else {_LAST_BEAT: {"": last_beat}}),
                 **reconciliation_figures(self._engine),
                 "venue_up:venue": {name: float(h.up) for name, h in venues.items()},
                 "venue_request_errors_total:venue,class": {
@@ -80,6 +89,7 @@ class SqlRedisMetrics:
                     for kind, count in h.errors.items()
                 },
             },
+            counters={"notifications:channel,service,outcome": notifications[1]},
         )
 
     def _orders_in_doubt(self) -> int:

@@ -10,7 +10,16 @@ from decimal import Decimal
 import msgspec
 
 from app.domain.market import Market
-from app.domain.orders import TERMINAL, Leg, OrderKind, OrderState, OrderStatus, Side, transition
+from app.domain.orders import (
+    TERMINAL,
+    Leg,
+    OrderKind,
+    OrderRequest,
+    OrderState,
+    OrderStatus,
+    Side,
+    transition,
+)
 
 _ZERO = Decimal(0)
 
@@ -166,4 +175,28 @@ def reported(order: LegOrder, status: OrderStatus) -> LegOrder:
         average_price=status.average_price,
         fee=status.fee,
         fee_currency=status.fee_currency,
+    )
+
+
+def request_of(bracket: Bracket, order: LegOrder) -> OrderRequest:
+    """What the venue is asked to do for `order` of `bracket`."""
+    return OrderRequest(
+        client_order_id=order.client_order_id,
+        symbol=bracket.symbol,
+        side=order.side,
+        kind=order.kind,
+        amount=order.amount,
+        price=order.price,
+        trigger_price=order.trigger_price,
+        reduce_only=order.reduce_only,
+    )
+
+
+def still_covered(bracket: Bracket, order: LegOrder) -> bool:
+    """Whether another open order of `order`'s leg and target still rests: `order` was to
+    replace it (new first), so its refusal leaves the position as protected as before."""
+    return order.leg in (Leg.STOP_LOSS, Leg.TAKE_PROFIT) and any(
+        o.is_open and o.leg is order.leg and o.index == order.index and o.order_id is not None
+        for o in bracket.orders
+        if o.client_order_id != order.client_order_id
     )

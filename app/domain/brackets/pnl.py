@@ -33,7 +33,7 @@ def realized_pnl(bracket: Bracket) -> Decimal:
     quote asset (or the base asset, valued at the order's price) deducted."""
     entry = bracket.entry_price
     if entry is None:
-        return -_fees(bracket)
+        return -fees_paid(bracket)
     sign = 1 if bracket.side is Side.BUY else -1
     exits = [o for o in bracket.orders if o.leg is not Leg.ENTRY]
     gross = sum(
@@ -45,10 +45,12 @@ def realized_pnl(bracket: Bracket) -> Decimal:
     )
     # what reconciliation took off (`adjusted`, negative) left the position at `adjusted_value`
     gross += bracket.adjusted_value
-    return sign * (gross - entry * (bracket.exited - bracket.adjusted)) - _fees(bracket)
+    return sign * (gross - entry * (bracket.exited - bracket.adjusted)) - fees_paid(bracket)
 
 
-def _fees(bracket: Bracket) -> Decimal:
+def fees_paid(bracket: Bracket) -> Decimal:
+    """What the bracket paid in fees, in its quote asset (a fee taken in the base asset valued at
+    its order's price)."""
     quote, base = bracket.market.quote, bracket.market.base
     total = _ZERO
     for o in bracket.orders:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
+from itertools import islice
 
 import msgspec
 
@@ -228,6 +229,22 @@ class PaperLedger:
             self._saved_next_order_number = 0
 
     # --- pruning ---------------------------------------------------------------------------
+
+    @property
+    def history_size(self) -> int:
+        """Closed orders and fills in memory."""
+        return len(self._closed) + len(self.fills)
+
+    def cut_keeping(self, keep: int) -> datetime | None:
+        """The time before which `prune` leaves at most `keep` closed orders and `keep` fills
+        (more when several share the cut's time); None when there are no more than that."""
+        cuts = []
+        if len(self._closed) > keep:
+            oldest_kept = next(islice(self._closed.values(), len(self._closed) - keep, None))
+            cuts.append(oldest_kept.updated_at)
+        if len(self.fills) > keep:
+            cuts.append(self.fills[len(self.fills) - keep].at)
+        return max(cuts, default=None)
 
     def prune(self, before: datetime) -> int:
         """Forget closed orders last changed, and fills made, before `before`; the count of

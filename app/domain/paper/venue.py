@@ -216,10 +216,17 @@ class PaperVenue:
         """Take back changes a failed save did not keep, so the next `changes()` has them."""
         self._ledger.requeue(changes)
 
-    def prune(self, before: datetime) -> int:
+    @property
+    def history_size(self) -> int:
+        """Closed orders and fills in memory (open orders are not counted)."""
+        return self._ledger.history_size
+
+    def prune(self, before: datetime, keep: int | None = None) -> int:
         """Forget closed orders last changed, and fills made, before `before` (a store keeps
-        them); open orders always stay. Returns how many orders and fills were forgotten."""
-        return self._ledger.prune(before)
+        them), and, with `keep`, all but about the newest `keep` of each; open orders always
+        stay. Returns how many orders and fills were forgotten."""
+        cut = None if keep is None else self._ledger.cut_keeping(keep)
+        return self._ledger.prune(before if cut is None else max(before, cut))
 
     def _status(self, order: PaperOrder) -> OrderStatus:
         filled = order.filled

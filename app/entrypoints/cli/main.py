@@ -91,8 +91,13 @@ def cmd_forward(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """The web process: Litestar under uvicorn ($WEB_CONCURRENCY processes on $PORT), plus one
-    forwarder process, so that SQL writes and RQ enqueues stay off the request path."""
+    """The web process: Litestar under uvicorn ($WEB_CONCURRENCY processes on $PORT).
+
+    Run alone, it starts one forwarder as its child (which dies with it), so that a deployment of
+    one process still forwards alerts. The Procfile says `--no-forwarder`: its `forwarder`
+    process is one of its own, which the platform restarts when it dies, and scaling `web` adds
+    no forwarder. Left out by mistake, a forwarder costs nothing but an idle process (they share
+    the inbox); missing, accepted alerts would wait unseen."""
     settings = start("serve", needs_redis=True)
     forwarder = None
     if not args.no_forwarder:
@@ -180,22 +185,39 @@ def _show_outcome(base: str, signal_id: str) -> None:
     )
 
 
+# The Procfile's long-running processes and their `signalgate` commands: `signalgate run` starts
+# each once (tests/unit/test_deploy_files.py keeps the two in step).
+PROCFILE = {
+    "web": "serve --no-forwarder",
+    "forwarder": "forward",
+    "worker": "worker",
+    "monitor": "monitor",
+    "strategy": "strategy",
+    "notifier": "notifier",
+}
+
+
 def cmd_run(_: argparse.Namespace) -> int:
-    """A whole local run: Redis (embedded if needed), migrations, the Procfile processes."""
+    """A whole local run: Redis (embedded if needed), migrations, the Procfile processes; the
+    settings from the environment and from `.env` (the environment wins)."""
     from honcho.manager import Manager  # noqa: PLC0415
 
-    settings = start("run")
+    from app.config.env_file import ENV_FILE, with_env_file  # noqa: PLC0415
+
+    env, taken = with_env_file(ENV_FILE)
+    settings = start("run", environ=env)
+    if taken:  # names only: values may be secrets
+        print(f"signalgate: from {ENV_FILE}: {', '.join(taken)}")
     from app.bootstrap.local import migrate, resolve_redis  # noqa: PLC0415
 
     redis_url, embedded, said = resolve_redis(settings)
     if said:
         print(f"signalgate: {said}")
     migrate(settings)
-    env = {**os.environ, "REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1"}
+    env |= {"REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1"}
     env.setdefault("STRATEGIES", "momentum,mean_reversion")  # the demo trades on its own too
     manager = Manager()
-    for name in ("web", "worker", "monitor", "strategy"):
-        command = "serve" if name == "web" else name
+    for name, command in PROCFILE.items():
         manager.add_process(name, f"{sys.executable} -m app.entrypoints.cli {command}", env=env)
     threading.Thread(
         target=_show_sample, args=(settings.port, settings.webhook_secret), daemon=True
@@ -217,10 +239,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="the web process (binds $PORT)")
     serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server binds all interfaces
     serve.add_argument(
-        "--no-forwarder", action="store_true", help="run `signalgate forward` elsewhere instead"
+        "--no-forwarder",
+        action="store_true",
+        help="start no forwarder child: `signalgate forward` runs as a process of its own "
+        "(the Procfile's forwarder)",
     )
     serve.set_defaults(func=cmd_serve)
-    forward = commands.add_parser("forward", help="the inbox forwarder alone (serve runs one)")
+    forward = commands.add_parser(
+        "forward", help="the inbox forwarder (the Procfile's forwarder; serve alone runs one)"
+    )
     forward.add_argument("--exit-with-parent", type=int, metavar="PID", help=argparse.SUPPRESS)
     forward.set_defaults(func=cmd_forward)
     commands.add_parser("migrate", help="alembic upgrade head").set_defaults(func=cmd_migrate)
@@ -229,6 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     dashboard.add_argument("--host", default="127.0.0.1", help="bind address (default: local only)")
     dashboard.set_defaults(func=cmd_dashboard)
     from app.entrypoints.cli.backtest import add_backtest_commands  # noqa: PLC0415
+    from app.entrypoints.cli.connections import add_connections_commands  # noqa: PLC0415
     from app.entrypoints.cli.orders import add_orders_commands  # noqa: PLC0415
     from app.entrypoints.cli.send import add_send_command  # noqa: PLC0415
     from app.entrypoints.cli.trading import add_execution_commands  # noqa: PLC0415
@@ -239,6 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_backtest_commands(commands)
     add_orders_commands(commands)
     add_venues_commands(commands)
+    add_connections_commands(commands)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

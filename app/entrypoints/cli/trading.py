@@ -1,9 +1,11 @@
-"""`signalgate worker | monitor | strategy | halt | resume | reduce-only`: the trading commands."""
+"""`signalgate worker | monitor | strategy | notifier | halt | resume | reduce-only`: the trading
+commands."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -72,6 +74,29 @@ def cmd_strategy(_: argparse.Namespace) -> int:
     return 0
 
 
+async def _idle(stop: asyncio.Event) -> None:
+    await stop.wait()
+
+
+def cmd_notifier(args: argparse.Namespace) -> int:
+    settings = start("notifier", needs_redis=True)
+    if not settings.notify.enabled:  # idle rather than exit: honcho and Heroku would restart it
+        logging.getLogger("signalgate.notifier").info(
+            "notifier: NOTIFY_URLS names no channel; idle"
+        )
+        if not args.burst:
+            _until_stopped(settings, _idle)
+        return 0
+    from app.bootstrap.notifier import ChannelError, run_notifier  # noqa: PLC0415 - apprise
+
+    try:
+        run_notifier(settings, burst=args.burst)
+    except ChannelError as error:
+        print(f"signalgate: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _switch(state: TradingState) -> Any:
     def command(args: argparse.Namespace) -> int:
         from app.bootstrap.admin import set_trading_state  # noqa: PLC0415
@@ -93,6 +118,9 @@ def add_execution_commands(commands: Any) -> None:
     commands.add_parser(
         "strategy", help="the strategy process: the enabled strategies, through the intake"
     ).set_defaults(func=cmd_strategy)
+    notifier = commands.add_parser("notifier", help="the notifier process: sends notifications")
+    notifier.add_argument("--burst", action="store_true", help="stop when the queue is empty")
+    notifier.set_defaults(func=cmd_notifier)
     for name, state, what in (
         ("halt", TradingState.HALTED, "the kill switch: deny every signal"),
         ("reduce-only", TradingState.REDUCING, "deny entries, allow exits"),

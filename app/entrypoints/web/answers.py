@@ -24,6 +24,7 @@ ErrorStatus = Literal[
     "forbidden",
     "not_found",
     "method_not_allowed",
+    "conflict",
     "too_large",
     "invalid",
     "rate_limited",
@@ -38,7 +39,7 @@ class ErrorAnswer(msgspec.Struct):
     status: ErrorStatus
     signal_id: None
     reason: str
-    field: str | None = None  # the webhook's 422: the alert field at fault
+    field: str | None = None  # a 422: the alert's or the body's field at fault
 
 
 class AlertQueued(msgspec.Struct):
@@ -65,7 +66,8 @@ class Readiness(msgspec.Struct):
     """`/ready`: 200 when every check is "ok", else 503 with the same body."""
 
     status: Literal["ready", "not ready"]
-    checks: dict[str, str]  # redis, database, monitor...: "ok", or what is wrong
+    checks: dict[str, str]  # redis, database: "ok", or what is wrong
+    processes: dict[str, str]  # forwarder, monitor: their heartbeats; shown, not deciding
     venues: dict[str, CircuitState]  # shown, not deciding the status
 
 
@@ -78,7 +80,9 @@ _WHY = {
     401: "no API token, or a wrong one: send Authorization: Bearer <API_TOKEN>",
     403: "not allowed: the admin API while API_TOKEN is unset",
     404: "no such resource",
+    409: "the request conflicts with the resource as it is",
     413: "the body is larger than 64 KiB",
+    422: "invalid: a field is wrong; field names it",
     503: "a dependency is unreachable now; try again",
 }
 
@@ -128,18 +132,35 @@ _STATUS_NAMES: dict[int, ErrorStatus] = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    409: "conflict",
     413: "too_large",
+    422: "invalid",
     429: "rate_limited",
     503: "unavailable",
 }
 _json = msgspec.json.Encoder()
 
 
+class InvalidField(HTTPException):
+    """422: a body field is wrong; `field` names it."""
+
+    status_code = 422
+
+    def __init__(self, detail: str, field: str | None) -> None:
+        super().__init__(detail=detail)
+        self.field = field
+
+
 def error_response(
-    code: int, status: ErrorStatus, reason: str, headers: dict[str, str] | None = None
+    code: int,
+    status: ErrorStatus,
+    reason: str,
+    headers: dict[str, str] | None = None,
+    field: str | None = None,
 ) -> Response[bytes]:
     """An error body, for the exception handlers (which must return a `Response`)."""
-    body = _json.encode({"status": status, "signal_id": None, "reason": reason})
+    answer = {"status": status, "signal_id": None, "reason": reason}
+    body = _json.encode(answer if field is None else answer | {"field": field})
     return Response(body, status_code=code, media_type="application/json", headers=headers)
 
 
@@ -159,7 +180,8 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
             f"{e.get('key')}: {e.get('message')}" for e in (exc.extra or []) if isinstance(e, dict)
         )
     status = _STATUS_NAMES.get(code, "error")
-    return error_response(code, status, str(reason), dict(exc.headers or {}) or None)
+    field = exc.field if isinstance(exc, InvalidField) else None
+    return error_response(code, status, str(reason), dict(exc.headers or {}) or None, field)
 
 
 def unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:

@@ -15,6 +15,7 @@ from app.bootstrap.logs import configure_logging
 from app.bootstrap.web import Services, build_services
 from app.config.settings import MAX_BODY_BYTES, load_settings
 from app.entrypoints.web.answers import COMPONENTS, http_error, unexpected
+from app.entrypoints.web.connections import CONNECTION_ROUTES
 from app.entrypoints.web.execution import EXECUTION_ROUTES
 from app.entrypoints.web.lean import MsgspecLitestar
 from app.entrypoints.web.ops import OPS_ROUTES
@@ -68,6 +69,7 @@ def create_app(services: Services | None = None, *, run_forwarder: bool = True) 
             *OPS_ROUTES,
             *EXECUTION_ROUTES,
             *RECONCILIATION_ROUTES,
+            *CONNECTION_ROUTES,
         ],
         lifespan=[lifespan],
         exception_handlers={HTTPException: http_error, Exception: unexpected},

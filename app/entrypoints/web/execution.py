@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -163,8 +163,7 @@ async def _switch(request: Request[Any, Any, Any], state: TradingState) -> Tradi
             reason = msgspec.json.decode(raw, type=SwitchBody).reason or reason
         except msgspec.DecodeError:
             reason = raw.decode(errors="replace")[:500]
-    store = services_of(request).execution
-    await asyncio.to_thread(store.set_trading_state, state, datetime.now(UTC), reason)
+    await asyncio.to_thread(services_of(request).switch_trading, state, reason)
     return TradingStateView(state.value, reason)
 
 

@@ -21,7 +21,7 @@ from litestar.exceptions import HTTPException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.response.base import ASGIResponse
 from prometheus_client.exposition import generate_latest
-from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from app.entrypoints.web.answers import READ_ACCESS, CircuitState, Health, Readiness, errors
 from app.entrypoints.web.connection import services_of
@@ -158,6 +158,9 @@ class SnapshotCollector:
         for key, values in sorted(snapshot.extra.items()):
             name, _, label = key.partition(":")
             yield _gauge(f"signalgate_{name}", f"signalgate {name}.", label or None, values)
+        for key, values in sorted(snapshot.counters.items()):
+            name, _, label = key.partition(":")
+            yield _counter(f"signalgate_{name}", _COUNTERS.get(name, name), label, values)
 
 
 def _gauge(name: str, doc: str, label: str | None, values: dict[str, Any]) -> GaugeMetricFamily:
@@ -167,6 +170,20 @@ def _gauge(name: str, doc: str, label: str | None, values: dict[str, Any]) -> Ga
     family = GaugeMetricFamily(name, doc, labels=labels)
     for key, value in sorted(values.items()):
         family.add_metric(key.split(",", len(labels) - 1), float(value))
+    return family
+
+
+_COUNTERS = {
+    "notifications": "Notifications by channel (its index in NOTIFY_URLS), service and outcome:"
+    " sent, retried, failed (given up), deferred (waits for its turn), dropped.",
+}
+
+
+def _counter(name: str, doc: str, label: str, values: dict[str, float]) -> CounterMetricFamily:
+    labels = label.split(",")
+    family = CounterMetricFamily(name, doc, labels=labels)
+    for key, value in sorted(values.items()):
+        family.add_metric(key.split(",", len(labels) - 1), value)
     return family
 
 
@@ -253,18 +270,22 @@ async def health() -> Health:
 
 @get(
     "/ready",
-    summary="Redis and the database are reachable, and the monitor finishes rounds",
+    summary="Redis and the database are reachable; the forwarder's and monitor's heartbeats",
     responses={503: ResponseSpec(Readiness, description="not ready: checks say which")},
 )
 async def ready(request: Request[Any, Any, Any]) -> Response[Readiness]:
-    """`checks` decide the status; `venues` shows each venue's circuit state (closed, open,
-    half_open, or unknown before a worker or the monitor used it) without deciding it."""
+    """`checks` (Redis, the database) decide the status. `processes` shows whether a forwarder
+    and the monitor beat lately, and `venues` each venue's circuit state (closed, open,
+    half_open, or unknown before a worker or the monitor used it); neither decides it: this
+    process keeps taking alerts, which wait in the Redis inbox."""
     services = services_of(request)
     checks = await services.readiness()
     ok = all(v == "ok" for v in checks.values())
+    processes = await services.processes()
     venues = cast("dict[str, CircuitState]", await services.venue_states())
     return Response(
-        Readiness("ready" if ok else "not ready", checks, venues), status_code=200 if ok else 503
+        Readiness("ready" if ok else "not ready", checks, processes, venues),
+        status_code=200 if ok else 503,
     )
 
 

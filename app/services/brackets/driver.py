@@ -16,16 +16,27 @@ from decimal import Decimal
 
 import msgspec
 
-from app.domain.brackets.bracket import FINAL, Bracket, BracketState, LegOrder, reported, with_order
+from app.domain.brackets import notices
+from app.domain.brackets.bracket import (
+    FINAL,
+    Bracket,
+    BracketState,
+    LegOrder,
+    reported,
+    request_of,
+    still_covered,
+    with_order,
+)
 from app.domain.brackets.planner import Action, Cancel, Place, Settle, plan, trailed
 from app.domain.brackets.pnl import settled
 from app.domain.execution_policy import ExecutionPolicy
 from app.domain.market import OrderBook
-from app.domain.orders import IllegalTransition, Leg, OrderRequest, OrderState, OrderStatus
+from app.domain.orders import IllegalTransition, Leg, OrderState, OrderStatus
 from app.domain.targets import TrailingRules
 from app.ports.errors import ExchangeError, Fatal, OrderNotFound, OutcomeUnknown, Retryable
 from app.ports.exchange import Exchange
 from app.ports.execution import ExecutionStore, LineageStep
+from app.ports.notifications import NoNotifier, Notifier
 from app.services.brackets.doubt import doubt_detail
 from app.services.brackets.exits import exit_side, watched
 from app.services.brackets.misses import Misses, refuse_lapsed
@@ -33,19 +44,6 @@ from app.services.brackets.misses import Misses, refuse_lapsed
 log = logging.getLogger("signalgate.brackets")
 
 MAX_STEPS = 12  # plan/apply rounds per drive; a healthy bracket needs two or three
-
-
-def request_of(bracket: Bracket, order: LegOrder) -> OrderRequest:
-    return OrderRequest(
-        client_order_id=order.client_order_id,
-        symbol=bracket.symbol,
-        side=order.side,
-        kind=order.kind,
-        amount=order.amount,
-        price=order.price,
-        trigger_price=order.trigger_price,
-        reduce_only=order.reduce_only,
-    )
 
 
 @dataclass(eq=False)
@@ -59,15 +57,19 @@ class BracketDriver:
     _doubted: set[str] = field(default_factory=set, init=False)
     # the first miss this process saw of each unconfirmed order, on venues whose requests expire
     misses: Misses = field(default_factory=Misses)
+    notifier: Notifier = field(default_factory=NoNotifier)  # closes and incidents, told
 
     @classmethod
     def for_policy(
-        cls, store: ExecutionStore, clock: Callable[[], datetime], policy: ExecutionPolicy
+        cls,
+        store: ExecutionStore,
+        clock: Callable[[], datetime],
+        policy: ExecutionPolicy,
+        notifier: Notifier | None = None,
     ) -> BracketDriver:
         """A driver that follows the execution policy's choices."""
-        return cls(
-            store, clock, close_unprotected=policy.close_unprotected, trailing=policy.trailing
-        )
+        return cls(store, clock, close_unprotected=policy.close_unprotected,
+                   trailing=policy.trailing, notifier=notifier or NoNotifier())  # fmt: skip
 
     def _save(self, bracket: Bracket) -> Bracket:
         self.store.save_bracket(bracket, self.clock())
@@ -261,6 +263,7 @@ class BracketDriver:
             self._doubted.add(cid)
             self._lineage(bracket, "in_doubt", doubt_detail(bracket, order, venue.name),
                           client_order_id=cid)  # fmt: skip
+            self.notifier.notify(notices.in_doubt(bracket, order))
         if order.state is OrderState.UNKNOWN:
             return bracket
         unknown = msgspec.structs.replace(order, state=OrderState.UNKNOWN)
@@ -317,7 +320,9 @@ class BracketDriver:
                 self._lineage(done, str(state), f"bracket {state}, realized P&L "
                               f"{done.realized_pnl.normalize():f} {done.market.quote}",
                               realized_pnl=str(done.realized_pnl))  # fmt: skip
-                return self._save(done), True
+                if (saved := self._save(done)).state is BracketState.CLOSED:
+                    self.notifier.notify(notices.closed(saved))
+                return saved, True
         raise AssertionError(f"unknown action {action!r}")
 
     async def _place(self, bracket: Bracket, venue: Exchange, order: LegOrder) -> Bracket:
@@ -334,7 +339,7 @@ class BracketDriver:
             self._lineage(bracket, "order_refused", f"{venue.name} refused {order.leg}"
                           f" {order.client_order_id}: {error}",
                           client_order_id=order.client_order_id)  # fmt: skip
-            if _still_covered(bracket, order):  # a new-first replacement: the old leg rests
+            if still_covered(bracket, order):  # a new-first replacement: the old leg rests
                 bracket = msgspec.structs.replace(bracket, cancel_first=True)
                 self._lineage(bracket, "replace", f"{order.leg} replaced old-first from now on:"
                               f" {venue.name} refused the new one while the old one"
@@ -354,6 +359,7 @@ class BracketDriver:
                   bracket.symbol, bracket.venue, why)  # fmt: skip
         policy = "closing the position" if self.close_unprotected else "left as it is"
         self._lineage(bracket, "unprotected", f"{why}; {policy}")
+        self.notifier.notify(notices.unprotected(bracket, why, closing=self.close_unprotected))
         return msgspec.structs.replace(
             bracket,
             state=BracketState.UNPROTECTED,
@@ -387,13 +393,3 @@ class BracketDriver:
         if bracket.state is BracketState.OPENING and bracket.position > 0:
             return self._save(msgspec.structs.replace(bracket, state=BracketState.OPEN))
         return bracket
-
-
-def _still_covered(bracket: Bracket, order: LegOrder) -> bool:
-    """Whether another open order of `order`'s leg and target still rests: `order` was to
-    replace it (new first), so its refusal leaves the position as protected as before."""
-    return order.leg in (Leg.STOP_LOSS, Leg.TAKE_PROFIT) and any(
-        o.is_open and o.leg is order.leg and o.index == order.index and o.order_id is not None
-        for o in bracket.orders
-        if o.client_order_id != order.client_order_id
-    )

@@ -17,9 +17,10 @@ import msgspec
 from app.domain.brackets.bracket import Bracket
 from app.domain.execution_policy import ExecutionPolicy
 from app.domain.market import Market
+from app.domain.notifications import Reason, SignalDenied
 from app.domain.orders import Side
 from app.domain.reservations import Reserved
-from app.domain.risk_values import AccountSnapshot, RiskLimits
+from app.domain.risk_values import AccountSnapshot, CheckResult, RiskLimits
 from app.domain.routing import VenueQuote
 from app.domain.signals import Signal, SignalStatus, execution_delay
 from app.domain.sizing import SizingPolicy
@@ -33,6 +34,7 @@ from app.ports.execution import (
     PendingSignal,
     SignalState,
 )
+from app.ports.notifications import NoNotifier, Notifier
 from app.ports.reconciliation import EntryHolds
 from app.ports.reservations import LocalReservations, Reservations
 from app.services.brackets.doubt import entry_denial
@@ -64,6 +66,7 @@ class ExecutionContext:
     holds: EntryHolds | None = None  # entries held back by a drift (DRIFT_POLICY=reduce_only)
     reservations: Reservations = field(default_factory=LocalReservations)
     leverage: Leverages = field(default_factory=Leverages)
+    notifier: Notifier = field(default_factory=NoNotifier)  # entries and denials, told
     # the statuses this process gave signals, until the job that ran them reads them
     # (`Executor.execute_many`): no read of what it already knows
     outcomes: dict[str, SignalStatus] = field(default_factory=dict)
@@ -94,6 +97,17 @@ class ExecutionContext:
         if left := [i for i in signal_ids if i not in done]:
             done.update(self.store.states(left))
         return done
+
+    def deny(
+        self, pending: PendingSignal, detail: str, checks: Sequence[CheckResult] | None = None
+    ) -> None:
+        """Record the signal denied (`checks`: the risk gate's, on its lineage) and tell."""
+        data = {} if checks is None else {"checks": msgspec.to_builtins(list(checks))}
+        self.record(pending.id, "decision", detail, SignalStatus.DENIED, **data)
+        failed = [Reason(c.name, c.detail) for c in checks or () if not c.passed]
+        signal = pending.signal
+        reasons = tuple(failed) or (Reason("decision", detail),)
+        self.notifier.notify(SignalDenied(pending.id, signal.symbol, signal.action.value, reasons))
 
     def expired(self, entries: Sequence[PendingSignal]) -> bool:
         """Record `expired` on entries (one signal, or a unit's legs) whose oldest was received

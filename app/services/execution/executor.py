@@ -17,6 +17,7 @@ from decimal import Decimal
 
 import msgspec
 
+from app.domain.brackets import notices
 from app.domain.brackets.bracket import FINAL, Bracket, BracketState, reported, with_order
 from app.domain.execution_policy import ExecutionPolicy
 from app.domain.market import MarketKind
@@ -30,6 +31,7 @@ from app.domain.targets import Targets
 from app.ports.errors import Fatal, OutcomeUnknown, Retryable
 from app.ports.exchange import Exchange
 from app.ports.execution import Busy, ExecutionStore, KeyLocks, PendingSignal, lock_key
+from app.ports.notifications import NoNotifier, Notifier
 from app.ports.reconciliation import HOLD_CHECK, EntryHolds, held_back
 from app.ports.reservations import LocalReservations, Reservations
 from app.services.brackets.doubt import CHECK as DOUBT
@@ -73,16 +75,18 @@ class Executor:
         holds: EntryHolds | None = None,
         reservations: Reservations | None = None,
         leverages: Mapping[str, Decimal] | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         """`in_process`: every venue answers in this process (a backtest), so reads are made
         one after the other, without tasks to overlap their round trips. `holds`: symbols whose
         entries a drift holds back. `reservations`: the approved entries of every worker (one
-        process: its own). `leverages`: each swap venue's default leverage (else 1)."""
-        policy = policy or ExecutionPolicy()
-        self.driver = BracketDriver.for_policy(store, clock, policy)
+        process: its own). `leverages`: each swap venue's default leverage (else 1).
+        `notifier`: told of entries, denials, closes and incidents."""
+        policy, notifier = policy or ExecutionPolicy(), notifier or NoNotifier()
+        self.driver = BracketDriver.for_policy(store, clock, policy, notifier)
         self._ctx = ExecutionContext(
             store, venues, modes, clock, locks, limits, sizing, policy, self.driver, in_process,
-            holds, reservations or LocalReservations(), Leverages(leverages or {}),
+            holds, reservations or LocalReservations(), Leverages(leverages or {}), notifier,
         )  # fmt: skip
         self._gate = EntryGate(self._ctx)
         self._store, self._venues, self._now = store, venues, clock
@@ -174,8 +178,7 @@ class Executor:
     async def _close_signal(self, pending: PendingSignal) -> None:
         signal = pending.signal
         if self._store.trading_state() is TradingState.HALTED:
-            self._record(pending.id, "decision", "trading is halted: nothing is placed",
-                         SignalStatus.DENIED)  # fmt: skip
+            self._ctx.deny(pending, "trading is halted: nothing is placed")
             return
         side = side_of(signal.position_side)
         closed = await self._close_all(pending, side)
@@ -200,8 +203,8 @@ class Executor:
         elif (side := side_of(signal.position_side)) is not None:
             new_side = side
         else:
-            self._record(pending.id, "decision", f"no open {signal.symbol} position to reverse"
-                         " and the alert names no side", SignalStatus.DENIED)  # fmt: skip
+            self._ctx.deny(pending, f"no open {signal.symbol} position to reverse and the alert"
+                           " names no side")  # fmt: skip
             return
         if not await self._flatten_first(pending, new_side.opposite):
             return
@@ -213,8 +216,7 @@ class Executor:
         if state is not TradingState.HALTED:
             return False
         detail = "trading is halted: nothing is placed, the open position stays as it is"
-        self._record(pending.id, "decision", f"denied: {detail}", SignalStatus.DENIED,
-                     checks=[_to_json(CheckResult("trading_state", False, detail))])  # fmt: skip
+        self._ctx.deny(pending, f"denied: {detail}", [CheckResult("trading_state", False, detail)])
         return True
 
     async def _flatten_first(self, pending: PendingSignal, side: Side) -> bool:
@@ -236,17 +238,14 @@ class Executor:
         signal, limits, sizing = pending.signal, self._ctx.limits, self._ctx.sizing
         account, views = await self._ctx.account_and_quotes(signal.account, signal.symbol)
         if doubt := self._ctx.doubt(signal, account):  # a second entry could double it
-            result = _to_json(CheckResult(HOLD_CHECK if held_back(doubt) else DOUBT, False, doubt))
-            self._record(pending.id, "decision", doubt, SignalStatus.DENIED, checks=[result])
+            result = CheckResult(HOLD_CHECK if held_back(doubt) else DOUBT, False, doubt)
+            self._ctx.deny(pending, doubt, [result])
             return None
         if not checked_policy:
             verdict = policy_verdict(self._ctx.policy.entry_policy, signal.symbol, side,
                                      account.holdings)  # fmt: skip
             if isinstance(verdict, str):
-                check_result = _to_json(CheckResult("entry_policy", False, verdict))
-                self._record(
-                    pending.id, "decision", verdict, SignalStatus.DENIED, checks=[check_result]
-                )
+                self._ctx.deny(pending, verdict, [CheckResult("entry_policy", False, verdict)])
                 return None
             if verdict:
                 if self._denied_halted(pending, account.trading_state):
@@ -326,9 +325,7 @@ class Executor:
         return venue if venue in self._venues else None
 
     def _deny(self, pending: PendingSignal, denial: Denial) -> None:
-        reasons = denial.reasons
-        self._record(pending.id, "decision", "denied: " + "; ".join(reasons), SignalStatus.DENIED,
-                     checks=_to_json(denial.checks))  # fmt: skip
+        self._ctx.deny(pending, "denied: " + "; ".join(denial.reasons), denial.checks)
 
     async def _open(
         self,
@@ -393,5 +390,6 @@ class Executor:
             bracket = await self.driver.drive(bracket, venue, book=book)
             self._record(pending.id, "bracket", f"bracket {bracket.state} on {candidate.venue}",
                          SignalStatus.EXECUTED, state=str(bracket.state))  # fmt: skip
+            self._ctx.notifier.notify(notices.executed(bracket))
             return
         self._record(pending.id, "order", "every venue refused the entry", SignalStatus.FAILED)

@@ -88,7 +88,7 @@ class UnitExecutor:
     def _deny_all(self, waiting: Sequence[PendingSignal], reasons: list[str]) -> None:
         detail = "unit denied, no leg placed: " + "; ".join(reasons)
         for pending in waiting:
-            self._record(pending.id, "decision", detail, SignalStatus.DENIED)
+            self._ctx.deny(pending, detail)
 
     # --- placing and unwinding ----------------------------------------------------------------
 

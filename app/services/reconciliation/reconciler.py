@@ -20,6 +20,7 @@ import msgspec
 
 from app.domain.brackets.bracket import Bracket
 from app.domain.market import Market
+from app.domain.notifications import Drift
 from app.domain.orders import OrderStatus, Side
 from app.domain.reconciliation import (
     Comparison,
@@ -33,6 +34,7 @@ from app.domain.risk_values import TradingState
 from app.ports.errors import ExchangeError, StaleBracket, Unavailable
 from app.ports.exchange import Exchange
 from app.ports.execution import ExecutionStore, KeyLocks
+from app.ports.notifications import NoNotifier, Notifier
 from app.ports.reconciliation import KeyState, ReconciliationStore, VenueRun
 from app.services.brackets.driver import BracketDriver
 from app.services.reconciliation.book import (
@@ -44,6 +46,7 @@ from app.services.reconciliation.book import (
 )
 from app.services.reconciliation.drift import Compare, DriftSettler, Recompare, Settled
 from app.services.reconciliation.orphans import cancel_orphans, orphans
+from app.services.trading import switch_trading
 
 log = logging.getLogger("signalgate.reconciliation")
 _ZERO = Decimal(0)
@@ -72,6 +75,7 @@ class Reconciler:
     interval_seconds: float = 30.0
     active: Callable[[], bool] = _always
     on_adjusted: Callable[[str], None] = _ignore  # a bracket changed: the monitor tries it now
+    notifier: Notifier = field(default_factory=NoNotifier)  # drift incidents, told
     failed_runs: int = field(default=0, init=False)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -283,6 +287,7 @@ class Reconciler:
         self, venue: str, note: str, settled: Settled | None, policy: DriftPolicy, now: datetime
     ) -> None:
         log.error("DRIFT on %s: %s (DRIFT_POLICY=%s)", venue, note, policy)
+        self.notifier.notify(Drift(venue, note, policy.value, now))
         if settled is not None:
             for bracket in settled.involved:
                 if bracket.id in settled.adjusted:
@@ -291,5 +296,5 @@ class Reconciler:
                     self.driver.incident(bracket, "drift", note)
         if policy is DriftPolicy.HALT and self.store.trading_state() is not TradingState.HALTED:
             reason = f"drift on {venue}: {note}"
-            self.store.set_trading_state(TradingState.HALTED, now, reason)
+            switch_trading(self.store, self.notifier, TradingState.HALTED, now, reason)
             log.error("trading HALTED by DRIFT_POLICY=halt: %s", reason)

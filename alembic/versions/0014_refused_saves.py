@@ -2,8 +2,8 @@
 written in one round trip (app/adapters/sql/bracket_flight.py) calls it when its compare-and-swap
 matched no row, so that the whole transaction fails instead of committing the rest
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-06 11:00:00.000000
 
 """
@@ -12,8 +12,8 @@ from typing import Sequence, Union
 from alembic import op
 
 
-revision: str = '0013'
-down_revision: Union[str, None] = '0012'
+revision: str = '0014'
+down_revision: Union[str, None] = '0013'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

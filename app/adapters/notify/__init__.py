@@ -1,0 +1,1 @@
+"""Notifications: apprise channels, and the RQ jobs that carry events to them."""

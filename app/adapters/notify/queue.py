@@ -1,0 +1,184 @@
+"""Events onto the `notifications` RQ queue, off the caller's path.
+
+`RqNotifier.notify` only puts the event in a bounded in-process queue and returns: a thread of
+its own enqueues the jobs (`workers.jobs.send_notification(channel, event)`, one per channel
+that hears the event, with RQ's `Retry` and a deterministic job id per channel and event, so
+that an event seen twice is sent once). Redis slow or down therefore never slows or fails a
+trade: what cannot be queued is logged and dropped. `close` (at a process's end) queues what is
+still waiting, for a few seconds at most.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+import redis
+from redis.exceptions import RedisError
+from rq import Queue, Retry
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from app.domain.notifications import Event, Routes, event_key, kind_of
+
+log = logging.getLogger("signalgate.notify")
+
+NOTIFICATIONS_QUEUE = "notifications"
+SEND = "workers.jobs.send_notification"
+SUMMARY = "workers.jobs.send_daily_summary"
+RETRY_INTERVALS = (10, 30, 120, 300, 900)  # seconds before each retry of a failed send
+JOB_TIMEOUT = 90  # one send takes at most apprise's 30 s budget
+BATCH = 100
+CAPACITY = 1000  # events waiting for the thread at most; more are dropped (said so)
+
+_Item = tuple[int, str, dict[str, Any]]  # channel, event key, event
+
+
+def job_id(channel: int, key: str) -> str:
+    return f"notify-{channel}-{key}"
+
+
+def _retry(intervals: Sequence[int]) -> Retry | None:
+    return Retry(max=len(intervals), interval=list(intervals)) if intervals else None
+
+
+def notifications_queue(client: redis.Redis, name: str = NOTIFICATIONS_QUEUE) -> Queue:
+    return Queue(name, connection=client, serializer=JSONSerializer)
+
+
+class RqNotifier:
+    """`Notifier` onto the RQ queue, through a thread (see the module's docstring)."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        routes: Routes,
+        *,
+        queue_name: str = NOTIFICATIONS_QUEUE,
+        retry_intervals: Sequence[int] = RETRY_INTERVALS,
+        capacity: int = CAPACITY,
+    ) -> None:
+        self.queue = notifications_queue(client, queue_name)
+        self._routes = routes
+        self._retry = tuple(retry_intervals)
+        self._waiting: queue.Queue[_Item | None] = queue.Queue(capacity)
+        self._thread: threading.Thread | None = None
+        self._started = threading.Lock()
+
+    def notify(self, event: Event) -> None:
+        channels = self._routes.to(kind_of(event))
+        if not channels:
+            return
+        key, data = event_key(event), msgspec.to_builtins(event)
+        for channel in channels:
+            try:
+                self._waiting.put_nowait((channel, key, data))
+            except queue.Full:
+                log.warning("notification %s for channel %d dropped: %d are waiting to be"
+                            " queued (is Redis reachable?)", key, channel,
+                            self._waiting.maxsize)  # fmt: skip
+        self._start()
+
+    def _start(self) -> None:
+        with self._started:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="notify", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            first = self._waiting.get()
+            batch = [first]
+            while len(batch) < BATCH:
+                try:
+                    batch.append(self._waiting.get_nowait())
+                except queue.Empty:
+                    break
+            items = [item for item in batch if item is not None]
+            if items:
+                self.enqueue(items)
+            for _ in batch:
+                self._waiting.task_done()
+            if len(items) < len(batch):  # closed
+                return
+
+    def enqueue(self, items: Sequence[_Item]) -> None:
+        """Queue a job per item not queued yet (blocking; failures logged, never raised)."""
+        jobs = {job_id(channel, key): (channel, key, data) for channel, key, data in items}
+        try:
+            pipe = self.queue.connection.pipeline(transaction=False)
+            for name in jobs:
+                pipe.exists(Job.key_for(name))
+            found = pipe.execute()
+            self.queue.enqueue_many(
+                [
+                    Queue.prepare_data(
+                        SEND,
+                        args=(channel, data),
+                        job_id=name,
+                        description=f"notify channel {channel}: {key}",
+                        timeout=JOB_TIMEOUT,
+                        result_ttl=86_400,
+                        failure_ttl=7 * 86_400,
+                        retry=_retry(self._retry),
+                    )
+                    for (name, (channel, key, data)), exists in zip(
+                        jobs.items(), found, strict=True
+                    )
+                    if not exists
+                ]
+            )
+        except (RedisError, OSError) as error:
+            log.warning("%d notification(s) not queued, Redis unreachable (%s): dropped",
+                        len(jobs), error)  # fmt: skip
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every event handed over is queued (or dropped); False after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while self._waiting.unfinished_tasks:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Queue what is waiting (for `timeout` at most), then stop the thread."""
+        if self._thread is None:
+            return
+        if not self.flush(timeout):
+            log.warning("%d notification(s) still waiting at exit: dropped",
+                        self._waiting.unfinished_tasks)  # fmt: skip
+        try:
+            self._waiting.put(None, timeout=timeout)
+        except queue.Full:
+            return
+        self._thread.join(timeout)
+
+
+class RqDeferrals:
+    """`Deferrals`: the send job again, at its slot, marked as admitted."""
+
+    def __init__(self, target: Queue, retry_intervals: Sequence[int] = RETRY_INTERVALS) -> None:
+        self._queue = target
+        self._retry = tuple(retry_intervals)
+
+    def defer(self, channel: int, event: Event, at: float) -> None:
+        key = event_key(event)
+        self._queue.enqueue_at(
+            datetime.fromtimestamp(at, UTC),
+            SEND,
+            args=(channel, msgspec.to_builtins(event)),
+            kwargs={"admitted": True},
+            job_id=f"{job_id(channel, key)}-at-{int(at * 1000)}",
+            description=f"notify channel {channel}: {key} (its turn)",
+            timeout=JOB_TIMEOUT,
+            result_ttl=86_400,
+            failure_ttl=7 * 86_400,
+            retry=_retry(self._retry),
+        )

@@ -1,0 +1,197 @@
+"""Notifications: what trading processes hand their events to (`build_notifier`), and the
+`notifier` process, an RQ worker of the `notifications` queue that sends them.
+
+The notifier is a process of its own, not the signal worker listening to a second queue: a
+channel that answers slowly (apprise gives each send up to 30 s) would hold a worker that
+should be executing a signal. It also sends the daily summary (a scheduled job that schedules
+the next one) and watches the monitor's heartbeat (`MonitorWatch`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+
+import msgspec
+import redis
+from rq import Queue, Retry, get_current_job
+from rq.exceptions import DuplicateJobError
+from rq.serializers import JSONSerializer
+from sqlalchemy import Engine
+
+from app.adapters.notify.channels import AppriseChannels, ChannelError, channel_secrets
+from app.adapters.notify.deliveries import RedisDeliveries, RedisWatched
+from app.adapters.notify.queue import (
+    RETRY_INTERVALS,
+    SUMMARY,
+    RqDeferrals,
+    RqNotifier,
+    notifications_queue,
+)
+from app.adapters.sql.summary import SqlSummarySource
+from app.bootstrap.database import process_engine
+from app.bootstrap.logs import configure_logging
+from app.bootstrap.venues import sync_redis
+from app.bootstrap.worker import SignalWorker, wait_for_redis
+from app.config.settings import Settings, load_settings
+from app.domain.notifications import Event, EventKind, event_key, next_summary
+from app.services.notifications import (
+    MAX_WAIT_SECONDS,
+    MonitorWatch,
+    NotificationSender,
+    daily_summary,
+)
+
+__all__ = ["ChannelError", "notifier_runtime", "run_notifier"]
+
+log = logging.getLogger("signalgate.notify")
+
+MIN_SILENCE_SECONDS = 30.0  # the monitor is told down after this long without a round, at least
+
+
+def schedule_summary(queue: Queue, end: datetime) -> bool:
+    """The summary of the 24 hours up to `end`, sent at `end`; False when it is scheduled already
+    (one job per summary, however many notifiers start)."""
+    try:
+        queue.enqueue_at(
+            end,
+            SUMMARY,
+            args=(end.isoformat(),),
+            job_id=f"notify-summary-{end:%Y%m%dT%H%M}",
+            unique=True,
+            description=f"daily summary to {end:%Y-%m-%d %H:%M} UTC",
+            result_ttl=7 * 86_400,
+            failure_ttl=7 * 86_400,
+            retry=Retry(max=3, interval=[60, 300, 900]),
+        )
+    except DuplicateJobError:
+        return False
+    return True
+
+
+@dataclass(eq=False)
+class NotifierRuntime:
+    """One per notifier process: the channels and what the jobs need."""
+
+    settings: Settings
+    client: redis.Redis
+    endpoints: Mapping[str, str] = field(default_factory=dict)
+    retry_intervals: Sequence[int] = RETRY_INTERVALS
+
+    @cached_property
+    def notifier(self) -> RqNotifier:
+        """Where the summary and the monitor's changes go: the queue, like every event."""
+        routes = self.settings.notify.routes
+        return RqNotifier(self.client, routes, retry_intervals=self.retry_intervals)
+
+    @cached_property
+    def sender(self) -> NotificationSender:
+        notify = self.settings.notify
+        return NotificationSender(
+            channels=AppriseChannels(notify.urls, self.endpoints),
+            deliveries=RedisDeliveries(
+                self.client, per_minute=notify.per_minute, max_wait_seconds=MAX_WAIT_SECONDS
+            ),
+            deferrals=RqDeferrals(self.notifier.queue, self.retry_intervals),
+            per_minute=notify.per_minute,
+        )
+
+    @cached_property
+    def engine(self) -> Engine:
+        return process_engine(self.settings, background_checkpoints=False)  # it only reads
+
+    def send(self, channel: int, data: dict[str, Any], *, admitted: bool) -> str:
+        job = get_current_job()
+        last = job is None or not job.retries_left
+        event = msgspec.convert(data, Event)
+        return self.sender.send(channel, event, admitted=admitted, last=last)
+
+    def summary(self, end: datetime) -> str:
+        """Send the summary of the 24 hours up to `end`; schedule the next one at
+        `NOTIFY_SUMMARY_AT` as set now (a job scheduled before the setting changed sends once
+        more), unless no channel hears summaries any more."""
+        event = daily_summary(SqlSummarySource(self.engine), end)
+        self.notifier.notify(event)
+        self.notifier.flush()
+        notify = self.settings.notify
+        if notify.routes.to(EventKind.SUMMARY):
+            schedule_summary(self.notifier.queue, next_summary(end, notify.summary_at))
+        return event_key(event)
+
+    def watch(self) -> MonitorWatch:
+        limit = max(10 * self.settings.monitor_interval_seconds, MIN_SILENCE_SECONDS)
+        return MonitorWatch(
+            watched=RedisWatched(self.client), notifier=self.notifier, limit_seconds=limit
+        )
+
+    def close(self) -> None:
+        if "notifier" in self.__dict__:
+            self.notifier.close()
+        if "engine" in self.__dict__:
+            self.engine.dispose()
+
+
+_runtime: NotifierRuntime | None = None
+
+
+def notifier_runtime(
+    settings: Settings | None = None,
+    *,
+    endpoints: Mapping[str, str] | None = None,
+    retry_intervals: Sequence[int] = RETRY_INTERVALS,
+) -> NotifierRuntime:
+    """This process's runtime, built on first use (`run_notifier` builds it before its first
+    job; `endpoints` and `retry_intervals` point the channels at local fakes in tests)."""
+    global _runtime  # noqa: PLW0603 - one runtime per notifier process, by design
+    if _runtime is None:
+        settings = settings or load_settings()
+        if settings.redis_url is None:
+            raise RuntimeError("REDIS_URL is not set: run `signalgate run` or set REDIS_URL.")
+        _runtime = NotifierRuntime(
+            settings, sync_redis(settings.redis_url), dict(endpoints or {}), retry_intervals
+        )
+    return _runtime
+
+
+def end_runtime() -> None:
+    global _runtime  # noqa: PLW0603
+    if _runtime is not None:
+        _runtime.close()
+        _runtime = None
+
+
+def _watch(runtime: NotifierRuntime, stop: threading.Event) -> None:
+    watch = runtime.watch()
+    while not stop.wait(watch.limit_seconds / 3):
+        try:
+            watch.check()
+        except Exception:
+            log.exception("notifier: the monitor's heartbeat could not be read; trying again")
+
+
+def run_notifier(settings: Settings, *, burst: bool = False) -> bool:
+    """Send notifications until stopped (or, with `burst`, until the queue is empty)."""
+    assert settings.redis_url is not None
+    # what apprise marks private in each URL too (bot tokens, webhook tokens, passwords)
+    configure_logging(settings, channel_secrets(settings.notify.urls))
+    runtime = notifier_runtime(settings)
+    runtime.sender  # noqa: B018 - the channels checked before the first job
+    connection = redis.Redis.from_url(settings.redis_url)
+    stop = threading.Event()
+    try:
+        wait_for_redis(connection)
+        queue = notifications_queue(connection)
+        if settings.notify.routes.to(EventKind.SUMMARY):
+            schedule_summary(queue, next_summary(datetime.now(UTC), settings.notify.summary_at))
+        if not burst:
+            threading.Thread(target=_watch, args=(runtime, stop), name="watch", daemon=True).start()
+        worker = SignalWorker([queue], connection=connection, serializer=JSONSerializer)
+        return bool(worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level))
+    finally:
+        stop.set()
+        end_runtime()

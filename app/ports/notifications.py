@@ -1,0 +1,91 @@
+"""Notifications: handing events over for sending (trading processes), and sending them (the
+notifier process's jobs)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from app.domain.brackets.bracket import Bracket
+from app.domain.notifications import Admission, Event
+from app.domain.notify_text import Message
+
+
+class Notifier(Protocol):
+    def notify(self, event: Event) -> None:
+        """Hand `event` over for sending, to every channel that hears its kind.
+
+        Returns at once and never raises: a failure to hand it over is logged and swallowed,
+        so that telling the trader never delays or fails what the caller was doing.
+        """
+        ...
+
+
+class NoNotifier:
+    """`Notifier` while no channel is configured (`NOTIFY_URLS` unset): tells nobody."""
+
+    def notify(self, event: Event) -> None:
+        return None
+
+
+class Channels(Protocol):
+    """The configured channels, by index (their order in `NOTIFY_URLS`)."""
+
+    def __len__(self) -> int: ...
+
+    def service(self, index: int) -> str:
+        """The channel's service name (`telegram`, `discord`, `json`...): never its URL, which
+        holds secrets."""
+        ...
+
+    def send(self, index: int, message: Message) -> bool:
+        """Send `message` on the channel (blocking); False when the service refused it or did
+        not answer (the library has logged why, its secrets hidden)."""
+        ...
+
+
+class Deliveries(Protocol):
+    """The channels' shared state: their rate limits, and how their sends went."""
+
+    def admit(self, channel: int, now: float, *, urgent: bool) -> Admission | None:
+        """Take the channel's next slot (`app.domain.notifications.admit`), atomically across
+        processes; None: the message would wait too long and is dropped."""
+        ...
+
+    def count(self, channel: int, service: str, outcome: str) -> None:
+        """Count one outcome (`sent`, `retried`, `failed`, `deferred`, `dropped`) for /metrics;
+        never raises."""
+        ...
+
+
+class Deferrals(Protocol):
+    def defer(self, channel: int, event: Event, at: float) -> None:
+        """Send `event` on `channel` at Unix time `at`, its slot already taken."""
+        ...
+
+
+class SummarySource(Protocol):
+    """What the daily summary reads (blocking I/O)."""
+
+    def signal_counts(self, start: datetime, end: datetime) -> dict[str, int]:
+        """Signals received in [start, end), by their status now."""
+        ...
+
+    def closed_brackets(self, start: datetime, end: datetime) -> list[Bracket]:
+        """Brackets closed in [start, end)."""
+        ...
+
+    def open_brackets(self) -> list[Bracket]: ...
+
+
+class Watched(Protocol):
+    """What the notifier watches and remembers between its checks, shared by every notifier
+    process (so that one of them tells each change, once)."""
+
+    def last_round(self) -> float | None:
+        """When the monitor last finished a round (Unix time), None if none ever did."""
+        ...
+
+    def swap(self, name: str, state: str) -> str | None:
+        """Remember `state` for `name`; return the state remembered before (None: never)."""
+        ...

@@ -1,0 +1,133 @@
+"""Sending notifications: the jobs of the `notifications` queue, run by the notifier process.
+
+Trading processes only hand events over (`Notifier`); everything slow happens here, off the
+execution path: the channel's rate limit (a message over it waits for its slot, or is dropped
+when that would take longer than `max_wait_seconds`; an urgent one goes at once), the text, the
+send, and its outcome counted for /metrics. A send the channel refuses or does not answer
+raises `DeliveryFailed`, so that RQ tries the job again later (its `Retry`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from app.domain.brackets.notices import summary
+from app.domain.notifications import (
+    DailySummary,
+    Event,
+    Level,
+    MonitorChange,
+    MonitorChanged,
+    event_key,
+)
+from app.domain.notify_text import render
+from app.ports.notifications import (
+    Channels,
+    Deferrals,
+    Deliveries,
+    Notifier,
+    SummarySource,
+    Watched,
+)
+
+log = logging.getLogger("signalgate.notify")
+
+MAX_WAIT_SECONDS = 600.0  # a message that would wait longer behind the rate limit is dropped
+EARLY_SECONDS = 1.0  # a slot this close is taken now
+
+
+class DeliveryFailed(Exception):
+    """The channel refused the message or did not answer: the job is tried again."""
+
+
+@dataclass(kw_only=True, eq=False)
+class NotificationSender:
+    channels: Channels
+    deliveries: Deliveries
+    deferrals: Deferrals
+    per_minute: int = 20
+    max_wait_seconds: float = MAX_WAIT_SECONDS
+    clock: Callable[[], float] = time.time
+
+    def send(self, channel: int, event: Event, *, admitted: bool = False, last: bool = True) -> str:
+        """Send `event` on `channel`; its outcome: `sent`, `deferred` (it waits for its slot)
+        or `dropped`. `admitted`: its slot was taken when it was deferred. `last`: no retry
+        follows a failure.
+
+        Raises:
+            DeliveryFailed: the channel refused it or did not answer.
+        """
+        key = event_key(event)
+        if channel >= len(self.channels):
+            log.warning("notification %s for channel %d dropped: NOTIFY_URLS has %d channels now",
+                        key, channel, len(self.channels))  # fmt: skip
+            return "dropped"
+        service = self.channels.service(channel)
+        message = render(event)
+        if not admitted:
+            now = self.clock()
+            slot = self.deliveries.admit(channel, now, urgent=message.level is Level.FAILURE)
+            if slot is None:
+                log.warning("notification %s to channel %d (%s) dropped: it would wait over %.0f"
+                            " s for its turn (NOTIFY_RATE_PER_MINUTE=%d)", key, channel, service,
+                            self.max_wait_seconds, self.per_minute)  # fmt: skip
+                self.deliveries.count(channel, service, "dropped")
+                return "dropped"
+            if slot.at > now + EARLY_SECONDS:
+                self.deferrals.defer(channel, event, slot.at)
+                self.deliveries.count(channel, service, "deferred")
+                return "deferred"
+        if self.channels.send(channel, message):
+            self.deliveries.count(channel, service, "sent")
+            log.info("notification %s sent to channel %d (%s)", key, channel, service)
+            return "sent"
+        self.deliveries.count(channel, service, "failed" if last else "retried")
+        then = "given up" if last else "tried again later"
+        log.warning("notification %s to channel %d (%s) was not delivered; %s", key, channel,
+                    service, then)  # fmt: skip
+        raise DeliveryFailed(f"channel {channel} ({service}) did not take notification {key}")
+
+
+def daily_summary(source: SummarySource, end: datetime) -> DailySummary:
+    """The summary of the 24 hours up to `end`."""
+    start = end - timedelta(days=1)
+    counts = {status: count for status, count in source.signal_counts(start, end).items() if count}
+    return summary(start, end, counts, source.closed_brackets(start, end), source.open_brackets())
+
+
+@dataclass(kw_only=True, eq=False)
+class MonitorWatch:
+    """Tells when no monitor round has finished for `limit_seconds` (the rule of `/ready`), and
+    when rounds finish again; a deployment whose monitor never ran a round is not flagged."""
+
+    watched: Watched
+    notifier: Notifier
+    limit_seconds: float
+    clock: Callable[[], float] = time.time
+
+    def check(self) -> MonitorChange | None:
+        """Look once; the change told, if any."""
+        last = self.watched.last_round()
+        if last is None:
+            return None
+        age = self.clock() - last
+        down = age > self.limit_seconds
+        before = self.watched.swap("monitor", "down" if down else "up")
+        if down and before != "down":
+            change = MonitorChange.DOWN
+            detail = (
+                f"no monitor round has finished for {age:.0f} s (over {self.limit_seconds:g}"
+                " s): nothing watches the open brackets; start `signalgate monitor` or read its"
+                " logs"
+            )
+        elif not down and before == "down":
+            change, detail = MonitorChange.BACK, "monitor rounds finish again"
+        else:
+            return None
+        at = datetime.fromtimestamp(self.clock(), UTC)
+        self.notifier.notify(MonitorChanged(change=change, detail=detail, at=at))
+        return change
