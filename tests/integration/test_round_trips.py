@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -39,9 +40,9 @@ KEY = lock_key("default", "BTC/USDT")
 
 
 @pytest.fixture
-def engine(postgres_url: str) -> Iterator[tuple[sqlalchemy.Engine, RoundTrips]]:
+def engine(postgres_url: str, tmp_path: Path) -> Iterator[tuple[sqlalchemy.Engine, RoundTrips]]:
     engine = make_engine(postgres_url)
-    trips = RoundTrips(engine)
+    trips = RoundTrips(engine, tmp_path)
     yield engine, trips
     engine.dispose()
 
