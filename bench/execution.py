@@ -11,9 +11,12 @@
    under cProfile; the top entries and the split of their time go to
    bench/results/execution_profile-*.txt (gitignored).
 
-Processes run on 127.0.0.1 with Redis db 14 (flushed) and a scratch SQLite file, or PostgreSQL
-with `--database postgres`. Every signal counted as measured really executed: status `executed`
-and its entry order `filled`. Run with `python -m bench.execution`.
+Processes run on 127.0.0.1 with Redis db 14 (`BENCH_REDIS_URL`; flushed) and a scratch SQLite
+file, or PostgreSQL with `--database postgres`; `--pg-delay-ms D` puts a proxy in front of it
+that delays every round trip by D ms (`bench/pg_proxy.py`), and prints each process's round
+trips and statements per signal (0: counted, not delayed). Every signal counted as measured
+really executed: status `executed` and its entry order `filled`. Run with
+`python -m bench.execution`.
 """
 
 from __future__ import annotations

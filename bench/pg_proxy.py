@@ -62,8 +62,9 @@ class _ClientMessages:
         self._counts, self._lock = counts, lock
         self._buffer = bytearray()
         self._startup = True  # untyped messages until the StartupMessage
-        self._prepared: dict[bytes, str] = {}  # statement name -> SQL
-        self._portals: dict[bytes, str] = {}  # portal name -> SQL
+        # statement name -> (first word, the text's first 100 characters), made at its Parse
+        self._prepared: dict[bytes, tuple[str, str]] = {}
+        self._portals: dict[bytes, tuple[str, str]] = {}  # portal name -> the same
 
     def feed(self, data: bytes) -> None:
         buffer = self._buffer
@@ -92,21 +93,26 @@ class _ClientMessages:
     def _message(self, kind: bytes, body: bytes) -> None:
         if kind == b"P":  # Parse: name, SQL
             name, rest = body.split(b"\0", 1)
-            self._prepared[name] = rest.split(b"\0", 1)[0].decode(errors="replace")
+            self._prepared[name] = _key(rest.split(b"\0", 1)[0])
         elif kind == b"B":  # Bind: portal, statement
             portal, statement, _ = body.split(b"\0", 2)
-            self._portals[portal] = self._prepared.get(statement, "?")
+            self._portals[portal] = self._prepared.get(statement, ("?", "?"))
         elif kind == b"E":  # Execute: portal
-            self._count(self._portals.get(body.split(b"\0", 1)[0], "?"))
+            self._count(self._portals.get(body.split(b"\0", 1)[0], ("?", "?")))
         elif kind == b"Q":  # simple query
-            self._count(body.rstrip(b"\0").decode(errors="replace"))
+            self._count(_key(body.rstrip(b"\0")))
 
-    def _count(self, sql: str) -> None:
-        text = " ".join(sql.split())
-        word = (text.split(" ", 1)[0] or "?").upper()
+    def _count(self, key: tuple[str, str]) -> None:
+        word, text = key
         with self._lock:
             self._counts.statements[word] += 1
-            self._counts.texts[text[:100]] += 1
+            self._counts.texts[text] += 1
+
+
+def _key(sql: bytes) -> tuple[str, str]:
+    """A statement's first word and the first 100 characters of its text, spaces squeezed."""
+    text = " ".join(sql[:400].decode(errors="replace").split())[:100]
+    return (text.split(" ", 1)[0] or "?").upper(), text
 
 
 class DelayProxy:

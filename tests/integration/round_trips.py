@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +15,11 @@ _MESSAGE = re.compile(r"([FB])\t\d+\t")  # a message the client (F) or the serve
 
 
 class RoundTrips:
-    """Counts the round trips of every connection `engine` opens from now on."""
+    """Counts the round trips of every connection `engine` opens from now on (libpq's traces
+    go to files in `directory`)."""
 
-    def __init__(self, engine: sqlalchemy.Engine) -> None:
-        self._dir = Path(tempfile.mkdtemp(prefix="signalgate-trace-"))
+    def __init__(self, engine: sqlalchemy.Engine, directory: Path) -> None:
+        self._dir = directory
         self._traced: list[tuple[Any, Path]] = []
         sqlalchemy.event.listen(engine, "connect", self._connected)
 

@@ -7,13 +7,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
+import psycopg
 import pytest
 import sqlalchemy
 from msgspec.structs import replace
 
 from app.adapters.paper.exchange import PaperExchange
 from app.adapters.paper.store import SqlPaperStore
+from app.adapters.sql import flights
 from app.adapters.sql.db import SqlSignalStore, make_engine
 from app.adapters.sql.execution_store import SqlExecutionStore
 from app.domain.brackets.bracket import BracketState
@@ -23,7 +26,7 @@ from app.domain.paper.venue import PaperVenue
 from app.domain.risk_values import RiskLimits
 from app.domain.signals import SignalRecord, SignalStatus
 from app.domain.sizing import SizingPolicy
-from app.ports.errors import StaleBracket
+from app.ports.errors import StaleBracket, Unavailable
 from app.ports.execution import Fence, LineageStep, NoLocks, lock_key
 from app.services.execution.executor import Executor
 from tests.integration.round_trips import RoundTrips
@@ -37,9 +40,9 @@ KEY = lock_key("default", "BTC/USDT")
 
 
 @pytest.fixture
-def engine(postgres_url: str) -> Iterator[tuple[sqlalchemy.Engine, RoundTrips]]:
+def engine(postgres_url: str, tmp_path: Path) -> Iterator[tuple[sqlalchemy.Engine, RoundTrips]]:
     engine = make_engine(postgres_url)
-    trips = RoundTrips(engine)
+    trips = RoundTrips(engine, tmp_path)
     yield engine, trips
     engine.dispose()
 
@@ -218,3 +221,64 @@ def test_a_database_not_migrated_to_the_refusal_function_is_written_the_careful_
     assert found is not None
     assert found.note == "saved"
     assert caplog.text.count("no signalgate_refuse_save()") == 1
+
+
+@pytest.mark.parametrize("idle", [False, True], ids=["in_use", "idle"])
+def test_a_connection_the_server_dropped_fails_one_transaction_at_most(
+    engine: tuple[sqlalchemy.Engine, RoundTrips], idle: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pooled connection the server ended (a restart, a failover): pinged and replaced when it
+    lay idle; else its transaction fails as `Unavailable` (the job is retried) and the next one
+    gets a new connection."""
+    db, _ = engine
+    store = SqlExecutionStore(db)
+    store.save_bracket(long(entry()), NOW)
+    with db.connect() as conn:
+        pid = conn.execute(sqlalchemy.text("SELECT pg_backend_pid()")).scalar()
+    plain = db.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(plain, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    if idle:
+        monkeypatch.setattr(flights, "PING_AFTER_IDLE_S", 0.0)
+        assert store.bracket(SID) == long(entry())
+    else:
+        with pytest.raises(Unavailable):
+            store.save_bracket(replace(long(entry()), note="lost"), NOW)
+    store.save_bracket(replace(long(entry()), note="kept"), NOW)
+    found = store.bracket(SID)
+    assert found is not None
+    assert found.note == "kept"
+
+
+def test_a_stale_save_sent_ahead_of_the_account_read_is_refused_and_the_rest_written(
+    engine: tuple[sqlalchemy.Engine, RoundTrips],
+) -> None:
+    """The stale holder's kept-back saves go ahead of its account read: refused there, they are
+    written the careful way before the read, which refuses the stale one and writes the rest."""
+    db, _ = engine
+    signals = queued(db)
+    stale, newer = SqlExecutionStore(db), SqlExecutionStore(db)
+    stale.save_bracket(long(entry()), NOW)
+    other = replace(long(entry()), id="01KA0000000000000000000099")
+
+    def stale_batch() -> None:
+        with stale.batch(Fence(KEY, 1)):
+            bracket = stale.bracket(SID)
+            assert bracket is not None
+            with newer.batch(Fence(KEY, 2)):
+                found = newer.bracket(SID)
+                assert found is not None
+                newer.save_bracket(replace(found, note="newer"), NOW)
+            stale.record(step("kept"))
+            stale.save_bracket(other, NOW)  # new: nobody else saved it
+            stale.save_bracket(replace(bracket, note="stale"), NOW)
+            stale.account_state("default", "BTC/USDT", NOW)
+
+    with pytest.raises(StaleBracket, match="saved again since"):
+        stale_batch()
+    reader = SqlExecutionStore(db)
+    assert reader.bracket(SID) == replace(long(entry()), note="newer")
+    assert reader.bracket(other.id) == other
+    view = signals.get(SID)
+    assert view is not None
+    assert [c.detail for c in view.history][1:] == ["kept"]

@@ -109,7 +109,11 @@ class SqlPaperStore:
         if changes.empty:
             return
         now = datetime.now(UTC)
-        with transaction(self._engine, write=True) as conn:
+        # PostgreSQL's COMMIT does not wait for the disk: whoever acts on the venue's answer
+        # writes that with a COMMIT that does (an order is saved before it is sent), which
+        # makes this one durable too; a database lost before that loses both, as if the venue
+        # never got the request (the case the lost-create protocol settles)
+        with transaction(self._engine, write=True, seen_first=True) as conn:
             if changes.markets is not None:
                 conn.execute(
                     self._upsert_venue,

@@ -11,19 +11,25 @@ flush.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from app.adapters.bracket_holders import NEW, Holder, fence_refuses, refusal
 from app.adapters.sql.db import dialect_insert
+from app.adapters.sql.execution_rows import pnl_change_rows
+from app.adapters.sql.execution_statements import ExecutionStatements
+from app.adapters.sql.holdings import HoldingRows
 from app.adapters.sql.prepared import Prepared
 from app.adapters.sql.tables_execution import brackets
 from app.domain.brackets.bracket import Bracket
 from app.ports.errors import StaleBracket
+
+log = logging.getLogger("signalgate.execution")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,3 +116,30 @@ def raced(changed: int, rows: Sequence[dict[str, Any]]) -> StaleBracket | None:
         f"brackets {ids}: another holder wrote one of them while they were saved; nothing of"
         " this save was written"
     )
+
+
+class CarefulSaves:
+    """A flush's saves written the careful way: their rows read and locked first, in the
+    caller's transaction, and only the saves they accept written."""
+
+    def __init__(self, engine: Engine, sql: ExecutionStatements, holdings: HoldingRows) -> None:
+        self._sql, self._holdings = sql, holdings
+        self._upsert_bracket = guarded_upsert(engine)
+
+    def write(self, conn: Connection, flush: Flush) -> Compared:
+        saves, rows, order_rows = flush.saves, flush.rows, flush.order_rows
+        before = self._holdings.before(conn, sorted(s.bracket.id for s in saves))  # lock order
+        compared = compare(saves, {row[0]: (row[-2], row[-1]) for row in before}, rows)
+        if refused := {save.bracket.id for save, _ in compared.refused}:
+            rows = written_only(rows, "id", refused)
+            order_rows = written_only(order_rows, "bracket_id", refused)
+            before = [row for row in before if row[0] not in refused]
+        if error := raced(self._upsert_bracket.executemany(conn, rows), rows):
+            log.error("STALE %s", error)
+            raise error
+        self._sql.upsert_orders.send_many(conn, order_rows)
+        self._holdings.move(conn, before, [save.bracket for save, _ in compared.written])
+        written = [(save.bracket, save.at) for save, _ in compared.written]
+        if changes := pnl_change_rows({row[0]: row[-3] for row in before}, written):
+            self._sql.add_pnl_changes.send_many(conn, changes)
+        return compared

@@ -136,12 +136,14 @@ def transaction(
     write: bool = False,
     ahead: Callable[[Connection], object] | None = None,
     reads: bool = False,
+    seen_first: bool = False,
 ) -> Iterator[Connection]:
     """A transaction whose lost or refused connections surface as `Unavailable`.
 
     On PostgreSQL, its statements travel together (`app.adapters.sql.flights`), after those of
     the transaction `ahead` sends, if any (PostgreSQL only); `reads`: a block of reads whose
-    statements may each see the database as of its own start (`flights.pipelined`).
+    statements may each see the database as of its own start; `seen_first`: a write whose
+    COMMIT need not wait for the disk (`flights.pipelined` says when that is safe).
 
     `write`: on SQLite, the transaction takes the database's write lock first, asking again every
     0.1 ms while another process holds it (every 2 ms after the first 5 ms). SQLite's own wait
@@ -151,7 +153,7 @@ def transaction(
     """
     try:
         if engine.dialect.name == "postgresql":
-            with pipelined(engine, ahead, reads=reads) as conn:
+            with pipelined(engine, ahead, reads=reads, seen_first=seen_first) as conn:
                 yield conn
             return
         if ahead is not None:

@@ -16,7 +16,6 @@ there, reads the rows first.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
@@ -31,15 +30,7 @@ from app.adapters.bracket_holders import holder_of, holding
 from app.adapters.sql.account_reads import AccountReads
 from app.adapters.sql.activity import TRADING
 from app.adapters.sql.bracket_flight import BracketFlight, Check, Known
-from app.adapters.sql.bracket_saves import (
-    Compared,
-    Flush,
-    Save,
-    compare,
-    guarded_upsert,
-    raced,
-    written_only,
-)
+from app.adapters.sql.bracket_saves import CarefulSaves, Compared, Flush, Save
 from app.adapters.sql.db import (
     dialect_insert,
     newest_first,
@@ -49,7 +40,6 @@ from app.adapters.sql.execution_rows import (
     bracket_rows,
     order_view,
     pending_signal,
-    pnl_change_rows,
     short,
     signal_states,
     step_row,
@@ -78,8 +68,6 @@ def _nothing() -> None:
     pass
 
 
-log = logging.getLogger("signalgate.execution")
-
 # The stores with a batch open in this context (a task, or a thread): a store is shared by
 # the tasks of one worker, and one task's batch must not hold back the writes another task makes
 # outside any batch (they are written at once, under that task's own lock).
@@ -101,7 +89,7 @@ class SqlExecutionStore:
         self._sql = ExecutionStatements(engine)
         self._holdings = HoldingRows(engine)  # kept up to date by every bracket save
         self._account = AccountReads(engine, self._holdings)
-        self._upsert_bracket = guarded_upsert(engine)
+        self._careful = CarefulSaves(engine, self._sql, self._holdings)
         self._known = Known()  # what the brackets' rows hold, as this store read or wrote them
         self._flight = (
             BracketFlight(engine, self._sql, self._holdings, self._known)
@@ -141,10 +129,21 @@ class SqlExecutionStore:
         anyway). Saves refused by their rows are left out and the rest written (`StaleBracket`
         is raised to their holders: this context's after the commit).
         """
-        flush = self._take()
+        self._write(self._take(), also)
+
+    def _write(
+        self,
+        flush: Flush,
+        also: Callable[[Connection], object] | None = None,
+        *,
+        careful: bool = False,
+    ) -> None:
+        """`_flush` of `flush` (`careful`: the saves' rows read first, whatever the store
+        foresees)."""
         try:
             compared = None
-            before = self._flight.foreseen(flush.saves) if self._flight and not also else None
+            foresee = self._flight is not None and not also and not careful
+            before = self._flight.foreseen(flush.saves) if self._flight and foresee else None
             if self._flight is not None and before is not None:
                 compared = self._flight.write(flush, before)
             if compared is None:
@@ -152,7 +151,7 @@ class SqlExecutionStore:
                     self._sql.add_steps.send_many(conn, flush.steps)
                     self._sql.set_status.send_many(conn, flush.statuses)
                     if flush.saves:
-                        compared = self._write_brackets(conn, flush)
+                        compared = self._careful.write(conn, flush)
                     if also is not None:
                         also(conn)
         except BaseException:
@@ -258,25 +257,6 @@ class SqlExecutionStore:
         if not self._batching():
             self._write_kept_back()
 
-    def _write_brackets(self, conn: Connection, flush: Flush) -> Compared:
-        """Write the saves that their rows, read and locked first, accept."""
-        saves, rows, order_rows = flush.saves, flush.rows, flush.order_rows
-        before = self._holdings.before(conn, sorted(s.bracket.id for s in saves))  # lock order
-        compared = compare(saves, {row[0]: (row[-2], row[-1]) for row in before}, rows)
-        if refused := {save.bracket.id for save, _ in compared.refused}:
-            rows = written_only(rows, "id", refused)
-            order_rows = written_only(order_rows, "bracket_id", refused)
-            before = [row for row in before if row[0] not in refused]
-        if error := raced(self._upsert_bracket.executemany(conn, rows), rows):
-            log.error("STALE %s", error)
-            raise error
-        self._sql.upsert_orders.send_many(conn, order_rows)
-        self._holdings.move(conn, before, [save.bracket for save, _ in compared.written])
-        written = [(save.bracket, save.at) for save, _ in compared.written]
-        if changes := pnl_change_rows({row[0]: row[-3] for row in before}, written):
-            self._sql.add_pnl_changes.send_many(conn, changes)
-        return compared
-
     def _seen(self, rows: Sequence[Any]) -> list[Bracket]:
         """The brackets of `rows` (data, version), their versions noted by this context's
         holder, if any: its saves of them are compared with these."""
@@ -332,10 +312,11 @@ class SqlExecutionStore:
         except DBAPIError as error:
             if foreseen is None or self._flight is None:
                 raise
-            self._put_back(foreseen[0])
             if not self._flight.declined(error):
+                self._put_back(foreseen[0])
                 raise
             # written the careful way (which refuses what it must) before the read
+            self._write(foreseen[0], careful=True)
             state, check = self._account_state(account, symbol, now, reserved, None)
         except BaseException:
             if foreseen is not None:

@@ -30,6 +30,8 @@ PIPELINE = "signalgate_pipeline"  # Connection.info: the pipeline of the transac
 _SENDER = "signalgate_sender"  # Connection.info: (the driver's connection, its cursor for sends)
 _CHECKED_IN = "signalgate_checked_in"  # the connection record's info: when it went back to the pool
 PING_AFTER_IDLE_S = 1.0
+# a transaction's COMMIT that does not wait for the disk (PostgreSQL's asynchronous commit)
+_SEEN_FIRST = "SET LOCAL synchronous_commit = off"
 
 
 def in_pipeline(conn: Connection) -> Any:
@@ -76,7 +78,11 @@ def prepare_engine(engine: Engine) -> None:
 
 @contextmanager
 def pipelined(
-    engine: Engine, ahead: Callable[[Connection], object] | None = None, *, reads: bool = False
+    engine: Engine,
+    ahead: Callable[[Connection], object] | None = None,
+    *,
+    reads: bool = False,
+    seen_first: bool = False,
 ) -> Iterator[Connection]:
     """A transaction on `engine` (at its isolation level) whose statements travel together.
 
@@ -88,6 +94,8 @@ def pipelined(
     stopped before writing it, and nothing was sent after it. `reads`: the block only
     reads, each statement as of its own start (what read committed gives a transaction's
     statements): they run without BEGIN and COMMIT, which cost the driver as much as a read.
+    `seen_first`: this COMMIT does not wait for the disk either, as `ahead`'s does (what is
+    done on what it wrote is written by a transaction that does, which makes it durable too).
 
     Raises:
         DBAPIError: as SQLAlchemy raises them (OperationalError, IntegrityError, ...), from a
@@ -100,35 +108,37 @@ def pipelined(
         alone = reads and level is None
         begin = "BEGIN" if level is None else f"BEGIN ISOLATION LEVEL {level}"
         raw.autocommit = True  # the driver's own BEGIN would be a round trip of its own
+        info = conn.info  # kept: an invalidated connection refuses to give it
         try:
             with raw.pipeline() as pipeline:
-                conn.info[PIPELINE] = pipeline
+                info[PIPELINE] = pipeline
                 cursor = sender(conn)
                 if ahead is not None:
                     cursor.execute("BEGIN")
-                    # written to be seen, not kept: its COMMIT does not wait for the disk
-                    cursor.execute("SET LOCAL synchronous_commit = off")
+                    cursor.execute(_SEEN_FIRST)
                     ahead(conn)
                     cursor.execute("COMMIT")
                 if not alone:
                     cursor.execute(begin)
+                if seen_first:
+                    cursor.execute(_SEEN_FIRST)
                 yield conn
                 if not alone:
                     cursor.execute("COMMIT")
         except engine.dialect.loaded_dbapi.Error as error:
-            _end(conn, raw)
+            _end(conn, raw, info)
             raise _translated(engine, conn, raw, error) from error
         except BaseException:
-            _end(conn, raw)
+            _end(conn, raw, info)
             raise
         finally:
-            conn.info.pop(PIPELINE, None)
+            info.pop(PIPELINE, None)
         raw.autocommit = False
 
 
-def _end(conn: Connection, raw: Any) -> None:
+def _end(conn: Connection, raw: Any, info: dict[Any, Any]) -> None:
     """Roll back what the failed transaction left open; a broken connection is dropped."""
-    conn.info.pop(PIPELINE, None)
+    info.pop(PIPELINE, None)
     if raw.closed or raw.broken:
         conn.invalidate()
         return
