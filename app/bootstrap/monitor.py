@@ -32,13 +32,8 @@ from app.adapters.system import SystemClock
 from app.bootstrap.database import process_engine
 from app.bootstrap.notifications import build_notifier, close_notifier
 from app.bootstrap.reconciliation import build_reconciler
-from app.bootstrap.venues import (
-    async_redis,
-    build_market_data,
-    build_venues,
-    close_venues,
-    sync_redis,
-)
+from app.bootstrap.redis_clients import async_redis, sync_redis
+from app.bootstrap.venues import build_market_data, build_venues, close_venues
 from app.config.settings import Settings
 from app.domain.notifications import MonitorChange, MonitorChanged
 from app.ports.exchange import Exchange, MarketData

@@ -1,5 +1,5 @@
-"""Notifications: what trading processes hand their events to (`build_notifier`), and the
-`notifier` process, an RQ worker of the `notifications` queue that sends them.
+"""The `notifier` process: an RQ worker of the `notifications` queue that sends what trading
+processes hand over (`app.bootstrap.notifications.build_notifier`).
 
 The notifier is a process of its own, not the signal worker listening to a second queue: a
 channel that answers slowly (apprise gives each send up to 30 s) would hold a worker that
@@ -36,8 +36,8 @@ from app.adapters.notify.queue import (
 from app.adapters.sql.summary import SqlSummarySource
 from app.bootstrap.database import process_engine
 from app.bootstrap.logs import configure_logging
-from app.bootstrap.venues import sync_redis
-from app.bootstrap.worker import SignalWorker, wait_for_redis
+from app.bootstrap.redis_clients import sync_redis
+from app.bootstrap.rq_worker import SignalWorker, wait_for_redis
 from app.config.settings import Settings, load_settings
 from app.domain.notifications import Event, EventKind, event_key, next_summary
 from app.services.notifications import (

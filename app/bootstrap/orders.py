@@ -9,7 +9,8 @@ from app.adapters.redis.locks import RedisKeyLocks
 from app.adapters.sql.db import make_engine
 from app.adapters.sql.execution_store import SqlExecutionStore
 from app.adapters.system import SystemClock
-from app.bootstrap.venues import async_redis, close_venues, remote_venues, sync_redis
+from app.bootstrap.redis_clients import async_redis, sync_redis
+from app.bootstrap.venues import close_venues, remote_venues
 from app.config.settings import Settings
 from app.services.brackets.driver import BracketDriver
 from app.services.brackets.resolve import resolve_order

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import redis
 import redis.asyncio
 from sqlalchemy import Engine
 
@@ -177,15 +176,6 @@ def ccxt_venue(venue: VenueSettings) -> CcxtExchange:
 
 def venue_modes(settings: Settings) -> dict[str, str]:
     return {venue.name: venue.mode.value for venue in settings.venues}
-
-
-def sync_redis(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=10.0, socket_connect_timeout=2.0)
-
-
-def async_redis(url: str, timeout: float = 10.0) -> redis.asyncio.Redis:
-    # the paper client waits up to its own timeout for a reply: the socket must wait longer
-    return redis.asyncio.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=2.0)
 
 
 def remote_venues(

@@ -17,7 +17,7 @@ BURST = """
 import sys, redis
 from rq import Queue
 from rq.serializers import JSONSerializer
-from app.bootstrap.worker import SignalWorker
+from app.bootstrap.rq_worker import SignalWorker
 connection = redis.Redis.from_url(sys.argv[1])
 queue = Queue("exit-test", connection=connection, serializer=JSONSerializer)
 SignalWorker([queue], connection=connection, serializer=JSONSerializer).work(

@@ -14,7 +14,7 @@ from rq import Queue
 from rq.job import JobStatus
 from rq.serializers import JSONSerializer
 
-from app.bootstrap.worker import (
+from app.bootstrap.rq_worker import (
     ABANDONED_AFTER_SECONDS,
     HEARTBEAT_SECONDS,
     SignalWorker,
@@ -25,7 +25,7 @@ BURST = """
 import sys, redis
 from rq import Queue
 from rq.serializers import JSONSerializer
-from app.bootstrap.worker import SignalWorker
+from app.bootstrap.rq_worker import SignalWorker
 connection = redis.Redis.from_url(sys.argv[1])
 queue = Queue("beat-test", connection=connection, serializer=JSONSerializer)
 SignalWorker([queue], connection=connection, serializer=JSONSerializer).work(

@@ -1,7 +1,7 @@
 """Events onto the `notifications` RQ queue, off the caller's path.
 
 `RqNotifier.notify` only puts the event in a bounded in-process queue and returns: a thread of
-its own enqueues the jobs (`workers.jobs.send_notification(channel, event)`, one per channel
+its own enqueues the jobs (`workers.notify.send_notification(channel, event)`, one per channel
 that hears the event, with RQ's `Retry` and a deterministic job id per channel and event, so
 that an event seen twice is sent once). Redis slow or down therefore never slows or fails a
 trade: what cannot be queued is logged and dropped. `close` (at a process's end) queues what is
@@ -30,8 +30,8 @@ from app.domain.notifications import Event, Routes, event_key, kind_of
 log = logging.getLogger("signalgate.notify")
 
 NOTIFICATIONS_QUEUE = "notifications"
-SEND = "workers.jobs.send_notification"
-SUMMARY = "workers.jobs.send_daily_summary"
+SEND = "workers.notify.send_notification"
+SUMMARY = "workers.notify.send_daily_summary"
 RETRY_INTERVALS = (10, 30, 120, 300, 900)  # seconds before each retry of a failed send
 JOB_TIMEOUT = 90  # one send takes at most apprise's 30 s budget
 BATCH = 100
