@@ -44,8 +44,16 @@ def job_id(channel: int, key: str) -> str:
     return f"notify-{channel}-{key}"
 
 
-def _retry(intervals: Sequence[int]) -> Retry | None:
-    return Retry(max=len(intervals), interval=list(intervals)) if intervals else None
+def _send_options(retry_intervals: Sequence[int]) -> dict[str, Any]:
+    """What every send job is queued with: its time limit, how long RQ keeps it, its retries."""
+    return {
+        "timeout": JOB_TIMEOUT,
+        "result_ttl": 86_400,
+        "failure_ttl": 7 * 86_400,
+        "retry": Retry(max=len(retry_intervals), interval=list(retry_intervals))
+        if retry_intervals
+        else None,
+    }
 
 
 def notifications_queue(client: redis.Redis, name: str = NOTIFICATIONS_QUEUE) -> Queue:
@@ -123,10 +131,7 @@ class RqNotifier:
                         args=(channel, data),
                         job_id=name,
                         description=f"notify channel {channel}: {key}",
-                        timeout=JOB_TIMEOUT,
-                        result_ttl=86_400,
-                        failure_ttl=7 * 86_400,
-                        retry=_retry(self._retry),
+                        **_send_options(self._retry),
                     )
                     for (name, (channel, key, data)), exists in zip(
                         jobs.items(), found, strict=True
@@ -177,8 +182,5 @@ class RqDeferrals:
             kwargs={"admitted": True},
             job_id=f"{job_id(channel, key)}-at-{int(at * 1000)}",
             description=f"notify channel {channel}: {key} (its turn)",
-            timeout=JOB_TIMEOUT,
-            result_ttl=86_400,
-            failure_ttl=7 * 86_400,
-            retry=_retry(self._retry),
+            **_send_options(self._retry),
         )
