@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -298,6 +299,23 @@ def test_a_trading_process_never_waits_for_or_fails_on_an_unreachable_redis(
     notifier.close()
     print(f"50 events handed over in {handed_over * 1000:.2f} ms with Redis unreachable")
     assert "notification(s) not queued, Redis unreachable" in caplog.text
+
+
+def test_a_full_hand_over_buffer_warns_once_per_spell_with_the_count(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    unreachable = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    notifier = RqNotifier(unreachable, parse_routes("", 1), capacity=2)
+    notifier._start = lambda: None  # type: ignore[method-assign]  # no thread: the buffer fills
+    with caplog.at_level(logging.WARNING):
+        for _ in range(50):
+            notifier.notify(CLOSED)
+    dropped = [r for r in caplog.records if "dropped" in r.getMessage()]
+    assert len(dropped) == 1, [r.getMessage() for r in dropped]
+    notifier._waiting.get_nowait()  # room again: the spell ends, its count is told
+    with caplog.at_level(logging.WARNING):
+        notifier.notify(CLOSED)
+    assert "48 notification(s) were dropped" in caplog.text
 
 
 def test_the_daily_summary_counts_the_day_and_schedules_the_next(

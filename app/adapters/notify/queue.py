@@ -78,6 +78,7 @@ class RqNotifier:
         self._waiting: queue.Queue[_Item | None] = queue.Queue(capacity)
         self._thread: threading.Thread | None = None
         self._started = threading.Lock()
+        self._dropped = 0  # events dropped since the buffer was last found full
 
     def notify(self, event: Event) -> None:
         channels = self._routes.to(kind_of(event))
@@ -88,9 +89,15 @@ class RqNotifier:
             try:
                 self._waiting.put_nowait((channel, key, data))
             except queue.Full:
-                log.warning("notification %s for channel %d dropped: %d are waiting to be"
-                            " queued (is Redis reachable?)", key, channel,
-                            self._waiting.maxsize)  # fmt: skip
+                self._dropped += 1
+                if self._dropped == 1:  # once a spell: a burst would print a line per event
+                    log.warning("notifications dropped from %s on: %d are waiting to be queued"
+                                " (is Redis reachable?)", key, self._waiting.maxsize)  # fmt: skip
+                continue
+            if self._dropped:
+                log.warning("%d notification(s) were dropped while the hand-over was full",
+                            self._dropped)  # fmt: skip
+                self._dropped = 0
         self._start()
 
     def _start(self) -> None:
