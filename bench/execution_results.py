@@ -12,7 +12,8 @@ import sqlalchemy
 from sqlalchemy import func, select
 
 from app.adapters.redis.inbox import STREAM
-from app.adapters.sql.db import events, make_engine, signals
+from app.adapters.sql.db import make_engine
+from app.adapters.sql.tables import events, signals
 from app.adapters.sql.tables_execution import orders
 from bench.execution_stack import FINAL, REDIS_URL
 

@@ -36,6 +36,7 @@ from app.ports.execution import (
 )
 from app.services.brackets.monitor import BracketMonitor
 from app.services.execution.executor import Executor
+from tests.integration.helpers import paper_executor
 from tests.integration.test_database import alembic_config
 from tests.paper_helpers import book
 from tests.unit.test_brackets import entry, long
@@ -374,12 +375,7 @@ async def test_an_entry_signal_is_written_in_three_transactions(database: str) -
     """The saves, steps and status of one entry are kept back and written at three points: the
     bracket before its entry is sent, before its stop-loss is sent, and as the block is left."""
     engine = make_engine(database)
-    books = {"BTC/USDT": book("99990x1", "100000x1")}
-    venue = PaperExchange(PaperVenue("a", [MARKET]), lambda symbol: books[symbol], lambda: NOW)
-    executor = Executor(
-        store=SqlExecutionStore(engine), venues={"a": venue}, modes={"a": "paper"},
-        clock=lambda: NOW, locks=NoLocks(), limits=RiskLimits(), sizing=SizingPolicy(),
-    )  # fmt: skip
+    executor = paper_executor(engine, NOW)
     record = SignalRecord("01JX5Z3K8Q4W2N7R9T1V3B5C00", NOW, SignalStatus.QUEUED, alert(),
                           "native", "k")  # fmt: skip
     SqlSignalStore(engine).add_many([record])

@@ -22,13 +22,10 @@ from app.adapters.sql.execution_store import SqlExecutionStore
 from app.domain.brackets.bracket import BracketState
 from app.domain.execution_policy import EntryPolicy, ExecutionPolicy
 from app.domain.orders import OrderKind, OrderRequest, OrderState, Side
-from app.domain.paper.venue import PaperVenue
-from app.domain.risk_values import RiskLimits
 from app.domain.signals import SignalRecord, SignalStatus
-from app.domain.sizing import SizingPolicy
 from app.ports.errors import StaleBracket, Unavailable
-from app.ports.execution import Fence, LineageStep, NoLocks, lock_key
-from app.services.execution.executor import Executor
+from app.ports.execution import Fence, LineageStep, lock_key
+from tests.integration.helpers import paper_executor
 from tests.integration.round_trips import RoundTrips
 from tests.paper_helpers import book
 from tests.unit.test_brackets import SID, entry, long
@@ -142,12 +139,7 @@ async def test_an_entry_signal_makes_six_round_trips(
     entries, activity, brackets in doubt: one view); the bracket before its entry is sent;
     before its stop-loss is sent; the signal's outcome as the block is left."""
     db, trips = engine
-    books = {"BTC/USDT": book("99990x1", "100000x1")}
-    venue = PaperExchange(PaperVenue("a", [MARKET]), lambda symbol: books[symbol], lambda: NOW)
-    executor = Executor(
-        store=SqlExecutionStore(db), venues={"a": venue}, modes={"a": "paper"},
-        clock=lambda: NOW, locks=NoLocks(), limits=RiskLimits(), sizing=SizingPolicy(),
-    )  # fmt: skip
+    executor = paper_executor(db, NOW)
     record = SignalRecord(SID, NOW - timedelta(seconds=1), SignalStatus.QUEUED, alert(),
                           "native", "k")  # fmt: skip
     SqlSignalStore(db).add_many([record])
@@ -164,13 +156,9 @@ async def test_queued_entry_signals_make_three_round_trips_each(
     the bracket before its entry is sent; before its stop-loss is sent), and the last one's
     outcome as the block is left."""
     db, trips = engine
-    books = {"BTC/USDT": book("99990x5", "100000x5")}
-    venue = PaperExchange(PaperVenue("a", [MARKET]), lambda symbol: books[symbol], lambda: NOW)
-    executor = Executor(
-        store=SqlExecutionStore(db), venues={"a": venue}, modes={"a": "paper"},
-        clock=lambda: NOW, locks=NoLocks(), limits=RiskLimits(), sizing=SizingPolicy(),
-        policy=ExecutionPolicy(entry_policy=EntryPolicy.ADD),
-    )  # fmt: skip
+    executor = paper_executor(
+        db, NOW, depth=5, policy=ExecutionPolicy(entry_policy=EntryPolicy.ADD)
+    )
     ids = [f"01JX5Z3K8Q4W2N7R9T1V3B5C{n:02d}" for n in range(3)]
     SqlSignalStore(db).add_many([
         SignalRecord(i, NOW - timedelta(seconds=1), SignalStatus.QUEUED, alert(), "native", i)

@@ -23,11 +23,10 @@ from sqlalchemy import Connection, Engine, String, bindparam, exists, func, or_,
 from sqlalchemy.exc import DBAPIError
 
 from app.adapters.bracket_holders import NEW
-from app.adapters.sql.bracket_saves import Compared, Flush, Save
+from app.adapters.sql.bracket_saves import Compared, Flush, Save, send_lineage, send_pnl_changes
 from app.adapters.sql.db import dialect_insert, transaction
-from app.adapters.sql.execution_rows import pnl_change_rows
 from app.adapters.sql.execution_statements import ExecutionStatements
-from app.adapters.sql.holdings import HoldingRows
+from app.adapters.sql.holdings import HoldingRows, SavedRow
 from app.adapters.sql.prepared import Prepared
 from app.adapters.sql.tables_execution import brackets
 from app.domain.brackets.bracket import FINAL, Bracket
@@ -61,15 +60,17 @@ class Known:
         return found[1] if found is not None and found[0] == version else None
 
 
-def _stored(value: Decimal | None) -> Decimal | None:
-    return None if value is None else value.quantize(_SCALE, ROUND_HALF_UP)
+def _stored(value: Decimal) -> Decimal:
+    return value.quantize(_SCALE, ROUND_HALF_UP)
 
 
-def row_before(bracket: Bracket, version: int) -> tuple[Any, ...]:
-    """The bracket's row as `HoldingRows.before` reads it, from the value saved at `version`."""
-    return (bracket.id, bracket.account, bracket.venue, bracket.symbol, bracket.side.value,
-            bracket.state.value, _stored(bracket.position), _stored(bracket.entry_price),
-            _stored(realized_so_far(bracket)), version, None)  # fmt: skip
+def row_before(bracket: Bracket, version: int) -> SavedRow:
+    """The bracket's row as `HoldingRows.before` reads it, from the value saved at `version`
+    (its fencing token unknown: the guarded UPDATE compares it)."""
+    price = None if bracket.entry_price is None else _stored(bracket.entry_price)
+    return SavedRow(bracket.id, bracket.account, bracket.venue, bracket.symbol,
+                    bracket.side.value, bracket.state.value, _stored(bracket.position), price,
+                    _stored(realized_so_far(bracket)), version, None)  # fmt: skip
 
 
 class BracketFlight:
@@ -105,7 +106,7 @@ class BracketFlight:
             for kind, saved in (("update", updated), ("insert", inserted))
         }
 
-    def foreseen(self, saves: Iterable[Save]) -> list[tuple[Any, ...]] | None:
+    def foreseen(self, saves: Iterable[Save]) -> list[SavedRow] | None:
         """Each existing bracket's row as its save expects it (`row_before`), or None when a
         save cannot be foreseen: made outside a holder, or of a version this store never saw."""
         if not self._enabled:
@@ -122,12 +123,10 @@ class BracketFlight:
             before.append(row_before(seen, save.expected))
         return before
 
-    def send(self, conn: Connection, flush: Flush, before: list[tuple[Any, ...]]) -> Check:
+    def send(self, conn: Connection, flush: Flush, before: list[SavedRow]) -> Check:
         """Send the whole flush ahead on `conn` (its `foreseen` rows `before`); the check to
         run once it is committed. A refused save fails the transaction (`refused`)."""
-        sql = self._sql
-        sql.add_steps.send_many(conn, flush.steps)
-        sql.set_status.send_many(conn, flush.statuses)
+        send_lineage(self._sql, conn, flush)
         for save, row in zip(flush.saves, flush.rows, strict=True):
             expected = save.expected or NEW  # foreseen: never None
             row["version"], row["fence"] = expected + 1, save.token
@@ -135,11 +134,9 @@ class BracketFlight:
             self._saves["update" if expected else "insert"].send(
                 conn, {**guarded, "expected": expected}
             )
-        sql.upsert_orders.send_many(conn, self._changed_orders(flush))
+        self._sql.upsert_orders.send_many(conn, self._changed_orders(flush))
         check = self._holdings.add(conn, before, [save.bracket for save in flush.saves])
-        written = [(save.bracket, save.at) for save in flush.saves]
-        realized = {row[0]: row[-3] for row in before}
-        sql.add_pnl_changes.send_many(conn, pnl_change_rows(realized, written))
+        send_pnl_changes(self._sql, conn, before, flush.saves)
         return check
 
     def _changed_orders(self, flush: Flush) -> list[dict[str, Any]]:
@@ -174,7 +171,7 @@ class BracketFlight:
         """What became of the saves of a flush sent and committed: all written."""
         return Compared([(save, (save.expected or NEW) + 1) for save in flush.saves], [])
 
-    def write(self, flush: Flush, before: list[tuple[Any, ...]]) -> Compared | None:
+    def write(self, flush: Flush, before: list[SavedRow]) -> Compared | None:
         """Write the flush in one transaction, one round trip; None, with nothing written, when
         a save was refused (its row changed since).
 

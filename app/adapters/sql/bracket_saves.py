@@ -12,7 +12,7 @@ flush.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,7 +23,7 @@ from app.adapters.bracket_holders import NEW, Holder, fence_refuses, refusal
 from app.adapters.sql.db import dialect_insert
 from app.adapters.sql.execution_rows import pnl_change_rows
 from app.adapters.sql.execution_statements import ExecutionStatements
-from app.adapters.sql.holdings import HoldingRows
+from app.adapters.sql.holdings import HoldingRows, SavedRow
 from app.adapters.sql.prepared import Prepared
 from app.adapters.sql.tables_execution import brackets
 from app.domain.brackets.bracket import Bracket
@@ -70,6 +70,20 @@ class Compared:
         for save, error in self.refused:
             if save.holder is not None:
                 save.holder.refuse(error, save.bracket.id)
+
+
+def send_lineage(sql: ExecutionStatements, conn: Connection, flush: Flush) -> None:
+    """Send the flush's lineage steps and status changes ahead in `conn`'s transaction."""
+    sql.add_steps.send_many(conn, flush.steps)
+    sql.set_status.send_many(conn, flush.statuses)
+
+
+def send_pnl_changes(
+    sql: ExecutionStatements, conn: Connection, before: Iterable[SavedRow], saves: Iterable[Save]
+) -> None:
+    """Send the `pnl_changes` rows of the written `saves`, whose rows were `before`."""
+    was = {row.id: row.realized_pnl for row in before}
+    sql.add_pnl_changes.send_many(conn, pnl_change_rows(was, [(s.bracket, s.at) for s in saves]))
 
 
 def guarded_upsert(engine: Engine) -> Prepared:
@@ -129,17 +143,16 @@ class CarefulSaves:
     def write(self, conn: Connection, flush: Flush) -> Compared:
         saves, rows, order_rows = flush.saves, flush.rows, flush.order_rows
         before = self._holdings.before(conn, sorted(s.bracket.id for s in saves))  # lock order
-        compared = compare(saves, {row[0]: (row[-2], row[-1]) for row in before}, rows)
+        compared = compare(saves, {row.id: (row.version, row.fence) for row in before}, rows)
         if refused := {save.bracket.id for save, _ in compared.refused}:
             rows = written_only(rows, "id", refused)
             order_rows = written_only(order_rows, "bracket_id", refused)
-            before = [row for row in before if row[0] not in refused]
+            before = [row for row in before if row.id not in refused]
         if error := raced(self._upsert_bracket.executemany(conn, rows), rows):
             log.error("STALE %s", error)
             raise error
         self._sql.upsert_orders.send_many(conn, order_rows)
-        self._holdings.move(conn, before, [save.bracket for save, _ in compared.written])
-        written = [(save.bracket, save.at) for save, _ in compared.written]
-        if changes := pnl_change_rows({row[0]: row[-3] for row in before}, written):
-            self._sql.add_pnl_changes.send_many(conn, changes)
+        written = [save for save, _ in compared.written]
+        self._holdings.move(conn, before, [save.bracket for save in written])
+        send_pnl_changes(self._sql, conn, before, written)
         return compared

@@ -31,13 +31,10 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, Opera
 
 from app.adapters.sql.flights import pipelined, prepare_engine
 from app.adapters.sql.signal_inserts import SignalInserts
-from app.adapters.sql.tables import SignalEventRow, SignalRow
+from app.adapters.sql.tables import events, signals
 from app.domain.signals import NOT_KEPT, Signal, SignalRecord, SignalStatus
 from app.ports.errors import Unavailable
 from app.ports.signals import SignalQuery, SignalView, StatusChange
-
-signals = SignalRow.__table__  # type: ignore[attr-defined]
-events = SignalEventRow.__table__  # type: ignore[attr-defined]
 
 # the fields of a signal's view read from its row's columns of the same names
 _VIEW_COLUMNS = [

@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, select, update
 
 from app.adapters.sql.activity import TRADING
-from app.adapters.sql.db import dialect_insert, events, signals, upsert
+from app.adapters.sql.db import dialect_insert, upsert
 from app.adapters.sql.prepared import Prepared, any_of, none_of
+from app.adapters.sql.tables import events, signals
 from app.adapters.sql.tables_execution import brackets, controls, orders, pnl_changes
 from app.domain.brackets.bracket import FINAL
 from app.domain.signals import PENDING

@@ -30,7 +30,7 @@ from app.adapters.bracket_holders import holder_of, holding
 from app.adapters.sql.account_reads import AccountReads
 from app.adapters.sql.activity import TRADING
 from app.adapters.sql.bracket_flight import BracketFlight, Check, Known
-from app.adapters.sql.bracket_saves import CarefulSaves, Compared, Flush, Save
+from app.adapters.sql.bracket_saves import CarefulSaves, Compared, Flush, Save, send_lineage
 from app.adapters.sql.db import (
     dialect_insert,
     newest_first,
@@ -46,7 +46,7 @@ from app.adapters.sql.execution_rows import (
     unit_legs,
 )
 from app.adapters.sql.execution_statements import ExecutionStatements
-from app.adapters.sql.holdings import HoldingRows
+from app.adapters.sql.holdings import HoldingRows, SavedRow
 from app.adapters.sql.tables_execution import brackets, controls, orders
 from app.domain.brackets.bracket import Bracket
 from app.domain.risk_values import TradingState
@@ -140,16 +140,13 @@ class SqlExecutionStore:
     ) -> None:
         """`_flush` of `flush` (`careful`: the saves' rows read first, whatever the store
         foresees)."""
+        flight = None if also is not None or careful else self._flight
         try:
-            compared = None
-            foresee = self._flight is not None and not also and not careful
-            before = self._flight.foreseen(flush.saves) if self._flight and foresee else None
-            if self._flight is not None and before is not None:
-                compared = self._flight.write(flush, before)
+            before = None if flight is None else flight.foreseen(flush.saves)
+            compared = None if flight is None or before is None else flight.write(flush, before)
             if compared is None:
                 with transaction(self._engine, write=True) as conn:
-                    self._sql.add_steps.send_many(conn, flush.steps)
-                    self._sql.set_status.send_many(conn, flush.statuses)
+                    send_lineage(self._sql, conn, flush)
                     if flush.saves:
                         compared = self._careful.write(conn, flush)
                     if also is not None:
@@ -334,7 +331,7 @@ class SqlExecutionStore:
         symbol: str,
         now: datetime,
         reserved: Collection[str],
-        foreseen: tuple[Flush, list[Any]] | None,
+        foreseen: tuple[Flush, list[SavedRow]] | None,
     ) -> tuple[AccountState, Check]:
         checks: list[Check] = []
 

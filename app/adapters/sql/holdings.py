@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, bindparam, select
 
@@ -21,11 +21,27 @@ from app.ports.execution import Holding
 
 HoldingKey = tuple[str, str, str, str]  # account, venue, symbol, side
 _HOLDING_KEY = ("account", "venue", "symbol", "side")
-# and its realized P&L (for `pnl_change_rows`), then the version and fencing token the save of
-# the bracket is compared with
-_CONTRIBUTION = (brackets.c.id, *(brackets.c[name] for name in _HOLDING_KEY), brackets.c.state,
-                 brackets.c.position, brackets.c.entry_price, brackets.c.realized_pnl,
-                 brackets.c.version, brackets.c.fence)  # fmt: skip
+
+
+class SavedRow(NamedTuple):
+    """A bracket's row as saved now (`HoldingRows.before`): what it adds to its holdings row, its
+    realized P&L (for `pnl_change_rows`), and the version and fencing token its next save is
+    compared with."""
+
+    id: str
+    account: str
+    venue: str
+    symbol: str
+    side: str
+    state: str
+    position: Decimal
+    entry_price: Decimal | None
+    realized_pnl: Decimal
+    version: int
+    fence: int | None
+
+
+_SAVED_ROW = [brackets.c[name] for name in SavedRow._fields]
 _FINAL = [s.value for s in FINAL]
 _ZERO = Decimal(0)
 log = logging.getLogger("signalgate.execution")
@@ -43,7 +59,7 @@ class HoldingRows:
             .order_by(holdings.c.venue, holdings.c.symbol, holdings.c.side)
         )  # fmt: skip
         self._held_before = prepared(
-            select(*_CONTRIBUTION).where(brackets.c.id == bindparam("id")).with_for_update()
+            select(*_SAVED_ROW).where(brackets.c.id == bindparam("id")).with_for_update()
         )
         row = [holdings.c[name] == bindparam(name) for name in _HOLDING_KEY]
         self._row = prepared(
@@ -74,14 +90,13 @@ class HoldingRows:
         answer = self._of_account.ask(conn, {"account": account})
         return lambda: [Holding.summed(*row) for row in answer.rows()]
 
-    def before(self, conn: Connection, bracket_ids: Iterable[str]) -> list[Any]:
-        """What the brackets `bracket_ids` contribute as saved now (none for a new bracket),
-        with their version and fencing token: read, and locked until the transaction ends,
-        before their new saves are written."""
+    def before(self, conn: Connection, bracket_ids: Iterable[str]) -> list[SavedRow]:
+        """The rows of the brackets `bracket_ids` as saved now (none for a new bracket): read,
+        and locked until the transaction ends, before their new saves are written."""
         asked = [self._held_before.ask(conn, {"id": i}) for i in bracket_ids]  # sent together
-        return [row for answer in asked for row in answer.rows()]
+        return [SavedRow(*row) for answer in asked for row in answer.rows()]
 
-    def move(self, conn: Connection, before: Iterable[Any], after: Sequence[Bracket]) -> None:
+    def move(self, conn: Connection, before: Iterable[SavedRow], after: Sequence[Bracket]) -> None:
         """Add to the holdings rows what changes when the brackets `after` replace their rows
         `before` (a holdings row goes when its last bracket closes).
 
@@ -99,7 +114,7 @@ class HoldingRows:
             self._drop.send(conn, where)
 
     def add(
-        self, conn: Connection, before: Iterable[Any], after: Sequence[Bracket]
+        self, conn: Connection, before: Iterable[SavedRow], after: Sequence[Bracket]
     ) -> Callable[[], None]:
         """`move`, with every change sent ahead and added in SQL (PostgreSQL: its NUMERIC sums
         are exact), so that nothing is read first. Returns the check to run once the
@@ -151,18 +166,20 @@ def _held(state: str, position: Decimal, entry_price: Decimal | None) -> HeldSum
     return HeldSums(position, position * entry_price if entry_price is not None else _ZERO, 1)
 
 
-def _holding_changes(before: Iterable[Any], after: Iterable[Bracket]) -> dict[HoldingKey, HeldSums]:
+def _holding_changes(
+    before: Iterable[SavedRow], after: Iterable[Bracket]
+) -> dict[HoldingKey, HeldSums]:
     """The changes to the holdings rows when the brackets `after` replace their rows `before`
-    (`_CONTRIBUTION` columns; a bracket saved for the first time has none)."""
+    (a bracket saved for the first time has none)."""
     changes: dict[HoldingKey, HeldSums] = {}
 
     def add(key: HoldingKey, sums: HeldSums | None) -> None:
         if sums is not None:
             changes[key] = changes[key].plus(sums) if key in changes else sums
 
-    for _, account, venue, symbol, side, state, position, entry_price, *_ in before:
-        if (was := _held(state, position, entry_price)) is not None:
-            add((account, venue, symbol, side), was.negated())
+    for row in before:
+        if (was := _held(row.state, row.position, row.entry_price)) is not None:
+            add((row.account, row.venue, row.symbol, row.side), was.negated())
     for b in after:
         key = (b.account, b.venue, b.symbol, b.side.value)
         add(key, _held(b.state.value, b.position, b.entry_price))

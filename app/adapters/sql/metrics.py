@@ -18,9 +18,10 @@ from app.adapters.notify.queue import notifications_queue
 from app.adapters.redis import venue_health
 from app.adapters.redis.forwarder_beat import last_beat_sync
 from app.adapters.redis.lease import last_round_sync
-from app.adapters.sql.db import signals, transaction
+from app.adapters.sql.db import transaction
 from app.adapters.sql.metrics_execution import SqlExecutionMetrics
 from app.adapters.sql.reconciliation import reconciliation_figures
+from app.adapters.sql.tables import signals
 from app.adapters.sql.tables_execution import brackets, orders
 from app.domain.brackets.bracket import FINAL
 from app.domain.orders import OrderState

@@ -14,7 +14,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, Table, func, select
 
-from app.adapters.sql.db import as_utc, events, signals, transaction
+from app.adapters.sql.db import as_utc, transaction
+from app.adapters.sql.tables import events, signals
 from app.adapters.sql.tables_execution import brackets, controls, orders
 from app.domain.brackets.bracket import BracketState
 from app.domain.orders import OrderState

@@ -15,10 +15,7 @@ from sqlalchemy import Connection, Engine, bindparam, insert, select
 from sqlalchemy.dialects import postgresql
 
 from app.adapters.sql.prepared import Prepared
-from app.adapters.sql.tables import SignalEventRow, SignalRow
-
-signals = SignalRow.__table__  # type: ignore[attr-defined]
-events = SignalEventRow.__table__  # type: ignore[attr-defined]
+from app.adapters.sql.tables import events, signals
 
 
 class SignalInserts:

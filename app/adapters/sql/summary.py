@@ -8,7 +8,8 @@ from typing import Any
 import msgspec
 from sqlalchemy import Engine, Select, func, select
 
-from app.adapters.sql.db import signals, transaction
+from app.adapters.sql.db import transaction
+from app.adapters.sql.tables import signals
 from app.adapters.sql.tables_execution import brackets
 from app.domain.brackets.bracket import FINAL, Bracket, BracketState
 

@@ -75,6 +75,8 @@ class SignalEventRow(SQLModel, table=True):
 
 
 metadata = SQLModel.metadata
+signals = SignalRow.__table__  # type: ignore[attr-defined]
+events = SignalEventRow.__table__  # type: ignore[attr-defined]
 
 
 # --- paper venues ------------------------------------------------------------------------------
