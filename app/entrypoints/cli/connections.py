@@ -60,7 +60,10 @@ def _run(action: Callable[[Connections], int]) -> int:
     try:
         with opened_connections(settings) as service:
             return action(service)
-    except (InvalidConnection, ConnectionConflict, UnknownConnection, KeysLocked) as error:
+    except UnknownConnection as error:
+        print(f"signalgate: {error}: `signalgate connections list` lists them.", file=sys.stderr)
+        return 2
+    except (InvalidConnection, ConnectionConflict, KeysLocked) as error:
         print(f"signalgate: {error}", file=sys.stderr)
         return 2
 
