@@ -112,7 +112,7 @@ def cmd_test(args: argparse.Namespace) -> int:
         assert result is not None
         print(f"{tested.name}: {result.status} - {result.reason}")
         if result.balance:
-            held = ", ".join(f"{a} {t.normalize():f}" for a, t in sorted(result.balance.items()))
+            held = ", ".join(f"{a} {t}" for a, t in sorted(result.balance.items()))  # plain
             print(f"  balance: {held}")
         for line in result.log:
             print(f"  {line}")
