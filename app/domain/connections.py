@@ -208,7 +208,9 @@ def outcome_of(
         return "failed", keys.redact(reason) + "."
     if unreachable:
         said = "; ".join(warnings)
-        return "failed", keys.redact(f"the venue did not answer the check ({said})") + "."
+        return "failed", keys.redact(f"the venue did not answer the check ({said})") + (
+            ": check api_url and this machine's network."
+        )
     if warnings:
         return "ok", keys.redact("the keys work; warning: " + "; ".join(warnings)) + "."
     return "ok", "the keys work: markets, balance and permissions read."

@@ -210,7 +210,7 @@ async def test_venues_of_the_environment_are_listed_read_only(
 
 
 async def test_changes_rename_disable_and_replace_keys(
-    open_service: Open, fake: RunningFake
+    open_service: Open, fake: RunningFake, engine: sqlalchemy.Engine
 ) -> None:
     service = open_service(NEW_KEY)
     service.add(binance(fake.url, api_secret="not-the-api-secret"))
@@ -230,6 +230,9 @@ async def test_changes_rename_disable_and_replace_keys(
     assert service.remove("main").name == "main"
     with pytest.raises(UnknownConnection, match=r"^no connection is named or numbered 'main'$"):
         service.get("main")
+    with engine.connect() as conn:  # its balance went with it
+        held = conn.execute(sqlalchemy.text("SELECT connection_id FROM connection_balances"))
+        assert held.all() == []
 
 
 async def test_a_test_is_bounded_in_time(

@@ -106,7 +106,10 @@ def test_refusals_are_one_sentence_on_stderr(cli: Cli) -> None:
         "signalgate: binance is configured by environment (VENUES): it cannot be removed here;"
         " change its BINANCE_... settings instead.\n"
     )
-    assert unknown.stderr == "signalgate: no connection is named or numbered 'nothing_here'\n"
+    assert unknown.stderr == (
+        "signalgate: no connection is named or numbered 'nothing_here':"
+        " `signalgate connections list` lists them.\n"
+    )
     said = "\n".join(cli.said)
     assert API_KEY not in said
     assert API_SECRET not in said

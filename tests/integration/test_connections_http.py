@@ -160,3 +160,18 @@ def test_keys_need_secrets_key_and_changes_need_api_token(
     assert read.json()["reason"] == (
         "API_TOKEN is not set, so the read API answers only on this machine: set API_TOKEN."
     )
+
+
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        ("/connections", "GET, OPTIONS, POST"),
+        ("/connections/1", "DELETE, GET, OPTIONS, PATCH"),
+        ("/connections/1/test", "OPTIONS, POST"),
+    ],
+)
+def test_options_lists_every_method_of_a_connections_path(
+    http: Recorded, path: str, allowed: str
+) -> None:
+    answer = http("OPTIONS", path)
+    assert (answer.status_code, answer.headers["Allow"]) == (204, allowed)

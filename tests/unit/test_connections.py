@@ -104,7 +104,8 @@ def test_a_test_outcome_is_one_sentence_without_keys() -> None:
                       unreachable=False, keys=keys) == (
         "failed", "the API key is refused (bybit <api_key>) (and 1 more).")  # fmt: skip
     assert outcome_of([], ["no answer (timeout)"], unreachable=True, keys=keys) == (
-        "failed", "the venue did not answer the check (no answer (timeout)).")  # fmt: skip
+        "failed", "the venue did not answer the check (no answer (timeout)): check api_url and"
+        " this machine's network.")  # fmt: skip
     assert outcome_of([], ["the key may WITHDRAW"], unreachable=False, keys=keys) == (
         "ok", "the keys work; warning: the key may WITHDRAW.")  # fmt: skip
 

@@ -79,10 +79,9 @@ class SqlConnectionStore:
         return changed
 
     def remove(self, connection_id: int) -> bool:
-        with transaction(self._engine, write=True) as conn:
-            conn.execute(_forget_balances(connection_id))
-            gone = conn.execute(delete(connections).where(connections.c.id == connection_id))
-            return bool(gone.rowcount)
+        query = delete(connections).where(connections.c.id == connection_id)
+        with transaction(self._engine, write=True) as conn:  # its balances go by ON DELETE CASCADE
+            return bool(conn.execute(query).rowcount)
 
     def save_test(self, connection_id: int, test: ConnectionTest) -> Connection | None:
         values = {

@@ -60,7 +60,10 @@ def _run(action: Callable[[Connections], int]) -> int:
     try:
         with opened_connections(settings) as service:
             return action(service)
-    except (InvalidConnection, ConnectionConflict, UnknownConnection, KeysLocked) as error:
+    except UnknownConnection as error:
+        print(f"signalgate: {error}: `signalgate connections list` lists them.", file=sys.stderr)
+        return 2
+    except (InvalidConnection, ConnectionConflict, KeysLocked) as error:
         print(f"signalgate: {error}", file=sys.stderr)
         return 2
 
@@ -109,7 +112,7 @@ def cmd_test(args: argparse.Namespace) -> int:
         assert result is not None
         print(f"{tested.name}: {result.status} - {result.reason}")
         if result.balance:
-            held = ", ".join(f"{a} {t.normalize():f}" for a, t in sorted(result.balance.items()))
+            held = ", ".join(f"{a} {t}" for a, t in sorted(result.balance.items()))  # plain
             print(f"  balance: {held}")
         for line in result.log:
             print(f"  {line}")

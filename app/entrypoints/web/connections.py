@@ -10,8 +10,7 @@ from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 
 import msgspec
-from litestar import Controller, Request, Response, delete, get, patch, post, route
-from litestar.enums import HttpMethod
+from litestar import Controller, Request, delete, get, patch, post
 from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
 from litestar.params import Parameter
 
@@ -92,20 +91,9 @@ def _keys(body: NewConnectionBody | ConnectionPatchBody) -> VenueKeys:
 
 
 class ConnectionsController(Controller):
-    """The routes of `/connections`. Their OPTIONS is answered here: Litestar's own answer for a
-    path whose handlers are registered one by one (GET, then POST...) lists the first one's
-    methods only in `Allow` (Litestar 2.25 keeps the OPTIONS handler of the route it built
-    first). Litestar registers a controller's handlers in the order of their names, and
-    `allowed` must come first, before a path has a route (hence `store_connection`)."""
+    """The routes of `/connections`."""
 
     path = "/connections"
-
-    @route(["/", "/{id:str}", "/{id:str}/test"], http_method=HttpMethod.OPTIONS,
-           include_in_schema=False, status_code=204, sync_to_thread=False)  # fmt: skip
-    def allowed(self, request: Request[Any, Any, Any]) -> Response[None]:
-        template = request.scope["path_template"]
-        methods = next(r.methods for r in request.app.routes if r.path_format == template)
-        return Response(None, status_code=204, headers={"Allow": ", ".join(sorted(methods))})
 
     @get(
         "/",
@@ -137,9 +125,8 @@ class ConnectionsController(Controller):
     )
     async def store_connection(self, request: Request[Any, Any, Any]) -> Connection:
         body: NewConnectionBody = _decoded(await request.body(), NEW_CONNECTION)
-        keys = VenueKeys(_given(body.api_key), _given(body.api_secret), _given(body.api_password))
         new = NewConnection(
-            body.name, body.venue, body.mode, keys, _given(body.api_url), body.enabled
+            body.name, body.venue, body.mode, _keys(body), _given(body.api_url), body.enabled
         )
         return await _call(services_of(request).connections.add, new)
 
@@ -162,9 +149,7 @@ class ConnectionsController(Controller):
             enabled=_given(body.enabled),
             api_url=_given(body.api_url),
             clear_api_url=body.api_url is None,
-            keys=VenueKeys(
-                _given(body.api_key), _given(body.api_secret), _given(body.api_password)
-            ),
+            keys=_keys(body),
             clear_api_password=body.api_password is None,
         )
         return await _call(services_of(request).connections.change, id, change)

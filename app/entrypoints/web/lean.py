@@ -1,22 +1,62 @@
-"""Litestar with msgspec alone.
+"""Litestar with msgspec alone, and OPTIONS answers that list every method of a path.
 
 Litestar gives every app its pydantic and attrs plugins when those libraries are installed
 (sqlmodel brings pydantic, aiohttp brings attrs), importing pydantic.v1 and attrs on the way: about
 a tenth of the web process's start, for models this app does not have (its bodies and answers are
 msgspec Structs). A restarted web process holds the alerts that arrive until it has started, so
 its start is kept short.
+
+Litestar 2.25 builds a path's route again each time a handler joins the path (a controller's
+handlers join one by one), and keeps the OPTIONS handler it made for the first route: its `Allow`
+lists the first handler's methods only (litestar-org/litestar#4169, fixed in 3.0). Leaving
+Litestar's own OPTIONS handlers out of the handlers a route is built again from makes each route
+make a fresh one, bound to itself.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from litestar import Litestar
-from litestar.plugins import PluginProtocol
 from litestar.plugins.core import MsgspecDIPlugin
+
+if TYPE_CHECKING:
+    from litestar.plugins import PluginProtocol
+    from litestar.router import Router
+    from litestar.types import RouteHandlerType
+    from litestar.types.internal_types import RouteHandlerMapItem
+
+# the qualified name of the handler function Litestar makes to answer OPTIONS on a route
+_LITESTAR_OPTIONS = "HTTPRoute.create_options_handler.<locals>.options_handler"
+
+
+def _without_litestar_options(
+    by_path: dict[str, RouteHandlerMapItem],
+) -> dict[str, RouteHandlerMapItem]:
+    return {
+        path: {
+            method: handler
+            for method, handler in handlers.items()
+            if getattr(getattr(handler, "fn", None), "__qualname__", "") != _LITESTAR_OPTIONS
+        }
+        for path, handlers in by_path.items()
+    }
 
 
 class MsgspecLitestar(Litestar):
-    """`Litestar` whose default plugins are msgspec's alone."""
+    """`Litestar` whose default plugins are msgspec's alone, and whose OPTIONS answers list every
+    method of their path."""
 
     @staticmethod
     def _get_default_plugins(plugins: list[PluginProtocol]) -> list[PluginProtocol]:
         return [*plugins, MsgspecDIPlugin()]
+
+    @property
+    def route_handler_method_map(self) -> dict[str, RouteHandlerMapItem]:
+        return _without_litestar_options(super().route_handler_method_map)
+
+    @classmethod
+    def get_route_handler_map(
+        cls, value: RouteHandlerType | Router
+    ) -> dict[str, RouteHandlerMapItem]:
+        return _without_litestar_options(super().get_route_handler_map(value))
