@@ -16,6 +16,7 @@ from app.domain.notifications import (
     Drift,
     EntryExecuted,
     Event,
+    ForwarderChanged,
     InDoubt,
     LegView,
     Level,
@@ -95,6 +96,8 @@ def _text(event: Event) -> tuple[str, list[str]]:
             return title, [f"Reason: {event.reason}"]
         case MonitorChanged():
             return _MONITOR[event.change], [event.detail]
+        case ForwarderChanged():
+            return f"Forwarder {event.change}", [event.detail]
         case DailySummary():
             return _summary(event)
     raise AssertionError(f"unknown event {event!r}")

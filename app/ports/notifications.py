@@ -82,8 +82,9 @@ class Watched(Protocol):
     """What the notifier watches and remembers between its checks, shared by every notifier
     process (so that one of them tells each change, once)."""
 
-    def last_round(self) -> float | None:
-        """When the monitor last finished a round (Unix time), None if none ever did."""
+    def last_beat(self, process: str) -> float | None:
+        """When `process` ("monitor": its last finished round; "forwarder": its heartbeat) last
+        showed life (Unix time), None if it never did."""
         ...
 
     def swap(self, name: str, state: str) -> str | None:

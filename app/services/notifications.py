@@ -19,6 +19,7 @@ from app.domain.brackets.notices import summary
 from app.domain.notifications import (
     DailySummary,
     Event,
+    ForwarderChanged,
     Level,
     MonitorChange,
     MonitorChanged,
@@ -99,11 +100,27 @@ def daily_summary(source: SummarySource, end: datetime) -> DailySummary:
     return summary(start, end, counts, source.closed_brackets(start, end), source.open_brackets())
 
 
-@dataclass(kw_only=True, eq=False)
-class MonitorWatch:
-    """Tells when no monitor round has finished for `limit_seconds` (the rule of `/ready`), and
-    when rounds finish again; a deployment whose monitor never ran a round is not flagged."""
+# What a silent process means, and what to do: told with its "down".
+_SILENCE = {
+    "monitor": (
+        "no monitor round has finished",
+        "nothing watches the open brackets; start `signalgate monitor` or read its logs",
+    ),
+    "forwarder": (
+        "no forwarder heartbeat",
+        "accepted alerts wait in the Redis inbox and nothing executes them; start `signalgate"
+        " forward` (the Procfile's forwarder) or read its logs",
+    ),
+}
 
+
+@dataclass(kw_only=True, eq=False)
+class HeartbeatWatch:
+    """Tells when `process` (the monitor or the forwarder) has shown no life for
+    `limit_seconds` (the rule of `/ready`, with a longer limit), and when it does again; a
+    deployment where it never ran is not flagged."""
+
+    process: str  # "monitor" or "forwarder"
     watched: Watched
     notifier: Notifier
     limit_seconds: float
@@ -111,23 +128,21 @@ class MonitorWatch:
 
     def check(self) -> MonitorChange | None:
         """Look once; the change told, if any."""
-        last = self.watched.last_round()
+        last = self.watched.last_beat(self.process)
         if last is None:
             return None
         age = self.clock() - last
         down = age > self.limit_seconds
-        before = self.watched.swap("monitor", "down" if down else "up")
+        before = self.watched.swap(self.process, "down" if down else "up")
         if down and before != "down":
             change = MonitorChange.DOWN
-            detail = (
-                f"no monitor round has finished for {age:.0f} s (over {self.limit_seconds:g}"
-                " s): nothing watches the open brackets; start `signalgate monitor` or read its"
-                " logs"
-            )
+            silent, fix = _SILENCE[self.process]
+            detail = f"{silent} for {age:.0f} s (over {self.limit_seconds:g} s): {fix}"
         elif not down and before == "down":
-            change, detail = MonitorChange.BACK, "monitor rounds finish again"
+            change, detail = MonitorChange.BACK, f"the {self.process} runs again"
         else:
             return None
         at = datetime.fromtimestamp(self.clock(), UTC)
-        self.notifier.notify(MonitorChanged(change=change, detail=detail, at=at))
+        event_type = MonitorChanged if self.process == "monitor" else ForwarderChanged
+        self.notifier.notify(event_type(change=change, detail=detail, at=at))
         return change

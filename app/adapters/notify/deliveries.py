@@ -10,6 +10,7 @@ from typing import Any, cast
 import redis
 from redis.exceptions import RedisError
 
+from app.adapters.redis.forwarder_beat import last_beat_sync
 from app.adapters.redis.lease import last_round_sync
 from app.domain.notifications import Admission, admit
 
@@ -63,12 +64,15 @@ def outcomes(client: redis.Redis) -> dict[str, float]:
 
 
 class RedisWatched:
-    """`Watched` over a blocking Redis client: the monitor's heartbeat, and the states seen."""
+    """`Watched` over a blocking Redis client: the monitor's and the forwarder's heartbeats, and
+    the states seen."""
 
     def __init__(self, client: redis.Redis) -> None:
         self._client = client
 
-    def last_round(self) -> float | None:
+    def last_beat(self, process: str) -> float | None:
+        if process == "forwarder":
+            return last_beat_sync(self._client)
         return last_round_sync(self._client)
 
     def swap(self, name: str, state: str) -> str | None:
