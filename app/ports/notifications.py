@@ -52,9 +52,18 @@ class Deliveries(Protocol):
         processes; None: the message would wait too long and is dropped."""
         ...
 
+    def claim(self, channel: int, key: str) -> bool:
+        """Take the send of the event `key` on `channel`, atomically across processes; False:
+        it was sent, or is being sent, already (kept a week)."""
+        ...
+
+    def release(self, channel: int, key: str) -> None:
+        """Give a claim back after a send that failed (its retry claims it again)."""
+        ...
+
     def count(self, channel: int, service: str, outcome: str) -> None:
-        """Count one outcome (`sent`, `retried`, `failed`, `deferred`, `dropped`) for /metrics;
-        never raises."""
+        """Count one outcome (`sent`, `retried`, `failed`, `deferred`, `dropped`, `duplicate`)
+        for /metrics; never raises."""
         ...
 
 

@@ -55,9 +55,9 @@ class NotificationSender:
     clock: Callable[[], float] = time.time
 
     def send(self, channel: int, event: Event, *, admitted: bool = False, last: bool = True) -> str:
-        """Send `event` on `channel`; its outcome: `sent`, `deferred` (it waits for its slot)
-        or `dropped`. `admitted`: its slot was taken when it was deferred. `last`: no retry
-        follows a failure.
+        """Send `event` on `channel`; its outcome: `sent`, `deferred` (it waits for its slot),
+        `dropped` or `duplicate` (sent already). `admitted`: its slot was taken when it was
+        deferred. `last`: no retry follows a failure.
 
         Raises:
             DeliveryFailed: the channel refused it or did not answer.
@@ -82,10 +82,16 @@ class NotificationSender:
                 self.deferrals.defer(channel, event, slot.at)
                 self.deliveries.count(channel, service, "deferred")
                 return "deferred"
+        if not self.deliveries.claim(channel, key):  # told twice at once, or again later
+            log.info("notification %s to channel %d (%s) was sent already", key, channel,
+                     service)  # fmt: skip
+            self.deliveries.count(channel, service, "duplicate")
+            return "duplicate"
         if self.channels.send(channel, message):
             self.deliveries.count(channel, service, "sent")
             log.info("notification %s sent to channel %d (%s)", key, channel, service)
             return "sent"
+        self.deliveries.release(channel, key)
         self.deliveries.count(channel, service, "failed" if last else "retried")
         then = "given up" if last else "tried again later"
         log.warning("notification %s to channel %d (%s) was not delivered; %s", key, channel,

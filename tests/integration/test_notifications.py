@@ -173,6 +173,23 @@ def test_every_channel_gets_the_message_text(deployment: Deployment) -> None:
     )
 
 
+def test_an_event_queued_twice_in_a_race_or_after_its_job_expired_goes_once(
+    deployment: Deployment,
+) -> None:
+    deployment.tell(CLOSED)
+    # two processes that told it at the same moment both found no job: its id queued twice
+    notifications_queue(deployment.client).push_job_id(deployment.job(0, CLOSED).id)
+    deployment.send()
+    # told again once its finished job's record expired (kept a day)
+    for index in range(3):
+        deployment.job(index, CLOSED).delete()
+    deployment.tell(CLOSED)
+    deployment.send()
+    for channel in deployment.channels.all():
+        assert len(channel.received) == 1, channel.service
+    assert outcomes(deployment.client)["0,telegram,duplicate"] == 2
+
+
 def test_an_urgent_event_is_marked_as_a_failure(deployment: Deployment) -> None:
     deployment.tell(UNPROTECTED)
     deployment.send()

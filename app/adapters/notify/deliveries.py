@@ -18,6 +18,8 @@ log = logging.getLogger("signalgate.notify")
 
 PREFIX = "signalgate:notify"
 OUTCOMES_KEY = f"{PREFIX}:outcomes"  # field "channel,service,outcome" -> count
+# an event sent on a channel is not sent again for a week (its job's record goes after a day)
+CLAIM_TTL = 7 * 86_400
 
 
 class RedisDeliveries:
@@ -48,6 +50,12 @@ class RedisDeliveries:
 
         transaction: Any = self._client.transaction
         return cast("Admission | None", transaction(step, key, value_from_callable=True))
+
+    def claim(self, channel: int, key: str) -> bool:
+        return bool(self._client.set(f"{PREFIX}:sent:{channel}:{key}", 1, nx=True, ex=CLAIM_TTL))
+
+    def release(self, channel: int, key: str) -> None:
+        self._client.delete(f"{PREFIX}:sent:{channel}:{key}")
 
     def count(self, channel: int, service: str, outcome: str) -> None:
         try:
