@@ -14,6 +14,8 @@ from decimal import Decimal
 
 import msgspec
 
+from app.domain.performance import Performance
+
 
 class EventKind(enum.StrEnum):
     EXECUTED = "executed"  # an entry was placed (filled, or resting) with its legs
@@ -160,6 +162,7 @@ class DailySummary(_Event, frozen=True, tag=EventKind.SUMMARY.value):
     pnl: dict[str, Decimal]  # their realized P&L by quote currency, fees deducted
     fees: dict[str, Decimal]
     open: tuple[OpenPosition, ...] = ()  # open positions when the summary was made
+    strategies: tuple[Performance, ...] = ()  # the trades closed in those hours, per strategy
 
 
 Event = (

@@ -9,6 +9,7 @@ from typing import Protocol
 from app.domain.brackets.bracket import Bracket
 from app.domain.notifications import Admission, Event
 from app.domain.notify_text import Message
+from app.ports.performance import ClosedTrades
 
 
 class Notifier(Protocol):
@@ -73,8 +74,8 @@ class Deferrals(Protocol):
         ...
 
 
-class SummarySource(Protocol):
-    """What the daily summary reads (blocking I/O)."""
+class SummarySource(ClosedTrades, Protocol):
+    """What the daily summary reads (blocking I/O): with each strategy's closed trades."""
 
     def signal_counts(self, start: datetime, end: datetime) -> dict[str, int]:
         """Signals received in [start, end), by their status now."""

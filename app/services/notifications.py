@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import msgspec
+
 from app.domain.brackets.notices import summary
 from app.domain.notifications import (
     DailySummary,
@@ -26,6 +28,7 @@ from app.domain.notifications import (
     event_key,
 )
 from app.domain.notify_text import render
+from app.domain.performance import performance
 from app.ports.notifications import (
     Channels,
     Deferrals,
@@ -34,6 +37,7 @@ from app.ports.notifications import (
     SummarySource,
     Watched,
 )
+from app.ports.performance import TradeQuery
 
 log = logging.getLogger("signalgate.notify")
 
@@ -103,7 +107,9 @@ def daily_summary(source: SummarySource, end: datetime) -> DailySummary:
     """The summary of the 24 hours up to `end`."""
     start = end - timedelta(days=1)
     counts = {status: count for status, count in source.signal_counts(start, end).items() if count}
-    return summary(start, end, counts, source.closed_brackets(start, end), source.open_brackets())
+    made = summary(start, end, counts, source.closed_brackets(start, end), source.open_brackets())
+    trades = source.closed_trades(TradeQuery(since=start, until=end))
+    return msgspec.structs.replace(made, strategies=tuple(performance(trades)))
 
 
 # What a silent process means, and what to do: told with its "down".

@@ -361,6 +361,7 @@ def test_the_daily_summary_counts_the_day_and_schedules_the_next(
     assert text.splitlines()[1:] == [
         "Signals: 3 queued",
         "Closed brackets: 1, realized P&L +9 USDT (fees 1 USDT)",
+        "- alerts without a strategy on default: 1 trade, 100% won, +9 USDT, max drawdown 0",
         "Open positions: 1",
         "- BTC/USDT long 0.01 at 65,000 on paper",
     ]

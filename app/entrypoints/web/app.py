@@ -19,6 +19,7 @@ from app.entrypoints.web.connections import CONNECTION_ROUTES
 from app.entrypoints.web.execution import EXECUTION_ROUTES
 from app.entrypoints.web.lean import MsgspecLitestar
 from app.entrypoints.web.ops import OPS_ROUTES
+from app.entrypoints.web.performance import PERFORMANCE_ROUTES
 from app.entrypoints.web.reconciliation import RECONCILIATION_ROUTES
 from app.entrypoints.web.signals import SIGNAL_ROUTES
 from app.entrypoints.web.webhook import WEBHOOK_ROUTES
@@ -70,6 +71,7 @@ def create_app(services: Services | None = None, *, run_forwarder: bool = True) 
             *EXECUTION_ROUTES,
             *RECONCILIATION_ROUTES,
             *CONNECTION_ROUTES,
+            *PERFORMANCE_ROUTES,
         ],
         lifespan=[lifespan],
         exception_handlers={HTTPException: http_error, Exception: unexpected},

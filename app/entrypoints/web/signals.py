@@ -43,21 +43,22 @@ class SignalFilter:
     limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50
 
     def __post_init__(self) -> None:
-        self._since = None if self.since_text is None else _utc_time(self.since_text)
+        self._since = None if self.since_text is None else utc_time(self.since_text, "since")
 
     @property
     def since(self) -> datetime | None:
         return self._since
 
 
-def _utc_time(text: str) -> datetime:
-    """An ISO 8601 time (a time without a zone is UTC); numbers are not times."""
+def utc_time(text: str, key: str) -> datetime:
+    """The query parameter `key`'s ISO 8601 time (a time without a zone is UTC); numbers are
+    not times."""
     try:
         moment = datetime.fromisoformat(text)
         return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
     except (ValueError, OverflowError):
         raise ValidationException(
-            extra=[{"key": "since", "message": "must be an ISO time such as 2024-05-01T12:00:00Z"}]
+            extra=[{"key": key, "message": "must be an ISO time such as 2024-05-01T12:00:00Z"}]
         ) from None
 
 
