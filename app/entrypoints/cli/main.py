@@ -257,6 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     dashboard.set_defaults(func=cmd_dashboard)
     from app.entrypoints.cli.backtest import add_backtest_commands  # noqa: PLC0415
     from app.entrypoints.cli.connections import add_connections_commands  # noqa: PLC0415
+    from app.entrypoints.cli.market_data import add_market_data_commands  # noqa: PLC0415
     from app.entrypoints.cli.orders import add_orders_commands  # noqa: PLC0415
     from app.entrypoints.cli.send import add_send_command  # noqa: PLC0415
     from app.entrypoints.cli.trading import add_execution_commands  # noqa: PLC0415
@@ -268,6 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_orders_commands(commands)
     add_venues_commands(commands)
     add_connections_commands(commands)
+    add_market_data_commands(commands)
     args = parser.parse_args(argv)
     return int(args.func(args))
 
