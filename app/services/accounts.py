@@ -60,12 +60,12 @@ class AccountDirectory:
     refresh_seconds: float = REFRESH_SECONDS
     _accounts: dict[str, Account] | None = None
     _subscriptions: list[Subscription] = field(default_factory=list)
-    _read_at: float = 0.0
+    _read_at: float = float("-inf")
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def forget(self) -> None:
         """Read again on next use (after a change)."""
-        self._read_at = 0.0
+        self._read_at = float("-inf")
 
     def _fresh(self) -> bool:
         return (

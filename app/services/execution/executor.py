@@ -271,7 +271,7 @@ class Executor:
         early = check_before_sizing(signal.symbol, side, False, snapshot, limits, now)
         denial = Denial(list(early))
         reference = reference_price(signal, side, views)
-        market = sizing_market(views, self._hint(signal.venue))
+        market = sizing_market(views, hint := self._hint(signal.venue, rules.venues))
         if reference is None or market is None:
             denial.add("market_price", f"no venue has a price for {signal.symbol}")
             return self._deny(pending, denial)
@@ -289,7 +289,7 @@ class Executor:
             sized.amount,
             [view.quote for view in views],
             slippage_bps=self._ctx.policy.slippage_bps,
-            venue_hint=self._hint(signal.venue),
+            venue_hint=hint,
         )
         self._record(pending.id, "sizing", sized.explanation, amount=str(sized.amount),
                      notional=str(sized.notional))  # fmt: skip
@@ -323,10 +323,11 @@ class Executor:
         self._gate.release(pending)  # on record: the book counts it now
         return None
 
-    def _hint(self, venue: str | None) -> str | None:
-        """The alert's venue when one is configured under that name; a TradingView prefix like
-        BINANCE: names the chart's exchange, which may not be a venue of this deployment."""
-        return venue if venue in self._venues else None
+    def _hint(self, venue: str | None, only: frozenset[str] | None) -> str | None:
+        """The alert's venue when one is configured under that name (among `only`, the
+        account's); a TradingView prefix like BINANCE: names the chart's exchange, which may
+        not be a venue of this deployment or of the account."""
+        return venue if venue in self._venues and (only is None or venue in only) else None
 
     def _deny(self, pending: PendingSignal, denial: Denial) -> None:
         self._ctx.deny(pending, "denied: " + "; ".join(denial.reasons), denial.checks)
