@@ -28,6 +28,7 @@ from app.domain.sizing import SizingPolicy, number_text
 IMPLICIT = "default"  # the account of a signal that names none and whose strategy has no subscriber
 STRATEGY_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$"  # as `/webhook/{strategy}` takes it
 MAX_MULTIPLIER = Decimal(1000)
+MOST = Decimal(10**12)  # the largest limit or size an account may set
 _NAME = re.compile(NAME_PATTERN)
 _STRATEGY = re.compile(STRATEGY_PATTERN)
 _PERCENT_MODES = frozenset({QtyMode.PERCENT_EQUITY, QtyMode.RISK_PERCENT})
@@ -128,7 +129,7 @@ def checked_account(account: Account) -> Account:
         if not _NAME.match(connection):
             raise InvalidAccount("connections", f"{connection[:40]!r} is not a connection name")
     for name, value in msgspec.structs.asdict(account.limits).items():
-        _positive(name, value)
+        _positive(name, value, MOST)
     sizing = account.sizing
     _positive("multiplier", sizing.multiplier, MAX_MULTIPLIER)
     if (sizing.qty_mode is None) != (sizing.quantity is None):
@@ -136,7 +137,7 @@ def checked_account(account: Account) -> Account:
             "qty_mode", "qty_mode and quantity go together: set both (the account's own size)"
             " or neither (the alert's quantity)",
         )  # fmt: skip
-    most = Decimal(100) if sizing.qty_mode in _PERCENT_MODES else None
+    most = Decimal(100) if sizing.qty_mode in _PERCENT_MODES else MOST
     _positive("quantity", sizing.quantity, most)
     return account
 
