@@ -157,6 +157,7 @@ class SignalView(msgspec.Struct, frozen=True):
 class SignalQuery(msgspec.Struct, frozen=True):
     status: str | None = None
     strategy: str | None = None
+    account: str | None = None
     symbol: str | None = None
     since: datetime | None = None
     before: str | None = None  # cursor: the last id of the previous page

@@ -164,6 +164,11 @@ async def test_one_alert_becomes_a_bracket_per_subscribed_account_sized_its_way(
 
     again = desk.alert("tv-1")  # TradingView retried: nothing fans out twice
     assert (again["status"], again["signal_ids"]) == ("duplicate", ids)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    listed = desk.client.get("/signals?account=gamma", headers=auth).json()["signals"]
+    assert [(s["id"], s["account"]) for s in listed] == [(ids[2], "gamma")]
+    orders = desk.client.get("/orders?account=alpha", headers=auth).json()["orders"]
+    assert {o["signal_id"] for o in orders} == {ids[0]}
 
 
 async def test_a_halted_account_is_denied_with_the_reason_and_the_others_execute(
