@@ -24,20 +24,20 @@ from app.domain.connections import NAME_PATTERN
 from app.domain.signals import QtyMode
 
 Name = Annotated[str, msgspec.Meta(pattern=NAME_PATTERN)]
+Unset = msgspec.UnsetType
+UNSET = msgspec.UNSET
 # numbers above 0 and at most MOST: the account's rules (`checked_account`) refuse the others
 # with a sentence naming the field (msgspec sets no bounds on a Decimal)
 Amount = Decimal
 Count = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
-Unset = msgspec.UnsetType
-UNSET = msgspec.UNSET
 
 
 class Limits(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    max_order_notional: Amount | None = None
-    max_total_exposure: Amount | None = None
-    max_open_positions: Count | None = None
-    max_daily_loss: Amount | None = None
-    max_orders_per_minute: Count | None = None
+    max_order_notional: Amount | Unset = UNSET
+    max_total_exposure: Amount | Unset = UNSET
+    max_open_positions: Count | Unset = UNSET
+    max_daily_loss: Amount | Unset = UNSET
+    max_orders_per_minute: Count | Unset = UNSET
 
     def own(self) -> AccountLimits:
         return msgspec.convert(msgspec.to_builtins(self), AccountLimits)
@@ -60,7 +60,7 @@ class NewAccountBody(msgspec.Struct, forbid_unknown_fields=True):
     name: Name
     connections: Annotated[list[Name], msgspec.Meta(max_length=50)] = []
     limits: Limits = msgspec.field(default_factory=Limits)
-    size: dict[str, object] | None = None  # FixedSize | PercentSize, read by `own_size`
+    size: dict[str, object] | Unset = UNSET  # FixedSize | PercentSize, read by `own_size`
     multiplier: Multiplier = Decimal(1)
 
 

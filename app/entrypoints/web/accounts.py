@@ -116,7 +116,7 @@ class AccountsController(Controller):
             name=body.name,
             connections=tuple(body.connections),
             limits=body.limits.own(),
-            sizing=_size(body.size, body.multiplier),
+            sizing=_size(None if body.size is UNSET else body.size, body.multiplier),
         )
         return await _call(services_of(request).accounts.add, account)
 
