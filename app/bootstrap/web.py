@@ -30,6 +30,7 @@ from app.ports.notifications import Notifier
 from app.ports.performance import ClosedTrades
 from app.ports.reconciliation import ReconciliationStore
 from app.ports.signals import SignalReader
+from app.services.accounts import AccountDirectory, Accounts
 from app.services.connections import Connections
 from app.services.intake import Forwarder, Intake
 from app.services.signal_lookup import SignalLookup
@@ -78,6 +79,21 @@ class Services:
         from app.bootstrap.connections import build_connections  # noqa: PLC0415
 
         return build_connections(self.settings, self.engine)
+
+    @cached_property
+    def directory(self) -> AccountDirectory:
+        """The accounts each strategy's alerts fan out to (read by intake, cached)."""
+        from app.bootstrap.accounts import account_directory  # noqa: PLC0415
+
+        return account_directory(self.settings, self.engine)
+
+    @cached_property
+    def accounts(self) -> Accounts:
+        """Accounts and subscriptions (`/accounts`, `/subscriptions`); a change is seen by this
+        process's intake at once."""
+        from app.bootstrap.accounts import build_accounts  # noqa: PLC0415
+
+        return build_accounts(self.settings, self.engine, self.directory)
 
     @cached_property
     def notifier(self) -> Notifier:
@@ -149,6 +165,7 @@ class Services:
             clock=SystemClock(),
             new_id=new_ulid,
             policy=self.settings.intake,
+            subscribers=self.directory,
         )
         if run_forwarder:
             from app.bootstrap.forwarder import build_forwarder  # noqa: PLC0415 - RQ: not at start

@@ -14,6 +14,7 @@ from litestar.openapi.config import OpenAPIConfig
 from app.bootstrap.logs import configure_logging
 from app.bootstrap.web import Services, build_services
 from app.config.settings import MAX_BODY_BYTES, load_settings
+from app.entrypoints.web.accounts import ACCOUNT_ROUTES
 from app.entrypoints.web.answers import COMPONENTS, http_error, unexpected
 from app.entrypoints.web.connections import CONNECTION_ROUTES
 from app.entrypoints.web.execution import EXECUTION_ROUTES
@@ -72,6 +73,7 @@ def create_app(services: Services | None = None, *, run_forwarder: bool = True) 
             *RECONCILIATION_ROUTES,
             *CONNECTION_ROUTES,
             *PERFORMANCE_ROUTES,
+            *ACCOUNT_ROUTES,
         ],
         lifespan=[lifespan],
         exception_handlers={HTTPException: http_error, Exception: unexpected},

@@ -29,6 +29,7 @@ class SignalFilter:
         str | None, QueryParameter(description="one of " + ", ".join(SignalStatus))
     ] = None
     strategy: FromQuery[str | None] = None
+    account: FromQuery[str | None] = None
     symbol: FromQuery[str | None] = None
     # read as text and parsed here: Litestar would take a number (since=0.5) for a timestamp
     since_text: Annotated[

@@ -1,7 +1,7 @@
 """market_ticks: the ticks the feed produced, kept under MARKET_DATA_RECORD=db
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-06 14:00:00.000000
 
 """
@@ -13,8 +13,8 @@ from alembic import op
 from app.adapters.sql.tables import EXACT_MONEY, FILL_ID
 
 
-revision: str = '0015'
-down_revision: Union[str, None] = '0014'
+revision: str = '0016'
+down_revision: Union[str, None] = '0015'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
