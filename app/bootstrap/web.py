@@ -26,7 +26,7 @@ from app.ports.errors import Unavailable
 from app.ports.exchange import Exchange
 from app.ports.execution import ExecutionStore
 from app.ports.metrics import MetricsSource
-from app.ports.notifications import Notifier
+from app.ports.notifications import Notifier, SummarySource
 from app.ports.reconciliation import ReconciliationStore
 from app.ports.signals import SignalReader
 from app.services.connections import Connections
@@ -95,6 +95,13 @@ class Services:
         from app.adapters.sql.reconciliation import SqlReconciliationStore  # noqa: PLC0415
 
         return SqlReconciliationStore(self.engine)
+
+    @cached_property
+    def history(self) -> SummarySource:
+        """Closed brackets over a span (the console's realized P&L chart; the daily summary's)."""
+        from app.adapters.sql.summary import SqlSummarySource  # noqa: PLC0415
+
+        return SqlSummarySource(self.engine)
 
     @cached_property
     def venues(self) -> dict[str, Exchange]:
