@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotAuthorizedException
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from app.domain.auth import secret_matches
@@ -73,7 +74,7 @@ def _next(target: str | None) -> str:
 
 
 @get("/login", sync_to_thread=False)
-def login_form(request: Request[Any, Any, Any], next: str | None = None) -> Template:  # noqa: A002
+def login_form(next: FromQuery[str | None] = None) -> Template:  # noqa: A002
     return Template("login.html", context={"next": _next(next), "error": None})
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from litestar import Request, get
 from litestar.exceptions import NotFoundException
-from litestar.params import Parameter
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
 from app.domain.signals import SignalStatus
@@ -24,7 +24,7 @@ from app.ports.signals import SignalQuery
 
 PAGE_SIZE = 50
 POLL_SECONDS = 3  # the signals page's statuses refresh this often (htmx)
-Text = Annotated[str | None, Parameter(max_length=80)]
+Text = Annotated[str | None, QueryParameter(max_length=80)]
 
 
 async def page(request: Request[Any, Any, Any], template: str, **context: Any) -> Template:
@@ -83,7 +83,7 @@ async def signals(
 
 
 @get("/signals/{signal_id:str}")
-async def lineage(request: Request[Any, Any, Any], signal_id: str) -> Template:
+async def lineage(request: Request[Any, Any, Any], signal_id: FromPath[str]) -> Template:
     """One signal's story: its alert, each step with its sentence and figures, its orders."""
     found = await signal_lineage(services_of(request), signal_id)
     if found is None:
@@ -105,9 +105,9 @@ async def orders(
     request: Request[Any, Any, Any],
     venue: Text = None,
     symbol: Text = None,
-    order_state: Annotated[str | None, Parameter(query="state", max_length=40)] = None,
-    open_only: Annotated[bool, Parameter(query="open")] = False,
-    before: Annotated[int | None, Parameter(ge=1, le=2**63 - 1)] = None,
+    order_state: Annotated[str | None, QueryParameter(name="state", max_length=40)] = None,
+    open_only: Annotated[bool, QueryParameter(name="open")] = False,
+    before: Annotated[int | None, QueryParameter(ge=1, le=2**63 - 1)] = None,
 ) -> Template:
     query = OrderQuery(
         venue=venue or None,
@@ -155,7 +155,7 @@ async def connections(request: Request[Any, Any, Any]) -> Template:
 
 @get("/pnl")
 async def pnl(
-    request: Request[Any, Any, Any], days: Annotated[int, Parameter(ge=1, le=3660)] = 30
+    request: Request[Any, Any, Any], days: Annotated[int, QueryParameter(ge=1, le=3660)] = 30
 ) -> Template:
     """Realized P&L over the last `days`: the chart, and the brackets that closed."""
     end = datetime.now(UTC)

@@ -20,6 +20,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from app.bootstrap.web import Services
+from app.domain.sizing import number_text
 from app.entrypoints.web.console.access import ACCESS_ROUTES, admit
 from app.entrypoints.web.console.pages import PAGE_ROUTES
 from app.entrypoints.web.console.trading import TRADING_ROUTES
@@ -30,14 +31,10 @@ HERE = Path(__file__).parent
 
 
 def number(value: Decimal | float | None, places: int | None = None) -> str:
-    """A figure as people read it: no exponent, no trailing zeros; "—" when unknown."""
+    """A figure as people read it (`sizing.number_text`); "—" when unknown."""
     if value is None:
         return "—"
-    figure = Decimal(str(value)) if isinstance(value, float) else value
-    if places is not None:
-        figure = figure.quantize(Decimal(1).scaleb(-places))
-    text = f"{figure.normalize():f}" if places is None else f"{figure:f}"
-    return "0" if text in {"-0", "-0.00"} and not figure else text
+    return number_text(Decimal(str(value)) if isinstance(value, float) else value, places)
 
 
 def moment(value: datetime | None) -> str:
