@@ -31,14 +31,14 @@ def anonymous(redis_url: str, sqlite_url: str) -> Iterator[TestClient[Any]]:
 @pytest.fixture
 def client(anonymous: TestClient[Any]) -> TestClient[Any]:
     """Logged in through the form."""
-    answer = anonymous.post(
-        "/console/login",
-        data={"token": TOKEN, "next": "/console/signals"},
-        headers=SAME_SITE,
-        follow_redirects=False,
-    )
+    answer = post(anonymous, "/console/login", token=TOKEN, next="/console/signals")
     assert answer.status_code == 303, answer.text
     return anonymous
+
+
+def post(client: TestClient[Any], path: str, **form: str) -> Any:
+    """A form sent from the console's own pages (same origin), its redirect not followed."""
+    return client.post(path, data=form, headers=SAME_SITE, follow_redirects=False)
 
 
 def sentence(page: str) -> str:
@@ -75,12 +75,7 @@ def test_login_with_the_token_sets_an_http_only_strict_cookie_and_goes_on(anonym
     assert form.status_code == 200
     assert 'type="password"' in form.text
     assert 'value="/console/orders"' in form.text
-    answer = anonymous.post(
-        "/console/login",
-        data={"token": TOKEN, "next": "/console/orders"},
-        headers=SAME_SITE,
-        follow_redirects=False,
-    )
+    answer = post(anonymous, "/console/login", token=TOKEN, next="/console/orders")
     assert answer.status_code == 303
     assert answer.headers["location"] == "/console/orders"
     cookie = answer.headers["set-cookie"]
@@ -102,12 +97,7 @@ def test_a_wrong_token_is_refused_with_a_sentence(anonymous):
 
 def test_login_goes_back_to_console_pages_only(anonymous):
     for target in ("https://evil.example/", "//evil.example/console/", "/rq/"):
-        answer = anonymous.post(
-            "/console/login",
-            data={"token": TOKEN, "next": target},
-            headers=SAME_SITE,
-            follow_redirects=False,
-        )
+        answer = post(anonymous, "/console/login", token=TOKEN, next=target)
         assert answer.headers["location"] == "/console/signals", target
 
 
@@ -133,7 +123,7 @@ def test_the_bearer_token_opens_it_and_other_cookies_do_not(anonymous):
 
 
 def test_log_out_drops_the_cookie(client):
-    answer = client.post("/console/logout", headers=SAME_SITE, follow_redirects=False)
+    answer = post(client, "/console/logout")
     assert answer.headers["location"] == "/console/login"
     assert client.get("/console/signals", follow_redirects=False).status_code == 303
 
@@ -170,12 +160,7 @@ def test_the_kill_switch_halts_reduces_and_resumes_with_a_reason(client):
     assert page.status_code == 200
     assert "Trading is <strong" in page.text
     for state in ("halted", "reducing_only", "active"):
-        answer = client.post(
-            "/console/trading",
-            data={"state": state, "reason": "  drill   one "},
-            headers=SAME_SITE,
-            follow_redirects=False,
-        )
+        answer = post(client, "/console/trading", state=state, reason="  drill   one ")
         assert answer.status_code == 303
         assert answer.headers["location"] == "/console/trading"
         assert trading_state(client) == state
