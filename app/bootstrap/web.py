@@ -26,8 +26,7 @@ from app.ports.errors import Unavailable
 from app.ports.exchange import Exchange
 from app.ports.execution import ExecutionStore
 from app.ports.metrics import MetricsSource
-from app.ports.notifications import Notifier
-from app.ports.performance import ClosedTrades
+from app.ports.notifications import Notifier, SummarySource
 from app.ports.reconciliation import ReconciliationStore
 from app.ports.signals import SignalReader
 from app.services.accounts import AccountDirectory, Accounts
@@ -114,8 +113,9 @@ class Services:
         return SqlReconciliationStore(self.engine)
 
     @cached_property
-    def trades(self) -> ClosedTrades:
-        """The brackets closed, as trades per strategy (`GET /performance`)."""
+    def history(self) -> SummarySource:
+        """Closed brackets over a span and as trades per strategy (the console's realized P&L
+        chart, `GET /performance`; the daily summary's reads)."""
         from app.adapters.sql.summary import SqlSummarySource  # noqa: PLC0415
 
         return SqlSummarySource(self.engine)

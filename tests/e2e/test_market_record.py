@@ -57,7 +57,8 @@ def test_the_monitor_records_the_feed_and_a_backtest_runs_on_it(
     assert len(ticks) >= 6
     assert recorded.read_text().splitlines()[0] == "timestamp,symbol,price,volume"
     backtest = cli("backtest", "--data", str(recorded), "--symbol", "BTC/USDT",
-                   "--strategy", "momentum", env=env)  # fmt: skip
+                   "--strategy", "momentum", "--out", str(tmp_path / "report"),
+                   env=env)  # fmt: skip
     assert backtest.returncode == 0, backtest.stderr
 
 

@@ -33,8 +33,10 @@ print(json.dumps({"at_start": at_start, "after_answers": after}))
 """
 # Libraries the web process has no use for before its first request (ccxt: the venues; httpx:
 # the CLI's own requests; websockets: no WebSocket route; rq: the forwarder enqueues, not web;
-# attrs and pydantic.v1: Litestar's plugins for models the app does not have).
-HEAVY = {"ccxt", "aiohttp", "httpx", "websockets", "rq", "attr", "attrs"}
+# attrs and pydantic.v1: Litestar's plugins for models the app does not have; jinja2 and
+# swagger_ui: the console's templates, loaded on its first request, and a package whose files
+# alone are served).
+HEAVY = {"ccxt", "aiohttp", "httpx", "websockets", "rq", "attr", "attrs", "jinja2", "swagger_ui"}
 
 
 def test_the_web_process_imports_no_venue_library_to_start_and_answer(redis_url, sqlite_url):

@@ -64,7 +64,7 @@ async def strategy_performance(
     request: Request[Any, Any, Any], filters: NamedDependency[TradeFilter]
 ) -> PerformanceView:
     query = filters.query()
-    trades = await asyncio.to_thread(services_of(request).trades.closed_trades, query)
+    trades = await asyncio.to_thread(services_of(request).history.closed_trades, query)
     return PerformanceView(performance(trades))
 
 

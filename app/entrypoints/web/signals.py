@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 from litestar import Request, get
@@ -19,6 +19,9 @@ from app.entrypoints.web.connection import services_of
 from app.entrypoints.web.guards import requires_read_access
 from app.ports.execution import OrderQuery
 from app.ports.signals import SignalQuery, SignalView
+
+if TYPE_CHECKING:
+    from app.bootstrap.web import Services
 
 
 @dataclass
@@ -92,13 +95,20 @@ async def list_signals(
     responses=errors(401, 404, e404="no signal with that id"),
 )
 async def get_signal(request: Request[Any, Any, Any], signal_id: FromPath[str]) -> SignalView:
-    services = services_of(request)
-    found = await services.lookup.get(signal_id)
+    found = await signal_lineage(services_of(request), signal_id)
     if found is None:
         raise HTTPException(
             status_code=404,
             detail=f"no signal with id {signal_id[:40]!r}; use the signal_id the webhook answered.",
         )
+    return found
+
+
+async def signal_lineage(services: Services, signal_id: str) -> SignalView | None:
+    """One signal with its history and its bracket's orders, oldest first (None: no such id)."""
+    found = await services.lookup.get(signal_id)
+    if found is None:
+        return None
     orders = await asyncio.to_thread(
         services.execution.orders, OrderQuery(signal_id=signal_id, limit=500)
     )
