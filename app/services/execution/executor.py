@@ -116,9 +116,15 @@ class Executor:
                 key = (state.account, state.symbol)
                 newest[key] = max(newest.get(key, state.id), state.id)
         units: set[str] = set()  # linked signals run as units, after the keys
-        try:
-            await self._run_keys(newest, units)
-        finally:
+        runs = [self._run_key(a, s, up_to, units) for (a, s), up_to in newest.items()]
+        try:  # every key runs to its end before an error of one is raised: a run left pending
+            # would resume in the next job, maybe mid-create, after its lease lapsed
+            for failed in await asyncio.gather(*runs, return_exceptions=True):
+                if isinstance(failed, BaseException):
+                    raise failed
+            for unit in sorted(units):
+                await self._units.run(unit)
+        finally:  # the job's reservations end with it
             self._gate.send_releases()
         done = self._ctx.states_after(signal_ids, found) if newest else found
         if units and (waiting := [i for i in signal_ids if done[i].status in PENDING]):
@@ -126,16 +132,6 @@ class Executor:
                 f"signals {', '.join(waiting)} are legs of units still waiting for other legs"
             )
         return {signal_id: done[signal_id].status for signal_id in signal_ids}
-
-    async def _run_keys(self, newest: Mapping[tuple[str, str], str], units: set[str]) -> None:
-        runs = [self._run_key(a, s, up_to, units) for (a, s), up_to in newest.items()]
-        # every key runs to its end before an error of one is raised: a run left pending would
-        # resume in the next job, maybe mid-create, after its lease lapsed
-        for failed in await asyncio.gather(*runs, return_exceptions=True):
-            if isinstance(failed, BaseException):
-                raise failed
-        for unit in sorted(units):
-            await self._units.run(unit)
 
     async def _run_key(self, account: str, symbol: str, up_to: str, units: set[str]) -> None:
         async with self._ctx.locks.hold(lock_key(account, symbol)) as fence:
