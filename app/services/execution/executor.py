@@ -122,13 +122,15 @@ class Executor:
                 newest[key] = max(newest.get(key, state.id), state.id)
         units: set[str] = set()  # linked signals run as units, after the keys
         runs = [self._run_key(a, s, up_to, units) for (a, s), up_to in newest.items()]
-        # every key runs to its end before an error of one is raised: a run left pending would
-        # resume in the next job, maybe mid-create, after its lease lapsed
-        for failed in await asyncio.gather(*runs, return_exceptions=True):
-            if isinstance(failed, BaseException):
-                raise failed
-        for unit in sorted(units):
-            await self._units.run(unit)
+        try:  # every key runs to its end before an error of one is raised: a run left pending
+            # would resume in the next job, maybe mid-create, after its lease lapsed
+            for failed in await asyncio.gather(*runs, return_exceptions=True):
+                if isinstance(failed, BaseException):
+                    raise failed
+            for unit in sorted(units):
+                await self._units.run(unit)
+        finally:  # the job's reservations end with it
+            self._gate.send_releases()
         done = self._ctx.states_after(signal_ids, found) if newest else found
         if units and (waiting := [i for i in signal_ids if done[i].status in PENDING]):
             raise SignalMissing(
@@ -220,8 +222,7 @@ class Executor:
         kill switch places nothing, the closing half included."""
         if state is not TradingState.HALTED:
             return False
-        account = pending.signal.account
-        detail = self._halted_text(account, "nothing is placed, the open position stays as it is")
+        detail = self._halted_text(pending.signal.account, "nothing is placed, the position stays")
         self._ctx.deny(pending, f"denied: {detail}", [CheckResult("trading_state", False, detail)])
         return True
 
