@@ -17,7 +17,7 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from aiohttp import WSMsgType, web
 
@@ -151,8 +151,3 @@ class StreamServer:
                 text = json.dumps(event)
                 for _ in range(self.repeat):
                     self._loop.call_soon_threadsafe(connection.queue.put_nowait, text)
-
-
-def pushed(server: StreamServer) -> Callable[[], Any]:
-    """How many events the server sent so far (for a test's wait)."""
-    return lambda: server.events_sent
