@@ -261,7 +261,7 @@ class Executor:
                 self._ctx.deny(pending, verdict, [CheckResult("entry_policy", False, verdict)])
                 return None
             if verdict:
-                if self._denied_halted(pending, account.trading_state):
+                if self._denied_halted(pending, account.strictest_state):
                     return None
                 if not await self._flatten_first(pending, side.opposite):
                     return None

@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import msgspec
 
-from app.domain.accounts import stricter
 from app.domain.orders import Side
 from app.domain.reservations import committed
 from app.domain.risk_values import AccountSnapshot, CheckResult, OpenPosition, RiskRequest
@@ -47,7 +46,7 @@ def snapshot_of(
     cash = sum((v.quote_total for v in views), _ZERO)
     activity = state.activity
     waiting = committed(state.resting, state.reserved.entries, state.on_record, own)
-    trading = stricter(state.trading_state, state.account_trading_state)
+    trading = state.strictest_state
     return AccountSnapshot(
         account=account,
         trading_state=trading,
