@@ -229,7 +229,8 @@ class Executor:
         """Why a halted signal is denied: the global kill switch, or its account's."""
         if self._store.trading_state() is TradingState.HALTED:
             return f"trading is halted: {then}"
-        return f"trading is halted for account {account} (`signalgate accounts resume`): {then}"
+        resume = f"`signalgate accounts resume {account}`"
+        return f"trading is halted for account {account} ({resume}): {then}"
 
     async def _flatten_first(self, pending: PendingSignal, side: Side) -> bool:
         closed = await self._close_all(pending, side)
