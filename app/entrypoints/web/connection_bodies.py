@@ -26,7 +26,7 @@ from litestar.openapi.spec import (
 )
 from litestar.openapi.spec.enums import OpenAPIType
 
-from app.bootstrap.connections import VENUE_MODES
+from app.bootstrap.venue_modes import VENUE_MODES
 from app.domain.connections import KEY_PATTERN, NAME_PATTERN, PAPER, URL_PATTERN
 
 Name = Annotated[str, msgspec.Meta(pattern=NAME_PATTERN)]

@@ -1,0 +1,127 @@
+"""The web process's SQL, built on first use.
+
+An alert's road through the web process (POST /webhook -> intake -> the Redis inbox) needs no SQL
+while Redis answers; SQL keeps the alerts that arrive while Redis is down (the spool), and serves
+the read API and /ready. Importing SQLAlchemy and SQLModel with the tables took about a third of
+the web process's start, and a restarted web process holds the alerts that arrive until it
+answers. So the engine and the signal store are built on the first call that needs them, in
+whichever thread makes it, once; `warm_up` builds them on a thread of their own right after the
+start, so that the first read or spool seldom waits for the import.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from app.config.settings import Settings
+from app.domain.signals import SignalRecord, SignalStatus
+from app.ports.errors import Unavailable
+from app.ports.signals import SignalQuery, SignalView
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from app.adapters.sql.db import SqlSignalStore
+
+log = logging.getLogger("signalgate.web")
+
+# how long a shut-down waits for a warm-up under way (an import: well under a second)
+_WARM_UP_JOIN_SECONDS = 10.0
+
+
+class LazySql:
+    """The engine and the signal store (a `SignalStore` and a `SignalReader`), built on first use.
+
+    Every store call runs on a worker thread (the intake spools, and the API reads, through
+    `asyncio.to_thread`), so a first call that builds never holds the event loop.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._engine: Engine | None = None
+        self._store: SqlSignalStore | None = None
+        self._warming: threading.Thread | None = None
+
+    @property
+    def built(self) -> bool:
+        return self._store is not None
+
+    @property
+    def engine(self) -> Engine:
+        """The process's engine (imports SQLAlchemy and builds it on the first call)."""
+        return self._build()[0]
+
+    @property
+    def store(self) -> SqlSignalStore:
+        """The signal store over the engine (built on the first call)."""
+        return self._build()[1]
+
+    def _build(self) -> tuple[Engine, SqlSignalStore]:
+        engine, store = self._engine, self._store
+        if engine is not None and store is not None:
+            return engine, store
+        with self._lock:
+            if self._engine is None or self._store is None:
+                # imported here, not at start: see the module's docstring
+                from app.adapters.sql.db import SqlSignalStore  # noqa: PLC0415
+                from app.bootstrap.database import process_engine  # noqa: PLC0415
+
+                engine = process_engine(self._settings)
+                self._store = SqlSignalStore(engine)
+                self._engine = engine
+            return self._engine, self._store
+
+    def warm_up(self) -> None:
+        """Build the engine and the store on a daemon thread, and open one connection."""
+        if self.built or self._warming is not None:
+            return
+        self._warming = threading.Thread(target=self._warm, name="sql-warm-up", daemon=True)
+        self._warming.start()
+
+    def _warm(self) -> None:
+        try:
+            self._build()[1].ping()
+        except Unavailable as exc:  # /ready and the first call that needs it say so
+            log.debug("database not reachable while warming up: %s", exc)
+        except Exception:  # said here; the first call that needs it raises it again
+            log.exception("building the database engine failed")
+        # What the import made lives as long as the process: out of the collector's way, as the
+        # rest of the start is (app.entrypoints.web.app).
+        gc.freeze()
+
+    def dispose(self) -> None:
+        """Close the engine's connections, if it was built (after any warm-up under way)."""
+        if self._warming is not None:
+            self._warming.join(_WARM_UP_JOIN_SECONDS)
+        with self._lock:
+            if self._engine is not None:
+                self._engine.dispose()
+
+    # SignalStore
+    def add_many(self, records: Sequence[SignalRecord]) -> None:
+        self.store.add_many(records)
+
+    def first_since(self, dedupe_key: str, since: datetime) -> str | None:
+        return self.store.first_since(dedupe_key, since)
+
+    def spooled(self, limit: int) -> list[SignalRecord]:
+        return self.store.spooled(limit)
+
+    def set_status(self, ids: Sequence[str], status: SignalStatus, at: datetime) -> None:
+        self.store.set_status(ids, status, at)
+
+    # SignalReader
+    def get(self, signal_id: str) -> SignalView | None:
+        return self.store.get(signal_id)
+
+    def find(self, query: SignalQuery) -> list[SignalView]:
+        return self.store.find(query)
+
+    def ping(self) -> None:
+        self.store.ping()
