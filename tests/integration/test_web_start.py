@@ -17,7 +17,7 @@ from app.entrypoints.cli.web_server import listen
 # What `signalgate serve` does up to its first answer, in a fresh interpreter: parse the command
 # line, build the app as uvicorn does, start it, and take one webhook and one /health.
 START_AND_ANSWER = """
-import contextlib, json, sys
+import contextlib, gc, json, sys
 from app.entrypoints.cli.main import main
 with contextlib.suppress(SystemExit):
     main(["serve", "--help"])
@@ -29,15 +29,17 @@ with TestClient(app) as client:
     assert client.get("/health").status_code == 200
     alert = {"symbol": "BTCUSDT", "action": "buy", "qty": "0.01", "secret": "s"}
     assert client.post("/webhook", content=json.dumps(alert)).status_code == 202
+    collector = gc.isenabled()  # off while the app started; on once it has
 after = sorted(m for m in sys.modules if m.split(".")[0] in {"ccxt", "aiohttp"})
-print(json.dumps({"at_start": at_start, "after_answers": after}))
+print(json.dumps({"at_start": at_start, "after_answers": after, "collector_on": collector}))
 """
 # Libraries the web process has no use for before its first request (ccxt: the venues; httpx:
 # the CLI's own requests; websockets: no WebSocket route; rq: the forwarder enqueues, not web;
 # attrs and pydantic.v1: Litestar's plugins for models the app does not have; SQLAlchemy and
-# SQLModel with pydantic: an alert goes to the Redis inbox, and SQL is built after the start).
+# SQLModel with pydantic: an alert goes to the Redis inbox, and SQL is built after the start;
+# prometheus_client: /metrics imports it on the first scrape).
 HEAVY = {"ccxt", "aiohttp", "httpx", "websockets", "rq", "attr", "attrs", "sqlalchemy", "sqlmodel",
-         "pydantic"}  # fmt: skip
+         "pydantic", "prometheus_client"}  # fmt: skip
 
 
 def test_the_web_process_imports_no_venue_library_nor_sql_to_start_and_answer(
@@ -45,7 +47,7 @@ def test_the_web_process_imports_no_venue_library_nor_sql_to_start_and_answer(
 ):
     env = {"REDIS_URL": redis_url, "DATABASE_URL": sqlite_url, "LOG_LEVEL": "WARNING"}
     imported = in_a_fresh_interpreter(f"HEAVY = {sorted(HEAVY)!r}\n{START_AND_ANSWER}", env)
-    assert imported == {"at_start": [], "after_answers": []}
+    assert imported == {"at_start": [], "after_answers": [], "collector_on": True}
 
 
 def in_a_fresh_interpreter(code: str, env: dict[str, str]) -> object:
