@@ -17,7 +17,7 @@ from app.config.settings import MAX_BODY_BYTES, load_settings
 from app.entrypoints.web.answers import COMPONENTS, http_error, unexpected
 from app.entrypoints.web.connections import CONNECTION_ROUTES
 from app.entrypoints.web.execution import EXECUTION_ROUTES
-from app.entrypoints.web.lean import MsgspecLitestar
+from app.entrypoints.web.lean import MsgspecLitestar, NoEventListeners
 from app.entrypoints.web.ops import OPS_ROUTES
 from app.entrypoints.web.reconciliation import RECONCILIATION_ROUTES
 from app.entrypoints.web.signals import SIGNAL_ROUTES
@@ -74,6 +74,7 @@ def create_app(services: Services | None = None, *, run_forwarder: bool = True) 
             *CONNECTION_ROUTES,
         ],
         lifespan=[lifespan],
+        event_emitter_backend=NoEventListeners,
         exception_handlers={HTTPException: http_error, Exception: unexpected},
         openapi_config=OpenAPIConfig(
             title="signalgate",
