@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("signalgate.web")
 
 # how long a shut-down waits for a warm-up under way (an import: well under a second)
-_WARM_UP_JOIN_SECONDS = 10.0
+_WARM_UP_JOIN_SECONDS = 5.0
 
 
 class LazySql:
