@@ -7,6 +7,7 @@ from logging.config import fileConfig
 
 from alembic import context
 from app.adapters.sql import (  # noqa: F401 - registers their tables
+    tables_accounts,
     tables_connections,
     tables_execution,
     tables_reconciliation,

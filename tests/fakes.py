@@ -59,7 +59,13 @@ class FakeInbox:
     _ids: count[int] = field(default_factory=lambda: count(1))
 
     async def admit(
-        self, record: SignalRecord, *, dedupe_seconds: int, rate_key: str, rate_limit: int
+        self,
+        record: SignalRecord,
+        *,
+        dedupe_seconds: int,
+        rate_key: str,
+        rate_limit: int,
+        also: Sequence[SignalRecord] = (),
     ) -> Admission:
         if self.down:
             raise Unavailable("inbox down")
@@ -70,16 +76,20 @@ class FakeInbox:
         self.rates[rate_key] = (n + 1, start)
         if n + 1 > rate_limit:
             return RateLimited(int(60 - (now - start).total_seconds()))
+        records = (record, *also)
         if record.status is SignalStatus.QUEUED:
             held = self.dedupe.get(record.dedupe_key)
             if held is not None and held[1] > now:
+                first = held[0].split(",")
                 dup = msgspec.structs.replace(
-                    record, status=SignalStatus.DUPLICATE, duplicate_of=held[0]
+                    record, status=SignalStatus.DUPLICATE, duplicate_of=first[0]
                 )
                 self._keep(dup)
-                return Duplicate(held[0])
-            self.dedupe[record.dedupe_key] = (record.id, now + timedelta(seconds=dedupe_seconds))
-        self._keep(record)
+                return Duplicate(first[0], tuple(first) if len(first) > 1 else ())
+            ids = ",".join(r.id for r in records)
+            self.dedupe[record.dedupe_key] = (ids, now + timedelta(seconds=dedupe_seconds))
+        for kept in records:
+            self._keep(kept)
         return Admitted()
 
     def _keep(self, record: SignalRecord) -> None:

@@ -209,7 +209,7 @@ class MemoryExecutionStore:
         pnl = self._pnl_by_day.get((account, now.date()), {})
         return Activity(dict(pnl), len(recent), stops)
 
-    def trading_state(self) -> TradingState:
+    def trading_state(self, account: str | None = None) -> TradingState:
         return self.state
 
     def set_trading_state(self, state: TradingState, at: datetime, reason: str) -> None:

@@ -1,22 +1,24 @@
 """The web process's SQL, built on first use.
 
-An alert's road through the web process (POST /webhook -> intake -> the Redis inbox) needs no SQL
-while Redis answers; SQL keeps the alerts that arrive while Redis is down (the spool), and serves
-the read API and /ready. Importing SQLAlchemy and SQLModel with the tables took about a third of
-the web process's start, and a restarted web process holds the alerts that arrive until it
-answers. So the engine and the signal store are built on the first call that needs them, in
-whichever thread makes it, once; `warm_up` builds them on a thread of their own right after the
-start, so that the first read or spool seldom waits for the import.
+SQL keeps the alerts that arrive while Redis is down (the spool), tells intake which accounts a
+strategy's alerts fan out to (the account directory, read again every few seconds), and serves
+the read API and /ready; `/health` needs none of it. Importing SQLAlchemy and SQLModel with the
+tables took about a third of the web process's start, and a restarted web process holds the
+alerts that arrive until it answers. So the engine, the signal store and the account directory
+are built on the first call that needs them, in whichever thread makes it, once; `warm_up` builds
+them on a thread of their own right after the start, so that the first alert or read seldom
+waits for the import.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import threading
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from app.config.settings import Settings
 from app.domain.signals import SignalRecord, SignalStatus
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from app.adapters.sql.db import SqlSignalStore
+    from app.services.accounts import AccountDirectory
 
 log = logging.getLogger("signalgate.web")
 
@@ -34,48 +37,62 @@ log = logging.getLogger("signalgate.web")
 _WARM_UP_JOIN_SECONDS = 5.0
 
 
+class _Built(NamedTuple):
+    engine: Engine
+    store: SqlSignalStore
+    directory: AccountDirectory
+
+
 class LazySql:
-    """The engine and the signal store (a `SignalStore` and a `SignalReader`), built on first use.
+    """The engine, the signal store (a `SignalStore` and a `SignalReader`) and the account
+    directory (`Subscribers`), built on first use.
 
     Every store call runs on a worker thread (the intake spools, and the API reads, through
-    `asyncio.to_thread`), so a first call that builds never holds the event loop.
+    `asyncio.to_thread`), and `accounts_for` builds on one, so a first call that builds never
+    holds the event loop.
     """
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._lock = threading.Lock()
-        self._engine: Engine | None = None
-        self._store: SqlSignalStore | None = None
+        self._built: _Built | None = None
         self._warming: threading.Thread | None = None
 
     @property
     def built(self) -> bool:
-        return self._store is not None
+        return self._built is not None
 
     @property
     def engine(self) -> Engine:
         """The process's engine (imports SQLAlchemy and builds it on the first call)."""
-        return self._build()[0]
+        return self._build().engine
 
     @property
     def store(self) -> SqlSignalStore:
         """The signal store over the engine (built on the first call)."""
-        return self._build()[1]
+        return self._build().store
 
-    def _build(self) -> tuple[Engine, SqlSignalStore]:
-        engine, store = self._engine, self._store
-        if engine is not None and store is not None:
-            return engine, store
+    @property
+    def directory(self) -> AccountDirectory:
+        """Accounts and subscriptions as intake reads them (built on the first call)."""
+        return self._build().directory
+
+    def _build(self) -> _Built:
+        built = self._built
+        if built is not None:
+            return built
         with self._lock:
-            if self._engine is None or self._store is None:
+            if self._built is None:
                 # imported here, not at start: see the module's docstring
                 from app.adapters.sql.db import SqlSignalStore  # noqa: PLC0415
+                from app.bootstrap.accounts import account_directory  # noqa: PLC0415
                 from app.bootstrap.database import process_engine  # noqa: PLC0415
 
                 engine = process_engine(self._settings)
-                self._store = SqlSignalStore(engine)
-                self._engine = engine
-            return self._engine, self._store
+                self._built = _Built(
+                    engine, SqlSignalStore(engine), account_directory(self._settings, engine)
+                )
+            return self._built
 
     def warm_up(self) -> None:
         """Build the engine and the store on a daemon thread, and open one connection."""
@@ -86,7 +103,7 @@ class LazySql:
 
     def _warm(self) -> None:
         try:
-            self._build()[1].ping()
+            self._build().store.ping()
         except Unavailable as exc:  # /ready and the first call that needs it say so
             log.debug("database not reachable while warming up: %s", exc)
         except Exception:  # said here; the first call that needs it raises it again
@@ -100,8 +117,15 @@ class LazySql:
         if self._warming is not None:
             self._warming.join(_WARM_UP_JOIN_SECONDS)
         with self._lock:
-            if self._engine is not None:
-                self._engine.dispose()
+            if self._built is not None:
+                self._built.engine.dispose()
+
+    # Subscribers
+    async def accounts_for(self, strategy: str | None) -> tuple[str, ...]:
+        built = self._built
+        if built is None:
+            built = await asyncio.to_thread(self._build)
+        return await built.directory.accounts_for(strategy)
 
     # SignalStore
     def add_many(self, records: Sequence[SignalRecord]) -> None:

@@ -29,11 +29,12 @@ from app.adapters.redis.locks import RedisKeyLocks
 from app.adapters.redis.ticks import TickPublisher
 from app.adapters.sql.execution_store import SqlExecutionStore
 from app.adapters.system import SystemClock
+from app.adapters.tick_recorder import TickRecorder
 from app.bootstrap.database import process_engine
 from app.bootstrap.notifications import build_notifier, close_notifier
 from app.bootstrap.reconciliation import build_reconciler
 from app.bootstrap.redis_clients import async_redis, sync_redis
-from app.bootstrap.venues import build_market_data, build_venues, close_venues
+from app.bootstrap.venues import build_market_data, build_recorder, build_venues, close_venues
 from app.config.settings import Settings
 from app.domain.notifications import MonitorChange, MonitorChanged
 from app.ports.exchange import Exchange, MarketData
@@ -147,6 +148,7 @@ async def _lead(settings: Settings, lease: Lease, stop: asyncio.Event, notifier:
     engine = process_engine(settings)
     clock = SystemClock().now
     market_data = build_market_data(settings)
+    recorder = build_recorder(settings, engine)
     venues = build_venues(settings, engine=engine, market_data=market_data, clock=clock)
     paper = {name: v for name, v in venues.items() if isinstance(v, PaperExchange)}
     client = async_redis(settings.redis_url)
@@ -172,7 +174,7 @@ async def _lead(settings: Settings, lease: Lease, stop: asyncio.Event, notifier:
         asyncio.create_task(reconciler.run(halt), name="reconciliation"),
     ]
     feed = asyncio.create_task(
-        _feed(market_data, host, TickPublisher(client), halt), name="market-data"
+        _feed(market_data, host, TickPublisher(client), halt, recorder), name="market-data"
     )
     keeper = asyncio.create_task(_keep(lease, stop), name="lease")
     stopped = asyncio.create_task(_wait(stop), name="stop")
@@ -198,6 +200,8 @@ async def _lead(settings: Settings, lease: Lease, stop: asyncio.Event, notifier:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await close_venues(venues)
+        if recorder is not None:
+            await asyncio.to_thread(recorder.close)
         await client.aclose()
         engine.dispose()
 
@@ -207,9 +211,15 @@ async def _wait(event: asyncio.Event) -> None:
 
 
 async def _feed(
-    market_data: MarketData, host: PaperHost, ticks: TickPublisher, stop: asyncio.Event
+    market_data: MarketData,
+    host: PaperHost,
+    ticks: TickPublisher,
+    stop: asyncio.Event,
+    recorder: TickRecorder | None,
 ) -> None:
     async for tick in market_data.ticks():
+        if recorder is not None:
+            recorder.record(tick)  # a buffer; written once a second (db: on a thread)
         await host.on_tick(tick.symbol)
         await ticks.publish(tick)  # the strategy process trades on these same prices
         if stop.is_set():

@@ -4,7 +4,7 @@ processes hand over (`app.bootstrap.notifications.build_notifier`).
 The notifier is a process of its own, not the signal worker listening to a second queue: a
 channel that answers slowly (apprise gives each send up to 30 s) would hold a worker that
 should be executing a signal. It also sends the daily summary (a scheduled job that schedules
-the next one) and watches the monitor's heartbeat (`MonitorWatch`).
+the next one) and watches the monitor's and the forwarder's heartbeats (`HeartbeatWatch`).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from app.config.settings import Settings, load_settings
 from app.domain.notifications import Event, EventKind, event_key, next_summary
 from app.services.notifications import (
     MAX_WAIT_SECONDS,
-    MonitorWatch,
+    HeartbeatWatch,
     NotificationSender,
     daily_summary,
 )
@@ -51,7 +51,9 @@ __all__ = ["ChannelError", "notifier_runtime", "run_notifier"]
 
 log = logging.getLogger("signalgate.notify")
 
-MIN_SILENCE_SECONDS = 30.0  # the monitor is told down after this long without a round, at least
+# the monitor or the forwarder is told down after this long without life, at least (a restart
+# on a deploy or Heroku's daily one takes a few seconds: not worth a message)
+MIN_SILENCE_SECONDS = 30.0
 
 
 def schedule_summary(queue: Queue, end: datetime) -> bool:
@@ -123,11 +125,16 @@ class NotifierRuntime:
             schedule_summary(self.notifier.queue, next_summary(end, notify.summary_at))
         return event_key(event)
 
-    def watch(self) -> MonitorWatch:
-        limit = max(10 * self.settings.monitor_interval_seconds, MIN_SILENCE_SECONDS)
-        return MonitorWatch(
-            watched=RedisWatched(self.client), notifier=self.notifier, limit_seconds=limit
-        )
+    def watches(self) -> list[HeartbeatWatch]:
+        """The monitor's (silent for 10 rounds) and the forwarder's (it beats every second),
+        each told after MIN_SILENCE_SECONDS at least."""
+        limits = {"monitor": 10 * self.settings.monitor_interval_seconds, "forwarder": 0.0}
+        watched = RedisWatched(self.client)
+        return [
+            HeartbeatWatch(process=process, watched=watched, notifier=self.notifier,
+                           limit_seconds=max(limit, MIN_SILENCE_SECONDS))
+            for process, limit in limits.items()
+        ]  # fmt: skip
 
     def close(self) -> None:
         if "notifier" in self.__dict__:
@@ -166,12 +173,15 @@ def end_runtime() -> None:
 
 
 def _watch(runtime: NotifierRuntime, stop: threading.Event) -> None:
-    watch = runtime.watch()
-    while not stop.wait(watch.limit_seconds / 3):
-        try:
-            watch.check()
-        except Exception:
-            log.exception("notifier: the monitor's heartbeat could not be read; trying again")
+    watches = runtime.watches()
+    while not stop.wait(min(watch.limit_seconds for watch in watches) / 3):
+        for watch in watches:
+            try:
+                watch.check()
+            except Exception:
+                log.exception(
+                    "notifier: the %s's heartbeat could not be read; trying again", watch.process
+                )
 
 
 def run_notifier(settings: Settings, *, burst: bool = False) -> bool:

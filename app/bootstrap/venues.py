@@ -24,6 +24,7 @@ from app.adapters.paper.exchange import PAPER_CAPABILITIES, PaperExchange
 from app.adapters.paper.remote import RemotePaperExchange
 from app.adapters.paper.store import SqlPaperStore
 from app.adapters.pionex.exchange import PionexExchange
+from app.adapters.tick_recorder import CsvTickSink, TickRecorder
 from app.config.settings import Settings
 from app.config.venues import TradingMode, VenueSettings
 from app.domain.market import Market, OrderBook, shifted
@@ -66,6 +67,22 @@ def build_market_data(
             limit = LIVE_CACHE_LIMIT if paced else CACHE_LIMIT
             market = SyntheticMarket(specs, seed=data.seed, start=start, cache_limit=limit)
             return SyntheticFeed(market, speed=1.0 if paced else None)
+
+
+def build_recorder(settings: Settings, engine: Engine) -> TickRecorder | None:
+    """`MARKET_DATA_RECORD`'s recorder of the feed's ticks, None when nothing is kept.
+
+    Raises:
+        ValueError: the file cannot be written, in one sentence.
+    """
+    record = settings.market_data.record
+    if record is None:
+        return None
+    if record == "db":
+        from app.adapters.sql.market_ticks import SqlTickSink  # noqa: PLC0415
+
+        return TickRecorder(SqlTickSink(engine))
+    return TickRecorder(CsvTickSink(Path(record)))
 
 
 def paper_market(symbol: str, fee: Decimal) -> Market:

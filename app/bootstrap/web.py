@@ -25,9 +25,10 @@ from app.ports.errors import Unavailable
 from app.ports.exchange import Exchange
 from app.ports.execution import ExecutionStore
 from app.ports.metrics import MetricsSource
-from app.ports.notifications import Notifier
+from app.ports.notifications import Notifier, SummarySource
 from app.ports.reconciliation import ReconciliationStore
 from app.ports.signals import SignalReader
+from app.services.accounts import AccountDirectory, Accounts
 from app.services.connections import Connections
 from app.services.intake import Forwarder, Intake
 from app.services.signal_lookup import SignalLookup
@@ -84,6 +85,20 @@ class Services:
 
         return build_connections(self.settings, self.engine)
 
+    @property
+    def directory(self) -> AccountDirectory:
+        """The accounts each strategy's alerts fan out to (read by intake, cached; built with
+        the SQL store)."""
+        return self.signals.directory
+
+    @cached_property
+    def accounts(self) -> Accounts:
+        """Accounts and subscriptions (`/accounts`, `/subscriptions`); a change is seen by this
+        process's intake at once."""
+        from app.bootstrap.accounts import build_accounts  # noqa: PLC0415
+
+        return build_accounts(self.settings, self.engine, self.directory)
+
     @cached_property
     def notifier(self) -> Notifier:
         """Where the kill switch's changes are told (the notifications queue, if any)."""
@@ -101,6 +116,14 @@ class Services:
         from app.adapters.sql.reconciliation import SqlReconciliationStore  # noqa: PLC0415
 
         return SqlReconciliationStore(self.engine)
+
+    @cached_property
+    def history(self) -> SummarySource:
+        """Closed brackets over a span and as trades per strategy (the console's realized P&L
+        chart, `GET /performance`; the daily summary's reads)."""
+        from app.adapters.sql.summary import SqlSummarySource  # noqa: PLC0415
+
+        return SqlSummarySource(self.engine)
 
     @cached_property
     def venues(self) -> dict[str, Exchange]:
@@ -147,6 +170,7 @@ class Services:
             clock=SystemClock(),
             new_id=new_ulid,
             policy=self.settings.intake,
+            subscribers=self.signals,  # the directory, built on the first alert that asks
         )
         self.signals.warm_up()
         if run_forwarder:

@@ -24,6 +24,7 @@ from app.adapters.redis.reservations import RedisReservations
 from app.adapters.sql.execution_store import SqlExecutionStore
 from app.adapters.sql.reconciliation import SqlReconciliationStore
 from app.adapters.system import SystemClock
+from app.bootstrap.accounts import account_directory
 from app.bootstrap.database import process_engine
 from app.bootstrap.notifications import build_notifier, close_notifier
 from app.bootstrap.redis_clients import async_redis, sync_redis
@@ -74,6 +75,7 @@ class WorkerRuntime:
             reservations=RedisReservations(client),
             leverages={venue.name: venue.leverage for venue in settings.venues},
             notifier=self.notifier,
+            accounts=account_directory(settings, self.engine),
         )
 
     def execute(self, signal_ids: Sequence[str]) -> dict[str, SignalStatus]:

@@ -66,6 +66,7 @@ class MarketDataSettings:
     exchange: str | None = None  # ccxt: the exchange id whose public data is read
     symbols: tuple[str, ...] = ("BTC/USDT", "ETH/USDT")
     seed: int = 1
+    record: str | None = None  # MARKET_DATA_RECORD: a CSV file's path, or "db"; None: not kept
 
 
 def _decimal(raw: str, low: Decimal, high: Decimal, hint: str) -> Decimal:
@@ -209,7 +210,8 @@ def _read_venue(
 
 
 def read_market_data(env: Mapping[str, str], errors: list[str]) -> MarketDataSettings:
-    """`MARKET_DATA` (synthetic | replay:PATH | ccxt:EXCHANGE), `SYMBOLS`, `MARKET_DATA_SEED`."""
+    """`MARKET_DATA` (synthetic | replay:PATH | ccxt:EXCHANGE), `SYMBOLS`, `MARKET_DATA_SEED`,
+    `MARKET_DATA_RECORD`."""
     raw = env.get("MARKET_DATA", "synthetic").strip()
     source, _, argument = raw.partition(":")
     settings = MarketDataSettings()
@@ -226,6 +228,11 @@ def read_market_data(env: Mapping[str, str], errors: list[str]) -> MarketDataSet
     symbols = tuple(s.strip().upper() for s in env.get("SYMBOLS", "").split(",") if s.strip())
     if any("/" not in s for s in symbols):
         errors.append(f"SYMBOLS={env['SYMBOLS']!r} is not valid: use ccxt symbols like BTC/USDT.")
+    record = env.get("MARKET_DATA_RECORD", "").strip() or None
+    if record is not None and record != "db" and not record.lower().endswith(".csv"):
+        errors.append(
+            f"MARKET_DATA_RECORD={record!r} is not valid: use a file name ending in .csv, or db."
+        )
     seed = env.get("MARKET_DATA_SEED", "1").strip()
     if not seed.isdigit():
         errors.append(f"MARKET_DATA_SEED={seed!r} is not valid: use a whole number.")
@@ -235,4 +242,5 @@ def read_market_data(env: Mapping[str, str], errors: list[str]) -> MarketDataSet
         exchange=settings.exchange,
         symbols=symbols or settings.symbols,
         seed=int(seed) if seed.isdigit() else 1,
+        record=record,
     )

@@ -85,6 +85,11 @@ class Tick(msgspec.Struct, frozen=True):
     ask: Decimal | None = None
     volume: Decimal = Decimal(0)
 
+    def as_candle(self) -> Candle:
+        """The tick as a bar of one price (a backtest replays recorded ticks so)."""
+        return Candle(self.symbol, self.at, self.price, self.price, self.price, self.price,
+                      self.volume)  # fmt: skip
+
 
 def shifted(book: OrderBook, bps: Decimal) -> OrderBook:
     """The same book with every price moved by `bps` basis points, kept to each price's

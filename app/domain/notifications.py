@@ -14,6 +14,8 @@ from decimal import Decimal
 
 import msgspec
 
+from app.domain.performance import Performance
+
 
 class EventKind(enum.StrEnum):
     EXECUTED = "executed"  # an entry was placed (filled, or resting) with its legs
@@ -24,6 +26,7 @@ class EventKind(enum.StrEnum):
     IN_DOUBT = "in_doubt"  # an order got no answer and the venue does not know it (urgent)
     TRADING = "trading"  # the kill switch: halted, reduce-only, resumed
     MONITOR = "monitor"  # the monitor lost or took its lease, went silent or came back
+    FORWARDER = "forwarder"  # the forwarder went silent (alerts wait in the inbox) or came back
     SUMMARY = "summary"  # the daily summary
 
 
@@ -137,6 +140,12 @@ class MonitorChanged(_Event, frozen=True, tag=EventKind.MONITOR.value):
     at: datetime
 
 
+class ForwarderChanged(_Event, frozen=True, tag=EventKind.FORWARDER.value):
+    change: MonitorChange  # DOWN or BACK
+    detail: str
+    at: datetime
+
+
 class OpenPosition(msgspec.Struct, frozen=True):
     venue: str
     symbol: str
@@ -153,6 +162,7 @@ class DailySummary(_Event, frozen=True, tag=EventKind.SUMMARY.value):
     pnl: dict[str, Decimal]  # their realized P&L by quote currency, fees deducted
     fees: dict[str, Decimal]
     open: tuple[OpenPosition, ...] = ()  # open positions when the summary was made
+    strategies: tuple[Performance, ...] = ()  # the trades closed in those hours, per strategy
 
 
 Event = (
@@ -164,6 +174,7 @@ Event = (
     | Drift
     | TradingChanged
     | MonitorChanged
+    | ForwarderChanged
     | DailySummary
 )
 
@@ -180,7 +191,7 @@ def level_of(event: Event) -> Level:
             return Level.WARNING
         case TradingChanged(state=state):
             return Level.SUCCESS if state == "active" else Level.WARNING
-        case MonitorChanged(change=change):
+        case MonitorChanged(change=change) | ForwarderChanged(change=change):
             bad = change in (MonitorChange.LEASE_LOST, MonitorChange.DOWN)
             return Level.WARNING if bad else Level.SUCCESS
         case BracketClosed(realized_pnl=pnl):
@@ -204,6 +215,8 @@ def event_key(event: Event) -> str:
             return f"trading-{state}-{_stamp(at)}"
         case MonitorChanged(change=change, at=at):
             return f"monitor-{change}-{_stamp(at)}"
+        case ForwarderChanged(change=change, at=at):
+            return f"forwarder-{change}-{_stamp(at)}"
         case DailySummary(end=end):
             return f"summary-{_stamp(end)}"
     raise AssertionError(f"unknown event {event!r}")

@@ -16,6 +16,7 @@ from app.domain.notifications import (
     Drift,
     EntryExecuted,
     Event,
+    ForwarderChanged,
     InDoubt,
     LegView,
     Level,
@@ -95,6 +96,8 @@ def _text(event: Event) -> tuple[str, list[str]]:
             return title, [f"Reason: {event.reason}"]
         case MonitorChanged():
             return _MONITOR[event.change], [event.detail]
+        case ForwarderChanged():
+            return f"Forwarder {event.change}", [event.detail]
         case DailySummary():
             return _summary(event)
     raise AssertionError(f"unknown event {event!r}")
@@ -164,8 +167,16 @@ def _summary(event: DailySummary) -> tuple[str, list[str]]:
     lines = [
         f"Signals: {shown}",
         f"Closed brackets: {event.closed}, realized P&L {pnl} (fees {fees})",
-        f"Open positions: {len(event.open)}",
     ]
+    lines.extend(
+        f"- {made.strategy or 'alerts without a strategy'} on {made.account}: {made.trades}"
+        f" trade{'' if made.trades == 1 else 's'}, {made.win_rate:.0%} won, {signed(made.pnl)}"
+        f" {made.currency}, max drawdown {number(made.max_drawdown)}"
+        for made in event.strategies[:SHOWN_POSITIONS]
+    )
+    if len(event.strategies) > SHOWN_POSITIONS:
+        lines.append(f"- and {len(event.strategies) - SHOWN_POSITIONS} more: GET /performance")
+    lines.append(f"Open positions: {len(event.open)}")
     for held in event.open[:SHOWN_POSITIONS]:
         entry = f" at {number(held.entry_price)}" if held.entry_price is not None else ""
         lines.append(

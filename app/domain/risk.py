@@ -107,16 +107,18 @@ def check(
 
 
 def _trading_state(reduces: bool, snapshot: AccountSnapshot) -> CheckResult:
-    name, state = CheckName.TRADING_STATE, snapshot.trading_state
+    name, state, account = CheckName.TRADING_STATE, snapshot.trading_state, snapshot.account
+    # the account's own state (`signalgate accounts halt|reduce-only|resume`), or the global one
+    how = f" (`signalgate accounts resume {account}`)" if snapshot.own_trading_state else ""
     if state is TradingState.HALTED:
         return CheckResult(
-            name, False, f"trading is halted for account {snapshot.account}: nothing is placed"
+            name, False, f"trading is halted for account {account}{how}: nothing is placed"
         )
     if state is TradingState.REDUCING and not reduces:
         return CheckResult(
             name,
             False,
-            f"account {snapshot.account} is reducing only: entries are refused, exits allowed",
+            f"account {account} is reducing only{how}: entries are refused, exits allowed",
         )
     return CheckResult(name, True, f"account {snapshot.account} is {state.value}")
 

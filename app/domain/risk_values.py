@@ -62,6 +62,7 @@ class AccountSnapshot(msgspec.Struct, frozen=True):
     account: str
     trading_state: TradingState
     positions: tuple[OpenPosition, ...] = ()
+    own_trading_state: bool = False  # the account's own state is stricter than the global one
     # entries that hold nothing yet: resting on their venue, or approved and on their way
     committed: tuple[Committed, ...] = ()
     realized_pnl_today: Decimal = Decimal(0)  # in `currency`, every quote converted

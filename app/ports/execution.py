@@ -85,13 +85,14 @@ class AccountState(msgspec.Struct, frozen=True):
 
     holdings: list[Holding]
     activity: Activity
-    trading_state: TradingState
+    trading_state: TradingState  # the global one (the kill switch)
     resting: tuple[RestingEntry, ...] = ()  # the open brackets' entry orders not filled yet
     on_record: frozenset[str] = frozenset()  # the reservations asked about with an open bracket
     reserved: Reserved = Reserved()  # the approved entries on their way (read before the rest)
     # the symbol's open brackets with an order in doubt (sent, never confirmed; read in the same
     # view): no new entry on the symbol while there is one
     in_doubt: tuple[Bracket, ...] = ()
+    account_trading_state: TradingState = TradingState.ACTIVE  # the account's own
 
 
 class OrderQuery(msgspec.Struct, frozen=True):
@@ -208,9 +209,13 @@ class ExecutionStore(Protocol):
         brackets with an order in doubt (`in_doubt`)."""
         ...
 
-    def trading_state(self) -> TradingState: ...
+    def trading_state(self, account: str | None = None) -> TradingState:
+        """The global trading state; with `account`, the stricter of it and the account's."""
+        ...
 
-    def set_trading_state(self, state: TradingState, at: datetime, reason: str) -> None: ...
+    def set_trading_state(self, state: TradingState, at: datetime, reason: str) -> None:
+        """Set the global trading state (an account's is set with the account)."""
+        ...
 
     def orders(self, query: OrderQuery) -> list[OrderView]: ...
 

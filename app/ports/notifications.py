@@ -9,6 +9,7 @@ from typing import Protocol
 from app.domain.brackets.bracket import Bracket
 from app.domain.notifications import Admission, Event
 from app.domain.notify_text import Message
+from app.ports.performance import ClosedTrades
 
 
 class Notifier(Protocol):
@@ -52,9 +53,18 @@ class Deliveries(Protocol):
         processes; None: the message would wait too long and is dropped."""
         ...
 
+    def claim(self, channel: int, key: str) -> bool:
+        """Take the send of the event `key` on `channel`, atomically across processes; False:
+        it was sent, or is being sent, already (kept a week)."""
+        ...
+
+    def release(self, channel: int, key: str) -> None:
+        """Give a claim back after a send that failed (its retry claims it again)."""
+        ...
+
     def count(self, channel: int, service: str, outcome: str) -> None:
-        """Count one outcome (`sent`, `retried`, `failed`, `deferred`, `dropped`) for /metrics;
-        never raises."""
+        """Count one outcome (`sent`, `retried`, `failed`, `deferred`, `dropped`, `duplicate`)
+        for /metrics; never raises."""
         ...
 
 
@@ -64,8 +74,8 @@ class Deferrals(Protocol):
         ...
 
 
-class SummarySource(Protocol):
-    """What the daily summary reads (blocking I/O)."""
+class SummarySource(ClosedTrades, Protocol):
+    """What the daily summary reads (blocking I/O): with each strategy's closed trades."""
 
     def signal_counts(self, start: datetime, end: datetime) -> dict[str, int]:
         """Signals received in [start, end), by their status now."""
@@ -82,8 +92,9 @@ class Watched(Protocol):
     """What the notifier watches and remembers between its checks, shared by every notifier
     process (so that one of them tells each change, once)."""
 
-    def last_round(self) -> float | None:
-        """When the monitor last finished a round (Unix time), None if none ever did."""
+    def last_beat(self, process: str) -> float | None:
+        """When `process` ("monitor": its last finished round; "forwarder": its heartbeat) last
+        showed life (Unix time), None if it never did."""
         ...
 
     def swap(self, name: str, state: str) -> str | None:

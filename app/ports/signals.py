@@ -18,6 +18,8 @@ class Admitted(msgspec.Struct, frozen=True):
 
 class Duplicate(msgspec.Struct, frozen=True):
     first_id: str
+    # every signal the first copy became, when it fanned out to several accounts
+    first_ids: tuple[str, ...] = ()
 
 
 class RateLimited(msgspec.Struct, frozen=True):
@@ -39,9 +41,17 @@ class Inbox(Protocol):
     """The fast, durable front door (Redis): rate limit, dedupe and keep a record in one step."""
 
     async def admit(
-        self, record: SignalRecord, *, dedupe_seconds: int, rate_key: str, rate_limit: int
+        self,
+        record: SignalRecord,
+        *,
+        dedupe_seconds: int,
+        rate_key: str,
+        rate_limit: int,
+        also: Sequence[SignalRecord] = (),
     ) -> Admission:
         """Keep `record` unless rate-limited; a queued one whose key is taken becomes a duplicate.
+        `also`: the other signals of the same alert (one per subscribed account), kept with it
+        under its key, or not at all (a duplicate is recorded once, as `record`).
 
         Raises:
             Unavailable: the inbox could not be reached; nothing was kept.
@@ -147,6 +157,7 @@ class SignalView(msgspec.Struct, frozen=True):
 class SignalQuery(msgspec.Struct, frozen=True):
     status: str | None = None
     strategy: str | None = None
+    account: str | None = None
     symbol: str | None = None
     since: datetime | None = None
     before: str | None = None  # cursor: the last id of the previous page

@@ -18,6 +18,7 @@ from datetime import timedelta
 
 import msgspec
 
+from app.domain.accounts import IMPLICIT, fan_out
 from app.domain.signals import (
     Accepted,
     Filtered,
@@ -28,6 +29,7 @@ from app.domain.signals import (
     Stale,
     dedupe_key,
 )
+from app.ports.accounts import Subscribers
 from app.ports.errors import Unavailable
 from app.ports.signals import (
     Admitted,
@@ -43,15 +45,22 @@ from app.ports.signals import (
 )
 
 log = logging.getLogger("signalgate.intake")
+_NO_ACCOUNTS = (
+    "the accounts subscribed to this strategy cannot be read (the database is unreachable);"
+    " the alert was not kept, send it again"
+)
 
 
 class Submitted(msgspec.Struct, frozen=True):
     """The answer to one submission. `status` is what the webhook reports."""
 
     status: str  # queued | spooled | filtered | stale | duplicate | rate_limited | unavailable
-    signal_id: str | None = None
+    signal_id: str | None = None  # the first of `signal_ids` when the alert fanned out
     reason: str | None = None
     retry_after_seconds: int | None = None
+    # the alert fanned out to its strategy's subscribed accounts: a signal each, in that order
+    signal_ids: tuple[str, ...] = ()
+    accounts: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -61,6 +70,8 @@ class Intake:
     clock: Clock
     new_id: IdFactory
     policy: IntakePolicy
+    # the accounts each strategy's alerts trade; None (or none subscribed): the alert's own
+    subscribers: Subscribers | None = None
 
     async def submit(
         self,
@@ -86,40 +97,47 @@ class Intake:
         """
         policy = self.policy
         now = self.clock.now()
-        record = SignalRecord(
-            id=self.new_id(),
-            received_at=now,
-            status=SignalStatus.QUEUED,
-            signal=signal,
-            dialect=dialect,
-            dedupe_key=dedupe_key(signal),
-            payload=payload,
-            client=client,
-        )
+        accounts: tuple[str, ...] = ()
+        if self.subscribers is not None and signal.account == IMPLICIT:
+            try:
+                accounts = await self.subscribers.accounts_for(signal.strategy)
+            except Unavailable:
+                return Submitted("unavailable", reason=_NO_ACCOUNTS)
+        status = SignalStatus.QUEUED
+        reason: str | None = None
         match policy.screen(signal, now):
             case Filtered(reason):
-                record = msgspec.structs.replace(
-                    record, status=SignalStatus.FILTERED, reason=reason
-                )
+                status = SignalStatus.FILTERED
             case Stale(reason):
-                record = msgspec.structs.replace(record, status=SignalStatus.STALE, reason=reason)
+                status = SignalStatus.STALE
             case Accepted():
                 pass
+        key = dedupe_key(signal)  # the alert's, whatever account each copy trades
+        records = [
+            SignalRecord(id=self.new_id(), received_at=now, status=status, signal=copy,
+                         dialect=dialect, dedupe_key=key, reason=reason, payload=payload,
+                         client=client)
+            for copy in (fan_out(signal, accounts) if accounts else [signal])
+        ]  # fmt: skip
+        ids = tuple(r.id for r in records) if accounts else ()
         window = policy.dedupe_seconds(signal)
         try:
             admission = await self.inbox.admit(
-                record,
+                records[0],
                 dedupe_seconds=window,
                 rate_key=sender or f"strategy:{signal.strategy or ''}",
                 rate_limit=policy.rate_limit_per_minute,
+                also=records[1:],
             )
         except Unavailable:
-            return await self._spool(record, window)
+            return await self._spool(records, window, accounts)
         match admission:
             case Admitted():
-                return Submitted(record.status.value, record.id, record.reason)
-            case Duplicate(first_id):
-                return Submitted("duplicate", first_id, "the same alert was received before")
+                return Submitted(status.value, records[0].id, reason, signal_ids=ids,
+                                 accounts=accounts)  # fmt: skip
+            case Duplicate(first_id, first_ids):
+                return Submitted("duplicate", first_id, "the same alert was received before",
+                                 signal_ids=first_ids)  # fmt: skip
             case RateLimited(retry_after):
                 return Submitted(
                     "rate_limited",
@@ -128,10 +146,14 @@ class Intake:
                     retry_after_seconds=retry_after,
                 )
 
-    async def _spool(self, record: SignalRecord, window: int) -> Submitted:
-        """Redis is away: keep the signal in SQL so that it survives, and re-queue it later."""
-        if record.status is SignalStatus.QUEUED:
-            record = msgspec.structs.replace(record, status=SignalStatus.SPOOLED)
+    async def _spool(
+        self, records: list[SignalRecord], window: int, accounts: tuple[str, ...]
+    ) -> Submitted:
+        """Redis is away: keep the alert's signals in SQL so that they survive, and re-queue
+        them later."""
+        if records[0].status is SignalStatus.QUEUED:
+            records = [msgspec.structs.replace(r, status=SignalStatus.SPOOLED) for r in records]
+        record = records[0]
 
         def keep() -> str | None:
             if record.status is SignalStatus.SPOOLED:
@@ -146,14 +168,15 @@ class Intake:
                         ]
                     )
                     return first
-            self.store.add_many([record])
+            self.store.add_many(records)
             return None
 
         try:
             first = await asyncio.to_thread(keep)
         except Unavailable:
             log.error(  # noqa: TRY400 - the cause is logged by the adapters; this is the verdict
-                "signal %s lost: neither Redis nor the database could keep it", record.id
+                "signal %s lost: neither Redis nor the database could keep it",
+                ", ".join(r.id for r in records),
             )
             return Submitted(
                 "unavailable",
@@ -162,8 +185,11 @@ class Intake:
             )
         if first is not None:
             return Submitted("duplicate", first, "the same alert was received before")
-        log.warning("Redis unreachable: signal %s spooled to the database", record.id)
-        return Submitted(record.status.value, record.id, record.reason)
+        log.warning("Redis unreachable: signal %s spooled to the database",
+                    ", ".join(r.id for r in records))  # fmt: skip
+        ids = tuple(r.id for r in records) if accounts else ()
+        return Submitted(record.status.value, record.id, record.reason, signal_ids=ids,
+                         accounts=accounts)  # fmt: skip
 
 
 def forward(reader: InboxReader, store: SignalStore, queue: JobQueue, *, batch: int = 500) -> int:

@@ -15,16 +15,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import msgspec
+
 from app.domain.brackets.notices import summary
 from app.domain.notifications import (
     DailySummary,
     Event,
+    ForwarderChanged,
     Level,
     MonitorChange,
     MonitorChanged,
     event_key,
 )
 from app.domain.notify_text import render
+from app.domain.performance import performance
 from app.ports.notifications import (
     Channels,
     Deferrals,
@@ -33,6 +37,7 @@ from app.ports.notifications import (
     SummarySource,
     Watched,
 )
+from app.ports.performance import TradeQuery
 
 log = logging.getLogger("signalgate.notify")
 
@@ -54,9 +59,9 @@ class NotificationSender:
     clock: Callable[[], float] = time.time
 
     def send(self, channel: int, event: Event, *, admitted: bool = False, last: bool = True) -> str:
-        """Send `event` on `channel`; its outcome: `sent`, `deferred` (it waits for its slot)
-        or `dropped`. `admitted`: its slot was taken when it was deferred. `last`: no retry
-        follows a failure.
+        """Send `event` on `channel`; its outcome: `sent`, `deferred` (it waits for its slot),
+        `dropped` or `duplicate` (sent already). `admitted`: its slot was taken when it was
+        deferred. `last`: no retry follows a failure.
 
         Raises:
             DeliveryFailed: the channel refused it or did not answer.
@@ -81,10 +86,16 @@ class NotificationSender:
                 self.deferrals.defer(channel, event, slot.at)
                 self.deliveries.count(channel, service, "deferred")
                 return "deferred"
+        if not self.deliveries.claim(channel, key):  # told twice at once, or again later
+            log.info("notification %s to channel %d (%s) was sent already", key, channel,
+                     service)  # fmt: skip
+            self.deliveries.count(channel, service, "duplicate")
+            return "duplicate"
         if self.channels.send(channel, message):
             self.deliveries.count(channel, service, "sent")
             log.info("notification %s sent to channel %d (%s)", key, channel, service)
             return "sent"
+        self.deliveries.release(channel, key)
         self.deliveries.count(channel, service, "failed" if last else "retried")
         then = "given up" if last else "tried again later"
         log.warning("notification %s to channel %d (%s) was not delivered; %s", key, channel,
@@ -96,14 +107,32 @@ def daily_summary(source: SummarySource, end: datetime) -> DailySummary:
     """The summary of the 24 hours up to `end`."""
     start = end - timedelta(days=1)
     counts = {status: count for status, count in source.signal_counts(start, end).items() if count}
-    return summary(start, end, counts, source.closed_brackets(start, end), source.open_brackets())
+    made = summary(start, end, counts, source.closed_brackets(start, end), source.open_brackets())
+    trades = source.closed_trades(TradeQuery(since=start, until=end))
+    return msgspec.structs.replace(made, strategies=tuple(performance(trades)))
+
+
+# What a silent process means, and what to do: told with its "down".
+_SILENCE = {
+    "monitor": (
+        "no monitor round has finished",
+        "nothing watches the open brackets; start `signalgate monitor` or read its logs",
+    ),
+    "forwarder": (
+        "no forwarder heartbeat",
+        "accepted alerts wait in the Redis inbox and nothing executes them; start `signalgate"
+        " forward` (the Procfile's forwarder) or read its logs",
+    ),
+}
 
 
 @dataclass(kw_only=True, eq=False)
-class MonitorWatch:
-    """Tells when no monitor round has finished for `limit_seconds` (the rule of `/ready`), and
-    when rounds finish again; a deployment whose monitor never ran a round is not flagged."""
+class HeartbeatWatch:
+    """Tells when `process` (the monitor or the forwarder) has shown no life for
+    `limit_seconds` (the rule of `/ready`, with a longer limit), and when it does again; a
+    deployment where it never ran is not flagged."""
 
+    process: str  # "monitor" or "forwarder"
     watched: Watched
     notifier: Notifier
     limit_seconds: float
@@ -111,23 +140,21 @@ class MonitorWatch:
 
     def check(self) -> MonitorChange | None:
         """Look once; the change told, if any."""
-        last = self.watched.last_round()
+        last = self.watched.last_beat(self.process)
         if last is None:
             return None
         age = self.clock() - last
         down = age > self.limit_seconds
-        before = self.watched.swap("monitor", "down" if down else "up")
+        before = self.watched.swap(self.process, "down" if down else "up")
         if down and before != "down":
             change = MonitorChange.DOWN
-            detail = (
-                f"no monitor round has finished for {age:.0f} s (over {self.limit_seconds:g}"
-                " s): nothing watches the open brackets; start `signalgate monitor` or read its"
-                " logs"
-            )
+            silent, fix = _SILENCE[self.process]
+            detail = f"{silent} for {age:.0f} s (over {self.limit_seconds:g} s): {fix}"
         elif not down and before == "down":
-            change, detail = MonitorChange.BACK, "monitor rounds finish again"
+            change, detail = MonitorChange.BACK, f"the {self.process} runs again"
         else:
             return None
         at = datetime.fromtimestamp(self.clock(), UTC)
-        self.notifier.notify(MonitorChanged(change=change, detail=detail, at=at))
+        event_type = MonitorChanged if self.process == "monitor" else ForwarderChanged
+        self.notifier.notify(event_type(change=change, detail=detail, at=at))
         return change

@@ -23,6 +23,7 @@ from rq.serializers import JSONSerializer
 
 from app.adapters.notify.deliveries import RedisWatched, outcomes
 from app.adapters.notify.queue import RqNotifier, notifications_queue
+from app.adapters.redis.forwarder_beat import FORWARDER_KEY
 from app.adapters.redis.lease import HEARTBEAT_KEY, LEASE_KEY
 from app.adapters.sql.db import make_engine
 from app.adapters.sql.execution_store import SqlExecutionStore
@@ -35,6 +36,7 @@ from app.domain.market import Market
 from app.domain.notifications import (
     DailySummary,
     Event,
+    ForwarderChanged,
     MonitorChange,
     MonitorChanged,
     Unprotected,
@@ -42,8 +44,9 @@ from app.domain.notifications import (
     next_summary,
     parse_routes,
 )
+from app.domain.notify_text import render
 from app.domain.orders import Leg, OrderKind, OrderState, Side
-from app.services.notifications import MonitorWatch
+from app.services.notifications import HeartbeatWatch
 from tests.fake_channels import FakeChannel, serving
 from tests.fakes_execution import RecordingNotifier
 from tests.integration.test_metrics import add_signal
@@ -168,6 +171,23 @@ def test_every_channel_gets_the_message_text(deployment: Deployment) -> None:
     assert deployment.channels.discord.received[0].path == (
         f"/api/webhooks/{DISCORD_ID}/{DISCORD_TOKEN}"
     )
+
+
+def test_an_event_queued_twice_in_a_race_or_after_its_job_expired_goes_once(
+    deployment: Deployment,
+) -> None:
+    deployment.tell(CLOSED)
+    # two processes that told it at the same moment both found no job: its id queued twice
+    notifications_queue(deployment.client).push_job_id(deployment.job(0, CLOSED).id)
+    deployment.send()
+    # told again once its finished job's record expired (kept a day)
+    for index in range(3):
+        deployment.job(index, CLOSED).delete()
+    deployment.tell(CLOSED)
+    deployment.send()
+    for channel in deployment.channels.all():
+        assert len(channel.received) == 1, channel.service
+    assert outcomes(deployment.client)["0,telegram,duplicate"] == 2
 
 
 def test_an_urgent_event_is_marked_as_a_failure(deployment: Deployment) -> None:
@@ -341,6 +361,7 @@ def test_the_daily_summary_counts_the_day_and_schedules_the_next(
     assert text.splitlines()[1:] == [
         "Signals: 3 queued",
         "Closed brackets: 1, realized P&L +9 USDT (fees 1 USDT)",
+        "- alerts without a strategy on default: 1 trade, 100% won, +9 USDT, max drawdown 0",
         "Open positions: 1",
         "- BTC/USDT long 0.01 at 65,000 on paper",
     ]
@@ -371,27 +392,35 @@ def open_bracket(bracket_id: str, at: datetime) -> Bracket:
                    state=BracketState.OPEN, orders=(entry,))  # fmt: skip
 
 
-def test_the_monitor_silent_for_too_long_is_told_once_and_its_return_once(redis_url: str) -> None:
+@pytest.mark.parametrize(
+    ("process", "key", "event_type"),
+    [("monitor", HEARTBEAT_KEY, MonitorChanged), ("forwarder", FORWARDER_KEY, ForwarderChanged)],
+)
+def test_a_process_silent_for_too_long_is_told_once_and_its_return_once(
+    redis_url: str, process: str, key: str, event_type: type[MonitorChanged | ForwarderChanged]
+) -> None:
     client = redis.Redis.from_url(redis_url)
     told = RecordingNotifier()
     now = [1_000_000.0]
-    watch = MonitorWatch(
-        watched=RedisWatched(client), notifier=told, limit_seconds=30, clock=lambda: now[0]
-    )
-    assert watch.check() is None  # no monitor ever ran a round: not flagged
-    client.set(HEARTBEAT_KEY, repr(now[0] - 10))
+
+    def watch_of() -> HeartbeatWatch:
+        return HeartbeatWatch(process=process, watched=RedisWatched(client), notifier=told,
+                              limit_seconds=30, clock=lambda: now[0])  # fmt: skip
+
+    watch = watch_of()
+    assert watch.check() is None  # it never ran: not flagged
+    client.set(key, repr(now[0] - 10))
     assert watch.check() is None
     now[0] += 40
     assert watch.check() is MonitorChange.DOWN
     assert watch.check() is None  # told once
-    other = MonitorWatch(watched=RedisWatched(client), notifier=told, limit_seconds=30,
-                         clock=lambda: now[0])  # fmt: skip
-    assert other.check() is None  # another notifier process: not told twice
-    client.set(HEARTBEAT_KEY, repr(now[0]))
+    assert watch_of().check() is None  # another notifier process: not told twice
+    client.set(key, repr(now[0]))
     assert watch.check() is MonitorChange.BACK
-    assert [e.change for e in told.events if isinstance(e, MonitorChanged)] == [
-        MonitorChange.DOWN, MonitorChange.BACK
-    ]  # fmt: skip
+    changes = [e for e in told.events if isinstance(e, event_type)]
+    assert [e.change for e in changes] == [MonitorChange.DOWN, MonitorChange.BACK]
+    assert render(changes[0]).title == f"{process.capitalize()} down"
+    assert f"signalgate {'monitor' if process == 'monitor' else 'forward'}" in changes[0].detail
     client.close()
 
 

@@ -35,11 +35,12 @@ print(json.dumps({"at_start": at_start, "after_answers": after, "collector_on": 
 """
 # Libraries the web process has no use for before its first request (ccxt: the venues; httpx:
 # the CLI's own requests; websockets: no WebSocket route; rq: the forwarder enqueues, not web;
-# attrs and pydantic.v1: Litestar's plugins for models the app does not have; SQLAlchemy and
-# SQLModel with pydantic: an alert goes to the Redis inbox, and SQL is built after the start;
-# prometheus_client: /metrics imports it on the first scrape).
-HEAVY = {"ccxt", "aiohttp", "httpx", "websockets", "rq", "attr", "attrs", "sqlalchemy", "sqlmodel",
-         "pydantic", "prometheus_client"}  # fmt: skip
+# attrs and pydantic.v1: Litestar's plugins for models the app does not have; jinja2 and
+# swagger_ui: the console's templates, loaded on its first request, and a package whose files
+# alone are served; SQLAlchemy and SQLModel with pydantic: an alert goes to the Redis inbox, and
+# SQL is built after the start; prometheus_client: /metrics imports it on the first scrape).
+HEAVY = {"ccxt", "aiohttp", "httpx", "websockets", "rq", "attr", "attrs", "jinja2", "swagger_ui",
+         "sqlalchemy", "sqlmodel", "pydantic", "prometheus_client"}  # fmt: skip
 
 
 def test_the_web_process_imports_no_venue_library_nor_sql_to_start_and_answer(

@@ -22,6 +22,7 @@ from app.domain.notifications import (
     EntryExecuted,
     Event,
     EventKind,
+    ForwarderChanged,
     InDoubt,
     LegView,
     Level,
@@ -66,6 +67,7 @@ EVENTS: list[Event] = [
     Drift("binance", "binance holds 0.5 BTC, the book 0.4", "reduce_only", AT),
     TradingChanged("halted", "set through the API", AT),
     MonitorChanged(MonitorChange.DOWN, "no round for 40 s", AT),
+    ForwarderChanged(MonitorChange.DOWN, "no forwarder heartbeat for 40 s", AT),
     DailySummary(AT, AT, {"executed": 3}, 1, {"USDT": D(5)}, {"USDT": D(1)}),
 ]
 
@@ -227,7 +229,8 @@ def test_numbers_read_as_people_write_them() -> None:
          ["binance holds 0.5 BTC, the book 0.4", "DRIFT_POLICY=reduce_only"], Level.FAILURE),
         (EVENTS[6], "Trading halted", ["Reason: set through the API"], Level.WARNING),
         (EVENTS[7], "Monitor down", ["no round for 40 s"], Level.WARNING),
-        (EVENTS[8], "Summary of the 24 h to 2026-12-05 14:30 UTC",
+        (EVENTS[8], "Forwarder down", ["no forwarder heartbeat for 40 s"], Level.WARNING),
+        (EVENTS[9], "Summary of the 24 h to 2026-12-05 14:30 UTC",
          ["Signals: 3 executed", "Closed brackets: 1, realized P&L +5 USDT (fees 1 USDT)",
           "Open positions: 0"], Level.INFO),
     ],

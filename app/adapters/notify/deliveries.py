@@ -10,6 +10,7 @@ from typing import Any, cast
 import redis
 from redis.exceptions import RedisError
 
+from app.adapters.redis.forwarder_beat import last_beat_sync
 from app.adapters.redis.lease import last_round_sync
 from app.domain.notifications import Admission, admit
 
@@ -17,6 +18,8 @@ log = logging.getLogger("signalgate.notify")
 
 PREFIX = "signalgate:notify"
 OUTCOMES_KEY = f"{PREFIX}:outcomes"  # field "channel,service,outcome" -> count
+# an event sent on a channel is not sent again for a week (its job's record goes after a day)
+CLAIM_TTL = 7 * 86_400
 
 
 class RedisDeliveries:
@@ -48,6 +51,12 @@ class RedisDeliveries:
         transaction: Any = self._client.transaction
         return cast("Admission | None", transaction(step, key, value_from_callable=True))
 
+    def claim(self, channel: int, key: str) -> bool:
+        return bool(self._client.set(f"{PREFIX}:sent:{channel}:{key}", 1, nx=True, ex=CLAIM_TTL))
+
+    def release(self, channel: int, key: str) -> None:
+        self._client.delete(f"{PREFIX}:sent:{channel}:{key}")
+
     def count(self, channel: int, service: str, outcome: str) -> None:
         try:
             self._client.hincrby(OUTCOMES_KEY, f"{channel},{service},{outcome}", 1)
@@ -63,12 +72,15 @@ def outcomes(client: redis.Redis) -> dict[str, float]:
 
 
 class RedisWatched:
-    """`Watched` over a blocking Redis client: the monitor's heartbeat, and the states seen."""
+    """`Watched` over a blocking Redis client: the monitor's and the forwarder's heartbeats, and
+    the states seen."""
 
     def __init__(self, client: redis.Redis) -> None:
         self._client = client
 
-    def last_round(self) -> float | None:
+    def last_beat(self, process: str) -> float | None:
+        if process == "forwarder":
+            return last_beat_sync(self._client)
         return last_round_sync(self._client)
 
     def swap(self, name: str, state: str) -> str | None:

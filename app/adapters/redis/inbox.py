@@ -34,22 +34,25 @@ ENTRY_PREFIX = "signalgate:inbox:entry:"  # signal id -> its stream entry id, un
 # deletes it when it moves the record; this only bounds what a lost acknowledgement leaves).
 ENTRY_INDEX_SECONDS = 86_400
 
-# KEYS: rate, dedupe, stream, entry index. ARGV: limit, dedupe seconds, id, record json,
-# dedupe? (1/0), index seconds
+# KEYS: rate, dedupe, stream, then each record's entry index. ARGV: limit, dedupe seconds, the
+# records' ids (comma-separated: what a duplicate answers), dedupe? (1/0), index seconds, then each
+# record's json. One alert's records (one per subscribed account) are kept together or not at all.
 _ADMIT = """
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('EXPIRE', KEYS[1], 60) end
 if n > tonumber(ARGV[1]) then return {'rate', redis.call('TTL', KEYS[1])} end
-if ARGV[5] == '1' then
+if ARGV[4] == '1' then
   local first = redis.call('GET', KEYS[2])
   if first then
-    redis.call('XADD', KEYS[3], '*', 'r', ARGV[4], 'dup', first)
+    redis.call('XADD', KEYS[3], '*', 'r', ARGV[6], 'dup', first)
     return {'dup', first}
   end
   redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[2])
 end
-local entry = redis.call('XADD', KEYS[3], '*', 'r', ARGV[4])
-redis.call('SET', KEYS[4], entry, 'EX', ARGV[6])
+for i = 6, #ARGV do
+  local entry = redis.call('XADD', KEYS[3], '*', 'r', ARGV[i])
+  redis.call('SET', KEYS[i - 2], entry, 'EX', ARGV[5])
+end
 return {'ok', ''}
 """
 
@@ -81,20 +84,28 @@ class RedisInbox:
         self._find = client.register_script(_FIND)
 
     async def admit(
-        self, record: SignalRecord, *, dedupe_seconds: int, rate_key: str, rate_limit: int
+        self,
+        record: SignalRecord,
+        *,
+        dedupe_seconds: int,
+        rate_key: str,
+        rate_limit: int,
+        also: Sequence[SignalRecord] = (),
     ) -> Admission:
         dedupe = record.status is SignalStatus.QUEUED
+        records = (record, *also)
         call = (
+            len(records) + 3,
             RATE_PREFIX + rate_key,
             DEDUPE_PREFIX + record.dedupe_key,
             STREAM,
-            ENTRY_PREFIX + record.id,
+            *(ENTRY_PREFIX + r.id for r in records),
             rate_limit,
             dedupe_seconds,
-            record.id,
-            _encoder.encode(record),
+            ",".join(r.id for r in records),
             int(dedupe),
             ENTRY_INDEX_SECONDS,
+            *(_encoder.encode(r) for r in records),
         )
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
@@ -108,7 +119,8 @@ class RedisInbox:
             case b"rate":
                 return RateLimited(max(int(value), 1))
             case b"dup":
-                return Duplicate(value.decode())
+                first = value.decode().split(",")
+                return Duplicate(first[0], tuple(first) if len(first) > 1 else ())
             case _:
                 return Admitted()
 
@@ -132,7 +144,7 @@ class RedisInbox:
                 self._script_loaded = True
             pipe = self._client.pipeline(transaction=False)
             for call in calls:
-                pipe.evalsha(_ADMIT_SHA, 4, *call)  # type: ignore[arg-type]
+                pipe.evalsha(_ADMIT_SHA, *call)  # type: ignore[arg-type]
             try:
                 return list(await pipe.execute())
             except NoScriptError:
@@ -250,6 +262,6 @@ def _record(fields: dict[bytes, bytes]) -> SignalRecord:
     return msgspec.structs.replace(
         record,
         status=SignalStatus.DUPLICATE,
-        duplicate_of=first.decode(),
+        duplicate_of=first.decode().split(",")[0],
         reason="the same alert was received before",
     )

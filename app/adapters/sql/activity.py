@@ -56,6 +56,9 @@ class AccountActivity:
                     for state in ("filled", "partially_filled")
                 ),
                 select(controls.c.value).where(controls.c.name == TRADING).scalar_subquery(),
+                select(controls.c.value)
+                .where(controls.c.name == bindparam("account_control"))
+                .scalar_subquery(),
             ),
         )
         # today's realized P&L by currency, read when it is in more than one
@@ -79,7 +82,7 @@ class AccountActivity:
         day = now.replace(hour=0, minute=0, second=0, microsecond=0)
         since, yesterday = now - timedelta(minutes=1), day - timedelta(days=1)
         values = {"account": account, "symbol": symbol, "day": day, "since": since,
-                  "yesterday": yesterday}  # fmt: skip
+                  "yesterday": yesterday, "account_control": f"{TRADING}:{account}"}  # fmt: skip
         row = self._activity.ask(conn, values)
         by_currency = None
         if in_pipeline(conn) is not None or realized_today(*row.rows()[0][:3]) is None:

@@ -371,9 +371,8 @@ class SqlSignalStore:
         return _view(row, [StatusChange(as_utc(h.at), h.status, h.detail, h.data) for h in history])
 
     def find(self, query: SignalQuery) -> list[SignalView]:
-        stmt = newest_first(
-            signals, query, status=query.status, strategy=query.strategy, symbol=query.symbol
-        )
+        stmt = newest_first(signals, query, status=query.status, strategy=query.strategy,
+                            account=query.account, symbol=query.symbol)  # fmt: skip
         if query.since is not None:
             stmt = stmt.where(signals.c.received_at >= query.since)
         with self._begin() as conn:

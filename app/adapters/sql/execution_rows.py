@@ -158,7 +158,7 @@ def account_state(
     """The account as the risk gate reads it, from its holdings rows, today's realized P&L by
     currency and its activity row (the orders of the last minute, the symbol's last stop-loss
     fill and partial fill, the trading state)."""
-    recent, filled, partly, trading = activity
+    recent, filled, partly, trading, own = activity
     stopped = max((at for at in (filled, partly) if at is not None), default=None)
     return AccountState(
         holdings=holdings,
@@ -168,6 +168,7 @@ def account_state(
             last_stop_loss_at={} if stopped is None else {symbol: as_utc(stopped)},
         ),
         trading_state=TradingState(trading) if trading else TradingState.ACTIVE,
+        account_trading_state=TradingState(own) if own else TradingState.ACTIVE,
     )
 
 

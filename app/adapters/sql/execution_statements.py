@@ -37,6 +37,12 @@ class ExecutionStatements:
         )  # fmt: skip
         self.add_pnl_changes = prepared(pnl_changes.insert().inline())
         self.trading = prepared(select(controls.c.value).where(controls.c.name == TRADING))
+        # the global state and an account's, together
+        self.trading_of = prepared(
+            select(controls.c.value).where(
+                controls.c.name.in_([TRADING, bindparam("account_control")])
+            )
+        )
         self.bracket = prepared(
             select(brackets.c.data, brackets.c.version).where(brackets.c.id == bindparam("id"))
         )

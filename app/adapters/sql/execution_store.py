@@ -48,6 +48,7 @@ from app.adapters.sql.execution_rows import (
 from app.adapters.sql.execution_statements import ExecutionStatements
 from app.adapters.sql.holdings import HoldingRows, SavedRow
 from app.adapters.sql.tables_execution import brackets, controls, orders
+from app.domain.accounts import stricter
 from app.domain.brackets.bracket import Bracket
 from app.domain.risk_values import TradingState
 from app.domain.signals import SignalStatus
@@ -349,11 +350,16 @@ class SqlExecutionStore:
 
     # --- controls -----------------------------------------------------------------------------
 
-    def trading_state(self) -> TradingState:
+    def trading_state(self, account: str | None = None) -> TradingState:
         with self._reading() as conn:
-            answer = self._sql.trading.ask(conn)
-        rows = answer.rows()
-        return TradingState(rows[0][0]) if rows and rows[0][0] else TradingState.ACTIVE
+            if account is None:
+                answer = self._sql.trading.ask(conn)
+            else:
+                answer = self._sql.trading_of.ask(conn, {"account_control": f"{TRADING}:{account}"})
+        state = TradingState.ACTIVE
+        for (value,) in answer.rows():
+            state = stricter(state, TradingState(value)) if value else state
+        return state
 
     def set_trading_state(self, state: TradingState, at: datetime, reason: str) -> None:
         values = {"value": state.value, "reason": short(reason, 500), "updated_at": at}

@@ -179,3 +179,19 @@ class PaperFillRow(SQLModel, table=True):
     fee_currency: str = Field(sa_column=Column(String(40), nullable=False))
     at: datetime = _utc_column()
     maker: bool = Field(sa_column=Column(Boolean, nullable=False))
+
+
+# --- recorded market data (MARKET_DATA_RECORD=db) ----------------------------------------------
+
+
+class MarketTickRow(SQLModel, table=True):
+    """A tick the feed produced; append-only, read back by `signalgate market-data export`."""
+
+    __tablename__ = "market_ticks"
+    __table_args__ = (Index("ix_market_ticks_symbol_at", "symbol", "at"),)
+
+    id: int | None = Field(default=None, sa_column=Column(FILL_ID, primary_key=True))
+    symbol: str = Field(sa_column=Column(String(60), nullable=False))
+    at: datetime = _utc_column(index=True)
+    price: Decimal = _money()
+    volume: Decimal = _money()

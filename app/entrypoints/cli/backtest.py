@@ -29,8 +29,14 @@ def _fail(message: str) -> int:
     return 2
 
 
-def _time(raw: str) -> datetime:
-    value = datetime.fromisoformat(raw)
+def iso_time(raw: str) -> datetime:
+    """A command-line time: ISO 8601, naive read as UTC."""
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{raw!r} is not a time: write it like 2026-12-06T10:00:00Z"
+        ) from None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
@@ -120,10 +126,11 @@ def _candles(args: argparse.Namespace) -> list[Any] | str:
         return f"{path} has no symbol column; name its symbol with --symbol, like --symbol BTC/USDT"
     except (ReplayError, ImportError) as error:
         return str(error)
-    candles = [r for r in rows if isinstance(r, Candle)]
+    # recorded ticks (MARKET_DATA_RECORD) replay as bars of one price
+    candles = [r if isinstance(r, Candle) else r.as_candle() for r in rows]
     symbols = sorted({c.symbol for c in candles})
     if not candles:
-        return f"{path} holds no candles (open, high, low, close columns)"
+        return f"{path} holds no candles (open, high, low, close columns) and no ticks (price)"
     if args.symbol is None:
         symbol = symbols[0]
     else:
@@ -243,8 +250,8 @@ def add_backtest_commands(commands: Any) -> None:
     )
     run.add_argument("--fees", type=_decimal, default=Decimal("0.001"), help="taker/maker fee")
     run.add_argument("--balance", type=_decimal, default=Decimal(10_000), help="quote to start")
-    run.add_argument("--from", dest="start", type=_time, help="first candle time (ISO 8601)")
-    run.add_argument("--to", dest="end", type=_time, help="candles before this time")
+    run.add_argument("--from", dest="start", type=iso_time, help="first candle time (ISO 8601)")
+    run.add_argument("--to", dest="end", type=iso_time, help="candles before this time")
     run.add_argument("--out", help="directory for report.txt, trades.csv and equity.png")
     run.set_defaults(func=cmd_backtest)
     export = commands.add_parser(
@@ -253,7 +260,7 @@ def add_backtest_commands(commands: Any) -> None:
     export.add_argument("--out", default="signals.jsonl")
     export.add_argument("--strategy", help="only this strategy's alerts")
     export.add_argument("--symbol", help="only this symbol")
-    export.add_argument("--since", type=_time, help="received at or after (ISO 8601)")
+    export.add_argument("--since", type=iso_time, help="received at or after (ISO 8601)")
     export.add_argument("--all", action="store_true", help="the strategy engine's signals too")
     export.set_defaults(func=cmd_export_signals)
     sample = commands.add_parser("sample-data", help="write synthetic candles to a CSV file")

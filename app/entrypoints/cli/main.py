@@ -255,8 +255,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     dashboard.add_argument("--port", type=int, default=9181)
     dashboard.add_argument("--host", default="127.0.0.1", help="bind address (default: local only)")
     dashboard.set_defaults(func=cmd_dashboard)
+    from app.entrypoints.cli.accounts import add_accounts_commands  # noqa: PLC0415
     from app.entrypoints.cli.backtest import add_backtest_commands  # noqa: PLC0415
     from app.entrypoints.cli.connections import add_connections_commands  # noqa: PLC0415
+    from app.entrypoints.cli.market_data import add_market_data_commands  # noqa: PLC0415
     from app.entrypoints.cli.orders import add_orders_commands  # noqa: PLC0415
     from app.entrypoints.cli.send import add_send_command  # noqa: PLC0415
     from app.entrypoints.cli.trading import add_execution_commands  # noqa: PLC0415
@@ -268,6 +270,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_orders_commands(commands)
     add_venues_commands(commands)
     add_connections_commands(commands)
+    add_market_data_commands(commands)
+    add_accounts_commands(commands)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

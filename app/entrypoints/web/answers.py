@@ -48,6 +48,10 @@ class AlertQueued(msgspec.Struct):
     status: Literal["queued", "spooled"]
     signal_id: str
     reason: None
+    # only when the alert's strategy has subscribed accounts: one signal per account, the first
+    # is signal_id
+    signal_ids: list[str] = []
+    accounts: list[str] = []
 
 
 class AlertNotQueued(msgspec.Struct):
@@ -57,6 +61,8 @@ class AlertNotQueued(msgspec.Struct):
     status: Literal["filtered", "stale", "duplicate"]
     signal_id: str
     reason: str
+    signal_ids: list[str] = []  # as for a 202: the signals of each subscribed account
+    accounts: list[str] = []
 
 
 CircuitState = Literal["closed", "half_open", "open", "unknown"]

@@ -9,28 +9,24 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar
 from litestar.exceptions import HTTPException
-from litestar.openapi.config import OpenAPIConfig
 
 from app.bootstrap.logs import configure_logging
 from app.bootstrap.web import Services, build_services
 from app.config.settings import MAX_BODY_BYTES, load_settings
-from app.entrypoints.web.answers import COMPONENTS, http_error, unexpected
+from app.entrypoints.web.accounts import ACCOUNT_ROUTES
+from app.entrypoints.web.answers import http_error, unexpected
 from app.entrypoints.web.connections import CONNECTION_ROUTES
+from app.entrypoints.web.console.mount import CONSOLE_ROUTES
+from app.entrypoints.web.docs import openapi_config, swagger_assets
 from app.entrypoints.web.execution import EXECUTION_ROUTES
 from app.entrypoints.web.lean import MsgspecLitestar, NoEventListeners
 from app.entrypoints.web.ops import OPS_ROUTES
+from app.entrypoints.web.performance import PERFORMANCE_ROUTES
 from app.entrypoints.web.reconciliation import RECONCILIATION_ROUTES
 from app.entrypoints.web.signals import SIGNAL_ROUTES
 from app.entrypoints.web.webhook import WEBHOOK_ROUTES
 
 log = logging.getLogger("signalgate.web")
-
-_DESCRIPTION = (
-    "TradingView alerts and strategy signals to risk-checked, routed exchange orders. "
-    "POST /webhook takes an alert in any supported dialect; the read API and /metrics take "
-    "Authorization: Bearer <API_TOKEN>. Every 4xx/5xx body is the ErrorAnswer shape: "
-    '{"status", "signal_id": null, "reason"}, the reason one sentence saying what to fix.'
-)
 
 
 def create_app(services: Services | None = None, *, run_forwarder: bool = True) -> Litestar:
@@ -72,17 +68,15 @@ def create_app(services: Services | None = None, *, run_forwarder: bool = True) 
             *EXECUTION_ROUTES,
             *RECONCILIATION_ROUTES,
             *CONNECTION_ROUTES,
+            *PERFORMANCE_ROUTES,
+            *ACCOUNT_ROUTES,
+            *CONSOLE_ROUTES,
+            swagger_assets(),
         ],
         lifespan=[lifespan],
         event_emitter_backend=NoEventListeners,
         exception_handlers={HTTPException: http_error, Exception: unexpected},
-        openapi_config=OpenAPIConfig(
-            title="signalgate",
-            version="0.1.0",
-            description=_DESCRIPTION,
-            path="/schema",
-            components=COMPONENTS,
-        ),
+        openapi_config=openapi_config(),
         request_max_body_size=MAX_BODY_BYTES,
         logging_config=None,  # Litestar leaves the root logger to app.bootstrap.logs
     )

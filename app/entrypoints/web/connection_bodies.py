@@ -13,9 +13,10 @@ import re
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 import msgspec
+from litestar.exceptions import HTTPException
 from litestar.openapi.spec import (
     Example,
     OpenAPIMediaType,
@@ -28,6 +29,9 @@ from litestar.openapi.spec.enums import OpenAPIType
 
 from app.bootstrap.venue_modes import VENUE_MODES
 from app.domain.connections import KEY_PATTERN, NAME_PATTERN, PAPER, URL_PATTERN
+from app.entrypoints.web.answers import InvalidField
+
+T = TypeVar("T")
 
 Name = Annotated[str, msgspec.Meta(pattern=NAME_PATTERN)]
 Key = Annotated[str, msgspec.Meta(pattern=KEY_PATTERN)]
@@ -65,6 +69,16 @@ def field_at_fault(error: msgspec.ValidationError) -> str | None:
     """The body field msgspec's error names (its message never holds the value)."""
     found = _AT.search(str(error))
     return found.group(1) if found else None
+
+
+def decoded(raw: bytes, decoder: msgspec.json.Decoder[T]) -> T:
+    """A request body: 400 when it is not JSON, 422 naming the field that breaks its type."""
+    try:
+        return decoder.decode(raw)
+    except msgspec.ValidationError as error:
+        raise InvalidField(f"the body is invalid: {error}", field_at_fault(error)) from None
+    except msgspec.DecodeError as error:
+        raise HTTPException(status_code=400, detail=f"the body is not JSON: {error}") from None
 
 
 _S = OpenAPIType.STRING

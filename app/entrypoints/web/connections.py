@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 
-import msgspec
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
 from litestar.params import Parameter
@@ -32,7 +31,7 @@ from app.entrypoints.web.connection_bodies import (
     ConnectionPatchOperation,
     NewConnectionBody,
     NewConnectionOperation,
-    field_at_fault,
+    decoded,
 )
 from app.entrypoints.web.guards import requires_admin_token, requires_read_access
 
@@ -71,15 +70,6 @@ async def _call(action: Callable[..., T], *args: Any) -> T:
     """A service call off the event loop (it reads and writes SQL), refusals answered."""
     with _refusals():
         return await asyncio.to_thread(action, *args)
-
-
-def _decoded(raw: bytes, decoder: msgspec.json.Decoder[T]) -> T:
-    try:
-        return decoder.decode(raw)
-    except msgspec.ValidationError as error:
-        raise InvalidField(f"the body is invalid: {error}", field_at_fault(error)) from None
-    except msgspec.DecodeError as error:
-        raise HTTPException(status_code=400, detail=f"the body is not JSON: {error}") from None
 
 
 def _given(value: Any) -> Any:
@@ -124,7 +114,7 @@ class ConnectionsController(Controller):
         operation_class=NewConnectionOperation,
     )
     async def store_connection(self, request: Request[Any, Any, Any]) -> Connection:
-        body: NewConnectionBody = _decoded(await request.body(), NEW_CONNECTION)
+        body: NewConnectionBody = decoded(await request.body(), NEW_CONNECTION)
         new = NewConnection(
             body.name, body.venue, body.mode, _keys(body), _given(body.api_url), body.enabled
         )
@@ -141,7 +131,7 @@ class ConnectionsController(Controller):
     async def change_connection(self, request: Request[Any, Any, Any], id: Ref) -> Connection:  # noqa: A002
         from app.services.connections import ConnectionChange  # noqa: PLC0415
 
-        body: ConnectionPatchBody = _decoded(await request.body(), CONNECTION_PATCH)
+        body: ConnectionPatchBody = decoded(await request.body(), CONNECTION_PATCH)
         if body == ConnectionPatchBody():
             raise InvalidField("the body changes nothing: give at least one field.", None)
         change = ConnectionChange(

@@ -9,7 +9,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 from litestar import Request, get, post
@@ -26,6 +26,9 @@ from app.entrypoints.web.connection import services_of
 from app.entrypoints.web.guards import requires_admin_token, requires_read_access
 from app.ports.errors import ExchangeError
 from app.ports.execution import OrderQuery, OrderView
+
+if TYPE_CHECKING:
+    from app.bootstrap.web import Services
 
 
 @dataclass(frozen=True)
@@ -104,11 +107,18 @@ async def list_positions(
     request: Request[Any, Any, Any],
     account: FromQuery[str | None] = None,
 ) -> list[PositionView]:
-    services = services_of(request)
+    return [position for position, _ in await open_positions(services_of(request), account)]
+
+
+async def open_positions(
+    services: Services, account: str | None = None
+) -> list[tuple[PositionView, Bracket]]:
+    """The brackets that hold something, each with its position marked at its venue's mid (no
+    mark, nor unrealized P&L, when the venue cannot say now)."""
     brackets = await asyncio.to_thread(services.execution.open_brackets, account)
     held = [b for b in brackets if b.position > 0]
     marks = await _marks(services.venues, {(b.venue, b.symbol) for b in held})
-    return [_position(b, marks.get((b.venue, b.symbol))) for b in held]
+    return [(_position(b, marks.get((b.venue, b.symbol))), b) for b in held]
 
 
 async def _marks(

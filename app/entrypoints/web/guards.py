@@ -5,8 +5,9 @@
   proxy does not make everyone local).
 - Admin (`/admin/halt`, `/admin/reduce-only`, `/admin/resume`): the bearer token, always: a kill
   switch anyone on the network could flip is not one.
-- The queue dashboard (`/rq`): the bearer token, its cookie, or `?token=` once (which the mount
-  answers with a redirect that sets the cookie); with no API_TOKEN, a local paper service only.
+- The queue dashboard (`/rq`) and the console (`/console`), each a `Door`: the bearer token, the
+  door's cookie, or `?token=` once (answered with a redirect that sets the cookie; the console
+  also has a login form); with no API_TOKEN, a local paper service only.
 
 Reads and admin are Litestar guards; the dashboard's rule runs inside its ASGI mount, which must
 answer the redirect.
@@ -16,8 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
+from litestar.datastructures import Cookie
 from litestar.exceptions import (
     NotAuthorizedException,
     NotFoundException,
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     from app.config.settings import Settings
 
 COOKIE = "signalgate_rq"
+_COOKIE_SECONDS = 12 * 3600
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _SEND_BEARER = "send Authorization: Bearer <API_TOKEN>."
 
@@ -85,40 +88,86 @@ def requires_admin_token(
         raise NotAuthorizedException(_SEND_BEARER)
 
 
-def cookie_value(token: str) -> str:
-    """What the dashboard's cookie carries: derived from the token, so the token is never stored."""
-    return hmac.new(token.encode(), b"signalgate rq-dashboard", hashlib.sha256).hexdigest()
+class Door(NamedTuple):
+    """A browser surface behind the token: its cookie, and what it says when it refuses."""
+
+    mount: str  # the path the cookie is sent to
+    cookie: str
+    label: bytes  # what the cookie's value is derived with: one door's cookie opens no other
+    name: str  # for the sentences: "the queue dashboard", "the console"
+    samesite: Literal["lax", "strict"]
 
 
-def dashboard_access(connection: ASGIConnection[Any, Any, Any, Any], settings: Settings) -> bool:
-    """Let the request through or raise; True when the token came as `?token=` (set the cookie)."""
+RQ_DOOR = Door("/rq", COOKIE, b"signalgate rq-dashboard", "the queue dashboard", "lax")
+# strict: a link from another site opens the login page, and no other site's form carries it
+CONSOLE_DOOR = Door(
+    "/console", "signalgate_console", b"signalgate console", "the console", "strict"
+)
+
+
+def cookie_value(token: str, door: Door = RQ_DOOR) -> str:
+    """What a door's cookie carries: derived from the token, so the token is never stored."""
+    return hmac.new(token.encode(), door.label, hashlib.sha256).hexdigest()
+
+
+def has_cookie(connection: ASGIConnection[Any, Any, Any, Any], token: str, door: Door) -> bool:
+    cookie = connection.cookies.get(door.cookie)
+    return cookie is not None and hmac.compare_digest(
+        cookie.encode("utf-8", "replace"), cookie_value(token, door).encode()
+    )
+
+
+def door_access(
+    connection: ASGIConnection[Any, Any, Any, Any], settings: Settings, door: Door = RQ_DOOR
+) -> bool:
+    """Let the request through or raise; True when the token came as `?token=` (set the cookie).
+
+    With no API_TOKEN, a local paper service only."""
     token = settings.api_token
     if token is None:
         if settings.trading_mode is TradingMode.PAPER and is_loopback(sender(connection, settings)):
             return False
         raise NotFoundException(
-            "the queue dashboard is off while API_TOKEN is not set: set API_TOKEN, "
-            "then open /rq/?token=<API_TOKEN>."
+            f"{door.name} is off while API_TOKEN is not set: set API_TOKEN, "
+            f"then open {door.mount}/?token=<API_TOKEN>."
         )
-    if secret_matches(token, [_bearer(connection)]):
-        return False
-    cookie = connection.cookies.get(COOKIE)
-    if cookie is not None and hmac.compare_digest(
-        cookie.encode("utf-8", "replace"), cookie_value(token).encode()
-    ):
+    if secret_matches(token, [_bearer(connection)]) or has_cookie(connection, token, door):
         return False
     if "token" in connection.query_params:
         if secret_matches(token, [connection.query_params.get("token")]):
             return True
         raise NotAuthorizedException("the token is wrong: use the value of API_TOKEN.")
     raise NotAuthorizedException(
-        "send Authorization: Bearer <API_TOKEN>, or open /rq/?token=<API_TOKEN> once in a browser."
+        f"send Authorization: Bearer <API_TOKEN>, or open {door.mount}/?token=<API_TOKEN> once"
+        " in a browser."
     )
 
 
-def refuse_cross_site(request: Request[Any, Any, Any]) -> None:
-    """The dashboard's buttons POST (delete, requeue, empty); a cookie or an open loopback must
-    not let another site's page press them."""
+def door_cookie(request: Request[Any, Any, Any], settings: Settings, door: Door) -> Cookie:
+    """The cookie that stands for the token at `door`: HTTP-only, secure over HTTPS (seen through
+    TRUSTED_PROXIES too), for 12 hours."""
+    secure = request.url.scheme == "https" or (
+        bool(settings.trusted_proxies) and request.headers.get("x-forwarded-proto") == "https"
+    )
+    return Cookie(
+        key=door.cookie,
+        value=cookie_value(settings.api_token or "", door),
+        path=door.mount,
+        max_age=_COOKIE_SECONDS,
+        httponly=True,
+        samesite=door.samesite,
+        secure=secure,
+    )
+
+
+def dashboard_access(connection: ASGIConnection[Any, Any, Any, Any], settings: Settings) -> bool:
+    """The queue dashboard's door (`door_access`)."""
+    return door_access(connection, settings, RQ_DOOR)
+
+
+def refuse_cross_site(request: Request[Any, Any, Any], door: Door = RQ_DOOR) -> None:
+    """A door's buttons POST (the dashboard's delete, requeue, empty; the console's kill switch);
+    a cookie or an open loopback must not let another site's page press them."""
     if request.method in _SAFE_METHODS:
         return
     origin = request.headers.get("origin")
@@ -127,4 +176,4 @@ def refuse_cross_site(request: Request[Any, Any, Any]) -> None:
     if fetch_site in {"cross-site", "same-site"} or (
         origin is not None and origin.split("://", 1)[-1] != host
     ):
-        raise PermissionDeniedException("the queue dashboard refuses changes sent by other sites.")
+        raise PermissionDeniedException(f"{door.name} refuses changes sent by other sites.")

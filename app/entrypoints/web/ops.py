@@ -15,7 +15,6 @@ from urllib.parse import parse_qsl, unquote, urlencode
 
 from a2wsgi import WSGIMiddleware
 from litestar import Request, Response, asgi, get
-from litestar.datastructures import Cookie
 from litestar.exceptions import HTTPException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.response.base import ASGIResponse
@@ -23,9 +22,9 @@ from litestar.response.base import ASGIResponse
 from app.entrypoints.web.answers import READ_ACCESS, CircuitState, Health, Readiness, errors
 from app.entrypoints.web.connection import services_of
 from app.entrypoints.web.guards import (
-    COOKIE,
-    cookie_value,
+    RQ_DOOR,
     dashboard_access,
+    door_cookie,
     refuse_cross_site,
     requires_metrics_access,
 )
@@ -36,7 +35,6 @@ if TYPE_CHECKING:
     from litestar.types import Receive, Scope, Send
 
 RQ_MOUNT = "/rq"
-_COOKIE_SECONDS = 12 * 3600
 # Prometheus' text format 0.0.4, which every Prometheus reads (Litestar adds the charset)
 _PROMETHEUS_TEXT = "text/plain; version=0.0.4"
 
@@ -98,18 +96,7 @@ async def rq_dashboard(scope: Scope, receive: Receive, send: Send) -> None:
     settings = services.settings
     if dashboard_access(request, settings):
         # the token leaves the address bar (and the history) at once; the cookie stands for it
-        secure = request.url.scheme == "https" or (
-            bool(settings.trusted_proxies) and request.headers.get("x-forwarded-proto") == "https"
-        )
-        cookie = Cookie(
-            key=COOKIE,
-            value=cookie_value(settings.api_token or ""),
-            path=RQ_MOUNT,
-            max_age=_COOKIE_SECONDS,
-            httponly=True,
-            samesite="lax",
-            secure=secure,
-        )
+        cookie = door_cookie(request, settings, RQ_DOOR)
         redirect = ASGIResponse(
             status_code=303, headers={"Location": _without_token(scope)}, cookies=[cookie]
         )

@@ -74,7 +74,7 @@ def _gauge(name: str, doc: str, label: str | None, values: dict[str, Any]) -> Ga
 
 _COUNTERS = {
     "notifications": "Notifications by channel (its index in NOTIFY_URLS), service and outcome:"
-    " sent, retried, failed (given up), deferred (waits for its turn), dropped.",
+    " sent, retried, failed (given up), deferred (waits for its turn), dropped, duplicate.",
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 from litestar import Request, get
@@ -20,6 +20,9 @@ from app.entrypoints.web.guards import requires_read_access
 from app.ports.execution import OrderQuery
 from app.ports.signals import SignalQuery, SignalView
 
+if TYPE_CHECKING:
+    from app.bootstrap.web import Services
+
 
 @dataclass
 class SignalFilter:
@@ -29,6 +32,7 @@ class SignalFilter:
         str | None, QueryParameter(description="one of " + ", ".join(SignalStatus))
     ] = None
     strategy: FromQuery[str | None] = None
+    account: FromQuery[str | None] = None
     symbol: FromQuery[str | None] = None
     # read as text and parsed here: Litestar would take a number (since=0.5) for a timestamp
     since_text: Annotated[
@@ -43,21 +47,22 @@ class SignalFilter:
     limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50
 
     def __post_init__(self) -> None:
-        self._since = None if self.since_text is None else _utc_time(self.since_text)
+        self._since = None if self.since_text is None else utc_time(self.since_text, "since")
 
     @property
     def since(self) -> datetime | None:
         return self._since
 
 
-def _utc_time(text: str) -> datetime:
-    """An ISO 8601 time (a time without a zone is UTC); numbers are not times."""
+def utc_time(text: str, key: str) -> datetime:
+    """The query parameter `key`'s ISO 8601 time (a time without a zone is UTC); numbers are
+    not times."""
     try:
         moment = datetime.fromisoformat(text)
         return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
     except (ValueError, OverflowError):
         raise ValidationException(
-            extra=[{"key": "since", "message": "must be an ISO time such as 2024-05-01T12:00:00Z"}]
+            extra=[{"key": key, "message": "must be an ISO time such as 2024-05-01T12:00:00Z"}]
         ) from None
 
 
@@ -90,13 +95,20 @@ async def list_signals(
     responses=errors(401, 404, e404="no signal with that id"),
 )
 async def get_signal(request: Request[Any, Any, Any], signal_id: FromPath[str]) -> SignalView:
-    services = services_of(request)
-    found = await services.lookup.get(signal_id)
+    found = await signal_lineage(services_of(request), signal_id)
     if found is None:
         raise HTTPException(
             status_code=404,
             detail=f"no signal with id {signal_id[:40]!r}; use the signal_id the webhook answered.",
         )
+    return found
+
+
+async def signal_lineage(services: Services, signal_id: str) -> SignalView | None:
+    """One signal with its history and its bracket's orders, oldest first (None: no such id)."""
+    found = await services.lookup.get(signal_id)
+    if found is None:
+        return None
     orders = await asyncio.to_thread(
         services.execution.orders, OrderQuery(signal_id=signal_id, limit=500)
     )

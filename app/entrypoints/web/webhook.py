@@ -85,12 +85,17 @@ async def _webhook(request: Request[Any, Any, Any], strategy: str | None) -> ASG
         sender=f"webhook:{alert.signal.strategy or '-'}",
     )
     retry = result.retry_after_seconds
+    # an alert its strategy's subscriptions fanned out: a signal per account, listed
+    fanned = {"signal_ids": result.signal_ids} if result.signal_ids else {}
+    if result.accounts:
+        fanned["accounts"] = result.accounts
     return _answer(
         _STATUS[result.status],
         result.status,
         result.reason,
         result.signal_id,
         headers=None if retry is None else {"Retry-After": str(retry)},
+        **fanned,
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from app.domain.accounts import AccountRules, rules_for
 from app.domain.brackets.bracket import Bracket
 from app.domain.execution_policy import ExecutionPolicy
 from app.domain.market import Market
@@ -24,6 +25,7 @@ from app.domain.risk_values import AccountSnapshot, CheckResult, RiskLimits
 from app.domain.routing import VenueQuote
 from app.domain.signals import Signal, SignalStatus, execution_delay
 from app.domain.sizing import SizingPolicy
+from app.ports.accounts import AccountBook
 from app.ports.errors import ExchangeError
 from app.ports.exchange import Exchange
 from app.ports.execution import (
@@ -67,9 +69,17 @@ class ExecutionContext:
     reservations: Reservations = field(default_factory=LocalReservations)
     leverage: Leverages = field(default_factory=Leverages)
     notifier: Notifier = field(default_factory=NoNotifier)  # entries and denials, told
+    # each account's limits, sizing and venues; None: every account trades by the settings
+    accounts: AccountBook | None = None
     # the statuses this process gave signals, until the job that ran them reads them
     # (`Executor.execute_many`): no read of what it already knows
     outcomes: dict[str, SignalStatus] = field(default_factory=dict)
+
+    def rules(self, account: str) -> AccountRules:
+        """The limits, sizing and venues of `account`'s signals."""
+        if self.accounts is None:
+            return rules_for(account, None, self.limits, self.sizing)
+        return self.accounts.rules(account)
 
     def record(
         self,
@@ -157,7 +167,8 @@ class ExecutionContext:
         account's currency (`with_day_pnl`); `leg`: a unit's leg, whose quote need not convert."""
         snapshot = snapshot_of(signal.account, state, views)
         entry_symbol = None if leg else signal.symbol
-        return await with_day_pnl(snapshot, state, views, self.venues, self.limits, entry_symbol,
+        limits = self.rules(signal.account).limits
+        return await with_day_pnl(snapshot, state, views, self.venues, limits, entry_symbol,
                                   in_process=self.in_process)  # fmt: skip
 
     async def account_and_quotes(
@@ -165,10 +176,11 @@ class ExecutionContext:
     ) -> tuple[AccountState, list[VenueView]]:
         """The account from the database while the venues answer: the venue requests go out
         first, the database is read while they are on their way."""
+        venues = self.rules(account).venues
         if self.in_process:
-            views = await self._quotes(symbol)
+            views = await self._quotes(symbol, venues)
             return self.account(account, symbol), views
-        quoting = asyncio.ensure_future(self._quotes(symbol))
+        quoting = asyncio.ensure_future(self._quotes(symbol, venues))
         for _ in range(3):  # the quote task and the request tasks it starts reach their sends
             await asyncio.sleep(0)
         try:
@@ -191,12 +203,12 @@ class ExecutionContext:
         state = self.store.account_state(account, symbol, self.clock(), ids)
         return msgspec.structs.replace(state, reserved=reserved)
 
-    async def _quotes(self, symbol: str) -> list[VenueView]:
+    async def _quotes(self, symbol: str, only: frozenset[str] | None) -> list[VenueView]:
+        """Every venue's view of `symbol` (`only`: those venues, an account's)."""
+        venues = [(n, v) for n, v in self.venues.items() if only is None or n in only]
         if self.in_process:
-            return [await self._quote(n, v, symbol) for n, v in self.venues.items()]
-        return list(
-            await asyncio.gather(*(self._quote(n, v, symbol) for n, v in self.venues.items()))
-        )
+            return [await self._quote(n, v, symbol) for n, v in venues]
+        return list(await asyncio.gather(*(self._quote(n, v, symbol) for n, v in venues)))
 
     async def _quote(self, name: str, venue: Exchange, symbol: str) -> VenueView:
         healthy = str(getattr(venue, "circuit_state", "closed")) == "closed"

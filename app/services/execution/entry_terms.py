@@ -8,11 +8,13 @@ from decimal import Decimal
 
 import msgspec
 
+from app.domain.accounts import AccountRules
 from app.domain.brackets.bracket import Bracket, LegOrder
 from app.domain.execution_policy import EntryPolicy
 from app.domain.market import Market
 from app.domain.orders import Leg, OrderKind, Side, client_order_id
 from app.domain.signals import OrderType, PositionSide, Signal
+from app.domain.sizing import Sized, SizingRequest, Unsizable, size
 from app.domain.targets import Targets, bracket_targets
 from app.ports.execution import Holding
 from app.services.execution.views import Denial, VenueView
@@ -23,6 +25,24 @@ def side_of(position_side: PositionSide | None) -> Side | None:
     if position_side is None:
         return None
     return Side.BUY if position_side is PositionSide.LONG else Side.SELL
+
+
+def sized_for(
+    rules: AccountRules,
+    signal: Signal,
+    reference: Decimal,
+    stop: Decimal | None,
+    equity: Decimal,
+    market: Market,
+) -> Sized | Unsizable:
+    """The entry's size for the signal's account: the alert's quantity (or the default
+    sizing), or the account's own, times its multiplier; the explanation says which."""
+    mode = signal.qty_mode if signal.quantity is not None else rules.sizing.default_mode
+    mode, quantity, note = rules.sizing_terms(mode, signal.quantity)
+    sized = size(SizingRequest(mode, quantity, reference, stop, equity), market, rules.sizing)
+    if note and isinstance(sized, Sized):
+        return msgspec.structs.replace(sized, explanation=f"{sized.explanation} ({note})")
+    return sized
 
 
 def reference_price(signal: Signal, side: Side, views: Sequence[VenueView]) -> Decimal | None:

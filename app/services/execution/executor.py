@@ -26,8 +26,9 @@ from app.domain.risk import Approved, Denied, check, check_before_sizing
 from app.domain.risk_values import CheckResult, RiskLimits, TradingState
 from app.domain.routing import Candidate, NoRoute, Route, choose_route
 from app.domain.signals import PENDING, Action, SignalStatus
-from app.domain.sizing import SizingPolicy, SizingRequest, Unsizable, size
+from app.domain.sizing import SizingPolicy, Unsizable
 from app.domain.targets import Targets
+from app.ports.accounts import AccountBook
 from app.ports.errors import Fatal, OutcomeUnknown, Retryable
 from app.ports.exchange import Exchange
 from app.ports.execution import Busy, ExecutionStore, KeyLocks, PendingSignal, lock_key
@@ -43,6 +44,7 @@ from app.services.execution.entry_terms import (
     reference_price,
     retarget,
     side_of,
+    sized_for,
     sizing_market,
     targets_for,
 )
@@ -76,17 +78,20 @@ class Executor:
         reservations: Reservations | None = None,
         leverages: Mapping[str, Decimal] | None = None,
         notifier: Notifier | None = None,
+        accounts: AccountBook | None = None,
     ) -> None:
         """`in_process`: every venue answers in this process (a backtest), so reads are made
         one after the other, without tasks to overlap their round trips. `holds`: symbols whose
         entries a drift holds back. `reservations`: the approved entries of every worker (one
         process: its own). `leverages`: each swap venue's default leverage (else 1).
-        `notifier`: told of entries, denials, closes and incidents."""
+        `notifier`: told of entries, denials, closes and incidents. `accounts`: each account's
+        limits, sizing and venues (None: every account trades by `limits` and `sizing`)."""
         policy, notifier = policy or ExecutionPolicy(), notifier or NoNotifier()
         self.driver = BracketDriver.for_policy(store, clock, policy, notifier)
         self._ctx = ExecutionContext(
             store, venues, modes, clock, locks, limits, sizing, policy, self.driver, in_process,
             holds, reservations or LocalReservations(), Leverages(leverages or {}), notifier,
+            accounts=accounts,
         )  # fmt: skip
         self._gate = EntryGate(self._ctx)
         self._store, self._venues, self._now = store, venues, clock
@@ -177,8 +182,8 @@ class Executor:
 
     async def _close_signal(self, pending: PendingSignal) -> None:
         signal = pending.signal
-        if self._store.trading_state() is TradingState.HALTED:
-            self._ctx.deny(pending, "trading is halted: nothing is placed")
+        if self._store.trading_state(signal.account) is TradingState.HALTED:
+            self._ctx.deny(pending, self._halted_text(signal.account, "nothing is placed"))
             return
         side = side_of(signal.position_side)
         closed = await self._close_all(pending, side)
@@ -195,7 +200,7 @@ class Executor:
 
     async def _reverse(self, pending: PendingSignal) -> None:
         signal = pending.signal
-        if self._denied_halted(pending, self._store.trading_state()):
+        if self._denied_halted(pending, self._store.trading_state(signal.account)):
             return
         open_brackets = self._store.open_brackets(signal.account, signal.symbol)
         if open_brackets:
@@ -215,9 +220,16 @@ class Executor:
         kill switch places nothing, the closing half included."""
         if state is not TradingState.HALTED:
             return False
-        detail = "trading is halted: nothing is placed, the open position stays as it is"
+        account = pending.signal.account
+        detail = self._halted_text(account, "nothing is placed, the open position stays as it is")
         self._ctx.deny(pending, f"denied: {detail}", [CheckResult("trading_state", False, detail)])
         return True
+
+    def _halted_text(self, account: str, then: str) -> str:
+        """Why a halted signal is denied: the global kill switch, or its account's."""
+        if self._store.trading_state() is TradingState.HALTED:
+            return f"trading is halted: {then}"
+        return f"trading is halted for account {account} (`signalgate accounts resume`): {then}"
 
     async def _flatten_first(self, pending: PendingSignal, side: Side) -> bool:
         closed = await self._close_all(pending, side)
@@ -235,7 +247,8 @@ class Executor:
     ) -> None:
         if self._ctx.expired([pending]):  # a reverse's closing half has run: exits never expire
             return None
-        signal, limits, sizing = pending.signal, self._ctx.limits, self._ctx.sizing
+        signal = pending.signal
+        limits = (rules := self._ctx.rules(signal.account)).limits
         account, views = await self._ctx.account_and_quotes(signal.account, signal.symbol)
         if doubt := self._ctx.doubt(signal, account):  # a second entry could double it
             result = CheckResult(HOLD_CHECK if held_back(doubt) else DOUBT, False, doubt)
@@ -258,24 +271,15 @@ class Executor:
         early = check_before_sizing(signal.symbol, side, False, snapshot, limits, now)
         denial = Denial(list(early))
         reference = reference_price(signal, side, views)
-        market = sizing_market(views, self._hint(signal.venue))
+        market = sizing_market(views, hint := self._hint(signal.venue, rules.venues))
         if reference is None or market is None:
             denial.add("market_price", f"no venue has a price for {signal.symbol}")
             return self._deny(pending, denial)
         targets = targets_for(
             signal, side, reference, market, denial, limits.default_stop_loss_percent
         )
-        sized = size(
-            SizingRequest(
-                mode=signal.qty_mode if signal.quantity is not None else sizing.default_mode,
-                quantity=signal.quantity,
-                entry_price=reference,
-                stop_price=targets.stop_loss if targets else None,
-                equity=snapshot.equity,
-            ),
-            market,
-            sizing,
-        )
+        stop = targets.stop_loss if targets else None
+        sized = sized_for(rules, signal, reference, stop, snapshot.equity, market)
         if isinstance(sized, Unsizable):
             denial.add("sizing", sized.reason)
             return self._deny(pending, denial)
@@ -285,7 +289,7 @@ class Executor:
             sized.amount,
             [view.quote for view in views],
             slippage_bps=self._ctx.policy.slippage_bps,
-            venue_hint=self._hint(signal.venue),
+            venue_hint=hint,
         )
         self._record(pending.id, "sizing", sized.explanation, amount=str(sized.amount),
                      notional=str(sized.notional))  # fmt: skip
@@ -319,10 +323,11 @@ class Executor:
         self._gate.release(pending)  # on record: the book counts it now
         return None
 
-    def _hint(self, venue: str | None) -> str | None:
-        """The alert's venue when one is configured under that name; a TradingView prefix like
-        BINANCE: names the chart's exchange, which may not be a venue of this deployment."""
-        return venue if venue in self._venues else None
+    def _hint(self, venue: str | None, only: frozenset[str] | None) -> str | None:
+        """The alert's venue when one is configured under that name (among `only`, the
+        account's); a TradingView prefix like BINANCE: names the chart's exchange, which may
+        not be a venue of this deployment or of the account."""
+        return venue if venue in self._venues and (only is None or venue in only) else None
 
     def _deny(self, pending: PendingSignal, denial: Denial) -> None:
         self._ctx.deny(pending, "denied: " + "; ".join(denial.reasons), denial.checks)
@@ -378,9 +383,8 @@ class Executor:
                              f" {error}" + ("; trying the next venue" if more else ""))  # fmt: skip
                 continue
             bracket = with_order(bracket, reported(entry, status))
-            bracket = retarget(
-                bracket, signal, side, targets, self._ctx.limits.default_stop_loss_percent
-            )
+            stop_percent = self._ctx.rules(signal.account).limits.default_stop_loss_percent
+            bracket = retarget(bracket, signal, side, targets, stop_percent)
             self._store.save_bracket(bracket, self._now())
             self._record(pending.id, "order", f"entry {entry.kind} {side} {entry.amount}"
                          f" {signal.symbol} on {candidate.venue}: {status.state}",

@@ -71,7 +71,7 @@ class EntryGate:
             now = ctx.clock()
             own = snapshot_of(signal.account, state, views, own=pending.id)
             snapshot = with_day_of(own, counted)
-            decision = check(request, snapshot, ctx.limits, now)
+            decision = check(request, snapshot, ctx.rules(signal.account).limits, now)
             if not isinstance(decision, Approved):
                 return decision
             entry = Reservation(pending.id, request.venue, request.symbol,

@@ -81,10 +81,10 @@ async def _check_leg(
     )
     view = msgspec.structs.replace(view, quote=quote)
     price = (book.best_ask if side is Side.BUY else book.best_bid) if book else None
-    now = ctx.clock()
+    now, rules = ctx.clock(), ctx.rules(signal.account)
     snapshot = await ctx.snapshot(signal, account, [view], leg=True)
     denial = Denial(
-        list(check_before_sizing(signal.symbol, side, False, snapshot, ctx.limits, now))
+        list(check_before_sizing(signal.symbol, side, False, snapshot, rules.limits, now))
     )
     reference = max(price or signal.price, signal.price)
     amount = signal.quantity
@@ -99,7 +99,7 @@ async def _check_leg(
     sized = size(
         SizingRequest(QtyMode.BASE, amount, reference, None, snapshot.equity),
         market,
-        ctx.sizing,
+        rules.sizing,
     )
     if isinstance(sized, Unsizable):
         denial.add("sizing", sized.reason)

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import msgspec
 
+from app.domain.accounts import stricter
 from app.domain.orders import Side
 from app.domain.reservations import committed
 from app.domain.risk_values import AccountSnapshot, CheckResult, OpenPosition, RiskRequest
@@ -46,9 +47,12 @@ def snapshot_of(
     cash = sum((v.quote_total for v in views), _ZERO)
     activity = state.activity
     waiting = committed(state.resting, state.reserved.entries, state.on_record, own)
+    trading = stricter(state.trading_state, state.account_trading_state)
     return AccountSnapshot(
         account=account,
-        trading_state=state.trading_state,
+        trading_state=trading,
+        # the account's own state decides, not the global kill switch
+        own_trading_state=trading is not state.trading_state,
         positions=positions,
         committed=waiting,
         orders_last_minute=activity.orders_last_minute + sum(c.on_its_way for c in waiting),

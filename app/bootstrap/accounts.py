@@ -1,0 +1,45 @@
+"""Wiring of accounts and subscriptions: the directory intake and execution read (cached), and
+the service the CLI and the API change them through."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine
+
+from app.adapters.sql.accounts import SqlAccountStore
+from app.adapters.sql.db import make_engine
+from app.adapters.system import SystemClock
+from app.bootstrap.connections import build_connections
+from app.config.settings import Settings
+from app.services.accounts import AccountDirectory, Accounts
+
+
+def account_directory(settings: Settings, engine: Engine) -> AccountDirectory:
+    """Accounts and subscriptions as intake and execution read them (read again every few
+    seconds: a change made by another process is seen within that time)."""
+    return AccountDirectory(SqlAccountStore(engine), settings.risk, settings.sizing)
+
+
+def build_accounts(
+    settings: Settings, engine: Engine, directory: AccountDirectory | None = None
+) -> Accounts:
+    """The accounts service over `engine`'s database; `directory`: told of every change."""
+    connections = build_connections(settings, engine)
+    return Accounts(
+        SqlAccountStore(engine),
+        clock=SystemClock().now,
+        connections=lambda: [c.name for c in connections.list_all()],
+        changed=directory.forget if directory is not None else lambda: None,
+    )
+
+
+@contextmanager
+def opened_accounts(settings: Settings) -> Iterator[Accounts]:
+    """The accounts service for one command, its database engine closed after."""
+    engine = make_engine(settings.database_url)
+    try:
+        yield build_accounts(settings, engine)
+    finally:
+        engine.dispose()

@@ -1,0 +1,67 @@
+"""Where accounts and subscriptions are kept (`AccountStore`), and what intake and execution
+read of them on their hot paths (`Subscribers`, `AccountBook`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from app.domain.accounts import Account, AccountRules, Subscription
+from app.domain.risk_values import TradingState
+
+
+class AccountTaken(Exception):
+    """Another account has this name."""
+
+
+class AccountStore(Protocol):
+    def accounts(self) -> list[Account]:
+        """Every account, by name, with its trading state."""
+        ...
+
+    def account(self, name: str) -> Account | None: ...
+
+    def add_account(self, account: Account, at: datetime) -> Account:
+        """Raises:
+        AccountTaken: the name is taken."""
+        ...
+
+    def change_account(self, account: Account, at: datetime) -> Account | None:
+        """Write `account`'s connections, limits and sizing; None when there is no such account."""
+        ...
+
+    def remove_account(self, name: str) -> bool:
+        """Remove the account, its subscriptions and its trading state; False if unknown."""
+        ...
+
+    def set_account_state(
+        self, name: str, state: TradingState, at: datetime, reason: str
+    ) -> None: ...
+
+    def subscriptions(self) -> list[Subscription]:
+        """Every subscription, by strategy and account."""
+        ...
+
+    def subscribe(self, subscription: Subscription, at: datetime) -> Subscription:
+        """Add the subscription, or set whether an existing one is enabled."""
+        ...
+
+    def unsubscribe(self, strategy: str, account: str) -> bool: ...
+
+
+class Subscribers(Protocol):
+    """Intake's view: the accounts a strategy's alerts trade."""
+
+    async def accounts_for(self, strategy: str | None) -> tuple[str, ...]:
+        """The enabled subscribers of `strategy`, by name (none: the implicit account trades).
+
+        Raises:
+            Unavailable: they were never read and cannot be now.
+        """
+        ...
+
+
+class AccountBook(Protocol):
+    """Execution's view: the rules of one account's signals."""
+
+    def rules(self, account: str) -> AccountRules: ...

@@ -1,0 +1,237 @@
+"""Accounts and subscriptions: add, change, halt and remove accounts, subscribe them to
+strategies (`Accounts`), and the directory intake and execution read them through
+(`AccountDirectory`), kept in memory and read again every `refresh_seconds`.
+
+A change made through this process's `Accounts` is seen by its directory at once; another
+process (a CLI command) is seen within `refresh_seconds`. An account's trading state is not
+cached: the risk gate reads it with the account, from the database, for every signal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import msgspec
+
+from app.domain.accounts import (
+    Account,
+    AccountLimits,
+    AccountRules,
+    AccountSizing,
+    InvalidAccount,
+    Subscription,
+    check_account_name,
+    check_strategy_name,
+    checked_account,
+    rules_for,
+    subscribers,
+)
+from app.domain.risk_values import RiskLimits, TradingState
+from app.domain.sizing import SizingPolicy
+from app.ports.accounts import AccountStore, AccountTaken
+from app.ports.errors import Unavailable
+
+log = logging.getLogger("signalgate.accounts")
+REFRESH_SECONDS = 5.0
+
+
+class UnknownAccount(LookupError):
+    """No account has this name, or no subscription ties this strategy to it."""
+
+
+class AccountConflict(Exception):
+    """The name is taken; the message says what to do."""
+
+
+@dataclass
+class AccountDirectory:
+    """Accounts and subscriptions as last read, for intake (`accounts_for`) and execution
+    (`rules`); read again once older than `refresh_seconds`."""
+
+    store: AccountStore
+    limits: RiskLimits
+    sizing: SizingPolicy
+    refresh_seconds: float = REFRESH_SECONDS
+    _accounts: dict[str, Account] | None = None
+    _subscriptions: list[Subscription] = field(default_factory=list)
+    _read_at: float = float("-inf")
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def forget(self) -> None:
+        """Read again on next use (after a change)."""
+        self._read_at = float("-inf")
+
+    def _fresh(self) -> bool:
+        return (
+            self._accounts is not None and time.monotonic() - self._read_at < self.refresh_seconds
+        )
+
+    def _load(self) -> None:
+        with self._lock:
+            if self._fresh():
+                return
+            try:
+                found = {a.name: a for a in self.store.accounts()}
+                subscriptions = self.store.subscriptions()
+            except Unavailable as error:
+                if self._accounts is None:
+                    raise
+                log.warning("accounts not read again, the last read is used: %s", error)
+                self._read_at = time.monotonic()
+                return
+            self._accounts, self._subscriptions = found, subscriptions
+            self._read_at = time.monotonic()
+
+    async def accounts_for(self, strategy: str | None) -> tuple[str, ...]:
+        if not self._fresh():
+            await asyncio.to_thread(self._load)
+        return subscribers(self._subscriptions, strategy)
+
+    def rules(self, account: str) -> AccountRules:
+        if not self._fresh():
+            self._load()
+        assert self._accounts is not None
+        return rules_for(account, self._accounts.get(account), self.limits, self.sizing)
+
+
+class Accounts:
+    """What the CLI and the API do with accounts and subscriptions."""
+
+    def __init__(
+        self,
+        store: AccountStore,
+        *,
+        clock: Callable[[], datetime],
+        connections: Callable[[], Collection[str]],
+        changed: Callable[[], None] = lambda: None,
+    ) -> None:
+        """
+        Args:
+            store: where accounts and subscriptions are kept.
+            clock: the time of changes.
+            connections: the names of the connections an account may group.
+            changed: told after every change (this process's directory reads them again).
+        """
+        self._store = store
+        self._clock = clock
+        self._connections = connections
+        self._changed = changed
+
+    def list_all(self) -> list[Account]:
+        return self._store.accounts()
+
+    def get(self, name: str) -> Account:
+        found = self._store.account(name)
+        if found is None:
+            raise UnknownAccount(
+                f"no account is named {name[:40]!r}: `signalgate accounts list` shows them"
+            )
+        return found
+
+    def add(self, account: Account) -> Account:
+        """Raises:
+        InvalidAccount, AccountConflict."""
+        self._check_connections(checked_account(account))
+        try:
+            added = self._store.add_account(account, self._clock())
+        except AccountTaken:
+            raise AccountConflict(
+                f"an account is already named {account.name}: choose another name, or change"
+                " that one"
+            ) from None
+        log.info("account %s added", added.name)
+        self._changed()
+        return added
+
+    def change(
+        self,
+        name: str,
+        *,
+        connections: tuple[str, ...] | None = None,
+        limits: AccountLimits | None = None,
+        sizing: AccountSizing | None = None,
+    ) -> Account:
+        """Replace the account's connections, limits or sizing (None: kept).
+
+        Raises:
+            UnknownAccount, InvalidAccount.
+        """
+        account = self.get(name)
+        changes: dict[str, object] = {}
+        if connections is not None:
+            changes["connections"] = connections
+        if limits is not None:
+            changes["limits"] = limits
+        if sizing is not None:
+            changes["sizing"] = sizing
+        account = self._check_connections(
+            checked_account(msgspec.structs.replace(account, **changes))
+        )
+        changed = self._store.change_account(account, self._clock())
+        if changed is None:
+            raise UnknownAccount(f"account {name} was removed meanwhile")
+        self._changed()
+        return changed
+
+    def set_state(self, name: str, state: TradingState, reason: str) -> Account:
+        """Halt the account, let it reduce only, or resume it.
+
+        Raises:
+            UnknownAccount.
+        """
+        self.get(name)
+        self._store.set_account_state(name, state, self._clock(), reason)
+        log.warning("account %s is now %s: %s", name, state.value, reason)
+        return self.get(name)
+
+    def remove(self, name: str) -> None:
+        """Raises:
+        UnknownAccount."""
+        if not self._store.remove_account(name):
+            self.get(name)  # says it is unknown
+        log.info("account %s removed with its subscriptions", name)
+        self._changed()
+
+    def subscriptions(self, strategy: str | None = None) -> list[Subscription]:
+        found = self._store.subscriptions()
+        return [s for s in found if strategy is None or s.strategy == strategy]
+
+    def subscribe(self, strategy: str, account: str, *, enabled: bool = True) -> Subscription:
+        """Subscribe `account` to `strategy`'s alerts, or enable or disable its subscription.
+
+        Raises:
+            InvalidAccount, UnknownAccount.
+        """
+        check_strategy_name(strategy)
+        check_account_name(account)
+        self.get(account)
+        done = self._store.subscribe(Subscription(strategy=strategy, account=account,
+                                                  enabled=enabled), self._clock())  # fmt: skip
+        self._changed()
+        return done
+
+    def unsubscribe(self, strategy: str, account: str) -> None:
+        """Raises:
+        UnknownAccount: no such subscription."""
+        if not self._store.unsubscribe(strategy, account):
+            raise UnknownAccount(
+                f"account {account[:40]} is not subscribed to {strategy[:100]}:"
+                " `signalgate subscriptions list` shows the subscriptions"
+            )
+        self._changed()
+
+    def _check_connections(self, account: Account) -> Account:
+        known = set(self._connections())
+        for name in account.connections:
+            if name not in known:
+                raise InvalidAccount(
+                    "connections", f"no connection is named {name}: `signalgate connections"
+                    " list` shows them (VENUES or `signalgate connections add`)",
+                )  # fmt: skip
+        return account

@@ -1,0 +1,222 @@
+"""One alert, three accounts: a strategy subscribed by three accounts (two on paper venues, one on
+the local fake Binance through unmodified ccxt) fans an alert out to a signal per account, over
+the real webhook, Redis inbox, forwarder and SQL. Each signal runs with its account's venues,
+sizing and limits; a halted account's signal is denied with the reason, the others execute."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import redis
+from litestar.testing import TestClient
+
+from app.adapters.ccxt.exchange import CcxtExchange
+from app.adapters.paper.exchange import PaperExchange
+from app.adapters.redis.locks import RedisKeyLocks
+from app.adapters.sql.accounts import SqlAccountStore
+from app.adapters.sql.db import SqlSignalStore, make_engine
+from app.adapters.sql.execution_store import SqlExecutionStore
+from app.bootstrap.venues import paper_market
+from app.bootstrap.web import build_services
+from app.config.settings import Settings
+from app.domain.accounts import Account, AccountLimits, AccountSizing
+from app.domain.brackets.bracket import Bracket
+from app.domain.orders import Leg
+from app.domain.paper.venue import PaperVenue
+from app.domain.risk_values import RiskLimits, TradingState
+from app.domain.signals import QtyMode, SignalStatus
+from app.domain.sizing import SizingPolicy
+from app.entrypoints.web.app import create_app
+from app.services.accounts import AccountDirectory, Accounts
+from app.services.execution.executor import Executor
+from tests.fake_binance import API_KEY, API_SECRET, RunningFake
+from tests.integration.helpers import eventually, forwarded
+from tests.integration.test_execution_ccxt import FAST
+from tests.paper_helpers import book
+
+pytestmark = pytest.mark.anyio
+D = Decimal
+SECRET = "s3cret-Hook-Value"
+TOKEN = "api-token-123"
+VENUES = ("paper_a", "paper_b", "binance")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Desk:
+    """The web process (its intake fans out), the accounts, and a worker's executor."""
+
+    client: TestClient[Any]
+    accounts: Accounts
+    executor: Executor
+    store: SqlExecutionStore
+    signals: SqlSignalStore
+    fake: RunningFake
+    redis_url: str
+
+    def alert(self, alert_id: str) -> dict[str, Any]:
+        body = {"symbol": "BINANCE:BTCUSDT", "action": "buy", "qty": "0.01", "id": alert_id,
+                "take_profit": {"percent": 4}, "stop_loss": {"percent": 2},
+                "secret": SECRET}  # fmt: skip
+        response = self.client.post("/webhook/trend", content=json.dumps(body))
+        assert response.status_code in (200, 202), response.text
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    async def run(self, ids: Sequence[str]) -> dict[str, SignalStatus]:
+        """Run the alert's signals as a worker would, once the forwarder moved them."""
+        for signal_id in ids:
+            eventually(lambda i=signal_id: forwarded(self.redis_url, i))
+        return await self.executor.execute_many(ids)
+
+    def bracket(self, signal_id: str) -> Bracket:
+        found = self.store.bracket(signal_id)
+        assert found is not None
+        return found
+
+    def decision(self, signal_id: str) -> str:
+        shown = self.signals.get(signal_id)
+        assert shown is not None
+        return next(s.detail or "" for s in reversed(shown.history) if s.status == "decision")
+
+
+def paper(name: str) -> PaperExchange:
+    books = {"BTC/USDT": book("49990x5", "50010x5")}
+    venue = PaperVenue(name, [paper_market("BTC/USDT", D("0.001"))], {"USDT": D(100_000)})
+    return PaperExchange(venue, books.__getitem__, now)
+
+
+@pytest.fixture
+async def desk(fake: RunningFake, sqlite_url: str, redis_url: str) -> AsyncIterator[Desk]:
+    engine = make_engine(sqlite_url)
+    binance = CcxtExchange("binance", mode="testnet", api_key=API_KEY, secret=API_SECRET,
+                           base_url=fake.url, timeout_ms=500, retry=FAST,
+                           options={"recvWindow": 300})  # fmt: skip
+    venues = {"paper_a": paper("paper_a"), "paper_b": paper("paper_b"), "binance": binance}
+    sync = redis.Redis.from_url(redis_url)
+    store = SqlAccountStore(engine)
+    executor = Executor(
+        store=SqlExecutionStore(engine), venues=venues,
+        modes={"paper_a": "paper", "paper_b": "paper", "binance": "testnet"},
+        clock=now, locks=RedisKeyLocks(sync), limits=RiskLimits(), sizing=SizingPolicy(),
+        accounts=AccountDirectory(store, RiskLimits(), SizingPolicy(), refresh_seconds=0),
+    )  # fmt: skip
+    accounts = Accounts(store, clock=now, connections=lambda: VENUES)
+    settings = Settings(redis_url=redis_url, database_url=sqlite_url, webhook_secret=SECRET,
+                        api_token=TOKEN)  # fmt: skip
+    with TestClient(create_app(build_services(settings))) as client:
+        yield Desk(client, accounts, executor, SqlExecutionStore(engine), SqlSignalStore(engine),
+                   fake, redis_url)  # fmt: skip
+    await binance.close()
+    sync.close()
+    engine.dispose()
+
+
+def subscribe_three(accounts: Accounts) -> None:
+    """alpha doubles the alert's size (its own order limit allows it), beta sizes every entry at
+    500 USDT, gamma trades half the alert's size on Binance."""
+    accounts.add(Account(name="alpha", connections=("paper_a",),
+                         limits=AccountLimits(max_order_notional=D(2500)),
+                         sizing=AccountSizing(multiplier=D(2))))  # fmt: skip
+    own = AccountSizing(qty_mode=QtyMode.QUOTE, quantity=D(500))
+    accounts.add(Account(name="beta", connections=("paper_b",), sizing=own))
+    accounts.add(Account(name="gamma", connections=("binance",),
+                         sizing=AccountSizing(multiplier=D("0.5"))))  # fmt: skip
+    for name in ("alpha", "beta", "gamma"):
+        accounts.subscribe("trend", name)
+
+
+async def test_one_alert_becomes_a_bracket_per_subscribed_account_sized_its_way(
+    desk: Desk,
+) -> None:
+    subscribe_three(desk.accounts)
+
+    answer = desk.alert("tv-1")
+
+    assert answer["status"] == "queued"
+    ids = answer["signal_ids"]
+    assert len(set(ids)) == 3
+    assert answer["signal_id"] == ids[0]
+    assert answer["accounts"] == ["alpha", "beta", "gamma"]
+    statuses = await desk.run(ids)
+    assert set(statuses.values()) == {SignalStatus.EXECUTED}, [desk.decision(i) for i in ids]
+    alpha, beta, gamma = (desk.bracket(i) for i in ids)
+    assert [b.account for b in (alpha, beta, gamma)] == ["alpha", "beta", "gamma"]
+    assert [b.venue for b in (alpha, beta, gamma)] == ["paper_a", "paper_b", "binance"]
+    assert [b.symbol for b in (alpha, beta, gamma)] == ["BTC/USDT"] * 3
+    assert alpha.orders[0].amount == D("0.02")
+    assert beta.orders[0].amount == D("0.00999800")  # 500 USDT at 50,010, the step 0.00000001
+    assert gamma.orders[0].amount == D("0.005")
+    (entry,) = desk.fake.venue.orders_with_client_id(gamma.orders[0].client_order_id)
+    assert D(entry["executedQty"]) == D("0.005")
+    for bracket in (alpha, beta, gamma):
+        assert {o.leg for o in bracket.orders} >= {Leg.ENTRY, Leg.STOP_LOSS}
+
+    again = desk.alert("tv-1")  # TradingView retried: nothing fans out twice
+    assert (again["status"], again["signal_ids"]) == ("duplicate", ids)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    listed = desk.client.get("/signals?account=gamma", headers=auth).json()["signals"]
+    assert [(s["id"], s["account"]) for s in listed] == [(ids[2], "gamma")]
+    orders = desk.client.get("/orders?account=alpha", headers=auth).json()["orders"]
+    assert {o["signal_id"] for o in orders} == {ids[0]}
+
+
+async def test_a_halted_account_is_denied_with_the_reason_and_the_others_execute(
+    desk: Desk,
+) -> None:
+    subscribe_three(desk.accounts)
+    desk.accounts.set_state("beta", TradingState.HALTED, "rebalancing")
+
+    answer = desk.alert("tv-2")
+
+    alpha, beta, gamma = ids = answer["signal_ids"]
+    statuses = await desk.run(ids)
+    assert statuses == {alpha: SignalStatus.EXECUTED, beta: SignalStatus.DENIED,
+                        gamma: SignalStatus.EXECUTED}  # fmt: skip
+    assert "trading is halted for account beta" in desk.decision(beta)
+    assert desk.store.bracket(beta) is None
+    assert desk.bracket(alpha).venue == "paper_a"
+    assert desk.bracket(gamma).venue == "binance"
+
+
+async def test_without_subscriptions_the_alert_stays_one_signal_on_the_implicit_account(
+    desk: Desk,
+) -> None:
+    answer = desk.alert("tv-3")
+
+    assert set(answer) == {"status", "signal_id", "reason"}
+    assert answer["status"] == "queued"
+    eventually(lambda: forwarded(desk.redis_url, answer["signal_id"]))
+    shown = desk.signals.get(answer["signal_id"])
+    assert shown is not None
+    assert shown.account == "default"
+
+
+def test_a_disabled_subscription_is_left_out(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    store = SqlAccountStore(engine)
+    accounts = Accounts(store, clock=now, connections=lambda: VENUES)
+    subscribe_three(accounts)
+    accounts.subscribe("trend", "beta", enabled=False)
+    directory = AccountDirectory(store, RiskLimits(), SizingPolicy())
+
+    assert _subscribers(directory, "trend") == ("alpha", "gamma")
+    assert _subscribers(directory, "other") == ()
+    accounts.remove("gamma")
+    directory.forget()
+    assert _subscribers(directory, "trend") == ("alpha",)
+    engine.dispose()
+
+
+def _subscribers(directory: AccountDirectory, strategy: str) -> tuple[str, ...]:
+    return asyncio.run(directory.accounts_for(strategy))
