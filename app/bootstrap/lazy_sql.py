@@ -95,7 +95,7 @@ class LazySql:
             return self._built
 
     def warm_up(self) -> None:
-        """Build the engine and the store on a daemon thread, and open one connection."""
+        """Build the engine, the store and the directory on a daemon thread; open one connection."""
         if self.built or self._warming is not None:
             return
         self._warming = threading.Thread(target=self._warm, name="sql-warm-up", daemon=True)
