@@ -50,6 +50,7 @@ from app.services.execution.entry_terms import (
     targets_for,
 )
 from app.services.execution.leverage import Leverages
+from app.services.execution.position_sync import PositionSyncer
 from app.services.execution.reservations import EntryGate
 from app.services.execution.units import UnitExecutor
 from app.services.execution.views import Denial, VenueView, risk_request, route_detail
@@ -100,6 +101,7 @@ class Executor:
         self._store, self._venues, self._now = store, venues, clock
         self._record = self._ctx.record
         self._units = UnitExecutor(self._ctx)
+        self._sync = PositionSyncer(self._ctx)
 
     async def execute(self, signal_id: str) -> SignalStatus:
         """Run the signal (and any older queued one of its account and symbol).
@@ -162,10 +164,9 @@ class Executor:
                 await self._close_signal(pending)
             case Action.REVERSE:
                 await self._reverse(pending)
-            case Action.BUY:
-                await self._entry_signal(pending, Side.BUY)
-            case Action.SELL:
-                await self._entry_signal(pending, Side.SELL)
+            case Action.BUY | Action.SELL:  # POSITION_SYNC first: a drift flagged or aligned
+                await self._sync.enter(pending, Side(signal.action), self._entry_signal,
+                                       self._flatten_first)  # fmt: skip
 
     # --- closing ----------------------------------------------------------------------------
 
@@ -184,7 +185,7 @@ class Executor:
         return closed
 
     async def _close_signal(self, pending: PendingSignal) -> None:
-        signal = pending.signal
+        signal, _ = pending.signal, self._sync.flag(pending)
         if self._store.trading_state(signal.account) is TradingState.HALTED:
             self._ctx.deny(pending, self._halted_text(signal.account, "nothing is placed"))
             return
@@ -202,7 +203,7 @@ class Executor:
         self._record(pending.id, "close", detail, status, brackets=[b.id for b in closed])
 
     async def _reverse(self, pending: PendingSignal) -> None:
-        signal = pending.signal
+        signal, _ = pending.signal, self._sync.flag(pending)
         if self._denied_halted(pending, self._store.trading_state(signal.account)):
             return
         open_brackets = self._store.open_brackets(signal.account, signal.symbol)
