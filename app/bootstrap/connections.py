@@ -52,17 +52,21 @@ def connection_venue(
     if connection.venue == PAPER:
         raise VenueSetupError(f"{connection.name} is a paper connection: nothing to connect to")
     settings = configured.get(connection.name) if connection.id is None else None
-    if settings is None:
-        settings = VenueSettings(
-            name=connection.name,
-            exchange=connection.venue,
-            mode=TradingMode(connection.mode),
-            api_key=keys.api_key,
-            api_secret=keys.api_secret,
-            api_password=keys.api_password,
-            api_url=connection.api_url,
-        )
-    return live_venue(settings)
+    return live_venue(settings or stored_settings(connection, keys))
+
+
+def stored_settings(connection: Connection, keys: VenueKeys) -> VenueSettings:
+    """A stored connection's venue as VENUES would configure it (a paper one with the default
+    fee and balances)."""
+    return VenueSettings(
+        name=connection.name,
+        exchange=connection.venue,
+        mode=TradingMode(connection.mode),
+        api_key=keys.api_key,
+        api_secret=keys.api_secret,
+        api_password=keys.api_password,
+        api_url=connection.api_url,
+    )
 
 
 def build_connections(

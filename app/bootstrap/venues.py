@@ -124,21 +124,34 @@ def build_venues(
         VenueSetupError: a ccxt venue signalgate has no profile for yet, or a testnet ccxt
             (or the venue, like Pionex) does not offer.
     """
+    build = hosted_venues(settings, engine=engine, market_data=market_data, clock=clock)
+    return {venue.name: build(venue) for venue in settings.venues}
+
+
+def hosted_venues(
+    settings: Settings,
+    *,
+    engine: Engine,
+    market_data: MarketData,
+    clock: Callable[[], datetime],
+) -> Callable[[VenueSettings], Exchange]:
+    """How the monitor builds a venue: a paper one hosted here, fed by `market_data` and kept in
+    SQL, a live or testnet one through its adapter. The builder raises VenueSetupError."""
     store = SqlPaperStore(engine)
-    venues: dict[str, Exchange] = {}
-    for venue in settings.venues:
-        if venue.is_paper:
-            venues[venue.name] = PaperExchange.open(
-                venue.name,
-                [paper_market(symbol, venue.fee) for symbol in settings.market_data.symbols],
-                _books(market_data, venue.price_offset_bps),
-                clock,
-                store,
-                balances=venue.balances,
-            )
-        else:
-            venues[venue.name] = live_venue(venue)
-    return venues
+
+    def build(venue: VenueSettings) -> Exchange:
+        if not venue.is_paper:
+            return live_venue(venue)
+        return PaperExchange.open(
+            venue.name,
+            [paper_market(symbol, venue.fee) for symbol in settings.market_data.symbols],
+            _books(market_data, venue.price_offset_bps),
+            clock,
+            store,
+            balances=venue.balances,
+        )
+
+    return build
 
 
 def pionex_venue(venue: VenueSettings) -> PionexExchange:
@@ -244,15 +257,24 @@ def remote_venues(
 ) -> dict[str, Exchange]:
     """Every venue as a worker or the web process sees it: paper ones through the monitor.
     `client`'s socket timeout must be longer than `timeout_seconds`."""
-    venues: dict[str, Exchange] = {}
-    for venue in settings.venues:
+    build = remote_venue(client, timeout_seconds=timeout_seconds)
+    return {venue.name: build(venue) for venue in settings.venues}
+
+
+def remote_venue(
+    client: redis.asyncio.Redis, *, timeout_seconds: float = 5.0
+) -> Callable[[VenueSettings], Exchange]:
+    """How a worker builds a venue: a paper one through the monitor's host, a live or testnet
+    one through its adapter. The builder raises VenueSetupError."""
+
+    def build(venue: VenueSettings) -> Exchange:
         if venue.is_paper:
-            venues[venue.name] = RemotePaperExchange(
+            return RemotePaperExchange(
                 venue.name, client, capabilities=PAPER_CAPABILITIES, timeout_seconds=timeout_seconds
             )
-        else:
-            venues[venue.name] = live_venue(venue)
-    return venues
+        return live_venue(venue)
+
+    return build
 
 
 async def close_venues(venues: Mapping[str, Exchange]) -> None:

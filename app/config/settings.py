@@ -24,6 +24,7 @@ from app.config.risk import (
     interval,
     money,
     one_of,
+    position_sync,
     qty_mode,
     quantity,
     seconds,
@@ -71,9 +72,8 @@ class ConfigError(ValueError):
 class Settings:
     port: int = 8000
     web_concurrency: int = 1
-    redis_url: str | None = field(
-        default=None, repr=False
-    )  # None: use 127.0.0.1:6379 if it answers, else an embedded Redis
+    # None: use 127.0.0.1:6379 if it answers, else an embedded Redis
+    redis_url: str | None = field(default=None, repr=False)
     database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
     # PostgreSQL connections of each process's engine: kept open, and opened beyond that while
     # all are in use (README, "Database connections")
@@ -151,8 +151,7 @@ def _number(raw: str, kind: Callable[[str], T], hint: str) -> T:
 
 
 def _stop_percent(raw: str) -> Decimal:
-    """A stop-loss distance in percent of the entry: above 0 and below 100 (a long's stop at 100%
-    would be at 0)."""
+    """A stop-loss distance in percent of the entry: above 0 and below 100 (a long's stop at 0)."""
     hint = "use a percent above 0 and below 100, like 2"
     try:
         value = Decimal(raw.strip())
@@ -290,6 +289,7 @@ def _read_risk(read: Reader, values: Mapping[str, object], errors: list[str]) ->
     read("DEFAULT_QTY_MODE", "sizing.default_mode", qty_mode)
     read("DEFAULT_QUANTITY", "sizing.default_quantity", quantity)
     read("ENTRY_POLICY", "execution.entry_policy", entry_policy)
+    read("POSITION_SYNC", "execution.position_sync", position_sync)
     read("UNPROTECTED_POLICY", "execution.close_unprotected", unprotected_policy)
     read("SLIPPAGE_BPS", "execution.slippage_bps", basis_points)
     read("EXECUTION_MAX_DELAY_SECONDS", "execution.max_delay_seconds", _positive_int)

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -156,6 +156,8 @@ class AccountRules:
     sizing: SizingPolicy
     own_sizing: AccountSizing = AccountSizing()  # noqa: RUF009 - frozen: one shared is safe
     venues: frozenset[str] | None = None  # None: every configured venue
+    # why venues the account names take no new entries (disabled, unknown), one sentence each
+    unavailable: tuple[str, ...] = ()
 
     def sizing_terms(
         self, mode: QtyMode, quantity: Decimal | None
@@ -189,6 +191,39 @@ def rules_for(
     policy = sizing if cap is None else msgspec.structs.replace(sizing, max_order_notional=cap)
     venues = frozenset(account.connections) or None
     return AccountRules(name, own, policy, account.sizing, venues)
+
+
+@dataclass(frozen=True, slots=True)
+class VenueAccess:
+    """Which venues take new entries: an account that names no connection trades on `shared`
+    (the venues of VENUES); a stored connection trades only for the accounts that name it, and
+    only while it is enabled. A closed venue keeps driving its open brackets."""
+
+    shared: frozenset[str]
+    known: frozenset[str]  # every venue this process has built, closed or not
+    closed: Mapping[str, str]  # venue -> why it takes no new entries, a clause
+
+    def applied(self, rules: AccountRules) -> AccountRules:
+        """`rules` with only the venues that take the account's new entries, and why the others
+        it names do not."""
+        if rules.venues is None:
+            return replace(rules, venues=self.shared)
+        why = []
+        for name in sorted(rules.venues):
+            if name in self.closed:
+                why.append(f"connection {name} {self.closed[name]}")
+            elif name not in self.known:
+                why.append(f"no connection named {name} is known to this worker (removed, or"
+                           " added in the last seconds)")  # fmt: skip
+        open_venues = rules.venues & (self.known - self.closed.keys())
+        return replace(rules, venues=open_venues, unavailable=tuple(why))
+
+
+def no_venue_left(rules: AccountRules) -> str | None:
+    """Why an account that names connections has none that takes a new entry, or None."""
+    if rules.venues is None or rules.venues or not rules.unavailable:
+        return None
+    return f"account {rules.account} has no venue taking entries: " + "; ".join(rules.unavailable)
 
 
 def subscribers(subscriptions: Sequence[Subscription], strategy: str | None) -> tuple[str, ...]:

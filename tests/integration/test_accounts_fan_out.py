@@ -169,6 +169,17 @@ async def test_one_alert_becomes_a_bracket_per_subscribed_account_sized_its_way(
     assert [(s["id"], s["account"]) for s in listed] == [(ids[2], "gamma")]
     orders = desk.client.get("/orders?account=alpha", headers=auth).json()["orders"]
     assert {o["signal_id"] for o in orders} == {ids[0]}
+    assert {o["account"] for o in orders} == {"alpha"}
+    positions = desk.client.get("/positions", headers=auth).json()
+    assert {p["account"] for p in positions} == {"alpha", "beta", "gamma"}
+    scraped = desk.client.get("/metrics", headers=auth).text
+    for account in ("alpha", "beta", "gamma"):
+        assert f'signalgate_signals_by_account{{account="{account}",status="executed"}} 1.0' in (
+            scraped
+        )
+        assert f'signalgate_brackets_by_account{{account="{account}",state="open"}} 1.0' in (
+            scraped
+        )
 
 
 async def test_a_halted_account_is_denied_with_the_reason_and_the_others_execute(

@@ -83,6 +83,7 @@ class SqlRedisMetrics:
                 **({} if last_round is None else {_LAST_ROUND: {"": last_round}}),
                 **({} if last_beat is None else {_LAST_BEAT: {"": last_beat}}),
                 **reconciliation_figures(self._engine),
+                **execution.by_account,
                 "venue_up:venue": {name: float(h.up) for name, h in venues.items()},
                 "venue_requests_total:venue": {n: float(h.requests) for n, h in venues.items()},
                 # with the budget a minute: rate(budget used) * 60 / budget = the share used

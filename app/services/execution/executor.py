@@ -17,6 +17,7 @@ from decimal import Decimal
 
 import msgspec
 
+from app.domain.accounts import VenueAccess
 from app.domain.brackets import notices
 from app.domain.brackets.bracket import FINAL, Bracket, BracketState, reported, with_order
 from app.domain.execution_policy import ExecutionPolicy
@@ -50,6 +51,7 @@ from app.services.execution.entry_terms import (
     targets_for,
 )
 from app.services.execution.leverage import Leverages
+from app.services.execution.position_sync import PositionSyncer
 from app.services.execution.reservations import EntryGate
 from app.services.execution.units import UnitExecutor
 from app.services.execution.views import Denial, VenueView, risk_request, route_detail
@@ -80,24 +82,27 @@ class Executor:
         leverages: Mapping[str, Decimal] | None = None,
         notifier: Notifier | None = None,
         accounts: AccountBook | None = None,
+        venue_access: Callable[[], VenueAccess] | None = None,
     ) -> None:
         """`in_process`: every venue answers in this process (a backtest), so reads are made
         one after the other, without tasks to overlap their round trips. `holds`: symbols whose
         entries a drift holds back. `reservations`: the approved entries of every worker (one
         process: its own). `leverages`: each swap venue's default leverage (else 1).
         `notifier`: told of entries, denials, closes and incidents. `accounts`: each account's
-        limits, sizing and venues (None: every account trades by `limits` and `sizing`)."""
+        limits, sizing and venues (None: every account trades by `limits` and `sizing`).
+        `venue_access`: which venues take new entries now (None: every venue of `venues`)."""
         policy, notifier = policy or ExecutionPolicy(), notifier or NoNotifier()
         self.driver = BracketDriver.for_policy(store, clock, policy, notifier)
         self._ctx = ExecutionContext(
             store, venues, modes, clock, locks, limits, sizing, policy, self.driver, in_process,
             holds, reservations or LocalReservations(), Leverages(leverages or {}), notifier,
-            accounts=accounts,
+            accounts=accounts, venue_access=venue_access,
         )  # fmt: skip
         self._gate = EntryGate(self._ctx)
         self._store, self._venues, self._now = store, venues, clock
         self._record = self._ctx.record
         self._units = UnitExecutor(self._ctx)
+        self._sync = PositionSyncer(self._ctx)
 
     async def execute(self, signal_id: str) -> SignalStatus:
         """Run the signal (and any older queued one of its account and symbol).
@@ -162,10 +167,9 @@ class Executor:
                 await self._close_signal(pending)
             case Action.REVERSE:
                 await self._reverse(pending)
-            case Action.BUY:
-                await self._entry_signal(pending, Side.BUY)
-            case Action.SELL:
-                await self._entry_signal(pending, Side.SELL)
+            case Action.BUY | Action.SELL:  # POSITION_SYNC first: a drift flagged or aligned
+                await self._sync.enter(pending, Side(signal.action), self._entry_signal,
+                                       self._flatten_first)  # fmt: skip
 
     # --- closing ----------------------------------------------------------------------------
 
@@ -184,7 +188,7 @@ class Executor:
         return closed
 
     async def _close_signal(self, pending: PendingSignal) -> None:
-        signal = pending.signal
+        signal, _ = pending.signal, self._sync.flag(pending)
         if self._store.trading_state(signal.account) is TradingState.HALTED:
             self._ctx.deny(
                 pending, views.halted_text(self._store, signal.account, "nothing is placed")
@@ -204,7 +208,7 @@ class Executor:
         self._record(pending.id, "close", detail, status, brackets=[b.id for b in closed])
 
     async def _reverse(self, pending: PendingSignal) -> None:
-        signal = pending.signal
+        signal, _ = pending.signal, self._sync.flag(pending)
         if self._denied_halted(pending, self._store.trading_state(signal.account)):
             return
         open_brackets = self._store.open_brackets(signal.account, signal.symbol)
@@ -248,6 +252,8 @@ class Executor:
             return None
         signal = pending.signal
         limits = (rules := self._ctx.rules(signal.account)).limits
+        if self._ctx.denied_without_venue(pending, rules):
+            return None
         account, views = await self._ctx.account_and_quotes(signal.account, signal.symbol)
         if doubt := self._ctx.doubt(signal, account):  # a second entry could double it
             result = CheckResult(HOLD_CHECK if held_back(doubt) else DOUBT, False, doubt)
@@ -270,7 +276,7 @@ class Executor:
         early = check_before_sizing(signal.symbol, side, False, snapshot, limits, now)
         denial = Denial(list(early))
         reference = reference_price(signal, side, views)
-        market = sizing_market(views, hint := self._hint(signal.venue, rules.venues))
+        market = sizing_market(views, hint := self._ctx.hint(signal.venue, rules.venues))
         if reference is None or market is None:
             denial.add("market_price", f"no venue has a price for {signal.symbol}")
             return self._deny(pending, denial)
@@ -321,12 +327,6 @@ class Executor:
         await self._open(pending, side, route, views, targets, gate)
         self._gate.release(pending)  # on record: the book counts it now
         return None
-
-    def _hint(self, venue: str | None, only: frozenset[str] | None) -> str | None:
-        """The alert's venue when one is configured under that name (among `only`, the
-        account's); a TradingView prefix like BINANCE: names the chart's exchange, which may
-        not be a venue of this deployment or of the account."""
-        return venue if venue in self._venues and (only is None or venue in only) else None
 
     def _deny(self, pending: PendingSignal, denial: Denial) -> None:
         self._ctx.deny(pending, "denied: " + "; ".join(denial.reasons), denial.checks)
