@@ -35,12 +35,14 @@ from app.bootstrap.notifications import build_notifier, close_notifier
 from app.bootstrap.reconciliation import build_reconciler
 from app.bootstrap.redis_clients import async_redis, sync_redis
 from app.bootstrap.venues import (
+    book_streams,
     budgeted,
     build_market_data,
     build_recorder,
     build_venues,
     close_venues,
     order_streams,
+    streamed,
 )
 from app.config.settings import Settings
 from app.domain.notifications import MonitorChange, MonitorChanged
@@ -163,7 +165,10 @@ async def _lead(settings: Settings, lease: Lease, stop: asyncio.Event, notifier:
     host = PaperHost(client, paper)
     store = SqlExecutionStore(engine)
     blocking = sync_redis(settings.redis_url)
-    paced = budgeted(settings, venues)  # the monitor's and the reconciliation's requests
+    # the monitor's and the reconciliation's requests, paced; books from the venues' public
+    # streams while they are fresh (no request at all)
+    books = book_streams(settings)
+    paced = streamed(settings, budgeted(settings, venues), books)
     monitor = BracketMonitor(
         store=store,
         venues=paced,
@@ -216,6 +221,8 @@ async def _lead(settings: Settings, lease: Lease, stop: asyncio.Event, notifier:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await close_venues(venues)
+        for book_stream in books.values():
+            await book_stream.close()
         if recorder is not None:
             await asyncio.to_thread(recorder.close)
         await client.aclose()
