@@ -39,6 +39,7 @@ from app.bootstrap.reconciliation import build_reconciler, drift_policies
 from app.bootstrap.redis_clients import async_redis, sync_redis
 from app.bootstrap.stored_venues import StoredVenues
 from app.bootstrap.venues import (
+    book_streams,
     budgeted,
     build_market_data,
     build_recorder,
@@ -46,6 +47,7 @@ from app.bootstrap.venues import (
     close_venues,
     hosted_venues,
     order_streams,
+    streamed,
     venue_modes,
 )
 from app.config.settings import Settings
@@ -168,7 +170,10 @@ async def _lead(settings: Settings, lease: Lease, stop: asyncio.Event, notifier:
     venues = build_venues(settings, engine=engine, market_data=market_data, clock=clock)
     paper = {name: v for name, v in venues.items() if isinstance(v, PaperExchange)}
     policies = drift_policies(settings)
-    paced = budgeted(settings, venues)  # the monitor's and the reconciliation's requests
+    # the monitor's and the reconciliation's requests, paced; books from the venues' public
+    # streams while they are fresh (no request at all)
+    books = book_streams(settings)
+    paced = streamed(settings, budgeted(settings, venues), books)
     stored = StoredVenues(  # stored connections join `paced` (no request budget of their own)
         build_connections(settings, engine),
         _hosting(hosted_venues(settings, engine=engine, market_data=market_data, clock=clock),
@@ -237,6 +242,8 @@ async def _lead(settings: Settings, lease: Lease, stop: asyncio.Event, notifier:
         # VENUES' venues unwrapped (`paced` holds some behind their budget), and the stored ones
         await close_venues({**paced, **venues})
         await stored.close()
+        for book_stream in books.values():
+            await book_stream.close()
         if recorder is not None:
             await asyncio.to_thread(recorder.close)
         await client.aclose()

@@ -17,8 +17,10 @@ import redis.asyncio
 from sqlalchemy import Engine
 
 from app.adapters.ccxt.budgets import DEFAULT_BUDGETS
+from app.adapters.ccxt.client import Mode
 from app.adapters.ccxt.exchange import CcxtExchange
 from app.adapters.ccxt.market import CcxtMarketData
+from app.adapters.ccxt.price_streams import PRICE_STREAM_PATHS
 from app.adapters.ccxt.profiles import VENUES as CCXT_PROFILES
 from app.adapters.market_data import ReplayFeed, SyntheticFeed
 from app.adapters.paper.exchange import PAPER_CAPABILITIES, PaperExchange
@@ -33,8 +35,9 @@ from app.domain.market import Market, OrderBook, shifted
 from app.domain.synthetic import CACHE_LIMIT, SymbolSpec, SyntheticMarket
 from app.ports.errors import Retryable
 from app.ports.exchange import Exchange, MarketData
-from app.ports.streams import OrderStream
+from app.ports.streams import BookStream, OrderStream
 from app.services.budgeted import BudgetedVenue
+from app.services.streamed import StreamedVenue
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +64,13 @@ def build_market_data(
             return ReplayFeed.from_csv(Path(data.path))
         case "ccxt":
             assert data.exchange is not None
-            return CcxtMarketData(data.exchange, data.symbols)
+            stream = None
+            if data.stream if data.stream is not None else data.exchange in PRICE_STREAM_PATHS:
+                from app.adapters.ccxt.books import CcxtBookStream  # noqa: PLC0415 - ccxt.pro
+
+                stream = CcxtBookStream(data.exchange)
+            return CcxtMarketData(data.exchange, data.symbols, stream=stream,
+                                  max_age_seconds=data.stream_max_age_seconds)  # fmt: skip
         case _:
             specs = [
                 SymbolSpec(symbol, START_PRICES.get(symbol.split("/")[0], Decimal(100)))
@@ -217,9 +226,7 @@ def order_streams(settings: Settings) -> dict[str, OrderStream]:
     found: dict[str, OrderStream] = {}
     for venue in settings.venues:
         profile = CCXT_PROFILES.get(venue.exchange)
-        if venue.is_paper or profile is None or venue.exchange in NATIVE_VENUES:
-            continue
-        if not (bool(profile.stream_paths) if venue.streams is None else venue.streams):
+        if profile is None or not _streams_on(venue, proven=bool(profile.stream_paths)):
             continue
         assert venue.api_key is not None
         assert venue.api_secret is not None
@@ -233,6 +240,37 @@ def order_streams(settings: Settings) -> dict[str, OrderStream]:
             stream_url=venue.stream_url,
         )
     return found
+
+
+def _streams_on(venue: VenueSettings, proven: bool) -> bool:
+    """`<VENUE>_STREAMS`, by default on where the venue's stream is `proven`."""
+    if venue.is_paper or venue.exchange not in CCXT_PROFILES or venue.exchange in NATIVE_VENUES:
+        return False
+    return proven if venue.streams is None else venue.streams
+
+
+def book_streams(settings: Settings) -> dict[str, BookStream]:
+    """The public book stream of every ccxt venue whose `<VENUE>_STREAMS` is on and whose
+    price stream a test proves, by venue name."""
+    from app.adapters.ccxt.books import CcxtBookStream  # noqa: PLC0415 - ccxt.pro
+
+    found: dict[str, BookStream] = {}
+    for venue in settings.venues:
+        if venue.exchange in PRICE_STREAM_PATHS and _streams_on(venue, proven=True):
+            mode: Mode = "live" if venue.mode == "live" else "testnet"
+            found[venue.name] = CcxtBookStream(venue.exchange, mode=mode, base_url=venue.api_url,
+                                               stream_url=venue.stream_url)  # fmt: skip
+    return found
+
+
+def streamed(
+    settings: Settings, venues: Mapping[str, Exchange], books: Mapping[str, BookStream]
+) -> dict[str, Exchange]:
+    """`venues` with their order books read from `books` while fresh
+    (`PRICE_STREAM_MAX_AGE_SECONDS`), from the venue otherwise."""
+    max_age = settings.market_data.stream_max_age_seconds
+    return {name: StreamedVenue(venue, books[name], max_age_seconds=max_age) if name in books
+            else venue for name, venue in venues.items()}  # fmt: skip
 
 
 def budgeted(settings: Settings, venues: Mapping[str, Exchange]) -> dict[str, Exchange]:

@@ -74,6 +74,12 @@ class MarketDataSettings:
     symbols: tuple[str, ...] = ("BTC/USDT", "ETH/USDT")
     seed: int = 1
     record: str | None = None  # MARKET_DATA_RECORD: a CSV file's path, or "db"; None: not kept
+    # MARKET_DATA_STREAM=on|off (ccxt): ticks from the venue's public book stream, polling the
+    # fallback (None: on where the exchange's price stream is proven)
+    stream: bool | None = None
+    # PRICE_STREAM_MAX_AGE_SECONDS: a streamed book older than this is not a price, for the
+    # feed and for every venue's quotes (the venue's REST is read instead)
+    stream_max_age_seconds: float = 2.0
 
 
 def _decimal(raw: str, low: Decimal, high: Decimal, hint: str) -> Decimal:
@@ -235,7 +241,7 @@ def _read_venue(
 
 def read_market_data(env: Mapping[str, str], errors: list[str]) -> MarketDataSettings:
     """`MARKET_DATA` (synthetic | replay:PATH | ccxt:EXCHANGE), `SYMBOLS`, `MARKET_DATA_SEED`,
-    `MARKET_DATA_RECORD`."""
+    `MARKET_DATA_RECORD`, `MARKET_DATA_STREAM`, `PRICE_STREAM_MAX_AGE_SECONDS`."""
     raw = env.get("MARKET_DATA", "synthetic").strip()
     source, _, argument = raw.partition(":")
     settings = MarketDataSettings()
@@ -257,6 +263,21 @@ def read_market_data(env: Mapping[str, str], errors: list[str]) -> MarketDataSet
         errors.append(
             f"MARKET_DATA_RECORD={record!r} is not valid: use a file name ending in .csv, or db."
         )
+    stream = None
+    if raw_stream := env.get("MARKET_DATA_STREAM", "").strip():
+        try:
+            stream = _on_off(raw_stream)
+        except ValueError as error:
+            errors.append(f"MARKET_DATA_STREAM={raw_stream!r} is not valid: {error}.")
+    max_age = env.get("PRICE_STREAM_MAX_AGE_SECONDS", "2").strip()
+    try:
+        stream_max_age = float(max_age)
+    except ValueError:
+        stream_max_age = -1.0
+    if not 0.1 <= stream_max_age <= 60:  # nan too
+        errors.append(f"PRICE_STREAM_MAX_AGE_SECONDS={max_age!r} is not valid: use seconds from"
+                      " 0.1 to 60, like 2.")  # fmt: skip
+        stream_max_age = 2.0
     seed = env.get("MARKET_DATA_SEED", "1").strip()
     if not seed.isdigit():
         errors.append(f"MARKET_DATA_SEED={seed!r} is not valid: use a whole number.")
@@ -267,4 +288,6 @@ def read_market_data(env: Mapping[str, str], errors: list[str]) -> MarketDataSet
         symbols=symbols or settings.symbols,
         seed=int(seed) if seed.isdigit() else 1,
         record=record,
+        stream=stream,
+        stream_max_age_seconds=stream_max_age,
     )

@@ -1,4 +1,5 @@
-"""A venue's private stream of order updates, as the bracket monitor sees it.
+"""A venue's streams as the services see them: its private order updates (the bracket monitor)
+and its public order books (quotes without a request while they are fresh).
 
 An update only says which order changed: the monitor reads the order back from the venue the way
 it always does (the stream says "look now"; nothing about money depends on what it carried).
@@ -9,6 +10,8 @@ from __future__ import annotations
 from typing import Protocol
 
 import msgspec
+
+from app.domain.market import OrderBook
 
 
 class OrderUpdate(msgspec.Struct, frozen=True):
@@ -37,6 +40,21 @@ class OrderStream(Protocol):
         Raises:
             ExchangeError: the stream dropped; `subscribe` again (updates may have been lost).
         """
+        ...
+
+    async def close(self) -> None: ...
+
+
+class BookStream(Protocol):
+    """One venue's public order books, kept current over its websocket by the adapter."""
+
+    def watch(self, symbol: str) -> None:
+        """Follow `symbol`'s book from now on (a no-op when it is followed already)."""
+        ...
+
+    def fresh(self, symbol: str, depth: int, max_age_seconds: float) -> OrderBook | None:
+        """`symbol`'s streamed book (`depth` levels a side) if the stream updated it within
+        `max_age_seconds`, else None: a stream that dropped or went quiet is never a price."""
         ...
 
     async def close(self) -> None: ...

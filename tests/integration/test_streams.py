@@ -26,7 +26,7 @@ from tests.venues import core
 from tests.venues.http import Served, serve
 from tests.venues.road import Deployment, Road, deployed
 from tests.venues.roads import ROADS
-from tests.venues.streams import StreamServer
+from tests.venues.streams import StreamServer, until
 
 pytestmark = pytest.mark.anyio
 HOUR = 3600.0
@@ -96,15 +96,6 @@ async def streamed(
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-
-
-async def until(condition: Callable[[], bool], seconds: float = 15.0) -> None:
-    """Wait for `condition` (a generous bound: a hung test fails, a slow machine passes)."""
-    for _ in range(int(seconds / 0.01)):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the condition did not come true")
 
 
 def entry(on: Deployment) -> Signal:

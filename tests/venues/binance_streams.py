@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from tests.venues.core import FILLED, OPEN, REJECTED, Json, Order, now_ms
+from tests.venues.core import FILLED, OPEN, REJECTED, Book, Json, Order, now_ms
 
 if TYPE_CHECKING:
     from tests.venues.binance import BinanceSpot
@@ -87,6 +87,9 @@ class SpotUserStream:
                     " recvWindow."}  # fmt: skip
         return None
 
+    def book_events(self, symbol: str, before: Book, after: Book) -> list[Json]:
+        return []
+
     def events(self, order: Order) -> list[Json]:
         if self.subscription is None:
             return []
@@ -132,6 +135,9 @@ class UsdmUserStream:
 
     def answer(self, message: Json) -> list[Json]:
         return []  # the listen key's stream takes no requests that matter here
+
+    def book_events(self, symbol: str, before: Book, after: Book) -> list[Json]:
+        return []
 
     def events(self, order: Order) -> list[Json]:
         if self.listen_key not in self.venue.listen_keys:

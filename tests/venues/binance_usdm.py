@@ -40,6 +40,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from tests.venues.binance import BinanceDialect, Handler, expired, text
+from tests.venues.binance_market import MarketStream
 from tests.venues.binance_streams import UsdmUserStream
 from tests.venues.core import (
     CANCELED,
@@ -53,6 +54,7 @@ from tests.venues.core import (
     TAKE_PROFIT,
     TAKE_PROFIT_LIMIT,
     Answer,
+    Book,
     Json,
     MarketSpec,
     Order,
@@ -61,6 +63,7 @@ from tests.venues.core import (
     Request,
     now_ms,
 )
+from tests.venues.streams import Listener
 
 D = Decimal
 BTCUSDT_PERP = MarketSpec(
@@ -135,7 +138,11 @@ class BinanceUsdm(BinanceDialect):
                 return 200, {}
         raise self.error(400, -1125, "This listenKey does not exist.")
 
-    def stream_opened(self, path: str, query: dict[str, str]) -> UsdmUserStream | None:
+    def stream_opened(self, path: str, query: dict[str, str]) -> Listener | None:
+        """`/private/ws?listenKey=`: the account's events; `/public/ws/N`: the market streams a
+        client SUBSCRIBEs to (tests/venues/binance_market.py)."""
+        if path.startswith("/public/ws/"):
+            return MarketStream(self, futures=True)
         key = query.get("listenKey", "")
         if path != "/private/ws" or key not in self.listen_keys:
             return None
@@ -223,11 +230,16 @@ class BinanceUsdm(BinanceDialect):
     def _depth(self, params: dict[str, str]) -> Json:
         spec = self.spec(params.get("symbol", ""))
         with self.lock:
-            bid, ask = self.books[spec.id]
+            book, update_id = self.books[spec.id], self.book_ids[spec.id]
         now = now_ms()
-        return {"lastUpdateId": 1, "E": now, "T": now,
-                "bids": [[text(bid - i * spec.tick), "10.000"] for i in range(5)],
-                "asks": [[text(ask + i * spec.tick), "10.000"] for i in range(5)]}  # fmt: skip
+        bids, asks = self.depth_levels(spec.id, book)
+        return {"lastUpdateId": update_id, "E": now, "T": now, "bids": bids, "asks": asks}
+
+    def depth_levels(self, symbol: str, book: Book) -> tuple[list[list[str]], ...]:
+        """The five levels a side the book (best bid, best ask) shows: REST and the streams."""
+        (bid, ask), tick = book, self.markets[symbol].tick
+        return ([[text(bid - i * tick), "10.000"] for i in range(5)],
+                [[text(ask + i * tick), "10.000"] for i in range(5)])  # fmt: skip
 
     # --- account -------------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 Json = dict[str, Any] | list[Any]
+Book = tuple[Decimal, Decimal]  # best bid, best ask
 Answer = tuple[int, Json | str]
 D = Decimal
 ZERO, ONE = Decimal(0), Decimal(1)
@@ -182,6 +183,10 @@ class FakeVenue:
     # called with each order the engine changed (placed, filled, triggered, cancelled), under
     # the lock: the private streams (tests/venues/streams.py) turn it into the venue's events
     watchers: list[Callable[[Order], None]] = field(default_factory=list)
+    # called with a symbol's book before and after each move, under the lock (`book_ids` counts
+    # the moves): the public streams turn it into the venue's depth updates
+    book_watchers: list[Callable[[str, Book, Book], None]] = field(default_factory=list)
+    book_ids: dict[str, int] = field(init=False)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1000))
     lock: threading.RLock = field(default_factory=threading.RLock)
     _release: threading.Event = field(default_factory=threading.Event)
@@ -191,6 +196,7 @@ class FakeVenue:
         self.markets = {spec.id: spec for spec in self.specs}
         self.books = {spec.id: (spec.bid, spec.ask) for spec in self.specs}
         self.last = {spec.id: (spec.bid + spec.ask) / 2 for spec in self.specs}
+        self.book_ids = dict.fromkeys(self.markets, 1)
 
     # --- test controls ---------------------------------------------------------------------
 
@@ -220,8 +226,12 @@ class FakeVenue:
     ) -> None:
         """Move the book (and the last price, default the mid); orders it reaches fill."""
         with self.lock:
+            before = self.books[symbol]
             self.books[symbol] = (bid, ask)
             self.last[symbol] = last if last is not None else (bid + ask) / 2
+            self.book_ids[symbol] += 1
+            for watcher in list(self.book_watchers):
+                watcher(symbol, before, (bid, ask))
             self._match(symbol)
 
     def fill_partially(self, client_id: str, amount: Decimal) -> None:

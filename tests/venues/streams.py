@@ -1,12 +1,14 @@
-"""Serve a `FakeVenue`'s private websocket streams on 127.0.0.1 (a free port, an aiohttp server in
-a thread of its own) for a `with` block, beside its REST API (tests/venues/http.py).
+"""Serve a `FakeVenue`'s websocket streams on 127.0.0.1 (a free port, an aiohttp server in a
+thread of its own) for a `with` block, beside its REST API (tests/venues/http.py).
 
 The venue's dialect answers what a client sends on a stream and shapes the events it pushes
-(`StreamDialect`, e.g. tests/venues/binance_streams.py); the engine tells every change of an
-order (`FakeVenue.watchers`). Test controls, as the faults a real stream has: `drop()` closes
-every connection from the server's side (a venue's restart, a network cut), `muted` loses every
-event while set (the stream looked alive and said nothing), `repeat` sends each event that many
-times (a venue that re-sends an update after a reconnect of its own).
+(`StreamDialect`, e.g. tests/venues/binance_streams.py, binance_market.py); the engine tells
+every change of an order (`FakeVenue.watchers`) and every move of a book (`book_watchers`).
+Test controls, as the faults a real stream has: `drop()` closes every connection from the
+server's side (a venue's restart, a network cut), `refusing` closes each new connection at once
+(the venue's streams are down), `muted` loses every event while set (the stream looked alive and
+said nothing), `repeat` sends each event that many times (a venue that re-sends an update after
+a reconnect of its own).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Protocol
 
 from aiohttp import WSMsgType, web
 
-from tests.venues.core import FakeVenue, Json, Order
+from tests.venues.core import Book, FakeVenue, Json, Order
 
 Push = Callable[[Json], None]
 
@@ -33,6 +35,10 @@ class Listener(Protocol):
     def answer(self, message: Json) -> list[Json]: ...
 
     def events(self, order: Order) -> list[Json]: ...
+
+    def book_events(self, symbol: str, before: Book, after: Book) -> list[Json]:
+        """The events of a move of `symbol`'s book (the market streams; others: none)."""
+        ...
 
 
 class StreamDialect(Protocol):
@@ -54,6 +60,7 @@ class StreamServer:
     def __init__(self, venue: FakeVenue) -> None:
         self.venue = venue
         self.muted = False
+        self.refusing = False  # every new connection closed at once (the venue is down)
         self.repeat = 1
         self.connections_made = 0
         self.events_sent = 0
@@ -78,11 +85,14 @@ class StreamServer:
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(5)
         self.venue.watchers.append(self._changed)
+        self.venue.book_watchers.append(self._moved)
         return self
 
     def __exit__(self, *exc: object) -> None:
         with contextlib.suppress(ValueError):
             self.venue.watchers.remove(self._changed)
+        with contextlib.suppress(ValueError):
+            self.venue.book_watchers.remove(self._moved)
         asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(5)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
@@ -116,7 +126,7 @@ class StreamServer:
         await socket.prepare(request)
         dialect: StreamDialect = self.venue  # type: ignore[assignment]
         listener = dialect.stream_opened(request.path, dict(request.query))
-        if listener is None:
+        if listener is None or self.refusing:
             await socket.close(code=4000, message=b"unknown stream")
             return socket
         connection = _Connection(socket, listener)
@@ -147,7 +157,26 @@ class StreamServer:
         if self.muted:
             return
         for connection in list(self._open):
-            for event in connection.listener.events(order):
-                text = json.dumps(event)
-                for _ in range(self.repeat):
-                    self._loop.call_soon_threadsafe(connection.queue.put_nowait, text)
+            self._push(connection, connection.listener.events(order))
+
+    def _moved(self, symbol: str, before: Book, after: Book) -> None:
+        """From the engine's thread, under its lock: a book moved (the market streams)."""
+        if self.muted:
+            return
+        for connection in list(self._open):
+            self._push(connection, connection.listener.book_events(symbol, before, after))
+
+    def _push(self, connection: _Connection, events: list[Json]) -> None:
+        for event in events:
+            text = json.dumps(event)
+            for _ in range(self.repeat):
+                self._loop.call_soon_threadsafe(connection.queue.put_nowait, text)
+
+
+async def until(condition: Callable[[], bool], seconds: float = 15.0) -> None:
+    """Wait for `condition` (a generous bound: a hung test fails, a slow machine passes)."""
+    for _ in range(int(seconds / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the condition did not come true")
