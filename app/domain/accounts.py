@@ -156,6 +156,7 @@ class AccountRules:
     sizing: SizingPolicy
     own_sizing: AccountSizing = AccountSizing()  # noqa: RUF009 - frozen: one shared is safe
     venues: frozenset[str] | None = None  # None: every configured venue
+    refused: str | None = None  # why no signal of this account may run (it is not kept)
 
     def sizing_terms(
         self, mode: QtyMode, quantity: Decimal | None
@@ -181,14 +182,28 @@ def rules_for(
     name: str, account: Account | None, limits: RiskLimits, sizing: SizingPolicy
 ) -> AccountRules:
     """The rules of account `name` (`account`: as kept, None when it is not): the global limits
-    and sizing with the account's own in their place."""
+    and sizing with the account's own in their place. An account that is not kept, other than
+    the implicit one, is refused and trades no venue: it was removed (its halt with it) or never
+    added, and the global limits on every venue are not what it was given."""
     if account is None:
+        if name != IMPLICIT:
+            return AccountRules(
+                name, limits, sizing, venues=frozenset(), refused=unknown_text(name)
+            )
         return AccountRules(name, limits, sizing)
     own = account.limits.over(limits)
     cap = account.limits.max_order_notional
     policy = sizing if cap is None else msgspec.structs.replace(sizing, max_order_notional=cap)
     venues = frozenset(account.connections) or None
     return AccountRules(name, own, policy, account.sizing, venues)
+
+
+def unknown_text(name: str) -> str:
+    """The sentence that refuses a signal or an alert for an account that is not kept."""
+    return (
+        f"no account is named {name[:40]}: add it (`signalgate accounts add {name[:40]}`) or send"
+        " the alert without `account`, or with one that `signalgate accounts list` shows"
+    )
 
 
 def subscribers(subscriptions: Sequence[Subscription], strategy: str | None) -> tuple[str, ...]:

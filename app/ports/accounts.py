@@ -14,6 +14,16 @@ class AccountTaken(Exception):
     """Another account has this name."""
 
 
+class AccountInUse(Exception):
+    """The account still has signals waiting to run or open brackets: removing it now would
+    leave them to an account that is not kept."""
+
+    def __init__(self, pending: int, open_brackets: int) -> None:
+        super().__init__(f"{pending} pending signals, {open_brackets} open brackets")
+        self.pending = pending
+        self.open_brackets = open_brackets
+
+
 class AccountStore(Protocol):
     def accounts(self) -> list[Account]:
         """Every account, by name, with its trading state."""
@@ -31,7 +41,11 @@ class AccountStore(Protocol):
         ...
 
     def remove_account(self, name: str) -> bool:
-        """Remove the account, its subscriptions and its trading state; False if unknown."""
+        """Remove the account, its subscriptions and its trading state; False if unknown.
+
+        Raises:
+            AccountInUse: it has pending signals or open brackets (nothing is removed).
+        """
         ...
 
     def set_account_state(

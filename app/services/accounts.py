@@ -20,6 +20,7 @@ from datetime import datetime
 import msgspec
 
 from app.domain.accounts import (
+    IMPLICIT,
     Account,
     AccountLimits,
     AccountRules,
@@ -34,7 +35,7 @@ from app.domain.accounts import (
 )
 from app.domain.risk_values import RiskLimits, TradingState
 from app.domain.sizing import SizingPolicy
-from app.ports.accounts import AccountStore, AccountTaken
+from app.ports.accounts import AccountInUse, AccountStore, AccountTaken
 from app.ports.errors import Unavailable
 
 log = logging.getLogger("signalgate.accounts")
@@ -94,10 +95,17 @@ class AccountDirectory:
         return subscribers(self._subscriptions, strategy)
 
     def rules(self, account: str) -> AccountRules:
+        """The rules of `account`'s signals; an account missing from the last read is read
+        again once (added since) before it is refused."""
         if not self._fresh():
             self._load()
         assert self._accounts is not None
-        return rules_for(account, self._accounts.get(account), self.limits, self.sizing)
+        found = self._accounts.get(account)
+        if found is None and account != IMPLICIT:
+            self.forget()
+            self._load()
+            found = self._accounts.get(account)
+        return rules_for(account, found, self.limits, self.sizing)
 
 
 class Accounts:
@@ -191,9 +199,21 @@ class Accounts:
         return self.get(name)
 
     def remove(self, name: str) -> None:
-        """Raises:
-        UnknownAccount."""
-        if not self._store.remove_account(name):
+        """Remove an account that has no pending signal and no open bracket (its signals would
+        run on an account that is not kept).
+
+        Raises:
+            UnknownAccount, AccountConflict.
+        """
+        try:
+            removed = self._store.remove_account(name)
+        except AccountInUse as used:
+            raise AccountConflict(
+                f"account {name} still has {used.pending} pending signals and"
+                f" {used.open_brackets} open brackets: unsubscribe and halt it (`signalgate"
+                f" accounts halt {name}`), close its positions, then remove it"
+            ) from None
+        if not removed:
             self.get(name)  # says it is unknown
         log.info("account %s removed with its subscriptions", name)
         self._changed()

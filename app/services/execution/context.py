@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from app.domain.accounts import AccountRules, rules_for
+from app.domain.accounts import AccountRules
 from app.domain.brackets.bracket import Bracket
 from app.domain.execution_policy import ExecutionPolicy
 from app.domain.market import Market
@@ -77,9 +77,17 @@ class ExecutionContext:
 
     def rules(self, account: str) -> AccountRules:
         """The limits, sizing and venues of `account`'s signals."""
-        if self.accounts is None:
-            return rules_for(account, None, self.limits, self.sizing)
+        if self.accounts is None:  # no accounts at all: every account trades by the settings
+            return AccountRules(account, self.limits, self.sizing)
         return self.accounts.rules(account)
+
+    def refused(self, pending: PendingSignal) -> bool:
+        """Deny a signal whose account is not kept (removed, or never added); it places
+        nothing, on no venue."""
+        if (why := self.rules(pending.signal.account).refused) is None:
+            return False
+        self.deny(pending, f"denied: {why}", [CheckResult("account", False, why)])
+        return True
 
     def record(
         self,
