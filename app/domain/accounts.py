@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -211,6 +211,36 @@ def subscribers(subscriptions: Sequence[Subscription], strategy: str | None) -> 
     if strategy is None:
         return ()
     return tuple(sorted({s.account for s in subscriptions if s.strategy == strategy and s.enabled}))
+
+
+class AccountRefused(msgspec.Struct, frozen=True):
+    """An alert that names an account it may not trade: `reason` says what to fix."""
+
+    reason: str
+
+
+def destinations(
+    subscriptions: Sequence[Subscription],
+    kept: Collection[str],
+    strategy: str | None,
+    account: str,
+) -> tuple[str, ...] | AccountRefused:
+    """The accounts an alert of `strategy` that names `account` trades: the strategy's enabled
+    subscribers when it names none (the implicit account; none subscribed: it trades that),
+    else () for its own account, which must be kept (`kept`: the accounts' names) and, when the
+    strategy has subscriptions, hold an enabled one (an alert cannot name its way past them)."""
+    if account == IMPLICIT:
+        return subscribers(subscriptions, strategy)
+    if account not in kept:
+        return AccountRefused(unknown_text(account))
+    own = [s for s in subscriptions if s.strategy == strategy]
+    if own and not any(s.account == account and s.enabled for s in own):
+        return AccountRefused(
+            f"account {account} has no enabled subscription to {strategy}: subscribe it"
+            f" (`signalgate subscriptions add {strategy} {account}`), or send the alert without"
+            " `account` to trade the strategy's subscribers"
+        )
+    return ()
 
 
 def fan_out(signal: Signal, accounts: Sequence[str]) -> list[Signal]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from app.domain.accounts import Account, AccountRules, Subscription
+from app.domain.accounts import Account, AccountRefused, AccountRules, Subscription
 from app.domain.risk_values import TradingState
 
 
@@ -66,8 +66,11 @@ class AccountStore(Protocol):
 class Subscribers(Protocol):
     """Intake's view: the accounts a strategy's alerts trade."""
 
-    async def accounts_for(self, strategy: str | None) -> tuple[str, ...]:
-        """The enabled subscribers of `strategy`, by name (none: the implicit account trades).
+    async def accounts_for(
+        self, strategy: str | None, account: str
+    ) -> tuple[str, ...] | AccountRefused:
+        """The accounts an alert of `strategy` naming `account` fans out to (none: its own
+        account trades), or why it is refused (`destinations`).
 
         Raises:
             Unavailable: they were never read and cannot be now.

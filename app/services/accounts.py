@@ -23,6 +23,7 @@ from app.domain.accounts import (
     IMPLICIT,
     Account,
     AccountLimits,
+    AccountRefused,
     AccountRules,
     AccountSizing,
     InvalidAccount,
@@ -30,8 +31,8 @@ from app.domain.accounts import (
     check_account_name,
     check_strategy_name,
     checked_account,
+    destinations,
     rules_for,
-    subscribers,
 )
 from app.domain.risk_values import RiskLimits, TradingState
 from app.domain.sizing import SizingPolicy
@@ -89,10 +90,16 @@ class AccountDirectory:
             self._accounts, self._subscriptions = found, subscriptions
             self._read_at = time.monotonic()
 
-    async def accounts_for(self, strategy: str | None) -> tuple[str, ...]:
+    async def accounts_for(
+        self, strategy: str | None, account: str = IMPLICIT
+    ) -> tuple[str, ...] | AccountRefused:
         if not self._fresh():
             await asyncio.to_thread(self._load)
-        return subscribers(self._subscriptions, strategy)
+        assert self._accounts is not None
+        if account != IMPLICIT and account not in self._accounts:  # added since: read again
+            self.forget()
+            await asyncio.to_thread(self._load)
+        return destinations(self._subscriptions, self._accounts, strategy, account)
 
     def rules(self, account: str) -> AccountRules:
         """The rules of `account`'s signals; an account missing from the last read is read

@@ -18,7 +18,7 @@ from datetime import timedelta
 
 import msgspec
 
-from app.domain.accounts import IMPLICIT, fan_out
+from app.domain.accounts import AccountRefused, fan_out
 from app.domain.signals import (
     Accepted,
     Filtered,
@@ -54,13 +54,15 @@ _NO_ACCOUNTS = (
 class Submitted(msgspec.Struct, frozen=True):
     """The answer to one submission. `status` is what the webhook reports."""
 
-    status: str  # queued | spooled | filtered | stale | duplicate | rate_limited | unavailable
+    # queued | spooled | filtered | stale | duplicate | invalid | rate_limited | unavailable
+    status: str
     signal_id: str | None = None  # the first of `signal_ids` when the alert fanned out
     reason: str | None = None
     retry_after_seconds: int | None = None
     # the alert fanned out to its strategy's subscribed accounts: a signal each, in that order
     signal_ids: tuple[str, ...] = ()
     accounts: tuple[str, ...] = ()
+    field: str | None = None  # `invalid`: the alert's field at fault
 
 
 @dataclass(slots=True)
@@ -98,11 +100,14 @@ class Intake:
         policy = self.policy
         now = self.clock.now()
         accounts: tuple[str, ...] = ()
-        if self.subscribers is not None and signal.account == IMPLICIT:
+        if self.subscribers is not None:
             try:
-                accounts = await self.subscribers.accounts_for(signal.strategy)
+                found = await self.subscribers.accounts_for(signal.strategy, signal.account)
             except Unavailable:
                 return Submitted("unavailable", reason=_NO_ACCOUNTS)
+            if isinstance(found, AccountRefused):
+                return Submitted("invalid", reason=found.reason, field="account")
+            accounts = found
         status = SignalStatus.QUEUED
         reason: str | None = None
         match policy.screen(signal, now):

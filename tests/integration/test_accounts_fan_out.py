@@ -281,3 +281,42 @@ async def test_an_account_with_a_pending_signal_or_an_open_bracket_is_not_remove
     assert await desk.executor.execute_many([signal_id]) == {signal_id: SignalStatus.EXECUTED}
     with pytest.raises(AccountConflict, match="0 pending signals and 1 open brackets"):
         desk.accounts.remove("beta")
+
+
+async def test_an_alert_that_names_an_account_trades_it_only_through_an_enabled_subscription(
+    desk: Desk,
+) -> None:
+    subscribe_three(desk.accounts)
+    desk.accounts.subscribe("trend", "beta", enabled=False)
+    desk.accounts.add(Account(name="delta", connections=("paper_a",)))  # follows no strategy
+
+    def named(account: str, alert_id: str) -> Any:
+        body = {"symbol": "BTCUSDT", "action": "buy", "qty": "0.01", "id": alert_id,
+                "account": account, "secret": SECRET}  # fmt: skip
+        return desk.client.post("/webhook/trend", content=json.dumps(body))
+
+    for account in ("beta", "delta"):
+        refused = named(account, f"tv-{account}")
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["field"] == "account"
+        assert refused.json()["reason"] == (
+            f"account {account} has no enabled subscription to trend: subscribe it (`signalgate"
+            f" subscriptions add trend {account}`), or send the alert without `account` to trade"
+            " the strategy's subscribers"
+        )
+    typo = named("gama", "tv-typo")
+    assert (typo.status_code, typo.json()["reason"]) == (422, (
+        "no account is named gama: add it (`signalgate accounts add gama`) or send the alert"
+        " without `account`, or with one that `signalgate accounts list` shows"
+    ))  # fmt: skip
+    own = named("gamma", "tv-gamma")  # subscribed and enabled: that account only
+    assert own.status_code == 202, own.text
+    assert "signal_ids" not in own.json()
+    eventually(lambda: forwarded(desk.redis_url, own.json()["signal_id"]))
+    kept = desk.signals.get(own.json()["signal_id"])
+    assert kept is not None
+    assert kept.account == "gamma"
+    alone = desk.client.post("/webhook/other", content=json.dumps(
+        {"symbol": "BTCUSDT", "action": "buy", "qty": "0.01", "account": "delta",
+         "secret": SECRET}))  # fmt: skip
+    assert alone.status_code == 202, alone.text  # a strategy nobody follows: the account named
