@@ -167,6 +167,7 @@ class Services:
             policy=self.settings.intake,
             subscribers=self.directory,
         )
+        self.directory.warm()  # read before the first alert, off the event loop
         if run_forwarder:
             from app.bootstrap.forwarder import build_forwarder  # noqa: PLC0415 - RQ: not at start
 

@@ -112,10 +112,13 @@ async def desk(fake: RunningFake, sqlite_url: str, redis_url: str) -> AsyncItera
         clock=now, locks=RedisKeyLocks(sync), limits=RiskLimits(), sizing=SizingPolicy(),
         accounts=AccountDirectory(store, RiskLimits(), SizingPolicy(), refresh_seconds=0),
     )  # fmt: skip
-    accounts = Accounts(store, clock=now, connections=lambda: VENUES)
     settings = Settings(redis_url=redis_url, database_url=sqlite_url, webhook_secret=SECRET,
                         api_token=TOKEN)  # fmt: skip
-    with TestClient(create_app(build_services(settings))) as client:
+    services = build_services(settings)
+    # the web process's intake sees these changes at once, as it sees those of its own API
+    accounts = Accounts(store, clock=now, connections=lambda: VENUES,
+                        changed=services.directory.forget)  # fmt: skip
+    with TestClient(create_app(services)) as client:
         yield Desk(client, accounts, executor, SqlExecutionStore(engine), SqlSignalStore(engine),
                    fake, redis_url)  # fmt: skip
     await binance.close()
