@@ -227,10 +227,15 @@ def drain_spool(
     records = store.spooled(limit=500)
     if not records:
         return 0
-    reader.claim_dedupe([(r, policy.dedupe_seconds(r.signal)) for r in records])
-    queue.enqueue_signals([r.id for r in records])
-    store.set_status([r.id for r in records], SignalStatus.QUEUED, clock.now())
-    log.info("re-queued %d spooled signals", len(records))
+    taken = reader.claim_dedupe([(r, policy.dedupe_seconds(r.signal)) for r in records])
+    if taken:  # a copy of the alert was kept before (in Redis, or spooled twice): not run again
+        store.set_status(list(taken), SignalStatus.DUPLICATE, clock.now())
+        log.warning("spooled signals %s are duplicates of %s", ", ".join(taken),
+                    ", ".join(sorted(set(taken.values()))))  # fmt: skip
+    kept = [r.id for r in records if r.id not in taken]
+    queue.enqueue_signals(kept)
+    store.set_status(kept, SignalStatus.QUEUED, clock.now())
+    log.info("re-queued %d spooled signals", len(kept))
     return len(records)
 
 
