@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from app.adapters.sql.db import SqlSignalStore
+    from app.domain.accounts import AccountRefused
     from app.services.accounts import AccountDirectory
 
 log = logging.getLogger("signalgate.web")
@@ -103,7 +104,9 @@ class LazySql:
 
     def _warm(self) -> None:
         try:
-            self._build().store.ping()
+            built = self._build()
+            built.directory.warm()  # its first read, on a thread of its own
+            built.store.ping()
         except Unavailable as exc:  # /ready and the first call that needs it say so
             log.debug("database not reachable while warming up: %s", exc)
         except Exception:  # said here; the first call that needs it raises it again
@@ -121,11 +124,13 @@ class LazySql:
                 self._built.engine.dispose()
 
     # Subscribers
-    async def accounts_for(self, strategy: str | None) -> tuple[str, ...]:
+    async def accounts_for(
+        self, strategy: str | None, account: str
+    ) -> tuple[str, ...] | AccountRefused:
         built = self._built
         if built is None:
             built = await asyncio.to_thread(self._build)
-        return await built.directory.accounts_for(strategy)
+        return await built.directory.accounts_for(strategy, account)
 
     # SignalStore
     def add_many(self, records: Sequence[SignalRecord]) -> None:

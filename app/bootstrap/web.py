@@ -172,7 +172,7 @@ class Services:
             policy=self.settings.intake,
             subscribers=self.signals,  # the directory, built on the first alert that asks
         )
-        self.signals.warm_up()
+        self.signals.warm_up()  # SQL and the account directory's first read, on a thread
         if run_forwarder:
             from app.bootstrap.forwarder import build_forwarder  # noqa: PLC0415 - RQ: not at start
 

@@ -98,6 +98,6 @@ def test_an_unreachable_database_is_said_on_first_use(tmp_path: Path):
 def test_the_first_alert_that_asks_for_subscribers_builds_the_directory(sqlite_url: str):
     lazy = LazySql(Settings(database_url=sqlite_url))
     assert not lazy.built
-    assert asyncio.run(lazy.accounts_for("momentum")) == ()  # no account subscribes to it
+    assert asyncio.run(lazy.accounts_for("momentum", "default")) == ()  # no subscriber
     assert lazy.built
     lazy.dispose()

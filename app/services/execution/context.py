@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from app.domain.accounts import AccountRules, VenueAccess, no_venue_left, rules_for
+from app.domain.accounts import AccountRules, VenueAccess, no_venue_left
 from app.domain.brackets.bracket import Bracket
 from app.domain.execution_policy import ExecutionPolicy
 from app.domain.market import Market
@@ -81,8 +81,8 @@ class ExecutionContext:
     def rules(self, account: str) -> AccountRules:
         """The limits, sizing and venues of `account`'s signals (the venues that take its new
         entries)."""
-        if self.accounts is None:
-            rules = rules_for(account, None, self.limits, self.sizing)
+        if self.accounts is None:  # no accounts at all: every account trades by the settings
+            rules = AccountRules(account, self.limits, self.sizing)
         else:
             rules = self.accounts.rules(account)
         return rules if self.venue_access is None else self.venue_access().applied(rules)
@@ -99,6 +99,14 @@ class ExecutionContext:
         account's); a TradingView prefix like BINANCE: names the chart's exchange, which may
         not be a venue of this deployment or of the account."""
         return venue if venue in self.venues and (only is None or venue in only) else None
+
+    def refused(self, pending: PendingSignal) -> bool:
+        """Deny a signal whose account is not kept (removed, or never added); it places
+        nothing, on no venue."""
+        if (why := self.rules(pending.signal.account).refused) is None:
+            return False
+        self.deny(pending, f"denied: {why}", [CheckResult("account", False, why)])
+        return True
 
     def record(
         self,

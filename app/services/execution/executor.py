@@ -148,6 +148,8 @@ class Executor:
         async with self._ctx.locks.hold(lock_key(account, symbol)) as fence:
             with self._store.batch(fence):  # written before the lock is let go; saves fenced
                 for pending in self._store.pending(account, symbol, up_to):
+                    if not pending.started and self._ctx.refused(pending):
+                        continue  # a unit's legs share the account: each is refused
                     if pending.signal.link is not None:
                         units.add(pending.signal.link.unit)
                     else:
