@@ -13,11 +13,12 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as until
 from selenium.webdriver.support.wait import WebDriverWait
 
+from app.entrypoints.web.console.pages import NAVIGATION
 from tests.browser.conftest import DESKTOP, PHONE, Site, shoot
 from tests.e2e.conftest import TOKEN
 
 pytestmark = pytest.mark.browser
-PAGES = ["signals", "positions", "orders", "pnl", "trading", "venues", "connections"]
+PAGES = [href for href, _ in NAVIGATION]
 
 
 def wait(browser: Any, seconds: float = 30) -> WebDriverWait[Any]:
