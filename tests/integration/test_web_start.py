@@ -35,8 +35,10 @@ print(json.dumps({"at_start": at_start, "after_answers": after}))
 # the CLI's own requests; websockets: no WebSocket route; rq: the forwarder enqueues, not web;
 # attrs and pydantic.v1: Litestar's plugins for models the app does not have; jinja2 and
 # swagger_ui: the console's templates, loaded on its first request, and a package whose files
-# alone are served).
-HEAVY = {"ccxt", "aiohttp", "httpx", "websockets", "rq", "attr", "attrs", "jinja2", "swagger_ui"}
+# alone are served; apprise: the notifier's, and the console's notification page names each
+# channel's service with it).
+HEAVY = {"ccxt", "aiohttp", "httpx", "websockets", "rq", "attr", "attrs", "jinja2", "swagger_ui",
+         "apprise"}  # fmt: skip
 
 
 def test_the_web_process_imports_no_venue_library_to_start_and_answer(redis_url, sqlite_url):
