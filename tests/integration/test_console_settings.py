@@ -184,8 +184,8 @@ def test_each_account_with_its_connections_limits_sizing_and_state(with_accounts
     fund = text.split('id="account-fund_b"')[1].split("</section>")[0]
     assert "every configured venue" in fund
     assert "times <strong>0.5</strong>" in fund
-    subscriptions = text.split("<h2>Subscriptions</h2>")[1]
-    rows = re.findall(r"<tr><td>trend</td>.*?</tr>", subscriptions)
+    subscriptions = text.split('<h2 id="subscriptions">Subscriptions</h2>')[1]
+    rows = re.findall(r"<tr><td>trend</td>.*?</tr>", subscriptions, re.DOTALL)
     assert len(rows) == 2
     assert 'href="#account-fund_b">fund_b</a></td><td><span class="status">no' in rows[0]
     assert 'href="#account-main">main</a></td><td><span class="status status-ok">yes' in rows[1]
@@ -227,6 +227,45 @@ def test_account_changes_refused(with_accounts):
     anonymous = post(with_accounts, "/console/accounts/main/state", state="halted", reason="x")
     assert anonymous.status_code == 401
     assert account(with_accounts, "main")["trading_state"] == "active"
+
+
+def subscribed(client: TestClient[Any]) -> dict[tuple[str, str], bool]:
+    found = client.get("/subscriptions", headers=BEARER).json()
+    return {(s["strategy"], s["account"]): s["enabled"] for s in found}
+
+
+def test_a_subscription_is_disabled_and_enabled_from_its_button(with_accounts):
+    form = {"strategy": "trend", "account": "main"}
+    assert 'name="enabled" value="false"><button type="submit" class="small">Disable' in (
+        with_accounts.get("/console/accounts").text
+    )
+    answer = post(with_accounts, "/console/subscriptions", **form, enabled="false")
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/console/accounts#subscriptions"
+    assert subscribed(with_accounts)[("trend", "main")] is False
+    post(with_accounts, "/console/subscriptions", **form, enabled="true")
+    assert subscribed(with_accounts) == {("trend", "main"): True, ("trend", "fund_b"): False}
+
+
+def test_subscription_changes_refused(with_accounts):
+    ghost = post(with_accounts, "/console/subscriptions", strategy="trend", account="ghost",
+                 enabled="true")  # fmt: skip
+    assert ghost.status_code == 404
+    bad = post(with_accounts, "/console/subscriptions", strategy="a b", account="main",
+               enabled="true")  # fmt: skip
+    assert bad.status_code == 400
+    assert sentence(bad.text).startswith("a strategy name is 1 to 100 letters")
+    crossed = with_accounts.post(
+        "/console/subscriptions",
+        data={"strategy": "trend", "account": "main", "enabled": "false"},
+        headers=CROSS_SITE,
+    )
+    assert crossed.status_code == 403
+    with_accounts.cookies.clear()
+    anonymous = post(with_accounts, "/console/subscriptions", strategy="trend", account="main",
+                     enabled="false")  # fmt: skip
+    assert anonymous.status_code == 401
+    assert subscribed(with_accounts)[("trend", "main")] is True
 
 
 def test_without_accounts_the_page_says_what_trades(quiet):

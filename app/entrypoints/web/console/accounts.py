@@ -1,6 +1,7 @@
 """The accounts page: each account with its connections, limits, sizing and trading state, and
 halt / reduce-only / resume for one account with a reason, through `Accounts.set_state` as the
-API (`PATCH /accounts/{name}`) and `signalgate accounts halt` do; the subscriptions under it."""
+API (`PATCH /accounts/{name}`) and `signalgate accounts halt` do; the subscriptions under it,
+each enabled or disabled through `Accounts.subscribe` (`POST /subscriptions`)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ import asyncio
 from typing import Any
 
 from litestar import Request, get, post
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from app.domain.accounts import Account, Subscription
+from app.domain.accounts import Account, InvalidAccount, Subscription
 from app.entrypoints.web.connection import services_of
 from app.entrypoints.web.console.pages import page
 from app.entrypoints.web.console.trading import CHOICES, state_and_reason
@@ -65,4 +66,22 @@ async def switch_account(request: Request[Any, Any, Any], name: FromPath[str]) -
     return Redirect(f"{ACCOUNTS}#account-{name}", status_code=303)
 
 
-ACCOUNT_PAGE_ROUTES = (accounts, switch_account)
+@post("/subscriptions", status_code=303)
+async def toggle_subscription(request: Request[Any, Any, Any]) -> Redirect:
+    """Enable or disable the form's subscription (`strategy`, `account`, `enabled`)."""
+    from app.services.accounts import UnknownAccount  # noqa: PLC0415 - as the API does
+
+    form = await request.form()
+    strategy, name = str(form.get("strategy", "")), str(form.get("account", ""))
+    enabled = form.get("enabled") == "true"
+    service = services_of(request).accounts
+    try:
+        await asyncio.to_thread(service.subscribe, strategy, name, enabled=enabled)
+    except InvalidAccount as error:
+        raise ValidationException(f"{error}.") from None
+    except UnknownAccount as error:
+        raise NotFoundException(f"{error}.") from None
+    return Redirect(f"{ACCOUNTS}#subscriptions", status_code=303)
+
+
+ACCOUNT_PAGE_ROUTES = (accounts, switch_account, toggle_subscription)
