@@ -34,7 +34,14 @@ from app.bootstrap.database import process_engine
 from app.bootstrap.notifications import build_notifier, close_notifier
 from app.bootstrap.reconciliation import build_reconciler
 from app.bootstrap.redis_clients import async_redis, sync_redis
-from app.bootstrap.venues import build_market_data, build_recorder, build_venues, close_venues
+from app.bootstrap.venues import (
+    budgeted,
+    build_market_data,
+    build_recorder,
+    build_venues,
+    close_venues,
+    order_streams,
+)
 from app.config.settings import Settings
 from app.domain.notifications import MonitorChange, MonitorChanged
 from app.ports.exchange import Exchange, MarketData
@@ -42,6 +49,7 @@ from app.ports.lease import Heartbeat, Lease
 from app.ports.notifications import Notifier
 from app.services.brackets.driver import BracketDriver
 from app.services.brackets.monitor import BracketMonitor
+from app.services.brackets.streams import StreamTrust, StreamWatch
 
 log = logging.getLogger("signalgate")
 
@@ -155,16 +163,23 @@ async def _lead(settings: Settings, lease: Lease, stop: asyncio.Event, notifier:
     host = PaperHost(client, paper)
     store = SqlExecutionStore(engine)
     blocking = sync_redis(settings.redis_url)
+    paced = budgeted(settings, venues)  # the monitor's and the reconciliation's requests
     monitor = BracketMonitor(
         store=store,
-        venues=venues,
+        venues=paced,
         driver=BracketDriver.for_policy(store, clock, settings.execution, notifier),
         locks=RedisKeyLocks(blocking),
         interval_seconds=settings.monitor_interval_seconds,
-        heartbeat=_Beat(RedisHeartbeat(client), blocking, venues),
+        heartbeat=_Beat(RedisHeartbeat(client), blocking, paced),
         active=lease.held,
+        trust=StreamTrust(),
+        slow_interval_seconds=settings.monitor_stream_interval_seconds,
     )
-    reconciler = build_reconciler(settings, engine, venues, monitor, lease.held)
+    watches = [
+        StreamWatch(name, stream, monitor.trust, monitor.wake, monitor.reconcile)
+        for name, stream in order_streams(settings).items()
+    ]
+    reconciler = build_reconciler(settings, engine, paced, monitor, lease.held)
     log.info("monitor: hosting paper venues %s; watching brackets", ", ".join(paper) or "(none)")
     # the tasks stop on `halt`: set by `stop`, or when the lease is lost
     halt = asyncio.Event()
@@ -172,6 +187,7 @@ async def _lead(settings: Settings, lease: Lease, stop: asyncio.Event, notifier:
         asyncio.create_task(host.serve(halt), name="paper-host"),
         asyncio.create_task(monitor.run(halt), name="bracket-monitor"),
         asyncio.create_task(reconciler.run(halt), name="reconciliation"),
+        *(asyncio.create_task(w.run(halt), name=f"{w.venue}-order-stream") for w in watches),
     ]
     feed = asyncio.create_task(
         _feed(market_data, host, TickPublisher(client), halt, recorder), name="market-data"

@@ -16,6 +16,7 @@ from pathlib import Path
 import redis.asyncio
 from sqlalchemy import Engine
 
+from app.adapters.ccxt.budgets import DEFAULT_BUDGETS
 from app.adapters.ccxt.exchange import CcxtExchange
 from app.adapters.ccxt.market import CcxtMarketData
 from app.adapters.ccxt.profiles import VENUES as CCXT_PROFILES
@@ -27,10 +28,13 @@ from app.adapters.pionex.exchange import PionexExchange
 from app.adapters.tick_recorder import CsvTickSink, TickRecorder
 from app.config.settings import Settings
 from app.config.venues import TradingMode, VenueSettings
+from app.domain.budget import RequestBudget
 from app.domain.market import Market, OrderBook, shifted
 from app.domain.synthetic import CACHE_LIMIT, SymbolSpec, SyntheticMarket
 from app.ports.errors import Retryable
 from app.ports.exchange import Exchange, MarketData
+from app.ports.streams import OrderStream
+from app.services.budgeted import BudgetedVenue
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +193,46 @@ def ccxt_venue(venue: VenueSettings) -> CcxtExchange:
         )
     except ValueError as error:  # e.g. ccxt has no testnet for this exchange
         raise VenueSetupError(f"{venue.name.upper()}_MODE={venue.mode}: {error}") from error
+
+
+def order_streams(settings: Settings) -> dict[str, OrderStream]:
+    """The order stream of every ccxt venue whose `<VENUE>_STREAMS` is on (by default, where
+    its profile has a stream proven against the venue's fake), by venue name."""
+    # ccxt.pro loads every venue's websocket module: only the monitor pays for it
+    from app.adapters.ccxt.streams import CcxtOrderStream  # noqa: PLC0415
+
+    found: dict[str, OrderStream] = {}
+    for venue in settings.venues:
+        profile = CCXT_PROFILES.get(venue.exchange)
+        if venue.is_paper or profile is None or venue.exchange in NATIVE_VENUES:
+            continue
+        if not (bool(profile.stream_paths) if venue.streams is None else venue.streams):
+            continue
+        assert venue.api_key is not None
+        assert venue.api_secret is not None
+        found[venue.name] = CcxtOrderStream(
+            venue.exchange,
+            mode="live" if venue.mode == "live" else "testnet",
+            api_key=venue.api_key,
+            secret=venue.api_secret,
+            password=venue.api_password,
+            base_url=venue.api_url,
+            stream_url=venue.stream_url,
+        )
+    return found
+
+
+def budgeted(settings: Settings, venues: Mapping[str, Exchange]) -> dict[str, Exchange]:
+    """`venues` as the monitor and the reconciliation use them: each testnet or live venue with
+    a request budget (`<VENUE>_REQUEST_BUDGET`, else the venue's default; 0: none) paced by it."""
+    found = dict(venues)
+    for venue in settings.venues:
+        per_minute = venue.request_budget
+        if per_minute is None and not venue.is_paper:
+            per_minute = DEFAULT_BUDGETS.get(venue.exchange)
+        if per_minute and venue.name in found:
+            found[venue.name] = BudgetedVenue(found[venue.name], RequestBudget(per_minute))
+    return found
 
 
 def venue_modes(settings: Settings) -> dict[str, str]:

@@ -12,15 +12,13 @@ from typing import TYPE_CHECKING
 
 import redis
 import redis.asyncio
-from sqlalchemy import Engine
 
 from app.adapters.redis import venue_health
 from app.adapters.redis.forwarder_beat import last_beat
 from app.adapters.redis.inbox import RedisInbox
 from app.adapters.redis.lease import last_round
-from app.adapters.sql.db import SqlSignalStore
 from app.adapters.system import SystemClock, new_ulid
-from app.bootstrap.database import process_engine
+from app.bootstrap.lazy_sql import LazySql
 from app.config.settings import Settings
 from app.domain.risk_values import TradingState
 from app.ports.errors import Unavailable
@@ -37,6 +35,8 @@ from app.services.signal_lookup import SignalLookup
 from app.services.trading import switch_trading
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from app.domain.notify_view import ChannelView
 
 # A forwarder beats every second: one silent for longer than this is dead, or hangs in a call.
@@ -48,11 +48,10 @@ MONITOR_STALE_ROUNDS = 10
 
 @dataclass
 class Services:
-    """What the web process needs, built from Settings."""
+    """What the web process needs, built from Settings. SQL is built on first use (`LazySql`)."""
 
     settings: Settings
-    engine: Engine
-    signals: SqlSignalStore
+    signals: LazySql
     redis_url: str
     intake: Intake | None = None
     forwarder: Forwarder | None = None
@@ -61,6 +60,11 @@ class Services:
     @property
     def reader(self) -> SignalReader:
         return self.signals
+
+    @property
+    def engine(self) -> Engine:
+        """The process's SQL engine (imports SQLAlchemy on the first call, unless warmed up)."""
+        return self.signals.engine
 
     @cached_property
     def lookup(self) -> SignalLookup:
@@ -83,12 +87,11 @@ class Services:
 
         return build_connections(self.settings, self.engine)
 
-    @cached_property
+    @property
     def directory(self) -> AccountDirectory:
-        """The accounts each strategy's alerts fan out to (read by intake, cached)."""
-        from app.bootstrap.accounts import account_directory  # noqa: PLC0415
-
-        return account_directory(self.settings, self.engine)
+        """The accounts each strategy's alerts fan out to (read by intake, cached; built with
+        the SQL store)."""
+        return self.signals.directory
 
     @cached_property
     def accounts(self) -> Accounts:
@@ -198,8 +201,9 @@ class Services:
             clock=SystemClock(),
             new_id=new_ulid,
             policy=self.settings.intake,
-            subscribers=self.directory,
+            subscribers=self.signals,  # the directory, built on the first alert that asks
         )
+        self.signals.warm_up()
         if run_forwarder:
             from app.bootstrap.forwarder import build_forwarder  # noqa: PLC0415 - RQ: not at start
 
@@ -215,7 +219,7 @@ class Services:
             await asyncio.to_thread(close_notifier, self.notifier)
         if self._async_redis is not None:
             await self._async_redis.aclose()
-        self.engine.dispose()
+        await asyncio.to_thread(self.signals.dispose)
 
     async def readiness(self) -> dict[str, str]:
         """Each dependency's state: "ok" or what is wrong (they decide `/ready`'s status)."""
@@ -287,10 +291,4 @@ def _heartbeat_state(
 def build_services(settings: Settings) -> Services:
     if settings.redis_url is None:
         raise RuntimeError("REDIS_URL is not set: run `signalgate run` or set REDIS_URL.")
-    engine = process_engine(settings)
-    return Services(
-        settings=settings,
-        engine=engine,
-        signals=SqlSignalStore(engine),
-        redis_url=settings.redis_url,
-    )
+    return Services(settings=settings, signals=LazySql(settings), redis_url=settings.redis_url)

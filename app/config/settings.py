@@ -1,7 +1,5 @@
-"""Settings from the environment: the only reader of os.environ.
-
-`load_settings()` reads every setting once and reports every bad value at once, one sentence each.
-"""
+"""Settings from the environment, the only reader of os.environ: `load_settings()` reads every
+setting once and reports every bad value at once, one sentence each."""
 
 from __future__ import annotations
 
@@ -104,6 +102,7 @@ class Settings:
     sizing: SizingPolicy = field(default_factory=SizingPolicy)
     execution: ExecutionPolicy = field(default_factory=ExecutionPolicy)
     monitor_interval_seconds: float = 0.5
+    monitor_stream_interval_seconds: float = 10.0  # venues whose order stream is trusted
     # The strategy engine (`signalgate strategy`): none enabled unless named.
     strategies: tuple[str, ...] = ()
     strategy_settings: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
@@ -297,6 +296,7 @@ def _read_risk(read: Reader, values: Mapping[str, object], errors: list[str]) ->
     read("TRAILING_MIN_INTERVAL_SECONDS", "execution.trailing_min_interval_seconds", seconds)
     read("TRAILING_MIN_STEP_PERCENT", "execution.trailing_min_step_percent", step_percent)
     read("MONITOR_INTERVAL_SECONDS", "monitor_interval_seconds", interval)
+    read("MONITOR_STREAM_INTERVAL_SECONDS", "monitor_stream_interval_seconds", interval)
     read("STRATEGIES", "strategies", _ordered_names)
     read("STRATEGY_SETTINGS", "strategy_settings", _strategy_settings)
     read("STRATEGY_MODULES", "strategy_modules", _ordered_names)

@@ -53,6 +53,13 @@ class VenueSettings:
     price_offset_bps: Decimal = Decimal(0)  # paper: shifts the feed, so venues' prices differ
     unproven: bool = False  # `<VENUE>_UNPROVEN=accept`: trade a venue no road test proves
     leverage: Decimal = Decimal(1)  # swaps: an entry's leverage when its alert names none
+    # `<VENUE>_STREAMS=on|off`: its order stream drives the monitor (None: on where the
+    # venue's profile has a tested stream); `<VENUE>_STREAM_URL` instead of the venue's own
+    streams: bool | None = None
+    stream_url: str | None = None
+    # `<VENUE>_REQUEST_BUDGET`: the monitor's and the reconciliation's requests a minute (None:
+    # the profile's, below the venue's documented rate limit; 0: no budget)
+    request_budget: int | None = None
 
     @property
     def is_paper(self) -> bool:
@@ -106,6 +113,18 @@ def _setting(
 
 def _leverage(raw: str) -> Decimal:
     return _decimal(raw, Decimal(1), Decimal(125), "use a number from 1 to 125, like 3")
+
+
+def _on_off(raw: str) -> bool:
+    if raw.lower() not in ("on", "off"):
+        raise ValueError("use on or off")
+    return raw.lower() == "on"
+
+
+def _per_minute(raw: str) -> int:
+    if not raw.isdigit() or int(raw) > 1_000_000:
+        raise ValueError("use requests a minute, a whole number from 0 (no budget) to 1000000")
+    return int(raw)
 
 
 def _balances(raw: str) -> dict[str, Decimal]:
@@ -196,6 +215,8 @@ def _read_venue(
         errors.append(f"{prefix}_UNPROVEN={unproven!r} is not valid: use accept or leave it unset.")
         return None
     leverage = _setting(get, prefix, "LEVERAGE", _leverage, errors)
+    streams = _setting(get, prefix, "STREAMS", _on_off, errors)
+    budget = _setting(get, prefix, "REQUEST_BUDGET", _per_minute, errors)
     return VenueSettings(
         name=name,
         exchange=exchange,
@@ -206,6 +227,9 @@ def _read_venue(
         api_url=get("API_URL"),
         unproven=unproven is not None,
         leverage=Decimal(1) if leverage is None else leverage,
+        streams=streams,
+        stream_url=get("STREAM_URL"),
+        request_budget=budget,
     )
 
 

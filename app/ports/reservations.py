@@ -41,8 +41,20 @@ class Reservations(Protocol):
     def release(self, account: str, entry_id: str) -> None:
         """Drop the reservation `entry_id` (its bracket is on record, or it was not placed).
 
+        The drop may be kept back until this object's next `read`, `reserve` or
+        `send_releases`, which sends it first: its own reads never see it, and another
+        reader that does finds the entry's bracket in the book too (`on_record`: counted once).
+
         Raises:
             Unavailable: as `read` (the reservation then lapses when it expires).
+        """
+        ...
+
+    def send_releases(self) -> None:
+        """Send the releases kept back (a job's end: no reservation outlives its job by more).
+
+        Raises:
+            Unavailable: as `read` (the reservations then lapse when they expire).
         """
         ...
 
@@ -74,3 +86,6 @@ class LocalReservations:
         if held is not None:
             kept = tuple(e for e in held.entries if e.id != entry_id)
             self._accounts[account] = Reserved(held.version, kept)
+
+    def send_releases(self) -> None:
+        """Nothing is kept back here."""

@@ -234,7 +234,9 @@ class RowsWritten:
         verb = words[0].upper()
         if verb in {"INSERT", "UPDATE"}:
             table = words[2] if verb == "INSERT" else words[1]
-            self.rows[f"{verb} {table}"] += len(parameters) if executemany else 1
+            # one statement may hold many rows' VALUES (PostgreSQL's sends of plain INSERTs)
+            many_values = statement.count("), (") + 1
+            self.rows[f"{verb} {table}"] += len(parameters) if executemany else many_values
 
     def take(self) -> dict[str, int]:
         taken = dict(self.rows)

@@ -185,3 +185,51 @@ def test_the_account_is_read_in_one_view_of_the_book_while_an_entry_fills(
     finally:
         engine.dispose()
         writer.dispose()
+
+
+class CountingPool(redis.ConnectionPool):
+    """Counts the round trips made through it: one connection taken per command or pipeline."""
+
+    taken = 0
+
+    def get_connection(self, *args: object, **kwargs: object) -> redis.connection.Connection:
+        self.taken += 1
+        return super().get_connection(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_release_is_sent_ahead_of_the_next_read_or_reservation_in_its_round_trip(
+    redis_url: str,
+) -> None:
+    pool = CountingPool.from_url(redis_url)
+    client, other = redis.Redis(connection_pool=pool), redis.Redis.from_url(redis_url)
+    reservations, elsewhere = RedisReservations(client), RedisReservations(other)
+    try:
+        assert reservations.reserve("main", 0, reservation("a"), NOW) is None
+        assert reservations.reserve("main", 1, reservation("b"), NOW) is None
+        before = pool.taken
+        reservations.release("main", "a")
+        assert pool.taken == before  # kept back
+        assert [e.id for e in elsewhere.read("main", NOW).entries] == ["a", "b"]
+        assert reservations.read("main", NOW) == Reserved(2, (reservation("b"),))
+        assert pool.taken == before + 1  # the release and the read: one round trip
+
+        reservations.release("main", "b")
+        assert reservations.reserve("main", 2, reservation("c"), NOW) is None
+        assert pool.taken == before + 2
+        assert elsewhere.read("main", NOW) == Reserved(3, (reservation("c"),))
+
+        reservations.release("main", "c")
+        client.script_flush()  # a restarted Redis has no script: loaded again, reserved
+        assert reservations.reserve("main", 3, reservation("d"), NOW) is None
+        assert elsewhere.read("main", NOW) == Reserved(4, (reservation("d"),))
+
+        reservations.release("main", "d")
+        reservations.send_releases()  # a job's end
+        assert elsewhere.read("main", NOW) == Reserved(4, ())
+        taken = pool.taken
+        reservations.send_releases()
+        assert pool.taken == taken  # nothing kept back: nothing sent
+    finally:
+        client.close()
+        other.close()
+        pool.disconnect()

@@ -85,6 +85,31 @@ def test_a_flush_the_store_foresees_is_one_round_trip(
     assert reader.account_state("default", "BTC/USDT", NOW).holdings == []
 
 
+def test_a_flushs_lineage_steps_are_one_statement(
+    engine: tuple[sqlalchemy.Engine, RoundTrips],
+) -> None:
+    """The driver's work and the server's are per statement: a flush's steps are one INSERT of
+    many VALUES, every value as written one by one."""
+    db, _ = engine
+    signals, store = queued(db), SqlExecutionStore(db)
+    sent: list[str] = []
+
+    def inserts(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.startswith("INSERT INTO signal_events"):
+            sent.append(statement)
+
+    sqlalchemy.event.listen(db, "before_cursor_execute", inserts)
+    details = [f"step {n}" for n in range(40)]  # more than one statement holds
+    with store.batch(Fence(KEY, 1)):
+        for detail in details:
+            store.record(replace(step(detail), data={"amount": "0.01", "n": [1, 2]}))
+    assert len(sent) == 2
+    view = signals.get(SID)
+    assert view is not None
+    assert [c.detail for c in view.history][1:] == details
+    assert {str(c.data) for c in view.history[1:]} == {str({"amount": "0.01", "n": [1, 2]})}
+
+
 def test_a_save_refused_in_one_round_trip_is_refused_by_the_careful_path_and_the_rest_written(
     engine: tuple[sqlalchemy.Engine, RoundTrips],
 ) -> None:

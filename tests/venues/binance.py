@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
 from tests.venues import core
+from tests.venues.binance_streams import SpotUserStream
 from tests.venues.core import (
     CANCELED,
     FILLED,
@@ -411,6 +412,11 @@ class BinanceSpot(BinanceDialect):
             if working else -1,
             "origQuoteOrderQty": "0", "selfTradePreventionMode": "EXPIRE_MAKER",
         }  # fmt: skip
+
+    def stream_opened(self, path: str, query: dict[str, str]) -> SpotUserStream | None:
+        """The WebSocket API (tests/venues/binance_streams.py): the user data stream once
+        subscribed with a signature."""
+        return SpotUserStream(self) if path == "/ws-api/v3" else None
 
 
 def expired(order: Order) -> bool:

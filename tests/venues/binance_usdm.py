@@ -40,6 +40,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from tests.venues.binance import BinanceDialect, Handler, expired, text
+from tests.venues.binance_streams import UsdmUserStream
 from tests.venues.core import (
     CANCELED,
     FILLED,
@@ -51,11 +52,13 @@ from tests.venues.core import (
     STOP_LIMIT,
     TAKE_PROFIT,
     TAKE_PROFIT_LIMIT,
+    Answer,
     Json,
     MarketSpec,
     Order,
     Position,
     Refusal,
+    Request,
     now_ms,
 )
 
@@ -109,6 +112,34 @@ class BinanceUsdm(BinanceDialect):
         super().__post_init__()
         for spec in self.specs:
             self.leverage.setdefault(spec.id, DEFAULT_LEVERAGE)
+        self.listen_keys: set[str] = set()
+
+    # --- the user data stream (tests/venues/binance_streams.py) ---------------------------------
+
+    def route(self, request: Request) -> Answer:
+        """`/fapi/v1/listenKey` (USER_STREAM: the API key header, no signature), else as the
+        dialect routes."""
+        if request.path != "/fapi/v1/listenKey":
+            return super().route(request)
+        if request.headers.get("x-mbx-apikey") != self.api_key:
+            raise self.error(401, -2015, "Invalid API-key, IP, or permissions for action.")
+        with self.lock:
+            if request.method == "POST":  # the account's one key, created or kept
+                key = next(iter(self.listen_keys), None) or f"fakeListenKey{self.next_id()}"
+                self.listen_keys.add(key)
+                return 200, {"listenKey": key}
+            if request.method == "PUT" and self.listen_keys:
+                return 200, {"listenKey": next(iter(self.listen_keys))}
+            if request.method == "DELETE":
+                self.listen_keys.clear()
+                return 200, {}
+        raise self.error(400, -1125, "This listenKey does not exist.")
+
+    def stream_opened(self, path: str, query: dict[str, str]) -> UsdmUserStream | None:
+        key = query.get("listenKey", "")
+        if path != "/private/ws" or key not in self.listen_keys:
+            return None
+        return UsdmUserStream(self, key)
 
     def routes(self) -> dict[tuple[str, str], tuple[bool, Handler]]:
         return {

@@ -179,6 +179,9 @@ class FakeVenue:
     faults: list[Fault] = field(default_factory=list)
     hooks: list[Hook] = field(default_factory=list)
     partial_next: dict[str, Decimal] = field(default_factory=dict)  # client id -> fill at most
+    # called with each order the engine changed (placed, filled, triggered, cancelled), under
+    # the lock: the private streams (tests/venues/streams.py) turn it into the venue's events
+    watchers: list[Callable[[Order], None]] = field(default_factory=list)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1000))
     lock: threading.RLock = field(default_factory=threading.RLock)
     _release: threading.Event = field(default_factory=threading.Event)
@@ -228,6 +231,7 @@ class FakeVenue:
             assert (order.status, order.kind) == (OPEN, LIMIT)
             assert order.price is not None
             self._execute(order, min(amount, order.remaining), order.price, maker=True)
+            self.changed(order)
 
     def with_client_id(self, client_id: str) -> list[Order]:
         with self.lock:
@@ -337,6 +341,7 @@ class FakeVenue:
             self.orders[order.id] = order
             if not order.conditional:
                 self._work(order)
+            self.changed(order)
             return order
 
     def duplicate_of(self, order: Order) -> bool:
@@ -351,7 +356,13 @@ class FakeVenue:
             self._release_reserve(order)
             order.status = CANCELED
             order.updated_ms = now_ms()
+            self.changed(order)
             return order
+
+    def changed(self, order: Order) -> None:
+        """Tell the watchers (the venue's private streams) that `order` changed."""
+        for watcher in list(self.watchers):
+            watcher(order)
 
     def notional(self, spec: MarketSpec, amount: Decimal, price: Decimal) -> Decimal:
         return amount * spec.contract_size * price
@@ -504,6 +515,7 @@ class FakeVenue:
         for order in list(self.orders.values()):
             if order.symbol != symbol or order.status != OPEN:
                 continue
+            before = (order.status, order.filled, order.triggered)
             if order.conditional and not order.triggered:
                 if not self._fires(order):
                     continue
@@ -512,6 +524,8 @@ class FakeVenue:
                 if order.kind in (STOP_LIMIT, TAKE_PROFIT_LIMIT):
                     order.kind = LIMIT
             self._work(order)
+            if (order.status, order.filled, order.triggered) != before:
+                self.changed(order)
 
     # --- swaps: what the dialects show ---------------------------------------------------------
 

@@ -9,6 +9,11 @@ book, recorded before the release.
 
 Nothing is leaked by a worker killed between its reservation and its release: an entry whose
 expiry has passed is not read and is dropped by the next reservation.
+
+A release is kept back and sent in the round trip of the next read or reservation, ahead of it
+(or by `send_releases` at the job's end): a synchronous round trip less per entry, on the
+worker's event loop. Meanwhile other workers' reads still see the entry, and the book they read
+after it counts its bracket (`on_record`), once.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import Any
 
 import msgspec
 import redis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from app.domain.reservations import Reservation, Reserved
 from app.ports.errors import Unavailable
@@ -49,10 +54,17 @@ class RedisReservations:
         self._client = client
         self._prefix = prefix
         self._reserve = client.register_script(_RESERVE)
+        self._released: list[tuple[str, str]] = []  # (hash, entry id), kept back
 
     def read(self, account: str, now: datetime) -> Reserved:
         try:
-            fields = self._client.hgetall(self._prefix + account)
+            if not self._released:
+                fields = self._client.hgetall(self._prefix + account)
+            else:
+                pipe = self._releasing()
+                pipe.hgetall(self._prefix + account)
+                fields = pipe.execute()[-1]
+                self._released.clear()
         except (RedisError, OSError) as exc:
             raise Unavailable(f"reservations unreadable ({type(exc).__name__})") from exc
         return _reserved(dict(fields).items(), now)
@@ -63,7 +75,10 @@ class RedisReservations:
         value = b"%d %s" % (_ms(entry.expires_at), _encode(entry))
         args: list[bytes | str | int] = [str(version), entry.id, value, _ms(now)]
         try:
-            answer: Any = self._reserve(keys=[self._prefix + account], args=args)
+            if not self._released:
+                answer: Any = self._reserve(keys=[self._prefix + account], args=args)
+            else:
+                answer = self._reserve_releasing(self._prefix + account, args)
         except (RedisError, OSError) as exc:
             raise Unavailable(f"reservation not taken ({type(exc).__name__})") from exc
         if isinstance(answer, int):
@@ -71,11 +86,38 @@ class RedisReservations:
         pairs = zip(answer[::2], answer[1::2], strict=True)
         return _reserved(pairs, now)
 
-    def release(self, account: str, entry_id: str) -> None:
+    def _reserve_releasing(self, key: str, args: list[bytes | str | int]) -> Any:
+        """The reservation after the releases kept back, in one round trip (EVALSHA in the
+        pipeline: redis-py's script call there asks SCRIPT EXISTS first, a round trip more)."""
+        pipe = self._releasing()
+        pipe.evalsha(self._reserve.sha, 1, key, *args)
         try:
-            self._client.hdel(self._prefix + account, entry_id)
+            answer = pipe.execute()[-1]
+        except NoScriptError:  # a Redis restarted since: the releases went; load it and retry
+            self._released.clear()
+            return self._reserve(keys=[key], args=args)
+        self._released.clear()
+        return answer
+
+    def release(self, account: str, entry_id: str) -> None:
+        self._released.append((self._prefix + account, entry_id))
+
+    def send_releases(self) -> None:
+        if not self._released:
+            return
+        try:
+            self._releasing().execute()
         except (RedisError, OSError) as exc:
-            raise Unavailable(f"reservation not released ({type(exc).__name__})") from exc
+            raise Unavailable(f"reservations not released ({type(exc).__name__})") from exc
+        finally:
+            self._released.clear()  # not sent: they lapse when they expire
+
+    def _releasing(self) -> redis.client.Pipeline:
+        """A pipeline that drops the releases kept back, first."""
+        pipe = self._client.pipeline(transaction=False)
+        for key, entry_id in self._released:
+            pipe.hdel(key, entry_id)
+        return pipe
 
 
 def _ms(at: datetime) -> int:

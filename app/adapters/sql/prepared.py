@@ -19,12 +19,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Engine, Insert, and_, or_
+from sqlalchemy import Connection, Dialect, Engine, Insert, and_, bindparam, or_
 from sqlalchemy.exc import DBAPIError
 
 from app.adapters.sql.flights import in_pipeline, sender
 
 Convert = Callable[[Any], Any]
+ROWS_PER_INSERT = 32  # a statement's text and its prepared form per row count: a few kept
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class Prepared:
         self._statement = statement
         # an INSERT of values is compiled for the columns it is given (one FROM a SELECT is not)
         self._insert = isinstance(statement, Insert) and statement.select is None
+        self._plain_insert = self._insert and statement._post_values_clause is None
         self._forms: dict[tuple[str, ...], _Form] = {}
         # what a SELECT, or a RETURNING clause, answers
         self._columns = list(getattr(statement, "exported_columns", None) or ())
@@ -111,11 +113,34 @@ class Prepared:
         self._sent(conn, self._run(conn, form.sql, form.params(values), many=False, answered=False))
 
     def send_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        """`send`, once per row (none: nothing is sent)."""
-        if rows:
-            form = self._form(rows[0])
-            params = [form.params(row) for row in rows]
-            self._sent(conn, self._run(conn, form.sql, params, many=True, answered=False))
+        """`send`, once per row (none: nothing is sent). In PostgreSQL's pipeline, the rows of
+        a plain INSERT go as one statement of many VALUES (up to `ROWS_PER_INSERT` each): the
+        driver's work and the server's are per statement. (Not an upsert's: two of its rows
+        may share a key, which one statement cannot update twice.)"""
+        if not rows:
+            return
+        if self._plain_insert and len(rows) > 1 and in_pipeline(conn) is not None:
+            for start in range(0, len(rows), ROWS_PER_INSERT):
+                chunk = rows[start : start + ROWS_PER_INSERT]
+                form = self._rows_form(tuple(chunk[0]), len(chunk))
+                values = {f"{k}_r{n}": v for n, row in enumerate(chunk) for k, v in row.items()}
+                self._run(conn, form.sql, form.params(values), many=False, answered=False)
+            return
+        form = self._form(rows[0])
+        params = [form.params(row) for row in rows]
+        self._sent(conn, self._run(conn, form.sql, params, many=True, answered=False))
+
+    def _rows_form(self, keys: tuple[str, ...], count: int) -> _Form:
+        """The INSERT of `count` rows of columns `keys`, bound as `<key>_r<row>`."""
+        form = self._forms.get((f"#{count}", *keys))
+        if form is None:
+            table = self._statement.table
+            many = self._statement.values(
+                [{k: bindparam(f"{k}_r{n}", type_=table.c[k].type) for k in keys}
+                 for n in range(count)]
+            )  # fmt: skip
+            form = self._forms[(f"#{count}", *keys)] = _Form.of(many, self._dialect, None)
+        return form
 
     @staticmethod
     def _sent(conn: Connection, cursor: Any) -> None:

@@ -105,28 +105,27 @@ class Bracket(msgspec.Struct, frozen=True):
     # an exit's, so that a liquidation or a hand sale weighs on the day's loss
     adjusted_value: Decimal = _ZERO
 
+    # entry_filled, exited, position and entry_price are read many times per signal (the
+    # planner, the P&L, the holdings rows): one plain pass over the orders each, no generators
     @property
     def entry_filled(self) -> Decimal:
         """Base amount the entries brought in, net of fees the venue took in the base asset."""
-        base = self.market.base
-        return sum(
-            (
-                o.filled - (o.fee if o.fee_currency == base else _ZERO)
-                for o in self.orders
-                if o.side is self.side and o.leg is Leg.ENTRY
-            ),
-            _ZERO,
-        )
+        base, side, total = self.market.base, self.side, _ZERO
+        for o in self.orders:
+            if o.side is side and o.leg is Leg.ENTRY:
+                total += o.filled - o.fee if o.fee_currency == base else o.filled
+        return total
 
     @property
     def exited(self) -> Decimal:
         """Base amount sold back (for a long) by the legs and exits, minus any buy-backs."""
-        out = sum((o.filled for o in self.orders if o.side is not self.side), _ZERO)
-        back = sum(
-            (o.filled for o in self.orders if o.side is self.side and o.leg is not Leg.ENTRY),
-            _ZERO,
-        )
-        return out - back
+        side, total = self.side, _ZERO
+        for o in self.orders:
+            if o.side is not side:
+                total += o.filled
+            elif o.leg is not Leg.ENTRY:
+                total -= o.filled
+        return total
 
     @property
     def position(self) -> Decimal:
@@ -135,21 +134,18 @@ class Bracket(msgspec.Struct, frozen=True):
 
     @property
     def entry_price(self) -> Decimal | None:
-        return _average([o for o in self.orders if o.leg is Leg.ENTRY])
+        filled = value = _ZERO
+        for o in self.orders:
+            if o.leg is Leg.ENTRY:
+                filled += o.filled
+                value += o.filled * (o.average_price or _ZERO)
+        return value / filled if filled else None
 
     def order(self, client_order_id: str) -> LegOrder:
         for order in self.orders:
             if order.client_order_id == client_order_id:
                 return order
         raise KeyError(f"bracket {self.id} has no order {client_order_id}")
-
-
-def _average(orders: list[LegOrder]) -> Decimal | None:
-    filled = sum((o.filled for o in orders), _ZERO)
-    if not filled:
-        return None
-    value = sum((o.filled * (o.average_price or _ZERO) for o in orders), _ZERO)
-    return value / filled
 
 
 def with_order(bracket: Bracket, order: LegOrder) -> Bracket:

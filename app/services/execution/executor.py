@@ -37,6 +37,7 @@ from app.ports.reconciliation import HOLD_CHECK, EntryHolds, held_back
 from app.ports.reservations import LocalReservations, Reservations
 from app.services.brackets.doubt import CHECK as DOUBT
 from app.services.brackets.driver import BracketDriver
+from app.services.execution import views
 from app.services.execution.context import ExecutionContext
 from app.services.execution.entry_terms import (
     entry_order,
@@ -122,13 +123,15 @@ class Executor:
                 newest[key] = max(newest.get(key, state.id), state.id)
         units: set[str] = set()  # linked signals run as units, after the keys
         runs = [self._run_key(a, s, up_to, units) for (a, s), up_to in newest.items()]
-        # every key runs to its end before an error of one is raised: a run left pending would
-        # resume in the next job, maybe mid-create, after its lease lapsed
-        for failed in await asyncio.gather(*runs, return_exceptions=True):
-            if isinstance(failed, BaseException):
-                raise failed
-        for unit in sorted(units):
-            await self._units.run(unit)
+        try:  # every key runs to its end before an error of one is raised: a run left pending
+            # would resume in the next job, maybe mid-create, after its lease lapsed
+            for failed in await asyncio.gather(*runs, return_exceptions=True):
+                if isinstance(failed, BaseException):
+                    raise failed
+            for unit in sorted(units):
+                await self._units.run(unit)
+        finally:  # the job's reservations end with it
+            self._gate.send_releases()
         done = self._ctx.states_after(signal_ids, found) if newest else found
         if units and (waiting := [i for i in signal_ids if done[i].status in PENDING]):
             raise SignalMissing(
@@ -183,7 +186,9 @@ class Executor:
     async def _close_signal(self, pending: PendingSignal) -> None:
         signal = pending.signal
         if self._store.trading_state(signal.account) is TradingState.HALTED:
-            self._ctx.deny(pending, self._halted_text(signal.account, "nothing is placed"))
+            self._ctx.deny(
+                pending, views.halted_text(self._store, signal.account, "nothing is placed")
+            )
             return
         side = side_of(signal.position_side)
         closed = await self._close_all(pending, side)
@@ -220,16 +225,10 @@ class Executor:
         kill switch places nothing, the closing half included."""
         if state is not TradingState.HALTED:
             return False
-        account = pending.signal.account
-        detail = self._halted_text(account, "nothing is placed, the open position stays as it is")
+        detail = views.halted_text(self._store, pending.signal.account,
+                             "nothing is placed, the position stays")  # fmt: skip
         self._ctx.deny(pending, f"denied: {detail}", [CheckResult("trading_state", False, detail)])
         return True
-
-    def _halted_text(self, account: str, then: str) -> str:
-        """Why a halted signal is denied: the global kill switch, or its account's."""
-        if self._store.trading_state() is TradingState.HALTED:
-            return f"trading is halted: {then}"
-        return f"trading is halted for account {account} (`signalgate accounts resume`): {then}"
 
     async def _flatten_first(self, pending: PendingSignal, side: Side) -> bool:
         closed = await self._close_all(pending, side)
@@ -261,7 +260,7 @@ class Executor:
                 self._ctx.deny(pending, verdict, [CheckResult("entry_policy", False, verdict)])
                 return None
             if verdict:
-                if self._denied_halted(pending, account.trading_state):
+                if self._denied_halted(pending, account.strictest_state):
                     return None
                 if not await self._flatten_first(pending, side.opposite):
                     return None

@@ -86,9 +86,17 @@ class EntryGate:
         )
 
     def release(self, pending: PendingSignal) -> None:
-        """The entry's bracket is on record (or nothing was placed): the book counts it now."""
+        """The entry's bracket is on record (or nothing was placed): the book counts it now.
+        The release may be sent later (`send_releases`), with the next reading."""
         try:
             self._ctx.reservations.release(pending.signal.account, pending.id)
         except Unavailable as error:
             log.warning("reservation of %s not released (%s): it lapses in %s",
                         pending.id, error, self._ttl)  # fmt: skip
+
+    def send_releases(self) -> None:
+        """Send the releases kept back: a job's reservations end with it."""
+        try:
+            self._ctx.reservations.send_releases()
+        except Unavailable as error:
+            log.warning("reservations not released (%s): they lapse in %s", error, self._ttl)
