@@ -37,6 +37,8 @@ from app.services.trading import switch_trading
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from app.domain.notify_view import ChannelView
+
 # A forwarder beats every second: one silent for longer than this is dead, or hangs in a call.
 FORWARDER_STALE_SECONDS = 5.0
 # The monitor's heartbeat is its last finished round: stale after this many intervals (or
@@ -109,6 +111,35 @@ class Services:
     def switch_trading(self, state: TradingState, reason: str) -> None:
         """The kill switch, on record and told (blocking: call it from a thread)."""
         switch_trading(self.execution, self.notifier, state, datetime.now(UTC), reason)
+
+    @cached_property
+    def channel_services(self) -> tuple[str | None, ...]:
+        """Each notification channel's service (apprise: loaded by the first page showing them)."""
+        from app.adapters.notify.channels import service_names  # noqa: PLC0415
+
+        return service_names(self.settings.notify.urls)
+
+    def notification_channels(self) -> tuple[list[ChannelView], int | None]:
+        """The channels with how their sends went, and the messages waiting on the
+        notifications queue (None: Redis cannot be read); blocking: call it from a thread."""
+        from app.adapters.notify.deliveries import outcomes  # noqa: PLC0415
+        from app.adapters.notify.queue import notifications_queue  # noqa: PLC0415
+        from app.domain.notify_view import channel_views  # noqa: PLC0415
+
+        try:
+            counted: dict[str, float] | None = outcomes(self.blocking_redis)
+            waiting: int | None = notifications_queue(self.blocking_redis).count
+        except (redis.RedisError, OSError):
+            counted, waiting = None, None
+        notify = self.settings.notify
+        return channel_views(self.channel_services, notify.routes, counted), waiting
+
+    def send_test_message(self, channel: int, by: str) -> bool:
+        """Queue a test message for `channel`; False: no such channel (blocking)."""
+        from app.services.notifications import ask_test_message  # noqa: PLC0415
+
+        routes = self.settings.notify.routes
+        return ask_test_message(self.notifier, routes, channel, datetime.now(UTC), by)
 
     @cached_property
     def reconciliation(self) -> ReconciliationStore:

@@ -38,9 +38,11 @@ print(json.dumps({"at_start": at_start, "after_answers": after, "collector_on": 
 # attrs and pydantic.v1: Litestar's plugins for models the app does not have; jinja2 and
 # swagger_ui: the console's templates, loaded on its first request, and a package whose files
 # alone are served; SQLAlchemy and SQLModel with pydantic: an alert goes to the Redis inbox, and
-# SQL is built after the start; prometheus_client: /metrics imports it on the first scrape).
+# SQL is built after the start; prometheus_client: /metrics imports it on the first scrape;
+# apprise: the notifier's, and the console's notification page names each channel's service with
+# it).
 HEAVY = {"ccxt", "aiohttp", "httpx", "websockets", "rq", "attr", "attrs", "jinja2", "swagger_ui",
-         "sqlalchemy", "sqlmodel", "pydantic", "prometheus_client"}  # fmt: skip
+         "sqlalchemy", "sqlmodel", "pydantic", "prometheus_client", "apprise"}  # fmt: skip
 
 
 def test_the_web_process_imports_no_venue_library_nor_sql_to_start_and_answer(
