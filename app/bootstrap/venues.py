@@ -243,10 +243,14 @@ def order_streams(settings: Settings) -> dict[str, OrderStream]:
 
 
 def _streams_on(venue: VenueSettings, proven: bool) -> bool:
-    """`<VENUE>_STREAMS`, by default on where the venue's stream is `proven`."""
+    """`<VENUE>_STREAMS`, by default on where the venue's stream is `proven`, unless its REST
+    API is pointed elsewhere (`<VENUE>_API_URL`: a proxy, a fake) without a `<VENUE>_STREAM_URL`:
+    the venue's own stream host would then be another place than the one it trades with."""
     if venue.is_paper or venue.exchange not in CCXT_PROFILES or venue.exchange in NATIVE_VENUES:
         return False
-    return proven if venue.streams is None else venue.streams
+    if venue.streams is None:
+        return proven and (venue.api_url is None or venue.stream_url is not None)
+    return venue.streams
 
 
 def book_streams(settings: Settings) -> dict[str, BookStream]:

@@ -105,12 +105,13 @@ class StreamWatch:
                     failures = 0
                     while not stop.is_set():
                         self.told(self.venue, await self.stream.updates())
-                except ExchangeError as error:
+                except Exception as error:  # a stream never ends the monitor: it polls meanwhile
                     self.trust.dropped(self.venue)
                     failures += 1
                     wait = self.backoff(failures)
                     log.warning("%s: order stream down (%s); polling every round, subscribing"
-                                " again in %.1f s", self.venue, error, wait)  # fmt: skip
+                                " again in %.1f s", self.venue, error or type(error).__name__,
+                                wait, exc_info=not isinstance(error, ExchangeError))  # fmt: skip
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), wait)
         finally:
