@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import redis
@@ -78,10 +78,12 @@ class WorkerRuntime:
             accounts=account_directory(settings, self.engine),
         )
 
-    def execute(self, signal_ids: Sequence[str]) -> dict[str, SignalStatus]:
+    def execute(
+        self, signal_ids: Sequence[str], keys: Mapping[str, tuple[str, str]] | None = None
+    ) -> dict[str, SignalStatus]:
         executor = self.start()
         try:
-            return self.runner.run(executor.execute_many(signal_ids))
+            return self.runner.run(executor.execute_many(signal_ids, keys))
         finally:
             self._publish_health()
 

@@ -206,7 +206,7 @@ def forward(reader: InboxReader, store: SignalStore, queue: JobQueue, *, batch: 
         return 0
     records = [record for _, record in entries]
     store.add_many(records)
-    queue.enqueue_signals([r.id for r in records if r.status is SignalStatus.QUEUED])
+    queue.enqueue_signals([r for r in records if r.status is SignalStatus.QUEUED])
     reader.ack([entry_id for entry_id, _ in entries])
     return len(entries)
 
@@ -223,7 +223,7 @@ def drain_spool(
     if not records:
         return 0
     reader.claim_dedupe([(r, policy.dedupe_seconds(r.signal)) for r in records])
-    queue.enqueue_signals([r.id for r in records])
+    queue.enqueue_signals(records)
     store.set_status([r.id for r in records], SignalStatus.QUEUED, clock.now())
     log.info("re-queued %d spooled signals", len(records))
     return len(records)
