@@ -38,7 +38,7 @@ lint: setup ## ruff, ruff format, mypy --strict, import-linter contracts
 test: lint ## lint, then the whole test suite (unit, integration, e2e), two files at a time
 	$(BIN)/pytest -n 2 --dist loadfile --durations=25
 
-bench: setup ## benchmarks: print figures (feed, paper venue, routing, ingest, execution, strategy engine, backtest, web start, notifications)
+bench: setup ## benchmarks: print figures (feed, paper venue, routing, ingest, execution, strategy engine, backtest, web start, notifications, order streams, price streams)
 	$(BIN)/python -m bench.feed
 	$(BIN)/python -m bench.paper
 	$(BIN)/python -m bench.routing
@@ -49,6 +49,8 @@ bench: setup ## benchmarks: print figures (feed, paper venue, routing, ingest, e
 	$(BIN)/python -m bench.backtest
 	$(BIN)/python -m bench.web_start
 	$(BIN)/python -m bench.notify
+	$(BIN)/python -m bench.streams
+	$(BIN)/python -m bench.price_streams
 
 SOAK_ARGS ?=
 soak: setup ## soak: 10 min at 100 alerts/s through the Procfile's processes on PostgreSQL (memory, errors); SOAK_ARGS="--minutes 1"

@@ -5,9 +5,11 @@ A restarted web process refuses connections until its port listens, and answers 
 once its app has started. Starts the web process (one uvicorn process, SQLite, the Redis at
 REDIS_URL, else 127.0.0.1:6379, else an embedded one) several times and prints, from the spawn:
 when a TCP connection was first accepted, when `/health` first answered 200, and the CPU time the
-process had used by then (it moves less than the wall time on a shared machine). The app's
-bytecode is compiled first, as bin/post_compile does on Heroku. Also prints what importing the
-web app costs, and whether the web process imported ccxt (it has no use for it).
+process had used by then (it moves less than the wall time on a shared machine; it includes what
+the thread that builds the SQL store after the start had done by then). The app's bytecode is
+compiled first, as bin/post_compile does on Heroku. Also prints what importing the web app
+costs, and whether that imported ccxt or SQLAlchemy (the web process has no use for the first,
+and builds its SQL store after it answers).
 Run with `make bench` or `python -m bench.web_start [--rounds 7]`.
 """
 
@@ -73,16 +75,17 @@ def first_health(command: list[str], env: dict[str, str], port: int) -> tuple[fl
         process.wait(15)
 
 
-def import_cost() -> tuple[float, bool]:
-    """Seconds to import the web app in a fresh interpreter, and whether ccxt came with it."""
+def import_cost() -> tuple[float, bool, bool]:
+    """Seconds to import the web app in a fresh interpreter, and whether ccxt and SQLAlchemy
+    came with it."""
     code = (
         "import sys, time; t = time.perf_counter(); import app.entrypoints.web.app; "
-        "print(time.perf_counter() - t, 'ccxt' in sys.modules)"
+        "print(time.perf_counter() - t, 'ccxt' in sys.modules, 'sqlalchemy' in sys.modules)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.split()
-    return float(out[0]), out[1] == "True"
+    return float(out[0]), out[1] == "True", out[2] == "True"
 
 
 def main() -> None:
@@ -120,9 +123,10 @@ def main() -> None:
     print(f"  /health 200 after  median {median(answered):.3f} s, best {min(answered):.3f} s"
           f"  (each: {' '.join(f'{a:.2f}' for a in answered)})")  # fmt: skip
     print(f"  CPU used by then   median {median(cpus):.3f} s, best {min(cpus):.3f} s")
-    best_import = min(cost for cost, _ in imports)
+    best_import = min(cost for cost, _, _ in imports)
     print(f"import app.entrypoints.web.app: best of 3 {best_import:.3f} s; "
-          f"imports ccxt: {'yes' if imports[0][1] else 'no'}")  # fmt: skip
+          f"imports ccxt: {'yes' if imports[0][1] else 'no'}, "
+          f"SQLAlchemy: {'yes' if imports[0][2] else 'no'}")  # fmt: skip
     print(f"load average while measured: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 

@@ -111,13 +111,20 @@ class FakeInbox:
     def ack(self, entry_ids: Sequence[str]) -> None:
         self.acked.update(entry_ids)
 
-    def claim_dedupe(self, records: Sequence[tuple[SignalRecord, int]]) -> None:
+    def claim_dedupe(self, records: Sequence[tuple[SignalRecord, int]]) -> dict[str, str]:
         if self.down:
             raise Unavailable("inbox down")
+        alerts: dict[str, tuple[list[str], int]] = {}
         for record, seconds in records:
-            self.dedupe.setdefault(
-                record.dedupe_key, (record.id, self.clock.now() + timedelta(seconds=seconds))
-            )
+            alerts.setdefault(record.dedupe_key, ([], seconds))[0].append(record.id)
+        taken = {}
+        for key, (ids, seconds) in alerts.items():
+            held = self.dedupe.setdefault(
+                key, (",".join(ids), self.clock.now() + timedelta(seconds=seconds))
+            )[0].split(",")
+            if not set(held) & set(ids):
+                taken.update((i, held[0]) for i in ids)
+        return taken
 
 
 @dataclass

@@ -19,6 +19,7 @@ from typing import Any
 import msgspec
 
 from app.adapters.bracket_holders import NEW, fence_refuses, holder_of, holding, refusal
+from app.domain.accounts import stricter
 from app.domain.brackets.bracket import FINAL, Bracket
 from app.domain.brackets.pnl import realized_so_far
 from app.domain.orders import Leg, OrderState
@@ -50,6 +51,7 @@ class MemoryExecutionStore:
         self.fences: dict[str, int] = {}  # bracket id -> fencing token of its last save
         self.saves = 0
         self.state = TradingState.ACTIVE
+        self.account_states: dict[str, TradingState] = {}  # each account's own (halt, reduce)
         self._seen_orders: set[tuple[str, str]] = set()
         self._recent_orders: deque[datetime] = deque()
         self._pnl_by_day: dict[tuple[str, date], dict[str, Decimal]] = {}
@@ -192,6 +194,7 @@ class MemoryExecutionStore:
             self.state,
             resting=tuple(e for b in brackets if (e := resting_entry(b)) is not None),
             on_record=frozenset(i for i in reserved if i in self.open),
+            account_trading_state=self.account_states.get(account, TradingState.ACTIVE),
             in_doubt=tuple(
                 b for b in brackets
                 if b.symbol == symbol and any(o.state is OrderState.UNKNOWN and o.order_id is None
@@ -210,7 +213,8 @@ class MemoryExecutionStore:
         return Activity(dict(pnl), len(recent), stops)
 
     def trading_state(self, account: str | None = None) -> TradingState:
-        return self.state
+        own = self.account_states.get(account or "", TradingState.ACTIVE)
+        return stricter(self.state, own)
 
     def set_trading_state(self, state: TradingState, at: datetime, reason: str) -> None:
         self.state = state

@@ -2,8 +2,8 @@
 and how a connection becomes an `Exchange` (`connection_venue`, which a test uses and an account
 will trade through).
 
-Light on purpose: the web process imports it to describe its API, before any venue library is
-loaded (the venues are built on first use).
+Built on first use in the web process (`/connections`); the venues a connection may name are
+`app.bootstrap.venue_modes`'s, which the web process describes its API with at start.
 """
 
 from __future__ import annotations
@@ -13,28 +13,16 @@ from contextlib import contextmanager
 
 from sqlalchemy import Engine
 
-from app.adapters.ccxt.profiles import VENUES as CCXT_PROFILES
 from app.adapters.sql.connections import SqlConnectionStore
 from app.adapters.sql.db import make_engine
 from app.adapters.system import SystemClock
 from app.bootstrap.logs import hide_in_logs
+from app.bootstrap.venue_modes import VENUE_MODES
 from app.config.settings import Settings
 from app.config.venues import TradingMode, VenueSettings
 from app.domain.connections import PAPER, Connection, VenueKeys
 from app.ports.exchange import Exchange
 from app.services.connections import Connections
-
-# the native adapters' venues (`bootstrap.venues.NATIVE_VENUES`, which loads them) and the modes
-# each trades in: Pionex has no testnet
-NATIVE_MODES: dict[str, tuple[str, ...]] = {"pionex": (TradingMode.LIVE.value,)}
-_CCXT_MODES = (TradingMode.TESTNET.value, TradingMode.LIVE.value)
-# the venues a stored connection may name, with their modes: paper, the native adapters, and the
-# ccxt venues a road test proves (an unproven one is traded only through VENUES, on purpose)
-VENUE_MODES: Mapping[str, tuple[str, ...]] = {
-    PAPER: (PAPER,),
-    **NATIVE_MODES,
-    **{venue: _CCXT_MODES for venue, profile in sorted(CCXT_PROFILES.items()) if profile.proven},
-}
 
 
 def environment_connections(settings: Settings) -> list[tuple[Connection, VenueKeys]]:
@@ -64,17 +52,21 @@ def connection_venue(
     if connection.venue == PAPER:
         raise VenueSetupError(f"{connection.name} is a paper connection: nothing to connect to")
     settings = configured.get(connection.name) if connection.id is None else None
-    if settings is None:
-        settings = VenueSettings(
-            name=connection.name,
-            exchange=connection.venue,
-            mode=TradingMode(connection.mode),
-            api_key=keys.api_key,
-            api_secret=keys.api_secret,
-            api_password=keys.api_password,
-            api_url=connection.api_url,
-        )
-    return live_venue(settings)
+    return live_venue(settings or stored_settings(connection, keys))
+
+
+def stored_settings(connection: Connection, keys: VenueKeys) -> VenueSettings:
+    """A stored connection's venue as VENUES would configure it (a paper one with the default
+    fee and balances)."""
+    return VenueSettings(
+        name=connection.name,
+        exchange=connection.venue,
+        mode=TradingMode(connection.mode),
+        api_key=keys.api_key,
+        api_secret=keys.api_secret,
+        api_password=keys.api_password,
+        api_url=connection.api_url,
+    )
 
 
 def build_connections(

@@ -12,10 +12,11 @@ from app.adapters.sql.db import SqlSignalStore
 from app.adapters.system import SystemClock
 from app.bootstrap.database import process_engine
 from app.config.settings import Settings
+from app.ports.signals import SignalStore
 from app.services.intake import Forwarder
 
 
-def build_forwarder(settings: Settings, signals: SqlSignalStore | None = None) -> Forwarder:
+def build_forwarder(settings: Settings, signals: SignalStore | None = None) -> Forwarder:
     """The forwarder over `signals` (a store of its own when not given)."""
     if settings.redis_url is None:
         raise RuntimeError("REDIS_URL is not set: run `signalgate run` or set REDIS_URL.")

@@ -1,4 +1,5 @@
-"""The `monitor` process: it hosts the paper venues (the one process that owns their state), feeds
+"""The `monitor` process: it hosts the paper venues (the one process that owns their state; those
+of VENUES and the stored paper connections, which it reads again every 5 s), feeds
 them every market data tick, serves the workers' requests, runs the bracket monitor, and
 reconciles the book with the venues (at start and every `RECONCILE_INTERVAL_SECONDS`).
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 import redis
 import redis.asyncio
@@ -30,18 +32,33 @@ from app.adapters.redis.ticks import TickPublisher
 from app.adapters.sql.execution_store import SqlExecutionStore
 from app.adapters.system import SystemClock
 from app.adapters.tick_recorder import TickRecorder
+from app.bootstrap.connections import build_connections
 from app.bootstrap.database import process_engine
 from app.bootstrap.notifications import build_notifier, close_notifier
-from app.bootstrap.reconciliation import build_reconciler
+from app.bootstrap.reconciliation import build_reconciler, drift_policies
 from app.bootstrap.redis_clients import async_redis, sync_redis
-from app.bootstrap.venues import build_market_data, build_recorder, build_venues, close_venues
+from app.bootstrap.stored_venues import StoredVenues
+from app.bootstrap.venues import (
+    book_streams,
+    budgeted,
+    build_market_data,
+    build_recorder,
+    build_venues,
+    close_venues,
+    hosted_venues,
+    order_streams,
+    streamed,
+    venue_modes,
+)
 from app.config.settings import Settings
+from app.config.venues import VenueSettings
 from app.domain.notifications import MonitorChange, MonitorChanged
 from app.ports.exchange import Exchange, MarketData
 from app.ports.lease import Heartbeat, Lease
 from app.ports.notifications import Notifier
 from app.services.brackets.driver import BracketDriver
 from app.services.brackets.monitor import BracketMonitor
+from app.services.brackets.streams import StreamTrust, StreamWatch
 
 log = logging.getLogger("signalgate")
 
@@ -58,7 +75,8 @@ class _Beat:
 
     async def beat(self) -> None:
         await self._heartbeat.beat()
-        await asyncio.to_thread(venue_health.publish, self._client, self._process, self._venues)
+        venues = dict(self._venues)  # a copy: the connections' watch changes them on the loop
+        await asyncio.to_thread(venue_health.publish, self._client, self._process, venues)
 
 
 class MonitorDied(RuntimeError):
@@ -151,20 +169,39 @@ async def _lead(settings: Settings, lease: Lease, stop: asyncio.Event, notifier:
     recorder = build_recorder(settings, engine)
     venues = build_venues(settings, engine=engine, market_data=market_data, clock=clock)
     paper = {name: v for name, v in venues.items() if isinstance(v, PaperExchange)}
+    policies = drift_policies(settings)
+    # the monitor's and the reconciliation's requests, paced; books from the venues' public
+    # streams while they are fresh (no request at all)
+    books = book_streams(settings)
+    paced = streamed(settings, budgeted(settings, venues), books)
+    stored = StoredVenues(  # stored connections join `paced` (no request budget of their own)
+        build_connections(settings, engine),
+        _hosting(hosted_venues(settings, engine=engine, market_data=market_data, clock=clock),
+                 paper),
+        venues=paced, modes=venue_modes(settings), shared=list(venues), policies=policies,
+        drift_policy=settings.drift_policy,
+    )  # fmt: skip
+    await stored.refresh()
     client = async_redis(settings.redis_url)
     host = PaperHost(client, paper)
     store = SqlExecutionStore(engine)
     blocking = sync_redis(settings.redis_url)
     monitor = BracketMonitor(
         store=store,
-        venues=venues,
+        venues=paced,
         driver=BracketDriver.for_policy(store, clock, settings.execution, notifier),
         locks=RedisKeyLocks(blocking),
         interval_seconds=settings.monitor_interval_seconds,
-        heartbeat=_Beat(RedisHeartbeat(client), blocking, venues),
+        heartbeat=_Beat(RedisHeartbeat(client), blocking, paced),
         active=lease.held,
+        trust=StreamTrust(),
+        slow_interval_seconds=settings.monitor_stream_interval_seconds,
     )
-    reconciler = build_reconciler(settings, engine, venues, monitor, lease.held)
+    watches = [
+        StreamWatch(name, stream, monitor.trust, monitor.wake, monitor.reconcile)
+        for name, stream in order_streams(settings).items()
+    ]
+    reconciler = build_reconciler(settings, engine, paced, monitor, lease.held, policies)
     log.info("monitor: hosting paper venues %s; watching brackets", ", ".join(paper) or "(none)")
     # the tasks stop on `halt`: set by `stop`, or when the lease is lost
     halt = asyncio.Event()
@@ -172,14 +209,16 @@ async def _lead(settings: Settings, lease: Lease, stop: asyncio.Event, notifier:
         asyncio.create_task(host.serve(halt), name="paper-host"),
         asyncio.create_task(monitor.run(halt), name="bracket-monitor"),
         asyncio.create_task(reconciler.run(halt), name="reconciliation"),
+        *(asyncio.create_task(w.run(halt), name=f"{w.venue}-order-stream") for w in watches),
     ]
+    watch = asyncio.create_task(stored.watch(halt), name="connections")
     feed = asyncio.create_task(
         _feed(market_data, host, TickPublisher(client), halt, recorder), name="market-data"
     )
     keeper = asyncio.create_task(_keep(lease, stop), name="lease")
     stopped = asyncio.create_task(_wait(stop), name="stop")
     try:
-        pending: set[asyncio.Task[None]] = {*essential, feed, keeper, stopped}
+        pending: set[asyncio.Task[None]] = {*essential, watch, feed, keeper, stopped}
         while True:
             done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
             if stop.is_set():
@@ -191,19 +230,39 @@ async def _lead(settings: Settings, lease: Lease, stop: asyncio.Event, notifier:
                     raise MonitorDied(f"monitor: {task.get_name()} died") from task.exception()
                 if task in essential:
                     raise MonitorDied(f"monitor: {task.get_name()} ended unexpectedly")
-            # the feed ended without an error (a replay that ran out): keep serving
+            # the feed ended without an error (a replay that ran out): keep serving; the
+            # connections' watch ends only with `halt`
     finally:
         halt.set()
-        for task in (*essential, feed, keeper, stopped):
+        for task in (*essential, watch, feed, keeper, stopped):
             task.cancel()
-        for task in (*essential, feed, keeper, stopped):
+        for task in (*essential, watch, feed, keeper, stopped):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        await close_venues(venues)
+        # VENUES' venues unwrapped (`paced` holds some behind their budget), and the stored ones
+        await close_venues({**paced, **venues})
+        await stored.close()
+        for book_stream in books.values():
+            await book_stream.close()
         if recorder is not None:
             await asyncio.to_thread(recorder.close)
         await client.aclose()
         engine.dispose()
+
+
+def _hosting(
+    build: Callable[[VenueSettings], Exchange], paper: dict[str, PaperExchange]
+) -> Callable[[VenueSettings], Exchange]:
+    """`build`, with each paper venue it builds served by the paper host too (`paper` is the
+    host's own dictionary)."""
+
+    def hosted(venue: VenueSettings) -> Exchange:
+        built = build(venue)
+        if isinstance(built, PaperExchange):
+            paper[venue.name] = built
+        return built
+
+    return hosted
 
 
 async def _wait(event: asyncio.Event) -> None:

@@ -25,8 +25,10 @@ def build_reconciler(
     venues: Mapping[str, Exchange],
     monitor: BracketMonitor,
     active: Callable[[], bool],
+    policies: Mapping[str, DriftPolicy] | None = None,
 ) -> Reconciler:
-    """The reconciler over the monitor's store, driver and locks, acting while `active`."""
+    """The reconciler over the monitor's store, driver and locks, acting while `active`;
+    `policies`: the drift policy of each venue (else `drift_policies`)."""
 
     def retry_now(bracket_id: str) -> None:  # reconciliation changed it: no backoff left
         monitor.restless.pop(bracket_id, None)
@@ -38,7 +40,7 @@ def build_reconciler(
         driver=monitor.driver,
         locks=monitor.locks,
         clock=monitor.driver.clock,
-        policies=drift_policies(settings),
+        policies=drift_policies(settings) if policies is None else policies,
         baselines=settings.reconcile_baselines,
         symbols=settings.market_data.symbols,
         interval_seconds=settings.reconcile_interval_seconds,

@@ -16,8 +16,11 @@ from pathlib import Path
 import redis.asyncio
 from sqlalchemy import Engine
 
+from app.adapters.ccxt.budgets import DEFAULT_BUDGETS
+from app.adapters.ccxt.client import Mode
 from app.adapters.ccxt.exchange import CcxtExchange
 from app.adapters.ccxt.market import CcxtMarketData
+from app.adapters.ccxt.price_streams import PRICE_STREAM_PATHS
 from app.adapters.ccxt.profiles import VENUES as CCXT_PROFILES
 from app.adapters.market_data import ReplayFeed, SyntheticFeed
 from app.adapters.paper.exchange import PAPER_CAPABILITIES, PaperExchange
@@ -27,10 +30,14 @@ from app.adapters.pionex.exchange import PionexExchange
 from app.adapters.tick_recorder import CsvTickSink, TickRecorder
 from app.config.settings import Settings
 from app.config.venues import TradingMode, VenueSettings
+from app.domain.budget import RequestBudget
 from app.domain.market import Market, OrderBook, shifted
 from app.domain.synthetic import CACHE_LIMIT, SymbolSpec, SyntheticMarket
 from app.ports.errors import Retryable
 from app.ports.exchange import Exchange, MarketData
+from app.ports.streams import BookStream, OrderStream
+from app.services.budgeted import BudgetedVenue
+from app.services.streamed import StreamedVenue
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +64,13 @@ def build_market_data(
             return ReplayFeed.from_csv(Path(data.path))
         case "ccxt":
             assert data.exchange is not None
-            return CcxtMarketData(data.exchange, data.symbols)
+            stream = None
+            if data.stream if data.stream is not None else data.exchange in PRICE_STREAM_PATHS:
+                from app.adapters.ccxt.books import CcxtBookStream  # noqa: PLC0415 - ccxt.pro
+
+                stream = CcxtBookStream(data.exchange)
+            return CcxtMarketData(data.exchange, data.symbols, stream=stream,
+                                  max_age_seconds=data.stream_max_age_seconds)  # fmt: skip
         case _:
             specs = [
                 SymbolSpec(symbol, START_PRICES.get(symbol.split("/")[0], Decimal(100)))
@@ -120,21 +133,34 @@ def build_venues(
         VenueSetupError: a ccxt venue signalgate has no profile for yet, or a testnet ccxt
             (or the venue, like Pionex) does not offer.
     """
+    build = hosted_venues(settings, engine=engine, market_data=market_data, clock=clock)
+    return {venue.name: build(venue) for venue in settings.venues}
+
+
+def hosted_venues(
+    settings: Settings,
+    *,
+    engine: Engine,
+    market_data: MarketData,
+    clock: Callable[[], datetime],
+) -> Callable[[VenueSettings], Exchange]:
+    """How the monitor builds a venue: a paper one hosted here, fed by `market_data` and kept in
+    SQL, a live or testnet one through its adapter. The builder raises VenueSetupError."""
     store = SqlPaperStore(engine)
-    venues: dict[str, Exchange] = {}
-    for venue in settings.venues:
-        if venue.is_paper:
-            venues[venue.name] = PaperExchange.open(
-                venue.name,
-                [paper_market(symbol, venue.fee) for symbol in settings.market_data.symbols],
-                _books(market_data, venue.price_offset_bps),
-                clock,
-                store,
-                balances=venue.balances,
-            )
-        else:
-            venues[venue.name] = live_venue(venue)
-    return venues
+
+    def build(venue: VenueSettings) -> Exchange:
+        if not venue.is_paper:
+            return live_venue(venue)
+        return PaperExchange.open(
+            venue.name,
+            [paper_market(symbol, venue.fee) for symbol in settings.market_data.symbols],
+            _books(market_data, venue.price_offset_bps),
+            clock,
+            store,
+            balances=venue.balances,
+        )
+
+    return build
 
 
 def pionex_venue(venue: VenueSettings) -> PionexExchange:
@@ -191,6 +217,75 @@ def ccxt_venue(venue: VenueSettings) -> CcxtExchange:
         raise VenueSetupError(f"{venue.name.upper()}_MODE={venue.mode}: {error}") from error
 
 
+def order_streams(settings: Settings) -> dict[str, OrderStream]:
+    """The order stream of every ccxt venue whose `<VENUE>_STREAMS` is on (by default, where
+    its profile has a stream proven against the venue's fake), by venue name."""
+    # ccxt.pro loads every venue's websocket module: only the monitor pays for it
+    from app.adapters.ccxt.streams import CcxtOrderStream  # noqa: PLC0415
+
+    found: dict[str, OrderStream] = {}
+    for venue in settings.venues:
+        profile = CCXT_PROFILES.get(venue.exchange)
+        if profile is None or not _streams_on(venue, proven=bool(profile.stream_paths)):
+            continue
+        assert venue.api_key is not None
+        assert venue.api_secret is not None
+        found[venue.name] = CcxtOrderStream(
+            venue.exchange,
+            mode="live" if venue.mode == "live" else "testnet",
+            api_key=venue.api_key,
+            secret=venue.api_secret,
+            password=venue.api_password,
+            base_url=venue.api_url,
+            stream_url=venue.stream_url,
+        )
+    return found
+
+
+def _streams_on(venue: VenueSettings, proven: bool) -> bool:
+    """`<VENUE>_STREAMS`, by default on where the venue's stream is `proven`."""
+    if venue.is_paper or venue.exchange not in CCXT_PROFILES or venue.exchange in NATIVE_VENUES:
+        return False
+    return proven if venue.streams is None else venue.streams
+
+
+def book_streams(settings: Settings) -> dict[str, BookStream]:
+    """The public book stream of every ccxt venue whose `<VENUE>_STREAMS` is on and whose
+    price stream a test proves, by venue name."""
+    from app.adapters.ccxt.books import CcxtBookStream  # noqa: PLC0415 - ccxt.pro
+
+    found: dict[str, BookStream] = {}
+    for venue in settings.venues:
+        if venue.exchange in PRICE_STREAM_PATHS and _streams_on(venue, proven=True):
+            mode: Mode = "live" if venue.mode == "live" else "testnet"
+            found[venue.name] = CcxtBookStream(venue.exchange, mode=mode, base_url=venue.api_url,
+                                               stream_url=venue.stream_url)  # fmt: skip
+    return found
+
+
+def streamed(
+    settings: Settings, venues: Mapping[str, Exchange], books: Mapping[str, BookStream]
+) -> dict[str, Exchange]:
+    """`venues` with their order books read from `books` while fresh
+    (`PRICE_STREAM_MAX_AGE_SECONDS`), from the venue otherwise."""
+    max_age = settings.market_data.stream_max_age_seconds
+    return {name: StreamedVenue(venue, books[name], max_age_seconds=max_age) if name in books
+            else venue for name, venue in venues.items()}  # fmt: skip
+
+
+def budgeted(settings: Settings, venues: Mapping[str, Exchange]) -> dict[str, Exchange]:
+    """`venues` as the monitor and the reconciliation use them: each testnet or live venue with
+    a request budget (`<VENUE>_REQUEST_BUDGET`, else the venue's default; 0: none) paced by it."""
+    found = dict(venues)
+    for venue in settings.venues:
+        per_minute = venue.request_budget
+        if per_minute is None and not venue.is_paper:
+            per_minute = DEFAULT_BUDGETS.get(venue.exchange)
+        if per_minute and venue.name in found:
+            found[venue.name] = BudgetedVenue(found[venue.name], RequestBudget(per_minute))
+    return found
+
+
 def venue_modes(settings: Settings) -> dict[str, str]:
     return {venue.name: venue.mode.value for venue in settings.venues}
 
@@ -200,15 +295,24 @@ def remote_venues(
 ) -> dict[str, Exchange]:
     """Every venue as a worker or the web process sees it: paper ones through the monitor.
     `client`'s socket timeout must be longer than `timeout_seconds`."""
-    venues: dict[str, Exchange] = {}
-    for venue in settings.venues:
+    build = remote_venue(client, timeout_seconds=timeout_seconds)
+    return {venue.name: build(venue) for venue in settings.venues}
+
+
+def remote_venue(
+    client: redis.asyncio.Redis, *, timeout_seconds: float = 5.0
+) -> Callable[[VenueSettings], Exchange]:
+    """How a worker builds a venue: a paper one through the monitor's host, a live or testnet
+    one through its adapter. The builder raises VenueSetupError."""
+
+    def build(venue: VenueSettings) -> Exchange:
         if venue.is_paper:
-            venues[venue.name] = RemotePaperExchange(
+            return RemotePaperExchange(
                 venue.name, client, capabilities=PAPER_CAPABILITIES, timeout_seconds=timeout_seconds
             )
-        else:
-            venues[venue.name] = live_venue(venue)
-    return venues
+        return live_venue(venue)
+
+    return build
 
 
 async def close_venues(venues: Mapping[str, Exchange]) -> None:

@@ -8,18 +8,17 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import redis
 import redis.asyncio
-from sqlalchemy import Engine
 
 from app.adapters.redis import venue_health
 from app.adapters.redis.forwarder_beat import last_beat
 from app.adapters.redis.inbox import RedisInbox
 from app.adapters.redis.lease import last_round
-from app.adapters.sql.db import SqlSignalStore
 from app.adapters.system import SystemClock, new_ulid
-from app.bootstrap.database import process_engine
+from app.bootstrap.lazy_sql import LazySql
 from app.config.settings import Settings
 from app.domain.risk_values import TradingState
 from app.ports.errors import Unavailable
@@ -35,6 +34,11 @@ from app.services.intake import Forwarder, Intake
 from app.services.signal_lookup import SignalLookup
 from app.services.trading import switch_trading
 
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from app.domain.notify_view import ChannelView
+
 # A forwarder beats every second: one silent for longer than this is dead, or hangs in a call.
 FORWARDER_STALE_SECONDS = 5.0
 # The monitor's heartbeat is its last finished round: stale after this many intervals (or
@@ -44,11 +48,10 @@ MONITOR_STALE_ROUNDS = 10
 
 @dataclass
 class Services:
-    """What the web process needs, built from Settings."""
+    """What the web process needs, built from Settings. SQL is built on first use (`LazySql`)."""
 
     settings: Settings
-    engine: Engine
-    signals: SqlSignalStore
+    signals: LazySql
     redis_url: str
     intake: Intake | None = None
     forwarder: Forwarder | None = None
@@ -57,6 +60,11 @@ class Services:
     @property
     def reader(self) -> SignalReader:
         return self.signals
+
+    @property
+    def engine(self) -> Engine:
+        """The process's SQL engine (imports SQLAlchemy on the first call, unless warmed up)."""
+        return self.signals.engine
 
     @cached_property
     def lookup(self) -> SignalLookup:
@@ -79,12 +87,11 @@ class Services:
 
         return build_connections(self.settings, self.engine)
 
-    @cached_property
+    @property
     def directory(self) -> AccountDirectory:
-        """The accounts each strategy's alerts fan out to (read by intake, cached)."""
-        from app.bootstrap.accounts import account_directory  # noqa: PLC0415
-
-        return account_directory(self.settings, self.engine)
+        """The accounts each strategy's alerts fan out to (read by intake, cached; built with
+        the SQL store)."""
+        return self.signals.directory
 
     @cached_property
     def accounts(self) -> Accounts:
@@ -104,6 +111,35 @@ class Services:
     def switch_trading(self, state: TradingState, reason: str) -> None:
         """The kill switch, on record and told (blocking: call it from a thread)."""
         switch_trading(self.execution, self.notifier, state, datetime.now(UTC), reason)
+
+    @cached_property
+    def channel_services(self) -> tuple[str | None, ...]:
+        """Each notification channel's service (apprise: loaded by the first page showing them)."""
+        from app.adapters.notify.channels import service_names  # noqa: PLC0415
+
+        return service_names(self.settings.notify.urls)
+
+    def notification_channels(self) -> tuple[list[ChannelView], int | None]:
+        """The channels with how their sends went, and the messages waiting on the
+        notifications queue (None: Redis cannot be read); blocking: call it from a thread."""
+        from app.adapters.notify.deliveries import outcomes  # noqa: PLC0415
+        from app.adapters.notify.queue import notifications_queue  # noqa: PLC0415
+        from app.domain.notify_view import channel_views  # noqa: PLC0415
+
+        try:
+            counted: dict[str, float] | None = outcomes(self.blocking_redis)
+            waiting: int | None = notifications_queue(self.blocking_redis).count
+        except (redis.RedisError, OSError):
+            counted, waiting = None, None
+        notify = self.settings.notify
+        return channel_views(self.channel_services, notify.routes, counted), waiting
+
+    def send_test_message(self, channel: int, by: str) -> bool:
+        """Queue a test message for `channel`; False: no such channel (blocking)."""
+        from app.services.notifications import ask_test_message  # noqa: PLC0415
+
+        routes = self.settings.notify.routes
+        return ask_test_message(self.notifier, routes, channel, datetime.now(UTC), by)
 
     @cached_property
     def reconciliation(self) -> ReconciliationStore:
@@ -165,8 +201,9 @@ class Services:
             clock=SystemClock(),
             new_id=new_ulid,
             policy=self.settings.intake,
-            subscribers=self.directory,
+            subscribers=self.signals,  # the directory, built on the first alert that asks
         )
+        self.signals.warm_up()  # SQL and the account directory's first read, on a thread
         if run_forwarder:
             from app.bootstrap.forwarder import build_forwarder  # noqa: PLC0415 - RQ: not at start
 
@@ -182,7 +219,7 @@ class Services:
             await asyncio.to_thread(close_notifier, self.notifier)
         if self._async_redis is not None:
             await self._async_redis.aclose()
-        self.engine.dispose()
+        await asyncio.to_thread(self.signals.dispose)
 
     async def readiness(self) -> dict[str, str]:
         """Each dependency's state: "ok" or what is wrong (they decide `/ready`'s status)."""
@@ -254,10 +291,4 @@ def _heartbeat_state(
 def build_services(settings: Settings) -> Services:
     if settings.redis_url is None:
         raise RuntimeError("REDIS_URL is not set: run `signalgate run` or set REDIS_URL.")
-    engine = process_engine(settings)
-    return Services(
-        settings=settings,
-        engine=engine,
-        signals=SqlSignalStore(engine),
-        redis_url=settings.redis_url,
-    )
+    return Services(settings=settings, signals=LazySql(settings), redis_url=settings.redis_url)

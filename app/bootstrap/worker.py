@@ -1,8 +1,10 @@
 """The `worker` process: an RQ worker running the executor, on one event loop for its life.
 
 Workers reach the paper venues through Redis (`RemotePaperExchange`) and ccxt venues directly,
-all on one event loop per process kept for the process's life (ccxt and redis.asyncio clients are
-bound to the loop that opened them; RQ would start a new loop per async job).
+the stored connections' as well as those of VENUES (read again before a job once 5 s old,
+`StoredVenues`), all on one event loop per process kept for the process's life (ccxt and
+redis.asyncio clients are bound to the loop that opened them; RQ would start a new loop per async
+job).
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ from app.adapters.sql.execution_store import SqlExecutionStore
 from app.adapters.sql.reconciliation import SqlReconciliationStore
 from app.adapters.system import SystemClock
 from app.bootstrap.accounts import account_directory
+from app.bootstrap.connections import build_connections
 from app.bootstrap.database import process_engine
 from app.bootstrap.notifications import build_notifier, close_notifier
 from app.bootstrap.redis_clients import async_redis, sync_redis
 from app.bootstrap.rq_worker import SignalWorker, wait_for_redis
-from app.bootstrap.venues import close_venues, remote_venues, venue_modes
+from app.bootstrap.stored_venues import StoredVenues
+from app.bootstrap.venues import close_venues, remote_venue, remote_venues, venue_modes
 from app.config.settings import Settings, load_settings
 from app.domain.signals import SignalStatus
 from app.ports.exchange import Exchange
@@ -50,6 +54,7 @@ class WorkerRuntime:
     venues: dict[str, Exchange] = field(default_factory=dict)
     client: redis.Redis | None = None
     notifier: Notifier = field(default_factory=NoNotifier)
+    stored: StoredVenues | None = None  # the stored connections' venues, read again as they change
 
     def start(self) -> Executor:
         if self.executor is None:
@@ -60,12 +65,19 @@ class WorkerRuntime:
         settings = self.settings
         assert settings.redis_url is not None
         client = self.client = sync_redis(settings.redis_url)
-        self.venues = remote_venues(settings, async_redis(settings.redis_url))
+        paper_client = async_redis(settings.redis_url)
+        self.venues = remote_venues(settings, paper_client)
+        modes = venue_modes(settings)
+        self.stored = StoredVenues(
+            build_connections(settings, self.engine), remote_venue(paper_client),
+            venues=self.venues, modes=modes, shared=list(self.venues),
+        )  # fmt: skip
+        await self.stored.refresh()
         self.notifier = build_notifier(settings)
         return Executor(
             store=SqlExecutionStore(self.engine),
             venues=self.venues,
-            modes=venue_modes(settings),
+            modes=modes,
             clock=SystemClock().now,
             locks=RedisKeyLocks(client),
             limits=settings.risk,
@@ -76,14 +88,25 @@ class WorkerRuntime:
             leverages={venue.name: venue.leverage for venue in settings.venues},
             notifier=self.notifier,
             accounts=account_directory(settings, self.engine),
+            venue_access=self.stored.access,
         )
+
+    async def _execute(
+        self,
+        executor: Executor,
+        ids: Sequence[str],
+        keys: Mapping[str, tuple[str, str]] | None,
+    ) -> dict[str, SignalStatus]:
+        if self.stored is not None:
+            await self.stored.refresh()  # a connection added, changed or disabled: seen here
+        return await executor.execute_many(ids, keys)
 
     def execute(
         self, signal_ids: Sequence[str], keys: Mapping[str, tuple[str, str]] | None = None
     ) -> dict[str, SignalStatus]:
         executor = self.start()
         try:
-            return self.runner.run(executor.execute_many(signal_ids, keys))
+            return self.runner.run(self._execute(executor, signal_ids, keys))
         finally:
             self._publish_health()
 
@@ -100,6 +123,8 @@ class WorkerRuntime:
         one left open at exit), then the loop and the pool."""
         if self.venues:
             self.runner.run(close_venues(self.venues))
+        if self.stored is not None:
+            self.runner.run(self.stored.close())
         self.runner.close()
         self.engine.dispose()
         close_notifier(self.notifier)

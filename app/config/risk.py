@@ -10,6 +10,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TypeVar
 
 from app.domain.execution_policy import EntryPolicy
+from app.domain.position_sync import PositionSync
 from app.domain.signals import QtyMode
 
 E = TypeVar("E", bound=enum.StrEnum)
@@ -82,6 +83,7 @@ def one_of(kind: type[E]) -> Callable[[str], E]:
 
 qty_mode = one_of(QtyMode)
 entry_policy = one_of(EntryPolicy)
+position_sync = one_of(PositionSync)
 
 
 def default_size_error(mode: QtyMode, default_quantity: Decimal) -> str | None:

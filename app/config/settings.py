@@ -1,7 +1,5 @@
-"""Settings from the environment: the only reader of os.environ.
-
-`load_settings()` reads every setting once and reports every bad value at once, one sentence each.
-"""
+"""Settings from the environment, the only reader of os.environ: `load_settings()` reads every
+setting once and reports every bad value at once, one sentence each."""
 
 from __future__ import annotations
 
@@ -26,6 +24,7 @@ from app.config.risk import (
     interval,
     money,
     one_of,
+    position_sync,
     qty_mode,
     quantity,
     seconds,
@@ -73,9 +72,8 @@ class ConfigError(ValueError):
 class Settings:
     port: int = 8000
     web_concurrency: int = 1
-    redis_url: str | None = field(
-        default=None, repr=False
-    )  # None: use 127.0.0.1:6379 if it answers, else an embedded Redis
+    # None: use 127.0.0.1:6379 if it answers, else an embedded Redis
+    redis_url: str | None = field(default=None, repr=False)
     database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
     # PostgreSQL connections of each process's engine: kept open, and opened beyond that while
     # all are in use (README, "Database connections")
@@ -104,6 +102,7 @@ class Settings:
     sizing: SizingPolicy = field(default_factory=SizingPolicy)
     execution: ExecutionPolicy = field(default_factory=ExecutionPolicy)
     monitor_interval_seconds: float = 0.5
+    monitor_stream_interval_seconds: float = 10.0  # venues whose order stream is trusted
     # The strategy engine (`signalgate strategy`): none enabled unless named.
     strategies: tuple[str, ...] = ()
     strategy_settings: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
@@ -152,8 +151,7 @@ def _number(raw: str, kind: Callable[[str], T], hint: str) -> T:
 
 
 def _stop_percent(raw: str) -> Decimal:
-    """A stop-loss distance in percent of the entry: above 0 and below 100 (a long's stop at 100%
-    would be at 0)."""
+    """A stop-loss distance in percent of the entry: above 0 and below 100 (a long's stop at 0)."""
     hint = "use a percent above 0 and below 100, like 2"
     try:
         value = Decimal(raw.strip())
@@ -291,12 +289,14 @@ def _read_risk(read: Reader, values: Mapping[str, object], errors: list[str]) ->
     read("DEFAULT_QTY_MODE", "sizing.default_mode", qty_mode)
     read("DEFAULT_QUANTITY", "sizing.default_quantity", quantity)
     read("ENTRY_POLICY", "execution.entry_policy", entry_policy)
+    read("POSITION_SYNC", "execution.position_sync", position_sync)
     read("UNPROTECTED_POLICY", "execution.close_unprotected", unprotected_policy)
     read("SLIPPAGE_BPS", "execution.slippage_bps", basis_points)
     read("EXECUTION_MAX_DELAY_SECONDS", "execution.max_delay_seconds", _positive_int)
     read("TRAILING_MIN_INTERVAL_SECONDS", "execution.trailing_min_interval_seconds", seconds)
     read("TRAILING_MIN_STEP_PERCENT", "execution.trailing_min_step_percent", step_percent)
     read("MONITOR_INTERVAL_SECONDS", "monitor_interval_seconds", interval)
+    read("MONITOR_STREAM_INTERVAL_SECONDS", "monitor_stream_interval_seconds", interval)
     read("STRATEGIES", "strategies", _ordered_names)
     read("STRATEGY_SETTINGS", "strategy_settings", _strategy_settings)
     read("STRATEGY_MODULES", "strategy_modules", _ordered_names)

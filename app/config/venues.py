@@ -53,6 +53,13 @@ class VenueSettings:
     price_offset_bps: Decimal = Decimal(0)  # paper: shifts the feed, so venues' prices differ
     unproven: bool = False  # `<VENUE>_UNPROVEN=accept`: trade a venue no road test proves
     leverage: Decimal = Decimal(1)  # swaps: an entry's leverage when its alert names none
+    # `<VENUE>_STREAMS=on|off`: its order stream drives the monitor (None: on where the
+    # venue's profile has a tested stream); `<VENUE>_STREAM_URL` instead of the venue's own
+    streams: bool | None = None
+    stream_url: str | None = None
+    # `<VENUE>_REQUEST_BUDGET`: the monitor's and the reconciliation's requests a minute (None:
+    # the profile's, below the venue's documented rate limit; 0: no budget)
+    request_budget: int | None = None
 
     @property
     def is_paper(self) -> bool:
@@ -67,6 +74,12 @@ class MarketDataSettings:
     symbols: tuple[str, ...] = ("BTC/USDT", "ETH/USDT")
     seed: int = 1
     record: str | None = None  # MARKET_DATA_RECORD: a CSV file's path, or "db"; None: not kept
+    # MARKET_DATA_STREAM=on|off (ccxt): ticks from the venue's public book stream, polling the
+    # fallback (None: on where the exchange's price stream is proven)
+    stream: bool | None = None
+    # PRICE_STREAM_MAX_AGE_SECONDS: a streamed book older than this is not a price, for the
+    # feed and for every venue's quotes (the venue's REST is read instead)
+    stream_max_age_seconds: float = 2.0
 
 
 def _decimal(raw: str, low: Decimal, high: Decimal, hint: str) -> Decimal:
@@ -106,6 +119,18 @@ def _setting(
 
 def _leverage(raw: str) -> Decimal:
     return _decimal(raw, Decimal(1), Decimal(125), "use a number from 1 to 125, like 3")
+
+
+def _on_off(raw: str) -> bool:
+    if raw.lower() not in ("on", "off"):
+        raise ValueError("use on or off")
+    return raw.lower() == "on"
+
+
+def _per_minute(raw: str) -> int:
+    if not raw.isdigit() or int(raw) > 1_000_000:
+        raise ValueError("use requests a minute, a whole number from 0 (no budget) to 1000000")
+    return int(raw)
 
 
 def _balances(raw: str) -> dict[str, Decimal]:
@@ -196,6 +221,8 @@ def _read_venue(
         errors.append(f"{prefix}_UNPROVEN={unproven!r} is not valid: use accept or leave it unset.")
         return None
     leverage = _setting(get, prefix, "LEVERAGE", _leverage, errors)
+    streams = _setting(get, prefix, "STREAMS", _on_off, errors)
+    budget = _setting(get, prefix, "REQUEST_BUDGET", _per_minute, errors)
     return VenueSettings(
         name=name,
         exchange=exchange,
@@ -206,12 +233,15 @@ def _read_venue(
         api_url=get("API_URL"),
         unproven=unproven is not None,
         leverage=Decimal(1) if leverage is None else leverage,
+        streams=streams,
+        stream_url=get("STREAM_URL"),
+        request_budget=budget,
     )
 
 
 def read_market_data(env: Mapping[str, str], errors: list[str]) -> MarketDataSettings:
     """`MARKET_DATA` (synthetic | replay:PATH | ccxt:EXCHANGE), `SYMBOLS`, `MARKET_DATA_SEED`,
-    `MARKET_DATA_RECORD`."""
+    `MARKET_DATA_RECORD`, `MARKET_DATA_STREAM`, `PRICE_STREAM_MAX_AGE_SECONDS`."""
     raw = env.get("MARKET_DATA", "synthetic").strip()
     source, _, argument = raw.partition(":")
     settings = MarketDataSettings()
@@ -233,6 +263,21 @@ def read_market_data(env: Mapping[str, str], errors: list[str]) -> MarketDataSet
         errors.append(
             f"MARKET_DATA_RECORD={record!r} is not valid: use a file name ending in .csv, or db."
         )
+    stream = None
+    if raw_stream := env.get("MARKET_DATA_STREAM", "").strip():
+        try:
+            stream = _on_off(raw_stream)
+        except ValueError as error:
+            errors.append(f"MARKET_DATA_STREAM={raw_stream!r} is not valid: {error}.")
+    max_age = env.get("PRICE_STREAM_MAX_AGE_SECONDS", "2").strip()
+    try:
+        stream_max_age = float(max_age)
+    except ValueError:
+        stream_max_age = -1.0
+    if not 0.1 <= stream_max_age <= 60:  # nan too
+        errors.append(f"PRICE_STREAM_MAX_AGE_SECONDS={max_age!r} is not valid: use seconds from"
+                      " 0.1 to 60, like 2.")  # fmt: skip
+        stream_max_age = 2.0
     seed = env.get("MARKET_DATA_SEED", "1").strip()
     if not seed.isdigit():
         errors.append(f"MARKET_DATA_SEED={seed!r} is not valid: use a whole number.")
@@ -243,4 +288,6 @@ def read_market_data(env: Mapping[str, str], errors: list[str]) -> MarketDataSet
         symbols=symbols or settings.symbols,
         seed=int(seed) if seed.isdigit() else 1,
         record=record,
+        stream=stream,
+        stream_max_age_seconds=stream_max_age,
     )

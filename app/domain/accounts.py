@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -156,6 +156,9 @@ class AccountRules:
     sizing: SizingPolicy
     own_sizing: AccountSizing = AccountSizing()  # noqa: RUF009 - frozen: one shared is safe
     venues: frozenset[str] | None = None  # None: every configured venue
+    # why venues the account names take no new entries (disabled, unknown), one sentence each
+    unavailable: tuple[str, ...] = ()
+    refused: str | None = None  # why no signal of this account may run (it is not kept)
 
     def sizing_terms(
         self, mode: QtyMode, quantity: Decimal | None
@@ -181,8 +184,14 @@ def rules_for(
     name: str, account: Account | None, limits: RiskLimits, sizing: SizingPolicy
 ) -> AccountRules:
     """The rules of account `name` (`account`: as kept, None when it is not): the global limits
-    and sizing with the account's own in their place."""
+    and sizing with the account's own in their place. An account that is not kept, other than
+    the implicit one, is refused and trades no venue: it was removed (its halt with it) or never
+    added, and the global limits on every venue are not what it was given."""
     if account is None:
+        if name != IMPLICIT:
+            return AccountRules(
+                name, limits, sizing, venues=frozenset(), refused=unknown_text(name)
+            )
         return AccountRules(name, limits, sizing)
     own = account.limits.over(limits)
     cap = account.limits.max_order_notional
@@ -191,11 +200,82 @@ def rules_for(
     return AccountRules(name, own, policy, account.sizing, venues)
 
 
+@dataclass(frozen=True, slots=True)
+class VenueAccess:
+    """Which venues take new entries: an account that names no connection trades on `shared`
+    (the venues of VENUES); a stored connection trades only for the accounts that name it, and
+    only while it is enabled. A closed venue keeps driving its open brackets."""
+
+    shared: frozenset[str]
+    known: frozenset[str]  # every venue this process has built, closed or not
+    closed: Mapping[str, str]  # venue -> why it takes no new entries, a clause
+
+    def applied(self, rules: AccountRules) -> AccountRules:
+        """`rules` with only the venues that take the account's new entries, and why the others
+        it names do not."""
+        if rules.venues is None:
+            return replace(rules, venues=self.shared)
+        why = []
+        for name in sorted(rules.venues):
+            if name in self.closed:
+                why.append(f"connection {name} {self.closed[name]}")
+            elif name not in self.known:
+                why.append(f"no connection named {name} is known to this worker (removed, or"
+                           " added in the last seconds)")  # fmt: skip
+        open_venues = rules.venues & (self.known - self.closed.keys())
+        return replace(rules, venues=open_venues, unavailable=tuple(why))
+
+
+def no_venue_left(rules: AccountRules) -> str | None:
+    """Why an account that names connections has none that takes a new entry, or None."""
+    if rules.venues is None or rules.venues or not rules.unavailable:
+        return None
+    return f"account {rules.account} has no venue taking entries: " + "; ".join(rules.unavailable)
+
+
+def unknown_text(name: str) -> str:
+    """The sentence that refuses a signal or an alert for an account that is not kept."""
+    return (
+        f"no account is named {name[:40]}: add it (`signalgate accounts add {name[:40]}`) or send"
+        " the alert without `account`, or with one that `signalgate accounts list` shows"
+    )
+
+
 def subscribers(subscriptions: Sequence[Subscription], strategy: str | None) -> tuple[str, ...]:
     """The accounts `strategy`'s alerts trade: its enabled subscriptions', by name."""
     if strategy is None:
         return ()
     return tuple(sorted({s.account for s in subscriptions if s.strategy == strategy and s.enabled}))
+
+
+class AccountRefused(msgspec.Struct, frozen=True):
+    """An alert that names an account it may not trade: `reason` says what to fix."""
+
+    reason: str
+
+
+def destinations(
+    subscriptions: Sequence[Subscription],
+    kept: Collection[str],
+    strategy: str | None,
+    account: str,
+) -> tuple[str, ...] | AccountRefused:
+    """The accounts an alert of `strategy` that names `account` trades: the strategy's enabled
+    subscribers when it names none (the implicit account; none subscribed: it trades that),
+    else () for its own account, which must be kept (`kept`: the accounts' names) and, when the
+    strategy has subscriptions, hold an enabled one (an alert cannot name its way past them)."""
+    if account == IMPLICIT:
+        return subscribers(subscriptions, strategy)
+    if account not in kept:
+        return AccountRefused(unknown_text(account))
+    own = [s for s in subscriptions if s.strategy == strategy]
+    if own and not any(s.account == account and s.enabled for s in own):
+        return AccountRefused(
+            f"account {account} has no enabled subscription to {strategy}: subscribe it"
+            f" (`signalgate subscriptions add {strategy} {account}`), or send the alert without"
+            " `account` to trade the strategy's subscribers"
+        )
+    return ()
 
 
 def fan_out(signal: Signal, accounts: Sequence[str]) -> list[Signal]:

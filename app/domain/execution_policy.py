@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import msgspec
 
+from app.domain.position_sync import PositionSync
 from app.domain.targets import TrailingRules
 
 
@@ -26,6 +27,7 @@ class ExecutionPolicy(msgspec.Struct, frozen=True):
     max_delay_seconds: int = 30  # an entry received longer ago than this expires, untraded
     trailing_min_interval_seconds: int = 5  # a trailing stop moves at most this often
     trailing_min_step_percent: Decimal = Decimal("0.1")  # and by at least this much of the stop
+    position_sync: PositionSync = PositionSync.FLAG  # an account that drifted from its strategy
 
     @property
     def trailing(self) -> TrailingRules:

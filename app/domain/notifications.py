@@ -28,10 +28,12 @@ class EventKind(enum.StrEnum):
     MONITOR = "monitor"  # the monitor lost or took its lease, went silent or came back
     FORWARDER = "forwarder"  # the forwarder went silent (alerts wait in the inbox) or came back
     SUMMARY = "summary"  # the daily summary
+    TEST = "test"  # asked for from the console: to the one channel it names, never routed
 
 
 URGENT = frozenset({EventKind.UNPROTECTED, EventKind.DRIFT, EventKind.IN_DOUBT})
-GROUPS = {"all": frozenset(EventKind), "urgent": URGENT}
+ROUTED = frozenset(EventKind) - {EventKind.TEST}  # what NOTIFY_EVENTS chooses among
+GROUPS = {"all": ROUTED, "urgent": URGENT}
 
 
 class Level(enum.StrEnum):
@@ -165,6 +167,14 @@ class DailySummary(_Event, frozen=True, tag=EventKind.SUMMARY.value):
     strategies: tuple[Performance, ...] = ()  # the trades closed in those hours, per strategy
 
 
+class ChannelTest(_Event, frozen=True, tag=EventKind.TEST.value):
+    """A message that shows a channel reaches the trader: sent to `channel` alone."""
+
+    channel: int
+    at: datetime  # when it was asked for
+    by: str  # who asked: "console"
+
+
 Event = (
     EntryExecuted
     | SignalDenied
@@ -176,6 +186,7 @@ Event = (
     | MonitorChanged
     | ForwarderChanged
     | DailySummary
+    | ChannelTest
 )
 
 
@@ -219,6 +230,8 @@ def event_key(event: Event) -> str:
             return f"forwarder-{change}-{_stamp(at)}"
         case DailySummary(end=end):
             return f"summary-{_stamp(end)}"
+        case ChannelTest(at=at):
+            return f"test-{_stamp(at)}"
     raise AssertionError(f"unknown event {event!r}")
 
 
@@ -234,6 +247,12 @@ class Routes(msgspec.Struct, frozen=True):
     def to(self, kind: EventKind) -> tuple[int, ...]:
         return tuple(i for i, kinds in enumerate(self.channels) if kind in kinds)
 
+    def of(self, event: Event) -> tuple[int, ...]:
+        """The channels that hear `event`: a test message, the one it names (if it exists)."""
+        if isinstance(event, ChannelTest):
+            return (event.channel,) if 0 <= event.channel < len(self.channels) else ()
+        return self.to(kind_of(event))
+
 
 def parse_routes(raw: str, channels: int) -> Routes:
     """`NOTIFY_EVENTS` for `channels` channels: `0:all;1:urgent,closed;2:all,-denied`.
@@ -245,7 +264,7 @@ def parse_routes(raw: str, channels: int) -> Routes:
     Raises:
         ValueError: a sentence saying what to write instead.
     """
-    known = ", ".join([*GROUPS, *(k.value for k in EventKind)])
+    known = ", ".join([*GROUPS, *(k.value for k in EventKind if k in ROUTED)])
     chosen: list[frozenset[EventKind]] = [GROUPS["all"]] * channels
     for entry in filter(None, (part.strip() for part in raw.split(";"))):
         index, colon, names = entry.partition(":")
@@ -271,9 +290,10 @@ def _kinds(name: str) -> frozenset[EventKind] | None:
     if name in GROUPS:
         return GROUPS[name]
     try:
-        return frozenset({EventKind(name)})
+        kind = EventKind(name)
     except ValueError:
         return None
+    return frozenset({kind}) if kind in ROUTED else None
 
 
 class Admission(msgspec.Struct, frozen=True):

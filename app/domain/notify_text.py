@@ -12,6 +12,7 @@ import msgspec
 
 from app.domain.notifications import (
     BracketClosed,
+    ChannelTest,
     DailySummary,
     Drift,
     EntryExecuted,
@@ -100,6 +101,12 @@ def _text(event: Event) -> tuple[str, list[str]]:
             return f"Forwarder {event.change}", [event.detail]
         case DailySummary():
             return _summary(event)
+        case ChannelTest():
+            return "Test message from signalgate", [
+                f"Channel {event.channel} of NOTIFY_URLS reaches you: its notifications will"
+                " arrive here.",
+                f"Asked for from the {event.by} at {event.at:%Y-%m-%d %H:%M:%S} UTC.",
+            ]
     raise AssertionError(f"unknown event {event!r}")
 
 

@@ -76,6 +76,16 @@ class Link(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     legs: int  # how many legs the unit has
 
 
+class StrategyPosition(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Where a TradingView strategy stands, as its alert says: its market position after this
+    order and before it (long, short or flat), and its size after it (`market_position_size`,
+    in the alert's quantity units; None when flat or not given)."""
+
+    after: str | None = None
+    before: str | None = None
+    size: Decimal | None = None
+
+
 class Signal(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A trading intent in one shape, whatever dialect or strategy produced it."""
 
@@ -102,6 +112,8 @@ class Signal(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     max_lag_seconds: int | None = None
     comment: str | None = None
     link: Link | None = None  # set by the arbitrage strategy only; webhooks cannot link
+    # a TradingView strategy's market position (POSITION_SYNC compares the account's with it)
+    strategy_position: StrategyPosition | None = None
 
 
 class Accepted(msgspec.Struct, frozen=True):

@@ -6,12 +6,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from app.domain.accounts import Account, AccountRules, Subscription
+from app.domain.accounts import Account, AccountRefused, AccountRules, Subscription
 from app.domain.risk_values import TradingState
 
 
 class AccountTaken(Exception):
     """Another account has this name."""
+
+
+class AccountInUse(Exception):
+    """The account still has signals waiting to run or open brackets: removing it now would
+    leave them to an account that is not kept."""
+
+    def __init__(self, pending: int, open_brackets: int) -> None:
+        super().__init__(f"{pending} pending signals, {open_brackets} open brackets")
+        self.pending = pending
+        self.open_brackets = open_brackets
 
 
 class AccountStore(Protocol):
@@ -31,7 +41,11 @@ class AccountStore(Protocol):
         ...
 
     def remove_account(self, name: str) -> bool:
-        """Remove the account, its subscriptions and its trading state; False if unknown."""
+        """Remove the account, its subscriptions and its trading state; False if unknown.
+
+        Raises:
+            AccountInUse: it has pending signals or open brackets (nothing is removed).
+        """
         ...
 
     def set_account_state(
@@ -52,8 +66,11 @@ class AccountStore(Protocol):
 class Subscribers(Protocol):
     """Intake's view: the accounts a strategy's alerts trade."""
 
-    async def accounts_for(self, strategy: str | None) -> tuple[str, ...]:
-        """The enabled subscribers of `strategy`, by name (none: the implicit account trades).
+    async def accounts_for(
+        self, strategy: str | None, account: str
+    ) -> tuple[str, ...] | AccountRefused:
+        """The accounts an alert of `strategy` naming `account` fans out to (none: its own
+        account trades), or why it is refused (`destinations`).
 
         Raises:
             Unavailable: they were never read and cannot be now.

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 import msgspec
 
+from app.domain.accounts import stricter
 from app.domain.brackets.bracket import Bracket
 from app.domain.orders import Side
 from app.domain.reservations import Reserved, RestingEntry
@@ -93,6 +94,11 @@ class AccountState(msgspec.Struct, frozen=True):
     # view): no new entry on the symbol while there is one
     in_doubt: tuple[Bracket, ...] = ()
     account_trading_state: TradingState = TradingState.ACTIVE  # the account's own
+
+    @property
+    def strictest_state(self) -> TradingState:
+        """The state its signals obey: the stricter of the global one and the account's."""
+        return stricter(self.trading_state, self.account_trading_state)
 
 
 class OrderQuery(msgspec.Struct, frozen=True):

@@ -78,9 +78,15 @@ class InboxReader(Protocol):
 
     def ack(self, entry_ids: Sequence[str]) -> None: ...
 
-    def claim_dedupe(self, records: Sequence[tuple[SignalRecord, int]]) -> None:
+    def claim_dedupe(self, records: Sequence[tuple[SignalRecord, int]]) -> dict[str, str]:
         """Mark re-queued spooled records as seen for their window in seconds, so that copies
-        arriving later are duplicates."""
+        arriving later are duplicates. The records of one alert (its accounts' copies, one
+        dedupe key) claim it together.
+
+        Returns:
+            The records whose key other signals had claimed (they are duplicates), each with
+            the first of those signals' ids.
+        """
         ...
 
 

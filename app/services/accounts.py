@@ -20,8 +20,10 @@ from datetime import datetime
 import msgspec
 
 from app.domain.accounts import (
+    IMPLICIT,
     Account,
     AccountLimits,
+    AccountRefused,
     AccountRules,
     AccountSizing,
     InvalidAccount,
@@ -29,12 +31,12 @@ from app.domain.accounts import (
     check_account_name,
     check_strategy_name,
     checked_account,
+    destinations,
     rules_for,
-    subscribers,
 )
 from app.domain.risk_values import RiskLimits, TradingState
 from app.domain.sizing import SizingPolicy
-from app.ports.accounts import AccountStore, AccountTaken
+from app.ports.accounts import AccountInUse, AccountStore, AccountTaken
 from app.ports.errors import Unavailable
 
 log = logging.getLogger("signalgate.accounts")
@@ -52,52 +54,90 @@ class AccountConflict(Exception):
 @dataclass
 class AccountDirectory:
     """Accounts and subscriptions as last read, for intake (`accounts_for`) and execution
-    (`rules`); read again once older than `refresh_seconds`."""
+    (`rules`); read again once older than `refresh_seconds`.
+
+    Intake never waits for the database once a read was made: a stale read is served while a
+    thread reads again (one at a time), so a slow or hanging database delays no alert. Only the
+    first read (`warm` starts it at start-up), the first after a change made through this
+    process (`forget`) and an alert naming an account missing from the last read wait for it.
+    Execution (a worker, which needs the database anyway) reads in line.
+    """
 
     store: AccountStore
     limits: RiskLimits
     sizing: SizingPolicy
     refresh_seconds: float = REFRESH_SECONDS
-    _accounts: dict[str, Account] | None = None
-    _subscriptions: list[Subscription] = field(default_factory=list)
+    # accounts by name and subscriptions, replaced together (readers see one read or the other)
+    _read: tuple[dict[str, Account], list[Subscription]] | None = None
     _read_at: float = float("-inf")
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _refreshing: threading.Lock = field(default_factory=threading.Lock)
+    _changed: bool = False  # a change made here: read before answering, not behind
 
     def forget(self) -> None:
-        """Read again on next use (after a change)."""
+        """Read again, in line, on next use (after a change made through this process)."""
         self._read_at = float("-inf")
+        self._changed = True
 
     def _fresh(self) -> bool:
-        return (
-            self._accounts is not None and time.monotonic() - self._read_at < self.refresh_seconds
-        )
+        return self._read is not None and time.monotonic() - self._read_at < self.refresh_seconds
 
-    def _load(self) -> None:
+    def _load(self) -> tuple[dict[str, Account], list[Subscription]]:
         with self._lock:
             if self._fresh():
-                return
+                assert self._read is not None
+                return self._read
+            self._changed = False
             try:
                 found = {a.name: a for a in self.store.accounts()}
                 subscriptions = self.store.subscriptions()
             except Unavailable as error:
-                if self._accounts is None:
+                if self._read is None:
                     raise
                 log.warning("accounts not read again, the last read is used: %s", error)
                 self._read_at = time.monotonic()
-                return
-            self._accounts, self._subscriptions = found, subscriptions
-            self._read_at = time.monotonic()
+                return self._read
+            self._read, self._read_at = (found, subscriptions), time.monotonic()
+            return self._read
 
-    async def accounts_for(self, strategy: str | None) -> tuple[str, ...]:
-        if not self._fresh():
-            await asyncio.to_thread(self._load)
-        return subscribers(self._subscriptions, strategy)
+    def warm(self) -> None:
+        """Read in the background, unless a read is under way (at start-up, or when stale)."""
+        if not self._refreshing.acquire(blocking=False):
+            return
+        threading.Thread(target=self._load_behind, name="accounts-refresh", daemon=True).start()
+
+    def _load_behind(self) -> None:
+        try:
+            self._load()
+        except Unavailable as error:
+            log.warning("accounts cannot be read yet: %s", error)
+        except Exception:
+            log.exception("accounts not read again")
+        finally:
+            self._refreshing.release()
+
+    async def accounts_for(
+        self, strategy: str | None, account: str = IMPLICIT
+    ) -> tuple[str, ...] | AccountRefused:
+        read = self._read
+        if read is None or self._changed:  # never read, or changed here: the database answers
+            read = await asyncio.to_thread(self._load)
+        elif not self._fresh():
+            self.warm()  # the last read answers meanwhile
+        if account != IMPLICIT and account not in read[0]:  # added since: read again
+            self.forget()
+            read = await asyncio.to_thread(self._load)
+        return destinations(read[1], read[0], strategy, account)
 
     def rules(self, account: str) -> AccountRules:
-        if not self._fresh():
-            self._load()
-        assert self._accounts is not None
-        return rules_for(account, self._accounts.get(account), self.limits, self.sizing)
+        """The rules of `account`'s signals; an account missing from the last read is read
+        again once (added since) before it is refused."""
+        accounts = self._load()[0]
+        found = accounts.get(account)
+        if found is None and account != IMPLICIT:
+            self.forget()
+            found = self._load()[0].get(account)
+        return rules_for(account, found, self.limits, self.sizing)
 
 
 class Accounts:
@@ -191,9 +231,21 @@ class Accounts:
         return self.get(name)
 
     def remove(self, name: str) -> None:
-        """Raises:
-        UnknownAccount."""
-        if not self._store.remove_account(name):
+        """Remove an account that has no pending signal and no open bracket (its signals would
+        run on an account that is not kept).
+
+        Raises:
+            UnknownAccount, AccountConflict.
+        """
+        try:
+            removed = self._store.remove_account(name)
+        except AccountInUse as used:
+            raise AccountConflict(
+                f"account {name} still has {used.pending} pending signals and"
+                f" {used.open_brackets} open brackets: unsubscribe and halt it (`signalgate"
+                f" accounts halt {name}`), close its positions, then remove it"
+            ) from None
+        if not removed:
             self.get(name)  # says it is unknown
         log.info("account %s removed with its subscriptions", name)
         self._changed()

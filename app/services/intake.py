@@ -18,7 +18,7 @@ from datetime import timedelta
 
 import msgspec
 
-from app.domain.accounts import IMPLICIT, fan_out
+from app.domain.accounts import AccountRefused, fan_out
 from app.domain.signals import (
     Accepted,
     Filtered,
@@ -54,13 +54,15 @@ _NO_ACCOUNTS = (
 class Submitted(msgspec.Struct, frozen=True):
     """The answer to one submission. `status` is what the webhook reports."""
 
-    status: str  # queued | spooled | filtered | stale | duplicate | rate_limited | unavailable
+    # queued | spooled | filtered | stale | duplicate | invalid | rate_limited | unavailable
+    status: str
     signal_id: str | None = None  # the first of `signal_ids` when the alert fanned out
     reason: str | None = None
     retry_after_seconds: int | None = None
     # the alert fanned out to its strategy's subscribed accounts: a signal each, in that order
     signal_ids: tuple[str, ...] = ()
     accounts: tuple[str, ...] = ()
+    field: str | None = None  # `invalid`: the alert's field at fault
 
 
 @dataclass(slots=True)
@@ -98,11 +100,14 @@ class Intake:
         policy = self.policy
         now = self.clock.now()
         accounts: tuple[str, ...] = ()
-        if self.subscribers is not None and signal.account == IMPLICIT:
+        if self.subscribers is not None:
             try:
-                accounts = await self.subscribers.accounts_for(signal.strategy)
+                found = await self.subscribers.accounts_for(signal.strategy, signal.account)
             except Unavailable:
                 return Submitted("unavailable", reason=_NO_ACCOUNTS)
+            if isinstance(found, AccountRefused):
+                return Submitted("invalid", reason=found.reason, field="account")
+            accounts = found
         status = SignalStatus.QUEUED
         reason: str | None = None
         match policy.screen(signal, now):
@@ -222,10 +227,15 @@ def drain_spool(
     records = store.spooled(limit=500)
     if not records:
         return 0
-    reader.claim_dedupe([(r, policy.dedupe_seconds(r.signal)) for r in records])
-    queue.enqueue_signals(records)
-    store.set_status([r.id for r in records], SignalStatus.QUEUED, clock.now())
-    log.info("re-queued %d spooled signals", len(records))
+    taken = reader.claim_dedupe([(r, policy.dedupe_seconds(r.signal)) for r in records])
+    if taken:  # a copy of the alert was kept before (in Redis, or spooled twice): not run again
+        store.set_status(list(taken), SignalStatus.DUPLICATE, clock.now())
+        log.warning("spooled signals %s are duplicates of %s", ", ".join(taken),
+                    ", ".join(sorted(set(taken.values()))))  # fmt: skip
+    kept = [r for r in records if r.id not in taken]
+    queue.enqueue_signals(kept)
+    store.set_status([r.id for r in kept], SignalStatus.QUEUED, clock.now())
+    log.info("re-queued %d spooled signals", len(kept))
     return len(records)
 
 

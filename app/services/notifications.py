@@ -19,12 +19,14 @@ import msgspec
 
 from app.domain.brackets.notices import summary
 from app.domain.notifications import (
+    ChannelTest,
     DailySummary,
     Event,
     ForwarderChanged,
     Level,
     MonitorChange,
     MonitorChanged,
+    Routes,
     event_key,
 )
 from app.domain.notify_text import render
@@ -101,6 +103,19 @@ class NotificationSender:
         log.warning("notification %s to channel %d (%s) was not delivered; %s", key, channel,
                     service, then)  # fmt: skip
         raise DeliveryFailed(f"channel {channel} ({service}) did not take notification {key}")
+
+
+def ask_test_message(
+    notifier: Notifier, routes: Routes, channel: int, at: datetime, by: str
+) -> bool:
+    """Hand a test message for `channel` over (the notifier process sends it like any event);
+    False when there is no such channel."""
+    event = ChannelTest(channel=channel, at=at, by=by)
+    if not routes.of(event):
+        return False
+    notifier.notify(event)
+    log.info("a test message to channel %d was asked for from the %s", channel, by)
+    return True
 
 
 def daily_summary(source: SummarySource, end: datetime) -> DailySummary:

@@ -21,9 +21,15 @@ import redis
 from app.adapters.redis.server import free_port
 from app.adapters.redis.ticks import TICKS_CHANNEL
 from tests.e2e.conftest import SECRET, TOKEN, wait_until_up
+from tests.fake_channels import FakeChannel, serving
 from tests.integration.conftest import redis_server_url  # noqa: F401 - fixture
 
 PACKAGES = ("chromium", "chromium-driver")
+# three channels: Telegram and Discord hear only what these tests never make (urgent events, the
+# summary), the JSON webhook (a local fake) everything; none of these values may show on a page
+TELEGRAM = "tgram://123456789:AAH-browser-SECRET-token/-1001234567"
+DISCORD = "discord://417429632418316298/browser-SECRET-webhook-token"
+JSON_PATH = "hooks/browser-SECRET-path"
 DESKTOP = (1280, 900)
 PHONE = (390, 844)  # a common phone's CSS pixels
 
@@ -75,10 +81,13 @@ def browser() -> Iterator[Any]:
 
 
 class Site:
-    """The running service: its address, and alerts sent to its webhook."""
+    """The running service: its address, alerts sent to its webhook, and what its notification
+    channel (a JSON webhook) received."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, channel: FakeChannel, notify_urls: str) -> None:
         self.base = base
+        self.channel = channel
+        self.notify_urls = notify_urls
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -92,15 +101,26 @@ class Site:
 
 
 @pytest.fixture(scope="module")
+def channel() -> Iterator[FakeChannel]:
+    """A JSON webhook the notifier sends to."""
+    with serving("json") as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
 def site(
     tmp_path_factory: pytest.TempPathFactory,
     redis_server_url: str,  # noqa: F811 - the fixture of the same name
+    channel: FakeChannel,
 ) -> Iterator[Site]:
-    """`signalgate serve` (with its forwarder), a worker and the monitor, on paper venues."""
+    """`signalgate serve` (with its forwarder), a worker, the monitor and the notifier, on paper
+    venues."""
     client = redis.Redis.from_url(redis_server_url)
     client.flushdb()
     folder = tmp_path_factory.mktemp("service")
     port = free_port()
+    hook = f"json://{channel.url.removeprefix('http://')}/{JSON_PATH}"
+    notify_urls = f"{TELEGRAM},{DISCORD},{hook}"
     env = {
         **os.environ,
         "PORT": str(port),
@@ -109,6 +129,9 @@ def site(
         "WEBHOOK_SECRET": SECRET,
         "API_TOKEN": TOKEN,
         "LOG_LEVEL": "WARNING",
+        "NOTIFY_URLS": notify_urls,
+        "NOTIFY_EVENTS": "0:urgent,summary;1:urgent",
+        "NOTIFY_SUMMARY_AT": "21:30",
     }
     command = [sys.executable, "-m", "app.entrypoints.cli"]
     subprocess.run([*command, "migrate"], env=env, check=True, capture_output=True, timeout=120)
@@ -118,6 +141,7 @@ def site(
             (["serve", "--host", "127.0.0.1"], "web.log"),
             (["worker"], "worker.log"),
             (["monitor"], "monitor.log"),  # it publishes the paper venues' prices
+            (["notifier"], "notifier.log"),
         ):
             with (folder / log).open("wb") as output:
                 started.append(
@@ -125,7 +149,7 @@ def site(
                 )
         wait_until_up(f"http://127.0.0.1:{port}", started[0])
         prices_published(client, started)
-        yield Site(f"http://127.0.0.1:{port}")
+        yield Site(f"http://127.0.0.1:{port}", channel, notify_urls)
     finally:
         for process in started:
             process.terminate()
@@ -149,10 +173,16 @@ def prices_published(client: redis.Redis, started: list[subprocess.Popen[bytes]]
 
 
 def shoot(browser: Any, folder: Path, name: str) -> Path:
-    """A screenshot of the whole page (its full height) under the test's folder."""
+    """A screenshot of the whole page, its top to its footer, under the test's folder: the window
+    is made as tall as the page plus the browser's own frame (its outer height minus the
+    viewport's), and no taller, so that a short page leaves no blank below it."""
     size = browser.get_window_size()
-    height = browser.execute_script("return document.documentElement.scrollHeight")
-    browser.set_window_size(size["width"], max(int(height), size["height"]))
+    browser.execute_script("window.scrollTo(0, 0)")  # from its top, even after a #fragment
+    frame, page = browser.execute_script(
+        "return [window.outerHeight - window.innerHeight,"
+        " Math.ceil(document.body.getBoundingClientRect().height)]"
+    )
+    browser.set_window_size(size["width"], int(frame) + int(page))
     path = folder / f"{name}.png"
     browser.save_screenshot(str(path))
     browser.set_window_size(size["width"], size["height"])

@@ -23,6 +23,7 @@ from app.adapters.redis.locks import RedisKeyLocks
 from app.adapters.sql.accounts import SqlAccountStore
 from app.adapters.sql.db import SqlSignalStore, make_engine
 from app.adapters.sql.execution_store import SqlExecutionStore
+from app.adapters.system import new_ulid
 from app.bootstrap.venues import paper_market
 from app.bootstrap.web import build_services
 from app.config.settings import Settings
@@ -31,10 +32,10 @@ from app.domain.brackets.bracket import Bracket
 from app.domain.orders import Leg
 from app.domain.paper.venue import PaperVenue
 from app.domain.risk_values import RiskLimits, TradingState
-from app.domain.signals import QtyMode, SignalStatus
+from app.domain.signals import Action, QtyMode, Signal, SignalRecord, SignalStatus
 from app.domain.sizing import SizingPolicy
 from app.entrypoints.web.app import create_app
-from app.services.accounts import AccountDirectory, Accounts
+from app.services.accounts import AccountConflict, AccountDirectory, Accounts
 from app.services.execution.executor import Executor
 from tests.fake_binance import API_KEY, API_SECRET, RunningFake
 from tests.integration.helpers import eventually, forwarded
@@ -111,10 +112,13 @@ async def desk(fake: RunningFake, sqlite_url: str, redis_url: str) -> AsyncItera
         clock=now, locks=RedisKeyLocks(sync), limits=RiskLimits(), sizing=SizingPolicy(),
         accounts=AccountDirectory(store, RiskLimits(), SizingPolicy(), refresh_seconds=0),
     )  # fmt: skip
-    accounts = Accounts(store, clock=now, connections=lambda: VENUES)
     settings = Settings(redis_url=redis_url, database_url=sqlite_url, webhook_secret=SECRET,
                         api_token=TOKEN)  # fmt: skip
-    with TestClient(create_app(build_services(settings))) as client:
+    services = build_services(settings)
+    # the web process's intake sees these changes at once, as it sees those of its own API
+    accounts = Accounts(store, clock=now, connections=lambda: VENUES,
+                        changed=services.directory.forget)  # fmt: skip
+    with TestClient(create_app(services)) as client:
         yield Desk(client, accounts, executor, SqlExecutionStore(engine), SqlSignalStore(engine),
                    fake, redis_url)  # fmt: skip
     await binance.close()
@@ -169,6 +173,17 @@ async def test_one_alert_becomes_a_bracket_per_subscribed_account_sized_its_way(
     assert [(s["id"], s["account"]) for s in listed] == [(ids[2], "gamma")]
     orders = desk.client.get("/orders?account=alpha", headers=auth).json()["orders"]
     assert {o["signal_id"] for o in orders} == {ids[0]}
+    assert {o["account"] for o in orders} == {"alpha"}
+    positions = desk.client.get("/positions", headers=auth).json()
+    assert {p["account"] for p in positions} == {"alpha", "beta", "gamma"}
+    scraped = desk.client.get("/metrics", headers=auth).text
+    for account in ("alpha", "beta", "gamma"):
+        assert f'signalgate_signals_by_account{{account="{account}",status="executed"}} 1.0' in (
+            scraped
+        )
+        assert f'signalgate_brackets_by_account{{account="{account}",state="open"}} 1.0' in (
+            scraped
+        )
 
 
 async def test_a_halted_account_is_denied_with_the_reason_and_the_others_execute(
@@ -220,3 +235,102 @@ def test_a_disabled_subscription_is_left_out(sqlite_url: str) -> None:
 
 def _subscribers(directory: AccountDirectory, strategy: str) -> tuple[str, ...]:
     return asyncio.run(directory.accounts_for(strategy))
+
+
+def _queued(desk: Desk, account: str, alert_id: str) -> str:
+    """A signal of `account` kept as queued, as one still in the queue when it was removed."""
+    signal = Signal(symbol="BTC/USDT", action=Action.BUY, source="tradingview:native",
+                    account=account, quantity=D("0.01"), alert_id=alert_id)  # fmt: skip
+    record = SignalRecord(id=new_ulid(), received_at=now(), status=SignalStatus.QUEUED,
+                          signal=signal, dialect="native", dedupe_key=alert_id)  # fmt: skip
+    desk.signals.add_many([record])
+    return record.id
+
+
+async def test_a_signal_of_an_account_that_is_not_kept_is_denied_and_places_nothing(
+    desk: Desk,
+) -> None:
+    subscribe_three(desk.accounts)
+    signal_id = _queued(desk, "ghost", "tv-ghost")
+
+    statuses = await desk.executor.execute_many([signal_id])
+
+    assert statuses == {signal_id: SignalStatus.DENIED}
+    assert "no account is named ghost" in desk.decision(signal_id)
+    assert desk.store.bracket(signal_id) is None
+    assert desk.fake.venue.orders_with_client_id(signal_id) == []
+
+
+async def test_an_account_added_since_the_last_read_is_read_again_not_refused(
+    desk: Desk, sqlite_url: str
+) -> None:
+    engine = make_engine(sqlite_url)
+    store = SqlAccountStore(engine)
+    directory = AccountDirectory(store, RiskLimits(), SizingPolicy())
+    assert directory.rules("default").refused is None
+    desk.accounts.add(Account(name="late", connections=("paper_a",)))
+
+    rules = directory.rules("late")  # within the 5 s of the last read
+
+    assert rules.refused is None
+    assert rules.venues == frozenset({"paper_a"})
+    assert directory.rules("ghost").refused is not None
+    engine.dispose()
+
+
+async def test_an_account_with_a_pending_signal_or_an_open_bracket_is_not_removed(
+    desk: Desk,
+) -> None:
+    subscribe_three(desk.accounts)
+    signal_id = _queued(desk, "beta", "tv-beta")
+
+    with pytest.raises(AccountConflict, match="account beta still has 1 pending signals"):
+        desk.accounts.remove("beta")
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    answer = desk.client.delete("/accounts/beta", headers=auth)
+    assert answer.status_code == 409, answer.text
+    assert "halt it" in answer.json()["reason"]
+    assert [a.name for a in desk.accounts.list_all()] == ["alpha", "beta", "gamma"]
+
+    assert await desk.executor.execute_many([signal_id]) == {signal_id: SignalStatus.EXECUTED}
+    with pytest.raises(AccountConflict, match="0 pending signals and 1 open brackets"):
+        desk.accounts.remove("beta")
+
+
+async def test_an_alert_that_names_an_account_trades_it_only_through_an_enabled_subscription(
+    desk: Desk,
+) -> None:
+    subscribe_three(desk.accounts)
+    desk.accounts.subscribe("trend", "beta", enabled=False)
+    desk.accounts.add(Account(name="delta", connections=("paper_a",)))  # follows no strategy
+
+    def named(account: str, alert_id: str) -> Any:
+        body = {"symbol": "BTCUSDT", "action": "buy", "qty": "0.01", "id": alert_id,
+                "account": account, "secret": SECRET}  # fmt: skip
+        return desk.client.post("/webhook/trend", content=json.dumps(body))
+
+    for account in ("beta", "delta"):
+        refused = named(account, f"tv-{account}")
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["field"] == "account"
+        assert refused.json()["reason"] == (
+            f"account {account} has no enabled subscription to trend: subscribe it (`signalgate"
+            f" subscriptions add trend {account}`), or send the alert without `account` to trade"
+            " the strategy's subscribers"
+        )
+    typo = named("gama", "tv-typo")
+    assert (typo.status_code, typo.json()["reason"]) == (422, (
+        "no account is named gama: add it (`signalgate accounts add gama`) or send the alert"
+        " without `account`, or with one that `signalgate accounts list` shows"
+    ))  # fmt: skip
+    own = named("gamma", "tv-gamma")  # subscribed and enabled: that account only
+    assert own.status_code == 202, own.text
+    assert "signal_ids" not in own.json()
+    eventually(lambda: forwarded(desk.redis_url, own.json()["signal_id"]))
+    kept = desk.signals.get(own.json()["signal_id"])
+    assert kept is not None
+    assert kept.account == "gamma"
+    alone = desk.client.post("/webhook/other", content=json.dumps(
+        {"symbol": "BTCUSDT", "action": "buy", "qty": "0.01", "account": "delta",
+         "secret": SECRET}))  # fmt: skip
+    assert alone.status_code == 202, alone.text  # a strategy nobody follows: the account named

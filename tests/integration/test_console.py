@@ -14,11 +14,12 @@ from litestar.testing import TestClient
 from app.bootstrap.web import build_services
 from app.config.settings import Settings
 from app.entrypoints.web.app import create_app
+from app.entrypoints.web.console.pages import NAVIGATION
 from app.entrypoints.web.guards import CONSOLE_DOOR, COOKIE
 from tests.integration.helpers import eventually
 from tests.integration.test_webhook_http import SECRET, TOKEN, alert, make_client
 
-PAGES = ["signals", "positions", "orders", "pnl", "trading", "venues", "connections"]
+PAGES = [href for href, _ in NAVIGATION]
 SAME_SITE = {"Origin": "http://testserver.local", "Sec-Fetch-Site": "same-origin"}
 
 

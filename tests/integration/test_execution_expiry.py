@@ -42,8 +42,8 @@ class Jobs:
 
 
 class Inbox:
-    def claim_dedupe(self, records: Sequence[tuple[SignalRecord, int]]) -> None:
-        pass
+    def claim_dedupe(self, records: Sequence[tuple[SignalRecord, int]]) -> dict[str, str]:
+        return {}
 
 
 @pytest.mark.parametrize("database", ["sqlite_url", "postgres_url"])

@@ -52,7 +52,7 @@ from tests.fakes_execution import RecordingNotifier
 from tests.integration.test_metrics import add_signal
 from tests.integration.test_web_ops import AUTH, scrape
 from tests.integration.test_webhook_http import make_client
-from tests.unit.test_notifications import CLOSED, EVENTS
+from tests.unit.test_notifications import CLOSED, EVENTS, TEST_MESSAGE
 
 D = Decimal
 TG_TOKEN = "123456789:AAH-tg-SECRET-token-xyz"
@@ -150,6 +150,19 @@ def texts(channel: FakeChannel) -> list[str]:
         else:
             shown.append(f"{body['title']}\r\n{body['message']}")
     return [text.replace("\r\n", "\n") for text in shown]
+
+
+def test_a_test_message_reaches_its_channel_alone(deployment: Deployment) -> None:
+    deployment.tell(TEST_MESSAGE)  # channel 1: Discord
+    deployment.send()
+    assert texts(deployment.channels.discord) == [
+        "Test message from signalgate\n"
+        "Channel 1 of NOTIFY_URLS reaches you: its notifications will arrive here.\n"
+        "Asked for from the console at 2026-12-05 14:30:00 UTC."
+    ]
+    assert deployment.channels.telegram.received == []
+    assert deployment.channels.json.received == []
+    assert outcomes(deployment.client) == {"1,discord,sent": 1.0}
 
 
 def test_every_channel_gets_the_message_text(deployment: Deployment) -> None:

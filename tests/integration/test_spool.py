@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,11 @@ from litestar.testing import TestClient
 from rq import Queue
 from rq.serializers import JSONSerializer
 
+from app.adapters.redis.inbox import DEDUPE_PREFIX, RedisInboxReader
 from app.adapters.redis.server import free_port, start_embedded
 from app.bootstrap.web import build_services
 from app.config.settings import Settings
+from app.domain.signals import Action, Signal, SignalRecord, SignalStatus
 from app.entrypoints.web.app import create_app
 from tests.integration.helpers import eventually, forwarded
 
@@ -100,3 +103,22 @@ def test_neither_redis_nor_database_answers_503(tmp_path: Path):
         assert response.status_code == 503
         assert response.json()["status"] == "unavailable"
         assert "send it again" in response.json()["reason"]
+
+
+def test_a_claim_of_a_key_held_by_another_alert_names_its_first_signal(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    reader = RedisInboxReader(client)
+    at = datetime.now(UTC)
+    signal = Signal(symbol="BTC/USDT", action=Action.BUY, source="tradingview:native")
+
+    def record(signal_id: str) -> SignalRecord:
+        return SignalRecord(id=signal_id, received_at=at, status=SignalStatus.SPOOLED,
+                            signal=signal, dialect="native", dedupe_key="claim-test")  # fmt: skip
+
+    client.set(DEDUPE_PREFIX + "claim-test", "A1,A2", ex=60)  # admitted through Redis first
+    assert reader.claim_dedupe([(record("B1"), 60), (record("B2"), 60)]) == {
+        "B1": "A1",
+        "B2": "A1",
+    }
+    assert reader.claim_dedupe([(record("A2"), 60)]) == {}  # its own alert: no duplicate
+    client.close()

@@ -89,6 +89,7 @@ DEFAULTS = [
     ("execution.trailing_min_interval_seconds", 5),
     ("execution.trailing_min_step_percent", Decimal("0.1")),
     ("monitor_interval_seconds", 0.5),
+    ("monitor_stream_interval_seconds", 10.0),
     ("strategies", ()),
     ("strategy_settings", {}),
     ("strategy_modules", ()),
@@ -203,6 +204,7 @@ PARSED = [
     ("TRAILING_MIN_STEP_PERCENT", "0", "execution.trailing_min_step_percent", Decimal(0)),
     ("TRAILING_MIN_STEP_PERCENT", " 0.25 ", "execution.trailing_min_step_percent", Decimal("0.25")),
     ("MONITOR_INTERVAL_SECONDS", "2", "monitor_interval_seconds", 2.0),
+    ("MONITOR_STREAM_INTERVAL_SECONDS", "30", "monitor_stream_interval_seconds", 30.0),
     (
         "STRATEGIES",
         "momentum, mean_reversion,momentum",

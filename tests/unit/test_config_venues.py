@@ -39,6 +39,20 @@ def test_a_testnet_ccxt_venue() -> None:
     )
     binance = settings.venues[1]
     assert (binance.exchange, binance.mode, binance.api_key) == ("binance", "testnet", "k-123")
+    assert (binance.streams, binance.stream_url, binance.request_budget) == (None, None, None)
+    tuned = load_settings(
+        {
+            "TRADING_MODE": "testnet",
+            "VENUES": "binance",
+            **KEYS,
+            "BINANCE_MODE": "testnet",
+            "BINANCE_STREAMS": "off",
+            "BINANCE_STREAM_URL": "wss://proxy",
+            "BINANCE_REQUEST_BUDGET": "0",
+        }
+    )
+    assert (tuned.venues[0].streams, tuned.venues[0].stream_url) == (False, "wss://proxy")
+    assert tuned.venues[0].request_budget == 0  # fmt: skip
     assert "s-456" not in repr(settings)
 
 
@@ -81,6 +95,26 @@ def test_a_testnet_ccxt_venue() -> None:
                 **KEYS,
             },
             "BINANCE_LEVERAGE='0.5' is not valid: use a number from 1 to 125, like 3.",
+        ),
+        (
+            {
+                "TRADING_MODE": "testnet",
+                "VENUES": "binance",
+                "BINANCE_MODE": "testnet",
+                "BINANCE_STREAMS": "yes",
+                **KEYS,
+            },
+            "BINANCE_STREAMS='yes' is not valid: use on or off.",
+        ),
+        (
+            {
+                "TRADING_MODE": "testnet",
+                "VENUES": "binance",
+                "BINANCE_MODE": "testnet",
+                "BINANCE_REQUEST_BUDGET": "-5",
+                **KEYS,
+            },
+            "BINANCE_REQUEST_BUDGET='-5' is not valid: use requests a minute",
         ),
         ({"PAPER_MODE": "live"}, "a paper venue trades on paper only"),
         ({"PAPER_FEE": "0.5"}, "PAPER_FEE='0.5' is not valid: use a fraction from 0 to 0.1"),

@@ -8,7 +8,7 @@ from cryptography.fernet import Fernet
 
 from app.adapters.ccxt.key_errors import key_at_fault
 from app.adapters.secrets import FernetCipher, new_key
-from app.bootstrap.connections import NATIVE_MODES, VENUE_MODES
+from app.bootstrap.venue_modes import NATIVE_MODES, VENUE_MODES
 from app.bootstrap.venues import NATIVE_VENUES
 from app.domain.connections import (
     InvalidConnection,

@@ -24,6 +24,7 @@ from app.domain.signals import (
     Signal,
     StopKind,
     StopLoss,
+    StrategyPosition,
     TakeProfit,
     dedupe_key,
 )
@@ -125,7 +126,8 @@ ROUND_TRIP = [
             "secret": SECRET,
         },
         None,
-        {},
+        # where the strategy stands, for POSITION_SYNC: only TradingView's own placeholders say
+        {"strategy_position": StrategyPosition(after="long", before="flat", size=Decimal("0.5"))},
     ),
     (
         # TradersPost routes by its own strategy and broker: no venue, no alert id.
@@ -763,7 +765,8 @@ PINECONNECTOR = [
 def test_dialect_alerts(dialect: str, alert: Any, signal: Signal) -> None:
     parsed = parse(alert)
     assert parsed.dialect == dialect
-    assert parsed.signal == signal
+    # where the strategy stands (POSITION_SYNC) is read in tests/unit/test_position_sync.py
+    assert msgspec.structs.replace(parsed.signal, strategy_position=None) == signal
 
 
 # --- detection, strategy, secrets ---------------------------------------------------------------

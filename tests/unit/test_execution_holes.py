@@ -78,6 +78,33 @@ async def test_an_opposite_entry_under_entry_policy_reverse_while_halted_places_
     assert len(world.venues["a"].venue.fills_since("BTC/USDT", NOW)) == 1
 
 
+async def test_an_entry_policy_reverse_on_a_halted_account_flattens_nothing() -> None:
+    """The account's own halt, like the global one, keeps its position as it is: the entry
+    policy's flatten-first is not sent before the risk gate refuses the entry."""
+    world = World(ExecutionPolicy(entry_policy=EntryPolicy.REVERSE), a=BOOK)
+    opened = await world.send(alert())
+    world.store.account_states["default"] = TradingState.HALTED
+    short = await world.send(alert(Action.SELL, alert_id="2", take_profits=(), stop_loss=None))
+    assert world.store.rows[short].status is SignalStatus.DENIED
+    decision = world.store.lineage[short][-1]
+    assert [c["name"] for c in decision.data["checks"]] == ["trading_state"]
+    assert "halted for account default" in decision.detail
+    assert world.store.brackets[opened].state is BracketState.OPEN
+    assert not world.store.brackets[opened].closing
+    assert len(world.venues["a"].venue.fills_since("BTC/USDT", NOW)) == 1
+
+
+async def test_a_close_on_a_halted_account_is_denied_saying_how_to_resume_it() -> None:
+    world = World(a=BOOK)
+    opened = await world.send(alert())
+    world.store.account_states["default"] = TradingState.HALTED
+    closing = await world.send(alert(Action.CLOSE, alert_id="2", take_profits=(), stop_loss=None))
+    assert world.store.rows[closing].status is SignalStatus.DENIED
+    detail = world.store.lineage[closing][-1].detail or ""
+    assert "halted for account default (`signalgate accounts resume default`)" in detail
+    assert not world.store.brackets[opened].closing
+
+
 class Refusing(OnRecordFirst):
     """A paper venue that refuses every entry, as a venue in maintenance does."""
 

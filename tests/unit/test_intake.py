@@ -275,3 +275,20 @@ def test_the_forwarder_beats_at_most_every_beat_interval(inbox, store, clock, qu
     for _ in range(50):  # fifty turns of its loop: one Redis write, not fifty
         forwarder._pause(0)
     assert heartbeat.beats == 1
+
+
+async def test_a_spooled_copy_of_an_alert_kept_in_redis_is_drained_as_a_duplicate(
+    inbox, store, clock, queue
+):
+    intake = make_intake(inbox, store, clock)
+    status, _, _ = await submit(intake)  # kept in Redis; not forwarded yet
+    assert status == "queued"
+    inbox.down = True
+    status, spooled_id, _ = await submit(intake)  # TradingView retried while Redis was away
+    assert status == "spooled"
+    inbox.down = False
+
+    assert drain_spool(store, queue, inbox, clock, IntakePolicy()) == 1
+
+    assert spooled_id not in queue.jobs
+    assert store.rows[spooled_id].status is SignalStatus.DUPLICATE

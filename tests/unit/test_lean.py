@@ -1,14 +1,16 @@
 """`MsgspecLitestar`: an OPTIONS answer lists every method of its path, however the path's
-handlers were registered (Litestar 2.25 kept the first registered handler's methods only)."""
+handlers were registered (Litestar 2.25 kept the first registered handler's methods only).
+`NoEventListeners`: an app without event listeners starts no emitter for them."""
 
 from __future__ import annotations
 
 import pytest
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, Litestar, delete, get, patch, post
+from litestar.events import listener
 from litestar.params import FromPath
 from litestar.testing import TestClient
 
-from app.entrypoints.web.lean import MsgspecLitestar
+from app.entrypoints.web.lean import MsgspecLitestar, NoEventListeners
 
 
 class Items(Controller):
@@ -59,3 +61,21 @@ def test_options_lists_every_method_of_the_path(path: str, allowed: str) -> None
         answer = client.options(path)
     assert answer.status_code == 204
     assert answer.headers["Allow"] == allowed
+
+
+def test_an_app_without_event_listeners_starts_and_answers() -> None:
+    app = MsgspecLitestar([read_plain], logging_config=None, event_emitter_backend=NoEventListeners)
+    with TestClient(app) as client:
+        assert client.get("/plain").text == "read"
+    with pytest.raises(RuntimeError, match="no listener takes the event 'order'"):
+        app.emit("order")
+
+
+@listener("order")
+async def on_order() -> None:
+    return None
+
+
+def test_no_event_listeners_refuses_a_listener() -> None:
+    with pytest.raises(ValueError, match="takes no listeners"):
+        Litestar([read_plain], listeners=[on_order], event_emitter_backend=NoEventListeners)

@@ -14,9 +14,11 @@ from app.domain.brackets import notices
 from app.domain.brackets.bracket import Bracket, BracketState, LegOrder
 from app.domain.market import Market
 from app.domain.notifications import (
+    ROUTED,
     URGENT,
     Admission,
     BracketClosed,
+    ChannelTest,
     DailySummary,
     Drift,
     EntryExecuted,
@@ -46,7 +48,7 @@ D = Decimal
 AT = datetime(2026, 12, 5, 14, 30, tzinfo=UTC)
 SID = "01JX5Z3K8Q4W2N7R9T1V3B5C7D"
 MARKET = Market("BTC/USDT", "BTC", "USDT", amount_step=D("0.0001"))
-ALL = frozenset(EventKind)
+ALL = ROUTED  # every kind but the test message, which is never routed
 
 EXECUTED = EntryExecuted(
     signal_id=SID, venue="paper", symbol="BTC/USDT", side="buy", ordered=D("0.01"),
@@ -70,6 +72,7 @@ EVENTS: list[Event] = [
     ForwarderChanged(MonitorChange.DOWN, "no forwarder heartbeat for 40 s", AT),
     DailySummary(AT, AT, {"executed": 3}, 1, {"USDT": D(5)}, {"USDT": D(1)}),
 ]
+TEST_MESSAGE = ChannelTest(channel=1, at=AT, by="console")  # sent to its channel alone
 
 
 # --- NOTIFY_EVENTS ------------------------------------------------------------------------------
@@ -96,6 +99,17 @@ def test_a_route_lists_the_channels_that_hear_a_kind() -> None:
     assert routes.to(EventKind.DRIFT) == (0, 1)
     assert routes.to(EventKind.CLOSED) == (1, 2)
     assert parse_routes("", 0).to(EventKind.CLOSED) == ()
+
+
+def test_a_test_message_goes_to_the_channel_it_names_alone_whatever_the_routes() -> None:
+    routes = parse_routes("0:all;1:;2:closed", 3)
+    assert routes.of(TEST_MESSAGE) == (1,)  # channel 1 hears no event, and its test all the same
+    assert routes.of(ChannelTest(channel=3, at=AT, by="console")) == ()
+    assert routes.of(ChannelTest(channel=-1, at=AT, by="console")) == ()
+    assert routes.of(CLOSED) == (0, 2)
+    assert EventKind.TEST not in parse_routes("", 1).channels[0]
+    with pytest.raises(ValueError, match=r"^'test' is not an event: use all, urgent, executed,"):
+        parse_routes("0:test", 1)
 
 
 @pytest.mark.parametrize(
@@ -141,7 +155,7 @@ def test_an_urgent_message_goes_at_once_and_still_takes_its_slot() -> None:
 # --- events -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("event", EVENTS, ids=lambda e: kind_of(e).value)
+@pytest.mark.parametrize("event", [*EVENTS, TEST_MESSAGE], ids=lambda e: kind_of(e).value)
 def test_an_event_crosses_json_as_it_is(event: Event) -> None:
     wire = json.loads(json.dumps(msgspec.to_builtins(event)))
     assert wire["kind"] == kind_of(event)
@@ -150,7 +164,8 @@ def test_an_event_crosses_json_as_it_is(event: Event) -> None:
 
 def test_every_kind_has_an_event_and_keys_differ() -> None:
     assert {kind_of(e) for e in EVENTS} == ALL
-    assert len({event_key(e) for e in EVENTS}) == len(EVENTS)
+    assert {kind_of(e) for e in [*EVENTS, TEST_MESSAGE]} == frozenset(EventKind)
+    assert len({event_key(e) for e in [*EVENTS, TEST_MESSAGE]}) == len(EVENTS) + 1
     assert event_key(CLOSED) == f"closed-{SID}"
     assert event_key(EVENTS[-1]) == "summary-20261205T143000000000"
 
@@ -233,6 +248,9 @@ def test_numbers_read_as_people_write_them() -> None:
         (EVENTS[9], "Summary of the 24 h to 2026-12-05 14:30 UTC",
          ["Signals: 3 executed", "Closed brackets: 1, realized P&L +5 USDT (fees 1 USDT)",
           "Open positions: 0"], Level.INFO),
+        (TEST_MESSAGE, "Test message from signalgate",
+         ["Channel 1 of NOTIFY_URLS reaches you: its notifications will arrive here.",
+          "Asked for from the console at 2026-12-05 14:30:00 UTC."], Level.INFO),
     ],
 )  # fmt: skip
 def test_the_message_of_each_event(

@@ -30,6 +30,8 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
 from tests.venues import core
+from tests.venues.binance_market import MarketStream
+from tests.venues.binance_streams import SpotUserStream
 from tests.venues.core import (
     CANCELED,
     FILLED,
@@ -51,6 +53,7 @@ from tests.venues.core import (
     VenueError,
     now_ms,
 )
+from tests.venues.streams import Listener
 
 API_KEY = "fake-api-key"
 API_SECRET = "fake-api-secret"
@@ -293,13 +296,15 @@ class BinanceSpot(BinanceDialect):
     def _depth(self, params: dict[str, str]) -> Json:
         spec = self.spec(params.get("symbol", ""))
         with self.lock:
-            bid, ask = self.books[spec.id]
-        rows = range(5)
-        return {
-            "lastUpdateId": 1,
-            "bids": [[text(bid - i * 10 * spec.tick), "1.00000"] for i in rows],
-            "asks": [[text(ask + i * 10 * spec.tick), "1.00000"] for i in rows],
-        }
+            book, update_id = self.books[spec.id], self.book_ids[spec.id]
+        bids, asks = self.depth_levels(spec.id, book)
+        return {"lastUpdateId": update_id, "bids": bids, "asks": asks}
+
+    def depth_levels(self, symbol: str, book: core.Book) -> tuple[list[list[str]], ...]:
+        """The five levels a side the book (best bid, best ask) shows: REST and the streams."""
+        (bid, ask), tick = book, self.markets[symbol].tick
+        return ([[text(bid - i * 10 * tick), "1.00000"] for i in range(5)],
+                [[text(ask + i * 10 * tick), "1.00000"] for i in range(5)])  # fmt: skip
 
     def _ticker(self, params: dict[str, str]) -> Json:
         spec = self.spec(params.get("symbol", ""))
@@ -411,6 +416,14 @@ class BinanceSpot(BinanceDialect):
             if working else -1,
             "origQuoteOrderQty": "0", "selfTradePreventionMode": "EXPIRE_MAKER",
         }  # fmt: skip
+
+    def stream_opened(self, path: str, query: dict[str, str]) -> Listener | None:
+        """The WebSocket API (tests/venues/binance_streams.py): the user data stream once
+        subscribed with a signature; `/ws/N`: the market streams a client SUBSCRIBEs to
+        (tests/venues/binance_market.py)."""
+        if path.startswith("/ws/"):
+            return MarketStream(self, futures=False)
+        return SpotUserStream(self) if path == "/ws-api/v3" else None
 
 
 def expired(order: Order) -> bool:

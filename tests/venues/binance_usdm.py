@@ -40,6 +40,8 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from tests.venues.binance import BinanceDialect, Handler, expired, text
+from tests.venues.binance_market import MarketStream
+from tests.venues.binance_streams import UsdmUserStream
 from tests.venues.core import (
     CANCELED,
     FILLED,
@@ -51,13 +53,17 @@ from tests.venues.core import (
     STOP_LIMIT,
     TAKE_PROFIT,
     TAKE_PROFIT_LIMIT,
+    Answer,
+    Book,
     Json,
     MarketSpec,
     Order,
     Position,
     Refusal,
+    Request,
     now_ms,
 )
+from tests.venues.streams import Listener
 
 D = Decimal
 BTCUSDT_PERP = MarketSpec(
@@ -109,6 +115,38 @@ class BinanceUsdm(BinanceDialect):
         super().__post_init__()
         for spec in self.specs:
             self.leverage.setdefault(spec.id, DEFAULT_LEVERAGE)
+        self.listen_keys: set[str] = set()
+
+    # --- the user data stream (tests/venues/binance_streams.py) ---------------------------------
+
+    def route(self, request: Request) -> Answer:
+        """`/fapi/v1/listenKey` (USER_STREAM: the API key header, no signature), else as the
+        dialect routes."""
+        if request.path != "/fapi/v1/listenKey":
+            return super().route(request)
+        if request.headers.get("x-mbx-apikey") != self.api_key:
+            raise self.error(401, -2015, "Invalid API-key, IP, or permissions for action.")
+        with self.lock:
+            if request.method == "POST":  # the account's one key, created or kept
+                key = next(iter(self.listen_keys), None) or f"fakeListenKey{self.next_id()}"
+                self.listen_keys.add(key)
+                return 200, {"listenKey": key}
+            if request.method == "PUT" and self.listen_keys:
+                return 200, {"listenKey": next(iter(self.listen_keys))}
+            if request.method == "DELETE":
+                self.listen_keys.clear()
+                return 200, {}
+        raise self.error(400, -1125, "This listenKey does not exist.")
+
+    def stream_opened(self, path: str, query: dict[str, str]) -> Listener | None:
+        """`/private/ws?listenKey=`: the account's events; `/public/ws/N`: the market streams a
+        client SUBSCRIBEs to (tests/venues/binance_market.py)."""
+        if path.startswith("/public/ws/"):
+            return MarketStream(self, futures=True)
+        key = query.get("listenKey", "")
+        if path != "/private/ws" or key not in self.listen_keys:
+            return None
+        return UsdmUserStream(self, key)
 
     def routes(self) -> dict[tuple[str, str], tuple[bool, Handler]]:
         return {
@@ -192,11 +230,16 @@ class BinanceUsdm(BinanceDialect):
     def _depth(self, params: dict[str, str]) -> Json:
         spec = self.spec(params.get("symbol", ""))
         with self.lock:
-            bid, ask = self.books[spec.id]
+            book, update_id = self.books[spec.id], self.book_ids[spec.id]
         now = now_ms()
-        return {"lastUpdateId": 1, "E": now, "T": now,
-                "bids": [[text(bid - i * spec.tick), "10.000"] for i in range(5)],
-                "asks": [[text(ask + i * spec.tick), "10.000"] for i in range(5)]}  # fmt: skip
+        bids, asks = self.depth_levels(spec.id, book)
+        return {"lastUpdateId": update_id, "E": now, "T": now, "bids": bids, "asks": asks}
+
+    def depth_levels(self, symbol: str, book: Book) -> tuple[list[list[str]], ...]:
+        """The five levels a side the book (best bid, best ask) shows: REST and the streams."""
+        (bid, ask), tick = book, self.markets[symbol].tick
+        return ([[text(bid - i * tick), "10.000"] for i in range(5)],
+                [[text(ask + i * tick), "10.000"] for i in range(5)])  # fmt: skip
 
     # --- account -------------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 Json = dict[str, Any] | list[Any]
+Book = tuple[Decimal, Decimal]  # best bid, best ask
 Answer = tuple[int, Json | str]
 D = Decimal
 ZERO, ONE = Decimal(0), Decimal(1)
@@ -179,6 +180,13 @@ class FakeVenue:
     faults: list[Fault] = field(default_factory=list)
     hooks: list[Hook] = field(default_factory=list)
     partial_next: dict[str, Decimal] = field(default_factory=dict)  # client id -> fill at most
+    # called with each order the engine changed (placed, filled, triggered, cancelled), under
+    # the lock: the private streams (tests/venues/streams.py) turn it into the venue's events
+    watchers: list[Callable[[Order], None]] = field(default_factory=list)
+    # called with a symbol's book before and after each move, under the lock (`book_ids` counts
+    # the moves): the public streams turn it into the venue's depth updates
+    book_watchers: list[Callable[[str, Book, Book], None]] = field(default_factory=list)
+    book_ids: dict[str, int] = field(init=False)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1000))
     lock: threading.RLock = field(default_factory=threading.RLock)
     _release: threading.Event = field(default_factory=threading.Event)
@@ -188,6 +196,7 @@ class FakeVenue:
         self.markets = {spec.id: spec for spec in self.specs}
         self.books = {spec.id: (spec.bid, spec.ask) for spec in self.specs}
         self.last = {spec.id: (spec.bid + spec.ask) / 2 for spec in self.specs}
+        self.book_ids = dict.fromkeys(self.markets, 1)
 
     # --- test controls ---------------------------------------------------------------------
 
@@ -217,8 +226,12 @@ class FakeVenue:
     ) -> None:
         """Move the book (and the last price, default the mid); orders it reaches fill."""
         with self.lock:
+            before = self.books[symbol]
             self.books[symbol] = (bid, ask)
             self.last[symbol] = last if last is not None else (bid + ask) / 2
+            self.book_ids[symbol] += 1
+            for watcher in list(self.book_watchers):
+                watcher(symbol, before, (bid, ask))
             self._match(symbol)
 
     def fill_partially(self, client_id: str, amount: Decimal) -> None:
@@ -228,6 +241,7 @@ class FakeVenue:
             assert (order.status, order.kind) == (OPEN, LIMIT)
             assert order.price is not None
             self._execute(order, min(amount, order.remaining), order.price, maker=True)
+            self.changed(order)
 
     def with_client_id(self, client_id: str) -> list[Order]:
         with self.lock:
@@ -337,6 +351,7 @@ class FakeVenue:
             self.orders[order.id] = order
             if not order.conditional:
                 self._work(order)
+            self.changed(order)
             return order
 
     def duplicate_of(self, order: Order) -> bool:
@@ -351,7 +366,13 @@ class FakeVenue:
             self._release_reserve(order)
             order.status = CANCELED
             order.updated_ms = now_ms()
+            self.changed(order)
             return order
+
+    def changed(self, order: Order) -> None:
+        """Tell the watchers (the venue's private streams) that `order` changed."""
+        for watcher in list(self.watchers):
+            watcher(order)
 
     def notional(self, spec: MarketSpec, amount: Decimal, price: Decimal) -> Decimal:
         return amount * spec.contract_size * price
@@ -504,6 +525,7 @@ class FakeVenue:
         for order in list(self.orders.values()):
             if order.symbol != symbol or order.status != OPEN:
                 continue
+            before = (order.status, order.filled, order.triggered)
             if order.conditional and not order.triggered:
                 if not self._fires(order):
                     continue
@@ -512,6 +534,8 @@ class FakeVenue:
                 if order.kind in (STOP_LIMIT, TAKE_PROFIT_LIMIT):
                     order.kind = LIMIT
             self._work(order)
+            if (order.status, order.filled, order.triggered) != before:
+                self.changed(order)
 
     # --- swaps: what the dialects show ---------------------------------------------------------
 

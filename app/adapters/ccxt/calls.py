@@ -75,10 +75,12 @@ class VenueCalls:
     clock: Callable[[], float]
     sleep: Callable[[float], Awaitable[None]]
     errors: Counter[str] = field(default_factory=Counter)  # by the port's error class
+    requests: Counter[str] = field(default_factory=Counter)  # sent, by ccxt method
 
     async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """One request through the breaker, errors translated."""
         self.breaker.check(self.name)
+        self.requests[method] += 1
         try:
             result = await getattr(self.client, method)(*args, **kwargs)
         except ccxt_errors.BaseError as error:

@@ -8,6 +8,7 @@ fakes in tests) is applied as the venue's profile says.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import ModuleType
 from typing import Any, Literal, Self
 
 import ccxt.async_support as ccxt_async
@@ -41,9 +42,11 @@ def ccxt_client(
     options: Mapping[str, object] | None = None,
     timeout_ms: int = 10_000,
     rate_limit_ms: int | None = None,
+    module: ModuleType = ccxt_async,
 ) -> Any:
     """A ccxt async instance as every adapter wants it: ccxt's own retries off (they would retry
-    order creation too), its throttle on, the sandbox for testnet, the URL override applied."""
+    order creation too), its throttle on, the sandbox for testnet, the URL override applied.
+    `module`: `ccxt.pro` for an instance that speaks the venue's websockets too."""
     config: dict[str, Any] = {
         **(credentials or {}),
         "enableRateLimit": True,
@@ -52,7 +55,7 @@ def ccxt_client(
     }
     if rate_limit_ms is not None:
         config["rateLimit"] = rate_limit_ms
-    venue_class = getattr(ccxt_async, exchange_id)
+    venue_class = getattr(module, exchange_id)
     if profile.conditional_paths:
         venue_class = _routed(venue_class, profile.conditional_paths)
     client = venue_class(config)

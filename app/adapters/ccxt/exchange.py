@@ -110,6 +110,11 @@ class CcxtExchange(OwnsCcxtClient):
         """Request errors so far, by the port's error class (`/metrics`)."""
         return dict(self.calls.errors)
 
+    @property
+    def request_counts(self) -> dict[str, int]:
+        """Requests sent so far, by ccxt method (`/metrics`)."""
+        return dict(self.calls.requests)
+
     # --- markets -----------------------------------------------------------------------------
 
     async def markets(self) -> dict[str, Market]:

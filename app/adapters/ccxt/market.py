@@ -1,8 +1,14 @@
-"""Live public market data: the `MarketData` port over a ccxt async exchange, by polling.
+"""Live public market data: the `MarketData` port over a ccxt async exchange, by polling or
+from the venue's public book stream.
 
-Every `interval` seconds the order book of each symbol is fetched (and, when asked, its ticker
-for the last price and volume); one tick per symbol per poll is given and the book is kept for
-`order_book()`. Only public endpoints are used: no keys.
+Polling: every `interval` seconds the order book of each symbol is fetched (and, when asked,
+its ticker for the last price and volume); one tick per symbol per poll is given and the book is
+kept for `order_book()`. Only public endpoints are used: no keys.
+
+Streamed (`stream`, a `CcxtBookStream`): a tick at each update of a symbol's streamed book. A
+symbol whose streamed book is older than `max_age_seconds` (the stream dropped, or said nothing)
+is polled every `interval` as above until its stream is fresh again: a stale stream is never
+taken as a price, and the feed never pauses longer than it would by polling.
 
 Transient trouble (network errors, 429, 5xx) never ends `ticks()`: the poll is retried after a
 backoff that doubles up to a cap, and ticks resume when the venue is back. One line is logged
@@ -18,7 +24,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ccxt.base import errors as ccxt_errors
 
@@ -27,6 +33,9 @@ from app.adapters.ccxt.client import Mode, OwnsCcxtClient, ccxt_client, venue_pr
 from app.adapters.ccxt.parsing import decimal_or_none, levels, utc
 from app.domain.market import OrderBook, Tick
 from app.ports.errors import Retryable
+
+if TYPE_CHECKING:  # ccxt.pro loads every venue's websocket module: only when streamed
+    from app.adapters.ccxt.books import CcxtBookStream
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +59,9 @@ class CcxtMarketData(OwnsCcxtClient):
             each further failure up to the cap; back to the interval after a success.
         base_url: overrides the venue's API root (the local fake in tests).
         rate_limit_ms: overrides ccxt's pause between requests (its throttle stays on).
+        stream: the venue's public book stream (ticks from it while it is fresh); None: polls.
+        max_age_seconds: a streamed book older than this is not a price (that symbol is
+            polled until its stream is fresh again).
         sleep, clock, now: injected for tests (`clock` is monotonic seconds, `now` stamps ticks
             when the venue's book carries no time).
 
@@ -74,6 +86,8 @@ class CcxtMarketData(OwnsCcxtClient):
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = _utc_now,
+        stream: CcxtBookStream | None = None,
+        max_age_seconds: float = 2.0,
     ) -> None:
         profile = venue_profile(exchange_id, mode)
         if not symbols:
@@ -93,6 +107,8 @@ class CcxtMarketData(OwnsCcxtClient):
         self._clock = clock
         self._now = now
         self._books: dict[str, OrderBook] = {}
+        self.stream, self.max_age_seconds = stream, max_age_seconds
+        self.polls = 0  # books read over REST, since the start (tests, bench)
         self.client = ccxt_client(  # public endpoints only: no keys
             exchange_id,
             mode,
@@ -115,7 +131,41 @@ class CcxtMarketData(OwnsCcxtClient):
         return OrderBook(symbol, book.bids[:depth], book.asks[:depth], book.at)
 
     async def ticks(self) -> AsyncIterator[Tick]:
-        """Endless: one tick per symbol per poll. Raises only what retrying cannot fix."""
+        """Endless: one tick per symbol per poll, or per update of its fresh streamed book.
+        Raises only what retrying cannot fix."""
+        ticks = self._polled() if self.stream is None else self._streamed(self.stream)
+        async for tick in ticks:
+            yield tick
+
+    async def _streamed(self, stream: CcxtBookStream) -> AsyncIterator[Tick]:
+        stream.watch_all(self.symbols)
+        due = dict.fromkeys(self.symbols, self._clock())  # when a stale symbol is polled next
+        delay = self.backoff_seconds
+        while True:
+            changed = await stream.changed(self.interval)
+            for symbol in self.symbols:
+                book = stream.fresh(symbol, self.depth, self.max_age_seconds)
+                if book is not None:
+                    due[symbol] = self._clock() + self.interval
+                    if symbol in changed and (tick := self._tick(book, {})) is not None:
+                        yield tick
+                    continue
+                if self._clock() < due[symbol]:
+                    continue
+                try:
+                    tick = await self._poll(symbol)
+                except Retryable as error:
+                    log.warning("%s market data: %s unavailable over REST too (%s); retrying in"
+                                " %.1f s", self.name, symbol, error, delay)  # fmt: skip
+                    due[symbol] = self._clock() + delay
+                    delay = min(delay * 2, self.max_backoff_seconds)
+                    continue
+                delay = self.backoff_seconds
+                due[symbol] = self._clock() + self.interval
+                if tick is not None:
+                    yield tick
+
+    async def _polled(self) -> AsyncIterator[Tick]:
         delay = self.backoff_seconds
         outage: tuple[float, int, str] | None = None  # since, failed polls, first error
         while True:
@@ -142,6 +192,11 @@ class CcxtMarketData(OwnsCcxtClient):
                 continue
             await self._sleep(max(0.0, self.interval - (self._clock() - started)))
 
+    async def close(self) -> None:
+        if self.stream is not None:
+            await self.stream.close()
+        await self.client.close()
+
     # --- one symbol ----------------------------------------------------------------------------
 
     async def _call(self, method: str, *args: Any) -> Any:
@@ -154,23 +209,29 @@ class CcxtMarketData(OwnsCcxtClient):
         """Fetch the book (and ticker) of `symbol`, keep the book, and give its tick (None when
         there is no price at all)."""
         raw = await self._call("fetch_order_book", symbol, self.depth)
+        self.polls += 1
         ticker: Mapping[str, Any] = (
             await self._call("fetch_ticker", symbol) if self.with_ticker else {}
         )
-        at = utc(raw.get("timestamp")) or utc(ticker.get("timestamp")) or self._now()
         book = OrderBook(
             symbol=symbol,
             bids=levels(raw.get("bids") or [], self.depth),
             asks=levels(raw.get("asks") or [], self.depth),
-            at=at,
+            at=utc(raw.get("timestamp")) or utc(ticker.get("timestamp")),
         )
-        self._books[symbol] = book
+        return self._tick(book, ticker)
+
+    def _tick(self, book: OrderBook, ticker: Mapping[str, Any]) -> Tick | None:
+        """Keep `book` as the symbol's latest and give its tick (None without any price)."""
+        if book.at is None:
+            book = OrderBook(book.symbol, book.bids, book.asks, self._now())
+        self._books[book.symbol] = book
         price = decimal_or_none(ticker.get("last")) or book.mid
         if price is None:
             return None
         return Tick(
-            symbol=symbol,
-            at=at,
+            symbol=book.symbol,
+            at=book.at or self._now(),
             price=price,
             bid=book.best_bid,
             ask=book.best_ask,

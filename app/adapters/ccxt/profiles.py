@@ -131,6 +131,11 @@ class VenueProfile(msgspec.Struct, frozen=True, kw_only=True):
     # for plain orders). Their ids are then kept marked, like `trigger_params`.
     conditional_paths: dict[str, str] = {}
 
+    # the order updates stream (app/adapters/ccxt/streams.py, tests/integration/test_streams.py):
+    # ccxt's `urls['api']['ws']` keys (dotted) -> paths under a stream URL override; empty: no
+    # tested stream. `stream_authenticate`: run ccxt's `authenticate()` before `watch_orders`
+    stream_paths: dict[str, str] = {}
+    stream_authenticate: bool = False
     # a road test (tests/integration/test_venue_roads.py) proves this row through unmodified
     # ccxt against a faithful local fake of the venue; an unproven venue is refused at start
     # unless `<VENUE>_UNPROVEN=accept`
@@ -176,6 +181,8 @@ VENUES: dict[str, VenueProfile] = {
         capabilities=Capabilities(native_oco=True, client_order_id_max_length=36),
         api_paths=_BINANCE_SPOT_PATHS,
         options={**_BINANCE_OPTIONS, "defaultType": "spot", "fetchMarkets": {"types": ["spot"]}},
+        stream_paths={"ws-api.spot": "/ws-api/v3"},
+        stream_authenticate=True,
         proven=True,
         permissions=Permissions(
             "sapi_get_account_apirestrictions", ("enableSpotAndMarginTrading",), "enableWithdrawals"
@@ -195,6 +202,10 @@ VENUES: dict[str, VenueProfile] = {
         api_paths=_BINANCE_USDM_PATHS,
         options={**_BINANCE_OPTIONS, "defaultType": "swap", "fetchMarkets": {"types": ["linear"]}},
         override_exceptions="linear",
+        # a listen key (POST /fapi/v1/listenKey), then <ws>/private/ws?listenKey=...: ccxt turns
+        # the `linear` URL's trailing /ws into /private/ws
+        stream_paths={"linear": "/ws"},
+        stream_authenticate=True,
         # since 2025-12-09 conditional orders live in Binance's Algo Service: ccxt sends a
         # swap's stop-loss (STOP_MARKET) and take-profit (TAKE_PROFIT_MARKET) there, and reads,
         # cancels and lists them there only with {"trigger": True}

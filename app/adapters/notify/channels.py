@@ -93,6 +93,18 @@ class AppriseChannels:
             return False
 
 
+def service_names(urls: Sequence[str]) -> tuple[str | None, ...]:
+    """Each URL's service name (`telegram`, `json`...), None for one apprise cannot send to:
+    what a page may show of the channels (never the URL)."""
+    names: list[str | None] = []
+    for index, url in enumerate(urls):
+        try:
+            names.append(_service(_plugin(url, index)))
+        except ChannelError:
+            names.append(None)
+    return tuple(names)
+
+
 def _scheme(url: str) -> str:
     return url.partition("://")[0].lower()
 

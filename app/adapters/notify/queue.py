@@ -25,7 +25,7 @@ from rq import Queue, Retry
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from app.domain.notifications import Event, Routes, event_key, kind_of
+from app.domain.notifications import Event, Routes, event_key
 
 log = logging.getLogger("signalgate.notify")
 
@@ -81,7 +81,7 @@ class RqNotifier:
         self._dropped = 0  # events dropped since the buffer was last found full
 
     def notify(self, event: Event) -> None:
-        channels = self._routes.to(kind_of(event))
+        channels = self._routes.of(event)
         if not channels:
             return
         key, data = event_key(event), msgspec.to_builtins(event)

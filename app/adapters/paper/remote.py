@@ -86,7 +86,7 @@ class PaperHost:
 
     async def on_tick(self, symbol: str) -> None:
         """Refresh the resting orders of every venue for `symbol` from its current book."""
-        for name, exchange in self._exchanges.items():
+        for name, exchange in list(self._exchanges.items()):  # a copy: venues are added
             try:
                 # open_orders(symbol) hands the venue the current book first (fills, triggers
                 # and the save that follows): the public way to refresh one symbol.

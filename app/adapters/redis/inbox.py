@@ -234,14 +234,26 @@ class RedisInboxReader:
         for entry_id in entry_ids:
             self._signal_of.pop(entry_id, None)
 
-    def claim_dedupe(self, records: Sequence[tuple[SignalRecord, int]]) -> None:
+    def claim_dedupe(self, records: Sequence[tuple[SignalRecord, int]]) -> dict[str, str]:
+        alerts: dict[str, tuple[list[str], int]] = {}  # dedupe key -> its records' ids, window
+        for record, seconds in records:
+            alerts.setdefault(record.dedupe_key, ([], seconds))[0].append(record.id)
         try:
             pipe = self._client.pipeline(transaction=False)
-            for record, seconds in records:
-                pipe.set(DEDUPE_PREFIX + record.dedupe_key, record.id, ex=seconds, nx=True)
-            pipe.execute()
+            for key, (ids, seconds) in alerts.items():
+                pipe.set(DEDUPE_PREFIX + key, ",".join(ids), ex=seconds, nx=True)
+                pipe.get(DEDUPE_PREFIX + key)
+            answers = pipe.execute()
         except (RedisError, OSError) as exc:
             raise Unavailable(str(exc)) from exc
+        taken: dict[str, str] = {}
+        for (ids, _), claimed, held in zip(
+            alerts.values(), answers[::2], answers[1::2], strict=True
+        ):
+            holders = _text(held).split(",") if held else []
+            if not claimed and holders and not set(holders) & set(ids):  # not a claim of ours
+                taken.update((i, holders[0]) for i in ids)
+        return taken
 
 
 def _entries(response: Any) -> list[tuple[Any, dict[bytes, bytes]]]:

@@ -29,12 +29,18 @@ class _Entry(msgspec.Struct):
     at: float
     state: str
     errors: dict[str, int] = {}
+    requests: int = 0  # sent by the process so far
+    budget_used: int = 0  # requests charged to the venue's budget (the monitor's)
+    budget_per_minute: float = 0.0  # 0: no budget
 
 
 @dataclass
 class VenueHealth:
     state: str = "closed"  # the worst circuit state any live process sees
     errors: Counter[str] = field(default_factory=Counter)  # request errors by class, summed
+    requests: int = 0  # sent, summed over the live processes
+    budget_used: int = 0  # charged to the budget of the monitor's reads
+    budget_per_minute: float = 0.0
 
     @property
     def up(self) -> bool:
@@ -54,6 +60,8 @@ def publish(client: redis.Redis, process: str, venues: Mapping[str, Exchange]) -
                 now,
                 str(getattr(venue, "circuit_state", "closed")),
                 dict(getattr(venue, "error_counts", {})),
+                sum(dict(getattr(venue, "request_counts", {})).values()),
+                *getattr(venue, "budget_used", (0, 0.0)),
             )
         )
         for name, venue in venues.items()
@@ -82,6 +90,9 @@ def read(client: redis.Redis, now: float | None = None) -> dict[str, VenueHealth
         if _WORST.get(entry.state, 2) > _WORST.get(health.state, 2):
             health.state = entry.state
         health.errors.update(entry.errors)
+        health.requests += entry.requests
+        health.budget_used += entry.budget_used
+        health.budget_per_minute = max(health.budget_per_minute, entry.budget_per_minute)
     if stale:
         client.hdel(KEY, *stale)
     return found

@@ -7,17 +7,20 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.adapters.sql.activity import TRADING
 from app.adapters.sql.db import as_utc, dialect_insert, transaction
 from app.adapters.sql.execution_rows import short
+from app.adapters.sql.tables import signals
 from app.adapters.sql.tables_accounts import accounts, subscriptions
-from app.adapters.sql.tables_execution import controls
+from app.adapters.sql.tables_execution import brackets, controls
 from app.domain.accounts import Account, AccountLimits, AccountSizing, Subscription
+from app.domain.brackets.bracket import FINAL
 from app.domain.risk_values import TradingState
-from app.ports.accounts import AccountTaken
+from app.domain.signals import PENDING
+from app.ports.accounts import AccountInUse, AccountTaken
 
 
 def state_control(account: str) -> str:
@@ -72,7 +75,19 @@ class SqlAccountStore:
         return self.account(account.name)
 
     def remove_account(self, name: str) -> bool:
+        pending = select(func.count()).where(
+            signals.c.account == name, signals.c.status.in_([s.value for s in PENDING])
+        )
+        held = select(func.count()).where(
+            brackets.c.account == name, brackets.c.state.not_in([s.value for s in FINAL])
+        )
         with transaction(self._engine, write=True) as conn:  # subscriptions: ON DELETE CASCADE
+            waiting, open_brackets = (
+                conn.execute(pending).scalar_one(),
+                conn.execute(held).scalar_one(),
+            )
+            if waiting or open_brackets:
+                raise AccountInUse(waiting, open_brackets)
             conn.execute(delete(controls).where(controls.c.name == state_control(name)))
             return bool(conn.execute(delete(accounts).where(accounts.c.name == name)).rowcount)
 

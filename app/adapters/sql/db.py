@@ -253,9 +253,18 @@ def _row(record: SignalRecord) -> dict[str, Any]:
         "fired_at": signal.fired_at,
         "dedupe_key": record.dedupe_key,
         "client": record.client,
-        "signal": msgspec.to_builtins(signal),
+        "signal": _stored(signal),
         "payload": record.payload,
     }
+
+
+def _stored(signal: Signal) -> dict[str, Any]:
+    """The signal as its row keeps it; without a strategy position, without the field, which
+    a worker of the previous release (a deploy's overlap) does not know."""
+    stored: dict[str, Any] = msgspec.to_builtins(signal)
+    if stored.get("strategy_position") is None:
+        stored.pop("strategy_position", None)
+    return stored
 
 
 def _view(row: Any, history: list[StatusChange]) -> SignalView:

@@ -83,7 +83,16 @@ class SqlRedisMetrics:
                 **({} if last_round is None else {_LAST_ROUND: {"": last_round}}),
                 **({} if last_beat is None else {_LAST_BEAT: {"": last_beat}}),
                 **reconciliation_figures(self._engine),
+                **execution.by_account,
                 "venue_up:venue": {name: float(h.up) for name, h in venues.items()},
+                "venue_requests_total:venue": {n: float(h.requests) for n, h in venues.items()},
+                # with the budget a minute: rate(budget used) * 60 / budget = the share used
+                "venue_request_budget_used_total:venue": {
+                    n: float(h.budget_used) for n, h in venues.items() if h.budget_per_minute
+                },
+                "venue_request_budget_per_minute:venue": {
+                    n: h.budget_per_minute for n, h in venues.items() if h.budget_per_minute
+                },
                 "venue_request_errors_total:venue,class": {
                     f"{name},{kind}": float(count)
                     for name, h in venues.items()

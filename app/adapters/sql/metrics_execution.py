@@ -8,7 +8,7 @@ the same figures however many workers and monitors run.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -40,6 +40,8 @@ class ExecutionFigures:
     decisions: dict[str, dict[str, int]]
     trading_state: dict[str, int]
     latencies_seconds: tuple[float, ...]
+    # per account, as `MetricsSnapshot.extra`: "name:account,label" -> {"alpha,open": 2.0}
+    by_account: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 class SqlExecutionMetrics:
@@ -64,18 +66,27 @@ class SqlExecutionMetrics:
         """
         with transaction(self._engine) as conn:
             by_state = _by_state(conn, brackets, [s.value for s in BracketState])
+            decided = self._decision_data(conn, now - DECISION_WINDOW)
             return ExecutionFigures(
                 orders_by_state=_by_state(conn, orders, [s.value for s in OrderState]),
                 brackets_by_state=by_state,
                 # unprotected is never final: every such bracket is open, holding a position
                 brackets_unprotected=by_state[BracketState.UNPROTECTED.value],
-                decisions=count_decisions(self._decision_data(conn, now - DECISION_WINDOW)),
+                decisions=count_decisions(data for _, data in decided),
                 trading_state=_trading_state(conn),
                 latencies_seconds=self._latencies(conn),
+                by_account={
+                    "signals_by_account:account,status": _by_account(conn, signals, "status"),
+                    "orders_by_account:account,state": _by_account(conn, orders, "state"),
+                    "brackets_by_account:account,state": _by_account(conn, brackets, "state"),
+                    "decisions_by_account:account,outcome,reason": _decisions_by_account(decided),
+                    "position_drifts:account": _drifts(conn, now - DECISION_WINDOW),
+                },
             )
 
-    def _decision_data(self, conn: Connection, since: datetime) -> list[Any]:
-        """The `data` of decision steps since `since`, for the newest decided signals.
+    def _decision_data(self, conn: Connection, since: datetime) -> list[tuple[str, Any]]:
+        """The account and `data` of decision steps since `since`, for the newest decided
+        signals.
 
         Driven from the indexed `signals.received_at` (and the events' `signal_id` index): the
         events table has no index on its step or time, and scanning it grows with its history.
@@ -83,7 +94,7 @@ class SqlExecutionMetrics:
         signals received within twice the window cover it.
         """
         recent = (
-            select(signals.c.id)
+            select(signals.c.id, signals.c.account)
             .where(
                 signals.c.received_at >= since - DECISION_WINDOW,
                 _unindexed(signals.c.status).in_(_DECIDED),
@@ -93,11 +104,11 @@ class SqlExecutionMetrics:
             .subquery()
         )
         query = (
-            select(events.c.data)
+            select(recent.c.account, events.c.data)
             .join(recent, recent.c.id == events.c.signal_id)
             .where(events.c.status == "decision", events.c.at >= since)
         )
-        return list(conn.execute(query).scalars().all())
+        return [(account, data) for account, data in conn.execute(query).all()]
 
     def _latencies(self, conn: Connection) -> tuple[float, ...]:
         """received_at to the first `order` step, for those of the newest executed signals that
@@ -175,3 +186,39 @@ def _trading_state(conn: Connection) -> dict[str, int]:
     current = conn.execute(query).scalar() or TradingState.ACTIVE.value
     states = dict.fromkeys([s.value for s in TradingState], 0)
     return states | {current: 1}
+
+
+def _by_account(conn: Connection, table: Table, column: str) -> dict[str, float]:
+    """Rows by account and `column` (status or state), keyed "account,value"."""
+    query = select(table.c.account, table.c[column], func.count()).group_by(
+        table.c.account, table.c[column]
+    )
+    return {f"{account},{value}": float(count) for account, value, count in conn.execute(query)}
+
+
+def _decisions_by_account(decided: Iterable[tuple[str, Any]]) -> dict[str, float]:
+    """`count_decisions` per account, keyed "account,outcome,reason"; the zero series are left
+    to the unlabelled figures."""
+    accounts: dict[str, list[Any]] = {}
+    for account, data in decided:
+        accounts.setdefault(account, []).append(data)
+    return {
+        f"{account},{outcome},{reason}": float(count)
+        for account, found in accounts.items()
+        for outcome, reasons in count_decisions(found).items()
+        for reason, count in reasons.items()
+        if count
+    }
+
+
+def _drifts(conn: Connection, since: datetime) -> dict[str, float]:
+    """Signals received since `since` whose account had drifted from its strategy
+    (POSITION_SYNC's `drift` steps), by account; driven from `signals.received_at` as the
+    decisions are."""
+    query = (
+        select(signals.c.account, func.count())
+        .join(events, events.c.signal_id == signals.c.id)
+        .where(signals.c.received_at >= since, events.c.status == "drift")
+        .group_by(signals.c.account)
+    )
+    return {account: float(count) for account, count in conn.execute(query)}

@@ -33,7 +33,10 @@ def _utc_column(*, index: bool = False, nullable: bool = False) -> Any:
 
 class SignalRow(SQLModel, table=True):
     __tablename__ = "signals"
-    __table_args__ = (Index("ix_signals_dedupe_key_received_at", "dedupe_key", "received_at"),)
+    __table_args__ = (
+        Index("ix_signals_dedupe_key_received_at", "dedupe_key", "received_at"),
+        Index("ix_signals_account_id", "account", "id"),  # GET /signals?account=, newest first
+    )
 
     id: str = Field(sa_column=Column(String(26), primary_key=True))
     received_at: datetime = _utc_column(index=True)

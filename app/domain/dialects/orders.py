@@ -12,7 +12,7 @@ from decimal import Decimal
 from app.domain.dialects.fields import Fields
 from app.domain.dialects.results import missing
 from app.domain.dialects.values import PERCENT, POSITIVE
-from app.domain.signals import Action, OrderType, PositionSide, QtyMode
+from app.domain.signals import Action, OrderType, PositionSide, QtyMode, StrategyPosition
 
 ORDER_TYPES = {kind.value: kind for kind in OrderType}
 POSITION_SIDES = {side.value: side for side in PositionSide}
@@ -55,6 +55,16 @@ def strategy_intent(
     if now in POSITION_SIDES and before in POSITION_SIDES and now != before:
         return Action.REVERSE, POSITION_SIDES[before], f.number("market_position_size")
     return side, None, amount
+
+
+def strategy_position(f: Fields) -> StrategyPosition | None:
+    """Where the strategy stands after this order and stood before it, when the alert says."""
+    after = f.choice(_MARKET_POSITIONS, "market_position")
+    before = f.choice(_MARKET_POSITIONS, "prev_market_position")
+    if after is None and before is None:
+        return None
+    size = f.number("market_position_size") if after in POSITION_SIDES else None
+    return StrategyPosition(after=after, before=before, size=size)
 
 
 def closed_by(action: Action) -> PositionSide:

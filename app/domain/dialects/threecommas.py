@@ -8,7 +8,7 @@ position_percent is a share of the position, so only 100 (all) is accepted.
 from __future__ import annotations
 
 from app.domain.dialects.fields import Fields, alert_signal
-from app.domain.dialects.orders import strategy_intent
+from app.domain.dialects.orders import strategy_intent, strategy_position
 from app.domain.dialects.results import invalid
 from app.domain.dialects.values import (
     PERCENT,
@@ -69,4 +69,5 @@ def threecommas_signal(f: Fields, route: str | None) -> Signal:
         limit_price=limit,
         fired_at=f.read(read_time, "timestamp"),
         max_lag_seconds=f.read(read_lag, "max_lag"),
+        strategy_position=strategy_position(f.child("strategy_info")),
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from app.domain.dialects.exits import read_stop_loss, read_take_profits
 from app.domain.dialects.fields import Fields, Table, alert_signal, read_table
-from app.domain.dialects.orders import SIDES, strategy_intent
+from app.domain.dialects.orders import SIDES, strategy_intent, strategy_position
 from app.domain.dialects.values import (
     read_choice,
     read_confidence,
@@ -49,5 +49,6 @@ def tradingview_signal(f: Fields, route: str | None) -> Signal:
         action,
         position_side=position_side,
         quantity=quantity,
+        strategy_position=strategy_position(f),
         **read_table(f, _FIELDS, route=route),
     )

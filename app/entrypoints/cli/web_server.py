@@ -53,16 +53,17 @@ def listen(host: str, port: int) -> socket.socket:
 def serve_web(settings: Settings, host: str) -> None:
     """Run the web app on `settings.port` ($WEB_CONCURRENCY processes) until SIGTERM or SIGINT."""
     sock = listen(host, settings.port)
-    # What the imports allocate lives as long as the process: the collector, which would walk it
-    # again and again while it grows, waits until they are done (the app's start collects once).
+    # What the start allocates (the imports, then the app) lives as long as the process: the
+    # collector, which would walk it again and again while it grows, stays off until the app has
+    # started; the app's lifespan then freezes it and turns the collector back on (in a worker
+    # process of $WEB_CONCURRENCY > 1, create_served_app turns it off).
     gc.disable()
-    try:
-        import uvicorn  # noqa: PLC0415 - after listening: only the web process pays for it
-        from uvicorn.supervisors import Multiprocess  # noqa: PLC0415
+    import uvicorn  # noqa: PLC0415 - after listening: only the web process pays for it
+    from uvicorn.supervisors import Multiprocess  # noqa: PLC0415
 
-        if settings.web_concurrency == 1:  # else each worker process imports the app
-            importlib.import_module(_APP.partition(":")[0])
-    finally:
+    if settings.web_concurrency == 1:
+        importlib.import_module(_APP.partition(":")[0])
+    else:  # each worker process imports the app; this one only watches them
         gc.enable()
 
     config = uvicorn.Config(

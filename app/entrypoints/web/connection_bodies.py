@@ -27,7 +27,7 @@ from litestar.openapi.spec import (
 )
 from litestar.openapi.spec.enums import OpenAPIType
 
-from app.bootstrap.connections import VENUE_MODES
+from app.bootstrap.venue_modes import VENUE_MODES
 from app.domain.connections import KEY_PATTERN, NAME_PATTERN, PAPER, URL_PATTERN
 from app.entrypoints.web.answers import InvalidField
 

@@ -11,16 +11,23 @@ handlers join one by one), and keeps the OPTIONS handler it made for the first r
 lists the first handler's methods only (litestar-org/litestar#4169, fixed in 3.0). Leaving
 Litestar's own OPTIONS handlers out of the handlers a route is built again from makes each route
 make a fresh one, bound to itself.
+
+Litestar's default event emitter starts an anyio task group for the app's event listeners at
+every start, importing anyio's asyncio backend on the way (10-15 ms of the start); this app has
+no listeners, and `NoEventListeners` starts nothing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from litestar import Litestar
+from litestar.events.emitter import BaseEventEmitterBackend
 from litestar.plugins.core import MsgspecDIPlugin
 
 if TYPE_CHECKING:
+    from litestar.events.listener import EventListener
     from litestar.plugins import PluginProtocol
     from litestar.router import Router
     from litestar.types import RouteHandlerType
@@ -60,3 +67,21 @@ class MsgspecLitestar(Litestar):
         cls, value: RouteHandlerType | Router
     ) -> dict[str, RouteHandlerMapItem]:
         return _without_litestar_options(super().get_route_handler_map(value))
+
+
+class NoEventListeners(BaseEventEmitterBackend):
+    """The event emitter of an app without event listeners (`event_emitter_backend=`)."""
+
+    def __init__(self, listeners: Sequence[EventListener]) -> None:
+        if listeners:
+            raise ValueError("NoEventListeners takes no listeners: use Litestar's own emitter")
+        super().__init__(listeners=listeners)
+
+    def emit(self, event_id: str, *args: object, **kwargs: object) -> None:
+        raise RuntimeError(f"no listener takes the event {event_id!r}")
+
+    async def __aenter__(self) -> NoEventListeners:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        return None

@@ -3,14 +3,13 @@ at /metrics.
 
 The dashboard and /metrics sit behind the read API's token (`guards`). The dashboard is a Flask app
 (rq-dashboard 0.9) mounted through a WSGI bridge; /metrics renders a `MetricsSnapshot` taken at
-scrape time from the shared stores, so every web process answers the same figures.
+scrape time from the shared stores, so every web process answers the same figures
+(`app.entrypoints.web.prometheus`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl, unquote, urlencode
 
@@ -19,8 +18,6 @@ from litestar import Request, Response, asgi, get
 from litestar.exceptions import HTTPException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.response.base import ASGIResponse
-from prometheus_client.exposition import generate_latest
-from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from app.entrypoints.web.answers import READ_ACCESS, CircuitState, Health, Readiness, errors
 from app.entrypoints.web.connection import services_of
@@ -32,14 +29,12 @@ from app.entrypoints.web.guards import (
     requires_metrics_access,
 )
 from app.ports.errors import Unavailable
-from app.ports.metrics import MetricsSnapshot, MetricsSource
 
 if TYPE_CHECKING:
     from flask import Flask
     from litestar.types import Receive, Scope, Send
 
 RQ_MOUNT = "/rq"
-LATENCY_QUANTILES = (0.5, 0.9, 0.99)
 # Prometheus' text format 0.0.4, which every Prometheus reads (Litestar adds the charset)
 _PROMETHEUS_TEXT = "text/plain; version=0.0.4"
 
@@ -112,123 +107,6 @@ async def rq_dashboard(scope: Scope, receive: Receive, send: Send) -> None:
     await bridge({**scope, "root_path": RQ_MOUNT, "path": _original_path(scope)}, receive, send)  # type: ignore[arg-type]
 
 
-class SnapshotCollector:
-    """A prometheus_client collector that renders one `MetricsSnapshot` per scrape."""
-
-    def __init__(self, source: MetricsSource) -> None:
-        self._source = source
-
-    def collect(self) -> Iterator[Metric]:
-        snapshot = self._source.collect()
-        yield _gauge(
-            "signalgate_signals_total",
-            "Signals in the database, by their current status.",
-            "status",
-            snapshot.signals_by_status,
-        )
-        yield _gauge(
-            "signalgate_queue_depth", "Jobs waiting on the RQ queue.", "queue", snapshot.queue_depth
-        )
-        yield _gauge(
-            "signalgate_jobs",
-            "RQ jobs in the queue's registries: started, failed, deferred, scheduled.",
-            "state",
-            snapshot.jobs_by_state,
-        )
-        yield _summary(
-            "signalgate_job_latency_seconds",
-            "Enqueued to finished, over the most recently finished RQ jobs"
-            " (a window, not a total).",
-            snapshot.job_latencies_seconds,
-        )
-        yield from _execution_metrics(snapshot)
-        for key, values in sorted(snapshot.extra.items()):
-            name, _, label = key.partition(":")
-            yield _gauge(f"signalgate_{name}", f"signalgate {name}.", label or None, values)
-        for key, values in sorted(snapshot.counters.items()):
-            name, _, label = key.partition(":")
-            yield _counter(f"signalgate_{name}", _COUNTERS.get(name, name), label, values)
-
-
-def _gauge(name: str, doc: str, label: str | None, values: dict[str, Any]) -> GaugeMetricFamily:
-    if label is None:
-        return GaugeMetricFamily(name, doc, value=float(sum(values.values())))
-    labels = label.split(",")  # "venue,symbol": each key holds the values the same way
-    family = GaugeMetricFamily(name, doc, labels=labels)
-    for key, value in sorted(values.items()):
-        family.add_metric(key.split(",", len(labels) - 1), float(value))
-    return family
-
-
-_COUNTERS = {
-    "notifications": "Notifications by channel (its index in NOTIFY_URLS), service and outcome:"
-    " sent, retried, failed (given up), deferred (waits for its turn), dropped, duplicate.",
-}
-
-
-def _counter(name: str, doc: str, label: str, values: dict[str, float]) -> CounterMetricFamily:
-    labels = label.split(",")
-    family = CounterMetricFamily(name, doc, labels=labels)
-    for key, value in sorted(values.items()):
-        family.add_metric(key.split(",", len(labels) - 1), value)
-    return family
-
-
-def quantile(ordered: list[float], q: float) -> float:
-    """The nearest-rank quantile of an ascending list (NaN when it is empty)."""
-    if not ordered:
-        return math.nan
-    rank = max(1, math.ceil(q * len(ordered)))
-    return ordered[rank - 1]
-
-
-def _execution_metrics(snapshot: MetricsSnapshot) -> Iterator[Metric]:
-    yield _gauge(
-        "signalgate_orders", "Orders in the database, by state.", "state", snapshot.orders_by_state
-    )
-    yield _gauge(
-        "signalgate_brackets",
-        "Brackets in the database, by state.",
-        "state",
-        snapshot.brackets_by_state,
-    )
-    yield GaugeMetricFamily(
-        "signalgate_brackets_unprotected",
-        "Open brackets whose protective leg could not be placed: alert when above 0.",
-        value=float(snapshot.brackets_unprotected),
-    )
-    decisions = GaugeMetricFamily(
-        "signalgate_decisions",
-        "Risk decisions of the last 24 hours: approvals, and denials once per failed check.",
-        labels=["outcome", "reason"],
-    )
-    for outcome, reasons in sorted(snapshot.decisions.items()):
-        for reason, count in sorted(reasons.items()):
-            decisions.add_metric([outcome, reason], float(count))
-    yield decisions
-    yield _gauge(
-        "signalgate_trading_state",
-        "1 for the current trading state (the kill switch), 0 for the others.",
-        "state",
-        snapshot.trading_state,
-    )
-    yield _summary(
-        "signalgate_execution_latency_seconds",
-        "Signal received to its first order sent, over the most recently executed signals.",
-        snapshot.execution_latencies_seconds,
-    )
-
-
-def _summary(name: str, doc: str, values: tuple[float, ...]) -> Metric:
-    summary = Metric(name, doc, "summary")
-    ordered = sorted(values)
-    for q in LATENCY_QUANTILES:
-        summary.add_sample(name, {"quantile": str(q)}, quantile(ordered, q))
-    summary.add_sample(f"{name}_count", {}, float(len(ordered)))
-    summary.add_sample(f"{name}_sum", {}, float(sum(ordered)))
-    return summary
-
-
 @get(
     "/metrics",
     summary="Prometheus metrics",
@@ -240,9 +118,13 @@ def _summary(name: str, doc: str, values: tuple[float, ...]) -> Metric:
 async def metrics(request: Request[Any, Any, Any]) -> Response[str]:
     """Signals, queue, RQ registries, orders, brackets, risk decisions, trading state and
     latencies, in Prometheus text."""
-    collector = SnapshotCollector(services_of(request).metrics)
+    # imported on the first scrape: prometheus_client is no part of the web process's start
+    from app.entrypoints.web.prometheus import render  # noqa: PLC0415
+
+    services = services_of(request)
     try:
-        body: bytes = await asyncio.to_thread(generate_latest, collector)
+        # on a thread: the first scrape may build the SQL store (app.bootstrap.lazy_sql)
+        body = await asyncio.to_thread(lambda: render(services.metrics))
     except Unavailable as exc:
         raise HTTPException(
             status_code=503, detail=f"the metrics could not be read now ({exc}); scrape again."

@@ -31,6 +31,7 @@ _STATUS = {
     "filtered": 200,
     "stale": 200,
     "duplicate": 200,
+    "invalid": 422,
     "rate_limited": 429,
     "unavailable": 503,
 }
@@ -86,9 +87,11 @@ async def _webhook(request: Request[Any, Any, Any], strategy: str | None) -> ASG
     )
     retry = result.retry_after_seconds
     # an alert its strategy's subscriptions fanned out: a signal per account, listed
-    fanned = {"signal_ids": result.signal_ids} if result.signal_ids else {}
+    fanned: dict[str, object] = {"signal_ids": result.signal_ids} if result.signal_ids else {}
     if result.accounts:
         fanned["accounts"] = result.accounts
+    if result.field is not None:
+        fanned["field"] = result.field
     return _answer(
         _STATUS[result.status],
         result.status,

@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from app.domain.accounts import AccountRules, rules_for
+from app.domain.accounts import AccountRules, VenueAccess, no_venue_left
 from app.domain.brackets.bracket import Bracket
 from app.domain.execution_policy import ExecutionPolicy
 from app.domain.market import Market
@@ -76,15 +76,42 @@ class ExecutionContext:
     notifier: Notifier = field(default_factory=NoNotifier)  # entries and denials, told
     # each account's limits, sizing and venues; None: every account trades by the settings
     accounts: AccountBook | None = None
+    # which venues take new entries (stored connections: their accounts', while enabled);
+    # None: every venue, for every account
+    venue_access: Callable[[], VenueAccess] | None = None
     # the statuses this process gave signals, until the job that ran them reads them
     # (`Executor.execute_many`): no read of what it already knows
     outcomes: dict[str, SignalStatus] = field(default_factory=dict)
 
     def rules(self, account: str) -> AccountRules:
-        """The limits, sizing and venues of `account`'s signals."""
-        if self.accounts is None:
-            return rules_for(account, None, self.limits, self.sizing)
-        return self.accounts.rules(account)
+        """The limits, sizing and venues of `account`'s signals (the venues that take its new
+        entries)."""
+        if self.accounts is None:  # no accounts at all: every account trades by the settings
+            rules = AccountRules(account, self.limits, self.sizing)
+        else:
+            rules = self.accounts.rules(account)
+        return rules if self.venue_access is None else self.venue_access().applied(rules)
+
+    def denied_without_venue(self, pending: PendingSignal, rules: AccountRules) -> bool:
+        """Deny the signal when its account names connections and none takes new entries."""
+        if (closed := no_venue_left(rules)) is None:
+            return False
+        self.deny(pending, f"denied: {closed}", [CheckResult("venue", False, closed)])
+        return True
+
+    def hint(self, venue: str | None, only: frozenset[str] | None) -> str | None:
+        """The alert's venue when one is configured under that name (among `only`, the
+        account's); a TradingView prefix like BINANCE: names the chart's exchange, which may
+        not be a venue of this deployment or of the account."""
+        return venue if venue in self.venues and (only is None or venue in only) else None
+
+    def refused(self, pending: PendingSignal) -> bool:
+        """Deny a signal whose account is not kept (removed, or never added); it places
+        nothing, on no venue."""
+        if (why := self.rules(pending.signal.account).refused) is None:
+            return False
+        self.deny(pending, f"denied: {why}", [CheckResult("account", False, why)])
+        return True
 
     def record(
         self,

@@ -17,6 +17,7 @@ from decimal import Decimal
 
 import msgspec
 
+from app.domain.accounts import VenueAccess
 from app.domain.brackets import notices
 from app.domain.brackets.bracket import FINAL, Bracket, BracketState, reported, with_order
 from app.domain.execution_policy import ExecutionPolicy
@@ -37,6 +38,7 @@ from app.ports.reconciliation import HOLD_CHECK, EntryHolds, held_back
 from app.ports.reservations import LocalReservations, Reservations
 from app.services.brackets.doubt import CHECK as DOUBT
 from app.services.brackets.driver import BracketDriver
+from app.services.execution import views
 from app.services.execution.context import ExecutionContext, SignalMissing
 from app.services.execution.entry_terms import (
     entry_order,
@@ -49,6 +51,7 @@ from app.services.execution.entry_terms import (
     targets_for,
 )
 from app.services.execution.leverage import Leverages
+from app.services.execution.position_sync import PositionSyncer
 from app.services.execution.reservations import EntryGate
 from app.services.execution.units import UnitExecutor
 from app.services.execution.views import Denial, VenueView, risk_request, route_detail
@@ -75,24 +78,27 @@ class Executor:
         leverages: Mapping[str, Decimal] | None = None,
         notifier: Notifier | None = None,
         accounts: AccountBook | None = None,
+        venue_access: Callable[[], VenueAccess] | None = None,
     ) -> None:
         """`in_process`: every venue answers in this process (a backtest), so reads are made
         one after the other, without tasks to overlap their round trips. `holds`: symbols whose
         entries a drift holds back. `reservations`: the approved entries of every worker (one
         process: its own). `leverages`: each swap venue's default leverage (else 1).
         `notifier`: told of entries, denials, closes and incidents. `accounts`: each account's
-        limits, sizing and venues (None: every account trades by `limits` and `sizing`)."""
+        limits, sizing and venues (None: every account trades by `limits` and `sizing`).
+        `venue_access`: which venues take new entries now (None: every venue of `venues`)."""
         policy, notifier = policy or ExecutionPolicy(), notifier or NoNotifier()
         self.driver = BracketDriver.for_policy(store, clock, policy, notifier)
         self._ctx = ExecutionContext(
             store, venues, modes, clock, locks, limits, sizing, policy, self.driver, in_process,
             holds, reservations or LocalReservations(), Leverages(leverages or {}), notifier,
-            accounts=accounts,
+            accounts=accounts, venue_access=venue_access,
         )  # fmt: skip
         self._gate = EntryGate(self._ctx)
         self._store, self._venues, self._now = store, venues, clock
         self._record = self._ctx.record
         self._units = UnitExecutor(self._ctx)
+        self._sync = PositionSyncer(self._ctx)
 
     async def execute(self, signal_id: str) -> SignalStatus:
         """Run the signal (and any older queued one of its account and symbol).
@@ -134,6 +140,8 @@ class Executor:
         async with self._ctx.locks.hold(lock_key(account, symbol)) as fence:
             with self._store.batch(fence):  # written before the lock is let go; saves fenced
                 for pending in self._store.pending(account, symbol, up_to):
+                    if not pending.started and self._ctx.refused(pending):
+                        continue  # a unit's legs share the account: each is refused
                     if pending.signal.link is not None:
                         units.add(pending.signal.link.unit)
                     else:
@@ -153,10 +161,9 @@ class Executor:
                 await self._close_signal(pending)
             case Action.REVERSE:
                 await self._reverse(pending)
-            case Action.BUY:
-                await self._entry_signal(pending, Side.BUY)
-            case Action.SELL:
-                await self._entry_signal(pending, Side.SELL)
+            case Action.BUY | Action.SELL:  # POSITION_SYNC first: a drift flagged or aligned
+                await self._sync.enter(pending, Side(signal.action), self._entry_signal,
+                                       self._flatten_first)  # fmt: skip
 
     # --- closing ----------------------------------------------------------------------------
 
@@ -175,9 +182,11 @@ class Executor:
         return closed
 
     async def _close_signal(self, pending: PendingSignal) -> None:
-        signal = pending.signal
+        signal, _ = pending.signal, self._sync.flag(pending)
         if self._store.trading_state(signal.account) is TradingState.HALTED:
-            self._ctx.deny(pending, self._halted_text(signal.account, "nothing is placed"))
+            self._ctx.deny(
+                pending, views.halted_text(self._store, signal.account, "nothing is placed")
+            )
             return
         side = side_of(signal.position_side)
         closed = await self._close_all(pending, side)
@@ -193,7 +202,7 @@ class Executor:
         self._record(pending.id, "close", detail, status, brackets=[b.id for b in closed])
 
     async def _reverse(self, pending: PendingSignal) -> None:
-        signal = pending.signal
+        signal, _ = pending.signal, self._sync.flag(pending)
         if self._denied_halted(pending, self._store.trading_state(signal.account)):
             return
         open_brackets = self._store.open_brackets(signal.account, signal.symbol)
@@ -214,15 +223,10 @@ class Executor:
         kill switch places nothing, the closing half included."""
         if state is not TradingState.HALTED:
             return False
-        detail = self._halted_text(pending.signal.account, "nothing is placed, the position stays")
+        detail = views.halted_text(self._store, pending.signal.account,
+                             "nothing is placed, the position stays")  # fmt: skip
         self._ctx.deny(pending, f"denied: {detail}", [CheckResult("trading_state", False, detail)])
         return True
-
-    def _halted_text(self, account: str, then: str) -> str:
-        """Why a halted signal is denied: the global kill switch, or its account's."""
-        if self._store.trading_state() is TradingState.HALTED:
-            return f"trading is halted: {then}"
-        return f"trading is halted for account {account} (`signalgate accounts resume`): {then}"
 
     async def _flatten_first(self, pending: PendingSignal, side: Side) -> bool:
         closed = await self._close_all(pending, side)
@@ -242,6 +246,8 @@ class Executor:
             return None
         signal = pending.signal
         limits = (rules := self._ctx.rules(signal.account)).limits
+        if self._ctx.denied_without_venue(pending, rules):
+            return None
         account, views = await self._ctx.account_and_quotes(signal.account, signal.symbol)
         if doubt := self._ctx.doubt(signal, account):  # a second entry could double it
             result = CheckResult(HOLD_CHECK if held_back(doubt) else DOUBT, False, doubt)
@@ -254,7 +260,7 @@ class Executor:
                 self._ctx.deny(pending, verdict, [CheckResult("entry_policy", False, verdict)])
                 return None
             if verdict:
-                if self._denied_halted(pending, account.trading_state):
+                if self._denied_halted(pending, account.strictest_state):
                     return None
                 if not await self._flatten_first(pending, side.opposite):
                     return None
@@ -264,7 +270,7 @@ class Executor:
         early = check_before_sizing(signal.symbol, side, False, snapshot, limits, now)
         denial = Denial(list(early))
         reference = reference_price(signal, side, views)
-        market = sizing_market(views, hint := self._hint(signal.venue, rules.venues))
+        market = sizing_market(views, hint := self._ctx.hint(signal.venue, rules.venues))
         if reference is None or market is None:
             denial.add("market_price", f"no venue has a price for {signal.symbol}")
             return self._deny(pending, denial)
@@ -315,12 +321,6 @@ class Executor:
         await self._open(pending, side, route, views, targets, gate)
         self._gate.release(pending)  # on record: the book counts it now
         return None
-
-    def _hint(self, venue: str | None, only: frozenset[str] | None) -> str | None:
-        """The alert's venue when one is configured under that name (among `only`, the
-        account's); a TradingView prefix like BINANCE: names the chart's exchange, which may
-        not be a venue of this deployment or of the account."""
-        return venue if venue in self._venues and (only is None or venue in only) else None
 
     def _deny(self, pending: PendingSignal, denial: Denial) -> None:
         self._ctx.deny(pending, "denied: " + "; ".join(denial.reasons), denial.checks)

@@ -8,14 +8,19 @@ from decimal import Decimal
 
 import msgspec
 
-from app.domain.accounts import stricter
 from app.domain.orders import Side
 from app.domain.reservations import committed
-from app.domain.risk_values import AccountSnapshot, CheckResult, OpenPosition, RiskRequest
+from app.domain.risk_values import (
+    AccountSnapshot,
+    CheckResult,
+    OpenPosition,
+    RiskRequest,
+    TradingState,
+)
 from app.domain.routing import Route, VenueQuote
 from app.domain.signals import OrderType, Signal
 from app.domain.targets import Targets
-from app.ports.execution import AccountState
+from app.ports.execution import AccountState, ExecutionStore
 
 _ZERO = Decimal(0)
 
@@ -47,7 +52,7 @@ def snapshot_of(
     cash = sum((v.quote_total for v in views), _ZERO)
     activity = state.activity
     waiting = committed(state.resting, state.reserved.entries, state.on_record, own)
-    trading = stricter(state.trading_state, state.account_trading_state)
+    trading = state.strictest_state
     return AccountSnapshot(
         account=account,
         trading_state=trading,
@@ -118,3 +123,11 @@ def route_detail(route: Route) -> str:
         others = ", ".join(f"{c.venue} {c.effective_price}" for c in route.alternatives)
         text += f" (alternatives: {others})"
     return text
+
+
+def halted_text(store: ExecutionStore, account: str, then: str) -> str:
+    """Why a halted signal is denied: the global kill switch, or its account's."""
+    if store.trading_state() is TradingState.HALTED:
+        return f"trading is halted: {then}"
+    resume = f"`signalgate accounts resume {account}`"
+    return f"trading is halted for account {account} ({resume}): {then}"

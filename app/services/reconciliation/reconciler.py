@@ -106,7 +106,7 @@ class Reconciler:
         """Every venue once; returns the states written."""
         self._release_gone_venues()
         states: list[KeyState] = []
-        for name, venue in self.venues.items():
+        for name, venue in list(self.venues.items()):  # a copy: venues are added meanwhile
             if not self.active():  # the lease lapsed: another monitor may be acting now
                 break
             states += await self.reconcile(name, venue)

@@ -22,6 +22,18 @@ from app.ports.errors import Unavailable
 from app.ports.execution import OrderQuery
 from app.ports.signals import SignalQuery
 
+# the console's pages, in the navigation's order: (its path under /console, its name)
+NAVIGATION = (
+    ("signals", "Signals"),
+    ("positions", "Positions"),
+    ("orders", "Orders"),
+    ("pnl", "P&L"),
+    ("trading", "Kill switch"),
+    ("accounts", "Accounts"),
+    ("venues", "Venues"),
+    ("connections", "Connections"),
+    ("notifications", "Notifications"),
+)
 PAGE_SIZE = 50
 POLL_SECONDS = 3  # the signals page's statuses refresh this often (htmx)
 Text = Annotated[str | None, QueryParameter(max_length=80)]

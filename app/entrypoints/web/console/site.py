@@ -22,7 +22,9 @@ from litestar.template.config import TemplateConfig
 from app.bootstrap.web import Services
 from app.domain.sizing import number_text
 from app.entrypoints.web.console.access import ACCESS_ROUTES, admit
-from app.entrypoints.web.console.pages import PAGE_ROUTES
+from app.entrypoints.web.console.accounts import ACCOUNT_PAGE_ROUTES
+from app.entrypoints.web.console.notify import NOTIFY_ROUTES
+from app.entrypoints.web.console.pages import NAVIGATION, PAGE_ROUTES
 from app.entrypoints.web.console.trading import TRADING_ROUTES
 from app.entrypoints.web.lean import MsgspecLitestar
 
@@ -34,7 +36,7 @@ def number(value: Decimal | float | None, places: int | None = None) -> str:
     """A figure as people read it (`sizing.number_text`); "—" when unknown."""
     if value is None:
         return "—"
-    return number_text(Decimal(str(value)) if isinstance(value, float) else value, places)
+    return number_text(value if isinstance(value, Decimal) else Decimal(str(value)), places)
 
 
 def moment(value: datetime | None) -> str:
@@ -62,6 +64,7 @@ def _environment() -> Environment:
     env.filters["number"] = number
     env.filters["moment"] = moment
     env.filters["figure"] = figure
+    env.globals["navigation"] = NAVIGATION
     return env
 
 
@@ -82,6 +85,8 @@ def build_site(services: Services) -> Litestar:
         route_handlers=[
             *PAGE_ROUTES,
             *TRADING_ROUTES,
+            *ACCOUNT_PAGE_ROUTES,
+            *NOTIFY_ROUTES,
             *ACCESS_ROUTES,
             create_static_files_router("/static", directories=[HERE / "static"]),
         ],

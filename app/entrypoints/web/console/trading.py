@@ -25,14 +25,12 @@ CHOICES = {
 }
 
 
-@get("/trading")
-async def trading(request: Request[Any, Any, Any]) -> Template:
-    return await page(request, "trading.html", choices=list(CHOICES.items()))
+async def state_and_reason(request: Request[Any, Any, Any], kept: str) -> tuple[TradingState, str]:
+    """A switch form's `state` and `reason` (its spaces squeezed, marked as the console's).
 
-
-@post("/trading", status_code=303)
-async def switch(request: Request[Any, Any, Any]) -> Redirect:
-    """Set the trading state from the page's form (`state`, `reason`)."""
+    Raises:
+        ValidationException: no such state, or no reason (`kept`: what becomes of a reason).
+    """
     form = await request.form()
     try:
         state = TradingState(form.get("state", ""))
@@ -42,8 +40,20 @@ async def switch(request: Request[Any, Any, Any]) -> Redirect:
         ) from None
     reason = " ".join(str(form.get("reason", "")).split())[:MAX_REASON]
     if not reason:
-        raise ValidationException("give a reason: it is kept with the change and told.")
-    await asyncio.to_thread(services_of(request).switch_trading, state, f"{reason} (console)")
+        raise ValidationException(f"give a reason: {kept}.")
+    return state, f"{reason} (console)"
+
+
+@get("/trading")
+async def trading(request: Request[Any, Any, Any]) -> Template:
+    return await page(request, "trading.html", choices=list(CHOICES.items()))
+
+
+@post("/trading", status_code=303)
+async def switch(request: Request[Any, Any, Any]) -> Redirect:
+    """Set the trading state from the page's form (`state`, `reason`)."""
+    state, reason = await state_and_reason(request, "it is kept with the change and told")
+    await asyncio.to_thread(services_of(request).switch_trading, state, reason)
     return Redirect(TRADING, status_code=303)
 
 

@@ -1,0 +1,60 @@
+"""A venue's streams as the services see them: its private order updates (the bracket monitor)
+and its public order books (quotes without a request while they are fresh).
+
+An update only says which order changed: the monitor reads the order back from the venue the way
+it always does (the stream says "look now"; nothing about money depends on what it carried).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import msgspec
+
+from app.domain.market import OrderBook
+
+
+class OrderUpdate(msgspec.Struct, frozen=True):
+    """The venue said this order changed (either id may be missing)."""
+
+    symbol: str | None = None
+    order_id: str | None = None
+    client_order_id: str | None = None
+
+
+class OrderStream(Protocol):
+    """One venue's private order updates over its websocket."""
+
+    async def subscribe(self) -> None:
+        """Connect (again) and subscribe: once it returns, every later change of an order is
+        told by `updates`.
+
+        Raises:
+            ExchangeError: the venue could not be reached or refused the keys.
+        """
+        ...
+
+    async def updates(self) -> list[OrderUpdate]:
+        """The next updates, waiting for them.
+
+        Raises:
+            ExchangeError: the stream dropped; `subscribe` again (updates may have been lost).
+        """
+        ...
+
+    async def close(self) -> None: ...
+
+
+class BookStream(Protocol):
+    """One venue's public order books, kept current over its websocket by the adapter."""
+
+    def watch(self, symbol: str) -> None:
+        """Follow `symbol`'s book from now on (a no-op when it is followed already)."""
+        ...
+
+    def fresh(self, symbol: str, depth: int, max_age_seconds: float) -> OrderBook | None:
+        """`symbol`'s streamed book (`depth` levels a side) if the stream updated it within
+        `max_age_seconds`, else None: a stream that dropped or went quiet is never a price."""
+        ...
+
+    async def close(self) -> None: ...

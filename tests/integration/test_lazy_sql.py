@@ -1,0 +1,103 @@
+"""The web process's SQL is built on first use (app/bootstrap/lazy_sql.py): once, whichever
+thread asks first, and an alert that Redis cannot take is still spooled (real SQLite)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+import pytest
+import redis.asyncio
+from sqlalchemy import Engine
+
+import app.bootstrap.database
+from app.adapters.redis.inbox import RedisInbox
+from app.adapters.redis.server import free_port
+from app.adapters.system import SystemClock, new_ulid
+from app.bootstrap.lazy_sql import LazySql
+from app.bootstrap.web import build_services
+from app.config.settings import Settings
+from app.domain.signals import Action, Signal
+from app.ports.errors import Unavailable
+from app.services.intake import Intake
+
+
+def test_services_build_no_sql_until_asked(sqlite_url: str):
+    services = build_services(Settings(redis_url="redis://127.0.0.1:1/0", database_url=sqlite_url))
+    assert not services.signals.built
+    assert services.engine is services.engine  # built by the first ask, kept
+    assert services.signals.built
+    services.signals.dispose()
+
+
+def test_a_warm_up_racing_first_uses_builds_one_engine(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    built: list[Engine] = []
+    build = app.bootstrap.database.process_engine
+
+    def counted(settings: Settings) -> Engine:
+        built.append(build(settings))
+        return built[-1]
+
+    monkeypatch.setattr(app.bootstrap.database, "process_engine", counted)
+    lazy = LazySql(Settings(database_url=sqlite_url))
+    start = threading.Barrier(5)
+    seen: list[object] = []
+
+    def first_use() -> None:
+        start.wait()
+        seen.append(lazy.get("no-such-signal"))
+
+    readers = [threading.Thread(target=first_use) for _ in range(4)]
+    for reader in readers:
+        reader.start()
+    start.wait()
+    lazy.warm_up()
+    for reader in readers:
+        reader.join(30)
+    lazy.dispose()
+    assert seen == [None] * 4
+    assert len(built) == 1
+
+
+def test_the_first_alert_redis_cannot_take_builds_the_store_and_is_spooled(sqlite_url: str):
+    lazy = LazySql(Settings(database_url=sqlite_url))
+
+    async def submit() -> tuple[str, str | None]:
+        client = redis.asyncio.Redis.from_url(
+            f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=1.0
+        )
+        intake = Intake(RedisInbox(client), lazy, SystemClock(), new_ulid, Settings().intake)
+        signal = Signal(symbol="BTC/USDT", action=Action.BUY, source="test")
+        try:
+            done = await intake.submit(signal, dialect="json")
+        finally:
+            await client.aclose()
+        return done.status, done.signal_id
+
+    status, signal_id = asyncio.run(submit())
+    assert status == "spooled"
+    assert signal_id is not None
+    kept = lazy.get(signal_id)
+    assert kept is not None
+    assert kept.status == "spooled"
+    assert [record.id for record in lazy.spooled(10)] == [signal_id]
+    lazy.dispose()
+
+
+def test_an_unreachable_database_is_said_on_first_use(tmp_path: Path):
+    lazy = LazySql(Settings(database_url=f"sqlite:///{tmp_path}/missing/dir/db.sqlite"))
+    lazy.warm_up()  # logs at DEBUG, raises nothing
+    with pytest.raises(Unavailable):
+        lazy.ping()
+    lazy.dispose()
+
+
+def test_the_first_alert_that_asks_for_subscribers_builds_the_directory(sqlite_url: str):
+    lazy = LazySql(Settings(database_url=sqlite_url))
+    assert not lazy.built
+    assert asyncio.run(lazy.accounts_for("momentum", "default")) == ()  # no subscriber
+    assert lazy.built
+    lazy.dispose()
