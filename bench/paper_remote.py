@@ -2,8 +2,9 @@
 
 The host runs in its own process (as the monitor does) with one paper venue over a fixed 20-level
 book and no SQL store, so the figures are the transport's: round trip p50/p99 of order_book and
-create_order from one client, then requests/s with 1 and 8 concurrent callers sharing one client
-process (one Redis client, a pooled connection per waiting call). The worker target is 200
+create_order from one client, with the client process's CPU time per call, then requests/s with
+1 and 8 concurrent callers sharing one client process (one Redis client, a pooled connection per
+waiting call). The worker target is 200
 signals/s x ~8 venue calls = 1,600 calls/s. Run with `python -m bench.paper_remote`.
 """
 
@@ -75,6 +76,7 @@ class Orders:
 async def latency(venue: RemotePaperExchange, calls: int, orders: Orders) -> None:
     for name in ("order_book", "create_order"):
         samples = []
+        cpu = time.process_time()
         for _ in range(calls):
             started = time.perf_counter()
             if name == "order_book":
@@ -82,8 +84,10 @@ async def latency(venue: RemotePaperExchange, calls: int, orders: Orders) -> Non
             else:
                 await venue.create_order(orders.next())
             samples.append(time.perf_counter() - started)
+        cpu_us = (time.process_time() - cpu) / calls * 1e6
         p50, p99 = percentiles(samples)
-        print(f"  {name:<13} round trip: p50 {p50:.2f} ms, p99 {p99:.2f} ms ({calls:,} calls)")
+        print(f"  {name:<13} round trip: p50 {p50:.2f} ms, p99 {p99:.2f} ms ({calls:,} calls);"
+              f" the client's CPU {cpu_us:.0f} us a call")  # fmt: skip
 
 
 async def throughput(

@@ -172,10 +172,10 @@ class FakeQueue:
     down: bool = False
     jobs: list[str] = field(default_factory=list)
 
-    def enqueue_signals(self, signal_ids: Sequence[str]) -> None:
+    def enqueue_signals(self, records: Sequence[SignalRecord]) -> None:
         if self.down:
             raise Unavailable("queue down")
-        self.jobs.extend(i for i in signal_ids if i not in self.jobs)
+        self.jobs.extend(r.id for r in records if r.id not in self.jobs)
 
     def backlog(self) -> int:
         if self.down:

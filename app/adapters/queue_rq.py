@@ -1,10 +1,12 @@
 """The job queue on RQ, with deterministic job ids.
 
-One job per forwarded batch: `execute_signal(id)` (job `signal-<id>`) for a lone signal, the
-common case and the one latency is about; `execute_signals([ids])` (job `signals-<first>-<last>`)
-when the forwarder moves several at once, so that under load a worker pays RQ's per-job cost
-(about 57 Redis commands) once per batch instead of once per signal. Either way the signals are
-executed one by one, idempotently: a signal in two jobs runs once.
+One job per forwarded batch: `execute_signal(id, account, symbol)` (job `signal-<id>`) for a lone
+signal, the common case and the one latency is about; `execute_signals([ids], [[account,
+symbol]])` (job `signals-<first>-<last>`) when the forwarder moves several at once, so that under
+load a worker pays RQ's per-job cost (about 57 Redis commands) once per batch instead of once per
+signal. Either way the signals are executed one by one, idempotently: a signal in two jobs runs
+once. Each signal's account and symbol travel with it: the worker takes their lock without a
+read of the database first.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from rq import Queue, Retry
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from app.domain.signals import SignalRecord
 from app.ports.errors import Unavailable
 
 EXECUTE_SIGNAL = "workers.jobs.execute_signal"
@@ -36,8 +39,16 @@ def job_id(signal_ids: Sequence[str]) -> str:
     return f"signals-{signal_ids[0]}-{signal_ids[-1]}"
 
 
-def _batches(signal_ids: Sequence[str]) -> list[list[str]]:
-    return [list(signal_ids[i : i + BATCH]) for i in range(0, len(signal_ids), BATCH)]
+def _batches(records: Sequence[SignalRecord]) -> list[Sequence[SignalRecord]]:
+    return [records[i : i + BATCH] for i in range(0, len(records), BATCH)]
+
+
+def job_args(batch: Sequence[SignalRecord]) -> tuple[object, ...]:
+    """`execute_signal(id, account, symbol)` or `execute_signals([ids], [[account, symbol]])`:
+    each signal's lock key travels with it (JSON: lists, not tuples)."""
+    if len(batch) == 1:
+        return (batch[0].id, batch[0].signal.account, batch[0].signal.symbol)
+    return ([r.id for r in batch], [[r.signal.account, r.signal.symbol] for r in batch])
 
 
 class RqJobQueue:
@@ -45,22 +56,22 @@ class RqJobQueue:
         self._client = client
         self.queue = Queue(name, connection=client, serializer=JSONSerializer)
 
-    def enqueue_signals(self, signal_ids: Sequence[str]) -> None:
-        if not signal_ids:
+    def enqueue_signals(self, records: Sequence[SignalRecord]) -> None:
+        if not records:
             return
-        batches = _batches(signal_ids)
+        batches = _batches(records)
         try:
             pipe = self._client.pipeline(transaction=False)
             for batch in batches:
-                pipe.exists(Job.key_for(job_id(batch)))
+                pipe.exists(Job.key_for(job_id([r.id for r in batch])))
             exists = pipe.execute()
             self.queue.enqueue_many(
                 [
                     Queue.prepare_data(
                         EXECUTE_SIGNAL if len(batch) == 1 else EXECUTE_SIGNALS,
-                        args=(batch[0],) if len(batch) == 1 else (batch,),
-                        job_id=job_id(batch),
-                        description=f"execute {len(batch)} signal(s) from {batch[0]}",
+                        args=job_args(batch),
+                        job_id=job_id([r.id for r in batch]),
+                        description=f"execute {len(batch)} signal(s) from {batch[0].id}",
                         timeout=120,
                         result_ttl=RESULT_TTL_SECONDS,
                         failure_ttl=FAILURE_TTL_SECONDS,

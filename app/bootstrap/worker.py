@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import redis
@@ -91,15 +91,22 @@ class WorkerRuntime:
             venue_access=self.stored.access,
         )
 
-    async def _execute(self, executor: Executor, ids: Sequence[str]) -> dict[str, SignalStatus]:
+    async def _execute(
+        self,
+        executor: Executor,
+        ids: Sequence[str],
+        keys: Mapping[str, tuple[str, str]] | None,
+    ) -> dict[str, SignalStatus]:
         if self.stored is not None:
             await self.stored.refresh()  # a connection added, changed or disabled: seen here
-        return await executor.execute_many(ids)
+        return await executor.execute_many(ids, keys)
 
-    def execute(self, signal_ids: Sequence[str]) -> dict[str, SignalStatus]:
+    def execute(
+        self, signal_ids: Sequence[str], keys: Mapping[str, tuple[str, str]] | None = None
+    ) -> dict[str, SignalStatus]:
         executor = self.start()
         try:
-            return self.runner.run(self._execute(executor, signal_ids))
+            return self.runner.run(self._execute(executor, signal_ids, keys))
         finally:
             self._publish_health()
 

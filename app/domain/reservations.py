@@ -93,3 +93,49 @@ def _notional(entry: RestingEntry, reservation: Reservation | None) -> Decimal:
     if entry.notional is not None:
         return entry.notional
     return reservation.notional if reservation is not None else _ZERO
+
+
+def joined(read: Reserved, version: int, taken: Sequence[Reservation]) -> Reserved:
+    """The reservations `read`, at `version` now that `taken` (later ones, in the order they
+    were taken) were added: one entry per id, the latest."""
+    by_id = {e.id: e for e in read.entries}
+    for entry in taken:
+        by_id[entry.id] = entry
+    return Reserved(version, tuple(sorted(by_id.values(), key=lambda e: e.id)))
+
+
+class Taken:
+    """The reservations one process took, per account, by the version each one made (the last
+    `kept`): whether an account's version moved since a reading by this process's own
+    reservations only, and by which."""
+
+    def __init__(self, kept: int = 256) -> None:
+        self._accounts: dict[str, dict[int, Reservation]] = {}
+        self._kept = kept
+
+    def add(self, account: str, version: int, entry: Reservation) -> None:
+        """`entry` was reserved and made the account's version `version`."""
+        taken = self._accounts.setdefault(account, {})
+        taken[version] = entry
+        if len(taken) > self._kept:
+            del taken[min(taken)]
+
+    def seen(self, account: str, version: int) -> None:
+        """The account's version as read: one below a version this process made means the
+        versions began again (the store lost its data), and the ones kept name others now."""
+        taken = self._accounts.get(account)
+        if taken and version < max(taken):
+            del self._accounts[account]
+
+    def since(self, account: str, version: int, newer: int) -> tuple[Reservation, ...] | None:
+        """The reservations that took the account from `version` to `newer`, oldest first, if
+        this process took every one of them; None if any was another's (or is forgotten)."""
+        taken = self._accounts.get(account, {})
+        if not version < newer <= version + len(taken):
+            return None
+        entries = []
+        for made in range(version + 1, newer + 1):
+            if (entry := taken.get(made)) is None:
+                return None
+            entries.append(entry)
+        return tuple(entries)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from app.domain.reservations import Reservation, Reserved
+from app.domain.reservations import Reservation, Reserved, Taken
 
 
 class Reservations(Protocol):
@@ -38,6 +38,17 @@ class Reservations(Protocol):
         """
         ...
 
+    def taken_since(self, account: str, version: int, newer: int) -> tuple[Reservation, ...] | None:
+        """The reservations that took the account from `version` (one this object answered:
+        read, or refused at) to `newer` (oldest first) if this object took every one of them,
+        else None.
+
+        A check refused for those alone need not read the book again: each entry it did not
+        count was taken after its reading of the reservations, so it is in neither that reading
+        nor the book read after it, and is counted by adding it.
+        """
+        ...
+
     def release(self, account: str, entry_id: str) -> None:
         """Drop the reservation `entry_id` (its bracket is on record, or it was not placed).
 
@@ -65,6 +76,7 @@ class LocalReservations:
 
     def __init__(self) -> None:
         self._accounts: dict[str, Reserved] = {}
+        self._taken = Taken()
 
     def read(self, account: str, now: datetime) -> Reserved:
         held = self._accounts.get(account, Reserved())
@@ -79,7 +91,11 @@ class LocalReservations:
             return held
         others = tuple(e for e in held.entries if e.id != entry.id)
         self._accounts[account] = Reserved(version + 1, (*others, entry))
+        self._taken.add(account, version + 1, entry)
         return None
+
+    def taken_since(self, account: str, version: int, newer: int) -> tuple[Reservation, ...] | None:
+        return self._taken.since(account, version, newer)
 
     def release(self, account: str, entry_id: str) -> None:
         held = self._accounts.get(account)

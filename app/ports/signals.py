@@ -119,9 +119,10 @@ class SignalStore(Protocol):
 
 
 class JobQueue(Protocol):
-    def enqueue_signals(self, signal_ids: Sequence[str]) -> None:
-        """Enqueue execution jobs for these ids (one per batch) with deterministic job ids;
-        existing jobs are kept."""
+    def enqueue_signals(self, records: Sequence[SignalRecord]) -> None:
+        """Enqueue execution jobs for these signals (one per batch) with deterministic job ids,
+        each id with its account and symbol, so that the worker takes their locks without
+        reading them first; existing jobs are kept."""
         ...
 
     def backlog(self) -> int:

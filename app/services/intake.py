@@ -211,7 +211,7 @@ def forward(reader: InboxReader, store: SignalStore, queue: JobQueue, *, batch: 
         return 0
     records = [record for _, record in entries]
     store.add_many(records)
-    queue.enqueue_signals([r.id for r in records if r.status is SignalStatus.QUEUED])
+    queue.enqueue_signals([r for r in records if r.status is SignalStatus.QUEUED])
     reader.ack([entry_id for entry_id, _ in entries])
     return len(entries)
 
@@ -232,9 +232,9 @@ def drain_spool(
         store.set_status(list(taken), SignalStatus.DUPLICATE, clock.now())
         log.warning("spooled signals %s are duplicates of %s", ", ".join(taken),
                     ", ".join(sorted(set(taken.values()))))  # fmt: skip
-    kept = [r.id for r in records if r.id not in taken]
+    kept = [r for r in records if r.id not in taken]
     queue.enqueue_signals(kept)
-    store.set_status(kept, SignalStatus.QUEUED, clock.now())
+    store.set_status([r.id for r in kept], SignalStatus.QUEUED, clock.now())
     log.info("re-queued %d spooled signals", len(kept))
     return len(records)
 

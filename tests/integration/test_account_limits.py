@@ -74,15 +74,15 @@ class Account:
         """Keep the signals, received now, and queue them as `jobs` batch jobs at once."""
         now = datetime.now(UTC)
         ids = [f"01JX5Z3K8Q4W2N7R9T1V3B5C{n:02d}" for n in range(len(signals))]
-        self.signals.add_many([
+        records = [
             SignalRecord(i, now, SignalStatus.QUEUED, s, "native", f"k{i}")
             for i, s in zip(ids, signals, strict=True)
-        ])  # fmt: skip
+        ]
+        self.signals.add_many(records)
         queue = RqJobQueue(self.redis, "signals")
         per_job = len(ids) // jobs
-        pipe = [ids[n * per_job : (n + 1) * per_job] for n in range(jobs)]
-        for batch in pipe:
-            queue.enqueue_signals(batch)
+        for n in range(jobs):
+            queue.enqueue_signals(records[n * per_job : (n + 1) * per_job])
         return ids
 
     async def settled(self, ids: Sequence[str]) -> dict[str, SignalStatus]:

@@ -34,8 +34,8 @@ class Jobs:
     def __init__(self) -> None:
         self.queued: list[str] = []
 
-    def enqueue_signals(self, signal_ids: Sequence[str]) -> None:
-        self.queued.extend(signal_ids)
+    def enqueue_signals(self, records: Sequence[SignalRecord]) -> None:
+        self.queued.extend(r.id for r in records)
 
     def backlog(self) -> int:
         return len(self.queued)

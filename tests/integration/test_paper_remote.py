@@ -231,6 +231,40 @@ async def test_a_create_past_its_deadline_is_never_executed(
         assert await client.exists(f"{PREFIX}:reply:late") == 0
 
 
+async def test_a_request_given_up_while_it_waits_leaves_its_reply_to_no_other_request(
+    client: redis.asyncio.Redis, host: PaperHost
+) -> None:
+    """Its connection is closed, not handed to the next request while its BLPOP still waits on
+    the server: the reply it gets later would be read as the next request's."""
+    venue = remote(client)
+    waiting = asyncio.create_task(venue.balances())  # no host yet: it waits
+    await asyncio.sleep(0.1)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+
+    async with serving(host):  # the host answers the given-up request too, then the next ones
+        for depth in (1, 2, 1):
+            assert len((await venue.order_book(SYMBOL, depth)).bids) == depth
+
+
+async def test_a_request_redis_refused_leaves_no_reply_waiting_for_the_next_request(
+    client: redis.asyncio.Redis, host: PaperHost
+) -> None:
+    """Redis refuses the RPUSH (the list's key holds a string): the BLPOP sent with it still
+    waits, so the connection is closed rather than reused, where its late nil would be read
+    as the next request's answer."""
+    venue = remote(client, timeout=0.3)
+    await client.set(f"{PREFIX}:requests", "not a list")
+    with pytest.raises(Retryable, match="WRONGTYPE"):
+        await venue.balances()
+    await client.delete(f"{PREFIX}:requests")
+
+    async with serving(host):
+        for depth in (1, 2, 1):
+            assert len((await venue.order_book(SYMBOL, depth)).bids) == depth
+
+
 async def test_concurrent_clients_get_their_own_replies(
     client: redis.asyncio.Redis, host: PaperHost, redis_url: str
 ) -> None:

@@ -233,3 +233,32 @@ def test_a_release_is_sent_ahead_of_the_next_read_or_reservation_in_its_round_tr
         client.close()
         other.close()
         pool.disconnect()
+
+
+def test_a_process_tells_its_own_reservations_from_another_process(redis_url: str) -> None:
+    client, other = redis.Redis.from_url(redis_url), redis.Redis.from_url(redis_url)
+    reservations, elsewhere = RedisReservations(client), RedisReservations(other)
+    try:
+        assert reservations.reserve("main", 0, reservation("a"), NOW) is None
+        assert reservations.reserve("main", 1, reservation("b"), NOW) is None
+        refused = reservations.reserve("main", 0, reservation("c"), NOW)
+        assert refused is not None
+        assert reservations.taken_since("main", 0, refused.version) == (
+            reservation("a"),
+            reservation("b"),
+        )
+        assert elsewhere.reserve("main", 2, reservation("x"), NOW) is None
+        refused = reservations.reserve("main", 1, reservation("c"), NOW)
+        assert refused is not None
+        assert reservations.taken_since("main", 1, refused.version) is None  # x is another's
+        assert elsewhere.taken_since("main", 2, 3) == (reservation("x"),)
+
+        client.flushdb()  # Redis lost its data: the versions begin again, made by others
+        assert elsewhere.reserve("main", 0, reservation("y"), NOW) is None
+        assert reservations.read("main", NOW).version == 1  # below its own: forgotten
+        assert reservations.reserve("main", 1, reservation("c"), NOW) is None
+        assert reservations.taken_since("main", 1, 2) == (reservation("c"),)
+        assert reservations.taken_since("main", 0, 2) is None  # version 1 is y's, not a's
+    finally:
+        client.close()
+        other.close()

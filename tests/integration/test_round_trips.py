@@ -157,10 +157,16 @@ async def test_a_paper_venue_save_is_one_round_trip(
     assert SqlPaperStore(db).order_by_client_id("a", "c1") is not None
 
 
-async def test_an_entry_signal_makes_six_round_trips(
+@pytest.mark.parametrize(
+    ("keys", "made"), [(None, 6), ({SID: ("default", "BTC/USDT")}, 5)], ids=["read", "named"]
+)
+async def test_an_entry_signal_makes_six_round_trips_five_when_its_job_names_its_key(
     engine: tuple[sqlalchemy.Engine, RoundTrips],
+    keys: dict[str, tuple[str, str]] | None,
+    made: int,
 ) -> None:
-    """The job's signals; the queue of its account and symbol; the account (holdings, resting
+    """The job's signals (not read when the job names each one's account and symbol, as the
+    forwarder's jobs do); the queue of its account and symbol; the account (holdings, resting
     entries, activity, brackets in doubt: one view); the bracket before its entry is sent;
     before its stop-loss is sent; the signal's outcome as the block is left."""
     db, trips = engine
@@ -169,8 +175,8 @@ async def test_an_entry_signal_makes_six_round_trips(
                           "native", "k")  # fmt: skip
     SqlSignalStore(db).add_many([record])
     before = trips.total()
-    assert await executor.execute(record.id) is SignalStatus.EXECUTED
-    assert trips.total() - before == 6
+    assert await executor.execute_many([SID], keys) == {SID: SignalStatus.EXECUTED}
+    assert trips.total() - before == made
 
 
 async def test_queued_entry_signals_make_three_round_trips_each(

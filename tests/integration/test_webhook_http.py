@@ -72,7 +72,7 @@ def test_alert_is_queued_as_a_real_rq_job_and_recorded(client, redis_url):
     eventually(lambda: forwarded(redis_url, signal_id))
     job = Job.fetch(f"signal-{signal_id}", connection, JSONSerializer)
     assert job.func_name == "workers.jobs.execute_signal"
-    assert job.args == [signal_id]
+    assert job.args == [signal_id, "default", "BTC/USDT"]  # its lock key travels with it
     queue = Queue("signals", connection=connection, serializer=JSONSerializer)
     assert queue.job_ids == [f"signal-{signal_id}"]
 

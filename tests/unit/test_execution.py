@@ -35,7 +35,7 @@ from app.ports.notifications import NoNotifier, Notifier
 from app.ports.reservations import Reservations
 from app.services.brackets.driver import BracketDriver
 from app.services.brackets.monitor import BracketMonitor
-from app.services.execution.executor import Executor
+from app.services.execution.executor import Executor, SignalMissing
 from tests.fakes_execution import MemoryExecutionStore, OnRecordFirst
 from tests.paper_helpers import book
 
@@ -301,18 +301,47 @@ async def test_a_reverse_closes_the_long_and_opens_a_short_on_a_margin_venue() -
     assert Side.SELL  # the reversal was attempted on the opposite side
 
 
-async def test_a_batch_runs_each_symbol_in_order_and_every_signal_once() -> None:
+@pytest.mark.parametrize("named", [False, True], ids=["read", "named_by_the_job"])
+async def test_a_batch_runs_each_symbol_in_order_and_every_signal_once(named: bool) -> None:
+    """The job's signals are read before their locks are taken, unless the job names each
+    one's account and symbol (the forwarder's jobs do)."""
     world = World(a="99990x1|100000x1")
     ids = [next(world.ids) for _ in range(3)]
     world.store.add(ids[0], alert(), NOW)
     world.store.add(ids[1], alert(symbol="ETH/USDT", take_profits=(), stop_loss=None), NOW)
     world.store.add(ids[2], alert(Action.CLOSE, take_profits=(), stop_loss=None), NOW)
-    statuses = await world.executor.execute_many(ids[::-1])
+    keys = None
+    if named:
+        keys = {ids[0]: ("default", "BTC/USDT"), ids[1]: ("default", "ETH/USDT"),
+                ids[2]: ("default", "BTC/USDT")}  # fmt: skip
+        reads, world.store.states = world.store.states, None  # type: ignore[assignment,method-assign]
+    statuses = await world.executor.execute_many(ids[::-1], keys)
+    if named:  # not read: every signal got its status in this run
+        world.store.states = reads  # type: ignore[method-assign]
     assert statuses == dict.fromkeys(ids, SignalStatus.EXECUTED)
     assert world.store.brackets[ids[0]].state is BracketState.CLOSED  # opened, then closed
     assert world.store.brackets[ids[1]].state is BracketState.OPEN
     assert await world.executor.execute_many(ids) == statuses  # a second run places nothing
     assert len(world.venues["a"].venue.fills_since("BTC/USDT", NOW)) == 2
+
+
+async def test_a_job_whose_signal_is_not_in_the_database_yet_is_retried_with_or_without_keys() -> (
+    None
+):
+    world = World(a="99990x1|100000x1")
+    signal_id = next(world.ids)
+    for keys in (None, {signal_id: ("default", "BTC/USDT")}):
+        with pytest.raises(SignalMissing, match=f"signals {signal_id} are not in the database"):
+            await world.executor.execute_many([signal_id], keys)
+    world.store.add(signal_id, alert(), NOW)
+    keys = {signal_id: ("default", "BTC/USDT")}
+    assert await world.executor.execute_many([signal_id], keys) == {
+        signal_id: SignalStatus.EXECUTED
+    }
+    assert await world.executor.execute_many([signal_id], keys) == {  # run twice: nothing more
+        signal_id: SignalStatus.EXECUTED
+    }
+    assert len(world.venues["a"].venue.fills_since("BTC/USDT", NOW)) == 1
 
 
 async def test_the_monitor_acts_on_a_bracket_changed_since_its_last_round() -> None:

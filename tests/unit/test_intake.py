@@ -205,7 +205,7 @@ async def test_forward_is_idempotent_when_acknowledging_fails(inbox, store, cloc
     await submit(intake)
     entries = inbox.read(10, 0)
     store.add_many([r for _, r in entries])
-    queue.enqueue_signals([r.id for _, r in entries])
+    queue.enqueue_signals([r for _, r in entries])
     # crash before ack: the next forward repeats both steps without doubling anything
     assert forward(inbox, store, queue) == 1
     assert len(queue.jobs) == 1

@@ -10,6 +10,10 @@ book, recorded before the release.
 Nothing is leaked by a worker killed between its reservation and its release: an entry whose
 expiry has passed is not read and is dropped by the next reservation.
 
+Each reservation this object takes is kept with the version it made (`taken_since`): a check
+refused for this process's own reservations alone adds them instead of reading the book again.
+A version read below one it made means the hash began again (Redis lost it): those are forgotten.
+
 A release is kept back and sent in the round trip of the next read or reservation, ahead of it
 (or by `send_releases` at the job's end): a synchronous round trip less per entry, on the
 worker's event loop. Meanwhile other workers' reads still see the entry, and the book they read
@@ -25,7 +29,7 @@ import msgspec
 import redis
 from redis.exceptions import NoScriptError, RedisError
 
-from app.domain.reservations import Reservation, Reserved
+from app.domain.reservations import Reservation, Reserved, Taken
 from app.ports.errors import Unavailable
 
 _VERSION = "#v"
@@ -55,6 +59,7 @@ class RedisReservations:
         self._prefix = prefix
         self._reserve = client.register_script(_RESERVE)
         self._released: list[tuple[str, str]] = []  # (hash, entry id), kept back
+        self._taken = Taken()  # the versions this object's reservations made
 
     def read(self, account: str, now: datetime) -> Reserved:
         try:
@@ -67,7 +72,7 @@ class RedisReservations:
                 self._released.clear()
         except (RedisError, OSError) as exc:
             raise Unavailable(f"reservations unreadable ({type(exc).__name__})") from exc
-        return _reserved(dict(fields).items(), now)
+        return self._seen(account, _reserved(dict(fields).items(), now))
 
     def reserve(
         self, account: str, version: int, entry: Reservation, now: datetime
@@ -82,9 +87,17 @@ class RedisReservations:
         except (RedisError, OSError) as exc:
             raise Unavailable(f"reservation not taken ({type(exc).__name__})") from exc
         if isinstance(answer, int):
+            self._taken.add(account, answer, entry)
             return None
         pairs = zip(answer[::2], answer[1::2], strict=True)
-        return _reserved(pairs, now)
+        return self._seen(account, _reserved(pairs, now))
+
+    def taken_since(self, account: str, version: int, newer: int) -> tuple[Reservation, ...] | None:
+        return self._taken.since(account, version, newer)
+
+    def _seen(self, account: str, reserved: Reserved) -> Reserved:
+        self._taken.seen(account, reserved.version)
+        return reserved
 
     def _reserve_releasing(self, key: str, args: list[bytes | str | int]) -> Any:
         """The reservation after the releases kept back, in one round trip (EVALSHA in the

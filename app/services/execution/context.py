@@ -23,7 +23,7 @@ from app.domain.orders import Side
 from app.domain.reservations import Reserved
 from app.domain.risk_values import AccountSnapshot, CheckResult, RiskLimits
 from app.domain.routing import VenueQuote
-from app.domain.signals import Signal, SignalStatus, execution_delay
+from app.domain.signals import PENDING, Signal, SignalStatus, execution_delay
 from app.domain.sizing import SizingPolicy
 from app.ports.accounts import AccountBook
 from app.ports.errors import ExchangeError
@@ -47,6 +47,11 @@ from app.services.execution.views import VenueView, snapshot_of
 
 log = logging.getLogger("signalgate.execution")
 _ZERO = Decimal(0)
+Key = tuple[str, str]  # an account and a symbol
+
+
+class SignalMissing(Exception):
+    """The job's signal is not in the database (yet): the job is retried."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,17 +127,52 @@ class ExecutionContext:
         if status is not None:
             self.outcomes[signal_id] = status
 
+    def keys_to_run(
+        self, signal_ids: Sequence[str], keys: Mapping[str, Key] | None
+    ) -> tuple[Mapping[str, SignalState], dict[Key, str]]:
+        """The states of the job's signals as read before their runs (none when `keys`, the
+        job's, name every signal's account and symbol), and each key to run with the newest
+        of its signals, up to which its queue runs.
+
+        Raises:
+            SignalMissing: a signal not in the database (as far as read now).
+        """
+        found: Mapping[str, SignalState] = {}
+        if keys is not None and all(i in keys for i in signal_ids):
+            runs = [(keys[i], i) for i in signal_ids]  # one done already runs nothing
+        else:
+            found = self.store.states(signal_ids)
+            if missing := [i for i in signal_ids if i not in found]:
+                raise SignalMissing(f"signals {', '.join(missing)} are not in the database")
+            runs = [((s.account, s.symbol), s.id) for s in found.values() if s.status in PENDING]
+        newest: dict[Key, str] = {}
+        for key, signal_id in runs:
+            newest[key] = max(newest.get(key, signal_id), signal_id)
+        return found, newest
+
     def states_after(
-        self, signal_ids: Sequence[str], found: Mapping[str, SignalState]
+        self,
+        signal_ids: Sequence[str],
+        found: Mapping[str, SignalState],
+        keys: Mapping[str, Key] | None = None,
     ) -> Mapping[str, SignalState]:
-        """The signals' states (`found` before their runs) after their runs: the statuses this
-        process gave them, the others read (run by another job, or legs of a unit still
-        waiting)."""
-        given = self.outcomes
-        done = {i: msgspec.structs.replace(found[i], status=given.pop(i)) for i in signal_ids
-                if i in given}  # fmt: skip
+        """The signals' states (`found` before their runs, or their `keys`) after their runs:
+        the statuses this process gave them, the others read (run by another job, or legs of a
+        unit still waiting).
+
+        Raises:
+            SignalMissing: a signal given no status here is not in the database.
+        """
+        given, done = self.outcomes, {}
+        for i in signal_ids:
+            if i in given and i in found:
+                done[i] = msgspec.structs.replace(found[i], status=given.pop(i))
+            elif i in given and keys is not None and i in keys:
+                done[i] = SignalState(i, *keys[i], given.pop(i))
         if left := [i for i in signal_ids if i not in done]:
             done.update(self.store.states(left))
+            if missing := [i for i in left if i not in done]:
+                raise SignalMissing(f"signals {', '.join(missing)} are not in the database")
         return done
 
     def deny(

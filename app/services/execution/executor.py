@@ -39,7 +39,7 @@ from app.ports.reservations import LocalReservations, Reservations
 from app.services.brackets.doubt import CHECK as DOUBT
 from app.services.brackets.driver import BracketDriver
 from app.services.execution import views
-from app.services.execution.context import ExecutionContext
+from app.services.execution.context import ExecutionContext, SignalMissing
 from app.services.execution.entry_terms import (
     entry_order,
     policy_verdict,
@@ -58,10 +58,6 @@ from app.services.execution.views import Denial, VenueView, risk_request, route_
 
 log = logging.getLogger("signalgate.execution")
 _to_json = msgspec.to_builtins
-
-
-class SignalMissing(Exception):
-    """The job's signal is not in the database (yet): the job is retried."""
 
 
 class Executor:
@@ -114,18 +110,14 @@ class Executor:
         """
         return (await self.execute_many([signal_id]))[signal_id]
 
-    async def execute_many(self, signal_ids: Sequence[str]) -> dict[str, SignalStatus]:
+    async def execute_many(
+        self, signal_ids: Sequence[str], keys: Mapping[str, tuple[str, str]] | None = None
+    ) -> dict[str, SignalStatus]:
         """Run a batch: each account-and-symbol key in arrival order under its lock, the keys
-        side by side (their venue round trips overlap). Same errors as `execute`."""
+        side by side (their venue round trips overlap); `keys`: each signal's account and
+        symbol, as the job carries them (else read). Same errors as `execute`."""
         self._ctx.outcomes.clear()  # bounded: a job's own are read at its end
-        found = self._store.states(signal_ids)
-        if missing := [i for i in signal_ids if i not in found]:
-            raise SignalMissing(f"signals {', '.join(missing)} are not in the database")
-        newest: dict[tuple[str, str], str] = {}
-        for state in found.values():
-            if state.status in PENDING:
-                key = (state.account, state.symbol)
-                newest[key] = max(newest.get(key, state.id), state.id)
+        found, newest = self._ctx.keys_to_run(signal_ids, keys)
         units: set[str] = set()  # linked signals run as units, after the keys
         runs = [self._run_key(a, s, up_to, units) for (a, s), up_to in newest.items()]
         try:  # every key runs to its end before an error of one is raised: a run left pending
@@ -137,7 +129,7 @@ class Executor:
                 await self._units.run(unit)
         finally:  # the job's reservations end with it
             self._gate.send_releases()
-        done = self._ctx.states_after(signal_ids, found) if newest else found
+        done = self._ctx.states_after(signal_ids, found, keys) if newest else found
         if units and (waiting := [i for i in signal_ids if done[i].status in PENDING]):
             raise SignalMissing(
                 f"signals {', '.join(waiting)} are legs of units still waiting for other legs"

@@ -6,7 +6,9 @@ are serialized per account and symbol only: entries on different symbols run sid
 batch, and on other workers), and each would see the same account and pass. So an entry that
 passes takes a reservation (`Reservations`): it is read before the book, counted by every other
 entry's check, and taken only if no other entry was reserved since this check's reading (else
-the account is read again and the entry checked again). It lasts until the entry's bracket is on
+the account is read again and the entry checked again; when only this process's own reservations
+were taken since, they are added to the reading instead: each was taken after the reading, so
+neither the reservations nor the book read then hold it). It lasts until the entry's bracket is on
 record, where the book counts it: its entry order resting, or the position it filled. A worker
 killed in between leaks nothing: the reservation expires.
 """
@@ -17,7 +19,9 @@ import logging
 from collections.abc import Sequence
 from datetime import timedelta
 
-from app.domain.reservations import Reservation
+import msgspec
+
+from app.domain.reservations import Reservation, joined
 from app.domain.risk import Approved, Denied, check
 from app.domain.risk_values import AccountSnapshot, RiskRequest
 from app.ports.errors import Unavailable
@@ -76,10 +80,15 @@ class EntryGate:
                 return decision
             entry = Reservation(pending.id, request.venue, request.symbol,
                                 request.amount * request.price, now + self._ttl)  # fmt: skip
-            newer = ctx.reservations.reserve(signal.account, state.reserved.version, entry, now)
+            read = state.reserved
+            newer = ctx.reservations.reserve(signal.account, read.version, entry, now)
             if newer is None:
                 return decision
-            state = ctx.read_account(signal.account, signal.symbol, newer)
+            ours = ctx.reservations.taken_since(signal.account, read.version, newer.version)
+            if ours is None:  # another process's entries: the book may hold them by now
+                state = ctx.read_account(signal.account, signal.symbol, newer)
+            else:  # this process's alone, each on its way since the reading: counted as such
+                state = msgspec.structs.replace(state, reserved=joined(read, newer.version, ours))
         raise Busy(
             f"account {signal.account}: other entries were approved {ATTEMPTS} times while"
             f" {pending.id} was checked"
