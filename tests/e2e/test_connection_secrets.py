@@ -1,12 +1,14 @@
 """No stored key leaks (issue 16, Acceptance): the Procfile's processes (`serve --no-forwarder`,
-`forward`, `worker`, `monitor`, `notifier`) run at LOG_LEVEL=DEBUG while a ccxt connection to the
-local fake Binance, added over the API with keys no other text holds, trades an alert for an
-account subscribed to a strategy; the connection is tested over the API with its keys, then with
-a wrong secret; `/connections` is sent bad requests; then the keys are sealed again under a new
-SECRETS_KEY as the README says (every process on `new,old`, `signalgate connections rekey`, every
-process on `new`) and an alert still trades after each step. Then neither key, the wrong secret,
-nor either SECRETS_KEY is in any process's output, any CLI command's output, any HTTP answer,
-anything the notifier sent, the database file or Redis."""
+`forward`, `worker`, `monitor`, `notifier`) run at LOG_LEVEL=DEBUG while two ccxt connections to
+the local fake Binance hold keys no other text holds: `binance_main`, added with the CLI (keys on
+standard input), trades an alert for an account subscribed to a strategy; `binance_api`, added
+over the API, is tested with its keys, then with a wrong secret. `/connections` is sent bad
+requests carrying the keys. Then the keys are sealed again under a new SECRETS_KEY as the README
+says (the processes that open keys on `new,old`, `signalgate connections rekey`, then on `new`):
+an alert trades and the connections test ok after each step, and the old key alone opens
+nothing. At the end neither key, the wrong secret, nor any SECRETS_KEY given (a malformed one too)
+is in any process's output, a CLI command's output, an HTTP answer (API and console), what the
+notifier sent, the database file or Redis."""
 
 from __future__ import annotations
 
@@ -42,12 +44,14 @@ API_KEY = "e2eKEY-stored-9d41c7aa0b"
 API_SECRET = "e2eSECRET-stored-5b2e81f3c6"
 WRONG_SECRET = "e2eWRONG-stored-0c7d93ab14"
 OLD_KEY, NEW_KEY = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+BAD_KEY = "e2eBADKEY-not-a-fernet-key-4a7c19"
 NEVER_SHOWN = {
     "the API key": API_KEY,
     "the API secret": API_SECRET,
     "the wrong secret": WRONG_SECRET,
     "the old SECRETS_KEY": OLD_KEY,
     "the new SECRETS_KEY": NEW_KEY,
+    "a SECRETS_KEY that is not a key": BAD_KEY,
 }
 OPENING_KEYS = ("serve", "worker", "monitor")
 BOUND = 30.0  # seconds: a hang, not a speed
@@ -220,8 +224,11 @@ def test_no_process_answer_or_row_shows_a_stored_key_through_trading_tests_and_a
     assert "binance_api" in run.said[-5]
     run.env["SECRETS_KEY"] = OLD_KEY  # the old key alone opens nothing any more
     assert "no key of SECRETS_KEY" in run.cli("connections", "test", "binance_main", check=False)
+    run.env["SECRETS_KEY"] = f"{NEW_KEY},{BAD_KEY}"  # a typo while rekeying
+    assert "SECRETS_KEY=(hidden) is not valid" in run.cli("connections", "list", check=False)
     run.stop()
 
+    assert channel.received  # the notifier told of the trades: what it sent is looked at too
     assert len(venue.venue.creates) >= 3  # three entries (and their stop-losses) on the venue
     _assert_shown_nowhere(run, channel, redis_url)
 
@@ -231,6 +238,7 @@ def _error_paths(run: Run, new: dict[str, str], ref: str) -> None:
     run.call("POST", "/connections", 400, content=f'{{"api_key": "{API_KEY}", "api_secret": ')
     run.call("POST", "/connections", 409, json=new)  # the name is taken
     run.call("POST", "/connections", 422, json={**new, "name": "other", "mode": "demo"})
+    run.call("POST", "/connections", 422, json={**new, "name": "other", "venue": "nowhere"})
     run.call("POST", "/connections", 422, json={**new, "name": "other", "extra": API_SECRET})
     run.call("POST", "/connections", 422, json={**new, "name": "other", "api_secret": 7})
     run.call("POST", "/connections", 422, json={**new, "name": "o", "api_key": API_KEY + " x"})
@@ -243,20 +251,18 @@ def _error_paths(run: Run, new: dict[str, str], ref: str) -> None:
 
 def _assert_shown_nowhere(run: Run, channel: FakeChannel, redis_at: str) -> None:
     outputs = {name: (run.tmp_path / f"{name}.log").read_text() for name in PROCESSES}
-    assert "connections rekeyed" not in outputs["worker"]  # the CLI rekeyed, not a process
+    database = b"".join(path.read_bytes() for path in run.tmp_path.glob("e2e.db*"))
     places = {
         **{f"the output of {name}": text for name, text in outputs.items()},
         "an HTTP answer or a CLI output": "\n".join(run.said),
         "a notification": "\n".join(r.text for r in channel.received),
-        "the database": b"".join(path.read_bytes() for path in run.tmp_path.glob("e2e.db*")).decode(
-            "latin-1"
-        ),
+        "the database": database.decode("latin-1"),  # every row, and every freed page
         "Redis": _redis_text(redis_at),
     }
     for place, text in places.items():
         for what, value in NEVER_SHOWN.items():
             assert value not in text, f"{what} is in {place}"
-    assert API_KEY[-4:] in "\n".join(run.said)  # the hint answers show: the checks look
+    assert API_KEY[-4:] in "\n".join(run.said)  # the answers' key hint: they were looked at
 
 
 def _redis_text(url: str) -> str:
