@@ -19,7 +19,6 @@ Everything else is the venue's own: the other reads and the orders go to `venue`
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -137,9 +136,11 @@ async def share_books(
     while not stop.is_set():
         if loop.time() - asked_at >= WANTED_SECONDS:
             asked_at = loop.time()
-            with contextlib.suppress(Exception):  # Redis away: asked again next time
+            try:
                 for symbol in await shared.wanted(venue):
                     books.watch(symbol)
+            except Exception as error:  # noqa: BLE001 - Redis away: asked again next time
+                log.debug("%s: the symbols the workers asked for unread (%s)", venue, error)
         changed = await books.changed(WANTED_SECONDS)
         fresh = []
         for symbol in changed:
