@@ -35,8 +35,8 @@ lint: setup ## ruff, ruff format, mypy --strict, import-linter contracts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: lint ## lint, then the whole test suite (unit, integration, e2e), two files at a time
-	$(BIN)/pytest -n 2 --dist loadfile --durations=25
+test: lint ## lint, then the whole test suite (unit, integration, e2e), three files at a time
+	$(BIN)/pytest -n 3 --dist loadfile --durations=25
 
 bench: setup ## benchmarks: print figures (feed, paper venue, routing, ingest, execution, strategy engine, backtest, web start, notifications, order streams, price streams)
 	$(BIN)/python -m bench.feed
