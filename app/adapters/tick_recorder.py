@@ -107,8 +107,8 @@ class CsvTickSink:
             self._file = path.open("a", newline="", encoding="utf-8")
         except OSError as error:
             raise ValueError(
-                f"MARKET_DATA_RECORD={path}: the file cannot be written ({error.strerror});"
-                " name a file in a folder this process may write to."
+                f"{path} cannot be written ({error.strerror}): name a file in a folder this"
+                " process may write to."
             ) from None
         self._writer = csv.writer(self._file)
         if new:

@@ -95,7 +95,10 @@ def build_recorder(settings: Settings, engine: Engine) -> TickRecorder | None:
         from app.adapters.sql.market_ticks import SqlTickSink  # noqa: PLC0415
 
         return TickRecorder(SqlTickSink(engine))
-    return TickRecorder(CsvTickSink(Path(record)))
+    try:
+        return TickRecorder(CsvTickSink(Path(record)))
+    except ValueError as error:
+        raise ValueError(f"MARKET_DATA_RECORD={error}") from None
 
 
 def paper_market(symbol: str, fee: Decimal) -> Market:

@@ -20,6 +20,7 @@ from app.adapters.redis.lease import last_round
 from app.adapters.system import SystemClock, new_ulid
 from app.bootstrap.lazy_sql import LazySql
 from app.config.settings import Settings
+from app.domain.heartbeats import heartbeat_state
 from app.domain.risk_values import TradingState
 from app.ports.errors import Unavailable
 from app.ports.exchange import Exchange
@@ -256,36 +257,9 @@ class Services:
             FORWARDER_STALE_SECONDS, MONITOR_STALE_ROUNDS * self.settings.monitor_interval_seconds
         )
         return {
-            "forwarder": _heartbeat_state(
-                forwarded,
-                now,
-                FORWARDER_STALE_SECONDS,
-                never="no forwarder has beaten yet",
-                stale="no forwarder heartbeat for {age:.0f} s (over {limit:g} s)",
-                fix="accepted alerts wait in the Redis inbox until `signalgate forward` (the "
-                "Procfile's forwarder) runs: start it or read its logs.",
-            ),
-            "monitor": _heartbeat_state(
-                monitored,
-                now,
-                monitor_limit,
-                never="no monitor has finished a round yet",
-                stale="no monitor round has finished for {age:.0f} s (over {limit:g} s)",
-                fix="nothing keeps brackets one-cancels-the-other until `signalgate monitor` "
-                "runs: start it or read its logs.",
-            ),
+            "forwarder": heartbeat_state("forwarder", forwarded, now, FORWARDER_STALE_SECONDS),
+            "monitor": heartbeat_state("monitor", monitored, now, monitor_limit),
         }
-
-
-def _heartbeat_state(
-    last: float | None, now: float, limit: float, *, never: str, stale: str, fix: str
-) -> str:
-    """ "ok" for a heartbeat at most `limit` seconds old, else what is wrong and what to do."""
-    if last is None:
-        return f"{never}: {fix}"
-    if now - last <= limit:
-        return "ok"
-    return f"{stale.format(age=now - last, limit=limit)}: {fix}"
 
 
 def build_services(settings: Settings) -> Services:

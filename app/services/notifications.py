@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 
 from app.domain.brackets.notices import summary
+from app.domain.heartbeats import silent_for
 from app.domain.notifications import (
     ChannelTest,
     DailySummary,
@@ -127,20 +128,6 @@ def daily_summary(source: SummarySource, end: datetime) -> DailySummary:
     return msgspec.structs.replace(made, strategies=tuple(performance(trades)))
 
 
-# What a silent process means, and what to do: told with its "down".
-_SILENCE = {
-    "monitor": (
-        "no monitor round has finished",
-        "nothing watches the open brackets; start `signalgate monitor` or read its logs",
-    ),
-    "forwarder": (
-        "no forwarder heartbeat",
-        "accepted alerts wait in the Redis inbox and nothing executes them; start `signalgate"
-        " forward` (the Procfile's forwarder) or read its logs",
-    ),
-}
-
-
 @dataclass(kw_only=True, eq=False)
 class HeartbeatWatch:
     """Tells when `process` (the monitor or the forwarder) has shown no life for
@@ -163,8 +150,7 @@ class HeartbeatWatch:
         before = self.watched.swap(self.process, "down" if down else "up")
         if down and before != "down":
             change = MonitorChange.DOWN
-            silent, fix = _SILENCE[self.process]
-            detail = f"{silent} for {age:.0f} s (over {self.limit_seconds:g} s): {fix}"
+            detail = silent_for(self.process, age, self.limit_seconds)
         elif not down and before == "down":
             change, detail = MonitorChange.BACK, f"the {self.process} runs again"
         else:

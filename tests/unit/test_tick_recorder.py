@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
-from app.adapters.tick_recorder import TickRecorder
+import pytest
+
+from app.adapters.tick_recorder import CsvTickSink, TickRecorder
 from app.domain.market import Tick
 
 T0 = datetime(2026, 12, 6, 10, tzinfo=UTC)
@@ -54,3 +57,12 @@ def test_a_tick_older_than_one_written_is_left_out_and_counted() -> None:
     recorder.close()
     assert [[t.at.second for t in batch] for batch in kept.written] == [[5], [6]]
     assert recorder.late == 1
+
+
+def test_a_file_that_cannot_be_written_is_named_without_the_setting(tmp_path: Path) -> None:
+    # `market-data export --out` and MARKET_DATA_RECORD share the sink: the setting's name is
+    # added by the recorder's builder, not said to someone who ran an export
+    missing = tmp_path / "missing" / "ticks.csv"
+    with pytest.raises(ValueError, match="cannot be written") as raised:
+        CsvTickSink(missing)
+    assert str(raised.value).startswith(str(missing))
