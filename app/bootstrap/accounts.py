@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import redis
 from sqlalchemy import Engine
 
+from app.adapters.redis.account_memo import RedisDirectoryMemo
 from app.adapters.sql.accounts import SqlAccountStore
 from app.adapters.sql.db import make_engine
 from app.adapters.system import SystemClock
@@ -16,10 +18,19 @@ from app.config.settings import Settings
 from app.services.accounts import AccountDirectory, Accounts
 
 
-def account_directory(settings: Settings, engine: Engine) -> AccountDirectory:
+def account_directory(
+    settings: Settings, engine: Engine, *, remembered: bool = False
+) -> AccountDirectory:
     """Accounts and subscriptions as intake and execution read them (read again every few
-    seconds: a change made by another process is seen within that time)."""
-    return AccountDirectory(SqlAccountStore(engine), settings.risk, settings.sizing)
+    seconds: a change made by another process is seen within that time); `remembered`: each
+    new read is kept in Redis too, for intake to start on while the database does not answer."""
+    memo = None
+    if remembered and settings.redis_url is not None:
+        client = redis.Redis.from_url(
+            settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0
+        )
+        memo = RedisDirectoryMemo(client)
+    return AccountDirectory(SqlAccountStore(engine), settings.risk, settings.sizing, memo=memo)
 
 
 def build_accounts(

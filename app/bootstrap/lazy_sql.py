@@ -91,7 +91,9 @@ class LazySql:
 
                 engine = process_engine(self._settings)
                 self._built = _Built(
-                    engine, SqlSignalStore(engine), account_directory(self._settings, engine)
+                    engine,
+                    SqlSignalStore(engine),
+                    account_directory(self._settings, engine, remembered=True),
                 )
             return self._built
 

@@ -78,6 +78,23 @@ class Subscribers(Protocol):
         ...
 
 
+class DirectoryMemo(Protocol):
+    """The accounts and subscriptions as last read, kept out of the database: intake fans alerts
+    out on them when a process starts while the database does not answer."""
+
+    def keep(self, accounts: list[Account], subscriptions: list[Subscription]) -> None:
+        """Raises:
+        Unavailable: not kept."""
+        ...
+
+    def last(self) -> tuple[list[Account], list[Subscription]] | None:
+        """What was last kept, or None if nothing ever was.
+
+        Raises:
+            Unavailable: it cannot be read."""
+        ...
+
+
 class AccountBook(Protocol):
     """Execution's view: the rules of one account's signals."""
 

@@ -36,7 +36,7 @@ from app.domain.accounts import (
 )
 from app.domain.risk_values import RiskLimits, TradingState
 from app.domain.sizing import SizingPolicy
-from app.ports.accounts import AccountInUse, AccountStore, AccountTaken
+from app.ports.accounts import AccountInUse, AccountStore, AccountTaken, DirectoryMemo
 from app.ports.errors import Unavailable
 
 log = logging.getLogger("signalgate.accounts")
@@ -61,12 +61,16 @@ class AccountDirectory:
     first read (`warm` starts it at start-up), the first after a change made through this
     process (`forget`) and an alert naming an account missing from the last read wait for it.
     Execution (a worker, which needs the database anyway) reads in line.
+
+    Each read that differs from the one before is kept in `memo`: a process that starts while
+    the database does not answer fans alerts out on what was last kept there, not refusing them.
     """
 
     store: AccountStore
     limits: RiskLimits
     sizing: SizingPolicy
     refresh_seconds: float = REFRESH_SECONDS
+    memo: DirectoryMemo | None = None
     # accounts by name and subscriptions, replaced together (readers see one read or the other)
     _read: tuple[dict[str, Account], list[Subscription]] | None = None
     _read_at: float = float("-inf")
@@ -93,12 +97,36 @@ class AccountDirectory:
                 subscriptions = self.store.subscriptions()
             except Unavailable as error:
                 if self._read is None:
-                    raise
+                    self._read = self._remembered(error)
                 log.warning("accounts not read again, the last read is used: %s", error)
                 self._read_at = time.monotonic()
                 return self._read
-            self._read, self._read_at = (found, subscriptions), time.monotonic()
+            read = (found, subscriptions)
+            if read != self._read:
+                self._keep(read)
+            self._read, self._read_at = read, time.monotonic()
             return self._read
+
+    def _keep(self, read: tuple[dict[str, Account], list[Subscription]]) -> None:
+        if self.memo is None:
+            return
+        try:
+            self.memo.keep(list(read[0].values()), read[1])
+        except Unavailable as error:
+            log.warning("accounts read, not kept for a start without the database: %s", error)
+
+    def _remembered(self, error: Unavailable) -> tuple[dict[str, Account], list[Subscription]]:
+        """The memo's accounts, when the database was never read; raises `error` without them."""
+        last = None
+        if self.memo is not None:
+            try:
+                last = self.memo.last()
+            except Unavailable as memo_error:
+                log.warning("accounts kept for a start without the database: %s", memo_error)
+        if last is None:
+            raise error
+        log.warning("the database does not answer: alerts fan out on the accounts last kept")
+        return {a.name: a for a in last[0]}, last[1]
 
     def warm(self) -> None:
         """Read in the background, unless a read is under way (at start-up, or when stale)."""

@@ -15,9 +15,11 @@ import app.bootstrap.database
 from app.adapters.redis.inbox import RedisInbox
 from app.adapters.redis.server import free_port
 from app.adapters.system import SystemClock, new_ulid
+from app.bootstrap.accounts import opened_accounts
 from app.bootstrap.lazy_sql import LazySql
 from app.bootstrap.web import build_services
 from app.config.settings import Settings
+from app.domain.accounts import Account
 from app.domain.signals import Action, Signal
 from app.ports.errors import Unavailable
 from app.services.intake import Intake
@@ -100,4 +102,44 @@ def test_the_first_alert_that_asks_for_subscribers_builds_the_directory(sqlite_u
     assert not lazy.built
     assert asyncio.run(lazy.accounts_for("momentum", "default")) == ()  # no subscriber
     assert lazy.built
+    lazy.dispose()
+
+
+def test_a_start_without_the_database_fans_alerts_out_on_the_accounts_last_kept(
+    sqlite_url: str, redis_url: str, tmp_path: Path
+):
+    with opened_accounts(Settings(database_url=sqlite_url)) as accounts:
+        accounts.add(Account(name="alpha"))
+        accounts.subscribe("trend", "alpha")
+    before = LazySql(Settings(database_url=sqlite_url, redis_url=redis_url))
+    assert asyncio.run(before.accounts_for("trend", "default")) == ("alpha",)  # read and kept
+    before.dispose()
+    # the web process restarts while the database does not answer
+    down = Settings(database_url=f"sqlite:///{tmp_path}/missing/dir/db.sqlite", redis_url=redis_url)
+    after = LazySql(down)
+
+    async def submit() -> tuple[str, tuple[str, ...]]:
+        client = redis.asyncio.Redis.from_url(redis_url)
+        intake = Intake(RedisInbox(client), after, SystemClock(), new_ulid, down.intake,
+                        subscribers=after)  # fmt: skip
+        signal = Signal(symbol="BTC/USDT", action=Action.BUY, source="test", strategy="trend")
+        try:
+            done = await intake.submit(signal, dialect="json")
+        finally:
+            await client.aclose()
+        return done.status, done.signal_ids
+
+    status, ids = asyncio.run(submit())
+    after.dispose()
+    assert status == "queued"
+    assert len(ids) == 1  # alpha's copy
+
+
+def test_a_start_without_the_database_and_nothing_kept_is_unavailable(
+    redis_url: str, tmp_path: Path
+):
+    lazy = LazySql(Settings(database_url=f"sqlite:///{tmp_path}/missing/db.sqlite",
+                            redis_url=redis_url))  # fmt: skip
+    with pytest.raises(Unavailable):
+        asyncio.run(lazy.accounts_for("trend", "default"))
     lazy.dispose()

@@ -6,8 +6,10 @@ import asyncio
 import threading
 from datetime import datetime
 
+import fakeredis
 import pytest
 
+from app.adapters.redis.account_memo import MEMO_KEY, RedisDirectoryMemo
 from app.domain.accounts import Account, AccountRefused, Subscription, destinations
 from app.domain.risk_values import RiskLimits, TradingState
 from app.domain.sizing import SizingPolicy
@@ -132,3 +134,28 @@ def test_destinations(strategy: str | None, account: str, expected: object) -> N
         assert expected in found.reason
     else:
         assert found == expected
+
+
+async def test_a_start_with_the_database_down_reads_the_accounts_last_kept() -> None:
+    memo = RedisDirectoryMemo(fakeredis.FakeRedis())
+    store = HangingStore()
+    first = AccountDirectory(store, RiskLimits(), SizingPolicy(), refresh_seconds=0, memo=memo)
+    assert await first.accounts_for("trend") == ("alpha",)
+    store.down = True
+
+    again = AccountDirectory(store, RiskLimits(), SizingPolicy(), memo=memo)
+
+    assert await again.accounts_for("trend") == ("alpha",)
+    assert again.rules("alpha").refused is None
+
+
+async def test_a_memo_another_version_wrote_is_as_if_none_was() -> None:
+    client = fakeredis.FakeRedis()
+    client.set(MEMO_KEY, b'{"accounts": 3}')
+    store = HangingStore()
+    store.down = True
+    directory = AccountDirectory(store, RiskLimits(), SizingPolicy(),
+                                 memo=RedisDirectoryMemo(client))  # fmt: skip
+
+    with pytest.raises(Unavailable):
+        await directory.accounts_for("trend")
