@@ -1,5 +1,6 @@
-"""Wiring of `signalgate orders resolve`: the book, the venues as a worker sees them (paper ones
-through the monitor, over Redis), the account-and-symbol locks, and a bracket driver."""
+"""Wiring of `signalgate orders resolve`: the book, the venues as a worker sees them (VENUES' and
+the stored connections', paper ones through the monitor, over Redis), the account-and-symbol
+locks, and a bracket driver."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from app.adapters.redis.locks import RedisKeyLocks
 from app.adapters.sql.db import make_engine
 from app.adapters.sql.execution_store import SqlExecutionStore
 from app.adapters.system import SystemClock
+from app.bootstrap.connections import build_connections
 from app.bootstrap.redis_clients import async_redis, sync_redis
-from app.bootstrap.venues import close_venues, remote_venues
+from app.bootstrap.stored_venues import StoredVenues
+from app.bootstrap.venues import close_venues, remote_venue, remote_venues, venue_modes
 from app.config.settings import Settings
 from app.services.brackets.driver import BracketDriver
 from app.services.brackets.resolve import resolve_order
@@ -29,7 +32,13 @@ def resolve(settings: Settings, client_order_id: str, *, found: bool) -> str:
     async def run() -> str:
         client = async_redis(settings.redis_url or "")
         venues = remote_venues(settings, client)
+        stored = StoredVenues(
+            build_connections(settings, engine), remote_venue(client),
+            venues=venues, modes=venue_modes(settings), shared=list(venues),
+        )  # fmt: skip
         try:
+            await stored.refresh()  # the stored connections' venues join VENUES'
+
             return await resolve_order(
                 store,
                 venues,
@@ -39,6 +48,7 @@ def resolve(settings: Settings, client_order_id: str, *, found: bool) -> str:
                 found=found,
             )
         finally:
+            await stored.close()
             await close_venues(venues)
             await client.aclose()
 

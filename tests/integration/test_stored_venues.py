@@ -32,7 +32,9 @@ from app.config.settings import Settings
 from app.domain.accounts import Account
 from app.domain.brackets.bracket import FINAL
 from app.domain.connections import NewConnection, VenueKeys
+from app.domain.orders import OrderState
 from app.domain.signals import SignalStatus
+from app.entrypoints.cli.main import main
 from app.entrypoints.web.app import create_app
 from app.services.connections import ConnectionChange
 from tests.fake_binance import API_KEY, API_SECRET, RunningFake
@@ -149,3 +151,43 @@ async def test_the_monitor_builds_stored_connections_and_hosts_a_stored_paper_on
 def _monitored(client: redis.Redis) -> set[str]:
     """The venues the monitor (this test's only process publishing) reports."""
     return set(venue_health.read(client))
+
+
+def test_an_order_in_doubt_on_a_stored_connection_is_resolved_on_its_venue(
+    fake: RunningFake,
+    redis_url: str,
+    sqlite_url: str,
+    worker: WorkerRuntime,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`signalgate orders resolve` builds the stored connections too: an entry on one whose
+    create got no answer (Binance filled it) is settled as the venue reports it."""
+    settings = settings_for(redis_url, sqlite_url)
+    engine = make_engine(sqlite_url)
+    build_connections(settings, engine).add(binance(fake.url))
+    accounts = build_accounts(settings, engine)
+    accounts.add(Account(name="gamma", connections=("binance_main",)))
+    accounts.subscribe("trend", "gamma")
+    store = SqlExecutionStore(engine)
+    fake.venue.fail_next("POST", "/api/v3/order", "create_then_hang")
+    fake.venue.fail_next("GET", "/api/v3/order", "503", count=100)  # every lookup fails
+    with TestClient(create_app(build_services(settings))) as client:
+        (signal_id,) = alert(client, "tv-1", redis_url)
+        worker.execute([signal_id])
+    fake.venue.faults.clear()
+    bracket = store.bracket(signal_id)
+    assert bracket is not None
+    cid = bracket.orders[0].client_order_id
+    assert bracket.order(cid).state is OrderState.UNKNOWN
+    for key, value in {"DATABASE_URL": sqlite_url, "REDIS_URL": redis_url,
+                       "SECRETS_KEY": KEY}.items():  # fmt: skip
+        monkeypatch.setenv(key, value)
+
+    assert main(["orders", "resolve", cid, "--found"]) == 0, capsys.readouterr().err
+
+    assert "is now filled" in capsys.readouterr().out
+    settled = store.bracket(signal_id)
+    assert settled is not None
+    assert settled.order(cid).state is OrderState.FILLED
+    engine.dispose()
