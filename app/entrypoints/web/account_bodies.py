@@ -79,8 +79,10 @@ class NewSubscriptionBody(msgspec.Struct, forbid_unknown_fields=True):
     enabled: bool = True
 
 
-NEW_ACCOUNT = msgspec.json.Decoder(NewAccountBody)
-ACCOUNT_PATCH = msgspec.json.Decoder(AccountPatchBody)
+# lax: a whole number written 3.0 is an integer to JSON Schema (the document's `integer`), so a
+# count takes it; the accounts' rules still refuse what is not finite, or not above 0
+NEW_ACCOUNT = msgspec.json.Decoder(NewAccountBody, strict=False)
+ACCOUNT_PATCH = msgspec.json.Decoder(AccountPatchBody, strict=False)
 NEW_SUBSCRIPTION = msgspec.json.Decoder(NewSubscriptionBody)
 
 
