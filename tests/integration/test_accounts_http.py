@@ -33,7 +33,7 @@ def test_an_account_added_subscribed_halted_and_removed_over_http(http: TestClie
     assert added.json() == {
         "name": "main", "connections": ["paper"], "limits": {"max_order_notional": "2500"},
         "sizing": {"qty_mode": "quote", "quantity": "100", "multiplier": "2"},
-        "trading_state": "active", "state_reason": None,
+        "trading_state": "active", "state_reason": None, "notify": None,
         "created_at": added.json()["created_at"], "updated_at": added.json()["updated_at"],
     }  # fmt: skip
     subscribed = http.post("/subscriptions", json={"strategy": "trend", "account": "main"})
