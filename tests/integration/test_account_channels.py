@@ -8,6 +8,7 @@ Redis value."""
 from __future__ import annotations
 
 import html
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from app.adapters.notify.deliveries import outcomes
-from app.adapters.notify.queue import RqNotifier
+from app.adapters.notify.queue import RqNotifier, notifications_queue
 from app.adapters.secrets import FernetCipher
 from app.adapters.sql.accounts import SqlAccountStore
 from app.adapters.sql.db import make_engine
@@ -33,10 +34,10 @@ from app.bootstrap.notifications import close_notifier, route_accounts
 from app.bootstrap.notifier import notifier_runtime, run_notifier
 from app.config.notify import NotifySettings
 from app.config.settings import Settings
-from app.domain.account_channels import InvalidChannels
+from app.domain.account_channels import AccountChannels, ChannelShown, InvalidChannels
 from app.domain.accounts import Account
 from app.domain.notifications import Drift, Event, parse_routes
-from app.services.account_channels import AccountNotifications, open_urls
+from app.services.account_channels import AccountNotifications, AccountRouting, open_urls
 from tests.fake_channels import FakeChannel, serving
 from tests.integration.test_connections import raw_rows
 from tests.integration.test_notifications import texts
@@ -280,3 +281,31 @@ def test_an_accounts_events_changed_its_channels_cleared_and_rekeyed(world: Worl
     assert [t.splitlines()[0] for t in texts(world.main)] == ["URGENT: Drift on paper"]
     assert world.fund.received == []
     assert len(world.every.received) == 3
+
+
+def test_a_trading_process_never_reads_accounts_channels_on_its_own_path(redis_url: str) -> None:
+    """The read of accounts' channels (the database) is the notifications thread's: an event is
+    handed over while that read hangs, and the caller's thread never makes it."""
+    readers: list[threading.Thread] = []
+    gate = threading.Event()
+
+    def read() -> dict[str, AccountChannels]:
+        readers.append(threading.current_thread())
+        gate.wait(30)  # a guard, not a measure: the test sets it
+        return {"main": AccountChannels((ChannelShown("telegram", "tgram://***"),))}
+
+    client = redis.Redis.from_url(redis_url)
+    notifier = RqNotifier(client, parse_routes("", 1), account_routes=AccountRouting(read))
+    for event in (MAIN_CLOSED, FUND_CLOSED):
+        notifier.notify(event)  # returns while the read hangs
+    assert threading.current_thread() not in readers
+    gate.set()
+    close_notifier(notifier)
+    assert readers  # the thread read them
+    queued = sorted(notifications_queue(client).job_ids)
+    assert queued == [
+        "notify-0-closed-01JXFUNDB0000000000000001",
+        "notify-0-closed-01JXMAIN00000000000000001",
+        "notify-main-0-closed-01JXMAIN00000000000000001",
+    ]
+    client.close()
