@@ -9,11 +9,14 @@ from typing import Any
 from app.bootstrap.notifier import notifier_runtime
 
 
-def send_notification(channel: int, event: dict[str, Any], admitted: bool = False) -> str:
-    """Send one event on one channel (the `notifications` queue, the notifier process); returns
-    `sent`, `deferred` (it waits for its turn under the rate limit) or `dropped`. Raises when the
-    channel did not take it, so that RQ tries again."""
-    return notifier_runtime().send(channel, event, admitted=admitted)
+def send_notification(
+    channel: int, event: dict[str, Any], admitted: bool = False, account: str | None = None
+) -> str:
+    """Send one event on one channel (NOTIFY_URLS', or `account`'s own) from the
+    `notifications` queue, in the notifier process; returns `sent`, `deferred` (it waits for its
+    turn under the rate limit) or `dropped`. Raises when the channel did not take it, so that RQ
+    tries again."""
+    return notifier_runtime().send(channel, event, admitted=admitted, account=account)
 
 
 def send_daily_summary(end: str) -> str:

@@ -14,7 +14,7 @@ from app.services.trading import switch_trading
 def set_trading_state(settings: Settings, state: TradingState, reason: str) -> None:
     """The kill switch, from the CLI: on record, and told to the trader's channels."""
     engine = make_engine(settings.database_url)
-    notifier = build_notifier(settings)
+    notifier = build_notifier(settings, engine)
     try:
         switch_trading(SqlExecutionStore(engine), notifier, state, SystemClock().now(), reason)
     finally:

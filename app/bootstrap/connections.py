@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import Engine
 
+from app.adapters.sql.accounts import SqlAccountStore
 from app.adapters.sql.connections import SqlConnectionStore
 from app.adapters.sql.db import make_engine
 from app.adapters.system import SystemClock
@@ -21,7 +22,9 @@ from app.bootstrap.venue_modes import VENUE_MODES
 from app.config.settings import Settings
 from app.config.venues import TradingMode, VenueSettings
 from app.domain.connections import PAPER, Connection, VenueKeys
+from app.ports.connections import Cipher
 from app.ports.exchange import Exchange
+from app.services.account_channels import SealedAccountChannels
 from app.services.connections import Connections
 
 
@@ -76,15 +79,10 @@ def build_connections(
 ) -> Connections:
     """The connections service over `engine`'s database, sealing with SECRETS_KEY; its venues
     built by `connection_venue` unless `open_venue` is given."""
-    cipher = None
-    if settings.secrets_keys:
-        from app.adapters.secrets import FernetCipher  # noqa: PLC0415 - loads cryptography
-
-        cipher = FernetCipher(settings.secrets_keys)
     configured = {venue.name: venue for venue in settings.venues}
     return Connections(
         SqlConnectionStore(engine),
-        cipher,
+        cipher_of(settings),
         venue_modes=VENUE_MODES,
         environment=environment_connections(settings),
         open_venue=open_venue
@@ -92,7 +90,17 @@ def build_connections(
         clock=SystemClock().now,
         timeout_seconds=settings.connection_test_timeout_seconds,
         hide=lambda keys: hide_in_logs(keys.values),
+        also_sealed=[SealedAccountChannels(SqlAccountStore(engine))],  # rekey: theirs too
     )
+
+
+def cipher_of(settings: Settings) -> Cipher | None:
+    """The cipher of SECRETS_KEY; None while it is unset."""
+    if not settings.secrets_keys:
+        return None
+    from app.adapters.secrets import FernetCipher  # noqa: PLC0415 - loads cryptography
+
+    return FernetCipher(settings.secrets_keys)
 
 
 @contextmanager

@@ -22,6 +22,7 @@ import redis
 import redis.asyncio
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from sqlalchemy import Engine
 
 from app.adapters.paper.exchange import PaperExchange
 from app.adapters.paper.remote import PaperHost
@@ -34,7 +35,7 @@ from app.adapters.system import SystemClock
 from app.adapters.tick_recorder import TickRecorder
 from app.bootstrap.connections import build_connections
 from app.bootstrap.database import process_engine
-from app.bootstrap.notifications import build_notifier, close_notifier
+from app.bootstrap.notifications import build_notifier, close_notifier, route_accounts
 from app.bootstrap.reconciliation import build_reconciler, drift_policies
 from app.bootstrap.redis_clients import async_redis, sync_redis
 from app.bootstrap.stored_venues import StoredVenues
@@ -163,7 +164,7 @@ async def _lead(settings: Settings, lease: Lease, stop: asyncio.Event, notifier:
             first two ended at all.
     """
     assert settings.redis_url is not None
-    engine = process_engine(settings)
+    engine = _engine(settings, notifier)
     clock = SystemClock().now
     market_data = build_market_data(settings)
     recorder = build_recorder(settings, engine)
@@ -248,6 +249,14 @@ async def _lead(settings: Settings, lease: Lease, stop: asyncio.Event, notifier:
             await asyncio.to_thread(recorder.close)
         await client.aclose()
         engine.dispose()
+
+
+def _engine(settings: Settings, notifier: Notifier) -> Engine:
+    """The leading monitor's engine, through which `notifier` reads accounts' own channels (the
+    next lead's replaces it; a monitor standing by tells no account's event)."""
+    engine = process_engine(settings)
+    route_accounts(notifier, settings, engine)
+    return engine
 
 
 def _hosting(

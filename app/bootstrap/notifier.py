@@ -5,6 +5,10 @@ The notifier is a process of its own, not the signal worker listening to a secon
 channel that answers slowly (apprise gives each send up to 30 s) would hold a worker that
 should be executing a signal. It also sends the daily summary (a scheduled job that schedules
 the next one) and watches the monitor's and the forwarder's heartbeats (`HeartbeatWatch`).
+
+An account's own channels are read from the database for each of their sends and opened under
+SECRETS_KEY (kept open while their sealed token is the same); their secrets are hidden from the
+process's log from then on, like NOTIFY_URLS'.
 """
 
 from __future__ import annotations
@@ -33,13 +37,18 @@ from app.adapters.notify.queue import (
     RqNotifier,
     notifications_queue,
 )
+from app.adapters.sql.accounts import SqlAccountStore
 from app.adapters.sql.summary import SqlSummarySource
+from app.bootstrap.connections import cipher_of
 from app.bootstrap.database import process_engine
-from app.bootstrap.logs import configure_logging
+from app.bootstrap.logs import configure_logging, hide_in_logs
 from app.bootstrap.redis_clients import sync_redis
 from app.bootstrap.rq_worker import SignalWorker, wait_for_redis
 from app.config.settings import Settings, load_settings
 from app.domain.notifications import Event, EventKind, event_key, next_summary
+from app.ports.connections import Cipher
+from app.ports.notifications import Channels
+from app.services.account_channels import open_urls
 from app.services.notifications import (
     MAX_WAIT_SECONDS,
     HeartbeatWatch,
@@ -76,6 +85,34 @@ def schedule_summary(queue: Queue, end: datetime) -> bool:
     return True
 
 
+class StoredAccountChannels:
+    """`AccountChannelBook`: each account's channels as kept now, opened under SECRETS_KEY."""
+
+    def __init__(
+        self, store: SqlAccountStore, cipher: Cipher | None, endpoints: Mapping[str, str]
+    ) -> None:
+        self._store = store
+        self._cipher = cipher
+        self._endpoints = endpoints
+        self._opened: dict[str, tuple[str, AppriseChannels]] = {}  # account -> (token, theirs)
+        self._lock = threading.Lock()
+
+    def channels(self, account: str) -> Channels:
+        token = self._store.sealed_channels(account)
+        if token is None:
+            return AppriseChannels(())
+        with self._lock:
+            kept = self._opened.get(account)
+            if kept is not None and kept[0] == token:
+                return kept[1]
+            urls = open_urls(self._cipher, token, account)
+            hide_in_logs(urls)
+            hide_in_logs(channel_secrets(urls))
+            opened = AppriseChannels(urls, self._endpoints, source=f"account {account}'s URLs")
+            self._opened[account] = (token, opened)
+            return opened
+
+
 @dataclass(eq=False)
 class NotifierRuntime:
     """One per notifier process: the channels and what the jobs need."""
@@ -100,6 +137,9 @@ class NotifierRuntime:
                 self.client, per_minute=notify.per_minute, max_wait_seconds=MAX_WAIT_SECONDS
             ),
             deferrals=RqDeferrals(self.notifier.queue, self.retry_intervals),
+            accounts=StoredAccountChannels(
+                SqlAccountStore(self.engine), cipher_of(self.settings), self.endpoints
+            ),
             per_minute=notify.per_minute,
         )
 
@@ -107,11 +147,13 @@ class NotifierRuntime:
     def engine(self) -> Engine:
         return process_engine(self.settings, background_checkpoints=False)  # it only reads
 
-    def send(self, channel: int, data: dict[str, Any], *, admitted: bool) -> str:
+    def send(
+        self, channel: int, data: dict[str, Any], *, admitted: bool, account: str | None = None
+    ) -> str:
         job = get_current_job()
         last = job is None or not job.retries_left
         event = msgspec.convert(data, Event)
-        return self.sender.send(channel, event, admitted=admitted, last=last)
+        return self.sender.send(channel, event, account=account, admitted=admitted, last=last)
 
     def summary(self, end: datetime) -> str:
         """Send the summary of the 24 hours up to `end`; schedule the next one at

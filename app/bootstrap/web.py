@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from app.domain.notify_view import ChannelView
+    from app.services.account_channels import AccountNotifications
 
 # A forwarder beats every second: one silent for longer than this is dead, or hangs in a call.
 FORWARDER_STALE_SECONDS = 5.0
@@ -97,17 +98,24 @@ class Services:
     @cached_property
     def accounts(self) -> Accounts:
         """Accounts and subscriptions (`/accounts`, `/subscriptions`); a change is seen by this
-        process's intake at once."""
+        process's intake at once, an account's trading state told."""
         from app.bootstrap.accounts import build_accounts  # noqa: PLC0415
 
-        return build_accounts(self.settings, self.engine, self.directory)
+        return build_accounts(self.settings, self.engine, self.directory, self.notifier)
+
+    @cached_property
+    def account_channels(self) -> AccountNotifications:
+        """Accounts' own notification channels (`PATCH /accounts/{name}`'s notify fields)."""
+        from app.bootstrap.accounts import build_account_notifications  # noqa: PLC0415
+
+        return build_account_notifications(self.settings, self.engine, self.accounts)
 
     @cached_property
     def notifier(self) -> Notifier:
         """Where the kill switch's changes are told (the notifications queue, if any)."""
         from app.bootstrap.notifications import build_notifier  # noqa: PLC0415 - RQ: not at start
 
-        return build_notifier(self.settings)
+        return build_notifier(self.settings, self.engine)
 
     def switch_trading(self, state: TradingState, reason: str) -> None:
         """The kill switch, on record and told (blocking: call it from a thread)."""

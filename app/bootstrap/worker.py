@@ -73,7 +73,7 @@ class WorkerRuntime:
             venues=self.venues, modes=modes, shared=list(self.venues),
         )  # fmt: skip
         await self.stored.refresh()
-        self.notifier = build_notifier(settings)
+        self.notifier = build_notifier(settings, self.engine)
         return Executor(
             store=SqlExecutionStore(self.engine),
             venues=self.venues,

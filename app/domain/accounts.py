@@ -20,6 +20,7 @@ from decimal import Decimal
 
 import msgspec
 
+from app.domain.account_channels import AccountChannels
 from app.domain.connections import NAME_PATTERN
 from app.domain.risk_values import RiskLimits, TradingState
 from app.domain.signals import QtyMode, Signal
@@ -62,7 +63,8 @@ class AccountSizing(msgspec.Struct, frozen=True, omit_defaults=True, forbid_unkn
 
 class Account(msgspec.Struct, frozen=True, kw_only=True):
     """An account as kept and shown. `connections`: the venues (connection names) it trades
-    on; none: every configured venue."""
+    on; none: every configured venue. `notify`: its own notification channels (None: none),
+    their URLs never shown."""
 
     name: str
     connections: tuple[str, ...] = ()
@@ -70,6 +72,7 @@ class Account(msgspec.Struct, frozen=True, kw_only=True):
     sizing: AccountSizing = AccountSizing()
     trading_state: TradingState = TradingState.ACTIVE
     state_reason: str | None = None
+    notify: AccountChannels | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
 

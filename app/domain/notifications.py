@@ -24,7 +24,7 @@ class EventKind(enum.StrEnum):
     UNPROTECTED = "unprotected"  # a protective leg could not be placed (urgent)
     DRIFT = "drift"  # the venue holds what the book cannot explain (urgent)
     IN_DOUBT = "in_doubt"  # an order got no answer and the venue does not know it (urgent)
-    TRADING = "trading"  # the kill switch: halted, reduce-only, resumed
+    TRADING = "trading"  # the kill switch or an account's state: halted, reduce-only, resumed
     MONITOR = "monitor"  # the monitor lost or took its lease, went silent or came back
     FORWARDER = "forwarder"  # the forwarder went silent (alerts wait in the inbox) or came back
     SUMMARY = "summary"  # the daily summary
@@ -70,6 +70,7 @@ class EntryExecuted(_Event, frozen=True, tag=EventKind.EXECUTED.value):
     state: str  # the bracket's state: open, opening (resting), unprotected
     quote: str
     legs: tuple[LegView, ...] = ()
+    account: str | None = None  # whose (its own channels hear it too)
 
 
 class Reason(msgspec.Struct, frozen=True):
@@ -82,6 +83,7 @@ class SignalDenied(_Event, frozen=True, tag=EventKind.DENIED.value):
     symbol: str
     action: str
     reasons: tuple[Reason, ...]
+    account: str | None = None
 
 
 class BracketClosed(_Event, frozen=True, tag=EventKind.CLOSED.value):
@@ -96,6 +98,7 @@ class BracketClosed(_Event, frozen=True, tag=EventKind.CLOSED.value):
     fees: Decimal
     quote: str
     exits: tuple[str, ...]  # the legs that took the position out: sl, tp, exit
+    account: str | None = None
 
 
 class Unprotected(_Event, frozen=True, tag=EventKind.UNPROTECTED.value):
@@ -106,6 +109,7 @@ class Unprotected(_Event, frozen=True, tag=EventKind.UNPROTECTED.value):
     position: Decimal
     why: str
     closing: bool  # UNPROTECTED_POLICY=close flattens it
+    account: str | None = None
 
 
 class InDoubt(_Event, frozen=True, tag=EventKind.IN_DOUBT.value):
@@ -114,6 +118,7 @@ class InDoubt(_Event, frozen=True, tag=EventKind.IN_DOUBT.value):
     symbol: str
     leg: str
     client_order_id: str
+    account: str | None = None
 
 
 class Drift(_Event, frozen=True, tag=EventKind.DRIFT.value):
@@ -121,12 +126,16 @@ class Drift(_Event, frozen=True, tag=EventKind.DRIFT.value):
     note: str
     policy: str
     at: datetime
+    accounts: tuple[str, ...] = ()  # whose brackets it concerns
 
 
 class TradingChanged(_Event, frozen=True, tag=EventKind.TRADING.value):
+    """The kill switch moved, or one account's own trading state (`account`) did."""
+
     state: str  # active, reducing_only, halted
     reason: str
     at: datetime
+    account: str | None = None
 
 
 class MonitorChange(enum.StrEnum):
@@ -222,8 +231,9 @@ def event_key(event: Event) -> str:
             return f"in_doubt-{cid}"
         case Drift(venue=venue, at=at):
             return f"drift-{venue}-{_stamp(at)}"
-        case TradingChanged(state=state, at=at):
-            return f"trading-{state}-{_stamp(at)}"
+        case TradingChanged(state=state, at=at, account=account):
+            whose = f"{account}-" if account else ""
+            return f"trading-{whose}{state}-{_stamp(at)}"
         case MonitorChanged(change=change, at=at):
             return f"monitor-{change}-{_stamp(at)}"
         case ForwarderChanged(change=change, at=at):
@@ -237,6 +247,30 @@ def event_key(event: Event) -> str:
 
 def _stamp(at: datetime) -> str:
     return at.strftime("%Y%m%dT%H%M%S%f")
+
+
+def accounts_of(event: Event) -> tuple[str, ...]:
+    """The accounts `event` belongs to, whose own channels hear it besides NOTIFY_URLS'; () for
+    an event of the whole deployment (the kill switch, the monitor, the summary...)."""
+    match event:
+        case Drift(accounts=accounts):
+            return accounts
+        case (
+            EntryExecuted(account=account)
+            | SignalDenied(account=account)
+            | BracketClosed(account=account)
+            | Unprotected(account=account)
+            | InDoubt(account=account)
+            | TradingChanged(account=account)
+        ):
+            return (account,) if account else ()
+    return ()
+
+
+def channel_label(index: int, account: str | None = None) -> str:
+    """A channel's name in Redis keys, job ids and /metrics: its index in NOTIFY_URLS (`1`), or
+    an account's name and the index among its own URLs (`main-0`)."""
+    return str(index) if account is None else f"{account}-{index}"
 
 
 class Routes(msgspec.Struct, frozen=True):
@@ -254,12 +288,13 @@ class Routes(msgspec.Struct, frozen=True):
         return self.to(kind_of(event))
 
 
-def parse_routes(raw: str, channels: int) -> Routes:
+def parse_routes(raw: str, channels: int, source: str = "NOTIFY_URLS") -> Routes:
     """`NOTIFY_EVENTS` for `channels` channels: `0:all;1:urgent,closed;2:all,-denied`.
 
     Entries are separated by `;`, each a channel's index (from 0, in `NOTIFY_URLS`' order), a
     colon and its event kinds or groups (`all`, `urgent`) separated by commas; `-name` leaves a
-    kind or group out. A channel without an entry hears every event.
+    kind or group out. A channel without an entry hears every event. `source`: whose channels
+    they are, for the sentence of an index out of range.
 
     Raises:
         ValueError: a sentence saying what to write instead.
@@ -273,7 +308,7 @@ def parse_routes(raw: str, channels: int) -> Routes:
         number = int(index)
         if number >= channels:
             raise ValueError(
-                f"there is no channel {number}: NOTIFY_URLS has {channels}, numbered from 0"
+                f"there is no channel {number}: {source} has {channels}, numbered from 0"
             )
         kinds: set[EventKind] = set()
         for name in filter(None, (n.strip().lower() for n in names.split(","))):

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import msgspec
 
+from app.domain.accounts import IMPLICIT
 from app.domain.notifications import (
     BracketClosed,
     ChannelTest,
@@ -26,6 +27,7 @@ from app.domain.notifications import (
     SignalDenied,
     TradingChanged,
     Unprotected,
+    accounts_of,
     level_of,
 )
 
@@ -48,8 +50,11 @@ class Message(msgspec.Struct, frozen=True):
 
 
 def render(event: Event) -> Message:
-    """The message for `event`."""
+    """The message for `event`: one of an account (but the implicit one) names it."""
     title, lines = _text(event)
+    named = [name for name in accounts_of(event) if name != IMPLICIT]
+    if named and not isinstance(event, TradingChanged):  # whose trading state: in its title
+        lines.append(f"Account{'s' if len(named) > 1 else ''} {', '.join(named)}")
     level = level_of(event)
     if level is Level.FAILURE:
         title = f"URGENT: {title}"
@@ -93,8 +98,8 @@ def _text(event: Event) -> tuple[str, list[str]]:
         case Drift():
             return f"Drift on {event.venue}", [event.note, f"DRIFT_POLICY={event.policy}"]
         case TradingChanged():
-            title = f"Trading {_STATES.get(event.state, event.state)}"
-            return title, [f"Reason: {event.reason}"]
+            whose = "Trading" if event.account is None else f"Account {event.account}"
+            return f"{whose} {_STATES.get(event.state, event.state)}", [f"Reason: {event.reason}"]
         case MonitorChanged():
             return _MONITOR[event.change], [event.detail]
         case ForwarderChanged():

@@ -3,9 +3,11 @@ read of them on their hot paths (`Subscribers`, `AccountBook`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from app.domain.account_channels import AccountChannels
 from app.domain.accounts import Account, AccountRefused, AccountRules, Subscription
 from app.domain.risk_values import TradingState
 
@@ -61,6 +63,38 @@ class AccountStore(Protocol):
         ...
 
     def unsubscribe(self, strategy: str, account: str) -> bool: ...
+
+
+class AccountChannelStore(Protocol):
+    """Where accounts' own notification channels are kept: their URLs as one sealed token each
+    (never opened here), and what is shown of them in clear."""
+
+    def set_channels(
+        self, name: str, sealed: str | None, shown: AccountChannels | None, at: datetime
+    ) -> bool:
+        """Keep the account's channels (None, None: it has none); False when it is not kept."""
+        ...
+
+    def set_channel_events(self, name: str, shown: AccountChannels, at: datetime) -> bool:
+        """Change what is shown (the event selection) of the channels it has; False when it
+        has none any more, or is not kept."""
+        ...
+
+    def sealed_channels(self, name: str) -> str | None:
+        """The sealed token of the account's URLs; None: no channel (or no such account)."""
+        ...
+
+    def channels_shown(self) -> Mapping[str, AccountChannels]:
+        """Each account that has channels: what is kept in clear of them."""
+        ...
+
+    def every_sealed_channels(self) -> Sequence[tuple[str, str]]:
+        """(account, token) of each account with channels."""
+        ...
+
+    def reseal_channels(self, name: str, old: str, new: str) -> bool:
+        """Replace the token `old` by `new`; False when the channels changed meanwhile."""
+        ...
 
 
 class Subscribers(Protocol):

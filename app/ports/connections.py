@@ -86,6 +86,19 @@ class ConnectionStore(Protocol):
         ...
 
 
+class SealedRows(Protocol):
+    """Other secrets sealed under SECRETS_KEY (accounts' notification URLs): `rekey` seals them
+    again with the connections' keys."""
+
+    def every_sealed(self) -> Sequence[tuple[str, str, str]]:
+        """(ref, what it is in a sentence, token) of each."""
+        ...
+
+    def reseal(self, ref: str, old: str, new: str) -> bool:
+        """Replace the token `old` by `new`; False when it changed meanwhile."""
+        ...
+
+
 class Cipher(Protocol):
     def seal(self, plain: bytes) -> str: ...
 

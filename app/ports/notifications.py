@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Protocol
 
 from app.domain.brackets.bracket import Bracket
-from app.domain.notifications import Admission, Event
+from app.domain.notifications import Admission, Event, Routes
 from app.domain.notify_text import Message
 from app.ports.performance import ClosedTrades
 
@@ -29,8 +29,18 @@ class NoNotifier:
         return None
 
 
+class AccountRoutes(Protocol):
+    """What a trading process knows of accounts' own channels: which hears what (never a URL)."""
+
+    def routes(self, account: str) -> Routes:
+        """The kinds each of the account's own channels hears (none: no channel); blocking,
+        called off the trading path. Never raises: a failed read is logged, the last one used."""
+        ...
+
+
 class Channels(Protocol):
-    """The configured channels, by index (their order in `NOTIFY_URLS`)."""
+    """The configured channels, by index (their order in `NOTIFY_URLS`, or among an account's
+    own URLs)."""
 
     def __len__(self) -> int: ...
 
@@ -45,32 +55,46 @@ class Channels(Protocol):
         ...
 
 
-class Deliveries(Protocol):
-    """The channels' shared state: their rate limits, and how their sends went."""
+class AccountChannelBook(Protocol):
+    """The notifier's view of accounts' own channels: opened from where they are kept."""
 
-    def admit(self, channel: int, now: float, *, urgent: bool) -> Admission | None:
+    def channels(self, account: str) -> Channels:
+        """The account's channels as kept now (none: empty).
+
+        Raises:
+            SecretsUnreadable: SECRETS_KEY is unset or opens none of them (a sentence says so).
+        """
+        ...
+
+
+class Deliveries(Protocol):
+    """The channels' shared state, each channel by its label (`channel_label`: `1`, `main-0`):
+    their rate limits, and how their sends went."""
+
+    def admit(self, channel: str, now: float, *, urgent: bool) -> Admission | None:
         """Take the channel's next slot (`app.domain.notifications.admit`), atomically across
         processes; None: the message would wait too long and is dropped."""
         ...
 
-    def claim(self, channel: int, key: str) -> bool:
+    def claim(self, channel: str, key: str) -> bool:
         """Take the send of the event `key` on `channel`, atomically across processes; False:
         it was sent, or is being sent, already (kept a week)."""
         ...
 
-    def release(self, channel: int, key: str) -> None:
+    def release(self, channel: str, key: str) -> None:
         """Give a claim back after a send that failed (its retry claims it again)."""
         ...
 
-    def count(self, channel: int, service: str, outcome: str) -> None:
+    def count(self, channel: str, service: str, outcome: str) -> None:
         """Count one outcome (`sent`, `retried`, `failed`, `deferred`, `dropped`, `duplicate`)
         for /metrics; never raises."""
         ...
 
 
 class Deferrals(Protocol):
-    def defer(self, channel: int, event: Event, at: float) -> None:
-        """Send `event` on `channel` at Unix time `at`, its slot already taken."""
+    def defer(self, channel: int, event: Event, at: float, account: str | None = None) -> None:
+        """Send `event` on `channel` (of `account`'s own, if given) at Unix time `at`, its slot
+        already taken."""
         ...
 
 

@@ -34,10 +34,12 @@ from app.domain.accounts import (
     destinations,
     rules_for,
 )
+from app.domain.notifications import TradingChanged
 from app.domain.risk_values import RiskLimits, TradingState
 from app.domain.sizing import SizingPolicy
 from app.ports.accounts import AccountInUse, AccountStore, AccountTaken, DirectoryMemo
 from app.ports.errors import Unavailable
+from app.ports.notifications import NoNotifier, Notifier
 
 log = logging.getLogger("signalgate.accounts")
 REFRESH_SECONDS = 5.0
@@ -178,6 +180,7 @@ class Accounts:
         clock: Callable[[], datetime],
         connections: Callable[[], Collection[str]],
         changed: Callable[[], None] = lambda: None,
+        notifier: Notifier | None = None,
     ) -> None:
         """
         Args:
@@ -185,11 +188,13 @@ class Accounts:
             clock: the time of changes.
             connections: the names of the connections an account may group.
             changed: told after every change (this process's directory reads them again).
+            notifier: told each account's trading state changed (the `trading` event).
         """
         self._store = store
         self._clock = clock
         self._connections = connections
         self._changed = changed
+        self._notifier = notifier or NoNotifier()
 
     def list_all(self) -> list[Account]:
         return self._store.accounts()
@@ -248,14 +253,17 @@ class Accounts:
         return changed
 
     def set_state(self, name: str, state: TradingState, reason: str) -> Account:
-        """Halt the account, let it reduce only, or resume it.
+        """Halt the account, let it reduce only, or resume it; told to NOTIFY_URLS' channels and
+        the account's own, with its reason.
 
         Raises:
             UnknownAccount.
         """
         self.get(name)
-        self._store.set_account_state(name, state, self._clock(), reason)
+        at = self._clock()
+        self._store.set_account_state(name, state, at, reason)
         log.warning("account %s is now %s: %s", name, state.value, reason)
+        self._notifier.notify(TradingChanged(state.value, reason, at, account=name))
         return self.get(name)
 
     def remove(self, name: str) -> None:

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 import msgspec
 
@@ -41,6 +42,7 @@ from app.ports.connections import (
     ConnectionStore,
     NameTaken,
     SealedKeys,
+    SealedRows,
 )
 from app.ports.errors import SecretsUnreadable
 from app.ports.exchange import Exchange
@@ -85,6 +87,7 @@ class Connections:
         clock: Callable[[], datetime],
         timeout_seconds: float = 20.0,
         hide: Callable[[VenueKeys], None] = lambda _: None,
+        also_sealed: Sequence[SealedRows] = (),
     ) -> None:
         """
         Args:
@@ -98,6 +101,7 @@ class Connections:
             timeout_seconds: how long a test may take.
             hide: told every key this process handles, before it is used: the process's log
                 hides them from then on (a venue library may log what it sends).
+            also_sealed: other secrets sealed under SECRETS_KEY, sealed again by `rekey` too.
         """
         self._store = store
         self._cipher = cipher
@@ -107,6 +111,7 @@ class Connections:
         self._clock = clock
         self._timeout = timeout_seconds
         self._hide = hide
+        self._also_sealed = tuple(also_sealed)
 
     # --- reads ----------------------------------------------------------------------------------
 
@@ -222,25 +227,37 @@ class Connections:
         return connection
 
     def rekey(self) -> int:
-        """Seal every stored connection's keys again under SECRETS_KEY's first key; how many.
+        """Seal every stored connection's keys, and the other secrets (`also_sealed`), again
+        under SECRETS_KEY's first key; how many.
 
         Raises:
-            KeysLocked: SECRETS_KEY is unset, or none of its keys opens some connections' keys
-                (named; the others are sealed again all the same).
+            KeysLocked: SECRETS_KEY is unset, or none of its keys opens some of them (named;
+                the others are sealed again all the same).
         """
         cipher = self._require_cipher("keys cannot be sealed again")
-        resealed, unreadable = 0, []
-        for connection_id, name, token in self._store.every_sealed():
+        rows: list[tuple[str | None, str, str, Callable[[str, str], bool]]] = [
+            (name, name, token, partial(self._store.reseal, connection_id))
+            for connection_id, name, token in self._store.every_sealed()
+        ]
+        for sealed in self._also_sealed:
+            rows += [(None, what, token, partial(sealed.reseal, ref))
+                     for ref, what, token in sealed.every_sealed()]  # fmt: skip
+        resealed, names, others = 0, [], []
+        for name, what, token, reseal in rows:
             try:
                 fresh = cipher.reseal(token)
             except SecretsUnreadable:
-                unreadable.append(name)
+                if name is None:
+                    others.append(what)
+                else:
+                    names.append(name)
                 continue
-            resealed += self._store.reseal(connection_id, token, fresh)
-        log.info("connections rekeyed: %d sealed under the first key of SECRETS_KEY", resealed)
-        if unreadable:
+            resealed += reseal(token, fresh)
+        log.info("secrets rekeyed: %d sealed under the first key of SECRETS_KEY", resealed)
+        if names or others:
+            unreadable = [f"the keys of {', '.join(names)}"] if names else []
             raise KeysLocked(
-                f"no key of SECRETS_KEY opens the keys of {', '.join(unreadable)} ({resealed}"
+                f"no key of SECRETS_KEY opens {' and '.join(unreadable + others)} ({resealed}"
                 " others sealed again): add the key they were stored with and run rekey again."
             )
         return resealed
@@ -312,11 +329,7 @@ class Connections:
         return ConnectionConflict(f"a connection named {name} exists{where}: pick another name.")
 
     def _require_cipher(self, why: str) -> Cipher:
-        if self._cipher is None:
-            raise KeysLocked(
-                f"SECRETS_KEY is not set, so {why}: set it to a key made by {GENERATE_KEY}."
-            )
-        return self._cipher
+        return require_cipher(self._cipher, why)
 
     def _seal(self, keys: VenueKeys) -> SealedKeys:
         if not keys.fields_set:
@@ -335,6 +348,15 @@ class Connections:
             given.api_secret or old.api_secret,
             None if change.clear_api_password else (given.api_password or old.api_password),
         )
+
+
+def require_cipher(cipher: Cipher | None, why: str) -> Cipher:
+    """`cipher`, or KeysLocked saying SECRETS_KEY is unset, so `why`, and how to make one."""
+    if cipher is None:
+        raise KeysLocked(
+            f"SECRETS_KEY is not set, so {why}: set it to a key made by {GENERATE_KEY}."
+        )
+    return cipher
 
 
 def _keys_of(plain: _Keys) -> VenueKeys:

@@ -4,7 +4,9 @@ Trading processes only hand events over (`Notifier`); everything slow happens he
 execution path: the channel's rate limit (a message over it waits for its slot, or is dropped
 when that would take longer than `max_wait_seconds`; an urgent one goes at once), the text, the
 send, and its outcome counted for /metrics. A send the channel refuses or does not answer
-raises `DeliveryFailed`, so that RQ tries the job again later (its `Retry`).
+raises `DeliveryFailed`, so that RQ tries the job again later (its `Retry`). An account's own
+channel (`account` set) is opened from where it is kept for its send, and is rate-limited,
+claimed and counted by its label (`main-0`) like NOTIFY_URLS' (`0`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import msgspec
@@ -28,11 +30,14 @@ from app.domain.notifications import (
     MonitorChange,
     MonitorChanged,
     Routes,
+    channel_label,
     event_key,
 )
 from app.domain.notify_text import render
 from app.domain.performance import performance
+from app.ports.errors import SecretsUnreadable
 from app.ports.notifications import (
+    AccountChannelBook,
     Channels,
     Deferrals,
     Deliveries,
@@ -52,58 +57,89 @@ class DeliveryFailed(Exception):
     """The channel refused the message or did not answer: the job is tried again."""
 
 
+class _NoAccountChannels:
+    def channels(self, account: str) -> Channels:
+        raise SecretsUnreadable(f"account {account}'s channels cannot be read by this process")
+
+
 @dataclass(kw_only=True, eq=False)
 class NotificationSender:
     channels: Channels
     deliveries: Deliveries
     deferrals: Deferrals
+    accounts: AccountChannelBook = field(default_factory=_NoAccountChannels)
     per_minute: int = 20
     max_wait_seconds: float = MAX_WAIT_SECONDS
     clock: Callable[[], float] = time.time
 
-    def send(self, channel: int, event: Event, *, admitted: bool = False, last: bool = True) -> str:
-        """Send `event` on `channel`; its outcome: `sent`, `deferred` (it waits for its slot),
-        `dropped` or `duplicate` (sent already). `admitted`: its slot was taken when it was
-        deferred. `last`: no retry follows a failure.
+    def send(
+        self,
+        channel: int,
+        event: Event,
+        *,
+        account: str | None = None,
+        admitted: bool = False,
+        last: bool = True,
+    ) -> str:
+        """Send `event` on `channel` (NOTIFY_URLS', or `account`'s own); its outcome: `sent`,
+        `deferred` (it waits for its slot), `dropped` or `duplicate` (sent already).
+        `admitted`: its slot was taken when it was deferred. `last`: no retry follows a failure.
 
         Raises:
             DeliveryFailed: the channel refused it or did not answer.
         """
         key = event_key(event)
-        if channel >= len(self.channels):
-            log.warning("notification %s for channel %d dropped: NOTIFY_URLS has %d channels now",
-                        key, channel, len(self.channels))  # fmt: skip
+        label = channel_label(channel, account)
+        where = f"channel {channel}" + ("" if account is None else f" of account {account}")
+        channels = self._channels(account, key, label, where)
+        if channels is None:
             return "dropped"
-        service = self.channels.service(channel)
+        if channel >= len(channels):
+            whose = "NOTIFY_URLS has" if account is None else f"account {account} has"
+            log.warning("notification %s for %s dropped: %s %d channels now", key, where, whose,
+                        len(channels))  # fmt: skip
+            return "dropped"
+        service = channels.service(channel)
+        where = f"{where} ({service})"
         message = render(event)
         if not admitted:
             now = self.clock()
-            slot = self.deliveries.admit(channel, now, urgent=message.level is Level.FAILURE)
+            slot = self.deliveries.admit(label, now, urgent=message.level is Level.FAILURE)
             if slot is None:
-                log.warning("notification %s to channel %d (%s) dropped: it would wait over %.0f"
-                            " s for its turn (NOTIFY_RATE_PER_MINUTE=%d)", key, channel, service,
-                            self.max_wait_seconds, self.per_minute)  # fmt: skip
-                self.deliveries.count(channel, service, "dropped")
+                log.warning("notification %s to %s dropped: it would wait over %.0f s for its"
+                            " turn (NOTIFY_RATE_PER_MINUTE=%d)", key, where, self.max_wait_seconds,
+                            self.per_minute)  # fmt: skip
+                self.deliveries.count(label, service, "dropped")
                 return "dropped"
             if slot.at > now + EARLY_SECONDS:
-                self.deferrals.defer(channel, event, slot.at)
-                self.deliveries.count(channel, service, "deferred")
+                self.deferrals.defer(channel, event, slot.at, account)
+                self.deliveries.count(label, service, "deferred")
                 return "deferred"
-        if not self.deliveries.claim(channel, key):  # told twice at once, or again later
-            log.info("notification %s to channel %d (%s) was sent already", key, channel,
-                     service)  # fmt: skip
-            self.deliveries.count(channel, service, "duplicate")
+        if not self.deliveries.claim(label, key):  # told twice at once, or again later
+            log.info("notification %s to %s was sent already", key, where)
+            self.deliveries.count(label, service, "duplicate")
             return "duplicate"
-        if self.channels.send(channel, message):
-            self.deliveries.count(channel, service, "sent")
-            log.info("notification %s sent to channel %d (%s)", key, channel, service)
+        if channels.send(channel, message):
+            self.deliveries.count(label, service, "sent")
+            log.info("notification %s sent to %s", key, where)
             return "sent"
-        self.deliveries.release(channel, key)
-        self.deliveries.count(channel, service, "failed" if last else "retried")
+        self.deliveries.release(label, key)
+        self.deliveries.count(label, service, "failed" if last else "retried")
         then = "given up" if last else "tried again later"
-        log.warning("notification %s to channel %d (%s) was not delivered; %s", key, channel,
-                    service, then)  # fmt: skip
-        raise DeliveryFailed(f"channel {channel} ({service}) did not take notification {key}")
+        log.warning("notification %s to %s was not delivered; %s", key, where, then)
+        raise DeliveryFailed(f"{where} did not take notification {key}")
+
+    def _channels(self, account: str | None, key: str, label: str, where: str) -> Channels | None:
+        """NOTIFY_URLS' channels, or `account`'s own as kept now; None when they cannot be
+        opened (logged, and counted as failed: retrying will not open them)."""
+        if account is None:
+            return self.channels
+        try:
+            return self.accounts.channels(account)
+        except (SecretsUnreadable, ValueError) as error:
+            log.warning("notification %s to %s not sent: %s", key, where, error)
+            self.deliveries.count(label, "unknown", "failed")
+            return None
 
 
 def ask_test_message(

@@ -210,7 +210,7 @@ def test_no_process_answer_or_row_shows_a_stored_key_through_trading_tests_and_a
 
     # the rekey, as the README tells it: every process on new,old; rekey; every process on new
     run.restart(f"{NEW_KEY},{OLD_KEY}")
-    assert "2 connection(s)" in run.cli("connections", "rekey")
+    assert "2 sealed secret(s)" in run.cli("connections", "rekey")
     assert run.call("POST", f"{ref}/test", 200)["last_test"]["status"] == "ok"
     run.trades("tv-2")
     run.restart(NEW_KEY)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+from cryptography.fernet import Fernet
 
 
 class Cli:
@@ -16,10 +17,10 @@ class Cli:
         clean = {k: v for k, v in os.environ.items() if not k.startswith("VENUES")}
         self.env = {**clean, "DATABASE_URL": database, "VENUES": "paper,paper_b"}
 
-    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def __call__(self, *args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "app.entrypoints.cli", *args], env=self.env,
-            capture_output=True, text=True, timeout=120, check=False,
+            [sys.executable, "-m", "app.entrypoints.cli", *args], env={**self.env, **env},
+            input=stdin, capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
 
 
@@ -65,3 +66,43 @@ def test_accounts_and_subscriptions_from_the_command_line(cli: Cli) -> None:
     assert cli("subscriptions", "list").stdout == (
         "no subscriptions: each alert trades the implicit account\n"
     )
+
+
+BOT_TOKEN = "424242424:AAcli-account-SECRET-token"
+HOOK = "json://hooks.example.com:8443/cli-SECRET-path?+X-Key=cli-SECRET-header"
+
+
+def test_an_accounts_own_channels_from_the_command_line(cli: Cli) -> None:
+    assert cli("accounts", "add", "main").returncode == 0
+    urls = f"tgram://{BOT_TOKEN}/-100123\n{HOOK}\n"
+    refused = cli("accounts", "notify", "main", stdin=urls)  # SECRETS_KEY unset
+    assert refused.returncode == 2
+    assert refused.stderr.startswith(
+        "signalgate: SECRETS_KEY is not set, so an account's notification URLs cannot be stored"
+        " encrypted: set it to a key made by `signalgate connections genkey`"
+    )
+    key = Fernet.generate_key().decode()
+    given = cli("accounts", "notify", "main", "--events", "0:all;1:urgent", stdin=urls,
+                SECRETS_KEY=key)  # fmt: skip
+    assert given.returncode == 0, given.stderr
+    shown = (
+        "notify: 0 telegram tgram://***, 1 json json://hooks.example.com:8443/*** (events:"
+        " 0:all;1:urgent)"
+    )
+    assert given.stdout.endswith(f"{shown}\n")
+    assert cli("accounts", "list").stdout.endswith(f"{shown}\n")  # no key needed to list
+    bad = cli("accounts", "notify", "main", "--events-only", "--events", "2:all", SECRETS_KEY=key)
+    assert (bad.returncode, bad.stderr) == (
+        2, "signalgate: notify_events is not valid: there is no channel 2: the account has 2,"
+        " numbered from 0\n",
+    )  # fmt: skip
+    changed = cli("accounts", "notify", "main", "--events-only", "--events", "1:closed")
+    assert changed.stdout.endswith("(events: 1:closed)\n")
+    cleared = cli("accounts", "notify", "main", "--clear")
+    assert cleared.stdout == (
+        "signalgate: main: active; venues: every venue; limits: the global ones; sizing: the"
+        " alert's quantity\n"
+    )
+    for done in (refused, given, bad, changed, cleared):
+        for secret in (BOT_TOKEN, "cli-SECRET-path", "cli-SECRET-header"):
+            assert secret not in done.stdout + done.stderr

@@ -33,7 +33,7 @@ def test_an_account_added_subscribed_halted_and_removed_over_http(http: TestClie
     assert added.json() == {
         "name": "main", "connections": ["paper"], "limits": {"max_order_notional": "2500"},
         "sizing": {"qty_mode": "quote", "quantity": "100", "multiplier": "2"},
-        "trading_state": "active", "state_reason": None,
+        "trading_state": "active", "state_reason": None, "notify": None,
         "created_at": added.json()["created_at"], "updated_at": added.json()["updated_at"],
     }  # fmt: skip
     subscribed = http.post("/subscriptions", json={"strategy": "trend", "account": "main"})
@@ -77,3 +77,13 @@ def test_refusals_say_what_to_do(http: TestClient[Any]) -> None:
         assert (answer.status_code, answer.json()["reason"]) == (code, sentence)
     anonymous = http.post("/accounts", json={"name": "c"}, headers={"Authorization": ""})
     assert anonymous.status_code == 401
+
+
+def test_a_whole_number_written_with_a_point_is_a_count(http: TestClient[Any]) -> None:
+    """JSON Schema's `integer` (the document's) holds 3.0: the API takes it as the count 3."""
+    added = http.post("/accounts", json={"name": "main", "limits": {"max_open_positions": 3.0}})
+    assert added.status_code == 201, added.text
+    changed = http.patch("/accounts/main", json={"limits": {"max_orders_per_minute": 20.0}})
+    assert changed.json()["limits"] == {"max_orders_per_minute": 20}
+    refused = http.patch("/accounts/main", json={"limits": {"max_open_positions": 2.5}})
+    assert (refused.status_code, refused.json()["field"]) == (422, "limits")

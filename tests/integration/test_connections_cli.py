@@ -70,7 +70,7 @@ def test_connections_from_the_command_line(cli: Cli) -> None:
     assert ", disabled;" in cli("list").stdout
     cli("enable", "2")
     rekeyed = cli("rekey", SECRETS_KEY=f"{new},{old}")
-    assert rekeyed.stdout.startswith("signalgate: the keys of 1 connection(s) are sealed under")
+    assert rekeyed.stdout.startswith("signalgate: 1 sealed secret(s) (connections' keys,")
     # at DEBUG ccxt logs every request with its headers: the key must show as ***
     tested = cli("test", "binance_main", SECRETS_KEY=new, LOG_LEVEL="DEBUG")
     assert tested.returncode == 0, tested.stderr

@@ -55,6 +55,37 @@ def test_migrations_go_down_and_up_again(database: str):
     assert {"signals", "signal_events"} <= tables(database)
 
 
+def test_the_account_channels_migration_goes_down_and_up_keeping_accounts_and_subscriptions(
+    database: str,
+) -> None:
+    """0018 adds the accounts' channel columns in place: a batch would copy `accounts` on
+    SQLite, and dropping the old table would take its subscriptions (ON DELETE CASCADE)."""
+    engine = make_engine(database)
+    at = T0.isoformat()
+    with engine.begin() as conn:
+        conn.execute(
+            sqlalchemy.text(
+                "INSERT INTO accounts (name, connections, limits, sizing, created_at, updated_at,"
+                " notify_sealed, notify) VALUES ('main', '[]', '{}', '{}', :at, :at, 'sealed',"
+                " '{\"channels\": []}')"
+            ),
+            {"at": at},
+        )
+        conn.execute(sqlalchemy.text(
+            "INSERT INTO subscriptions (strategy, account, enabled, created_at)"
+            " VALUES ('trend', 'main', true, :at)"), {"at": at})  # fmt: skip
+    engine.dispose()
+    command.downgrade(alembic_config(database), "0017")
+    command.upgrade(alembic_config(database), "head")
+    engine = make_engine(database)
+    with engine.connect() as conn:
+        kept = conn.execute(sqlalchemy.text("SELECT strategy, account FROM subscriptions")).all()
+        columns = conn.execute(sqlalchemy.text("SELECT notify_sealed, notify FROM accounts")).all()
+    engine.dispose()
+    assert [tuple(row) for row in kept] == [("trend", "main")]
+    assert [tuple(row) for row in columns] == [(None, None)]  # what 0018 added went with it
+
+
 def record(n: int, status: SignalStatus = SignalStatus.QUEUED, **changes: object) -> SignalRecord:
     signal = Signal(
         symbol="BTC/USDT:USDT",

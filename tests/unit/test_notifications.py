@@ -201,7 +201,7 @@ def test_a_closed_bracket_says_what_closed_it_its_exit_price_pnl_and_fees() -> N
     stop = order(Leg.STOP_LOSS, Side.SELL, OrderKind.STOP_MARKET, "0.01", state=OrderState.FILLED,
                  filled=D("0.01"), average_price=D(64000), fee=D("0.64"))  # fmt: skip
     made = notices.closed(bracket(ENTRY, stop, state=BracketState.CLOSED, realized_pnl=D("-11.29")))
-    assert made == CLOSED
+    assert made == msgspec.structs.replace(CLOSED, account="main")  # the bracket's account
 
 
 def test_the_summary_sums_pnl_and_fees_by_quote_currency_and_lists_open_positions() -> None:

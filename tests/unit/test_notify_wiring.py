@@ -45,6 +45,7 @@ async def test_an_entry_is_told_once_with_its_fill_and_legs() -> None:
     [executed] = told.events
     assert isinstance(executed, EntryExecuted)
     assert (executed.signal_id, executed.venue, executed.side) == (signal_id, "a", "buy")
+    assert executed.account == "default"  # its signal's: that account's own channels hear it
     assert (executed.filled, executed.price, executed.state) == (D("0.005"), D(100_000), "open")
     assert executed.legs == (
         LegView("sl", "stop_market", D("0.005"), D(95_000), "accepted"),
@@ -61,6 +62,7 @@ async def test_a_denial_tells_every_failed_check_with_its_sentence() -> None:
     [denied] = told.events
     assert isinstance(denied, SignalDenied)
     assert (denied.signal_id, denied.symbol, denied.action) == (signal_id, "BTC/USDT", "buy")
+    assert denied.account == "default"
     checks = {r.check: r.sentence for r in denied.reasons}
     assert {"trading_state", "max_order_notional", "tp_sl_sanity"} <= set(checks)
     lineage = built.store.lineage[signal_id][-1].data
@@ -88,7 +90,9 @@ async def test_a_stop_loss_fill_tells_the_close_once_with_its_pnl_and_fees() -> 
     closed = [e for e in told.events if isinstance(e, BracketClosed)]
     bracket = built.store.brackets[signal_id]
     assert len(closed) == 1
-    assert (closed[0].bracket_id, closed[0].exits) == (signal_id, ("sl",))
+    assert (closed[0].bracket_id, closed[0].exits, closed[0].account) == (
+        signal_id, ("sl",), "default"
+    )  # fmt: skip
     assert closed[0].realized_pnl == bracket.realized_pnl < 0
     assert closed[0].exit_price == D(94_000)
     assert closed[0].fees == D("0.50") + D("0.47")  # 0.1% of 500 in, of 470 out
@@ -110,6 +114,7 @@ async def test_an_unprotected_bracket_is_told_with_why_and_the_policy() -> None:
     signal_id = await built.send(alert())
     [unprotected] = [e for e in told.events if isinstance(e, Unprotected)]
     assert (unprotected.bracket_id, unprotected.closing) == (signal_id, True)
+    assert unprotected.account == "default"
     assert "stop orders are disabled on this account" in unprotected.why
     assert built.store.brackets[signal_id].closing
 
@@ -122,7 +127,7 @@ async def test_an_order_in_doubt_is_told_once_per_process() -> None:
     for _ in range(3):
         bracket = await driving.drive(bracket, venue())
     assert told.events == [InDoubt(bracket.id, "paper", "BTC/USDT", Leg.ENTRY.value,
-                                   bracket.orders[0].client_order_id)]  # fmt: skip
+                                   bracket.orders[0].client_order_id, bracket.account)]  # fmt: skip
 
 
 async def test_a_drift_is_told_urgently_and_a_halt_it_causes_is_told_too() -> None:
@@ -137,6 +142,8 @@ async def test_a_drift_is_told_urgently_and_a_halt_it_causes_is_told_too() -> No
     [drift] = [e for e in told.events if isinstance(e, Drift)]
     [halt] = [e for e in told.events if isinstance(e, TradingChanged)]
     assert (drift.venue, drift.policy) == ("swaps", "halt")
+    assert drift.accounts == tuple(sorted({b.account for b in desk.store.brackets.values()}))
+    assert drift.accounts  # the accounts of the brackets involved hear it on their channels
     assert drift.note.startswith("swaps holds 0 BTC/USDT:USDT position")
     assert (halt.state, halt.reason) == ("halted", f"drift on swaps: {drift.note}")
     assert desk.store.state is TradingState.HALTED

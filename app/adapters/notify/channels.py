@@ -18,6 +18,7 @@ from typing import Any
 
 import apprise
 
+from app.domain.account_channels import ChannelShown
 from app.domain.notifications import Level
 from app.domain.notify_text import Message
 
@@ -45,12 +46,12 @@ def _asset() -> apprise.AppriseAsset:
     )
 
 
-def _plugin(url: str, index: int) -> Any:
+def _plugin(url: str, index: int, source: str = "NOTIFY_URLS") -> Any:
     plugin = apprise.Apprise.instantiate(url, asset=_asset())
     if plugin is None:
-        scheme = url.partition("://")[0]
+        scheme = url.partition("://")[0][:20]
         raise ChannelError(
-            f"NOTIFY_URLS: URL {index} (counted from 0, scheme {scheme!r}) is not one apprise can"
+            f"{source}: URL {index} (counted from 0, scheme {scheme!r}) is not one apprise can"
             " send to: see https://appriseit.com/services/ for each service's URL"
         )
     return plugin
@@ -59,12 +60,22 @@ def _plugin(url: str, index: int) -> Any:
 class AppriseChannels:
     """`Channels` over apprise."""
 
-    def __init__(self, urls: Sequence[str], endpoints: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        urls: Sequence[str],
+        endpoints: Mapping[str, str] | None = None,
+        *,
+        source: str = "NOTIFY_URLS",
+    ) -> None:
         """Raises:
-        ChannelError: a URL apprise does not understand (the first one)."""
+        ChannelError: a URL apprise does not understand (the first one; `source` names whose
+            URLs they are)."""
         self._urls = tuple(urls)
         self._endpoints = dict(endpoints or {})
-        self._services = tuple(_service(_plugin(url, i)) for i, url in enumerate(self._urls))
+        self._source = source
+        self._services = tuple(
+            _service(_plugin(url, i, source)) for i, url in enumerate(self._urls)
+        )
 
     def __len__(self) -> int:
         return len(self._urls)
@@ -74,7 +85,7 @@ class AppriseChannels:
 
     def send(self, index: int, message: Message) -> bool:
         # a new plugin per send: apprise's plugins remember what they delivered, per object
-        plugin = _plugin(self._urls[index], index)
+        plugin = _plugin(self._urls[index], index, self._source)
         scheme = _scheme(self._urls[index])
         if scheme in self._endpoints:
             plugin.notify_url = self._endpoints[scheme]
@@ -105,6 +116,38 @@ def service_names(urls: Sequence[str]) -> tuple[str | None, ...]:
     return tuple(names)
 
 
+def described(urls: Sequence[str], source: str) -> tuple[ChannelShown, ...]:
+    """Each URL's service and masked form (`ChannelShown`): what may be kept in clear and shown.
+
+    Raises:
+        ChannelError: a URL apprise cannot send to, named by its position in `source`.
+    """
+    shown = []
+    for index, url in enumerate(urls):
+        plugin = _plugin(url, index, source)
+        shown.append(ChannelShown(_service(plugin), _masked(url, plugin)))
+    return tuple(shown)
+
+
+def _masked(url: str, plugin: Any) -> str:
+    """The URL with everything but its scheme masked, and its host when the service has one of
+    its own that apprise does not mark private (a webhook's or a mail server's):
+    `tgram://***`, `json://***@127.0.0.1:8080/***`. apprise's own privacy mode is not enough: it
+    shows a webhook's path and headers, and the ends of a bot token."""
+    scheme = _scheme(url)
+    host = getattr(plugin, "host", None)
+    token = plugin.template_tokens.get("host")
+    hidden = channel_secrets([url]) - {url}
+    if not isinstance(host, str) or not host or token is None or token.get("private"):
+        return f"{scheme}://***"
+    if any(host in secret for secret in hidden):
+        return f"{scheme}://***"
+    port = getattr(plugin, "port", None)
+    where = f"{host}:{port}" if isinstance(port, int) else host
+    user = "***@" if "@" in url.partition("://")[2].partition("/")[0] else ""
+    return f"{scheme}://{user}{where}/***"
+
+
 def _scheme(url: str) -> str:
     return url.partition("://")[0].lower()
 
@@ -120,10 +163,10 @@ def channel_secrets(urls: Iterable[str]) -> set[str]:
     private (bot tokens, webhook ids and tokens, passwords), with a generic webhook's path,
     headers and parameters (a token may sit in any of them)."""
     found: set[str] = set()
-    for index, url in enumerate(urls):
+    for url in urls:
         found.add(url)
         try:
-            plugin = _plugin(url, index)
+            plugin = _plugin(url, 0)
         except ChannelError:
             continue
         for key, token in plugin.template_tokens.items():

@@ -30,7 +30,7 @@ class RedisDeliveries:
         self._per_minute = per_minute
         self._max_wait = max_wait_seconds
 
-    def admit(self, channel: int, now: float, *, urgent: bool) -> Admission | None:
+    def admit(self, channel: str, now: float, *, urgent: bool) -> Admission | None:
         key = f"{PREFIX}:tat:{channel}"
 
         def step(pipe: Any) -> Admission | None:
@@ -51,17 +51,17 @@ class RedisDeliveries:
         transaction: Any = self._client.transaction
         return cast("Admission | None", transaction(step, key, value_from_callable=True))
 
-    def claim(self, channel: int, key: str) -> bool:
+    def claim(self, channel: str, key: str) -> bool:
         return bool(self._client.set(f"{PREFIX}:sent:{channel}:{key}", 1, nx=True, ex=CLAIM_TTL))
 
-    def release(self, channel: int, key: str) -> None:
+    def release(self, channel: str, key: str) -> None:
         self._client.delete(f"{PREFIX}:sent:{channel}:{key}")
 
-    def count(self, channel: int, service: str, outcome: str) -> None:
+    def count(self, channel: str, service: str, outcome: str) -> None:
         try:
             self._client.hincrby(OUTCOMES_KEY, f"{channel},{service},{outcome}", 1)
         except (RedisError, OSError) as error:
-            log.warning("notification outcome %s of channel %d not counted (%s)", outcome,
+            log.warning("notification outcome %s of channel %s not counted (%s)", outcome,
                         channel, error)  # fmt: skip
 
 

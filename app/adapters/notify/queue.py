@@ -6,6 +6,10 @@ that hears the event, with RQ's `Retry` and a deterministic job id per channel a
 that an event seen twice is sent once). Redis slow or down therefore never slows or fails a
 trade: what cannot be queued is logged and dropped. `close` (at a process's end) queues what is
 still waiting, for a few seconds at most.
+
+An event of an account goes to the account's own channels too: the thread asks `account_routes`
+which of them hear it (a read of the database, cached; never on the caller's path) and queues a
+job per channel with `account` set.
 """
 
 from __future__ import annotations
@@ -25,7 +29,16 @@ from rq import Queue, Retry
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from app.domain.notifications import Event, Routes, event_key
+from app.domain.notifications import (
+    Event,
+    EventKind,
+    Routes,
+    accounts_of,
+    channel_label,
+    event_key,
+    kind_of,
+)
+from app.ports.notifications import AccountRoutes
 
 log = logging.getLogger("signalgate.notify")
 
@@ -37,11 +50,27 @@ JOB_TIMEOUT = 90  # one send takes at most apprise's 30 s budget
 BATCH = 100
 CAPACITY = 1000  # events waiting for the thread at most; more are dropped (said so)
 
-_Item = tuple[int, str, dict[str, Any]]  # channel, event key, event
+_Item = tuple[int, str | None, str, dict[str, Any]]  # channel, its account, event key, event
 
 
-def job_id(channel: int, key: str) -> str:
-    return f"notify-{channel}-{key}"
+class _Told(msgspec.Struct, frozen=True):
+    """An event handed over: the thread makes its jobs."""
+
+    key: str
+    data: dict[str, Any]
+    kind: EventKind
+    channels: tuple[int, ...]  # NOTIFY_URLS' that hear it
+    accounts: tuple[str, ...]  # whose own channels may hear it
+
+
+def job_id(channel: int, key: str, account: str | None = None) -> str:
+    return f"notify-{channel_label(channel, account)}-{key}"
+
+
+def _send_args(channel: int, data: dict[str, Any], account: str | None) -> dict[str, Any]:
+    """The send job's arguments: an account's channel names its account (a global one does not,
+    as before accounts had channels)."""
+    return {"args": (channel, data), "kwargs": {} if account is None else {"account": account}}
 
 
 def _send_options(retry_intervals: Sequence[int]) -> dict[str, Any]:
@@ -71,33 +100,37 @@ class RqNotifier:
         queue_name: str = NOTIFICATIONS_QUEUE,
         retry_intervals: Sequence[int] = RETRY_INTERVALS,
         capacity: int = CAPACITY,
+        account_routes: AccountRoutes | None = None,
     ) -> None:
         self.queue = notifications_queue(client, queue_name)
         self._routes = routes
+        # where accounts' own channels are read; None: no account has any (SECRETS_KEY unset)
+        self.account_routes = account_routes
         self._retry = tuple(retry_intervals)
-        self._waiting: queue.Queue[_Item | None] = queue.Queue(capacity)
+        self._waiting: queue.Queue[_Told | None] = queue.Queue(capacity)
         self._thread: threading.Thread | None = None
         self._started = threading.Lock()
         self._dropped = 0  # events dropped since the buffer was last found full
 
     def notify(self, event: Event) -> None:
         channels = self._routes.of(event)
-        if not channels:
+        accounts = accounts_of(event) if self.account_routes is not None else ()
+        if not channels and not accounts:
             return
-        key, data = event_key(event), msgspec.to_builtins(event)
-        for channel in channels:
-            try:
-                self._waiting.put_nowait((channel, key, data))
-            except queue.Full:
-                self._dropped += 1
-                if self._dropped == 1:  # once a spell: a burst would print a line per event
-                    log.warning("notifications dropped from %s on: %d are waiting to be queued"
-                                " (is Redis reachable?)", key, self._waiting.maxsize)  # fmt: skip
-                continue
-            if self._dropped:
-                log.warning("%d notification(s) were dropped while the hand-over was full",
-                            self._dropped)  # fmt: skip
-                self._dropped = 0
+        key = event_key(event)
+        told = _Told(key, msgspec.to_builtins(event), kind_of(event), channels, accounts)
+        try:
+            self._waiting.put_nowait(told)
+        except queue.Full:
+            self._dropped += 1
+            if self._dropped == 1:  # once a spell: a burst would print a line per event
+                log.warning("notifications dropped from %s on: %d are waiting to be queued"
+                            " (is Redis reachable?)", key, self._waiting.maxsize)  # fmt: skip
+            return
+        if self._dropped:
+            log.warning("%d notification(s) were dropped while the hand-over was full",
+                        self._dropped)  # fmt: skip
+            self._dropped = 0
         self._start()
 
     def _start(self) -> None:
@@ -115,17 +148,36 @@ class RqNotifier:
                     batch.append(self._waiting.get_nowait())
                 except queue.Empty:
                     break
-            items = [item for item in batch if item is not None]
-            if items:
-                self.enqueue(items)
+            told = [item for item in batch if item is not None]
+            if told:
+                self.enqueue([job for each in told for job in self._jobs(each)])
             for _ in batch:
                 self._waiting.task_done()
-            if len(items) < len(batch):  # closed
+            if len(told) < len(batch):  # closed
                 return
+
+    def _jobs(self, told: _Told) -> list[_Item]:
+        """The channels that hear `told`: NOTIFY_URLS', then its accounts' own."""
+        items: list[_Item] = [(channel, None, told.key, told.data) for channel in told.channels]
+        routing = self.account_routes
+        if routing is None:
+            return items
+        for account in told.accounts:
+            try:
+                heard = routing.routes(account).to(told.kind)
+            except Exception:  # a bug here must not stop the thread that tells every event
+                log.exception("notification %s: account %s's own channels not found", told.key,
+                              account)  # fmt: skip
+                continue
+            items += [(channel, account, told.key, told.data) for channel in heard]
+        return items
 
     def enqueue(self, items: Sequence[_Item]) -> None:
         """Queue a job per item not queued yet (blocking; failures logged, never raised)."""
-        jobs = {job_id(channel, key): (channel, key, data) for channel, key, data in items}
+        jobs = {job_id(channel, key, account): (channel, account, key, data)
+                for channel, account, key, data in items}  # fmt: skip
+        if not jobs:
+            return
         try:
             pipe = self.queue.connection.pipeline(transaction=False)
             for name in jobs:
@@ -135,12 +187,12 @@ class RqNotifier:
                 [
                     Queue.prepare_data(
                         SEND,
-                        args=(channel, data),
+                        **_send_args(channel, data, account),
                         job_id=name,
-                        description=f"notify channel {channel}: {key}",
+                        description=f"notify channel {channel_label(channel, account)}: {key}",
                         **_send_options(self._retry),
                     )
-                    for (name, (channel, key, data)), exists in zip(
+                    for (name, (channel, account, key, data)), exists in zip(
                         jobs.items(), found, strict=True
                     )
                     if not exists
@@ -180,14 +232,15 @@ class RqDeferrals:
         self._queue = target
         self._retry = tuple(retry_intervals)
 
-    def defer(self, channel: int, event: Event, at: float) -> None:
+    def defer(self, channel: int, event: Event, at: float, account: str | None = None) -> None:
         key = event_key(event)
+        sent = _send_args(channel, msgspec.to_builtins(event), account)
         self._queue.enqueue_at(
             datetime.fromtimestamp(at, UTC),
             SEND,
-            args=(channel, msgspec.to_builtins(event)),
-            kwargs={"admitted": True},
-            job_id=f"{job_id(channel, key)}-at-{int(at * 1000)}",
-            description=f"notify channel {channel}: {key} (its turn)",
+            args=sent["args"],
+            kwargs={**sent["kwargs"], "admitted": True},
+            job_id=f"{job_id(channel, key, account)}-at-{int(at * 1000)}",
+            description=f"notify channel {channel_label(channel, account)}: {key} (its turn)",
             **_send_options(self._retry),
         )

@@ -1,8 +1,10 @@
 """`AccountStore` in SQL: accounts, subscriptions, and each account's trading state as a row of
-`controls` next to the global kill switch's."""
+`controls` next to the global kill switch's; `AccountChannelStore` too: each account's own
+notification URLs, sealed (this store never opens them)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,11 +18,14 @@ from app.adapters.sql.execution_rows import short
 from app.adapters.sql.tables import signals
 from app.adapters.sql.tables_accounts import accounts, subscriptions
 from app.adapters.sql.tables_execution import brackets, controls
+from app.domain.account_channels import AccountChannels
 from app.domain.accounts import Account, AccountLimits, AccountSizing, Subscription
 from app.domain.brackets.bracket import FINAL
 from app.domain.risk_values import TradingState
 from app.domain.signals import PENDING
 from app.ports.accounts import AccountInUse, AccountTaken
+
+_SHOWN = [c for c in accounts.c if c.name != "notify_sealed"]  # a listing never reads the URLs
 
 
 def state_control(account: str) -> str:
@@ -41,7 +46,7 @@ class SqlAccountStore:
         return found[0] if found else None
 
     def _read(self, name: str | None = None) -> list[Account]:
-        query = select(accounts).order_by(accounts.c.name)
+        query = select(*_SHOWN).order_by(accounts.c.name)
         if name is not None:
             query = query.where(accounts.c.name == name)
         states = select(controls.c.name, controls.c.value, controls.c.reason).where(
@@ -101,6 +106,59 @@ class SqlAccountStore:
         with transaction(self._engine, write=True) as conn:
             conn.execute(stmt)
 
+    # --- its own notification channels (`AccountChannelStore`) -----------------------------------
+
+    def set_channels(
+        self, name: str, sealed: str | None, shown: AccountChannels | None, at: datetime
+    ) -> bool:
+        values = {"notify_sealed": sealed, "notify": _shown(shown), "updated_at": at}
+        query = update(accounts).where(accounts.c.name == name).values(values)
+        with transaction(self._engine, write=True) as conn:
+            return bool(conn.execute(query).rowcount)
+
+    def set_channel_events(self, name: str, shown: AccountChannels, at: datetime) -> bool:
+        query = (
+            update(accounts)
+            .where(accounts.c.name == name, accounts.c.notify_sealed.is_not(None))
+            .values(notify=_shown(shown), updated_at=at)
+        )
+        with transaction(self._engine, write=True) as conn:
+            return bool(conn.execute(query).rowcount)
+
+    def sealed_channels(self, name: str) -> str | None:
+        query = select(accounts.c.notify_sealed).where(accounts.c.name == name)
+        with transaction(self._engine) as conn:
+            token: str | None = conn.execute(query).scalar()
+            return token
+
+    def channels_shown(self) -> Mapping[str, AccountChannels]:
+        query = select(accounts.c.name, accounts.c.notify).where(
+            accounts.c.notify_sealed.is_not(None)
+        )
+        with transaction(self._engine) as conn:
+            rows = conn.execute(query).all()
+        return {str(name): channels for name, raw in rows if (channels := _channels(raw))}
+
+    def every_sealed_channels(self) -> Sequence[tuple[str, str]]:
+        query = (
+            select(accounts.c.name, accounts.c.notify_sealed)
+            .where(accounts.c.notify_sealed.is_not(None))
+            .order_by(accounts.c.name)
+        )
+        with transaction(self._engine) as conn:
+            return [(str(name), str(token)) for name, token in conn.execute(query)]
+
+    def reseal_channels(self, name: str, old: str, new: str) -> bool:
+        query = (
+            update(accounts)
+            .where(accounts.c.name == name, accounts.c.notify_sealed == old)
+            .values(notify_sealed=new)
+        )
+        with transaction(self._engine, write=True) as conn:
+            return bool(conn.execute(query).rowcount)
+
+    # --- subscriptions --------------------------------------------------------------------------
+
     def subscriptions(self) -> list[Subscription]:
         query = select(subscriptions).order_by(subscriptions.c.strategy, subscriptions.c.account)
         with transaction(self._engine) as conn:
@@ -155,9 +213,18 @@ def _account(row: Any, state: tuple[str, str | None] | None) -> Account:
         sizing=msgspec.convert(row["sizing"], AccountSizing, strict=False),
         trading_state=TradingState(state[0]) if state else TradingState.ACTIVE,
         state_reason=state[1] if state else None,
+        notify=_channels(row["notify"]),
         created_at=as_utc(row["created_at"]),
         updated_at=as_utc(row["updated_at"]),
     )
+
+
+def _shown(channels: AccountChannels | None) -> dict[str, Any] | None:
+    return None if channels is None else msgspec.to_builtins(channels)
+
+
+def _channels(raw: Any) -> AccountChannels | None:
+    return None if raw is None else msgspec.convert(raw, AccountChannels)
 
 
 def _subscription(row: Any) -> Subscription:

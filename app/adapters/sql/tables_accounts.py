@@ -1,5 +1,6 @@
 """SQL tables of accounts and subscriptions. An account's trading state is a row of `controls`
-(`trading_state:<account>`), next to the global one, so that the risk gate reads both at once."""
+(`trading_state:<account>`), next to the global one, so that the risk gate reads both at once.
+An account's own notification URLs are kept sealed, like a connection's keys."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlmodel import Field, SQLModel
@@ -30,6 +32,10 @@ class AccountRow(SQLModel, table=True):
     connections: list[str] = Field(sa_column=Column(JSON, nullable=False))  # venue names
     limits: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))  # numbers as text
     sizing: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    # its own notification channels: the URLs as one Fernet token (never in clear), and what is
+    # shown of them (services, masked URLs, the event selection); both null: none
+    notify_sealed: str | None = Field(default=None, sa_column=Column(Text))
+    notify: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     created_at: datetime = _utc()
     updated_at: datetime = _utc()
 

@@ -24,7 +24,8 @@ _GONE = (OrderState.CANCELLED, OrderState.REJECTED, OrderState.EXPIRED)
 
 
 def _where(bracket: Bracket) -> dict[str, Any]:
-    return {"bracket_id": bracket.id, "venue": bracket.venue, "symbol": bracket.symbol}
+    return {"bracket_id": bracket.id, "venue": bracket.venue, "symbol": bracket.symbol,
+            "account": bracket.account}  # fmt: skip
 
 
 def executed(bracket: Bracket) -> EntryExecuted:
@@ -52,6 +53,7 @@ def executed(bracket: Bracket) -> EntryExecuted:
         state=bracket.state.value,
         quote=bracket.market.quote,
         legs=legs + watched,
+        account=bracket.account,
     )
 
 

@@ -1,14 +1,22 @@
-"""`signalgate accounts add|change|list|halt|reduce-only|resume|remove` and
+"""`signalgate accounts add|change|list|halt|reduce-only|resume|remove|notify` and
 `signalgate subscriptions add|list|enable|disable|remove`: the accounts an alert trades, with
-their venues, limits, sizing and trading state, and the strategies each one follows."""
+their venues, limits, sizing, trading state and own notification channels, and the strategies
+each one follows.
+
+An account's notification URLs hold secrets (bot tokens, webhook keys): like a connection's
+keys, they never go on the command line (shell history, the process list). `accounts notify`
+asks for them, hidden, on a terminal, and otherwise reads them from standard input, one a line.
+"""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
@@ -19,8 +27,11 @@ from app.domain.sizing import number_text
 from app.entrypoints.cli.startup import start
 
 if TYPE_CHECKING:
+    from app.config.settings import Settings
+    from app.services.account_channels import AccountNotifications
     from app.services.accounts import Accounts
 
+T = TypeVar("T")
 _LIMITS = ("max_order_notional", "max_total_exposure", "max_open_positions", "max_daily_loss",
            "max_orders_per_minute")  # fmt: skip
 
@@ -39,7 +50,13 @@ def describe(account: Account) -> str:
     state = account.trading_state.value
     if account.state_reason and account.trading_state is not TradingState.ACTIVE:
         state += f" ({account.state_reason})"
-    return f"{account.name}: {state}; venues: {venues}; limits: {own}; sizing: {size}"
+    line = f"{account.name}: {state}; venues: {venues}; limits: {own}; sizing: {size}"
+    if account.notify is not None:  # each channel's service and masked URL, never the URL
+        shown = ", ".join(
+            f"{n} {c.service} {c.shown}" for n, c in enumerate(account.notify.channels)
+        )
+        line += f"; notify: {shown} (events: {account.notify.events or 'all'})"
+    return line
 
 
 def describe_subscription(subscription: Subscription) -> str:
@@ -50,15 +67,29 @@ def describe_subscription(subscription: Subscription) -> str:
 def _run(action: Callable[[Accounts], int]) -> int:
     """Run `action` on the accounts service; a refusal is its sentence on stderr, exit 2."""
     from app.bootstrap.accounts import opened_accounts  # noqa: PLC0415 - loads SQL
-    from app.services.accounts import AccountConflict, UnknownAccount  # noqa: PLC0415
 
-    settings = start()
+    return _run_on(opened_accounts, action)
+
+
+def _run_on(
+    opened: Callable[[Settings], AbstractContextManager[T]], action: Callable[[T], int]
+) -> int:
+    """Run `action` on the service `opened` gives; a refusal is its sentence, exit 2."""
     try:
-        with opened_accounts(settings) as service:
+        with opened(start()) as service:
             return action(service)
-    except (InvalidAccount, AccountConflict, UnknownAccount) as error:
+    except _refusals() as error:
         print(f"signalgate: {error}", file=sys.stderr)
         return 2
+
+
+def _refusals() -> tuple[type[Exception], ...]:
+    """What the accounts' services refuse with a sentence saying what to fix."""
+    from app.domain.account_channels import InvalidChannels  # noqa: PLC0415
+    from app.services.accounts import AccountConflict, UnknownAccount  # noqa: PLC0415
+    from app.services.connections import KeysLocked  # noqa: PLC0415
+
+    return (InvalidAccount, InvalidChannels, AccountConflict, UnknownAccount, KeysLocked)
 
 
 def _number(raw: str) -> Decimal:
@@ -134,6 +165,35 @@ def _state(state: TradingState) -> Callable[[argparse.Namespace], int]:
         return _run(switch)
 
     return cmd
+
+
+def _read_urls() -> list[str]:
+    """The account's apprise URLs: asked for, hidden, on a terminal (Enter when done), else
+    standard input, one a line (or separated by commas, like NOTIFY_URLS)."""
+    if sys.stdin.isatty():
+        urls: list[str] = []
+        while url := getpass.getpass(f"apprise URL {len(urls)} (Enter when done): ").strip():
+            urls.append(url)
+        return urls
+    return [url for line in sys.stdin for url in line.split(",")]
+
+
+def cmd_notify(args: argparse.Namespace) -> int:
+    from app.bootstrap.accounts import opened_account_notifications  # noqa: PLC0415 - loads SQL
+
+    urls: list[str] = [] if args.clear or args.events_only else _read_urls()
+
+    def notify(service: AccountNotifications) -> int:
+        if args.clear:
+            done = service.clear(args.name)
+        elif args.events_only:
+            done = service.set_events(args.name, args.events or "")
+        else:
+            done = service.set(args.name, urls, args.events or "")
+        print(f"signalgate: {describe(done)}")
+        return 0
+
+    return _run_on(opened_account_notifications, notify)
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
@@ -225,6 +285,21 @@ def add_accounts_commands(commands: Any) -> None:
         action.add_argument("name")
         action.add_argument("--reason", default=f"{name} by an operator")
         action.set_defaults(func=_state(state))
+    notify = actions.add_parser(
+        "notify",
+        help="give an account notification channels of its own (SECRETS_KEY encrypts them):"
+        " apprise URLs asked for (hidden), or read from standard input one a line; its events"
+        " go to them and to NOTIFY_URLS'",
+    )
+    notify.add_argument("name")
+    notify.add_argument("--events", metavar="SELECTION",
+                        help="what each channel hears, as NOTIFY_EVENTS says it (0:all;1:urgent);"
+                        " left out: every event")  # fmt: skip
+    given = notify.add_mutually_exclusive_group()
+    given.add_argument("--events-only", action="store_true",
+                       help="change --events only, keeping its URLs")  # fmt: skip
+    given.add_argument("--clear", action="store_true", help="remove its own channels")
+    notify.set_defaults(func=cmd_notify)
     remove = actions.add_parser("remove", help="remove an account and its subscriptions")
     remove.add_argument("name")
     remove.set_defaults(func=cmd_remove)

@@ -147,8 +147,9 @@ def cmd_rekey(_: argparse.Namespace) -> int:
     def rekey(service: Connections) -> int:
         count = service.rekey()
         print(
-            f"signalgate: the keys of {count} connection(s) are sealed under the first key of"
-            " SECRETS_KEY; once every process runs with it, the older keys may go."
+            f"signalgate: {count} sealed secret(s) (connections' keys, accounts' notification"
+            " URLs) are sealed under the first key of SECRETS_KEY; once every process runs with"
+            " it, the older keys may go."
         )
         return 0
 
@@ -194,6 +195,8 @@ def add_connections_commands(commands: Any) -> None:
         action.add_argument("connection", metavar="NAME_OR_ID")
         action.set_defaults(func=func)
     actions.add_parser(
-        "rekey", help="seal every stored key again under the first key of SECRETS_KEY=new,old"
+        "rekey",
+        help="seal every stored key (and accounts' notification URLs) again under the first key"
+        " of SECRETS_KEY=new,old",
     ).set_defaults(func=cmd_rekey)
     actions.add_parser("genkey", help="print a new SECRETS_KEY").set_defaults(func=cmd_genkey)

@@ -79,10 +79,13 @@ async def _idle(stop: asyncio.Event) -> None:
 
 
 def cmd_notifier(args: argparse.Namespace) -> int:
+    from app.bootstrap.notifications import notifying  # noqa: PLC0415
+
     settings = start("notifier", needs_redis=True)
-    if not settings.notify.enabled:  # idle rather than exit: honcho and Heroku would restart it
+    if not notifying(settings):  # idle rather than exit: honcho and Heroku would restart it
         logging.getLogger("signalgate.notifier").info(
-            "notifier: NOTIFY_URLS names no channel; idle"
+            "notifier: NOTIFY_URLS names no channel and SECRETS_KEY is unset (no account can"
+            " have channels of its own); idle"
         )
         if not args.burst:
             _until_stopped(settings, _idle)

@@ -1,7 +1,7 @@
 """The bodies of `POST /accounts`, `PATCH /accounts/{name}` and `POST /subscriptions`: decoders,
 and their schemas for the OpenAPI document (the routes decode their raw body themselves, like
 those of connections). An account's own size is one shape per kind of mode: a percent is at
-most 100."""
+most 100. An account's own notification URLs are given in a PATCH and never answered back."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import msgspec
 from litestar.openapi.spec import Example, OpenAPIMediaType, Operation, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 
+from app.domain.account_channels import MAX_CHANNELS, MAX_EVENTS_LENGTH, MAX_URL_LENGTH
 from app.domain.accounts import (
     MAX_MULTIPLIER,
     MOST,
@@ -71,6 +72,8 @@ class AccountPatchBody(msgspec.Struct, forbid_unknown_fields=True):
     multiplier: Multiplier | Unset = UNSET
     trading_state: Literal["active", "reducing_only", "halted"] | Unset = UNSET
     reason: Annotated[str, msgspec.Meta(min_length=1, max_length=300)] | Unset = UNSET
+    notify_urls: list[str] | Unset | None = UNSET  # null: no channel of its own any more
+    notify_events: str | Unset = UNSET
 
 
 class NewSubscriptionBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -79,8 +82,10 @@ class NewSubscriptionBody(msgspec.Struct, forbid_unknown_fields=True):
     enabled: bool = True
 
 
-NEW_ACCOUNT = msgspec.json.Decoder(NewAccountBody)
-ACCOUNT_PATCH = msgspec.json.Decoder(AccountPatchBody)
+# lax: a whole number written 3.0 is an integer to JSON Schema (the document's `integer`), so a
+# count takes it; the accounts' rules still refuse what is not finite, or not above 0
+NEW_ACCOUNT = msgspec.json.Decoder(NewAccountBody, strict=False)
+ACCOUNT_PATCH = msgspec.json.Decoder(AccountPatchBody, strict=False)
 NEW_SUBSCRIPTION = msgspec.json.Decoder(NewSubscriptionBody)
 
 
@@ -184,13 +189,32 @@ ACCOUNT_PATCH_BODY = _body(
             "multiplier": _MULTIPLIER,
             "trading_state": Schema(type=_S, enum=["active", "reducing_only", "halted"]),
             "reason": Schema(type=_S, min_length=1, max_length=300),
+            "notify_urls": Schema(
+                one_of=[
+                    Schema(
+                        type=OpenAPIType.ARRAY,
+                        items=Schema(type=_S, max_length=MAX_URL_LENGTH),
+                        min_items=1,
+                        max_items=MAX_CHANNELS,
+                    ),
+                    Schema(type=OpenAPIType.NULL),
+                ],
+                description="apprise URLs: its own notification channels, replacing any it"
+                " had (stored encrypted: SECRETS_KEY must be set; never shown); null: none",
+            ),
+            "notify_events": Schema(
+                type=_S,
+                max_length=MAX_EVENTS_LENGTH,
+                description="what each of its channels hears, in NOTIFY_EVENTS' syntax"
+                " (0:all;1:urgent); with notify_urls, or alone to change it",
+            ),
         },
         additional_properties=False,
         min_properties=1,
     ),
     "What to change: its venues, limits (replacing its own), size (null: the alert's "
-    "quantity again), multiplier, or its trading state (halted, reducing_only, active) with "
-    "a reason.",
+    "quantity again), multiplier, its trading state (halted, reducing_only, active) with "
+    "a reason, or its own notification channels (notify_urls, notify_events).",
     {"trading_state": "halted", "reason": "rebalancing"},
 )
 NEW_SUBSCRIPTION_BODY = _body(

@@ -1,18 +1,20 @@
 """HTTP routes of accounts and subscriptions: list and read (the read API's rule); add, change,
-halt, resume and remove accounts, subscribe and unsubscribe them (the admin rule: API_TOKEN)."""
+halt, resume and remove accounts, give them notification channels of their own, subscribe and
+unsubscribe them (the admin rule: API_TOKEN)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post
-from litestar.exceptions import HTTPException, NotFoundException
+from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
 from litestar.params import Parameter
 
+from app.domain.account_channels import InvalidChannels
 from app.domain.accounts import STRATEGY_PATTERN, Account, InvalidAccount, Subscription
 from app.domain.connections import NAME_PATTERN
 from app.domain.risk_values import TradingState
@@ -34,6 +36,9 @@ from app.entrypoints.web.connection import services_of
 from app.entrypoints.web.connection_bodies import decoded, field_at_fault
 from app.entrypoints.web.guards import requires_admin_token, requires_read_access
 
+if TYPE_CHECKING:
+    from app.services.account_channels import AccountNotifications
+
 T = TypeVar("T")
 Name = Annotated[
     str, Parameter(description="the account's name", schema_extra={"pattern": NAME_PATTERN})
@@ -43,6 +48,7 @@ Strategy = Annotated[
 ]
 _ADMIN = (requires_admin_token,)
 _E403 = "API_TOKEN is not set: the admin API needs it"
+_E403_PATCH = f"{_E403}; or SECRETS_KEY is not set, which notify_urls needs"
 _E404 = "no account has this name"
 _E409 = "the name is taken, or a connection it names does not exist"
 
@@ -51,6 +57,7 @@ _E409 = "the name is taken, or a connection it names does not exist"
 def _refusals() -> Iterator[None]:
     """The service's refusals as HTTP errors, each its sentence."""
     from app.services.accounts import AccountConflict, UnknownAccount  # noqa: PLC0415
+    from app.services.connections import KeysLocked  # noqa: PLC0415
 
     try:
         yield
@@ -58,6 +65,10 @@ def _refusals() -> Iterator[None]:
         if error.field == "connections":  # the body is right; the connection is not there
             raise HTTPException(status_code=409, detail=str(error)) from None
         raise InvalidField(str(error), error.field) from None
+    except InvalidChannels as error:
+        raise InvalidField(str(error), error.field) from None
+    except KeysLocked as error:
+        raise PermissionDeniedException(str(error)) from None
     except UnknownAccount as error:
         raise NotFoundException(str(error)) from None
     except AccountConflict as error:
@@ -75,6 +86,28 @@ def _size(size: dict[str, object] | None, multiplier: Any) -> Any:
         return own_size(size, multiplier)
     except msgspec.ValidationError as error:
         raise InvalidField(f"the body is invalid: {error}", field_at_fault(error)) from None
+
+
+def _notify(
+    service: AccountNotifications,
+    name: str,
+    urls: list[str] | msgspec.UnsetType | None,
+    events: str | msgspec.UnsetType,
+) -> Account:
+    """The account's own channels as a PATCH sets them: `notify_urls` replaces them (with
+    `notify_events`, else every event on each), null removes them, `notify_events` alone
+    changes what they hear."""
+    if urls is None:
+        if events is not UNSET:
+            raise InvalidChannels(
+                "notify_events", "notify_events goes with channels: notify_urls null removes"
+                " them, events and all",
+            )  # fmt: skip
+        return service.clear(name)
+    chosen = "" if events is UNSET else events
+    if urls is UNSET:
+        return service.set_events(name, chosen)
+    return service.set(name, urls, chosen)
 
 
 class AccountsController(Controller):
@@ -125,7 +158,9 @@ class AccountsController(Controller):
         summary="Change an account's venues, limits, sizing or trading state",
         guards=_ADMIN,
         security=READ_ACCESS,
-        responses=errors(400, 401, 403, 404, 409, 413, 422, e403=_E403, e404=_E404, e409=_E409),
+        responses=errors(
+            400, 401, 403, 404, 409, 413, 422, e403=_E403_PATCH, e404=_E404, e409=_E409
+        ),
         operation_class=AccountPatchOperation,
     )
     async def change_account(self, request: Request[Any, Any, Any], name: Name) -> Account:
@@ -145,6 +180,9 @@ class AccountsController(Controller):
             now = await _call(
                 service.change, name, connections=connections, limits=limits, sizing=sizing
             )
+        if body.notify_urls is not UNSET or body.notify_events is not UNSET:
+            channels = services_of(request).account_channels
+            now = await _call(_notify, channels, name, body.notify_urls, body.notify_events)
         if body.trading_state is not UNSET:
             state = TradingState(body.trading_state)
             reason = "set over the API" if body.reason is UNSET else body.reason

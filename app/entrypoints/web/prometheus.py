@@ -73,8 +73,9 @@ def _gauge(name: str, doc: str, label: str | None, values: dict[str, Any]) -> Ga
 
 
 _COUNTERS = {
-    "notifications": "Notifications by channel (its index in NOTIFY_URLS), service and outcome:"
-    " sent, retried, failed (given up), deferred (waits for its turn), dropped, duplicate.",
+    "notifications": "Notifications by channel (its index in NOTIFY_URLS, or ACCOUNT-INDEX for"
+    " an account's own), service and outcome: sent, retried, failed (given up), deferred (waits"
+    " for its turn), dropped, duplicate.",
 }
 
 

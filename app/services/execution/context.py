@@ -184,7 +184,8 @@ class ExecutionContext:
         failed = [Reason(c.name, c.detail) for c in checks or () if not c.passed]
         signal = pending.signal
         reasons = tuple(failed) or (Reason("decision", detail),)
-        self.notifier.notify(SignalDenied(pending.id, signal.symbol, signal.action.value, reasons))
+        self.notifier.notify(SignalDenied(pending.id, signal.symbol, signal.action.value, reasons,
+                                          signal.account))  # fmt: skip
 
     def expired(self, entries: Sequence[PendingSignal]) -> bool:
         """Record `expired` on entries (one signal, or a unit's legs) whose oldest was received

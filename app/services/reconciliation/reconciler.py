@@ -287,7 +287,8 @@ class Reconciler:
         self, venue: str, note: str, settled: Settled | None, policy: DriftPolicy, now: datetime
     ) -> None:
         log.error("DRIFT on %s: %s (DRIFT_POLICY=%s)", venue, note, policy)
-        self.notifier.notify(Drift(venue, note, policy.value, now))
+        accounts = tuple(sorted({b.account for b in settled.involved})) if settled else ()
+        self.notifier.notify(Drift(venue, note, policy.value, now, accounts))
         if settled is not None:
             for bracket in settled.involved:
                 if bracket.id in settled.adjusted:

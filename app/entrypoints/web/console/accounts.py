@@ -1,4 +1,5 @@
-"""The accounts page: each account with its connections, limits, sizing and trading state, and
+"""The accounts page: each account with its connections, limits, sizing, own notification
+channels (service and masked URL: never the URL) and trading state, and
 halt / reduce-only / resume for one account with a reason, through `Accounts.set_state` as the
 API (`PATCH /accounts/{name}`) and `signalgate accounts halt` do; the subscriptions under it,
 each enabled or disabled through `Accounts.subscribe` (`POST /subscriptions`)."""
