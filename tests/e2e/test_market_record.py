@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -16,6 +17,21 @@ from app.adapters.market_data import read_csv
 from app.domain.market import Tick
 
 CLI = [sys.executable, "-m", "app.entrypoints.cli"]
+BOUND = 120.0  # seconds: a hang, not a speed (the monitor's start is slow on a loaded machine)
+
+
+def _kept_lines(path: Path) -> int:
+    """Ticks written to the CSV file so far (its header not counted)."""
+    return max(len(path.read_text().splitlines()) - 1, 0) if path.exists() else 0
+
+
+def _kept_rows(tmp_path: Path) -> int:
+    """Ticks kept in the database so far."""
+    with sqlite3.connect(tmp_path / "e2e.db") as db:
+        try:
+            return int(db.execute("SELECT count(*) FROM market_ticks").fetchone()[0])
+        except sqlite3.OperationalError:  # locked by the monitor's write: ask again
+            return 0
 
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -39,8 +55,11 @@ def test_the_monitor_records_the_feed_and_a_backtest_runs_on_it(
     }
     assert cli("migrate", env=env).returncode == 0
     monitor = subprocess.Popen([*CLI, "monitor"], env=env)
-    try:
-        time.sleep(6)  # the synthetic feed ticks every symbol about once a second
+    try:  # the synthetic feed ticks every symbol about once a second
+        kept = lambda: _kept_lines(recorded) if where == "file" else _kept_rows(tmp_path)  # noqa: E731
+        deadline = time.monotonic() + BOUND
+        while kept() < 6 and time.monotonic() < deadline and monitor.poll() is None:
+            time.sleep(0.2)
     finally:
         monitor.send_signal(signal.SIGTERM)
         assert monitor.wait(30) == 0
