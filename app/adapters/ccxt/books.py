@@ -102,7 +102,11 @@ class CcxtBookStream(OwnsCcxtClient):
             return book
         return OrderBook(book.symbol, book.bids[:depth], book.asks[:depth], book.at)
 
-    # --- for the market data feed --------------------------------------------------------------
+    def age(self, symbol: str) -> float | None:
+        found = self._books.get(symbol)
+        return None if found is None else self._clock() - found[1]
+
+    # --- for the market data feed and the shared books ------------------------------------------
 
     def watch_all(self, symbols: Iterable[str]) -> None:
         for symbol in symbols:

@@ -1,0 +1,195 @@
+"""The workers' routing quotes from the monitor's streamed books: the monitor follows a venue's
+public book stream (ccxt.pro's watch_order_book, unmodified, against the local fakes of Binance
+spot and USD-M) and shares each update over Redis (`share_books`); the worker's venue
+(`SharedBookVenue`) routes an entry on the shared book without a REST book request while it is
+fresh, and reads the venue's REST when the stream went quiet and the copy expired, or when the
+copy is older than the worker's bound.
+
+No test measures time: what is asserted is which road a price took (the fake counts its REST
+book reads)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import redis.asyncio
+
+from app.adapters.ccxt.books import CcxtBookStream
+from app.adapters.redis.books import RedisSharedBooks, book_key
+from app.domain.market import Level, OrderBook
+from app.domain.orders import Leg
+from app.domain.signals import Action, Signal, SignalStatus, StopKind, StopLoss, TakeProfit
+from app.ports.exchange import Exchange
+from app.services.streamed import SharedBookVenue, share_books
+from tests.integration.test_price_streams import LONG, Live, depth_reads, move
+from tests.venues.http import serve
+from tests.venues.road import Deployment, Road, deployed
+from tests.venues.roads import ROADS
+from tests.venues.streams import StreamServer, until
+
+pytestmark = pytest.mark.anyio
+STREAMED = [road for road in ROADS if road.name in ("binance", "binanceusdm")]
+DEPTH = 20  # the execution policy's book depth
+
+
+@pytest.fixture(params=STREAMED, ids=lambda road: road.name)
+def live(request: pytest.FixtureRequest) -> Iterator[Live]:
+    road: Road = request.param
+    with serve(road.fake()) as served, StreamServer(served.venue) as streams:
+        yield Live(road, served, streams)
+
+
+@dataclass
+class Quoting:
+    """The monitor sharing its streamed books, and the worker's road reading them."""
+
+    live: Live
+    on: Deployment
+    stream: CcxtBookStream
+    client: redis.asyncio.Redis
+    venue: SharedBookVenue
+
+    async def entry(self) -> str:
+        """An entry routed and placed by the worker; its signal id."""
+        on = self.on
+        up, down = on.price("1.04"), on.price("0.96")
+        signal = Signal(symbol=on.road.symbol, action=Action.BUY, source="tradingview:native",
+                        quantity=on.road.amount, take_profits=(TakeProfit(price=up),),
+                        stop_loss=StopLoss(StopKind.PRICE, down))  # fmt: skip
+        signal_id = await on.send(signal)
+        assert on.status(signal_id) is SignalStatus.EXECUTED
+        assert len(on.on_venue(signal_id, Leg.ENTRY)) == 1
+        return signal_id
+
+    async def shared(self) -> bool:
+        key = book_key(self.live.road.name, self.live.road.symbol)
+        return bool(await self.client.exists(key))
+
+
+@contextlib.asynccontextmanager
+async def quoting(
+    live: Live, sqlite_url: str, redis_url: str, *, max_age: float
+) -> AsyncIterator[Quoting]:
+    client = redis.asyncio.Redis.from_url(redis_url)
+    shared = RedisSharedBooks(client)
+    stream = live.book_stream()
+    venues: list[SharedBookVenue] = []
+
+    def wrap(exchange: Exchange) -> Exchange:
+        venues.append(SharedBookVenue(exchange, shared, max_age_seconds=max_age))
+        return venues[0]
+
+    halt = asyncio.Event()
+    sharing = asyncio.create_task(share_books(live.road.name, stream, shared, halt, depth=DEPTH,
+                                              max_age_seconds=max_age))  # fmt: skip
+    try:
+        async with deployed(live.road, live.served, sqlite_url, redis_url, wrap=wrap) as on:
+            yield Quoting(live, on, stream, client, venues[0])
+    finally:
+        halt.set()
+        sharing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sharing
+        await stream.close()
+        await client.aclose()
+
+
+async def test_a_streamed_book_routes_an_entry_without_a_rest_book_request(
+    live: Live, sqlite_url: str, redis_url: str
+) -> None:
+    async with quoting(live, sqlite_url, redis_url, max_age=LONG) as q:
+        symbol = live.road.symbol
+        reads = depth_reads(live)
+        await q.venue.order_book(symbol, DEPTH)  # a quote with no shared book: the venue's REST
+        assert (depth_reads(live), q.venue.streamed) == (reads + 1, 0)
+        await until(lambda: q.stream.updates > 0)  # and the monitor follows the symbol now
+        moved = move(live, "5")
+        await until_shared(q)
+        book = await q.venue.order_book(symbol, DEPTH)
+        if book.mid != moved:  # the snapshot was shared first; the move follows
+            await until_moved(q, moved)
+        reads, streamed = depth_reads(live), q.venue.streamed
+
+        await q.entry()
+
+        assert depth_reads(live) == reads  # routed on the shared book
+        assert q.venue.streamed > streamed
+
+
+async def until_moved(q: Quoting, mid: Decimal) -> None:
+    for _ in range(1500):
+        book = await q.venue.order_book(q.live.road.symbol, DEPTH)
+        if book.mid == mid:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the shared book did not move")
+
+
+async def until_shared(q: Quoting, shared: bool = True) -> None:
+    for _ in range(1500):
+        if await q.shared() == shared:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the shared book did not " + ("appear" if shared else "expire"))
+
+
+async def test_a_muted_stream_lets_the_copy_expire_and_the_worker_reads_rest(
+    live: Live, sqlite_url: str, redis_url: str
+) -> None:
+    async with quoting(live, sqlite_url, redis_url, max_age=0.5) as q:
+        q.stream.watch(live.road.symbol)  # as a worker's miss asks
+        await until(lambda: q.stream.updates > 0)
+        live.streams.muted = True  # alive, and says nothing
+        move(live, "25")
+        await until_shared(q, shared=False)  # never refreshed: expired at the max age
+        reads, streamed = depth_reads(live), q.venue.streamed
+
+        await q.entry()
+
+        assert depth_reads(live) == reads + 1
+        assert q.venue.streamed == streamed
+
+
+async def test_a_copy_older_than_the_readers_bound_is_not_a_price(redis_url: str) -> None:
+    client = redis.asyncio.Redis.from_url(redis_url)
+    book = OrderBook("BTC/USDT", (Level(Decimal(99), Decimal(1)),),
+                     (Level(Decimal(101), Decimal(1)),))  # fmt: skip
+    try:
+        # published at t=1000 (a second old then), kept for an hour: the reader's clock decides
+        await RedisSharedBooks(client, wall=lambda: 1000.0).publish(
+            "binance", [(book, 1.0)], 5, LONG
+        )
+        at = RedisSharedBooks(client, wall=lambda: 1003.0)
+
+        assert await at.read("binance", "BTC/USDT", 5, 3.5) is None  # updated 4 s before
+        assert await at.read("binance", "BTC/USDT", 5, 4.5) == book
+        assert await at.read("binance", "BTC/USDT", 1, 4.5) == book
+        assert await at.wanted("binance") == {"BTC/USDT"}
+    finally:
+        await client.aclose()
+
+
+async def test_a_copy_cut_shallower_than_asked_is_not_the_book(redis_url: str) -> None:
+    client = redis.asyncio.Redis.from_url(redis_url)
+    levels = tuple(Level(Decimal(100 - n), Decimal(1)) for n in range(1, 4))
+    asks = tuple(Level(Decimal(100 + n), Decimal(1)) for n in range(1, 4))
+    shared = RedisSharedBooks(client)
+    try:
+        await shared.publish("binance", [(OrderBook("BTC/USDT", levels, asks), 0.0)], 3, LONG)
+        await shared.publish("binance", [(OrderBook("ETH/USDT", levels[:2], asks[:2]), 0.0)], 3,
+                             LONG)  # fmt: skip
+
+        assert await shared.read("binance", "BTC/USDT", 5, LONG) is None  # cut at 3 levels
+        cut = await shared.read("binance", "BTC/USDT", 2, LONG)
+        assert cut is not None
+        assert (cut.bids, cut.asks) == (levels[:2], asks[:2])
+        whole: Any = await shared.read("binance", "ETH/USDT", 5, LONG)  # 2 levels: all it has
+        assert whole.bids == levels[:2]
+    finally:
+        await client.aclose()
