@@ -49,8 +49,14 @@ class OrderStream(Protocol):
 class BookStream(Protocol):
     """One venue's public order books, kept current over its websocket by the adapter."""
 
-    def watch(self, symbol: str) -> None:
-        """Follow `symbol`'s book from now on (a no-op when it is followed already)."""
+    def watch(self, symbol: str) -> bool:
+        """Follow `symbol`'s book from now on; False (and nothing done) when it is followed
+        already."""
+        ...
+
+    def unwatch(self, symbol: str) -> None:
+        """Stop following `symbol`'s book (its book is never a price again until watched); a
+        no-op when it is not followed."""
         ...
 
     def fresh(self, symbol: str, depth: int, max_age_seconds: float) -> OrderBook | None:
@@ -83,10 +89,11 @@ class SharedBooks(Protocol):
         self, venue: str, symbol: str, depth: int, max_age_seconds: float
     ) -> OrderBook | None:
         """`venue`'s shared book of `symbol` with `depth` levels a side, if one was published
-        deep enough and is at most `max_age_seconds` old; else None (and the symbol is asked
-        for: `wanted`)."""
+        deep enough and is at most `max_age_seconds` old; else None. Either way the symbol is
+        asked for, now (`wanted`)."""
         ...
 
-    async def wanted(self, venue: str) -> set[str]:
-        """The symbols of `venue` a reader asked for and found no fresh book of."""
+    async def wanted(self, venue: str, within_seconds: float) -> set[str]:
+        """The symbols of `venue` a reader asked for within the last `within_seconds`; those
+        asked for only before are forgotten."""
         ...

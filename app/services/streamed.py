@@ -9,8 +9,10 @@ ages past the bound and the venue's REST answers instead.
 
 A worker's event loop runs only during a job, so a stream of its own would go stale between
 jobs: the monitor, which runs all the time, publishes each update of a streamed book, and the
-shared copy expires when the book is `max_age_seconds` old. The symbols a worker found no fresh
-book of are followed by the monitor's stream from then on.
+shared copy expires when the book is `max_age_seconds` old. Every read of a worker asks for its
+symbol; the monitor's stream follows the symbols asked for within `FOLLOWED_SECONDS` and stops
+following those it started for the workers once nobody asked for them that long (a symbol the
+monitor's own reads follow again at their next miss).
 
 Everything else is the venue's own: the other reads and the orders go to `venue`, and
 `__getattr__` passes on what `/metrics` and the budget show.
@@ -33,6 +35,7 @@ from app.ports.streams import BookStream, SharedBooks
 log = logging.getLogger(__name__)
 
 WANTED_SECONDS = 1.0  # how often the monitor reads the symbols the workers asked for
+FOLLOWED_SECONDS = 3600.0  # a symbol no worker read for this long is not followed for them
 
 
 class _BookFirstVenue:
@@ -127,21 +130,25 @@ async def share_books(
     *,
     depth: int,
     max_age_seconds: float,
+    followed_seconds: float = FOLLOWED_SECONDS,
+    asked_every_seconds: float = WANTED_SECONDS,
 ) -> None:
     """Publish every update of `books` (`depth` levels a side) until `stop`, and follow the
-    symbols the workers asked for. A Redis failure costs the workers those books (they read the
-    venue), never the loop."""
+    symbols the workers asked for within `followed_seconds` (read every `asked_every_seconds`).
+    A Redis failure costs the workers those books (they read the venue), never the loop."""
     loop = asyncio.get_running_loop()
     asked_at = float("-inf")
+    started: set[str] = set()  # the symbols followed because the workers asked for them
     while not stop.is_set():
-        if loop.time() - asked_at >= WANTED_SECONDS:
+        if loop.time() - asked_at >= asked_every_seconds:
             asked_at = loop.time()
             try:
-                for symbol in await shared.wanted(venue):
-                    books.watch(symbol)
+                asked = await shared.wanted(venue, followed_seconds)
             except Exception as error:  # noqa: BLE001 - Redis away: asked again next time
                 log.debug("%s: the symbols the workers asked for unread (%s)", venue, error)
-        changed = await books.changed(WANTED_SECONDS)
+            else:
+                started = _follow_asked(venue, books, started, asked)
+        changed = await books.changed(asked_every_seconds)
         fresh = []
         for symbol in changed:
             book, age = books.fresh(symbol, depth, max_age_seconds), books.age(symbol)
@@ -153,3 +160,17 @@ async def share_books(
             await shared.publish(venue, fresh, depth, max_age_seconds)
         except Exception as error:  # noqa: BLE001 - the next update is published again
             log.debug("%s: books not shared (%s)", venue, error)
+
+
+def _follow_asked(venue: str, books: BookStream, started: set[str], asked: set[str]) -> set[str]:
+    """Follow what is `asked` and was not followed; stop following what was `started` for the
+    workers and is not asked any more. The symbols started for the workers, now."""
+    kept = started & asked
+    for symbol in sorted(asked - started):
+        if books.watch(symbol):
+            kept.add(symbol)
+    for symbol in sorted(started - asked):
+        log.info("%s: the %s book is not followed any more (no worker read it lately)", venue,
+                 symbol)  # fmt: skip
+        books.unwatch(symbol)
+    return kept

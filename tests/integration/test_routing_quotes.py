@@ -6,14 +6,15 @@ fresh, and reads the venue's REST when the stream went quiet and the copy expire
 copy is older than the worker's bound.
 
 No test measures time: what is asserted is which road a price took (the fake counts its REST
-book reads), after waiting for what the monitor did (a copy shared, a book older than the
-bound), never for a guessed time."""
+book reads), after waiting for what the monitor did (a copy shared, a book older than the bound,
+a symbol followed or not), never for a guessed time."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -22,7 +23,7 @@ import pytest
 import redis.asyncio
 
 from app.adapters.ccxt.books import CcxtBookStream
-from app.adapters.redis.books import RedisSharedBooks, book_key
+from app.adapters.redis.books import ASKED_PREFIX, RedisSharedBooks, book_key
 from app.domain.market import Level, OrderBook
 from app.domain.orders import Leg
 from app.domain.signals import Action, Signal, SignalStatus, StopKind, StopLoss, TakeProfit
@@ -37,6 +38,7 @@ from tests.venues.streams import StreamServer, until
 pytestmark = pytest.mark.anyio
 STREAMED = [road for road in ROADS if road.name in ("binance", "binanceusdm")]
 DEPTH = 20  # the execution policy's book depth
+FOLLOWED = 600.0  # the monitor follows a symbol no worker read for this long no more
 
 
 @pytest.fixture(params=STREAMED, ids=lambda road: road.name)
@@ -75,10 +77,14 @@ class Quoting:
 
 @contextlib.asynccontextmanager
 async def quoting(
-    live: Live, sqlite_url: str, redis_url: str, *, max_age: float
-) -> AsyncIterator[Quoting]:
+    live: Live, sqlite_url: str, redis_url: str, *, max_age: float,
+    wall: Callable[[], float] = time.time,
+) -> AsyncIterator[Quoting]:  # fmt: skip
+    """The monitor's `share_books` (reading what the workers asked for every 50 ms, following
+    it for `FOLLOWED` seconds) and the worker's road, its venue a `SharedBookVenue`; `wall`:
+    the clock of both sides' Redis books."""
     client = redis.asyncio.Redis.from_url(redis_url)
-    shared = RedisSharedBooks(client)
+    shared = RedisSharedBooks(client, wall=wall)
     stream = live.book_stream()
     venues: list[SharedBookVenue] = []
 
@@ -88,7 +94,8 @@ async def quoting(
 
     halt = asyncio.Event()
     sharing = asyncio.create_task(share_books(live.road.name, stream, shared, halt, depth=DEPTH,
-                                              max_age_seconds=max_age))  # fmt: skip
+                                              max_age_seconds=max_age, followed_seconds=FOLLOWED,
+                                              asked_every_seconds=0.05))  # fmt: skip
     try:
         async with deployed(live.road, live.served, sqlite_url, redis_url, wrap=wrap) as on:
             yield Quoting(live, on, stream, client, venues[0])
@@ -167,6 +174,36 @@ async def test_a_muted_stream_lets_the_copy_expire_and_the_worker_reads_rest(
         assert depth_reads(live) > reads  # the venue's REST (a read that timed out: twice)
 
 
+class Wall:
+    """A wall clock that moves when the test says."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_symbol_no_worker_read_lately_is_not_followed_any_more(
+    live: Live, sqlite_url: str, redis_url: str
+) -> None:
+    symbol, wall = live.road.symbol, Wall()
+    depth_stream = f"{live.road.market_id.lower()}@depth@100ms"
+    async with quoting(live, sqlite_url, redis_url, max_age=LONG, wall=wall) as q:
+        await q.venue.order_book(symbol, DEPTH)  # a worker's read asks for the symbol
+        await until(lambda: symbol in q.stream.following())
+        await until(lambda: q.stream.updates > 0)  # the monitor's stream subscribed
+
+        wall.now += FOLLOWED + 1  # and no worker read it since: the monitor lets it go
+        await until(lambda: symbol not in q.stream.following())
+
+        assert await q.client.zrange(ASKED_PREFIX + live.road.name, 0, -1) == []  # forgotten
+        assert q.stream.fresh(symbol, DEPTH, LONG) is None
+        await until(lambda: depth_stream not in live.streams.subscribed())  # the venue told
+        await q.venue.order_book(symbol, DEPTH)  # asked for again: followed again
+        await until(lambda: symbol in q.stream.following())
+
+
 async def test_a_copy_older_than_the_readers_bound_is_not_a_price(redis_url: str) -> None:
     client = redis.asyncio.Redis.from_url(redis_url)
     book = OrderBook("BTC/USDT", (Level(Decimal(99), Decimal(1)),),
@@ -181,7 +218,7 @@ async def test_a_copy_older_than_the_readers_bound_is_not_a_price(redis_url: str
         assert await at.read("binance", "BTC/USDT", 5, 3.5) is None  # updated 4 s before
         assert await at.read("binance", "BTC/USDT", 5, 4.5) == book
         assert await at.read("binance", "BTC/USDT", 1, 4.5) == book
-        assert await at.wanted("binance") == {"BTC/USDT"}
+        assert await at.wanted("binance", LONG) == {"BTC/USDT"}
     finally:
         await client.aclose()
 
@@ -202,5 +239,26 @@ async def test_a_copy_cut_shallower_than_asked_is_not_the_book(redis_url: str) -
         assert (cut.bids, cut.asks) == (levels[:2], asks[:2])
         whole: Any = await shared.read("binance", "ETH/USDT", 5, LONG)  # 2 levels: all it has
         assert whole.bids == levels[:2]
+    finally:
+        await client.aclose()
+
+
+async def test_the_symbols_asked_for_are_those_read_within_the_bound(redis_url: str) -> None:
+    client = redis.asyncio.Redis.from_url(redis_url)
+
+    def at(wall: float) -> RedisSharedBooks:
+        return RedisSharedBooks(client, wall=lambda: wall)
+
+    try:
+        await at(1000.0).read("binance", "BTC/USDT", 5, LONG)  # no book: asked for all the same
+        await at(1500.0).read("binance", "ETH/USDT", 5, LONG)
+        await at(1500.0).read("binanceusdm", "BTC/USDT:USDT", 5, LONG)
+
+        assert await at(1600.0).wanted("binance", 700.0) == {"BTC/USDT", "ETH/USDT"}
+        assert await at(1600.0).wanted("binance", 200.0) == {"ETH/USDT"}
+        assert await client.zrange(ASKED_PREFIX + "binance", 0, -1) == [b"ETH/USDT"]
+        await at(1620.0).read("binance", "BTC/USDT", 5, LONG)  # read again: asked anew
+        assert await at(1650.0).wanted("binance", 200.0) == {"BTC/USDT", "ETH/USDT"}
+        assert await at(1650.0).wanted("binanceusdm", 500.0) == {"BTC/USDT:USDT"}
     finally:
         await client.aclose()

@@ -5,8 +5,11 @@ book is `max_age_seconds` old, counted from the stream's last update (Redis's on
 the wall time of that update inside: a reader refuses a book older than its own bound too, so
 neither a late read nor a key written with a longer expiry can hand out a stale price.
 
-A reader that finds no fresh book adds the symbol to `signalgate:books:wanted:{venue}` in the
-same round trip; the monitor follows the symbols of that set on the venue's stream from then on.
+Every read marks its symbol asked for in the same round trip: a sorted set per venue
+(`signalgate:books:asked:{venue}`, each symbol scored with the wall time it was last read). The
+monitor follows the symbols asked for within a bound on the venue's stream, and forgets the
+others (`wanted`), so the set holds what the workers trade lately, not every symbol they ever
+read.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from app.domain.market import OrderBook
 
 log = logging.getLogger(__name__)
 BOOK_PREFIX = "signalgate:book:"
-WANTED_PREFIX = "signalgate:books:wanted:"
+ASKED_PREFIX = "signalgate:books:asked:"  # a sorted set: symbol -> last read
 
 
 class SharedBook(msgspec.Struct, frozen=True):
@@ -67,7 +70,7 @@ class RedisSharedBooks:
         try:
             async with self._client.pipeline(transaction=False) as pipe:
                 pipe.get(book_key(venue, symbol))
-                pipe.sadd(WANTED_PREFIX + venue, symbol)
+                pipe.zadd(ASKED_PREFIX + venue, {symbol: self._wall()})
                 raw, _ = await pipe.execute()
         except (RedisError, OSError) as error:  # no shared book: the caller reads the venue
             log.info("shared book of %s %s unreadable (%s); reading the venue", venue, symbol,
@@ -85,6 +88,10 @@ class RedisSharedBooks:
             return book
         return OrderBook(book.symbol, book.bids[:depth], book.asks[:depth], book.at)
 
-    async def wanted(self, venue: str) -> set[str]:
-        members = await self._client.smembers(WANTED_PREFIX + venue)
+    async def wanted(self, venue: str, within_seconds: float) -> set[str]:
+        key = ASKED_PREFIX + venue
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.zremrangebyscore(key, "-inf", f"({self._wall() - within_seconds!r}")
+            pipe.zrange(key, 0, -1)
+            _, members = await pipe.execute()
         return {m.decode() if isinstance(m, bytes) else str(m) for m in members}
