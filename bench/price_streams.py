@@ -6,11 +6,16 @@ readers, each run with the public book stream and without:
 - the market data feed (`MARKET_DATA=ccxt:binance`, two symbols, polling every second);
 - the monitor's order book reads for locally watched spot take-profits: one read of 5 levels per
   bracket per round (`--brackets`, rounds every 0.5 s), as the bracket driver asks for them.
+- the worker's routing quotes: `--entries` spot entries routed and placed by the executor (each
+  closed again, uncounted), its venue reading REST, or the books the monitor shares over Redis
+  (`share_books`, `SharedBookVenue`; Redis `BENCH_REDIS_URL`, default db 14, its book keys
+  deleted first; a scratch SQLite file).
 
 Prints the REST requests a minute the fake received for each (ccxt.pro's snapshots included),
-the ticks a minute the feed gave, and the share of the monitor's reads served from the stream.
+the ticks a minute the feed gave, the share of the monitor's reads served from the stream, and
+the worker's REST book requests (and all its REST requests) per entry.
 
-    .venv/bin/python -m bench.price_streams [--seconds 20] [--brackets 10]
+    .venv/bin/python -m bench.price_streams [--seconds 20] [--brackets 10] [--entries 20]
 """
 
 from __future__ import annotations
@@ -18,18 +23,33 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
+import tempfile
 import time
+from pathlib import Path
+from statistics import median
+
+import redis.asyncio
 
 from app.adapters.ccxt.books import CcxtBookStream
 from app.adapters.ccxt.exchange import CcxtExchange
 from app.adapters.ccxt.market import CcxtMarketData
-from app.services.streamed import StreamedVenue
+from app.adapters.redis.books import BOOK_PREFIX, RedisSharedBooks
+from app.bootstrap.local import migrate
+from app.config.settings import Settings
+from app.domain.risk_values import RiskLimits
+from app.domain.signals import Action, Signal, SignalStatus, StopKind, StopLoss, TakeProfit
+from app.ports.exchange import Exchange
+from app.services.streamed import SharedBookVenue, StreamedVenue, share_books
 from tests.venues.binance import API_KEY, API_SECRET, spot
 from tests.venues.http import Served, serve
+from tests.venues.road import Deployment, deployed
+from tests.venues.roads import ROADS
 from tests.venues.streams import StreamServer
 
 SYMBOLS = {"BTC/USDT": "BTCUSDT", "ETH/USDT": "ETHUSDT"}
 MAX_AGE = 2.0
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 
 async def moving(served: Served[object], stop: asyncio.Event) -> None:
@@ -113,10 +133,79 @@ async def monitor_figures(streamed: bool, seconds: float, brackets: int) -> tupl
     return figures
 
 
+def depth_requests(served: Served[object]) -> int:
+    venue: object = served.venue
+    return sum(1 for _, path in venue.requests if path.endswith("/depth"))  # type: ignore[attr-defined]
+
+
+async def routing_figures(shared: bool, entries: int) -> tuple[float, float, float]:
+    """The worker's REST book requests and all its REST requests per routed entry, and the
+    median time of one of its book reads (ms)."""
+    [road] = [road for road in ROADS if road.name == "binance"]
+    client = redis.asyncio.Redis.from_url(REDIS_URL)
+    for key in await client.keys(BOOK_PREFIX + "*"):
+        await client.delete(key)
+    board = RedisSharedBooks(client)
+    stop = asyncio.Event()
+    with (tempfile.TemporaryDirectory() as scratch, serve(road.fake()) as served,
+          StreamServer(served.venue) as server):  # fmt: skip
+        url = f"sqlite:///{Path(scratch) / 'bench.db'}"
+        migrate(Settings(database_url=url))
+        books = CcxtBookStream("binance", mode="testnet", base_url=served.url,
+                               stream_url=server.url)  # fmt: skip
+
+        wrapped: list[Exchange] = []
+
+        def wrap(exchange: Exchange) -> Exchange:
+            venue = exchange
+            if shared:
+                venue = SharedBookVenue(exchange, board, max_age_seconds=MAX_AGE)
+            wrapped.append(venue)
+            return venue
+
+        tasks = [asyncio.create_task(moving(served, stop))]
+        if shared:
+            tasks.append(asyncio.create_task(share_books("binance", books, board, stop, depth=20,
+                                                         max_age_seconds=MAX_AGE)))  # fmt: skip
+        limits = RiskLimits(max_orders_per_minute=100_000)  # an entry and a close a moment
+        async with deployed(road, served, url, REDIS_URL, wrap=wrap, limits=limits) as on:
+            await on.send(entry(on, Action.BUY))  # settled: a first miss starts the stream
+            await on.send(Signal(symbol=road.symbol, action=Action.CLOSE, source="bench"))
+            await asyncio.sleep(2)
+            depth = total = 0
+            for _ in range(entries):
+                depth_before, before = depth_requests(served), requests(served)
+                signal_id = await on.send(entry(on, Action.BUY))
+                depth += depth_requests(served) - depth_before
+                total += requests(served) - before
+                assert on.status(signal_id) is SignalStatus.EXECUTED, on.status(signal_id)
+                await on.send(Signal(symbol=road.symbol, action=Action.CLOSE, source="bench"))
+            times = []
+            for _ in range(200):
+                started = time.perf_counter()
+                await wrapped[0].order_book(road.symbol, 20)
+                times.append((time.perf_counter() - started) * 1000)
+        stop.set()
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await books.close()
+    await client.aclose()
+    return depth / entries, total / entries, median(times)
+
+
+def entry(on: Deployment, action: Action) -> Signal:
+    return Signal(symbol=on.road.symbol, action=action, source="bench", quantity=on.road.amount,
+                  take_profits=(TakeProfit(price=on.price("1.04")),),
+                  stop_loss=StopLoss(StopKind.PRICE, on.price("0.96")))  # fmt: skip
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--brackets", type=int, default=10)
+    parser.add_argument("--entries", type=int, default=20)
     args = parser.parse_args()
     print(f"Binance spot fake, books moving every 100 ms; {args.seconds:g} s counted")
     for streamed in (False, True):
@@ -130,6 +219,12 @@ async def main() -> None:
         print(f"monitor {mode:<8} {rest:>7.0f} requests/min  {share:>7.1%} of book reads"
               f" from the stream  ({args.brackets} watched take-profits, a read each per"
               " 0.5 s round)")  # fmt: skip
+    for shared in (False, True):
+        mode = "shared" if shared else "REST"
+        depth, total, read_ms = await routing_figures(shared, args.entries)
+        print(f"worker  {mode:<8} {depth:>7.2f} REST book requests per entry  {total:>5.2f} REST"
+              f" requests per entry  book read p50 {read_ms:.2f} ms  ({args.entries} spot"
+              " entries routed)")  # fmt: skip
 
 
 if __name__ == "__main__":

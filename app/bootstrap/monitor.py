@@ -27,6 +27,7 @@ from sqlalchemy import Engine
 from app.adapters.paper.exchange import PaperExchange
 from app.adapters.paper.remote import PaperHost
 from app.adapters.redis import venue_health
+from app.adapters.redis.books import RedisSharedBooks
 from app.adapters.redis.lease import RedisHeartbeat, RedisLease
 from app.adapters.redis.locks import RedisKeyLocks
 from app.adapters.redis.ticks import TickPublisher
@@ -57,9 +58,11 @@ from app.domain.notifications import MonitorChange, MonitorChanged
 from app.ports.exchange import Exchange, MarketData
 from app.ports.lease import Heartbeat, Lease
 from app.ports.notifications import Notifier
+from app.ports.streams import BookStream, SharedBooks
 from app.services.brackets.driver import BracketDriver
 from app.services.brackets.monitor import BracketMonitor
 from app.services.brackets.streams import StreamTrust, StreamWatch
+from app.services.streamed import share_books
 
 log = logging.getLogger("signalgate")
 
@@ -211,6 +214,7 @@ async def _lead(settings: Settings, lease: Lease, stop: asyncio.Event, notifier:
         asyncio.create_task(monitor.run(halt), name="bracket-monitor"),
         asyncio.create_task(reconciler.run(halt), name="reconciliation"),
         *(asyncio.create_task(w.run(halt), name=f"{w.venue}-order-stream") for w in watches),
+        *_sharing(settings, books, RedisSharedBooks(client), halt),
     ]
     watch = asyncio.create_task(stored.watch(halt), name="connections")
     feed = asyncio.create_task(
@@ -257,6 +261,21 @@ def _engine(settings: Settings, notifier: Notifier) -> Engine:
     engine = process_engine(settings)
     route_accounts(notifier, settings, engine)
     return engine
+
+
+def _sharing(
+    settings: Settings, books: dict[str, BookStream], shared: SharedBooks, halt: asyncio.Event
+) -> list[asyncio.Task[None]]:
+    """A task per streamed venue sharing each update of its books with the workers' quotes,
+    each copy for as long as it is fresh (`PRICE_STREAM_MAX_AGE_SECONDS`)."""
+    depth, max_age = settings.execution.book_depth, settings.market_data.stream_max_age_seconds
+    return [
+        asyncio.create_task(
+            share_books(name, stream, shared, halt, depth=depth, max_age_seconds=max_age),
+            name=f"{name}-shared-books",
+        )
+        for name, stream in books.items()
+    ]
 
 
 def _hosting(

@@ -35,9 +35,9 @@ from app.domain.market import Market, OrderBook, shifted
 from app.domain.synthetic import CACHE_LIMIT, SymbolSpec, SyntheticMarket
 from app.ports.errors import Retryable
 from app.ports.exchange import Exchange, MarketData
-from app.ports.streams import BookStream, OrderStream
+from app.ports.streams import BookStream, OrderStream, SharedBooks
 from app.services.budgeted import BudgetedVenue
-from app.services.streamed import StreamedVenue
+from app.services.streamed import SharedBookVenue, StreamedVenue
 
 log = logging.getLogger(__name__)
 
@@ -262,12 +262,22 @@ def book_streams(settings: Settings) -> dict[str, BookStream]:
     from app.adapters.ccxt.books import CcxtBookStream  # noqa: PLC0415 - ccxt.pro
 
     found: dict[str, BookStream] = {}
+    names = streamed_venue_names(settings)
     for venue in settings.venues:
-        if venue.exchange in PRICE_STREAM_PATHS and _streams_on(venue, proven=True):
+        if venue.name in names:
             mode: Mode = "live" if venue.mode == "live" else "testnet"
             found[venue.name] = CcxtBookStream(venue.exchange, mode=mode, base_url=venue.api_url,
                                                stream_url=venue.stream_url)  # fmt: skip
     return found
+
+
+def streamed_venue_names(settings: Settings) -> set[str]:
+    """The venues whose books the monitor streams (`book_streams`) and shares with the workers."""
+    return {
+        venue.name
+        for venue in settings.venues
+        if venue.exchange in PRICE_STREAM_PATHS and _streams_on(venue, proven=True)
+    }
 
 
 def streamed(
@@ -277,6 +287,16 @@ def streamed(
     (`PRICE_STREAM_MAX_AGE_SECONDS`), from the venue otherwise."""
     max_age = settings.market_data.stream_max_age_seconds
     return {name: StreamedVenue(venue, books[name], max_age_seconds=max_age) if name in books
+            else venue for name, venue in venues.items()}  # fmt: skip
+
+
+def shared_streamed(
+    settings: Settings, venues: Mapping[str, Exchange], shared: SharedBooks
+) -> dict[str, Exchange]:
+    """`venues` as a worker reads them: the books of those the monitor streams from the copies
+    it shares (`shared`) while fresh, from the venue otherwise."""
+    max_age, names = settings.market_data.stream_max_age_seconds, streamed_venue_names(settings)
+    return {name: SharedBookVenue(venue, shared, max_age_seconds=max_age) if name in names
             else venue for name, venue in venues.items()}  # fmt: skip
 
 

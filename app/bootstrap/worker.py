@@ -1,6 +1,7 @@
 """The `worker` process: an RQ worker running the executor, on one event loop for its life.
 
-Workers reach the paper venues through Redis (`RemotePaperExchange`) and ccxt venues directly,
+Workers reach the paper venues through Redis (`RemotePaperExchange`) and ccxt venues directly
+(their order books from the monitor's streamed copies in Redis while fresh, `SharedBookVenue`),
 the stored connections' as well as those of VENUES (read again before a job once 5 s old,
 `StoredVenues`), all on one event loop per process kept for the process's life (ccxt and
 redis.asyncio clients are bound to the loop that opened them; RQ would start a new loop per async
@@ -21,6 +22,7 @@ from rq.serializers import JSONSerializer
 from sqlalchemy import Engine
 
 from app.adapters.redis import venue_health
+from app.adapters.redis.books import RedisSharedBooks
 from app.adapters.redis.locks import RedisKeyLocks
 from app.adapters.redis.reservations import RedisReservations
 from app.adapters.sql.execution_store import SqlExecutionStore
@@ -33,7 +35,13 @@ from app.bootstrap.notifications import build_notifier, close_notifier
 from app.bootstrap.redis_clients import async_redis, sync_redis
 from app.bootstrap.rq_worker import SignalWorker, wait_for_redis
 from app.bootstrap.stored_venues import StoredVenues
-from app.bootstrap.venues import close_venues, remote_venue, remote_venues, venue_modes
+from app.bootstrap.venues import (
+    close_venues,
+    remote_venue,
+    remote_venues,
+    shared_streamed,
+    venue_modes,
+)
 from app.config.settings import Settings, load_settings
 from app.domain.signals import SignalStatus
 from app.ports.exchange import Exchange
@@ -66,7 +74,9 @@ class WorkerRuntime:
         assert settings.redis_url is not None
         client = self.client = sync_redis(settings.redis_url)
         paper_client = async_redis(settings.redis_url)
-        self.venues = remote_venues(settings, paper_client)
+        # books of the venues the monitor streams: its shared copies while fresh (Redis), else REST
+        shared = RedisSharedBooks(paper_client)
+        self.venues = shared_streamed(settings, remote_venues(settings, paper_client), shared)
         modes = venue_modes(settings)
         self.stored = StoredVenues(
             build_connections(settings, self.engine), remote_venue(paper_client),

@@ -185,6 +185,36 @@ async def test_a_silent_stream_is_not_a_price_the_venue_is_read_instead(live: Li
             await close()
 
 
+async def test_an_unwatched_book_is_unsubscribed_and_followed_again_from_a_new_snapshot(
+    live: Live,
+) -> None:
+    symbol, depth_stream = live.road.symbol, f"{live.road.market_id.lower()}@depth@100ms"
+    books = live.book_stream()
+    try:
+        assert books.watch(symbol)
+        assert not books.watch(symbol)  # followed already
+        await until(lambda: books.fresh(symbol, 5, LONG) is not None)
+        assert depth_stream in live.streams.subscribed()
+
+        books.unwatch(symbol)
+
+        assert books.fresh(symbol, 5, LONG) is None  # at once: never a price again
+        assert symbol not in books.following()
+        await until(lambda: depth_stream not in live.streams.subscribed())  # the venue told
+        reads, moved = depth_reads(live), move(live, "15")  # a move no stream carries
+        assert books.watch(symbol)
+        await until(lambda: (b := books.fresh(symbol, 5, LONG)) is not None and b.mid == moved)
+        assert depth_reads(live) > reads  # ccxt read a new snapshot
+        assert depth_stream in live.streams.subscribed()
+
+        books.unwatch(symbol)  # and watched again at once, before the venue answered
+        assert books.watch(symbol)
+        moved = move(live, "-5")
+        await until(lambda: (b := books.fresh(symbol, 5, LONG)) is not None and b.mid == moved)
+    finally:
+        await books.close()
+
+
 class Recording:
     """A strategy that proposes nothing and keeps every price it was given."""
 

@@ -156,21 +156,24 @@ class Deployment:
 async def deployed(road: Road, served: Served[Any], database_url: str, redis_url: str, *,
                    policy: ExecutionPolicy | None = None,
                    leverages: Mapping[str, Decimal] | None = None,
+                   wrap: Callable[[Exchange], Exchange] | None = None,
+                   limits: RiskLimits | None = None,
                    ) -> AsyncIterator[Deployment]:  # fmt: skip
-    """The road deployed; `policy` and `leverages` as the worker's settings give them."""
+    """The road deployed; `policy`, `leverages` and `limits` as the worker's settings give them;
+    `wrap`: the venue as the worker and the monitor see it (the adapter by default)."""
     engine = make_engine(database_url)
     store = SqlExecutionStore(engine)
     exchange = road.exchange(served)
     client = redis.Redis.from_url(redis_url)
     locks = RedisKeyLocks(client)
-    venues = {road.name: exchange}
+    venues = {road.name: exchange if wrap is None else wrap(exchange)}
     executor = Executor(
         store=store,
         venues=venues,
         modes={road.name: road.mode},
         clock=now,
         locks=locks,
-        limits=RiskLimits(),
+        limits=limits or RiskLimits(),
         sizing=SizingPolicy(),
         policy=policy,
         leverages=leverages,

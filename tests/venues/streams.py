@@ -79,6 +79,15 @@ class StreamServer:
     def open_connections(self) -> int:
         return len(self._open)
 
+    def subscribed(self) -> set[str]:
+        """The streams the open connections subscribed to (those whose listener keeps a set
+        `streams`: the market streams), read on the server's loop."""
+
+        async def read() -> set[str]:
+            return {s for c in self._open for s in getattr(c.listener, "streams", ())}
+
+        return asyncio.run_coroutine_threadsafe(read(), self._loop).result(5)
+
     # --- lifecycle -----------------------------------------------------------------------------
 
     def __enter__(self) -> StreamServer:

@@ -8,6 +8,10 @@ from its first `watch`: an error drops its book at once (never served while down
 watch starts again after a backoff that doubles up to a cap, with full jitter. ccxt opens a new
 connection by itself after the venue closed one.
 
+`unwatch` stops following a symbol at once (its book is dropped) and unsubscribes on the venue
+in the background (ccxt's `un_watch_order_book`); a later `watch` of it subscribes again, from a
+new snapshot.
+
 What is fresh is the caller's bound (`fresh(..., max_age_seconds)`): a book whose stream said
 nothing for longer is not served, whatever the reason (a dead connection the venue did not
 close, a book that did not move): the caller reads the venue's REST instead.
@@ -36,6 +40,7 @@ log = logging.getLogger(__name__)
 SNAPSHOT_DEPTH = 100  # levels of the REST snapshot (Binance: weight 5 up to 100)
 BACKOFF_SECONDS = 0.5
 MAX_BACKOFF_SECONDS = 30.0
+UNSUBSCRIBE_SECONDS = 10.0  # a venue that does not answer an unsubscription is left to it
 
 
 class CcxtBookStream(OwnsCcxtClient):
@@ -79,6 +84,7 @@ class CcxtBookStream(OwnsCcxtClient):
             )
         self._books: dict[str, tuple[OrderBook, float]] = {}  # symbol -> book, updated at
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._leaving: set[asyncio.Task[None]] = set()  # unsubscriptions under way
         self._changed: set[str] = set()
         self._wake = asyncio.Event()
         self.updates = 0  # books received, since the start (tests, bench)
@@ -89,9 +95,26 @@ class CcxtBookStream(OwnsCcxtClient):
 
     # --- the port ------------------------------------------------------------------------------
 
-    def watch(self, symbol: str) -> None:
-        if symbol not in self._tasks:
-            self._tasks[symbol] = asyncio.ensure_future(self._follow(symbol))
+    def watch(self, symbol: str) -> bool:
+        if symbol in self._tasks:
+            return False
+        self._tasks[symbol] = asyncio.ensure_future(self._follow(symbol))
+        return True
+
+    def unwatch(self, symbol: str) -> None:
+        task = self._tasks.pop(symbol, None)
+        if task is None:
+            return
+        task.cancel()
+        self._books.pop(symbol, None)
+        self._changed.discard(symbol)
+        leaving = asyncio.ensure_future(self._leave(symbol, task))
+        self._leaving.add(leaving)
+        leaving.add_done_callback(self._leaving.discard)
+
+    def following(self) -> set[str]:
+        """The symbols followed now (tests)."""
+        return set(self._tasks)
 
     def fresh(self, symbol: str, depth: int, max_age_seconds: float) -> OrderBook | None:
         found = self._books.get(symbol)
@@ -102,7 +125,11 @@ class CcxtBookStream(OwnsCcxtClient):
             return book
         return OrderBook(book.symbol, book.bids[:depth], book.asks[:depth], book.at)
 
-    # --- for the market data feed --------------------------------------------------------------
+    def age(self, symbol: str) -> float | None:
+        found = self._books.get(symbol)
+        return None if found is None else self._clock() - found[1]
+
+    # --- for the market data feed and the shared books ------------------------------------------
 
     def watch_all(self, symbols: Iterable[str]) -> None:
         for symbol in symbols:
@@ -145,12 +172,20 @@ class CcxtBookStream(OwnsCcxtClient):
             self._changed.add(symbol)
             self._wake.set()
 
+    async def _leave(self, symbol: str, follower: asyncio.Task[None]) -> None:
+        await asyncio.wait({follower})  # cancelled by `unwatch`: its outcome is nobody's
+        try:
+            await asyncio.wait_for(self.client.un_watch_order_book(symbol), UNSUBSCRIBE_SECONDS)
+        except Exception as error:  # noqa: BLE001 - the venue keeps sending what nobody reads
+            log.info("%s: the %s book stream not unsubscribed (%s)", self.name, symbol, error)
+
     def _backoff(self, failures: int) -> float:
         bound = min(self.backoff_seconds * 2.0 ** (failures - 1), self.max_backoff_seconds)
         return max(bound * self._jitter(), self.backoff_seconds / 10)
 
     async def close(self) -> None:
-        tasks, self._tasks = list(self._tasks.values()), {}
+        tasks = [*self._tasks.values(), *self._leaving]
+        self._tasks, self._leaving = {}, set()
         for task in tasks:
             task.cancel()
         for task in tasks:
