@@ -31,6 +31,9 @@ COMMAND_WAIT_SECONDS = 1.0
 HEARTBEAT_SECONDS = 2  # a running job's heartbeat is renewed this often
 ABANDONED_AFTER_SECONDS = 10  # a job whose heartbeat is older than this was abandoned
 MAINTENANCE_SECONDS = 5  # how often a worker looks for abandoned jobs, idle or between jobs
+# RQ beats the worker's own key (not a job's) three times around every job, three round trips
+# each; once a second keeps it as fresh as its TTL (worker_ttl + 60 s) needs
+WORKER_BEAT_SECONDS = 1.0
 
 
 def requeue_abandoned(queue: Queue) -> list[str]:
@@ -108,6 +111,7 @@ class SignalWorker(SimpleWorker):
         # an idle worker waits worker_ttl - 15 s for a job before its next maintenance
         kwargs.setdefault("worker_ttl", MAINTENANCE_SECONDS + 15)
         super().__init__(queues, **kwargs)
+        self._next_beat = 0.0  # monotonic time of the next standalone heartbeat
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         return ABANDONED_AFTER_SECONDS
@@ -149,10 +153,26 @@ class SignalWorker(SimpleWorker):
             super().check_for_suspension(burst)
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
-        with _riding_out("the worker's heartbeat"):
+        """RQ's, in one round trip, and at most every `WORKER_BEAT_SECONDS` outside a job's
+        bookkeeping: RQ beats before and after every wait for a job and after every job, three
+        round trips each, one of them between a job's dequeue and its start. A beat written
+        with a job's bookkeeping (`pipeline`) is written as RQ writes it."""
+        if pipeline is not None:
             super().heartbeat(timeout, pipeline)
+            return
+        if timeout is None and time.monotonic() < self._next_beat:
+            return
+        with _riding_out("the worker's heartbeat"):
+            with self.connection.pipeline(transaction=False) as beat:
+                super().heartbeat(timeout, beat)
+                beat.execute()
+            self._next_beat = time.monotonic() + WORKER_BEAT_SECONDS
 
     def set_state(self, state: str, pipeline: Any = None) -> None:
+        """RQ's, less a write of the state already written: RQ writes IDLE after every job
+        and again before the wait for the next."""
+        if pipeline is None and state == self.get_state():
+            return
         with _riding_out(f"recording the worker's state {state}"):
             super().set_state(state, pipeline)
 

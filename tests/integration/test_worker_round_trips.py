@@ -1,0 +1,54 @@
+"""What RQ's bookkeeping costs the worker per job, in Redis round trips (each one a wait on the
+latency path, between a job's dequeue and its start or before the next dequeue)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import redis
+from rq import Queue
+from rq.serializers import JSONSerializer
+
+from app.bootstrap.rq_worker import SignalWorker
+
+
+class _CountedConnection(redis.Connection):
+    """A connection that counts what the worker's own thread sends: one send, one round trip
+    (a pipeline is one)."""
+
+    sent = 0
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        if threading.current_thread() is threading.main_thread():
+            type(self).sent += 1
+        super().send_packed_command(command, check_health)
+
+
+def _round_trips_for(redis_url: str, jobs: int) -> int:
+    pool = redis.ConnectionPool.from_url(redis_url, connection_class=_CountedConnection)
+    connection = redis.Redis(connection_pool=pool)
+    connection.flushdb()
+    queue = Queue("trips", connection=connection, serializer=JSONSerializer)
+    for number in range(jobs):
+        queue.enqueue("builtins.len", [number])
+    _CountedConnection.sent = 0
+    SignalWorker([queue], connection=connection, serializer=JSONSerializer).work(
+        burst=True, logging_level="WARNING"
+    )
+    sent = _CountedConnection.sent
+    assert queue.finished_job_registry.count == jobs
+    connection.close()
+    return sent
+
+
+def test_rqs_bookkeeping_costs_about_ten_round_trips_a_job(redis_url: str) -> None:
+    one, eleven = _round_trips_for(redis_url, 1), _round_trips_for(redis_url, 11)
+
+    per_job = (eleven - one) / 10
+
+    # dequeue, fetch, the execution's and the job's bookkeeping, the job's heartbeat, its
+    # result (three), the worker's state, the suspension check: 10, and a beat of the worker's
+    # own once a second at most. RQ's own loop sent 21-22: three beats of the worker's key
+    # around every job, three round trips each, and the same state written twice.
+    assert per_job <= 11, per_job
