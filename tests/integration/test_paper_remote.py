@@ -323,3 +323,48 @@ async def test_a_decoding_redis_client_is_refused(redis_url: str) -> None:
     with pytest.raises(ValueError, match="decode_responses=False"):
         remote(connection)
     await connection.aclose()
+
+
+async def test_calls_gathered_together_travel_as_one_request_each_with_its_own_answer(
+    client: redis.asyncio.Redis, host: PaperHost, venues: dict[str, PaperExchange]
+) -> None:
+    """A signal's reads (its book, the balances, another symbol's mark) go out in the same
+    turn of the event loop: one envelope, one round trip, and each call still gets its own
+    result or its own error."""
+    venue = remote(client)
+    gathered = asyncio.gather(
+        venue.order_book(SYMBOL, 1),
+        venue.balances(),
+        venue.fetch_order(SYMBOL, "999"),
+        venue.order_book(SYMBOL, 2),
+        return_exceptions=True,
+    )
+    await asyncio.sleep(0.1)  # no host yet: the calls wait in the host's list
+
+    assert await client.llen(f"{PREFIX}:requests") == 1
+    async with serving(host):
+        first, balances, missing, second = await gathered
+    assert isinstance(first, OrderBook)
+    assert len(first.bids) == 1
+    assert isinstance(second, OrderBook)
+    assert len(second.bids) == 2
+    assert balances == await venues["paper"].balances()
+    assert isinstance(missing, OrderNotFound)
+    assert venue.circuit_state is BreakerState.CLOSED
+
+
+async def test_calls_gathered_without_a_host_each_fail_as_their_method_does(
+    client: redis.asyncio.Redis,
+) -> None:
+    venue = remote(client, timeout=0.3)
+
+    book, created = await asyncio.gather(
+        venue.order_book(SYMBOL, 1),
+        venue.create_order(order(Side.BUY, OrderKind.MARKET, "0.01")),
+        return_exceptions=True,
+    )
+
+    assert isinstance(book, Retryable)
+    assert isinstance(created, OutcomeUnknown)
+    assert "client order id" in str(created)
+    assert await client.llen(f"{PREFIX}:requests") == 0  # withdrawn: it never runs
