@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, cast
@@ -22,6 +21,8 @@ from rq.job import Job, JobStatus
 from rq.rate_limit import RateLimitRegistry
 from rq.utils import now
 from rq.worker import WorkerStatus
+
+from app.bootstrap.job_beats import JobBeats
 
 log = logging.getLogger("signalgate")
 
@@ -112,6 +113,7 @@ class SignalWorker(SimpleWorker):
         kwargs.setdefault("worker_ttl", MAINTENANCE_SECONDS + 15)
         super().__init__(queues, **kwargs)
         self._next_beat = 0.0  # monotonic time of the next standalone heartbeat
+        self._job_beats = JobBeats(self._beat, HEARTBEAT_SECONDS)
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         return ABANDONED_AFTER_SECONDS
@@ -177,26 +179,26 @@ class SignalWorker(SimpleWorker):
             super().set_state(state, pipeline)
 
     def _execute_job(self, job: Job, queue: Queue) -> None:
-        """SimpleWorker's, with the heartbeat renewed on a thread while the job runs."""
+        """SimpleWorker's, with the heartbeat renewed while the job runs (`JobBeats`)."""
         execution = self.prepare_execution(job)
-        done = threading.Event()
-        beat = threading.Thread(
-            target=self._beat, args=(job, execution, done), name="job-heartbeat", daemon=True
-        )
-        beat.start()
+        self._job_beats.begin(job, execution)
         try:
             self.perform_job(job, queue, execution)
         finally:
-            done.set()
-            beat.join()
+            self._job_beats.end()
         self.set_state(WorkerStatus.IDLE)
 
-    def _beat(self, job: Job, execution: Execution, done: threading.Event) -> None:
-        while not done.wait(HEARTBEAT_SECONDS):
-            try:
-                self.maintain_heartbeats(job, execution)
-            except RedisError as error:  # the next beat tries again; the TTL spans a few misses
-                log.warning("job %s: heartbeat failed: %s", job.id, error)
+    def teardown(self) -> None:
+        try:
+            super().teardown()  # type: ignore[no-untyped-call]
+        finally:
+            self._job_beats.close()
+
+    def _beat(self, job: Job, execution: Execution) -> None:
+        try:
+            self.maintain_heartbeats(job, execution)
+        except RedisError as error:  # the next beat tries again; the TTL spans a few misses
+            log.warning("job %s: heartbeat failed: %s", job.id, error)
 
     def subscribe(self) -> None:
         """RQ's command channel, read by a thread that waits at most `COMMAND_WAIT_SECONDS` per
