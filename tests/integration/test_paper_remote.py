@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -368,3 +369,33 @@ async def test_calls_gathered_without_a_host_each_fail_as_their_method_does(
     assert isinstance(created, OutcomeUnknown)
     assert "client order id" in str(created)
     assert await client.llen(f"{PREFIX}:requests") == 0  # withdrawn: it never runs
+
+
+async def test_a_call_left_by_a_loop_that_stopped_holds_up_no_later_call(
+    client: redis.asyncio.Redis, host: PaperHost
+) -> None:
+    """A loop that stops between a call and the turn that sends it (a SystemExit mid-job)
+    leaves that call unsent; the calls of the next loop are sent all the same."""
+    venue = remote(client)
+
+    async def call_then_exit() -> None:
+        left = asyncio.ensure_future(venue.order_book(SYMBOL, 1))
+        left._log_destroy_pending = False  # type: ignore[attr-defined]  # lost with its loop
+        await asyncio.sleep(0)  # the call is queued, its send is the next turn's
+        raise SystemExit
+
+    def in_another_loop() -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            with pytest.raises(SystemExit):
+                loop.run_until_complete(call_then_exit())
+        finally:
+            loop.close()
+
+    thread = threading.Thread(target=in_another_loop)
+    thread.start()
+    thread.join(5)
+
+    async with serving(host):
+        found = await asyncio.wait_for(venue.order_book(SYMBOL, 2), 3)
+    assert len(found.bids) == 2

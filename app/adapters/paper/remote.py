@@ -214,6 +214,7 @@ class RemotePaperExchange:
         self._markets: dict[str, Market] | None = None
         self._markets_at = 0.0
         self._waiting: list[_Waiting] = []  # calls of this turn of the loop, sent together
+        self._waiting_loop: asyncio.AbstractEventLoop | None = None
         self._sending: set[asyncio.Task[None]] = set()
 
     def __repr__(self) -> str:
@@ -232,6 +233,8 @@ class RemotePaperExchange:
         """
         self.breaker.check(self.name)
         loop = asyncio.get_running_loop()
+        if self._waiting_loop is not loop:  # calls left by a loop that stopped before sending
+            self._waiting, self._waiting_loop = [], loop  # them went with it
         answer: asyncio.Future[wire.Reply] = loop.create_future()
         self._waiting.append((method, wire.encode(args), answer))
         if len(self._waiting) == 1:
