@@ -114,6 +114,7 @@ class SignalWorker(SimpleWorker):
         super().__init__(queues, **kwargs)
         self._next_beat = 0.0  # monotonic time of the next standalone heartbeat
         self._job_beats = JobBeats(self._beat, HEARTBEAT_SECONDS)
+        self._prepared: str | None = None  # the job `_prepare` prepared, until it starts
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         return ABANDONED_AFTER_SECONDS
@@ -180,13 +181,38 @@ class SignalWorker(SimpleWorker):
 
     def _execute_job(self, job: Job, queue: Queue) -> None:
         """SimpleWorker's, with the heartbeat renewed while the job runs (`JobBeats`)."""
-        execution = self.prepare_execution(job)
+        execution = self._prepare(job)
         self._job_beats.begin(job, execution)
         try:
             self.perform_job(job, queue, execution)
         finally:
             self._job_beats.end()
         self.set_state(WorkerStatus.IDLE)
+
+    def _prepare(self, job: Job) -> Execution:
+        """RQ's `prepare_execution` and `prepare_job_execution` (RQ 3.0) in one round trip
+        instead of two, both between the job's dequeue and its start."""
+        with self.connection.pipeline() as pipeline:
+            ttl = self.get_heartbeat_ttl(job)
+            execution = Execution.create(job, ttl, pipeline=pipeline, worker_name=self.name)
+            self.executions[execution.id] = execution
+            self.set_state(WorkerStatus.BUSY, pipeline=pipeline)
+            self.heartbeat(ttl, pipeline=pipeline)
+            job.heartbeat(now(), ttl, pipeline=pipeline)
+            job.prepare_for_execution(self.name, pipeline=pipeline)
+            pipeline.persist(job.key)
+            if len(self.queues) == 1:  # as `perform_job` tells `prepare_job_execution`
+                pipeline.lrem(self.queues[0].intermediate_queue_key, 1, job.id)
+            pipeline.execute()
+        self._prepared = job.id
+        return execution
+
+    def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
+        """Done by `_prepare` for the job it prepared; RQ's for any other."""
+        if self._prepared == job.id:
+            self._prepared = None
+            return
+        super().prepare_job_execution(job, remove_from_intermediate_queue)
 
     def teardown(self) -> None:
         try:
