@@ -287,7 +287,9 @@ class RemotePaperExchange:
             await self._withdraw(envelope)
             for method, _, answer in calls:
                 self.breaker.record_failure()
-                hint = " Look the order up by its client order id." * (method is wire.CREATE_ORDER)
+                hint = ""
+                if method is wire.CREATE_ORDER:
+                    hint = " Look the order up by its client order id."
                 _answer(answer, error=method.no_reply(
                     f"The paper host {trouble} for {method.name} on {self.name} within "
                     f"{self.timeout_seconds:g} s; is the monitor process running?{hint}"
