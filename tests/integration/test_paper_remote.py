@@ -15,9 +15,10 @@ import pytest
 import redis.asyncio
 
 from app.adapters.circuit import BreakerState, CircuitBreaker
+from app.adapters.paper import remote as remote_module
 from app.adapters.paper.exchange import PAPER_CAPABILITIES, PaperExchange
 from app.adapters.paper.remote import PaperHost, RemotePaperExchange
-from app.adapters.paper.wire import Envelope, encode
+from app.adapters.paper.wire import BATCH, Envelope, Reply, encode, replies_decoder
 from app.domain.market import Market, OrderBook
 from app.domain.orders import OrderKind, OrderState, Side
 from app.domain.paper.venue import PaperVenue
@@ -399,3 +400,84 @@ async def test_a_call_left_by_a_loop_that_stopped_holds_up_no_later_call(
     async with serving(host):
         found = await asyncio.wait_for(venue.order_book(SYMBOL, 2), 3)
     assert len(found.bids) == 2
+
+
+class HostBeforeBatch(PaperHost):
+    """A monitor of the version before `batch` (a rolling deploy restarts the worker first):
+    it runs every request as one call, and answers a batch as a method it does not have."""
+
+    batches = 0
+
+    async def _run(self, envelope: Envelope) -> Reply:
+        self.batches += envelope.method == BATCH
+        return await self._run_one(envelope)
+
+
+async def test_a_host_without_batch_gets_each_call_alone_and_is_remembered(
+    client: redis.asyncio.Redis, venues: dict[str, PaperExchange]
+) -> None:
+    """No signal fails on a deploy order: the calls the old host refused (it ran none of them)
+    go again one by one, the create placed once, and the next calls go alone at once."""
+    old, venue, local = (
+        HostBeforeBatch(client, venues, prefix=PREFIX),
+        remote(client),
+        venues["paper"],
+    )
+    btc_before = (await local.balances())["BTC"].total
+
+    async with serving(old):
+        first, balances, created = await asyncio.gather(
+            venue.order_book(SYMBOL, 1),
+            venue.balances(),
+            venue.create_order(order(Side.BUY, OrderKind.MARKET, "0.2", client_id="sgDeploy")),
+        )
+        second, _ = await asyncio.gather(venue.order_book(SYMBOL, 2), venue.balances())
+
+    assert (len(first.bids), len(second.bids)) == (1, 2)
+    assert "USDT" in balances
+    assert created.state is OrderState.FILLED
+    assert (await local.balances())["BTC"].total == btc_before + D("0.2")  # placed once
+    assert old.batches == 1  # remembered: the next calls were not batched
+    assert venue.circuit_state is BreakerState.CLOSED
+
+
+async def test_a_host_without_batch_is_asked_again_after_a_while(
+    client: redis.asyncio.Redis, venues: dict[str, PaperExchange], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A monitor restarted with `batch` gets batches again."""
+    monkeypatch.setattr(remote_module, "_ALONE_SECONDS", 0.0)
+    old, venue = HostBeforeBatch(client, venues, prefix=PREFIX), remote(client)
+
+    async with serving(old):
+        for depth in (1, 2):
+            book_read, _ = await asyncio.gather(venue.order_book(SYMBOL, depth), venue.balances())
+            assert len(book_read.bids) == depth
+
+    assert old.batches == 2
+
+
+class HostMissingAReply(PaperHost):
+    """A host whose batch answers one call fewer than it ran (a bug, or a version skew)."""
+
+    async def _run_batch(self, envelope: Envelope) -> Reply:
+        replies = replies_decoder.decode((await super()._run_batch(envelope)).result)
+        return Reply(result=msgspec.Raw(encode(replies[1:])))
+
+
+async def test_replies_that_do_not_match_their_calls_leave_the_create_unknown(
+    client: redis.asyncio.Redis, venues: dict[str, PaperExchange]
+) -> None:
+    """No call takes another's reply: every call fails as if its reply were lost, the create
+    as OutcomeUnknown (it ran: its client order id finds it)."""
+    host, venue = HostMissingAReply(client, venues, prefix=PREFIX), remote(client)
+    async with serving(host):
+        book_read, created = await asyncio.gather(
+            venue.order_book(SYMBOL, 1),
+            venue.create_order(order(Side.BUY, OrderKind.MARKET, "0.2", client_id="sgOdd")),
+            return_exceptions=True,
+        )
+
+    assert isinstance(book_read, Retryable)
+    assert isinstance(created, OutcomeUnknown)
+    assert "client order id" in str(created)
+    assert await venues["paper"].fetch_order_by_client_id(SYMBOL, "sgOdd") is not None

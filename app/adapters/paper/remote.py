@@ -10,7 +10,9 @@ and pushes every reply of a batch, with a short expiry, in one pipeline that als
 batch. A request past its deadline (wall clock; keep the hosts' clocks in sync) is dropped
 unexecuted, and a client that gets no reply also withdraws its request from the list, so a
 create_order that timed out either ran before any later request of its client or never runs:
-looking the order up by its client order id afterwards tells which.
+looking the order up by its client order id afterwards tells which. Calls a client makes in the
+same turn of its event loop travel as one `wire.BATCH` request, each with its own reply; a host
+older than batches refuses one whole, running none of its calls, which then go alone.
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ R = TypeVar("R")
 _IDLE_WAIT_SECONDS = 0.2  # how long an idle host blocks before looking at its stop event
 _REDIS_BACKOFF_SECONDS = 1.0
 _GRACE_SECONDS = 1.0  # beyond the server-side BLPOP timeout, for a Redis that hangs
+# how long calls go alone after a host refused a batch (a monitor of an older version, until
+# a rolling deploy restarts it)
+_ALONE_SECONDS = 60.0
 
 
 class PaperHost:
@@ -140,11 +145,14 @@ class PaperHost:
     async def _run(self, envelope: wire.Envelope) -> wire.Reply:
         if envelope.method == wire.BATCH:
             return await self._run_batch(envelope)
+        return await self._run_one(envelope)
+
+    async def _run_one(self, envelope: wire.Envelope) -> wire.Reply:
+        """One call (a host before `wire.BATCH` ran every request this way)."""
         method = wire.METHODS.get(envelope.method)
         exchange = self._exchanges.get(envelope.venue)
         if method is None:
-            missing = f"method {envelope.method!r}; run one signalgate version in every process"
-            return wire.error_reply(Fatal(f"The paper host has no {missing}."))
+            return wire.unknown_method(envelope.method)
         if exchange is None:
             missing = f"venue {envelope.venue!r}; make it a paper venue and restart the monitor"
             return wire.error_reply(Fatal(f"The paper host has no {missing}."))
@@ -216,6 +224,7 @@ class RemotePaperExchange:
         self._waiting: list[_Waiting] = []  # calls of this turn of the loop, sent together
         self._waiting_loop: asyncio.AbstractEventLoop | None = None
         self._sending: set[asyncio.Task[None]] = set()
+        self._alone_until = 0.0  # monotonic time until which every call is sent alone
 
     def __repr__(self) -> str:
         return f"RemotePaperExchange({self.name!r})"
@@ -246,23 +255,37 @@ class RemotePaperExchange:
 
     def _send_waiting(self) -> None:
         calls, self._waiting = self._waiting, []
-        task = asyncio.ensure_future(self._send_or_fail(calls))
-        self._sending.add(task)  # referenced until done (the loop keeps weak references)
-        task.add_done_callback(self._sending.discard)
+        alone = time.monotonic() < self._alone_until
+        for request in ([call] for call in calls) if alone else [calls]:
+            task = asyncio.ensure_future(self._send_or_fail(request))
+            self._sending.add(task)  # referenced until done (the loop keeps weak references)
+            task.add_done_callback(self._sending.discard)
 
     async def _send_or_fail(self, calls: list[_Waiting]) -> None:
-        """`_send`, whose unexpected error (a reply that cannot be read) reaches every call
-        rather than leaving them waiting."""
+        """`_send`, whose unexpected error (a reply that cannot be read or matched to its
+        calls) fails every call as a lost reply would, rather than leaving them waiting: a
+        create's outcome is unknown then, and no call gets another's error."""
         try:
             await self._send(calls)
-        except Exception as error:  # noqa: BLE001 - handed to the callers, who raise it
-            for _, _, answer in calls:
-                if not answer.done():
-                    answer.set_exception(error)
+        except Exception as error:  # noqa: BLE001 - handed to the callers as their own error
+            self._fail(calls, f"sent a reply that could not be read ({error})", ".")
         except BaseException:  # cancelled with the loop: so are the calls
             for _, _, answer in calls:
                 answer.cancel()
             raise
+
+    def _fail(self, calls: list[_Waiting], trouble: str, then: str) -> None:
+        """Fail each call still awaited as its method fails without a reply (a create:
+        OutcomeUnknown, to be looked up by its client order id)."""
+        for method, _, answer in calls:
+            self.breaker.record_failure()
+            hint = (
+                " Look the order up by its client order id." if method is wire.CREATE_ORDER else ""
+            )
+            if not answer.done():
+                answer.set_exception(method.no_reply(
+                    f"The paper host {trouble} for {method.name} on {self.name}{then}{hint}"
+                ))  # fmt: skip
 
     async def _send(self, calls: list[_Waiting]) -> None:
         """Send `calls` as one request and hand each its reply, or its `no_reply` error."""
@@ -285,22 +308,27 @@ class RemotePaperExchange:
             trouble = f"could not be reached through Redis ({error or 'timed out'})"
         if popped is None:
             await self._withdraw(envelope)
-            for method, _, answer in calls:
-                self.breaker.record_failure()
-                hint = ""
-                if method is wire.CREATE_ORDER:
-                    hint = " Look the order up by its client order id."
-                _answer(answer, error=method.no_reply(
-                    f"The paper host {trouble} for {method.name} on {self.name} within "
-                    f"{self.timeout_seconds:g} s; is the monitor process running?{hint}"
-                ))  # fmt: skip
+            wait = self.timeout_seconds
+            self._fail(calls, trouble, f" within {wait:g} s; is the monitor process running?")
             return
         reply = wire.reply_decoder.decode(popped[1])
+        if len(calls) > 1 and wire.refuses_batch(reply):
+            # a host of the version before batches (a rolling deploy) ran none of the calls:
+            # each goes again alone, a create too (not a blind re-send: it never ran)
+            log.info("paper host of %s has no batches; sending calls alone for %.0f s",
+                     self.name, _ALONE_SECONDS)  # fmt: skip
+            self._alone_until = time.monotonic() + _ALONE_SECONDS
+            await asyncio.gather(*(self._send_or_fail([call]) for call in calls))
+            return
         batched = len(calls) > 1 and reply.error is None
         replies = wire.replies_decoder.decode(reply.result) if batched else [reply] * len(calls)
+        if len(replies) != len(calls):  # none can be matched to its call for sure
+            self._fail(calls, f"sent {len(replies)} replies to {len(calls)} calls", ".")
+            return
         for (_, _, answer), one in zip(calls, replies, strict=True):
             self.breaker.record_success()
-            _answer(answer, reply=one)
+            if not answer.done():  # unless its caller has given up on it
+                answer.set_result(one)
 
     async def _push_and_wait(self, envelope: bytes, request_id: str) -> Any:
         """RPUSH the request and BLPOP its reply in one round trip (`wire.run`)."""
@@ -362,22 +390,6 @@ class RemotePaperExchange:
 
     async def set_leverage(self, symbol: str, leverage: Decimal) -> None:
         await self._request(wire.SET_LEVERAGE, wire.LeverageArgs(symbol, leverage))
-
-
-def _answer(
-    answer: asyncio.Future[wire.Reply],
-    *,
-    reply: wire.Reply | None = None,
-    error: ExchangeError | None = None,
-) -> None:
-    """Hand a call its reply or error, unless its caller has given up on it."""
-    if answer.done():
-        return
-    if error is not None:
-        answer.set_exception(error)
-    else:
-        assert reply is not None
-        answer.set_result(reply)
 
 
 # mypy checks here that the remote venue keeps up with every method the port has or gains

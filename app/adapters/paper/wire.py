@@ -239,6 +239,21 @@ def error_reply(error: ExchangeError) -> Reply:
     return Reply(error=known.__name__, message=str(error))
 
 
+def unknown_method(name: str) -> Reply:
+    """The host's answer to a method it does not have, worded as every version words it: a
+    client tells a host older than `BATCH` by it (`refuses_batch`)."""
+    return error_reply(
+        Fatal(
+            f"The paper host has no method {name!r}; run one signalgate version in every process."
+        )
+    )
+
+
+def refuses_batch(reply: Reply) -> bool:
+    """The host is older than `BATCH`: it refused the request whole, running none of its calls."""
+    return reply == unknown_method(BATCH)
+
+
 def error_from(reply: Reply) -> ExchangeError:
     """The port error a reply carries (an unknown name degrades to ExchangeError)."""
     kind = _ERROR_TYPES.get(reply.error or "", ExchangeError)
