@@ -4,17 +4,20 @@ threads."""
 
 from __future__ import annotations
 
+import re
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import redis
-from rq import Queue
+from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
 from app.bootstrap.rq_worker import SignalWorker
 
 _SENT: list[str] = []  # what the worker's thread sent (a pipeline: its first command), in order
 _BEAT_THREADS: list[threading.Thread] = []
+_PIPELINED: list[tuple[Any, ...]] = []  # every command the pipelines sent, in order
 
 
 class _LoggedConnection(redis.Connection):
@@ -25,6 +28,12 @@ class _LoggedConnection(redis.Connection):
             first = command[0] if isinstance(command, list) else command
             _SENT.append(bytes(first).split(b"\r\n")[2].decode())
         super().send_packed_command(command, check_health)
+
+
+class _PipelineLog(redis.Connection):
+    def pack_commands(self, commands: Any) -> Any:
+        _PIPELINED.extend(tuple(command) for command in commands)
+        return super().pack_commands(commands)
 
 
 def note_start() -> None:
@@ -88,3 +97,49 @@ def test_one_thread_renews_every_jobs_heartbeat(redis_url: str) -> None:
 
     assert len(_BEAT_THREADS) == 3
     assert len({id(thread) for thread in _BEAT_THREADS}) == 1
+
+
+_MOMENT = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+Z$|^\d{10}(\.\d+)?$")  # a time, ISO or epoch
+
+
+def _written(ids: dict[str, str]) -> list[tuple[str, ...]]:
+    """What the pipelines sent, with the ids named by `ids` and every moment made alike."""
+    written = []
+    for command in _PIPELINED:
+        parts = []
+        for part in command:
+            text = str(part)
+            for found, name in ids.items():
+                text = text.replace(found, name)
+            parts.append("<moment>" if _MOMENT.match(text) else text)
+        if parts[0] not in {"MULTI", "EXEC"}:
+            written.append(tuple(parts))
+    return written
+
+
+def _names(job: Any, execution: Any, worker: SignalWorker) -> dict[str, str]:
+    return {job.id: "<job>", execution.id: "<execution>", worker.name: "<worker>"}
+
+
+def test_the_jobs_preparation_writes_what_rqs_own_two_steps_write(redis_url: str) -> None:
+    """`SignalWorker._prepare` copies RQ's `prepare_execution` and `prepare_job_execution`
+    into one pipeline: an RQ release (within the pin) that writes more, or otherwise, in
+    either fails here instead of going unnoticed."""
+    pool = redis.ConnectionPool.from_url(redis_url, connection_class=_PipelineLog)
+    connection = redis.Redis(connection_pool=pool)
+    connection.flushdb()
+    queue = Queue("trips", connection=connection, serializer=JSONSerializer)
+    by_rq, by_us = (queue.enqueue(f"{__name__}.note_start") for _ in range(2))
+    worker = SignalWorker([queue], connection=connection, serializer=JSONSerializer)
+
+    _PIPELINED.clear()
+    execution = SimpleWorker.prepare_execution(worker, by_rq)
+    SimpleWorker.prepare_job_execution(worker, by_rq, remove_from_intermediate_queue=True)
+    rqs: Sequence[tuple[str, ...]] = _written(_names(by_rq, execution, worker))
+    _PIPELINED.clear()
+    execution = worker._prepare(by_us)
+    ours = _written(_names(by_us, execution, worker))
+    connection.close()
+
+    assert len(rqs) > 10
+    assert ours == rqs
