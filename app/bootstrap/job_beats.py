@@ -7,12 +7,14 @@ job instead.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
 J = TypeVar("J")
 E = TypeVar("E")
+log = logging.getLogger("signalgate")
 
 
 class JobBeats(Generic[J, E]):
@@ -72,5 +74,7 @@ class JobBeats(Generic[J, E]):
                 self._writing.acquire()
             try:
                 self._beat(*running)
+            except Exception:  # the thread lives on: later jobs must be beaten all the same
+                log.exception("the running job's heartbeat failed")
             finally:
                 self._writing.release()

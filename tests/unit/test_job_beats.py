@@ -56,3 +56,28 @@ def test_an_end_waits_for_a_beat_being_written() -> None:
     ending.join(2)
     assert finished == ["a"]
     job_beats.close()
+
+
+def test_a_beat_that_raises_leaves_the_next_jobs_beaten() -> None:
+    """The thread outlives a beat's unexpected error: a dead one would leave every later job
+    unbeaten, re-queued as abandoned while it still runs."""
+    beats: list[str] = []
+    beaten = threading.Event()
+
+    def beat(job: str, _execution: str) -> None:
+        beats.append(job)
+        if job == "a":
+            raise ValueError("a bug in one beat")
+        beaten.set()
+
+    job_beats: JobBeats[str, str] = JobBeats(beat, every_seconds=0.01)
+    job_beats.begin("a", "exec-a")
+    deadline = time.monotonic() + 2
+    while not beats and time.monotonic() < deadline:
+        time.sleep(0.01)
+    job_beats.end()
+    job_beats.begin("b", "exec-b")
+
+    assert beaten.wait(2)
+    job_beats.end()
+    job_beats.close()
