@@ -16,7 +16,10 @@ from app.domain.market import OrderBook
 from app.domain.orders import Leg, OrderState
 from app.domain.risk_values import RiskLimits
 from app.domain.signals import QtyMode, SignalStatus, StopKind, StopLoss, TakeProfit
+from app.domain.sizing import SizingPolicy
 from app.ports.exchange import Balance
+from app.ports.execution import NoLocks
+from app.services.execution.executor import Executor
 from tests.paper_desk import Desk, Logged, alert, plain
 
 pytestmark = pytest.mark.anyio
@@ -124,6 +127,28 @@ async def test_the_marks_of_the_positions_held_are_read_with_the_signals_quotes(
     assert max(overlapping for _, overlapping in venue.reads) == 3  # all three at once
     # and counted: (98,005 - 100,000) x 0.005 = -9.975 at the mid
     assert "open positions -9.98" in str(desk.check(denied, "max_daily_loss")["detail"])
+
+
+async def test_a_position_another_worker_opened_since_the_last_reading_is_counted() -> None:
+    """The marks read with the quotes are those of the positions this worker last saw; one
+    opened since by another worker is in the book this signal reads, and its mark is read then
+    (MAX_DAILY_LOSS is never under-counted)."""
+    desk = Desk(RiskLimits(max_daily_loss=D(9)))
+    await desk.send(plain("SOL/USDT"))  # this worker's last reading: no BTC position
+    other = Executor(
+        store=desk.store, venues={"a": desk.venue}, modes={"a": "paper"}, clock=desk.clock,
+        locks=NoLocks(), limits=RiskLimits(max_daily_loss=D(9)), sizing=SizingPolicy(),
+    )  # fmt: skip
+    opened = next(desk.ids)
+    desk.store.add(opened, alert(), desk.now)  # 0.005 BTC at 100,000, by the other worker
+    await other.execute(opened)
+    desk.move("BTC/USDT", "98000x1", "98010x1")
+
+    denied = await desk.send(plain("ETH/USDT"))
+
+    check = desk.check(denied, "max_daily_loss")
+    assert check["passed"] is False
+    assert "open positions -11.22" in str(check["detail"])  # BTC's -9.98 and SOL's -1.25
 
 
 async def test_unrealized_loss_is_left_out_when_told() -> None:
