@@ -33,7 +33,9 @@ HEARTBEAT_SECONDS = 2  # a running job's heartbeat is renewed this often
 ABANDONED_AFTER_SECONDS = 10  # a job whose heartbeat is older than this was abandoned
 MAINTENANCE_SECONDS = 5  # how often a worker looks for abandoned jobs, idle or between jobs
 # RQ beats the worker's own key (not a job's) three times around every job, three round trips
-# each; once a second keeps it as fresh as its TTL (worker_ttl + 60 s) needs
+# each; once a second is enough: a job's preparation leaves the key ABANDONED_AFTER_SECONDS to
+# live, and a beat comes at the latest when the worker's wait for the next job
+# (`dequeue_timeout`) ends
 WORKER_BEAT_SECONDS = 1.0
 
 

@@ -13,7 +13,7 @@ import redis
 from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
-from app.bootstrap.rq_worker import SignalWorker
+from app.bootstrap.rq_worker import ABANDONED_AFTER_SECONDS, WORKER_BEAT_SECONDS, SignalWorker
 
 _SENT: list[str] = []  # what the worker's thread sent (a pipeline: its first command), in order
 _BEAT_THREADS: list[threading.Thread] = []
@@ -143,3 +143,18 @@ def test_the_jobs_preparation_writes_what_rqs_own_two_steps_write(redis_url: str
 
     assert len(rqs) > 10
     assert ours == rqs
+
+
+def test_an_idle_worker_beats_before_the_key_a_jobs_preparation_left_expires(
+    redis_url: str,
+) -> None:
+    """After a job, the worker's key has ABANDONED_AFTER_SECONDS to live (the preparation's
+    TTL) and the beats outside a job come once a second at most: the wait for the next job
+    must end, and beat, before the key expires, or `rq info` and the dashboard lose the
+    worker and RQ's clean-up drops it from the registry."""
+    connection = redis.Redis.from_url(redis_url)
+    queue = Queue("trips", connection=connection, serializer=JSONSerializer)
+    worker = SignalWorker([queue], connection=connection, serializer=JSONSerializer)
+
+    assert worker.dequeue_timeout + WORKER_BEAT_SECONDS < ABANDONED_AFTER_SECONDS
+    connection.close()
