@@ -107,3 +107,17 @@ def test_a_command_is_packed_as_redis_py_packs_it(parts: tuple[bytes, ...]) -> N
     packed = b"".join(PythonRespSerializer(6000, encoder.encode).pack(*parts))
 
     assert wire.command(*parts) == packed
+
+
+def test_a_host_older_than_batches_is_told_by_its_own_words() -> None:
+    """The refusal of a monitor released before batches, word for word: rewording
+    `unknown_method` would make a new worker fail its calls on such a host again."""
+    older = Reply(
+        error="Fatal",
+        message="The paper host has no method 'batch'; run one signalgate version in every"
+        " process.",
+    )
+
+    assert wire.refuses_batch(older)
+    assert not wire.refuses_batch(wire.unknown_method("positions_v2"))
+    assert not wire.refuses_batch(Reply(error="Fatal", message="The paper host has no venue 'x'."))

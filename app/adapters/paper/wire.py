@@ -251,7 +251,8 @@ def unknown_method(name: str) -> Reply:
 
 def refuses_batch(reply: Reply) -> bool:
     """The host is older than `BATCH`: it refused the request whole, running none of its calls."""
-    return reply == unknown_method(BATCH)
+    refusal = unknown_method(BATCH)
+    return (reply.error, reply.message) == (refusal.error, refusal.message)
 
 
 def error_from(reply: Reply) -> ExchangeError:
