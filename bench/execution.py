@@ -87,11 +87,13 @@ def database_lines(use: RoundTrips | None, added_ms: float | None, out: Path) ->
 
 def run_latency(args: argparse.Namespace, stamp: str) -> None:
     db = args.database
+    RESULTS.mkdir(exist_ok=True)
     print(f"== latency: {args.rate:.0f} alerts/s for {args.seconds:.0f} s, one worker, {db}")
     latency_rounds = []
     for round_ in range(1, args.rounds + 1):
-        with stack_for(db, pg_delay_ms=args.pg_delay_ms) as stack:
-            result = latency_round(stack, args.rate, args.seconds, f"lat-{stamp}-{round_}")
+        dump = RESULTS / f"execution-worker-latency-{db}.prof" if args.profile_latency else None
+        with stack_for(db, pg_delay_ms=args.pg_delay_ms, cpu_clock=args.profile_cpu) as stack:
+            result = latency_round(stack, args.rate, args.seconds, f"lat-{stamp}-{round_}", dump)
             added = stack.proxy.added_ms if stack.proxy else None
         latency_rounds.append(result)
         print(f"round {round_}  {counts_line(result.found)}; not accepted: {result.not_accepted}")
@@ -146,10 +148,11 @@ def run_profile(args: argparse.Namespace, stamp: str) -> None:
     RESULTS.mkdir(exist_ok=True)
     dump = RESULTS / f"execution-worker-{db}.prof"
     monitor_dump = RESULTS / f"execution-monitor-{db}.prof"
-    with stack_for(db, monitor_profile=monitor_dump) as stack:
+    with stack_for(db, monitor_profile=monitor_dump, cpu_clock=args.profile_cpu) as stack:
         tp = throughput_round(stack, args.signals, f"prof-{stamp}", dump)
-    print(f"\n== profile: the worker and the monitor under cProfile: {tp.steady_rate:.0f} "
-          f"signals/s; {counts_line(tp.found)}")  # fmt: skip
+    clock = "CPU time" if args.profile_cpu else "wall time"
+    print(f"\n== profile ({clock}): the worker and the monitor under cProfile: "
+          f"{tp.steady_rate:.0f} signals/s; {counts_line(tp.found)}")  # fmt: skip
     for process, hot_spots, profiled in (
         ("worker", WORKER_HOT_SPOTS, dump),
         ("monitor", MONITOR_HOT_SPOTS, monitor_dump),
@@ -179,6 +182,16 @@ def main() -> int:
         type=float,
         help="PostgreSQL: reach it through a proxy that delays every round trip this long and "
         "counts them (0: count only)",
+    )
+    parser.add_argument(
+        "--profile-cpu",
+        action="store_true",
+        help="profile: count CPU time (waits left out) instead of wall time",
+    )
+    parser.add_argument(
+        "--profile-latency",
+        action="store_true",
+        help="latency: run the worker under cProfile (bench/results/execution-worker-latency-*)",
     )
     parser.add_argument(
         "--parts", default="latency,throughput,profile", help="which parts to run, comma-separated"

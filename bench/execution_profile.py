@@ -119,7 +119,8 @@ def summarize(dump: Path, out: Path, signals: int, hot_spots: HotSpots, process:
     rq_job = _cumulative(stats, "/rq/worker/", "execute_job")
     lines = [
         f"{process} profile: {total:.2f} s profiled for {signals} signals "
-        f"({1000 * total / signals:.2f} ms per signal, profiler overhead included)",
+        f"({1000 * total / signals:.2f} ms per signal, profiler overhead included; "
+        f"{stats.total_calls / signals:,.0f} function calls per signal)",  # type: ignore[attr-defined]
         f"  RQ execute_job (all jobs): {rq_job:.2f} s; the job functions inside it: {job:.2f} s "
         f"(RQ's own share per signal: {1000 * max(rq_job - job, 0) / signals:.2f} ms)",
         "  exclusive time by kind (ms per signal, share):",

@@ -47,7 +47,11 @@ def alert(run: str, number: int) -> str:
 
 @contextmanager
 def stack_for(
-    database: str, monitor_profile: Path | None = None, pg_delay_ms: float | None = None
+    database: str,
+    monitor_profile: Path | None = None,
+    pg_delay_ms: float | None = None,
+    *,
+    cpu_clock: bool = False,
 ) -> Iterator[Stack]:
     """A fresh Redis db, scratch database and work directory; every process ended at the end.
     `pg_delay_ms`: the processes reach PostgreSQL through `bench.pg_proxy` with that delay."""
@@ -55,7 +59,7 @@ def stack_for(
     flush_redis()
     db = Database.create(database, workdir)
     proxy = None if pg_delay_ms is None or database != "postgres" else PgProxy(pg_delay_ms, workdir)
-    stack = Stack(workdir, db, monitor_profile=monitor_profile, proxy=proxy)
+    stack = Stack(workdir, db, monitor_profile=monitor_profile, proxy=proxy, cpu_clock=cpu_clock)
     try:
         db.migrate()
         if proxy is not None:
@@ -96,9 +100,12 @@ class LatencyRound:
     database_use: RoundTrips | None = None  # per measured signal, by process
 
 
-def latency_round(stack: Stack, rate: float, seconds: float, run: str) -> LatencyRound:
+def latency_round(
+    stack: Stack, rate: float, seconds: float, run: str, profile: Path | None = None
+) -> LatencyRound:
+    """`profile`: run the worker under cProfile, dumped there (`Stack.profiled`)."""
     stack.start_service()
-    stack.start("worker")
+    stack.start("worker", python=stack.profiled(profile))
     sent_at: dict[str, datetime] = {}
     not_accepted = 0
     with httpx.Client(base_url=stack.base_url, timeout=5) as client:
@@ -122,6 +129,8 @@ def latency_round(stack: Stack, rate: float, seconds: float, run: str) -> Latenc
     ids = list(sent_at)
     wait_until(lambda: _all_final(stack, 10 + len(ids)), stack, 120, "the signals to finish")
     use = _use(stack, before, len(ids))
+    if profile is not None:  # the worker writes its profile as it exits
+        stack.stop("worker")
     found = outcomes(stack.db.url, ids)
     measured = [o for o in found if o.measured]
     fill_ms = [o.received_to_fill_ms for o in measured]
@@ -208,7 +217,7 @@ def throughput_round(stack: Stack, count: int, run: str, profile: Path | None) -
     running = _counts(stack)
     jobs = queued_jobs()
     monitor_cpu = stack.cpu_seconds("monitor")
-    python = ("-m", "cProfile", "-o", str(profile)) if profile else ()
+    python = stack.profiled(profile)
     worker_started = datetime.now(UTC)
     stack.start("worker", "--burst", python=python)
     wait_until(lambda: _all_final(stack, count), stack, 1800, "the worker to execute every signal")

@@ -164,6 +164,7 @@ class Stack:
     workdir: Path
     db: Database
     monitor_profile: Path | None = None  # run the monitor under cProfile, dumped here
+    cpu_clock: bool = False  # profiles count CPU time (bench.cpu_profiled), not wall time
     proxy: PgProxy | None = None  # the processes reach PostgreSQL through it
     log_level: str = "INFO"
     port: int = field(default_factory=free_port)
@@ -195,9 +196,17 @@ class Stack:
     def start_service(self) -> None:
         """serve and monitor, both up: the web answers and the paper venues are hosted."""
         profile = self.monitor_profile
-        self.start("monitor", python=("-m", "cProfile", "-o", str(profile)) if profile else ())
+        self.start("monitor", python=self.profiled(profile))
         self.start("serve", "--host", "127.0.0.1")
         wait_healthy(self.base_url, self.check_alive, 30)
+
+    def profiled(self, out: Path | None) -> tuple[str, ...]:
+        """The interpreter arguments that run a process under cProfile, dumped to `out`."""
+        if out is None:
+            return ()
+        if self.cpu_clock:
+            return ("-m", "bench.cpu_profiled", str(out))
+        return ("-m", "cProfile", "-o", str(out))
 
     def check_alive(self) -> None:
         for name, process in self.processes.items():

@@ -141,7 +141,7 @@ def main() -> None:
         asyncio.run(host_main(*args.host))
         return
 
-    redis_url, embedded = "redis://127.0.0.1:6379/11", None
+    redis_url, embedded = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11"), None
     if not answers(redis_url):
         redis_url, embedded = start_embedded(Path(tempfile.mkdtemp(prefix="signalgate-bench-")))
     prefix = f"bench:paper:{uuid.uuid4().hex[:8]}"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, cast
@@ -23,6 +22,8 @@ from rq.rate_limit import RateLimitRegistry
 from rq.utils import now
 from rq.worker import WorkerStatus
 
+from app.bootstrap.job_beats import JobBeats
+
 log = logging.getLogger("signalgate")
 
 COMMAND_WAIT_SECONDS = 1.0
@@ -31,6 +32,11 @@ COMMAND_WAIT_SECONDS = 1.0
 HEARTBEAT_SECONDS = 2  # a running job's heartbeat is renewed this often
 ABANDONED_AFTER_SECONDS = 10  # a job whose heartbeat is older than this was abandoned
 MAINTENANCE_SECONDS = 5  # how often a worker looks for abandoned jobs, idle or between jobs
+# RQ beats the worker's own key (not a job's) three times around every job, three round trips
+# each; once a second is enough: a job's preparation leaves the key ABANDONED_AFTER_SECONDS to
+# live, and a beat comes at the latest when the worker's wait for the next job
+# (`dequeue_timeout`) ends
+WORKER_BEAT_SECONDS = 1.0
 
 
 def requeue_abandoned(queue: Queue) -> list[str]:
@@ -108,6 +114,9 @@ class SignalWorker(SimpleWorker):
         # an idle worker waits worker_ttl - 15 s for a job before its next maintenance
         kwargs.setdefault("worker_ttl", MAINTENANCE_SECONDS + 15)
         super().__init__(queues, **kwargs)
+        self._next_beat = 0.0  # monotonic time of the next standalone heartbeat
+        self._job_beats = JobBeats(self._beat, HEARTBEAT_SECONDS)
+        self._prepared: str | None = None  # the job `_prepare` prepared, until it starts
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         return ABANDONED_AFTER_SECONDS
@@ -149,34 +158,75 @@ class SignalWorker(SimpleWorker):
             super().check_for_suspension(burst)
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
-        with _riding_out("the worker's heartbeat"):
+        """RQ's, in one round trip, and at most every `WORKER_BEAT_SECONDS` outside a job's
+        bookkeeping: RQ beats before and after every wait for a job and after every job, three
+        round trips each, one of them between a job's dequeue and its start. A beat written
+        with a job's bookkeeping (`pipeline`) is written as RQ writes it."""
+        if pipeline is not None:
             super().heartbeat(timeout, pipeline)
+            return
+        if timeout is None and time.monotonic() < self._next_beat:
+            return
+        with _riding_out("the worker's heartbeat"):
+            with self.connection.pipeline(transaction=False) as beat:
+                super().heartbeat(timeout, beat)
+                beat.execute()
+            self._next_beat = time.monotonic() + WORKER_BEAT_SECONDS
 
     def set_state(self, state: str, pipeline: Any = None) -> None:
+        """RQ's, less a write of the state already written: RQ writes IDLE after every job
+        and again before the wait for the next."""
+        if pipeline is None and state == self.get_state():
+            return
         with _riding_out(f"recording the worker's state {state}"):
             super().set_state(state, pipeline)
 
     def _execute_job(self, job: Job, queue: Queue) -> None:
-        """SimpleWorker's, with the heartbeat renewed on a thread while the job runs."""
-        execution = self.prepare_execution(job)
-        done = threading.Event()
-        beat = threading.Thread(
-            target=self._beat, args=(job, execution, done), name="job-heartbeat", daemon=True
-        )
-        beat.start()
+        """SimpleWorker's, with the heartbeat renewed while the job runs (`JobBeats`)."""
+        execution = self._prepare(job)
+        self._job_beats.begin(job, execution)
         try:
             self.perform_job(job, queue, execution)
         finally:
-            done.set()
-            beat.join()
+            self._job_beats.end()
         self.set_state(WorkerStatus.IDLE)
 
-    def _beat(self, job: Job, execution: Execution, done: threading.Event) -> None:
-        while not done.wait(HEARTBEAT_SECONDS):
-            try:
-                self.maintain_heartbeats(job, execution)
-            except RedisError as error:  # the next beat tries again; the TTL spans a few misses
-                log.warning("job %s: heartbeat failed: %s", job.id, error)
+    def _prepare(self, job: Job) -> Execution:
+        """RQ's `prepare_execution` and `prepare_job_execution` (RQ 3.0) in one round trip
+        instead of two, both between the job's dequeue and its start."""
+        with self.connection.pipeline() as pipeline:
+            ttl = self.get_heartbeat_ttl(job)
+            execution = Execution.create(job, ttl, pipeline=pipeline, worker_name=self.name)
+            self.executions[execution.id] = execution
+            self.set_state(WorkerStatus.BUSY, pipeline=pipeline)
+            self.heartbeat(ttl, pipeline=pipeline)
+            job.heartbeat(now(), ttl, pipeline=pipeline)
+            job.prepare_for_execution(self.name, pipeline=pipeline)
+            pipeline.persist(job.key)
+            if len(self.queues) == 1:  # as `perform_job` tells `prepare_job_execution`
+                pipeline.lrem(self.queues[0].intermediate_queue_key, 1, job.id)
+            pipeline.execute()
+        self._prepared = job.id
+        return execution
+
+    def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
+        """Done by `_prepare` for the job it prepared; RQ's for any other."""
+        if self._prepared == job.id:
+            self._prepared = None
+            return
+        super().prepare_job_execution(job, remove_from_intermediate_queue)
+
+    def teardown(self) -> None:
+        try:
+            super().teardown()  # type: ignore[no-untyped-call]
+        finally:
+            self._job_beats.close()
+
+    def _beat(self, job: Job, execution: Execution) -> None:
+        try:
+            self.maintain_heartbeats(job, execution)
+        except RedisError as error:  # the next beat tries again; the TTL spans a few misses
+            log.warning("job %s: heartbeat failed: %s", job.id, error)
 
     def subscribe(self) -> None:
         """RQ's command channel, read by a thread that waits at most `COMMAND_WAIT_SECONDS` per

@@ -63,6 +63,9 @@ class WorkerRuntime:
     client: redis.Redis | None = None
     notifier: Notifier = field(default_factory=NoNotifier)
     stored: StoredVenues | None = None  # the stored connections' venues, read again as they change
+    health: venue_health.ChangePublisher = field(
+        default_factory=lambda: venue_health.ChangePublisher(venue_health.process_name("worker"))
+    )
 
     def start(self) -> Executor:
         if self.executor is None:
@@ -121,10 +124,11 @@ class WorkerRuntime:
             self._publish_health()
 
     def _publish_health(self) -> None:
-        """The venues as this worker saw them (`/ready`, `/metrics`); never fails the job."""
+        """The venues as this worker saw them (`/ready`, `/metrics`), when that changed; never
+        fails the job."""
         assert self.client is not None
         try:
-            venue_health.publish(self.client, venue_health.process_name("worker"), self.venues)
+            self.health.publish(self.client, self.venues)
         except (RedisError, OSError) as error:
             log.warning("worker: venue health not published (%s)", error)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,9 +15,10 @@ import pytest
 import redis.asyncio
 
 from app.adapters.circuit import BreakerState, CircuitBreaker
+from app.adapters.paper import remote as remote_module
 from app.adapters.paper.exchange import PAPER_CAPABILITIES, PaperExchange
 from app.adapters.paper.remote import PaperHost, RemotePaperExchange
-from app.adapters.paper.wire import Envelope, encode
+from app.adapters.paper.wire import BATCH, Envelope, Reply, encode, replies_decoder
 from app.domain.market import Market, OrderBook
 from app.domain.orders import OrderKind, OrderState, Side
 from app.domain.paper.venue import PaperVenue
@@ -323,3 +325,159 @@ async def test_a_decoding_redis_client_is_refused(redis_url: str) -> None:
     with pytest.raises(ValueError, match="decode_responses=False"):
         remote(connection)
     await connection.aclose()
+
+
+async def test_calls_gathered_together_travel_as_one_request_each_with_its_own_answer(
+    client: redis.asyncio.Redis, host: PaperHost, venues: dict[str, PaperExchange]
+) -> None:
+    """A signal's reads (its book, the balances, another symbol's mark) go out in the same
+    turn of the event loop: one envelope, one round trip, and each call still gets its own
+    result or its own error."""
+    venue = remote(client)
+    gathered = asyncio.gather(
+        venue.order_book(SYMBOL, 1),
+        venue.balances(),
+        venue.fetch_order(SYMBOL, "999"),
+        venue.order_book(SYMBOL, 2),
+        return_exceptions=True,
+    )
+    await asyncio.sleep(0.1)  # no host yet: the calls wait in the host's list
+
+    assert await client.llen(f"{PREFIX}:requests") == 1
+    async with serving(host):
+        first, balances, missing, second = await gathered
+    assert isinstance(first, OrderBook)
+    assert len(first.bids) == 1
+    assert isinstance(second, OrderBook)
+    assert len(second.bids) == 2
+    assert balances == await venues["paper"].balances()
+    assert isinstance(missing, OrderNotFound)
+    assert venue.circuit_state is BreakerState.CLOSED
+
+
+async def test_calls_gathered_without_a_host_each_fail_as_their_method_does(
+    client: redis.asyncio.Redis,
+) -> None:
+    venue = remote(client, timeout=0.3)
+
+    book, created = await asyncio.gather(
+        venue.order_book(SYMBOL, 1),
+        venue.create_order(order(Side.BUY, OrderKind.MARKET, "0.01")),
+        return_exceptions=True,
+    )
+
+    assert isinstance(book, Retryable)
+    assert isinstance(created, OutcomeUnknown)
+    assert "client order id" in str(created)
+    assert await client.llen(f"{PREFIX}:requests") == 0  # withdrawn: it never runs
+
+
+async def test_a_call_left_by_a_loop_that_stopped_holds_up_no_later_call(
+    client: redis.asyncio.Redis, host: PaperHost
+) -> None:
+    """A loop that stops between a call and the turn that sends it (a SystemExit mid-job)
+    leaves that call unsent; the calls of the next loop are sent all the same."""
+    venue = remote(client)
+
+    async def call_then_exit() -> None:
+        left = asyncio.ensure_future(venue.order_book(SYMBOL, 1))
+        left._log_destroy_pending = False  # type: ignore[attr-defined]  # lost with its loop
+        await asyncio.sleep(0)  # the call is queued, its send is the next turn's
+        raise SystemExit
+
+    def in_another_loop() -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            with pytest.raises(SystemExit):
+                loop.run_until_complete(call_then_exit())
+        finally:
+            loop.close()
+
+    thread = threading.Thread(target=in_another_loop)
+    thread.start()
+    thread.join(5)
+
+    async with serving(host):
+        found = await asyncio.wait_for(venue.order_book(SYMBOL, 2), 3)
+    assert len(found.bids) == 2
+
+
+class HostBeforeBatch(PaperHost):
+    """A monitor of the version before `batch` (a rolling deploy restarts the worker first):
+    it runs every request as one call, and answers a batch as a method it does not have."""
+
+    batches = 0
+
+    async def _run(self, envelope: Envelope) -> Reply:
+        self.batches += envelope.method == BATCH
+        return await self._run_one(envelope)
+
+
+async def test_a_host_without_batch_gets_each_call_alone_and_is_remembered(
+    client: redis.asyncio.Redis, venues: dict[str, PaperExchange]
+) -> None:
+    """No signal fails on a deploy order: the calls the old host refused (it ran none of them)
+    go again one by one, the create placed once, and the next calls go alone at once."""
+    old, venue, local = (
+        HostBeforeBatch(client, venues, prefix=PREFIX),
+        remote(client),
+        venues["paper"],
+    )
+    btc_before = (await local.balances())["BTC"].total
+
+    async with serving(old):
+        first, balances, created = await asyncio.gather(
+            venue.order_book(SYMBOL, 1),
+            venue.balances(),
+            venue.create_order(order(Side.BUY, OrderKind.MARKET, "0.2", client_id="sgDeploy")),
+        )
+        second, _ = await asyncio.gather(venue.order_book(SYMBOL, 2), venue.balances())
+
+    assert (len(first.bids), len(second.bids)) == (1, 2)
+    assert "USDT" in balances
+    assert created.state is OrderState.FILLED
+    assert (await local.balances())["BTC"].total == btc_before + D("0.2")  # placed once
+    assert old.batches == 1  # remembered: the next calls were not batched
+    assert venue.circuit_state is BreakerState.CLOSED
+
+
+async def test_a_host_without_batch_is_asked_again_after_a_while(
+    client: redis.asyncio.Redis, venues: dict[str, PaperExchange], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A monitor restarted with `batch` gets batches again."""
+    monkeypatch.setattr(remote_module, "_ALONE_SECONDS", 0.0)
+    old, venue = HostBeforeBatch(client, venues, prefix=PREFIX), remote(client)
+
+    async with serving(old):
+        for depth in (1, 2):
+            book_read, _ = await asyncio.gather(venue.order_book(SYMBOL, depth), venue.balances())
+            assert len(book_read.bids) == depth
+
+    assert old.batches == 2
+
+
+class HostMissingAReply(PaperHost):
+    """A host whose batch answers one call fewer than it ran (a bug, or a version skew)."""
+
+    async def _run_batch(self, envelope: Envelope) -> Reply:
+        replies = replies_decoder.decode((await super()._run_batch(envelope)).result)
+        return Reply(result=msgspec.Raw(encode(replies[1:])))
+
+
+async def test_replies_that_do_not_match_their_calls_leave_the_create_unknown(
+    client: redis.asyncio.Redis, venues: dict[str, PaperExchange]
+) -> None:
+    """No call takes another's reply: every call fails as if its reply were lost, the create
+    as OutcomeUnknown (it ran: its client order id finds it)."""
+    host, venue = HostMissingAReply(client, venues, prefix=PREFIX), remote(client)
+    async with serving(host):
+        book_read, created = await asyncio.gather(
+            venue.order_book(SYMBOL, 1),
+            venue.create_order(order(Side.BUY, OrderKind.MARKET, "0.2", client_id="sgOdd")),
+            return_exceptions=True,
+        )
+
+    assert isinstance(book_read, Retryable)
+    assert isinstance(created, OutcomeUnknown)
+    assert "client order id" in str(created)
+    assert await venues["paper"].fetch_order_by_client_id(SYMBOL, "sgOdd") is not None

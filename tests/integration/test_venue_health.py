@@ -91,3 +91,26 @@ async def test_ready_and_metrics_show_each_venue(
     assert samples["signalgate_venue_request_errors_total"] == {
         (("class", "Retryable"), ("venue", "paper")): 4.0
     }
+
+
+def test_a_worker_writes_its_view_when_it_changes_or_is_due(blocking: redis.Redis) -> None:
+    now = [1000.0]
+    publisher = venue_health.ChangePublisher("worker@w", refresh_seconds=30, clock=lambda: now[0])
+    paper = Seen()
+
+    def written() -> bytes | None:
+        return blocking.hget(venue_health.KEY, "paper|worker@w")  # type: ignore[return-value]
+
+    assert publisher.publish(blocking, {"paper": paper})
+    first = written()
+    now[0] += 1
+    assert not publisher.publish(blocking, {"paper": paper})  # the same view: no round trip
+    assert written() == first
+    paper.circuit_state = "open"
+    assert publisher.publish(blocking, {"paper": paper})  # a change: at once
+    assert b'"open"' in (written() or b"")
+    now[0] += 29.5
+    assert not publisher.publish(blocking, {"paper": paper})
+    now[0] += 1
+    assert publisher.publish(blocking, {"paper": paper})  # due: readers keep it fresh
+    assert venue_health.read(blocking, now[0])["paper"].state == "open"

@@ -4,18 +4,27 @@ currencies converted into ACCOUNT_CURRENCY, or refused with what to set."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from decimal import Decimal
+from typing import TypeVar
 
 import pytest
 
 from app.domain.brackets.bracket import BracketState
+from app.domain.market import OrderBook
 from app.domain.orders import Leg, OrderState
 from app.domain.risk_values import RiskLimits
 from app.domain.signals import QtyMode, SignalStatus, StopKind, StopLoss, TakeProfit
-from tests.paper_desk import Desk, alert, plain
+from app.domain.sizing import SizingPolicy
+from app.ports.exchange import Balance
+from app.ports.execution import NoLocks
+from app.services.execution.executor import Executor
+from tests.paper_desk import Desk, Logged, alert, plain
 
 pytestmark = pytest.mark.anyio
 D = Decimal
+T = TypeVar("T")
 REALIZED_ONLY = {"daily_loss_counts_unrealized": False}
 
 
@@ -77,6 +86,69 @@ async def test_an_open_positions_unrealized_loss_denies_the_next_entry() -> None
     # (98,005 - 100,000) x 0.005 = -9.975 at the mid; the entry's fee (0.50) is realized
     assert "(realized -0.50, open positions -9.98)" in detail, detail
     assert detail.endswith("is at or over the 9 limit (MAX_DAILY_LOSS)")
+
+
+class Overlapping(Logged):
+    """Notes each venue read as it starts, with the reads then in flight (itself included)."""
+
+    in_flight = 0
+    reads: list[tuple[str, int]]  # what was read, reads in flight
+
+    async def _overlapped(self, what: str, read: Awaitable[T]) -> T:
+        self.in_flight += 1
+        self.reads.append((what, self.in_flight))
+        try:
+            await asyncio.sleep(0)  # a round trip: the reads started with it overlap
+            return await read
+        finally:
+            self.in_flight -= 1
+
+    async def order_book(self, symbol: str, depth: int = 20) -> OrderBook:
+        return await self._overlapped(f"{symbol} {depth}", super().order_book(symbol, depth))
+
+    async def balances(self) -> dict[str, Balance]:
+        return await self._overlapped("balances", super().balances())
+
+
+async def test_the_marks_of_the_positions_held_are_read_with_the_signals_quotes() -> None:
+    """The mark of each position the account holds is read in the same round trip as the
+    signal's book and the balances (a paper venue: in the same request), not after them."""
+    desk = Desk(RiskLimits(max_daily_loss=D(9)), venue_kind=Overlapping)
+    venue = desk.venue
+    assert isinstance(venue, Overlapping)
+    venue.reads = []
+    await desk.send(alert())  # 0.005 BTC at 100,000
+    desk.move("BTC/USDT", "98000x1", "98010x1")
+    venue.reads = []
+
+    denied = await desk.send(plain("ETH/USDT"))
+
+    assert {what for what, _ in venue.reads} == {"BTC/USDT 1", "ETH/USDT 20", "balances"}
+    assert max(overlapping for _, overlapping in venue.reads) == 3  # all three at once
+    # and counted: (98,005 - 100,000) x 0.005 = -9.975 at the mid
+    assert "open positions -9.98" in str(desk.check(denied, "max_daily_loss")["detail"])
+
+
+async def test_a_position_another_worker_opened_since_the_last_reading_is_counted() -> None:
+    """The marks read with the quotes are those of the positions this worker last saw; one
+    opened since by another worker is in the book this signal reads, and its mark is read then
+    (MAX_DAILY_LOSS is never under-counted)."""
+    desk = Desk(RiskLimits(max_daily_loss=D(9)))
+    await desk.send(plain("SOL/USDT"))  # this worker's last reading: no BTC position
+    other = Executor(
+        store=desk.store, venues={"a": desk.venue}, modes={"a": "paper"}, clock=desk.clock,
+        locks=NoLocks(), limits=RiskLimits(max_daily_loss=D(9)), sizing=SizingPolicy(),
+    )  # fmt: skip
+    opened = next(desk.ids)
+    desk.store.add(opened, alert(), desk.now)  # 0.005 BTC at 100,000, by the other worker
+    await other.execute(opened)
+    desk.move("BTC/USDT", "98000x1", "98010x1")
+
+    denied = await desk.send(plain("ETH/USDT"))
+
+    check = desk.check(denied, "max_daily_loss")
+    assert check["passed"] is False
+    assert "open positions -11.22" in str(check["detail"])  # BTC's -9.98 and SOL's -1.25
 
 
 async def test_unrealized_loss_is_left_out_when_told() -> None:

@@ -5,7 +5,10 @@ from decimal import Decimal
 
 import msgspec
 import pytest
+from redis._parsers.encoders import Encoder
+from redis.connection import PythonRespSerializer
 
+from app.adapters.paper import wire
 from app.adapters.paper.wire import (
     CREATE_ORDER,
     FETCH_BY_CLIENT_ID,
@@ -88,3 +91,33 @@ def test_an_error_subclass_travels_as_its_nearest_port_type() -> None:
 
     assert type(error_from(error_reply(NoSuchPair("no ETH/XYZ")))) is InvalidOrder
     assert type(error_from(Reply(error="SomethingNew", message="?"))) is ExchangeError
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        (b"RPUSH", b"signalgate:paper:requests", b"\x93\xa1a\r\n\x00\xc0"),
+        (b"BLPOP", b"signalgate:paper:reply:0f", b"5"),
+        (b"LPOP", b"k", b"256"),
+        (b"EXPIRE", b"", b"10"),
+    ],
+)
+def test_a_command_is_packed_as_redis_py_packs_it(parts: tuple[bytes, ...]) -> None:
+    encoder = Encoder("utf-8", "strict", decode_responses=False)
+    packed = b"".join(PythonRespSerializer(6000, encoder.encode).pack(*parts))
+
+    assert wire.command(*parts) == packed
+
+
+def test_a_host_older_than_batches_is_told_by_its_own_words() -> None:
+    """The refusal of a monitor released before batches, word for word: rewording
+    `unknown_method` would make a new worker fail its calls on such a host again."""
+    older = Reply(
+        error="Fatal",
+        message="The paper host has no method 'batch'; run one signalgate version in every"
+        " process.",
+    )
+
+    assert wire.refuses_batch(older)
+    assert not wire.refuses_batch(wire.unknown_method("positions_v2"))
+    assert not wire.refuses_batch(Reply(error="Fatal", message="The paper host has no venue 'x'."))

@@ -10,7 +10,9 @@ and pushes every reply of a batch, with a short expiry, in one pipeline that als
 batch. A request past its deadline (wall clock; keep the hosts' clocks in sync) is dropped
 unexecuted, and a client that gets no reply also withdraws its request from the list, so a
 create_order that timed out either ran before any later request of its client or never runs:
-looking the order up by its client order id afterwards tells which.
+looking the order up by its client order id afterwards tells which. Calls a client makes in the
+same turn of its event loop travel as one `wire.BATCH` request, each with its own reply; a host
+older than batches refuses one whole, running none of its calls, which then go alone.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -45,6 +47,9 @@ R = TypeVar("R")
 _IDLE_WAIT_SECONDS = 0.2  # how long an idle host blocks before looking at its stop event
 _REDIS_BACKOFF_SECONDS = 1.0
 _GRACE_SECONDS = 1.0  # beyond the server-side BLPOP timeout, for a Redis that hangs
+# how long calls go alone after a host refused a batch (a monitor of an older version, until
+# a rolling deploy restarts it)
+_ALONE_SECONDS = 60.0
 
 
 class PaperHost:
@@ -64,6 +69,8 @@ class PaperHost:
         self._requests_key = f"{prefix}:requests"
         self._reply_prefix = f"{prefix}:reply:"
         self._batch_size = batch_size
+        self._take = wire.command(b"LPOP", self._requests_key.encode(), b"%d" % batch_size)
+        self._reply_ttl = b"%d" % wire.REPLY_TTL_SECONDS
 
     async def serve(self, stop: asyncio.Event) -> None:
         """Answer requests until `stop` is set; requests already taken are answered first."""
@@ -102,20 +109,22 @@ class PaperHost:
         assert isinstance(request, bytes)  # decode_responses=False, checked at construction
         return [request]
 
-    async def _reply_and_take(self, replies: list[tuple[str, bytes]], *, take: bool) -> list[bytes]:
+    async def _reply_and_take(
+        self, replies: list[tuple[bytes, bytes]], *, take: bool
+    ) -> list[bytes]:
         """Push the replies and pop the next batch in one round trip."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for key, data in replies:
-                pipe.rpush(key, data)
-                pipe.expire(key, wire.REPLY_TTL_SECONDS)
-            if take:
-                pipe.lpop(self._requests_key, self._batch_size)
-            if not len(pipe):
-                return []
-            results = await pipe.execute()
+        commands = []
+        for key, data in replies:
+            commands.append(wire.command(b"RPUSH", key, data))
+            commands.append(wire.command(b"EXPIRE", key, self._reply_ttl))
+        if take:
+            commands.append(self._take)
+        if not commands:
+            return []
+        results = await wire.run(self._redis, commands)
         return (results[-1] or []) if take else []
 
-    async def _execute(self, batch: list[bytes]) -> list[tuple[str, bytes]]:
+    async def _execute(self, batch: list[bytes]) -> list[tuple[bytes, bytes]]:
         """Run the batch in order; a reply per request that was still awaited."""
         replies = []
         for data in batch:
@@ -129,15 +138,21 @@ class PaperHost:
                             envelope.method, envelope.venue, envelope.id)  # fmt: skip
                 continue
             reply = await self._run(envelope)
-            replies.append((self._reply_prefix + envelope.id, wire.encode(reply)))
+            key = (self._reply_prefix + envelope.id).encode()
+            replies.append((key, wire.encode(reply)))
         return replies
 
     async def _run(self, envelope: wire.Envelope) -> wire.Reply:
+        if envelope.method == wire.BATCH:
+            return await self._run_batch(envelope)
+        return await self._run_one(envelope)
+
+    async def _run_one(self, envelope: wire.Envelope) -> wire.Reply:
+        """One call (a host before `wire.BATCH` ran every request this way)."""
         method = wire.METHODS.get(envelope.method)
         exchange = self._exchanges.get(envelope.venue)
         if method is None:
-            missing = f"method {envelope.method!r}; run one signalgate version in every process"
-            return wire.error_reply(Fatal(f"The paper host has no {missing}."))
+            return wire.unknown_method(envelope.method)
         if exchange is None:
             missing = f"venue {envelope.venue!r}; make it a paper venue and restart the monitor"
             return wire.error_reply(Fatal(f"The paper host has no {missing}."))
@@ -154,6 +169,23 @@ class PaperHost:
                 method.no_reply(f"The paper host failed on {method.name}: {error}")
             )
         return wire.Reply(result=msgspec.Raw(wire.encode(result)))
+
+    async def _run_batch(self, envelope: wire.Envelope) -> wire.Reply:
+        """Each call of a batch in order, as if each had come alone; a reply for each."""
+        try:
+            calls = wire.calls_decoder.decode(envelope.args)
+        except msgspec.DecodeError as error:
+            return wire.error_reply(Fatal(f"The paper host could not read a batch: {error}."))
+        replies = []
+        for call in calls:
+            alone = wire.Envelope(envelope.id, envelope.venue, call.method, call.args,
+                                  envelope.deadline)  # fmt: skip
+            replies.append(await self._run(alone))
+        return wire.Reply(result=msgspec.Raw(wire.encode(replies)))
+
+
+# a call waiting to be sent: its method, its arguments (msgpack), and where its reply goes
+_Waiting = tuple[wire.Method[Any, Any], bytes, "asyncio.Future[wire.Reply]"]
 
 
 class RemotePaperExchange:
@@ -183,11 +215,16 @@ class RemotePaperExchange:
         self.timeout_seconds = timeout_seconds
         self.breaker = breaker or CircuitBreaker()
         self._redis = redis
-        self._requests_key = f"{prefix}:requests"
-        self._reply_prefix = f"{prefix}:reply:"
+        self._requests_key = f"{prefix}:requests".encode()
+        self._reply_prefix = f"{prefix}:reply:".encode()
+        self._wait = b"%g" % timeout_seconds  # BLPOP's timeout, in seconds
         self._markets_ttl = markets_ttl_seconds
         self._markets: dict[str, Market] | None = None
         self._markets_at = 0.0
+        self._waiting: list[_Waiting] = []  # calls of this turn of the loop, sent together
+        self._waiting_loop: asyncio.AbstractEventLoop | None = None
+        self._sending: set[asyncio.Task[None]] = set()
+        self._alone_until = 0.0  # monotonic time until which every call is sent alone
 
     def __repr__(self) -> str:
         return f"RemotePaperExchange({self.name!r})"
@@ -198,17 +235,69 @@ class RemotePaperExchange:
         return self.breaker.state
 
     async def _request(self, method: wire.Method[A, R], args: A) -> R:
-        """One request through the breaker; the host's error re-raised as the same port type."""
+        """One call through the breaker; the host's error re-raised as the same port type.
+
+        Calls made in the same turn of the event loop (the reads a signal gathers: its book,
+        the balances) travel as one request: one envelope, one round trip, run in order.
+        """
         self.breaker.check(self.name)
-        request_id = uuid.uuid4().hex
-        envelope = wire.encode(
-            wire.Envelope(
-                request_id,
-                self.name,
-                method.name,
-                msgspec.Raw(wire.encode(args)),
-                time.time() + self.timeout_seconds,
+        loop = asyncio.get_running_loop()
+        if self._waiting_loop is not loop:  # calls left by a loop that stopped before sending
+            self._waiting, self._waiting_loop = [], loop  # them went with it
+        answer: asyncio.Future[wire.Reply] = loop.create_future()
+        self._waiting.append((method, wire.encode(args), answer))
+        if len(self._waiting) == 1:
+            loop.call_soon(self._send_waiting)
+        reply = await answer
+        if reply.error is not None:
+            raise wire.error_from(reply)
+        return method.result_decoder.decode(reply.result)
+
+    def _send_waiting(self) -> None:
+        calls, self._waiting = self._waiting, []
+        alone = time.monotonic() < self._alone_until
+        for request in ([call] for call in calls) if alone else [calls]:
+            task = asyncio.ensure_future(self._send_or_fail(request))
+            self._sending.add(task)  # referenced until done (the loop keeps weak references)
+            task.add_done_callback(self._sending.discard)
+
+    async def _send_or_fail(self, calls: list[_Waiting]) -> None:
+        """`_send`, whose unexpected error (a reply that cannot be read or matched to its
+        calls) fails every call as a lost reply would, rather than leaving them waiting: a
+        create's outcome is unknown then, and no call gets another's error."""
+        try:
+            await self._send(calls)
+        except Exception as error:  # noqa: BLE001 - handed to the callers as their own error
+            self._fail(calls, f"sent a reply that could not be read ({error})", ".")
+        except BaseException:  # cancelled with the loop: so are the calls
+            for _, _, answer in calls:
+                answer.cancel()
+            raise
+
+    def _fail(self, calls: list[_Waiting], trouble: str, then: str) -> None:
+        """Fail each call still awaited as its method fails without a reply (a create:
+        OutcomeUnknown, to be looked up by its client order id)."""
+        for method, _, answer in calls:
+            self.breaker.record_failure()
+            hint = (
+                " Look the order up by its client order id." if method is wire.CREATE_ORDER else ""
             )
+            if not answer.done():
+                answer.set_exception(method.no_reply(
+                    f"The paper host {trouble} for {method.name} on {self.name}{then}{hint}"
+                ))  # fmt: skip
+
+    async def _send(self, calls: list[_Waiting]) -> None:
+        """Send `calls` as one request and hand each its reply, or its `no_reply` error."""
+        request_id = os.urandom(16).hex()
+        if len(calls) == 1:
+            name, args = calls[0][0].name, calls[0][1]
+        else:
+            name = wire.BATCH
+            args = wire.encode([wire.Call(m.name, msgspec.Raw(a)) for m, a, _ in calls])
+        deadline = time.time() + self.timeout_seconds
+        envelope = wire.encode(
+            wire.Envelope(request_id, self.name, name, msgspec.Raw(args), deadline)
         )
         popped: Any = None
         trouble = "did not answer"
@@ -219,44 +308,38 @@ class RemotePaperExchange:
             trouble = f"could not be reached through Redis ({error or 'timed out'})"
         if popped is None:
             await self._withdraw(envelope)
-            self.breaker.record_failure()
-            hint = (
-                " Look the order up by its client order id." if method is wire.CREATE_ORDER else ""
-            )
-            raise method.no_reply(
-                f"The paper host {trouble} for {method.name} on {self.name} within "
-                f"{self.timeout_seconds:g} s; is the monitor process running?{hint}"
-            )
-        self.breaker.record_success()
+            wait = self.timeout_seconds
+            self._fail(calls, trouble, f" within {wait:g} s; is the monitor process running?")
+            return
         reply = wire.reply_decoder.decode(popped[1])
-        if reply.error is not None:
-            raise wire.error_from(reply)
-        return method.result_decoder.decode(reply.result)
+        if len(calls) > 1 and wire.refuses_batch(reply):
+            # a host of the version before batches (a rolling deploy) ran none of the calls:
+            # each goes again alone, a create too (not a blind re-send: it never ran)
+            log.info("paper host of %s has no batches; sending calls alone for %.0f s",
+                     self.name, _ALONE_SECONDS)  # fmt: skip
+            self._alone_until = time.monotonic() + _ALONE_SECONDS
+            await asyncio.gather(*(self._send_or_fail([call]) for call in calls))
+            return
+        batched = len(calls) > 1 and reply.error is None
+        replies = wire.replies_decoder.decode(reply.result) if batched else [reply] * len(calls)
+        if len(replies) != len(calls):  # none can be matched to its call for sure
+            self._fail(calls, f"sent {len(replies)} replies to {len(calls)} calls", ".")
+            return
+        for (_, _, answer), one in zip(calls, replies, strict=True):
+            self.breaker.record_success()
+            if not answer.done():  # unless its caller has given up on it
+                answer.set_result(one)
 
     async def _push_and_wait(self, envelope: bytes, request_id: str) -> Any:
-        """RPUSH the request and BLPOP its reply in one round trip, written on a pooled
-        connection (a pipeline object per call costs a third more CPU; docs/benchmarks.md).
-        A connection whose replies were not both read (an error, a timeout, a
-        cancellation) is closed, never handed to the next request with a reply waiting."""
-        pool = self._redis.connection_pool
-        # get_connection is untyped in redis-py
-        connection = await pool.get_connection()  # type: ignore[no-untyped-call]
-        try:
-            await connection.send_packed_command(
-                connection.pack_commands(
-                    (
-                        ("RPUSH", self._requests_key, envelope),
-                        ("BLPOP", self._reply_prefix + request_id, self.timeout_seconds),
-                    )
-                )
-            )
-            await connection.read_response()
-            return await connection.read_response()
-        except BaseException:
-            await connection.disconnect(nowait=True)
-            raise
-        finally:
-            await pool.release(connection)
+        """RPUSH the request and BLPOP its reply in one round trip (`wire.run`)."""
+        replies = await wire.run(
+            self._redis,
+            (
+                wire.command(b"RPUSH", self._requests_key, envelope),
+                wire.command(b"BLPOP", self._reply_prefix + request_id.encode(), self._wait),
+            ),
+        )
+        return replies[1]
 
     async def _withdraw(self, envelope: bytes) -> None:
         """Take back a request the host has not popped yet, so that it never runs, even on a
@@ -265,7 +348,7 @@ class RemotePaperExchange:
             # redis-py types the value as str; bytes are sent as they are
             await self._redis.lrem(self._requests_key, 1, envelope)  # type: ignore[arg-type]
         except RedisError as error:
-            log.info("could not withdraw a request from %s: %s", self._requests_key, error)
+            log.info("could not withdraw a request from %s: %s", self._requests_key.decode(), error)
 
     async def markets(self) -> dict[str, Market]:
         if self._markets is None or time.monotonic() - self._markets_at > self._markets_ttl:

@@ -7,7 +7,7 @@ msgpack of the method's own types, so Decimals travel as exact strings and Struc
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
@@ -36,6 +36,36 @@ DEFAULT_PREFIX = "signalgate:paper"  # keys: <prefix>:requests, <prefix>:reply:<
 REPLY_TTL_SECONDS = 10  # a reply nobody waits for any more (its client gave up) goes away
 
 
+def command(*parts: bytes) -> bytes:
+    """One Redis command as RESP bytes. The paper venues' few commands are packed here rather
+    than by redis-py's `pack_commands`, whose general encoding of every argument cost each
+    request more CPU than the rest of its client side (docs/benchmarks.md)."""
+    return b"*%d\r\n" % len(parts) + b"".join(
+        b"$%d\r\n%s\r\n" % (len(part), part) for part in parts
+    )
+
+
+async def run(client: redis.asyncio.Redis, commands: Sequence[bytes]) -> list[Any]:
+    """Send `commands` (`command`'s) in one round trip on a pooled connection and return their
+    replies. A connection whose replies were not all read (an error, a timeout, a
+    cancellation) is closed, never handed to the next caller with a reply waiting.
+
+    Raises:
+        RedisError: Redis failed or answered an error.
+    """
+    pool = client.connection_pool
+    # get_connection is untyped in redis-py
+    connection = await pool.get_connection()  # type: ignore[no-untyped-call]
+    try:
+        await connection.send_packed_command(b"".join(commands))
+        return [await connection.read_response() for _ in commands]
+    except BaseException:
+        await connection.disconnect(nowait=True)
+        raise
+    finally:
+        await pool.release(connection)
+
+
 def require_bytes(client: redis.asyncio.Redis) -> None:
     """Refuse a client that would decode the msgpack replies as text."""
     if client.connection_pool.connection_kwargs.get("decode_responses"):
@@ -60,6 +90,13 @@ class Reply(msgspec.Struct, frozen=True, array_like=True):
     result: msgspec.Raw = msgspec.Raw(b"\xc0")  # msgpack nil: an error reply has no result
     error: str | None = None
     message: str = ""
+
+
+class Call(msgspec.Struct, frozen=True, array_like=True):
+    """One call of a `BATCH` request: a method's name and its msgpack arguments."""
+
+    method: str
+    args: msgspec.Raw
 
 
 class NoArgs(msgspec.Struct, frozen=True, array_like=True):
@@ -186,15 +223,36 @@ _ERROR_TYPES: dict[str, type[ExchangeError]] = {
     )
 }
 
+# A request whose `args` are several `Call`s, run in order; its result is a `Reply` per call.
+BATCH = "batch"
+
 encode = msgspec.msgpack.Encoder().encode
 envelope_decoder = msgspec.msgpack.Decoder(Envelope)
 reply_decoder = msgspec.msgpack.Decoder(Reply)
+calls_decoder = msgspec.msgpack.Decoder(list[Call])
+replies_decoder = msgspec.msgpack.Decoder(list[Reply])
 
 
 def error_reply(error: ExchangeError) -> Reply:
     """The reply for a port error: the nearest class the client knows, and the message."""
     known = next(kind for kind in type(error).__mro__ if _ERROR_TYPES.get(kind.__name__) is kind)
     return Reply(error=known.__name__, message=str(error))
+
+
+def unknown_method(name: str) -> Reply:
+    """The host's answer to a method it does not have, worded as every version words it: a
+    client tells a host older than `BATCH` by it (`refuses_batch`)."""
+    return error_reply(
+        Fatal(
+            f"The paper host has no method {name!r}; run one signalgate version in every process."
+        )
+    )
+
+
+def refuses_batch(reply: Reply) -> bool:
+    """The host is older than `BATCH`: it refused the request whole, running none of its calls."""
+    refusal = unknown_method(BATCH)
+    return (reply.error, reply.message) == (refusal.error, refusal.message)
 
 
 def error_from(reply: Reply) -> ExchangeError:

@@ -12,7 +12,7 @@ import os
 import socket
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import msgspec
@@ -51,23 +51,61 @@ def process_name(role: str) -> str:
     return f"{role}@{socket.gethostname()}:{os.getpid()}"
 
 
-def publish(client: redis.Redis, process: str, venues: Mapping[str, Exchange]) -> None:
-    """Write this process's view of `venues` (blocking: one HSET)."""
-    now = time.time()
-    fields = {
-        f"{name}|{process}": msgspec.json.encode(
-            _Entry(
-                now,
-                str(getattr(venue, "circuit_state", "closed")),
-                dict(getattr(venue, "error_counts", {})),
-                sum(dict(getattr(venue, "request_counts", {})).values()),
-                *getattr(venue, "budget_used", (0, 0.0)),
-            )
+def _entries(venues: Mapping[str, Exchange], now: float) -> dict[str, _Entry]:
+    return {
+        name: _Entry(
+            now,
+            str(getattr(venue, "circuit_state", "closed")),
+            dict(getattr(venue, "error_counts", {})),
+            sum(dict(getattr(venue, "request_counts", {})).values()),
+            *getattr(venue, "budget_used", (0, 0.0)),
         )
         for name, venue in venues.items()
     }
+
+
+def _write(client: redis.Redis, process: str, entries: Mapping[str, _Entry]) -> None:
+    fields = {f"{name}|{process}": msgspec.json.encode(entry) for name, entry in entries.items()}
     if fields:
         client.hset(KEY, mapping=fields)  # type: ignore[arg-type]
+
+
+def publish(client: redis.Redis, process: str, venues: Mapping[str, Exchange]) -> None:
+    """Write this process's view of `venues` (blocking: one HSET)."""
+    _write(client, process, _entries(venues, time.time()))
+
+
+class ChangePublisher:
+    """`publish` for a process that would write after every job: writes only when its view
+    changed (a circuit state, a count) or `refresh_seconds` after its last write, well within
+    `FRESH_SECONDS`. A worker on paper venues alone sees the same view job after job: a Redis
+    round trip per job, for nothing."""
+
+    def __init__(
+        self,
+        process: str,
+        *,
+        refresh_seconds: float = FRESH_SECONDS / 4,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._process = process
+        self._refresh = refresh_seconds
+        self._clock = clock
+        self._written: dict[str, _Entry] | None = None
+        self._written_at = 0.0
+
+    def publish(self, client: redis.Redis, venues: Mapping[str, Exchange]) -> bool:
+        """Write the view of `venues` if it changed or is due; True when written (blocking)."""
+        now = self._clock()
+        entries = _entries(venues, now)
+        same = self._written is not None and {
+            name: msgspec.structs.replace(entry, at=0.0) for name, entry in entries.items()
+        } == {name: msgspec.structs.replace(entry, at=0.0) for name, entry in self._written.items()}
+        if same and now - self._written_at < self._refresh:
+            return False
+        _write(client, self._process, entries)
+        self._written, self._written_at = entries, now
+        return True
 
 
 def read(client: redis.Redis, now: float | None = None) -> dict[str, VenueHealth]:

@@ -17,7 +17,7 @@ import msgspec
 from app.domain.accounts import AccountRules, VenueAccess, no_venue_left
 from app.domain.brackets.bracket import Bracket
 from app.domain.execution_policy import ExecutionPolicy
-from app.domain.market import Market
+from app.domain.market import Market, OrderBook
 from app.domain.notifications import Reason, SignalDenied
 from app.domain.orders import Side
 from app.domain.reservations import Reserved
@@ -82,6 +82,9 @@ class ExecutionContext:
     # the statuses this process gave signals, until the job that ran them reads them
     # (`Executor.execute_many`): no read of what it already knows
     outcomes: dict[str, SignalStatus] = field(default_factory=dict)
+    # each account's positions with an entry price at its last reading (venue, symbol): their
+    # marks are read with the next signal's quotes, in the same round trip (`_quote`)
+    held: dict[str, frozenset[tuple[str, str]]] = field(default_factory=dict)
 
     def rules(self, account: str) -> AccountRules:
         """The limits, sizing and venues of `account`'s signals (the venues that take its new
@@ -244,11 +247,13 @@ class ExecutionContext:
     ) -> tuple[AccountState, list[VenueView]]:
         """The account from the database while the venues answer: the venue requests go out
         first, the database is read while they are on their way."""
-        venues = self.rules(account).venues
+        rules = self.rules(account)
         if self.in_process:
-            views = await self._quotes(symbol, venues)
+            views = await self._quotes(symbol, rules.venues)
             return self.account(account, symbol), views
-        quoting = asyncio.ensure_future(self._quotes(symbol, venues))
+        # the marks MAX_DAILY_LOSS counts, read in the same round trip as the quotes
+        held = self.held.get(account) if rules.limits.daily_loss_counts_unrealized else None
+        quoting = asyncio.ensure_future(self._quotes(symbol, rules.venues, held))
         for _ in range(3):  # the quote task and the request tasks it starts reach their sends
             await asyncio.sleep(0)
         try:
@@ -264,26 +269,48 @@ class ExecutionContext:
         """The account's reservations, then the book (`read_account`)."""
         return self.read_account(account, symbol, self.reservations.read(account, self.clock()))
 
+    def note_held(self, account: str, venue: str, symbol: str) -> None:
+        """An entry of `account` was placed: its mark is read with the next signal's quotes."""
+        self.held[account] = self.held.get(account, frozenset()) | {(venue, symbol)}
+
     def read_account(self, account: str, symbol: str, reserved: Reserved) -> AccountState:
         """The account from the book, read after its reservations `reserved` were: an entry
         whose reservation is gone by now was on record in the book before it went."""
         ids = [e.id for e in reserved.entries]
         state = self.store.account_state(account, symbol, self.clock(), ids)
+        self.held[account] = frozenset(
+            (h.venue, h.symbol)
+            for h in state.holdings
+            if h.position > 0 and h.entry_price is not None
+        )
         return msgspec.structs.replace(state, reserved=reserved)
 
-    async def _quotes(self, symbol: str, only: frozenset[str] | None) -> list[VenueView]:
-        """Every venue's view of `symbol` (`only`: those venues, an account's)."""
+    async def _quotes(
+        self,
+        symbol: str,
+        only: frozenset[str] | None,
+        held: frozenset[tuple[str, str]] | None = None,
+    ) -> list[VenueView]:
+        """Every venue's view of `symbol` (`only`: those venues, an account's), with the marks
+        of the other positions `held` on each."""
         venues = [(n, v) for n, v in self.venues.items() if only is None or n in only]
         if self.in_process:
             return [await self._quote(n, v, symbol) for n, v in venues]
-        return list(await asyncio.gather(*(self._quote(n, v, symbol) for n, v in venues)))
+        marks = {n: sorted(s for v, s in held or () if v == n and s != symbol) for n, _ in venues}
+        return list(await asyncio.gather(*(self._quote(n, v, symbol, marks[n]) for n, v in venues)))
 
-    async def _quote(self, name: str, venue: Exchange, symbol: str) -> VenueView:
+    async def _quote(
+        self, name: str, venue: Exchange, symbol: str, marks: Sequence[str] = ()
+    ) -> VenueView:
+        """The venue's view of `symbol`; the books of `marks` (depth 1) are asked in the same
+        turn of the loop (a paper venue: the same request), and one unread is left out: the
+        day's loss reads it again (`day_loss._marks`)."""
         healthy = str(getattr(venue, "circuit_state", "closed")) == "closed"
         market: Market | None = None
         book = None
         free_quote = free_base = total = _ZERO
         markets_read = False
+        mark_books: tuple[OrderBook, ...] = ()
         try:
             markets = await venue.markets()
             markets_read, market = True, markets.get(symbol)
@@ -292,9 +319,11 @@ class ExecutionContext:
                 if self.in_process:
                     book, balances = await venue.order_book(symbol, depth), await venue.balances()
                 else:
-                    book, balances = await asyncio.gather(
-                        venue.order_book(symbol, depth), venue.balances()
+                    marking = asyncio.gather(*(_mark(venue, s) for s in marks))
+                    book, balances, read = await asyncio.gather(
+                        venue.order_book(symbol, depth), venue.balances(), marking
                     )
+                    mark_books = tuple(b for b in read if b is not None)
                 quote_asset = market.settle or market.quote
                 if (q := balances.get(quote_asset)) is not None:
                     free_quote, total = q.free, q.total
@@ -313,4 +342,12 @@ class ExecutionContext:
             free_base=free_base,
             markets_read=markets_read,  # unread: the venue's configured mode still counts
         )
-        return VenueView(quote, total)
+        return VenueView(quote, total, mark_books)
+
+
+async def _mark(venue: Exchange, symbol: str) -> OrderBook | None:
+    """The top of `symbol`'s book on `venue`, or None when it cannot be read."""
+    try:
+        return await venue.order_book(symbol, 1)
+    except ExchangeError:
+        return None

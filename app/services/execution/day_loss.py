@@ -89,11 +89,14 @@ async def with_day_pnl(
 
 
 def _known_mid(views: Sequence[VenueView], venue: str, symbol: str) -> Decimal | None:
-    """The mid of `symbol` on `venue` when the executor's read of the signal's symbol has it."""
+    """The mid of `symbol` on `venue` when the executor's read of the signal's symbol has it
+    (its book, or a mark read with it)."""
     for view in views:
-        book = view.quote.book
-        if view.quote.venue == venue and book is not None and book.symbol == symbol:
-            return book.mid
+        if view.quote.venue != venue:
+            continue
+        for book in (view.quote.book, *view.marks):
+            if book is not None and book.symbol == symbol:
+                return book.mid
     return None
 
 

@@ -376,6 +376,7 @@ class Executor:
                              f" {error}" + ("; trying the next venue" if more else ""))  # fmt: skip
                 continue
             bracket = with_order(bracket, reported(entry, status))
+            self._ctx.note_held(signal.account, candidate.venue, signal.symbol)
             stop_percent = self._ctx.rules(signal.account).limits.default_stop_loss_percent
             bracket = retarget(bracket, signal, side, targets, stop_percent)
             self._store.save_bracket(bracket, self._now())

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import msgspec
 
+from app.domain.market import OrderBook
 from app.domain.orders import Side
 from app.domain.reservations import committed
 from app.domain.risk_values import (
@@ -26,10 +27,12 @@ _ZERO = Decimal(0)
 
 
 class VenueView(msgspec.Struct, frozen=True):
-    """One venue as read for one symbol: the router's quote and the quote asset's total."""
+    """One venue as read for one symbol: the router's quote and the quote asset's total, and
+    the books of the account's other positions on it read with them (marks, depth 1)."""
 
     quote: VenueQuote
     quote_total: Decimal
+    marks: tuple[OrderBook, ...] = ()
 
 
 def snapshot_of(
