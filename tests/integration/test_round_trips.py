@@ -85,6 +85,23 @@ def test_a_flush_the_store_foresees_is_one_round_trip(
     assert reader.account_state("default", "BTC/USDT", NOW).holdings == []
 
 
+def test_the_account_is_read_in_one_statement(
+    engine: tuple[sqlalchemy.Engine, RoundTrips],
+) -> None:
+    """Holdings, resting entries, activity, today's P&L, brackets in doubt and the reserved
+    entries on record: one statement, which sees one view of the book without a transaction
+    around it (no BEGIN, no COMMIT), in one round trip."""
+    db, trips = engine
+    store = SqlExecutionStore(db)
+    store.save_bracket(long(entry()), NOW)
+    reader = SqlExecutionStore(db)
+    before, statements = trips.total(), trips.statements()
+    state = reader.account_state("default", "BTC/USDT", NOW, reserved=[SID, "other"])
+    assert (trips.total() - before, trips.statements() - statements) == (1, 1)
+    assert [(h.symbol, h.brackets) for h in state.holdings] == [("BTC/USDT", 1)]
+    assert state.on_record == {SID}
+
+
 def test_a_flushs_lineage_steps_are_one_statement(
     engine: tuple[sqlalchemy.Engine, RoundTrips],
 ) -> None:
