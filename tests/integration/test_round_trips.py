@@ -85,6 +85,38 @@ def test_a_flush_the_store_foresees_is_one_round_trip(
     assert reader.account_state("default", "BTC/USDT", NOW).holdings == []
 
 
+def test_a_flush_the_store_foresees_is_one_statement_a_transaction_of_its_own(
+    engine: tuple[sqlalchemy.Engine, RoundTrips],
+) -> None:
+    """Lineage steps, a status change, a new bracket with its order and holdings, then its
+    update with a fill (its order, holdings and P&L changes): one statement each, without
+    BEGIN and COMMIT; what it wrote is all there."""
+    db, trips = engine
+    signals, store = queued(db), SqlExecutionStore(db)
+    paid = replace(entry(), fee=Decimal("0.04"), fee_currency="USDT")
+    filled = replace(long(paid), state=BracketState.OPEN)
+    before = trips.statements()
+    with store.batch(Fence(KEY, 1)):
+        store.record(step("one"))
+        store.save_bracket(long(entry("0")), NOW)
+    assert trips.statements() - before == 1
+    with store.batch(Fence(KEY, 2)):
+        bracket = store.bracket(SID)
+        assert bracket is not None
+        before = trips.statements()
+        store.record(step("two"), status=SignalStatus.EXECUTED)
+        store.save_bracket(filled, NOW)
+    assert trips.statements() - before == 1
+    reader = SqlExecutionStore(db)
+    assert reader.bracket(SID) == filled
+    state = reader.account_state("default", "BTC/USDT", NOW)
+    assert [(h.position, h.brackets) for h in state.holdings] == [(Decimal("0.010"), 1)]
+    assert state.activity.realized_today == {"USDT": Decimal("-0.04")}
+    view = signals.get(SID)
+    assert view is not None
+    assert (view.status, [c.detail for c in view.history][1:]) == ("executed", ["one", "two"])
+
+
 def test_the_account_is_read_in_one_statement(
     engine: tuple[sqlalchemy.Engine, RoundTrips],
 ) -> None:
