@@ -27,12 +27,7 @@ from app.adapters.sql.bracket_saves import Compared, Flush, Save, send_lineage, 
 from app.adapters.sql.db import dialect_insert, transaction
 from app.adapters.sql.execution_rows import pnl_change_rows
 from app.adapters.sql.execution_statements import ORDER_CHANGES, ExecutionStatements
-from app.adapters.sql.flush_statement import (
-    MOST_ROWS,
-    FlushRows,
-    FlushStatement,
-    last_of_each,
-)
+from app.adapters.sql.flush_statement import FlushRows, FlushStatement, last_of_each
 from app.adapters.sql.holdings import HOLDING_KEY, HoldingRows, SavedRow, holding_changes
 from app.adapters.sql.prepared import Prepared
 from app.adapters.sql.tables_execution import brackets
@@ -139,14 +134,10 @@ class BracketFlight:
 
     @staticmethod
     def one_statement(flush: Flush, before: list[SavedRow]) -> bool:
-        """Whether the flush is sent as one statement (`flush_statement`): unless a holdings
-        row may be emptied by it (a bracket closes), which a statement of its own deletes, or
-        it has more rows of a kind than one statement takes."""
-        kinds = (flush.saves, flush.steps, flush.statuses, flush.order_rows)
-        if any(len(rows) > MOST_ROWS for rows in kinds):
-            return False
+        """Whether the flush is sent as one statement (`flush_statement`)."""
         changes = holding_changes(before, [save.bracket for save in flush.saves])
-        return all(change.brackets >= 0 for change in changes.values())
+        emptied = any(change.brackets < 0 for change in changes.values())
+        return FlushStatement.usable(len(flush.saves), flush.statuses, emptied)
 
     def send(self, conn: Connection, flush: Flush, before: list[SavedRow]) -> Check:
         """Send the whole flush ahead on `conn` (its `foreseen` rows `before`); the check to
@@ -172,11 +163,11 @@ class BracketFlight:
     def _send_one(self, conn: Connection, flush: Flush, before: list[SavedRow]) -> None:
         changes = holding_changes(before, [save.bracket for save in flush.saves])
         was = {row.id: row.realized_pnl for row in before}
-        saves = zip(flush.saves, flush.rows, strict=True)
+        saves = list(zip(flush.saves, flush.rows, strict=True))
         statement, values = self._one.statement(FlushRows(
-            [(row, save.expected or NEW) for save, row in saves],
+            next(((row, not save.expected) for save, row in saves), None),
             flush.steps,
-            last_of_each(flush.statuses, "signal_id"),
+            flush.statuses[-1] if flush.statuses else None,
             last_of_each(self._changed_orders(flush), "venue", "client_order_id"),
             [{**dict(zip(HOLDING_KEY, key, strict=True)), **change.row()}
              for key, change in changes.items()],

@@ -1,21 +1,22 @@
 """A foreseen flush (`bracket_flight`) as one statement on PostgreSQL: every write of it a
-data-modifying CTE of one `WITH ... SELECT`.
+data-modifying CTE of one `WITH ... SELECT`, its rows sent as JSON.
 
 The driver's work and the server's are per statement (BEGIN and COMMIT included): a flush sent
-statement by statement cost seven or eight of them, this one costs one, and a statement alone
+statement by statement cost six to eight of them, this one costs one, and a statement alone
 is a transaction of its own (committed, and waited for on the disk, like a COMMIT). Its parts
-are those of `BracketFlight.send`: the lineage steps, the status changes, each bracket's
-guarded UPDATE (an INSERT for a new bracket), the orders that changed, the holdings rows'
-changes and the P&L changes. Each save's CTE returns its row; the statement's SELECT calls
-`signalgate_refuse_save()` for a save whose guard matched no row, which fails the statement:
-nothing of it is written, as with the statements one by one. Every CTE of a statement sees the
-same snapshot, so no part may need another's effect, and no row may be changed twice: a
-holdings row that a change may empty (a bracket closes) is deleted by a statement of its own
-after this one (`usable` says when), and the orders and status changes are written once each
-(the last of each, as one statement after the other would leave them).
+are those of `BracketFlight.send`: the lineage steps, the status change, the bracket's guarded
+UPDATE (an INSERT for a new bracket), the orders that changed, the holdings rows' changes and
+the P&L changes. Each kind of row is one JSON parameter, unpacked by `json_populate_record[set]`
+into the table's own column types (money as exact text): the statement's text never changes, so
+the driver converts it once and PostgreSQL prepares it once, and the values are encoded by
+msgspec in one go instead of by the driver one by one (a hundred of them).
 
-Compiled once per shape (how many saves, rows of each kind, and their keys): a flush of more
-than `MOST_ROWS` rows of a kind is sent statement by statement.
+The save's CTE returns its row; the statement's SELECT calls `signalgate_refuse_save()` when its
+guard (version and fencing token) matched no row, which fails the statement: nothing of it is
+written, as with the statements one by one. Every CTE of a statement sees the same snapshot,
+so no part may need another's effect and no row may be changed twice: `usable` says which
+flushes qualify (one save, one status change, no holdings row emptied: a bracket that closes
+has its row deleted by a statement of its own).
 """
 
 from __future__ import annotations
@@ -23,121 +24,115 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, bindparam, exists, func, literal_column, or_, select, union_all
-from sqlalchemy.dialects.postgresql import insert
+import msgspec
+from sqlalchemy import Engine, Table, text
 
 from app.adapters.sql.prepared import Prepared
 from app.adapters.sql.tables import events, signals
 from app.adapters.sql.tables_execution import brackets, holdings, orders, pnl_changes
 
 Rows = Sequence[Mapping[str, Any]]
-_HOLDING_KEY = ["account", "venue", "symbol", "side"]
+_encode = msgspec.json.Encoder().encode
+_HOLDING_KEY = ("account", "venue", "symbol", "side")
 _SUMS = ("position", "cost", "brackets")
-MOST_ROWS = 16  # of each kind, in one statement (a few shapes, far from the bound values' limit)
 
 
 def last_of_each(rows: Rows, *key: str) -> list[Mapping[str, Any]]:
-    """The last row of each `key` (in the order of their first rows)."""
+    """The last row of each `key` (in the order of their first rows): what one statement after
+    the other would leave."""
     found: dict[tuple[Any, ...], Mapping[str, Any]] = {}
     for row in rows:
         found[tuple(row[k] for k in key)] = row
     return list(found.values())
 
 
-def _values(table: Any, prefix: str, rows: Rows) -> list[dict[str, Any]]:
-    return [{k: bindparam(f"{prefix}{n}_{k}", type_=table.c[k].type) for k in row}
-            for n, row in enumerate(rows)]  # fmt: skip
-
-
 class FlushRows(NamedTuple):
-    """A flush's rows: `saves`, each bracket's row (every column) and the version it expects
-    (0: a new bracket); the rows of `steps`, `statuses`, `orders` (each order once), `held`
+    """A flush's rows: `save`, the bracket's row (every column, its new version and fencing
+    token included) and whether it is new, or None; the rows of `steps`, `status` (one change or
+    none: its signal_id, new_status, at and reason), `orders` (each order once), `held`
     (holdings changes, each row once) and `pnl`."""
 
-    saves: Sequence[tuple[Mapping[str, Any], int]]
+    save: tuple[Mapping[str, Any], bool] | None
     steps: Rows
-    statuses: Rows
+    status: Mapping[str, Any] | None
     orders: Rows
     held: Rows
     pnl: Rows
 
 
+def _names(table: Table, *, but: Iterable[str] = ()) -> list[str]:
+    left = set(but)
+    return [c.name for c in table.columns if c.name not in left]
+
+
+def _insert(table: Table, param: str, columns: list[str]) -> str:
+    listed = ", ".join(columns)
+    source = f"json_populate_recordset(NULL::{table.name}, CAST(:{param} AS json))"
+    return f"INSERT INTO {table.name} ({listed}) SELECT {listed} FROM {source}"  # noqa: S608
+
+
+def _sql(order_changes: Iterable[str]) -> str:
+    every = _names(brackets)
+    changed = ", ".join(f"{name} = r.{name}" for name in every if name != "id")
+    order_set = ", ".join(f"{name} = excluded.{name}" for name in sorted(order_changes))
+    sums = ", ".join(f"{name} = holdings.{name} + excluded.{name}" for name in _SUMS)
+    return f"""
+WITH steps AS ({_insert(events, "steps", _names(events, but=["id"]))}),
+status AS (
+    UPDATE {signals.name} SET status = s.status, updated_at = s.updated_at, reason = s.reason
+    FROM json_populate_record(NULL::{signals.name}, CAST(:status AS json)) AS s
+    WHERE {signals.name}.id = s.id
+),
+orders_ AS ({_insert(orders, "orders", _names(orders, but=["id"]))}
+    ON CONFLICT (venue, client_order_id) DO UPDATE SET {order_set}),
+held AS ({_insert(holdings, "held", _names(holdings))}
+    ON CONFLICT ({", ".join(_HOLDING_KEY)}) DO UPDATE SET {sums}),
+pnl AS ({_insert(pnl_changes, "pnl", _names(pnl_changes, but=["id"]))}),
+updated AS (
+    UPDATE brackets SET {changed}
+    FROM json_populate_record(NULL::brackets, CAST(:updated AS json)) AS r
+    WHERE brackets.id = r.id AND brackets.version = r.version - 1
+        AND (brackets.fence IS NULL OR brackets.fence <= r.fence)
+    RETURNING brackets.id
+),
+inserted AS (
+    INSERT INTO brackets ({", ".join(every)}) SELECT {", ".join(every)}
+    FROM json_populate_record(NULL::brackets, CAST(:inserted AS json))
+    WHERE CAST(:inserted AS json) IS NOT NULL
+    ON CONFLICT (id) DO NOTHING
+    RETURNING brackets.id
+)
+SELECT signalgate_refuse_save(CAST(:saved AS text))
+WHERE CAST(:saved AS text) IS NOT NULL
+    AND NOT EXISTS (SELECT id FROM updated UNION ALL SELECT id FROM inserted)
+"""  # noqa: S608 - table and column names from the tables' metadata, values bound
+
+
 class FlushStatement:
-    """The statements, one per shape of flush."""
-
     def __init__(self, engine: Engine, order_changes: Iterable[str]) -> None:
-        self._engine = engine
-        self._order_changes = sorted(order_changes)
-        self._shapes: dict[tuple[Any, ...], Prepared] = {}
-
-    def statement(self, flush: FlushRows) -> tuple[Prepared, dict[str, Any]]:
-        """The statement of a flush and its values."""
-        parts = (("e", flush.steps), ("t", flush.statuses), ("o", flush.orders),
-                 ("h", flush.held), ("p", flush.pnl))  # fmt: skip
-        shape = (
-            tuple((bool(expected), tuple(row)) for row, expected in flush.saves),
-            *((prefix, len(rows), tuple(rows[0]) if rows else ()) for prefix, rows in parts),
-        )
-        prepared = self._shapes.get(shape)
-        if prepared is None:
-            prepared = self._shapes[shape] = Prepared(self._engine, self._compose(flush))
-        values: dict[str, Any] = {}
-        for n, (row, expected) in enumerate(flush.saves):
-            values.update({f"s{n}_{k}": v for k, v in row.items()})
-            values[f"s{n}_expected"] = expected
-        for prefix, rows in parts:
-            for n, row in enumerate(rows):
-                values.update({f"{prefix}{n}_{k}": v for k, v in row.items()})
-        return prepared, values
-
-    def _compose(self, flush: FlushRows) -> Any:
-        saves, steps, statuses, orders_, held, pnl = flush
-        writes: list[Any] = []
-        if steps:
-            writes.append(events.insert().values(_values(events, "e", steps)).cte("steps"))
-        writes.extend(
-            signals.update()
-            .where(signals.c.id == bindparam(f"t{n}_signal_id"))
-            .values(status=bindparam(f"t{n}_new_status"), updated_at=bindparam(f"t{n}_at"),
-                    reason=bindparam(f"t{n}_reason"))
-            .cte(f"status{n}")
-            for n in range(len(statuses))
-        )  # fmt: skip
-        if orders_:
-            upsert = insert(orders).values(_values(orders, "o", orders_))
-            changes = {name: upsert.excluded[name] for name in self._order_changes}
-            writes.append(
-                upsert.on_conflict_do_update(
-                    index_elements=["venue", "client_order_id"], set_=changes
-                ).cte("orders")
-            )
-        if held:
-            add = insert(holdings).values(_values(holdings, "h", held))
-            sums = {name: holdings.c[name] + add.excluded[name] for name in _SUMS}
-            writes.append(
-                add.on_conflict_do_update(index_elements=_HOLDING_KEY, set_=sums).cte("held")
-            )
-        if pnl:
-            writes.append(pnl_changes.insert().values(_values(pnl_changes, "p", pnl)).cte("pnl"))
-        checks: list[Any] = [self._saved(n, *save) for n, save in enumerate(saves)]
-        final: Any = select(literal_column("1")) if not checks else checks[0]
-        if len(checks) > 1:
-            final = union_all(*checks)
-        return final.add_cte(*writes)
+        self._statement = Prepared(engine, text(_sql(order_changes)))
 
     @staticmethod
-    def _saved(n: int, row: Mapping[str, Any], expected: int) -> Any:
-        """The SELECT that refuses save `n` unless its CTE wrote its row."""
-        values = {k: bindparam(f"s{n}_{k}", type_=brackets.c[k].type) for k in row}
-        if expected:
-            write = (
-                brackets.update()
-                .where(brackets.c.id == values["id"],
-                       brackets.c.version == bindparam(f"s{n}_expected"),
-                       or_(brackets.c.fence.is_(None), brackets.c.fence <= values["fence"]))
-                .values({k: v for k, v in values.items() if k != "id"})
-            )  # fmt: skip
-        else:
-            write = insert(brackets).values(values).on_conflict_do_nothing(index_elements=["id"])
-        saved = write.returning(brackets.c.id).cte(f"saved{n}")
-        return select(func.signalgate_refuse_save(values["id"])).where(~exists(select(saved.c.id)))
+    def usable(saves: int, statuses: Rows, holdings_emptied: bool) -> bool:
+        """Whether a flush of `saves` brackets, `statuses` changes and (`holdings_emptied`) a
+        holdings row that may be emptied can be sent as the statement."""
+        return saves <= 1 and len({s["signal_id"] for s in statuses}) <= 1 and not holdings_emptied
+
+    def statement(self, flush: FlushRows) -> tuple[Prepared, dict[str, Any]]:
+        """The statement and its values for `flush`."""
+        row, new = flush.save if flush.save is not None else (None, False)
+        status = flush.status
+        values = {
+            "steps": _encode(flush.steps),
+            "status": None if status is None else _encode({
+                "id": status["signal_id"], "status": status["new_status"],
+                "updated_at": status["at"], "reason": status["reason"]}),
+            "orders": _encode(flush.orders),
+            "held": _encode(flush.held),
+            "pnl": _encode(flush.pnl),
+            "updated": None if row is None or new else _encode(row),
+            "inserted": _encode(row) if row is not None and new else None,
+            "saved": None if row is None else row["id"],
+        }  # fmt: skip
+        return self._statement, {k: v.decode() if isinstance(v, bytes) else v
+                                 for k, v in values.items()}  # fmt: skip
