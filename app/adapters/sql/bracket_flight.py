@@ -27,7 +27,7 @@ from app.adapters.sql.bracket_saves import Compared, Flush, Save, send_lineage, 
 from app.adapters.sql.db import dialect_insert, transaction
 from app.adapters.sql.execution_rows import pnl_change_rows
 from app.adapters.sql.execution_statements import ORDER_CHANGES, ExecutionStatements
-from app.adapters.sql.flush_statement import FlushRows, FlushStatement, last_of_each
+from app.adapters.sql.flush_statement import SLOTS, FlushRows, FlushStatement, last_of_each
 from app.adapters.sql.holdings import HOLDING_KEY, HoldingRows, SavedRow, holding_changes
 from app.adapters.sql.prepared import Prepared
 from app.adapters.sql.tables_execution import brackets
@@ -134,10 +134,15 @@ class BracketFlight:
 
     @staticmethod
     def one_statement(flush: Flush, before: list[SavedRow]) -> bool:
-        """Whether the flush is sent as one statement (`flush_statement`)."""
+        """Whether the flush is sent as one statement (`flush_statement`): unless a holdings
+        row may be emptied by it (a bracket closes), which a statement of its own deletes, or
+        it updates more brackets or signals than the statement takes."""
         changes = holding_changes(before, [save.bracket for save in flush.saves])
-        emptied = any(change.brackets < 0 for change in changes.values())
-        return FlushStatement.usable(len(flush.saves), flush.statuses, emptied)
+        updates = sum(1 for save in flush.saves if save.expected)
+        signals = {status["signal_id"] for status in flush.statuses}
+        if max(updates, len(signals)) > SLOTS:
+            return False
+        return all(change.brackets >= 0 for change in changes.values())
 
     def send(self, conn: Connection, flush: Flush, before: list[SavedRow]) -> Check:
         """Send the whole flush ahead on `conn` (its `foreseen` rows `before`); the check to
@@ -163,11 +168,11 @@ class BracketFlight:
     def _send_one(self, conn: Connection, flush: Flush, before: list[SavedRow]) -> None:
         changes = holding_changes(before, [save.bracket for save in flush.saves])
         was = {row.id: row.realized_pnl for row in before}
-        saves = list(zip(flush.saves, flush.rows, strict=True))
+        saves = zip(flush.saves, flush.rows, strict=True)
         statement, values = self._one.statement(FlushRows(
-            next(((row, not save.expected) for save, row in saves), None),
+            [(row, not save.expected) for save, row in saves],
             flush.steps,
-            flush.statuses[-1] if flush.statuses else None,
+            last_of_each(flush.statuses, "signal_id"),
             last_of_each(self._changed_orders(flush), "venue", "client_order_id"),
             [{**dict(zip(HOLDING_KEY, key, strict=True)), **change.row()}
              for key, change in changes.items()],

@@ -14,9 +14,11 @@ msgspec in one go instead of by the driver one by one (a hundred of them).
 The save's CTE returns its row; the statement's SELECT calls `signalgate_refuse_save()` when its
 guard (version and fencing token) matched no row, which fails the statement: nothing of it is
 written, as with the statements one by one. Every CTE of a statement sees the same snapshot,
-so no part may need another's effect and no row may be changed twice: `usable` says which
-flushes qualify (one save, one status change, no holdings row emptied: a bracket that closes
-has its row deleted by a statement of its own).
+so no part may need another's effect and no row may be changed twice: each order and each
+signal's status is written once (the last of each, as one statement after the other would leave
+them), and a flush that may empty a holdings row (a bracket closes) is sent statement by
+statement, its row deleted by a statement of its own, and so is one of more than `SLOTS`
+bracket updates or status changes.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ Rows = Sequence[Mapping[str, Any]]
 _encode = msgspec.json.Encoder().encode
 _HOLDING_KEY = ("account", "venue", "symbol", "side")
 _SUMS = ("position", "cost", "brackets")
+SLOTS = 4  # bracket updates, and signals' status changes, that one statement takes
 
 
 def last_of_each(rows: Rows, *key: str) -> list[Mapping[str, Any]]:
@@ -47,14 +50,14 @@ def last_of_each(rows: Rows, *key: str) -> list[Mapping[str, Any]]:
 
 
 class FlushRows(NamedTuple):
-    """A flush's rows: `save`, the bracket's row (every column, its new version and fencing
-    token included) and whether it is new, or None; the rows of `steps`, `status` (one change or
-    none: its signal_id, new_status, at and reason), `orders` (each order once), `held`
-    (holdings changes, each row once) and `pnl`."""
+    """A flush's rows: `saves`, each bracket's row (every column, its new version and fencing
+    token included) and whether it is new; the rows of `steps`, `statuses` (signal_id,
+    new_status, at and reason; each signal once), `orders` (each order once), `held` (holdings
+    changes, each row once) and `pnl`."""
 
-    save: tuple[Mapping[str, Any], bool] | None
+    saves: Sequence[tuple[Mapping[str, Any], bool]]
     steps: Rows
-    status: Mapping[str, Any] | None
+    statuses: Rows
     orders: Rows
     held: Rows
     pnl: Rows
@@ -71,6 +74,16 @@ def _insert(table: Table, param: str, columns: list[str]) -> str:
     return f"INSERT INTO {table.name} ({listed}) SELECT {listed} FROM {source}"  # noqa: S608
 
 
+def _slots(table: str, prefix: str) -> str:
+    """The rows of the `SLOTS` JSON parameters `<prefix>0`, ... (NULL: a row of NULLs, which
+    matches nothing): a few rows the planner knows to be few, so that an UPDATE finds its rows by
+    their key's index whatever the table's size (it takes `json_populate_recordset` for 100)."""
+    return " UNION ALL ".join(
+        f"SELECT * FROM json_populate_record(NULL::{table}, CAST(:{prefix}{n} AS json))"  # noqa: S608
+        for n in range(SLOTS)
+    )
+
+
 def _sql(order_changes: Iterable[str]) -> str:
     every = _names(brackets)
     changed = ", ".join(f"{name} = r.{name}" for name in every if name != "id")
@@ -80,7 +93,7 @@ def _sql(order_changes: Iterable[str]) -> str:
 WITH steps AS ({_insert(events, "steps", _names(events, but=["id"]))}),
 status AS (
     UPDATE {signals.name} SET status = s.status, updated_at = s.updated_at, reason = s.reason
-    FROM json_populate_record(NULL::{signals.name}, CAST(:status AS json)) AS s
+    FROM ({_slots(signals.name, "t")}) AS s
     WHERE {signals.name}.id = s.id
 ),
 orders_ AS ({_insert(orders, "orders", _names(orders, but=["id"]))}
@@ -90,21 +103,18 @@ held AS ({_insert(holdings, "held", _names(holdings))}
 pnl AS ({_insert(pnl_changes, "pnl", _names(pnl_changes, but=["id"]))}),
 updated AS (
     UPDATE brackets SET {changed}
-    FROM json_populate_record(NULL::brackets, CAST(:updated AS json)) AS r
+    FROM ({_slots(brackets.name, "u")}) AS r
     WHERE brackets.id = r.id AND brackets.version = r.version - 1
         AND (brackets.fence IS NULL OR brackets.fence <= r.fence)
     RETURNING brackets.id
 ),
-inserted AS (
-    INSERT INTO brackets ({", ".join(every)}) SELECT {", ".join(every)}
-    FROM json_populate_record(NULL::brackets, CAST(:inserted AS json))
-    WHERE CAST(:inserted AS json) IS NOT NULL
+inserted AS ({_insert(brackets, "inserted", every)}
     ON CONFLICT (id) DO NOTHING
     RETURNING brackets.id
 )
-SELECT signalgate_refuse_save(CAST(:saved AS text))
-WHERE CAST(:saved AS text) IS NOT NULL
-    AND NOT EXISTS (SELECT id FROM updated UNION ALL SELECT id FROM inserted)
+SELECT signalgate_refuse_save(saved.id)
+FROM json_array_elements_text(CAST(:saved AS json)) AS saved(id)
+WHERE saved.id NOT IN (SELECT id FROM updated UNION ALL SELECT id FROM inserted)
 """  # noqa: S608 - table and column names from the tables' metadata, values bound
 
 
@@ -112,27 +122,23 @@ class FlushStatement:
     def __init__(self, engine: Engine, order_changes: Iterable[str]) -> None:
         self._statement = Prepared(engine, text(_sql(order_changes)))
 
-    @staticmethod
-    def usable(saves: int, statuses: Rows, holdings_emptied: bool) -> bool:
-        """Whether a flush of `saves` brackets, `statuses` changes and (`holdings_emptied`) a
-        holdings row that may be emptied can be sent as the statement."""
-        return saves <= 1 and len({s["signal_id"] for s in statuses}) <= 1 and not holdings_emptied
-
     def statement(self, flush: FlushRows) -> tuple[Prepared, dict[str, Any]]:
         """The statement and its values for `flush`."""
-        row, new = flush.save if flush.save is not None else (None, False)
-        status = flush.status
+        statuses = [{"id": s["signal_id"], "status": s["new_status"], "updated_at": s["at"],
+                     "reason": s["reason"]} for s in flush.statuses]  # fmt: skip
+        updated = [row for row, new in flush.saves if not new]
+        if len(statuses) > SLOTS or len(updated) > SLOTS:
+            raise ValueError(f"one statement takes {SLOTS} updates of each kind")
         values = {
-            "steps": _encode(flush.steps),
-            "status": None if status is None else _encode({
-                "id": status["signal_id"], "status": status["new_status"],
-                "updated_at": status["at"], "reason": status["reason"]}),
-            "orders": _encode(flush.orders),
-            "held": _encode(flush.held),
-            "pnl": _encode(flush.pnl),
-            "updated": None if row is None or new else _encode(row),
-            "inserted": _encode(row) if row is not None and new else None,
-            "saved": None if row is None else row["id"],
-        }  # fmt: skip
-        return self._statement, {k: v.decode() if isinstance(v, bytes) else v
-                                 for k, v in values.items()}  # fmt: skip
+            "steps": flush.steps,
+            "orders": flush.orders,
+            "held": flush.held,
+            "pnl": flush.pnl,
+            "inserted": [row for row, new in flush.saves if new],
+            "saved": [row["id"] for row, _ in flush.saves],
+        }
+        found: dict[str, str | None] = {k: _encode(v).decode() for k, v in values.items()}
+        for prefix, rows in (("t", statuses), ("u", updated)):
+            found.update({f"{prefix}{n}": _encode(rows[n]).decode() if n < len(rows) else None
+                          for n in range(SLOTS)})  # fmt: skip
+        return self._statement, found
