@@ -25,15 +25,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 
-from app.adapters.sql.activity import AccountActivity, activity_values
+from app.adapters.sql.account_reads import doubtful_ids
+from app.adapters.sql.activity import AccountActivity, activity_values, realized_by_currency
 from app.adapters.sql.execution_rows import account_state
 from app.adapters.sql.open_entries import OPEN_BRACKETS, open_entry_orders, resting_entries
 from app.adapters.sql.prepared import Prepared, among
-from app.adapters.sql.tables_execution import brackets, holdings, orders, pnl_changes
+from app.adapters.sql.tables_execution import brackets, holdings
 from app.domain.brackets.bracket import FINAL, Bracket
-from app.domain.orders import OrderState
 from app.ports.execution import AccountState, Holding
 
+_FINAL = [s.value for s in FINAL]
 _json_rows = msgspec.json.Decoder(list[list[Any]] | None)
 _json_brackets = msgspec.json.Decoder(list[Bracket] | None)
 _json_ids = msgspec.json.Decoder(list[str] | None)
@@ -67,22 +68,11 @@ class AccountStatement:
                     _exact(entries.c.amount), _exact(entries.c.filled), _exact(entries.c.price),
                     _exact(entries.c.trigger_price), order_by=(entries.c.id,))
         ).select_from(entries)  # fmt: skip
-        by_currency = (
-            select(pnl_changes.c.currency, func.sum(pnl_changes.c.amount).label("total"))
-            .where(pnl_changes.c.account == account, pnl_changes.c.at >= bindparam("day"))
-            .group_by(pnl_changes.c.currency)
-            .subquery()
-        )
+        by_currency = realized_by_currency().subquery()
         realized = select(_listed(by_currency.c.currency, _exact(by_currency.c.total)))
-        doubtful = select(orders.c.bracket_id).where(
-            orders.c.account == account,
-            orders.c.symbol == bindparam("symbol"),
-            orders.c.state == OrderState.UNKNOWN.value,
-            orders.c.order_id.is_(None),
-        )
         in_doubt = select(
             cast(func.json_agg(aggregate_order_by(brackets.c.data, brackets.c.id)), Text)
-        ).where(brackets.c.id.in_(doubtful), ~among(brackets.c.state, [s.value for s in FINAL]))
+        ).where(brackets.c.id.in_(doubtful_ids()), ~among(brackets.c.state, _FINAL))
         on_record = select(cast(func.json_agg(brackets.c.id), Text)).where(
             brackets.c.id == any_(bindparam("reserved", type_=ARRAY(String))),
             among(brackets.c.state, OPEN_BRACKETS),

@@ -29,6 +29,17 @@ def activity_values(account: str, symbol: str, now: datetime) -> dict[str, Any]:
             "yesterday": yesterday, "account_control": f"{TRADING}:{account}"}  # fmt: skip
 
 
+def realized_by_currency() -> Any:
+    """Today's realized P&L of the account (bound as `account`; the day as `day`) by currency,
+    each `total` as the database sums it (exactly, on PostgreSQL)."""
+    return (
+        select(pnl_changes.c.currency,
+               type_coerce(func.sum(pnl_changes.c.amount), NullType()).label("total"))
+        .where(pnl_changes.c.account == bindparam("account"), pnl_changes.c.at >= bindparam("day"))
+        .group_by(pnl_changes.c.currency)
+    )  # fmt: skip
+
+
 class AccountActivity:
     def __init__(self, engine: Engine) -> None:
         # The rest of the account in one row: today's realized P&L (its sum, its lowest and its
@@ -47,15 +58,7 @@ class AccountActivity:
             ),
         )
         # today's realized P&L by currency, read when it is in more than one
-        self._realized_by_currency = Prepared(
-            engine,
-            select(
-                pnl_changes.c.currency,
-                type_coerce(func.sum(pnl_changes.c.amount), NullType()),
-            )
-            .where(*today)
-            .group_by(pnl_changes.c.currency),
-        )
+        self._realized_by_currency = Prepared(engine, realized_by_currency())
 
     def ask(
         self, conn: Connection, account: str, symbol: str, now: datetime

@@ -37,8 +37,8 @@ from app.domain.brackets.pnl import realized_so_far
 Check = Callable[[], None]
 
 
-def _nothing() -> None:
-    pass
+def nothing() -> None:
+    """The check of a write that leaves nothing to check."""
 
 
 REFUSED = "SG409"  # the SQLSTATE of signalgate_refuse_save()
@@ -152,7 +152,7 @@ class BracketFlight:
             row["version"], row["fence"] = expected + 1, save.token
         if self.one_statement(flush, before):
             self._send_one(conn, flush, before)
-            return _nothing
+            return nothing
         send_lineage(self._sql, conn, flush)
         for save, row in zip(flush.saves, flush.rows, strict=True):
             expected = save.expected or NEW

@@ -30,7 +30,7 @@ from app.adapters.bracket_holders import holder_of, holding
 from app.adapters.sql.account_reads import AccountReads
 from app.adapters.sql.account_statement import AccountStatement
 from app.adapters.sql.activity import TRADING
-from app.adapters.sql.bracket_flight import BracketFlight, Check, Known
+from app.adapters.sql.bracket_flight import BracketFlight, Check, Known, nothing
 from app.adapters.sql.bracket_saves import CarefulSaves, Compared, Flush, Save, send_lineage
 from app.adapters.sql.db import (
     dialect_insert,
@@ -64,10 +64,6 @@ from app.ports.execution import (
 )
 
 _DONE = ["filled", "cancelled", "rejected", "expired"]
-
-
-def _nothing() -> None:
-    pass
 
 
 # The stores with a batch open in this context (a task, or a thread): a store is shared by
@@ -356,7 +352,7 @@ class SqlExecutionStore:
         else:
             with self._snapshot(ahead if foreseen is not None else None) as conn:
                 answers = self._account.ask(conn, account, symbol, now, reserved)
-        return answers(), (checks[0] if checks else _nothing)
+        return answers(), (checks[0] if checks else nothing)
 
     # --- controls -----------------------------------------------------------------------------
 

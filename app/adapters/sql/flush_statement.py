@@ -29,14 +29,13 @@ from typing import Any, NamedTuple
 import msgspec
 from sqlalchemy import Engine, Table, text
 
+from app.adapters.sql.holdings import HELD_SUMS, HOLDING_KEY
 from app.adapters.sql.prepared import Prepared
 from app.adapters.sql.tables import events, signals
 from app.adapters.sql.tables_execution import brackets, holdings, orders, pnl_changes
 
 Rows = Sequence[Mapping[str, Any]]
 _encode = msgspec.json.Encoder().encode
-_HOLDING_KEY = ("account", "venue", "symbol", "side")
-_SUMS = ("position", "cost", "brackets")
 SLOTS = 4  # bracket updates, and signals' status changes, that one statement takes
 
 
@@ -88,7 +87,7 @@ def _sql(order_changes: Iterable[str]) -> str:
     every = _names(brackets)
     changed = ", ".join(f"{name} = r.{name}" for name in every if name != "id")
     order_set = ", ".join(f"{name} = excluded.{name}" for name in sorted(order_changes))
-    sums = ", ".join(f"{name} = holdings.{name} + excluded.{name}" for name in _SUMS)
+    sums = ", ".join(f"{name} = holdings.{name} + excluded.{name}" for name in HELD_SUMS)
     return f"""
 WITH steps AS ({_insert(events, "steps", _names(events, but=["id"]))}),
 status AS (
@@ -99,7 +98,7 @@ status AS (
 orders_ AS ({_insert(orders, "orders", _names(orders, but=["id"]))}
     ON CONFLICT (venue, client_order_id) DO UPDATE SET {order_set}),
 held AS ({_insert(holdings, "held", _names(holdings))}
-    ON CONFLICT ({", ".join(_HOLDING_KEY)}) DO UPDATE SET {sums}),
+    ON CONFLICT ({", ".join(HOLDING_KEY)}) DO UPDATE SET {sums}),
 pnl AS ({_insert(pnl_changes, "pnl", _names(pnl_changes, but=["id"]))}),
 updated AS (
     UPDATE brackets SET {changed}

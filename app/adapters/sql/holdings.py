@@ -21,6 +21,7 @@ from app.ports.execution import Holding
 
 HoldingKey = tuple[str, str, str, str]  # account, venue, symbol, side
 HOLDING_KEY = ("account", "venue", "symbol", "side")
+HELD_SUMS = ("position", "cost", "brackets")  # the columns a change adds to
 
 
 class SavedRow(NamedTuple):
@@ -72,11 +73,10 @@ class HoldingRows:
         # `add` (PostgreSQL, whose sums in SQL are exact): a change added to the row in SQL, and
         # the row dropped once it counts no bracket
         insert = dialect_insert(engine)(holdings)
-        sums = ("position", "cost", "brackets")
         self._add = prepared(
             insert.on_conflict_do_update(
                 index_elements=list(HOLDING_KEY),
-                set_={name: holdings.c[name] + insert.excluded[name] for name in sums},
+                set_={name: holdings.c[name] + insert.excluded[name] for name in HELD_SUMS},
             )
         )
         self._drop_empty = prepared(
