@@ -18,7 +18,7 @@ from app.adapters.sql.db import SqlSignalStore
 from app.adapters.sql.execution_rows import bracket_rows, step_row
 from app.adapters.sql.execution_statements import ORDER_CHANGES, ExecutionStatements
 from app.adapters.sql.execution_store import SqlExecutionStore
-from app.adapters.sql.flush_statement import FlushRows, FlushStatement
+from app.adapters.sql.flush_statement import SLOTS, FlushRows, FlushStatement
 from app.adapters.sql.holdings import HoldingRows, SavedRow
 from app.domain.brackets.bracket import BracketState
 from app.domain.orders import Leg
@@ -281,3 +281,35 @@ def test_a_connection_lost_under_the_one_statement_is_unavailable_and_nothing_is
     view = signals.get(SID)
     assert view is not None
     assert (view.status, [c.detail for c in view.history][1:]) == ("executed", ["lost", "kept"])
+
+
+@pytest.mark.parametrize("count", [SLOTS, SLOTS + 1])
+def test_a_flush_of_more_updates_than_the_statement_takes_is_sent_statement_by_statement(
+    engine: tuple[sqlalchemy.Engine, RoundTrips],  # noqa: F811
+    count: int,
+) -> None:
+    """`SLOTS` bracket updates and signals' status changes are one statement; one more of each
+    goes statement by statement, all written either way."""
+    db, trips = engine
+    ids = [f"01JX5Z3K8Q4W2N7R9T1V3B5C{n:02d}" for n in range(count)]
+    signals, store = SqlSignalStore(db), SqlExecutionStore(db)
+    signals.add_many([SignalRecord(i, NOW, SignalStatus.QUEUED, alert(), "native", i)
+                      for i in ids])  # fmt: skip
+    opened = [replace(long(replace(entry(), client_order_id=f"{i}-entry")), id=i) for i in ids]
+    with store.batch(Fence(KEY, 1)):
+        for bracket in opened:
+            store.save_bracket(bracket, NOW)
+    with store.batch(Fence(KEY, 2)):
+        for bracket in opened:
+            assert store.bracket(bracket.id) == bracket
+        statements = trips.statements()
+        for bracket in opened:
+            store.record(LineageStep(bracket.id, NOW, "note", "done"), status=SignalStatus.EXECUTED)
+            store.save_bracket(replace(bracket, state=BracketState.OPEN), NOW)
+    assert (trips.statements() - statements == 1) is (count <= SLOTS)
+    reader = SqlExecutionStore(db)
+    assert [reader.bracket(b.id) for b in opened] == [
+        replace(b, state=BracketState.OPEN) for b in opened]  # fmt: skip
+    assert {v.status for v in map(signals.get, ids) if v} == {"executed"}
+    held = reader.account_state("default", "BTC/USDT", NOW).holdings
+    assert [(h.position, h.brackets) for h in held] == [(Decimal("0.010") * count, count)]
