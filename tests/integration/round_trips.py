@@ -11,7 +11,10 @@ from typing import Any
 import sqlalchemy
 from psycopg import pq
 
-_MESSAGE = re.compile(r"([FB])\t\d+\t")  # a message the client (F) or the server (B) sent
+_MESSAGE = re.compile(r"([FB])\t\d+\t(\w+)")  # a message the client (F) or the server (B) sent
+
+
+_RUNS = ("Bind", "Query")  # a statement run: by the extended protocol, or the simple one
 
 
 class RoundTrips:
@@ -37,15 +40,26 @@ class RoundTrips:
     def total(self) -> int:
         """The round trips so far, of every connection."""
         count = 0
+        answered = True
+        for sender, _ in self._messages():
+            sent = sender == "F"
+            count += sent and answered
+            answered = not sent
+        return count
+
+    def statements(self) -> int:
+        """The statements sent so far, of every connection (BEGIN and COMMIT included)."""
+        return sum(1 for sender, kind in self._messages() if sender == "F" and kind in _RUNS)
+
+    def _messages(self) -> list[tuple[str, str]]:
+        """Who sent each message so far (F: the client), and its kind, connection by
+        connection."""
+        found = []
         for raw, path in self._traced:
             if not raw.closed:  # what libpq buffered is written when tracing stops
                 raw.pgconn.untrace()
                 self._trace(raw, path)
-            answered = True
-            for line in path.read_text().splitlines():
-                if (message := _MESSAGE.match(line)) is None:
-                    continue  # a statement's next line
-                sent = message[1] == "F"
-                count += sent and answered
-                answered = not sent
-        return count
+            lines = path.read_text().splitlines()  # a message, or a statement's next line
+            found.extend((m[1], m[2]) for line in lines if (m := _MESSAGE.match(line)))
+            found.append(("B", "end"))  # the next connection's first message starts a trip
+        return found

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import redis
@@ -16,6 +17,7 @@ from app.adapters.paper.exchange import PaperExchange
 from app.adapters.redis.reservations import RedisReservations
 from app.adapters.sql.db import SqlSignalStore, make_engine
 from app.adapters.sql.execution_store import SqlExecutionStore
+from app.adapters.sql.open_entries import open_entry_orders
 from app.domain.brackets.bracket import BracketState
 from app.domain.orders import Leg, OrderKind, OrderState
 from app.domain.paper.venue import PaperVenue
@@ -262,3 +264,37 @@ def test_a_process_tells_its_own_reservations_from_another_process(redis_url: st
     finally:
         client.close()
         other.close()
+
+
+def _removed_by_filters(plan: dict[str, Any]) -> int:
+    """The rows the plan's nodes read and then filtered out, in all."""
+    removed = int(plan.get("Rows Removed by Filter", 0))
+    return removed + sum(_removed_by_filters(node) for node in plan.get("Plans", ()))
+
+
+@pytest.mark.postgres
+def test_resting_entries_are_found_by_the_index_not_among_every_filled_entry(
+    postgres_url: str,
+) -> None:
+    """The account's open entry orders are looked up by the index on account, leg and state:
+    the filled entries of its open brackets (one per position held, growing with each) are not
+    read and filtered out one by one, as an OR of state comparisons had PostgreSQL do."""
+    engine = make_engine(postgres_url)
+    store = SqlExecutionStore(engine)
+    try:
+        for n in range(40):
+            filled = replace(entry(), client_order_id=f"e{n}")
+            store.save_bracket(replace(long(filled), id=f"f{n}", state=BracketState.OPEN), NOW)
+        for bracket in _resting_brackets()[:3]:
+            store.save_bracket(bracket, NOW)  # type: ignore[arg-type]
+        query = open_entry_orders().params(account="default")
+        sql = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
+        with engine.begin() as conn:
+            conn.execute(sqlalchemy.text("ANALYZE orders"))
+            conn.execute(sqlalchemy.text("SET LOCAL enable_seqscan = off"))
+            plan = conn.execute(sqlalchemy.text(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}")).scalar()
+            found = conn.execute(query).all()
+        assert len(found) == 3
+        assert _removed_by_filters(plan[0]["Plan"]) == 0
+    finally:
+        engine.dispose()

@@ -85,25 +85,42 @@ def test_a_flush_the_store_foresees_is_one_round_trip(
     assert reader.account_state("default", "BTC/USDT", NOW).holdings == []
 
 
+def test_the_account_is_read_in_one_statement(
+    engine: tuple[sqlalchemy.Engine, RoundTrips],
+) -> None:
+    """Holdings, resting entries, activity, today's P&L, brackets in doubt and the reserved
+    entries on record: one statement, which sees one view of the book without a transaction
+    around it (no BEGIN, no COMMIT), in one round trip."""
+    db, trips = engine
+    store = SqlExecutionStore(db)
+    store.save_bracket(long(entry()), NOW)
+    reader = SqlExecutionStore(db)
+    before, statements = trips.total(), trips.statements()
+    state = reader.account_state("default", "BTC/USDT", NOW, reserved=[SID, "other"])
+    assert (trips.total() - before, trips.statements() - statements) == (1, 1)
+    assert [(h.symbol, h.brackets) for h in state.holdings] == [("BTC/USDT", 1)]
+    assert state.on_record == {SID}
+
+
 def test_a_flushs_lineage_steps_are_one_statement(
     engine: tuple[sqlalchemy.Engine, RoundTrips],
 ) -> None:
-    """The driver's work and the server's are per statement: a flush's steps are one INSERT of
-    many VALUES, every value as written one by one."""
+    """The driver's work and the server's are per statement: a flush's steps are written by one
+    statement (the flush's own, `flush_statement`), every value as written one by one."""
     db, _ = engine
     signals, store = queued(db), SqlExecutionStore(db)
     sent: list[str] = []
 
     def inserts(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        if statement.startswith("INSERT INTO signal_events"):
+        if "INSERT INTO signal_events" in statement:
             sent.append(statement)
 
     sqlalchemy.event.listen(db, "before_cursor_execute", inserts)
-    details = [f"step {n}" for n in range(40)]  # more than one statement holds
+    details = [f"step {n}" for n in range(40)]  # more than one INSERT of VALUES holds
     with store.batch(Fence(KEY, 1)):
         for detail in details:
             store.record(replace(step(detail), data={"amount": "0.01", "n": [1, 2]}))
-    assert len(sent) == 2
+    assert len(sent) == 1
     view = signals.get(SID)
     assert view is not None
     assert [c.detail for c in view.history][1:] == details

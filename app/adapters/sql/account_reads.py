@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from datetime import datetime
+from typing import Any
 
 import msgspec
 from sqlalchemy import Connection, Engine, bindparam, select
@@ -23,23 +24,27 @@ from app.ports.execution import AccountState
 _FINAL = [s.value for s in FINAL]
 
 
+def doubtful_ids() -> Any:
+    """The brackets of the account and symbol (bound as `account`, `symbol`) with an order in
+    doubt (sent, never confirmed: state unknown, no venue id), found by the orders' state index."""
+    return select(orders.c.bracket_id).where(
+        orders.c.account == bindparam("account"),
+        orders.c.symbol == bindparam("symbol"),
+        orders.c.state == OrderState.UNKNOWN.value,
+        orders.c.order_id.is_(None),
+    )
+
+
 class AccountReads:
     def __init__(self, engine: Engine, holdings: HoldingRows) -> None:
         self._holdings = holdings
         self._entries = OpenEntries(engine)
         self._activity = AccountActivity(engine)
-        # the open brackets of an account and symbol with an order in doubt (sent, never
-        # confirmed: state unknown, no venue id), found by the orders' state index
-        doubtful = select(orders.c.bracket_id).where(
-            orders.c.account == bindparam("account"),
-            orders.c.symbol == bindparam("symbol"),
-            orders.c.state == OrderState.UNKNOWN.value,
-            orders.c.order_id.is_(None),
-        )
+        # the open brackets of an account and symbol with an order in doubt
         self._in_doubt = Prepared(
             engine,
             select(brackets.c.data)
-            .where(brackets.c.id.in_(doubtful), none_of(brackets.c.state, _FINAL))
+            .where(brackets.c.id.in_(doubtful_ids()), none_of(brackets.c.state, _FINAL))
             .order_by(brackets.c.id),
         )
 

@@ -25,14 +25,22 @@ from sqlalchemy.exc import DBAPIError
 from app.adapters.bracket_holders import NEW
 from app.adapters.sql.bracket_saves import Compared, Flush, Save, send_lineage, send_pnl_changes
 from app.adapters.sql.db import dialect_insert, transaction
-from app.adapters.sql.execution_statements import ExecutionStatements
-from app.adapters.sql.holdings import HoldingRows, SavedRow
+from app.adapters.sql.execution_rows import pnl_change_rows
+from app.adapters.sql.execution_statements import ORDER_CHANGES, ExecutionStatements
+from app.adapters.sql.flush_statement import SLOTS, FlushRows, FlushStatement, last_of_each
+from app.adapters.sql.holdings import HOLDING_KEY, HoldingRows, SavedRow, holding_changes
 from app.adapters.sql.prepared import Prepared
 from app.adapters.sql.tables_execution import brackets
 from app.domain.brackets.bracket import FINAL, Bracket
 from app.domain.brackets.pnl import realized_so_far
 
 Check = Callable[[], None]
+
+
+def nothing() -> None:
+    """The check of a write that leaves nothing to check."""
+
+
 REFUSED = "SG409"  # the SQLSTATE of signalgate_refuse_save()
 _UNDEFINED_FUNCTION = "42883"
 log = logging.getLogger("signalgate.execution")
@@ -98,6 +106,7 @@ class BracketFlight:
             .returning(brackets.c.id)
             .cte("saved")
         )
+        self._one = FlushStatement(engine, ORDER_CHANGES)
         self._saves = {
             kind: Prepared(
                 engine,
@@ -123,13 +132,30 @@ class BracketFlight:
             before.append(row_before(seen, save.expected))
         return before
 
+    @staticmethod
+    def one_statement(flush: Flush, before: list[SavedRow]) -> bool:
+        """Whether the flush is sent as one statement (`flush_statement`): unless a holdings
+        row may be emptied by it (a bracket closes), which a statement of its own deletes, or
+        it updates more brackets or signals than the statement takes."""
+        changes = holding_changes(before, [save.bracket for save in flush.saves])
+        updates = sum(1 for save in flush.saves if save.expected)
+        signals = {status["signal_id"] for status in flush.statuses}
+        if max(updates, len(signals)) > SLOTS:
+            return False
+        return all(change.brackets >= 0 for change in changes.values())
+
     def send(self, conn: Connection, flush: Flush, before: list[SavedRow]) -> Check:
         """Send the whole flush ahead on `conn` (its `foreseen` rows `before`); the check to
         run once it is committed. A refused save fails the transaction (`refused`)."""
-        send_lineage(self._sql, conn, flush)
         for save, row in zip(flush.saves, flush.rows, strict=True):
             expected = save.expected or NEW  # foreseen: never None
             row["version"], row["fence"] = expected + 1, save.token
+        if self.one_statement(flush, before):
+            self._send_one(conn, flush, before)
+            return nothing
+        send_lineage(self._sql, conn, flush)
+        for save, row in zip(flush.saves, flush.rows, strict=True):
+            expected = save.expected or NEW
             guarded = {f"v_{name}": value for name, value in row.items()}
             self._saves["update" if expected else "insert"].send(
                 conn, {**guarded, "expected": expected}
@@ -138,6 +164,21 @@ class BracketFlight:
         check = self._holdings.add(conn, before, [save.bracket for save in flush.saves])
         send_pnl_changes(self._sql, conn, before, flush.saves)
         return check
+
+    def _send_one(self, conn: Connection, flush: Flush, before: list[SavedRow]) -> None:
+        changes = holding_changes(before, [save.bracket for save in flush.saves])
+        was = {row.id: row.realized_pnl for row in before}
+        saves = zip(flush.saves, flush.rows, strict=True)
+        statement, values = self._one.statement(FlushRows(
+            [(row, not save.expected) for save, row in saves],
+            flush.steps,
+            last_of_each(flush.statuses, "signal_id"),
+            last_of_each(self._changed_orders(flush), "venue", "client_order_id"),
+            [{**dict(zip(HOLDING_KEY, key, strict=True)), **change.row()}
+             for key, change in changes.items()],
+            pnl_change_rows(was, [(save.bracket, save.at) for save in flush.saves]),
+        ))  # fmt: skip
+        statement.send(conn, values)
 
     def _changed_orders(self, flush: Flush) -> list[dict[str, Any]]:
         """The order rows of the flush but those of orders as the bracket's previous version
@@ -179,7 +220,8 @@ class BracketFlight:
             Unavailable, DBAPIError: as `transaction`; nothing was written.
         """
         try:
-            with transaction(self._engine, write=True) as conn:
+            alone = self.one_statement(flush, before)  # a transaction of its own
+            with transaction(self._engine, write=True, one_statement=alone) as conn:
                 check = self.send(conn, flush, before)
         except DBAPIError as error:
             if self.declined(error):

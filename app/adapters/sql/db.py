@@ -134,13 +134,15 @@ def transaction(
     ahead: Callable[[Connection], object] | None = None,
     reads: bool = False,
     seen_first: bool = False,
+    one_statement: bool = False,
 ) -> Iterator[Connection]:
     """A transaction whose lost or refused connections surface as `Unavailable`.
 
     On PostgreSQL, its statements travel together (`app.adapters.sql.flights`), after those of
     the transaction `ahead` sends, if any (PostgreSQL only); `reads`: a block of reads whose
     statements may each see the database as of its own start; `seen_first`: a write whose
-    COMMIT need not wait for the disk (`flights.pipelined` says when that is safe).
+    COMMIT need not wait for the disk (`flights.pipelined` says when that is safe);
+    `one_statement`: it sends one statement, a transaction of its own (no BEGIN, no COMMIT).
 
     `write`: on SQLite, the transaction takes the database's write lock first, asking again every
     0.1 ms while another process holds it (every 2 ms after the first 5 ms). SQLite's own wait
@@ -150,7 +152,8 @@ def transaction(
     """
     try:
         if engine.dialect.name == "postgresql":
-            with pipelined(engine, ahead, reads=reads, seen_first=seen_first) as conn:
+            with pipelined(engine, ahead, reads=reads, seen_first=seen_first,
+                           one_statement=one_statement) as conn:  # fmt: skip
                 yield conn
             return
         if ahead is not None:

@@ -19,7 +19,7 @@ from app.domain.signals import PENDING
 
 _OPEN = [s.value for s in PENDING]
 _FINAL = [s.value for s in FINAL]
-_ORDER_CHANGES = {"order_id", "state", "amount", "filled", "average_price", "price",
+ORDER_CHANGES = {"order_id", "state", "amount", "filled", "average_price", "price",
                   "trigger_price", "fee", "fee_currency", "reduce_only", "updated_at"}  # fmt: skip
 
 
@@ -68,7 +68,7 @@ class ExecutionStatements:
         # change: left out of the update, their indexes are not rewritten (-40% per upsert)
         self.upsert_orders = prepared(
             upsert(dialect_insert(engine)(orders), ["venue", "client_order_id"],
-                   keep={c.name for c in orders.columns} - _ORDER_CHANGES)
+                   keep={c.name for c in orders.columns} - ORDER_CHANGES)
         )  # fmt: skip
         self._states: dict[int, Prepared] = {}  # by the number of ids asked about
         self._open: dict[tuple[bool, bool], Prepared] = {}  # by which of account, symbol given

@@ -28,8 +28,9 @@ from sqlalchemy.exc import DBAPIError
 
 from app.adapters.bracket_holders import holder_of, holding
 from app.adapters.sql.account_reads import AccountReads
+from app.adapters.sql.account_statement import AccountStatement
 from app.adapters.sql.activity import TRADING
-from app.adapters.sql.bracket_flight import BracketFlight, Check, Known
+from app.adapters.sql.bracket_flight import BracketFlight, Check, Known, nothing
 from app.adapters.sql.bracket_saves import CarefulSaves, Compared, Flush, Save, send_lineage
 from app.adapters.sql.db import (
     dialect_insert,
@@ -65,10 +66,6 @@ from app.ports.execution import (
 _DONE = ["filled", "cancelled", "rejected", "expired"]
 
 
-def _nothing() -> None:
-    pass
-
-
 # The stores with a batch open in this context (a task, or a thread): a store is shared by
 # the tasks of one worker, and one task's batch must not hold back the writes another task makes
 # outside any batch (they are written at once, under that task's own lock).
@@ -90,6 +87,8 @@ class SqlExecutionStore:
         self._sql = ExecutionStatements(engine)
         self._holdings = HoldingRows(engine)  # kept up to date by every bracket save
         self._account = AccountReads(engine, self._holdings)
+        # PostgreSQL: the account in one statement, which sees one view of the book on its own
+        self._one_read = AccountStatement(engine) if engine.dialect.name == "postgresql" else None
         self._careful = CarefulSaves(engine, self._sql, self._holdings)
         self._known = Known()  # what the brackets' rows hold, as this store read or wrote them
         self._flight = (
@@ -344,9 +343,16 @@ class SqlExecutionStore:
         # One view of the book for every statement: an entry moves from reserved to resting to
         # held, and one recorded, then filled, between two statements read at their own times
         # would be counted by none of them (or twice).
-        with self._snapshot(ahead if foreseen is not None else None) as conn:
-            answers = self._account.ask(conn, account, symbol, now, reserved)
-        return answers(), (checks[0] if checks else _nothing)
+        if self._one_read is not None:  # one statement: one view without a transaction
+            if self._saves:  # none when foreseen: taken to be sent ahead
+                self._write_kept_back()
+            with transaction(self._engine, reads=True,
+                             ahead=ahead if foreseen is not None else None) as conn:  # fmt: skip
+                answers = self._one_read.ask(conn, account, symbol, now, reserved)
+        else:
+            with self._snapshot(ahead if foreseen is not None else None) as conn:
+                answers = self._account.ask(conn, account, symbol, now, reserved)
+        return answers(), (checks[0] if checks else nothing)
 
     # --- controls -----------------------------------------------------------------------------
 

@@ -83,6 +83,7 @@ def pipelined(
     *,
     reads: bool = False,
     seen_first: bool = False,
+    one_statement: bool = False,
 ) -> Iterator[Connection]:
     """A transaction on `engine` (at its isolation level) whose statements travel together.
 
@@ -96,6 +97,8 @@ def pipelined(
     statements): they run without BEGIN and COMMIT, which cost the driver as much as a read.
     `seen_first`: this COMMIT does not wait for the disk either, as `ahead`'s does (what is
     done on what it wrote is written by a transaction that does, which makes it durable too).
+    `one_statement`: the block sends one statement, which PostgreSQL runs as a transaction of
+    its own (committed, and waited for on the disk, as a COMMIT is): no BEGIN and COMMIT.
 
     Raises:
         DBAPIError: as SQLAlchemy raises them (OperationalError, IntegrityError, ...), from a
@@ -105,7 +108,7 @@ def pipelined(
     with engine.connect() as conn, conn.begin():
         raw: Any = conn.connection.dbapi_connection
         level = conn.get_execution_options().get("isolation_level")
-        alone = reads and level is None
+        alone = (reads or one_statement) and level is None and not seen_first
         begin = "BEGIN" if level is None else f"BEGIN ISOLATION LEVEL {level}"
         raw.autocommit = True  # the driver's own BEGIN would be a round trip of its own
         info = conn.info  # kept: an invalidated connection refuses to give it

@@ -20,7 +20,8 @@ from app.domain.brackets.bracket import FINAL, Bracket
 from app.ports.execution import Holding
 
 HoldingKey = tuple[str, str, str, str]  # account, venue, symbol, side
-_HOLDING_KEY = ("account", "venue", "symbol", "side")
+HOLDING_KEY = ("account", "venue", "symbol", "side")
+HELD_SUMS = ("position", "cost", "brackets")  # the columns a change adds to
 
 
 class SavedRow(NamedTuple):
@@ -61,22 +62,21 @@ class HoldingRows:
         self._held_before = prepared(
             select(*_SAVED_ROW).where(brackets.c.id == bindparam("id")).with_for_update()
         )
-        row = [holdings.c[name] == bindparam(name) for name in _HOLDING_KEY]
+        row = [holdings.c[name] == bindparam(name) for name in HOLDING_KEY]
         self._row = prepared(
             select(holdings.c.position, holdings.c.cost, holdings.c.brackets).where(*row)
         )
         self._upsert = prepared(
-            upsert(dialect_insert(engine)(holdings), list(_HOLDING_KEY), keep=set())
+            upsert(dialect_insert(engine)(holdings), list(HOLDING_KEY), keep=set())
         )
         self._drop = prepared(holdings.delete().where(*row))
         # `add` (PostgreSQL, whose sums in SQL are exact): a change added to the row in SQL, and
         # the row dropped once it counts no bracket
         insert = dialect_insert(engine)(holdings)
-        sums = ("position", "cost", "brackets")
         self._add = prepared(
             insert.on_conflict_do_update(
-                index_elements=list(_HOLDING_KEY),
-                set_={name: holdings.c[name] + insert.excluded[name] for name in sums},
+                index_elements=list(HOLDING_KEY),
+                set_={name: holdings.c[name] + insert.excluded[name] for name in HELD_SUMS},
             )
         )
         self._drop_empty = prepared(
@@ -102,8 +102,8 @@ class HoldingRows:
 
         Read, added in exact Decimals and written back in the brackets' transaction: the rows
         of one account and symbol change only under that key's lock, like its brackets."""
-        for key, change in _holding_changes(before, after).items():
-            where = dict(zip(_HOLDING_KEY, key, strict=True))
+        for key, change in holding_changes(before, after).items():
+            where = dict(zip(HOLDING_KEY, key, strict=True))
             found = self._row.rows(conn, where)
             now = change.plus(HeldSums(*found[0])) if found else change
             if now.brackets > 0:
@@ -120,8 +120,8 @@ class HoldingRows:
         are exact), so that nothing is read first. Returns the check to run once the
         transaction is committed, which logs a holdings row out of step with its brackets."""
         dropped = []
-        for key, change in _holding_changes(before, after).items():
-            where = dict(zip(_HOLDING_KEY, key, strict=True))
+        for key, change in holding_changes(before, after).items():
+            where = dict(zip(HOLDING_KEY, key, strict=True))
             self._add.send(conn, {**where, **change.row()})
             if change.brackets < 0:
                 dropped.append((key, self._drop_empty.ask(conn, where)))
@@ -166,7 +166,7 @@ def _held(state: str, position: Decimal, entry_price: Decimal | None) -> HeldSum
     return HeldSums(position, position * entry_price if entry_price is not None else _ZERO, 1)
 
 
-def _holding_changes(
+def holding_changes(
     before: Iterable[SavedRow], after: Iterable[Bracket]
 ) -> dict[HoldingKey, HeldSums]:
     """The changes to the holdings rows when the brackets `after` replace their rows `before`

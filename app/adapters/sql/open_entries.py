@@ -4,44 +4,44 @@ and its notional of exposure), and which reserved entries already have an open b
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, or_, select
 
-from app.adapters.sql.prepared import Prepared, any_of
+from app.adapters.sql.prepared import Prepared, among
 from app.adapters.sql.tables_execution import brackets, orders
 from app.domain.brackets.bracket import FINAL, BracketState
 from app.domain.orders import TERMINAL, Leg, OrderState
 from app.domain.reservations import RestingEntry
 
-_OPEN_BRACKETS = [s.value for s in BracketState if s not in FINAL]
+OPEN_BRACKETS = [s.value for s in BracketState if s not in FINAL]
 _OPEN_ORDERS = [s.value for s in OrderState if s not in TERMINAL]
+
+
+def open_entry_orders() -> Any:
+    """The account's (bound as `account`) open entry orders, found by an index on account, leg
+    and state (not from its open brackets: they grow with every position held); a bracket is
+    final only once its entry is done, so they all belong to open brackets."""
+    return select(orders.c.bracket_id, orders.c.venue, orders.c.symbol, orders.c.amount,
+                  orders.c.filled, orders.c.price, orders.c.trigger_price, orders.c.id).where(
+        orders.c.account == bindparam("account"),
+        orders.c.leg == Leg.ENTRY.value,
+        among(orders.c.state, _OPEN_ORDERS),
+    )  # fmt: skip
 
 
 class OpenEntries:
     def __init__(self, engine: Engine) -> None:
-        # the account's open entry orders, found by an index on account, leg and state (not
-        # from its open brackets: they grow with every position held); a bracket is final only
-        # once its entry is done, so they all belong to open brackets
-        self._resting = Prepared(
-            engine,
-            select(orders.c.bracket_id, orders.c.venue, orders.c.symbol, orders.c.amount,
-                   orders.c.filled, orders.c.price, orders.c.trigger_price)
-            .where(
-                orders.c.account == bindparam("account"),
-                orders.c.leg == Leg.ENTRY.value,
-                any_of(orders.c.state, _OPEN_ORDERS),
-            ),
-        )  # fmt: skip
+        self._resting = Prepared(engine, open_entry_orders())
         self._engine = engine
         self._open_among: dict[int, Prepared] = {}  # by the number of ids asked about
 
     def resting(self, conn: Connection, account: str) -> Callable[[], tuple[RestingEntry, ...]]:
         """Ask for the account's resting entries; the function that reads the answer."""
         answer = self._resting.ask(conn, {"account": account})
-        return lambda: _resting(answer.rows())
+        return lambda: resting_entries(answer.rows())
 
     def on_record(self, conn: Connection, ids: Collection[str]) -> Callable[[], frozenset[str]]:
         """Ask which of the entries `ids` have an open bracket; the function that reads the
@@ -54,16 +54,18 @@ class OpenEntries:
                 self._engine,
                 select(brackets.c.id).where(
                     or_(*(brackets.c.id == bindparam(f"id{n}") for n in range(len(ids)))),
-                    any_of(brackets.c.state, _OPEN_BRACKETS),
+                    among(brackets.c.state, OPEN_BRACKETS),
                 ),
             )
         answer = statement.ask(conn, {f"id{n}": entry_id for n, entry_id in enumerate(ids)})
         return lambda: frozenset(row[0] for row in answer.rows())
 
 
-def _resting(rows: list[tuple[Any, ...]]) -> tuple[RestingEntry, ...]:
+def resting_entries(rows: Sequence[Sequence[Any]]) -> tuple[RestingEntry, ...]:
+    """From rows of `open_entry_orders` (their money as Decimals or exact text; their ids, if
+    any, last)."""
     found: dict[str, RestingEntry] = {}
-    for bracket_id, venue, symbol, amount, filled, price, trigger in rows:
+    for bracket_id, venue, symbol, amount, filled, price, trigger, *_ in rows:
         at = price if price is not None else trigger
         notional = None if at is None else (Decimal(amount) - Decimal(filled)) * Decimal(at)
         if (before := found.get(bracket_id)) is not None:  # a bracket's entry revisions
