@@ -22,7 +22,21 @@ from app.config.settings import Settings
 from app.domain.accounts import Account
 from app.domain.signals import Action, Signal
 from app.ports.errors import Unavailable
-from app.services.intake import Intake
+from app.services.intake import Intake, Submitted
+
+
+async def submitted(
+    lazy: LazySql, redis_url: str, signal: Signal, *, subscribed: bool = False
+) -> Submitted:
+    """`signal` submitted to an intake over `lazy` and the Redis at `redis_url`; `subscribed`:
+    fanned out to the accounts `lazy` reads."""
+    client = redis.asyncio.Redis.from_url(redis_url, socket_connect_timeout=1.0)
+    intake = Intake(RedisInbox(client), lazy, SystemClock(), new_ulid, Settings().intake,
+                    subscribers=lazy if subscribed else None)  # fmt: skip
+    try:
+        return await intake.submit(signal, dialect="json")
+    finally:
+        await client.aclose()
 
 
 def test_services_build_no_sql_until_asked(sqlite_url: str):
@@ -67,19 +81,9 @@ def test_a_warm_up_racing_first_uses_builds_one_engine(
 def test_the_first_alert_redis_cannot_take_builds_the_store_and_is_spooled(sqlite_url: str):
     lazy = LazySql(Settings(database_url=sqlite_url))
 
-    async def submit() -> tuple[str, str | None]:
-        client = redis.asyncio.Redis.from_url(
-            f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=1.0
-        )
-        intake = Intake(RedisInbox(client), lazy, SystemClock(), new_ulid, Settings().intake)
-        signal = Signal(symbol="BTC/USDT", action=Action.BUY, source="test")
-        try:
-            done = await intake.submit(signal, dialect="json")
-        finally:
-            await client.aclose()
-        return done.status, done.signal_id
-
-    status, signal_id = asyncio.run(submit())
+    signal = Signal(symbol="BTC/USDT", action=Action.BUY, source="test")
+    done = asyncio.run(submitted(lazy, f"redis://127.0.0.1:{free_port()}/0", signal))
+    status, signal_id = done.status, done.signal_id
     assert status == "spooled"
     assert signal_id is not None
     kept = lazy.get(signal_id)
@@ -118,21 +122,11 @@ def test_a_start_without_the_database_fans_alerts_out_on_the_accounts_last_kept(
     down = Settings(database_url=f"sqlite:///{tmp_path}/missing/dir/db.sqlite", redis_url=redis_url)
     after = LazySql(down)
 
-    async def submit() -> tuple[str, tuple[str, ...]]:
-        client = redis.asyncio.Redis.from_url(redis_url)
-        intake = Intake(RedisInbox(client), after, SystemClock(), new_ulid, down.intake,
-                        subscribers=after)  # fmt: skip
-        signal = Signal(symbol="BTC/USDT", action=Action.BUY, source="test", strategy="trend")
-        try:
-            done = await intake.submit(signal, dialect="json")
-        finally:
-            await client.aclose()
-        return done.status, done.signal_ids
-
-    status, ids = asyncio.run(submit())
+    signal = Signal(symbol="BTC/USDT", action=Action.BUY, source="test", strategy="trend")
+    done = asyncio.run(submitted(after, redis_url, signal, subscribed=True))
     after.dispose()
-    assert status == "queued"
-    assert len(ids) == 1  # alpha's copy
+    assert done.status == "queued"
+    assert len(done.signal_ids) == 1  # alpha's copy
 
 
 def test_a_start_without_the_database_and_nothing_kept_is_unavailable(
