@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 import msgspec
 
@@ -100,7 +100,8 @@ def shifted(book: OrderBook, bps: Decimal) -> OrderBook:
 
     def move(levels: tuple[Level, ...]) -> tuple[Level, ...]:
         return tuple(
-            Level((level.price * factor).quantize(level.price), level.amount) for level in levels
+            Level((level.price * factor).quantize(level.price, ROUND_HALF_EVEN), level.amount)
+            for level in levels
         )
 
     return OrderBook(book.symbol, move(book.bids), move(book.asks), book.at)

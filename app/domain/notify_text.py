@@ -6,7 +6,7 @@ setting, no URL, no secret).
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 import msgspec
 
@@ -63,7 +63,7 @@ def render(event: Event) -> Message:
 
 def number(value: Decimal) -> str:
     """A number as people write it: thousands separated, no exponent, at most 8 decimals."""
-    return f"{value.quantize(_PLACES).normalize():,f}" if value else "0"
+    return f"{value.quantize(_PLACES, ROUND_HALF_EVEN).normalize():,f}" if value else "0"
 
 
 def signed(value: Decimal) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 import msgspec
 
@@ -71,7 +71,7 @@ def _of(trades: list[ClosedTrade]) -> Performance:
         trades=len(trades),
         wins=len(wins),
         losses=len(losses),
-        win_rate=(Decimal(len(wins)) / len(trades)).quantize(_RATE),
+        win_rate=(Decimal(len(wins)) / len(trades)).quantize(_RATE, ROUND_HALF_EVEN),
         average_win=sum(wins, _ZERO) / len(wins) if wins else None,
         average_loss=sum(losses, _ZERO) / len(losses) if losses else None,
         pnl=running,

@@ -6,7 +6,7 @@ too large; a size computed from equity is capped to the maximum order notional.
 
 from __future__ import annotations
 
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 
 import msgspec
 
@@ -45,8 +45,8 @@ _MAX_STEPS = Decimal("1e20")  # beyond it Decimal's 28 digits no longer hold amo
 
 def number_text(value: Decimal, places: int | None = None) -> str:
     """`1,250.00` with `places`, else the number as it is without trailing zeros (`0.0153`)."""
-    if places is not None:
-        return f"{value:,.{places}f}"
+    if places is not None:  # rounded here: the thread's context is ccxt's to change (HALF_UP)
+        return f"{value.quantize(Decimal(1).scaleb(-places), ROUND_HALF_EVEN):,f}"
     return f"{value.normalize():,f}"
 
 

@@ -5,18 +5,20 @@ currencies converted into ACCOUNT_CURRENCY, or refused with what to set."""
 from __future__ import annotations
 
 import asyncio
+import decimal
 from collections.abc import Awaitable
 from decimal import Decimal
 from typing import TypeVar
 
 import pytest
+from ccxt.base.decimal_to_precision import ROUND, decimal_to_precision
 
 from app.domain.brackets.bracket import BracketState
 from app.domain.market import OrderBook
 from app.domain.orders import Leg, OrderState
 from app.domain.risk_values import RiskLimits
 from app.domain.signals import QtyMode, SignalStatus, StopKind, StopLoss, TakeProfit
-from app.domain.sizing import SizingPolicy
+from app.domain.sizing import SizingPolicy, number_text
 from app.ports.exchange import Balance
 from app.ports.execution import NoLocks
 from app.services.execution.executor import Executor
@@ -186,3 +188,14 @@ async def test_an_entry_in_a_quote_currency_no_venue_converts_is_refused_with_wh
         " EUR only"
     )
     assert refused not in desk.store.brackets
+
+
+def test_sentences_round_alike_after_ccxt_changed_the_threads_decimal_context() -> None:
+    """ccxt's decimal_to_precision sets the thread's context to ROUND_HALF_UP for good: a sum
+    of -11.225 read -11.23 or -11.22 by whether a ccxt venue had been used in the process."""
+    with decimal.localcontext():
+        decimal_to_precision("1.5", ROUND, 0)  # as ccxt's amount_to_precision does
+        assert decimal.getcontext().rounding == decimal.ROUND_HALF_UP
+
+        assert number_text(D("-11.225"), 2) == "-11.22"
+        assert number_text(D("1250"), 2) == "1,250.00"

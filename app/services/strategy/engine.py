@@ -14,7 +14,7 @@ import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Protocol
 
 from app.domain.market import Tick
@@ -113,7 +113,7 @@ class StrategyEngine:
         )
 
     def _decimal(self, value: float) -> Decimal:
-        return Decimal(repr(value)).quantize(self._quantum)
+        return Decimal(repr(value)).quantize(self._quantum, ROUND_HALF_EVEN)
 
     async def run(self, feed: MarketData, stop: asyncio.Event) -> None:
         """Until `stop`: every tick of the feed through `on_tick`."""
