@@ -13,7 +13,8 @@ unexecuted, and a client that gets no reply also withdraws its request from the 
 create_order that timed out either ran before any later request of its client or never runs:
 looking the order up by its client order id afterwards tells which. Calls a client makes in the
 same turn of its event loop travel as one `wire.BATCH` request, each with its own reply; a host
-older than batches refuses one whole, running none of its calls, which then go alone.
+older than batches refuses one whole, running none of its calls, which then go alone. A reply
+or result that cannot be read (a host of another release) fails its calls as a lost reply does.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from app.adapters.paper import wire
 from app.adapters.paper.host import PaperHost
 from app.domain.market import Market, OrderBook
 from app.domain.orders import Fill, OrderRequest, OrderStatus
+from app.ports.errors import ExchangeError
 from app.ports.exchange import Balance, Capabilities, Exchange, Position
 
 __all__ = ["PaperHost", "RemotePaperExchange"]  # PaperHost lives in `host`; imported from here too
@@ -118,7 +120,13 @@ class RemotePaperExchange:
         reply = await answer
         if reply.error is not None:
             raise wire.error_from(reply)
-        return method.result_decoder.decode(reply.result)
+        try:
+            return method.result_decoder.decode(reply.result)
+        except msgspec.DecodeError as error:  # a host of another release; the call may have run
+            trouble = f"sent a result that could not be read ({error})"
+            raise self._lost(
+                method, trouble, "; run one signalgate version in every process."
+            ) from error
 
     def _send_waiting(self) -> None:
         calls, self._waiting = self._waiting, []
@@ -142,17 +150,20 @@ class RemotePaperExchange:
             raise
 
     def _fail(self, calls: list[_Waiting], trouble: str, then: str) -> None:
-        """Fail each call still awaited as its method fails without a reply (a create:
-        OutcomeUnknown, to be looked up by its client order id)."""
+        """Fail each call still awaited as its method fails without a reply (`_lost`)."""
         for method, _, answer in calls:
-            self.breaker.record_failure()
-            hint = (
-                " Look the order up by its client order id." if method is wire.CREATE_ORDER else ""
-            )
+            error = self._lost(method, trouble, then)
             if not answer.done():
-                answer.set_exception(method.no_reply(
-                    f"The paper host {trouble} for {method.name} on {self.name}{then}{hint}"
-                ))  # fmt: skip
+                answer.set_exception(error)
+
+    def _lost(self, method: wire.Method[Any, Any], trouble: str, then: str) -> ExchangeError:
+        """The error of a call whose reply was lost or cannot be read: its method's `no_reply`
+        (a create: OutcomeUnknown, to be looked up by its client order id, never sent again)."""
+        self.breaker.record_failure()
+        hint = " Look the order up by its client order id." if method is wire.CREATE_ORDER else ""
+        return method.no_reply(
+            f"The paper host {trouble} for {method.name} on {self.name}{then}{hint}"
+        )
 
     async def _send(self, calls: list[_Waiting]) -> None:
         """Send `calls` as one request and hand each its reply, or its `no_reply` error."""
