@@ -60,10 +60,10 @@ WORKER_HOT_SPOTS: HotSpots = (
 # The monitor process: the paper host (answering the workers) shares one event loop with the
 # market data feed and the bracket monitor, and their synchronous SQL and Redis calls block it.
 MONITOR_HOT_SPOTS: HotSpots = (
-    ("PaperHost._execute (answering workers)", "paper/remote.py", "_execute"),
+    ("PaperHost._execute (answering workers)", "paper/host.py", "_execute"),
     ("  PaperExchange.create_order", "paper/exchange.py", "create_order"),
     ("  SqlPaperStore.save_changes (paper SQL writes)", "paper/store.py", "save_changes"),
-    ("PaperHost.on_tick (feed: resting orders)", "paper/remote.py", "on_tick"),
+    ("PaperHost.on_tick (feed: resting orders)", "paper/host.py", "on_tick"),
     (
         "BracketMonitor.run_once (every open bracket)",
         "app/services/brackets/monitor.py",

@@ -25,7 +25,7 @@ from redis.backoff import NoBackoff
 from sqlalchemy import Engine
 
 from app.adapters.paper.exchange import PaperExchange
-from app.adapters.paper.remote import PaperHost
+from app.adapters.paper.host import PaperHost
 from app.adapters.redis import venue_health
 from app.adapters.redis.books import RedisSharedBooks
 from app.adapters.redis.lease import RedisHeartbeat, RedisLease

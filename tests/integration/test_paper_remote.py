@@ -481,3 +481,46 @@ async def test_replies_that_do_not_match_their_calls_leave_the_create_unknown(
     assert isinstance(created, OutcomeUnknown)
     assert "client order id" in str(created)
     assert await venues["paper"].fetch_order_by_client_id(SYMBOL, "sgOdd") is not None
+
+
+class HostOfAnotherRelease(PaperHost):
+    """A host that answers an order's status in a shape this client cannot read (a monitor of
+    another release, mid-deploy): it runs the call, then wraps the status in a list."""
+
+    async def _run_one(self, envelope: Envelope) -> Reply:
+        reply = await super()._run_one(envelope)
+        if envelope.method not in {"create_order", "fetch_order"} or reply.error is not None:
+            return reply
+        return Reply(result=msgspec.Raw(encode([reply.result])))
+
+
+async def test_a_create_whose_result_cannot_be_read_is_unknown_and_found_by_its_client_id(
+    client: redis.asyncio.Redis, venues: dict[str, PaperExchange]
+) -> None:
+    """The host may have placed it: never a decode error the caller could take for a refusal
+    and send again, but OutcomeUnknown, and its client order id finds the one order placed."""
+    host, venue = HostOfAnotherRelease(client, venues, prefix=PREFIX), remote(client)
+    btc_before = (await venues["paper"].balances())["BTC"].total
+
+    async with serving(host):
+        with pytest.raises(OutcomeUnknown, match="client order id"):
+            await venue.create_order(order(Side.BUY, OrderKind.MARKET, "0.2", client_id="sgSkew"))
+        found = await venue.fetch_order_by_client_id(SYMBOL, "sgSkew")
+
+    assert found is not None
+    assert found.state is OrderState.FILLED
+    assert (await venues["paper"].balances())["BTC"].total == btc_before + D("0.2")  # once
+
+
+async def test_a_read_whose_result_cannot_be_read_is_retryable(
+    client: redis.asyncio.Redis, venues: dict[str, PaperExchange]
+) -> None:
+    placed = await venues["paper"].create_order(
+        order(Side.BUY, OrderKind.MARKET, "0.2", client_id="sgRead")
+    )
+    host, venue = HostOfAnotherRelease(client, venues, prefix=PREFIX), remote(client)
+
+    async with serving(host):
+        with pytest.raises(Retryable, match="could not be read"):
+            await venue.fetch_order(SYMBOL, placed.order_id)
+        assert len((await venue.order_book(SYMBOL, 1)).bids) == 1  # other reads still answer

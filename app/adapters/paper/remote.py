@@ -1,8 +1,9 @@
 """Paper venues shared over Redis: one process hosts them, every other process trades on them.
 
 A `PaperExchange` is an in-memory engine saved to SQL, so two processes holding the same venue
-would overwrite each other. `PaperHost` runs in one process per deployment (the monitor), owns
-the venues and feeds them ticks; `RemotePaperExchange` is the `Exchange` port everywhere else.
+would overwrite each other. `PaperHost` (module `host`) runs in one process per deployment (the
+monitor), owns the venues and feeds them ticks; `RemotePaperExchange` is the `Exchange` port
+everywhere else.
 
 Protocol: a client pushes an `Envelope` on `<prefix>:requests` and, in the same round trip, waits
 with BLPOP on `<prefix>:reply:<id>`. The host pops requests in batches, runs them in arrival order
@@ -12,17 +13,17 @@ unexecuted, and a client that gets no reply also withdraws its request from the 
 create_order that timed out either ran before any later request of its client or never runs:
 looking the order up by its client order id afterwards tells which. Calls a client makes in the
 same turn of its event loop travel as one `wire.BATCH` request, each with its own reply; a host
-older than batches refuses one whole, running none of its calls, which then go alone.
+older than batches refuses one whole, running none of its calls, which then go alone. A reply
+or result that cannot be read (a host of another release) fails its calls as a lost reply does.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -33,155 +34,23 @@ from redis.exceptions import RedisError
 
 from app.adapters.circuit import BreakerState, CircuitBreaker
 from app.adapters.paper import wire
-from app.adapters.paper.exchange import PaperExchange
+from app.adapters.paper.host import PaperHost
 from app.domain.market import Market, OrderBook
 from app.domain.orders import Fill, OrderRequest, OrderStatus
-from app.ports.errors import ExchangeError, Fatal
+from app.ports.errors import ExchangeError
 from app.ports.exchange import Balance, Capabilities, Exchange, Position
+
+__all__ = ["PaperHost", "RemotePaperExchange"]  # PaperHost lives in `host`; imported from here too
 
 log = logging.getLogger(__name__)
 
 A = TypeVar("A")
 R = TypeVar("R")
 
-_IDLE_WAIT_SECONDS = 0.2  # how long an idle host blocks before looking at its stop event
-_REDIS_BACKOFF_SECONDS = 1.0
 _GRACE_SECONDS = 1.0  # beyond the server-side BLPOP timeout, for a Redis that hangs
 # how long calls go alone after a host refused a batch (a monitor of an older version, until
 # a rolling deploy restarts it)
 _ALONE_SECONDS = 60.0
-
-
-class PaperHost:
-    """Serves requests for the given paper exchanges over Redis; one per deployment."""
-
-    def __init__(
-        self,
-        redis: redis.asyncio.Redis,
-        exchanges: Mapping[str, PaperExchange],
-        *,
-        prefix: str = wire.DEFAULT_PREFIX,
-        batch_size: int = 256,
-    ) -> None:
-        wire.require_bytes(redis)
-        self._redis = redis
-        self._exchanges = exchanges
-        self._requests_key = f"{prefix}:requests"
-        self._reply_prefix = f"{prefix}:reply:"
-        self._batch_size = batch_size
-        self._take = wire.command(b"LPOP", self._requests_key.encode(), b"%d" % batch_size)
-        self._reply_ttl = b"%d" % wire.REPLY_TTL_SECONDS
-
-    async def serve(self, stop: asyncio.Event) -> None:
-        """Answer requests until `stop` is set; requests already taken are answered first."""
-        batch: list[bytes] = []
-        while batch or not stop.is_set():
-            try:
-                if batch:
-                    replies = await self._execute(batch)
-                    batch = await self._reply_and_take(replies, take=not stop.is_set())
-                else:
-                    batch = await self._wait_for_requests()
-            except RedisError as error:
-                # Requests taken but not answered time out on their clients, which treat them
-                # as lost (a create becomes OutcomeUnknown and is looked up): nothing to redo.
-                log.warning("paper host: Redis failed (%s); retrying in %.0f s", error,
-                            _REDIS_BACKOFF_SECONDS)  # fmt: skip
-                batch = []
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), _REDIS_BACKOFF_SECONDS)
-
-    async def on_tick(self, symbol: str) -> None:
-        """Refresh the resting orders of every venue for `symbol` from its current book."""
-        for name, exchange in list(self._exchanges.items()):  # a copy: venues are added
-            try:
-                # open_orders(symbol) hands the venue the current book first (fills, triggers
-                # and the save that follows): the public way to refresh one symbol.
-                await exchange.open_orders(symbol)
-            except ExchangeError as error:
-                log.warning("paper venue %s could not refresh %s: %s", name, symbol, error)
-
-    async def _wait_for_requests(self) -> list[bytes]:
-        popped = await self._redis.blpop([self._requests_key], timeout=_IDLE_WAIT_SECONDS)
-        if popped is None:
-            return []
-        request = popped[1]
-        assert isinstance(request, bytes)  # decode_responses=False, checked at construction
-        return [request]
-
-    async def _reply_and_take(
-        self, replies: list[tuple[bytes, bytes]], *, take: bool
-    ) -> list[bytes]:
-        """Push the replies and pop the next batch in one round trip."""
-        commands = []
-        for key, data in replies:
-            commands.append(wire.command(b"RPUSH", key, data))
-            commands.append(wire.command(b"EXPIRE", key, self._reply_ttl))
-        if take:
-            commands.append(self._take)
-        if not commands:
-            return []
-        results = await wire.run(self._redis, commands)
-        return (results[-1] or []) if take else []
-
-    async def _execute(self, batch: list[bytes]) -> list[tuple[bytes, bytes]]:
-        """Run the batch in order; a reply per request that was still awaited."""
-        replies = []
-        for data in batch:
-            try:
-                envelope = wire.envelope_decoder.decode(data)
-            except msgspec.DecodeError as error:
-                log.error("paper host: dropped an unreadable request (%s)", error)  # noqa: TRY400 - no trace to show
-                continue
-            if time.time() > envelope.deadline:
-                log.warning("paper host: dropped %s on %s (id %s): its client had given up",
-                            envelope.method, envelope.venue, envelope.id)  # fmt: skip
-                continue
-            reply = await self._run(envelope)
-            key = (self._reply_prefix + envelope.id).encode()
-            replies.append((key, wire.encode(reply)))
-        return replies
-
-    async def _run(self, envelope: wire.Envelope) -> wire.Reply:
-        if envelope.method == wire.BATCH:
-            return await self._run_batch(envelope)
-        return await self._run_one(envelope)
-
-    async def _run_one(self, envelope: wire.Envelope) -> wire.Reply:
-        """One call (a host before `wire.BATCH` ran every request this way)."""
-        method = wire.METHODS.get(envelope.method)
-        exchange = self._exchanges.get(envelope.venue)
-        if method is None:
-            return wire.unknown_method(envelope.method)
-        if exchange is None:
-            missing = f"venue {envelope.venue!r}; make it a paper venue and restart the monitor"
-            return wire.error_reply(Fatal(f"The paper host has no {missing}."))
-        try:
-            args = method.args_decoder.decode(envelope.args)
-            result = await method.call(exchange, args)
-        except msgspec.DecodeError as error:
-            return wire.error_reply(Fatal(f"The paper host could not read {method.name}: {error}."))
-        except ExchangeError as error:
-            return wire.error_reply(error)
-        except Exception as error:  # a host bug must answer, not kill the host
-            log.exception("paper host: %s on %s failed", method.name, envelope.venue)
-            return wire.error_reply(
-                method.no_reply(f"The paper host failed on {method.name}: {error}")
-            )
-        return wire.Reply(result=msgspec.Raw(wire.encode(result)))
-
-    async def _run_batch(self, envelope: wire.Envelope) -> wire.Reply:
-        """Each call of a batch in order, as if each had come alone; a reply for each."""
-        try:
-            calls = wire.calls_decoder.decode(envelope.args)
-        except msgspec.DecodeError as error:
-            return wire.error_reply(Fatal(f"The paper host could not read a batch: {error}."))
-        replies = []
-        for call in calls:
-            alone = wire.Envelope(envelope.id, envelope.venue, call.method, call.args,
-                                  envelope.deadline)  # fmt: skip
-            replies.append(await self._run(alone))
-        return wire.Reply(result=msgspec.Raw(wire.encode(replies)))
 
 
 # a call waiting to be sent: its method, its arguments (msgpack), and where its reply goes
@@ -251,7 +120,13 @@ class RemotePaperExchange:
         reply = await answer
         if reply.error is not None:
             raise wire.error_from(reply)
-        return method.result_decoder.decode(reply.result)
+        try:
+            return method.result_decoder.decode(reply.result)
+        except msgspec.DecodeError as error:  # a host of another release; the call may have run
+            trouble = f"sent a result that could not be read ({error})"
+            raise self._lost(
+                method, trouble, "; run one signalgate version in every process."
+            ) from error
 
     def _send_waiting(self) -> None:
         calls, self._waiting = self._waiting, []
@@ -275,17 +150,20 @@ class RemotePaperExchange:
             raise
 
     def _fail(self, calls: list[_Waiting], trouble: str, then: str) -> None:
-        """Fail each call still awaited as its method fails without a reply (a create:
-        OutcomeUnknown, to be looked up by its client order id)."""
+        """Fail each call still awaited as its method fails without a reply (`_lost`)."""
         for method, _, answer in calls:
-            self.breaker.record_failure()
-            hint = (
-                " Look the order up by its client order id." if method is wire.CREATE_ORDER else ""
-            )
+            error = self._lost(method, trouble, then)
             if not answer.done():
-                answer.set_exception(method.no_reply(
-                    f"The paper host {trouble} for {method.name} on {self.name}{then}{hint}"
-                ))  # fmt: skip
+                answer.set_exception(error)
+
+    def _lost(self, method: wire.Method[Any, Any], trouble: str, then: str) -> ExchangeError:
+        """The error of a call whose reply was lost or cannot be read: its method's `no_reply`
+        (a create: OutcomeUnknown, to be looked up by its client order id, never sent again)."""
+        self.breaker.record_failure()
+        hint = " Look the order up by its client order id." if method is wire.CREATE_ORDER else ""
+        return method.no_reply(
+            f"The paper host {trouble} for {method.name} on {self.name}{then}{hint}"
+        )
 
     async def _send(self, calls: list[_Waiting]) -> None:
         """Send `calls` as one request and hand each its reply, or its `no_reply` error."""
