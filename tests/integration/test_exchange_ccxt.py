@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -214,6 +215,27 @@ async def test_an_order_the_venue_never_got_is_sent_again_once_confirmed_absent(
     assert status.order_id == str(orders[0]["orderId"])
     assert fake.venue.count("POST", ORDER) == 2
     assert fake.venue.count("GET", ORDER) == 2  # not found, and not found after the expiry
+
+
+async def test_a_copy_that_gets_no_answer_either_is_unknown_and_says_why(
+    fake: RunningFake, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The copy sent after the expiry may yet execute too: never a third create, and the
+    copy's failure is in the log and in the error the caller keeps."""
+    async with binance(fake) as exchange:
+        await exchange.markets()
+        fake.venue.fail_next("POST", ORDER, "503", count=2)  # the create and its copy
+        with (
+            caplog.at_level(logging.WARNING, logger="app.adapters.ccxt.lost_create"),
+            pytest.raises(OutcomeUnknown, match="sent again") as unknown,
+        ):
+            await exchange.create_order(market_buy("sg-lost-5"))
+
+    assert fake.venue.orders_with_client_id("sg-lost-5") == []
+    assert fake.venue.count("POST", ORDER) == 2  # the create and one copy
+    assert fake.venue.count("GET", ORDER) == 3  # not found before, after the expiry, after the copy
+    assert isinstance(unknown.value.__cause__, Retryable)
+    assert "binance create sg-lost-5 sent again got no answer" in caplog.text
 
 
 async def test_when_the_lookup_never_answers_the_outcome_is_unknown(fake: RunningFake) -> None:

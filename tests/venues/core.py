@@ -166,7 +166,10 @@ class FakeVenue:
 
     specs: list[MarketSpec] = field(default_factory=list)
     balances: dict[str, list[Decimal]] = field(default_factory=dict)  # asset -> [free, locked]
-    hang_seconds: float = 2.0
+    # how long a hung request is held before its connection is dropped unanswered: well under
+    # any client's timeout, so that the answer is lost by the fake's doing, however slow the
+    # machine (a client timing out first is a race with the machine's speed)
+    hang_seconds: float = 0.1
     hedge_mode: bool = False  # swaps: long and short positions kept apart
     markets: dict[str, MarketSpec] = field(init=False)
     books: dict[str, tuple[Decimal, Decimal]] = field(init=False)

@@ -49,7 +49,7 @@ from app.ports.exchange import Exchange
 from tests.venues import core
 from tests.venues.core import D, FakeVenue, Json, MarketSpec, Order, Refusal, Request, VenueError
 from tests.venues.http import Served
-from tests.venues.road import Road
+from tests.venues.road import TIMEOUT_SECONDS, Road
 
 API_KEY = "pionex-test-key"
 API_SECRET = "pionex-test-secret"
@@ -340,7 +340,7 @@ def road_adapter(served: Served[Any], retry: RetryPolicy) -> Exchange:
         api_key=API_KEY,
         secret=API_SECRET,
         base_url=served.url,
-        timeout_seconds=0.5,
+        timeout_seconds=TIMEOUT_SECONDS,
         retry=retry,
         timestamp_window_seconds=ROAD_WINDOW_SECONDS,
         weight_per_second=0,  # the fake has no rate limit but the one a test asks for

@@ -38,6 +38,10 @@ from tests.venues.http import Served
 
 D = Decimal
 FAST = RetryPolicy(attempts=3, backoff_seconds=0.01, lookup_attempts=3, expiry_margin_seconds=0.1)
+# the product's default timeout: the fakes answer at once, and an answer a test loses is lost by
+# the fake (`FakeVenue.fail_next`). A short one lost answers to a stalled test process under
+# load: a copy sent after a lost create that times out is, rightly, never sent again.
+TIMEOUT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,7 @@ class Road:
             secret=self.secret,
             password=self.password,
             base_url=served.url,
-            timeout_ms=500,
+            timeout_ms=int(TIMEOUT_SECONDS * 1000),
             rate_limit_ms=self.rate_limit_ms,
             retry=FAST,
             options=self.options,

@@ -226,15 +226,20 @@ class _LostCreate:
         except Fatal as error:  # a duplicate is an InvalidOrder, or a bare venue error (Kraken)
             if not self._duplicate(error):
                 raise
-            found = await self._lookup(error)
+            failure: ExchangeError = error
         except (Retryable, OutcomeUnknown) as error:
-            found = await self._lookup(error)
+            # the copy got no answer either: it may yet execute, so it is never sent a third time
+            log.warning("%s create %s sent again got no answer (%s): looking it up", calls.name,
+                        cid, error)  # fmt: skip
+            failure = error
         else:
             return self.parse(answered(raw, self.profile), self.request, conditional(self.request))
+        found = await self._lookup(failure)
         if found is None:
             raise OutcomeUnknown(
-                f"{calls.name} did not confirm order {cid}; reconcile it by client order id."
-            )
+                f"{calls.name} did not confirm order {cid} sent again ({failure}); reconcile it"
+                " by client order id."
+            ) from failure
         return found
 
     async def _lookup(self, cause: Exception) -> OrderStatus | None:
