@@ -35,7 +35,8 @@ from app.domain.brackets.bracket import FINAL, Bracket
 from app.ports.execution import AccountState, Holding
 
 _FINAL = [s.value for s in FINAL]
-_json_rows = msgspec.json.Decoder(list[list[Any]] | None)
+# money comes as text; a number that does not is still read exactly, never as a float
+_json_rows = msgspec.json.Decoder(list[list[Any]] | None, float_hook=Decimal)
 _json_brackets = msgspec.json.Decoder(list[Bracket] | None)
 _json_ids = msgspec.json.Decoder(list[str] | None)
 

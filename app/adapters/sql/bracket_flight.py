@@ -144,13 +144,16 @@ class BracketFlight:
             return False
         return all(change.brackets >= 0 for change in changes.values())
 
-    def send(self, conn: Connection, flush: Flush, before: list[SavedRow]) -> Check:
+    def send(
+        self, conn: Connection, flush: Flush, before: list[SavedRow], alone: bool | None = None
+    ) -> Check:
         """Send the whole flush ahead on `conn` (its `foreseen` rows `before`); the check to
-        run once it is committed. A refused save fails the transaction (`refused`)."""
+        run once it is committed. A refused save fails the transaction (`refused`). `alone`:
+        `one_statement`'s answer, when the caller already asked it."""
         for save, row in zip(flush.saves, flush.rows, strict=True):
             expected = save.expected or NEW  # foreseen: never None
             row["version"], row["fence"] = expected + 1, save.token
-        if self.one_statement(flush, before):
+        if self.one_statement(flush, before) if alone is None else alone:
             self._send_one(conn, flush, before)
             return nothing
         send_lineage(self._sql, conn, flush)
@@ -222,7 +225,7 @@ class BracketFlight:
         try:
             alone = self.one_statement(flush, before)  # a transaction of its own
             with transaction(self._engine, write=True, one_statement=alone) as conn:
-                check = self.send(conn, flush, before)
+                check = self.send(conn, flush, before, alone)
         except DBAPIError as error:
             if self.declined(error):
                 return None
