@@ -62,7 +62,8 @@ ROADS: list[Road] = [
         kraken.SECRET,
         mode="live",
         rate_limit_ms=1,
-        options={"recvWindow": 2500},
+        # the deadline must be 2 to 60 s ahead when Kraken reads it: 2 s of slack for a stall
+        options={"recvWindow": 4000},
     ),
     Road("okx", okx.spot_and_swaps, "BTC/USDT", "BTC-USDT", Decimal("0.01"), id="okx-spot", **_OKX),
     Road(
