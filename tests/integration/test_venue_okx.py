@@ -7,6 +7,7 @@ rules are OKX's own answers; leverage, the position mode and the trading account
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -192,6 +193,29 @@ async def test_a_place_order_carries_its_exptime_deadline_and_an_algo_order_none
     assert before + 5000 <= deadline <= core.now_ms() + 5000
     assert one(served.venue.with_client_id("exp2")).extra["expTime"] is None
     assert exchange.request_expiry_seconds is None
+
+
+async def test_concurrent_creates_each_carry_their_own_exptime(
+    served: Served[okx.OkxVenue], exchange: CcxtExchange
+) -> None:
+    """Creates of different keys run at once on one client: a stop-loss (no expTime) sent
+    while a place order waits for ccxt's throttle must not strip that order's deadline, or a
+    lost place order could execute after its copy was sent (a double entry)."""
+    btc = "BTC/USDT:USDT"
+    before = core.now_ms()
+    plain = [order(f"race{i}", btc, Side.BUY, OrderKind.MARKET, "0.01") for i in range(3)]
+    stops = [order(f"rstop{i}", btc, Side.SELL, OrderKind.STOP_MARKET, "0.01",
+                   trigger_price=D(57000), reduce_only=True) for i in range(3)]  # fmt: skip
+    await asyncio.gather(
+        *(exchange.create_order(r) for pair in zip(plain, stops, strict=True) for r in pair)
+    )
+
+    for request in plain:
+        deadline = one(served.venue.with_client_id(request.client_order_id)).extra["expTime"]
+        assert deadline is not None, request.client_order_id
+        assert before + 5000 <= int(deadline) <= core.now_ms() + 5000
+    for request in stops:
+        assert one(served.venue.with_client_id(request.client_order_id)).extra["expTime"] is None
 
 
 # --- contracts --------------------------------------------------------------------------------

@@ -7,7 +7,9 @@ fakes in tests) is applied as the venue's profile says.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from types import ModuleType
 from typing import Any, Literal, Self
 
@@ -16,6 +18,20 @@ import ccxt.async_support as ccxt_async
 from app.adapters.ccxt.profiles import ROUTE_PARAM, VENUES, VenueProfile, overridden_urls
 
 Mode = Literal["testnet", "live"]
+# headers for the requests of one call only (see `request_headers`)
+_REQUEST_HEADERS: ContextVar[Mapping[str, str] | None] = ContextVar("request_headers", default=None)
+
+
+@contextmanager
+def request_headers(headers: Mapping[str, str]) -> Iterator[None]:
+    """`headers` on the requests ccxt sends inside this block, from this task only: ccxt's
+    instance is shared by the keys the executor runs at once, so a header set on its `headers`
+    (read only once ccxt's throttle lets the request go) could be another call's."""
+    token = _REQUEST_HEADERS.set(headers or None)
+    try:
+        yield
+    finally:
+        _REQUEST_HEADERS.reset(token)
 
 
 def venue_profile(exchange_id: str, mode: str) -> VenueProfile:
@@ -55,7 +71,7 @@ def ccxt_client(
     }
     if rate_limit_ms is not None:
         config["rateLimit"] = rate_limit_ms
-    venue_class = getattr(module, exchange_id)
+    venue_class = _headed(getattr(module, exchange_id))
     if profile.conditional_paths:
         venue_class = _routed(venue_class, profile.conditional_paths)
     client = venue_class(config)
@@ -70,6 +86,19 @@ def ccxt_client(
                 extra = client.exceptions.get(profile.override_exceptions, {}).get(table, {})
                 client.exceptions[table] = {**client.exceptions.get(table, {}), **extra}
     return client
+
+
+def _headed(venue_class: type) -> type:
+    """ccxt's class for the venue, sending `request_headers`' headers too."""
+
+    class Headed(venue_class):  # type: ignore[misc]
+        def prepare_request_headers(self, headers: Any = None) -> Any:
+            prepared = super().prepare_request_headers(headers)
+            extra = _REQUEST_HEADERS.get()
+            return prepared if extra is None else {**prepared, **extra}
+
+    Headed.__name__ = venue_class.__name__
+    return Headed
 
 
 def _routed(venue_class: type, paths: dict[str, str]) -> type:

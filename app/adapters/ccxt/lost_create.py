@@ -28,6 +28,7 @@ from typing import Any
 from ccxt.base import errors as ccxt_errors
 
 from app.adapters.ccxt.calls import VenueCalls
+from app.adapters.ccxt.client import request_headers
 from app.adapters.ccxt.parsing import RawOrder, client_id
 from app.adapters.ccxt.profiles import FetchOrder, RequestExpiry, ScanOrders, VenueProfile
 from app.domain.orders import OrderKind, OrderRequest, OrderStatus
@@ -53,10 +54,10 @@ async def create_order(
 ) -> OrderStatus:
     """Send ccxt's `create_order(*args)` once for `request`; without an answer, the protocol."""
     args = stamped(calls, profile, args)
-    stamp_header(calls, profile, request)
     sent_at = calls.clock()
     try:
-        raw = await calls.call("create_order", *args)
+        with request_headers(deadline_header(calls, profile, request)):
+            raw = await calls.call("create_order", *args)
     except (Retryable, OutcomeUnknown) as error:
         if not isinstance(error.__cause__, ccxt_errors.BaseError):
             raise  # refused by our own breaker: nothing was sent
@@ -137,19 +138,17 @@ async def _find(
             return None
 
 
-def stamp_header(calls: VenueCalls, profile: VenueProfile, request: OrderRequest) -> None:
-    """Where the venue takes a create's deadline in a header (the profile's
-    `expiry.deadline_header`), set it on ccxt's headers to the expiry after now; off for a
-    conditional order the venue does not hold to it. ccxt sends its `headers` with every
-    request: the venue reads this one on creates only."""
+def deadline_header(
+    calls: VenueCalls, profile: VenueProfile, request: OrderRequest
+) -> dict[str, str]:
+    """The create's deadline as a header, where the venue takes one there (the profile's
+    `expiry.deadline_header`): the expiry after now; none for a conditional order the venue
+    does not hold to it."""
     expiry = profile.expiry
-    if expiry is None or expiry.deadline_header is None:
-        return
-    headers = {k: v for k, v in calls.client.headers.items() if k != expiry.deadline_header}
-    if expiry.conditional or not conditional(request):
-        window = calls.client.options.get(expiry.option) or expiry.default_ms
-        headers[expiry.deadline_header] = str(calls.client.milliseconds() + int(window))
-    calls.client.headers = headers
+    if expiry is None or expiry.deadline_header is None or not expires(profile, request):
+        return {}
+    window = calls.client.options.get(expiry.option) or expiry.default_ms
+    return {expiry.deadline_header: str(calls.client.milliseconds() + int(window))}
 
 
 def expires(profile: VenueProfile, request: OrderRequest) -> bool:
@@ -221,8 +220,8 @@ class _LostCreate:
             return found
         log.warning("%s has no order %s after its expiry: sending it again", calls.name, cid)
         try:
-            stamp_header(calls, self.profile, self.request)
-            raw = await calls.call("create_order", *stamped(calls, self.profile, self.args))
+            with request_headers(deadline_header(calls, self.profile, self.request)):
+                raw = await calls.call("create_order", *stamped(calls, self.profile, self.args))
         except Fatal as error:  # a duplicate is an InvalidOrder, or a bare venue error (Kraken)
             if not self._duplicate(error):
                 raise
