@@ -8,6 +8,7 @@ create's wait, a cancel that lost the race, and `VENUES=pionex` from the setting
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -26,7 +27,13 @@ from app.config.settings import load_settings
 from app.domain.brackets.bracket import BracketState
 from app.domain.orders import Leg, OrderKind, OrderRequest, OrderState, Side
 from app.domain.signals import Action, OrderType, Signal, StopKind, StopLoss, TakeProfit
-from app.ports.errors import AuthenticationFailed, Fatal, InvalidOrder, Retryable
+from app.ports.errors import (
+    AuthenticationFailed,
+    Fatal,
+    InvalidOrder,
+    OutcomeUnknown,
+    Retryable,
+)
 from tests.venues import core
 from tests.venues.http import Served, serve
 from tests.venues.pionex import API_KEY, API_SECRET, ROAD, FakePionex, btc_usdt, road_fake
@@ -266,6 +273,29 @@ async def test_a_lost_create_is_sent_again_only_after_twice_the_timestamp_window
     assert served.venue.creates == ["sg-lost", "sg-lost"]
     assert len(served.venue.with_client_id("sg-lost")) == 1
     assert max(waits) == pytest.approx(2.1, abs=0.2)
+
+
+async def test_a_copy_that_gets_no_answer_either_is_unknown_and_says_why(
+    served: Served[FakePionex], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The copy sent after the expiry may yet execute too: never a third create, and the
+    copy's failure is in the log and in the error the caller keeps."""
+
+    async def sleep(seconds: float) -> None:
+        await asyncio.sleep(0)
+
+    served.venue.fail_next("create", "5xx", count=2)  # the create and its copy
+    async with adapter(served, sleep=sleep) as pionex:
+        with (
+            caplog.at_level(logging.WARNING, logger="app.adapters.pionex.exchange"),
+            pytest.raises(OutcomeUnknown, match="sent again") as unknown,
+        ):
+            await pionex.create_order(buy("sg-copy-lost"))
+
+    assert served.venue.creates == ["sg-copy-lost", "sg-copy-lost"]  # never a third
+    assert served.venue.with_client_id("sg-copy-lost") == []
+    assert isinstance(unknown.value.__cause__, Retryable)
+    assert "pionex create sg-copy-lost sent again got no answer" in caplog.text
 
 
 async def test_the_lost_create_waits_from_when_the_order_left_not_from_the_throttle(

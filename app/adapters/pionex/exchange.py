@@ -247,18 +247,23 @@ class PionexExchange:
         if found is not None:
             return found
         log.warning("pionex has no order %s after its expiry: sending it again", cid)
+        failure: ExchangeError
         try:
             data = await self.http.call("POST", ORDER, body)
         except Duplicate as error:
-            found = await self._lookup(request, spec, error)
-        except Retryable as error:
-            found = await self._lookup(request, spec, error)
+            failure = error
+        except (Retryable, OutcomeUnknown) as error:
+            # the copy got no answer either: it may yet execute, so it is never sent a third time
+            log.warning("pionex create %s sent again got no answer (%s): looking it up", cid, error)
+            failure = error
         else:
             return await self._placed(request, spec, data)
+        found = await self._lookup(request, spec, failure)
         if found is None:
             raise OutcomeUnknown(
-                f"pionex did not confirm order {cid}; reconcile it by client order id."
-            )
+                f"pionex did not confirm order {cid} sent again ({failure}); reconcile it by"
+                " client order id."
+            ) from failure
         return found
 
     async def _lookup(
