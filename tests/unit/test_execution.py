@@ -398,3 +398,58 @@ async def test_a_key_that_fails_in_a_batch_lets_the_other_keys_finish_before_the
 
     assert [t for t in asyncio.all_tasks() if "_run_key" in repr(t.get_coro())] == []
     assert world.store.brackets[ids[1]].state is BracketState.OPEN  # ETH ran to its end
+
+
+def counted_books(venue: PaperExchange) -> list[str]:
+    """The symbols of the venue's order-book reads, as they are asked."""
+    asked: list[str] = []
+    read = venue.order_book
+
+    async def order_book(symbol: str, depth: int = 20) -> OrderBook:
+        asked.append(symbol)
+        return await read(symbol, depth)
+
+    venue.order_book = order_book  # type: ignore[method-assign]
+    return asked
+
+
+async def test_the_quotes_are_asked_as_the_key_s_run_begins_and_read_once() -> None:
+    """The venues answer while the key's queue and the account are read: the quotes are asked
+    before the queue is read, and the entry reads those, not a second copy."""
+    world = World(a="99990x1|100000x1")
+    asked = counted_books(world.venues["a"])
+    asked_before_queue: list[int] = []
+    read_queue = world.store.pending
+
+    def pending(*args: object) -> object:
+        asked_before_queue.append(len(asked))
+        return read_queue(*args)  # type: ignore[arg-type]
+
+    world.store.pending = pending  # type: ignore[assignment,method-assign]
+    signal_id = await world.send(alert())
+
+    assert world.store.rows[signal_id].status is SignalStatus.EXECUTED
+    assert asked_before_queue == [1]
+    assert asked == ["BTC/USDT"]
+    assert world.executor._ctx.early == {}  # taken
+
+
+@pytest.mark.parametrize("change", ["a send", "time"])
+async def test_quotes_asked_early_are_asked_again_after_a_send_or_a_while(
+    change: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Quotes asked before this process sent an order or a cancel (a reverse's flattening,
+    before its entry), or too long ago, are not what the entry reads: it asks again."""
+    world = World(a="99990x1|100000x1")
+    asked = counted_books(world.venues["a"])
+    ctx = world.executor._ctx
+    await ctx.quote_early("default", "BTC/USDT")
+    if change == "a send":
+        ctx.driver.sent += 1
+    else:
+        monkeypatch.setattr("app.services.execution.quotes.EARLY_QUOTES_SECONDS", 0.0)
+    _, views = await ctx.account_and_quotes("default", "BTC/USDT")
+
+    assert asked == ["BTC/USDT", "BTC/USDT"]
+    assert views[0].quote.book is not None
+    assert ctx.early == {}

@@ -58,6 +58,9 @@ class BracketDriver:
     # the first miss this process saw of each unconfirmed order, on venues whose requests expire
     misses: Misses = field(default_factory=Misses)
     notifier: Notifier = field(default_factory=NoNotifier)  # closes and incidents, told
+    # creates and cancels this driver has sent (or is sending): what was read of a venue before
+    # the count moved may be stale (`ExecutionContext.quote_early`)
+    sent: int = field(default=0, init=False)
 
     @classmethod
     def for_policy(
@@ -104,6 +107,7 @@ class BracketDriver:
         leaving a batch writes what every open batch keeps back. Under a lock, the save is a
         compare-and-swap, and a refused one raises `StaleBracket` here: nothing is sent. So does
         a lease of the lock that may have lapsed by now, the save done (`LeaseLapsed`)."""
+        self.sent += 1
         with self.store.batch():
             self._save(bracket)
         refuse_lapsed(bracket)

@@ -4,12 +4,11 @@ driver, and the one reading of an account and the venues' quotes that precedes e
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -17,16 +16,14 @@ import msgspec
 from app.domain.accounts import AccountRules, VenueAccess, no_venue_left
 from app.domain.brackets.bracket import Bracket
 from app.domain.execution_policy import ExecutionPolicy
-from app.domain.market import Market, OrderBook
+from app.domain.market import Market
 from app.domain.notifications import Reason, SignalDenied
 from app.domain.orders import Side
 from app.domain.reservations import Reserved
 from app.domain.risk_values import AccountSnapshot, CheckResult, RiskLimits
-from app.domain.routing import VenueQuote
 from app.domain.signals import PENDING, Signal, SignalStatus, execution_delay
 from app.domain.sizing import SizingPolicy
 from app.ports.accounts import AccountBook
-from app.ports.errors import ExchangeError
 from app.ports.exchange import Exchange
 from app.ports.execution import (
     AccountState,
@@ -43,10 +40,10 @@ from app.services.brackets.doubt import entry_denial
 from app.services.brackets.driver import BracketDriver
 from app.services.execution.day_loss import with_day_pnl
 from app.services.execution.leverage import Leverages
+from app.services.execution.quotes import Early, ended, venue_view
 from app.services.execution.views import VenueView, snapshot_of
 
 log = logging.getLogger("signalgate.execution")
-_ZERO = Decimal(0)
 Key = tuple[str, str]  # an account and a symbol
 
 
@@ -85,6 +82,8 @@ class ExecutionContext:
     # each account's positions with an entry price at its last reading (venue, symbol): their
     # marks are read with the next signal's quotes, in the same round trip (`_quote`)
     held: dict[str, frozenset[tuple[str, str]]] = field(default_factory=dict)
+    # quotes asked as a key's run began (`quote_early`)
+    early: dict[Key, Early] = field(default_factory=dict)
 
     def rules(self, account: str) -> AccountRules:
         """The limits, sizing and venues of `account`'s signals (the venues that take its new
@@ -242,26 +241,51 @@ class ExecutionContext:
         return await with_day_pnl(snapshot, state, views, self.venues, limits, entry_symbol,
                                   in_process=self.in_process)  # fmt: skip
 
-    async def account_and_quotes(
-        self, account: str, symbol: str
-    ) -> tuple[AccountState, list[VenueView]]:
-        """The account from the database while the venues answer: the venue requests go out
-        first, the database is read while they are on their way."""
+    async def quote_early(self, account: str, symbol: str) -> None:
+        """Ask the venues for `symbol` as a run of the account-and-symbol key begins, under its
+        lock: they answer while its queue and the account are read. The first signal of the
+        run that reads quotes takes these, unless this process sent an order or a cancel since
+        (`account_and_quotes`); `drop_early` ends them."""
+        if not self.in_process:
+            sent, asked_at = self.driver.sent, time.monotonic()
+            self.early[(account, symbol)] = Early(await self._asking(account, symbol), sent,
+                                                   asked_at)  # fmt: skip
+
+    async def drop_early(self, account: str, symbol: str) -> None:
+        """The early quotes of the key, if no signal took them: cancelled."""
+        if (early := self.early.pop((account, symbol), None)) is not None:
+            await ended(early.quoting)
+
+    async def _asking(self, account: str, symbol: str) -> asyncio.Future[list[VenueView]]:
+        """The quotes of `symbol` for `account`, asked: their requests are on their way."""
         rules = self.rules(account)
-        if self.in_process:
-            views = await self._quotes(symbol, rules.venues)
-            return self.account(account, symbol), views
         # the marks MAX_DAILY_LOSS counts, read in the same round trip as the quotes
         held = self.held.get(account) if rules.limits.daily_loss_counts_unrealized else None
         quoting = asyncio.ensure_future(self._quotes(symbol, rules.venues, held))
         for _ in range(3):  # the quote task and the request tasks it starts reach their sends
             await asyncio.sleep(0)
+        return quoting
+
+    async def account_and_quotes(
+        self, account: str, symbol: str
+    ) -> tuple[AccountState, list[VenueView]]:
+        """The account from the database while the venues answer: the venue requests go out
+        first (or went as the key's run began: `quote_early`), the database is read while they
+        are on their way."""
+        if self.in_process:
+            views = await self._quotes(symbol, self.rules(account).venues)
+            return self.account(account, symbol), views
+        early = self.early.pop((account, symbol), None)
+        if early is not None and early.fresh(self.driver.sent):
+            quoting = early.quoting
+        else:  # none, or asked before this process changed something on a venue, or too long ago
+            if early is not None:
+                await ended(early.quoting)
+            quoting = await self._asking(account, symbol)
         try:
             state = self.account(account, symbol)
         except BaseException:
-            quoting.cancel()
-            with contextlib.suppress(asyncio.CancelledError, ExchangeError):
-                await quoting
+            await ended(quoting)
             raise
         return state, await quoting
 
@@ -299,55 +323,9 @@ class ExecutionContext:
         marks = {n: sorted(s for v, s in held or () if v == n and s != symbol) for n, _ in venues}
         return list(await asyncio.gather(*(self._quote(n, v, symbol, marks[n]) for n, v in venues)))
 
-    async def _quote(
+    def _quote(
         self, name: str, venue: Exchange, symbol: str, marks: Sequence[str] = ()
-    ) -> VenueView:
-        """The venue's view of `symbol`; the books of `marks` (depth 1) are asked in the same
-        turn of the loop (a paper venue: the same request), and one unread is left out: the
-        day's loss reads it again (`day_loss._marks`)."""
-        healthy = str(getattr(venue, "circuit_state", "closed")) == "closed"
-        market: Market | None = None
-        book = None
-        free_quote = free_base = total = _ZERO
-        markets_read = False
-        mark_books: tuple[OrderBook, ...] = ()
-        try:
-            markets = await venue.markets()
-            markets_read, market = True, markets.get(symbol)
-            if market is not None and healthy:
-                depth = self.policy.book_depth
-                if self.in_process:
-                    book, balances = await venue.order_book(symbol, depth), await venue.balances()
-                else:
-                    marking = asyncio.gather(*(_mark(venue, s) for s in marks))
-                    book, balances, read = await asyncio.gather(
-                        venue.order_book(symbol, depth), venue.balances(), marking
-                    )
-                    mark_books = tuple(b for b in read if b is not None)
-                quote_asset = market.settle or market.quote
-                if (q := balances.get(quote_asset)) is not None:
-                    free_quote, total = q.free, q.total
-                if (b := balances.get(market.base)) is not None:
-                    free_base = b.free
-        except ExchangeError as error:
-            log.info("venue %s unreadable for %s: %s", name, symbol, error)
-            healthy = False
-        quote = VenueQuote(
-            venue=name,
-            mode=self.modes.get(name, "paper"),
-            market=market,
-            book=book,
-            healthy=healthy,
-            free_quote=free_quote,
-            free_base=free_base,
-            markets_read=markets_read,  # unread: the venue's configured mode still counts
-        )
-        return VenueView(quote, total, mark_books)
-
-
-async def _mark(venue: Exchange, symbol: str) -> OrderBook | None:
-    """The top of `symbol`'s book on `venue`, or None when it cannot be read."""
-    try:
-        return await venue.order_book(symbol, 1)
-    except ExchangeError:
-        return None
+    ) -> Awaitable[VenueView]:
+        mode = self.modes.get(name, "paper")
+        return venue_view(name, venue, symbol, marks, depth=self.policy.book_depth, mode=mode,
+                          in_process=self.in_process)  # fmt: skip

@@ -138,14 +138,18 @@ class Executor:
 
     async def _run_key(self, account: str, symbol: str, up_to: str, units: set[str]) -> None:
         async with self._ctx.locks.hold(lock_key(account, symbol)) as fence:
-            with self._store.batch(fence):  # written before the lock is let go; saves fenced
-                for pending in self._store.pending(account, symbol, up_to):
-                    if not pending.started and self._ctx.refused(pending):
-                        continue  # a unit's legs share the account: each is refused
-                    if pending.signal.link is not None:
-                        units.add(pending.signal.link.unit)
-                    else:
-                        await self._one(pending)
+            await self._ctx.quote_early(account, symbol)  # they answer while the queue is read
+            try:
+                with self._store.batch(fence):  # written before the lock is let go; saves fenced
+                    for pending in self._store.pending(account, symbol, up_to):
+                        if not pending.started and self._ctx.refused(pending):
+                            continue  # a unit's legs share the account: each is refused
+                        if pending.signal.link is not None:
+                            units.add(pending.signal.link.unit)
+                        else:
+                            await self._one(pending)
+            finally:
+                await self._ctx.drop_early(account, symbol)
 
     async def _one(self, pending: PendingSignal) -> None:
         started = self._store.bracket(pending.id) if pending.started else None
