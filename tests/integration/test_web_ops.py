@@ -18,10 +18,11 @@ import redis
 import uvicorn
 from litestar.testing import TestClient
 from prometheus_client.parser import text_string_to_metric_families
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.serializers import JSONSerializer
 
 from app.adapters.redis.server import free_port
+from app.bootstrap.rq_worker import SignalWorker
 from app.bootstrap.web import build_services
 from app.config.settings import Settings
 from app.config.venues import TradingMode
@@ -34,7 +35,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def finish_quickly() -> str:
-    """A job for the SimpleWorker (imported by name, like the service's own jobs)."""
+    """A job for the worker (imported by name, like the service's own jobs)."""
     return "done"
 
 
@@ -102,7 +103,9 @@ def test_dashboard_with_the_token_shows_the_signals_queue_and_its_job(client, re
     # a finished job's page decodes its result: only with the JSON serializer configured
     queue = queue_of(redis_url)
     done = queue.enqueue("tests.integration.test_web_ops.finish_quickly", at_front=True)
-    SimpleWorker([queue], connection=queue.connection, serializer=JSONSerializer).work(
+    # the service's worker: RQ's own SimpleWorker may take a minute to stop (its command
+    # thread's 60 s read; `SignalWorker.subscribe`)
+    SignalWorker([queue], connection=queue.connection, serializer=JSONSerializer).work(
         burst=True, max_jobs=1
     )
     finished = client.get(f"/rq/0/data/job/{done.id}.json", headers=AUTH)
@@ -258,10 +261,10 @@ def test_metrics_count_signals_queue_registries_and_latency(client, redis_url):
     assert client.post("/webhook", content=alert(confidence=0.2)).json()["status"] == "filtered"
     assert len(queue.job_ids) == 2
 
-    # a job that finishes and one that fails, run ahead of the signals' jobs by a SimpleWorker
+    # a job that finishes and one that fails, run ahead of the signals' jobs by the worker
     queue.enqueue("tests.integration.test_web_ops.fail_loudly", at_front=True)
     queue.enqueue("tests.integration.test_web_ops.finish_quickly", at_front=True)
-    worker = SimpleWorker([queue], connection=queue.connection, serializer=JSONSerializer)
+    worker = SignalWorker([queue], connection=queue.connection, serializer=JSONSerializer)
     worker.work(burst=True, max_jobs=2)
     later = queue.enqueue_in(timedelta(hours=1), "tests.integration.test_web_ops.finish_quickly")
     queue.enqueue("tests.integration.test_web_ops.finish_quickly", depends_on=later)
