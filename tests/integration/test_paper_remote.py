@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import msgspec
 import pytest
+import redis
 import redis.asyncio
 
 from app.adapters.circuit import BreakerState, CircuitBreaker
@@ -22,6 +23,8 @@ from app.adapters.paper.wire import BATCH, Envelope, Reply, encode, replies_deco
 from app.domain.market import Market, OrderBook
 from app.domain.orders import OrderKind, OrderState, Side
 from app.domain.paper.venue import PaperVenue
+from app.domain.risk_values import RiskLimits
+from app.domain.sizing import SizingPolicy
 from app.ports.errors import (
     Fatal,
     InsufficientFunds,
@@ -31,6 +34,9 @@ from app.ports.errors import (
     Retryable,
 )
 from app.ports.exchange import Balance
+from app.ports.execution import NoLocks
+from app.services.execution.executor import Executor
+from tests.fakes_execution import MemoryExecutionStore
 from tests.paper_helpers import SYMBOL, book, order
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
@@ -524,3 +530,25 @@ async def test_a_read_whose_result_cannot_be_read_is_retryable(
         with pytest.raises(Retryable, match="could not be read"):
             await venue.fetch_order(SYMBOL, placed.order_id)
         assert len((await venue.order_book(SYMBOL, 1)).bids) == 1  # other reads still answer
+
+
+async def test_a_signals_quotes_reach_the_host_before_the_account_is_read(
+    client: redis.asyncio.Redis, host: PaperHost, redis_url: str
+) -> None:
+    """The executor asks the venues for a signal's book and balances, then reads the account
+    from the database, a synchronous call that holds the loop: the request must be in Redis by
+    then, or the venue and the database are waited for one after the other."""
+    venue = remote(client)
+    async with serving(host):
+        await venue.markets()  # kept for a while: the quotes ask only the book and balances
+    executor = Executor(store=MemoryExecutionStore(), venues={"paper": venue},
+                        modes={"paper": "paper"}, clock=lambda: NOW, locks=NoLocks(),
+                        limits=RiskLimits(), sizing=SizingPolicy())  # fmt: skip
+    queued = redis.Redis.from_url(redis_url)
+    try:
+        await executor._ctx.quote_early("default", SYMBOL)
+        asked = queued.llen(f"{PREFIX}:requests")  # what a blocking read would find sent
+        await executor._ctx.drop_early("default", SYMBOL)
+    finally:
+        queued.close()
+    assert asked == 1  # the book and the balances, one batch

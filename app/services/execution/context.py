@@ -40,7 +40,7 @@ from app.services.brackets.doubt import entry_denial
 from app.services.brackets.driver import BracketDriver
 from app.services.execution.day_loss import with_day_pnl
 from app.services.execution.leverage import Leverages
-from app.services.execution.quotes import Early, ended, venue_view
+from app.services.execution.quotes import Early, ended, requests_sent, venue_view
 from app.services.execution.views import VenueView, snapshot_of
 
 log = logging.getLogger("signalgate.execution")
@@ -262,8 +262,7 @@ class ExecutionContext:
         # the marks MAX_DAILY_LOSS counts, read in the same round trip as the quotes
         held = self.held.get(account) if rules.limits.daily_loss_counts_unrealized else None
         quoting = asyncio.ensure_future(self._quotes(symbol, rules.venues, held))
-        for _ in range(3):  # the quote task and the request tasks it starts reach their sends
-            await asyncio.sleep(0)
+        await requests_sent()  # before the caller blocks the loop on the database
         return quoting
 
     async def account_and_quotes(

@@ -75,6 +75,19 @@ async def venue_view(
     return VenueView(quote, total, mark_books)
 
 
+async def requests_sent(most: int = 32) -> None:
+    """Yield until every task started so far has reached a wait (for an answer, a timer): the
+    requests they make are on their way before the caller blocks the loop on a synchronous
+    call. A paper venue's request takes five turns of the loop to reach Redis (the quote task,
+    its request tasks, the batch's send task, the send), a REST request more; `most` turns at
+    most (on a loop without asyncio's ready queue to look at: always)."""
+    ready = getattr(asyncio.get_running_loop(), "_ready", None)  # asyncio's: no public view
+    for _ in range(most):
+        await asyncio.sleep(0)
+        if ready is not None and not ready:
+            return
+
+
 @dataclass(frozen=True, slots=True)
 class Early:
     """Quotes asked as a key's run began: when, and the driver's count of sends then."""
