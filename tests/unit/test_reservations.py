@@ -3,6 +3,7 @@ its way; a reservation is taken only at the version its check read."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -22,6 +23,7 @@ from app.domain.risk_values import RiskLimits
 from app.domain.signals import SignalStatus
 from app.ports.execution import AccountState
 from app.ports.reservations import LocalReservations
+from app.services.execution.context import ExecutionContext
 from tests.unit.test_execution import NOW, World, alert
 
 pytestmark = pytest.mark.anyio
@@ -112,6 +114,17 @@ async def test_a_batchs_entries_on_two_symbols_read_the_account_once_each_and_sh
     for the first's alone, which it adds to its reading instead of reading the book again."""
     world = World(limits=RiskLimits(max_open_positions=1), a="99990x1|100000x1")
     reads = _counting_reads(world, monkeypatch)
+    both_read, read = asyncio.Event(), ExecutionContext.account_and_quotes
+
+    async def account_and_quotes(ctx: ExecutionContext, account: str, symbol: str) -> Any:
+        """Each key waits for the other's reading: neither is reserved before both read."""
+        answer = await read(ctx, account, symbol)
+        if len(reads) == 2:
+            both_read.set()
+        await both_read.wait()
+        return answer
+
+    monkeypatch.setattr(ExecutionContext, "account_and_quotes", account_and_quotes)
     ids = [next(world.ids) for _ in range(2)]
     world.store.add(ids[0], alert(), NOW)
     world.store.add(ids[1], alert(symbol="ETH/USDT", take_profits=(), stop_loss=None), NOW)
