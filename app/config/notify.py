@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import time
 
+from app.config.numbers import whole
 from app.domain.notifications import Routes, parse_routes
 
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://\S", re.IGNORECASE)
@@ -41,14 +42,7 @@ def urls(raw: str) -> tuple[str, ...]:
 
 
 def per_minute(raw: str) -> int:
-    hint = "use a whole number of messages a minute from 1 to 600, like 20"
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise ValueError(hint) from None
-    if not 1 <= value <= 600:
-        raise ValueError(hint)
-    return value
+    return whole(raw, "use a whole number of messages a minute from 1 to 600, like 20", 1, 600)
 
 
 def clock_time(raw: str) -> time:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+
+from app.config.numbers import decimal
 
 _VENUE = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
 
@@ -21,11 +23,5 @@ def baselines(raw: str) -> dict[tuple[str, str], Decimal]:
         venue, dot, key = name.partition(".")
         if not equals or not dot or not _VENUE.match(venue.strip().lower()) or not key.strip():
             raise ValueError(hint)
-        try:
-            value = Decimal(amount.strip())
-        except InvalidOperation:
-            raise ValueError(hint) from None
-        if not value.is_finite():
-            raise ValueError(hint)
-        found[venue.strip().lower(), key.strip()] = value
+        found[venue.strip().lower(), key.strip()] = decimal(amount, hint)
     return found

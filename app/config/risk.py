@@ -6,9 +6,10 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TypeVar
 
+from app.config.numbers import decimal, real, whole
 from app.domain.execution_policy import EntryPolicy
 from app.domain.position_sync import PositionSync
 from app.domain.signals import QtyMode
@@ -21,13 +22,7 @@ _PERCENT_MODES = frozenset({QtyMode.PERCENT_EQUITY, QtyMode.RISK_PERCENT})
 
 
 def _decimal_above_zero(raw: str, high: Decimal, hint: str) -> Decimal:
-    try:
-        value = Decimal(raw.strip())
-    except InvalidOperation:
-        raise ValueError(hint) from None
-    if not value.is_finite() or not 0 < value <= high:
-        raise ValueError(hint)
-    return value
+    return decimal(raw, hint, Decimal(0), high, above=True)
 
 
 def money(raw: str) -> Decimal:
@@ -45,14 +40,7 @@ def quantity(raw: str) -> Decimal:
 
 def seconds(raw: str) -> int:
     """Whole seconds, 0 allowed (0 turns the wait off)."""
-    hint = "use a whole number of seconds, 0 or more"
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise ValueError(hint) from None
-    if value < 0:
-        raise ValueError(hint)
-    return value
+    return whole(raw, "use a whole number of seconds, 0 or more")
 
 
 def symbols(raw: str) -> frozenset[str]:
@@ -109,13 +97,7 @@ def basis_points(raw: str) -> Decimal:
 
 
 def interval(raw: str) -> float:
-    try:
-        value = float(raw.strip())
-    except ValueError:
-        raise ValueError("use seconds, like 0.5") from None
-    if not 0.05 <= value <= 3600:
-        raise ValueError("use seconds from 0.05 to 3600")
-    return value
+    return real(raw, "use seconds from 0.05 to 3600", 0.05, 3600, unread="use seconds, like 0.5")
 
 
 _CURRENCY = re.compile(r"^[A-Z0-9]{1,16}$")
@@ -132,10 +114,4 @@ def currency(raw: str) -> str:
 def step_percent(raw: str) -> Decimal:
     """A percent from 0 (the price step alone) to below 100."""
     hint = "use a percent from 0 to below 100, like 0.1"
-    try:
-        value = Decimal(raw.strip())
-    except InvalidOperation:
-        raise ValueError(hint) from None
-    if not value.is_finite() or not 0 <= value < 100:
-        raise ValueError(hint)
-    return value
+    return decimal(raw, hint, Decimal(0), Decimal(100), below=True)

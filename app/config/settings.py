@@ -14,6 +14,7 @@ from typing import TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from app.config.notify import NotifySettings, read_notify
+from app.config.numbers import decimal, real, whole
 from app.config.reconciliation import baselines
 from app.config.risk import (
     band_percent,
@@ -143,51 +144,26 @@ def _bool(raw: str) -> bool:
     raise ValueError("use true or false")
 
 
-def _number(raw: str, kind: Callable[[str], T], hint: str) -> T:
-    try:
-        return kind(raw.strip())
-    except ValueError:
-        raise ValueError(hint) from None
-
-
 def _stop_percent(raw: str) -> Decimal:
     """A stop-loss distance in percent of the entry: above 0 and below 100 (a long's stop at 0)."""
     hint = "use a percent above 0 and below 100, like 2"
-    try:
-        value = Decimal(raw.strip())
-    except ArithmeticError:  # decimal.InvalidOperation
-        raise ValueError(hint) from None
-    if not value.is_finite() or not 0 < value < 100:
-        raise ValueError(hint)
-    return value
+    return decimal(raw, hint, Decimal(0), Decimal(100), above=True, below=True)
 
 
 def _positive_int(raw: str) -> int:
-    value = _number(raw, int, "use a whole number above 0")
-    if value <= 0:
-        raise ValueError("use a whole number above 0")
-    return value
+    return whole(raw, "use a whole number above 0", 1)
 
 
 def _whole(raw: str) -> int:
-    value = _number(raw, int, "use a whole number, 0 or more")
-    if value < 0:
-        raise ValueError("use a whole number, 0 or more")
-    return value
+    return whole(raw, "use a whole number, 0 or more")
 
 
 def _port(raw: str) -> int:
-    value = _number(raw, int, "use a port number from 1 to 65535")
-    if not 0 < value < 65536:
-        raise ValueError("use a port number from 1 to 65535")
-    return value
+    return whole(raw, "use a port number from 1 to 65535", 1, 65535)
 
 
 def _unit_interval(raw: str) -> float:
-    value = _number(raw, float, "use a number from 0 to 1")
-    if not 0.0 <= value <= 1.0:
-        raise ValueError("use a number from 0 to 1")
-    return value
+    return real(raw, "use a number from 0 to 1", 0.0, 1.0)
 
 
 def _networks(raw: str) -> tuple[IPNetwork, ...]:

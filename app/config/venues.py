@@ -11,8 +11,10 @@ import enum
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TypeVar
+
+from app.config.numbers import decimal
 
 T = TypeVar("T")
 
@@ -83,13 +85,7 @@ class MarketDataSettings:
 
 
 def _decimal(raw: str, low: Decimal, high: Decimal, hint: str) -> Decimal:
-    try:
-        value = Decimal(raw.strip())
-    except InvalidOperation:
-        raise ValueError(hint) from None
-    if not value.is_finite() or not low <= value <= high:
-        raise ValueError(hint)
-    return value
+    return decimal(raw, hint, low, high)
 
 
 def _fee(raw: str) -> Decimal:
