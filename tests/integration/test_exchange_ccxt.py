@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -215,6 +216,19 @@ async def test_an_order_the_venue_never_got_is_sent_again_once_confirmed_absent(
     assert status.order_id == str(orders[0]["orderId"])
     assert fake.venue.count("POST", ORDER) == 2
     assert fake.venue.count("GET", ORDER) == 2  # not found, and not found after the expiry
+
+
+async def test_ccxt_leaves_the_decimal_context_as_it_found_it(fake: RunningFake) -> None:
+    """ccxt's decimal_to_precision sets the context it runs in to ROUND_HALF_UP, Underflow
+    trapped, for good: the adapter runs ccxt in a context of its own, so the process's
+    Decimals round as their own code says whether or not a venue was called."""
+    decimal.setcontext(decimal.Context())  # as a process starts, whatever tests ran before
+    async with binance(fake) as exchange:
+        await exchange.markets()
+        await exchange.create_order(market_buy("sg-context"))
+        await exchange.order_book("BTC/USDT")
+    context = decimal.getcontext()
+    assert (context.rounding, context.traps[decimal.Underflow]) == (decimal.ROUND_HALF_EVEN, False)
 
 
 async def test_a_copy_that_gets_no_answer_either_is_unknown_and_says_why(

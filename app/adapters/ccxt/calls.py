@@ -7,6 +7,7 @@ Order creation is never retried here: see `app.adapters.ccxt.lost_create`.
 from __future__ import annotations
 
 import asyncio
+import decimal
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -82,7 +83,8 @@ class VenueCalls:
         self.breaker.check(self.name)
         self.requests[method] += 1
         try:
-            result = await getattr(self.client, method)(*args, **kwargs)
+            with decimal.localcontext():  # ccxt's decimal_to_precision changes the one it finds
+                result = await getattr(self.client, method)(*args, **kwargs)
         except ccxt_errors.BaseError as error:
             if no_answer(error):
                 self.breaker.record_failure()

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from ccxt.base import errors as ccxt_errors
 
@@ -235,7 +235,8 @@ class CcxtExchange(OwnsCcxtClient):
 
     def _precise(self, method: str, symbol: str, value: Decimal, what: str) -> str:
         try:
-            result: str = getattr(self.client, method)(symbol, str(value))
+            with localcontext():  # ccxt's decimal_to_precision changes the context it finds
+                result: str = getattr(self.client, method)(symbol, str(value))
         except ccxt_errors.BaseError as error:
             raise InvalidOrder(
                 f"{symbol} {what} {value} is too small for the venue: {error}"
