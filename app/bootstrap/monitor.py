@@ -54,7 +54,7 @@ from app.bootstrap.venues import (
 )
 from app.config.settings import Settings
 from app.config.venues import VenueSettings
-from app.domain.notifications import MonitorChange, MonitorChanged
+from app.domain.notifications import MonitorChanged, ProcessChange
 from app.ports.exchange import Exchange, MarketData
 from app.ports.lease import Heartbeat, Lease
 from app.ports.notifications import Notifier
@@ -108,13 +108,13 @@ async def run_monitor(settings: Settings, stop: asyncio.Event) -> None:
     try:
         while (waited := await _standby(lease, stop)) is not None:
             if waited or lost:  # a change worth telling: not a plain start
-                _tell(notifier, MonitorChange.TOOK_OVER, "took the lease and acts on brackets")
+                _tell(notifier, ProcessChange.TOOK_OVER, "took the lease and acts on brackets")
             if not await _lead(settings, lease, stop, notifier):
                 return
             lost = True
             log.error("monitor: lost the lease (Redis unreachable, or another monitor took it); "
                       "stopped acting on brackets and standing by")  # fmt: skip
-            _tell(notifier, MonitorChange.LEASE_LOST, "lost the lease (Redis unreachable, or"
+            _tell(notifier, ProcessChange.LEASE_LOST, "lost the lease (Redis unreachable, or"
                   " another monitor took it): it stopped acting on brackets")  # fmt: skip
     finally:
         await lease.release()  # a standby takes over now rather than after the lease lapses
@@ -122,7 +122,7 @@ async def run_monitor(settings: Settings, stop: asyncio.Event) -> None:
         await asyncio.to_thread(close_notifier, notifier)
 
 
-def _tell(notifier: Notifier, change: MonitorChange, what: str) -> None:
+def _tell(notifier: Notifier, change: ProcessChange, what: str) -> None:
     detail = f"{venue_health.process_name('monitor')} {what}"
     notifier.notify(MonitorChanged(change=change, detail=detail, at=SystemClock().now()))
 

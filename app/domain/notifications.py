@@ -138,21 +138,23 @@ class TradingChanged(_Event, frozen=True, tag=EventKind.TRADING.value):
     account: str | None = None
 
 
-class MonitorChange(enum.StrEnum):
+class ProcessChange(enum.StrEnum):
+    """What became of the monitor or the forwarder (each a process of its own)."""
+
     LEASE_LOST = "lease_lost"  # this monitor could not renew its lease: it stopped acting
     TOOK_OVER = "took_over"  # a monitor took the lease (at start, or after another one)
-    DOWN = "down"  # no monitor round finished for too long (seen by the notifier)
-    BACK = "back"  # rounds finish again
+    DOWN = "down"  # its heartbeat stopped for too long (seen by the notifier)
+    BACK = "back"  # it beats again
 
 
 class MonitorChanged(_Event, frozen=True, tag=EventKind.MONITOR.value):
-    change: MonitorChange
+    change: ProcessChange
     detail: str
     at: datetime
 
 
 class ForwarderChanged(_Event, frozen=True, tag=EventKind.FORWARDER.value):
-    change: MonitorChange  # DOWN or BACK
+    change: ProcessChange  # DOWN or BACK
     detail: str
     at: datetime
 
@@ -212,7 +214,7 @@ def level_of(event: Event) -> Level:
         case TradingChanged(state=state):
             return Level.SUCCESS if state == "active" else Level.WARNING
         case MonitorChanged(change=change) | ForwarderChanged(change=change):
-            bad = change in (MonitorChange.LEASE_LOST, MonitorChange.DOWN)
+            bad = change in (ProcessChange.LEASE_LOST, ProcessChange.DOWN)
             return Level.WARNING if bad else Level.SUCCESS
         case BracketClosed(realized_pnl=pnl):
             return Level.SUCCESS if pnl >= 0 else Level.INFO

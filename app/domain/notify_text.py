@@ -22,8 +22,8 @@ from app.domain.notifications import (
     InDoubt,
     LegView,
     Level,
-    MonitorChange,
     MonitorChanged,
+    ProcessChange,
     SignalDenied,
     TradingChanged,
     Unprotected,
@@ -36,10 +36,10 @@ SHOWN_POSITIONS = 20  # a summary stays one message (Telegram takes 4,096 charac
 _LEGS = {"tp": "take-profit", "sl": "stop-loss", "exit": "close at market", "entry": "entry"}
 _STATES = {"active": "resumed", "reducing_only": "reduce-only: exits only", "halted": "halted"}
 _MONITOR = {
-    MonitorChange.LEASE_LOST: "Monitor lost its lease",
-    MonitorChange.TOOK_OVER: "Monitor took over",
-    MonitorChange.DOWN: "Monitor down",
-    MonitorChange.BACK: "Monitor back",
+    ProcessChange.LEASE_LOST: "Monitor lost its lease",
+    ProcessChange.TOOK_OVER: "Monitor took over",
+    ProcessChange.DOWN: "Monitor down",
+    ProcessChange.BACK: "Monitor back",
 }
 
 

@@ -27,8 +27,8 @@ from app.domain.notifications import (
     Event,
     ForwarderChanged,
     Level,
-    MonitorChange,
     MonitorChanged,
+    ProcessChange,
     Routes,
     channel_label,
     event_key,
@@ -176,7 +176,7 @@ class HeartbeatWatch:
     limit_seconds: float
     clock: Callable[[], float] = time.time
 
-    def check(self) -> MonitorChange | None:
+    def check(self) -> ProcessChange | None:
         """Look once; the change told, if any."""
         last = self.watched.last_beat(self.process)
         if last is None:
@@ -185,10 +185,10 @@ class HeartbeatWatch:
         down = age > self.limit_seconds
         before = self.watched.swap(self.process, "down" if down else "up")
         if down and before != "down":
-            change = MonitorChange.DOWN
+            change = ProcessChange.DOWN
             detail = silent_for(self.process, age, self.limit_seconds)
         elif not down and before == "down":
-            change, detail = MonitorChange.BACK, f"the {self.process} runs again"
+            change, detail = ProcessChange.BACK, f"the {self.process} runs again"
         else:
             return None
         at = datetime.fromtimestamp(self.clock(), UTC)

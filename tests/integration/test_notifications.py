@@ -37,8 +37,8 @@ from app.domain.notifications import (
     DailySummary,
     Event,
     ForwarderChanged,
-    MonitorChange,
     MonitorChanged,
+    ProcessChange,
     Unprotected,
     event_key,
     next_summary,
@@ -425,13 +425,13 @@ def test_a_process_silent_for_too_long_is_told_once_and_its_return_once(
     client.set(key, repr(now[0] - 10))
     assert watch.check() is None
     now[0] += 40
-    assert watch.check() is MonitorChange.DOWN
+    assert watch.check() is ProcessChange.DOWN
     assert watch.check() is None  # told once
     assert watch_of().check() is None  # another notifier process: not told twice
     client.set(key, repr(now[0]))
-    assert watch.check() is MonitorChange.BACK
+    assert watch.check() is ProcessChange.BACK
     changes = [e for e in told.events if isinstance(e, event_type)]
-    assert [e.change for e in changes] == [MonitorChange.DOWN, MonitorChange.BACK]
+    assert [e.change for e in changes] == [ProcessChange.DOWN, ProcessChange.BACK]
     assert render(changes[0]).title == f"{process.capitalize()} down"
     assert f"signalgate {'monitor' if process == 'monitor' else 'forward'}" in changes[0].detail
     client.close()

@@ -16,8 +16,8 @@ from app.domain.account_channels import AccountChannels, ChannelShown, InvalidCh
 from app.domain.accounts import Account
 from app.domain.notifications import (
     EventKind,
-    MonitorChange,
     MonitorChanged,
+    ProcessChange,
     TradingChanged,
     accounts_of,
     channel_label,
@@ -116,7 +116,7 @@ def test_an_event_belongs_to_the_account_it_names_and_the_deployments_to_none() 
     assert accounts_of(mine) == ("main",)
     assert accounts_of(TradingChanged("halted", "audit", AT, account="main")) == ("main",)
     assert [accounts_of(e) for e in EVENTS] == [()] * len(EVENTS)  # none named: the whole's
-    assert accounts_of(MonitorChanged(MonitorChange.DOWN, "silent", AT)) == ()
+    assert accounts_of(MonitorChanged(ProcessChange.DOWN, "silent", AT)) == ()
     assert (channel_label(1), channel_label(0, "fund_b")) == ("1", "fund_b-0")
 
 

@@ -28,9 +28,9 @@ from app.domain.notifications import (
     InDoubt,
     LegView,
     Level,
-    MonitorChange,
     MonitorChanged,
     OpenPosition,
+    ProcessChange,
     Reason,
     SignalDenied,
     TradingChanged,
@@ -68,8 +68,8 @@ EVENTS: list[Event] = [
     InDoubt(SID, "paper", "BTC/USDT", "entry", "sgABCen0"),
     Drift("binance", "binance holds 0.5 BTC, the book 0.4", "reduce_only", AT),
     TradingChanged("halted", "set through the API", AT),
-    MonitorChanged(MonitorChange.DOWN, "no round for 40 s", AT),
-    ForwarderChanged(MonitorChange.DOWN, "no forwarder heartbeat for 40 s", AT),
+    MonitorChanged(ProcessChange.DOWN, "no round for 40 s", AT),
+    ForwarderChanged(ProcessChange.DOWN, "no forwarder heartbeat for 40 s", AT),
     DailySummary(AT, AT, {"executed": 3}, 1, {"USDT": D(5)}, {"USDT": D(1)}),
 ]
 TEST_MESSAGE = ChannelTest(channel=1, at=AT, by="console")  # sent to its channel alone
