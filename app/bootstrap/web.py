@@ -4,6 +4,7 @@ services over their own settings)."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -58,6 +59,7 @@ class Services:
     intake: Intake | None = None
     forwarder: Forwarder | None = None
     _async_redis: redis.asyncio.Redis | None = None
+    _venues: dict[str, Exchange] | None = None  # `marking_venues`
 
     @property
     def reader(self) -> SignalReader:
@@ -165,15 +167,19 @@ class Services:
 
         return SqlSummarySource(self.engine)
 
-    @cached_property
-    def venues(self) -> dict[str, Exchange]:
-        """The venues for marking positions; built on the web process's event loop, on the first
-        request that needs them: importing the venues (ccxt) would double the web process's start,
-        and a restart refuses alerts until /health answers."""
-        from app.bootstrap.venues import remote_venues  # noqa: PLC0415
-
-        assert self._async_redis is not None, "call startup() first"
-        return remote_venues(self.settings, self._async_redis, timeout_seconds=0.8)
+    async def marking_venues(self) -> dict[str, Exchange]:
+        """The venues for marking positions, built on the first request that needs them:
+        importing the venues (ccxt) at start would double the web process's start, and a
+        restart refuses alerts until /health answers. The import runs on a thread: on the
+        event loop it held every other request, alerts too, for a second or more."""
+        if self._venues is None:
+            module = await asyncio.to_thread(importlib.import_module, "app.bootstrap.venues")
+            assert self._async_redis is not None, "call startup() first"
+            if self._venues is None:  # another request may have built them meanwhile
+                self._venues = module.remote_venues(
+                    self.settings, self._async_redis, timeout_seconds=0.8
+                )
+        return self._venues
 
     @cached_property
     def blocking_redis(self) -> redis.Redis:

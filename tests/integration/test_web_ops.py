@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import os
 import subprocess
 import sys
@@ -330,3 +332,38 @@ def test_metrics_say_when_redis_is_unreachable(sqlite_url):
     assert response.status_code == 503
     assert "Redis unreachable" in response.json()["reason"]
     assert time.monotonic() - started < 5
+
+
+@pytest.mark.anyio
+async def test_the_first_marks_import_the_venues_without_holding_the_event_loop(
+    redis_url: str, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The venues (ccxt) are imported on the first request that marks positions, not at start;
+    on the event loop that import held every other request, alerts too, for a second or more
+    (five and more on a loaded machine: a /positions right after a monitor's failover timed out)."""
+    importing = importlib.import_module
+
+    def slow_import(name: str) -> Any:
+        time.sleep(0.3)  # what importing ccxt costs, and more
+        return importing(name)
+
+    monkeypatch.setattr("app.bootstrap.web.importlib.import_module", slow_import)
+    services = build_services(Settings(redis_url=redis_url, database_url=sqlite_url))
+    await services.startup(run_forwarder=False)
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticking = asyncio.create_task(tick())
+    try:
+        venues = await services.marking_venues()
+    finally:
+        ticking.cancel()
+        await services.shutdown()
+    assert set(venues) == {"paper"}
+    assert ticks >= 10  # the loop went on meanwhile
+    assert await services.marking_venues() is venues  # built once

@@ -117,7 +117,7 @@ async def open_positions(
     mark, nor unrealized P&L, when the venue cannot say now)."""
     brackets = await asyncio.to_thread(services.execution.open_brackets, account)
     held = [b for b in brackets if b.position > 0]
-    marks = await _marks(services.venues, {(b.venue, b.symbol) for b in held})
+    marks = await _marks(await services.marking_venues(), {(b.venue, b.symbol) for b in held})
     return [(_position(b, marks.get((b.venue, b.symbol))), b) for b in held]
 
 
