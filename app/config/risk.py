@@ -18,24 +18,23 @@ E = TypeVar("E", bound=enum.StrEnum)
 
 _SYMBOL = re.compile(r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}(:[A-Z0-9]{1,20})?$")
 _MAX_MONEY = Decimal("1e12")
+_ZERO = Decimal(0)
 _PERCENT_MODES = frozenset({QtyMode.PERCENT_EQUITY, QtyMode.RISK_PERCENT})
-
-
-def _decimal_above_zero(raw: str, high: Decimal, hint: str) -> Decimal:
-    return decimal(raw, hint, Decimal(0), high, above=True)
 
 
 def money(raw: str) -> Decimal:
     """An amount of the quote currency above 0, like `1000` or `250.5`."""
-    return _decimal_above_zero(raw, _MAX_MONEY, "use an amount above 0, like 1000")
+    return decimal(raw, "use an amount above 0, like 1000", _ZERO, _MAX_MONEY, above=True)
 
 
 def band_percent(raw: str) -> Decimal:
-    return _decimal_above_zero(raw, Decimal(100), "use a percent above 0 and at most 100, like 2")
+    return decimal(
+        raw, "use a percent above 0 and at most 100, like 2", _ZERO, Decimal(100), above=True
+    )
 
 
 def quantity(raw: str) -> Decimal:
-    return _decimal_above_zero(raw, _MAX_MONEY, "use a number above 0, like 100")
+    return decimal(raw, "use a number above 0, like 100", _ZERO, _MAX_MONEY, above=True)
 
 
 def seconds(raw: str) -> int:
@@ -93,7 +92,9 @@ def unprotected_policy(raw: str) -> bool:
 
 
 def basis_points(raw: str) -> Decimal:
-    return _decimal_above_zero(raw, Decimal(10_000), "use basis points above 0, at most 10000")
+    return decimal(
+        raw, "use basis points above 0, at most 10000", _ZERO, Decimal(10_000), above=True
+    )
 
 
 def interval(raw: str) -> float:
@@ -114,4 +115,4 @@ def currency(raw: str) -> str:
 def step_percent(raw: str) -> Decimal:
     """A percent from 0 (the price step alone) to below 100."""
     hint = "use a percent from 0 to below 100, like 0.1"
-    return decimal(raw, hint, Decimal(0), Decimal(100), below=True)
+    return decimal(raw, hint, _ZERO, Decimal(100), below=True)

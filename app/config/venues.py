@@ -84,16 +84,12 @@ class MarketDataSettings:
     stream_max_age_seconds: float = 2.0
 
 
-def _decimal(raw: str, low: Decimal, high: Decimal, hint: str) -> Decimal:
-    return decimal(raw, hint, low, high)
-
-
 def _fee(raw: str) -> Decimal:
-    return _decimal(raw, Decimal(0), Decimal("0.1"), "use a fraction from 0 to 0.1, like 0.001")
+    return decimal(raw, "use a fraction from 0 to 0.1, like 0.001", Decimal(0), Decimal("0.1"))
 
 
 def _offset(raw: str) -> Decimal:
-    return _decimal(raw, Decimal(-1000), Decimal(1000), "use basis points from -1000 to 1000")
+    return decimal(raw, "use basis points from -1000 to 1000", Decimal(-1000), Decimal(1000))
 
 
 def _setting(
@@ -114,7 +110,7 @@ def _setting(
 
 
 def _leverage(raw: str) -> Decimal:
-    return _decimal(raw, Decimal(1), Decimal(125), "use a number from 1 to 125, like 3")
+    return decimal(raw, "use a number from 1 to 125, like 3", Decimal(1), Decimal(125))
 
 
 def _on_off(raw: str) -> bool:
@@ -136,7 +132,7 @@ def _balances(raw: str) -> dict[str, Decimal]:
         asset, sep, amount = item.partition("=")
         if not sep or not asset.strip().isalnum():
             raise ValueError(hint)
-        result[asset.strip().upper()] = _decimal(amount, Decimal(0), Decimal("1e15"), hint)
+        result[asset.strip().upper()] = decimal(amount, hint, Decimal(0), Decimal("1e15"))
     return result
 
 
