@@ -105,7 +105,9 @@ def test_a_heartbeat_that_lapses_during_maintenance_is_re_queued_not_failed(
     after the look for abandoned jobs, it failed one that lapsed in between: a job whose end a
     Redis restart had lost was never run again (one suite run in five, on a busy machine)."""
     connection = redis.Redis.from_url(redis_url)
-    lapse = int(time.time()) + 1  # RQ scores a heartbeat in whole seconds
+    # RQ scores a heartbeat in whole seconds: a lapse at least a second away, so that the first
+    # look for abandoned jobs (the set-up's few milliseconds, longer on a busy machine) precedes it
+    lapse = int(time.time()) + 2
     queue = SlowQueue("beat-test", lapse, connection=connection, serializer=JSONSerializer)
     job = queue.enqueue("builtins.len", [1])
     connection.lrem(queue.key, 0, job.id)
