@@ -12,8 +12,9 @@ from app.adapters.sql.execution_store import SqlExecutionStore
 from app.adapters.system import SystemClock
 from app.bootstrap.connections import build_connections
 from app.bootstrap.redis_clients import async_redis, sync_redis
+from app.bootstrap.remote_venues import remote_venue, remote_venues
 from app.bootstrap.stored_venues import StoredVenues
-from app.bootstrap.venues import close_venues, remote_venue, remote_venues, venue_modes
+from app.bootstrap.venues import close_venues, venue_modes
 from app.config.settings import Settings
 from app.services.brackets.driver import BracketDriver
 from app.services.brackets.resolve import resolve_order

@@ -13,7 +13,8 @@ import redis.asyncio
 from app.adapters.redis.ticks import RedisTickFeed
 from app.adapters.system import SystemClock, new_ulid
 from app.bootstrap.redis_clients import async_redis
-from app.bootstrap.venues import close_venues, remote_venues
+from app.bootstrap.remote_venues import remote_venues
+from app.bootstrap.venues import close_venues
 from app.bootstrap.web import build_services
 from app.config.settings import Settings
 from app.domain.strategy import Strategy, build_strategy

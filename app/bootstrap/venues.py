@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import redis.asyncio
 from sqlalchemy import Engine
 
 from app.adapters.ccxt.budgets import DEFAULT_BUDGETS
@@ -23,8 +22,7 @@ from app.adapters.ccxt.market import CcxtMarketData
 from app.adapters.ccxt.price_streams import PRICE_STREAM_PATHS
 from app.adapters.ccxt.profiles import VENUES as CCXT_PROFILES
 from app.adapters.market_data import ReplayFeed, SyntheticFeed
-from app.adapters.paper.exchange import PAPER_CAPABILITIES, PaperExchange
-from app.adapters.paper.remote import RemotePaperExchange
+from app.adapters.paper.exchange import PaperExchange
 from app.adapters.paper.store import SqlPaperStore
 from app.adapters.pionex.exchange import PionexExchange
 from app.adapters.tick_recorder import CsvTickSink, TickRecorder
@@ -315,31 +313,6 @@ def budgeted(settings: Settings, venues: Mapping[str, Exchange]) -> dict[str, Ex
 
 def venue_modes(settings: Settings) -> dict[str, str]:
     return {venue.name: venue.mode.value for venue in settings.venues}
-
-
-def remote_venues(
-    settings: Settings, client: redis.asyncio.Redis, *, timeout_seconds: float = 5.0
-) -> dict[str, Exchange]:
-    """Every venue as a worker or the web process sees it: paper ones through the monitor.
-    `client`'s socket timeout must be longer than `timeout_seconds`."""
-    build = remote_venue(client, timeout_seconds=timeout_seconds)
-    return {venue.name: build(venue) for venue in settings.venues}
-
-
-def remote_venue(
-    client: redis.asyncio.Redis, *, timeout_seconds: float = 5.0
-) -> Callable[[VenueSettings], Exchange]:
-    """How a worker builds a venue: a paper one through the monitor's host, a live or testnet
-    one through its adapter. The builder raises VenueSetupError."""
-
-    def build(venue: VenueSettings) -> Exchange:
-        if venue.is_paper:
-            return RemotePaperExchange(
-                venue.name, client, capabilities=PAPER_CAPABILITIES, timeout_seconds=timeout_seconds
-            )
-        return live_venue(venue)
-
-    return build
 
 
 async def close_venues(venues: Mapping[str, Exchange]) -> None:

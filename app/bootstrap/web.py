@@ -169,11 +169,14 @@ class Services:
 
     async def marking_venues(self) -> dict[str, Exchange]:
         """The venues for marking positions, built on the first request that needs them:
-        importing the venues (ccxt) at start would double the web process's start, and a
-        restart refuses alerts until /health answers. The import runs on a thread: on the
-        event loop it held every other request, alerts too, for a second or more."""
+        importing the venues at start would slow the web process's start, and a restart
+        refuses alerts until /health answers. Paper venues need no ccxt; a live venue's
+        adapter loads it, on a thread: on the event loop that import held every other request,
+        alerts too, for a second or more (five on a loaded machine)."""
         if self._venues is None:
-            module = await asyncio.to_thread(importlib.import_module, "app.bootstrap.venues")
+            module = await asyncio.to_thread(importlib.import_module, "app.bootstrap.remote_venues")
+            if not module.all_paper(self.settings):
+                await asyncio.to_thread(importlib.import_module, "app.bootstrap.venues")
             assert self._async_redis is not None, "call startup() first"
             if self._venues is None:  # another request may have built them meanwhile
                 self._venues = module.remote_venues(

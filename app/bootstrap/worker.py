@@ -33,15 +33,10 @@ from app.bootstrap.connections import build_connections
 from app.bootstrap.database import process_engine
 from app.bootstrap.notifications import build_notifier, close_notifier
 from app.bootstrap.redis_clients import async_redis, sync_redis
+from app.bootstrap.remote_venues import remote_venue, remote_venues
 from app.bootstrap.rq_worker import SignalWorker, wait_for_redis
 from app.bootstrap.stored_venues import StoredVenues
-from app.bootstrap.venues import (
-    close_venues,
-    remote_venue,
-    remote_venues,
-    shared_streamed,
-    venue_modes,
-)
+from app.bootstrap.venues import close_venues, shared_streamed, venue_modes
 from app.config.settings import Settings, load_settings
 from app.domain.signals import SignalStatus
 from app.ports.exchange import Exchange
