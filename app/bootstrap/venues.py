@@ -12,13 +12,11 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
 from app.adapters.ccxt.budgets import DEFAULT_BUDGETS
-from app.adapters.ccxt.client import Mode
-from app.adapters.ccxt.exchange import CcxtExchange
-from app.adapters.ccxt.market import CcxtMarketData
 from app.adapters.ccxt.price_streams import PRICE_STREAM_PATHS
 from app.adapters.ccxt.profiles import VENUES as CCXT_PROFILES
 from app.adapters.market_data import ReplayFeed, SyntheticFeed
@@ -36,6 +34,10 @@ from app.ports.exchange import Exchange, MarketData
 from app.ports.streams import BookStream, OrderStream, SharedBooks
 from app.services.budgeted import BudgetedVenue
 from app.services.streamed import SharedBookVenue, StreamedVenue
+
+if TYPE_CHECKING:  # ccxt itself is imported where a venue or source needs it: paper needs none
+    from app.adapters.ccxt.client import Mode
+    from app.adapters.ccxt.exchange import CcxtExchange
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,8 @@ def build_market_data(
                 from app.adapters.ccxt.books import CcxtBookStream  # noqa: PLC0415 - ccxt.pro
 
                 stream = CcxtBookStream(data.exchange)
+            from app.adapters.ccxt.market import CcxtMarketData  # noqa: PLC0415 - ccxt
+
             return CcxtMarketData(data.exchange, data.symbols, stream=stream,
                                   max_age_seconds=data.stream_max_age_seconds)  # fmt: skip
         case _:
@@ -205,6 +209,8 @@ def ccxt_venue(venue: VenueSettings) -> CcxtExchange:
                     venue.exchange, venue.name.upper())  # fmt: skip
     assert venue.api_key is not None
     assert venue.api_secret is not None
+    from app.adapters.ccxt.exchange import CcxtExchange  # noqa: PLC0415 - ccxt
+
     try:
         return CcxtExchange(
             venue.exchange,
@@ -221,14 +227,14 @@ def ccxt_venue(venue: VenueSettings) -> CcxtExchange:
 def order_streams(settings: Settings) -> dict[str, OrderStream]:
     """The order stream of every ccxt venue whose `<VENUE>_STREAMS` is on (by default, where
     its profile has a stream proven against the venue's fake), by venue name."""
-    # ccxt.pro loads every venue's websocket module: only the monitor pays for it
-    from app.adapters.ccxt.streams import CcxtOrderStream  # noqa: PLC0415
-
     found: dict[str, OrderStream] = {}
     for venue in settings.venues:
         profile = CCXT_PROFILES.get(venue.exchange)
         if profile is None or not _streams_on(venue, proven=bool(profile.stream_paths)):
             continue
+        # ccxt.pro loads every venue's websocket module: only a monitor with streams pays for it
+        from app.adapters.ccxt.streams import CcxtOrderStream  # noqa: PLC0415
+
         assert venue.api_key is not None
         assert venue.api_secret is not None
         found[venue.name] = CcxtOrderStream(
@@ -257,12 +263,12 @@ def _streams_on(venue: VenueSettings, proven: bool) -> bool:
 def book_streams(settings: Settings) -> dict[str, BookStream]:
     """The public book stream of every ccxt venue whose `<VENUE>_STREAMS` is on and whose
     price stream a test proves, by venue name."""
-    from app.adapters.ccxt.books import CcxtBookStream  # noqa: PLC0415 - ccxt.pro
-
     found: dict[str, BookStream] = {}
     names = streamed_venue_names(settings)
     for venue in settings.venues:
         if venue.name in names:
+            from app.adapters.ccxt.books import CcxtBookStream  # noqa: PLC0415 - ccxt.pro
+
             mode: Mode = "live" if venue.mode == "live" else "testnet"
             found[venue.name] = CcxtBookStream(venue.exchange, mode=mode, base_url=venue.api_url,
                                                stream_url=venue.stream_url)  # fmt: skip
