@@ -14,13 +14,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import redis
-from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from app.adapters.redis.errors import unavailable
 from app.domain.signals import SignalRecord
-from app.ports.errors import Unavailable
 
 EXECUTE_SIGNAL = "workers.jobs.execute_signal"
 EXECUTE_SIGNALS = "workers.jobs.execute_signals"
@@ -60,7 +59,7 @@ class RqJobQueue:
         if not records:
             return
         batches = _batches(records)
-        try:
+        with unavailable():
             pipe = self._client.pipeline(transaction=False)
             for batch in batches:
                 pipe.exists(Job.key_for(job_id([r.id for r in batch])))
@@ -81,11 +80,7 @@ class RqJobQueue:
                     if not found
                 ]
             )
-        except (RedisError, OSError) as exc:
-            raise Unavailable(str(exc)) from exc
 
     def backlog(self) -> int:
-        try:
+        with unavailable():
             return int(self.queue.count)
-        except (RedisError, OSError) as exc:
-            raise Unavailable(str(exc)) from exc

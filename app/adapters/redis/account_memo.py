@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import msgspec
 import redis
-from redis.exceptions import RedisError
 
+from app.adapters.redis.errors import unavailable
 from app.domain.accounts import Account, Subscription
-from app.ports.errors import Unavailable
 
 MEMO_KEY = "signalgate:accounts:memo"
 
@@ -29,16 +28,12 @@ class RedisDirectoryMemo:
 
     def keep(self, accounts: list[Account], subscriptions: list[Subscription]) -> None:
         value = msgspec.json.encode(_Memo(accounts, subscriptions))
-        try:
+        with unavailable("Redis unreachable"):
             self._client.set(self._key, value)
-        except (RedisError, OSError) as exc:
-            raise Unavailable(f"Redis unreachable ({type(exc).__name__})") from exc
 
     def last(self) -> tuple[list[Account], list[Subscription]] | None:
-        try:
+        with unavailable("Redis unreachable"):
             raw = self._client.get(self._key)
-        except (RedisError, OSError) as exc:
-            raise Unavailable(f"Redis unreachable ({type(exc).__name__})") from exc
         if raw is None:
             return None
         try:

@@ -7,10 +7,9 @@ import time
 
 import redis
 import redis.asyncio
-from redis.exceptions import RedisError
 
+from app.adapters.redis.errors import unavailable
 from app.adapters.redis.lease import last_round, last_round_sync
-from app.ports.errors import Unavailable
 
 FORWARDER_KEY = "signalgate:forwarder:last_beat"
 
@@ -23,10 +22,8 @@ class RedisForwarderHeartbeat:
         self._key = key
 
     def beat(self) -> None:
-        try:
+        with unavailable("Redis unreachable"):
             self._client.set(self._key, repr(time.time()))
-        except (RedisError, OSError) as exc:
-            raise Unavailable(f"Redis unreachable ({type(exc).__name__})") from exc
 
 
 async def last_beat(client: redis.asyncio.Redis) -> float | None:

@@ -21,6 +21,7 @@ import redis
 import redis.asyncio
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
+from app.adapters.redis.errors import unavailable
 from app.domain.signals import SignalRecord, SignalStatus
 from app.ports.errors import Unavailable
 from app.ports.signals import Admission, Admitted, Duplicate, RateLimited
@@ -160,10 +161,8 @@ class RedisInbox:
         Raises:
             Unavailable: Redis could not be reached.
         """
-        try:
+        with unavailable():
             fields = await self._find(keys=[ENTRY_PREFIX + signal_id, STREAM])
-        except (RedisError, OSError) as exc:
-            raise Unavailable(str(exc)) from exc
         if not fields:
             return None
         return _record(dict(zip(fields[::2], fields[1::2], strict=True)))
@@ -222,15 +221,13 @@ class RedisInboxReader:
     def ack(self, entry_ids: Sequence[str]) -> None:
         """Acknowledge and delete forwarded entries, and their signals' entry index."""
         indexes = [ENTRY_PREFIX + self._signal_of[i] for i in entry_ids if i in self._signal_of]
-        try:
+        with unavailable():
             pipe = self._client.pipeline(transaction=True)
             pipe.xack(STREAM, GROUP, *entry_ids)
             pipe.xdel(STREAM, *entry_ids)
             if indexes:
                 pipe.delete(*indexes)
             pipe.execute()
-        except (RedisError, OSError) as exc:
-            raise Unavailable(str(exc)) from exc
         for entry_id in entry_ids:
             self._signal_of.pop(entry_id, None)
 
@@ -238,14 +235,12 @@ class RedisInboxReader:
         alerts: dict[str, tuple[list[str], int]] = {}  # dedupe key -> its records' ids, window
         for record, seconds in records:
             alerts.setdefault(record.dedupe_key, ([], seconds))[0].append(record.id)
-        try:
+        with unavailable():
             pipe = self._client.pipeline(transaction=False)
             for key, (ids, seconds) in alerts.items():
                 pipe.set(DEDUPE_PREFIX + key, ",".join(ids), ex=seconds, nx=True)
                 pipe.get(DEDUPE_PREFIX + key)
             answers = pipe.execute()
-        except (RedisError, OSError) as exc:
-            raise Unavailable(str(exc)) from exc
         taken: dict[str, str] = {}
         for (ids, _), claimed, held in zip(
             alerts.values(), answers[::2], answers[1::2], strict=True

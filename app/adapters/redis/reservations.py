@@ -29,6 +29,7 @@ import msgspec
 import redis
 from redis.exceptions import NoScriptError, RedisError
 
+from app.adapters.redis.errors import unavailable
 from app.domain.reservations import Reservation, Reserved, Taken
 from app.ports.errors import Unavailable
 
@@ -62,7 +63,7 @@ class RedisReservations:
         self._taken = Taken()  # the versions this object's reservations made
 
     def read(self, account: str, now: datetime) -> Reserved:
-        try:
+        with unavailable("reservations unreadable"):
             if not self._released:
                 fields = self._client.hgetall(self._prefix + account)
             else:
@@ -70,8 +71,6 @@ class RedisReservations:
                 pipe.hgetall(self._prefix + account)
                 fields = pipe.execute()[-1]
                 self._released.clear()
-        except (RedisError, OSError) as exc:
-            raise Unavailable(f"reservations unreadable ({type(exc).__name__})") from exc
         return self._seen(account, _reserved(dict(fields).items(), now))
 
     def reserve(
@@ -79,13 +78,11 @@ class RedisReservations:
     ) -> Reserved | None:
         value = b"%d %s" % (_ms(entry.expires_at), _encode(entry))
         args: list[bytes | str | int] = [str(version), entry.id, value, _ms(now)]
-        try:
+        with unavailable("reservation not taken"):
             if not self._released:
                 answer: Any = self._reserve(keys=[self._prefix + account], args=args)
             else:
                 answer = self._reserve_releasing(self._prefix + account, args)
-        except (RedisError, OSError) as exc:
-            raise Unavailable(f"reservation not taken ({type(exc).__name__})") from exc
         if isinstance(answer, int):
             self._taken.add(account, answer, entry)
             return None

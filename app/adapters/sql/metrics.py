@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import redis
-from redis.exceptions import RedisError
 from rq import Queue
 from rq.job import Job
 from rq.registry import BaseRegistry
@@ -16,6 +15,7 @@ from sqlalchemy import Engine, func, select
 from app.adapters.notify.deliveries import outcomes
 from app.adapters.notify.queue import notifications_queue
 from app.adapters.redis import venue_health
+from app.adapters.redis.errors import unavailable
 from app.adapters.redis.forwarder_beat import last_beat_sync
 from app.adapters.redis.lease import last_round_sync
 from app.adapters.sql.db import transaction
@@ -26,7 +26,6 @@ from app.adapters.sql.tables_execution import brackets, orders
 from app.domain.brackets.bracket import FINAL
 from app.domain.orders import OrderState
 from app.domain.signals import SignalStatus
-from app.ports.errors import Unavailable
 from app.ports.metrics import MetricsSnapshot
 
 _LAST_ROUND = "monitor_last_round_timestamp_seconds"
@@ -57,14 +56,12 @@ class SqlRedisMetrics:
     def collect(self) -> MetricsSnapshot:
         by_status = self._signals_by_status()
         execution = self._execution.read(datetime.now(UTC))
-        try:
+        with unavailable("Redis unreachable"):
             depth, jobs, latencies = self._rq_figures()
             last_round = last_round_sync(self._queue.connection)
             last_beat = last_beat_sync(self._queue.connection)
             venues = venue_health.read(self._queue.connection)
             notifications = int(self._notifications.count), outcomes(self._queue.connection)
-        except (RedisError, OSError) as exc:
-            raise Unavailable(f"Redis unreachable ({type(exc).__name__})") from exc
         return MetricsSnapshot(
             signals_by_status=by_status,
             queue_depth={self._queue.name: depth, self._notifications.name: notifications[0]},
