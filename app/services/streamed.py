@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -38,7 +39,7 @@ WANTED_SECONDS = 1.0  # how often the monitor reads the symbols the workers aske
 FOLLOWED_SECONDS = 3600.0  # a symbol no worker read for this long is not followed for them
 
 
-class _BookFirstVenue:
+class _BookFirstVenue(ABC):
     """`Exchange` over `venue`; `order_book` is the subclass's."""
 
     def __init__(self, venue: Exchange) -> None:
@@ -54,8 +55,8 @@ class _BookFirstVenue:
     def request_expiry_seconds(self) -> float | None:
         return self.venue.request_expiry_seconds
 
-    async def order_book(self, symbol: str, depth: int = 20) -> OrderBook:
-        raise NotImplementedError
+    @abstractmethod
+    async def order_book(self, symbol: str, depth: int = 20) -> OrderBook: ...
 
     async def markets(self) -> dict[str, Market]:
         return await self.venue.markets()
