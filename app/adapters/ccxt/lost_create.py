@@ -1,19 +1,9 @@
-"""The lost-create protocol of `CcxtExchange.create_order`, and the lookup by client order id
-it rests on.
-
-Reads are retried with a backoff (ccxt's own retries stay off: they would retry POSTs too).
-Order creation is never retried blindly. When a create gets no reliable answer (timeout,
-network error, 429, 5xx, garbled body) the outcome is unknown and `create_order`:
-
-1. looks the order up by its client order id (with read retries); found -> return it;
-2. if the venue *answered* that no such order exists, waits until the lost request can no
-   longer be executed (the venue's `recvWindow` after it was sent: Binance refuses a request
-   older than that, Kraken one past the `deadline` each create carries), looks it up once
-   more, and only after a second confirmed "not found" re-submits it once, with the SAME
-   client order id (an open order with that id makes the venue refuse the copy as a
-   duplicate, which is then looked up too);
-3. if any lookup fails (no answer either), raises `OutcomeUnknown`: the caller marks the order
-   `unknown` and the reconciler resolves it later by client order id.
+"""ccxt's side of the lost-create protocol (`app.adapters.lost_create`): a create sent once,
+looked up by client order id when it gets no answer (reads retried with a backoff; ccxt's own
+retries stay off: they would retry POSTs too), its expiry as each venue's profile says (Binance
+refuses a request older than its `recvWindow`, Kraken one past the `deadline` each create
+carries, OKX one past its `expTime` header), and sent again with the same client order id only
+after that.
 
 `Retryable` from `create_order` therefore always means "nothing was sent" (circuit open).
 """
@@ -31,6 +21,7 @@ from app.adapters.ccxt.calls import VenueCalls
 from app.adapters.ccxt.client import request_headers
 from app.adapters.ccxt.parsing import RawOrder, client_id
 from app.adapters.ccxt.profiles import FetchOrder, RequestExpiry, ScanOrders, VenueProfile
+from app.adapters.lost_create import LostCreate
 from app.domain.orders import OrderKind, OrderRequest, OrderStatus
 from app.ports.errors import ExchangeError, Fatal, OrderNotFound, OutcomeUnknown, Retryable
 
@@ -63,9 +54,50 @@ async def create_order(
             raise  # refused by our own breaker: nothing was sent
         log.warning("%s create %s got no answer (%s): looking it up", calls.name,
                     request.client_order_id, error)  # fmt: skip
-        signed = signed_at(calls, sent_at)
-        return await _LostCreate(calls, profile, request, args, parse).resolve(signed, error)
+        return await _lost(calls, profile, request, args, parse).resolve(
+            _expires_at(calls, profile, request, signed_at(calls, sent_at)), error
+        )
     return parse(answered(raw, profile), request, conditional(request))
+
+
+def _lost(
+    calls: VenueCalls,
+    profile: VenueProfile,
+    request: OrderRequest,
+    args: tuple[Any, ...],
+    parse: Parse,
+) -> LostCreate:
+    """The shared protocol (`app.adapters.lost_create`) over this create."""
+
+    async def find() -> OrderStatus | None:
+        return await find_by_client_id(calls, profile, request.symbol, request.client_order_id,
+                                       parse, request)  # fmt: skip
+
+    async def send_again() -> OrderStatus:
+        with request_headers(deadline_header(calls, profile, request)):
+            raw = await calls.call("create_order", *stamped(calls, profile, args))
+        return parse(answered(raw, profile), request, conditional(request))
+
+    def duplicate(error: ExchangeError) -> bool:
+        """The venue refused a client order id it already has: a duplicate is an InvalidOrder,
+        or a bare venue error (Kraken)."""
+        return isinstance(error, Fatal) and (
+            isinstance(error.__cause__, ccxt_errors.DuplicateOrderId)
+            or any(m in str(error) for m in profile.duplicate_messages)
+        )
+
+    return LostCreate(calls.name, request.client_order_id, find, send_again, duplicate,
+                      calls.retry, calls.clock, calls.sleep)  # fmt: skip
+
+
+def _expires_at(
+    calls: VenueCalls, profile: VenueProfile, request: OrderRequest, signed: float
+) -> float | None:
+    """When a create signed at `signed` can no longer execute; None when it never stops."""
+    expiry = request_expiry_seconds(calls, profile)
+    if expiry is None or not expires(profile, request):
+        return None
+    return signed + expiry
 
 
 def answered(raw: RawOrder, profile: VenueProfile) -> RawOrder:
@@ -180,89 +212,3 @@ def stamped(calls: VenueCalls, profile: VenueProfile, args: tuple[Any, ...]) -> 
     *head, params = args
     deadline = calls.client.milliseconds() + int(_expiry_ms(calls, expiry))
     return (*head, {**params, expiry.deadline_param: calls.client.iso8601(deadline)})
-
-
-class _LostCreate:
-    """One create that got no answer, resolved as the module docstring says."""
-
-    def __init__(
-        self,
-        calls: VenueCalls,
-        profile: VenueProfile,
-        request: OrderRequest,
-        args: tuple[Any, ...],
-        parse: Parse,
-    ) -> None:
-        self.calls = calls
-        self.profile = profile
-        self.request = request
-        self.args = args
-        self.parse = parse
-
-    async def resolve(self, sent_at: float, cause: ExchangeError) -> OrderStatus:
-        calls, cid = self.calls, self.request.client_order_id
-        found = await self._lookup(cause)
-        if found is not None:
-            return found
-        # Not found. The lost request may still be in flight: wait until the venue would refuse
-        # it (its expiry after it was sent), then ask again before sending the copy.
-        expiry = request_expiry_seconds(calls, self.profile)
-        if expiry is None or not expires(self.profile, self.request):
-            raise OutcomeUnknown(
-                f"{calls.name} did not answer for order {cid} and its requests do not expire, so"
-                " it is not sent again; reconcile it by client order id."
-            ) from cause
-        ready_at = sent_at + expiry
-        if (wait := ready_at - calls.clock()) > 0:
-            await calls.sleep(wait)
-        found = await self._lookup(cause)
-        if found is not None:
-            return found
-        log.warning("%s has no order %s after its expiry: sending it again", calls.name, cid)
-        try:
-            with request_headers(deadline_header(calls, self.profile, self.request)):
-                raw = await calls.call("create_order", *stamped(calls, self.profile, self.args))
-        except Fatal as error:  # a duplicate is an InvalidOrder, or a bare venue error (Kraken)
-            if not self._duplicate(error):
-                raise
-            failure: ExchangeError = error
-        except (Retryable, OutcomeUnknown) as error:
-            # the copy got no answer either: it may yet execute, so it is never sent a third time
-            log.warning("%s create %s sent again got no answer (%s): looking it up", calls.name,
-                        cid, error)  # fmt: skip
-            failure = error
-        else:
-            return self.parse(answered(raw, self.profile), self.request, conditional(self.request))
-        found = await self._lookup(failure)
-        if found is None:
-            raise OutcomeUnknown(
-                f"{calls.name} did not confirm order {cid} sent again ({failure}); reconcile it"
-                " by client order id."
-            ) from failure
-        return found
-
-    async def _lookup(self, cause: Exception) -> OrderStatus | None:
-        """The order by client id; None only when the venue answered that it has none."""
-        calls, request = self.calls, self.request
-        cid = request.client_order_id
-        delay = calls.retry.backoff_seconds
-        for attempt in range(1, calls.retry.lookup_attempts + 1):
-            try:
-                return await find_by_client_id(
-                    calls, self.profile, request.symbol, cid, self.parse, request
-                )
-            except Retryable as error:
-                log.warning("%s lookup of %s failed (%s), try %d", calls.name, cid, error, attempt)
-                if attempt < calls.retry.lookup_attempts:
-                    await calls.sleep(delay)
-                    delay *= 2
-        raise OutcomeUnknown(
-            f"{calls.name} did not answer for order {cid} and could not be asked whether it"
-            f" exists ({cause}); reconcile it by client order id."
-        ) from cause
-
-    def _duplicate(self, error: Fatal) -> bool:
-        """The venue refused a client order id it already has."""
-        return isinstance(error.__cause__, ccxt_errors.DuplicateOrderId) or any(
-            m in str(error) for m in self.profile.duplicate_messages
-        )

@@ -12,13 +12,13 @@ What Pionex's API offers, and so what this adapter does (its `CAPABILITIES`):
   (`GET /api/v1/trade/orderByClientOrderId`);
 - a request's timestamp is accepted within 20 s either side of the venue's clock.
 
-Order creation follows the lost-create protocol of `app.adapters.ccxt.lost_create`, written
-again here for this API: without an answer, the order is looked up by its client order id; when
-the venue answers it has none, the adapter waits until the lost request can no longer execute
-(twice the timestamp window: the venue accepts a timestamp up to 20 s ahead of its clock as well
-as 20 s behind it), asks again, and only then sends the order once more with the same client
-order id (a copy the venue has is refused as a duplicate and looked up). A lookup that gets no
-answer either raises `OutcomeUnknown`: the caller reconciles by client order id.
+Order creation follows the lost-create protocol (`app.adapters.lost_create`): without an answer,
+the order is looked up by its client order id; when the venue answers it has none, the adapter
+waits until the lost request can no longer execute (twice the timestamp window: the venue
+accepts a timestamp up to 20 s ahead of its clock as well as 20 s behind it), asks again, and
+only then sends the order once more with the same client order id (a copy the venue has is
+refused as a duplicate and looked up). A lookup that gets no answer either raises
+`OutcomeUnknown`: the caller reconciles by client order id.
 """
 
 from __future__ import annotations
@@ -34,13 +34,14 @@ from typing import Any, Self
 import msgspec
 
 from app.adapters.circuit import BreakerState, CircuitBreaker
+from app.adapters.lost_create import LostCreate
 from app.adapters.pionex import parsing
 from app.adapters.pionex.http import Denied, Duplicate, NoAnswer, PionexHttp, Throttle
 from app.adapters.pionex.orders import order_body, priced_by_ask
 from app.adapters.retry import RetryPolicy
 from app.domain.market import Market, OrderBook
 from app.domain.orders import TERMINAL, Fill, OrderRequest, OrderState, OrderStatus
-from app.ports.errors import ExchangeError, InvalidOrder, OrderNotFound, OutcomeUnknown, Retryable
+from app.ports.errors import ExchangeError, InvalidOrder, OrderNotFound, Retryable
 from app.ports.exchange import Balance, Capabilities, Position, Probe
 
 log = logging.getLogger(__name__)
@@ -194,7 +195,8 @@ class PionexExchange:
                 raise  # nothing was sent
             log.warning("pionex create %s got no answer (%s): looking it up",
                         request.client_order_id, error)  # fmt: skip
-            return await self._lost(request, spec, body, lost.sent_at, error)
+            expires_at = lost.sent_at + self.request_expiry_seconds
+            return await self._lost(request, spec, body).resolve(expires_at, error)
         return await self._placed(request, spec, data)
 
     async def _body(self, request: OrderRequest, spec: parsing.PionexMarket) -> dict[str, object]:
@@ -228,62 +230,20 @@ class PionexExchange:
         raw = await self.http.read("GET", ORDER, params)
         return parsing.order_status(raw, symbol, request)
 
-    async def _lost(
-        self,
-        request: OrderRequest,
-        spec: parsing.PionexMarket,
-        body: dict[str, object],
-        sent_at: float,
-        cause: ExchangeError,
-    ) -> OrderStatus:
-        """A create without an answer, resolved as the module docstring says."""
-        cid = request.client_order_id
-        found = await self._lookup(request, spec, cause)
-        if found is not None:
-            return found
-        if (wait := sent_at + self.request_expiry_seconds - self._clock()) > 0:
-            await self.http.sleep(wait)
-        found = await self._lookup(request, spec, cause)
-        if found is not None:
-            return found
-        log.warning("pionex has no order %s after its expiry: sending it again", cid)
-        failure: ExchangeError
-        try:
-            data = await self.http.call("POST", ORDER, body)
-        except Duplicate as error:
-            failure = error
-        except (Retryable, OutcomeUnknown) as error:
-            # the copy got no answer either: it may yet execute, so it is never sent a third time
-            log.warning("pionex create %s sent again got no answer (%s): looking it up", cid, error)
-            failure = error
-        else:
-            return await self._placed(request, spec, data)
-        found = await self._lookup(request, spec, failure)
-        if found is None:
-            raise OutcomeUnknown(
-                f"pionex did not confirm order {cid} sent again ({failure}); reconcile it by"
-                " client order id."
-            ) from failure
-        return found
+    def _lost(
+        self, request: OrderRequest, spec: parsing.PionexMarket, body: dict[str, object]
+    ) -> LostCreate:
+        """The shared protocol (`app.adapters.lost_create`) over this create."""
 
-    async def _lookup(
-        self, request: OrderRequest, spec: parsing.PionexMarket, cause: Exception
-    ) -> OrderStatus | None:
-        """The order by client id; None only when the venue answered that it has none."""
-        cid, retry = request.client_order_id, self.http.retry
-        delay = retry.backoff_seconds
-        for attempt in range(1, retry.lookup_attempts + 1):
-            try:
-                return await self._by_client_id(request.symbol, spec, cid, request)
-            except Retryable as error:
-                log.warning("pionex lookup of %s failed (%s), try %d", cid, error, attempt)
-                if attempt < retry.lookup_attempts:
-                    await self.http.sleep(delay)
-                    delay *= 2
-        raise OutcomeUnknown(
-            f"pionex did not answer for order {cid} and could not be asked whether it exists"
-            f" ({cause}); reconcile it by client order id."
-        ) from cause
+        async def find() -> OrderStatus | None:
+            return await self._by_client_id(request.symbol, spec, request.client_order_id, request)
+
+        async def send_again() -> OrderStatus:
+            return await self._placed(request, spec, await self.http.call("POST", ORDER, body))
+
+        return LostCreate("pionex", request.client_order_id, find, send_again,
+                          lambda error: isinstance(error, Duplicate), self.http.retry,
+                          self._clock, self.http.sleep)  # fmt: skip
 
     async def _by_client_id(
         self,
