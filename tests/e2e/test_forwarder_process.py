@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -60,3 +61,26 @@ def test_the_forwarder_process_moves_alerts_and_ready_sees_it_die_and_come_back(
     assert said.startswith("no forwarder heartbeat for "), said
     start_forwarder()  # the platform starts it again
     eventually(lambda: forwarder_state(service) == "ok", timeout=BOUND)
+
+
+_BUSY = "while True: pass"
+
+
+def test_a_forwarder_stops_soon_after_sigterm_on_a_saturated_machine(start_service, redis_url):
+    """The forwarder yields the CPU to the web processes (a lower priority), but not so far that
+    it cannot stop: at nice 19 it got half a percent of a machine whose cores were all busy, and
+    its SIGTERM took over 20 s (make test's e2e logging run, four test workers on two cores)."""
+    service = start_service("--no-forwarder")
+    forwarder = subprocess.Popen(
+        [sys.executable, "-m", "app.entrypoints.cli", "forward"], env=service.env
+    )
+    eventually(lambda: forwarder_state(service) == "ok", timeout=BOUND)
+    busy = [subprocess.Popen([sys.executable, "-c", _BUSY]) for _ in range(2 * psutil.cpu_count())]
+    try:
+        time.sleep(0.5)  # the busy ones running
+        forwarder.terminate()
+        forwarder.wait(20)
+    finally:
+        for process in [*busy, forwarder]:
+            process.kill()
+            process.wait()
