@@ -15,6 +15,7 @@ from app.adapters.redis.server import answers, start_embedded
 from app.adapters.sql.db import make_engine
 from app.bootstrap.local import migrate
 from app.config.settings import Settings, database_url
+from tests.cli_processes import cli_processes  # noqa: F401 - a fixture
 from tests.fake_binance import RunningFake, serve_fake_binance
 
 REDIS_DB = 9  # keep off the default database of a developer's Redis

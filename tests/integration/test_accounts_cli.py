@@ -6,27 +6,26 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
 import pytest
 from cryptography.fernet import Fernet
 
+from tests.cli_processes import CliProcesses
+
 
 class Cli:
-    def __init__(self, database: str) -> None:
+    def __init__(self, processes: CliProcesses, database: str) -> None:
         clean = {k: v for k, v in os.environ.items() if not k.startswith("VENUES")}
         self.env = {**clean, "DATABASE_URL": database, "VENUES": "paper,paper_b"}
+        self.processes = processes
 
     def __call__(self, *args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "app.entrypoints.cli", *args], env={**self.env, **env},
-            input=stdin, capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
+        return self.processes.run(list(args), {**self.env, **env}, stdin)
 
 
 @pytest.fixture
-def cli(database: str) -> Cli:
-    return Cli(database)
+def cli(cli_processes: CliProcesses, database: str) -> Cli:
+    return Cli(cli_processes, database)
 
 
 def test_accounts_and_subscriptions_from_the_command_line(cli: Cli) -> None:

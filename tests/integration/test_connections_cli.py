@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
 import pytest
 
+from tests.cli_processes import CliProcesses
 from tests.fake_binance import API_KEY, API_SECRET, RunningFake
 
 WRONG = "not-the-api-secret"
@@ -18,25 +18,22 @@ WRONG = "not-the-api-secret"
 class Cli:
     """Runs the command line with these settings and keeps every line it wrote."""
 
-    def __init__(self, database: str, fake: RunningFake) -> None:
+    def __init__(self, processes: CliProcesses, database: str, fake: RunningFake) -> None:
         clean = {k: v for k, v in os.environ.items() if not k.startswith(("BINANCE_", "VENUES"))}
         self.env = {**clean, "DATABASE_URL": database, "LOG_LEVEL": "INFO"}
         self.url = fake.url
         self.said: list[str] = []
+        self.processes = processes
 
     def __call__(self, *args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [sys.executable, "-m", "app.entrypoints.cli", "connections", *args],
-            env={**self.env, **env}, input=stdin, capture_output=True, text=True, timeout=120,
-            check=False,
-        )  # fmt: skip
+        done = self.processes.run(["connections", *args], {**self.env, **env}, stdin)
         self.said += [done.stdout, done.stderr]
         return done
 
 
 @pytest.fixture
-def cli(database: str, fake: RunningFake) -> Cli:
-    return Cli(database, fake)
+def cli(cli_processes: CliProcesses, database: str, fake: RunningFake) -> Cli:
+    return Cli(cli_processes, database, fake)
 
 
 def test_connections_from_the_command_line(cli: Cli) -> None:
