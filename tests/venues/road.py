@@ -2,8 +2,9 @@
 SQL store and Redis locks, trading through an `Exchange` adapter (unmodified ccxt where ccxt
 has the venue) against the venue's local fake.
 
-A venue joins by adding a `Road` to `ROADS` (tests/venues/roads.py); the scenarios live in
-tests/integration/test_venue_roads.py and read the fake's own orders (what the venue holds).
+A venue joins by adding a `Road` to `ROADS` (tests/venues/roads.py) and its id to one of
+tests/integration/test_venue_roads*.py; the scenarios live in tests/venues/road_scenarios.py and
+read the fake's own orders (what the venue holds).
 """
 
 from __future__ import annotations

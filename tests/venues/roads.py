@@ -1,4 +1,4 @@
-"""The venues on the road (tests/integration/test_venue_roads.py): one `Road` per venue
+"""The venues on the road (tests/venues/road_scenarios.py): one `Road` per venue
 signalgate proves, each with its local fake (tests/venues/<venue>.py)."""
 
 from __future__ import annotations

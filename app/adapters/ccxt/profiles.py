@@ -136,7 +136,7 @@ class VenueProfile(msgspec.Struct, frozen=True, kw_only=True):
     # tested stream. `stream_authenticate`: run ccxt's `authenticate()` before `watch_orders`
     stream_paths: dict[str, str] = {}
     stream_authenticate: bool = False
-    # a road test (tests/integration/test_venue_roads.py) proves this row through unmodified
+    # a road test (tests/integration/test_venue_roads*.py) proves this row through unmodified
     # ccxt against a faithful local fake of the venue; an unproven venue is refused at start
     # unless `<VENUE>_UNPROVEN=accept`
     proven: bool = False
@@ -375,7 +375,7 @@ VENUES: dict[str, VenueProfile] = {
             "private/get-open-orders": "private/advanced/get-open-orders",
             "private/get-order-history": "private/advanced/get-order-history",
         },
-        proven=True,  # tests/integration/test_venue_roads.py, test_venue_cryptocom.py
+        proven=True,  # test_venue_roads_bingx_cryptocom.py, test_venue_cryptocom.py
     ),
 }
 
