@@ -37,9 +37,13 @@ lint: setup ## ruff, ruff format, mypy --strict, import-linter contracts
 
 # Bytecode first: the suite starts hundreds of processes, and where PYTHONDONTWRITEBYTECODE is
 # set (as on the CI machines) each would compile signalgate's modules again.
+# The timing runs marked `quiet` (a web restart within a client's retries), in QUIET_TESTS, run
+# after the rest with the machine to themselves.
+QUIET_TESTS := tests/e2e/test_web_restart.py
 test: lint ## lint, then the whole test suite (unit, integration, e2e), four files at a time
 	$(BIN)/python -m compileall -q -j 0 app workers tests bench > /dev/null
-	$(BIN)/pytest -n 4 --dist loadfile --durations=25
+	$(BIN)/pytest -n 4 --dist loadfile --durations=25 -m "not quiet"
+	$(BIN)/pytest -m quiet $(QUIET_TESTS)
 
 bench: setup ## benchmarks: print figures (feed, paper venue, routing, ingest, execution, strategy engine, backtest, web start, notifications, order streams, price streams)
 	$(BIN)/python -m bench.feed

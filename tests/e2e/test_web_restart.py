@@ -265,6 +265,7 @@ def stored(database: str, count: int) -> dict[str, str]:
     return kept
 
 
+@pytest.mark.quiet  # a restart within the client's 1.5 s, not within four test suites' load
 def test_restarts_of_the_web_process_refuse_and_lose_no_alert(processes, tmp_path):
     web, database = processes
     run = f"restart-{os.getpid()}-{time.time_ns()}"
