@@ -44,8 +44,3 @@ def remote_venue(
         return live_venue(venue)
 
     return build
-
-
-def all_paper(settings: Settings) -> bool:
-    """Whether every venue of `settings` is a paper one: `remote_venues` loads no ccxt."""
-    return all(venue.is_paper for venue in settings.venues)

@@ -174,9 +174,9 @@ class Services:
         adapter loads it, on a thread: on the event loop that import held every other request,
         alerts too, for a second or more (five on a loaded machine)."""
         if self._venues is None:
-            module = await asyncio.to_thread(importlib.import_module, "app.bootstrap.remote_venues")
-            if not module.all_paper(self.settings):
+            if not all(venue.is_paper for venue in self.settings.venues):
                 await asyncio.to_thread(importlib.import_module, "app.bootstrap.venues")
+            module = await asyncio.to_thread(importlib.import_module, "app.bootstrap.remote_venues")
             assert self._async_redis is not None, "call startup() first"
             if self._venues is None:  # another request may have built them meanwhile
                 self._venues = module.remote_venues(

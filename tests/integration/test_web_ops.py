@@ -367,32 +367,3 @@ async def test_the_first_marks_import_the_venues_without_holding_the_event_loop(
     assert set(venues) == {"paper"}
     assert ticks >= 10  # the loop went on meanwhile
     assert await services.marking_venues() is venues  # built once
-
-
-_PAPER_MARKS = """
-import asyncio, sys
-from app.bootstrap.web import build_services
-from app.config.settings import Settings
-
-async def main() -> None:
-    services = build_services(Settings(redis_url=sys.argv[1], database_url=sys.argv[2]))
-    await services.startup(run_forwarder=False)
-    try:
-        print(sorted(await services.marking_venues()), "ccxt" in sys.modules)
-    finally:
-        await services.shutdown()
-
-asyncio.run(main())
-"""
-
-
-def test_paper_venues_are_marked_without_loading_ccxt(redis_url: str, sqlite_url: str) -> None:
-    """Marking positions on paper venues loads no ccxt: its import (1.7 s alone on a slow
-    machine, five and more under load) made a /positions right after a monitor's failover time
-    out, even off the event loop. A fresh interpreter: this one has ccxt loaded already."""
-    ran = subprocess.run(
-        [sys.executable, "-c", _PAPER_MARKS, redis_url, sqlite_url],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert ran.returncode == 0, ran.stderr
-    assert ran.stdout.split() == ["['paper']", "False"]
