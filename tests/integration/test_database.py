@@ -15,6 +15,8 @@ from alembic.config import Config
 from alembic import command
 from app.adapters.sql import db
 from app.adapters.sql.db import SqlSignalStore, make_engine, transaction
+from app.adapters.sql.tables import EXACT_MONEY
+from app.adapters.sql.tables_execution import pnl_days
 from app.bootstrap.local import migrate
 from app.config.settings import load_settings
 from app.domain.signals import (
@@ -232,3 +234,41 @@ def test_a_write_transaction_inside_another_on_the_same_connection_says_so():
             pass
     finally:
         engine.dispose()
+
+
+def test_the_account_read_migration_sums_each_days_pnl_changes_exactly(database: str) -> None:
+    """0019 fills `pnl_days` from the `pnl_changes` kept so far: per account, UTC day and
+    currency, summed exactly (0.1 + 0.2 is 0.3, not SQLite's float sum)."""
+    command.downgrade(alembic_config(database), "0018")
+    changes = sqlalchemy.table(
+        "pnl_changes",
+        sqlalchemy.column("account"),
+        sqlalchemy.column("bracket_id"),
+        sqlalchemy.column("currency"),
+        sqlalchemy.column("at", sqlalchemy.DateTime(timezone=True)),
+        sqlalchemy.column("amount", EXACT_MONEY),
+    )
+    late = datetime(2024, 5, 1, 23, 30, tzinfo=UTC)
+    rows = [("main", "USDT", late, "0.1"), ("main", "USDT", late, "0.2"),
+            ("main", "BTC", late, "-0.00001"), ("main", "USDT", late + timedelta(hours=1), "5"),
+            ("other", "USDT", late, "-7.25")]  # fmt: skip
+    engine = make_engine(database)
+    with engine.begin() as conn:
+        conn.execute(changes.insert(), [
+            {"account": a, "bracket_id": "b", "currency": c, "at": at, "amount": Decimal(amount)}
+            for a, c, at, amount in rows
+        ])  # fmt: skip
+    engine.dispose()
+    command.upgrade(alembic_config(database), "head")
+    engine = make_engine(database)
+    try:
+        with engine.connect() as conn:
+            days = conn.execute(sqlalchemy.select(pnl_days)).all()
+    finally:
+        engine.dispose()
+    assert sorted((a, d.isoformat(), c, amount) for a, d, c, amount in days) == [
+        ("main", "2024-05-01", "BTC", Decimal("-0.00001")),
+        ("main", "2024-05-01", "USDT", Decimal("0.3")),
+        ("main", "2024-05-02", "USDT", Decimal("5")),
+        ("other", "2024-05-01", "USDT", Decimal("-7.25")),
+    ]

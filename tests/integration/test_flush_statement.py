@@ -137,7 +137,7 @@ def test_the_flush_statement_finds_the_rows_it_updates_by_their_keys(
     assert "Seq Scan on signals" not in plan
 
 
-_TABLES = ("signals", "signal_events", "brackets", "orders", "holdings", "pnl_changes")
+_TABLES = ("signals", "signal_events", "brackets", "orders", "holdings", "pnl_changes", "pnl_days")
 
 
 def _book(db: sqlalchemy.Engine) -> dict[str, list[tuple[object, ...]]]:

@@ -1,5 +1,5 @@
 """What the risk gate reads of an account's recent trading, besides its holdings: today's
-realized P&L by currency (from `pnl_changes`), the orders of the last minute (replacements of a
+realized P&L by currency (from `pnl_days`), the orders of the last minute (replacements of a
 stop-loss left out), the symbol's last stop-loss fill and partial fill, and the trading state."""
 
 from __future__ import annotations
@@ -9,13 +9,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, func, or_, select, type_coerce
-from sqlalchemy.types import NullType
+from sqlalchemy import Connection, Engine, bindparam, func, or_, select
 
-from app.adapters.sql.execution_rows import exact, realized_today
-from app.adapters.sql.flights import in_pipeline
+from app.adapters.sql.pnl_days import utc_day
 from app.adapters.sql.prepared import Prepared
-from app.adapters.sql.tables_execution import controls, orders, pnl_changes
+from app.adapters.sql.tables_execution import controls, orders, pnl_days
 from app.domain.orders import Leg
 
 TRADING = "trading_state"  # the controls row of the trading state
@@ -25,39 +23,21 @@ def activity_values(account: str, symbol: str, now: datetime) -> dict[str, Any]:
     """The values the activity statements are asked with, for a read at `now`."""
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
     since, yesterday = now - timedelta(minutes=1), day - timedelta(days=1)
-    return {"account": account, "symbol": symbol, "day": day, "since": since,
+    return {"account": account, "symbol": symbol, "today": utc_day(now), "since": since,
             "yesterday": yesterday, "account_control": f"{TRADING}:{account}"}  # fmt: skip
 
 
 def realized_by_currency() -> Any:
-    """Today's realized P&L of the account (bound as `account`; the day as `day`) by currency,
-    each `total` as the database sums it (exactly, on PostgreSQL)."""
-    return (
-        select(pnl_changes.c.currency,
-               type_coerce(func.sum(pnl_changes.c.amount), NullType()).label("total"))
-        .where(pnl_changes.c.account == bindparam("account"), pnl_changes.c.at >= bindparam("day"))
-        .group_by(pnl_changes.c.currency)
-    )  # fmt: skip
+    """Today's (bound as `today`) realized P&L of the account (bound as `account`) by currency,
+    each as `total`: a row per currency, whatever the number of fills."""
+    return select(pnl_days.c.currency, pnl_days.c.amount.label("total")).where(
+        pnl_days.c.account == bindparam("account"), pnl_days.c.day == bindparam("today")
+    )
 
 
 class AccountActivity:
     def __init__(self, engine: Engine) -> None:
-        # The rest of the account in one row: today's realized P&L (its sum, its lowest and its
-        # highest currency), then the activity (`activity_columns`).
-        account: Any = bindparam("account")
-        today = (pnl_changes.c.account == account, pnl_changes.c.at >= bindparam("day"))
-        self._activity = Prepared(
-            engine,
-            select(
-                select(type_coerce(func.coalesce(func.sum(pnl_changes.c.amount), 0), NullType()))
-                .where(*today)
-                .scalar_subquery(),
-                select(func.min(pnl_changes.c.currency)).where(*today).scalar_subquery(),
-                select(func.max(pnl_changes.c.currency)).where(*today).scalar_subquery(),
-                *self.activity_columns(),
-            ),
-        )
-        # today's realized P&L by currency, read when it is in more than one
+        self._activity = Prepared(engine, select(*self.activity_columns()))
         self._realized_by_currency = Prepared(engine, realized_by_currency())
 
     def ask(
@@ -65,21 +45,14 @@ class AccountActivity:
     ) -> Callable[[], tuple[Sequence[Any], dict[str, Decimal]]]:
         """Ask for the activity row (orders of the last minute, last stop-loss fill and partial
         fill, trading state) and today's realized P&L by currency; the function that reads the
-        answers. On PostgreSQL both travel in the transaction's round trip; SQLite, which
-        answers at once, is asked by currency only when the P&L is in more than one."""
+        answers (on PostgreSQL both travel in the transaction's round trip)."""
         values = activity_values(account, symbol, now)
         row = self._activity.ask(conn, values)
-        by_currency = None
-        if in_pipeline(conn) is not None or realized_today(*row.rows()[0][:3]) is None:
-            by_currency = self._realized_by_currency.ask(conn, values)
+        by_currency = self._realized_by_currency.ask(conn, values)
 
         def answers() -> tuple[Sequence[Any], dict[str, Decimal]]:
-            ((total, lowest, highest, *activity),) = row.rows()
-            realized = realized_today(total, lowest, highest)
-            if realized is None:
-                assert by_currency is not None  # asked when there are several
-                realized = {currency: exact(amount) for currency, amount in by_currency.rows()}
-            return activity, realized
+            (activity,) = row.rows()
+            return activity, dict(by_currency.rows())
 
         return answers
 

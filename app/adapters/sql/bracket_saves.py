@@ -81,9 +81,12 @@ def send_lineage(sql: ExecutionStatements, conn: Connection, flush: Flush) -> No
 def send_pnl_changes(
     sql: ExecutionStatements, conn: Connection, before: Iterable[SavedRow], saves: Iterable[Save]
 ) -> None:
-    """Send the `pnl_changes` rows of the written `saves`, whose rows were `before`."""
+    """Send the `pnl_changes` rows of the written `saves`, whose rows were `before`, and add
+    them to their days' totals."""
     was = {row.id: row.realized_pnl for row in before}
-    sql.add_pnl_changes.send_many(conn, pnl_change_rows(was, [(s.bracket, s.at) for s in saves]))
+    changes = pnl_change_rows(was, [(s.bracket, s.at) for s in saves])
+    sql.add_pnl_changes.send_many(conn, changes)
+    sql.pnl_days.add(conn, changes)
 
 
 def guarded_upsert(engine: Engine) -> Prepared:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from decimal import Context, Decimal
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -26,7 +26,6 @@ from app.ports.execution import (
     leg_number,
 )
 
-_SUMS = Context(prec=15)
 _ZERO = Decimal(0)
 # the view's fields read from the orders row's columns of the same names
 _ORDER_COLUMNS = [
@@ -142,16 +141,6 @@ def pnl_change_rows(
     return rows
 
 
-def realized_today(
-    total: Any, lowest: str | None, highest: str | None
-) -> dict[str, Decimal] | None:
-    """Today's realized P&L by currency from its sum and its lowest and highest currency; None
-    when there are several (the store reads them by currency then)."""
-    if lowest is None:
-        return {}
-    return {lowest: exact(total)} if lowest == highest else None
-
-
 def account_state(
     holdings: list[Holding], activity: Sequence[Any], symbol: str, realized: dict[str, Decimal]
 ) -> AccountState:
@@ -176,11 +165,3 @@ def short(text: str | None, limit: int = 2000) -> str | None:
     if text is None or len(text) <= limit:
         return text
     return text[: limit - 1] + "…"
-
-
-def exact(value: Decimal | float | str) -> Decimal:
-    """A sum as the database returned it: PostgreSQL's exact Decimal, or SQLite's double rounded
-    to 15 significant digits (0.1 + 0.2 comes back as 0.3; ample for the day's P&L limit)."""
-    if isinstance(value, float):
-        return _SUMS.create_decimal(repr(value))
-    return Decimal(value)

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, bindparam, select, update
 
 from app.adapters.sql.activity import TRADING
 from app.adapters.sql.db import dialect_insert, upsert
+from app.adapters.sql.pnl_days import PnlDays
 from app.adapters.sql.prepared import Prepared, any_of, none_of
 from app.adapters.sql.tables import events, signals
 from app.adapters.sql.tables_execution import brackets, controls, orders, pnl_changes
@@ -36,6 +37,7 @@ class ExecutionStatements:
                     reason=bindparam("reason"))
         )  # fmt: skip
         self.add_pnl_changes = prepared(pnl_changes.insert().inline())
+        self.pnl_days = PnlDays(engine)
         self.trading = prepared(select(controls.c.value).where(controls.c.name == TRADING))
         # the global state and an account's, together
         self.trading_of = prepared(

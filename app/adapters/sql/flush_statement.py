@@ -6,10 +6,11 @@ statement by statement cost six to eight of them, this one costs one, and a stat
 is a transaction of its own (committed, and waited for on the disk, like a COMMIT). Its parts
 are those of `BracketFlight.send`: the lineage steps, the status change, the bracket's guarded
 UPDATE (an INSERT for a new bracket), the orders that changed, the holdings rows' changes and
-the P&L changes. Each kind of row is one JSON parameter, unpacked by `json_populate_record[set]`
-into the table's own column types (money as exact text): the statement's text never changes, so
-the driver converts it once and PostgreSQL prepares it once, and the values are encoded by
-msgspec in one go instead of by the driver one by one (a hundred of them).
+the P&L changes and their days' totals. Each kind of row is one JSON parameter, unpacked by
+`json_populate_record[set]` into the table's own column types (money as exact text): the
+statement's text never changes, so the driver converts it once and PostgreSQL prepares it once,
+and the values are encoded by msgspec in one go instead of by the driver one by one (a hundred
+of them).
 
 The save's CTE returns its row; the statement's SELECT calls `signalgate_refuse_save()` when its
 guard (version and fencing token) matched no row, which fails the statement: nothing of it is
@@ -30,9 +31,10 @@ import msgspec
 from sqlalchemy import Engine, Table, text
 
 from app.adapters.sql.holdings import HELD_SUMS, HOLDING_KEY
+from app.adapters.sql.pnl_days import DAY_KEY, day_rows
 from app.adapters.sql.prepared import Prepared
 from app.adapters.sql.tables import events, signals
-from app.adapters.sql.tables_execution import brackets, holdings, orders, pnl_changes
+from app.adapters.sql.tables_execution import brackets, holdings, orders, pnl_changes, pnl_days
 
 Rows = Sequence[Mapping[str, Any]]
 _encode = msgspec.json.Encoder().encode
@@ -100,6 +102,8 @@ orders_ AS ({_insert(orders, "orders", _names(orders, but=["id"]))}
 held AS ({_insert(holdings, "held", _names(holdings))}
     ON CONFLICT ({", ".join(HOLDING_KEY)}) DO UPDATE SET {sums}),
 pnl AS ({_insert(pnl_changes, "pnl", _names(pnl_changes, but=["id"]))}),
+pnl_day AS ({_insert(pnl_days, "pnl_days", _names(pnl_days))}
+    ON CONFLICT ({", ".join(DAY_KEY)}) DO UPDATE SET amount = pnl_days.amount + excluded.amount),
 updated AS (
     UPDATE brackets SET {changed}
     FROM ({_slots(brackets.name, "u")}) AS r
@@ -133,6 +137,7 @@ class FlushStatement:
             "orders": flush.orders,
             "held": flush.held,
             "pnl": flush.pnl,
+            "pnl_days": day_rows(flush.pnl),
             "inserted": [row for row, new in flush.saves if new],
             "saved": [row["id"] for row, _ in flush.saves],
         }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Index,
     Integer,
@@ -81,11 +82,16 @@ class OrderRow(SQLModel, table=True):
     __tablename__ = "orders"
     __table_args__ = (
         UniqueConstraint("venue", "client_order_id", name="uq_orders_venue_client_order_id"),
-        Index("ix_orders_account_created_at", "account", "created_at"),
+        # the account's orders of the last minute, counted from the index alone (replacements
+        # of a stop-loss told apart by leg and revision without reading the rows)
+        Index("ix_orders_account_created", "account", "created_at", "leg", "revision"),
         # the symbol's last stop-loss fill: one index lookup per state
         Index("ix_orders_last_stop", "account", "symbol", "leg", "state", "updated_at"),
         # the account's open entry orders (resting entries count toward its limits)
         Index("ix_orders_open_entries", "account", "leg", "state"),
+        # orders by state (in doubt: unknown), of an account and symbol: a few index entries
+        # (by account and symbol first, every order of the symbol would be looked at)
+        Index("ix_orders_state_account_symbol", "state", "account", "symbol"),
     )
 
     id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
@@ -99,7 +105,7 @@ class OrderRow(SQLModel, table=True):
     order_id: str | None = _text(100, nullable=True)
     side: str = _text(4)
     kind: str = _text(24)
-    state: str = _text(24, index=True)
+    state: str = _text(24)
     amount: Decimal = Field(sa_column=Column(MONEY, nullable=False))
     filled: Decimal = Field(sa_column=Column(MONEY, nullable=False))
     average_price: Decimal | None = Field(default=None, sa_column=Column(MONEY))
@@ -128,6 +134,19 @@ class PnlChangeRow(SQLModel, table=True):
     amount: Decimal = Field(sa_column=Column(MONEY, nullable=False))
 
 
+class PnlDayRow(SQLModel, table=True):
+    """Each account's realized P&L of a day (UTC) in one currency: the sum of that day's
+    `pnl_changes`, added to in the transaction that writes them, so that the risk gate's
+    MAX_DAILY_LOSS reads one row per currency however many fills the day has seen."""
+
+    __tablename__ = "pnl_days"
+
+    account: str = Field(sa_column=Column(String(100), primary_key=True))
+    day: date = Field(sa_column=Column(Date, primary_key=True))
+    currency: str = Field(sa_column=Column(String(16), primary_key=True))
+    amount: Decimal = Field(sa_column=Column(MONEY, nullable=False))
+
+
 class ControlRow(SQLModel, table=True):
     """Switches an operator flips: the trading state (the kill switch)."""
 
@@ -144,3 +163,4 @@ holdings = HoldingRow.__table__  # type: ignore[attr-defined]
 orders = OrderRow.__table__  # type: ignore[attr-defined]
 controls = ControlRow.__table__  # type: ignore[attr-defined]
 pnl_changes = PnlChangeRow.__table__  # type: ignore[attr-defined]
+pnl_days = PnlDayRow.__table__  # type: ignore[attr-defined]
