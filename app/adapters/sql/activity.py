@@ -1,11 +1,13 @@
 """What the risk gate reads of an account's recent trading, besides its holdings: today's
 realized P&L by currency (from `pnl_days`), the orders of the last minute (replacements of a
-stop-loss left out), the symbol's last stop-loss fill and partial fill, and the trading state."""
+stop-loss left out; mostly from `order_counts`), the symbol's last stop-loss fill and partial
+fill, and the trading state."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +15,7 @@ from sqlalchemy import Connection, Engine, bindparam, func, or_, select
 
 from app.adapters.sql.pnl_days import utc_day
 from app.adapters.sql.prepared import Prepared
-from app.adapters.sql.tables_execution import controls, orders, pnl_days
+from app.adapters.sql.tables_execution import controls, order_counts, orders, pnl_days
 from app.domain.orders import Leg
 
 TRADING = "trading_state"  # the controls row of the trading state
@@ -23,7 +25,11 @@ def activity_values(account: str, symbol: str, now: datetime) -> dict[str, Any]:
     """The values the activity statements are asked with, for a read at `now`."""
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
     since, yesterday = now - timedelta(minutes=1), day - timedelta(days=1)
+    # the orders of the last minute: the whole seconds after the one it starts in, counted
+    # (`order_counts`), and that second's own from `since` on, as orders
+    second = math.floor((since if since.tzinfo else since.replace(tzinfo=UTC)).timestamp())
     return {"account": account, "symbol": symbol, "today": utc_day(now), "since": since,
+            "since_second": second, "second_after": datetime.fromtimestamp(second + 1, UTC),
             "yesterday": yesterday, "account_control": f"{TRADING}:{account}"}  # fmt: skip
 
 
@@ -61,14 +67,24 @@ class AccountActivity:
         """The activity, a column each: the orders of the last minute, the symbol's last
         stop-loss fill and partial fill, the trading state and the account's own."""
         account: Any = bindparam("account")
-        return [
+        counted = (
+            select(func.coalesce(func.sum(order_counts.c.n), 0))
+            .where(order_counts.c.account == account,
+                   order_counts.c.second > bindparam("since_second"))
+            .scalar_subquery()
+        )  # fmt: skip
+        first_second = (
             select(func.count())
             .where(
                 orders.c.account == account,
                 orders.c.created_at >= bindparam("since"),
+                orders.c.created_at < bindparam("second_after"),
                 or_(orders.c.leg != Leg.STOP_LOSS.value, orders.c.revision == 0),
             )
-            .scalar_subquery(),
+            .scalar_subquery()
+        )
+        return [
+            counted + first_second,
             *(
                 select(func.max(orders.c.updated_at))
                 .where(

@@ -147,6 +147,19 @@ class PnlDayRow(SQLModel, table=True):
     amount: Decimal = Field(sa_column=Column(MONEY, nullable=False))
 
 
+class OrderCountRow(SQLModel, table=True):
+    """How many orders of an account that count toward MAX_ORDERS_PER_MINUTE (replacements of
+    a stop-loss left out) were created in each second (Unix time), the last two minutes of them:
+    kept by a trigger on `orders` (migration 0020), so that the risk gate sums at most sixty rows
+    instead of counting every order of the last minute."""
+
+    __tablename__ = "order_counts"
+
+    account: str = Field(sa_column=Column(String(100), primary_key=True))
+    second: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    n: int = Field(sa_column=Column(Integer, nullable=False))
+
+
 class ControlRow(SQLModel, table=True):
     """Switches an operator flips: the trading state (the kill switch)."""
 
@@ -164,3 +177,4 @@ orders = OrderRow.__table__  # type: ignore[attr-defined]
 controls = ControlRow.__table__  # type: ignore[attr-defined]
 pnl_changes = PnlChangeRow.__table__  # type: ignore[attr-defined]
 pnl_days = PnlDayRow.__table__  # type: ignore[attr-defined]
+order_counts = OrderCountRow.__table__  # type: ignore[attr-defined]
