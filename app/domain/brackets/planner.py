@@ -213,6 +213,54 @@ def plan(bracket: Bracket, exit_price: Decimal | None) -> list[Action]:
     return actions
 
 
+class PriceTests(msgspec.Struct, frozen=True):
+    """Every comparison with the exit price that `plan` makes for one bracket (as it is), each
+    told by `outcome`: two prices with the same outcome get the same plan. Lets a monitor skip
+    planning a bracket again while neither it nor the answer of these comparisons changed."""
+
+    side: Side
+    market: Market
+    held: Decimal
+    stop: Decimal | None  # a watched stop not fired yet
+    targets: tuple[tuple[Decimal, Decimal], ...]  # watched targets: (price, amount left)
+
+    def outcome(self, exit_price: Decimal) -> tuple[bool, ...]:
+        exit_side = self.side.opposite
+        return (
+            placeable(self.held, exit_price, self.market),
+            self.stop is not None and _reached(exit_side, self.stop, exit_price),
+            *(
+                test
+                for target, amount in self.targets
+                for test in (_reached(self.side, target, exit_price),
+                             placeable(amount, exit_price, self.market))
+            ),
+        )  # fmt: skip
+
+
+def price_tests(bracket: Bracket) -> PriceTests | None:
+    """The price comparisons of `plan(bracket, price)`; None for a bracket whose plan does not
+    depend on the price this way (final, an order unsettled, over-filled, closing: rare and
+    planned every time)."""
+    if (
+        bracket.state in FINAL
+        or bracket.closing
+        or bracket.exited > bracket.entry_filled
+        or any(o.state in UNSETTLED for o in bracket.orders)
+    ):
+        return None
+    held = _truncate(bracket.position, bracket.market.amount_step)
+    stop = bracket.stop_loss if bracket.stop_watched else None
+    if any(o.is_open and o.leg is Leg.STOP_LOSS for o in bracket.orders):
+        stop = None  # a fired stop at work: nothing watched
+    targets: tuple[tuple[Decimal, Decimal], ...] = ()
+    if not bracket.resting_legs:
+        amounts = target_amounts(bracket)
+        targets = tuple((target, min(_target_left(bracket, index, amounts), held))
+                        for index, (target, _) in enumerate(bracket.take_profits))  # fmt: skip
+    return PriceTests(bracket.side, bracket.market, held, stop, targets)
+
+
 def _keep(
     bracket: Bracket,
     current: list[LegOrder],

@@ -12,7 +12,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
-from decimal import Decimal
 
 import msgspec
 
@@ -38,8 +37,9 @@ from app.ports.exchange import Exchange
 from app.ports.execution import ExecutionStore, LineageStep
 from app.ports.notifications import NoNotifier, Notifier
 from app.services.brackets.doubt import doubt_detail
-from app.services.brackets.exits import exit_side, watched
+from app.services.brackets.exits import exit_price, exit_side, watched
 from app.services.brackets.misses import Misses, refuse_lapsed
+from app.services.brackets.quiet import QuietBrackets
 
 log = logging.getLogger("signalgate.brackets")
 
@@ -131,7 +131,7 @@ class BracketDriver:
             if bracket.state in FINAL:
                 return bracket, True
             bracket = await self.settle_unknowns(bracket, venue)
-            price = price or await self.exit_price(bracket, venue)
+            price = price or await exit_price(bracket, venue)
             if (moved := trailed(bracket, price, self.clock(), self.trailing)) is not bracket:
                 bracket = self._save(moved)
             actions = plan(bracket, price)
@@ -173,18 +173,29 @@ class BracketDriver:
         return self._save(changed) if changed is not bracket else bracket
 
     async def needs_work(
-        self, bracket: Bracket, statuses: list[tuple[LegOrder, OrderStatus]], venue: Exchange
+        self,
+        bracket: Bracket,
+        statuses: list[tuple[LegOrder, OrderStatus]],
+        venue: Exchange,
+        quiet: QuietBrackets | None = None,
     ) -> bool:
         """Whether the venue moved since the bracket was saved, or its plan has something to do
-        (a target reached, a trailing stop to move, an unknown order to look up)."""
-        if any(o.state is not s.state or o.filled != s.filled for o, s in statuses):
+        (a target reached, a trailing stop to move, an unknown order to look up). `quiet`: the
+        brackets found with nothing to do, consulted and kept up to date."""
+        if any(o.state is not s.state or o.filled != s.filled for o, s in statuses) or any(
+            o.state in (OrderState.SUBMITTED, OrderState.UNKNOWN) for o in bracket.orders
+        ):
             return True
-        price = await self.exit_price(bracket, venue)
-        return (
-            trailed(bracket, price, self.clock(), self.trailing) is not bracket
-            or bool(plan(bracket, price))
-            or any(o.state in (OrderState.SUBMITTED, OrderState.UNKNOWN) for o in bracket.orders)
-        )
+        price = await exit_price(bracket, venue)
+        if quiet is not None and quiet.still(bracket, price):
+            return False
+        if trailed(bracket, price, self.clock(), self.trailing) is not bracket or plan(
+            bracket, price
+        ):
+            return True
+        if quiet is not None:
+            quiet.saw(bracket, price)
+        return False
 
     def _reported(self, bracket: Bracket, order: LegOrder, status: OrderStatus) -> Bracket:
         try:
@@ -292,20 +303,6 @@ class BracketDriver:
                       f" {status.state}, {status.filled} filled")  # fmt: skip
         self._lineage(settled_order, "doubt_resolved", detail, client_order_id=cid)
         return self._save(settled_order)
-
-    async def exit_price(self, bracket: Bracket, venue: Exchange) -> Decimal | None:
-        """The price the position would exit at now, when a watched target, a trailing stop or a
-        watched stop-loss needs it (the best bid for a long, the best ask for a short)."""
-        if not watched(bracket):
-            return None
-        try:
-            book = await venue.order_book(bracket.symbol, 5)
-        except ExchangeError as error:
-            if bracket.stop_watched:  # nothing rests: the position waits unprotected
-                log.warning("bracket %s: no price from %s (%s); its watched stop-loss waits",
-                            bracket.id, venue.name, error)  # fmt: skip
-            return None
-        return exit_side(bracket, book)
 
     async def _apply(
         self, bracket: Bracket, venue: Exchange, action: Action

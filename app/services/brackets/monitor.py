@@ -37,6 +37,7 @@ from app.ports.lease import Heartbeat
 from app.ports.streams import OrderUpdate
 from app.services.brackets.driver import BracketDriver
 from app.services.brackets.exits import watched
+from app.services.brackets.quiet import QuietBrackets
 from app.services.brackets.streams import StreamTrust
 
 log = logging.getLogger("signalgate.monitor")
@@ -74,6 +75,7 @@ class BracketMonitor:
     told: int = field(default=0, init=False)
     woken: int = field(default=0, init=False)
     _round_asked: bool = field(default=False, init=False)
+    _quiet: QuietBrackets = field(default_factory=QuietBrackets, init=False)
 
     def _open_brackets(self) -> list[Bracket]:
         """Every open bracket, reading and decoding only those saved since the last round."""
@@ -85,6 +87,7 @@ class BracketMonitor:
             for i, v in versions.items()
             if i in fresh or i in self._seen
         }
+        self._quiet.keep_only(self._seen)
         return [bracket for _, bracket in sorted(self._seen.values(), key=lambda s: s[1].id)]
 
     async def run_once(self) -> int:
@@ -134,7 +137,7 @@ class BracketMonitor:
             return 0
         try:
             statuses = await self.driver.statuses(listed, venue) if full else []
-            if not await self.driver.needs_work(listed, statuses, venue):
+            if not await self.driver.needs_work(listed, statuses, venue, self._quiet):
                 self._settled(listed)
                 return 0
             async with self.locks.try_hold(lock_key(listed.account, listed.symbol)) as fence:
