@@ -2,8 +2,7 @@
 P&L of a day (UTC) per currency, added to with every pnl_changes row, so that MAX_DAILY_LOSS
 reads a row per currency instead of summing the day's changes (filled from pnl_changes); orders
 indexed by state, account and symbol (was: state), so that the orders in doubt of a symbol are
-found among the few in doubt, not among all of the symbol's; the orders of the last minute
-counted from their index alone (it holds their leg and revision)
+found among the few in doubt, not among all of the symbol's
 
 Revision ID: 0019
 Revises: 0018
@@ -37,9 +36,6 @@ def upgrade() -> None:
     )
     op.drop_index('ix_orders_state', table_name='orders')
     op.create_index('ix_orders_state_account_symbol', 'orders', ['state', 'account', 'symbol'])
-    op.drop_index('ix_orders_account_created_at', table_name='orders')
-    op.create_index('ix_orders_account_created', 'orders',
-                    ['account', 'created_at', 'leg', 'revision'])
     bind = op.get_bind()
     if bind.dialect.name == 'postgresql':  # summed exactly by the server
         op.execute(
@@ -70,5 +66,4 @@ def downgrade() -> None:
     op.drop_table('pnl_days')
     op.drop_index('ix_orders_state_account_symbol', table_name='orders')
     op.create_index('ix_orders_state', 'orders', ['state'])
-    op.drop_index('ix_orders_account_created', table_name='orders')
-    op.create_index('ix_orders_account_created_at', 'orders', ['account', 'created_at'])
+

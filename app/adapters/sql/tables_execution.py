@@ -82,9 +82,7 @@ class OrderRow(SQLModel, table=True):
     __tablename__ = "orders"
     __table_args__ = (
         UniqueConstraint("venue", "client_order_id", name="uq_orders_venue_client_order_id"),
-        # the account's orders of the last minute, counted from the index alone (replacements
-        # of a stop-loss told apart by leg and revision without reading the rows)
-        Index("ix_orders_account_created", "account", "created_at", "leg", "revision"),
+        Index("ix_orders_account_created_at", "account", "created_at"),
         # the symbol's last stop-loss fill: one index lookup per state
         Index("ix_orders_last_stop", "account", "symbol", "leg", "state", "updated_at"),
         # the account's open entry orders (resting entries count toward its limits)
