@@ -30,6 +30,14 @@ PIPELINE = "signalgate_pipeline"  # Connection.info: the pipeline of the transac
 _SENDER = "signalgate_sender"  # Connection.info: (the driver's connection, its cursor for sends)
 _CHECKED_IN = "signalgate_checked_in"  # the connection record's info: when it went back to the pool
 PING_AFTER_IDLE_S = 1.0
+# PostgreSQL keeps a prepared statement's generic plan, costed on the tables as they were when it
+# was made (a new deployment's: nearly empty, where a sequential scan is cheapest), until a table
+# is analysed, which autovacuum does a minute later at the earliest. A connection drops its plans
+# (DISCARD PLANS, sent with a transaction's BEGIN) after FIRST_REPLAN transactions, then after
+# REPLAN_GROWTH times as many each time: the plans are made again on the tables as they have grown.
+_REPLAN = "signalgate_replan"  # Connection.info: (transactions run, when the plans go next)
+FIRST_REPLAN = 50
+REPLAN_GROWTH = 4
 # a transaction's COMMIT that does not wait for the disk (PostgreSQL's asynchronous commit)
 _SEEN_FIRST = "SET LOCAL synchronous_commit = off"
 
@@ -116,6 +124,8 @@ def pipelined(
             with raw.pipeline() as pipeline:
                 info[PIPELINE] = pipeline
                 cursor = sender(conn)
+                if _replan_due(info):
+                    cursor.execute("DISCARD PLANS")
                 if ahead is not None:
                     cursor.execute("BEGIN")
                     cursor.execute(_SEEN_FIRST)
@@ -137,6 +147,16 @@ def pipelined(
         finally:
             info.pop(PIPELINE, None)
         raw.autocommit = False
+
+
+def _replan_due(info: dict[Any, Any]) -> bool:
+    """Count a transaction on the connection whose `info` this is; whether its plans go now."""
+    done: int
+    due: int
+    done, due = info.get(_REPLAN, (0, FIRST_REPLAN))
+    done += 1
+    info[_REPLAN] = (done, due * REPLAN_GROWTH if done >= due else due)
+    return done >= due
 
 
 def _end(conn: Connection, raw: Any, info: dict[Any, Any]) -> None:
