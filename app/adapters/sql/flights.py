@@ -35,9 +35,30 @@ PING_AFTER_IDLE_S = 1.0
 # is analysed, which autovacuum does a minute later at the earliest. A connection drops its plans
 # (DISCARD PLANS, sent with a transaction's BEGIN) after FIRST_REPLAN transactions, then after
 # REPLAN_GROWTH times as many each time: the plans are made again on the tables as they have grown.
+# Before that it analyses the tables changed most since their last statistics (without them the
+# planner cannot tell one index starting with the account from another), best effort: a table
+# whose lock another holds (autovacuum's VACUUM, for minutes on a large table) is left to it.
 _REPLAN = "signalgate_replan"  # Connection.info: (transactions run, when the plans go next)
 FIRST_REPLAN = 50
 REPLAN_GROWTH = 4
+_ANALYZE_GROWN = """
+DO $$
+DECLARE
+    grown text;
+BEGIN
+    PERFORM set_config('lock_timeout', '20ms', true);
+    FOR grown IN
+        SELECT format('%I.%I', schemaname, relname) FROM pg_stat_user_tables
+        WHERE n_mod_since_analyze >= 50 AND n_mod_since_analyze * 4 > n_live_tup
+    LOOP
+        BEGIN
+            EXECUTE 'ANALYZE ' || grown;
+        EXCEPTION WHEN OTHERS THEN
+            NULL;  -- left to autovacuum
+        END;
+    END LOOP;
+END
+$$"""
 # a transaction's COMMIT that does not wait for the disk (PostgreSQL's asynchronous commit)
 _SEEN_FIRST = "SET LOCAL synchronous_commit = off"
 
@@ -125,6 +146,7 @@ def pipelined(
                 info[PIPELINE] = pipeline
                 cursor = sender(conn)
                 if _replan_due(info):
+                    cursor.execute(_ANALYZE_GROWN)
                     cursor.execute("DISCARD PLANS")
                 if ahead is not None:
                     cursor.execute("BEGIN")
