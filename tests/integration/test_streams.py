@@ -23,8 +23,8 @@ from app.domain.signals import Action, Signal, StopKind, StopLoss, TakeProfit
 from app.services.brackets.monitor import BracketMonitor
 from app.services.brackets.streams import StreamState, StreamTrust, StreamWatch
 from tests.venues import core
-from tests.venues.http import Served, serve
-from tests.venues.road import Deployment, Road, deployed
+from tests.venues.http import Served
+from tests.venues.road import Deployment, Road, on_fixture, served_fixture  # noqa: F401 - fixtures
 from tests.venues.roads import ROADS
 from tests.venues.streams import StreamServer, until
 
@@ -40,23 +40,9 @@ def road(request: pytest.FixtureRequest) -> Road:
 
 
 @pytest.fixture
-def served(road: Road) -> Iterator[Served[Any]]:
-    with serve(road.fake()) as running:
-        yield running
-
-
-@pytest.fixture
 def streams(served: Served[Any]) -> Iterator[StreamServer]:
     with StreamServer(served.venue) as server:
         yield server
-
-
-@pytest.fixture
-async def on(
-    road: Road, served: Served[Any], sqlite_url: str, redis_url: str
-) -> AsyncIterator[Deployment]:
-    async with deployed(road, served, sqlite_url, redis_url) as deployment:
-        yield deployment
 
 
 @dataclass

@@ -8,7 +8,7 @@ the futures wallet."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -23,13 +23,13 @@ from app.domain.orders import Leg, OrderKind, OrderRequest, OrderState, Side
 from app.domain.signals import Action, Signal
 from app.ports.errors import AuthenticationFailed, Fatal, InvalidOrder
 from tests.integration.test_exchange_ccxt import FAST
-from tests.integration.test_venue_roads import entry, one
 from tests.venues import core
 from tests.venues.binance import API_KEY, API_SECRET, BinanceSpot, spot
 from tests.venues.binance_usdm import BinanceUsdm, usdm
 from tests.venues.core import Answer, Request
 from tests.venues.http import Served, serve
-from tests.venues.road import Deployment, Road, deployed
+from tests.venues.road import Deployment, Road, on_fixture, served_fixture  # noqa: F401 - fixtures
+from tests.venues.road_scenarios import entry, one
 from tests.venues.roads import ROADS
 
 pytestmark = pytest.mark.anyio
@@ -74,20 +74,6 @@ def ids_sent(venue: Any, method: str, path: str, param: str) -> list[str]:
 @pytest.fixture(params=["binance", "binanceusdm"])
 def road(request: pytest.FixtureRequest) -> Road:
     return seeing(next(road for road in ROADS if road.name == request.param))
-
-
-@pytest.fixture
-def served(road: Road) -> Iterator[Served[Any]]:
-    with serve(road.fake()) as running:
-        yield running
-
-
-@pytest.fixture
-async def on(
-    road: Road, served: Served[Any], sqlite_url: str, redis_url: str
-) -> AsyncIterator[Deployment]:
-    async with deployed(road, served, sqlite_url, redis_url) as deployment:
-        yield deployment
 
 
 async def test_the_monitor_reads_back_and_cancels_each_leg_it_placed_where_it_rests(

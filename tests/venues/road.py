@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
+import pytest
 import redis
 
 from app.adapters.ccxt.calls import RetryPolicy
@@ -35,7 +36,7 @@ from app.ports.exchange import Exchange
 from app.services.brackets.monitor import BracketMonitor
 from app.services.execution.executor import Executor
 from tests.venues.core import FakeVenue, MarketSpec, Order
-from tests.venues.http import Served
+from tests.venues.http import Served, serve
 
 D = Decimal
 FAST = RetryPolicy(attempts=3, backoff_seconds=0.01, lookup_attempts=3, expiry_margin_seconds=0.1)
@@ -195,3 +196,21 @@ async def deployed(road: Road, served: Served[Any], database_url: str, redis_url
             await close()
         client.close()
         engine.dispose()
+
+
+# The fixtures `served` and `on` of a module of road tests (import them): its own `road` fixture
+# names the roads it runs on.
+
+
+@pytest.fixture(name="served")
+def served_fixture(road: Road) -> Iterator[Served[Any]]:
+    with serve(road.fake()) as running:
+        yield running
+
+
+@pytest.fixture(name="on")
+async def on_fixture(
+    road: Road, served: Served[Any], sqlite_url: str, redis_url: str
+) -> AsyncIterator[Deployment]:
+    async with deployed(road, served, sqlite_url, redis_url) as deployment:
+        yield deployment

@@ -7,7 +7,6 @@ ccxt where ccxt has the venue); assertions read the fake's own orders and positi
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -25,8 +24,7 @@ from app.domain.signals import (
     TakeProfit,
 )
 from tests.venues import core
-from tests.venues.http import Served, serve
-from tests.venues.road import Deployment, Road, deployed
+from tests.venues.road import Deployment, Road, on_fixture, served_fixture  # noqa: F401 - fixtures
 from tests.venues.roads import ROADS
 
 D = Decimal
@@ -45,20 +43,6 @@ def roads(*ids: str) -> Any:
         return picked
 
     return road
-
-
-@pytest.fixture
-def served(road: Road) -> Iterator[Served[Any]]:
-    with serve(road.fake()) as running:
-        yield running
-
-
-@pytest.fixture
-async def on(
-    road: Road, served: Served[Any], sqlite_url: str, redis_url: str
-) -> AsyncIterator[Deployment]:
-    async with deployed(road, served, sqlite_url, redis_url) as deployment:
-        yield deployment
 
 
 def entry(on: Deployment, action: Action = Action.BUY, **terms: Any) -> Signal:

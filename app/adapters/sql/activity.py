@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, or_, select
 
+from app.adapters.sql.db import as_utc
 from app.adapters.sql.pnl_days import utc_day
 from app.adapters.sql.prepared import Prepared
 from app.adapters.sql.tables_execution import controls, order_counts, orders, pnl_days
@@ -27,7 +28,7 @@ def activity_values(account: str, symbol: str, now: datetime) -> dict[str, Any]:
     since, yesterday = now - timedelta(minutes=1), day - timedelta(days=1)
     # the orders of the last minute: the whole seconds after the one it starts in, counted
     # (`order_counts`), and that second's own from `since` on, as orders
-    second = math.floor((since if since.tzinfo else since.replace(tzinfo=UTC)).timestamp())
+    second = math.floor(as_utc(since).timestamp())
     return {"account": account, "symbol": symbol, "today": utc_day(now), "since": since,
             "since_second": second, "second_after": datetime.fromtimestamp(second + 1, UTC),
             "yesterday": yesterday, "account_control": f"{TRADING}:{account}"}  # fmt: skip

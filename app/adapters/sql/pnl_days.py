@@ -5,13 +5,13 @@ change of the day (which grew with each fill, and cost each signal more as the d
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, select
 
-from app.adapters.sql.db import dialect_insert, upsert
+from app.adapters.sql.db import as_utc, dialect_insert, upsert
 from app.adapters.sql.prepared import Prepared
 from app.adapters.sql.tables_execution import pnl_days
 
@@ -20,7 +20,7 @@ DAY_KEY = ("account", "day", "currency")
 
 def utc_day(at: datetime) -> date:
     """The UTC day of `at` (a naive time is taken as UTC, as the store writes them)."""
-    return (at.astimezone(UTC) if at.tzinfo else at).date()
+    return as_utc(at).date()
 
 
 def day_rows(changes: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
