@@ -26,7 +26,15 @@ from bench.execution_results import (
     queued_jobs,
     unfinished,
 )
-from bench.execution_stack import SECRET, SYMBOLS, Database, PgProxy, Stack, flush_redis
+from bench.execution_stack import (
+    SECRET,
+    SYMBOLS,
+    Database,
+    MachineCpu,
+    PgProxy,
+    Stack,
+    flush_redis,
+)
 
 
 def alert(run: str, number: int) -> str:
@@ -185,6 +193,8 @@ class ThroughputRound:
     last_tenth_rate: float
     database_use: RoundTrips | None = None  # per signal, by process: serve while submitting,
     # the worker and the monitor while the worker ran
+    machine: MachineCpu | None = None  # while the worker ran
+    seconds: float = 0.0  # the worker's run, start to last signal done
 
 
 async def _submit(base_url: str, run: str, count: int, concurrency: int = 32) -> list[str]:
@@ -216,13 +226,14 @@ def throughput_round(stack: Stack, count: int, run: str, profile: Path | None) -
     submitted = _use(stack, submitting, count)
     running = _counts(stack)
     jobs = queued_jobs()
-    monitor_cpu = stack.cpu_seconds("monitor")
+    monitor_cpu, machine = stack.cpu_seconds("monitor"), MachineCpu.now()
     python = stack.profiled(profile)
     worker_started = datetime.now(UTC)
     stack.start("worker", "--burst", python=python)
     wait_until(lambda: _all_final(stack, count), stack, 1800, "the worker to execute every signal")
     worker_cpu = stack.cpu_seconds("worker")
     monitor_cpu = stack.cpu_seconds("monitor") - monitor_cpu
+    machine = MachineCpu.now().since(machine)
     use = _use(stack, running, count)
     stack.wait_exit("worker", 60)  # a profiled worker writes its profile as it exits
     found = outcomes(stack.db.url, ids)
@@ -232,8 +243,10 @@ def throughput_round(stack: Stack, count: int, run: str, profile: Path | None) -
     tenth = max(len(done) // 10, 1)
     if use is not None and submitted is not None:
         use["serve"] = submitted["serve"]
+    seconds = (done[-1] - worker_started).total_seconds()
     return ThroughputRound(count, jobs, submit_seconds, wall, steady, worker_cpu, monitor_cpu,
-                           found, _rate(done[:tenth]), _rate(done[-tenth:]), use)  # fmt: skip
+                           found, _rate(done[:tenth]), _rate(done[-tenth:]), use, machine,
+                           seconds)  # fmt: skip
 
 
 def _rate(done: list[datetime]) -> float:

@@ -256,6 +256,35 @@ class Stack:
             log.close()
 
 
+SERVERS = {"postgres": "PostgreSQL", "redis-server": "Redis"}  # process name -> label
+
+
+@dataclass(frozen=True)
+class MachineCpu:
+    """CPU seconds so far: the database and Redis servers' processes on this machine (every
+    backend, whoever it serves), the whole machine's busy time (all cores: user, system and
+    interrupts), and the time the hypervisor gave this VM's cores to others (steal)."""
+
+    servers: dict[str, float]
+    busy: float
+    steal: float
+
+    @classmethod
+    def now(cls) -> MachineCpu:
+        servers = dict.fromkeys(SERVERS.values(), 0.0)
+        for proc in psutil.process_iter(["name", "cpu_times"]):
+            label = SERVERS.get(proc.info["name"] or "")
+            if label is not None and proc.info["cpu_times"] is not None:
+                servers[label] += proc.info["cpu_times"].user + proc.info["cpu_times"].system
+        t = psutil.cpu_times()
+        busy = t.user + t.nice + t.system + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0)
+        return cls(servers, busy, getattr(t, "steal", 0.0))
+
+    def since(self, before: MachineCpu) -> MachineCpu:
+        servers = {k: v - before.servers.get(k, 0.0) for k, v in self.servers.items()}
+        return MachineCpu(servers, self.busy - before.busy, self.steal - before.steal)
+
+
 def wait_healthy(base_url: str, check_alive: Callable[[], None], seconds: float) -> None:
     """Return once `base_url`/health answers 200; `check_alive` raises if a process died."""
     deadline = time.monotonic() + seconds
