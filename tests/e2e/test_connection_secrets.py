@@ -230,6 +230,8 @@ def test_no_process_answer_or_row_shows_a_stored_key_through_trading_tests_and_a
 
     assert channel.received  # the notifier told of the trades: what it sent is looked at too
     assert len(venue.venue.creates) >= 3  # three entries (and their stop-losses) on the venue
+    # both connections hold the same keys: each lists the other's stops, which are no orphans
+    assert "cancelled orphan order" not in (run.tmp_path / "monitor.log").read_text()
     _assert_shown_nowhere(run, channel, redis_url)
 
 

@@ -276,6 +276,27 @@ async def test_a_venue_that_lists_open_orders_per_symbol_is_searched_symbol_by_s
     assert desk.records.kept_runs["swaps"].orphans_cancelled == 1
 
 
+async def test_a_leg_that_another_connection_to_the_same_account_placed_is_no_orphan() -> None:
+    """Two connections holding the same keys list each other's resting legs: a leg that an open
+    bracket owns, on whichever connection it was placed, stays (it was cancelled as an orphan,
+    leaving the position without its stop until the monitor placed it again)."""
+    desk = Desk()
+    await opened(desk)
+    both = Reconciler(
+        store=desk.store, records=desk.records, driver=desk.executor.driver, locks=NoLocks(),
+        venues={"swaps": desk.venue, "swaps_too": desk.venue}, clock=lambda: NOW,
+        policies={"swaps": DriftPolicy.FLAG, "swaps_too": DriftPolicy.FLAG},
+        symbols=(SWAP.symbol,),
+    )  # fmt: skip
+
+    await both.run_once()
+
+    assert {o.kind for o in desk.venue.resting()} == {
+        OrderKind.STOP_MARKET, OrderKind.TAKE_PROFIT_MARKET
+    }  # fmt: skip
+    assert desk.records.kept_runs["swaps_too"].orphans_cancelled == 0
+
+
 async def test_the_dust_settled_brackets_leave_is_not_drift() -> None:
     """Each closed bracket leaves less than a step behind (fees in the base asset); together
     they exceed one, and the book still explains the venue."""

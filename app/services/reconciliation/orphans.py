@@ -21,7 +21,8 @@ log = logging.getLogger("signalgate.reconciliation")
 
 
 def orphans(resting: Iterable[OrderStatus], open_brackets: Iterable[Bracket]) -> list[OrderStatus]:
-    """The resting orders that carry signalgate's prefix and belong to no open bracket."""
+    """The resting orders that carry signalgate's prefix and belong to no open bracket (of any
+    venue: two connections with the same keys list each other's orders)."""
     owned = {o.client_order_id for b in open_brackets for o in b.orders}
     return [
         order

@@ -132,8 +132,11 @@ class Reconciler:
                         error, self.interval_seconds)  # fmt: skip
             self.records.save_run(VenueRun(name, now, str(error), orphans_before))
             return []
-        open_brackets = [b for b in self.store.open_brackets() if b.venue == name]
-        cancelled = await cancel_orphans(venue, orphans(resting, open_brackets))
+        every_open = self.store.open_brackets()
+        open_brackets = [b for b in every_open if b.venue == name]
+        # a client order id is the book's, whatever the venue: a leg that another connection
+        # holding the same keys placed is listed here too, and is not an orphan
+        cancelled = await cancel_orphans(venue, orphans(resting, every_open))
         settled = await self._settled(name)
         baselines = self.records.baselines(name)
         states: list[KeyState] = []
