@@ -21,7 +21,7 @@ import msgspec
 from msgspec.structs import asdict
 from sqlalchemy import Connection, Engine, bindparam, or_, select, update
 
-from app.adapters.sql.db import dialect_insert, transaction
+from app.adapters.sql.db import as_utc, dialect_insert, transaction
 from app.adapters.sql.prepared import Prepared
 from app.adapters.sql.tables import PaperBalanceRow, PaperFillRow, PaperOrderRow, PaperVenueRow
 from app.domain.market import Market
@@ -42,10 +42,6 @@ S = TypeVar("S", bound=msgspec.Struct)
 def _to_utc(value: datetime) -> datetime:
     """SQLite keeps no offset: every time goes in as UTC."""
     return value if value.tzinfo is UTC else value.astimezone(UTC)
-
-
-def _from_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class SqlPaperStore:
@@ -175,7 +171,7 @@ class SqlPaperStore:
             orders=tuple(sorted((_from_row(PaperOrder, row) for row in orders), key=_order_number)),
             fills=tuple(_from_row(Fill, row) for row in fills),
             next_order_number=venue.next_order_number,
-            history_since=None if cut is None else _from_utc(cut),
+            history_since=None if cut is None else as_utc(cut),
         )
 
     @staticmethod
@@ -199,7 +195,7 @@ class SqlPaperStore:
             for query in (newest_closed, newest_fills):
                 found = conn.execute(query.offset(keep - 1).limit(1)).scalar()
                 if found is not None:
-                    cuts.append(_to_utc(_from_utc(found)))
+                    cuts.append(_to_utc(as_utc(found)))
         return max(cuts, default=None)
 
     def order_by_client_id(self, name: str, client_order_id: str) -> PaperOrder | None:
@@ -266,7 +262,7 @@ def _from_row(kind: type[S], row: Any) -> S:
 
 
 def _from_column(value: object) -> object:
-    return _from_utc(value) if isinstance(value, datetime) else value
+    return as_utc(value) if isinstance(value, datetime) else value
 
 
 def _order_number(order: PaperOrder) -> int:
