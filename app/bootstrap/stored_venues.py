@@ -142,6 +142,23 @@ class StoredVenues:
         for name in self._built.keys() - seen:
             closed[name] = "was removed (`signalgate connections add` it again to trade on it)"
         self._access = VenueAccess(self._shared, frozenset(self._venues), closed)
+        self._warn_shared_keys(found)
+
+    def _warn_shared_keys(self, found: Read) -> None:
+        """Connections holding one API key on one venue are one exchange account: each sees the
+        other's trades and balances (named once, never the key)."""
+        holders: dict[tuple[str, str | None, str], list[str]] = {}
+        for connection, keys in found:
+            if isinstance(keys, VenueKeys) and keys.api_key:
+                place = (connection.venue, connection.api_url, keys.api_key)
+                holders.setdefault(place, []).append(connection.name)
+        for (venue, _, _), names in holders.items():
+            if len(names) > 1:
+                both = " and ".join(sorted(names))
+                self._warn(both, f"connections {both} hold the same API key on {venue}: they are"
+                           " one exchange account, and reconciliation counts the trades of each"
+                           " as drift of the other; give each connection keys of its own (a"
+                           " sub-account)")  # fmt: skip
 
     def _built_now(self, connection: Connection, keys: VenueKeys | str) -> str | None:
         """Build `connection`'s venue unless built as it is; why it cannot trade, or None."""

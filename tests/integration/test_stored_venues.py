@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -26,6 +27,8 @@ from app.adapters.sql.execution_store import SqlExecutionStore
 from app.bootstrap.accounts import build_accounts
 from app.bootstrap.connections import build_connections
 from app.bootstrap.monitor import run_monitor
+from app.bootstrap.stored_venues import StoredVenues
+from app.bootstrap.venues import live_venue
 from app.bootstrap.web import build_services
 from app.bootstrap.worker import WorkerRuntime, worker_runtime
 from app.config.settings import Settings
@@ -190,4 +193,27 @@ def test_an_order_in_doubt_on_a_stored_connection_is_resolved_on_its_venue(
     settled = store.bracket(signal_id)
     assert settled is not None
     assert settled.order(cid).state is OrderState.FILLED
+    engine.dispose()
+
+
+def test_two_connections_holding_the_same_key_are_named_in_one_warning(
+    fake: RunningFake, redis_url: str, sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = make_engine(sqlite_url)
+    connections = build_connections(settings_for(redis_url, sqlite_url), engine)
+    for name in ("binance_main", "binance_twin"):
+        connections.add(binance(fake.url, name))
+    own = VenueKeys("another-key-8c1f7a", API_SECRET)
+    connections.add(NewConnection("binance_own", "binance", "testnet", own, api_url=fake.url))
+    stored = StoredVenues(connections, live_venue, venues={}, modes={}, shared=())
+
+    with caplog.at_level(logging.WARNING, logger="signalgate.connections"):
+        stored.apply(stored.read())
+        stored.apply(stored.read())  # read again: said once
+
+    assert [r.getMessage() for r in caplog.records] == [
+        "connections binance_main and binance_twin hold the same API key on binance: they are one"
+        " exchange account, and reconciliation counts the trades of each as drift of the other;"
+        " give each connection keys of its own (a sub-account)"
+    ]
     engine.dispose()
