@@ -162,7 +162,7 @@ def cpu_line(tp: ThroughputRound) -> str:
     assert tp.machine is not None
     per = 1000 / tp.signals
     cores = psutil.cpu_count() or 1
-    servers = ", ".join(f"{k} {v * per:.2f}" for k, v in tp.machine.servers.items())
+    servers = ", ".join(f"{k} {v * per:.2f}" for k, v in tp.machine.by_label().items())
     ceiling = cores / (tp.machine.busy / tp.signals)
     steal = tp.machine.steal / max(tp.seconds * cores, 1e-9)
     return (

@@ -261,21 +261,28 @@ SERVERS = {"postgres": "PostgreSQL", "redis-server": "Redis"}  # process name ->
 
 @dataclass(frozen=True)
 class MachineCpu:
-    """CPU seconds so far: the database and Redis servers' processes on this machine (every
-    backend, whoever it serves), the whole machine's busy time (all cores: user, system and
-    interrupts), and the time the hypervisor gave this VM's cores to others (steal)."""
+    """CPU seconds so far: the database and Redis servers' processes on this machine, by label
+    and process (PostgreSQL's backends apart from its own background processes: WAL writer,
+    checkpointer...), the whole machine's busy time (all cores: user, system and interrupts),
+    and the time the hypervisor gave this VM's cores to others (steal). A process that ended
+    in between is left out of `since` (a connection closed meanwhile: a little less counted)."""
 
-    servers: dict[str, float]
+    servers: dict[tuple[str, int], float]
     busy: float
     steal: float
 
     @classmethod
     def now(cls) -> MachineCpu:
-        servers = dict.fromkeys(SERVERS.values(), 0.0)
-        for proc in psutil.process_iter(["name", "cpu_times"]):
+        servers: dict[tuple[str, int], float] = {}
+        for proc in psutil.process_iter(["name", "cmdline", "cpu_times"]):
             label = SERVERS.get(proc.info["name"] or "")
-            if label is not None and proc.info["cpu_times"] is not None:
-                servers[label] += proc.info["cpu_times"].user + proc.info["cpu_times"].system
+            if label is None or proc.info["cpu_times"] is None:
+                continue
+            if label == "PostgreSQL":  # a backend's title names its client's address
+                title = " ".join(proc.info["cmdline"] or ())
+                label += " backends" if "(" in title else " background"
+            times = proc.info["cpu_times"]
+            servers[(label, proc.pid)] = times.user + times.system
         t = psutil.cpu_times()
         busy = t.user + t.nice + t.system + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0)
         return cls(servers, busy, getattr(t, "steal", 0.0))
@@ -283,6 +290,12 @@ class MachineCpu:
     def since(self, before: MachineCpu) -> MachineCpu:
         servers = {k: v - before.servers.get(k, 0.0) for k, v in self.servers.items()}
         return MachineCpu(servers, self.busy - before.busy, self.steal - before.steal)
+
+    def by_label(self) -> dict[str, float]:
+        labels: dict[str, float] = {}
+        for (label, _), seconds in sorted(self.servers.items()):
+            labels[label] = labels.get(label, 0.0) + seconds
+        return labels
 
 
 def wait_healthy(base_url: str, check_alive: Callable[[], None], seconds: float) -> None:

@@ -4,6 +4,7 @@ read back from SQL; migration 0003 moves 0002's JSON states into rows and back."
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -232,6 +233,12 @@ class RowsWritten:
     ) -> None:
         words = statement.split()
         verb = words[0].upper()
+        if verb == "WITH" and "paper_fills" in statement:  # PostgreSQL's save in one statement
+            for kind in ("balances", "orders", "fills"):
+                if found := len(json.loads(parameters[kind])):
+                    self.rows[f"INSERT paper_{kind}"] += found
+            if parameters["number"] is not None:
+                self.rows["UPDATE paper_venues"] += 1
         if verb in {"INSERT", "UPDATE"}:
             table = words[2] if verb == "INSERT" else words[1]
             # one statement may hold many rows' VALUES (PostgreSQL's sends of plain INSERTs)

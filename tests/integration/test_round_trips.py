@@ -161,17 +161,33 @@ def test_a_save_refused_in_one_round_trip_is_refused_by_the_careful_path_and_the
 async def test_a_paper_venue_save_is_one_round_trip(
     engine: tuple[sqlalchemy.Engine, RoundTrips],
 ) -> None:
-    """An order on a paper venue: its order, balances and fill saved in one round trip."""
+    """An order on a paper venue: its order, balances, fill and the next order number saved
+    in one round trip, as one statement (it was seven: BEGIN, the asynchronous commit's SET,
+    four writes and COMMIT)."""
     db, trips = engine
     books = {"BTC/USDT": book("99990x1", "100000x1")}
     venue = PaperExchange.open("a", [MARKET], lambda symbol: books[symbol], lambda: NOW,
                                SqlPaperStore(db), {"USDT": Decimal(100_000)})  # fmt: skip
     request = OrderRequest("c1", "BTC/USDT", Side.BUY, OrderKind.MARKET, Decimal("0.01"))
-    before = trips.total()
+    before, sent = trips.total(), trips.statements()
     status = await venue.create_order(request)
-    assert trips.total() - before == 1
+    assert (trips.total() - before, trips.statements() - sent) == (1, 1)
+    with db.connect() as conn:  # the save's asynchronous commit was its own transaction's
+        assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
     assert status.state is OrderState.FILLED
-    assert SqlPaperStore(db).order_by_client_id("a", "c1") is not None
+    reopened = SqlPaperStore(db)
+    saved = reopened.order_by_client_id("a", "c1")
+    assert saved is not None
+    assert (saved.state, saved.filled) == (OrderState.FILLED, Decimal("0.01"))
+    state = reopened.load("a")
+    assert state is not None
+    assert state.next_order_number == 2
+    assert {b.asset: b.free for b in state.balances} == {
+        "USDT": Decimal(100_000) - saved.cost - saved.fee,  # the fee in quote
+        "BTC": Decimal("0.01"),
+    }
+    [fill] = state.fills
+    assert (fill.client_order_id, fill.price, fill.at) == ("c1", Decimal(100_000), NOW)
 
 
 @pytest.mark.parametrize(

@@ -19,9 +19,10 @@ from typing import Any, TypeVar, get_type_hints
 
 import msgspec
 from msgspec.structs import asdict
-from sqlalchemy import Connection, Engine, bindparam, or_, select, update
+from sqlalchemy import Connection, Engine, bindparam, or_, select, text, update
 
 from app.adapters.sql.db import as_utc, dialect_insert, transaction
+from app.adapters.sql.flush_statement import column_names, insert_from_json
 from app.adapters.sql.prepared import Prepared
 from app.adapters.sql.tables import PaperBalanceRow, PaperFillRow, PaperOrderRow, PaperVenueRow
 from app.domain.market import Market
@@ -36,6 +37,7 @@ paper_fills = PaperFillRow.__table__  # type: ignore[attr-defined]
 _OPEN = [state.value for state in OPEN_STATES]
 _ORDER_CHANGES = ("state", "filled", "cost", "fee", "reserved", "updated_at")
 _markets = msgspec.convert
+_encode = msgspec.json.Encoder().encode
 S = TypeVar("S", bound=msgspec.Struct)
 
 
@@ -90,6 +92,11 @@ class SqlPaperStore:
         )
         self._order_by_id = by_venue.where(paper_orders.c.order_id == bindparam("key"))
 
+        # PostgreSQL: a save of a venue saved whole before as one statement (`_save_at_once`)
+        self._at_once = (
+            Prepared(engine, text(_at_once_sql())) if engine.dialect.name == "postgresql" else None
+        )
+
     def _begin(self) -> AbstractContextManager[Connection]:
         return transaction(self._engine)
 
@@ -105,6 +112,9 @@ class SqlPaperStore:
         if changes.empty:
             return
         now = datetime.now(UTC)
+        if self._at_once is not None and changes.markets is None and name in self._saved:
+            self._save_at_once(self._at_once, name, changes, now)
+            return
         # PostgreSQL's COMMIT does not wait for the disk: whoever acts on the venue's answer
         # writes that with a COMMIT that does (an order is saved before it is sent), which
         # makes this one durable too; a database lost before that loses both, as if the venue
@@ -133,6 +143,23 @@ class SqlPaperStore:
             self._upsert_orders.send_many(conn, _rows(name, changes.orders))
             self._insert_fills.send_many(conn, _rows(name, changes.fills))
         self._saved.add(name)
+
+    def _save_at_once(
+        self, statement: Prepared, name: str, changes: PaperChanges, now: datetime
+    ) -> None:
+        """`save_changes` on PostgreSQL as one statement: a transaction of its own, whose
+        COMMIT does not wait for the disk either (`_at_once_sql`). Its rows go as JSON, each
+        order and balance once (`PaperChanges` holds each once)."""
+        values = {
+            "venue": name,
+            "number": changes.next_order_number,
+            "at": now,
+            "balances": _encode(_rows(name, changes.balances)).decode(),
+            "orders": _encode(_rows(name, changes.orders)).decode(),
+            "fills": _encode(_rows(name, changes.fills)).decode(),
+        }
+        with transaction(self._engine, write=True, one_statement=True) as conn:
+            statement.send(conn, values)
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -225,6 +252,29 @@ class SqlPaperStore:
         with self._begin() as conn:
             row = conn.execute(query, {"venue": name, "key": key}).first()
         return None if row is None else _from_row(PaperOrder, row)
+
+
+def _at_once_sql() -> str:
+    """A save of a paper venue's changes in one PostgreSQL statement: the next order number
+    (when it changed), the balances and orders upserted, the new fills inserted, each kind of
+    row one JSON parameter (every CTE that writes runs, whether its result is read or not).
+    The statement ends by turning off `synchronous_commit` for its own transaction: its COMMIT
+    does not wait for the disk, as a save's never did (`save_changes`)."""
+    balances = ", ".join(f"{c} = excluded.{c}" for c in ("free", "reserved"))
+    orders = ", ".join(f"{c} = excluded.{c}" for c in _ORDER_CHANGES)
+    return f"""
+WITH numbered AS (
+    UPDATE {paper_venues.name}
+    SET next_order_number = CAST(:number AS integer), updated_at = CAST(:at AS timestamptz)
+    WHERE name = :venue AND CAST(:number AS integer) IS NOT NULL
+),
+balances AS ({insert_from_json(paper_balances, "balances", column_names(paper_balances))}
+    ON CONFLICT (venue, asset) DO UPDATE SET {balances}),
+orders AS ({insert_from_json(paper_orders, "orders", column_names(paper_orders))}
+    ON CONFLICT (venue, order_id) DO UPDATE SET {orders}),
+fills AS ({insert_from_json(paper_fills, "fills", column_names(paper_fills, but=["id"]))})
+SELECT set_config('synchronous_commit', 'off', true)
+"""  # noqa: S608 - table and column names from the tables' metadata, values bound
 
 
 def _rows(name: str, items: Iterable[msgspec.Struct]) -> list[dict[str, Any]]:

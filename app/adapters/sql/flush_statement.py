@@ -64,12 +64,15 @@ class FlushRows(NamedTuple):
     pnl: Rows
 
 
-def _names(table: Table, *, but: Iterable[str] = ()) -> list[str]:
+def column_names(table: Table, *, but: Iterable[str] = ()) -> list[str]:
+    """`table`'s columns, in order, but those named in `but`."""
     left = set(but)
     return [c.name for c in table.columns if c.name not in left]
 
 
-def _insert(table: Table, param: str, columns: list[str]) -> str:
+def insert_from_json(table: Table, param: str, columns: list[str]) -> str:
+    """An INSERT of `columns` from the rows of the JSON array bound to `param`, each read into
+    `table`'s own column types (PostgreSQL)."""
     listed = ", ".join(columns)
     source = f"json_populate_recordset(NULL::{table.name}, CAST(:{param} AS json))"
     return f"INSERT INTO {table.name} ({listed}) SELECT {listed} FROM {source}"  # noqa: S608
@@ -86,23 +89,23 @@ def _slots(table: str, prefix: str) -> str:
 
 
 def _sql(order_changes: Iterable[str]) -> str:
-    every = _names(brackets)
+    every = column_names(brackets)
     changed = ", ".join(f"{name} = r.{name}" for name in every if name != "id")
     order_set = ", ".join(f"{name} = excluded.{name}" for name in sorted(order_changes))
     sums = ", ".join(f"{name} = holdings.{name} + excluded.{name}" for name in HELD_SUMS)
     return f"""
-WITH steps AS ({_insert(events, "steps", _names(events, but=["id"]))}),
+WITH steps AS ({insert_from_json(events, "steps", column_names(events, but=["id"]))}),
 status AS (
     UPDATE {signals.name} SET status = s.status, updated_at = s.updated_at, reason = s.reason
     FROM ({_slots(signals.name, "t")}) AS s
     WHERE {signals.name}.id = s.id
 ),
-orders_ AS ({_insert(orders, "orders", _names(orders, but=["id"]))}
+orders_ AS ({insert_from_json(orders, "orders", column_names(orders, but=["id"]))}
     ON CONFLICT (venue, client_order_id) DO UPDATE SET {order_set}),
-held AS ({_insert(holdings, "held", _names(holdings))}
+held AS ({insert_from_json(holdings, "held", column_names(holdings))}
     ON CONFLICT ({", ".join(HOLDING_KEY)}) DO UPDATE SET {sums}),
-pnl AS ({_insert(pnl_changes, "pnl", _names(pnl_changes, but=["id"]))}),
-pnl_day AS ({_insert(pnl_days, "pnl_days", _names(pnl_days))}
+pnl AS ({insert_from_json(pnl_changes, "pnl", column_names(pnl_changes, but=["id"]))}),
+pnl_day AS ({insert_from_json(pnl_days, "pnl_days", column_names(pnl_days))}
     ON CONFLICT ({", ".join(DAY_KEY)}) DO UPDATE SET amount = pnl_days.amount + excluded.amount),
 updated AS (
     UPDATE brackets SET {changed}
@@ -111,7 +114,7 @@ updated AS (
         AND (brackets.fence IS NULL OR brackets.fence <= r.fence)
     RETURNING brackets.id
 ),
-inserted AS ({_insert(brackets, "inserted", every)}
+inserted AS ({insert_from_json(brackets, "inserted", every)}
     ON CONFLICT (id) DO NOTHING
     RETURNING brackets.id
 )
