@@ -102,6 +102,33 @@ def test_the_account_is_read_in_one_statement(
     assert state.on_record == {SID}
 
 
+def test_saves_kept_back_go_ahead_of_the_account_read_as_one_statement(
+    engine: tuple[sqlalchemy.Engine, RoundTrips],
+) -> None:
+    """A holder's kept-back save and steps, written ahead of its account read: one round trip
+    of two statements, the flush turning the commit asynchronous itself (it was five: BEGIN,
+    SET, the flush, COMMIT, the read), which the read sees."""
+    db, trips = engine
+    signals, store = queued(db), SqlExecutionStore(db)
+    store.save_bracket(long(entry()), NOW)
+    with store.batch(Fence(KEY, 1)):
+        bracket = store.bracket(SID)
+        assert bracket is not None
+        store.record(step("kept"))
+        store.save_bracket(replace(bracket, note="kept back"), NOW)
+        store.save_bracket(replace(bracket, id="01KA0000000000000000000099"), NOW)  # new
+        before, statements = trips.total(), trips.statements()
+        state = store.account_state("default", "BTC/USDT", NOW)
+        assert (trips.total() - before, trips.statements() - statements) == (1, 2)
+    assert [h.brackets for h in state.holdings] == [2]  # the new one's seen
+    assert SqlExecutionStore(db).bracket(SID) == replace(bracket, note="kept back")
+    view = signals.get(SID)
+    assert view is not None
+    assert [c.detail for c in view.history][1:] == ["kept"]
+    with db.connect() as conn:  # the asynchronous commit was the flush's own
+        assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+
+
 def test_a_flushs_lineage_steps_are_one_statement(
     engine: tuple[sqlalchemy.Engine, RoundTrips],
 ) -> None:

@@ -145,16 +145,23 @@ class BracketFlight:
         return all(change.brackets >= 0 for change in changes.values())
 
     def send(
-        self, conn: Connection, flush: Flush, before: list[SavedRow], alone: bool | None = None
+        self,
+        conn: Connection,
+        flush: Flush,
+        before: list[SavedRow],
+        alone: bool | None = None,
+        *,
+        quick: bool = False,
     ) -> Check:
         """Send the whole flush ahead on `conn` (its `foreseen` rows `before`); the check to
         run once it is committed. A refused save fails the transaction (`refused`). `alone`:
-        `one_statement`'s answer, when the caller already asked it."""
+        `one_statement`'s answer, when the caller already asked it; `quick`: one statement's
+        commit does not wait for the disk (a flush sent ahead of a read, `pipelined`)."""
         for save, row in zip(flush.saves, flush.rows, strict=True):
             expected = save.expected or NEW  # foreseen: never None
             row["version"], row["fence"] = expected + 1, save.token
         if self.one_statement(flush, before) if alone is None else alone:
-            self._send_one(conn, flush, before)
+            self._send_one(conn, flush, before, quick)
             return nothing
         send_lineage(self._sql, conn, flush)
         for save, row in zip(flush.saves, flush.rows, strict=True):
@@ -168,7 +175,9 @@ class BracketFlight:
         send_pnl_changes(self._sql, conn, before, flush.saves)
         return check
 
-    def _send_one(self, conn: Connection, flush: Flush, before: list[SavedRow]) -> None:
+    def _send_one(
+        self, conn: Connection, flush: Flush, before: list[SavedRow], quick: bool
+    ) -> None:
         changes = holding_changes(before, [save.bracket for save in flush.saves])
         was = {row.id: row.realized_pnl for row in before}
         saves = zip(flush.saves, flush.rows, strict=True)
@@ -180,7 +189,7 @@ class BracketFlight:
             [{**dict(zip(HOLDING_KEY, key, strict=True)), **change.row()}
              for key, change in changes.items()],
             pnl_change_rows(was, [(save.bracket, save.at) for save in flush.saves]),
-        ))  # fmt: skip
+        ), quick=quick)  # fmt: skip
         statement.send(conn, values)
 
     def _changed_orders(self, flush: Flush) -> list[dict[str, Any]]:

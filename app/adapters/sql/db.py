@@ -135,6 +135,7 @@ def transaction(
     reads: bool = False,
     seen_first: bool = False,
     one_statement: bool = False,
+    ahead_alone: bool = False,
 ) -> Iterator[Connection]:
     """A transaction whose lost or refused connections surface as `Unavailable`.
 
@@ -142,7 +143,8 @@ def transaction(
     the transaction `ahead` sends, if any (PostgreSQL only); `reads`: a block of reads whose
     statements may each see the database as of its own start; `seen_first`: a write whose
     COMMIT need not wait for the disk (`flights.pipelined` says when that is safe);
-    `one_statement`: it sends one statement, a transaction of its own (no BEGIN, no COMMIT).
+    `one_statement`: it sends one statement, a transaction of its own (no BEGIN, no COMMIT);
+    `ahead_alone`: `ahead` sends one statement, which makes the commit asynchronous itself.
 
     `write`: on SQLite, the transaction takes the database's write lock first, asking again every
     0.1 ms while another process holds it (every 2 ms after the first 5 ms). SQLite's own wait
@@ -153,7 +155,8 @@ def transaction(
     try:
         if engine.dialect.name == "postgresql":
             with pipelined(engine, ahead, reads=reads, seen_first=seen_first,
-                           one_statement=one_statement) as conn:  # fmt: skip
+                           one_statement=one_statement,
+                           ahead_alone=ahead_alone) as conn:  # fmt: skip
                 yield conn
             return
         if ahead is not None:

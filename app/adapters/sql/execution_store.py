@@ -334,11 +334,17 @@ class SqlExecutionStore:
         foreseen: tuple[Flush, list[SavedRow]] | None,
     ) -> tuple[AccountState, Check]:
         checks: list[Check] = []
+        # one statement that makes the commit asynchronous itself, when the flush can be
+        alone = (
+            foreseen is not None
+            and self._flight is not None
+            and (self._flight.one_statement(*foreseen))
+        )
 
         def ahead(conn: Connection) -> None:
             assert self._flight is not None
             assert foreseen is not None
-            checks.append(self._flight.send(conn, *foreseen))
+            checks.append(self._flight.send(conn, *foreseen, alone, quick=True))
 
         # One view of the book for every statement: an entry moves from reserved to resting to
         # held, and one recorded, then filled, between two statements read at their own times
@@ -346,7 +352,7 @@ class SqlExecutionStore:
         if self._one_read is not None:  # one statement: one view without a transaction
             if self._saves:  # none when foreseen: taken to be sent ahead
                 self._write_kept_back()
-            with transaction(self._engine, reads=True,
+            with transaction(self._engine, reads=True, ahead_alone=alone,
                              ahead=ahead if foreseen is not None else None) as conn:  # fmt: skip
                 answers = self._one_read.ask(conn, account, symbol, now, reserved)
         else:

@@ -113,6 +113,7 @@ def pipelined(
     reads: bool = False,
     seen_first: bool = False,
     one_statement: bool = False,
+    ahead_alone: bool = False,
 ) -> Iterator[Connection]:
     """A transaction on `engine` (at its isolation level) whose statements travel together.
 
@@ -121,7 +122,12 @@ def pipelined(
     for the disk (PostgreSQL's asynchronous commit): it is written ahead of a read that must
     see it, and the next transaction that waits for the disk (every write before an order is
     sent) makes it durable too; a database lost in between loses it as if the process had
-    stopped before writing it, and nothing was sent after it. `reads`: the block only
+    stopped before writing it, and nothing was sent after it. `ahead_alone`: `ahead` sends
+    one statement that turns the commit asynchronous itself (`set_config('synchronous_commit',
+    'off', true)`), with no BEGIN, SET and COMMIT around it: with a block of `reads` (which
+    write nothing) it is then one implicit transaction, committed as the pipeline ends, so a
+    read that fails leaves it unwritten too.
+    `reads`: the block only
     reads, each statement as of its own start (what read committed gives a transaction's
     statements): they run without BEGIN and COMMIT, which cost the driver as much as a read.
     `seen_first`: this COMMIT does not wait for the disk either, as `ahead`'s does (what is
@@ -148,7 +154,9 @@ def pipelined(
                 if _replan_due(info):
                     cursor.execute(_ANALYZE_GROWN)
                     cursor.execute("DISCARD PLANS")
-                if ahead is not None:
+                if ahead is not None and ahead_alone:
+                    ahead(conn)
+                elif ahead is not None:
                     cursor.execute("BEGIN")
                     cursor.execute(_SEEN_FIRST)
                     ahead(conn)

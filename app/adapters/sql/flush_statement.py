@@ -14,7 +14,9 @@ of them).
 
 The save's CTE returns its row; the statement's SELECT calls `signalgate_refuse_save()` when its
 guard (version and fencing token) matched no row, which fails the statement: nothing of it is
-written, as with the statements one by one. Every CTE of a statement sees the same snapshot,
+written, as with the statements one by one. A `quick` statement (a flush sent ahead of a read)
+turns the commit of its transaction asynchronous itself (`set_config`), as a BEGIN and SET
+around it would. Every CTE of a statement sees the same snapshot,
 so no part may need another's effect and no row may be changed twice: each order and each
 signal's status is written once (the last of each, as one statement after the other would leave
 them), and a flush that may empty a holdings row (a bracket closes) is sent statement by
@@ -118,9 +120,11 @@ inserted AS ({insert_from_json(brackets, "inserted", every)}
     ON CONFLICT (id) DO NOTHING
     RETURNING brackets.id
 )
-SELECT signalgate_refuse_save(saved.id)
-FROM json_array_elements_text(CAST(:saved AS json)) AS saved(id)
-WHERE saved.id NOT IN (SELECT id FROM updated UNION ALL SELECT id FROM inserted)
+SELECT
+    CASE WHEN CAST(:quick AS boolean) THEN set_config('synchronous_commit', 'off', true) END,
+    (SELECT count(signalgate_refuse_save(saved.id))
+     FROM json_array_elements_text(CAST(:saved AS json)) AS saved(id)
+     WHERE saved.id NOT IN (SELECT id FROM updated UNION ALL SELECT id FROM inserted))
 """  # noqa: S608 - table and column names from the tables' metadata, values bound
 
 
@@ -128,8 +132,11 @@ class FlushStatement:
     def __init__(self, engine: Engine, order_changes: Iterable[str]) -> None:
         self._statement = Prepared(engine, text(_sql(order_changes)))
 
-    def statement(self, flush: FlushRows) -> tuple[Prepared, dict[str, Any]]:
-        """The statement and its values for `flush`."""
+    def statement(
+        self, flush: FlushRows, *, quick: bool = False
+    ) -> tuple[Prepared, dict[str, Any]]:
+        """The statement and its values for `flush` (`quick`: its commit does not wait for the
+        disk)."""
         statuses = [{"id": s["signal_id"], "status": s["new_status"], "updated_at": s["at"],
                      "reason": s["reason"]} for s in flush.statuses]  # fmt: skip
         updated = [row for row, new in flush.saves if not new]
@@ -144,7 +151,8 @@ class FlushStatement:
             "inserted": [row for row, new in flush.saves if new],
             "saved": [row["id"] for row, _ in flush.saves],
         }
-        found: dict[str, str | None] = {k: _encode(v).decode() for k, v in values.items()}
+        found: dict[str, Any] = {k: _encode(v).decode() for k, v in values.items()}
+        found["quick"] = quick
         for prefix, rows in (("t", statuses), ("u", updated)):
             found.update({f"{prefix}{n}": _encode(rows[n]).decode() if n < len(rows) else None
                           for n in range(SLOTS)})  # fmt: skip
