@@ -304,7 +304,8 @@ class SqlSignalStore:
         )
         by_id = {r.id: r for r in records}
         rows = [_row(r) for r in records]  # made before the write lock is taken
-        with transaction(self._engine, write=True) as conn:
+        at_once = self._one_statement is not None  # one statement: its own transaction
+        with transaction(self._engine, write=True, one_statement=at_once) as conn:
             if self._one_statement is not None:  # one round trip, COMMIT included
                 self._one_statement.send(conn, rows)
                 return
