@@ -292,6 +292,7 @@ class MachineCpu:
         return MachineCpu(servers, self.busy - before.busy, self.steal - before.steal)
 
     def by_label(self) -> dict[str, float]:
+        """The seconds of each label, its processes summed."""
         labels: dict[str, float] = {}
         for (label, _), seconds in sorted(self.servers.items()):
             labels[label] = labels.get(label, 0.0) + seconds

@@ -335,11 +335,8 @@ class SqlExecutionStore:
     ) -> tuple[AccountState, Check]:
         checks: list[Check] = []
         # one statement that makes the commit asynchronous itself, when the flush can be
-        alone = (
-            foreseen is not None
-            and self._flight is not None
-            and (self._flight.one_statement(*foreseen))
-        )
+        flight = self._flight
+        alone = foreseen is not None and flight is not None and flight.one_statement(*foreseen)
 
         def ahead(conn: Connection) -> None:
             assert self._flight is not None

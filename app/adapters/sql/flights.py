@@ -126,10 +126,9 @@ def pipelined(
     one statement that turns the commit asynchronous itself (`set_config('synchronous_commit',
     'off', true)`), with no BEGIN, SET and COMMIT around it: with a block of `reads` (which
     write nothing) it is then one implicit transaction, committed as the pipeline ends, so a
-    read that fails leaves it unwritten too.
-    `reads`: the block only
-    reads, each statement as of its own start (what read committed gives a transaction's
-    statements): they run without BEGIN and COMMIT, which cost the driver as much as a read.
+    read that fails leaves it unwritten too. `reads`: the block only reads, each statement as
+    of its own start (what read committed gives a transaction's statements): they run without
+    BEGIN and COMMIT, which cost the driver as much as a read.
     `seen_first`: this COMMIT does not wait for the disk either, as `ahead`'s does (what is
     done on what it wrote is written by a transaction that does, which makes it durable too).
     `one_statement`: the block sends one statement, which PostgreSQL runs as a transaction of

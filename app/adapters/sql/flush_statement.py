@@ -16,12 +16,11 @@ The save's CTE returns its row; the statement's SELECT calls `signalgate_refuse_
 guard (version and fencing token) matched no row, which fails the statement: nothing of it is
 written, as with the statements one by one. A `quick` statement (a flush sent ahead of a read)
 turns the commit of its transaction asynchronous itself (`set_config`), as a BEGIN and SET
-around it would. Every CTE of a statement sees the same snapshot,
-so no part may need another's effect and no row may be changed twice: each order and each
-signal's status is written once (the last of each, as one statement after the other would leave
-them), and a flush that may empty a holdings row (a bracket closes) is sent statement by
-statement, its row deleted by a statement of its own, and so is one of more than `SLOTS`
-bracket updates or status changes.
+around it would. Every CTE of a statement sees the same snapshot, so no part may need another's
+effect and no row may be changed twice: each order and each signal's status is written once
+(the last of each, as one statement after the other would leave them), and a flush that may
+empty a holdings row (a bracket closes) is sent statement by statement, its row deleted by a
+statement of its own, and so is one of more than `SLOTS` bracket updates or status changes.
 """
 
 from __future__ import annotations
