@@ -15,6 +15,7 @@ import sqlalchemy
 from sqlalchemy import Column, MetaData, String, Table, bindparam, event, select
 
 from app.adapters.sql.db import make_engine, transaction
+from app.adapters.sql.flights import FIRST_REPLAN
 from app.adapters.sql.prepared import Prepared
 
 ROWS = 50_000
@@ -125,3 +126,17 @@ def test_a_table_another_holds_is_left_unanalysed_and_nothing_waits_for_it(
     finally:
         engine.dispose()
         other.dispose()
+
+
+def test_the_transaction_that_analyses_keeps_the_sessions_lock_timeout(postgres_url: str) -> None:
+    """The ANALYZE's short lock timeout is its own: the statements of the transaction it is sent
+    with (its 50th, where a save may wait for a row another holds) keep the session's."""
+    engine = make_engine(postgres_url, pool_size=1, max_overflow=0)
+    try:
+        seen = set()
+        for _ in range(FIRST_REPLAN + 1):
+            with transaction(engine, write=True) as conn:
+                seen.add(conn.exec_driver_sql("SHOW lock_timeout").scalar())
+        assert seen == {"0"}
+    finally:
+        engine.dispose()

@@ -45,6 +45,7 @@ _ANALYZE_GROWN = """
 DO $$
 DECLARE
     grown text;
+    waits text := current_setting('lock_timeout');  -- the transaction's own, given back after
 BEGIN
     PERFORM set_config('lock_timeout', '20ms', true);
     FOR grown IN
@@ -57,6 +58,7 @@ BEGIN
             NULL;  -- left to autovacuum
         END;
     END LOOP;
+    PERFORM set_config('lock_timeout', waits, true);
 END
 $$"""
 # a transaction's COMMIT that does not wait for the disk (PostgreSQL's asynchronous commit)
