@@ -66,4 +66,3 @@ def downgrade() -> None:
     op.drop_table('pnl_days')
     op.drop_index('ix_orders_state_account_symbol', table_name='orders')
     op.create_index('ix_orders_state', 'orders', ['state'])
-

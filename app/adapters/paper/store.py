@@ -22,7 +22,7 @@ from msgspec.structs import asdict
 from sqlalchemy import Connection, Engine, bindparam, or_, select, text, update
 
 from app.adapters.sql.db import as_utc, dialect_insert, transaction
-from app.adapters.sql.flush_statement import column_names, insert_from_json
+from app.adapters.sql.json_rows import ASYNC_COMMIT, column_names, insert_from_json, json_text
 from app.adapters.sql.prepared import Prepared
 from app.adapters.sql.tables import PaperBalanceRow, PaperFillRow, PaperOrderRow, PaperVenueRow
 from app.domain.market import Market
@@ -37,7 +37,6 @@ paper_fills = PaperFillRow.__table__  # type: ignore[attr-defined]
 _OPEN = [state.value for state in OPEN_STATES]
 _ORDER_CHANGES = ("state", "filled", "cost", "fee", "reserved", "updated_at")
 _markets = msgspec.convert
-_encode = msgspec.json.Encoder().encode
 S = TypeVar("S", bound=msgspec.Struct)
 
 
@@ -154,9 +153,9 @@ class SqlPaperStore:
             "venue": name,
             "number": changes.next_order_number,
             "at": now,
-            "balances": _encode(_rows(name, changes.balances)).decode(),
-            "orders": _encode(_rows(name, changes.orders)).decode(),
-            "fills": _encode(_rows(name, changes.fills)).decode(),
+            "balances": json_text(_rows(name, changes.balances)),
+            "orders": json_text(_rows(name, changes.orders)),
+            "fills": json_text(_rows(name, changes.fills)),
         }
         with transaction(self._engine, write=True, one_statement=True) as conn:
             statement.send(conn, values)
@@ -258,8 +257,8 @@ def _at_once_sql() -> str:
     """A save of a paper venue's changes in one PostgreSQL statement: the next order number
     (when it changed), the balances and orders upserted, the new fills inserted, each kind of
     row one JSON parameter (every CTE that writes runs, whether its result is read or not).
-    The statement ends by turning off `synchronous_commit` for its own transaction: its COMMIT
-    does not wait for the disk, as a save's never did (`save_changes`)."""
+    The statement ends by making its own transaction's COMMIT not wait for the disk, as a
+    save's never did (`save_changes`)."""
     balances = ", ".join(f"{c} = excluded.{c}" for c in ("free", "reserved"))
     orders = ", ".join(f"{c} = excluded.{c}" for c in _ORDER_CHANGES)
     return f"""
@@ -273,7 +272,7 @@ balances AS ({insert_from_json(paper_balances, "balances", column_names(paper_ba
 orders AS ({insert_from_json(paper_orders, "orders", column_names(paper_orders))}
     ON CONFLICT (venue, order_id) DO UPDATE SET {orders}),
 fills AS ({insert_from_json(paper_fills, "fills", column_names(paper_fills, but=["id"]))})
-SELECT set_config('synchronous_commit', 'off', true)
+SELECT {ASYNC_COMMIT}
 """  # noqa: S608 - table and column names from the tables' metadata, values bound
 
 

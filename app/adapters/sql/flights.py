@@ -33,7 +33,7 @@ PING_AFTER_IDLE_S = 1.0
 # PostgreSQL keeps a prepared statement's generic plan, costed on the tables as they were when it
 # was made (a new deployment's: nearly empty, where a sequential scan is cheapest), until a table
 # is analysed, which autovacuum does a minute later at the earliest. A connection drops its plans
-# (DISCARD PLANS, sent with a transaction's BEGIN) after FIRST_REPLAN transactions, then after
+# (DISCARD PLANS, sent as a transaction begins) after FIRST_REPLAN transactions, then after
 # REPLAN_GROWTH times as many each time: the plans are made again on the tables as they have grown.
 # Before that it analyses the tables changed most since their last statistics (without them the
 # planner cannot tell one index starting with the account from another), best effort: a table
@@ -125,12 +125,12 @@ def pipelined(
     see it, and the next transaction that waits for the disk (every write before an order is
     sent) makes it durable too; a database lost in between loses it as if the process had
     stopped before writing it, and nothing was sent after it. `ahead_alone`: `ahead` sends
-    one statement that turns the commit asynchronous itself (`set_config('synchronous_commit',
-    'off', true)`), with no BEGIN, SET and COMMIT around it: with a block of `reads` (which
-    write nothing) it is then one implicit transaction, committed as the pipeline ends, so a
-    read that fails leaves it unwritten too. `reads`: the block only reads, each statement as
-    of its own start (what read committed gives a transaction's statements): they run without
-    BEGIN and COMMIT, which cost the driver as much as a read.
+    one statement that turns the commit asynchronous itself (`json_rows.ASYNC_COMMIT`), with
+    no BEGIN, SET and COMMIT around it: with a block of `reads` (which write nothing) it is
+    then one implicit transaction, committed as the pipeline ends, so a read that fails leaves
+    it unwritten too. `reads`: the block only reads, each statement as of its own start (what
+    read committed gives a transaction's statements): they run without BEGIN and COMMIT, which
+    cost the driver as much as a read.
     `seen_first`: this COMMIT does not wait for the disk either, as `ahead`'s does (what is
     done on what it wrote is written by a transaction that does, which makes it durable too).
     `one_statement`: the block sends one statement, which PostgreSQL runs as a transaction of

@@ -28,17 +28,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-import msgspec
-from sqlalchemy import Engine, Table, text
+from sqlalchemy import Engine, text
 
 from app.adapters.sql.holdings import HELD_SUMS, HOLDING_KEY
+from app.adapters.sql.json_rows import ASYNC_COMMIT, column_names, insert_from_json, json_text
 from app.adapters.sql.pnl_days import DAY_KEY, day_rows
 from app.adapters.sql.prepared import Prepared
 from app.adapters.sql.tables import events, signals
 from app.adapters.sql.tables_execution import brackets, holdings, orders, pnl_changes, pnl_days
 
 Rows = Sequence[Mapping[str, Any]]
-_encode = msgspec.json.Encoder().encode
 SLOTS = 4  # bracket updates, and signals' status changes, that one statement takes
 
 
@@ -63,20 +62,6 @@ class FlushRows(NamedTuple):
     orders: Rows
     held: Rows
     pnl: Rows
-
-
-def column_names(table: Table, *, but: Iterable[str] = ()) -> list[str]:
-    """`table`'s columns, in order, but those named in `but`."""
-    left = set(but)
-    return [c.name for c in table.columns if c.name not in left]
-
-
-def insert_from_json(table: Table, param: str, columns: list[str]) -> str:
-    """An INSERT of `columns` from the rows of the JSON array bound to `param`, each read into
-    `table`'s own column types (PostgreSQL)."""
-    listed = ", ".join(columns)
-    source = f"json_populate_recordset(NULL::{table.name}, CAST(:{param} AS json))"
-    return f"INSERT INTO {table.name} ({listed}) SELECT {listed} FROM {source}"  # noqa: S608
 
 
 def _slots(table: str, prefix: str) -> str:
@@ -120,7 +105,7 @@ inserted AS ({insert_from_json(brackets, "inserted", every)}
     RETURNING brackets.id
 )
 SELECT
-    CASE WHEN CAST(:quick AS boolean) THEN set_config('synchronous_commit', 'off', true) END,
+    CASE WHEN CAST(:quick AS boolean) THEN {ASYNC_COMMIT} END,
     (SELECT count(signalgate_refuse_save(saved.id))
      FROM json_array_elements_text(CAST(:saved AS json)) AS saved(id)
      WHERE saved.id NOT IN (SELECT id FROM updated UNION ALL SELECT id FROM inserted))
@@ -150,9 +135,9 @@ class FlushStatement:
             "inserted": [row for row, new in flush.saves if new],
             "saved": [row["id"] for row, _ in flush.saves],
         }
-        found: dict[str, Any] = {k: _encode(v).decode() for k, v in values.items()}
+        found: dict[str, Any] = {k: json_text(v) for k, v in values.items()}
         found["quick"] = quick
         for prefix, rows in (("t", statuses), ("u", updated)):
-            found.update({f"{prefix}{n}": _encode(rows[n]).decode() if n < len(rows) else None
+            found.update({f"{prefix}{n}": json_text(rows[n]) if n < len(rows) else None
                           for n in range(SLOTS)})  # fmt: skip
         return self._statement, found
