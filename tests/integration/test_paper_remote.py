@@ -21,7 +21,7 @@ from app.adapters.paper.exchange import PAPER_CAPABILITIES, PaperExchange
 from app.adapters.paper.remote import PaperHost, RemotePaperExchange
 from app.adapters.paper.wire import BATCH, Envelope, Reply, encode, replies_decoder
 from app.domain.market import Market, OrderBook
-from app.domain.orders import OrderKind, OrderState, Side
+from app.domain.orders import OrderKind, OrderState, OrderStatus, Side
 from app.domain.paper.venue import PaperVenue
 from app.domain.risk_values import RiskLimits
 from app.domain.sizing import SizingPolicy
@@ -470,23 +470,52 @@ class HostMissingAReply(PaperHost):
         return Reply(result=msgspec.Raw(encode(replies[1:])))
 
 
-async def test_replies_that_do_not_match_their_calls_leave_the_create_unknown(
+async def test_replies_that_do_not_match_their_calls_fail_every_call_of_the_batch(
     client: redis.asyncio.Redis, venues: dict[str, PaperExchange]
 ) -> None:
-    """No call takes another's reply: every call fails as if its reply were lost, the create
-    as OutcomeUnknown (it ran: its client order id finds it)."""
+    """No call takes another's reply: every call of the batch fails as if its reply were lost;
+    a create made in the same turn travelled alone and got its own."""
     host, venue = HostMissingAReply(client, venues, prefix=PREFIX), remote(client)
     async with serving(host):
-        book_read, created = await asyncio.gather(
+        book_read, balances, created = await asyncio.gather(
             venue.order_book(SYMBOL, 1),
+            venue.balances(),
             venue.create_order(order(Side.BUY, OrderKind.MARKET, "0.2", client_id="sgOdd")),
             return_exceptions=True,
         )
 
     assert isinstance(book_read, Retryable)
-    assert isinstance(created, OutcomeUnknown)
-    assert "client order id" in str(created)
-    assert await venues["paper"].fetch_order_by_client_id(SYMBOL, "sgOdd") is not None
+    assert isinstance(balances, Retryable)
+    assert isinstance(created, OrderStatus)
+    assert created.state is OrderState.FILLED
+
+
+async def test_order_changes_made_in_one_turn_travel_alone(
+    client: redis.asyncio.Redis, host: PaperHost, venues: dict[str, PaperExchange]
+) -> None:
+    """Two keys' signals reach their entries in the same turn of a worker's loop: each create
+    (and cancel) is a request of its own, so that neither key's reply waits for the other's
+    order to be executed, while the reads of that turn still travel together."""
+    venue = remote(client)
+    gathered = asyncio.gather(
+        venue.create_order(order(Side.BUY, OrderKind.MARKET, "0.1", client_id="sgAlone1")),
+        venue.create_order(order(Side.BUY, OrderKind.MARKET, "0.1", client_id="sgAlone2")),
+        venue.cancel_order(SYMBOL, "999"),
+        venue.order_book(SYMBOL, 1),
+        venue.balances(),
+        return_exceptions=True,
+    )
+    await asyncio.sleep(0.1)  # no host yet: the requests wait in the host's list
+
+    assert await client.llen(f"{PREFIX}:requests") == 4  # 2 creates, a cancel, 1 batch of reads
+    async with serving(host):
+        first, second, cancel, book_read, balances = await gathered
+    assert isinstance(first, OrderStatus)
+    assert isinstance(second, OrderStatus)
+    assert (first.state, second.state) == (OrderState.FILLED, OrderState.FILLED)
+    assert isinstance(cancel, OrderNotFound)
+    assert isinstance(book_read, OrderBook)
+    assert "USDT" in balances  # type: ignore[operator]
 
 
 class HostOfAnotherRelease(PaperHost):

@@ -11,10 +11,15 @@ and pushes every reply of a batch, with a short expiry, in one pipeline that als
 batch. A request past its deadline (wall clock; keep the hosts' clocks in sync) is dropped
 unexecuted, and a client that gets no reply also withdraws its request from the list, so a
 create_order that timed out either ran before any later request of its client or never runs:
-looking the order up by its client order id afterwards tells which. Calls a client makes in the
-same turn of its event loop travel as one `wire.BATCH` request, each with its own reply; a host
-older than batches refuses one whole, running none of its calls, which then go alone. A reply
-or result that cannot be read (a host of another release) fails its calls as a lost reply does.
+looking the order up by its client order id afterwards tells which. Reads a client makes in the
+same turn of its event loop (a signal's book and balances) travel as one `wire.BATCH` request,
+each with its own reply; a host older than batches refuses one whole, running none of its
+calls, which then go alone. An order change (create, cancel) always travels alone: the signals
+of two keys that a worker runs side by side reach the same step together, and in one batch each
+key's reply would wait for the other's order to be executed and saved (their runs then stay in
+step, the worker idle while the host works and the host idle while the worker does: 20% fewer
+signals a second). A reply or result that cannot be read (a host of another release) fails its
+calls as a lost reply does.
 """
 
 from __future__ import annotations
@@ -106,17 +111,22 @@ class RemotePaperExchange:
     async def _request(self, method: wire.Method[A, R], args: A) -> R:
         """One call through the breaker; the host's error re-raised as the same port type.
 
-        Calls made in the same turn of the event loop (the reads a signal gathers: its book,
-        the balances) travel as one request: one envelope, one round trip, run in order.
+        Reads made in the same turn of the event loop (the reads a signal gathers: its book,
+        the balances) travel as one request: one envelope, one round trip, run in order. An
+        order change travels alone (`wire.Method.alone`).
         """
         self.breaker.check(self.name)
         loop = asyncio.get_running_loop()
         if self._waiting_loop is not loop:  # calls left by a loop that stopped before sending
             self._waiting, self._waiting_loop = [], loop  # them went with it
         answer: asyncio.Future[wire.Reply] = loop.create_future()
-        self._waiting.append((method, wire.encode(args), answer))
-        if len(self._waiting) == 1:
-            loop.call_soon(self._send_waiting)
+        call = (method, wire.encode(args), answer)
+        if method.alone:
+            self._start_sending([call])
+        else:
+            self._waiting.append(call)
+            if len(self._waiting) == 1:
+                loop.call_soon(self._send_waiting)
         reply = await answer
         if reply.error is not None:
             raise wire.error_from(reply)
@@ -132,9 +142,12 @@ class RemotePaperExchange:
         calls, self._waiting = self._waiting, []
         alone = time.monotonic() < self._alone_until
         for request in ([call] for call in calls) if alone else [calls]:
-            task = asyncio.ensure_future(self._send_or_fail(request))
-            self._sending.add(task)  # referenced until done (the loop keeps weak references)
-            task.add_done_callback(self._sending.discard)
+            self._start_sending(request)
+
+    def _start_sending(self, calls: list[_Waiting]) -> None:
+        task = asyncio.ensure_future(self._send_or_fail(calls))
+        self._sending.add(task)  # referenced until done (the loop keeps weak references)
+        task.add_done_callback(self._sending.discard)
 
     async def _send_or_fail(self, calls: list[_Waiting]) -> None:
         """`_send`, whose unexpected error (a reply that cannot be read or matched to its

@@ -138,7 +138,8 @@ class LeverageArgs(msgspec.Struct, frozen=True, array_like=True):
 
 class Method(Generic[A, R]):
     """One remote method: how its arguments and result travel, what it calls on the host, and
-    which error a client raises when no reply comes back."""
+    which error a client raises when no reply comes back, and whether it travels alone (an
+    order change: never in a batch with other calls)."""
 
     def __init__(
         self,
@@ -147,12 +148,15 @@ class Method(Generic[A, R]):
         result_type: Any,
         call: Callable[[Exchange, A], Awaitable[R]],
         no_reply: type[ExchangeError] = Retryable,
+        *,
+        alone: bool = False,
     ) -> None:
         self.name = name
         self.args_decoder = msgspec.msgpack.Decoder(args_type)
         self.result_decoder: msgspec.msgpack.Decoder[R] = msgspec.msgpack.Decoder(result_type)
         self.call = call
         self.no_reply = no_reply
+        self.alone = alone
 
 
 MARKETS: Method[NoArgs, dict[str, Market]] = Method(
@@ -165,10 +169,19 @@ BALANCES: Method[NoArgs, dict[str, Balance]] = Method(
     "balances", NoArgs, dict[str, Balance], lambda ex, _: ex.balances()
 )
 CREATE_ORDER: Method[OrderRequest, OrderStatus] = Method(
-    "create_order", OrderRequest, OrderStatus, lambda ex, r: ex.create_order(r), OutcomeUnknown
+    "create_order",
+    OrderRequest,
+    OrderStatus,
+    lambda ex, r: ex.create_order(r),
+    OutcomeUnknown,
+    alone=True,
 )
 CANCEL_ORDER: Method[OrderIdArgs, OrderStatus] = Method(
-    "cancel_order", OrderIdArgs, OrderStatus, lambda ex, a: ex.cancel_order(a.symbol, a.order_id)
+    "cancel_order",
+    OrderIdArgs,
+    OrderStatus,
+    lambda ex, a: ex.cancel_order(a.symbol, a.order_id),
+    alone=True,
 )
 FETCH_ORDER: Method[OrderIdArgs, OrderStatus] = Method(
     "fetch_order", OrderIdArgs, OrderStatus, lambda ex, a: ex.fetch_order(a.symbol, a.order_id)
