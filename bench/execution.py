@@ -142,7 +142,8 @@ def run_throughput(args: argparse.Namespace, stamp: str) -> None:
         print(
             f"  submitted and queued in {tp.submit_seconds:.1f} s as {tp.jobs} RQ jobs; "
             f"one worker: {tp.steady_rate:.0f} signals/s first to last, {tp.wall_rate:.0f}/s "
-            f"from its start; CPU s: worker {tp.worker_cpu:.1f}, monitor {tp.monitor_cpu:.1f}"
+            f"from its start; CPU s: worker {tp.worker_cpu:.1f} (and {tp.startup_cpu:.1f} to "
+            f"start), monitor {tp.monitor_cpu:.1f}"
         )
         if tp.machine is not None:
             print("  " + cpu_line(tp))
@@ -157,13 +158,15 @@ def run_throughput(args: argparse.Namespace, stamp: str) -> None:
 
 
 def cpu_line(tp: ThroughputRound) -> str:
-    """Where the machine's CPU went per signal while the worker ran, and the rate those
-    figures allow on this machine's cores with every wait overlapped."""
+    """Where the machine's CPU went per signal from the worker's first signal done to its last
+    (its start-up apart), and the rate those figures allow on this machine's cores with every
+    wait overlapped."""
     assert tp.machine is not None
-    per = 1000 / tp.signals
+    signals = max(tp.measured, 1)
+    per = 1000 / signals
     cores = psutil.cpu_count() or 1
     servers = ", ".join(f"{k} {v * per:.2f}" for k, v in tp.machine.by_label().items())
-    ceiling = cores / (tp.machine.busy / tp.signals)
+    ceiling = cores / (tp.machine.busy / signals)
     steal = tp.machine.steal / max(tp.seconds * cores, 1e-9)
     return (
         f"CPU ms per signal while the worker ran: worker {tp.worker_cpu * per:.2f}, monitor "

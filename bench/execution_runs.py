@@ -186,15 +186,17 @@ class ThroughputRound:
     submit_seconds: float
     wall_rate: float  # from the worker's start, start-up included
     steady_rate: float  # from the first signal done to the last
-    worker_cpu: float
-    monitor_cpu: float
+    worker_cpu: float  # from the first signal done to the last (start-up apart)
+    monitor_cpu: float  # likewise
     found: list[Outcome]
     first_tenth_rate: float
     last_tenth_rate: float
     database_use: RoundTrips | None = None  # per signal, by process: serve while submitting,
     # the worker and the monitor while the worker ran
-    machine: MachineCpu | None = None  # while the worker ran
-    seconds: float = 0.0  # the worker's run, start to last signal done
+    machine: MachineCpu | None = None  # from the first signal done to the last
+    seconds: float = 0.0  # from the first signal done to the last
+    startup_cpu: float = 0.0  # the worker's, until its first signal was done
+    measured: int = 0  # the signals done while the CPU figures were measured
 
 
 async def _submit(base_url: str, run: str, count: int, concurrency: int = 32) -> list[str]:
@@ -226,12 +228,16 @@ def throughput_round(stack: Stack, count: int, run: str, profile: Path | None) -
     submitted = _use(stack, submitting, count)
     running = _counts(stack)
     jobs = queued_jobs()
-    monitor_cpu, machine = stack.cpu_seconds("monitor"), MachineCpu.now()
     python = stack.profiled(profile)
     worker_started = datetime.now(UTC)
     stack.start("worker", "--burst", python=python)
+    # the CPU of the signals, measured from the first one done: the worker's start-up (imports,
+    # its pool and venues: about a second of CPU) is counted apart
+    wait_until(lambda: _done(stack) > 0, stack, 120, "the worker's first signal")
+    startup_cpu, monitor_cpu = stack.cpu_seconds("worker"), stack.cpu_seconds("monitor")
+    machine, done_before = MachineCpu.now(), _done(stack)
     wait_until(lambda: _all_final(stack, count), stack, 1800, "the worker to execute every signal")
-    worker_cpu = stack.cpu_seconds("worker")
+    worker_cpu = stack.cpu_seconds("worker") - startup_cpu
     monitor_cpu = stack.cpu_seconds("monitor") - monitor_cpu
     machine = MachineCpu.now().since(machine)
     use = _use(stack, running, count)
@@ -243,10 +249,17 @@ def throughput_round(stack: Stack, count: int, run: str, profile: Path | None) -
     tenth = max(len(done) // 10, 1)
     if use is not None and submitted is not None:
         use["serve"] = submitted["serve"]
-    seconds = (done[-1] - worker_started).total_seconds()
+    measured_from = done[done_before - 1] if done_before else worker_started
+    seconds = (done[-1] - measured_from).total_seconds()
     return ThroughputRound(count, jobs, submit_seconds, wall, steady, worker_cpu, monitor_cpu,
                            found, _rate(done[:tenth]), _rate(done[-tenth:]), use, machine,
-                           seconds)  # fmt: skip
+                           seconds, startup_cpu, count - done_before)  # fmt: skip
+
+
+def _done(stack: Stack) -> int:
+    """How many signals of the (fresh) database are in a final status."""
+    total, left = unfinished(stack.db.url)
+    return total - left
 
 
 def _rate(done: list[datetime]) -> float:
