@@ -54,6 +54,8 @@ class FakeInbox:
     down: bool = False
     entries: list[tuple[str, SignalRecord]] = field(default_factory=list)
     acked: set[str] = field(default_factory=set)
+    delivered: set[str] = field(default_factory=set)  # entry ids read at least once
+    first: bool = False  # the last read's entries were read for the first time
     dedupe: dict[str, tuple[str, datetime]] = field(default_factory=dict)
     rates: dict[str, tuple[int, datetime]] = field(default_factory=dict)
     _ids: count[int] = field(default_factory=lambda: count(1))
@@ -106,7 +108,13 @@ class FakeInbox:
     def read(self, count: int, block_ms: int) -> list[tuple[str, SignalRecord]]:
         if self.down:
             raise Unavailable("inbox down")
-        return [e for e in self.entries if e[0] not in self.acked][:count]
+        read = [e for e in self.entries if e[0] not in self.acked][:count]
+        self.first = not any(entry_id in self.delivered for entry_id, _ in read)
+        self.delivered.update(entry_id for entry_id, _ in read)
+        return read
+
+    def first_delivered(self) -> bool:
+        return self.first
 
     def ack(self, entry_ids: Sequence[str]) -> None:
         self.acked.update(entry_ids)
@@ -172,10 +180,10 @@ class FakeQueue:
     down: bool = False
     jobs: list[str] = field(default_factory=list)
 
-    def enqueue_signals(self, records: Sequence[SignalRecord]) -> None:
+    def enqueue_signals(self, records: Sequence[SignalRecord], *, new: bool = False) -> None:
         if self.down:
             raise Unavailable("queue down")
-        self.jobs.extend(r.id for r in records if r.id not in self.jobs)
+        self.jobs.extend(r.id for r in records if new or r.id not in self.jobs)
 
     def backlog(self) -> int:
         if self.down:

@@ -55,15 +55,12 @@ class RqJobQueue:
         self._client = client
         self.queue = Queue(name, connection=client, serializer=JSONSerializer)
 
-    def enqueue_signals(self, records: Sequence[SignalRecord]) -> None:
+    def enqueue_signals(self, records: Sequence[SignalRecord], *, new: bool = False) -> None:
         if not records:
             return
         batches = _batches(records)
         with unavailable():
-            pipe = self._client.pipeline(transaction=False)
-            for batch in batches:
-                pipe.exists(Job.key_for(job_id([r.id for r in batch])))
-            exists = pipe.execute()
+            exists = [False] * len(batches) if new else self._exist(batches)
             self.queue.enqueue_many(
                 [
                     Queue.prepare_data(
@@ -80,6 +77,13 @@ class RqJobQueue:
                     if not found
                 ]
             )
+
+    def _exist(self, batches: Sequence[Sequence[SignalRecord]]) -> list[bool]:
+        """Whether each batch's job is queued already (one round trip)."""
+        pipe = self._client.pipeline(transaction=False)
+        for batch in batches:
+            pipe.exists(Job.key_for(job_id([r.id for r in batch])))
+        return [bool(found) for found in pipe.execute()]
 
     def backlog(self) -> int:
         with unavailable():

@@ -76,6 +76,12 @@ class InboxReader(Protocol):
 
     def read(self, count: int, block_ms: int) -> list[tuple[str, SignalRecord]]: ...
 
+    def first_delivered(self) -> bool:
+        """Whether the entries of the last read are delivered for the first time: no forwarder
+        read them before (one that failed or stopped before acknowledging them), so no job of
+        theirs can be queued yet."""
+        ...
+
     def ack(self, entry_ids: Sequence[str]) -> None: ...
 
     def claim_dedupe(self, records: Sequence[tuple[SignalRecord, int]]) -> dict[str, str]:
@@ -119,10 +125,12 @@ class SignalStore(Protocol):
 
 
 class JobQueue(Protocol):
-    def enqueue_signals(self, records: Sequence[SignalRecord]) -> None:
+    def enqueue_signals(self, records: Sequence[SignalRecord], *, new: bool = False) -> None:
         """Enqueue execution jobs for these signals (one per batch) with deterministic job ids,
         each id with its account and symbol, so that the worker takes their locks without
-        reading them first; existing jobs are kept."""
+        reading them first; existing jobs are kept. `new`: none of them was ever queued (the
+        inbox's first deliveries): their jobs are not looked for first (a job queued twice all
+        the same runs twice, which a job is written to bear)."""
         ...
 
     def backlog(self) -> int:

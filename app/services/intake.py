@@ -211,7 +211,8 @@ def forward(reader: InboxReader, store: SignalStore, queue: JobQueue, *, batch: 
         return 0
     records = [record for _, record in entries]
     store.add_many(records)
-    queue.enqueue_signals([r for r in records if r.status is SignalStatus.QUEUED])
+    queued = [r for r in records if r.status is SignalStatus.QUEUED]
+    queue.enqueue_signals(queued, new=reader.first_delivered())
     reader.ack([entry_id for entry_id, _ in entries])
     return len(entries)
 

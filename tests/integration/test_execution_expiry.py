@@ -34,7 +34,7 @@ class Jobs:
     def __init__(self) -> None:
         self.queued: list[str] = []
 
-    def enqueue_signals(self, records: Sequence[SignalRecord]) -> None:
+    def enqueue_signals(self, records: Sequence[SignalRecord], *, new: bool = False) -> None:
         self.queued.extend(r.id for r in records)
 
     def backlog(self) -> int:

@@ -182,6 +182,7 @@ class RedisInboxReader:
         self._next_reclaim = 0.0
         self._group_ready = False
         self._signal_of: dict[str, str] = {}  # entry id -> signal id, of entries read
+        self._first_delivered = False  # the last read's entries: read by no forwarder before
 
     def _ensure_group(self) -> None:
         if self._group_ready:
@@ -206,6 +207,7 @@ class RedisInboxReader:
                     STREAM, GROUP, self._consumer, self._reclaim_idle_ms, count=count
                 )
                 entries = [(i, f) for i, f in claimed[1] if f]
+            self._first_delivered = not entries
             if not entries:
                 new = self._client.xreadgroup(
                     GROUP, self._consumer, {STREAM: ">"}, count=count, block=block_ms
@@ -217,6 +219,11 @@ class RedisInboxReader:
         read = [(_text(entry_id), _record(fields)) for entry_id, fields in entries]
         self._signal_of.update((entry_id, record.id) for entry_id, record in read)
         return read
+
+    def first_delivered(self) -> bool:
+        """Entries read as new (`>`), not again (this consumer's own unacknowledged ones, or
+        those claimed from a forwarder that died)."""
+        return self._first_delivered
 
     def ack(self, entry_ids: Sequence[str]) -> None:
         """Acknowledge and delete forwarded entries, and their signals' entry index."""
