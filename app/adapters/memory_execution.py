@@ -99,6 +99,14 @@ class MemoryExecutionStore:
             key=lambda p: p.id,
         )
 
+    reads_together = False  # nothing to save: each read is a call
+
+    def pending_and_account(
+        self, account: str, symbol: str, up_to: str, now: datetime, reserved: Collection[str]
+    ) -> tuple[list[PendingSignal], AccountState]:
+        queue = self.pending(account, symbol, up_to)
+        return queue, self.account_state(account, symbol, now, reserved)
+
     def record(self, step: LineageStep, *, status: SignalStatus | None = None) -> None:
         self.lineage.setdefault(step.signal_id, []).append(step)
         if status is not None and step.signal_id in self.rows:

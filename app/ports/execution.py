@@ -151,6 +151,16 @@ class ExecutionStore(Protocol):
         """Queued signals of one account and symbol up to `up_to` (included), oldest first."""
         ...
 
+    # whether `pending_and_account` saves a round trip (PostgreSQL): else the account is read
+    # when a signal needs it
+    reads_together: bool
+
+    def pending_and_account(
+        self, account: str, symbol: str, up_to: str, now: datetime, reserved: Collection[str]
+    ) -> tuple[list[PendingSignal], AccountState]:
+        """`pending`, and the account as `account_state` reads it, together."""
+        ...
+
     def unit(self, unit_id: str) -> list[PendingSignal]:
         """Every signal kept for the unit of linked signals `unit_id`, whatever its status,
         in leg order."""

@@ -385,8 +385,9 @@ async def test_an_entry_signal_is_written_in_three_transactions(database: str) -
     finally:
         engine.dispose()
     assert transactions.writes == 3
-    # the job's signals, the queue, the account; the outcome is the one the job gave it
-    assert transactions.reads == 3
+    # the job's signals, the queue, the account (PostgreSQL: the queue with the account); the
+    # outcome is the one the job gave it
+    assert transactions.reads == (2 if database.startswith("postgresql") else 3)
 
 
 class Transactions:

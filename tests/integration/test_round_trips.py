@@ -218,17 +218,17 @@ async def test_a_paper_venue_save_is_one_round_trip(
 
 
 @pytest.mark.parametrize(
-    ("keys", "made"), [(None, 6), ({SID: ("default", "BTC/USDT")}, 5)], ids=["read", "named"]
+    ("keys", "made"), [(None, 5), ({SID: ("default", "BTC/USDT")}, 4)], ids=["read", "named"]
 )
-async def test_an_entry_signal_makes_six_round_trips_five_when_its_job_names_its_key(
+async def test_an_entry_signal_makes_five_round_trips_four_when_its_job_names_its_key(
     engine: tuple[sqlalchemy.Engine, RoundTrips],
     keys: dict[str, tuple[str, str]] | None,
     made: int,
 ) -> None:
     """The job's signals (not read when the job names each one's account and symbol, as the
-    forwarder's jobs do); the queue of its account and symbol; the account (holdings, resting
-    entries, activity, brackets in doubt: one view); the bracket before its entry is sent;
-    before its stop-loss is sent; the signal's outcome as the block is left."""
+    forwarder's jobs do); the queue of its account and symbol with the account (holdings,
+    resting entries, activity, brackets in doubt: one view); the bracket before its entry is
+    sent; before its stop-loss is sent; the signal's outcome as the block is left."""
     db, trips = engine
     executor = paper_executor(db, NOW)
     record = SignalRecord(SID, NOW - timedelta(seconds=1), SignalStatus.QUEUED, alert(),
@@ -243,9 +243,9 @@ async def test_queued_entry_signals_make_three_round_trips_each(
     engine: tuple[sqlalchemy.Engine, RoundTrips],
 ) -> None:
     """Three queued entries of one account and symbol in one job: after the job's signals and
-    the queue, three round trips each (the account, with what the previous one left kept back;
-    the bracket before its entry is sent; before its stop-loss is sent), and the last one's
-    outcome as the block is left."""
+    the queue (with the account, for the first), three round trips each (the account, with what
+    the previous one left kept back, but for the first; the bracket before its entry is sent;
+    before its stop-loss is sent), and the last one's outcome as the block is left."""
     db, trips = engine
     executor = paper_executor(
         db, NOW, depth=5, policy=ExecutionPolicy(entry_policy=EntryPolicy.ADD)
@@ -257,7 +257,7 @@ async def test_queued_entry_signals_make_three_round_trips_each(
     ])  # fmt: skip
     before = trips.total()
     outcome = await executor.execute_many(ids)
-    assert trips.total() - before == 2 + 3 * 3 + 1
+    assert trips.total() - before == 2 + 3 * 3 - 1 + 1
     assert set(outcome.values()) == {SignalStatus.EXECUTED}
     held = SqlExecutionStore(db).account_state("default", "BTC/USDT", NOW).holdings
     assert [h.brackets for h in held] == [3]
@@ -362,3 +362,26 @@ def test_a_stale_save_sent_ahead_of_the_account_read_is_refused_and_the_rest_wri
     view = signals.get(SID)
     assert view is not None
     assert [c.detail for c in view.history][1:] == ["kept"]
+
+
+def test_the_account_read_with_a_keys_queue_serves_its_first_read_only_if_nothing_was_sent(
+    engine: tuple[sqlalchemy.Engine, RoundTrips],
+) -> None:
+    """A key's run reads its queue and the account in one round trip; the first signal's read
+    of the account takes that one, a later read or one after an order was sent reads anew."""
+    db, trips = engine
+    queued(db)
+    ctx = paper_executor(db, NOW)._ctx
+    before = trips.total()
+    [pending] = ctx.queued("default", "BTC/USDT", SID)
+    assert pending.id == SID
+    assert trips.total() - before == 1
+    ctx.account("default", "BTC/USDT")
+    assert trips.total() - before == 1  # the run's first read: taken
+    ctx.account("default", "BTC/USDT")
+    assert trips.total() - before == 2  # taken once only
+
+    ctx.queued("default", "BTC/USDT", SID)
+    ctx.driver.sent += 1  # an order or a cancel went to a venue since (a reverse's closing)
+    ctx.account("default", "BTC/USDT")
+    assert trips.total() - before == 4

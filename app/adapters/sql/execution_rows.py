@@ -9,8 +9,10 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
+from sqlalchemy import Select
 
-from app.adapters.sql.db import as_utc
+from app.adapters.sql.db import as_utc, newest_first
+from app.adapters.sql.tables_execution import orders
 from app.domain.brackets.bracket import Bracket, LegOrder
 from app.domain.brackets.pnl import realized_so_far
 from app.domain.risk_values import TradingState
@@ -20,6 +22,7 @@ from app.ports.execution import (
     Activity,
     Holding,
     LineageStep,
+    OrderQuery,
     OrderView,
     PendingSignal,
     SignalState,
@@ -119,6 +122,16 @@ def order_view(row: Any) -> OrderView:
         updated_at=as_utc(row.updated_at),
         **{name: columns[name] for name in _ORDER_COLUMNS},
     )
+
+
+_DONE = ["filled", "cancelled", "rejected", "expired"]
+
+
+def orders_query(query: OrderQuery) -> Select[Any]:
+    """The orders `query` asks for, newest first."""
+    stmt = newest_first(orders, query, bracket_id=query.signal_id, account=query.account,
+                        symbol=query.symbol, venue=query.venue, state=query.state)  # fmt: skip
+    return stmt.where(orders.c.state.notin_(_DONE)) if query.open_only else stmt
 
 
 def signal_states(rows: Iterable[Any]) -> dict[str, SignalState]:

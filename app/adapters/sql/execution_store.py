@@ -2,16 +2,14 @@
 
 Lineage steps, status changes and bracket saves made in a batch (`SqlExecutionStore.batch`) are
 kept back and written together, in one transaction, when a batch is left, before an order is
-sent (`BracketDriver.create`), or before a read that needs them: a worker writes two or three
-transactions per entry signal instead of one per step and save.
-
-A save made in a batch opened with the holder's fences is a compare-and-swap on the bracket's
-version and fencing token (`ExecutionStore.batch`, `bracket_saves`), checked in the transaction
-that writes it: a refused save is left out of it, everything else is written, and `StaleBracket`
-is raised to its holder there, or at its next save or flush when another task's flush wrote it.
-On PostgreSQL, a flush whose saves the store can foresee (it read or wrote each bracket at the
-version its save expects) is one round trip (`bracket_flight`); any other, or one refused
-there, reads the rows first.
+sent (`BracketDriver.create`), or before a read that needs them: two or three transactions per
+entry signal. A save in a batch opened with the holder's fences is a compare-and-swap on the
+bracket's version and fencing token (`ExecutionStore.batch`, `bracket_saves`) in the transaction
+that writes it: a refused save is left out, the rest written, and `StaleBracket` raised to its
+holder there, or at its next save or flush when another task's flush wrote it. On PostgreSQL, a
+flush whose saves the store foresees (it read or wrote each bracket at the version its save
+expects) is one round trip (`bracket_flight`); any other, or one refused there, reads the rows
+first; a key's queue and the account are read in one (`pending_and_account`).
 """
 
 from __future__ import annotations
@@ -32,14 +30,11 @@ from app.adapters.sql.account_statement import AccountStatement
 from app.adapters.sql.activity import TRADING
 from app.adapters.sql.bracket_flight import BracketFlight, Check, Known, nothing
 from app.adapters.sql.bracket_saves import CarefulSaves, Compared, Flush, Save, send_lineage
-from app.adapters.sql.db import (
-    dialect_insert,
-    newest_first,
-    transaction,
-)
+from app.adapters.sql.db import dialect_insert, transaction
 from app.adapters.sql.execution_rows import (
     bracket_rows,
     order_view,
+    orders_query,
     pending_signal,
     short,
     signal_states,
@@ -48,7 +43,7 @@ from app.adapters.sql.execution_rows import (
 )
 from app.adapters.sql.execution_statements import ExecutionStatements
 from app.adapters.sql.holdings import HoldingRows, SavedRow
-from app.adapters.sql.tables_execution import brackets, controls, orders
+from app.adapters.sql.tables_execution import brackets, controls
 from app.domain.accounts import stricter
 from app.domain.brackets.bracket import Bracket
 from app.domain.risk_values import TradingState
@@ -62,9 +57,6 @@ from app.ports.execution import (
     PendingSignal,
     SignalState,
 )
-
-_DONE = ["filled", "cancelled", "rejected", "expired"]
-
 
 # The stores with a batch open in this context (a task, or a thread): a store is shared by
 # the tasks of one worker, and one task's batch must not hold back the writes another task makes
@@ -89,6 +81,7 @@ class SqlExecutionStore:
         self._account = AccountReads(engine, self._holdings)
         # PostgreSQL: the account in one statement, which sees one view of the book on its own
         self._one_read = AccountStatement(engine) if engine.dialect.name == "postgresql" else None
+        self.reads_together = self._one_read is not None  # the queue and the account
         self._careful = CarefulSaves(engine, self._sql, self._holdings)
         self._known = Known()  # what the brackets' rows hold, as this store read or wrote them
         self._flight = (
@@ -226,6 +219,19 @@ class SqlExecutionStore:
         with self._reading(statuses=True) as conn:
             answer = self._sql.pending.ask(conn, values)
         return [pending_signal(*row) for row in answer.rows()]
+
+    def pending_and_account(
+        self, account: str, symbol: str, up_to: str, now: datetime, reserved: Collection[str]
+    ) -> tuple[list[PendingSignal], AccountState]:
+        """In one round trip on PostgreSQL (`reads_together`)."""
+        if self._one_read is None:
+            queue = self.pending(account, symbol, up_to)
+            return queue, self.account_state(account, symbol, now, reserved)
+        values = {"account": account, "symbol": symbol, "up_to": up_to}
+        with self._reading(statuses=True) as conn:  # what is kept back is written first
+            queued = self._sql.pending.ask(conn, values)
+            answers = self._one_read.ask(conn, account, symbol, now, reserved)
+        return [pending_signal(*row) for row in queued.rows()], answers()
 
     def record(self, step: LineageStep, *, status: SignalStatus | None = None) -> None:
         """Kept back in a batch with its status change, if any (written with the next save,
@@ -382,10 +388,6 @@ class SqlExecutionStore:
     # --- reading orders -----------------------------------------------------------------------
 
     def orders(self, query: OrderQuery) -> list[OrderView]:
-        stmt = newest_first(orders, query, bracket_id=query.signal_id, account=query.account,
-                            symbol=query.symbol, venue=query.venue, state=query.state)  # fmt: skip
-        if query.open_only:
-            stmt = stmt.where(orders.c.state.notin_(_DONE))
         with self._reading() as conn:
-            rows = conn.execute(stmt).all()
+            rows = conn.execute(orders_query(query)).all()
         return [order_view(row) for row in rows]

@@ -84,6 +84,8 @@ class ExecutionContext:
     held: dict[str, frozenset[tuple[str, str]]] = field(default_factory=dict)
     # quotes asked as a key's run began (`quote_early`)
     early: dict[Key, Early] = field(default_factory=dict)
+    # the account read with a key's queue (`queued`), and the driver's count of sends then
+    early_accounts: dict[Key, tuple[AccountState, int]] = field(default_factory=dict)
 
     def rules(self, account: str) -> AccountRules:
         """The limits, sizing and venues of `account`'s signals (the venues that take its new
@@ -288,8 +290,26 @@ class ExecutionContext:
             raise
         return state, await quoting
 
+    def queued(self, account: str, symbol: str, up_to: str) -> list[PendingSignal]:
+        """The key's queued signals up to `up_to`, oldest first, as its run begins; where the
+        store reads them with the account in one round trip (PostgreSQL), the account's
+        reservations are read first and the account is kept for the run's first signal
+        (`account`), unless this process sends an order or a cancel before it reads it."""
+        if not self.store.reads_together:
+            return self.store.pending(account, symbol, up_to)
+        reserved = self.reservations.read(account, self.clock())
+        ids = [e.id for e in reserved.entries]
+        queued, state = self.store.pending_and_account(account, symbol, up_to, self.clock(), ids)
+        read = self._held_in(account, state, reserved)
+        self.early_accounts[(account, symbol)] = (read, self.driver.sent)
+        return queued
+
     def account(self, account: str, symbol: str) -> AccountState:
-        """The account's reservations, then the book (`read_account`)."""
+        """The account's reservations, then the book (`read_account`); the account read with
+        the key's queue if nothing was sent since (`queued`)."""
+        early = self.early_accounts.pop((account, symbol), None)
+        if early is not None and early[1] == self.driver.sent:
+            return early[0]
         return self.read_account(account, symbol, self.reservations.read(account, self.clock()))
 
     def note_held(self, account: str, venue: str, symbol: str) -> None:
@@ -300,7 +320,12 @@ class ExecutionContext:
         """The account from the book, read after its reservations `reserved` were: an entry
         whose reservation is gone by now was on record in the book before it went."""
         ids = [e.id for e in reserved.entries]
-        state = self.store.account_state(account, symbol, self.clock(), ids)
+        return self._held_in(account, self.store.account_state(account, symbol, self.clock(), ids),
+                             reserved)  # fmt: skip
+
+    def _held_in(self, account: str, state: AccountState, reserved: Reserved) -> AccountState:
+        """`state` with the reservations it was read after; its positions noted for the next
+        quotes' marks (`held`)."""
         self.held[account] = frozenset(
             (h.venue, h.symbol)
             for h in state.holdings
