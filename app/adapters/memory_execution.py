@@ -41,6 +41,8 @@ from app.ports.execution import (
 
 
 class MemoryExecutionStore:
+    reads_together = False  # nothing to save: each read is a call
+
     def __init__(self) -> None:
         self.rows: dict[str, PendingSignal] = {}
         self._waiting: dict[tuple[str, str], dict[str, PendingSignal]] = {}  # pending, by key
@@ -98,8 +100,6 @@ class MemoryExecutionStore:
             ),
             key=lambda p: p.id,
         )
-
-    reads_together = False  # nothing to save: each read is a call
 
     def pending_and_account(
         self, account: str, symbol: str, up_to: str, now: datetime, reserved: Collection[str]
