@@ -17,7 +17,7 @@ from app.adapters.memory_execution import MemoryExecutionStore
 from app.adapters.paper.exchange import PaperExchange
 from app.adapters.sql.db import make_engine
 from app.adapters.sql.execution_store import SqlExecutionStore
-from app.domain.brackets.bracket import Bracket, LegOrder, with_order
+from app.domain.brackets.bracket import Bracket, BracketState, LegOrder, with_order
 from app.domain.orders import Leg, OrderKind, OrderRequest, OrderStatus, Side, client_order_id
 from app.domain.paper.venue import PaperVenue
 from app.ports.errors import StaleBracket
@@ -170,3 +170,31 @@ def test_a_new_bracket_another_holder_created_meanwhile_is_refused(
     with pytest.raises(StaleBracket):
         both_create()
     assert saved(monitor).note == "the monitor's"
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite_url", pytest.param("postgres_url", marks=pytest.mark.postgres)]
+)
+def test_the_monitors_store_forgets_brackets_closed_elsewhere(
+    url: str, request: pytest.FixtureRequest
+) -> None:
+    """The monitor reads every open bracket each round and keeps each one it read (a save of
+    it is then foreseen); one a worker closed is never read again: forgotten at the next read of
+    the open brackets' versions, as the soak's monitor grew by every bracket it ever saw."""
+    engine = make_engine(request.getfixturevalue(url))
+    worker, monitor = SqlExecutionStore(engine), SqlExecutionStore(engine)
+    try:
+        first, second = long(entry()), replace(long(entry()), id="01KA0000000000000000000099")
+        with worker.batch(WORKER):
+            worker.save_bracket(first, NOW)
+            worker.save_bracket(second, NOW)
+        assert {b.id for b in monitor.open_brackets()} == {first.id, second.id}
+        assert len(monitor._known) == 2  # what the store keeps is the point
+        with worker.batch(WORKER):  # read and closed by the worker
+            closed = replace(saved(worker), state=BracketState.CLOSED, closed_at=NOW)
+            worker.save_bracket(closed, NOW)
+
+        assert set(monitor.open_bracket_versions()) == {second.id}
+        assert len(monitor._known) == 1
+    finally:
+        engine.dispose()

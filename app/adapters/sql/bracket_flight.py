@@ -15,7 +15,7 @@ path, which reads the rows and refuses what it must.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -66,6 +66,15 @@ class Known:
     def at(self, bracket_id: str, version: int) -> Bracket | None:
         found = self._by_id.get(bracket_id)
         return found[1] if found is not None and found[0] == version else None
+
+    def keep_only(self, open_ids: Container[str]) -> None:
+        """Forget the brackets not among `open_ids`, every open bracket's id as just read: the
+        ones closed elsewhere (a worker's close, a reverse), which this store never saw closed."""
+        for gone in [i for i in self._by_id if i not in open_ids]:
+            del self._by_id[gone]
+
+    def __len__(self) -> int:
+        return len(self._by_id)
 
 
 def _stored(value: Decimal) -> Decimal:

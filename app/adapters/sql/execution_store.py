@@ -279,9 +279,12 @@ class SqlExecutionStore:
         return next(iter(self._seen(answer.rows())), None)
 
     def open_bracket_versions(self) -> dict[str, object]:
+        """(Every open bracket: what this store knows of the others is forgotten.)"""
         with self._reading() as conn:
             answer = self._sql.open_versions.ask(conn)
-        return dict(answer.rows())
+        versions = dict(answer.rows())
+        self._known.keep_only(versions)
+        return versions
 
     def brackets_by_id(self, bracket_ids: Sequence[str]) -> list[Bracket]:
         if not bracket_ids:
