@@ -373,7 +373,7 @@ def test_the_account_read_with_a_keys_queue_serves_its_first_read_only_if_nothin
     queued(db)
     ctx = paper_executor(db, NOW)._ctx
     before = trips.total()
-    [pending] = ctx.queued("default", "BTC/USDT", SID)
+    [pending] = list(ctx.queued("default", "BTC/USDT", SID))
     assert pending.id == SID
     assert trips.total() - before == 1
     ctx.account("default", "BTC/USDT")
@@ -381,7 +381,7 @@ def test_the_account_read_with_a_keys_queue_serves_its_first_read_only_if_nothin
     ctx.account("default", "BTC/USDT")
     assert trips.total() - before == 2  # taken once only
 
-    ctx.queued("default", "BTC/USDT", SID)
+    list(ctx.queued("default", "BTC/USDT", SID))
     ctx.driver.sent += 1  # an order or a cancel went to a venue since (a reverse's closing)
     ctx.account("default", "BTC/USDT")
     assert trips.total() - before == 4

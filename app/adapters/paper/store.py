@@ -40,11 +40,6 @@ _markets = msgspec.convert
 S = TypeVar("S", bound=msgspec.Struct)
 
 
-def _to_utc(value: datetime) -> datetime:
-    """SQLite keeps no offset: every time goes in as UTC."""
-    return value if value.tzinfo is UTC else value.astimezone(UTC)
-
-
 class SqlPaperStore:
     """Keeps paper venues over one engine (see `PaperExchange.open`).
 
@@ -206,7 +201,7 @@ class SqlPaperStore:
     ) -> datetime | None:
         """The time from which a load keeps closed orders and fills: `since`, or later, so that
         at most about `keep` of each are kept (the `keep`-th newest's time)."""
-        cuts = [] if since is None else [_to_utc(since)]
+        cuts = [] if since is None else [as_utc(since)]
         if keep is not None:
             newest_closed = (
                 select(paper_orders.c.updated_at)
@@ -221,7 +216,7 @@ class SqlPaperStore:
             for query in (newest_closed, newest_fills):
                 found = conn.execute(query.offset(keep - 1).limit(1)).scalar()
                 if found is not None:
-                    cuts.append(_to_utc(as_utc(found)))
+                    cuts.append(as_utc(found))
         return max(cuts, default=None)
 
     def order_by_client_id(self, name: str, client_order_id: str) -> PaperOrder | None:
@@ -238,8 +233,8 @@ class SqlPaperStore:
             select(paper_fills)
             .where(
                 paper_fills.c.venue == name,
-                paper_fills.c.at >= _to_utc(since),
-                paper_fills.c.at < _to_utc(until),
+                paper_fills.c.at >= as_utc(since),
+                paper_fills.c.at < as_utc(until),
                 paper_fills.c.symbol == symbol,
             )
             .order_by(paper_fills.c.id)
@@ -296,7 +291,7 @@ def _columns(kind: type[msgspec.Struct]) -> tuple[tuple[str, Callable[[Any], obj
         if isinstance(hint, type) and issubclass(hint, enum.Enum):
             found.append((field, _value))
         elif hint is datetime:
-            found.append((field, _to_utc))
+            found.append((field, as_utc))
     return tuple(found)
 
 

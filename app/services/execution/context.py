@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -254,7 +254,9 @@ class ExecutionContext:
                                                    asked_at)  # fmt: skip
 
     async def drop_early(self, account: str, symbol: str) -> None:
-        """The early quotes of the key, if no signal took them: cancelled."""
+        """The early quotes of the key, if no signal took them: cancelled; the account read
+        with its queue, dropped."""
+        self.early_accounts.pop((account, symbol), None)
         if (early := self.early.pop((account, symbol), None)) is not None:
             await ended(early.quoting)
 
@@ -290,19 +292,24 @@ class ExecutionContext:
             raise
         return state, await quoting
 
-    def queued(self, account: str, symbol: str, up_to: str) -> list[PendingSignal]:
+    def queued(self, account: str, symbol: str, up_to: str) -> Iterator[PendingSignal]:
         """The key's queued signals up to `up_to`, oldest first, as its run begins; where the
         store reads them with the account in one round trip (PostgreSQL), the account's
         reservations are read first and the account is kept for the run's first signal
-        (`account`), unless this process sends an order or a cancel before it reads it."""
+        (`account`), unless this process sends an order or a cancel before it reads it: the
+        next signal's turn, or `drop_early`, drops it."""
         if not self.store.reads_together:
-            return self.store.pending(account, symbol, up_to)
+            yield from self.store.pending(account, symbol, up_to)
+            return
+        key = (account, symbol)
         reserved = self.reservations.read(account, self.clock())
         ids = [e.id for e in reserved.entries]
-        queued, state = self.store.pending_and_account(account, symbol, up_to, self.clock(), ids)
-        read = self._held_in(account, state, reserved)
-        self.early_accounts[(account, symbol)] = (read, self.driver.sent)
-        return queued
+        queue, state = self.store.pending_and_account(account, symbol, up_to, self.clock(), ids)
+        self.early_accounts[key] = (self._held_in(account, state, reserved), self.driver.sent)
+        for number, pending in enumerate(queue):
+            if number:
+                self.early_accounts.pop(key, None)
+            yield pending
 
     def account(self, account: str, symbol: str) -> AccountState:
         """The account's reservations, then the book (`read_account`); the account read with

@@ -141,9 +141,7 @@ class Executor:
             await self._ctx.quote_early(account, symbol)  # they answer while the queue is read
             try:
                 with self._store.batch(fence):  # written before the lock is let go; saves fenced
-                    for number, pending in enumerate(self._ctx.queued(account, symbol, up_to)):
-                        if number:  # the account read with the queue was the first signal's
-                            self._ctx.early_accounts.pop((account, symbol), None)
+                    for pending in self._ctx.queued(account, symbol, up_to):
                         if not pending.started and self._ctx.refused(pending):
                             continue  # a unit's legs share the account: each is refused
                         if pending.signal.link is not None:
@@ -151,7 +149,6 @@ class Executor:
                         else:
                             await self._one(pending)
             finally:
-                self._ctx.early_accounts.pop((account, symbol), None)
                 await self._ctx.drop_early(account, symbol)
 
     async def _one(self, pending: PendingSignal) -> None:
